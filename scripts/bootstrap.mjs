@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// Entry point of every npm script: makes a fresh clone ready (dependencies, the Node 22 that libp2p
+// needs, Chromium for browser tests) with nothing but the system Node, then runs the task under Node 22.
+// Plain JavaScript on purpose: it must run on Node 20 before anything is installed.
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(root, 'node_modules', '.bin');
+const node22 = join(root, 'node_modules', 'node', 'bin', 'node');
+const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };
+
+function run(cmd, args, options = {}) {
+  const result = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, env, ...options });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}
+
+function must(cmd, args, what) {
+  const status = run(cmd, args);
+  if (status !== 0) {
+    console.error(`bootstrap: ${what} failed (exit ${status})`);
+    process.exit(status);
+  }
+}
+
+function mtime(path) {
+  return existsSync(path) ? statSync(path).mtimeMs : 0;
+}
+
+/** Installs dependencies when node_modules is missing or older than the lockfile. */
+function ensureDependencies() {
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  const lock = join(root, 'package-lock.json');
+  const fresh = existsSync(node22) && mtime(marker) >= Math.max(mtime(lock), mtime(join(root, 'package.json')));
+  if (fresh) return;
+  console.error('bootstrap: installing dependencies (first run takes a minute or two)…');
+  must('npm', [existsSync(lock) ? 'ci' : 'install', '--no-audit', '--no-fund'], 'npm install');
+  if (!existsSync(node22)) {
+    console.error('bootstrap: node_modules/node did not provide Node 22; libp2p needs it');
+    process.exit(1);
+  }
+}
+
+/** Browser tests drive Debian's Chromium (no browser download works offline). */
+function ensureChromium() {
+  if (existsSync('/usr/bin/chromium')) return;
+  console.error('bootstrap: installing Debian chromium for browser tests…');
+  const asRoot = !process.getuid || process.getuid() === 0;
+  const apt = (...args) =>
+    run(asRoot ? 'apt-get' : 'sudo', asRoot ? args : ['apt-get', ...args], {
+      env: { ...env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  apt('update');
+  if (apt('install', '-y', '--no-install-recommends', 'chromium', 'fonts-dejavu-core') !== 0 || !existsSync('/usr/bin/chromium')) {
+    console.error('bootstrap: could not install chromium with apt-get; install it by hand (apt-get install chromium)');
+    process.exit(1);
+  }
+}
+
+/** Runs a TypeScript task file under Node 22 (type stripping, no build step). */
+function task(file, args) {
+  return run(node22, [join(root, file), ...args]);
+}
+
+const [command = 'start', ...rest] = process.argv.slice(2);
+ensureDependencies();
+switch (command) {
+  case 'start':
+    process.exit(task('scripts/start.ts', rest));
+  case 'build':
+    process.exit(task('scripts/build.ts', rest));
+  case 'models':
+    process.exit(task('tools/models/main.ts', rest));
+  case 'test':
+    ensureChromium();
+    process.exit(task('scripts/test.ts', rest));
+  default:
+    if (existsSync(join(root, command))) process.exit(task(command, rest));
+    console.error(`bootstrap: unknown command ${command}`);
+    process.exit(2);
+}

@@ -16,7 +16,7 @@ export function llamaCppSource(): string {
   mkdirSync(cacheDir, { recursive: true });
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  execFileSync('git', ['clone', '--quiet', bundle, tmp], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('git', ['-c', 'advice.detachedHead=false', 'clone', '--quiet', bundle, tmp], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     renameSync(tmp, dir); // atomic: parallel test workers never see a half-cloned tree
   } catch {

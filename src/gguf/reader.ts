@@ -54,7 +54,8 @@ const MAX_STRING = 1 << 26;
 class Cursor {
   pos = 0;
   private readonly view: DataView;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: false });
+  // ignoreBOM: a token that is U+FEFF (SentencePiece vocabularies have one) must survive decoding
+  private readonly decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
   private readonly bytes: Uint8Array;
   private readonly fileSize: number | undefined;
   constructor(bytes: Uint8Array, fileSize: number | undefined) {
@@ -194,7 +195,7 @@ function parse(bytes: Uint8Array, fileSize: number | undefined): GgufHeader {
     const nDims = c.u32();
     if (nDims < 1 || nDims > MAX_DIMS) throw corrupt(`tensor ${name} has ${nDims} dimensions`);
     const shape: number[] = [];
-    for (let d = 0; d < nDims; d++) shape.push(c.count(`dimension ${d} of tensor ${name}`, 1 << 31));
+    for (let d = 0; d < nDims; d++) shape.push(c.count(`dimension ${d} of tensor ${name}`, 2 ** 31));
     const type = c.u32();
     const offset = c.count(`offset of tensor ${name}`);
     raw.push({ name, shape, type, offset });

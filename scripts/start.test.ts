@@ -1,0 +1,116 @@
+// `npm start` as a user (and the Playwright specs) run it: a child process on free ports.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+
+const script = fileURLToPath(new URL('./start.ts', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'start-'));
+const dist = join(dir, 'dist');
+mkdirSync(dist);
+writeFileSync(join(dist, 'index.html'), '<!doctype html><title>mesh</title>');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const ephemeral = ['--host', '127.0.0.1', '--app-port', '0', '--nostr-port', '0', '--api-port', '0', '--libp2p-port', '0'];
+const quiet = ['--skip-build', '--skip-model', '--dist', dist, '--cache-dir', join(dir, 'cache')];
+
+function start(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function exit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null) return Promise.resolve({ code: child.exitCode, signal: null });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+function collect(stream: NodeJS.ReadableStream | null): () => string {
+  let text = '';
+  stream?.on('data', (chunk) => (text += chunk));
+  return () => text;
+}
+
+/** Resolves with the service lines once all four are printed. */
+function serviceLines(child: ChildProcess, stdout: () => string, stderr: () => string): Promise<Record<string, string>> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const lines = stdout().split('\n').filter((l) => l !== '');
+      if (lines.length < 4) return;
+      child.stdout?.off('data', check);
+      resolve(Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)])));
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => reject(new Error(`start.ts exited (${code}) before printing its URLs:\n${stdout()}\n${stderr()}`)));
+  });
+}
+
+describe('scripts/start.ts', () => {
+  it('prints one line per service with real ports, serves them, and exits 0 on SIGINT', async () => {
+    const child = start([...ephemeral, ...quiet]);
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    const urls = await serviceLines(child, stdout, stderr);
+
+    expect(Object.keys(urls)).toEqual(['app', 'nostr', 'api', 'libp2p']);
+    expect(stdout().split('\n').filter((l) => l !== '')).toHaveLength(4);
+    expect(urls.app).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    expect(urls.nostr).toMatch(/^ws:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    expect(urls.api).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    expect(urls.libp2p).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/[1-9]\d*\/ws\/p2p\/12D3Koo\w+$/);
+
+    const health = await fetch(`${urls.api}/health`);
+    expect(health.status).toBe(200);
+    const body = (await health.json()) as { status: string; services: Record<string, string> };
+    expect(body.status).toBe('ok');
+    expect(body.services).toEqual(urls);
+
+    const page = await fetch(`${urls.app}/`);
+    expect(page.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    expect(await page.text()).toContain('<title>mesh</title>');
+
+    const ws = new WebSocket(urls.nostr);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+
+    const stoppedAt = Date.now();
+    child.kill('SIGINT');
+    const result = await exit(child);
+    expect(result, stderr()).toEqual({ code: 0, signal: null });
+    const stopMs = Date.now() - stoppedAt;
+    expect(stopMs).toBeLessThan(3000);
+    await expect(fetch(`${urls.api}/health`)).rejects.toThrow();
+    await expect(fetch(`${urls.app}/`)).rejects.toThrow();
+  });
+
+  it('stops on SIGTERM too, and reads ports from the environment', async () => {
+    const child = start(quiet, { MESH_APP_PORT: '0', MESH_NOSTR_PORT: '0', MESH_API_PORT: '0', MESH_LIBP2P_PORT: '0' });
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    const urls = await serviceLines(child, stdout, stderr);
+    expect(urls.api).not.toMatch(/:9337$/);
+    child.kill('SIGTERM');
+    expect(await exit(child)).toEqual({ code: 0, signal: null });
+  });
+
+  it('refuses a bad flag with a clear message and exit status 2', async () => {
+    const child = start(['--api-port', 'seventy']);
+    const stderr = collect(child.stderr);
+    expect((await exit(child)).code).toBe(2);
+    expect(stderr()).toMatch(/--api-port must be a port number/);
+  });
+
+  it('reports a port in use by name', async () => {
+    const first = start([...ephemeral, ...quiet]);
+    const out = collect(first.stdout);
+    const urls = await serviceLines(first, out, collect(first.stderr));
+    const taken = new URL(urls.api).port;
+    const second = start([...ephemeral, '--api-port', taken, ...quiet]);
+    const stderr = collect(second.stderr);
+    expect((await exit(second)).code).toBe(1);
+    expect(stderr()).toMatch(new RegExp(`api: port ${taken} is already in use.*--api-port`));
+    first.kill('SIGINT');
+    expect((await exit(first)).code).toBe(0);
+  });
+});

@@ -1,0 +1,111 @@
+// The companion's HTTP API: a small routes table (the OpenAI/Anthropic issue adds /v1/… routes),
+// OpenAI-shaped errors, and CORS limited to the app's own origin so other sites cannot use it.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export interface ApiContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+}
+
+export interface ApiRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  handle(ctx: ApiContext): void | Promise<void>;
+}
+
+export interface ApiHandlerOptions {
+  routes: readonly ApiRoute[];
+  /** Origins whose pages may call the API ('*' = any); asked per request because ports may be chosen late. */
+  allowedOrigins: () => readonly string[];
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(text)),
+    'Cache-Control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** OpenAI's error shape, which its SDK turns into a typed APIError. */
+export function sendOpenAiError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  type: string,
+  code: string | null = null,
+  param: string | null = null,
+): void {
+  sendJson(res, status, { error: { message, type, param, code } });
+}
+
+export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    handle(options, req, res).catch((error: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      sendOpenAiError(res, 500, `internal error: ${(error as Error).message}`, 'server_error', 'internal_error');
+    });
+  };
+}
+
+async function handle(options: ApiHandlerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    // A browser page of another site: refuse before any handler runs (CORS alone would only hide the answer).
+    if (!isAllowedOrigin(origin, options.allowedOrigins())) {
+      return sendOpenAiError(res, 403, `origin ${origin} may not use this API; start the companion with --cors-origin ${origin} to allow it`, 'invalid_request_error', 'origin_not_allowed');
+    }
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Vary', 'Origin');
+  }
+
+  const url = new URL(req.url ?? '/', 'http://api.invalid');
+  const onPath = options.routes.filter((r) => r.path === url.pathname);
+  if (req.method === 'OPTIONS' && onPath.length > 0) {
+    res.writeHead(204, {
+      'Access-Control-Allow-Methods': onPath.map((r) => r.method).join(', '),
+      'Access-Control-Allow-Headers': req.headers['access-control-request-headers'] ?? 'authorization, content-type',
+      'Access-Control-Max-Age': '600',
+    });
+    return void res.end();
+  }
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  const route = onPath.find((r) => r.method === method);
+  if (!route) {
+    if (onPath.length > 0) {
+      res.setHeader('Allow', onPath.map((r) => r.method).join(', '));
+      return sendOpenAiError(res, 405, `${req.method} is not supported on ${url.pathname}; use ${onPath.map((r) => r.method).join(' or ')}`, 'invalid_request_error', 'method_not_allowed');
+    }
+    return sendOpenAiError(res, 404, `unknown route ${req.method} ${url.pathname}`, 'invalid_request_error', 'unknown_route');
+  }
+  await route.handle({ req, res, url });
+}
+
+export function isAllowedOrigin(origin: string, allowed: readonly string[]): boolean {
+  return allowed.includes('*') || allowed.includes(origin);
+}
+
+export interface HealthInfo {
+  version: string;
+  startedAt: number;
+  services: () => Record<string, string>;
+}
+
+/** `GET /health`: liveness for scripts and tests, and the URLs of the other services. */
+export function healthRoute(info: HealthInfo): ApiRoute {
+  return {
+    method: 'GET',
+    path: '/health',
+    handle: ({ res }) =>
+      sendJson(res, 200, {
+        status: 'ok',
+        version: info.version,
+        uptime_s: Math.round((Date.now() - info.startedAt) / 1000),
+        services: info.services(),
+      }),
+  };
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, defaultConfig, displayHost, parseCompanionArgs } from './config.ts';
+import type { CompanionConfig } from './config.ts';
+
+const root = '/proj';
+
+function parse(argv: string[], env: Record<string, string> = {}): CompanionConfig {
+  const parsed = parseCompanionArgs(argv, env, root);
+  if (parsed.kind !== 'config') throw new Error('expected a config');
+  return parsed.config;
+}
+
+function errorOf(argv: string[], env: Record<string, string> = {}): ConfigError {
+  try {
+    parseCompanionArgs(argv, env, root);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseCompanionArgs', () => {
+  it('gives the documented defaults with no flags or env', () => {
+    const config = parse([]);
+    expect(config).toMatchObject({ host: '127.0.0.1', appPort: 8080, nostrPort: 7777, apiPort: 9337, libp2pPort: 9090 });
+    expect(config.distDir).toBe('/proj/dist');
+    expect(config.cacheDir).toBe('/proj/.cache/companion');
+    expect(config.skipBuild).toBe(false);
+  });
+
+  it('reads every port and the host from flags, in both --flag value and --flag=value forms', () => {
+    const config = parse(['--host', '0.0.0.0', '--app-port=1', '--nostr-port', '2', '--api-port=3', '--libp2p-port', '0']);
+    expect(config).toMatchObject({ host: '0.0.0.0', appPort: 1, nostrPort: 2, apiPort: 3, libp2pPort: 0 });
+  });
+
+  it('reads environment variables, and a flag wins over its variable', () => {
+    const env = { MESH_HOST: '::1', MESH_APP_PORT: '18080', MESH_NOSTR_PORT: '17777', MESH_API_PORT: '19337', MESH_LIBP2P_PORT: '19090' };
+    expect(parse([], env)).toMatchObject({ host: '::1', appPort: 18080, nostrPort: 17777, apiPort: 19337, libp2pPort: 19090 });
+    expect(parse(['--api-port', '5'], env).apiPort).toBe(5);
+  });
+
+  it('ignores empty environment variables', () => {
+    expect(parse([], { MESH_APP_PORT: '' }).appPort).toBe(8080);
+  });
+
+  it('rejects bad ports with a message naming the option and the value', () => {
+    expect(errorOf(['--app-port', '65536']).message).toMatch(/--app-port.*0 to 65535.*65536/);
+    expect(errorOf(['--api-port=-1']).message).toMatch(/--api-port.*"-1"/);
+    expect(errorOf(['--nostr-port', '12ab']).message).toMatch(/--nostr-port/);
+    expect(errorOf([], { MESH_LIBP2P_PORT: '1.5' }).message).toMatch(/MESH_LIBP2P_PORT/);
+    expect(errorOf(['--app-port']).message).toMatch(/needs a value/);
+    expect(errorOf(['--app-port', '--api-port', '1']).message).toMatch(/needs a value/);
+  });
+
+  it('rejects bad hosts and unknown options', () => {
+    expect(errorOf(['--host', 'not a host']).message).toMatch(/--host/);
+    expect(errorOf(['--host', '300.1.1.1']).message).toMatch(/IP address or host name/);
+    expect(errorOf(['--port', '1']).message).toMatch(/unknown option "--port".*--help/);
+    expect(errorOf(['--app-port', '1', 'extra']).message).toMatch(/unknown option "extra"/);
+    expect(errorOf(['--host', 'bad_host!']).code).toBe('config_invalid');
+  });
+
+  it('accepts IPv6 in brackets and host names', () => {
+    expect(parse(['--host', '[::1]']).host).toBe('::1');
+    expect(parse(['--host', 'localhost']).host).toBe('localhost');
+  });
+
+  it('collects CORS origins from the environment and repeated flags', () => {
+    expect(parse([], { MESH_CORS_ORIGINS: 'http://a.test, https://b.test:8443' }).corsOrigins).toEqual(['http://a.test', 'https://b.test:8443']);
+    expect(parse(['--cors-origin', 'http://a.test', '--cors-origin=*'], { MESH_CORS_ORIGINS: 'http://env.test' }).corsOrigins).toEqual(['http://a.test', '*']);
+    expect(errorOf(['--cors-origin', 'http://a.test/path']).message).toMatch(/not an origin.*http:\/\/a\.test/);
+    expect(errorOf(['--cors-origin', 'nope']).message).toMatch(/not an origin/);
+  });
+
+  it('resolves relative paths against the project root and reads boolean switches', () => {
+    const config = parse(['--dist', 'build/out', '--cache-dir=/abs', '--skip-build', '--skip-model=false']);
+    expect(config.distDir).toBe('/proj/build/out');
+    expect(config.cacheDir).toBe('/abs');
+    expect(config.skipBuild).toBe(true);
+    expect(config.skipModel).toBe(false);
+    expect(parse([], { MESH_SKIP_MODEL: '1' }).skipModel).toBe(true);
+    expect(errorOf([], { MESH_SKIP_BUILD: 'maybe' }).message).toMatch(/MESH_SKIP_BUILD.*true or false/);
+  });
+
+  it('validates the model name', () => {
+    expect(parse(['--model', 'tiny-qwen2-f16']).model).toBe('tiny-qwen2-f16');
+    expect(errorOf(['--model', '../x']).message).toMatch(/model name/);
+  });
+
+  it('answers --help with text that lists every flag and variable', () => {
+    const parsed = parseCompanionArgs(['--app-port', '1', '--help'], {}, root);
+    expect(parsed.kind).toBe('help');
+    const text = parsed.kind === 'help' ? parsed.text : '';
+    for (const name of ['--host', 'MESH_HOST', '--app-port', 'MESH_APP_PORT', '--nostr-port', '--api-port', '--libp2p-port', 'MESH_LIBP2P_PORT']) {
+      expect(text).toContain(name);
+    }
+  });
+
+  it('does not share mutable defaults between calls', () => {
+    parse(['--cors-origin', 'http://a.test']);
+    expect(defaultConfig(root).corsOrigins).toEqual([]);
+  });
+});
+
+describe('displayHost', () => {
+  it('prints loopback for wildcard binds and brackets IPv6', () => {
+    expect(displayHost('0.0.0.0')).toBe('127.0.0.1');
+    expect(displayHost('::')).toBe('[::1]');
+    expect(displayHost('::1')).toBe('[::1]');
+    expect(displayHost('192.168.1.4')).toBe('192.168.1.4');
+  });
+});

@@ -1,0 +1,214 @@
+// The companion's settings from command-line flags and environment variables (flag wins over env,
+// env over the default). Pure: no I/O, so every rule about a bad value is unit-tested.
+import { isIP } from 'node:net';
+import { join, relative } from 'node:path';
+import { MeshError } from '../protocol/errors.ts';
+
+export interface CompanionConfig {
+  /** Address every service binds to. */
+  host: string;
+  /** Ports; 0 asks the OS for a free one (tests), the real port is reported after start. */
+  appPort: number;
+  nostrPort: number;
+  apiPort: number;
+  libp2pPort: number;
+  /** The built PWA (`npm run build`). */
+  distDir: string;
+  /** Generated GGUF test models, also served by the app server under /models/. */
+  modelsDir: string;
+  /** Companion state that must survive restarts (the libp2p private key). */
+  cacheDir: string;
+  /** Origins allowed to call the API besides the app's own origin ('*' allows any). */
+  corsOrigins: string[];
+  /** `scripts/start.ts` only: the test model made on start (a name from tools/models/registry.ts). */
+  model: string;
+  /** `scripts/start.ts` only: skip rebuilding dist/ and skip making the default model. */
+  skipBuild: boolean;
+  skipModel: boolean;
+}
+
+export type ParsedArgs = { kind: 'help'; text: string } | { kind: 'config'; config: CompanionConfig };
+
+export class ConfigError extends MeshError {
+  constructor(message: string) {
+    super('config_invalid', message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Kind = 'host' | 'port' | 'path' | 'origins' | 'flag' | 'name';
+type Key = keyof CompanionConfig;
+
+interface Option {
+  key: Key;
+  flag: string;
+  env: string;
+  kind: Kind;
+  help: string;
+}
+
+const OPTIONS: Option[] = [
+  { key: 'host', flag: '--host', env: 'MESH_HOST', kind: 'host', help: 'bind address of every service' },
+  { key: 'appPort', flag: '--app-port', env: 'MESH_APP_PORT', kind: 'port', help: 'port of the PWA (static files)' },
+  { key: 'nostrPort', flag: '--nostr-port', env: 'MESH_NOSTR_PORT', kind: 'port', help: 'port of the local Nostr relay' },
+  { key: 'apiPort', flag: '--api-port', env: 'MESH_API_PORT', kind: 'port', help: 'port of the HTTP API (/health, /v1/…)' },
+  { key: 'libp2pPort', flag: '--libp2p-port', env: 'MESH_LIBP2P_PORT', kind: 'port', help: 'port of the libp2p WebSockets listener' },
+  { key: 'distDir', flag: '--dist', env: 'MESH_DIST_DIR', kind: 'path', help: 'folder of the built PWA' },
+  { key: 'modelsDir', flag: '--models-dir', env: 'MESH_MODELS_DIR', kind: 'path', help: 'folder served under /models/' },
+  { key: 'cacheDir', flag: '--cache-dir', env: 'MESH_CACHE_DIR', kind: 'path', help: 'folder for the persistent libp2p key' },
+  { key: 'corsOrigins', flag: '--cors-origin', env: 'MESH_CORS_ORIGINS', kind: 'origins', help: 'extra origin(s) allowed to call the API, comma-separated; * for any' },
+  { key: 'model', flag: '--model', env: 'MESH_MODEL', kind: 'name', help: 'test model to generate and serve under /models/' },
+  { key: 'skipBuild', flag: '--skip-build', env: 'MESH_SKIP_BUILD', kind: 'flag', help: 'do not (re)build dist/ before serving' },
+  { key: 'skipModel', flag: '--skip-model', env: 'MESH_SKIP_MODEL', kind: 'flag', help: 'do not generate the default test model' },
+];
+
+/** Small enough to generate in a moment on first start (see tools/models/registry.ts). */
+export const DEFAULT_MODEL = 'tiny-llama-q8_0';
+
+export function defaultConfig(root: string): CompanionConfig {
+  return {
+    host: '127.0.0.1',
+    appPort: 8080,
+    nostrPort: 7777,
+    apiPort: 9337,
+    libp2pPort: 9090,
+    distDir: join(root, 'dist'),
+    modelsDir: join(root, '.cache', 'models'),
+    cacheDir: join(root, '.cache', 'companion'),
+    corsOrigins: [],
+    model: DEFAULT_MODEL,
+    skipBuild: false,
+    skipModel: false,
+  };
+}
+
+export function helpText(root: string): string {
+  const defaults = defaultConfig(root);
+  const lines = OPTIONS.map((o) => {
+    const value = o.kind === 'flag' ? '' : ` <${o.kind === 'port' ? 'port' : o.kind === 'path' ? 'dir' : o.kind === 'origins' ? 'origins' : o.kind === 'host' ? 'address' : 'name'}>`;
+    const value0 = defaults[o.key];
+    const text = o.kind === 'path' ? relative(root, String(value0)) : o.kind === 'origins' ? 'none' : String(value0);
+    const shown = o.kind === 'flag' ? '' : ` (default ${text})`;
+    return `  ${(o.flag + value).padEnd(26)} ${o.env.padEnd(18)} ${o.help}${shown}`;
+  });
+  return [
+    'usage: npm start -- [options]',
+    '',
+    'Starts the PWA server, a local Nostr relay, the HTTP API and the libp2p node.',
+    'Every option can also be given as an environment variable; a flag wins over the variable.',
+    'Port 0 picks a free port; the printed URLs carry the real one.',
+    '',
+    ...lines,
+    '  --help, -h                                    show this text',
+  ].join('\n');
+}
+
+/** Reads `argv` (without node and script) and `env` over the defaults; throws ConfigError on bad input. */
+export function parseCompanionArgs(argv: readonly string[], env: Record<string, string | undefined>, root: string): ParsedArgs {
+  const config = defaultConfig(root);
+  const set = config as unknown as Record<Key, unknown>;
+
+  for (const option of OPTIONS) {
+    const raw = env[option.env];
+    if (raw === undefined || raw === '') continue;
+    set[option.key] = convert(option, raw, `environment variable ${option.env}`, root);
+  }
+
+  const seen = new Set<Key>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') return { kind: 'help', text: helpText(root) };
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const option = OPTIONS.find((o) => o.flag === name);
+    if (!option) throw new ConfigError(`unknown option ${JSON.stringify(arg)}; run with --help to list the options`);
+    let raw: string;
+    if (option.kind === 'flag') {
+      raw = eq > 0 ? arg.slice(eq + 1) : 'true';
+    } else if (eq > 0) {
+      raw = arg.slice(eq + 1);
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new ConfigError(`option ${name} needs a value, e.g. ${name}=${example(option)}`);
+      raw = next;
+      i++;
+    }
+    const value = convert(option, raw, `option ${name}`, root);
+    // A repeated --cors-origin adds up; the first flag replaces what the environment said.
+    set[option.key] = option.kind === 'origins' && seen.has(option.key) ? [...(set[option.key] as string[]), ...(value as string[])] : value;
+    seen.add(option.key);
+  }
+  return { kind: 'config', config };
+}
+
+function example(option: Option): string {
+  return option.kind === 'port' ? '8080' : option.kind === 'host' ? '127.0.0.1' : option.kind === 'origins' ? 'http://localhost:5173' : option.kind === 'name' ? DEFAULT_MODEL : 'path';
+}
+
+function convert(option: Option, raw: string, where: string, root: string): unknown {
+  switch (option.kind) {
+    case 'port':
+      return parsePort(raw, where);
+    case 'host':
+      return parseHost(raw, where);
+    case 'path':
+      if (raw.trim() === '') throw new ConfigError(`${where} is empty; give a folder path`);
+      return raw.startsWith('/') ? raw : join(root, raw);
+    case 'origins':
+      return parseOrigins(raw, where);
+    case 'flag':
+      return parseBoolean(raw, where);
+    case 'name':
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(raw.trim())) throw new ConfigError(`${where} must be a model name such as ${DEFAULT_MODEL}, got ${JSON.stringify(raw)}`);
+      return raw.trim();
+  }
+}
+
+export function parsePort(raw: string, where: string): number {
+  const text = raw.trim();
+  if (!/^\d+$/.test(text)) throw new ConfigError(`${where} must be a port number from 0 to 65535 (0 = any free port), got ${JSON.stringify(raw)}`);
+  const port = Number(text);
+  if (port > 65535) throw new ConfigError(`${where} must be a port number from 0 to 65535 (0 = any free port), got ${port}`);
+  return port;
+}
+
+export function parseHost(raw: string, where: string): string {
+  const host = raw.trim().replace(/^\[(.*)\]$/, '$1');
+  const hostname = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+  // All-digit names are mistyped IPv4 addresses, not host names.
+  if (isIP(host) === 0 && (!hostname.test(host) || /^[\d.]+$/.test(host))) {
+    throw new ConfigError(`${where} must be an IP address or host name such as 127.0.0.1, 0.0.0.0 or ::1, got ${JSON.stringify(raw)}`);
+  }
+  return host;
+}
+
+function parseOrigins(raw: string, where: string): string[] {
+  const origins = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const origin of origins) {
+    if (origin === '*') continue;
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError(`${where}: ${JSON.stringify(origin)} is not an origin; write it as scheme://host[:port], e.g. http://localhost:5173`);
+    }
+    if (url.origin !== origin.replace(/\/$/, '')) {
+      throw new ConfigError(`${where}: ${JSON.stringify(origin)} is not an origin (no path); write it as ${url.origin}`);
+    }
+  }
+  return origins.map((o) => (o === '*' ? o : new URL(o).origin));
+}
+
+function parseBoolean(raw: string, where: string): boolean {
+  const text = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+  if (['0', 'false', 'no', 'off'].includes(text)) return false;
+  throw new ConfigError(`${where} must be true or false (1/0), got ${JSON.stringify(raw)}`);
+}
+
+/** The host to put in printed URLs: a wildcard bind is reached through loopback on this machine. */
+export function displayHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return isIP(host) === 6 ? `[${host}]` : host;
+}

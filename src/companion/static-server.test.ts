@@ -1,0 +1,171 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStaticHandler, parseRange } from './static-server.ts';
+
+let dir: string;
+let server: Server;
+let base: string;
+const model = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 0xff);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'static-server-'));
+  const dist = join(dir, 'dist');
+  const models = join(dir, 'models');
+  mkdirSync(join(dist, 'assets'), { recursive: true });
+  mkdirSync(models);
+  writeFileSync(join(dist, 'index.html'), '<!doctype html><title>shell</title>');
+  writeFileSync(join(dist, 'sw.js'), 'self.addEventListener("fetch", () => {});');
+  writeFileSync(join(dist, 'assets', 'app-1234.js'), 'export {};');
+  writeFileSync(join(dist, 'assets', 'app-1234.css'), 'body{}');
+  writeFileSync(join(dist, 'manifest.webmanifest'), '{}');
+  writeFileSync(join(dist, 'data.json'), '{}');
+  writeFileSync(join(dist, 'kernel.wasm'), new Uint8Array([0, 97, 115, 109]));
+  writeFileSync(join(dist, 'icon.svg'), '<svg/>');
+  writeFileSync(join(dist, 'icon.png'), new Uint8Array([137, 80, 78, 71]));
+  writeFileSync(join(models, 'tiny.gguf'), model);
+  writeFileSync(join(dir, 'secret.txt'), 'outside the served folder');
+  server = createServer(createStaticHandler([
+    { prefix: '/', dir: dist, spa: true },
+    { prefix: '/models/', dir: models },
+  ]));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Sends a raw request line, because fetch() normalises ../ away before it leaves the client. */
+function rawGet(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1', () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    });
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
+describe('static server', () => {
+  it('serves the shell with cross-origin isolation headers and no-cache', async () => {
+    const res = await fetch(`${base}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    expect(res.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    expect(await res.text()).toContain('<title>shell</title>');
+  });
+
+  it('never lets the service worker be cached, but caches hashed assets for good', async () => {
+    const sw = await fetch(`${base}/sw.js`);
+    expect(sw.headers.get('cache-control')).toBe('no-cache');
+    expect(sw.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(sw.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    const asset = await fetch(`${base}/assets/app-1234.js`);
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+  });
+
+  it.each([
+    ['/assets/app-1234.css', 'text/css; charset=utf-8'],
+    ['/manifest.webmanifest', 'application/manifest+json; charset=utf-8'],
+    ['/data.json', 'application/json; charset=utf-8'],
+    ['/kernel.wasm', 'application/wasm'],
+    ['/icon.svg', 'image/svg+xml'],
+    ['/icon.png', 'image/png'],
+    ['/models/tiny.gguf', 'application/octet-stream'],
+  ])('serves %s as %s', async (path, type) => {
+    const res = await fetch(base + path);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe(type);
+    await res.arrayBuffer();
+  });
+
+  it('falls back to the shell for app routes but not for missing files', async () => {
+    const page = await fetch(`${base}/playground/chat`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>shell</title>');
+    expect((await fetch(`${base}/assets/missing.js`)).status).toBe(404);
+    expect((await fetch(`${base}/models/missing`)).status).toBe(404);
+  });
+
+  it('serves byte ranges of a model', async () => {
+    const res = await fetch(`${base}/models/tiny.gguf`, { headers: { Range: 'bytes=100-199' } });
+    expect(res.status).toBe(206);
+    expect(res.headers.get('content-range')).toBe('bytes 100-199/1000');
+    expect(res.headers.get('content-length')).toBe('100');
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(model.subarray(100, 200));
+
+    const tail = await fetch(`${base}/models/tiny.gguf`, { headers: { Range: 'bytes=-10' } });
+    expect(tail.status).toBe(206);
+    expect(new Uint8Array(await tail.arrayBuffer())).toEqual(model.subarray(990));
+
+    const open = await fetch(`${base}/models/tiny.gguf`, { headers: { Range: 'bytes=995-' } });
+    expect(new Uint8Array(await open.arrayBuffer())).toEqual(model.subarray(995));
+
+    const whole = await fetch(`${base}/models/tiny.gguf`);
+    expect(whole.headers.get('accept-ranges')).toBe('bytes');
+    expect(new Uint8Array(await whole.arrayBuffer())).toEqual(model);
+  });
+
+  it('answers 416 for a range past the end', async () => {
+    const res = await fetch(`${base}/models/tiny.gguf`, { headers: { Range: 'bytes=1000-1001' } });
+    expect(res.status).toBe(416);
+    expect(res.headers.get('content-range')).toBe('bytes */1000');
+    await res.text();
+  });
+
+  it('answers HEAD with headers only and refuses other methods', async () => {
+    const head = await fetch(`${base}/models/tiny.gguf`, { method: 'HEAD' });
+    expect(head.headers.get('content-length')).toBe('1000');
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+    const post = await fetch(`${base}/`, { method: 'POST', body: 'x' });
+    expect(post.status).toBe(405);
+    await post.text();
+  });
+
+  it('revalidates with ETag', async () => {
+    const first = await fetch(`${base}/sw.js`);
+    await first.text();
+    const again = await fetch(`${base}/sw.js`, { headers: { 'If-None-Match': first.headers.get('etag') ?? '' } });
+    expect(again.status).toBe(304);
+  });
+
+  it('does not serve files outside its folders', async () => {
+    for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/models/..%2fsecret.txt', '/models/%2e%2e%2f%2e%2e%2fsecret.txt', '/..%5csecret.txt']) {
+      const response = await rawGet(path);
+      expect(response, path).not.toContain('outside the served folder');
+      expect(response).toMatch(/^HTTP\/1\.1 (400|403|404)/);
+    }
+    expect(await rawGet('/%E0%A4%A')).toMatch(/^HTTP\/1\.1 400/);
+  });
+});
+
+describe('parseRange', () => {
+  it('reads single ranges and clamps them to the file', () => {
+    expect(parseRange('bytes=0-0', 10)).toEqual([0, 0]);
+    expect(parseRange('bytes=5-100', 10)).toEqual([5, 9]);
+    expect(parseRange('bytes=-100', 10)).toEqual([0, 9]);
+    expect(parseRange('bytes=10-', 10)).toBe('unsatisfiable');
+    expect(parseRange('bytes=-0', 10)).toBe('unsatisfiable');
+  });
+
+  it('ignores what it does not support, so the whole file is sent', () => {
+    expect(parseRange('bytes=0-1,4-5', 10)).toBeNull();
+    expect(parseRange('items=0-1', 10)).toBeNull();
+    expect(parseRange('bytes=5-2', 10)).toBeNull();
+    expect(parseRange('bytes=-', 10)).toBeNull();
+  });
+});

@@ -1,0 +1,86 @@
+// One transformer block over a batch of tokens, written against the kernel interface: the residual
+// stream x ([nTokens][nEmbd]) is updated in place, and the batch's keys and values join the cache.
+import type { Kernels } from '../kernels/types.ts';
+import type { ModelConfig } from './config.ts';
+import type { KvCache } from './kv-cache.ts';
+import type { DenseFfn, LayerWeights, MoeFfn } from './weights.ts';
+
+export interface BlockInput {
+  readonly x: Float32Array;
+  readonly nTokens: number;
+  /** Position of the first token; the batch holds pos0..pos0+nTokens-1. */
+  readonly pos0: number;
+  /** Index of this layer's slot in the cache (layers are numbered from the stage's first). */
+  readonly cacheLayer: number;
+}
+
+export function blockForward(k: Kernels, c: ModelConfig, w: LayerWeights, cache: KvCache, input: BlockInput): void {
+  const { x, nTokens: n, pos0, cacheLayer } = input;
+  const qDim = c.nHead * c.headDim, kvDim = c.nHeadKv * c.headDim;
+  const xn = new Float32Array(n * c.nEmbd);
+
+  // Attention: norm, project, (qwen3) per-head norm, rotate, cache, attend, project back.
+  k.rmsnorm(xn, x, w.attnNorm, n, c.nEmbd, c.normEps);
+  const q = new Float32Array(n * qDim), kk = new Float32Array(n * kvDim), v = new Float32Array(n * kvDim);
+  k.matmul(q, xn, w.wq, n);
+  k.matmul(kk, xn, w.wk, n);
+  k.matmul(v, xn, w.wv, n);
+  if (w.bq) k.addBias(q, w.bq, n, qDim);
+  if (w.bk) k.addBias(kk, w.bk, n, kvDim);
+  if (w.bv) k.addBias(v, w.bv, n, kvDim);
+  if (w.qNorm) k.rmsnorm(q, q, w.qNorm, n * c.nHead, c.headDim, c.normEps);
+  if (w.kNorm) k.rmsnorm(kk, kk, w.kNorm, n * c.nHeadKv, c.headDim, c.normEps);
+  const positions = Int32Array.from({ length: n }, (_, t) => pos0 + t);
+  const rope = w.ropeFreqs ? { ...c.rope, freqFactors: w.ropeFreqs } : c.rope;
+  k.rope(q, n, c.nHead, c.headDim, positions, rope);
+  k.rope(kk, n, c.nHeadKv, c.headDim, positions, rope);
+  cache.write(cacheLayer, pos0, kk, v, n);
+  const kv = cache.layers[cacheLayer];
+  const attn = new Float32Array(n * qDim);
+  k.attention(attn, q, kv.k, kv.v, n, pos0, { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, scale: c.attnScale });
+  const o = new Float32Array(n * c.nEmbd);
+  k.matmul(o, attn, w.wo, n);
+  if (w.bo) k.addBias(o, w.bo, n, c.nEmbd);
+  k.add(x, x, o, n * c.nEmbd);
+
+  // Feed-forward: norm, SwiGLU (dense or routed to experts), add back.
+  k.rmsnorm(xn, x, w.ffnNorm, n, c.nEmbd, c.normEps);
+  const out = w.ffn.kind === 'dense' ? denseFfn(k, c, w.ffn, xn, n) : moeFfn(k, c, w.ffn, xn, n);
+  k.add(x, x, out, n * c.nEmbd);
+}
+
+function denseFfn(k: Kernels, c: ModelConfig, f: DenseFfn, xn: Float32Array, n: number): Float32Array {
+  const gate = new Float32Array(n * c.nFf), up = new Float32Array(n * c.nFf);
+  k.matmul(gate, xn, f.gate, n);
+  k.matmul(up, xn, f.up, n);
+  k.swiglu(gate, gate, up, n * c.nFf);
+  const out = new Float32Array(n * c.nEmbd);
+  k.matmul(out, gate, f.down, n);
+  return out;
+}
+
+/**
+ * Mixtral routing as llama.cpp's build_moe_ffn does it: softmax over all experts' router logits,
+ * keep the top nExpertUsed, renormalise their weights to sum to 1, and mix those experts' outputs.
+ */
+function moeFfn(k: Kernels, c: ModelConfig, f: MoeFfn, xn: Float32Array, n: number): Float32Array {
+  const probs = new Float32Array(n * c.nExpert);
+  k.matmul(probs, xn, f.router, n);
+  const out = new Float32Array(n * c.nEmbd);
+  const one = new Float32Array(c.nEmbd);
+  for (let t = 0; t < n; t++) {
+    k.softmax(probs, t * c.nExpert, c.nExpert);
+    const row = probs.subarray(t * c.nExpert, (t + 1) * c.nExpert);
+    // Highest probability first; ties go to the lower expert index.
+    const chosen = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, c.nExpertUsed);
+    const total = chosen.reduce((s, e) => s + row[e], 0);
+    const xt = xn.subarray(t * c.nEmbd, (t + 1) * c.nEmbd);
+    for (const e of chosen) {
+      const y = denseFfn(k, c, { kind: 'dense', gate: f.gate[e], up: f.up[e], down: f.down[e] }, xt, 1);
+      const weight = Math.fround(row[e] / total);
+      for (let i = 0; i < c.nEmbd; i++) one[i] = y[i] * weight;
+      k.add(out.subarray(t * c.nEmbd), out.subarray(t * c.nEmbd), one, c.nEmbd);
+    }
+  }
+  return out;
+}

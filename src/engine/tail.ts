@@ -1,0 +1,27 @@
+// The tail of a split model: hidden states → final RMS norm → output head → logits.
+import { EngineError } from './errors.ts';
+import { kernelsOf, type ComputeOptions, type ModelFile } from './model.ts';
+import { loadTailWeights } from './weights.ts';
+
+export interface Tail {
+  /** [nTokens][nVocab] logits for [nTokens][nEmbd] hidden states. */
+  logits(hidden: Float32Array, nTokens: number): Promise<Float32Array>;
+}
+
+export async function openTail(model: ModelFile, opts?: ComputeOptions): Promise<Tail> {
+  const k = kernelsOf(opts);
+  const { config: c } = model;
+  const w = await loadTailWeights(model.store, c);
+  return {
+    async logits(hidden, nTokens) {
+      if (hidden.length !== nTokens * c.nEmbd) {
+        throw new EngineError('engine_bad_input', `tail got ${hidden.length} values for ${nTokens} tokens of width ${c.nEmbd}`);
+      }
+      const xn = new Float32Array(hidden.length);
+      k.rmsnorm(xn, hidden, w.outputNorm, nTokens, c.nEmbd, c.normEps);
+      const out = new Float32Array(nTokens * c.nVocab);
+      k.matmul(out, xn, w.output, nTokens);
+      return out;
+    },
+  };
+}

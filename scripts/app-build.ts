@@ -3,14 +3,14 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What the browser bundle is made of. The companion's own code (Node only) is left out. */
-export const APP_SOURCES = ['index.html', 'src', 'workers', 'public', 'vite.config.ts'];
+export const APP_SOURCES = ['index.html', 'src', 'workers', 'public', 'tools/build', 'vite.config.ts'];
 const NOT_IN_BUNDLE = [join('src', 'companion')];
 
 export type BuildState = 'missing' | 'stale' | 'fresh';
 
 export function appBuildState(root: string, distDir: string): BuildState {
   const built = join(distDir, 'index.html');
-  if (!existsSync(built)) return 'missing';
+  if (!existsSync(built) || !existsSync(join(distDir, 'sw.js'))) return 'missing';
   const builtAt = statSync(built).mtimeMs;
   const skip = new Set(NOT_IN_BUNDLE.map((p) => join(root, p)));
   const changedAt = Math.max(...APP_SOURCES.map((p) => newestMtime(join(root, p), skip)));

@@ -2,8 +2,9 @@
 // Entry point of every npm script: makes a fresh clone ready (dependencies, the Node 22 that libp2p
 // needs, Chromium for browser tests) with nothing but the system Node, then runs the task under Node 22.
 // Plain JavaScript on purpose: it must run on Node 20 before anything is installed.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,7 +38,9 @@ function ensureDependencies() {
   const fresh = existsSync(node22) && mtime(marker) >= Math.max(mtime(lock), mtime(join(root, 'package.json')));
   if (fresh) return;
   console.error('bootstrap: installing dependencies (first run takes a minute or two)…');
-  must('npm', [existsSync(lock) ? 'ci' : 'install', '--no-audit', '--no-fund'], 'npm install');
+  // `npm install`, not `npm ci`: the lockfile pins versions, but platform packages of other
+  // operating systems (node-llama-cpp's) may be absent from it, which `npm ci` refuses.
+  must('npm', ['install', '--no-audit', '--no-fund'], 'npm install');
   if (!existsSync(node22)) {
     console.error('bootstrap: node_modules/node did not provide Node 22; libp2p needs it');
     process.exit(1);
@@ -60,25 +63,41 @@ function ensureChromium() {
   }
 }
 
-/** Runs a TypeScript task file under Node 22 (type stripping, no build step). */
+/**
+ * Runs a TypeScript task file under Node 22 (type stripping, no build step) and exits with its
+ * status. Ctrl-C reaches the whole process group; SIGTERM sent to this process alone is passed on,
+ * and this process waits for the task to stop cleanly instead of dying first.
+ */
 function task(file, args) {
-  return run(node22, [join(root, file), ...args]);
+  const child = spawn(node22, [join(root, file), ...args], { stdio: 'inherit', cwd: root, env });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      if (signal !== 'SIGINT') child.kill(signal);
+    });
+  }
+  child.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 1)));
 }
 
 const [command = 'start', ...rest] = process.argv.slice(2);
 ensureDependencies();
 switch (command) {
   case 'start':
-    process.exit(task('scripts/start.ts', rest));
+    task('scripts/start.ts', rest);
+    break;
   case 'build':
-    process.exit(task('scripts/build.ts', rest));
+    task('scripts/build.ts', rest);
+    break;
   case 'models':
-    process.exit(task('tools/models/main.ts', rest));
+    task('tools/models/main.ts', rest);
+    break;
   case 'test':
     ensureChromium();
-    process.exit(task('scripts/test.ts', rest));
+    task('scripts/test.ts', rest);
+    break;
   default:
-    if (existsSync(join(root, command))) process.exit(task(command, rest));
-    console.error(`bootstrap: unknown command ${command}`);
-    process.exit(2);
+    if (!existsSync(join(root, command))) {
+      console.error(`bootstrap: unknown command ${command}`);
+      process.exit(2);
+    }
+    task(command, rest);
 }

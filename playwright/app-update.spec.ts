@@ -1,0 +1,54 @@
+// A new deploy of the PWA: the new service worker installs beside the running one with its own cache,
+// waits (no skipWaiting) until the page asks, then takes over and drops the old cache.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import { build } from 'vite';
+import { writeServiceWorker } from '../tools/build/service-worker-plugin.ts';
+import { startStack, type Stack } from './support/stack.ts';
+
+const root = join(import.meta.dirname, '..');
+let stack: Stack | undefined;
+let dist: string | undefined;
+
+test.afterEach(async ({}, testInfo) => {
+  if (stack && testInfo.status !== testInfo.expectedStatus) await testInfo.attach('npm-start.log', { body: stack.log(), contentType: 'text/plain' });
+  await stack?.stop();
+  stack = undefined;
+  if (dist) rmSync(dist, { recursive: true, force: true });
+});
+
+const shellCaches = (page: Page) => page.evaluate(async () => (await caches.keys()).filter((n) => n.startsWith('mesh-shell-')).sort());
+const workerStatus = (page: Page) => page.evaluate(() => window.meshApp.serviceWorker());
+
+test('a new deploy waits for the page, then replaces the old cache', async ({ page }) => {
+  // A private copy of the build, served by the real stack, that this test can "deploy" into.
+  dist = mkdtempSync(join(tmpdir(), 'mesh-dist-'));
+  await build({ root, configFile: join(root, 'vite.config.ts'), logLevel: 'warn', build: { outDir: dist } });
+  stack = await startStack({ args: ['--skip-build', '--skip-model', '--dist', dist] });
+  await page.goto(stack.urls.app);
+
+  await expect.poll(() => workerStatus(page), { timeout: 30_000 }).toMatchObject({ state: 'active', controlled: true, version: expect.stringMatching(/^[0-9a-f]{16}$/) });
+  const first = (await workerStatus(page)).version;
+  expect(await shellCaches(page)).toEqual([`mesh-shell-${first}`]);
+
+  // Deploy: a changed start page, and the build's worker step run again over the changed files.
+  const indexPath = join(dist, 'index.html');
+  writeFileSync(indexPath, readFileSync(indexPath, 'utf8').replace('<head>', '<head>\n    <meta name="mesh-deploy" content="second" />'));
+  const second = (await writeServiceWorker(root, dist)).version;
+  expect(second).not.toBe(first);
+
+  await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.update());
+  // Installed and waiting: the page keeps running the first version and says an update is ready.
+  await expect.poll(() => workerStatus(page), { timeout: 30_000 }).toMatchObject({ updateWaiting: true, version: first });
+  await expect(page.locator('[data-status-row="offline"] .status-value')).toHaveText('Update ready');
+  expect(await shellCaches(page)).toEqual([`mesh-shell-${first}`, `mesh-shell-${second}`].sort());
+  expect(await page.locator('meta[name="mesh-deploy"]').count()).toBe(0);
+
+  // The page asks (the update prompt will); the new worker takes over and the page reloads into it.
+  await Promise.all([page.waitForEvent('load'), page.evaluate(() => window.meshApp.applyUpdate())]);
+  await expect(page.locator('meta[name="mesh-deploy"]')).toHaveAttribute('content', 'second');
+  await expect.poll(() => workerStatus(page), { timeout: 30_000 }).toMatchObject({ state: 'active', controlled: true, updateWaiting: false, version: second });
+  await expect.poll(() => shellCaches(page)).toEqual([`mesh-shell-${second}`]);
+});

@@ -1,0 +1,39 @@
+// Entry point of the PWA: draws the shell, probes what this tab can run, registers the service worker.
+// The probe results are also published on window.meshApp for tests and for support questions.
+import '../ui/styles.css';
+import type { CapabilityReport } from '../protocol/capabilities.ts';
+import { AppShell } from '../ui/shell.ts';
+import type { ServiceWorkerStatus } from '../ui/status-rows.ts';
+import { probeCapabilities } from './capabilities.ts';
+import { registerShellWorker, type ShellWorker } from './service-worker.ts';
+
+export interface MeshAppHandle {
+  /** Resolves once every probe has answered (the WebGPU adapter request is the slow one). */
+  capabilities: Promise<CapabilityReport>;
+  serviceWorker(): ServiceWorkerStatus;
+  applyUpdate(): void;
+}
+
+declare global {
+  interface Window {
+    meshApp: MeshAppHandle;
+  }
+}
+
+const root = document.getElementById('app');
+if (!root) throw new Error('index.html has no #app element to mount the shell in');
+
+const shell = new AppShell(root);
+const worker: ShellWorker = registerShellWorker((status) => {
+  shell.status.setServiceWorker(status);
+  document.documentElement.dataset.serviceWorker = status.state;
+});
+shell.status.setServiceWorker(worker.status());
+
+const capabilities = probeCapabilities().then((report) => {
+  shell.status.setReport(report);
+  document.documentElement.dataset.capabilities = 'ready';
+  return report;
+});
+
+window.meshApp = { capabilities, serviceWorker: () => worker.status(), applyUpdate: () => worker.applyUpdate() };

@@ -1,0 +1,88 @@
+// The service worker (built to dist/sw.js, scope '/'): keeps the app shell in a versioned cache so the
+// app opens offline, and will carry the in-browser API (/v1/*) once the API layer lands.
+// Built on its own into one classic script (no imports at run time), so it may import small src/ modules.
+import type { PrecacheManifest } from '../src/protocol/service-worker-messages.ts';
+import { isPageToWorkerMessage, SW_PROTOCOL_VERSION } from '../src/protocol/service-worker-messages.ts';
+import { ShellRoutes } from './service-worker/routes.ts';
+
+// Defined at build time by tools/build/service-worker-plugin.ts: the shell's file list and version.
+declare const __MESH_PRECACHE_MANIFEST__: PrecacheManifest;
+
+const worker = self as unknown as ServiceWorkerGlobalScope;
+const manifest = __MESH_PRECACHE_MANIFEST__;
+const CACHE_PREFIX = 'mesh-shell-';
+const cacheName = CACHE_PREFIX + manifest.version;
+const routes = new ShellRoutes(worker.registration.scope, manifest.files);
+
+worker.addEventListener('install', (event) => {
+  // No skipWaiting here: a new version waits until the page asks (see the 'skip-waiting' message),
+  // so an open tab never runs old page code against a new cache.
+  event.waitUntil(
+    caches.open(cacheName).then((cache) =>
+      // 'reload' bypasses the HTTP cache so a new deploy never precaches a stale copy.
+      cache.addAll(manifest.files.map((file) => new Request(routes.resolve(file), { cache: 'reload' }))),
+    ),
+  );
+});
+
+worker.addEventListener('activate', (event) => {
+  event.waitUntil(
+    (async () => {
+      const names = await caches.keys();
+      await Promise.all(names.filter((n) => n.startsWith(CACHE_PREFIX) && n !== cacheName).map((n) => caches.delete(n)));
+      // The first visit becomes controlled without a reload, so it already works offline.
+      await worker.clients.claim();
+    })(),
+  );
+});
+
+worker.addEventListener('message', (event) => {
+  if (!isPageToWorkerMessage(event.data)) return;
+  if (event.data.type === 'skip-waiting') {
+    event.waitUntil(worker.skipWaiting());
+  } else if (event.data.type === 'shell-version') {
+    const reply = { v: SW_PROTOCOL_VERSION, type: 'shell-version', version: manifest.version, cache: cacheName, files: manifest.files.length };
+    (event.ports[0] ?? event.source)?.postMessage(reply);
+  }
+});
+
+worker.addEventListener('fetch', (event) => {
+  const request = event.request;
+  const route = routes.route({ url: request.url, method: request.method, mode: request.mode });
+  switch (route.kind) {
+    case 'api':
+      // ── API hook ────────────────────────────────────────────────────────────────────────────────
+      // The API issue routes /v1/* here (OpenAI/Anthropic endpoints answered by the mesh). Until then
+      // these requests go to the network untouched, and they are never cached.
+      return;
+    case 'navigation':
+      event.respondWith(fromCache(event, route.cacheKey, true));
+      return;
+    case 'shell':
+      event.respondWith(fromCache(event, route.cacheKey, false));
+      return;
+    case 'network':
+      return;
+  }
+});
+
+let lastUpdateCheck = 0;
+
+/**
+ * Cache first. The "network update" of a versioned shell is a new sw.js: files inside one cache are
+ * never replaced one by one (a new index.html beside old hashed assets would break offline start), so a
+ * navigation asks the browser to look for a new worker instead, at most once a minute.
+ */
+async function fromCache(event: FetchEvent, key: string, isNavigation: boolean): Promise<Response> {
+  const cache = await caches.open(cacheName);
+  const cached = await cache.match(key);
+  if (isNavigation && Date.now() - lastUpdateCheck > 60_000) {
+    lastUpdateCheck = Date.now();
+    event.waitUntil(worker.registration.update().catch(() => undefined));
+  }
+  if (cached) return cached;
+  // Evicted or never stored: fetch it, and put it back when it is the file this version expects.
+  const response = await fetch(isNavigation ? key : event.request);
+  if (response.ok && response.type === 'basic') event.waitUntil(cache.put(key, response.clone()));
+  return response;
+}

@@ -15,13 +15,15 @@ function touch(path: string, secondsAgo: number): void {
 }
 
 describe('appBuildState', () => {
-  it('is missing without dist/index.html, fresh after a build, stale when a source changes', () => {
+  it('is missing without dist/index.html or dist/sw.js, fresh after a build, stale when a source changes', () => {
     const dist = join(root, 'dist');
     touch(join(root, 'index.html'), 100);
     touch(join(root, 'src', 'ui', 'app.ts'), 100);
     expect(appBuildState(root, dist)).toBe('missing');
 
     touch(join(dist, 'index.html'), 50);
+    expect(appBuildState(root, dist)).toBe('missing'); // a build whose service worker failed
+    touch(join(dist, 'sw.js'), 50);
     expect(appBuildState(root, dist)).toBe('fresh');
 
     // Tests and the companion's own code are not in the bundle.

@@ -1,0 +1,32 @@
+// What handleApiRequest runs with: the model provider and the server's limits and queues.
+// Long-lived (the queues live here), made once per server or service worker.
+import type { ModelProvider } from './provider.ts';
+import { ModelQueues, type QueueOptions } from './queue.ts';
+import { DEFAULT_MAX_BODY_BYTES } from './request-body.ts';
+
+export interface ApiOptions {
+  provider: ModelProvider;
+  /** Largest accepted request body in bytes (413 above). Default 4 MiB. */
+  maxBodyBytes?: number;
+  queue?: Partial<QueueOptions>;
+}
+
+export interface ApiContext {
+  provider: ModelProvider;
+  maxBodyBytes: number;
+  queues: ModelQueues;
+}
+
+export function createApiContext(options: ApiOptions): ApiContext {
+  return {
+    provider: options.provider,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    queues: new ModelQueues(options.queue),
+  };
+}
+
+/** Per-request facts the transport knows and the Request does not. */
+export interface RequestInfo {
+  /** Who is asking (remote address, page id): the queue is fair between these. */
+  clientKey?: string;
+}

@@ -1,0 +1,82 @@
+// Serves handleApiRequest from Node's http server: IncomingMessage -> Request (body streamed,
+// signal aborted when the client disconnects), Response -> ServerResponse (streamed with
+// backpressure, the body cancelled when the socket closes, which stops the generation).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { ApiContext } from './context.ts';
+import { API_PATHS, handleApiRequest } from './handler.ts';
+
+export function toFetchRequest(req: IncomingMessage, signal: AbortSignal): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  return new Request(url, {
+    method: req.method,
+    headers,
+    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : null,
+    signal,
+    // @ts-expect-error Node's fetch needs duplex for a streamed request body; the DOM typings lack it
+    duplex: 'half',
+  });
+}
+
+export async function sendFetchResponse(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => { headers[name] = value; });
+  res.writeHead(response.status, headers);
+  if (!response.body) return void res.end();
+  res.flushHeaders();
+  const reader = response.body.getReader();
+  const onClose = () => { reader.cancel().catch(() => {}); };
+  res.on('close', onClose);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (res.destroyed) return;
+      if (!res.write(value)) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
+    }
+    res.end();
+  } catch {
+    res.destroy();
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+/**
+ * `(req, res) => …` for node:http. The client key for fair queueing is the x-mesh-client header
+ * when a client sets one, else its address.
+ */
+export function nodeApiHandler(ctx: ApiContext): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  return async (req, res) => {
+    const controller = new AbortController();
+    res.on('close', () => { if (!res.writableFinished) controller.abort(); });
+    const request = toFetchRequest(req, controller.signal);
+    const client = req.headers['x-mesh-client'];
+    const clientKey = (typeof client === 'string' && client) || req.socket.remoteAddress || 'unknown';
+    try {
+      const response = await handleApiRequest(request, ctx, { clientKey });
+      if (res.destroyed) { await response.body?.cancel().catch(() => {}); return; }
+      await sendFetchResponse(res, response);
+    } catch (e) {
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: `internal error: ${(e as Error).message}`, type: 'server_error', param: null, code: null } }));
+      } else res.destroy();
+    }
+  };
+}
+
+/**
+ * The API as entries for a route table of exact paths (the companion's api-server.ts): each entry
+ * hands the request to nodeApiHandler. Prefix routes (GET /v1/models/{id}) are not in it.
+ */
+export function nodeApiRoutes(ctx: ApiContext): { method: 'GET' | 'POST'; path: string; handle: (c: { req: IncomingMessage; res: ServerResponse }) => Promise<void> }[] {
+  const serve = nodeApiHandler(ctx);
+  return API_PATHS.filter((p) => !p.path.endsWith('/')).map(({ method, path }) => ({ method, path, handle: ({ req, res }) => serve(req, res) }));
+}

@@ -1,0 +1,93 @@
+// The steps every generating route shares: find the model, build the prompt, fit max tokens into
+// the context, wait for a queue slot, start the run; and how a response names the peers that served it.
+import { ApiError } from '../protocol/api-error.ts';
+import { DEFAULT_LIMITS, type SamplingParams, type ValidationLimits } from '../protocol/generation.ts';
+import type { MeshInfo } from '../protocol/openai.ts';
+import type { ApiContext, RequestInfo } from './context.ts';
+import { startRun, type Run } from './generation-run.ts';
+import type { ModelDescriptor, ModelText, ServedBy } from './provider.ts';
+
+export async function validationLimits(ctx: ApiContext): Promise<ValidationLimits> {
+  const models = await ctx.provider.listModels();
+  // with no model served, the request is refused with a 503 later, not for its max_tokens
+  if (models.length === 0) return DEFAULT_LIMITS;
+  return { maxOutputTokens: Math.max(...models.map((m) => m.contextLength)) };
+}
+
+export async function findModel(ctx: ApiContext, id: string): Promise<ModelDescriptor> {
+  const models = await ctx.provider.listModels();
+  const found = models.find((m) => m.id === id);
+  if (found) return found;
+  if (models.length === 0) {
+    // nothing to choose from: a temporary state (no peer has loaded a model yet), not a client mistake
+    throw new ApiError('unavailable', `no peer is serving any model right now, so "${id}" cannot be served; open the app and load a model, or start the companion with one, then retry`, { code: 'no_model_available', retryAfter: 5 });
+  }
+  const known = models.map((m) => m.id).join(', ');
+  throw new ApiError('not_found', `the model "${id}" is not served here (available: ${known}); GET /v1/models lists them`, { param: 'model', code: 'model_not_found' });
+}
+
+export interface Prepared {
+  model: ModelDescriptor;
+  text: ModelText;
+  promptTokens: number[];
+  /** Requested max tokens, lowered to what fits in the context. */
+  maxTokens: number;
+}
+
+export async function prepare(ctx: ApiContext, id: string, promptOf: (text: ModelText) => number[], requested: number | undefined): Promise<Prepared> {
+  const model = await findModel(ctx, id);
+  const text = await ctx.provider.modelText(id);
+  const promptTokens = promptOf(text);
+  const room = model.contextLength - promptTokens.length;
+  if (room < 1) {
+    throw new ApiError('invalid_request', `the prompt is ${promptTokens.length} tokens but ${id} serves a context of ${model.contextLength}; shorten the conversation`, { param: 'messages', code: 'context_length_exceeded' });
+  }
+  return { model, text, promptTokens, maxTokens: Math.min(requested ?? room, room) };
+}
+
+export interface Started {
+  run: Run;
+  /** Frees the queue slot; safe to call more than once. */
+  release: () => void;
+}
+
+export async function begin(ctx: ApiContext, request: Request, info: RequestInfo, p: Prepared, spec: { sampling: SamplingParams; stop: readonly string[] }): Promise<Started> {
+  const release = await ctx.queues.for(p.model.id).acquire(info.clientKey ?? 'anonymous', request.signal);
+  try {
+    const run = await startRun({
+      provider: ctx.provider, model: p.model.id, text: p.text, promptTokens: p.promptTokens,
+      sampling: spec.sampling, maxTokens: p.maxTokens, stop: spec.stop, signal: request.signal,
+    });
+    return { run, release };
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+/** `x-mesh-served-by: peerA;layers=0-16, peerB;layers=16-32` (layer ranges are [start, end)). */
+export function servedByHeader(servedBy: readonly ServedBy[]): Record<string, string> {
+  if (!servedBy.length) return {};
+  return { 'x-mesh-served-by': servedBy.map((s) => `${s.peer};layers=${s.layers[0]}-${s.layers[1]}`).join(', ') };
+}
+
+export function meshInfo(servedBy: readonly ServedBy[]): MeshInfo {
+  return { served_by: servedBy.map((s) => ({ peer: s.peer, layers: [s.layers[0], s.layers[1]] })) };
+}
+
+export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+  });
+}
+
+export function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === 'AbortError';
+}
+
+export function newId(prefix: string): string {
+  return `${prefix}${crypto.randomUUID().replaceAll('-', '')}`;
+}
+
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);

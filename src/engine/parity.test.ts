@@ -12,19 +12,29 @@ import { openPipeline, type LayerRange } from './pipeline.ts';
 const PROMPT = 'The quick brown fox jumps over the lazy dog. Once upon a time';
 
 /**
- * The bar is 5e-3 (the issue's, for F32/F16/BF16) for every type: the reference rounds activations
+ * The bar is 5e-3 (the issue's, for F32/F16/BF16) at every position: the reference rounds activations
  * exactly as ggml does before each dot product (kernels/reference/activation-rounding.ts), so it
  * reproduces llama.cpp rather than approximating it. Measured worst cases: 2e-6 to 4e-6 for every
- * type on the llama models, 1e-3 on qwen2 F16 (151,936-entry vocabulary). Q6_K is the exception:
- * one position of the prompt (of 17) moves by up to 1e-2 while the rest agree to 1e-6 (the same
- * Q6_K matrices inside small-llama-q4_k_m agree everywhere); 2e-2 until that is explained.
+ * type on the llama models, 1e-3 on qwen2 F16 (151,936-entry vocabulary).
+ *
+ * Quantized weights get one allowance. Their activations are rounded to int8 (Q8_0/Q8_K) before each
+ * dot product, and our float results differ from llama.cpp's SIMD kernels in the last bit now and
+ * then; when an activation lands within an ulp of a rounding boundary (x·127/amax = k + 0.5), the two
+ * round it to neighbouring integers. On small-llama-q6_k that happens once: element 255 of the final
+ * hidden state at prompt position 7 scales to -72.500008 here and -72.5 in llama.cpp, and that
+ * single int8 step moves the position's log-probs by up to 1.7e-2 (logits of these models have
+ * std 6); forcing the other rounding brings the position to 3e-6. It is not a format bug, and
+ * bit-exact parity would need llama.cpp's float op order in every kernel. So: at most one position
+ * per prompt may exceed 5e-3, and it must stay under 2e-2.
  */
-const MODELS: [name: string, tolerance: number][] = [
-  ['tiny-llama-f32', 5e-3], ['tiny-llama-f16', 5e-3], ['tiny-llama-bf16', 5e-3], ['tiny-llama-q8_0', 5e-3],
-  ['tiny-llama-q4_0', 5e-3], ['tiny-llama-q5_0', 5e-3], ['small-llama-q4_k', 5e-3], ['small-llama-q5_k', 5e-3],
-  ['small-llama-q6_k', 2e-2], ['small-llama-q4_k_m', 5e-3], ['tiny-qwen2-f16', 5e-3], ['tiny-qwen3-q8_0', 5e-3],
-  ['tiny-moe-f16', 5e-3],
+const FLIP_TOLERANCE = 2e-2;
+const MODELS: [name: string, quantizedActivations: boolean][] = [
+  ['tiny-llama-f32', false], ['tiny-llama-f16', false], ['tiny-llama-bf16', false], ['tiny-llama-q8_0', true],
+  ['tiny-llama-q4_0', true], ['tiny-llama-q5_0', true], ['small-llama-q4_k', true], ['small-llama-q5_k', true],
+  ['small-llama-q6_k', true], ['small-llama-q4_k_m', true], ['tiny-qwen2-f16', false], ['tiny-qwen3-q8_0', true],
+  ['tiny-moe-f16', false],
 ];
+const TOLERANCE = 5e-3;
 
 afterAll(() => disposeReferenceRuntime());
 
@@ -47,22 +57,24 @@ async function forward(model: ModelFile, tokens: number[], ranges?: LayerRange[]
 }
 
 describe('reference forward vs llama.cpp', () => {
-  for (const [name, tolerance] of MODELS) {
-    it(`${name}: top-5 log-probs within ${tolerance}, whole and split in 2 stages identically`, async () => {
+  for (const [name, quantizedActivations] of MODELS) {
+    const allowance = quantizedActivations ? `, one position under ${FLIP_TOLERANCE}` : '';
+    it(`${name}: top-5 log-probs within ${TOLERANCE}${allowance}, whole and split in 2 stages identically`, async () => {
       const path = await ensureModel(name);
       const ref = await referenceRun({ modelPath: path, prompt: PROMPT, topK: 5 });
       expect(ref.promptTokens.length).toBeGreaterThan(10);
       const model = await load(path);
       const nVocab = model.config.nVocab;
       const whole = await forward(model, ref.promptTokens);
-      let worst = 0;
-      ref.positions.forEach((top, i) => {
+      const worst = ref.positions.map((top, i) => {
         const lp = logSoftmax(whole.logits, i * nVocab, nVocab);
-        for (const t of top) worst = Math.max(worst, Math.abs(lp[t.id] - t.logprob));
         // Our argmax is llama.cpp's wherever llama.cpp's own top-2 gap is clear.
         if (top[0].logprob - top[1].logprob > 0.05) expect(argmax(lp)).toBe(top[0].id);
+        return Math.max(...top.map((t) => Math.abs(lp[t.id] - t.logprob)));
       });
-      expect(worst).toBeLessThan(tolerance);
+      const over = worst.filter((w) => w >= TOLERANCE);
+      expect(over.length, `positions over ${TOLERANCE}: ${worst.map((w) => w.toExponential(1)).join(' ')}`).toBeLessThanOrEqual(quantizedActivations ? 1 : 0);
+      expect(Math.max(...worst)).toBeLessThan(quantizedActivations ? FLIP_TOLERANCE : TOLERANCE);
       const split = await forward(model, ref.promptTokens, [[0, 1], [1, 2]]);
       expect(split.logits.length).toBe(whole.logits.length);
       let differing = 0; // toEqual on millions of floats is slow; count instead

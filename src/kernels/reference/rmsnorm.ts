@@ -4,7 +4,7 @@ export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
     let sum = 0;
-    for (let i = 0; i < dim; i++) sum += x[o + i] * x[o + i];
+    for (let i = 0; i < dim; i++) sum += Math.fround(x[o + i] * x[o + i]); // squared in f32, summed in double
     const mean = Math.fround(sum / dim);
     const scale = Math.fround(1 / Math.fround(Math.sqrt(Math.fround(mean + eps))));
     if (weight) {

@@ -1,0 +1,41 @@
+// A ByteSource over a local file (Node only: the companion and the CLI), reading just the ranges
+// asked for, so opening a 4 GB model to run two layers reads two layers.
+import { open, type FileHandle } from 'node:fs/promises';
+import type { ByteSource } from '../gguf/reader.ts';
+import { EngineError } from './errors.ts';
+
+export interface FileSource extends ByteSource {
+  close(): Promise<void>;
+}
+
+export async function fileSource(path: string): Promise<FileSource> {
+  let fh: FileHandle;
+  let size: number;
+  try {
+    fh = await open(path, 'r');
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      await fh.close();
+      throw new Error('not a regular file');
+    }
+    size = st.size;
+  } catch (cause) {
+    const why = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : String((cause as Error).message ?? cause);
+    throw new EngineError('engine_model_unreadable', `cannot open model file ${path}: ${why}; pass a GGUF file, an http(s) URL, or a test model name`, { cause });
+  }
+  return {
+    size,
+    async read(offset, length) {
+      const n = Math.max(0, Math.min(length, size - offset));
+      const buf = new Uint8Array(n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === n ? buf : buf.subarray(0, got);
+    },
+    close: () => fh.close(),
+  };
+}

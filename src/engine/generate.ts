@@ -1,0 +1,80 @@
+// The generation loop: prefill the prompt, then sample, stream text, and stop on an end-of-generation
+// token, a stop string, max tokens, or a full context. Yields each token as it is produced.
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { TokenTextStream } from '../tokenizer/text-stream.ts';
+import { EngineError } from './errors.ts';
+import { Sampler, type SamplingOptions } from './sampler.ts';
+import type { InferenceSession } from './session.ts';
+import { StopMatcher } from './stop-strings.ts';
+
+export interface GenerateRequest {
+  /** Already tokenized (with the model's BOS rule, or a chat template's rendering). */
+  readonly promptTokens: readonly number[];
+  readonly maxTokens: number;
+  readonly sampling?: SamplingOptions;
+  /** Generation ends when the text contains one of these; it and what follows are not returned. */
+  readonly stop?: readonly string[];
+  /** Aborting rejects the iteration with the signal's reason (an AbortError by default). */
+  readonly signal?: AbortSignal;
+}
+
+/** 'stop': an end-of-generation token or a stop string; 'length': max tokens or a full context. */
+export type FinishReason = 'stop' | 'length';
+
+export interface Usage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+export type GenerateEvent =
+  /** One generated token and the text it releases (possibly '' while a character or stop string is pending). */
+  | { readonly type: 'token'; readonly token: number; readonly text: string }
+  /** The last event: why it ended, counts, any text released only at the end, the seed used. */
+  | { readonly type: 'done'; readonly finishReason: FinishReason; readonly usage: Usage; readonly text: string; readonly seed: number };
+
+export async function* generateTokens(session: InferenceSession, tokenizer: Tokenizer, req: GenerateRequest): AsyncGenerator<GenerateEvent, void, undefined> {
+  const { promptTokens, maxTokens, signal } = req;
+  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new EngineError('engine_bad_input', `maxTokens must be a non-negative integer, got ${maxTokens}`);
+  if (promptTokens.length === 0) throw new EngineError('engine_bad_input', 'the prompt is empty (and the model adds no BOS token): give a non-empty prompt');
+  if (promptTokens.length > session.maxPositions) {
+    throw new EngineError('engine_context_overflow', `the prompt has ${promptTokens.length} tokens but the context holds ${session.maxPositions}; shorten the prompt`);
+  }
+  const sampler = new Sampler(req.sampling);
+  const text = new TokenTextStream(tokenizer);
+  const stops = new StopMatcher(req.stop);
+  signal?.throwIfAborted();
+  let logits = await session.extend(promptTokens, { logits: 'last', signal });
+  for (const t of promptTokens) sampler.accept(t); // penalties see the prompt, as llama-server's do
+  let produced = 0;
+  const done = (finishReason: FinishReason, tail: string): GenerateEvent => ({
+    type: 'done', finishReason, text: tail, seed: sampler.seed,
+    usage: { promptTokens: promptTokens.length, completionTokens: produced },
+  });
+  if (maxTokens === 0) {
+    yield done('length', '');
+    return;
+  }
+  for (;;) {
+    signal?.throwIfAborted();
+    const token = sampler.sample(logits);
+    sampler.accept(token);
+    produced++;
+    if (tokenizer.isEog(token)) {
+      yield { type: 'token', token, text: '' };
+      yield done('stop', stops.push(text.flush()).text + stops.flush());
+      return;
+    }
+    const r = stops.push(text.push(token));
+    yield { type: 'token', token, text: r.text };
+    if (r.stopped) {
+      yield done('stop', '');
+      return;
+    }
+    if (produced >= maxTokens || session.length >= session.maxPositions) {
+      const last = stops.push(text.flush());
+      yield done(last.stopped ? 'stop' : 'length', last.text + stops.flush());
+      return;
+    }
+    logits = await session.extend([token], { logits: 'last', signal });
+  }
+}

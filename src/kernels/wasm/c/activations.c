@@ -1,0 +1,83 @@
+// Converts f32 activation rows to what ggml dots them in for each weight type (see
+// src/kernels/reference/activation-rounding.ts): Q8_0 blocks the x86 way (id = 127/amax, ties to
+// even, fp16 scale), Q8_K blocks (scale max/-127 kept in f32), or f32 values rounded to f16/bf16.
+#include "common.h"
+
+/**
+ * n rows of cols values → Q8_0: q as int16, one fp16-rounded scale per 32 values in d (row-major)
+ * and again in d4, grouped per tile of 4 rows (see Act in common.h).
+ */
+EXPORT(quantize_q8_0)
+void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float* d4) {
+  int nb = n * cols / 32;
+  for (int b = 0; b < nb; b++) {
+    const float* xb = x + b * 32;
+    v128_t m = wasm_f32x4_splat(0);
+    for (int j = 0; j < 32; j += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(xb + j)));
+    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+    float amax = wasm_f32x4_extract_lane(m, 0);
+    d[b] = round_fp16(amax / 127.0f);
+    v128_t id = wasm_f32x4_splat(amax != 0 ? 127.0f / amax : 0.0f);
+    for (int j = 0; j < 32; j += 8) {
+      v128_t lo = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j), id)));
+      v128_t hi = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j + 4), id)));
+      wasm_v128_store(q + b * 32 + j, wasm_i16x8_narrow_i32x4(lo, hi));
+    }
+  }
+  int rowBlocks = cols / 32;
+  for (int t = 0; t < n / 4 * 4; t++) {
+    for (int b = 0; b < rowBlocks; b++) d4[(t / 4) * rowBlocks * 4 + b * 4 + t % 4] = d[t * rowBlocks + b];
+  }
+}
+
+/** n rows of cols values → Q8_K: q as int16, an f32 scale per 256 values, Σq per 32 values. */
+EXPORT(quantize_q8_k)
+void quantize_q8_k(const float* x, int n, int cols, int16_t* q, float* d, int32_t* sums) {
+  int nb = n * cols / 256;
+  for (int b = 0; b < nb; b++) {
+    const float* xb = x + b * 256;
+    int16_t* qb = q + b * 256;
+    float amax = 0, max = 0;
+    for (int j = 0; j < 256; j++) {
+      float ax = __builtin_fabsf(xb[j]);
+      if (ax > amax) { amax = ax; max = xb[j]; }
+    }
+    if (amax == 0) {
+      d[b] = 0;
+      for (int j = 0; j < 256; j++) qb[j] = 0;
+      for (int j = 0; j < 8; j++) sums[b * 8 + j] = 0;
+      continue;
+    }
+    float iscale = -127.0f / max;
+    d[b] = 1.0f / iscale;
+    v128_t is = wasm_f32x4_splat(iscale);
+    v128_t top = wasm_i32x4_splat(127);
+    for (int j = 0; j < 256; j += 8) {
+      v128_t lo = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j), is)));
+      v128_t hi = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j + 4), is)));
+      wasm_v128_store(qb + j, wasm_i16x8_narrow_i32x4(wasm_i32x4_min(lo, top), wasm_i32x4_min(hi, top)));
+    }
+    for (int j = 0; j < 8; j++) {
+      v128_t s = wasm_i32x4_splat(0);
+      for (int k = 0; k < 32; k += 8) s = wasm_i32x4_add(s, wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(qb + j * 32 + k)));
+      sums[b * 8 + j] = hsum_i32x4(s);
+    }
+  }
+}
+
+/** out[i] = x[i] rounded to fp16 and back (ggml converts activations to f16 for F16 weights). */
+EXPORT(round_f16)
+void round_f16(const float* x, float* out, int len) {
+  for (int i = 0; i < len; i++) out[i] = round_fp16(x[i]);
+}
+
+/** out[i] = x[i] rounded to bf16 (nearest even, NaN quieted) and back. */
+EXPORT(round_bf16)
+void round_bf16(const float* x, float* out, int len) {
+  for (int i = 0; i < len; i++) {
+    uint32_t u = as_u32(x[i]);
+    uint32_t h = (u & 0x7fffffff) > 0x7f800000 ? (u >> 16) | 64 : (u + (0x7fff + ((u >> 16) & 1))) >> 16;
+    out[i] = as_f32(h << 16);
+  }
+}

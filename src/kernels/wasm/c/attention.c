@@ -1,0 +1,82 @@
+// Causal grouped-query attention over an f32 KV cache (see src/kernels/reference/attention.ts):
+// scores = q·k * scale for the visible positions, max-subtracted softmax, then Σ p·v, in f32 SIMD.
+#include "common.h"
+
+/** e^x for x <= 0 (softmax arguments), within about 2 ulp: 2^n · p(r) with |r| <= ln2/2. */
+ALWAYS v128_t exp_f32x4(v128_t x) {
+  v128_t tiny = wasm_f32x4_lt(x, wasm_f32x4_splat(-87.0f)); // e^-87 is near FLT_MIN: flush to 0
+  x = wasm_f32x4_max(x, wasm_f32x4_splat(-87.0f));
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  // Taylor coefficients to r^7: the truncation error (r^8/8! < 1e-8 for |r| < 0.35) is below f32's ulp.
+  v128_t p = wasm_f32x4_splat(1.0f / 5040);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 720));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 120));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 24));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 6));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  v128_t pow2n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_v128_andnot(wasm_f32x4_mul(p, pow2n), tiny);
+}
+
+ALWAYS float dot_f32(const float* a, const float* b, int len) {
+  v128_t acc0 = wasm_f32x4_splat(0), acc1 = wasm_f32x4_splat(0);
+  int i = 0;
+  for (; i + 8 <= len; i += 8) {
+    acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+    acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4)));
+  }
+  float s = hsum_f32x4(wasm_f32x4_add(acc0, acc1));
+  for (; i < len; i++) s += a[i] * b[i];
+  return s;
+}
+
+/** In-place softmax of x[0..len): max-subtracted exps, normalised by 1/Σ. */
+static void softmax_f32(float* x, int len) {
+  float max = x[0];
+  for (int i = 1; i < len; i++) max = x[i] > max ? x[i] : max;
+  v128_t vmax = wasm_f32x4_splat(max), vsum = wasm_f32x4_splat(0);
+  int i = 0;
+  for (; i + 4 <= len; i += 4) {
+    v128_t e = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i), vmax));
+    wasm_v128_store(x + i, e);
+    vsum = wasm_f32x4_add(vsum, e);
+  }
+  float sum = hsum_f32x4(vsum);
+  for (; i < len; i++) {
+    float e = wasm_f32x4_extract_lane(exp_f32x4(wasm_f32x4_splat(x[i] - max)), 0);
+    x[i] = e;
+    sum += e;
+  }
+  float inv = 1.0f / sum;
+  for (i = 0; i < len; i++) x[i] *= inv;
+}
+
+/** q, out: [nTokens][nHead][headDim]; k, v: [position][nHeadKv][headDim]; scores: firstPos+nTokens floats. */
+EXPORT(attention)
+void attention(float* out, const float* q, const float* k, const float* v, int nTokens, int firstPos,
+               int nHead, int nHeadKv, int headDim, float scale, float* scores) {
+  int group = nHead / nHeadKv;
+  int kvStride = nHeadKv * headDim;
+  for (int t = 0; t < nTokens; t++) {
+    int visible = firstPos + t + 1;
+    for (int h = 0; h < nHead; h++) {
+      const float* qh = q + (size_t)(t * nHead + h) * headDim;
+      int kvo = (h / group) * headDim;
+      for (int j = 0; j < visible; j++) scores[j] = dot_f32(qh, k + (size_t)j * kvStride + kvo, headDim) * scale;
+      softmax_f32(scores, visible);
+      float* o = out + (size_t)(t * nHead + h) * headDim;
+      for (int i = 0; i < headDim; i++) o[i] = 0;
+      for (int j = 0; j < visible; j++) {
+        const float* vj = v + (size_t)j * kvStride + kvo;
+        v128_t p = wasm_f32x4_splat(scores[j]);
+        int i = 0;
+        for (; i + 4 <= headDim; i += 4) wasm_v128_store(o + i, wasm_f32x4_add(wasm_v128_load(o + i), wasm_f32x4_mul(p, wasm_v128_load(vj + i))));
+        for (; i < headDim; i++) o[i] += scores[j] * vj[i];
+      }
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// matmul entry point: out[t*outStride + r] = row r of the weight · activation row t, for weight rows
+// r0..r1 (so threads can split the rows) and n activation rows. Each weight row is read once and
+// dotted with TILE activation rows at a time, so prefill decodes each block once per TILE rows.
+#include "common.h"
+#include "rows-float.h"
+#include "rows-k.h"
+#include "rows-legacy.h"
+
+// ggml type ids (gguf/ggml-types.ts).
+enum { F32 = 0, F16 = 1, Q4_0 = 2, Q5_0 = 6, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30 };
+/** F16 with no inf/NaN anywhere in the weight (see f16_finite): a cheaper conversion. */
+#define F16_FINITE (F16 | 0x100)
+
+#define TILED(CALL)                                                   \
+  for (int r = r0; r < r1; r++) {                                     \
+    const uint8_t* wr = w + (size_t)r * rowBytes;                     \
+    float res[TILE];                                                  \
+    int t0 = 0;                                                       \
+    for (; t0 + TILE <= n; t0 += TILE) {                              \
+      CALL(TILE);                                                     \
+      for (int t = 0; t < TILE; t++) out[(size_t)(t0 + t) * outStride + r] = res[t]; \
+    }                                                                 \
+    int left = n - t0;                                                \
+    if (left == 3) CALL(3);                                           \
+    else if (left == 2) CALL(2);                                      \
+    else if (left == 1) CALL(1);                                      \
+    for (int t = 0; t < left; t++) out[(size_t)(t0 + t) * outStride + r] = res[t]; \
+  }
+
+// One function per type, not inlined into the dispatcher: V8 optimises small functions far better
+// (a single function holding every kernel ran Q8_0 decode at half the speed).
+#define ROWS(FN)                                                                                                 \
+  static __attribute__((noinline)) void matmul_##FN(float* out, int outStride, const uint8_t* w, int rowBytes, int r0, int r1, const Act* a, \
+                          int n) {                                                                                 \
+    TILED(CALL_##FN)                                                                                               \
+  }
+
+#define CALL_q8_0(T) rows_q8_0(wr, a, t0, T, res)
+#define CALL_q4_0(T) rows_q4_0(wr, a, t0, T, res)
+#define CALL_q5_0(T) rows_q5_0(wr, a, t0, T, res)
+#define CALL_q4_k(T) rows_q4_k(wr, a, t0, T, res)
+#define CALL_q5_k(T) rows_q5_k(wr, a, t0, T, res)
+#define CALL_q6_k(T) rows_q6_k(wr, a, t0, T, res)
+#define CALL_f32(T) rows_float(wr, (const float*)a->q, a->cols, t0, T, AS_F32, res)
+#define CALL_f16_finite(T) rows_float(wr, (const float*)a->q, a->cols, t0, T, AS_F16_FINITE, res)
+#define CALL_f16(T) rows_float(wr, (const float*)a->q, a->cols, t0, T, AS_F16, res)
+#define CALL_bf16(T) rows_float(wr, (const float*)a->q, a->cols, t0, T, AS_BF16, res)
+ROWS(q8_0)
+ROWS(q4_0)
+ROWS(q5_0)
+ROWS(q4_k)
+ROWS(q5_k)
+ROWS(q6_k)
+ROWS(f32)
+ROWS(f16)
+ROWS(f16_finite)
+ROWS(bf16)
+
+/**
+ * x: for quantized types the int16 quants, d their scales, and `extra` the Q8_K sums (K-quants) or
+ * the Q8_0 scales per tile of 4 rows (Q8_0, Q4_0, Q5_0); see Act in common.h. For float types x is
+ * the f32 activations. Returns 0, or -1 for a type it has no kernel for.
+ */
+EXPORT(matmul)
+int matmul(int type, float* out, int outStride, const uint8_t* w, int rowBytes, int r0, int r1,
+           const void* x, const float* d, const void* extra, int n, int cols) {
+  Act a = {(const int16_t*)x, d, (const int32_t*)extra, (const float*)extra, cols};
+  switch (type) {
+    case Q8_0: matmul_q8_0(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
+    case Q4_0: matmul_q4_0(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
+    case Q5_0: matmul_q5_0(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
+    case Q4_K: matmul_q4_k(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
+    case Q5_K: matmul_q5_k(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
+    case Q6_K: matmul_q6_k(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
+    case F32: matmul_f32(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
+    case F16: matmul_f16(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
+    case F16_FINITE: matmul_f16_finite(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
+    case BF16: matmul_bf16(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
+    default: return -1;
+  }
+}
+
+/** 1 when none of the `count` fp16 values at p is inf or NaN (exponent bits all ones). */
+EXPORT(f16_finite)
+int f16_finite(const uint16_t* p, int count) {
+  const v128_t mask = wasm_i16x8_splat(0x7c00);
+  v128_t special = wasm_i32x4_splat(0);
+  int i = 0;
+  for (; i + 8 <= count; i += 8) special = wasm_v128_or(special, wasm_i16x8_eq(wasm_v128_and(wasm_v128_load(p + i), mask), mask));
+  for (; i < count; i++) if ((p[i] & 0x7c00) == 0x7c00) return 0;
+  return !wasm_v128_any_true(special);
+}

@@ -1,0 +1,114 @@
+// Dot products of one weight row in a 32-value block format (Q8_0, Q4_0, Q5_0) with T activation rows
+// in Q8_0 form: integer dots per block, then scaled by d_w*d_x and summed in f32, as ggml does.
+#pragma once
+#include "common.h"
+
+/** Sums, per activation row, one block's i32x4 dot times d_w*d_x into f32x4 accumulators. */
+ALWAYS void accumulate_block(v128_t* acc, const Act* a, int t0, const int T, int b, float dw,
+                             v128_t w0, v128_t w1, v128_t w2, v128_t w3) {
+  int nb = a->cols / 32;
+  for (int t = 0; t < T; t++) {
+    const int16_t* q = a->q + (size_t)(t0 + t) * a->cols + b * 32;
+    v128_t s = dot32(w0, w1, w2, w3, q);
+    v128_t scale = wasm_f32x4_splat(dw * a->d[(t0 + t) * nb + b]);
+    acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
+  }
+}
+
+ALWAYS void finish(const v128_t* acc, const int T, float* res) {
+  for (int t = 0; t < T; t++) res[t] = hsum_f32x4(acc[t]);
+}
+
+/** A block's 32 weights widened to int16 (w0: values 0..7, ... w3: 24..31). */
+typedef struct { v128_t w0, w1, w2, w3; } Block16;
+
+ALWAYS Block16 widen_i8(v128_t lo, v128_t hi) {
+  return (Block16){wasm_i16x8_extend_low_i8x16(lo), wasm_i16x8_extend_high_i8x16(lo),
+                   wasm_i16x8_extend_low_i8x16(hi), wasm_i16x8_extend_high_i8x16(hi)};
+}
+
+/** Q8_0: fp16 d, 32 int8 quants (34 bytes). */
+#define Q8_0_BYTES 34
+ALWAYS Block16 decode_q8_0(const uint8_t* blk) {
+  return widen_i8(wasm_v128_load(blk + 2), wasm_v128_load(blk + 18));
+}
+
+/** Q4_0: fp16 d, 16 bytes of nibbles (low = values 0..15, high = 16..31), value = nibble - 8. */
+#define Q4_0_BYTES 18
+ALWAYS Block16 decode_q4_0(const uint8_t* blk) {
+  const v128_t low4 = wasm_i8x16_splat(0x0f), eight = wasm_i8x16_splat(8);
+  v128_t x = wasm_v128_load(blk + 2);
+  return widen_i8(wasm_i8x16_sub(wasm_v128_and(x, low4), eight), wasm_i8x16_sub(wasm_u8x16_shr(x, 4), eight));
+}
+
+/** 0x10 in each byte whose bit is set: byte i of the result looks at bit i%8 of byte pick[i] of bits. */
+ALWAYS v128_t bits_to_0x10(v128_t splatBits, v128_t pick) {
+  const v128_t mask = wasm_i8x16_const(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  v128_t bytes = wasm_i8x16_swizzle(splatBits, pick);
+  v128_t set = wasm_i8x16_eq(wasm_v128_and(bytes, mask), mask);
+  return wasm_v128_and(set, wasm_i8x16_splat(0x10));
+}
+
+/** Q5_0: fp16 d, u32 of fifth bits, 16 bytes of nibbles; value = (nibble | bit << 4) - 16. */
+#define Q5_0_BYTES 22
+ALWAYS Block16 decode_q5_0(const uint8_t* blk) {
+  const v128_t low4 = wasm_i8x16_splat(0x0f), sixteen = wasm_i8x16_splat(16);
+  const v128_t pickLo = wasm_i8x16_const(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const v128_t pickHi = wasm_i8x16_const(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  v128_t qh = wasm_v128_load32_splat(blk + 2);
+  v128_t x = wasm_v128_load(blk + 6);
+  return widen_i8(wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(x, low4), bits_to_0x10(qh, pickLo)), sixteen),
+                  wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(x, 4), bits_to_0x10(qh, pickHi)), sixteen));
+}
+
+/** [Σa, Σb, Σc, Σd] of four i32x4 (exact: the lanes are integers). */
+ALWAYS v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
+  v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
+  v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+/**
+ * A full tile of 4 activation rows: the four rows' block sums become one i32x4, converted and scaled
+ * once (by the tile's four scales, one load from d4) instead of four times.
+ */
+#define DEFINE_TILE4(NAME, BYTES)                                                                 \
+  ALWAYS void tile4_##NAME(const uint8_t* w, const Act* a, int t0, float* res) {                  \
+    v128_t acc = wasm_f32x4_splat(0);                                                             \
+    int nb = a->cols / 32;                                                                        \
+    const float* d4 = a->d4 + (size_t)(t0 / 4) * nb * 4;                                          \
+    const int16_t* q = a->q + (size_t)t0 * a->cols;                                               \
+    for (int b = 0; b < nb; b++) {                                                                \
+      const uint8_t* blk = w + b * BYTES;                                                         \
+      Block16 v = decode_##NAME(blk);                                                             \
+      const int16_t* qb = q + b * 32;                                                             \
+      v128_t s = hsum4_i32x4(dot32(v.w0, v.w1, v.w2, v.w3, qb), dot32(v.w0, v.w1, v.w2, v.w3, qb + a->cols), \
+                             dot32(v.w0, v.w1, v.w2, v.w3, qb + 2 * a->cols), dot32(v.w0, v.w1, v.w2, v.w3, qb + 3 * a->cols)); \
+      v128_t scale = wasm_f32x4_mul(wasm_f32x4_splat(load_fp16(blk)), wasm_v128_load(d4 + b * 4)); \
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));              \
+    }                                                                                             \
+    wasm_v128_store(res, acc);                                                                    \
+  }
+
+/** One weight row against T activation rows. */
+#define DEFINE_ROWS(NAME, BYTES)                                                                  \
+  DEFINE_TILE4(NAME, BYTES)                                                                       \
+  ALWAYS void rows_##NAME(const uint8_t* w, const Act* a, int t0, const int T, float* res) {       \
+    if (T == 4) {                                                                                 \
+      tile4_##NAME(w, a, t0, res);                                                                \
+      return;                                                                                     \
+    }                                                                                             \
+    v128_t acc[TILE];                                                                             \
+    for (int t = 0; t < T; t++) acc[t] = wasm_f32x4_splat(0);                                     \
+    int nb = a->cols / 32;                                                                        \
+    for (int b = 0; b < nb; b++) {                                                                \
+      const uint8_t* blk = w + b * BYTES;                                                         \
+      Block16 v = decode_##NAME(blk);                                                             \
+      accumulate_block(acc, a, t0, T, b, load_fp16(blk), v.w0, v.w1, v.w2, v.w3);                 \
+    }                                                                                             \
+    finish(acc, T, res);                                                                          \
+  }
+
+DEFINE_ROWS(q8_0, Q8_0_BYTES)
+DEFINE_ROWS(q4_0, Q4_0_BYTES)
+DEFINE_ROWS(q5_0, Q5_0_BYTES)

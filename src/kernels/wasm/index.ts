@@ -1,0 +1,65 @@
+// The fast CPU backend: matmul and attention run in WebAssembly SIMD (kernels.wasm, built from c/);
+// the light elementwise ops (a few thousand values per token) stay in the reference TypeScript,
+// where they are as fast as a copy into WASM memory and back would be.
+import { referenceKernels } from '../reference/index.ts';
+import type { Kernels } from '../types.ts';
+import { wasmAttention } from './attention.ts';
+import { instantiateKernels, type KernelInstance } from './instance.ts';
+import { simdSupported } from './load-module.ts';
+import { singleThreaded, wasmMatmul } from './matmul.ts';
+import { ThreadPool } from './thread-pool.ts';
+import { ResidentWeights } from './resident-weights.ts';
+import { MeshError } from '../../protocol/errors.ts';
+
+export interface WasmKernelOptions {
+  /**
+   * Threads for matmul, counting the caller (default 1). More than 1 needs SharedArrayBuffer: Node,
+   * or a cross-origin isolated page; elsewhere the kernels quietly stay single-threaded.
+   */
+  readonly threads?: number;
+}
+
+export interface WasmKernels extends Kernels {
+  /** Bytes of WASM memory in use (resident weights and scratch). */
+  readonly residentBytes: number;
+  /** Threads matmul actually runs on (1 where SharedArrayBuffer is unavailable). */
+  readonly threads: number;
+  /** Stops the worker threads; the kernels must not be used afterwards. */
+  dispose(): void;
+}
+
+/** Whether worker threads can share the kernels' memory here. */
+export function threadsAvailable(): boolean {
+  if (typeof SharedArrayBuffer === 'undefined') return false;
+  if (typeof process !== 'undefined' && process.versions?.node) return true;
+  return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+}
+
+/** WASM SIMD kernels, multi-threaded when asked and possible, single-threaded otherwise. */
+export async function createWasmKernels(options: WasmKernelOptions = {}): Promise<WasmKernels> {
+  if (!simdSupported()) {
+    throw new MeshError('kernel_wasm_unavailable', 'this JavaScript engine has no WebAssembly SIMD; use the reference or WebGPU backend');
+  }
+  const wantThreads = Math.max(1, Math.floor(options.threads ?? 1));
+  const threaded = wantThreads > 1 && threadsAvailable();
+  const k: KernelInstance = await instantiateKernels(threaded ? 'threads' : 'single');
+  const pool = threaded ? await ThreadPool.start(k, wantThreads) : undefined;
+  const run = pool ? pool.matmul.bind(pool) : singleThreaded(k);
+  const weights = new ResidentWeights(k);
+  const ref = referenceKernels;
+  return {
+    name: 'wasm',
+    threads: pool?.threads ?? 1,
+    get residentBytes() { return k.heap.used; },
+    dispose: () => pool?.stop(),
+    matmul: (out, x, w, n) => wasmMatmul(k, run, weights, out, x, w, n),
+    attention: (out, q, kc, vc, nTokens, firstPos, shape) => wasmAttention(k, out, q, kc, vc, nTokens, firstPos, shape),
+    rmsnorm: ref.rmsnorm,
+    rope: ref.rope,
+    swiglu: ref.swiglu,
+    add: ref.add,
+    addBias: ref.addBias,
+    softmax: ref.softmax,
+    embed: ref.embed,
+  };
+}

@@ -1,0 +1,39 @@
+// One instance of the kernel module: its exports, typed, and the heap over its memory.
+import { WasmHeap } from './heap.ts';
+import { kernelModule, type KernelVariant } from './load-module.ts';
+
+/** The C functions (src/kernels/wasm/c/*.c); pointers are byte offsets into the module's memory. */
+export interface KernelExports {
+  quantize_q8_0(x: number, n: number, cols: number, q: number, d: number, d4: number): void;
+  quantize_q8_k(x: number, n: number, cols: number, q: number, d: number, sums: number): void;
+  round_f16(x: number, out: number, len: number): void;
+  round_bf16(x: number, out: number, len: number): void;
+  matmul(type: number, out: number, outStride: number, w: number, rowBytes: number, r0: number, r1: number,
+    x: number, d: number, sums: number, n: number, cols: number): number;
+  f16_finite(p: number, count: number): number;
+  attention(out: number, q: number, k: number, v: number, nTokens: number, firstPos: number,
+    nHead: number, nHeadKv: number, headDim: number, scale: number, scores: number): void;
+  readonly __heap_base: WebAssembly.Global;
+  /** Only in the threads variant: each worker instance points it at a stack of its own. */
+  readonly __stack_pointer?: WebAssembly.Global;
+}
+
+export interface KernelInstance {
+  readonly exports: KernelExports;
+  readonly heap: WasmHeap;
+  readonly module: WebAssembly.Module;
+}
+
+/** Largest memory of the threads variant: a shared memory must declare its maximum (4 GiB, wasm32's limit). */
+const MAX_PAGES = 65536;
+
+/** Instantiates the kernels over a fresh memory (shared for the threads variant). */
+export async function instantiateKernels(variant: KernelVariant = 'single'): Promise<KernelInstance> {
+  const module = await kernelModule(variant);
+  const memory = variant === 'threads'
+    ? new WebAssembly.Memory({ initial: 32, maximum: MAX_PAGES, shared: true })
+    : new WebAssembly.Memory({ initial: 32 });
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const exports = instance.exports as unknown as KernelExports;
+  return { exports, heap: new WasmHeap(memory, exports.__heap_base.value as number), module };
+}

@@ -1,0 +1,83 @@
+// Weights must sit in WASM memory to be read by the kernels. Each weight's bytes are copied in once,
+// on first use, and stay there while the buffer holding them lives: decode streams every weight
+// once per token, so copying per call would double the memory traffic that bounds its speed.
+import { GgmlType } from '../../gguf/ggml-types.ts';
+import { MeshError } from '../../protocol/errors.ts';
+import type { WeightMatrix } from '../types.ts';
+import type { WasmHeap } from './heap.ts';
+import type { KernelInstance } from './instance.ts';
+
+/** matmul.c's type code for F16 weights without inf/NaN (checked once, here): a cheaper widening. */
+const F16_FINITE = GgmlType.F16 | 0x100;
+
+/** Where each block of a block-quantized type keeps its fp16 scales: [block bytes, scale offsets]. */
+const SCALES: Record<number, [number, number[]]> = {
+  [GgmlType.Q8_0]: [34, [0]], [GgmlType.Q4_0]: [18, [0]], [GgmlType.Q5_0]: [22, [0]],
+  [GgmlType.Q4_K]: [144, [0, 2]], [GgmlType.Q5_K]: [176, [0, 2]], [GgmlType.Q6_K]: [210, [208]],
+};
+
+/**
+ * The kernels read block scales with a conversion that assumes a finite fp16 (cheaper than the exact
+ * one, and inf/NaN scales only come from corrupt files), so each weight is checked once here.
+ */
+function checkScales(w: WeightMatrix, bytes: number): void {
+  const layout = SCALES[w.type];
+  if (!layout) return;
+  const [blockBytes, offsets] = layout;
+  const d = w.data;
+  for (let o = 0; o < bytes; o += blockBytes) {
+    for (const s of offsets) {
+      if ((d[o + s + 1] & 0x7c) === 0x7c) {
+        throw new MeshError('kernel_bad_weight', `weight ${w.name} has an infinite or NaN block scale at byte ${o + s}: the model file is corrupt; download it again`);
+      }
+    }
+  }
+}
+
+export interface Resident {
+  readonly ptr: number;
+  readonly size: number;
+  /** The type code matmul.c is called with for this weight. */
+  readonly kernelType: number;
+}
+
+export class ResidentWeights {
+  private readonly heap: WasmHeap;
+  private readonly kernels: KernelInstance;
+  // Keyed by the ArrayBuffer, then by byte range: fresh subarray views of the same tensor still hit.
+  private readonly byBuffer = new WeakMap<ArrayBufferLike, { ranges: Map<string, Resident>; spans: Resident[] }>();
+  private readonly finalizer: FinalizationRegistry<Resident[]>;
+
+  constructor(kernels: KernelInstance) {
+    const heap = kernels.heap;
+    this.kernels = kernels;
+    this.heap = heap;
+    // When a model's buffers are collected, their copies in WASM memory are released.
+    this.finalizer = new FinalizationRegistry((spans) => {
+      for (const s of spans) heap.release(s.ptr, s.size);
+    });
+  }
+
+  /** Where the first `bytes` bytes of `w.data` sit in WASM memory (weights are treated as read-only). */
+  resident(w: WeightMatrix, bytes: number): Resident {
+    const data = w.data;
+    let entry = this.byBuffer.get(data.buffer);
+    if (!entry) {
+      entry = { ranges: new Map(), spans: [] };
+      this.byBuffer.set(data.buffer, entry);
+      this.finalizer.register(data.buffer, entry.spans);
+    }
+    const key = `${data.byteOffset}:${bytes}`;
+    let hit = entry.ranges.get(key);
+    if (!hit) {
+      checkScales(w, bytes);
+      const ptr = this.heap.alloc(bytes);
+      this.heap.u8().set(data.subarray(0, bytes), ptr);
+      const finite = w.type === GgmlType.F16 && this.kernels.exports.f16_finite(ptr, bytes / 2) === 1;
+      hit = { ptr, size: bytes, kernelType: finite ? F16_FINITE : w.type };
+      entry.ranges.set(key, hit);
+      entry.spans.push(hit);
+    }
+    return hit;
+  }
+}

@@ -38,7 +38,7 @@ function serviceLines(child: ChildProcess, stdout: () => string, stderr: () => s
   return new Promise((resolve, reject) => {
     const check = () => {
       const lines = stdout().split('\n').filter((l) => l !== '');
-      if (lines.length < 4) return;
+      if (!lines.some((l) => l.startsWith('libp2p: '))) return; // the last line printed
       child.stdout?.off('data', check);
       resolve(Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)])));
     };
@@ -92,6 +92,50 @@ describe('scripts/start.ts', () => {
     expect(urls.api).not.toMatch(/:9337$/);
     child.kill('SIGTERM');
     expect(await exit(child)).toEqual({ code: 0, signal: null });
+  });
+
+  it('serves the default model on /v1 right after start, with no tab open', async () => {
+    const child = start([...ephemeral, '--skip-build', '--dist', dist, '--cache-dir', join(dir, 'cache')]);
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    try {
+      const urls = await serviceLines(child, stdout, stderr);
+      expect(stdout()).not.toMatch(/^token:/m); // loopback: no token
+      const res = await fetch(`${urls.api}/v1/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'tiny-llama-q8_0', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 }),
+      });
+      expect(res.status, stderr()).toBe(200);
+      const body = (await res.json()) as { choices: { message: { content: string } }[]; usage: { completion_tokens: number } };
+      expect(body.usage.completion_tokens).toBeGreaterThan(0);
+      const health = (await (await fetch(`${urls.api}/health`)).json()) as { models: { id: string }[] };
+      expect(health.models.map((m) => m.id)).toEqual(['tiny-llama-q8_0']);
+      expect(stderr()).toMatch(/serving tiny-llama-q8_0 .* kernels \(\d+ ms\)/);
+    } finally {
+      child.kill('SIGINT');
+      await exit(child);
+    }
+  });
+
+  it('prints a generated token on a non-loopback bind and the API requires it', async () => {
+    const child = start(['--host', '0.0.0.0', '--app-port', '0', '--nostr-port', '0', '--api-port', '0', '--libp2p-port', '0', ...quiet]);
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    try {
+      const urls = await serviceLines(child, stdout, stderr);
+      const token = urls.token;
+      expect(token).toMatch(/^mesh-\S{40,}$/);
+      const api = `http://127.0.0.1:${new URL(urls.api).port}`;
+      const refused = await fetch(`${api}/v1/models`);
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
+      const allowed = await fetch(`${api}/v1/models`, { headers: { authorization: `Bearer ${token}` } });
+      expect(allowed.status).toBe(200);
+      expect(await allowed.json()).toEqual({ object: 'list', data: [] }); // --skip-model: nothing served yet
+    } finally {
+      child.kill('SIGINT');
+      await exit(child);
+    }
   });
 
   it('refuses a bad flag with a clear message and exit status 2', async () => {

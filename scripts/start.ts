@@ -1,12 +1,14 @@
-// `npm start`: builds the PWA when its sources changed, makes sure the default test model exists,
-// starts the companion and prints one `name: URL` line per service on stdout (notes go to stderr).
+// `npm start`: builds the PWA when its sources changed, loads the model the API serves (generating
+// the default test model on first use), starts the companion and prints one `name: URL` line per
+// service on stdout (plus `token: …` when it made up an API token); notes go to stderr.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCompanion } from '../src/companion/companion.ts';
 import type { Companion } from '../src/companion/companion.ts';
-import { ConfigError, parseCompanionArgs } from '../src/companion/config.ts';
+import { ConfigError, DEFAULT_MODEL, parseCompanionArgs } from '../src/companion/config.ts';
 import type { CompanionConfig } from '../src/companion/config.ts';
+import { loadServedModel, type ServedModel } from '../src/companion/served-model.ts';
 import { appBuildState, buildApp } from './app-build.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,11 +28,25 @@ async function ensureBuilt(config: CompanionConfig): Promise<void> {
   }
 }
 
-async function ensureDefaultModel(config: CompanionConfig): Promise<void> {
-  // Loaded only when needed: --skip-model starts without the model generator.
-  const { ensureModel } = await import('../tools/models/registry.ts');
-  const path = await ensureModel(config.model);
-  console.error(`start: model ${config.model} at ${path}`);
+/** The model of --model: a test model's name (generated on first use), a .gguf path or a URL. */
+async function loadModel(config: CompanionConfig): Promise<ServedModel> {
+  const started = Date.now();
+  let input = config.model;
+  let id: string | undefined;
+  if (!/^https?:\/\//i.test(input) && !/\.gguf$/i.test(input)) {
+    // Loaded only when needed: --skip-model starts without the model generator.
+    const { ensureModel, MODELS } = await import('../tools/models/registry.ts');
+    if (!MODELS.some((m) => m.name === input)) {
+      throw new ConfigError(`--model ${input} is not a test model (known: ${MODELS.map((m) => m.name).join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`);
+    }
+    id = input;
+    input = await ensureModel(input);
+  }
+  const served = await loadServedModel(input, { id, backend: config.backend, log: (line) => console.error(`start: ${line}`) }).catch((error: unknown) => {
+    throw new Error(`cannot load the model ${config.model} (${(error as Error).message}); pick another with --model, or start without one with --skip-model`, { cause: error });
+  });
+  console.error(`start: serving ${served.info.id} from ${input} on the ${served.info.backend} kernels (${Date.now() - started} ms)`);
+  return served;
 }
 
 async function main(): Promise<number> {
@@ -53,10 +69,21 @@ async function main(): Promise<number> {
   let running: Companion | null = null;
   const stopped = onStopSignal(() => running);
   if (!config.skipBuild) await ensureBuilt(config);
-  if (!config.skipModel) await ensureDefaultModel(config);
+  let models: ServedModel[] = [];
+  try {
+    if (!config.skipModel) models = [await loadModel(config)];
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`start: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
 
-  running = await startCompanion(config);
+  running = await startCompanion(config, { models });
   const { urls } = running;
+  // Printed before the URLs, so whoever waits for the URL lines already has it.
+  if (running.apiTokenGenerated) process.stdout.write(`token: ${running.apiToken}\n`);
   // Printed only now that every service listens (and the signal handlers are in place): tests wait for these lines.
   process.stdout.write(`app: ${urls.app}\nnostr: ${urls.nostr}\napi: ${urls.api}\nlibp2p: ${urls.libp2p}\n`);
   return stopped;

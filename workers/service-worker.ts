@@ -1,8 +1,10 @@
 // The service worker (built to dist/sw.js, scope '/'): keeps the app shell in a versioned cache so the
-// app opens offline, and will carry the in-browser API (/v1/*) once the API layer lands.
+// app opens offline, and answers the in-browser API (/v1/*, see src/app/api-route.ts).
 // Built on its own into one classic script (no imports at run time), so it may import small src/ modules.
 import type { PrecacheManifest } from '../src/protocol/service-worker-messages.ts';
 import { isPageToWorkerMessage, SW_PROTOCOL_VERSION } from '../src/protocol/service-worker-messages.ts';
+import { createApiRoute } from '../src/app/api-route.ts';
+import { companionApiResolver } from '../src/app/companion-api.ts';
 import { ShellRoutes } from './service-worker/routes.ts';
 
 // Defined at build time by tools/build/service-worker-plugin.ts: the shell's file list and version.
@@ -13,6 +15,7 @@ const manifest = __MESH_PRECACHE_MANIFEST__;
 const CACHE_PREFIX = 'mesh-shell-';
 const cacheName = CACHE_PREFIX + manifest.version;
 const routes = new ShellRoutes(worker.registration.scope, manifest.files);
+const api = createApiRoute({ companion: companionApiResolver(new URL(worker.registration.scope).origin), via: 'service-worker' });
 
 worker.addEventListener('install', (event) => {
   // No skipWaiting here: a new version waits until the page asks (see the 'skip-waiting' message),
@@ -51,9 +54,8 @@ worker.addEventListener('fetch', (event) => {
   const route = routes.route({ url: request.url, method: request.method, mode: request.mode });
   switch (route.kind) {
     case 'api':
-      // ── API hook ────────────────────────────────────────────────────────────────────────────────
-      // The API issue routes /v1/* here (OpenAI/Anthropic endpoints answered by the mesh). Until then
-      // these requests go to the network untouched, and they are never cached.
+      // Never cached: the companion's API when reachable, else a 503 in the client's protocol.
+      event.respondWith(api(request));
       return;
     case 'navigation':
       event.respondWith(fromCache(event, route.cacheKey, true));

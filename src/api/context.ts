@@ -9,12 +9,15 @@ export interface ApiOptions {
   /** Largest accepted request body in bytes (413 above). Default 4 MiB. */
   maxBodyBytes?: number;
   queue?: Partial<QueueOptions>;
+  /** Said in the 503 when no model is served at all: what the user can do here (e.g. start the companion). */
+  noModelHint?: string;
 }
 
 export interface ApiContext {
   provider: ModelProvider;
   maxBodyBytes: number;
   queues: ModelQueues;
+  noModelHint: string;
 }
 
 export function createApiContext(options: ApiOptions): ApiContext {
@@ -22,6 +25,7 @@ export function createApiContext(options: ApiOptions): ApiContext {
     provider: options.provider,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     queues: new ModelQueues(options.queue),
+    noModelHint: options.noModelHint ?? 'open the app and load a model, or start the companion with one, then retry',
   };
 }
 

@@ -22,6 +22,9 @@ beforeAll(async () => {
   engine = await Engine.load(await ensureModel(MODEL), { split: '0:1,1:2' });
   const provider = new EngineProvider([{ id: MODEL, engine, peer: 'companion' }]);
   server = createServer(nodeApiHandler(createApiContext({ provider, queue: { concurrency: 2 } })));
+  // Longer than the SDK's own idle timeout: a socket the client reuses is never one the server is closing
+  // (that race shows as ECONNRESET when long engine runs here stall the event loop).
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   openai = new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'x', maxRetries: 0 });
@@ -75,5 +78,5 @@ describe('API over the engine', () => {
       return out;
     }));
     expect(together).toEqual(solo);
-  });
+  }, 60_000); // reference kernels: several seconds on a busy 2-core machine
 });

@@ -16,6 +16,16 @@ export interface EngineModel {
   created?: number;
 }
 
+/** Resolves after pending I/O callbacks have run (setImmediate in Node, a message hop in browsers). */
+function macrotask(): Promise<void> {
+  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
+    channel.port2.postMessage(null);
+  });
+}
+
 export class EngineProvider implements ModelProvider {
   private readonly models = new Map<string, EngineModel>();
   private readonly texts = new Map<string, ModelText>();
@@ -44,7 +54,14 @@ export class EngineProvider implements ModelProvider {
     const m = this.get(request.model);
     const events = m.engine.generate({ promptTokens: request.promptTokens, maxTokens: request.maxTokens, sampling: request.sampling, signal: request.signal });
     async function* tokens(): AsyncGenerator<number> {
-      for await (const e of events) if (e.type === 'token') yield e.token;
+      for await (const e of events) {
+        if (e.type !== 'token') continue;
+        yield e.token;
+        // A small model's step can finish without ever leaving the microtask queue: let I/O run between
+        // tokens, so a client's disconnect is seen (and the generation stopped) within one token, and
+        // other requests' streams keep flowing.
+        await macrotask();
+      }
     }
     return {
       servedBy: m.engine.ranges.map(([first, end]) => ({ peer: m.peer ?? 'local', layers: [first, end] as [number, number] })),

@@ -8,7 +8,7 @@ import { chatCompletions, completions, listModels, retrieveModel } from './opena
 import { readJsonBody } from './request-body.ts';
 import { isAbort, jsonResponse } from './serve.ts';
 
-type Protocol = 'openai' | 'anthropic';
+export type Protocol = 'openai' | 'anthropic';
 
 interface Route {
   method: 'GET' | 'POST';
@@ -36,7 +36,7 @@ export const API_PATHS: readonly { method: 'GET' | 'POST'; path: string }[] = RO
  * Anthropic's shape for /v1/messages…; /v1/models is shared by both SDKs, and the Anthropic one
  * always sends anthropic-version. Everything else speaks OpenAI.
  */
-function speaks(request: Request, pathname = new URL(request.url).pathname): Protocol {
+export function speaks(request: Request, pathname = new URL(request.url).pathname): Protocol {
   if (pathname.startsWith('/v1/messages')) return 'anthropic';
   if (pathname.startsWith('/v1/models') && request.headers.has('anthropic-version')) return 'anthropic';
   return 'openai';
@@ -46,7 +46,12 @@ function match(route: Route, pathname: string): string | null {
   if (route.path.endsWith('/')) {
     if (!pathname.startsWith(route.path)) return null;
     const rest = pathname.slice(route.path.length);
-    return rest && !rest.includes('/') ? decodeURIComponent(rest) : null;
+    if (!rest || rest.includes('/')) return null;
+    try {
+      return decodeURIComponent(rest);
+    } catch {
+      throw new ApiError('invalid_request', `the path ${pathname} has broken percent-encoding; encode the model id with encodeURIComponent`, { code: 'malformed_path' });
+    }
   }
   return pathname === route.path ? '' : null;
 }

@@ -1,6 +1,6 @@
 // The HTTP API's public surface: one Fetch-API handler and the provider interface engines implement.
 // The Node adapter (node-adapter.ts) is imported directly, so browser bundles never see node:http.
-export { handleApiRequest, errorResponse, API_PATHS } from './handler.ts';
+export { handleApiRequest, errorResponse, speaks, API_PATHS, type Protocol } from './handler.ts';
 export { createApiContext, type ApiContext, type ApiOptions, type RequestInfo } from './context.ts';
 export type { ModelProvider, ModelDescriptor, ModelText, Generation, GenerateRequest, ServedBy } from './provider.ts';
 export { EngineProvider, type EngineModel } from './engine-provider.ts';

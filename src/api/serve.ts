@@ -20,7 +20,7 @@ export async function findModel(ctx: ApiContext, id: string): Promise<ModelDescr
   if (found) return found;
   if (models.length === 0) {
     // nothing to choose from: a temporary state (no peer has loaded a model yet), not a client mistake
-    throw new ApiError('unavailable', `no peer is serving any model right now, so "${id}" cannot be served; open the app and load a model, or start the companion with one, then retry`, { code: 'no_model_available', retryAfter: 5 });
+    throw new ApiError('unavailable', `no peer can serve "${id}" right now (none is serving any model); ${ctx.noModelHint}`, { code: 'no_model_available', retryAfter: 5 });
   }
   const known = models.map((m) => m.id).join(', ');
   throw new ApiError('not_found', `the model "${id}" is not served here (available: ${known}); GET /v1/models lists them`, { param: 'model', code: 'model_not_found' });

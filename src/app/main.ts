@@ -4,7 +4,9 @@ import '../ui/styles.css';
 import type { CapabilityReport } from '../protocol/capabilities.ts';
 import { AppShell } from '../ui/shell.ts';
 import type { ServiceWorkerStatus } from '../ui/status-rows.ts';
+import { apiFetch } from './api-fetch.ts';
 import { probeCapabilities } from './capabilities.ts';
+import { saveCompanionApi, type CompanionApi } from './companion-api.ts';
 import { registerShellWorker, type ShellWorker } from './service-worker.ts';
 
 export interface MeshAppHandle {
@@ -12,6 +14,10 @@ export interface MeshAppHandle {
   capabilities: Promise<CapabilityReport>;
   serviceWorker(): ServiceWorkerStatus;
   applyUpdate(): void;
+  /** fetch('/v1/…') that works whether or not the service worker controls this page yet. */
+  apiFetch(input: string | URL, init?: RequestInit): Promise<Response>;
+  /** Points this origin's API (page and service worker) at a companion; null = back to the default. */
+  setCompanionApi(setting: CompanionApi | null): Promise<void>;
 }
 
 declare global {
@@ -36,4 +42,10 @@ const capabilities = probeCapabilities().then((report) => {
   return report;
 });
 
-window.meshApp = { capabilities, serviceWorker: () => worker.status(), applyUpdate: () => worker.applyUpdate() };
+window.meshApp = {
+  capabilities,
+  serviceWorker: () => worker.status(),
+  applyUpdate: () => worker.applyUpdate(),
+  apiFetch,
+  setCompanionApi: saveCompanionApi,
+};

@@ -1,5 +1,5 @@
-// The companion's HTTP API: a small routes table (the OpenAI/Anthropic issue adds /v1/… routes),
-// OpenAI-shaped errors, and CORS limited to the app's own origin so other sites cannot use it.
+// The companion's HTTP API: a small table of exact routes (/health) and prefix mounts (/v1/, answered
+// by src/api), OpenAI-shaped errors, and CORS limited to the app's own origin so other sites cannot use it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface ApiContext {
@@ -14,8 +14,18 @@ export interface ApiRoute {
   handle(ctx: ApiContext): void | Promise<void>;
 }
 
+/** Every method under a path prefix goes to one handler, which does its own routing and errors. */
+export interface ApiMount {
+  prefix: string;
+  handle(ctx: ApiContext): void | Promise<void>;
+}
+
+/** Headers a page may read from a cross-origin answer besides the CORS-safelisted ones. */
+const EXPOSED_HEADERS = 'x-mesh-served-by, request-id, retry-after';
+
 export interface ApiHandlerOptions {
   routes: readonly ApiRoute[];
+  mounts?: readonly ApiMount[];
   /** Origins whose pages may call the API ('*' = any); asked per request because ports may be chosen late. */
   allowedOrigins: () => readonly string[];
 }
@@ -60,19 +70,23 @@ async function handle(options: ApiHandlerOptions, req: IncomingMessage, res: Ser
       return sendOpenAiError(res, 403, `origin ${origin} may not use this API; start the companion with --cors-origin ${origin} to allow it`, 'invalid_request_error', 'origin_not_allowed');
     }
     res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
     res.setHeader('Vary', 'Origin');
   }
 
   const url = new URL(req.url ?? '/', 'http://api.invalid');
+  const mount = options.mounts?.find((m) => url.pathname.startsWith(m.prefix));
   const onPath = options.routes.filter((r) => r.path === url.pathname);
-  if (req.method === 'OPTIONS' && onPath.length > 0) {
+  if (req.method === 'OPTIONS' && (onPath.length > 0 || mount)) {
+    // A preflight carries no credentials: answered before any token check.
     res.writeHead(204, {
-      'Access-Control-Allow-Methods': onPath.map((r) => r.method).join(', '),
+      'Access-Control-Allow-Methods': mount ? 'GET, POST' : onPath.map((r) => r.method).join(', '),
       'Access-Control-Allow-Headers': req.headers['access-control-request-headers'] ?? 'authorization, content-type',
       'Access-Control-Max-Age': '600',
     });
     return void res.end();
   }
+  if (mount && onPath.length === 0) return void (await mount.handle({ req, res, url }));
   const method = req.method === 'HEAD' ? 'GET' : req.method;
   const route = onPath.find((r) => r.method === method);
   if (!route) {
@@ -93,6 +107,8 @@ export interface HealthInfo {
   version: string;
   startedAt: number;
   services: () => Record<string, string>;
+  /** The models the API serves itself (without any tab), with how. */
+  models?: () => readonly unknown[];
 }
 
 /** `GET /health`: liveness for scripts and tests, and the URLs of the other services. */
@@ -106,6 +122,7 @@ export function healthRoute(info: HealthInfo): ApiRoute {
         version: info.version,
         uptime_s: Math.round((Date.now() - info.startedAt) / 1000),
         services: info.services(),
+        ...(info.models ? { models: info.models() } : {}),
       }),
   };
 }

@@ -1,18 +1,23 @@
 // Wires the companion's four services (app, nostr, api, libp2p): starts them in order, reports
-// their real URLs, and stops them all, each even if another fails to stop.
+// their real URLs, and stops them all, each even if another fails to stop. The api service answers
+// /health and, under /v1/, the OpenAI + Anthropic API (src/api) served by the companion's own engine.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createApiContext, EngineProvider, errorResponse, speaks, type ApiOptions, type ModelProvider } from '../api/index.ts';
+import { nodeApiHandler, sendFetchResponse } from '../api/node-adapter.ts';
+import { checkApiToken, generateApiToken } from './api-auth.ts';
 import { createApiHandler, healthRoute } from './api-server.ts';
-import type { ApiRoute } from './api-server.ts';
-import { displayHost } from './config.ts';
+import type { ApiMount, ApiRoute } from './api-server.ts';
+import { displayHost, isLoopbackHost } from './config.ts';
 import type { CompanionConfig } from './config.ts';
 import { startLibp2pNode, webSocketAddress } from './libp2p-node.ts';
 import type { CompanionLibp2p } from './libp2p-node.ts';
 import { startNostrRelay } from './nostr-relay.ts';
 import type { RunningNostrRelay } from './nostr-relay.ts';
-import { createStaticHandler } from './static-server.ts';
+import type { ServedModel } from './served-model.ts';
+import { createStaticHandler, ISOLATION_HEADERS } from './static-server.ts';
 import { MeshError } from '../protocol/errors.ts';
 
 export interface CompanionUrls {
@@ -24,14 +29,24 @@ export interface CompanionUrls {
 
 export interface Companion {
   urls: CompanionUrls;
+  /** The token /v1 requires, or null when it requires none (loopback bind and no --api-token). */
+  apiToken: string | null;
+  /** True when apiToken was made up at start (npm start prints it). */
+  apiTokenGenerated: boolean;
   libp2p: CompanionLibp2p;
   nostr: RunningNostrRelay;
   stop(): Promise<void>;
 }
 
 export interface CompanionOptions {
-  /** Extra API routes (the OpenAI/Anthropic issue adds its /v1/… routes here). */
+  /** Extra exact API routes beside /health. */
   routes?: readonly ApiRoute[];
+  /** Models the API serves with no tab open (see served-model.ts); closed on stop. */
+  models?: readonly ServedModel[];
+  /** Serves /v1 from this provider instead of one made of `models` (tests wrap the engine). */
+  provider?: ModelProvider;
+  /** Body limit and queue sizes of the /v1 API. */
+  api?: Omit<ApiOptions, 'provider'>;
   /** false: a fresh libp2p key for this run only (tests); default: persisted under cacheDir. */
   persistKey?: boolean;
 }
@@ -40,6 +55,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 
 export async function startCompanion(config: CompanionConfig, options: CompanionOptions = {}): Promise<Companion> {
   const startedAt = Date.now();
+  let urls: CompanionUrls = { app: '', nostr: '', api: '', libp2p: '' };
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     // Reverse order of start; keep going past a failure so nothing is left listening.
@@ -49,14 +65,21 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     if (errors.length > 0) throw new MeshError('companion_stop_failed', `stopping the companion failed: ${errors.map((e) => (e as Error).message).join('; ')}`);
   };
 
+  for (const m of options.models ?? []) stops.push(() => m.close());
   try {
     const host = displayHost(config.host);
-    const appServer = createServer(
-      createStaticHandler([
-        { prefix: '/', dir: config.distDir, spa: true },
-        { prefix: '/models/', dir: config.modelsDir },
-      ]),
-    );
+    const serveStatic = createStaticHandler([
+      { prefix: '/', dir: config.distDir, spa: true },
+      { prefix: '/models/', dir: config.modelsDir },
+    ]);
+    const appServer = createServer((req, res) => {
+      // Tells the app's pages and service worker where this companion's API is (its port may be chosen late).
+      if (req.url?.split('?')[0] === COMPANION_INFO_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+        return void res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
+          .end(JSON.stringify({ api: apiUrlFor(req.headers.host, urls.api) }));
+      }
+      serveStatic(req, res);
+    });
     const appPort = await listen(appServer, config.host, config.appPort, 'app', '--app-port');
     stops.push(() => close(appServer));
     const app = `http://${host}:${appPort}`;
@@ -73,24 +96,67 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       await libp2p.stop();
     });
 
-    const urls: CompanionUrls = { app, nostr: `ws://${host}:${nostr.port}`, api: '', libp2p: webSocketAddress(libp2p) };
+    urls = { app, nostr: `ws://${host}:${nostr.port}`, api: '', libp2p: webSocketAddress(libp2p) };
     // The app may be opened as 127.0.0.1 or localhost: both are its own origin.
     const appOrigins = [app, `http://localhost:${appPort}`, `http://127.0.0.1:${appPort}`];
+    const apiToken = config.apiToken || (isLoopbackHost(config.host) ? null : generateApiToken());
+    const provider = options.provider ?? new EngineProvider((options.models ?? []).map((m) => m.model));
     const apiServer = createServer(
       createApiHandler({
-        routes: [healthRoute({ version: VERSION, startedAt, services: () => ({ ...urls }) }), ...(options.routes ?? [])],
+        routes: [
+          healthRoute({ version: VERSION, startedAt, services: () => ({ ...urls }), models: () => (options.models ?? []).map((m) => m.info) }),
+          ...(options.routes ?? []),
+        ],
+        mounts: [v1Mount({ ...options.api, provider }, apiToken)],
         allowedOrigins: () => [...appOrigins, ...config.corsOrigins],
       }),
     );
+    // Longer than SDK clients keep idle sockets: a pooled connection a client reuses is never one this
+    // server is closing at that moment (which the client would see as ECONNRESET).
+    apiServer.keepAliveTimeout = 65_000;
     const apiPort = await listen(apiServer, config.host, config.apiPort, 'api', '--api-port');
     stops.push(() => close(apiServer));
     urls.api = `http://${host}:${apiPort}`;
 
-    return { urls, libp2p, nostr, stop: stopAll };
+    return { urls, apiToken, apiTokenGenerated: apiToken !== null && !config.apiToken, libp2p, nostr, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => {});
     throw error;
   }
+}
+
+/** Where the app server publishes `{"api": "<url of this companion's API>"}`. */
+export const COMPANION_INFO_PATH = '/companion.json';
+
+/**
+ * The API's URL as the asking browser reaches this machine: the host it used for the app (which may
+ * be a LAN name when bound to 0.0.0.0) with the API's port.
+ */
+function apiUrlFor(hostHeader: string | undefined, api: string): string {
+  if (!hostHeader || !api) return api;
+  try {
+    const url = new URL(api);
+    url.hostname = new URL(`http://${hostHeader}`).hostname;
+    return url.origin;
+  } catch {
+    return api;
+  }
+}
+
+/** /v1/…: the OpenAI + Anthropic API, behind the bearer token when there is one. */
+function v1Mount(api: ApiOptions, token: string | null): ApiMount {
+  const serve = nodeApiHandler(createApiContext(api));
+  return {
+    prefix: '/v1/',
+    async handle({ req, res }) {
+      const refused = token === null ? null : checkApiToken(req, token);
+      if (!refused) return serve(req, res);
+      req.resume(); // the body is not read: let it drain so the connection stays usable
+      // Only the path and anthropic-version decide the error's shape.
+      const head = new Request(new URL(req.url ?? '/', 'http://api.invalid'), { headers: req.headers['anthropic-version'] ? { 'anthropic-version': '1' } : {} });
+      await sendFetchResponse(res, errorResponse(refused, speaks(head), { 'www-authenticate': 'Bearer realm="mesh-llm"' }));
+    },
+  };
 }
 
 function listen(server: Server, host: string, port: number, name: string, flag: string): Promise<number> {

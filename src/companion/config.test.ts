@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultConfig, displayHost, parseCompanionArgs } from './config.ts';
+import { ConfigError, defaultConfig, displayHost, isLoopbackHost, parseCompanionArgs } from './config.ts';
 import type { CompanionConfig } from './config.ts';
 
 const root = '/proj';
@@ -88,6 +88,23 @@ describe('parseCompanionArgs', () => {
     expect(errorOf(['--model', '../x']).message).toMatch(/model name/);
   });
 
+  it('takes a .gguf path (made absolute) or an http(s) URL as the model', () => {
+    expect(parse(['--model', 'models/my.gguf']).model).toBe('/proj/models/my.gguf');
+    expect(parse([], { MESH_MODEL: '/abs/m.GGUF' }).model).toBe('/abs/m.GGUF');
+    expect(parse(['--model', 'http://127.0.0.1:8080/models/tiny.gguf']).model).toBe('http://127.0.0.1:8080/models/tiny.gguf');
+    expect(errorOf(['--model', 'https://']).message).toMatch(/not a valid URL/);
+    expect(errorOf(['--model', 'my model']).message).toMatch(/\.gguf file, or an http\(s\) URL/);
+  });
+
+  it('reads the backend and the API token, and refuses weak or odd values', () => {
+    expect(parse([])).toMatchObject({ backend: 'cpu', apiToken: '' });
+    expect(parse(['--backend', 'ref', '--api-token', 's3cret-token'])).toMatchObject({ backend: 'ref', apiToken: 's3cret-token' });
+    expect(parse([], { MESH_API_TOKEN: 'from-the-env' }).apiToken).toBe('from-the-env');
+    expect(errorOf(['--backend', 'gpu']).message).toMatch(/cpu or ref/);
+    expect(errorOf(['--api-token', 'short']).message).toMatch(/at least 8/);
+    expect(errorOf(['--api-token', 'has a space']).message).toMatch(/without spaces/);
+  });
+
   it('answers --help with text that lists every flag and variable', () => {
     const parsed = parseCompanionArgs(['--app-port', '1', '--help'], {}, root);
     expect(parsed.kind).toBe('help');
@@ -100,6 +117,13 @@ describe('parseCompanionArgs', () => {
   it('does not share mutable defaults between calls', () => {
     parse(['--cors-origin', 'http://a.test']);
     expect(defaultConfig(root).corsOrigins).toEqual([]);
+  });
+});
+
+describe('isLoopbackHost', () => {
+  it('knows which binds only this machine can reach', () => {
+    for (const host of ['127.0.0.1', '127.8.0.3', '::1', '[::1]', 'localhost']) expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ['0.0.0.0', '::', '192.168.1.4', 'example.com', '128.0.0.1']) expect(isLoopbackHost(host), host).toBe(false);
   });
 });
 

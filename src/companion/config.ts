@@ -20,9 +20,19 @@ export interface CompanionConfig {
   cacheDir: string;
   /** Origins allowed to call the API besides the app's own origin ('*' allows any). */
   corsOrigins: string[];
-  /** `scripts/start.ts` only: the test model made on start (a name from tools/models/registry.ts). */
+  /**
+   * `scripts/start.ts` only: the model served by the API with no tab open: a test model's name from
+   * tools/models/registry.ts (generated on first use), a .gguf path, or an http(s) URL of one.
+   */
   model: string;
-  /** `scripts/start.ts` only: skip rebuilding dist/ and skip making the default model. */
+  /** Kernels of the companion's engine: 'cpu' (WASM, falls back to 'ref' when it cannot load) or 'ref'. */
+  backend: 'cpu' | 'ref';
+  /**
+   * Bearer token the /v1 API requires ('' = none). Required on a non-loopback bind: generated and
+   * printed at start when not given.
+   */
+  apiToken: string;
+  /** `scripts/start.ts` only: skip rebuilding dist/; skip loading a model (the API then serves none). */
   skipBuild: boolean;
   skipModel: boolean;
 }
@@ -36,7 +46,7 @@ export class ConfigError extends MeshError {
   }
 }
 
-type Kind = 'host' | 'port' | 'path' | 'origins' | 'flag' | 'name';
+type Kind = 'host' | 'port' | 'path' | 'origins' | 'flag' | 'model' | 'backend' | 'token';
 type Key = keyof CompanionConfig;
 
 interface Option {
@@ -57,9 +67,11 @@ const OPTIONS: Option[] = [
   { key: 'modelsDir', flag: '--models-dir', env: 'MESH_MODELS_DIR', kind: 'path', help: 'folder served under /models/' },
   { key: 'cacheDir', flag: '--cache-dir', env: 'MESH_CACHE_DIR', kind: 'path', help: 'folder for the persistent libp2p key' },
   { key: 'corsOrigins', flag: '--cors-origin', env: 'MESH_CORS_ORIGINS', kind: 'origins', help: 'extra origin(s) allowed to call the API, comma-separated; * for any' },
-  { key: 'model', flag: '--model', env: 'MESH_MODEL', kind: 'name', help: 'test model to generate and serve under /models/' },
+  { key: 'model', flag: '--model', env: 'MESH_MODEL', kind: 'model', help: 'model the API serves: a test model name, a .gguf path or URL' },
+  { key: 'backend', flag: '--backend', env: 'MESH_BACKEND', kind: 'backend', help: 'kernels of the API engine: cpu (WASM) or ref (scalar)' },
+  { key: 'apiToken', flag: '--api-token', env: 'MESH_API_TOKEN', kind: 'token', help: 'bearer token the API requires (generated on a non-loopback --host)' },
   { key: 'skipBuild', flag: '--skip-build', env: 'MESH_SKIP_BUILD', kind: 'flag', help: 'do not (re)build dist/ before serving' },
-  { key: 'skipModel', flag: '--skip-model', env: 'MESH_SKIP_MODEL', kind: 'flag', help: 'do not generate the default test model' },
+  { key: 'skipModel', flag: '--skip-model', env: 'MESH_SKIP_MODEL', kind: 'flag', help: 'load no model (the API answers 503 until a peer serves one)' },
 ];
 
 /** Small enough to generate in a moment on first start (see tools/models/registry.ts). */
@@ -77,17 +89,23 @@ export function defaultConfig(root: string): CompanionConfig {
     cacheDir: join(root, '.cache', 'companion'),
     corsOrigins: [],
     model: DEFAULT_MODEL,
+    backend: 'cpu',
+    apiToken: '',
     skipBuild: false,
     skipModel: false,
   };
 }
 
+const VALUE_NAME: Record<Kind, string> = {
+  host: 'address', port: 'port', path: 'dir', origins: 'origins', flag: '', model: 'model', backend: 'name', token: 'token',
+};
+
 export function helpText(root: string): string {
   const defaults = defaultConfig(root);
   const lines = OPTIONS.map((o) => {
-    const value = o.kind === 'flag' ? '' : ` <${o.kind === 'port' ? 'port' : o.kind === 'path' ? 'dir' : o.kind === 'origins' ? 'origins' : o.kind === 'host' ? 'address' : 'name'}>`;
+    const value = o.kind === 'flag' ? '' : ` <${VALUE_NAME[o.kind]}>`;
     const value0 = defaults[o.key];
-    const text = o.kind === 'path' ? relative(root, String(value0)) : o.kind === 'origins' ? 'none' : String(value0);
+    const text = o.kind === 'path' ? relative(root, String(value0)) : o.kind === 'origins' || o.kind === 'token' ? 'none' : String(value0);
     const shown = o.kind === 'flag' ? '' : ` (default ${text})`;
     return `  ${(o.flag + value).padEnd(26)} ${o.env.padEnd(18)} ${o.help}${shown}`;
   });
@@ -142,7 +160,10 @@ export function parseCompanionArgs(argv: readonly string[], env: Record<string, 
 }
 
 function example(option: Option): string {
-  return option.kind === 'port' ? '8080' : option.kind === 'host' ? '127.0.0.1' : option.kind === 'origins' ? 'http://localhost:5173' : option.kind === 'name' ? DEFAULT_MODEL : 'path';
+  const examples: Record<Kind, string> = {
+    port: '8080', host: '127.0.0.1', origins: 'http://localhost:5173', model: DEFAULT_MODEL, backend: 'cpu', token: 'some-secret', path: 'path', flag: 'true',
+  };
+  return examples[option.kind];
 }
 
 function convert(option: Option, raw: string, where: string, root: string): unknown {
@@ -158,10 +179,33 @@ function convert(option: Option, raw: string, where: string, root: string): unkn
       return parseOrigins(raw, where);
     case 'flag':
       return parseBoolean(raw, where);
-    case 'name':
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(raw.trim())) throw new ConfigError(`${where} must be a model name such as ${DEFAULT_MODEL}, got ${JSON.stringify(raw)}`);
+    case 'model':
+      return parseModel(raw, where, root);
+    case 'backend':
+      if (raw.trim() !== 'cpu' && raw.trim() !== 'ref') throw new ConfigError(`${where} must be cpu or ref, got ${JSON.stringify(raw)}`);
+      return raw.trim();
+    case 'token':
+      // Sent in an HTTP header by every client: printable ASCII without spaces, long enough to guess badly.
+      if (!/^[\x21-\x7e]{8,}$/.test(raw.trim())) throw new ConfigError(`${where} must be at least 8 printable characters without spaces, got ${raw.trim().length} characters`);
       return raw.trim();
   }
+}
+
+/** A registry name stays a name; a .gguf path becomes absolute; an http(s) URL stays as given. */
+export function parseModel(raw: string, where: string, root: string): string {
+  const text = raw.trim();
+  if (/^https?:\/\//i.test(text)) {
+    try {
+      return new URL(text).href;
+    } catch {
+      throw new ConfigError(`${where}: ${JSON.stringify(raw)} is not a valid URL`);
+    }
+  }
+  if (/\.gguf$/i.test(text)) return text.startsWith('/') ? text : join(root, text);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(text)) {
+    throw new ConfigError(`${where} must be a model name such as ${DEFAULT_MODEL}, a path to a .gguf file, or an http(s) URL of one; got ${JSON.stringify(raw)}`);
+  }
+  return text;
 }
 
 export function parsePort(raw: string, where: string): number {
@@ -211,4 +255,10 @@ export function displayHost(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1';
   if (host === '::') return '[::1]';
   return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+/** Whether only this machine can reach a service bound to `host` (then the API needs no token). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { createApiRoute } from './api-route.ts';
+import { DEFAULT_COMPANION_API, normaliseCompanionApi, publishedCompanionApi, companionApiResolver } from './companion-api.ts';
+
+const APP = 'http://127.0.0.1:8080';
+const chatBody = JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'Hi' }], stream: true });
+const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+  new Request(`${APP}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+function refusing(): { fetch: typeof fetch; seen: Request[] } {
+  const seen: Request[] = [];
+  return { seen, fetch: async (input, init) => { seen.push(new Request(input, init)); throw new TypeError('fetch failed'); } };
+}
+
+describe('createApiRoute', () => {
+  it('forwards to the companion with the body, headers and token, and streams its answer back', async () => {
+    const seen: { url: string; body: string; auth: string | null; version: string | null }[] = [];
+    const route = createApiRoute({
+      via: 'service-worker',
+      companion: async () => ({ url: 'http://127.0.0.1:9999', token: 'tok-123456' }),
+      fetch: async (input, init) => {
+        const r = new Request(input, init);
+        seen.push({ url: r.url, body: await r.text(), auth: r.headers.get('authorization'), version: r.headers.get('anthropic-version') });
+        const stream = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('data: 1\n\n')); c.enqueue(new TextEncoder().encode('data: [DONE]\n\n')); c.close(); } });
+        return new Response(stream, { status: 200, headers: { 'content-type': 'text/event-stream', 'x-mesh-served-by': 'companion;layers=0-2' } });
+      },
+    });
+    const res = await route(post('/v1/messages?beta=true', chatBody, { 'anthropic-version': '2023-06-01' }));
+    expect(seen).toEqual([{ url: 'http://127.0.0.1:9999/v1/messages?beta=true', body: chatBody, auth: 'Bearer tok-123456', version: '2023-06-01' }]);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-mesh-via')).toBe('service-worker; companion');
+    expect(res.headers.get('x-mesh-served-by')).toBe('companion;layers=0-2');
+    expect(await res.text()).toBe('data: 1\n\ndata: [DONE]\n\n');
+  });
+
+  it('answers 503 in the OpenAI or Anthropic shape when the companion is unreachable', async () => {
+    const { fetch, seen } = refusing();
+    const route = createApiRoute({ via: 'page', companion: async () => ({ url: DEFAULT_COMPANION_API }), fetch });
+    const openai = await route(post('/v1/chat/completions', chatBody));
+    expect(seen).toHaveLength(1);
+    expect(openai.status).toBe(503);
+    expect(openai.headers.get('retry-after')).toBe('5');
+    expect(openai.headers.get('x-mesh-via')).toBe('page; local');
+    expect(await openai.json()).toEqual({ error: { message: expect.stringContaining(`no companion API answered at ${DEFAULT_COMPANION_API}`), type: 'server_error', param: null, code: 'no_model_available' } });
+    const anthropic = await route(post('/v1/messages', JSON.stringify({ model: 'tiny', max_tokens: 5, messages: [{ role: 'user', content: 'Hi' }] })));
+    expect(anthropic.status).toBe(503);
+    expect(await anthropic.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error', message: expect.stringContaining('no peer can serve "tiny"') } });
+  });
+
+  it('still validates locally: a bad request is a 400, the model list is empty', async () => {
+    const route = createApiRoute({ via: 'page', companion: async () => ({ url: DEFAULT_COMPANION_API }), fetch: refusing().fetch });
+    const bad = await route(post('/v1/chat/completions', '{"model":'));
+    expect(bad.status).toBe(400);
+    const models = await route(new Request(`${APP}/v1/models`));
+    expect(await models.json()).toEqual({ object: 'list', data: [] });
+  });
+
+  it('passes an abort through instead of answering', async () => {
+    const controller = new AbortController();
+    const route = createApiRoute({
+      via: 'page', companion: async () => ({ url: DEFAULT_COMPANION_API }),
+      fetch: async () => { controller.abort(); throw new DOMException('aborted', 'AbortError'); },
+    });
+    const request = new Request(`${APP}/v1/chat/completions`, { method: 'POST', body: chatBody, signal: controller.signal });
+    await expect(route(request)).rejects.toThrow(/abort/i);
+  });
+});
+
+describe('companion API address', () => {
+  it('normalises a setting and refuses what is not an http(s) URL', () => {
+    expect(normaliseCompanionApi({ url: 'http://127.0.0.1:9337/' })).toEqual({ url: 'http://127.0.0.1:9337' });
+    expect(normaliseCompanionApi({ url: 'https://box.lan/mesh/v1', token: 't' })).toEqual({ url: 'https://box.lan/mesh', token: 't' });
+    expect(() => normaliseCompanionApi({ url: 'nope' })).toThrow(/not a URL/);
+    expect(() => normaliseCompanionApi({ url: 'ftp://x' })).toThrow(/http\(s\)/);
+  });
+
+  it('reads what the serving companion publishes, and falls back to the default port', async () => {
+    const published: typeof fetch = async () => Response.json({ api: 'http://127.0.0.1:4321' });
+    expect(await publishedCompanionApi(APP, published)).toEqual({ url: 'http://127.0.0.1:4321' });
+    const html: typeof fetch = async () => new Response('<!doctype html>', { headers: { 'content-type': 'text/html' } });
+    expect(await publishedCompanionApi(APP, html)).toBeNull();
+    expect(await companionApiResolver(APP, { fetch: refusing().fetch })()).toEqual({ url: DEFAULT_COMPANION_API });
+  });
+});

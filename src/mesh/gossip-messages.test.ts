@@ -1,0 +1,187 @@
+import { describe, expect, it } from 'vitest';
+import { decodeActivationFrame, encodeActivationFrame, frameFloats, FRAME_HEADER_BYTES, type ActivationFrame } from '../protocol/mesh-activation-frame.ts';
+import type { GossipMessage } from '../protocol/mesh-messages.ts';
+import { decodeGossip, encodeGossip, SequenceFilter } from './gossip-messages.ts';
+
+const A = '12D3KooWNMr2dcVqZnAvKCSDKY1p94TnBRNcdcNQnRLXhXqyX87n';
+const B = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo';
+const envelope = { protocol: 1, peerId: A, seq: 7, sentAt: 1_800_000_000_000 };
+const plan = {
+  model: 'tiny-llama-f32',
+  layerCount: 8,
+  epoch: 3,
+  mode: 'pipeline',
+  stages: [
+    { peerId: A, layers: { start: 0, end: 5 }, shard: { kind: 'dense' } },
+    { peerId: B, layers: { start: 5, end: 8 }, shard: { kind: 'dense' } },
+  ],
+  head: A,
+  tail: B,
+  excluded: [],
+};
+const valid: GossipMessage[] = [
+  { type: 'peer-state', ...envelope, role: 'server', backend: 'wasm', memoryBudgetBytes: 1 << 30, layerTokensPerSecond: 812.5, rttMs: 3.2, models: [{ model: 'tiny-llama-f32', layers: { start: 0, end: 5 } }], activeSessions: 1 },
+  { type: 'demand', ...envelope, model: 'tiny-llama-f32', queuedRequests: 2, activeSessions: 1, servedTokensPerSecond: 40 },
+  { type: 'layer-plan', ...envelope, plan } as GossipMessage,
+  { type: 'stage-activate', ...envelope, target: B, model: 'tiny-llama-f32', planEpoch: 3, layers: { start: 5, end: 8 }, shard: { kind: 'dense' } },
+  { type: 'stage-ready', ...envelope, model: 'tiny-moe', planEpoch: 3, layers: { start: 0, end: 2 }, shard: { kind: 'experts', start: 0, end: 4, count: 8 } },
+];
+
+/** Deterministic random numbers so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+describe('gossip messages', () => {
+  it('accepts each well-formed type, round-tripped through bytes', () => {
+    for (const message of valid) expect(decodeGossip(encodeGossip(message), A)).toEqual({ ok: true, value: message });
+  });
+
+  it('rejects a message whose claimed sender is not the signer, and a newer protocol with the version reason', () => {
+    expect(decodeGossip(encodeGossip(valid[0]), B)).toMatchObject({ ok: false, code: 'binding_mismatch' });
+    const newer = new TextEncoder().encode(JSON.stringify({ ...valid[1], protocol: 2, extra: 'new field' }));
+    expect(decodeGossip(newer, A)).toMatchObject({ ok: false, code: 'unsupported_version', reason: expect.stringContaining('update') });
+  });
+
+  it('drops replayed and reordered messages per sender and type', () => {
+    const filter = new SequenceFilter();
+    expect(filter.accept(valid[0])).toBe(true);
+    expect(filter.accept(valid[0])).toBe(false);
+    expect(filter.accept({ ...valid[0], seq: 6 })).toBe(false);
+    expect(filter.accept(valid[1])).toBe(true);
+    expect(filter.accept({ ...valid[0], seq: 8 })).toBe(true);
+    filter.forget(A);
+    expect(filter.accept(valid[0])).toBe(true);
+  });
+
+  it('rejects 1,000 malformed messages cleanly, with a reason and no prototype pollution', () => {
+    const random = rng(2026);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+    const wrongValues: unknown[] = [null, true, -1, 1.5, 1e308, '', 'x'.repeat(5000), [], [1, 2], {}, { __proto__: null }];
+    const text = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
+    const mutants: Array<() => Uint8Array> = [
+      // Random bytes, and truncated valid messages.
+      () => Uint8Array.from({ length: Math.floor(random() * 300) }, () => Math.floor(random() * 256)),
+      () => {
+        const bytes = encodeGossip(pick(valid));
+        return bytes.slice(0, Math.floor(random() * (bytes.length - 1)));
+      },
+      // A required field of the wrong type, or missing.
+      () => {
+        const m: Record<string, unknown> = { ...pick(valid) };
+        const key = pick(Object.keys(m));
+        const original = m[key];
+        m[key] = pick(wrongValues.filter((v) => typeof v !== typeof original || Array.isArray(v) !== Array.isArray(original)));
+        return text(m);
+      },
+      () => {
+        const m: Record<string, unknown> = { ...pick(valid) };
+        delete m[pick(Object.keys(m))];
+        return text(m);
+      },
+      // Huge arrays and strings.
+      () => text({ ...valid[0], models: Array.from({ length: 5000 }, () => ({ model: 'm' })) }),
+      () => text({ ...valid[2], plan: { ...plan, stages: Array.from({ length: 3000 }, (_, i) => ({ peerId: A, layers: { start: i, end: i + 1 }, shard: { kind: 'dense' } })) } }),
+      () => text({ ...valid[1], model: 'm'.repeat(100_000) }),
+      // Prototype-pollution keys at the top, in nested objects, and in the plan.
+      () => text(`{"__proto__":{"polluted":1},${JSON.stringify(pick(valid)).slice(1)}`),
+      () => text(`${JSON.stringify(pick(valid)).slice(0, -1)},"constructor":{"prototype":{"polluted":1}}}`),
+      () => text(JSON.stringify(valid[0]).replace('"layers":{', '"layers":{"__proto__":{"polluted":1},')),
+      () => text(JSON.stringify(valid[2]).replace('"shard":{', '"shard":{"__proto__":{"polluted":1},')),
+      // Semantically wrong: inverted and out-of-range layers, plans with gaps, bad experts, bad ids.
+      () => text({ ...valid[3], layers: { start: 6, end: 5 } }),
+      () => text({ ...valid[2], plan: { ...plan, stages: [plan.stages[0], { ...plan.stages[1], layers: { start: 6, end: 8 } }] } }),
+      () => text({ ...valid[2], plan: { ...plan, head: B } }),
+      () => text({ ...valid[2], plan: { ...plan, mode: 'solo' } }),
+      () => text({ ...valid[4], shard: { kind: 'experts', start: 4, end: 9, count: 8 } }),
+      () => text({ ...valid[3], target: 'not a peer id' }),
+      () => text({ ...pick(valid), seq: -1 }),
+      () => text({ ...pick(valid), type: 'shutdown' }),
+      () => text(`${'['.repeat(5000)}${']'.repeat(5000)}`),
+      () => text(pick([null, 1, '"x"', '[]', 'true'])),
+    ];
+    const codes = new Set(['malformed', 'too_large', 'forbidden_key', 'unsupported_version', 'binding_mismatch']);
+    for (let i = 0; i < 1000; i++) {
+      const kind = i % mutants.length;
+      const bytes = mutants[kind]();
+      let result;
+      expect(() => (result = decodeGossip(bytes, A)), `mutant ${kind} #${i}`).not.toThrow();
+      expect(result, `mutant ${kind} #${i} was accepted: ${new TextDecoder().decode(bytes.slice(0, 300))}`).toMatchObject({ ok: false });
+      const r = result as unknown as { code: string; reason: string };
+      expect(codes.has(r.code), r.code).toBe(true);
+      expect(r.reason.length).toBeGreaterThan(5);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('activation frames', () => {
+  const frame = (): ActivationFrame => ({
+    dtype: 'f32',
+    sessionId: Uint8Array.from({ length: 16 }, (_, i) => i + 1),
+    planEpoch: 3,
+    position: 17,
+    tokenCount: 2,
+    width: 3,
+    payload: new Uint8Array(Float32Array.from([1, 2, 3, 4, 5, -6]).buffer),
+  });
+
+  it('round-trips, reading floats even from an unaligned buffer', () => {
+    const bytes = encodeActivationFrame(frame());
+    const decoded = decodeActivationFrame(bytes);
+    expect(decoded).toMatchObject({ ok: true, value: { dtype: 'f32', planEpoch: 3, position: 17, tokenCount: 2, width: 3 } });
+    if (!decoded.ok) return;
+    expect([...decoded.value.sessionId]).toEqual([...frame().sessionId]);
+    expect([...frameFloats(decoded.value)]).toEqual([1, 2, 3, 4, 5, -6]);
+    const shifted = new Uint8Array(bytes.length + 1);
+    shifted.set(bytes, 1);
+    const unaligned = decodeActivationFrame(shifted.subarray(1));
+    expect(unaligned.ok && [...frameFloats(unaligned.value)]).toEqual([1, 2, 3, 4, 5, -6]);
+  });
+
+  it('rejects 1,000 malformed frames cleanly', () => {
+    const random = rng(7);
+    const good = encodeActivationFrame(frame());
+    const set32 = (offset: number, value: number) => {
+      const b = good.slice();
+      new DataView(b.buffer).setUint32(offset, value, true);
+      return b;
+    };
+    const mutants: Array<() => unknown> = [
+      () => Uint8Array.from({ length: Math.floor(random() * 200) }, () => Math.floor(random() * 256)),
+      () => good.slice(0, Math.floor(random() * (good.length - 1))),
+      () => {
+        const b = new Uint8Array(good.length + 1 + Math.floor(random() * 8));
+        b.set(good);
+        return b;
+      },
+      () => set32(32, 0),
+      () => set32(32, 0xffffffff),
+      () => set32(36, 0x40000000),
+      () => set32(28, 0xfffffffe),
+      () => {
+        const b = good.slice();
+        b[1 + Math.floor(random() * 7)] ^= 1 + Math.floor(random() * 255);
+        return b;
+      },
+      () => pick([null, 'frame', [1, 2, 3], new ArrayBuffer(64), { length: 64 }]),
+    ];
+    function pick<T>(items: readonly T[]): T {
+      return items[Math.floor(random() * items.length)];
+    }
+    for (let i = 0; i < 1000; i++) {
+      const input = mutants[i % mutants.length]();
+      let result;
+      expect(() => (result = decodeActivationFrame(input))).not.toThrow();
+      expect(result, `mutant ${i % mutants.length}`).toMatchObject({ ok: false });
+    }
+    expect(FRAME_HEADER_BYTES).toBe(40);
+  });
+});

@@ -1,0 +1,85 @@
+// The binary frame that carries hidden states between pipeline stages over a libp2p stream.
+// Little-endian, 40-byte header then the payload:
+//   0  "MLWA" magic          4  version u8 (MESH_PROTOCOL_VERSION)   5  dtype u8 (0 f32, 1 f16)
+//   6  flags u16 (0)         8  inference session id, 16 bytes      24 plan epoch u32
+//   28 first position u32    32 token count u32                     36 width u32 (hidden size)
+//   40 payload: tokenCount × width values of dtype, nothing after it
+// The decoder checks every field against the payload length and never throws.
+import { rejected, type Checked } from './mesh-checks.ts';
+import { MESH_PROTOCOL_VERSION, versionMismatchReason } from './mesh-version.ts';
+
+export const FRAME_MAGIC = 0x41574c4d; // "MLWA" read as little-endian u32
+export const FRAME_HEADER_BYTES = 40;
+export const MAX_FRAME_TOKENS = 65_536;
+export const MAX_FRAME_WIDTH = 65_536;
+export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+
+export type FrameDtype = 'f32' | 'f16';
+const DTYPES: readonly FrameDtype[] = ['f32', 'f16'];
+const DTYPE_BYTES: Record<FrameDtype, number> = { f32: 4, f16: 2 };
+
+export interface ActivationFrame {
+  readonly dtype: FrameDtype;
+  /** 16 bytes, unique per inference session. */
+  readonly sessionId: Uint8Array;
+  readonly planEpoch: number;
+  readonly position: number;
+  readonly tokenCount: number;
+  readonly width: number;
+  /** tokenCount × width values, row per token. */
+  readonly payload: Uint8Array;
+}
+
+export function encodeActivationFrame(f: ActivationFrame): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(FRAME_HEADER_BYTES + f.payload.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, FRAME_MAGIC, true);
+  out[4] = MESH_PROTOCOL_VERSION;
+  out[5] = DTYPES.indexOf(f.dtype);
+  out.set(f.sessionId.subarray(0, 16), 8);
+  view.setUint32(24, f.planEpoch, true);
+  view.setUint32(28, f.position, true);
+  view.setUint32(32, f.tokenCount, true);
+  view.setUint32(36, f.width, true);
+  out.set(f.payload, FRAME_HEADER_BYTES);
+  return out;
+}
+
+export function decodeActivationFrame(bytes: unknown): Checked<ActivationFrame> {
+  if (!(bytes instanceof Uint8Array)) return rejected('malformed', 'a frame is bytes');
+  if (bytes.length < FRAME_HEADER_BYTES) return rejected('malformed', `a frame has a ${FRAME_HEADER_BYTES}-byte header, got ${bytes.length} bytes`);
+  if (bytes.length > FRAME_HEADER_BYTES + MAX_FRAME_BYTES) return rejected('too_large', `frame is over ${MAX_FRAME_BYTES} bytes`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== FRAME_MAGIC) return rejected('malformed', 'not an activation frame (bad magic)');
+  if (bytes[4] !== MESH_PROTOCOL_VERSION) return rejected('unsupported_version', versionMismatchReason(bytes[4]));
+  const dtype = DTYPES[bytes[5]];
+  if (!dtype) return rejected('malformed', `unknown dtype ${bytes[5]}`);
+  if (view.getUint16(6, true) !== 0) return rejected('malformed', 'unknown frame flags');
+  const tokenCount = view.getUint32(32, true);
+  const width = view.getUint32(36, true);
+  if (tokenCount < 1 || tokenCount > MAX_FRAME_TOKENS) return rejected('malformed', `token count ${tokenCount} is outside 1…${MAX_FRAME_TOKENS}`);
+  if (width < 1 || width > MAX_FRAME_WIDTH) return rejected('malformed', `width ${width} is outside 1…${MAX_FRAME_WIDTH}`);
+  const expected = tokenCount * width * DTYPE_BYTES[dtype];
+  if (bytes.length - FRAME_HEADER_BYTES !== expected) return rejected('malformed', `payload is ${bytes.length - FRAME_HEADER_BYTES} bytes, the header says ${expected}`);
+  const position = view.getUint32(28, true);
+  if (position + tokenCount > 2 ** 31) return rejected('malformed', 'positions run past 2^31');
+  return {
+    ok: true,
+    value: {
+      dtype,
+      sessionId: bytes.slice(8, 24),
+      planEpoch: view.getUint32(24, true),
+      position,
+      tokenCount,
+      width,
+      payload: bytes.subarray(FRAME_HEADER_BYTES),
+    },
+  };
+}
+
+/** The payload as f32 values (copied when unaligned); f16 payloads need the engine's converter. */
+export function frameFloats(frame: ActivationFrame): Float32Array {
+  if (frame.dtype !== 'f32') throw new TypeError('frameFloats reads f32 frames only');
+  const p = frame.payload;
+  return p.byteOffset % 4 === 0 ? new Float32Array(p.buffer, p.byteOffset, p.length / 4) : new Float32Array(p.slice().buffer);
+}

@@ -1,0 +1,142 @@
+// Gossip messages peers exchange over pubsub (JSON): their state, the demand they see, the layer
+// plan they computed, and the stage activation handshake (load these layers / loaded them).
+// Every message names its sender, a per-sender sequence number (to drop stale or replayed ones)
+// and the protocol version; the validator checks each field and never throws.
+import {
+  PEER_ID_RULE,
+  MODEL_ID_RULE,
+  checked,
+  field,
+  list,
+  num,
+  object,
+  oneOf,
+  reject,
+  str,
+  type Checked,
+  type Json,
+} from './mesh-checks.ts';
+import { MAX_MODELS, readHeldModel, type HeldModel } from './mesh-announcement.ts';
+import { MAX_LAYERS, readLayerPlan, readLayerRange, readShard, type LayerPlan, type LayerRange, type StageShard } from './mesh-plan.ts';
+import { MESH_PROTOCOL_VERSION, PEER_BACKENDS, PEER_ROLES, versionMismatchReason, type PeerBackend, type PeerRole } from './mesh-version.ts';
+
+export const GOSSIP_TOPIC_PREFIX = 'mesh-llm-web/v1/';
+/** Largest encoded gossip message; a layer plan of 256 stages fits well within it. */
+export const MAX_GOSSIP_BYTES = 64 * 1024;
+
+interface Envelope {
+  readonly protocol: number;
+  /** Sender; must match the libp2p peer the pubsub message is signed by. */
+  readonly peerId: string;
+  /** Per sender, increasing: receivers keep only the newest of each type. */
+  readonly seq: number;
+  /** Sender's clock, ms since the epoch: for display and staleness, never for ordering. */
+  readonly sentAt: number;
+}
+
+export interface PeerStateMessage extends Envelope {
+  readonly type: 'peer-state';
+  readonly role: PeerRole;
+  readonly backend: PeerBackend;
+  readonly memoryBudgetBytes: number;
+  readonly layerTokensPerSecond: number;
+  /** Median round trip the sender measures to the mesh (what planners compare to the cap). */
+  readonly rttMs: number;
+  readonly models: readonly HeldModel[];
+  readonly activeSessions: number;
+}
+
+export interface DemandMessage extends Envelope {
+  readonly type: 'demand';
+  readonly model: string;
+  readonly queuedRequests: number;
+  readonly activeSessions: number;
+  /** Tokens per second the sender's clients received recently. */
+  readonly servedTokensPerSecond: number;
+}
+
+export interface LayerPlanMessage extends Envelope {
+  readonly type: 'layer-plan';
+  readonly plan: LayerPlan;
+}
+
+export interface StageActivateMessage extends Envelope {
+  readonly type: 'stage-activate';
+  /** The peer asked to load the layers. */
+  readonly target: string;
+  readonly model: string;
+  readonly planEpoch: number;
+  readonly layers: LayerRange;
+  readonly shard: StageShard;
+}
+
+export interface StageReadyMessage extends Envelope {
+  readonly type: 'stage-ready';
+  readonly model: string;
+  readonly planEpoch: number;
+  readonly layers: LayerRange;
+  readonly shard: StageShard;
+}
+
+export type GossipMessage = PeerStateMessage | DemandMessage | LayerPlanMessage | StageActivateMessage | StageReadyMessage;
+export type GossipType = GossipMessage['type'];
+export const GOSSIP_TYPES: readonly GossipType[] = ['peer-state', 'demand', 'layer-plan', 'stage-activate', 'stage-ready'];
+
+const COUNT = { min: 0, max: 1e9, integer: true } as const;
+
+export function validateGossipMessage(value: unknown): Checked<GossipMessage> {
+  return checked(() => readGossipMessage(value));
+}
+
+function readGossipMessage(value: unknown): GossipMessage {
+  const o = object(value, 'message');
+  const p = 'message';
+  // The version first, so a newer peer's message is refused with the version reason, not a field error.
+  const protocol = num(o, 'protocol', p, { min: 0, max: 1e6, integer: true });
+  if (protocol !== MESH_PROTOCOL_VERSION) reject('unsupported_version', versionMismatchReason(protocol));
+  const type = oneOf(o, 'type', p, GOSSIP_TYPES);
+  const envelope: Envelope = {
+    protocol,
+    peerId: str(o, 'peerId', p, PEER_ID_RULE),
+    seq: num(o, 'seq', p, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
+    sentAt: num(o, 'sentAt', p, { min: 0, max: 8.64e15, integer: true }),
+  };
+  switch (type) {
+    case 'peer-state':
+      return {
+        type,
+        ...envelope,
+        role: oneOf(o, 'role', p, PEER_ROLES),
+        backend: oneOf(o, 'backend', p, PEER_BACKENDS),
+        memoryBudgetBytes: num(o, 'memoryBudgetBytes', p, { min: 0, max: 2 ** 50, integer: true }),
+        layerTokensPerSecond: num(o, 'layerTokensPerSecond', p, { min: 0, max: 1e9 }),
+        rttMs: num(o, 'rttMs', p, { min: 0, max: 3.6e6 }),
+        models: list(o, 'models', p, MAX_MODELS, readHeldModel),
+        activeSessions: num(o, 'activeSessions', p, COUNT),
+      };
+    case 'demand':
+      return {
+        type,
+        ...envelope,
+        model: str(o, 'model', p, MODEL_ID_RULE),
+        queuedRequests: num(o, 'queuedRequests', p, COUNT),
+        activeSessions: num(o, 'activeSessions', p, COUNT),
+        servedTokensPerSecond: num(o, 'servedTokensPerSecond', p, { min: 0, max: 1e9 }),
+      };
+    case 'layer-plan':
+      return { type, ...envelope, plan: readLayerPlan(field(o, 'plan'), `${p}.plan`) };
+    case 'stage-activate':
+      return { type, ...envelope, target: str(o, 'target', p, PEER_ID_RULE), ...stageFields(o, p) };
+    case 'stage-ready':
+      return { type, ...envelope, ...stageFields(o, p) };
+  }
+}
+
+function stageFields(o: Json, p: string): { model: string; planEpoch: number; layers: LayerRange; shard: StageShard } {
+  return {
+    model: str(o, 'model', p, MODEL_ID_RULE),
+    planEpoch: num(o, 'planEpoch', p, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
+    layers: readLayerRange(field(o, 'layers'), `${p}.layers`, MAX_LAYERS),
+    shard: readShard(field(o, 'shard'), `${p}.shard`),
+  };
+}

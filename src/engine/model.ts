@@ -4,6 +4,8 @@ import { readGgufHeader, type ByteSource, type GgufHeader } from '../gguf/reader
 import { referenceKernels } from '../kernels/reference/index.ts';
 import type { Kernels } from '../kernels/types.ts';
 import { modelConfig, type ModelConfig } from './config.ts';
+import type { Stage } from './stage.ts';
+import type { Tail } from './tail.ts';
 import { WeightStore } from './weights.ts';
 
 export interface ModelFile {
@@ -21,6 +23,16 @@ export async function openModel(source: ByteSource): Promise<ModelFile> {
 export interface ComputeOptions {
   /** The backend; the reference kernels unless given. */
   readonly kernels?: Kernels;
+  /** A backend that runs whole stages and the tail itself (WebGPU: activations and KV stay on the GPU). */
+  readonly stages?: StageBackend;
+}
+
+/** Runs layer ranges and the tail as units, for backends that cannot work op by op over host arrays. */
+export interface StageBackend {
+  readonly name: string;
+  /** Called with a range already checked against the model. */
+  openStage(model: ModelFile, first: number, end: number): Promise<Stage>;
+  openTail(model: ModelFile): Promise<Tail>;
 }
 
 export function kernelsOf(opts: ComputeOptions | undefined): Kernels {

@@ -9,6 +9,7 @@ export interface Tail {
 }
 
 export async function openTail(model: ModelFile, opts?: ComputeOptions): Promise<Tail> {
+  if (opts?.stages) return opts.stages.openTail(model);
   const k = kernelsOf(opts);
   const { config: c } = model;
   const w = await loadTailWeights(model.store, c);

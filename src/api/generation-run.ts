@@ -24,8 +24,13 @@ export interface RunOptions {
   sampling: SamplingParams;
   maxTokens: number;
   stop: readonly string[];
-  /** The client's signal (request.signal): aborting it stops the provider within one token. */
-  signal: AbortSignal;
+  /**
+   * The client's request: its signal aborting stops the provider within one token. The run keeps
+   * the Request itself reachable: in Node (undici) the Request owns the AbortController behind
+   * `request.signal`, so once a streaming handler has returned, a collected Request would never
+   * deliver the client's abort.
+   */
+  request: Request;
 }
 
 export interface Run {
@@ -41,16 +46,17 @@ export function abortError(): DOMException {
 }
 
 export async function startRun(o: RunOptions): Promise<Run> {
-  if (o.signal.aborted) throw abortError();
+  const signal = o.request.signal;
+  if (signal.aborted) throw abortError();
   const controller = new AbortController();
   const onAbort = () => controller.abort(abortError());
-  o.signal.addEventListener('abort', onAbort, { once: true });
+  signal.addEventListener('abort', onAbort, { once: true });
   const aborted = new Promise<never>((_, reject) => {
     controller.signal.addEventListener('abort', () => reject(abortError()), { once: true });
   });
   aborted.catch(() => {}); // only raced, never awaited alone
   const release = () => {
-    o.signal.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', onAbort);
     controller.abort();
   };
   let generation;

@@ -1,5 +1,7 @@
 // handleApiRequest end to end with Fetch objects: a scripted provider over the real tokenizer of a
 // generated test model, so token counts, text and stop handling can be checked exactly.
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../../tools/models/registry.ts';
 import { TokenTextStream } from '../tokenizer/index.ts';
@@ -150,6 +152,25 @@ describe('POST /v1/chat/completions', () => {
     expect(provider.calls[0].stoppedEarly).toBe(true);
     expect(provider.calls[0].yielded).toBeLessThan(provider.replyTokens(REPLY.repeat(4)).length / 2);
     expect(provider.calls[0].request.signal.aborted).toBe(true);
+  });
+
+  it('delivers the client abort after the streaming handler returned and its Request was collected', async () => {
+    // undici's Request owns the AbortController behind request.signal: a run that kept only the
+    // signal never heard the client leave once the Request was garbage-collected.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { call, provider } = setup({ delayMs: 15, reply: REPLY.repeat(4) });
+    const abort = new AbortController();
+    const res = await call(new Request(post('/v1/chat/completions', { model: TEST_MODEL, messages: USER, stream: true }), { signal: abort.signal }));
+    const reader = res.body!.getReader();
+    for (let chunks = 0; chunks < 3; chunks++) expect((await reader.read()).done).toBe(false);
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    abort.abort();
+    await provider.calls[0].finished;
+    expect(provider.calls[0].stoppedEarly).toBe(true);
   });
 
   it('renders tool calls the model writes as tool_calls', async () => {

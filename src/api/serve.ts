@@ -56,7 +56,7 @@ export async function begin(ctx: ApiContext, request: Request, info: RequestInfo
   try {
     const run = await startRun({
       provider: ctx.provider, model: p.model.id, text: p.text, promptTokens: p.promptTokens,
-      sampling: spec.sampling, maxTokens: p.maxTokens, stop: spec.stop, signal: request.signal,
+      sampling: spec.sampling, maxTokens: p.maxTokens, stop: spec.stop, request,
     });
     return { run, release };
   } catch (e) {

@@ -13,14 +13,19 @@ export function isBackendName(x: string): x is BackendName {
   return (BACKENDS as readonly string[]).includes(x);
 }
 
-export async function kernelsFor(name: BackendName): Promise<Kernels> {
+export interface BackendOptions {
+  /** WASM threads for 'cpu', counting the caller (default 1; more only where SharedArrayBuffer works). */
+  readonly threads?: number;
+}
+
+export async function kernelsFor(name: BackendName, options: BackendOptions = {}): Promise<Kernels> {
   switch (name) {
     case 'ref':
       return referenceKernels;
     case 'cpu': {
       // Loaded on demand (a separate chunk in the browser): the WASM module is only fetched when asked for.
       const { createWasmKernels } = await import('../kernels/wasm/index.ts');
-      return createWasmKernels();
+      return createWasmKernels({ threads: options.threads });
     }
     case 'webgpu':
       // Op-by-op work left on the host (the head's embedding lookup) uses the reference kernels.
@@ -31,8 +36,8 @@ export async function kernelsFor(name: BackendName): Promise<Kernels> {
 }
 
 /** Everything a pipeline needs to compute with `name`: kernels, and for WebGPU the GPU stage backend. */
-export async function computeFor(name: BackendName): Promise<ComputeOptions> {
-  const kernels = await kernelsFor(name);
+export async function computeFor(name: BackendName, options: BackendOptions = {}): Promise<ComputeOptions> {
+  const kernels = await kernelsFor(name, options);
   if (name !== 'webgpu') return { kernels };
   // Loaded on demand: only pages that ask for WebGPU fetch its shaders. Throws engine_backend_unavailable without navigator.gpu.
   const { sharedWebGpuBackend } = await import('./webgpu/index.ts');

@@ -4,8 +4,13 @@ import type { GgufHeader, GgufValue } from '../gguf/reader.ts';
 import type { RopeParams } from '../kernels/types.ts';
 import { EngineError } from './errors.ts';
 
-export type Arch = 'llama' | 'qwen2' | 'qwen3';
-export const SUPPORTED_ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3'];
+export type Arch = 'llama' | 'qwen2' | 'qwen3' | 'qwen2moe' | 'qwen3moe';
+export const SUPPORTED_ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen2moe', 'qwen3moe'];
+
+/** Architectures with per-head RMS norms of q and k (attn_q_norm / attn_k_norm). */
+export function hasQkNorm(arch: Arch): boolean {
+  return arch === 'qwen3' || arch === 'qwen3moe';
+}
 
 export interface ModelConfig {
   readonly arch: Arch;
@@ -26,6 +31,12 @@ export interface ModelConfig {
   /** Mixture of experts: 0 for dense models. */
   readonly nExpert: number;
   readonly nExpertUsed: number;
+  /** Width of each routed expert's FFN (expert_feed_forward_length; llama's experts use nFf). */
+  readonly nFfExp: number;
+  /** qwen2moe's shared expert, gated by a sigmoid: its FFN width, or 0 when the model has none. */
+  readonly nFfShexp: number;
+  /** Whether the chosen experts' softmax weights are renormalised to sum to 1 (llama.cpp's norm_w). */
+  readonly expertWeightsNorm: boolean;
 }
 
 function bad(detail: string): EngineError {
@@ -111,6 +122,15 @@ export function modelConfig(header: GgufHeader): ModelConfig {
   if (nHead % nHeadKv !== 0) throw bad(`${nHead} query heads do not group evenly over ${nHeadKv} KV heads`);
   const rope = ropeParams(meta, arch, headDim, nCtxTrain);
   if (rope.nRot > headDim || rope.nRot % 2 !== 0) throw bad(`rope.dimension_count ${rope.nRot} does not fit head width ${headDim}`);
+  const nFf = num(meta, k('feed_forward_length'), arch.endsWith('moe') ? 0 : undefined);
+  const nExpert = num(meta, k('expert_count'), 0), nExpertUsed = num(meta, k('expert_used_count'), 0);
+  const isQwenMoe = arch === 'qwen2moe' || arch === 'qwen3moe';
+  if (isQwenMoe && (nExpert === 0 || nExpertUsed === 0)) throw bad(`${arch} needs expert_count and expert_used_count`);
+  if (nExpertUsed > nExpert) throw bad(`expert_used_count ${nExpertUsed} exceeds expert_count ${nExpert}`);
+  // As llama.cpp's loaders: qwen MoE experts default to n_ff / n_expert_used, the shared expert to n_ff.
+  const nFfExp = isQwenMoe ? num(meta, k('expert_feed_forward_length'), Math.floor(nFf / nExpertUsed)) : nFf;
+  const nFfShexp = arch === 'qwen2moe' ? num(meta, k('expert_shared_feed_forward_length'), nFf) : 0;
+  if (nExpert > 0 && nFfExp <= 0) throw bad(`${k('expert_feed_forward_length')} is missing`);
   return {
     arch,
     nLayer: num(meta, k('block_count')),
@@ -118,14 +138,18 @@ export function modelConfig(header: GgufHeader): ModelConfig {
     nHead,
     nHeadKv,
     headDim,
-    nFf: num(meta, k('feed_forward_length')),
+    nFf,
     nVocab: embd.shape[1],
     nCtxTrain,
     normEps: num(meta, k('attention.layer_norm_rms_epsilon')),
     rope,
     // llama.cpp reads no attention.scale for these architectures: always 1/sqrt(head_dim).
     attnScale: Math.fround(1 / Math.fround(Math.sqrt(headDim))),
-    nExpert: num(meta, k('expert_count'), 0),
-    nExpertUsed: num(meta, k('expert_used_count'), 0),
+    nExpert,
+    nExpertUsed,
+    nFfExp,
+    nFfShexp,
+    // Hard-wired per architecture in llama.cpp's graphs (Mixtral and qwen3moe renormalise, qwen2moe does not).
+    expertWeightsNorm: arch !== 'qwen2moe',
   };
 }

@@ -33,6 +33,8 @@ export interface EngineOptions {
   readonly maxPositions?: number;
   readonly kvPrecision?: KvPrecision;
   readonly batchSize?: number;
+  /** WASM threads of the 'cpu' backend, counting the caller (default 1). */
+  readonly threads?: number;
   /** For URL models. */
   readonly fetch?: typeof fetch;
   readonly signal?: AbortSignal;
@@ -78,8 +80,21 @@ export class Engine {
   }
 
   static async load(input: ModelInput, options: EngineOptions = {}): Promise<Engine> {
-    const compute = await computeFor(options.backend ?? 'ref'); // refuse an unavailable backend before reading anything
-    const { source, close } = await resolveSource(input, options);
+    const compute = await computeFor(options.backend ?? 'ref', { threads: options.threads }); // refuse an unavailable backend before reading anything
+    const disposeKernels = () => (compute.kernels as { dispose?: () => void } | undefined)?.dispose?.();
+    let resolved: Awaited<ReturnType<typeof resolveSource>>;
+    try {
+      resolved = await resolveSource(input, options);
+    } catch (e) {
+      disposeKernels();
+      throw e;
+    }
+    const { source } = resolved;
+    // Closing the engine also stops the kernels' worker threads (the WASM backend's pool).
+    const close = async () => {
+      disposeKernels();
+      await resolved.close?.();
+    };
     try {
       const model = await openModel(source);
       const n = model.config.nLayer;
@@ -142,7 +157,7 @@ export class Engine {
     }
   }
 
-  /** Releases the model file (local paths). */
+  /** Releases the model file (local paths) and the backend's worker threads. */
   async close(): Promise<void> {
     await this.closeSource?.();
   }

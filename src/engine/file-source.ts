@@ -1,10 +1,12 @@
 // A ByteSource over a local file (Node only: the companion and the CLI), reading just the ranges
 // asked for, so opening a 4 GB model to run two layers reads two layers.
 import { open, type FileHandle } from 'node:fs/promises';
-import type { ByteSource } from '../gguf/reader.ts';
+import { basename, dirname, join } from 'node:path';
+import type { LocatedSource } from '../gguf/split.ts';
 import { EngineError } from './errors.ts';
 
-export interface FileSource extends ByteSource {
+export interface FileSource extends LocatedSource {
+  /** Closes the file and every shard opened beside it. */
   close(): Promise<void>;
 }
 
@@ -23,8 +25,15 @@ export async function fileSource(path: string): Promise<FileSource> {
     const why = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : String((cause as Error).message ?? cause);
     throw new EngineError('engine_model_unreadable', `cannot open model file ${path}: ${why}; pass a GGUF file, an http(s) URL, or a test model name`, { cause });
   }
+  const siblings: FileSource[] = []; // a split model's other shards, closed with this one
   return {
     size,
+    fileName: basename(path),
+    async openSibling(fileName) {
+      const s = await fileSource(join(dirname(path), fileName));
+      siblings.push(s);
+      return s;
+    },
     async read(offset, length) {
       const n = Math.max(0, Math.min(length, size - offset));
       const buf = new Uint8Array(n);
@@ -36,6 +45,9 @@ export async function fileSource(path: string): Promise<FileSource> {
       }
       return got === n ? buf : buf.subarray(0, got);
     },
-    close: () => fh.close(),
+    async close() {
+      await Promise.all(siblings.splice(0).map((s) => s.close()));
+      await fh.close();
+    },
   };
 }

@@ -50,18 +50,21 @@ export function blockForward(k: Kernels, c: ModelConfig, w: LayerWeights, cache:
 }
 
 function denseFfn(k: Kernels, c: ModelConfig, f: DenseFfn, xn: Float32Array, n: number): Float32Array {
-  const gate = new Float32Array(n * c.nFf), up = new Float32Array(n * c.nFf);
+  const width = f.gate.rows; // nFf, an expert's nFfExp, or the shared expert's nFfShexp
+  const gate = new Float32Array(n * width), up = new Float32Array(n * width);
   k.matmul(gate, xn, f.gate, n);
   k.matmul(up, xn, f.up, n);
-  k.swiglu(gate, gate, up, n * c.nFf);
+  k.swiglu(gate, gate, up, n * width);
   const out = new Float32Array(n * c.nEmbd);
   k.matmul(out, gate, f.down, n);
   return out;
 }
 
 /**
- * Mixtral routing as llama.cpp's build_moe_ffn does it: softmax over all experts' router logits,
- * keep the top nExpertUsed, renormalise their weights to sum to 1, and mix those experts' outputs.
+ * Routed experts as llama.cpp's build_moe_ffn does it: softmax over all experts' router logits, keep
+ * the top nExpertUsed, renormalise their weights to sum to 1 where the architecture does (Mixtral,
+ * qwen3moe; not qwen2moe), and mix those experts' outputs. qwen2moe then adds its shared expert,
+ * scaled per token by sigmoid(gate · x).
  */
 function moeFfn(k: Kernels, c: ModelConfig, f: MoeFfn, xn: Float32Array, n: number): Float32Array {
   const probs = new Float32Array(n * c.nExpert);
@@ -73,7 +76,8 @@ function moeFfn(k: Kernels, c: ModelConfig, f: MoeFfn, xn: Float32Array, n: numb
     const row = probs.subarray(t * c.nExpert, (t + 1) * c.nExpert);
     // Highest probability first; ties go to the lower expert index.
     const chosen = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, c.nExpertUsed);
-    const total = chosen.reduce((s, e) => s + row[e], 0);
+    // ggml_sum_rows accumulates in double and stores f32; the sum is clamped away from zero (smallest normal f16).
+    const total = c.expertWeightsNorm ? Math.max(Math.fround(chosen.reduce((s, e) => s + row[e], 0)), 6.103515625e-5) : 1;
     const xt = xn.subarray(t * c.nEmbd, (t + 1) * c.nEmbd);
     for (const e of chosen) {
       const y = denseFfn(k, c, { kind: 'dense', gate: f.gate[e], up: f.up[e], down: f.down[e] }, xt, 1);
@@ -81,6 +85,18 @@ function moeFfn(k: Kernels, c: ModelConfig, f: MoeFfn, xn: Float32Array, n: numb
       for (let i = 0; i < c.nEmbd; i++) one[i] = y[i] * weight;
       k.add(out.subarray(t * c.nEmbd), out.subarray(t * c.nEmbd), one, c.nEmbd);
     }
+  }
+  if (f.shared) {
+    const y = denseFfn(k, c, f.shared.ffn, xn, n);
+    const g = new Float32Array(n);
+    k.matmul(g, xn, f.shared.gate, n);
+    for (let t = 0; t < n; t++) {
+      // llama.cpp writes the sigmoid as silu(g) / g; the same two roundings keep us bit-close.
+      const gate = Math.fround(Math.fround(g[t] / (1 + Math.exp(-g[t]))) / g[t]);
+      const yt = y.subarray(t * c.nEmbd, (t + 1) * c.nEmbd);
+      for (let i = 0; i < c.nEmbd; i++) yt[i] = yt[i] * gate;
+    }
+    k.add(out, out, y, n * c.nEmbd);
   }
   return out;
 }

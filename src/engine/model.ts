@@ -1,6 +1,8 @@
 // Opening a model: the GGUF header, its config, and a weight store over the same bytes. Nothing
-// else is read until a head, stage or tail asks for its tensors.
-import { readGgufHeader, type ByteSource, type GgufHeader } from '../gguf/reader.ts';
+// else is read until a head, stage or tail asks for its tensors. A split GGUF (gguf-split shards) opens
+// as one model: its shards' directories merge into one, over the shards laid end to end.
+import type { ByteSource, GgufHeader } from '../gguf/reader.ts';
+import { openGguf, openGgufShards, type LocatedSource, type OpenedGguf } from '../gguf/split.ts';
 import { referenceKernels } from '../kernels/reference/index.ts';
 import type { Kernels } from '../kernels/types.ts';
 import { modelConfig, type ModelConfig } from './config.ts';
@@ -14,8 +16,17 @@ export interface ModelFile {
   readonly store: WeightStore;
 }
 
-export async function openModel(source: ByteSource): Promise<ModelFile> {
-  const header = await readGgufHeader(source);
+/** Opens a model file, or, given any shard of a split model that can locate its siblings, the whole split model. */
+export async function openModel(source: LocatedSource): Promise<ModelFile> {
+  return fromOpened(await openGguf(source));
+}
+
+/** Opens a split model from all its shards given explicitly, in any order. */
+export async function openModelShards(sources: readonly ByteSource[]): Promise<ModelFile> {
+  return fromOpened(await openGgufShards(sources));
+}
+
+function fromOpened({ header, source }: OpenedGguf): ModelFile {
   const config = modelConfig(header);
   return { header, config, store: new WeightStore(header, source) };
 }

@@ -4,7 +4,7 @@ import { ggmlTypeName, SUPPORTED_TYPES } from '../gguf/ggml-types.ts';
 import { dequantizeRow } from '../gguf/quant/index.ts';
 import type { ByteSource, GgufHeader, GgufTensorInfo } from '../gguf/reader.ts';
 import type { WeightMatrix } from '../kernels/types.ts';
-import type { ModelConfig } from './config.ts';
+import { hasQkNorm, type ModelConfig } from './config.ts';
 import { EngineError } from './errors.ts';
 
 export interface LayerWeights {
@@ -42,6 +42,14 @@ export interface MoeFfn {
   readonly gate: readonly WeightMatrix[];
   readonly up: readonly WeightMatrix[];
   readonly down: readonly WeightMatrix[];
+  /** qwen2moe: an expert every token goes through, scaled by sigmoid(sharedGate · x). */
+  readonly shared?: SharedExpert;
+}
+
+export interface SharedExpert {
+  readonly ffn: DenseFfn;
+  /** ffn_gate_inp_shexp: a 1-D weight, as a one-row matrix. */
+  readonly gate: WeightMatrix;
 }
 
 export interface HeadWeights {
@@ -101,6 +109,12 @@ export class WeightStore {
     return { name, type: t.type, rows, cols, data: await this.bytes(t) };
   }
 
+  /** A 1-D weight used as a one-row matrix (qwen2moe's shared-expert gate, a dot product per token). */
+  async rowMatrix(name: string, cols: number): Promise<WeightMatrix> {
+    const t = this.shaped(name, [cols]);
+    return { name, type: t.type, rows: 1, cols, data: await this.bytes(t) };
+  }
+
   /** A 3-D expert tensor [cols, rows, count], read once and split into one matrix per expert. */
   async experts(name: string, cols: number, rows: number, count: number): Promise<WeightMatrix[]> {
     const t = this.shaped(name, [cols, rows, count]);
@@ -152,8 +166,8 @@ export async function loadLayerWeights(store: WeightStore, c: ModelConfig, il: n
     bk: await store.optionalVector(n('attn_k.bias'), kvDim),
     bv: await store.optionalVector(n('attn_v.bias'), kvDim),
     bo: await store.optionalVector(n('attn_output.bias'), c.nEmbd),
-    qNorm: c.arch === 'qwen3' ? await store.vector(n('attn_q_norm.weight'), c.headDim) : undefined,
-    kNorm: c.arch === 'qwen3' ? await store.vector(n('attn_k_norm.weight'), c.headDim) : undefined,
+    qNorm: hasQkNorm(c.arch) ? await store.vector(n('attn_q_norm.weight'), c.headDim) : undefined,
+    kNorm: hasQkNorm(c.arch) ? await store.vector(n('attn_k_norm.weight'), c.headDim) : undefined,
     ropeFreqs: await store.optionalVector('rope_freqs.weight', c.rope.nRot / 2),
     ffnNorm: await store.vector(n('ffn_norm.weight'), c.nEmbd),
     ffn: c.nExpert > 0 ? await loadMoe(store, c, il) : {
@@ -168,11 +182,21 @@ export async function loadLayerWeights(store: WeightStore, c: ModelConfig, il: n
 async function loadMoe(store: WeightStore, c: ModelConfig, il: number): Promise<MoeFfn> {
   const n = (s: string) => `blk.${il}.${s}`;
   const each = (name: string, cols: number, rows: number) => store.experts(n(name), cols, rows, c.nExpert);
+  const shared = c.nFfShexp > 0 ? {
+    gate: await store.rowMatrix(n('ffn_gate_inp_shexp.weight'), c.nEmbd),
+    ffn: {
+      kind: 'dense' as const,
+      gate: await store.matrix(n('ffn_gate_shexp.weight'), c.nEmbd, c.nFfShexp),
+      up: await store.matrix(n('ffn_up_shexp.weight'), c.nEmbd, c.nFfShexp),
+      down: await store.matrix(n('ffn_down_shexp.weight'), c.nFfShexp, c.nEmbd),
+    },
+  } : undefined;
   return {
     kind: 'moe',
     router: await store.matrix(n('ffn_gate_inp.weight'), c.nEmbd, c.nExpert),
-    gate: await each('ffn_gate_exps.weight', c.nEmbd, c.nFf),
-    up: await each('ffn_up_exps.weight', c.nEmbd, c.nFf),
-    down: await each('ffn_down_exps.weight', c.nFf, c.nEmbd),
+    gate: await each('ffn_gate_exps.weight', c.nEmbd, c.nFfExp),
+    up: await each('ffn_up_exps.weight', c.nEmbd, c.nFfExp),
+    down: await each('ffn_down_exps.weight', c.nFfExp, c.nEmbd),
+    shared,
   };
 }

@@ -23,4 +23,6 @@ export type GgufErrorCode =
   | 'gguf_truncated'
   | 'gguf_corrupt'
   | 'gguf_unsupported_type'
-  | 'gguf_fetch_failed';
+  | 'gguf_fetch_failed'
+  | 'gguf_split_missing'
+  | 'gguf_split_mismatch';

@@ -71,12 +71,12 @@ function plan(spec: ModelSpec, vocabSize: number): TensorPlan[] {
     add('attn_q.weight', [s.embd, s.embd], 1.5 * inv);
     add('attn_k.weight', [s.embd, kv], 1.5 * inv);
     add('attn_v.weight', [s.embd, kv], inv);
-    if (spec.arch === 'qwen2') {
+    if (spec.arch === 'qwen2' || spec.arch === 'qwen2moe') {
       add('attn_q.bias', [s.embd], 0.1);
       add('attn_k.bias', [kv], 0.1);
       add('attn_v.bias', [kv], 0.1);
     }
-    if (spec.arch === 'qwen3') {
+    if (spec.arch === 'qwen3' || spec.arch === 'qwen3moe') {
       add('attn_q_norm.weight', [hd], 0.1, 1);
       add('attn_k_norm.weight', [hd], 0.1, 1);
     }
@@ -88,6 +88,12 @@ function plan(spec: ModelSpec, vocabSize: number): TensorPlan[] {
       add('ffn_gate_exps.weight', [s.embd, s.ff, s.experts], inv);
       add('ffn_down_exps.weight', [s.ff, s.embd, s.experts], down);
       add('ffn_up_exps.weight', [s.embd, s.ff, s.experts], inv);
+      if (s.sharedFf) {
+        add('ffn_gate_inp_shexp.weight', [s.embd], 2 * inv);
+        add('ffn_gate_shexp.weight', [s.embd, s.sharedFf], inv);
+        add('ffn_down_shexp.weight', [s.sharedFf, s.embd], branch / Math.sqrt(s.sharedFf));
+        add('ffn_up_shexp.weight', [s.embd, s.sharedFf], inv);
+      }
     } else {
       add('ffn_gate.weight', [s.embd, s.ff], inv);
       add('ffn_down.weight', [s.ff, s.embd], down);
@@ -119,11 +125,13 @@ function metadata(spec: ModelSpec, vocabSize: number): [string, GgufMetaValue][]
     [`${a}.rope.freq_base`, gguf.f32(a === 'llama' ? 10000 : 1000000)],
     [`${a}.attention.layer_norm_rms_epsilon`, gguf.f32(a === 'llama' ? 1e-5 : 1e-6)],
   ];
-  if (a === 'qwen3') {
+  if (a === 'qwen3' || a === 'qwen3moe') {
     m.push([`${a}.attention.key_length`, gguf.u32(headDim(s))], [`${a}.attention.value_length`, gguf.u32(headDim(s))]);
   }
   if (s.experts) {
     m.push([`${a}.expert_count`, gguf.u32(s.experts)], [`${a}.expert_used_count`, gguf.u32(s.expertsUsed ?? 2)]);
+    if (a !== 'llama') m.push([`${a}.expert_feed_forward_length`, gguf.u32(s.ff)]);
+    if (s.sharedFf) m.push([`${a}.expert_shared_feed_forward_length`, gguf.u32(s.sharedFf)]);
   }
   return m;
 }

@@ -34,7 +34,7 @@ describe('test model registry', () => {
     expect(new Set(MODELS.map((m) => m.name)).size).toBe(MODELS.length);
     const types = new Set(MODELS.map((m) => m.type));
     for (const t of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q4_K', 'Q5_K', 'Q6_K', 'Q4_K_M']) expect(types).toContain(t);
-    expect(new Set(MODELS.map((m) => m.arch))).toEqual(new Set(['llama', 'qwen2', 'qwen3']));
+    expect(new Set(MODELS.map((m) => m.arch))).toEqual(new Set(['llama', 'qwen2', 'qwen3', 'qwen2moe', 'qwen3moe']));
     for (const tag of ['tiny', 'types', 'qwen', 'moe', 'draft', 'bench']) expect(MODELS.some((m) => m.tags.includes(tag as never))).toBe(true);
     for (const m of MODELS.filter((x) => x.tags.includes('tiny') && x.vocab === 'llama-spm')) expect(m.params).toBeLessThan(5e6);
     const bench = MODELS.filter((m) => m.tags.includes('bench') && !m.draftFor);
@@ -48,7 +48,7 @@ describe('test model registry', () => {
   });
 });
 
-describe.each(['tiny-llama-q8_0', 'tiny-qwen2-f16', 'tiny-qwen3-q8_0', 'tiny-moe-f16', 'small-llama-q4_k_m'])('%s', (name) => {
+describe.each(['tiny-llama-q8_0', 'tiny-qwen2-f16', 'tiny-qwen3-q8_0', 'tiny-moe-f16', 'tiny-qwen2moe-f16', 'tiny-qwen3moe-f16', 'small-llama-q4_k_m'])('%s', (name) => {
   it('has the tensors, shapes and metadata llama.cpp loads, and its parameter count', async () => {
     const spec = modelSpec(name);
     const { header: h } = await load(name);
@@ -73,8 +73,13 @@ describe.each(['tiny-llama-q8_0', 'tiny-qwen2-f16', 'tiny-qwen3-q8_0', 'tiny-moe
       expect(tensor(h, `blk.${l}.attn_k.weight`).shape).toEqual([s.embd, s.kvHeads * hd]);
       expect(tensor(h, `blk.${l}.attn_output.weight`).shape).toEqual([s.embd, s.embd]);
       expect(tensor(h, `blk.${l}.attn_norm.weight`).type).toBe(GgmlType.F32);
-      if (a === 'qwen2') expect(tensor(h, `blk.${l}.attn_k.bias`).shape).toEqual([s.kvHeads * hd]);
-      if (a === 'qwen3') expect(tensor(h, `blk.${l}.attn_q_norm.weight`).shape).toEqual([hd]);
+      if (a === 'qwen2' || a === 'qwen2moe') expect(tensor(h, `blk.${l}.attn_k.bias`).shape).toEqual([s.kvHeads * hd]);
+      if (s.sharedFf) {
+        expect(meta(`${a}.expert_shared_feed_forward_length`)).toBe(s.sharedFf);
+        expect(tensor(h, `blk.${l}.ffn_gate_inp_shexp.weight`)).toMatchObject({ shape: [s.embd], type: GgmlType.F32 });
+        expect(tensor(h, `blk.${l}.ffn_down_shexp.weight`).shape).toEqual([s.sharedFf, s.embd]);
+      }
+      if (a === 'qwen3' || a === 'qwen3moe') expect(tensor(h, `blk.${l}.attn_q_norm.weight`).shape).toEqual([hd]);
       if (s.experts) {
         expect(meta(`${a}.expert_count`)).toBe(s.experts);
         expect(meta(`${a}.expert_used_count`)).toBe(s.expertsUsed);

@@ -56,6 +56,18 @@ export const MODELS: ModelSpec[] = [
     seed: 'tiny-moe', tags: ['tiny', 'moe'], description: 'tiny Mixtral-style mixture of experts (4 experts, 2 used)',
   }),
   spec({
+    name: 'tiny-qwen2moe-f16', arch: 'qwen2moe', vocab: 'qwen2', type: 'F16',
+    shape: { ...TINY, ff: 64, experts: 4, expertsUsed: 2, sharedFf: 128, ctx: 4096 },
+    seed: 'tiny-qwen2moe', tags: ['tiny', 'moe', 'qwen'],
+    description: 'tiny qwen2moe (QKV bias, 4 experts of width 64 with 2 used and no renormalisation, a sigmoid-gated shared expert of width 128)',
+  }),
+  spec({
+    name: 'tiny-qwen3moe-f16', arch: 'qwen3moe', vocab: 'qwen2', type: 'F16',
+    shape: { ...TINY, ff: 64, experts: 4, expertsUsed: 2, ctx: 4096 },
+    seed: 'tiny-qwen3moe', tags: ['tiny', 'moe', 'qwen'],
+    description: 'tiny qwen3moe (q/k norm, 4 experts of width 64 with 2 used, renormalised)',
+  }),
+  spec({
     name: 'tiny-llama-draft-f32', type: 'F32', shape: { ...TINY, layers: 1 }, seed: 'tiny-llama', tags: ['tiny', 'draft'],
     draftFor: 'tiny-llama-f32', description: 'one-layer draft sharing embeddings, output and layer 0 with tiny-llama-f32',
   }),

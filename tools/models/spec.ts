@@ -1,7 +1,7 @@
 // What a generated test model is: architecture, shape, vocabulary, tensor type, tags. Data lives in
 // registry.ts; building lives in build.ts.
 
-export type ModelArch = 'llama' | 'qwen2' | 'qwen3';
+export type ModelArch = 'llama' | 'qwen2' | 'qwen3' | 'qwen2moe' | 'qwen3moe';
 export type VocabName = 'llama-spm' | 'qwen2';
 /** A pure file type (every matrix in that type) or Q4_K_M, laid out as llama.cpp's quantizer does it. */
 export type ModelFileType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q5_0' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'Q4_K_M';
@@ -14,9 +14,11 @@ export interface ModelShape {
   readonly kvHeads: number;
   readonly ff: number;
   readonly ctx: number;
-  /** Mixtral-style experts (llama arch only). */
+  /** Routed experts (llama: Mixtral-style; qwen2moe/qwen3moe); each expert's FFN is `ff` wide. */
   readonly experts?: number;
   readonly expertsUsed?: number;
+  /** qwen2moe's shared expert FFN width (expert_shared_feed_forward_length). */
+  readonly sharedFf?: number;
   /** No output.weight: llama.cpp reuses token_embd (as Qwen2-0.5B does). */
   readonly tiedOutput?: boolean;
 }
@@ -55,9 +57,10 @@ export function countParams(arch: ModelArch, vocab: VocabName, s: ModelShape): n
   const kv = s.kvHeads * hd;
   let layer = 2 * s.embd; // attn_norm, ffn_norm
   layer += s.embd * s.embd * 2 + s.embd * kv * 2; // q, o, k, v
-  if (arch === 'qwen2') layer += s.embd + 2 * kv; // q/k/v biases
-  if (arch === 'qwen3') layer += 2 * hd; // q/k norms
+  if (arch === 'qwen2' || arch === 'qwen2moe') layer += s.embd + 2 * kv; // q/k/v biases
+  if (arch === 'qwen3' || arch === 'qwen3moe') layer += 2 * hd; // q/k norms
   const experts = s.experts ?? 0;
   layer += experts > 0 ? s.embd * experts + 3 * s.embd * s.ff * experts : 3 * s.embd * s.ff;
+  if (s.sharedFf) layer += s.embd + 3 * s.embd * s.sharedFf; // shared-expert gate and FFN
   return v * s.embd * (s.tiedOutput ? 1 : 2) + s.embd + s.layers * layer;
 }

@@ -1,0 +1,191 @@
+// Downloaded model bytes kept in IndexedDB, so a reload (or a peer that runs the same layers again)
+// fetches nothing. Files are stored as fixed-size chunks keyed by model (URL + ETag + size) and chunk
+// index; models are evicted least-recently-used first to stay under a byte budget.
+//
+// IndexedDB rather than OPFS: it exists in pages and in every kind of worker (OPFS's fast synchronous
+// handles only in dedicated workers), commits the chunk and the model's byte count in one
+// transaction (a crash never leaves the two disagreeing), and runs under fake-indexeddb in Node tests.
+// Chunks of a few MiB keep per-record overhead negligible; OPFS would only be worth it for reading
+// multi-GiB files without copies, which the engine does not do (it decodes tensors as they arrive).
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
+import { StorageError } from './errors.ts';
+
+export const DEFAULT_CHUNK_SIZE = 4 << 20;
+export const DEFAULT_BUDGET = 8 * 2 ** 30;
+
+export interface ModelRecord {
+  /** `${url}|${etag}|${size}`: a new version of the file at the same URL is a different model. */
+  readonly key: string;
+  readonly url: string;
+  readonly etag: string | undefined;
+  readonly size: number;
+  readonly chunkSize: number;
+  readonly storedBytes: number;
+  readonly storedChunks: number;
+  readonly lastUsed: number;
+}
+
+interface ChunkRecord {
+  readonly model: string;
+  readonly index: number;
+  readonly data: Uint8Array;
+}
+
+interface Schema extends DBSchema {
+  models: { key: string; value: ModelRecord; indexes: { 'by-url': string } };
+  chunks: { key: [string, number]; value: ChunkRecord };
+}
+
+export interface WeightCacheOptions {
+  /** IndexedDB database name (default 'mesh-llm-weights'). */
+  readonly name?: string;
+  /** Bytes the cache may hold in all (default 8 GiB). */
+  readonly budgetBytes?: number;
+  /** Chunk size for models first stored from now on (default 4 MiB). */
+  readonly chunkSize?: number;
+  /** Clock for least-recently-used order (tests). */
+  readonly now?: () => number;
+}
+
+export interface CacheUsage {
+  readonly totalBytes: number;
+  readonly budgetBytes: number;
+  readonly models: readonly (ModelRecord & { readonly complete: boolean })[];
+}
+
+export function modelKey(url: string, etag: string | undefined, size: number): string {
+  return `${url}|${etag ?? ''}|${size}`;
+}
+
+export class WeightCache {
+  readonly budgetBytes: number;
+  readonly chunkSize: number;
+  private readonly db: IDBPDatabase<Schema>;
+  private readonly now: () => number;
+
+  private constructor(db: IDBPDatabase<Schema>, o: WeightCacheOptions) {
+    this.db = db;
+    this.budgetBytes = o.budgetBytes ?? DEFAULT_BUDGET;
+    this.chunkSize = o.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.now = o.now ?? Date.now;
+  }
+
+  static async open(o: WeightCacheOptions = {}): Promise<WeightCache> {
+    if (typeof indexedDB === 'undefined') {
+      throw new StorageError('storage_unavailable', 'IndexedDB is not available here, so downloaded weights cannot be kept; models will be fetched again on every load');
+    }
+    if (o.chunkSize !== undefined && !(Number.isInteger(o.chunkSize) && o.chunkSize > 0)) {
+      throw new StorageError('storage_bad_options', `chunkSize must be a positive integer, got ${o.chunkSize}`);
+    }
+    try {
+      const db = await openDB<Schema>(o.name ?? 'mesh-llm-weights', 1, {
+        upgrade(d) {
+          d.createObjectStore('models', { keyPath: 'key' }).createIndex('by-url', 'url');
+          d.createObjectStore('chunks', { keyPath: ['model', 'index'] });
+        },
+      });
+      return new WeightCache(db, o);
+    } catch (cause) {
+      throw new StorageError('storage_unavailable', `could not open the weight cache: ${(cause as Error).message ?? cause}; check the browser's storage settings (private windows may forbid it)`, { cause });
+    }
+  }
+
+  /**
+   * The record of one version of a file, created if new; other versions of the same URL are deleted
+   * (a changed ETag or size means the server's file changed, and the old bytes are dead weight).
+   */
+  async model(url: string, etag: string | undefined, size: number): Promise<ModelRecord> {
+    const key = modelKey(url, etag, size);
+    const tx = this.db.transaction(['models', 'chunks'], 'readwrite');
+    const models = tx.objectStore('models');
+    for (const old of await models.index('by-url').getAll(url)) {
+      if (old.key !== key) await this.deleteIn(tx, old.key);
+    }
+    const found = await models.get(key);
+    const record: ModelRecord = found ? { ...found, lastUsed: this.now() }
+      : { key, url, etag, size, chunkSize: this.chunkSize, storedBytes: 0, storedChunks: 0, lastUsed: this.now() };
+    await models.put(record);
+    await tx.done;
+    return record;
+  }
+
+  /** Stored chunks of a model with index in [first, last]. */
+  async chunks(key: string, first: number, last: number): Promise<Map<number, Uint8Array>> {
+    const rows = await this.db.getAll('chunks', IDBKeyRange.bound([key, first], [key, last]));
+    return new Map(rows.map((r) => [r.index, r.data]));
+  }
+
+  /** Which of the indices [first, last] are stored, without reading their bytes. */
+  async storedIndices(key: string, first: number, last: number): Promise<Set<number>> {
+    const keys = await this.db.getAllKeys('chunks', IDBKeyRange.bound([key, first], [key, last]));
+    return new Set(keys.map((k) => k[1]));
+  }
+
+  /**
+   * Stores chunks of one model, first evicting least-recently-used other models to make room.
+   * Returns false (storing nothing) when even that cannot fit them under the budget.
+   */
+  async put(key: string, chunks: readonly { index: number; data: Uint8Array }[]): Promise<boolean> {
+    const incoming = chunks.reduce((n, c) => n + c.data.byteLength, 0);
+    if (!(await this.makeRoom(key, incoming))) return false;
+    const tx = this.db.transaction(['models', 'chunks'], 'readwrite');
+    const store = tx.objectStore('chunks');
+    const model = await tx.objectStore('models').get(key);
+    if (!model) { // deleted meanwhile
+      tx.abort();
+      await tx.done.catch(() => undefined);
+      return false;
+    }
+    let bytes = 0, count = 0;
+    for (const c of chunks) {
+      if ((await store.getKey([key, c.index])) !== undefined) continue;
+      await store.put({ model: key, index: c.index, data: c.data });
+      bytes += c.data.byteLength;
+      count++;
+    }
+    await tx.objectStore('models').put({ ...model, storedBytes: model.storedBytes + bytes, storedChunks: model.storedChunks + count, lastUsed: this.now() });
+    await tx.done;
+    return true;
+  }
+
+  /** Evicts other models, least recently used first, until `incoming` more bytes fit the budget. */
+  private async makeRoom(activeKey: string, incoming: number): Promise<boolean> {
+    const models = await this.db.getAll('models');
+    let total = models.reduce((n, m) => n + m.storedBytes, 0);
+    if (total + incoming <= this.budgetBytes) return true;
+    const active = models.find((m) => m.key === activeKey);
+    if ((active?.storedBytes ?? 0) + incoming > this.budgetBytes) return false; // never evict the model being loaded
+    for (const m of models.filter((x) => x.key !== activeKey).sort((a, b) => a.lastUsed - b.lastUsed)) {
+      if (total + incoming <= this.budgetBytes) break;
+      await this.delete(m.key);
+      total -= m.storedBytes;
+    }
+    return total + incoming <= this.budgetBytes;
+  }
+
+  /** Deletes one model version (by key) or every version of a URL. */
+  async delete(keyOrUrl: string): Promise<void> {
+    const tx = this.db.transaction(['models', 'chunks'], 'readwrite');
+    const byUrl = await tx.objectStore('models').index('by-url').getAllKeys(keyOrUrl);
+    for (const key of byUrl.length > 0 ? byUrl : [keyOrUrl]) await this.deleteIn(tx, key);
+    await tx.done;
+  }
+
+  private async deleteIn(tx: IDBPTransaction<Schema, ('models' | 'chunks')[], 'readwrite'>, key: string): Promise<void> {
+    await tx.objectStore('chunks').delete(IDBKeyRange.bound([key, 0], [key, Infinity]));
+    await tx.objectStore('models').delete(key);
+  }
+
+  async usage(): Promise<CacheUsage> {
+    const models = (await this.db.getAll('models')).sort((a, b) => b.lastUsed - a.lastUsed);
+    return {
+      totalBytes: models.reduce((n, m) => n + m.storedBytes, 0),
+      budgetBytes: this.budgetBytes,
+      models: models.map((m) => ({ ...m, complete: m.storedBytes === m.size })),
+    };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -84,6 +84,8 @@ async function main(): Promise<number> {
   const { urls } = running;
   // Printed before the URLs, so whoever waits for the URL lines already has it.
   if (running.apiTokenGenerated) process.stdout.write(`token: ${running.apiToken}\n`);
+  // The invite to the companion's own private mesh, before the URL lines so whoever waits for those has it too.
+  process.stdout.write(`invite: ${running.mesh.link}\n`);
   // Printed only now that every service listens (and the signal handlers are in place): tests wait for these lines.
   process.stdout.write(`app: ${urls.app}\nnostr: ${urls.nostr}\napi: ${urls.api}\nlibp2p: ${urls.libp2p}\n`);
   return stopped;

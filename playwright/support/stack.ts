@@ -11,6 +11,8 @@ export type ServiceName = (typeof SERVICES)[number];
 
 export interface Stack {
   urls: Record<ServiceName, string>;
+  /** Every other `name: value` line printed before the URLs, e.g. `invite` (the private mesh's link). */
+  printed: Record<string, string>;
   /** What the stack wrote to stderr so far (build and model notes, errors): attach it when a test fails. */
   log(): string;
   /** SIGTERM, then SIGKILL after a grace period; resolves once the process has exited. */
@@ -22,6 +24,8 @@ export interface StackOptions {
   args?: string[];
   /** How long a first start may take: it builds the app and may generate the default model. */
   startTimeoutMs?: number;
+  /** Runs the stack through this command line, e.g. inside a network namespace (support/netns.ts). */
+  wrap?: (argv: string[]) => string[];
 }
 
 export class StackError extends Error {
@@ -34,11 +38,13 @@ export class StackError extends Error {
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const args = ['scripts/start.ts', '--app-port', '0', '--nostr-port', '0', '--api-port', '0', '--libp2p-port', '0', ...(options.args ?? [])];
-  const child = spawn(join(root, 'node_modules', '.bin', 'node'), args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = (options.wrap ?? ((a: string[]) => a))([join(root, 'node_modules', '.bin', 'node'), ...args]);
+  const child = spawn(argv[0], argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
+  const printed: Record<string, string> = {};
   const urls = await new Promise<Record<ServiceName, string>>((resolve, reject) => {
     const found: Partial<Record<ServiceName, string>> = {};
     const fail = (why: string) => {
@@ -53,6 +59,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     child.once('exit', onEarlyExit);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const match = /^(\w+): (\S+)$/.exec(line.trim());
+      if (match && !SERVICES.includes(match[1] as ServiceName)) printed[match[1]] = match[2];
       if (!match || !SERVICES.includes(match[1] as ServiceName)) return;
       found[match[1] as ServiceName] = match[2];
       if (SERVICES.every((name) => found[name])) {
@@ -63,7 +70,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
   });
 
-  return { urls, log: () => stderr, stop: () => stopChild(child, exited) };
+  return { urls, printed, log: () => stderr, stop: () => stopChild(child, exited) };
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {

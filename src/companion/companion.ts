@@ -19,6 +19,11 @@ import type { RunningNostrRelay } from './nostr-relay.ts';
 import type { ServedModel } from './served-model.ts';
 import { createStaticHandler, ISOLATION_HEADERS } from './static-server.ts';
 import { MeshError } from '../protocol/errors.ts';
+import { join } from 'node:path';
+import { loadOrCreateIdentity } from '../mesh/identity.ts';
+import { FileIdentityStore } from '../mesh/identity-store-file.ts';
+import { MemoryIdentityStore } from '../mesh/identity-store-memory.ts';
+import { startCompanionMesh, type CompanionMesh } from '../mesh/net/companion-mesh.ts';
 
 export interface CompanionUrls {
   app: string;
@@ -35,6 +40,8 @@ export interface Companion {
   apiTokenGenerated: boolean;
   libp2p: CompanionLibp2p;
   nostr: RunningNostrRelay;
+  /** The companion's own private mesh: its invite link, members and announcement. */
+  mesh: CompanionMesh;
   stop(): Promise<void>;
 }
 
@@ -89,7 +96,10 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     });
     stops.push(() => nostr.stop());
 
-    const libp2p = await startLibp2pNode({ host: config.host, port: config.libp2pPort, keyDir: options.persistKey === false ? null : config.cacheDir }).catch((error: unknown) => {
+    // One identity for Nostr and libp2p, bound to each other (src/mesh/identity.ts); persisted like the old key.
+    const persist = options.persistKey !== false;
+    const { identity } = await loadOrCreateIdentity(persist ? new FileIdentityStore(join(config.cacheDir, 'mesh-identity.json')) : new MemoryIdentityStore());
+    const libp2p = await startLibp2pNode({ host: config.host, port: config.libp2pPort, keyDir: persist ? config.cacheDir : null, privateKey: identity.libp2pKey }).catch((error: unknown) => {
       throw portError(error, 'libp2p', config.libp2pPort, '--libp2p-port');
     });
     stops.push(async () => {
@@ -97,6 +107,16 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     });
 
     urls = { app, nostr: `ws://${host}:${nostr.port}`, api: '', libp2p: webSocketAddress(libp2p) };
+    const mesh = await startCompanionMesh({
+      libp2p,
+      identity,
+      cacheDir: persist ? config.cacheDir : null,
+      appUrl: app,
+      nostrUrl: urls.nostr,
+      libp2pAddress: urls.libp2p,
+      models: (options.models ?? []).map((m) => m.info.id),
+    });
+    stops.push(() => mesh.stop());
     // The app may be opened as 127.0.0.1 or localhost: both are its own origin.
     const appOrigins = [app, `http://localhost:${appPort}`, `http://127.0.0.1:${appPort}`];
     const apiToken = config.apiToken || (isLoopbackHost(config.host) ? null : generateApiToken());
@@ -118,7 +138,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     stops.push(() => close(apiServer));
     urls.api = `http://${host}:${apiPort}`;
 
-    return { urls, apiToken, apiTokenGenerated: apiToken !== null && !config.apiToken, libp2p, nostr, stop: stopAll };
+    return { urls, apiToken, apiTokenGenerated: apiToken !== null && !config.apiToken, libp2p, nostr, mesh, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => {});
     throw error;

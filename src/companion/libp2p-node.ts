@@ -15,16 +15,20 @@ import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface';
 import { ping } from '@libp2p/ping';
 import type { Ping } from '@libp2p/ping';
 import { webSockets } from '@libp2p/websockets';
+import type { GossipSub } from '@libp2p/gossipsub';
 import { createLibp2p } from 'libp2p';
+import { gossipService } from '../mesh/net/gossip-service.ts';
 import { MeshError } from '../protocol/errors.ts';
 
-export type CompanionLibp2p = Libp2p<{ identify: Identify; ping: Ping; relay: CircuitRelayService }>;
+export type CompanionLibp2p = Libp2p<{ identify: Identify; ping: Ping; relay: CircuitRelayService; pubsub: GossipSub }>;
 
 export interface Libp2pNodeOptions {
   host: string;
   port: number;
   /** Folder holding `libp2p-key` so the peer id is stable across restarts; null = a fresh key each start. */
   keyDir: string | null;
+  /** The key to use (the companion's mesh identity, so its peer id is bound to its Nostr key); wins over keyDir. */
+  privateKey?: PrivateKey;
   /** Relay reservations held at once (each browser tab takes one). */
   maxReservations?: number;
 }
@@ -38,7 +42,7 @@ export function localMeshGater(): ConnectionGater {
 }
 
 export async function startLibp2pNode(options: Libp2pNodeOptions): Promise<CompanionLibp2p> {
-  const privateKey = options.keyDir === null ? await generateKeyPair('Ed25519') : await loadOrCreateKey(options.keyDir);
+  const privateKey = options.privateKey ?? (options.keyDir === null ? await generateKeyPair('Ed25519') : await loadOrCreateKey(options.keyDir));
   // The WebSockets listener needs an IP address; a host name (localhost) is resolved once here.
   const ip = isIP(options.host) !== 0 ? options.host : (await lookup(options.host)).address;
   const host = isIP(ip) === 6 ? `/ip6/${ip}` : `/ip4/${ip}`;
@@ -52,6 +56,8 @@ export async function startLibp2pNode(options: Libp2pNodeOptions): Promise<Compa
     services: {
       identify: identify(),
       ping: ping(),
+      // The mesh's gossip (peer state, plans): the companion is a member and the hub tabs meet at first.
+      pubsub: gossipService(),
       relay: circuitRelayServer({
         reservations: {
           maxReservations: options.maxReservations ?? 128,

@@ -1,0 +1,73 @@
+// The companion as a member of its own private mesh: the secret (persisted), the invite `npm start`
+// prints (bootstrap = its libp2p WebSockets address, relay = its Nostr relay), membership checks and
+// gossip on its libp2p node, and its announcement kept current on its own relay.
+import type { MeshIdentity } from '../identity.ts';
+import { encodeInvite, inviteLink, type Invite } from '../invite.ts';
+import { openMesh } from '../mesh-keys.ts';
+import { connectRelay } from '../discovery.ts';
+import { Announcer } from './announcer.ts';
+import type { PrivateMesh } from './membership-stream.ts';
+import { loadOrCreateMeshSecret } from './mesh-secret-file.ts';
+import { MeshNode, type MeshLibp2p } from './mesh-node.ts';
+
+export interface CompanionMeshOptions {
+  readonly libp2p: MeshLibp2p;
+  readonly identity: MeshIdentity;
+  /** Where the mesh secret is kept; null: a new mesh each start (tests). */
+  readonly cacheDir: string | null;
+  readonly appUrl: string;
+  readonly nostrUrl: string;
+  readonly libp2pAddress: string;
+  readonly memoryBudgetBytes?: number;
+  readonly models?: readonly string[];
+  readonly announceTtlS?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface CompanionMesh {
+  readonly invite: Invite;
+  readonly token: string;
+  /** `<app>#join=<token>`: what `npm start` prints as `invite:`. */
+  readonly link: string;
+  readonly node: MeshNode;
+  readonly announcer: Announcer;
+  stop(): Promise<void>;
+}
+
+export async function startCompanionMesh(o: CompanionMeshOptions): Promise<CompanionMesh> {
+  const { secret } = await loadOrCreateMeshSecret(o.cacheDir);
+  const mesh = (await openMesh({ visibility: 'private', secret })) as PrivateMesh;
+  const invite: Invite = { meshId: mesh.meshId, secret, bootstrap: [o.libp2pAddress], relays: [o.nostrUrl] };
+  const token = encodeInvite(invite);
+  const self = () => ({
+    role: 'server' as const,
+    backend: 'node' as const,
+    memoryBudgetBytes: o.memoryBudgetBytes ?? 0,
+    layerTokensPerSecond: 0,
+    models: (o.models ?? []).map((model) => ({ model })),
+  });
+  const node = new MeshNode({ libp2p: o.libp2p, mesh, self, ...(o.log ? { log: o.log } : {}) });
+  await node.start();
+  const relay = await connectRelay(o.nostrUrl);
+  const announcer = new Announcer({
+    relay,
+    identity: o.identity,
+    mesh,
+    facts: () => ({ ...self(), multiaddrs: [o.libp2pAddress] }),
+    ...(o.announceTtlS ? { ttlS: o.announceTtlS } : {}),
+    onError: (error) => o.log?.(`mesh: announcing failed: ${(error as Error).message}`),
+  });
+  await announcer.start();
+  return {
+    invite,
+    token,
+    link: inviteLink(o.appUrl, token),
+    node,
+    announcer,
+    async stop() {
+      announcer.stop();
+      relay.close();
+      await node.stop();
+    },
+  };
+}

@@ -1,0 +1,208 @@
+// The mesh on top of any libp2p node (a tab's or the companion's): checks every new peer's
+// membership on a dedicated stream and hangs up on those who fail, and gossips peer state on the
+// mesh's topic, accepting only messages forwarded by verified members and passing J's validators.
+// A component with start()/stop(); the libp2p node itself is owned by whoever created it.
+import type { GossipSub, Message } from '@libp2p/gossipsub';
+import { TopicValidatorResult } from '@libp2p/gossipsub';
+import type { Connection, Libp2p, PeerId, StreamHandler, StreamHandlerOptions } from '@libp2p/interface';
+import type { HeldModel } from '../../protocol/mesh-announcement.ts';
+import type { PeerStateMessage } from '../../protocol/mesh-messages.ts';
+import { MESH_PROTOCOL_VERSION, type PeerBackend, type PeerRole } from '../../protocol/mesh-version.ts';
+import { decodeGossip, encodeGossip, SequenceFilter } from '../gossip-messages.ts';
+import { linkType, type LinkType } from './link-type.ts';
+import { answerChallenge, challengePeer, type PrivateMesh } from './membership-stream.ts';
+import { MEMBERSHIP_PROTOCOL, meshTopic } from './protocols.ts';
+
+export type MeshLibp2p = Libp2p<{ pubsub: GossipSub }>;
+
+export interface SelfFacts {
+  readonly role: PeerRole;
+  readonly backend: PeerBackend;
+  readonly memoryBudgetBytes: number;
+  readonly layerTokensPerSecond: number;
+  readonly models: readonly HeldModel[];
+}
+
+export interface MeshNodeOptions {
+  readonly libp2p: MeshLibp2p;
+  readonly mesh: PrivateMesh;
+  readonly self: () => SelfFacts;
+  /** How often peer state is gossiped (also right after a member joins). */
+  readonly stateIntervalMs?: number;
+  /** Called whenever members, links or gossiped state change. */
+  readonly onChange?: () => void;
+  readonly log?: (line: string) => void;
+}
+
+export interface MemberView {
+  readonly peerId: string;
+  /** Kinds of the open connections to it (empty: known but disconnected). */
+  readonly links: LinkType[];
+  readonly state?: PeerStateMessage;
+}
+
+export interface RefusedPeer {
+  readonly peerId: string;
+  readonly reason: string;
+}
+
+export class MeshNode {
+  private readonly o: MeshNodeOptions;
+  private readonly members = new Map<string, { state?: PeerStateMessage }>();
+  private readonly refused = new Map<string, string>();
+  private readonly pending = new Map<string, Promise<void>>();
+  private readonly sequences = new SequenceFilter();
+  private readonly topic: string;
+  private seq = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private running = false;
+
+  constructor(options: MeshNodeOptions) {
+    this.o = options;
+    this.topic = meshTopic(options.mesh.meshId);
+  }
+
+  get selfPeerId(): string {
+    return this.o.libp2p.peerId.toString();
+  }
+
+  async start(): Promise<void> {
+    const { libp2p } = this.o;
+    this.running = true;
+    await libp2p.handle(MEMBERSHIP_PROTOCOL, (stream, connection) => answerChallenge(stream, connection, this.o.mesh, this.selfPeerId), {
+      runOnLimitedConnection: true,
+    });
+    libp2p.addEventListener('connection:open', this.onConnectionOpen);
+    libp2p.addEventListener('connection:close', this.onConnectionClose);
+    const pubsub = libp2p.services.pubsub;
+    pubsub.topicValidators.set(this.topic, this.validate);
+    pubsub.addEventListener('message', this.onMessage);
+    pubsub.subscribe(this.topic);
+    for (const connection of libp2p.getConnections()) this.onConnection(connection);
+    this.timer = setInterval(() => void this.publishState(), this.o.stateIntervalMs ?? 5000);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.timer);
+    const { libp2p } = this.o;
+    libp2p.removeEventListener('connection:open', this.onConnectionOpen);
+    libp2p.removeEventListener('connection:close', this.onConnectionClose);
+    const pubsub = libp2p.services.pubsub;
+    pubsub.removeEventListener('message', this.onMessage);
+    pubsub.topicValidators.delete(this.topic);
+    if (pubsub.getTopics().includes(this.topic)) pubsub.unsubscribe(this.topic);
+    await libp2p.unhandle(MEMBERSHIP_PROTOCOL).catch(() => {});
+  }
+
+  /**
+   * Registers a protocol only members may use (the pipeline's activation stream): a stream from a
+   * peer still being checked waits for the verdict; one from a non-member is reset unread.
+   */
+  async handleForMembers(protocol: string, handler: StreamHandler, options: StreamHandlerOptions = {}): Promise<void> {
+    await this.o.libp2p.handle(
+      protocol,
+      async (stream, connection) => {
+        const peerId = connection.remotePeer.toString();
+        await this.pending.get(peerId);
+        if (!this.members.has(peerId)) return stream.abort(new Error(`${peerId} has not proved membership of this mesh`));
+        await handler(stream, connection);
+      },
+      options,
+    );
+  }
+
+  isMember(peerId: string): boolean {
+    return this.members.has(peerId);
+  }
+
+  /** Verified members, in peer-id order, with their current links and last gossiped state. */
+  memberList(): MemberView[] {
+    return [...this.members.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([peerId, m]) => ({ peerId, links: this.linksTo(peerId), ...(m.state ? { state: m.state } : {}) }));
+  }
+
+  refusedList(): RefusedPeer[] {
+    return [...this.refused.entries()].map(([peerId, reason]) => ({ peerId, reason }));
+  }
+
+  linksTo(peerId: string): LinkType[] {
+    const conns = this.o.libp2p.getConnections().filter((c) => c.remotePeer.toString() === peerId && c.status === 'open');
+    return [...new Set(conns.map((c) => linkType(c.remoteAddr.toString())))].sort();
+  }
+
+  /** Verifies the peer behind `connection` once per peer id (Noise authenticates the id on each new link). */
+  private onConnection(connection: Connection): void {
+    const peerId = connection.remotePeer.toString();
+    if (this.refused.has(peerId)) return void connection.close().catch(() => {});
+    if (this.members.has(peerId)) return this.changed();
+    if (this.pending.has(peerId)) return;
+    const check = challengePeer(connection, this.o.mesh, this.selfPeerId).then(async (outcome) => {
+      this.pending.delete(peerId);
+      if (!this.running) return;
+      if (outcome.ok) {
+        this.members.set(peerId, {});
+        this.o.log?.(`mesh: ${peerId} proved membership`);
+        this.changed();
+        await this.publishState();
+        return;
+      }
+      // A closed connection before an answer is no verdict: the next connection tries again.
+      if (connection.status !== 'open' && !/wrong membership proof/.test(outcome.reason)) return;
+      this.refused.set(peerId, outcome.reason);
+      this.o.log?.(`mesh: refused ${peerId}: ${outcome.reason}`);
+      await this.o.libp2p.hangUp(connection.remotePeer).catch(() => {});
+      this.changed();
+    });
+    this.pending.set(peerId, check);
+  }
+
+  private readonly onConnectionOpen = (event: CustomEvent<Connection>): void => this.onConnection(event.detail);
+  private readonly onConnectionClose = (): void => this.changed();
+
+  /** Pubsub validator: `propagator` is the neighbour that forwarded it, which must be a member. */
+  private readonly validate = (propagator: PeerId, message: Message): TopicValidatorResult => {
+    if (!this.members.has(propagator.toString())) return TopicValidatorResult.Ignore;
+    if (message.type !== 'signed') return TopicValidatorResult.Reject;
+    const checked = decodeGossip(message.data, message.from.toString());
+    return checked.ok ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
+  };
+
+  private readonly onMessage = (event: CustomEvent<Message>): void => {
+    const message = event.detail;
+    if (message.topic !== this.topic || message.type !== 'signed') return;
+    const checked = decodeGossip(message.data, message.from.toString());
+    if (!checked.ok || !this.sequences.accept(checked.value)) return;
+    const m = checked.value;
+    if (m.type !== 'peer-state') return; // demand, plans and activations: the pipeline increment
+    const known = this.members.get(m.peerId);
+    // Members learned through gossip alone (no direct link yet) are vouched for by the forwarding member.
+    this.members.set(m.peerId, { ...known, state: m });
+    this.changed();
+  };
+
+  async publishState(): Promise<void> {
+    if (!this.running) return;
+    const self = this.o.self();
+    const message: PeerStateMessage = {
+      type: 'peer-state',
+      protocol: MESH_PROTOCOL_VERSION,
+      peerId: this.selfPeerId,
+      seq: ++this.seq,
+      sentAt: Date.now(),
+      role: self.role,
+      backend: self.backend,
+      memoryBudgetBytes: self.memoryBudgetBytes,
+      layerTokensPerSecond: self.layerTokensPerSecond,
+      rttMs: 0,
+      models: [...self.models],
+      activeSessions: 0,
+    };
+    await this.o.libp2p.services.pubsub.publish(this.topic, encodeGossip(message)).catch(() => {});
+  }
+
+  private changed(): void {
+    this.o.onChange?.();
+  }
+}

@@ -1,0 +1,50 @@
+// The libp2p node of a mesh peer: WebSockets (to the companion), circuit relay v2 (to reach tabs
+// through the companion and set up WebRTC), WebRTC between tabs (no STUN: local meshes and tests
+// run offline), Noise, yamux, identify, ping and gossipsub. One factory for the page and for Node
+// tests; Node has no RTCPeerConnection, so WebRTC is optional.
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { identify } from '@libp2p/identify';
+import type { ConnectionGater } from '@libp2p/interface';
+import { ping } from '@libp2p/ping';
+import { webRTC } from '@libp2p/webrtc';
+import { webSockets } from '@libp2p/websockets';
+import { createLibp2p } from 'libp2p';
+import type { MeshIdentity } from '../identity.ts';
+import { gossipService } from './gossip-service.ts';
+import type { MeshLibp2p } from './mesh-node.ts';
+
+export interface PeerLibp2pOptions {
+  /** Off in Node (no RTCPeerConnection); on in the page. */
+  readonly webrtc: boolean;
+  /** ICE servers; empty by default, since a local mesh needs none and tests have no internet. */
+  readonly iceServers?: RTCIceServer[];
+}
+
+/**
+ * The browser default gater refuses loopback, private addresses and plain ws://, which is exactly
+ * where a local companion lives; membership (not addresses) decides who may stay connected.
+ */
+export function openMeshGater(): ConnectionGater {
+  return { denyDialMultiaddr: () => false };
+}
+
+export async function createPeerLibp2p(identity: MeshIdentity, options: PeerLibp2pOptions): Promise<MeshLibp2p> {
+  const node = await createLibp2p({
+    privateKey: identity.libp2pKey,
+    // '/p2p-circuit': take a reservation on a relay we connect to (the companion); '/webrtc': accept
+    // WebRTC offers signalled over such relayed connections.
+    addresses: { listen: options.webrtc ? ['/p2p-circuit', '/webrtc'] : ['/p2p-circuit'] },
+    transports: [
+      webSockets(),
+      circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
+      ...(options.webrtc ? [webRTC({ rtcConfiguration: { iceServers: options.iceServers ?? [] } })] : []),
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: openMeshGater(),
+    services: { identify: identify(), ping: ping(), pubsub: gossipService() },
+  });
+  return node as unknown as MeshLibp2p;
+}

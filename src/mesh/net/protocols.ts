@@ -1,0 +1,13 @@
+// Names on the wire of the mesh's libp2p protocols and gossip topic. The membership handshake runs
+// first on every connection; the activation stream (binary frames of
+// src/protocol/mesh-activation-frame.ts) carries hidden states between pipeline stages.
+import { GOSSIP_TOPIC_PREFIX } from '../../protocol/mesh-messages.ts';
+
+export const MEMBERSHIP_PROTOCOL = '/mesh-llm-web/membership/1.0.0';
+/** Reserved for the pipeline increment: one stream per inference session between adjacent stages. */
+export const ACTIVATION_PROTOCOL = '/mesh-llm-web/activation/1.0.0';
+
+/** The pubsub topic of one mesh: only its members publish there (others are refused at connect). */
+export function meshTopic(meshId: string): string {
+  return `${GOSSIP_TOPIC_PREFIX}${meshId}`;
+}

@@ -1,13 +1,19 @@
 // Entry point of the PWA: draws the shell, probes what this tab can run, registers the service worker.
 // The probe results are also published on window.meshApp for tests and for support questions.
 import '../ui/styles.css';
+import '../ui/forms.css';
+import '../ui/home.css';
+import '../ui/playground.css';
+import '../ui/models.css';
 import type { CapabilityReport } from '../protocol/capabilities.ts';
 import { AppShell } from '../ui/shell.ts';
 import type { ServiceWorkerStatus } from '../ui/status-rows.ts';
 import { apiFetch } from './api-fetch.ts';
 import { probeCapabilities } from './capabilities.ts';
+import { createMeshJoin, type MeshJoin } from './mesh-join.ts';
 import { saveCompanionApi, type CompanionApi } from './companion-api.ts';
 import { registerShellWorker, type ShellWorker } from './service-worker.ts';
+import { createViews } from './views.ts';
 
 export interface MeshAppHandle {
   /** Resolves once every probe has answered (the WebGPU adapter request is the slow one). */
@@ -18,6 +24,8 @@ export interface MeshAppHandle {
   apiFetch(input: string | URL, init?: RequestInit): Promise<Response>;
   /** Points this origin's API (page and service worker) at a companion; null = back to the default. */
   setCompanionApi(setting: CompanionApi | null): Promise<void>;
+  /** Mesh membership from an invite link (#join=…); auto=1 joins at load. */
+  mesh: MeshJoin;
 }
 
 declare global {
@@ -29,7 +37,8 @@ declare global {
 const root = document.getElementById('app');
 if (!root) throw new Error('index.html has no #app element to mount the shell in');
 
-const shell = new AppShell(root);
+const views = createViews(apiFetch);
+const shell = new AppShell(root, views.factories);
 const worker: ShellWorker = registerShellWorker((status) => {
   shell.status.setServiceWorker(status);
   document.documentElement.dataset.serviceWorker = status.state;
@@ -48,4 +57,5 @@ window.meshApp = {
   applyUpdate: () => worker.applyUpdate(),
   apiFetch,
   setCompanionApi: saveCompanionApi,
+  mesh: createMeshJoin(),
 };

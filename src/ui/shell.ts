@@ -1,5 +1,6 @@
 // The app frame: header with the product name, navigation between views, the current view, footer.
-// Views are placeholders that say what arrives in them; Home already shows what this device can do.
+// Built views are handed in by the app (they stay alive while hidden, so a streaming reply or a
+// download goes on when the person looks elsewhere); the others are placeholders saying what arrives.
 import { h, svg } from './dom.ts';
 import { markSvg } from './logo.ts';
 import { StatusPanel } from './status-panel.ts';
@@ -7,13 +8,26 @@ import { hashFor, VIEWS, viewFromHash, type ViewId, type ViewInfo } from './view
 
 export const PRODUCT_NAME = 'Mesh LLM';
 
+/** A built view: its content below the heading, created once and kept. */
+export interface ViewContent {
+  element: HTMLElement;
+  /** Called each time the view is shown (e.g. to refresh what may have changed meanwhile). */
+  shown?(): void;
+}
+
+/** Factories get the shell, so Home can place the shell's status panel beside its own cards. */
+export type ViewFactories = Partial<Record<ViewId, (shell: AppShell) => ViewContent>>;
+
 export class AppShell {
   readonly status = new StatusPanel();
+  readonly #factories: ViewFactories;
+  readonly #built = new Map<ViewId, ViewContent>();
   readonly #main: HTMLElement;
   readonly #links = new Map<ViewId, HTMLAnchorElement>();
   readonly #network: HTMLElement;
 
-  constructor(root: HTMLElement) {
+  constructor(root: HTMLElement, views: ViewFactories = {}) {
+    this.#factories = views;
     const nav = h('nav', { class: 'app-nav', 'aria-label': 'Main' });
     const list = h('ul', { role: 'list' });
     for (const view of VIEWS) {
@@ -65,7 +79,14 @@ export class AppShell {
       else link.removeAttribute('aria-current');
     }
     this.#main.dataset.view = id;
-    this.#main.replaceChildren(...(id === 'home' ? this.#home(view) : placeholder(view)));
+    const factory = this.#factories[id];
+    let content: ViewContent | undefined;
+    if (factory) {
+      content = this.#built.get(id) ?? factory(this);
+      this.#built.set(id, content);
+    }
+    this.#main.replaceChildren(...(content ? [viewHeading(view), content.element] : id === 'home' ? this.#home(view) : placeholder(view)));
+    content?.shown?.();
     document.title = id === 'home' ? PRODUCT_NAME : `${view.title} · ${PRODUCT_NAME}`;
     // Screen readers hear the new view's title instead of silence after a route change.
     if (moveFocus) this.#main.querySelector<HTMLElement>('h1')?.focus();

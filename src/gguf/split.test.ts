@@ -99,7 +99,7 @@ describe('openGguf', () => {
   });
 
   it('opens shards picked together as Files, whichever order they come in', async () => {
-    const picked = [...files].reverse().map(([name, bytes]) => new File([bytes], name));
+    const picked = [...files].reverse().map(([name, bytes]) => new File([new Uint8Array(bytes)], name));
     const opened = await openGguf(pickedFilesSource(picked));
     expect(opened.header.tensors.map((t) => t.shard)).toEqual([0, 0, 1, 1, 2, 2, 2]);
     await expect(openGguf(pickedFilesSource(picked.slice(1)))).rejects.toMatchObject({ code: 'gguf_split_missing' });

@@ -1,7 +1,10 @@
 // A ModelProvider over local engines (src/engine): what the companion serves with no tab open, and
 // what a worker engine can use in the browser. Each model is one Engine; its layer-range stages are
-// reported as served by this peer.
+// reported as served by this peer. Recent sessions are kept (session-cache.ts) so a conversation's
+// next turn evaluates only its new tokens.
 import type { Engine } from '../engine/engine.ts';
+import { generateTokens } from '../engine/generate.ts';
+import { resumeSession, SessionCache, type SessionCacheOptions } from './session-cache.ts';
 import { chatTemplateFor } from '../tokenizer/index.ts';
 import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText } from './provider.ts';
 import { ApiError } from '../protocol/api-error.ts';
@@ -26,12 +29,33 @@ function macrotask(): Promise<void> {
   });
 }
 
+/** Prompt tokens seen and evaluated since the provider started: what the KV reuse saved. */
+export interface PrefillStats {
+  promptTokens: number;
+  /** Prompt tokens that ran through the model (the rest came from a kept session's KV cache). */
+  evaluated: number;
+  reused: number;
+}
+
+export interface EngineProviderOptions {
+  /** Sessions kept per model for prefix reuse; `{ maxSessions: 0 }` turns it off. */
+  sessions?: SessionCacheOptions;
+}
+
 export class EngineProvider implements ModelProvider {
   private readonly models = new Map<string, EngineModel>();
   private readonly texts = new Map<string, ModelText>();
+  private readonly caches = new Map<string, SessionCache>();
+  readonly prefill: PrefillStats = { promptTokens: 0, evaluated: 0, reused: 0 };
 
-  constructor(models: readonly EngineModel[]) {
-    for (const m of models) this.models.set(m.id, m);
+  constructor(models: readonly EngineModel[], options: EngineProviderOptions = {}) {
+    for (const m of models) {
+      this.models.set(m.id, m);
+      const c = m.engine.config;
+      // f32 keys and values for every layer (f16 caches still store f32 here)
+      const bytesPerToken = c.nLayer * 2 * c.nHeadKv * c.headDim * 4;
+      this.caches.set(m.id, new SessionCache(() => m.engine.createSession(), bytesPerToken, options.sessions));
+    }
   }
 
   listModels(): ModelDescriptor[] {
@@ -52,20 +76,39 @@ export class EngineProvider implements ModelProvider {
 
   async generate(request: GenerateRequest): Promise<Generation> {
     const m = this.get(request.model);
-    const events = m.engine.generate({ promptTokens: request.promptTokens, maxTokens: request.maxTokens, sampling: request.sampling, signal: request.signal });
+    const cache = this.caches.get(m.id)!;
+    const stats = this.prefill;
+    // Taken out of the cache: no other request can use this session until it is put back.
+    const { session, reused } = cache.take(request.promptTokens);
+    stats.promptTokens += request.promptTokens.length;
+    stats.reused += reused;
+    const view = resumeSession(session, reused, (n) => { stats.evaluated += n; });
+    const events = generateTokens(view, m.engine.tokenizer, { promptTokens: request.promptTokens, maxTokens: request.maxTokens, sampling: request.sampling, signal: request.signal });
     async function* tokens(): AsyncGenerator<number> {
-      for await (const e of events) {
-        if (e.type !== 'token') continue;
-        yield e.token;
-        // A small model's step can finish without ever leaving the microtask queue: let I/O run between
-        // tokens, so a client's disconnect is seen (and the generation stopped) within one token, and
-        // other requests' streams keep flowing.
-        await macrotask();
+      let broken = false;
+      try {
+        for await (const e of events) {
+          if (e.type !== 'token') continue;
+          yield e.token;
+          // A small model's step can finish without ever leaving the microtask queue: let I/O run between
+          // tokens, so a client's disconnect is seen (and the generation stopped) within one token, and
+          // other requests' streams keep flowing.
+          await macrotask();
+        }
+      } catch (e) {
+        // Aborts are checked between batches, and return() (stop sequence, client gone) lands between
+        // steps: the session then still holds exactly session.tokens. Anything else may leave it half-run.
+        broken = !(e instanceof DOMException && e.name === 'AbortError');
+        throw e;
+      } finally {
+        if (broken) session.free();
+        else cache.keep(session);
       }
     }
     return {
       servedBy: m.engine.ranges.map(([first, end]) => ({ peer: m.peer ?? 'local', layers: [first, end] as [number, number] })),
       tokens: tokens(),
+      cachedPromptTokens: reused,
     };
   }
 

@@ -35,6 +35,8 @@ export interface RunOptions {
 
 export interface Run {
   servedBy: ServedBy[];
+  /** Prompt tokens the provider did not evaluate again (reused KV cache). */
+  cachedPromptTokens: number;
   /** Text deltas; the return value says how it ended. Throws an AbortError if the client aborted. */
   deltas: AsyncGenerator<string, Outcome, void>;
   /** Stops the provider (e.g. the response stream was cancelled). */
@@ -108,7 +110,7 @@ export async function startRun(o: RunOptions): Promise<Run> {
     controller.abort(abortError());
     release();
   };
-  return { servedBy: generation.servedBy, deltas: deltas(), cancel };
+  return { servedBy: generation.servedBy, cachedPromptTokens: generation.cachedPromptTokens ?? 0, deltas: deltas(), cancel };
 }
 
 /** Runs to the end and collects the text (non-streaming responses). */

@@ -3,5 +3,6 @@
 export { handleApiRequest, errorResponse, speaks, API_PATHS, type Protocol } from './handler.ts';
 export { createApiContext, type ApiContext, type ApiOptions, type RequestInfo } from './context.ts';
 export type { ModelProvider, ModelDescriptor, ModelText, Generation, GenerateRequest, ServedBy } from './provider.ts';
-export { EngineProvider, type EngineModel } from './engine-provider.ts';
+export { EngineProvider, type EngineModel, type EngineProviderOptions, type PrefillStats } from './engine-provider.ts';
+export { SessionCache, type SessionCacheOptions } from './session-cache.ts';
 export { type QueueOptions, DEFAULT_QUEUE } from './queue.ts';

@@ -33,8 +33,10 @@ function finishReason(o: Outcome, toolCalls: boolean): OpenAiFinishReason {
   return o.finish === 'length' ? 'length' : 'stop';
 }
 
-function usage(p: Prepared, o: Outcome): OpenAiUsage {
-  return { prompt_tokens: p.promptTokens.length, completion_tokens: o.completionTokens, total_tokens: p.promptTokens.length + o.completionTokens };
+function usage(p: Prepared, o: Outcome, cached: number): OpenAiUsage {
+  const u: OpenAiUsage = { prompt_tokens: p.promptTokens.length, completion_tokens: o.completionTokens, total_tokens: p.promptTokens.length + o.completionTokens };
+  if (cached > 0) u.prompt_tokens_details = { cached_tokens: cached };
+  return u;
 }
 
 export async function chatCompletions(request: Request, ctx: ApiContext, info: RequestInfo, body: unknown): Promise<Response> {
@@ -60,7 +62,7 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
     const completion: ChatCompletion = {
       id, object: 'chat.completion', created, model: req.model,
       choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(result.outcome, toolCalls.length > 0) }],
-      usage: usage(p, result.outcome), system_fingerprint: null, mesh: meshInfo(run.servedBy),
+      usage: usage(p, result.outcome, run.cachedPromptTokens), system_fingerprint: null, mesh: meshInfo(run.servedBy),
     };
     return jsonResponse(completion, 200, headers);
   }
@@ -86,7 +88,7 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
       if (content) yield sseData(chunk({ content }, null));
       if (toolCalls.length) yield sseData(chunk({ tool_calls: toolCalls.map((c, index) => ({ index, ...openAiToolCall(c) })) }, null));
       yield sseData(chunk({}, finishReason(outcome, toolCalls.length > 0)));
-      if (req.includeUsage) yield sseData({ id, object: 'chat.completion.chunk', created, model: req.model, system_fingerprint: null, choices: [], usage: usage(p, outcome) });
+      if (req.includeUsage) yield sseData({ id, object: 'chat.completion.chunk', created, model: req.model, system_fingerprint: null, choices: [], usage: usage(p, outcome, run.cachedPromptTokens) });
       yield 'data: [DONE]\n\n';
     } catch (e) {
       if (!isAbort(e)) yield sseData(openAiErrorBody(toApiError(e)));
@@ -113,7 +115,7 @@ export async function completions(request: Request, ctx: ApiContext, info: Reque
     try { result = await collect(run); } finally { release(); }
     const completion: TextCompletion = {
       ...base, choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: finishReason(result.outcome, false) }],
-      usage: usage(p, result.outcome), mesh: meshInfo(run.servedBy),
+      usage: usage(p, result.outcome, run.cachedPromptTokens), mesh: meshInfo(run.servedBy),
     };
     return jsonResponse(completion, 200, headers);
   }
@@ -128,7 +130,7 @@ export async function completions(request: Request, ctx: ApiContext, info: Reque
         const r = await run.deltas.next();
         if (r.done) {
           yield sseData(chunk('', finishReason(r.value, false)));
-          if (req.includeUsage) yield sseData({ ...base, choices: [], usage: usage(p, r.value) });
+          if (req.includeUsage) yield sseData({ ...base, choices: [], usage: usage(p, r.value, run.cachedPromptTokens) });
           break;
         }
         yield sseData(first ? { ...chunk(r.value, null), mesh: meshInfo(run.servedBy) } : chunk(r.value, null));

@@ -45,6 +45,8 @@ export interface Generation {
    * (e.g. context full), which the API reports as finish_reason "length".
    */
   tokens: AsyncIterable<number>;
+  /** Prompt tokens whose KV cache was reused from an earlier generation (not evaluated again). */
+  cachedPromptTokens?: number;
 }
 
 export interface ModelProvider {

@@ -54,13 +54,16 @@ export function createMeshJoin(href: string = location.href): MeshJoin {
         // libp2p is most of the bundle: loaded only by tabs that join.
         const { PeerNode } = await import('../mesh/net/peer-node.ts');
         const { identity } = await loadOrCreateIdentity(new IdbIdentityStore(await claimIdentitySlot()));
+        const budget = budgetOf(href);
         node = new PeerNode({
           identity,
           invite,
           role: role ?? request.role ?? 'server',
           backend: 'wasm',
-          memoryBudgetBytes: DEFAULT_BUDGET_BYTES,
+          memoryBudgetBytes: budget ?? DEFAULT_BUDGET_BYTES,
           onChange: changed,
+          // A server runs the layers the companion plans for it, Range-reading only their tensors.
+          openModel: openPublishedModel,
         });
         await node.start();
       } catch (error) {
@@ -83,6 +86,30 @@ export function createMeshJoin(href: string = location.href): MeshJoin {
   changed();
   if (request?.auto) mesh.join().catch(() => {}); // the failure is in state()
   return mesh;
+}
+
+/**
+ * The memory lent, from the link's `budget` parameter (bytes, or with a k/m/g suffix): small
+ * budgets force even a tiny model to split across tabs (tests, demos).
+ */
+export function budgetOf(href: string): number | undefined {
+  let url: URL;
+  try {
+    url = new URL(href);
+  } catch {
+    return undefined;
+  }
+  const raw = new URLSearchParams(url.hash.replace(/^#/, '')).get('budget') ?? url.searchParams.get('budget');
+  const m = raw ? /^(\d+(?:\.\d+)?)([kmg]?)$/i.exec(raw.trim()) : null;
+  if (!m) return undefined;
+  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Math.floor(Number(m[1]) * scale);
+}
+
+/** A model the companion publishes under /models/, opened with Range reads (only the tensors asked for are fetched). */
+async function openPublishedModel(model: string) {
+  const [{ urlSource }, { openModel }] = await Promise.all([import('../gguf/byte-source.ts'), import('../engine/model.ts')]);
+  return openModel(await urlSource(new URL(`/models/${encodeURIComponent(model)}.gguf`, location.origin).href));
 }
 
 /**

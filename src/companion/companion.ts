@@ -18,12 +18,15 @@ import { startNostrRelay } from './nostr-relay.ts';
 import type { RunningNostrRelay } from './nostr-relay.ts';
 import type { ServedModel } from './served-model.ts';
 import { createStaticHandler, ISOLATION_HEADERS } from './static-server.ts';
+import { TabHub } from './tab-hub.ts';
+import { TabRoutingProvider } from './tab-provider.ts';
 import { MeshError } from '../protocol/errors.ts';
 import { join } from 'node:path';
 import { loadOrCreateIdentity } from '../mesh/identity.ts';
 import { FileIdentityStore } from '../mesh/identity-store-file.ts';
 import { MemoryIdentityStore } from '../mesh/identity-store-memory.ts';
 import { startCompanionMesh, type CompanionMesh } from '../mesh/net/companion-mesh.ts';
+import { startCompanionPipeline } from './companion-mesh-pipeline.ts';
 
 export interface CompanionUrls {
   app: string;
@@ -42,6 +45,8 @@ export interface Companion {
   nostr: RunningNostrRelay;
   /** The companion's own private mesh: its invite link, members and announcement. */
   mesh: CompanionMesh;
+  /** Browser tabs attached over /attach (src/companion/tab-hub.ts) and the models they serve. */
+  tabs: TabHub;
   stop(): Promise<void>;
 }
 
@@ -56,6 +61,8 @@ export interface CompanionOptions {
   api?: Omit<ApiOptions, 'provider'>;
   /** false: a fresh libp2p key for this run only (tests); default: persisted under cacheDir. */
   persistKey?: boolean;
+  /** Forward requests for a model the companion serves itself to an attached tab that serves it too. */
+  preferTabs?: boolean;
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -120,7 +127,16 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     // The app may be opened as 127.0.0.1 or localhost: both are its own origin.
     const appOrigins = [app, `http://localhost:${appPort}`, `http://127.0.0.1:${appPort}`];
     const apiToken = config.apiToken || (isLoopbackHost(config.host) ? null : generateApiToken());
-    const provider = options.provider ?? new EngineProvider((options.models ?? []).map((m) => m.model));
+    // The served model through the mesh's server tabs when a plan of theirs is ready (src/mesh/pipeline/).
+    const pipeline = options.provider ? undefined : await startCompanionPipeline({
+      node: mesh.node, models: options.models ?? [], modelsDir: config.modelsDir, log: (line) => console.error(`start: ${line}`),
+    });
+    if (pipeline) stops.push(async () => pipeline.stop());
+    const allowedOrigins = () => [...appOrigins, ...config.corsOrigins];
+    // Tabs attach on the API port (/attach) and serve models the companion may not have itself.
+    const tabs = new TabHub({ allowedOrigins, token: apiToken, log: (line) => console.error(`companion: ${line}`) });
+    const local = options.provider ?? pipeline?.provider ?? new EngineProvider((options.models ?? []).map((m) => m.model));
+    const provider = new TabRoutingProvider(local, tabs, { preferTabs: options.preferTabs });
     const apiServer = createServer(
       createApiHandler({
         routes: [
@@ -128,17 +144,21 @@ export async function startCompanion(config: CompanionConfig, options: Companion
           ...(options.routes ?? []),
         ],
         mounts: [v1Mount({ ...options.api, provider }, apiToken)],
-        allowedOrigins: () => [...appOrigins, ...config.corsOrigins],
+        allowedOrigins,
       }),
     );
+    apiServer.on('upgrade', (req, socket, head) => {
+      if (!tabs.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+    });
     // Longer than SDK clients keep idle sockets: a pooled connection a client reuses is never one this
     // server is closing at that moment (which the client would see as ECONNRESET).
     apiServer.keepAliveTimeout = 65_000;
     const apiPort = await listen(apiServer, config.host, config.apiPort, 'api', '--api-port');
     stops.push(() => close(apiServer));
+    stops.push(() => tabs.close());
     urls.api = `http://${host}:${apiPort}`;
 
-    return { urls, apiToken, apiTokenGenerated: apiToken !== null && !config.apiToken, libp2p, nostr, mesh, stop: stopAll };
+    return { urls, apiToken, apiTokenGenerated: apiToken !== null && !config.apiToken, libp2p, nostr, mesh, tabs, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => {});
     throw error;

@@ -81,5 +81,6 @@ export function decodeActivationFrame(bytes: unknown): Checked<ActivationFrame> 
 export function frameFloats(frame: ActivationFrame): Float32Array {
   if (frame.dtype !== 'f32') throw new TypeError('frameFloats reads f32 frames only');
   const p = frame.payload;
-  return p.byteOffset % 4 === 0 ? new Float32Array(p.buffer, p.byteOffset, p.length / 4) : new Float32Array(p.slice().buffer);
+  // new Uint8Array(p) always copies into a buffer of its own: Node's Buffer.slice() would not.
+  return p.byteOffset % 4 === 0 ? new Float32Array(p.buffer, p.byteOffset, p.length / 4) : new Float32Array(new Uint8Array(p).buffer);
 }

@@ -17,6 +17,8 @@ export interface OpenAiUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** Present when part of the prompt's KV cache was reused from an earlier request (a subset of prompt_tokens). */
+  prompt_tokens_details?: { cached_tokens: number };
 }
 
 /** Which peers computed which layers; a field the SDKs ignore, mirrored in the x-mesh-served-by header. */

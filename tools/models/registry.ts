@@ -72,6 +72,10 @@ export const MODELS: ModelSpec[] = [
     draftFor: 'tiny-llama-f32', description: 'one-layer draft sharing embeddings, output and layer 0 with tiny-llama-f32',
   }),
   spec({
+    name: 'tiny-llama-4l-f32', type: 'F32', shape: { ...TINY, layers: 4 }, seed: 'tiny-llama-4l', tags: ['tiny'],
+    description: 'tiny llama with four layers, so the mesh tests can split it across three tabs',
+  }),
+  spec({
     name: 'bench-llama-q8_0', type: 'Q8_0', shape: BENCH, seed: 'bench-llama', tags: ['bench'],
     description: 'benchmark llama, 8 layers, width 512',
   }),

@@ -6,7 +6,7 @@ import type { GossipSub, Message } from '@libp2p/gossipsub';
 import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { Connection, Libp2p, PeerId, StreamHandler, StreamHandlerOptions } from '@libp2p/interface';
 import type { HeldModel } from '../../protocol/mesh-announcement.ts';
-import type { PeerStateMessage } from '../../protocol/mesh-messages.ts';
+import type { GossipMessage, PeerStateMessage } from '../../protocol/mesh-messages.ts';
 import { MESH_PROTOCOL_VERSION, type PeerBackend, type PeerRole } from '../../protocol/mesh-version.ts';
 import { decodeGossip, encodeGossip, SequenceFilter } from '../gossip-messages.ts';
 import { linkType, type LinkType } from './link-type.ts';
@@ -34,6 +34,9 @@ export interface MeshNodeOptions {
   readonly log?: (line: string) => void;
 }
 
+/** A gossip message as its sender writes it: the envelope (protocol, peerId, seq, sentAt) is added on publish. */
+export type GossipBody = GossipMessage extends infer M ? (M extends GossipMessage ? Omit<M, 'protocol' | 'peerId' | 'seq' | 'sentAt'> : never) : never;
+
 export interface MemberView {
   readonly peerId: string;
   /** Kinds of the open connections to it (empty: known but disconnected). */
@@ -56,6 +59,8 @@ export class MeshNode {
   private seq = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   private running = false;
+  private readonly gossipListeners = new Set<(message: GossipMessage) => void>();
+  private readonly changeListeners = new Set<() => void>();
 
   constructor(options: MeshNodeOptions) {
     this.o = options;
@@ -175,12 +180,44 @@ export class MeshNode {
     const checked = decodeGossip(message.data, message.from.toString());
     if (!checked.ok || !this.sequences.accept(checked.value)) return;
     const m = checked.value;
-    if (m.type !== 'peer-state') return; // demand, plans and activations: the pipeline increment
+    if (m.type !== 'peer-state') {
+      // Plans and stage readiness (src/mesh/pipeline/): only from verified members.
+      if (this.members.has(m.peerId)) for (const listener of this.gossipListeners) listener(m);
+      return;
+    }
     const known = this.members.get(m.peerId);
     // Members learned through gossip alone (no direct link yet) are vouched for by the forwarding member.
     this.members.set(m.peerId, { ...known, state: m });
     this.changed();
   };
+
+  /** Hears validated gossip other than peer state (plans, stage readiness) from members. */
+  addGossipListener(listener: (message: GossipMessage) => void): () => void {
+    this.gossipListeners.add(listener);
+    return () => this.gossipListeners.delete(listener);
+  }
+
+  /** Called with onChange: members, links or gossiped state changed. */
+  addChangeListener(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Publishes a message of this peer on the mesh topic (the envelope is filled in here). */
+  async publish(body: GossipBody): Promise<void> {
+    if (!this.running) return;
+    const message = { ...body, protocol: MESH_PROTOCOL_VERSION, peerId: this.selfPeerId, seq: ++this.seq, sentAt: Date.now() } as GossipMessage;
+    await this.o.libp2p.services.pubsub.publish(this.topic, encodeGossip(message)).catch(() => {});
+  }
+
+  /** Opens a stream of `protocol` to a member (over any open connection, else by dialling it). */
+  async openStream(peerId: string, protocol: string, signal?: AbortSignal) {
+    const connection = this.o.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open' && !c.limits);
+    if (connection) return connection.newStream(protocol, { signal });
+    const peer = this.o.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)?.remotePeer;
+    if (!peer) throw new Error(`no link to ${peerId}`);
+    return this.o.libp2p.dialProtocol(peer, protocol, { signal, runOnLimitedConnection: true });
+  }
 
   async publishState(): Promise<void> {
     if (!this.running) return;
@@ -204,5 +241,6 @@ export class MeshNode {
 
   private changed(): void {
     this.o.onChange?.();
+    for (const listener of this.changeListeners) listener();
   }
 }

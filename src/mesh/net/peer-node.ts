@@ -16,6 +16,8 @@ import { linkType, type LinkType } from './link-type.ts';
 import type { PrivateMesh } from './membership-stream.ts';
 import { MeshNode, type MeshLibp2p, type RefusedPeer } from './mesh-node.ts';
 import { createPeerLibp2p } from './peer-libp2p.ts';
+import type { ModelFile } from '../../engine/model.ts';
+import { StageServer, type StageState } from '../pipeline/stage-server.ts';
 
 export interface PeerNodeOptions {
   readonly identity: MeshIdentity;
@@ -25,6 +27,11 @@ export interface PeerNodeOptions {
   readonly memoryBudgetBytes: number;
   readonly layerTokensPerSecond?: number;
   readonly models?: readonly HeldModel[];
+  /**
+   * Servers only: how to open a model the head plans across the mesh (the page: Range reads of
+   * <app>/models/<id>.gguf). Given, the peer follows the head's layer plans and runs its stage.
+   */
+  readonly openModel?: (model: string) => Promise<ModelFile>;
   /** Off in Node tests (no RTCPeerConnection). */
   readonly webrtc?: boolean;
   readonly onChange?: () => void;
@@ -55,6 +62,8 @@ export interface MeshSnapshot {
   readonly refused: RefusedPeer[];
   /** Every link type ever established (a WebRTC link may be replaced later; the test reports it). */
   readonly linkTypesSeen: LinkType[];
+  /** This peer's pipeline stage (servers that run one). */
+  readonly stage?: StageState;
 }
 
 export class PeerNode {
@@ -64,6 +73,7 @@ export class PeerNode {
   private relay: Relay | undefined;
   private watch: Watch | undefined;
   private announcer: Announcer | undefined;
+  private stageServer: StageServer | undefined;
   private mesh: PrivateMesh | undefined;
   private status: PeerNodeStatus = 'starting';
   private error: string | undefined;
@@ -101,6 +111,18 @@ export class PeerNode {
         ...(this.o.log ? { log: this.o.log } : {}),
       });
       await this.meshNode.start();
+      if (this.o.openModel && this.o.role === 'server') {
+        // The head is the invite's bootstrap (the companion): its plans are the ones requests run on.
+        const heads = new Set(this.o.invite.bootstrap.map((address) => address.split('/p2p/')[1]));
+        this.stageServer = new StageServer({
+          node: this.meshNode,
+          openModel: this.o.openModel,
+          isHead: (peerId) => heads.has(peerId),
+          onChange: () => this.changed(),
+          ...(this.o.log ? { log: this.o.log } : {}),
+        });
+        await this.stageServer.start();
+      }
       await Promise.all(this.o.invite.bootstrap.map((address) => libp2p.dial(multiaddr(address)).catch((e: unknown) => this.o.log?.(`mesh: bootstrap ${address} failed: ${(e as Error).message}`))));
       await this.startDiscovery(mesh);
       this.status = 'joined';
@@ -154,7 +176,7 @@ export class PeerNode {
       backend: this.o.backend,
       memoryBudgetBytes: this.o.memoryBudgetBytes,
       layerTokensPerSecond: this.o.layerTokensPerSecond ?? 0,
-      models: this.o.models ?? [],
+      models: [...(this.o.models ?? []), ...(this.stageServer?.held() ?? [])],
     };
   }
 
@@ -195,11 +217,13 @@ export class PeerNode {
       peers,
       refused: this.meshNode?.refusedList() ?? [],
       linkTypesSeen: [...this.linkTypesSeen].sort(),
+      ...(this.stageServer ? { stage: this.stageServer.state() } : {}),
     };
   }
 
   async stop(): Promise<void> {
     this.status = 'stopped';
+    this.stageServer?.stop();
     this.announcer?.stop();
     this.watch?.close();
     this.relay?.close();

@@ -1,0 +1,55 @@
+// The companion as the pipeline's head: when the model it serves is also published under the
+// app's /models/ (so tabs can Range-read their layers from it), it plans that model across the
+// server tabs of its mesh and serves /v1 through them once their stages are ready, from its own
+// engine until then (and whenever no plan fits).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { EngineProvider } from '../api/engine-provider.ts';
+import type { ModelProvider } from '../api/provider.ts';
+import { openHead } from '../engine/head.ts';
+import { openTail } from '../engine/tail.ts';
+import { modelMemory } from '../mesh/layer-memory.ts';
+import type { MeshNode } from '../mesh/net/mesh-node.ts';
+import { PipelineCoordinator } from '../mesh/pipeline/coordinator.ts';
+import { MeshProvider } from '../mesh/pipeline/mesh-provider.ts';
+import type { ServedModel } from './served-model.ts';
+
+export interface CompanionPipelineOptions {
+  readonly node: MeshNode;
+  readonly models: readonly ServedModel[];
+  /** The folder the app server publishes under /models/. */
+  readonly modelsDir: string;
+  readonly stageTimeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface CompanionPipeline {
+  readonly provider: ModelProvider;
+  readonly coordinator: PipelineCoordinator;
+  stop(): void;
+}
+
+export async function startCompanionPipeline(o: CompanionPipelineOptions): Promise<CompanionPipeline | undefined> {
+  const fallback = new EngineProvider(o.models.map((m) => m.model));
+  const served = o.models.find((m) => existsSync(join(o.modelsDir, `${m.info.id}.gguf`)));
+  if (!served) return undefined;
+  const { engine } = served.model;
+  const coordinator = new PipelineCoordinator({ node: o.node, model: { id: served.info.id, memory: modelMemory(engine.model.header) }, ...(o.log ? { log: o.log } : {}) });
+  // The reference kernels, as on the tabs: the split run computes exactly what a solo ref run does.
+  const [head, tail] = [await openHead(engine.model), await openTail(engine.model)];
+  coordinator.start();
+  const provider = new MeshProvider({
+    node: o.node,
+    coordinator,
+    fallback,
+    head,
+    tail,
+    tokenizer: engine.tokenizer,
+    nEmbd: engine.config.nEmbd,
+    nVocab: engine.config.nVocab,
+    maxPositions: engine.maxPositions,
+    ...(o.stageTimeoutMs ? { stageTimeoutMs: o.stageTimeoutMs } : {}),
+    onRecovered: ({ failed, ms, plan }) => o.log?.(`pipeline: recovered from ${failed} in ${ms} ms on plan ${plan.epoch}`),
+  });
+  return { provider, coordinator, stop: () => coordinator.stop() };
+}

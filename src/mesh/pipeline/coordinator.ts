@@ -1,0 +1,150 @@
+// The head's view of the pipeline: computes the layer plan with the shared planner from the server
+// peers' gossiped state (budget, speed, round trip), gossips it so each server loads its range,
+// tracks which stages reported ready, and hands out a route (a ready plan) for each new session.
+// The head itself embeds and computes logits (it holds the whole model to serve alone), so the
+// planner counts no head or tail tensors against the servers' budgets.
+import type { GossipMessage } from '../../protocol/mesh-messages.ts';
+import type { LayerPlan } from '../../protocol/mesh-plan.ts';
+import type { ModelMemory } from '../layer-memory.ts';
+import type { MeshNode } from '../net/mesh-node.ts';
+import { planLayers, type PlannerOptions, type PlannerPeer } from '../planner.ts';
+
+export interface CoordinatorOptions {
+  readonly node: MeshNode;
+  readonly model: { readonly id: string; readonly memory: ModelMemory };
+  readonly planner?: PlannerOptions;
+  /** How often the current plan is gossiped again (for peers that joined since). */
+  readonly republishMs?: number;
+  /** How long a peer that failed mid-session stays out of plans unless it reconnects. */
+  readonly failedForMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface Route {
+  readonly plan: LayerPlan;
+}
+
+const rangeKey = (model: string, start: number, end: number) => `${model}:${start}-${end}`;
+
+export class PipelineCoordinator {
+  private readonly o: CoordinatorOptions;
+  private plan: LayerPlan | undefined;
+  /** The last plan that existed, kept as `previous` so the next one moves as few layers as possible. */
+  private previous: LayerPlan | undefined;
+  /** Each peer's latest stage-ready report: a peer holds one stage at a time, so older reports are void. */
+  private readonly ready = new Map<string, string>();
+  private readonly failed = new Map<string, number>();
+  private readonly waiters = new Set<() => void>();
+  private readonly unlisten: Array<() => void> = [];
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+
+  constructor(options: CoordinatorOptions) {
+    this.o = options;
+  }
+
+  get modelId(): string {
+    return this.o.model.id;
+  }
+
+  start(): void {
+    this.unlisten.push(this.o.node.addGossipListener((m) => this.onGossip(m)));
+    this.unlisten.push(this.o.node.addChangeListener(() => this.replan()));
+    this.timer = setInterval(() => {
+      this.replan();
+      if (this.plan) void this.publish(this.plan);
+    }, this.o.republishMs ?? 2000);
+    this.replan();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    for (const u of this.unlisten.splice(0)) u();
+    for (const w of this.waiters) w();
+  }
+
+  currentPlan(): LayerPlan | undefined {
+    return this.plan;
+  }
+
+  /** A plan whose every stage is linked and has reported its layers loaded, or undefined. */
+  route(): Route | undefined {
+    const plan = this.plan;
+    if (!plan) return undefined;
+    const linked = new Set(this.o.node.memberList().filter((m) => m.links.length > 0).map((m) => m.peerId));
+    const ok = plan.stages.every((s) => linked.has(s.peerId) && this.isReady(s.peerId, rangeKey(plan.model, s.layers.start, s.layers.end)));
+    return ok ? { plan } : undefined;
+  }
+
+  /** Resolves with a route as soon as one is ready, or undefined after `timeoutMs`. */
+  async waitForRoute(timeoutMs: number, signal?: AbortSignal): Promise<Route | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const route = this.route();
+      if (route || Date.now() >= deadline || signal?.aborted) return route;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(250, deadline - Date.now()));
+        const waiters = this.waiters;
+        function done() {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve();
+        }
+        waiters.add(done);
+      });
+    }
+  }
+
+  /** A stage failed mid-session: plan without it (it comes back when it reconnects after the cool-off). */
+  markFailed(peerId: string, why = 'failed'): void {
+    this.failed.set(peerId, Date.now() + (this.o.failedForMs ?? 30_000));
+    this.ready.delete(peerId);
+    this.o.log?.(`pipeline: ${peerId} left the plan (${why}); replanning without it`);
+    this.replan();
+  }
+
+  private isReady(peerId: string, key: string): boolean {
+    const reported = this.ready.get(peerId);
+    if (reported !== undefined) return reported === key;
+    const state = this.o.node.memberList().find((m) => m.peerId === peerId)?.state;
+    return state?.models.some((h) => h.layers && rangeKey(h.model, h.layers.start, h.layers.end) === key) ?? false;
+  }
+
+  private onGossip(m: GossipMessage): void {
+    if (m.type !== 'stage-ready' || this.failed.has(m.peerId)) return;
+    this.ready.set(m.peerId, rangeKey(m.model, m.layers.start, m.layers.end));
+    this.wake();
+  }
+
+  /** The planner's input: linked server members with gossiped state, minus recent failures. */
+  private peers(): PlannerPeer[] {
+    const now = Date.now();
+    for (const [peerId, until] of this.failed) if (until <= now) this.failed.delete(peerId);
+    return this.o.node.memberList()
+      .filter((m) => m.state && m.links.length > 0 && !this.failed.has(m.peerId))
+      .map((m) => ({ peerId: m.peerId, role: m.state!.role, memoryBudgetBytes: m.state!.memoryBudgetBytes, layerTokensPerSecond: m.state!.layerTokensPerSecond, rttMs: m.state!.rttMs }));
+  }
+
+  private replan(): void {
+    const { id, memory } = this.o.model;
+    const result = planLayers({ id, ...memory, headBytes: 0, tailBytes: 0 }, this.peers(), this.previous, this.o.planner);
+    const next = result.ok ? result.plan : undefined;
+    const changed = JSON.stringify(next?.stages) !== JSON.stringify(this.plan?.stages);
+    this.plan = next;
+    if (next) this.previous = next;
+    if (changed) {
+      this.o.log?.(next ? `pipeline: plan ${next.epoch} for ${id}: ${next.stages.map((s) => `${s.peerId.slice(-6)}[${s.layers.start}-${s.layers.end - 1}]`).join(' → ')}` : `pipeline: no plan for ${id}${result.ok ? '' : ` (${result.message})`}`);
+      if (next) void this.publish(next);
+    }
+    this.wake();
+  }
+
+  private async publish(plan: LayerPlan): Promise<void> {
+
+    await this.o.node.publish({ type: 'layer-plan', plan });
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+}

@@ -1,0 +1,164 @@
+// An inference session whose layers run on other peers: the head embeds the tokens, sends the
+// hidden states through the plan's stages in order (each stage an activation stream with its own
+// KV cache for this session) and computes the logits from what the last stage returns. The
+// engine's generation loop runs on it unchanged. When a stage fails, the session takes a new route
+// from the coordinator, replays every token it holds to rebuild the new stages' caches, and retries
+// the batch: the logits, and so the generated text, are those of a run without the fault.
+import type { Head } from '../../engine/head.ts';
+import type { ExtendOptions, InferenceSession } from '../../engine/session.ts';
+import type { Tail } from '../../engine/tail.ts';
+import { EngineError } from '../../engine/errors.ts';
+import type { LayerPlan } from '../../protocol/mesh-plan.ts';
+import type { MeshNode } from '../net/mesh-node.ts';
+import type { PipelineCoordinator } from './coordinator.ts';
+import { PipelineError, StageFailedError } from './pipeline-errors.ts';
+import { RemoteStage } from './remote-stage.ts';
+
+export interface MeshSessionOptions {
+  readonly node: MeshNode;
+  readonly coordinator: PipelineCoordinator;
+  readonly head: Head;
+  readonly tail: Tail;
+  readonly nEmbd: number;
+  readonly nVocab: number;
+  readonly maxPositions: number;
+  readonly batchSize?: number;
+  /** A stage reply later than this counts as a stall. */
+  readonly stageTimeoutMs?: number;
+  /** How long to wait for a new ready plan after a failure. */
+  readonly recoverTimeoutMs?: number;
+  /** The plan the session starts on (the provider already checked it is ready). */
+  readonly plan?: LayerPlan;
+  /** Called after each recovery, with the failed peer and the time from failure to retried batch. */
+  readonly onRecovered?: (info: { failed: string; ms: number; plan: LayerPlan }) => void;
+}
+
+export interface MeshSession extends InferenceSession {
+  /** The plan in use now (changes after a recovery). */
+  readonly plan: LayerPlan | undefined;
+  readonly recoveries: number;
+}
+
+const MAX_RECOVERIES = 4;
+
+export function createMeshSession(o: MeshSessionOptions): MeshSession {
+  const held: number[] = [];
+  const sessionId = crypto.getRandomValues(new Uint8Array(16));
+  const batchSize = o.batchSize ?? 256;
+  let plan = o.plan;
+  let stages: RemoteStage[] | undefined;
+  let recoveries = 0;
+  let freed = false;
+
+  const closeStages = () => {
+    for (const s of stages ?? []) void s.close();
+    stages = undefined;
+  };
+
+  const connect = async (signal?: AbortSignal): Promise<RemoteStage[]> => {
+    if (!plan) {
+      const route = await o.coordinator.waitForRoute(o.recoverTimeoutMs ?? 20_000, signal);
+      if (!route) throw new PipelineError('pipeline_no_route', 'no ready pipeline plan: not enough server peers hold the model\'s layers; wait for peers to join or raise their memory budgets');
+      plan = route.plan;
+    }
+    const p = plan;
+    const opened: RemoteStage[] = [];
+    try {
+      for (const stage of p.stages) {
+        opened.push(await RemoteStage.open({ node: o.node, stage, model: p.model, planEpoch: p.epoch, sessionId, width: o.nEmbd, timeoutMs: o.stageTimeoutMs ?? 5000 }));
+      }
+    } catch (error) {
+      for (const s of opened) void s.close();
+      throw error;
+    }
+    return opened;
+  };
+
+  /** Runs one batch at `position` through every stage; logits of the rows wanted. */
+  const runBatch = async (route: RemoteStage[], batch: readonly number[], position: number): Promise<Float32Array> => {
+    let hidden = await o.head.embed(batch);
+    for (const stage of route) hidden = await stage.extend(hidden, batch.length, position);
+    return hidden;
+  };
+
+  /** Rebuilds the caches of a fresh route from the tokens held (prefill-sized batches, no logits). */
+  const replay = async (route: RemoteStage[], signal?: AbortSignal) => {
+    for (let start = 0; start < held.length; start += batchSize) {
+      signal?.throwIfAborted();
+      await runBatch(route, held.slice(start, start + batchSize), start);
+    }
+  };
+
+  /** Hidden states of `batch` at the end of the held tokens, recovering from stage failures. */
+  const forward = async (batch: readonly number[], signal?: AbortSignal): Promise<Float32Array> => {
+    let failedAt: { peer: string; at: number } | undefined;
+    let failures = 0;
+    for (;;) {
+      try {
+        if (!stages) {
+          stages = await connect(signal);
+          if (failedAt) await replay(stages, signal);
+        }
+        const hidden = await runBatch(stages, batch, held.length);
+        if (failedAt && plan) {
+          recoveries++;
+          o.onRecovered?.({ failed: failedAt.peer, ms: Math.round(performance.now() - failedAt.at), plan });
+        }
+        return hidden;
+      } catch (error) {
+        if (!(error instanceof StageFailedError) || ++failures > MAX_RECOVERIES) throw error;
+        signal?.throwIfAborted();
+        failedAt ??= { peer: error.peerId, at: performance.now() };
+        o.coordinator.markFailed(error.peerId, error.message);
+        closeStages();
+        plan = undefined;
+      }
+    }
+  };
+
+  return {
+    get tokens() {
+      return held;
+    },
+    get length() {
+      return held.length;
+    },
+    get plan() {
+      return plan;
+    },
+    get recoveries() {
+      return recoveries;
+    },
+    maxPositions: o.maxPositions,
+    async extend(tokens, opts: ExtendOptions = {}) {
+      if (freed) throw new EngineError('engine_session_freed', 'this inference session was freed; create a new one');
+      const want = opts.logits ?? 'all';
+      if (tokens.length === 0) return new Float32Array(0);
+      if (held.length + tokens.length > o.maxPositions) {
+        throw new EngineError('engine_context_overflow', `the context is full: ${held.length} tokens held, ${tokens.length} more requested, the limit is ${o.maxPositions}; shorten the prompt, lower max tokens, or start a new conversation`);
+      }
+      const out = new Float32Array((want === 'all' ? tokens.length : want === 'last' ? 1 : 0) * o.nVocab);
+      for (let start = 0; start < tokens.length; start += batchSize) {
+        opts.signal?.throwIfAborted();
+        const batch = tokens.slice(start, start + batchSize);
+        const hidden = await forward(batch, opts.signal);
+        held.push(...batch);
+        if (want === 'all') out.set(await o.tail.logits(hidden, batch.length), start * o.nVocab);
+        else if (want === 'last' && start + batch.length === tokens.length) out.set(await o.tail.logits(hidden.subarray((batch.length - 1) * o.nEmbd), 1));
+      }
+      return out;
+    },
+    truncate(length) {
+      if (!Number.isInteger(length) || length < 0 || length > held.length) {
+        throw new EngineError('engine_bad_input', `cannot truncate a session of ${held.length} tokens to ${length}`);
+      }
+      // The stages roll back when the next frame arrives at this earlier position.
+      held.length = length;
+    },
+    free() {
+      if (freed) return;
+      freed = true;
+      closeStages();
+    },
+  };
+}

@@ -1,0 +1,26 @@
+// Errors of the mesh pipeline. A stage failure names the peer, so the head can replan without it.
+import { MeshError } from '../../protocol/errors.ts';
+
+export type PipelineErrorCode =
+  | 'pipeline_stage_failed'
+  | 'pipeline_no_route'
+  | 'pipeline_bad_hello'
+  | 'pipeline_bad_frame'
+  | 'pipeline_not_loaded';
+
+export class PipelineError extends MeshError {
+  constructor(code: PipelineErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'PipelineError';
+  }
+}
+
+/** A stage that left, stalled past the timeout or answered garbage: the head replans without it. */
+export class StageFailedError extends PipelineError {
+  readonly peerId: string;
+  constructor(peerId: string, why: string, options?: { cause?: unknown }) {
+    super('pipeline_stage_failed', `the stage on ${peerId} failed (${why}); the head replans without it and replays the tokens so far`, options);
+    this.name = 'StageFailedError';
+    this.peerId = peerId;
+  }
+}

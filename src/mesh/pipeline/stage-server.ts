@@ -1,0 +1,210 @@
+// A server peer's side of the pipeline: follows the layer plans the head gossips, loads only its
+// own layer range's tensors (the weight store reads just those from the model's ByteSource), says
+// so (a stage-ready message and its peer state), and runs activation streams: each stream is one
+// inference session with its own KV cache; a frame at an earlier position than the cache holds
+// rolls the cache back first (truncate), and the stream's end frees it.
+import type { Stream } from '@libp2p/interface';
+import { lpStream } from '@libp2p/utils';
+import type { ModelFile } from '../../engine/model.ts';
+import { openStage, type Stage } from '../../engine/stage.ts';
+import type { ComputeOptions } from '../../engine/model.ts';
+import type { HeldModel } from '../../protocol/mesh-announcement.ts';
+import { decodeActivationFrame, encodeActivationFrame, frameFloats, FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from '../../protocol/mesh-activation-frame.ts';
+import type { GossipMessage } from '../../protocol/mesh-messages.ts';
+import type { LayerPlan, LayerRange } from '../../protocol/mesh-plan.ts';
+import type { MeshNode } from '../net/mesh-node.ts';
+import { ACTIVATION_PROTOCOL } from '../net/protocols.ts';
+import { decodeHello } from './activation-hello.ts';
+import { PipelineError } from './pipeline-errors.ts';
+
+export interface StageServerOptions {
+  readonly node: MeshNode;
+  /** Opens a model by id (the page: a Range-reading URL source under <app>/models/). */
+  readonly openModel: (model: string) => Promise<ModelFile>;
+  /** Whose plans to follow: the head that receives requests (default: any member). */
+  readonly isHead?: (peerId: string) => boolean;
+  readonly compute?: ComputeOptions;
+  readonly onChange?: () => void;
+  readonly log?: (line: string) => void;
+}
+
+export type StageStatus = 'idle' | 'loading' | 'ready' | 'failed';
+
+export interface StageState {
+  readonly status: StageStatus;
+  readonly model?: string;
+  readonly layers?: LayerRange;
+  readonly planEpoch?: number;
+  readonly loadMs?: number;
+  readonly error?: string;
+  /** Inference sessions open now, and frames served since start. */
+  readonly sessions: number;
+  readonly frames: number;
+}
+
+interface Loaded {
+  readonly model: string;
+  readonly file: ModelFile;
+  readonly stage: Stage;
+}
+
+const sameRange = (a: LayerRange | undefined, b: LayerRange) => a !== undefined && a.start === b.start && a.end === b.end;
+
+export class StageServer {
+  private readonly o: StageServerOptions;
+  private readonly models = new Map<string, Promise<ModelFile>>();
+  private loaded: Loaded | undefined;
+  private wanted: { model: string; layers: LayerRange; epoch: number } | undefined;
+  private status: StageStatus = 'idle';
+  private error: string | undefined;
+  private loadMs: number | undefined;
+  private epoch: number | undefined;
+  private loading = false;
+  private sessions = 0;
+  private frames = 0;
+  private unlisten: (() => void) | undefined;
+
+  constructor(options: StageServerOptions) {
+    this.o = options;
+  }
+
+  async start(): Promise<void> {
+    await this.o.node.handleForMembers(ACTIVATION_PROTOCOL, (stream) => this.serve(stream), { runOnLimitedConnection: true });
+    this.unlisten = this.o.node.addGossipListener((m) => this.onGossip(m));
+  }
+
+  stop(): void {
+    this.unlisten?.();
+  }
+
+  state(): StageState {
+    return {
+      status: this.status,
+      ...(this.wanted ? { model: this.wanted.model, layers: this.wanted.layers } : {}),
+      ...(this.epoch !== undefined ? { planEpoch: this.epoch } : {}),
+      ...(this.loadMs !== undefined ? { loadMs: this.loadMs } : {}),
+      ...(this.error ? { error: this.error } : {}),
+      sessions: this.sessions,
+      frames: this.frames,
+    };
+  }
+
+  /** What this peer holds, for its gossiped peer state (the head reads readiness from it too). */
+  held(): HeldModel[] {
+    const l = this.loaded;
+    return l ? [{ model: l.model, layers: { start: l.stage.first, end: l.stage.end } }] : [];
+  }
+
+  private onGossip(m: GossipMessage): void {
+    if (m.type !== 'layer-plan' || (this.o.isHead && !this.o.isHead(m.peerId))) return;
+    this.follow(m.plan);
+  }
+
+  /** Loads this peer's range of the plan (if it has one and does not hold it yet). */
+  follow(plan: LayerPlan): void {
+    const self = this.o.node.selfPeerId;
+    const mine = plan.stages.find((s) => s.peerId === self && s.shard.kind === 'dense');
+    if (!mine) return; // left out: keep what is loaded, a later plan may give it back
+    this.epoch = plan.epoch;
+    this.wanted = { model: plan.model, layers: mine.layers, epoch: plan.epoch };
+    if (this.loaded?.model === plan.model && sameRange({ start: this.loaded.stage.first, end: this.loaded.stage.end }, mine.layers)) {
+      void this.announceReady();
+      return;
+    }
+    void this.loadWanted();
+  }
+
+  private async loadWanted(): Promise<void> {
+    if (this.loading) return; // the running load re-checks `wanted` when done
+    this.loading = true;
+    try {
+      while (this.wanted) {
+        const want = this.wanted;
+        const l = this.loaded;
+        if (l && l.model === want.model && sameRange({ start: l.stage.first, end: l.stage.end }, want.layers)) break;
+        this.status = 'loading';
+        this.changed();
+        const started = performance.now();
+        try {
+          let opening = this.models.get(want.model);
+          if (!opening) this.models.set(want.model, (opening = this.o.openModel(want.model)));
+          const file = await opening;
+          const stage = await openStage(file, want.layers.start, want.layers.end, this.o.compute);
+          this.loaded = { model: want.model, file, stage };
+          this.loadMs = Math.round(performance.now() - started);
+          this.status = 'ready';
+          this.error = undefined;
+          this.o.log?.(`pipeline: loaded ${want.model} layers ${want.layers.start}-${want.layers.end - 1} in ${this.loadMs} ms`);
+        } catch (error) {
+          this.models.delete(want.model);
+          this.status = 'failed';
+          this.error = (error as Error).message;
+          this.o.log?.(`pipeline: loading ${want.model} failed: ${this.error}`);
+          this.changed();
+          return;
+        }
+      }
+      await this.announceReady();
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  private async announceReady(): Promise<void> {
+    const l = this.loaded;
+    if (!l) return;
+    this.changed();
+    await this.o.node.publish({ type: 'stage-ready', model: l.model, planEpoch: this.epoch ?? 0, layers: { start: l.stage.first, end: l.stage.end }, shard: { kind: 'dense' } });
+    await this.o.node.publishState();
+  }
+
+  /** One activation stream: a hello naming the layers, then request/reply frames until the head closes it. */
+  private async serve(stream: Stream): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: FRAME_HEADER_BYTES + MAX_FRAME_BYTES });
+    let session: ReturnType<Stage['createSession']> | undefined;
+    try {
+      const hello = decodeHello((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray());
+      if (!hello.ok) throw new PipelineError('pipeline_bad_hello', `bad activation hello: ${hello.reason}`);
+      const l = this.loaded;
+      const { model, layers } = hello.value;
+      if (!l || l.model !== model || l.stage.first !== layers.start || l.stage.end !== layers.end) {
+        throw new PipelineError('pipeline_not_loaded', `this peer does not hold ${model} layers ${layers.start}-${layers.end - 1}`);
+      }
+      const width = l.file.config.nEmbd;
+      session = l.stage.createSession({ maxPositions: l.file.config.nCtxTrain });
+      this.sessions++;
+      this.changed();
+      for (;;) {
+        let bytes: Uint8Array;
+        try {
+          bytes = (await lp.read()).subarray();
+        } catch {
+          break; // the head closed the stream (session over) or the link went away
+        }
+        const frame = decodeActivationFrame(bytes);
+        if (!frame.ok) throw new PipelineError('pipeline_bad_frame', `dropped a malformed activation frame: ${frame.reason}`);
+        const f = frame.value;
+        if (f.dtype !== 'f32' || f.width !== width) throw new PipelineError('pipeline_bad_frame', `frames for this stage are f32 of width ${width}`);
+        if (f.position > session.length) throw new PipelineError('pipeline_bad_frame', `frame at position ${f.position} but the cache holds ${session.length}: positions must be contiguous`);
+        if (f.position < session.length) session.truncate(f.position);
+        const out = await session.extend(frameFloats(f), f.tokenCount);
+        this.frames++;
+        await lp.write(encodeActivationFrame({ ...f, payload: new Uint8Array(out.buffer, out.byteOffset, out.byteLength) }));
+      }
+      await stream.close().catch(() => {});
+    } catch (error) {
+      this.o.log?.(`pipeline: activation stream ended: ${(error as Error).message}`);
+      stream.abort(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      if (session) {
+        session.free();
+        this.sessions--;
+        this.changed();
+      }
+    }
+  }
+
+  private changed(): void {
+    this.o.onChange?.();
+  }
+}

@@ -46,9 +46,14 @@ test('a new deploy waits for the page, then replaces the old cache', async ({ pa
   expect(await shellCaches(page)).toEqual([`mesh-shell-${first}`, `mesh-shell-${second}`].sort());
   expect(await page.locator('meta[name="mesh-deploy"]').count()).toBe(0);
 
-  // The page asks (the update prompt will); the new worker takes over and the page reloads into it.
-  await Promise.all([page.waitForEvent('load'), page.evaluate(() => window.meshApp.applyUpdate())]);
+  // The non-blocking prompt offers the new version; its Reload lets the new worker take over and reloads.
+  const prompt = page.getByTestId('update-prompt');
+  await expect(prompt).toBeVisible();
+  await expect(prompt).toHaveAttribute('role', 'status');
+  await expect(prompt).toContainText('New version available.');
+  await Promise.all([page.waitForEvent('load'), prompt.getByRole('button', { name: 'Reload' }).click()]);
   await expect(page.locator('meta[name="mesh-deploy"]')).toHaveAttribute('content', 'second');
   await expect.poll(() => workerStatus(page), { timeout: 30_000 }).toMatchObject({ state: 'active', controlled: true, updateWaiting: false, version: second });
   await expect.poll(() => shellCaches(page)).toEqual([`mesh-shell-${second}`]);
+  await expect(page.getByTestId('update-prompt')).toBeHidden();
 });

@@ -49,7 +49,12 @@ export async function saveCompanionApi(setting: CompanionApi | null): Promise<vo
 
 export async function savedCompanionApi(): Promise<CompanionApi | null> {
   if (typeof caches === 'undefined') return null;
-  const hit = await (await caches.open(SETTINGS_CACHE)).match(SETTINGS_KEY);
+  let hit: Response | undefined;
+  try {
+    hit = await (await caches.open(SETTINGS_CACHE)).match(SETTINGS_KEY);
+  } catch {
+    return null; // storage blocked (a third-party frame such as the widget's): no saved setting here
+  }
   if (!hit) return null;
   try {
     return normaliseCompanionApi((await hit.json()) as CompanionApi);

@@ -2,51 +2,62 @@
 import { contributeCard, meshJoinSlot } from '../ui/contribute-card.ts';
 import { SettingsStore } from '../ui/contribute-settings.ts';
 import { h } from '../ui/dom.ts';
+import { dashboardView } from '../ui/dashboard-view.ts';
 import { modelsView } from '../ui/models-view.ts';
-import { playgroundView } from '../ui/playground-view.ts';
+import { playgroundView, type PlaygroundDeps } from '../ui/playground-view.ts';
 import type { ViewFactories } from '../ui/shell.ts';
 import { companionApiResolver } from './companion-api.ts';
+import { fetchCompanionHealth } from './companion-health.ts';
+import { describeError } from './describe-error.ts';
+import type { MeshJoin } from './mesh-join.ts';
+import { MetricsStore } from './metrics-store.ts';
 import { cachePartStore } from './models-cache-store.ts';
 import { ModelsManager } from './models-manager.ts';
-import { chatBody, listModels, PlaygroundError, streamChat, type ApiFetch } from './playground-chat.ts';
+import { chatBody, listModels, streamChat, type ApiFetch } from './playground-chat.ts';
+
+export { describeError };
 
 export interface AppViews {
   factories: ViewFactories;
   settings: SettingsStore;
   models: ModelsManager;
+  metrics: MetricsStore;
 }
 
-export function createViews(apiFetch: ApiFetch): AppViews {
+export function createViews(apiFetch: ApiFetch, mesh: MeshJoin): AppViews {
   const settings = new SettingsStore(safeLocalStorage());
   const models = new ModelsManager(cachePartStore(), { origin: location.origin });
   const resolveApi = companionApiResolver(location.origin);
+  const metrics = new MetricsStore();
+  // The playground's replies and failures feed the dashboard's throughput plot and error list.
+  const stream: PlaygroundDeps['stream'] = async (model, messages, sampling, onEvent, signal) => {
+    try {
+      const stats = await streamChat(apiFetch, chatBody(model, messages, sampling), onEvent, signal);
+      metrics.recordReply({ at: Date.now(), model, tokens: stats.usageTokens ?? stats.tokens, tokensPerSecond: stats.tokensPerSecond, via: stats.via });
+      return stats;
+    } catch (error) {
+      const { title, detail } = describeError(error);
+      metrics.recordError({ at: Date.now(), where: 'Playground', title, detail });
+      throw error;
+    }
+  };
   const factories: ViewFactories = {
     home: (shell) => ({ element: h('div', { class: 'home-grid' }, h('div', { class: 'home-col' }, contributeCard(settings), meshJoinSlot()), shell.status.element) }),
     playground: () => playgroundView({
       listModels: () => listModels(apiFetch),
-      stream: (model, messages, sampling, onEvent, signal) => streamChat(apiFetch, chatBody(model, messages, sampling), onEvent, signal),
+      stream,
       apiBase: resolveApi,
       describeError,
     }),
+    dashboard: () => dashboardView({
+      mesh: () => mesh.state(),
+      onMeshChange: (listener) => mesh.onChange(listener),
+      health: async () => fetchCompanionHealth(await resolveApi()),
+      metrics,
+    }),
     models: () => modelsView({ manager: models, servedModels: () => listModels(apiFetch) }),
   };
-  return { factories, settings, models };
-}
-
-export function describeError(error: unknown): { title: string; detail: string } {
-  if (error instanceof PlaygroundError) {
-    switch (error.code) {
-      case 'no_peer':
-        return { title: 'No peer can serve this model', detail: error.message };
-      case 'unreachable':
-        return { title: 'The API is unreachable', detail: error.message };
-      case 'stream_error':
-        return { title: 'The reply was cut off', detail: error.message };
-      default:
-        return { title: 'The request failed', detail: error.message };
-    }
-  }
-  return { title: 'Something went wrong', detail: error instanceof Error ? error.message : String(error) };
+  return { factories, settings, models, metrics };
 }
 
 function safeLocalStorage(): Storage | null {

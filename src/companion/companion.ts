@@ -90,7 +90,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       // Tells the app's pages and service worker where this companion's API is (its port may be chosen late).
       if (req.url?.split('?')[0] === COMPANION_INFO_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
         return void res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
-          .end(JSON.stringify({ api: apiUrlFor(req.headers.host, urls.api) }));
+          .end(JSON.stringify({ api: apiUrlFor(req.headers.host, urls.api), embed_origins: config.embedOrigins }));
       }
       serveStatic(req, res);
     });
@@ -165,7 +165,10 @@ export async function startCompanion(config: CompanionConfig, options: Companion
   }
 }
 
-/** Where the app server publishes `{"api": "<url of this companion's API>"}`. */
+/**
+ * Where the app server publishes `{"api": "<url of this companion's API>", "embed_origins": [...]}`:
+ * the widget's frame serves only the host sites listed (none unless `--embed-origin` names them).
+ */
 export const COMPANION_INFO_PATH = '/companion.json';
 
 /**

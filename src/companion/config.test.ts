@@ -69,6 +69,8 @@ describe('parseCompanionArgs', () => {
   it('collects CORS origins from the environment and repeated flags', () => {
     expect(parse([], { MESH_CORS_ORIGINS: 'http://a.test, https://b.test:8443' }).corsOrigins).toEqual(['http://a.test', 'https://b.test:8443']);
     expect(parse(['--cors-origin', 'http://a.test', '--cors-origin=*'], { MESH_CORS_ORIGINS: 'http://env.test' }).corsOrigins).toEqual(['http://a.test', '*']);
+    expect(parse(['--embed-origin', 'https://shop.test', '--embed-origin', 'http://b.test'], {}).embedOrigins).toEqual(['https://shop.test', 'http://b.test']);
+    expect(parse([], { MESH_EMBED_ORIGINS: '*' }).embedOrigins).toEqual(['*']);
     expect(errorOf(['--cors-origin', 'http://a.test/path']).message).toMatch(/not an origin.*http:\/\/a\.test/);
     expect(errorOf(['--cors-origin', 'nope']).message).toMatch(/not an origin/);
   });
@@ -117,6 +119,7 @@ describe('parseCompanionArgs', () => {
   it('does not share mutable defaults between calls', () => {
     parse(['--cors-origin', 'http://a.test']);
     expect(defaultConfig(root).corsOrigins).toEqual([]);
+    expect(defaultConfig(root).embedOrigins).toEqual([]);
   });
 });
 

@@ -20,6 +20,8 @@ export interface CompanionConfig {
   cacheDir: string;
   /** Origins allowed to call the API besides the app's own origin ('*' allows any). */
   corsOrigins: string[];
+  /** Sites allowed to embed the chat widget (its frame uses this companion); '*' for any. */
+  embedOrigins: string[];
   /**
    * `scripts/start.ts` only: the model served by the API with no tab open: a test model's name from
    * tools/models/registry.ts (generated on first use), a .gguf path, or an http(s) URL of one.
@@ -67,6 +69,7 @@ const OPTIONS: Option[] = [
   { key: 'modelsDir', flag: '--models-dir', env: 'MESH_MODELS_DIR', kind: 'path', help: 'folder served under /models/' },
   { key: 'cacheDir', flag: '--cache-dir', env: 'MESH_CACHE_DIR', kind: 'path', help: 'folder for the persistent libp2p key' },
   { key: 'corsOrigins', flag: '--cors-origin', env: 'MESH_CORS_ORIGINS', kind: 'origins', help: 'extra origin(s) allowed to call the API, comma-separated; * for any' },
+  { key: 'embedOrigins', flag: '--embed-origin', env: 'MESH_EMBED_ORIGINS', kind: 'origins', help: 'site(s) allowed to embed the chat widget, comma-separated; * for any (default: none)' },
   { key: 'model', flag: '--model', env: 'MESH_MODEL', kind: 'model', help: 'model the API serves: a test model name, a .gguf path or URL' },
   { key: 'backend', flag: '--backend', env: 'MESH_BACKEND', kind: 'backend', help: 'kernels of the API engine: cpu (WASM) or ref (scalar)' },
   { key: 'apiToken', flag: '--api-token', env: 'MESH_API_TOKEN', kind: 'token', help: 'bearer token the API requires (generated on a non-loopback --host)' },
@@ -88,6 +91,7 @@ export function defaultConfig(root: string): CompanionConfig {
     modelsDir: join(root, '.cache', 'models'),
     cacheDir: join(root, '.cache', 'companion'),
     corsOrigins: [],
+    embedOrigins: [],
     model: DEFAULT_MODEL,
     backend: 'cpu',
     apiToken: '',
@@ -152,7 +156,7 @@ export function parseCompanionArgs(argv: readonly string[], env: Record<string, 
       i++;
     }
     const value = convert(option, raw, `option ${name}`, root);
-    // A repeated --cors-origin adds up; the first flag replaces what the environment said.
+    // A repeated --cors-origin or --embed-origin adds up; the first flag replaces what the environment said.
     set[option.key] = option.kind === 'origins' && seen.has(option.key) ? [...(set[option.key] as string[]), ...(value as string[])] : value;
     seen.add(option.key);
   }

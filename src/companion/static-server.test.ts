@@ -21,6 +21,7 @@ beforeAll(async () => {
   mkdirSync(models);
   writeFileSync(join(dist, 'index.html'), '<!doctype html><title>shell</title>');
   writeFileSync(join(dist, 'sw.js'), 'self.addEventListener("fetch", () => {});');
+  writeFileSync(join(dist, 'widget.js'), '(()=>{})();');
   writeFileSync(join(dist, 'assets', 'app-1234.js'), 'export {};');
   writeFileSync(join(dist, 'assets', 'app-1234.css'), 'body{}');
   writeFileSync(join(dist, 'manifest.webmanifest'), '{}');
@@ -58,6 +59,15 @@ function rawGet(path: string): Promise<string> {
 }
 
 describe('static server', () => {
+  it('lets other sites load widget.js, and only that file', async () => {
+    const widget = await fetch(`${base}/widget.js?v=2`);
+    expect(widget.status).toBe(200);
+    expect(widget.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+    expect(widget.headers.get('content-type')).toContain('text/javascript');
+    expect((await fetch(`${base}/sw.js`)).headers.get('cross-origin-resource-policy')).toBe('same-origin');
+    expect((await fetch(`${base}/assets/app-1234.js`)).headers.get('cross-origin-resource-policy')).toBe('same-origin');
+  });
+
   it('serves the shell with cross-origin isolation headers and no-cache', async () => {
     const res = await fetch(`${base}/`);
     expect(res.status).toBe(200);

@@ -12,6 +12,9 @@ export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
 
+/** The one file other origins may load (src/widget/widget.ts, built by tools/build/widget-plugin.ts). */
+export const CROSS_ORIGIN_SCRIPT = '/widget.js';
+
 export const MIME_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -54,6 +57,8 @@ export function createStaticHandler(mounts: readonly StaticMount[]): RequestHand
 
 async function serve(mounts: readonly StaticMount[], req: IncomingMessage, res: ServerResponse): Promise<void> {
   for (const [name, value] of Object.entries(ISOLATION_HEADERS)) res.setHeader(name, value);
+  // The embeddable widget is loaded by <script src> from other sites' pages: CORP same-origin would block it.
+  if (req.url?.split('?')[0] === CROSS_ORIGIN_SCRIPT) res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');

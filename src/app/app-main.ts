@@ -1,0 +1,76 @@
+// The full app (src/app/main.ts loads it unless the page is the widget's frame): draws the shell, probes what this tab can run, registers the service worker.
+// The probe results are also published on window.meshApp for tests and for support questions.
+import '../ui/styles.css';
+import '../ui/forms.css';
+import '../ui/home.css';
+import '../ui/playground.css';
+import '../ui/models.css';
+import '../ui/dashboard.css';
+import type { CapabilityReport } from '../protocol/capabilities.ts';
+import { AppShell } from '../ui/shell.ts';
+import type { ServiceWorkerStatus } from '../ui/status-rows.ts';
+import { UpdatePrompt } from '../ui/update-prompt.ts';
+import { apiFetch } from './api-fetch.ts';
+import { probeCapabilities } from './capabilities.ts';
+import { createMeshJoin, type MeshJoin } from './mesh-join.ts';
+import { companionApiResolver, saveCompanionApi, type CompanionApi } from './companion-api.ts';
+import { registerShellWorker, type ShellWorker } from './service-worker.ts';
+import { createViews } from './views.ts';
+
+export interface MeshAppHandle {
+  /** Resolves once every probe has answered (the WebGPU adapter request is the slow one). */
+  capabilities: Promise<CapabilityReport>;
+  serviceWorker(): ServiceWorkerStatus;
+  applyUpdate(): void;
+  /** fetch('/v1/…') that works whether or not the service worker controls this page yet. */
+  apiFetch(input: string | URL, init?: RequestInit): Promise<Response>;
+  /** Points this origin's API (page and service worker) at a companion; null = back to the default. */
+  setCompanionApi(setting: CompanionApi | null): Promise<void>;
+  /** Mesh membership from an invite link (#join=…); auto=1 joins at load. */
+  mesh: MeshJoin;
+}
+
+declare global {
+  interface Window {
+    meshApp: MeshAppHandle;
+  }
+}
+
+const root = document.getElementById('app');
+if (!root) throw new Error('index.html has no #app element to mount the shell in');
+
+const mesh = createMeshJoin();
+const views = createViews(apiFetch, mesh);
+const shell = new AppShell(root, views.factories);
+const updatePrompt = new UpdatePrompt(() => window.meshApp.applyUpdate());
+document.body.append(updatePrompt.element);
+const worker: ShellWorker = registerShellWorker((status) => {
+  shell.status.setServiceWorker(status);
+  updatePrompt.update(status);
+  document.documentElement.dataset.serviceWorker = status.state;
+});
+shell.status.setServiceWorker(worker.status());
+updatePrompt.update(worker.status());
+
+const capabilities = probeCapabilities().then((report) => {
+  shell.status.setReport(report);
+  document.documentElement.dataset.capabilities = 'ready';
+  return report;
+});
+
+window.meshApp = {
+  capabilities,
+  serviceWorker: () => worker.status(),
+  applyUpdate: () => worker.applyUpdate(),
+  apiFetch,
+  setCompanionApi: saveCompanionApi,
+  mesh,
+};
+
+// `?serve-tab=<model>[,<model>]`: this tab serves those models to the companion's API (tab attach).
+// Loaded only then: the engine is a large chunk most visits never need.
+if (new URL(location.href).searchParams.has('serve-tab')) {
+  import('./tab-serve.ts')
+    .then(({ serveTabFromLink }) => serveTabFromLink(location.href, companionApiResolver(location.origin)))
+    .catch((error: unknown) => console.error('serve-tab:', error));
+}

@@ -1,0 +1,196 @@
+// The Dashboard: the mesh this tab is in (peers, links), what the companion serves, the layer plan
+// as a bar, the speed of recent replies over time, and recent errors. Every part says plainly when
+// it has nothing to show yet, and why.
+import type { CompanionHealth } from '../app/companion-health.ts';
+import type { MeshJoinState } from '../app/mesh-join.ts';
+import type { MetricsStore } from '../app/metrics-store.ts';
+import { planSegments, throughputPlot } from './dashboard-chart.ts';
+import { h, svg } from './dom.ts';
+import type { ViewContent } from './shell.ts';
+
+export interface DashboardDeps {
+  mesh(): MeshJoinState;
+  onMeshChange(listener: () => void): () => void;
+  health(): Promise<CompanionHealth>;
+  metrics: MetricsStore;
+}
+
+const PLOT_W = 560;
+const PLOT_H = 180;
+
+export function dashboardView(deps: DashboardDeps): ViewContent {
+  let health: CompanionHealth | null = null;
+  let healthError = '';
+
+  const tiles = h('div', { class: 'dash-tiles', 'data-testid': 'dash-tiles' });
+  const peers = h('div', { 'data-testid': 'dash-peers' });
+  const plan = h('div', { 'data-testid': 'dash-plan' });
+  const models = h('div', { 'data-testid': 'dash-models' });
+  const plot = h('div', { 'data-testid': 'dash-throughput' });
+  const errors = h('div', { 'data-testid': 'dash-errors' });
+  const card = (id: string, title: string, body: HTMLElement, extra = '') =>
+    h('section', { class: `card dash-card ${extra}`, 'aria-labelledby': id }, h('h2', { id }, title), body);
+
+  const render = () => {
+    const mesh = deps.mesh();
+    renderTiles(tiles, mesh, health, deps.metrics);
+    renderPeers(peers, mesh);
+    renderPlan(plan, mesh, health, healthError);
+    renderModels(models, health, healthError);
+    renderPlot(plot, deps.metrics);
+    renderErrors(errors, deps.metrics);
+  };
+  const refreshHealth = async () => {
+    try {
+      health = await deps.health();
+      healthError = '';
+    } catch (error) {
+      health = null;
+      healthError = error instanceof Error ? error.message : String(error);
+    }
+    render();
+  };
+  deps.onMeshChange(render);
+  deps.metrics.onChange(render);
+
+  const element = h(
+    'div',
+    { class: 'dashboard' },
+    tiles,
+    h('div', { class: 'dash-grid' },
+      card('dash-throughput-title', 'Throughput', plot, 'wide'),
+      card('dash-plan-title', 'Layer plan', plan, 'wide'),
+      card('dash-peers-title', 'Peers', peers, 'wide'),
+      card('dash-models-title', 'Models the companion serves', models),
+      card('dash-errors-title', 'Recent errors', errors),
+    ),
+  );
+  render();
+  return { element, shown: () => void refreshHealth() };
+}
+
+function empty(text: string, hint?: string): HTMLElement {
+  return h('div', { class: 'dash-empty' }, h('p', {}, text), hint ? h('p', { class: 'note' }, hint) : null);
+}
+
+function renderTiles(el: HTMLElement, mesh: MeshJoinState, health: CompanionHealth | null, metrics: MetricsStore): void {
+  const joined = 'peers' in mesh;
+  const last = metrics.replies().at(-1);
+  const tile = (label: string, value: string, note: string, id: string) =>
+    h('div', { class: 'dash-tile', 'data-tile': id }, h('p', { class: 'dash-tile-label' }, label), h('p', { class: 'dash-tile-value' }, value), h('p', { class: 'dash-tile-note' }, note));
+  el.replaceChildren(
+    tile('Mesh', joined ? (mesh.status === 'joined' ? 'Joined' : capital(mesh.status)) : mesh.status === 'failed' ? 'Failed' : 'Not joined', joined ? `as ${mesh.role}` : mesh.status === 'invited' ? 'invite link opened' : 'open an invite link to join', 'mesh'),
+    tile('Peers', joined ? String(mesh.peers.length) : '–', joined ? 'connected to this tab' : 'none while not in a mesh', 'peers'),
+    tile('Models', health ? String(health.models.length) : '–', health ? 'served by the companion' : 'companion not reached', 'models'),
+    tile('Last reply', last ? `${last.tokensPerSecond.toFixed(1)} tok/s` : '–', last ? `${last.tokens} tokens, ${last.model}` : 'no replies yet', 'speed'),
+  );
+}
+
+function renderPeers(el: HTMLElement, mesh: MeshJoinState): void {
+  if (!('peers' in mesh)) {
+    const why = mesh.status === 'failed' ? `Joining failed: ${mesh.error}` : 'This tab is not in a mesh.';
+    el.replaceChildren(empty(why, 'Open the invite link that npm start prints (or join from Home); the peers of the mesh and how they are linked appear here.'));
+    return;
+  }
+  const head = h('tr', {}, ...['Peer', 'Role', 'Backend', 'Layers', 'Link', 'Round trip'].map((t) => h('th', { scope: 'col' }, t)));
+  const self = h('tr', { 'data-peer': mesh.peerId, class: 'dash-self' },
+    h('td', {}, h('code', {}, short(mesh.peerId)), ' ', h('span', { class: 'badge' }, 'this tab')),
+    h('td', {}, mesh.role), h('td', {}, 'wasm'),
+    h('td', {}, mesh.stage?.layers ? `${mesh.stage.layers.start}–${mesh.stage.layers.end - 1}` : '–'),
+    h('td', {}, '–'), h('td', {}, '–'));
+  const rows = mesh.peers.map((p) => h('tr', { 'data-peer': p.peerId },
+    h('td', {}, h('code', { title: p.peerId }, short(p.peerId))),
+    h('td', {}, p.role ?? 'unknown'), h('td', {}, p.backend ?? 'unknown'),
+    h('td', {}, '–'),
+    h('td', {}, p.links.length ? p.links.join(', ') : 'not linked'),
+    h('td', {}, '–')));
+  el.replaceChildren(
+    h('div', { class: 'table-wrap' }, h('table', { class: 'dash-table' }, h('caption', { class: 'visually-hidden' }, 'Peers of this mesh'), h('thead', {}, head), h('tbody', {}, self, ...rows))),
+    h('p', { class: 'note' }, 'Layers and round trips of other peers appear once they gossip them; “–” means not reported yet.'),
+  );
+}
+
+function renderPlan(el: HTMLElement, mesh: MeshJoinState, health: CompanionHealth | null, healthError: string): void {
+  const model = health?.models[0];
+  const stage = 'peers' in mesh ? mesh.stage : undefined;
+  const layers = model?.layers ?? 0;
+  if (!model || layers === 0) {
+    el.replaceChildren(empty(healthError ? 'No plan to show: the companion did not answer.' : 'No model is being served, so there is no plan yet.', 'Start one with npm start; its layers are drawn here, split by the peer that runs them.'));
+    return;
+  }
+  const self = stage?.model === model.id && stage.layers ? { start: stage.layers.start, end: stage.layers.end } : undefined;
+  const segments = planSegments({ layers, self, owner: `Companion (${model.backend || 'engine'})` });
+  const bar = h('div', { class: 'plan-bar', role: 'img', 'aria-label': `${model.id}: ${segments.map((s) => `${s.label} runs layers ${s.start} to ${s.end - 1}`).join('; ')}` });
+  for (const s of segments) {
+    bar.append(h('div', { class: `plan-seg plan-${s.kind}`, style: `flex-grow: ${s.end - s.start}`, 'data-segment': s.kind }, h('span', { class: 'plan-seg-label' }, s.label), h('span', { class: 'plan-seg-range' }, `layers ${s.start}–${s.end - 1}`)));
+  }
+  const scale = h('div', { class: 'plan-scale', 'aria-hidden': 'true' }, h('span', {}, '0'), h('span', {}, String(layers)));
+  el.replaceChildren(h('p', { class: 'plan-model' }, h('code', {}, model.id), ` · ${layers} layers`), bar, scale,
+    h('p', { class: 'note' }, self ? 'This tab’s share is highlighted.' : 'No mesh plan splits this model now: the companion runs every layer itself.'));
+}
+
+function renderModels(el: HTMLElement, health: CompanionHealth | null, healthError: string): void {
+  if (!health) {
+    el.replaceChildren(empty(healthError ? 'The companion did not answer.' : 'Asking the companion…', healthError || undefined));
+    return;
+  }
+  if (!health.models.length) {
+    el.replaceChildren(empty('The companion serves no model itself.', 'Tabs attached to it may still serve some; start it with a model to see it here.'));
+    return;
+  }
+  el.replaceChildren(
+    h('ul', { class: 'dash-models', role: 'list' }, ...health.models.map((m) => h('li', { 'data-model': m.id },
+      h('code', {}, m.id),
+      h('span', { class: 'dash-model-facts' }, `${m.layers} layers · ${m.backend || 'engine'} · context ${m.contextLength}`)))),
+    h('p', { class: 'note' }, `Companion ${health.version ? `v${health.version} ` : ''}at ${health.url}, up ${duration(health.uptimeS)}.`),
+  );
+}
+
+function renderPlot(el: HTMLElement, metrics: MetricsStore): void {
+  const replies = metrics.replies();
+  if (!replies.length) {
+    el.replaceChildren(empty('No replies yet.', 'Tokens per second of each reply appear here; send a message in the Playground.'));
+    return;
+  }
+  const { points, ticks, yMax } = throughputPlot(replies.map((r) => r.tokensPerSecond), PLOT_W, PLOT_H);
+  const pad = { l: 44, r: 16, t: 12, b: 26 };
+  const W = PLOT_W + pad.l + pad.r;
+  const H = PLOT_H + pad.t + pad.b;
+  const grid = ticks.map((t) => {
+    const y = pad.t + PLOT_H - (t / yMax) * PLOT_H;
+    return `<line x1="${pad.l}" x2="${pad.l + PLOT_W}" y1="${y}" y2="${y}" class="plot-grid"/><text x="${pad.l - 8}" y="${y + 4}" text-anchor="end" class="plot-tick">${fmt(t)}</text>`;
+  }).join('');
+  const path = points.map((p, i) => `${i ? 'L' : 'M'}${(pad.l + p.x).toFixed(1)},${(pad.t + p.y).toFixed(1)}`).join(' ');
+  const dots = points.map((p) => `<circle cx="${(pad.l + p.x).toFixed(1)}" cy="${(pad.t + p.y).toFixed(1)}" r="4" class="plot-dot" data-value="${p.value.toFixed(2)}"/>`).join('');
+  const area = points.length > 1 ? `<path d="${path} L${pad.l + PLOT_W},${pad.t + PLOT_H} L${pad.l},${pad.t + PLOT_H} Z" class="plot-area"/>` : '';
+  const label = `Tokens per second of the last ${replies.length} ${replies.length === 1 ? 'reply' : 'replies'}: ${replies.map((r) => r.tokensPerSecond.toFixed(1)).join(', ')}`;
+  const chart = svg(`<svg viewBox="0 0 ${W} ${H}" class="plot" role="img" aria-label="${label}" preserveAspectRatio="xMidYMid meet">${grid}${area}<path d="${path}" class="plot-line"/>${dots}<text x="${pad.l}" y="${H - 6}" class="plot-tick">older</text><text x="${pad.l + PLOT_W}" y="${H - 6}" text-anchor="end" class="plot-tick">latest</text></svg>`);
+  const avg = replies.reduce((a, r) => a + r.tokensPerSecond, 0) / replies.length;
+  el.replaceChildren(h('p', { class: 'plot-summary' }, h('strong', {}, `${replies.at(-1)!.tokensPerSecond.toFixed(1)} tokens/s`), ` last reply · ${avg.toFixed(1)} average over ${replies.length}`), chart);
+}
+
+function renderErrors(el: HTMLElement, metrics: MetricsStore): void {
+  const list = metrics.errors();
+  if (!list.length) {
+    el.replaceChildren(empty('No errors.', 'Failed requests from this tab are listed here with what to do about them.'));
+    return;
+  }
+  el.replaceChildren(h('ul', { class: 'dash-errors', role: 'list' }, ...list.slice(0, 8).map((e) => h('li', {},
+    h('p', { class: 'dash-error-title' }, h('strong', {}, e.title), h('span', { class: 'dash-error-when' }, ` · ${e.where}, ${new Date(e.at).toLocaleTimeString()}`)),
+    h('p', { class: 'dash-error-detail' }, e.detail)))));
+}
+
+function short(id: string): string {
+  return id.length > 14 ? `${id.slice(0, 6)}…${id.slice(-6)}` : id;
+}
+function capital(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(1);
+}
+function duration(s: number): string {
+  if (s < 90) return `${s} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}

@@ -16,7 +16,7 @@ import { linkType, type LinkType } from './link-type.ts';
 import type { PrivateMesh } from './membership-stream.ts';
 import { MeshNode, type MeshLibp2p, type RefusedPeer } from './mesh-node.ts';
 import { createPeerLibp2p } from './peer-libp2p.ts';
-import type { ModelFile } from '../../engine/model.ts';
+import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
 import { StageServer, type StageState } from '../pipeline/stage-server.ts';
 
 export interface PeerNodeOptions {
@@ -32,6 +32,8 @@ export interface PeerNodeOptions {
    * <app>/models/<id>.gguf). Given, the peer follows the head's layer plans and runs its stage.
    */
   readonly openModel?: (model: string) => Promise<ModelFile>;
+  /** The kernels its stage runs on (default: WASM CPU, see StageServer). */
+  readonly compute?: ComputeOptions;
   /** Off in Node tests (no RTCPeerConnection). */
   readonly webrtc?: boolean;
   readonly onChange?: () => void;
@@ -118,6 +120,7 @@ export class PeerNode {
           node: this.meshNode,
           openModel: this.o.openModel,
           isHead: (peerId) => heads.has(peerId),
+          ...(this.o.compute ? { compute: this.o.compute } : {}),
           onChange: () => this.changed(),
           ...(this.o.log ? { log: this.o.log } : {}),
         });

@@ -8,6 +8,7 @@ import { lpStream } from '@libp2p/utils';
 import type { ModelFile } from '../../engine/model.ts';
 import { openStage, type Stage } from '../../engine/stage.ts';
 import type { ComputeOptions } from '../../engine/model.ts';
+import { computeFor } from '../../engine/backend.ts';
 import type { HeldModel } from '../../protocol/mesh-announcement.ts';
 import { decodeActivationFrame, encodeActivationFrame, frameFloats, FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from '../../protocol/mesh-activation-frame.ts';
 import type { GossipMessage } from '../../protocol/mesh-messages.ts';
@@ -23,6 +24,7 @@ export interface StageServerOptions {
   readonly openModel: (model: string) => Promise<ModelFile>;
   /** Whose plans to follow: the head that receives requests (default: any member). */
   readonly isHead?: (peerId: string) => boolean;
+  /** The kernels stages run on; default: the WASM CPU kernels, the reference ones where WASM SIMD is missing. */
   readonly compute?: ComputeOptions;
   readonly onChange?: () => void;
   readonly log?: (line: string) => void;
@@ -40,6 +42,8 @@ export interface StageState {
   /** Inference sessions open now, and frames served since start. */
   readonly sessions: number;
   readonly frames: number;
+  /** Time spent computing those frames (the rest of a hop's time is the link and the framing). */
+  readonly computeMs: number;
 }
 
 interface Loaded {
@@ -62,6 +66,8 @@ export class StageServer {
   private loading = false;
   private sessions = 0;
   private frames = 0;
+  private computeMs = 0;
+  private compute: Promise<ComputeOptions> | undefined;
   private unlisten: (() => void) | undefined;
 
   constructor(options: StageServerOptions) {
@@ -86,6 +92,7 @@ export class StageServer {
       ...(this.error ? { error: this.error } : {}),
       sessions: this.sessions,
       frames: this.frames,
+      computeMs: this.computeMs,
     };
   }
 
@@ -129,7 +136,7 @@ export class StageServer {
           let opening = this.models.get(want.model);
           if (!opening) this.models.set(want.model, (opening = this.o.openModel(want.model)));
           const file = await opening;
-          const stage = await openStage(file, want.layers.start, want.layers.end, this.o.compute);
+          const stage = await openStage(file, want.layers.start, want.layers.end, await this.kernels());
           this.loaded = { model: want.model, file, stage };
           this.loadMs = Math.round(performance.now() - started);
           this.status = 'ready';
@@ -148,6 +155,16 @@ export class StageServer {
     } finally {
       this.loading = false;
     }
+  }
+
+  /** The scalar reference kernels are ten times slower than WASM SIMD, which every current browser and Node has. */
+  private kernels(): Promise<ComputeOptions> {
+    if (this.o.compute) return Promise.resolve(this.o.compute);
+    this.compute ??= computeFor('cpu').catch((error: unknown) => {
+      this.o.log?.(`pipeline: the WASM kernels did not load (${(error as Error).message}); running stages on the reference kernels`);
+      return computeFor('ref');
+    });
+    return this.compute;
   }
 
   private async announceReady(): Promise<void> {
@@ -187,7 +204,9 @@ export class StageServer {
         if (f.dtype !== 'f32' || f.width !== width) throw new PipelineError('pipeline_bad_frame', `frames for this stage are f32 of width ${width}`);
         if (f.position > session.length) throw new PipelineError('pipeline_bad_frame', `frame at position ${f.position} but the cache holds ${session.length}: positions must be contiguous`);
         if (f.position < session.length) session.truncate(f.position);
+        const started = performance.now();
         const out = await session.extend(frameFloats(f), f.tokenCount);
+        this.computeMs += performance.now() - started;
         this.frames++;
         await lp.write(encodeActivationFrame({ ...f, payload: new Uint8Array(out.buffer, out.byteOffset, out.byteLength) }));
       }

@@ -1,0 +1,76 @@
+// A whole mesh in one Node process, for the pipeline's tests and `npm run bench:mesh`: a local Nostr
+// relay, the companion's libp2p node and mesh membership, a coordinator planning one model, and
+// server peers joining from the companion's invite (WebSockets links: Node has no WebRTC).
+import { startLibp2pNode, webSocketAddress, type CompanionLibp2p } from '../../companion/libp2p-node.ts';
+import { startNostrRelay, type RunningNostrRelay } from '../../companion/nostr-relay.ts';
+import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
+import { createIdentity } from '../identity.ts';
+import { decodeInvite, type Invite } from '../invite.ts';
+import { modelMemory } from '../layer-memory.ts';
+import { startCompanionMesh, type CompanionMesh } from '../net/companion-mesh.ts';
+import { PeerNode } from '../net/peer-node.ts';
+import { PipelineCoordinator } from './coordinator.ts';
+import type { Route } from './coordinator.ts';
+
+export interface TestMesh {
+  readonly nostr: RunningNostrRelay;
+  readonly libp2p: CompanionLibp2p;
+  readonly companion: CompanionMesh;
+  readonly invite: Invite;
+  stop(): Promise<void>;
+}
+
+export async function startTestMesh(): Promise<TestMesh> {
+  const nostr = await startNostrRelay({ host: '127.0.0.1', port: 0 });
+  const identity = await createIdentity();
+  const libp2p = await startLibp2pNode({ host: '127.0.0.1', port: 0, keyDir: null, privateKey: identity.libp2pKey });
+  const companion = await startCompanionMesh({ libp2p, identity, cacheDir: null, appUrl: 'http://127.0.0.1:8080/', nostrUrl: `ws://127.0.0.1:${nostr.port}`, libp2pAddress: webSocketAddress(libp2p) });
+  const invite = await decodeInvite(companion.token);
+  return {
+    nostr, libp2p, companion, invite,
+    async stop() {
+      await companion.stop();
+      await libp2p.stop();
+      await nostr.stop();
+    },
+  };
+}
+
+/** A coordinator for `file` on the companion, republishing its plan often so joiners hear it fast. */
+export function startCoordinator(mesh: TestMesh, id: string, file: ModelFile): PipelineCoordinator {
+  const coordinator = new PipelineCoordinator({ node: mesh.companion.node, model: { id, memory: modelMemory(file.header) }, republishMs: 500 });
+  coordinator.start();
+  return coordinator;
+}
+
+/** A budget that holds `layers` of the model's largest layer, and not one more. */
+export function budgetFor(file: ModelFile, layers: number): number {
+  return Math.floor(Math.max(...modelMemory(file.header).layerBytes) * (layers + 0.5));
+}
+
+export async function startServerPeer(mesh: TestMesh, openModel: (model: string) => Promise<ModelFile>, memoryBudgetBytes: number, compute?: ComputeOptions): Promise<PeerNode> {
+  const peer = new PeerNode({
+    identity: await createIdentity(), invite: mesh.invite, role: 'server', backend: 'wasm', webrtc: false,
+    memoryBudgetBytes, openModel, ...(compute ? { compute } : {}),
+  });
+  await peer.start();
+  return peer;
+}
+
+export async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** Waits for a ready plan of exactly `stages` stages. */
+export function routeOf(coordinator: PipelineCoordinator, stages: number, timeoutMs = 20_000): Promise<Route> {
+  return until(`a ready ${stages}-stage plan`, () => {
+    const r = coordinator.route();
+    return r && r.plan.stages.length === stages ? r : undefined;
+  }, timeoutMs, 5);
+}

@@ -20,7 +20,8 @@ test.afterEach(async ({}, testInfo) => {
 });
 
 const shellCaches = (page: Page) => page.evaluate(async () => (await caches.keys()).filter((n) => n.startsWith('mesh-shell-')).sort());
-const workerStatus = (page: Page) => page.evaluate(() => window.meshApp.serviceWorker());
+// meshApp appears once main.ts has loaded the app chunk: until then, no status yet.
+const workerStatus = (page: Page) => page.evaluate(() => window.meshApp?.serviceWorker() ?? null);
 
 test('a new deploy waits for the page, then replaces the old cache', async ({ page }) => {
   // A private copy of the build, served by the real stack, that this test can "deploy" into.
@@ -30,7 +31,7 @@ test('a new deploy waits for the page, then replaces the old cache', async ({ pa
   await page.goto(stack.urls.app);
 
   await expect.poll(() => workerStatus(page), { timeout: 30_000 }).toMatchObject({ state: 'active', controlled: true, version: expect.stringMatching(/^[0-9a-f]{16}$/) });
-  const first = (await workerStatus(page)).version;
+  const first = (await workerStatus(page))!.version;
   expect(await shellCaches(page)).toEqual([`mesh-shell-${first}`]);
 
   // Deploy: a changed start page, and the build's worker step run again over the changed files.

@@ -54,8 +54,10 @@ describe('scripts/start.ts', () => {
     const stderr = collect(child.stderr);
     const urls = await serviceLines(child, stdout, stderr);
 
-    expect(Object.keys(urls)).toEqual(['app', 'nostr', 'api', 'libp2p']);
-    expect(stdout().split('\n').filter((l) => l !== '')).toHaveLength(4);
+    expect(Object.keys(urls)).toEqual(['invite', 'app', 'nostr', 'api', 'libp2p']);
+    expect(stdout().split('\n').filter((l) => l !== '')).toHaveLength(5);
+    const { invite, ...services } = urls;
+    expect(invite.startsWith(`${urls.app}/#join=`)).toBe(true);
     expect(urls.app).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
     expect(urls.nostr).toMatch(/^ws:\/\/127\.0\.0\.1:[1-9]\d*$/);
     expect(urls.api).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
@@ -65,7 +67,7 @@ describe('scripts/start.ts', () => {
     expect(health.status).toBe(200);
     const body = (await health.json()) as { status: string; services: Record<string, string> };
     expect(body.status).toBe('ok');
-    expect(body.services).toEqual(urls);
+    expect(body.services).toEqual(services);
 
     const page = await fetch(`${urls.app}/`);
     expect(page.headers.get('cross-origin-embedder-policy')).toBe('require-corp');

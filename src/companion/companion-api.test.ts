@@ -171,8 +171,8 @@ describe('companion API over HTTP', () => {
     expect((await other.json()).error.code).toBe('origin_not_allowed');
   });
 
-  it('publishes its API URL to the app at /companion.json', async () => {
-    expect(await (await fetch(`${t.companion.urls.app}/companion.json`)).json()).toEqual({ api });
+  it('publishes its API URL and the sites allowed to embed it (none by default) at /companion.json', async () => {
+    expect(await (await fetch(`${t.companion.urls.app}/companion.json`)).json()).toEqual({ api, embed_origins: [] });
   });
 
   it('completes 32 concurrent streaming requests, each with the text it gets alone (greedy)', async () => {

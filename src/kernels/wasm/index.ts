@@ -8,6 +8,7 @@ import { instantiateKernels, type KernelInstance } from './instance.ts';
 import { simdSupported } from './load-module.ts';
 import { singleThreaded, wasmMatmul } from './matmul.ts';
 import { ThreadPool } from './thread-pool.ts';
+import { ResidentKv } from './resident-kv.ts';
 import { ResidentWeights } from './resident-weights.ts';
 import { MeshError } from '../../protocol/errors.ts';
 
@@ -46,6 +47,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   const pool = threaded ? await ThreadPool.start(k, wantThreads) : undefined;
   const run = pool ? pool.matmul.bind(pool) : singleThreaded(k);
   const weights = new ResidentWeights(k);
+  const kv = new ResidentKv(k.heap);
   const ref = referenceKernels;
   return {
     name: 'wasm',
@@ -53,7 +55,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     get residentBytes() { return k.heap.used; },
     dispose: () => pool?.stop(),
     matmul: (out, x, w, n) => wasmMatmul(k, run, weights, out, x, w, n),
-    attention: (out, q, kc, vc, nTokens, firstPos, shape) => wasmAttention(k, out, q, kc, vc, nTokens, firstPos, shape),
+    attention: (out, q, kc, vc, nTokens, firstPos, shape) => wasmAttention(k, kv, out, q, kc, vc, nTokens, firstPos, shape),
     rmsnorm: ref.rmsnorm,
     rope: ref.rope,
     swiglu: ref.swiglu,

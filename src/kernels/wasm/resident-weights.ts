@@ -47,6 +47,7 @@ export class ResidentWeights {
   // Keyed by the ArrayBuffer, then by byte range: fresh subarray views of the same tensor still hit.
   private readonly byBuffer = new WeakMap<ArrayBufferLike, { ranges: Map<string, Resident>; spans: Resident[] }>();
   private readonly finalizer: FinalizationRegistry<Resident[]>;
+  private readonly byMatrix = new WeakMap<WeightMatrix, { size: number; data: Uint8Array; resident: Resident }>();
 
   constructor(kernels: KernelInstance) {
     const heap = kernels.heap;
@@ -60,6 +61,15 @@ export class ResidentWeights {
 
   /** Where the first `bytes` bytes of `w.data` sit in WASM memory (weights are treated as read-only). */
   resident(w: WeightMatrix, bytes: number): Resident {
+    // Fast path: the same WeightMatrix object again (every call of a loaded model), no key to build.
+    const known = this.byMatrix.get(w);
+    if (known && known.size === bytes && known.data === w.data) return known.resident;
+    const hit = this.residentByRange(w, bytes);
+    this.byMatrix.set(w, { size: bytes, data: w.data, resident: hit });
+    return hit;
+  }
+
+  private residentByRange(w: WeightMatrix, bytes: number): Resident {
     const data = w.data;
     let entry = this.byBuffer.get(data.buffer);
     if (!entry) {

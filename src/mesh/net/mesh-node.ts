@@ -210,13 +210,17 @@ export class MeshNode {
     await this.o.libp2p.services.pubsub.publish(this.topic, encodeGossip(message)).catch(() => {});
   }
 
-  /** Opens a stream of `protocol` to a member (over any open connection, else by dialling it). */
-  async openStream(peerId: string, protocol: string, signal?: AbortSignal) {
+  /**
+   * Opens a stream of `protocol` to a member (over any open connection, else by dialling it).
+   * `direct`: never over a limited (relayed) connection, whose 2 min / 128 KiB cap would cut a
+   * long-lived stream; it throws when there is no direct link and none can be dialled.
+   */
+  async openStream(peerId: string, protocol: string, signal?: AbortSignal, options: { direct?: boolean } = {}) {
     const connection = this.o.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open' && !c.limits);
     if (connection) return connection.newStream(protocol, { signal });
     const peer = this.o.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)?.remotePeer;
     if (!peer) throw new Error(`no link to ${peerId}`);
-    return this.o.libp2p.dialProtocol(peer, protocol, { signal, runOnLimitedConnection: true });
+    return this.o.libp2p.dialProtocol(peer, protocol, { signal, runOnLimitedConnection: options.direct !== true });
   }
 
   async publishState(): Promise<void> {

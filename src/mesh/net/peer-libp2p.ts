@@ -20,6 +20,11 @@ export interface PeerLibp2pOptions {
   readonly webrtc: boolean;
   /** ICE servers; empty by default, since a local mesh needs none and tests have no internet. */
   readonly iceServers?: RTCIceServer[];
+  /**
+   * Extra listen addresses, for Node peers (tests, the mesh bench): a WebSockets listener such as
+   * /ip4/127.0.0.1/tcp/0/ws gives them direct links to each other, which chained stages forward on.
+   */
+  readonly listen?: readonly string[];
 }
 
 /**
@@ -35,7 +40,7 @@ export async function createPeerLibp2p(identity: MeshIdentity, options: PeerLibp
     privateKey: identity.libp2pKey,
     // '/p2p-circuit': take a reservation on a relay we connect to (the companion); '/webrtc': accept
     // WebRTC offers signalled over such relayed connections.
-    addresses: { listen: options.webrtc ? ['/p2p-circuit', '/webrtc'] : ['/p2p-circuit'] },
+    addresses: { listen: [...(options.webrtc ? ['/p2p-circuit', '/webrtc'] : ['/p2p-circuit']), ...(options.listen ?? [])] },
     transports: [
       webSockets(),
       circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),

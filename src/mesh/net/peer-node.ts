@@ -36,6 +36,8 @@ export interface PeerNodeOptions {
   readonly compute?: ComputeOptions;
   /** Off in Node tests (no RTCPeerConnection). */
   readonly webrtc?: boolean;
+  /** Extra listen addresses (Node peers: a WebSockets listener, for direct links between them). */
+  readonly listen?: readonly string[];
   readonly onChange?: () => void;
   readonly log?: (line: string) => void;
 }
@@ -95,7 +97,7 @@ export class PeerNode {
       const mesh = await openMesh({ visibility: 'private', secret: this.o.invite.secret });
       if (mesh.visibility !== 'private') throw new Error('unreachable: an invite opens a private mesh');
       this.mesh = mesh;
-      const libp2p = await createPeerLibp2p(this.o.identity, { webrtc: this.o.webrtc ?? true });
+      const libp2p = await createPeerLibp2p(this.o.identity, { webrtc: this.o.webrtc ?? true, ...(this.o.listen ? { listen: this.o.listen } : {}) });
       this.libp2p = libp2p;
       libp2p.addEventListener('connection:open', (event) => {
         this.linkTypesSeen.add(linkType(event.detail.remoteAddr.toString()));

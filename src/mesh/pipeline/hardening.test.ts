@@ -2,6 +2,7 @@
 // messages and gossip messages are dropped without taking any peer down; a stage that stalls (keeps
 // its link, stops answering) is replaced after the timeout with the same logits; two interleaved
 // sessions each get their solo logits; a peer with the wrong mesh secret can neither join nor run work.
+// The fault cases run again on a fresh mesh in chain mode (stages forward to each other, chain-route.ts).
 import { lpStream } from '@libp2p/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
@@ -64,7 +65,10 @@ function stallableCompute(peerOf: () => string): ComputeOptions {
   };
 }
 
-beforeAll(async () => {
+/** A fresh mesh of three stallable stages for each describe block below. */
+async function setUp(): Promise<void> {
+  peers.length = 0;
+  stalled.clear();
   mesh = await startTestMesh();
   file = await openModel(memorySource(bytes));
   coordinator = startCoordinator(mesh, 'synth', file);
@@ -75,24 +79,74 @@ beforeAll(async () => {
     peers.push(peer);
   }
   route = await routeOf(coordinator, 3);
-}, 60_000);
+}
 
-afterAll(async () => {
+async function tearDown(): Promise<void> {
   coordinator?.stop();
   for (const p of peers) await p.stop().catch(() => {});
   await mesh?.stop();
-});
+}
 
 async function soloLogits(tokens: number[]): Promise<Float32Array> {
   const p = await openPipeline(await openModel(memorySource(bytes)), [[0, 4]]);
   return p.createSession().forward(tokens);
 }
 
-async function session(o: { stageTimeoutMs?: number; plan?: Route['plan'] } = {}): Promise<MeshSession> {
+async function session(o: { stageTimeoutMs?: number; plan?: Route['plan']; topology?: Topology } = {}): Promise<MeshSession> {
   return createMeshSession({
     node: mesh.companion.node, coordinator, head: await openHead(file), tail: await openTail(file),
-    nEmbd: WIDTH, nVocab: VOCAB, maxPositions: 256, plan: o.plan ?? coordinator.route()!.plan, stageTimeoutMs: o.stageTimeoutMs ?? 5000,
+    // A ready three-stage plan: under load a stage's readiness can lag for a moment.
+    nEmbd: WIDTH, nVocab: VOCAB, maxPositions: 256, plan: o.plan ?? (await routeOf(coordinator, 3)).plan, stageTimeoutMs: o.stageTimeoutMs ?? 5000,
+    topology: o.topology ?? 'star',
   });
+}
+
+type Topology = 'star' | 'chain';
+
+/** Two sessions, strictly alternating and then both in flight at once on the same stages. */
+async function interleaved(topology: Topology): Promise<void> {
+  const a = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3];
+  const b = [2, 7, 1, 8, 2, 8, 1, 8, 2, 8];
+  const [sa, sb] = [await session({ topology }), await session({ topology })];
+  const [ga, gb] = [new Float32Array(a.length * VOCAB), new Float32Array(b.length * VOCAB)];
+  for (let i = 0; i < 5; i++) {
+    ga.set(await sa.extend([a[i]]), i * VOCAB);
+    gb.set(await sb.extend([b[i]]), i * VOCAB);
+  }
+  for (let i = 5; i < 10; i++) {
+    const [x, y] = await Promise.all([sa.extend([a[i]]), sb.extend([b[i]])]);
+    ga.set(x, i * VOCAB);
+    gb.set(y, i * VOCAB);
+  }
+  expectClose(ga, await soloLogits(a));
+  expectClose(gb, await soloLogits(b));
+  sa.free();
+  sb.free();
+}
+
+/** The middle stage stops answering mid-session (its link stays up): replaced after the timeout, same logits. */
+async function stall(topology: Topology): Promise<void> {
+  const tokens = [1, 5, 9, 13, 2, 40, 7, 33, 21, 8];
+  let recovered: { failed: string; ms: number } | undefined;
+  const s = createMeshSession({
+    node: mesh.companion.node, coordinator, head: await openHead(file), tail: await openTail(file), nEmbd: WIDTH, nVocab: VOCAB, maxPositions: 256,
+    plan: (await routeOf(coordinator, 3)).plan, stageTimeoutMs: 800, topology, onRecovered: (info) => (recovered = info),
+  });
+  const got = new Float32Array(tokens.length * VOCAB);
+  got.set(await s.extend(tokens.slice(0, 5)), 0);
+  const middle = s.plan!.stages[1].peerId;
+  stalled.add(middle);
+  try {
+    for (let i = 5; i < tokens.length; i++) got.set(await s.extend([tokens[i]]), i * VOCAB);
+  } finally {
+    stalled.delete(middle);
+  }
+  expect(recovered?.failed).toBe(middle);
+  expect(s.plan!.stages.map((st) => st.peerId)).not.toContain(middle);
+  // The stalled peer kept its link: it was the timeout, not a disconnect, that caught it.
+  expect(mesh.companion.node.linksTo(middle).length).toBeGreaterThan(0);
+  expectClose(got, await soloLogits(tokens));
+  s.free();
 }
 
 /** Prefill then one token at a time, all logits. */
@@ -129,7 +183,7 @@ function badActivation(i: number, rand: () => number): { hello: Uint8Array; fram
     if (size === 8) f[offset] = value; else if (size === 16) v.setUint16(offset, value, true); else v.setUint32(offset, value, true);
     return f;
   };
-  switch (i % 12) {
+  switch (i % 14) {
     case 0: return { hello: random(1 + Math.floor(rand() * 200)) };
     case 1: return { hello: utf8(JSON.stringify({ model: 'synth', layers: { start: 3, end: 1 }, planEpoch: 0 })) };
     case 2: return { hello: encodeHello({ model: 'other-model', layers: stage.layers, planEpoch: 0 }) };
@@ -141,11 +195,17 @@ function badActivation(i: number, rand: () => number): { hello: Uint8Array; fram
     case 8: return { hello, frame: patched(36, WIDTH * 2, 32) };
     case 9: return { hello, frame: patched(28, 5, 32) }; // position past the cache: a gap
     case 10: return { hello, frame: good().subarray(0, FRAME_HEADER_BYTES + 7) };
-    default: return { hello, frame: patched(6, 1, 16) };
+    case 11: return { hello, frame: patched(6, 1, 16) };
+    // Chain mode: a token of the wrong shape; a control stream that is sent something other than a probe.
+    case 12: return { hello: utf8(JSON.stringify({ model: 'synth', layers: stage.layers, planEpoch: 0, chain: { token: 'x'.repeat(32), feed: true, next: [] } })) };
+    default: return { hello: encodeHello({ model: 'synth', layers: stage.layers, planEpoch: 0, chain: { token: i.toString(16).padStart(32, '0'), feed: false, next: [] } }), frame: good() };
   }
 }
 
 describe('a mesh pipeline under abuse', () => {
+  beforeAll(setUp, 60_000);
+  afterAll(tearDown);
+
   it('drops 1,000 malformed activation messages and 1,000 malformed gossip messages, then still serves', async () => {
     const rand = rng(5);
     const sent = { hello: 0, frame: 0, refused: 0 };
@@ -193,50 +253,9 @@ describe('a mesh pipeline under abuse', () => {
     s.free();
   }, 120_000);
 
-  it('gives two interleaved sessions their own solo logits', async () => {
-    const a = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3];
-    const b = [2, 7, 1, 8, 2, 8, 1, 8, 2, 8];
-    const [sa, sb] = [await session(), await session()];
-    const [ga, gb] = [new Float32Array(a.length * VOCAB), new Float32Array(b.length * VOCAB)];
-    // Strictly alternating, then both in flight at once on the same stages.
-    for (let i = 0; i < 5; i++) {
-      ga.set(await sa.extend([a[i]]), i * VOCAB);
-      gb.set(await sb.extend([b[i]]), i * VOCAB);
-    }
-    for (let i = 5; i < 10; i++) {
-      const [x, y] = await Promise.all([sa.extend([a[i]]), sb.extend([b[i]])]);
-      ga.set(x, i * VOCAB);
-      gb.set(y, i * VOCAB);
-    }
-    expectClose(ga, await soloLogits(a));
-    expectClose(gb, await soloLogits(b));
-    sa.free();
-    sb.free();
-  }, 60_000);
+  it('gives two interleaved sessions their own solo logits', () => interleaved('star'), 60_000);
 
-  it('replaces a stage that stalls without hanging up, with the logits of a run without the fault', async () => {
-    const tokens = [1, 5, 9, 13, 2, 40, 7, 33, 21, 8];
-    let recovered: { failed: string; ms: number } | undefined;
-    const s = createMeshSession({
-      node: mesh.companion.node, coordinator, head: await openHead(file), tail: await openTail(file), nEmbd: WIDTH, nVocab: VOCAB, maxPositions: 256,
-      plan: coordinator.route()!.plan, stageTimeoutMs: 800, onRecovered: (info) => (recovered = info),
-    });
-    const got = new Float32Array(tokens.length * VOCAB);
-    got.set(await s.extend(tokens.slice(0, 5)), 0);
-    const middle = s.plan!.stages[1].peerId;
-    stalled.add(middle);
-    try {
-      for (let i = 5; i < tokens.length; i++) got.set(await s.extend([tokens[i]]), i * VOCAB);
-    } finally {
-      stalled.delete(middle);
-    }
-    expect(recovered?.failed).toBe(middle);
-    expect(s.plan!.stages.map((st) => st.peerId)).not.toContain(middle);
-    // The stalled peer kept its link: it was the timeout, not a disconnect, that caught it.
-    expect(mesh.companion.node.linksTo(middle).length).toBeGreaterThan(0);
-    expectClose(got, await soloLogits(tokens));
-    s.free();
-  }, 60_000);
+  it('replaces a stage that stalls without hanging up, with the logits of a run without the fault', () => stall('star'), 60_000);
 
   it('refuses a peer with the wrong mesh secret: it cannot join, and its activation streams are reset', async () => {
     // A stage on the companion itself, which an outsider can dial directly over WebSockets.
@@ -270,4 +289,13 @@ describe('a mesh pipeline under abuse', () => {
       await outsider.stop();
     }
   }, 60_000);
+});
+
+describe('a chained mesh pipeline under faults', () => {
+  beforeAll(setUp, 60_000);
+  afterAll(tearDown);
+
+  it('gives two interleaved chained sessions their own solo logits', () => interleaved('chain'), 60_000);
+
+  it('finds and replaces a chained stage that stalls without hanging up, with the same logits', () => stall('chain'), 60_000);
 });

@@ -23,6 +23,8 @@ export interface MeshProviderOptions {
   readonly nVocab: number;
   readonly maxPositions: number;
   readonly stageTimeoutMs?: number;
+  /** How hidden states travel (mesh-session.ts): chain by default, star where stages lack direct links. */
+  readonly topology?: MeshSessionOptions['topology'];
   readonly onRecovered?: MeshSessionOptions['onRecovered'];
 }
 

@@ -11,7 +11,8 @@ import { EngineError } from '../../engine/errors.ts';
 import type { LayerPlan } from '../../protocol/mesh-plan.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
 import type { PipelineCoordinator } from './coordinator.ts';
-import { PipelineError, StageFailedError } from './pipeline-errors.ts';
+import { ChainUnavailableError, PipelineError, StageFailedError } from './pipeline-errors.ts';
+import { ChainRoute } from './chain-route.ts';
 import { RemoteStage } from './remote-stage.ts';
 
 export interface MeshSessionOptions {
@@ -29,6 +30,14 @@ export interface MeshSessionOptions {
   readonly recoverTimeoutMs?: number;
   /** The plan the session starts on (the provider already checked it is ready). */
   readonly plan?: LayerPlan;
+  /**
+   * 'chain' (default): the head sends each batch to the first stage, each stage forwards to the
+   * next, the last answers the head (k + 1 one-way hops for k stages); it needs direct links between
+   * adjacent stages, and a session whose stages lack one runs in star mode instead. 'star': the
+   * head sends each batch to every stage in turn and reads each reply (2k hops).
+   */
+  readonly topology?: Topology;
+  readonly log?: (line: string) => void;
   /** Called after each recovery, with the failed peer and the time from failure to retried batch. */
   readonly onRecovered?: (info: { failed: string; ms: number; plan: LayerPlan }) => void;
 }
@@ -41,12 +50,22 @@ export interface MeshSession extends InferenceSession {
 
 const MAX_RECOVERIES = 4;
 
+export type Topology = 'star' | 'chain';
+/** Chain when every pair of adjacent stages has a direct link (checked per session), else star. */
+export const DEFAULT_TOPOLOGY: Topology = 'chain';
+
+/** One leg of a route: a stage (star mode) or the whole chain of stages (chain mode). */
+interface Leg {
+  extend(hidden: Float32Array, nTokens: number, position: number): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
 export function createMeshSession(o: MeshSessionOptions): MeshSession {
   const held: number[] = [];
   const sessionId = crypto.getRandomValues(new Uint8Array(16));
   const batchSize = o.batchSize ?? 256;
   let plan = o.plan;
-  let stages: RemoteStage[] | undefined;
+  let stages: Leg[] | undefined;
   let recoveries = 0;
   let freed = false;
 
@@ -55,17 +74,26 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
     stages = undefined;
   };
 
-  const connect = async (signal?: AbortSignal): Promise<RemoteStage[]> => {
+  const connect = async (signal?: AbortSignal): Promise<Leg[]> => {
     if (!plan) {
       const route = await o.coordinator.waitForRoute(o.recoverTimeoutMs ?? 20_000, signal);
       if (!route) throw new PipelineError('pipeline_no_route', 'no ready pipeline plan: not enough server peers hold the model\'s layers; wait for peers to join or raise their memory budgets');
       plan = route.plan;
     }
     const p = plan;
+    const timeoutMs = o.stageTimeoutMs ?? 5000;
+    if ((o.topology ?? DEFAULT_TOPOLOGY) === 'chain') {
+      try {
+        return [await ChainRoute.open({ node: o.node, plan: p, sessionId, width: o.nEmbd, timeoutMs })];
+      } catch (error) {
+        if (!(error instanceof ChainUnavailableError)) throw error;
+        o.log?.(`pipeline: ${error.message}`);
+      }
+    }
     const opened: RemoteStage[] = [];
     try {
       for (const stage of p.stages) {
-        opened.push(await RemoteStage.open({ node: o.node, stage, model: p.model, planEpoch: p.epoch, sessionId, width: o.nEmbd, timeoutMs: o.stageTimeoutMs ?? 5000 }));
+        opened.push(await RemoteStage.open({ node: o.node, stage, model: p.model, planEpoch: p.epoch, sessionId, width: o.nEmbd, timeoutMs }));
       }
     } catch (error) {
       for (const s of opened) void s.close();
@@ -75,14 +103,14 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
   };
 
   /** Runs one batch at `position` through every stage; logits of the rows wanted. */
-  const runBatch = async (route: RemoteStage[], batch: readonly number[], position: number): Promise<Float32Array> => {
+  const runBatch = async (route: Leg[], batch: readonly number[], position: number): Promise<Float32Array> => {
     let hidden = await o.head.embed(batch);
     for (const stage of route) hidden = await stage.extend(hidden, batch.length, position);
     return hidden;
   };
 
   /** Rebuilds the caches of a fresh route from the tokens held (prefill-sized batches, no logits). */
-  const replay = async (route: RemoteStage[], signal?: AbortSignal) => {
+  const replay = async (route: Leg[], signal?: AbortSignal) => {
     for (let start = 0; start < held.length; start += batchSize) {
       signal?.throwIfAborted();
       await runBatch(route, held.slice(start, start + batchSize), start);

@@ -6,7 +6,8 @@ export type PipelineErrorCode =
   | 'pipeline_no_route'
   | 'pipeline_bad_hello'
   | 'pipeline_bad_frame'
-  | 'pipeline_not_loaded';
+  | 'pipeline_not_loaded'
+  | 'pipeline_chain_unavailable';
 
 export class PipelineError extends MeshError {
   constructor(code: PipelineErrorCode, message: string, options?: { cause?: unknown }) {
@@ -22,5 +23,13 @@ export class StageFailedError extends PipelineError {
     super('pipeline_stage_failed', `the stage on ${peerId} failed (${why}); the head replans without it and replays the tokens so far`, options);
     this.name = 'StageFailedError';
     this.peerId = peerId;
+  }
+}
+
+/** Chain mode could not be set up (no direct link between two stages): the session runs in star mode instead. */
+export class ChainUnavailableError extends PipelineError {
+  constructor(why: string, options?: { cause?: unknown }) {
+    super('pipeline_chain_unavailable', `the stages cannot be chained (${why}); the head sends to each stage in turn instead`, options);
+    this.name = 'ChainUnavailableError';
   }
 }

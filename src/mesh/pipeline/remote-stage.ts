@@ -3,10 +3,10 @@
 // that drops, a stall past the timeout or a malformed reply becomes a StageFailedError naming the
 // peer, so the caller can replan without it.
 import type { Stream } from '@libp2p/interface';
-import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
 import { decodeActivationFrame, encodeActivationFrame, frameFloats, FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from '../../protocol/mesh-activation-frame.ts';
 import type { PlanStage } from '../../protocol/mesh-plan.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
+import { FrameStream } from '../net/frame-stream.ts';
 import { ACTIVATION_PROTOCOL } from '../net/protocols.ts';
 import { encodeHello } from './activation-hello.ts';
 import { StageFailedError } from './pipeline-errors.ts';
@@ -26,7 +26,7 @@ export class RemoteStage {
   readonly peerId: string;
   private readonly o: RemoteStageOptions;
   private readonly stream: Stream;
-  private readonly lp: LengthPrefixedStream<Stream>;
+  private readonly lp: FrameStream;
   /** Frames sent and answered, and the time spent waiting on them (the hop cost, for the bench). */
   frames = 0;
   waitedMs = 0;
@@ -35,7 +35,7 @@ export class RemoteStage {
     this.o = o;
     this.peerId = o.stage.peerId;
     this.stream = stream;
-    this.lp = lpStream(stream, { maxDataLength: FRAME_HEADER_BYTES + MAX_FRAME_BYTES });
+    this.lp = new FrameStream(stream, FRAME_HEADER_BYTES + MAX_FRAME_BYTES);
   }
 
   static async open(o: RemoteStageOptions): Promise<RemoteStage> {
@@ -48,7 +48,7 @@ export class RemoteStage {
     }
     const remote = new RemoteStage(o, stream);
     try {
-      await remote.lp.write(encodeHello({ model: o.model, layers: o.stage.layers, planEpoch: o.planEpoch }), { signal });
+      await remote.lp.write(encodeHello({ model: o.model, layers: o.stage.layers, planEpoch: o.planEpoch }), signal);
     } catch (error) {
       remote.abort(error);
       throw new StageFailedError(o.stage.peerId, `hello not sent: ${(error as Error).message}`, { cause: error });
@@ -62,8 +62,8 @@ export class RemoteStage {
     const started = performance.now();
     try {
       const payload = new Uint8Array(hidden.buffer, hidden.byteOffset, hidden.byteLength);
-      await this.lp.write(encodeActivationFrame({ dtype: 'f32', sessionId: this.o.sessionId, planEpoch: this.o.planEpoch, position, tokenCount: nTokens, width: this.o.width, payload }), { signal });
-      const reply = decodeActivationFrame((await this.lp.read({ signal })).subarray());
+      await this.lp.write(encodeActivationFrame({ dtype: 'f32', sessionId: this.o.sessionId, planEpoch: this.o.planEpoch, position, tokenCount: nTokens, width: this.o.width, payload }), signal);
+      const reply = decodeActivationFrame(await this.lp.read(signal));
       if (!reply.ok) throw new Error(`malformed reply: ${reply.reason}`);
       const r = reply.value;
       if (r.position !== position || r.tokenCount !== nTokens || r.width !== this.o.width || r.dtype !== 'f32') throw new Error('the reply does not answer the frame sent');

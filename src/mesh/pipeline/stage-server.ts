@@ -4,7 +4,6 @@
 // inference session with its own KV cache; a frame at an earlier position than the cache holds
 // rolls the cache back first (truncate), and the stream's end frees it.
 import type { Stream } from '@libp2p/interface';
-import { lpStream } from '@libp2p/utils';
 import type { ModelFile } from '../../engine/model.ts';
 import { openStage, type Stage } from '../../engine/stage.ts';
 import type { ComputeOptions } from '../../engine/model.ts';
@@ -14,8 +13,10 @@ import { decodeActivationFrame, encodeActivationFrame, frameFloats, FRAME_HEADER
 import type { GossipMessage } from '../../protocol/mesh-messages.ts';
 import type { LayerPlan, LayerRange } from '../../protocol/mesh-plan.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
+import { FrameStream } from '../net/frame-stream.ts';
 import { ACTIVATION_PROTOCOL } from '../net/protocols.ts';
-import { decodeHello } from './activation-hello.ts';
+import { decodeHello, encodeHello, type ChainHop } from './activation-hello.ts';
+import { encodeStatus, isProbe } from './chain-status.ts';
 import { PipelineError } from './pipeline-errors.ts';
 
 export interface StageServerOptions {
@@ -44,12 +45,27 @@ export interface StageState {
   readonly frames: number;
   /** Time spent computing those frames (the rest of a hop's time is the link and the framing). */
   readonly computeMs: number;
+  /** Frames of chained sessions sent on to the next stage (chain-route.ts), not back to the head. */
+  readonly forwarded: number;
 }
 
 interface Loaded {
   readonly model: string;
   readonly file: ModelFile;
   readonly stage: Stage;
+}
+
+/** One chained inference session on this stage (chain-route.ts): its feeding stream, the head's control stream, the forward stream. */
+interface ChainSession {
+  readonly token: string;
+  fed: boolean;
+  /** Positions completed (the status the head probes for). */
+  done: number;
+  forwardFailed: boolean;
+  /** Last stage only: its feeding stream arrived, so the whole chain is open. */
+  wired: boolean;
+  control?: FrameStream;
+  forward?: Promise<FrameStream>;
 }
 
 const sameRange = (a: LayerRange | undefined, b: LayerRange) => a !== undefined && a.start === b.start && a.end === b.end;
@@ -67,8 +83,10 @@ export class StageServer {
   private sessions = 0;
   private frames = 0;
   private computeMs = 0;
+  private forwarded = 0;
   private compute: Promise<ComputeOptions> | undefined;
   private unlisten: (() => void) | undefined;
+  private readonly chains = new Map<string, ChainSession>();
 
   constructor(options: StageServerOptions) {
     this.o = options;
@@ -93,6 +111,7 @@ export class StageServer {
       sessions: this.sessions,
       frames: this.frames,
       computeMs: this.computeMs,
+      forwarded: this.forwarded,
     };
   }
 
@@ -175,17 +194,38 @@ export class StageServer {
     await this.o.node.publishState();
   }
 
-  /** One activation stream: a hello naming the layers, then request/reply frames until the head closes it. */
+  /** One activation stream: a hello naming the layers, then frames until the head (or, chained, the previous stage) closes it. */
   private async serve(stream: Stream): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: FRAME_HEADER_BYTES + MAX_FRAME_BYTES });
+    const lp = new FrameStream(stream, FRAME_HEADER_BYTES + MAX_FRAME_BYTES);
     let session: ReturnType<Stage['createSession']> | undefined;
+    let chained: ChainSession | undefined;
     try {
-      const hello = decodeHello((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray());
+      const hello = decodeHello(await lp.read(AbortSignal.timeout(10_000)));
       if (!hello.ok) throw new PipelineError('pipeline_bad_hello', `bad activation hello: ${hello.reason}`);
       const l = this.loaded;
-      const { model, layers } = hello.value;
+      const { model, layers, chain } = hello.value;
       if (!l || l.model !== model || l.stage.first !== layers.start || l.stage.end !== layers.end) {
         throw new PipelineError('pipeline_not_loaded', `this peer does not hold ${model} layers ${layers.start}-${layers.end - 1}`);
+      }
+      if (chain) {
+        chained = this.chainSession(chain.token);
+        if (!chain.feed) return await this.control(lp, stream, chained);
+        if (chained.fed) throw new PipelineError('pipeline_bad_hello', 'a second feeding stream for one chained session');
+        chained.fed = true;
+        const c = chained;
+        if (chain.next.length > 0) {
+          c.forward = this.openForward(model, hello.value.planEpoch, chain.token, chain.next);
+          c.forward.catch((error: unknown) => {
+            // Said to the head unasked: it runs this session in star mode instead.
+            c.forwardFailed = true;
+            this.o.log?.(`pipeline: no direct stream to the next stage: ${(error as Error).message}`);
+            void c.control?.write(encodeStatus(c)).catch(() => {});
+          });
+        } else {
+          // The last stage: every stream of the chain is open now.
+          c.wired = true;
+          void c.control?.write(encodeStatus(c)).catch(() => {});
+        }
       }
       const width = l.file.config.nEmbd;
       session = l.stage.createSession({ maxPositions: l.file.config.nCtxTrain });
@@ -194,7 +234,7 @@ export class StageServer {
       for (;;) {
         let bytes: Uint8Array;
         try {
-          bytes = (await lp.read()).subarray();
+          bytes = await lp.read();
         } catch {
           break; // the head closed the stream (session over) or the link went away
         }
@@ -204,11 +244,32 @@ export class StageServer {
         if (f.dtype !== 'f32' || f.width !== width) throw new PipelineError('pipeline_bad_frame', `frames for this stage are f32 of width ${width}`);
         if (f.position > session.length) throw new PipelineError('pipeline_bad_frame', `frame at position ${f.position} but the cache holds ${session.length}: positions must be contiguous`);
         if (f.position < session.length) session.truncate(f.position);
+        if (chained) chained.done = f.position;
         const started = performance.now();
         const out = await session.extend(frameFloats(f), f.tokenCount);
         this.computeMs += performance.now() - started;
         this.frames++;
-        await lp.write(encodeActivationFrame({ ...f, payload: new Uint8Array(out.buffer, out.byteOffset, out.byteLength) }));
+        const reply = encodeActivationFrame({ dtype: f.dtype, sessionId: f.sessionId, planEpoch: f.planEpoch, position: f.position, tokenCount: f.tokenCount, width: f.width, payload: new Uint8Array(out.buffer, out.byteOffset, out.byteLength) });
+        if (!chained) {
+          await lp.write(reply);
+          continue;
+        }
+        chained.done = session.length;
+        if (chained.forward) {
+          try {
+            await (await chained.forward).write(reply);
+            this.forwarded++;
+          } catch (error) {
+            // Said in the status the head probes for: it blames the next stage, not this one.
+            chained.forwardFailed = true;
+            this.o.log?.(`pipeline: forwarding to the next stage failed: ${(error as Error).message}`);
+          }
+        } else {
+          // The last stage answers the head on the head's control stream.
+          const to = chained.control;
+          if (!to) throw new PipelineError('pipeline_bad_hello', 'the last stage of a chain has no control stream from the head to answer on');
+          await to.write(reply);
+        }
       }
       await stream.close().catch(() => {});
     } catch (error) {
@@ -220,6 +281,46 @@ export class StageServer {
         this.sessions--;
         this.changed();
       }
+      if (chained && session) this.endChain(chained);
+    }
+  }
+
+  /** The state of one chained session on this stage, shared by its feeding and control streams. */
+  private chainSession(token: string): ChainSession {
+    let c = this.chains.get(token);
+    if (!c) this.chains.set(token, (c = { token, fed: false, done: 0, forwardFailed: false, wired: false }));
+    return c;
+  }
+
+  private endChain(c: ChainSession): void {
+    this.chains.delete(c.token);
+    void c.forward?.then((lp) => lp.stream.close()).catch(() => {});
+  }
+
+  /** The stream to the next stage of a chain, with its hello (the rest of the chain after it). */
+  private async openForward(model: string, planEpoch: number, token: string, next: readonly ChainHop[]): Promise<FrameStream> {
+    const [to, ...rest] = next;
+    // Direct links only: a relayed one is capped (2 min / 128 KiB) and goes through the relay anyway.
+    const stream = await this.o.node.openStream(to.peerId, ACTIVATION_PROTOCOL, AbortSignal.timeout(10_000), { direct: true });
+    const lp = new FrameStream(stream, FRAME_HEADER_BYTES + MAX_FRAME_BYTES);
+    await lp.write(encodeHello({ model, layers: to.layers, planEpoch, chain: { token, feed: true, next: rest } }));
+    return lp;
+  }
+
+  /** The head's control stream of a chained session: answers probes, and carries the last stage's replies out. */
+  private async control(lp: FrameStream, stream: Stream, c: ChainSession): Promise<void> {
+    c.control = lp;
+    try {
+      for (;;) {
+        const bytes = await lp.read();
+        if (!isProbe(bytes)) throw new PipelineError('pipeline_bad_frame', 'a control stream carries status probes only');
+        await lp.write(encodeStatus(c));
+      }
+    } catch (error) {
+      if (error instanceof PipelineError) stream.abort(error);
+    } finally {
+      if (c.control === lp) c.control = undefined;
+      if (!c.fed) this.chains.delete(c.token);
     }
   }
 

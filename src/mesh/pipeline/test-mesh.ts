@@ -48,9 +48,14 @@ export function budgetFor(file: ModelFile, layers: number): number {
   return Math.floor(Math.max(...modelMemory(file.header).layerBytes) * (layers + 0.5));
 }
 
-export async function startServerPeer(mesh: TestMesh, openModel: (model: string) => Promise<ModelFile>, memoryBudgetBytes: number, compute?: ComputeOptions): Promise<PeerNode> {
+/**
+ * A server peer joined from the mesh's invite. It listens on WebSockets of its own (Node has no
+ * WebRTC, and chained stages need direct links) unless `listen` is false: then its links to other
+ * peers that do not listen either are relayed through the companion.
+ */
+export async function startServerPeer(mesh: TestMesh, openModel: (model: string) => Promise<ModelFile>, memoryBudgetBytes: number, compute?: ComputeOptions, listen = true): Promise<PeerNode> {
   const peer = new PeerNode({
-    identity: await createIdentity(), invite: mesh.invite, role: 'server', backend: 'wasm', webrtc: false,
+    identity: await createIdentity(), invite: mesh.invite, role: 'server', backend: 'wasm', webrtc: false, listen: listen ? ['/ip4/127.0.0.1/tcp/0/ws'] : [],
     memoryBudgetBytes, openModel, ...(compute ? { compute } : {}),
   });
   await peer.start();

@@ -26,7 +26,16 @@ const workerStatus = (page: Page) => page.evaluate(() => window.meshApp?.service
 test('a new deploy waits for the page, then replaces the old cache', async ({ page }) => {
   // A private copy of the build, served by the real stack, that this test can "deploy" into.
   dist = mkdtempSync(join(tmpdir(), 'mesh-dist-'));
-  await build({ root, configFile: join(root, 'vite.config.ts'), logLevel: 'warn', build: { outDir: dist } });
+  // A production build whatever ran before in this worker: Vite's dev servers (other specs) set
+  // NODE_ENV=development for the process, and a build under it ships import.meta.env.DEV = true.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({ root, configFile: join(root, 'vite.config.ts'), logLevel: 'warn', mode: 'production', build: { outDir: dist } });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
   stack = await startStack({ args: ['--skip-build', '--skip-model', '--dist', dist] });
   await page.goto(stack.urls.app);
 

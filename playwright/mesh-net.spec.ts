@@ -93,7 +93,7 @@ test('three tabs and the companion form a private mesh from the invite; a wrong 
         .poll(async () => {
           const s = await meshState(tab);
           return ids.filter((id, j) => j !== i && s.peers.some((p) => p.peerId === id && p.links.includes('webrtc'))).length;
-        }, { timeout: 20_000, message: `tab ${i} should have WebRTC links to both other tabs` })
+        }, { timeout: 45_000, message: `tab ${i} should have WebRTC links to both other tabs` })
         .toBe(2);
     }
   }

@@ -70,6 +70,9 @@ export interface MeshSnapshot {
   readonly stage?: StageState;
 }
 
+/** How many times a tab offers a WebRTC upgrade to one peer before living with the relayed link. */
+const WEBRTC_OFFERS = 4;
+
 export class PeerNode {
   private readonly o: PeerNodeOptions;
   private libp2p: MeshLibp2p | undefined;
@@ -82,7 +85,8 @@ export class PeerNode {
   private status: PeerNodeStatus = 'starting';
   private error: string | undefined;
   private readonly linkTypesSeen = new Set<LinkType>();
-  private readonly webrtcTried = new Set<string>();
+  /** WebRTC upgrade offers made per peer (a failed offer is retried a few times, spaced out). */
+  private readonly webrtcAttempts = new Map<string, number>();
 
   constructor(options: PeerNodeOptions) {
     this.o = options;
@@ -167,12 +171,23 @@ export class PeerNode {
       if (connected.length === 0) {
         for (const address of [...direct, ...relayed]) if (await dial(address)) break;
       }
-      // Upgrade a relayed link to WebRTC once; the lower peer id offers, so two tabs do not both try.
-      if ((this.o.webrtc ?? true) && webrtc.length > 0 && libp2p.peerId.toString() < peerId && !this.webrtcTried.has(peerId)) {
-        this.webrtcTried.add(peerId);
-        for (const address of webrtc) if (await dial(address)) break;
+      // Upgrade a relayed link to WebRTC; the lower peer id offers, so two tabs do not both try.
+      if ((this.o.webrtc ?? true) && webrtc.length > 0 && libp2p.peerId.toString() < peerId && !this.webrtcAttempts.has(peerId)) {
+        await this.offerWebRtc(peerId, webrtc, dial);
       }
     })();
+  }
+
+  /** An offer can fail on a busy machine (ICE or signalling timeout): try again, spaced out, a few times. */
+  private async offerWebRtc(peerId: string, addresses: string[], dial: (address: string) => Promise<boolean>): Promise<void> {
+    const attempts = (this.webrtcAttempts.get(peerId) ?? 0) + 1;
+    this.webrtcAttempts.set(peerId, attempts);
+    for (const address of addresses) if (await dial(address)) return;
+    if (attempts < WEBRTC_OFFERS && this.status !== 'stopped') {
+      setTimeout(() => {
+        if (this.status !== 'stopped') void this.offerWebRtc(peerId, addresses, dial);
+      }, 1500 * attempts);
+    }
   }
 
   private selfFacts() {

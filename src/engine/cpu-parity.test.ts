@@ -1,9 +1,12 @@
 // Parity of the 'cpu' backend (WASM SIMD kernels) with llama.cpp, through the Engine facade: every
-// small test model and tensor type, whole and split into 2 layer ranges; the largest model whole and
-// in 3 ranges (only the benchmark models have more than 2 layers). Teacher-forced top-5 log-probs and
-// greedy continuations. MESH_TEST_FULL=1 adds the F16 benchmark model and 3-range splits of it.
+// small test model and tensor type, whole and split into 2 layer ranges; the largest model, and its
+// F32 twin at the issue's bar, whole and in 3 ranges (only the benchmark models have more than 2
+// layers). Teacher-forced top-5 log-probs and greedy continuations. MESH_TEST_FULL=1 adds the F16
+// benchmark model and 2-range splits.
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureModel } from '../../tools/models/registry.ts';
+import { ensureModelFile } from '../../tools/models/cache.ts';
+import { ensureModel, modelSpec } from '../../tools/models/registry.ts';
+import { FILE_TYPE_ID } from '../../tools/models/spec.ts';
 import { disposeReferenceRuntime, referenceRun, type ReferenceResult } from '../../tools/reference/reference.ts';
 import { Engine } from './engine.ts';
 import { logSoftmax } from './logprobs.ts';
@@ -25,22 +28,39 @@ const CLEAR_MARGIN = 0.05;
 const GREEDY_STEPS = 10;
 
 /**
- * The benchmark models have 8 layers of width 512 (FFN 1536): 16–48 blocks per dot product where the
- * small models have 2–8. Their per-block float sums are added in a different order than llama.cpp's
- * AVX2 kernels add them (8 lanes, then a horizontal sum), so activations differ from llama.cpp's in
- * the last bit more often, and the int8 (Q8_0) or f16 rounding of the next layer's input flips more
- * often; a flip in layer l at position p reaches every later position through the KV cache, so the
- * error compounds over 8 layers (measured on bench-llama-q8_0: 2e-6 at positions 0–1, then 4e-2 to
- * 2.4e-1; a one-layer model of the same width shows isolated flips only, 1e-2 and 5e-2, at 2 of 17
- * positions). The scalar reference backend shows exactly the same numbers, and the WASM kernels agree
- * with it to 6e-6 over the whole vocabulary: the gap is ggml's summation order, not a kernel bug.
- * Closing it means reproducing ggml's per-architecture accumulation order in both backends.
+ * The benchmark models (8 layers of width 512) are held to a looser, measured bound; why, by experiment
+ * (helper F2's investigation; scripts of the kind in kernels/reference/flip-probe.ts):
+ * - Not a structural bug: bench-llama-f32-parity below is bench-llama-q8_0's tensors in F32 (no activation
+ *   rounding at all): every position within 7e-6 of llama.cpp, so 8 layers, GQA, RoPE, the KV cache
+ *   and attention over 17 keys are right. llama.cpp itself is bit-for-bit the same across batch sizes
+ *   (whole prompt, token by token, batch 4) and thread counts (1, 2).
+ * - llama.cpp disagrees with itself as much: wllama (llama.cpp b11364 in WASM, Chromium) against the
+ *   native reference, greedy steps of 4 prompts × 8 tokens: 3.9e-2 to 1.5e-1 (median ~9e-2) on
+ *   bench-llama-q8_0 and 1.0e-3 to 7.3e-3 (median ~3.4e-3) on bench-llama-f16; ours against native:
+ *   3.6e-2 to 1.7e-1 and 9.3e-4 to 6.6e-3; ours against wllama the same again. llama.cpp's own F16 KV
+ *   cache against its F32 one moves bench-llama-q8_0 by 5e-2 to 1.7e-1 at every position.
+ * - The mechanism is the int8 (Q8_0) or f16 rounding of activations: where a float sits within an ulp
+ *   of a rounding boundary, implementations that sum in different orders round it differently. On
+ *   the one-layer bench-llama-draft-q8_0 both positions over 5e-3 are single 1-ulp flips (checked in
+ *   parity.test.ts). On a 2-layer truncation wllama matches us (3e-5) and not native (1.2e-2) at
+ *   position 2, and native (3e-5) rather than us (2e-2) from position 3: each build flips elsewhere.
+ *   With ~3000 rounded activations per token per layer, 8 layers flip somewhere at nearly every
+ *   position and the KV cache carries each flip to every later position.
+ * Closing the gap would mean reproducing one build's (x86 AVX2) float order in every kernel, which
+ * would then disagree with llama.cpp's other builds just as much. So the bounds are about twice
+ * llama.cpp's own build-to-build spread, and the WASM kernels must equal the scalar oracle.
  */
 const DEEP_TOLERANCE = { quantized: { max: 0.3, median: 0.15 }, float: { max: 1e-2, median: 5e-3 } };
 /** The WASM kernels against the scalar oracle on the deep Q8_0 model, over the whole vocabulary. */
 const ORACLE_TOLERANCE = 1e-4;
 
-interface Case { name: string; quantized: boolean; splits: string[]; deep?: boolean }
+interface Case { name: string; quantized: boolean; splits: string[]; deep?: boolean; path?: () => Promise<string> }
+
+/** bench-llama-q8_0's tensors (same seed) stored as F32: the deep model without any activation rounding. */
+async function benchF32(): Promise<string> {
+  const q8 = modelSpec('bench-llama-q8_0');
+  return ensureModelFile({ ...q8, name: 'bench-llama-f32-parity', type: 'F32', fileType: FILE_TYPE_ID.F32, description: 'bench-llama-q8_0 in F32, for cpu-parity.test.ts' });
+}
 const two = ['0:1,1:2'];
 const SMALL: Case[] = [
   ['tiny-llama-f32', false], ['tiny-llama-f16', false], ['tiny-llama-bf16', false], ['tiny-llama-q8_0', true],
@@ -49,6 +69,7 @@ const SMALL: Case[] = [
   ['tiny-moe-f16', false],
 ].map(([name, quantized]) => ({ name: name as string, quantized: quantized as boolean, splits: two }));
 const LARGEST: Case[] = [
+  { name: 'bench-llama-f32-parity', quantized: false, splits: ['0:3,3:5,5:8'], path: benchF32 },
   { name: 'bench-llama-q8_0', quantized: true, deep: true, splits: FULL ? ['0:4,4:8', '0:3,3:5,5:8'] : ['0:3,3:5,5:8'] },
   ...(FULL ? [{ name: 'bench-llama-f16', quantized: false, deep: true, splits: ['0:4,4:8', '0:3,3:5,5:8'] }] : []),
 ];
@@ -105,7 +126,7 @@ describe('cpu backend vs llama.cpp', () => {
     const allowance = c.quantized ? `, one position under ${FLIP_TOLERANCE},` : '';
     const bound = c.deep ? `within the deep-model bound ${JSON.stringify(c.quantized ? DEEP_TOLERANCE.quantized : DEEP_TOLERANCE.float)}${c.quantized ? ", equal to the oracle," : ","}` : `within ${TOLERANCE}${allowance}`;
     it(`${c.name}: top-5 log-probs ${bound} and greedy tokens, whole and split ${c.splits.join(' / ')}`, async () => {
-      const path = await ensureModel(c.name);
+      const path = await (c.path ?? (() => ensureModel(c.name)))();
       const ref = await referenceRun({ modelPath: path, prompt: PROMPT, topK: 5 });
       const refGreedy = await referenceRun({ modelPath: path, prompt: PROMPT, topK: 2, greedySteps: GREEDY_STEPS });
       // On the deep models a pick can only be trusted where llama.cpp's margin exceeds the drift bound.

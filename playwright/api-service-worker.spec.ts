@@ -4,6 +4,7 @@
 // load, hard reload) reaches the API through apiFetch.
 import { expect, test, type Page } from '@playwright/test';
 import { startStack, type Stack } from './support/stack.ts';
+import { gotoApp } from './support/app.ts';
 
 const MODEL = 'tiny-llama-q8_0';
 let stack: Stack | undefined;
@@ -14,7 +15,7 @@ test.afterEach(async ({}, testInfo) => {
 });
 
 async function controlledPage(page: Page, app: string): Promise<void> {
-  await page.goto(app);
+  await gotoApp(page, app);
   await expect.poll(() => page.evaluate(() => window.meshApp.serviceWorker()), { timeout: 30_000 }).toMatchObject({ state: 'active', controlled: true });
 }
 
@@ -86,7 +87,7 @@ test('an uncontrolled page reaches the API through apiFetch', async ({ browser }
   const context = await browser.newContext({ serviceWorkers: 'block' });
   try {
     const page = await context.newPage();
-    await page.goto(stack.urls.app);
+    await gotoApp(page, stack.urls.app);
     await page.waitForFunction(() => typeof window.meshApp?.apiFetch === 'function');
     const result = await page.evaluate(async (body) => {
       const res = await window.meshApp.apiFetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

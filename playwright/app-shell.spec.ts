@@ -5,6 +5,7 @@ import { expect, test, type Page } from '@playwright/test';
 import type { CapabilityReport } from '../src/protocol/capabilities.ts';
 import { seriousA11yViolations } from './support/axe.ts';
 import { startStack, type Stack } from './support/stack.ts';
+import { gotoApp } from './support/app.ts';
 
 let stack: Stack | undefined;
 test.afterEach(async ({}, testInfo) => {
@@ -33,7 +34,7 @@ test('npm start serves an isolated, offline-capable app shell with WebGPU', asyn
   const app = stack.urls.app;
   expect(app).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   await page.setViewportSize({ width: 1280, height: 860 });
-  await page.goto(app);
+  await gotoApp(page, app);
 
   await expect(page.getByRole('heading', { level: 1, name: 'Home' })).toBeVisible();
   await expect(page.getByRole('link', { name: /^Mesh LLM/ })).toBeVisible();

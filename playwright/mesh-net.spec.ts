@@ -9,6 +9,7 @@ import { createInvite, decodeInvite, encodeInvite, inviteLink } from '../src/mes
 import { chromiumLaunchOptions } from './support/browser.ts';
 import { startNetns, type Netns } from './support/netns.ts';
 import { startStack, type Stack } from './support/stack.ts';
+import { gotoApp } from './support/app.ts';
 
 let stack: Stack;
 let netns: Netns | null = null;
@@ -54,7 +55,7 @@ async function openTab(browser: Browser, link: string): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-  await page.goto(link);
+  await gotoApp(page, link);
   return page;
 }
 

@@ -9,6 +9,7 @@ import { chromium, expect, test, type Browser, type BrowserContext, type Page } 
 import { chromiumLaunchOptions } from './support/browser.ts';
 import { startNetns, type Netns } from './support/netns.ts';
 import { startStack, type Stack } from './support/stack.ts';
+import { gotoApp } from './support/app.ts';
 
 const MODEL = 'tiny-llama-4l-f32';
 /** Two of its ~197 KB layers per tab: no tab can hold all four, so the plan splits across tabs. */
@@ -104,7 +105,7 @@ function complete(client: Page, api: string, prompt: string): Promise<Completion
 test('a model split across three tabs answers like the companion alone, and survives the middle tab closing', async () => {
   const api = stack.urls.api;
   const client = await (await browser.newContext()).newPage();
-  await client.goto(stack.urls.app);
+  await gotoApp(client, stack.urls.app);
   const prompt = 'Once upon a time';
 
   // Solo: no tab yet, so the companion's own engine answers.
@@ -120,7 +121,7 @@ test('a model split across three tabs answers like the companion alone, and surv
     const context = await browser.newContext();
     const page = await context.newPage();
     page.on('pageerror', (error) => console.error(`tab ${i} page error: ${error.message}`));
-    await page.goto(`${stack.printed.invite}&auto=1&role=server&budget=${BUDGET}`);
+    await gotoApp(page, `${stack.printed.invite}&auto=1&role=server&budget=${BUDGET}`);
     contexts.push(context);
     tabs.push(page);
   }

@@ -47,18 +47,28 @@ function ensureDependencies() {
   }
 }
 
-/** Browser tests drive Debian's Chromium (no browser download works offline). */
-function ensureChromium() {
-  if (existsSync('/usr/bin/chromium')) return;
-  console.error('bootstrap: installing Debian chromium for browser tests…');
+/**
+ * System tools the tests need, from Debian: Chromium for browser tests (no browser download works
+ * offline) and openssl for the HTTPS certificate tests. Installed with apt-get when missing.
+ */
+const SYSTEM_TOOLS = [
+  { path: '/usr/bin/chromium', packages: ['chromium', 'fonts-dejavu-core'] },
+  { path: '/usr/bin/openssl', packages: ['openssl'] },
+];
+
+function ensureSystemTools() {
+  const missing = SYSTEM_TOOLS.filter((t) => !existsSync(t.path));
+  if (missing.length === 0) return;
+  const packages = missing.flatMap((t) => t.packages);
+  console.error(`bootstrap: installing ${packages.join(', ')} with apt-get…`);
   const asRoot = !process.getuid || process.getuid() === 0;
   const apt = (...args) =>
     run(asRoot ? 'apt-get' : 'sudo', asRoot ? args : ['apt-get', ...args], {
       env: { ...env, DEBIAN_FRONTEND: 'noninteractive' },
     });
   apt('update');
-  if (apt('install', '-y', '--no-install-recommends', 'chromium', 'fonts-dejavu-core') !== 0 || !existsSync('/usr/bin/chromium')) {
-    console.error('bootstrap: could not install chromium with apt-get; install it by hand (apt-get install chromium)');
+  if (apt('install', '-y', '--no-install-recommends', ...packages) !== 0 || missing.some((t) => !existsSync(t.path))) {
+    console.error(`bootstrap: could not install ${packages.join(', ')} with apt-get; install them by hand`);
     process.exit(1);
   }
 }
@@ -91,7 +101,7 @@ switch (command) {
     task('tools/models/main.ts', rest);
     break;
   case 'test':
-    ensureChromium();
+    ensureSystemTools();
     task('scripts/test.ts', rest);
     break;
   default:

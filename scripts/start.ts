@@ -84,6 +84,10 @@ async function main(): Promise<number> {
   const { urls } = running;
   // Printed before the URLs, so whoever waits for the URL lines already has it.
   if (running.apiTokenGenerated) process.stdout.write(`token: ${running.apiToken}\n`);
+  if (running.tls) {
+    console.error(`start: serving the app over HTTPS with a self-signed certificate (${running.tls.certPath}${running.tls.created ? ', just made' : ''});`);
+    console.error(`start: browsers warn once per device: check the fingerprint SHA-256 ${running.tls.fingerprint} and accept it`);
+  }
   // The invite to the companion's own private mesh, before the URL lines so whoever waits for those has it too.
   process.stdout.write(`invite: ${running.mesh.link}\n`);
   // Printed only now that every service listens (and the signal handlers are in place): tests wait for these lines.

@@ -6,6 +6,7 @@ import '../ui/home.css';
 import '../ui/playground.css';
 import '../ui/models.css';
 import '../ui/dashboard.css';
+import '../ui/mesh.css';
 import type { CapabilityReport } from '../protocol/capabilities.ts';
 import { AppShell } from '../ui/shell.ts';
 import type { ServiceWorkerStatus } from '../ui/status-rows.ts';

@@ -3,7 +3,7 @@
 // UI to call join(). The state is published as window.meshApp.mesh for the UI and for tests.
 import { IdbIdentityStore } from '../mesh/identity-store-idb.ts';
 import { loadOrCreateIdentity } from '../mesh/identity.ts';
-import { decodeInvite, readJoinLink, type JoinRequest } from '../mesh/invite.ts';
+import { decodeInvite, inviteLink, readJoinLink, type JoinRequest } from '../mesh/invite.ts';
 import type { MeshSnapshot, PeerNode } from '../mesh/net/peer-node.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
 
@@ -13,11 +13,20 @@ export type MeshJoinState =
   | { readonly status: 'failed'; readonly error: string }
   | MeshSnapshot;
 
+export interface JoinOptions {
+  /** Memory lent to the mesh (the Contribute card's budget); the link's `budget` parameter wins over it. */
+  readonly budgetBytes?: number;
+}
+
 export interface MeshJoin {
   /** Plain data (structured-clonable), current at each read. */
   state(): MeshJoinState;
+  /** The invite this page was opened from, as a shareable link (no auto, no role), or undefined. */
+  inviteLink(): string | undefined;
+  /** The memory lent: what the running node was given, or what a join would give (undefined: not set). */
+  budgetBytes(): number | undefined;
   /** Joins the invited mesh (the Join button); resolves once bootstrap and discovery are up. */
-  join(role?: PeerRole): Promise<void>;
+  join(role?: PeerRole, options?: JoinOptions): Promise<void>;
   leave(): Promise<void>;
   /** Called after every change of state. */
   onChange(listener: () => void): () => void;
@@ -38,44 +47,60 @@ export function createMeshJoin(href: string = location.href): MeshJoin {
   };
   let node: PeerNode | undefined;
   let failure: string | undefined;
+  /** The join in progress: a second click (or the Contribute card resuming) waits for it instead of racing it. */
+  let joining: Promise<void> | undefined;
+  let lentBytes: number | undefined;
+  /** Claimed once: leaving and joining again keeps this tab's peer id. */
+  let identitySlot: Promise<string> | undefined;
   const current = (): MeshJoinState => {
     if (node) return node.snapshot();
     if (failure !== undefined) return { status: 'failed', error: failure };
     return request ? { status: 'invited', role: request.role ?? 'server' } : { status: 'none' };
   };
 
+  const start = async (role: PeerRole | undefined, options: JoinOptions): Promise<void> => {
+    if (!request) throw new Error('this page was not opened from an invite link (#join=…)');
+    failure = undefined;
+    try {
+      const invite = await decodeInvite(request.token);
+      // libp2p is most of the bundle: loaded only by tabs that join.
+      const { PeerNode } = await import('../mesh/net/peer-node.ts');
+      const { identity } = await loadOrCreateIdentity(new IdbIdentityStore(await (identitySlot ??= claimIdentitySlot())));
+      lentBytes = budgetOf(href) ?? options.budgetBytes ?? DEFAULT_BUDGET_BYTES;
+      node = new PeerNode({
+        identity,
+        invite,
+        role: role ?? request.role ?? 'server',
+        backend: 'wasm',
+        memoryBudgetBytes: lentBytes,
+        onChange: changed,
+        // A server runs the layers the companion plans for it, Range-reading only their tensors.
+        openModel: openPublishedModel,
+      });
+      await node.start();
+    } catch (error) {
+      failure = error instanceof Error ? error.message : String(error);
+      node = undefined;
+      changed();
+      throw error;
+    }
+  };
+
   const mesh: MeshJoin = {
     state: current,
-    async join(role) {
-      if (!request) throw new Error('this page was not opened from an invite link (#join=…)');
-      if (node) return;
-      try {
-        const invite = await decodeInvite(request.token);
-        // libp2p is most of the bundle: loaded only by tabs that join.
-        const { PeerNode } = await import('../mesh/net/peer-node.ts');
-        const { identity } = await loadOrCreateIdentity(new IdbIdentityStore(await claimIdentitySlot()));
-        const budget = budgetOf(href);
-        node = new PeerNode({
-          identity,
-          invite,
-          role: role ?? request.role ?? 'server',
-          backend: 'wasm',
-          memoryBudgetBytes: budget ?? DEFAULT_BUDGET_BYTES,
-          onChange: changed,
-          // A server runs the layers the companion plans for it, Range-reading only their tensors.
-          openModel: openPublishedModel,
-        });
-        await node.start();
-      } catch (error) {
-        failure = error instanceof Error ? error.message : String(error);
-        node = undefined;
-        changed();
-        throw error;
-      }
+    inviteLink: () => (request ? inviteLink(new URL(href).origin + new URL(href).pathname, request.token) : undefined),
+    budgetBytes: () => lentBytes ?? budgetOf(href),
+    async join(role, options = {}) {
+      if (node) return joining;
+      joining ??= start(role, options).finally(() => (joining = undefined));
+      return joining;
     },
     async leave() {
-      await node?.stop();
+      await joining?.catch(() => {});
+      const stopping = node;
       node = undefined;
+      lentBytes = undefined;
+      await stopping?.stop();
       changed();
     },
     onChange(listener) {

@@ -1,7 +1,8 @@
 // Wires the app's API client, model storage and settings into the views the shell shows.
-import { contributeCard, meshJoinSlot } from '../ui/contribute-card.ts';
+import { contributeCard } from '../ui/contribute-card.ts';
 import { SettingsStore } from '../ui/contribute-settings.ts';
 import { h } from '../ui/dom.ts';
+import { meshJoinCard } from '../ui/mesh-join-card.ts';
 import { dashboardView } from '../ui/dashboard-view.ts';
 import { modelsView } from '../ui/models-view.ts';
 import { playgroundView, type PlaygroundDeps } from '../ui/playground-view.ts';
@@ -42,7 +43,7 @@ export function createViews(apiFetch: ApiFetch, mesh: MeshJoin): AppViews {
     }
   };
   const factories: ViewFactories = {
-    home: (shell) => ({ element: h('div', { class: 'home-grid' }, h('div', { class: 'home-col' }, contributeCard(settings), meshJoinSlot()), shell.status.element) }),
+    home: (shell) => ({ element: h('div', { class: 'home-grid' }, h('div', { class: 'home-col' }, contributeCard(settings, mesh), meshJoinCard(mesh, settings)), shell.status.element) }),
     playground: () => playgroundView({
       listModels: () => listModels(apiFetch),
       stream,

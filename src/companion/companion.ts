@@ -3,7 +3,8 @@
 // /health and, under /v1/, the OpenAI + Anthropic API (src/api) served by the companion's own engine.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApiContext, EngineProvider, errorResponse, speaks, type ApiOptions, type ModelProvider } from '../api/index.ts';
 import { nodeApiHandler, sendFetchResponse } from '../api/node-adapter.ts';
@@ -19,6 +20,7 @@ import type { RunningNostrRelay } from './nostr-relay.ts';
 import type { ServedModel } from './served-model.ts';
 import { createStaticHandler, ISOLATION_HEADERS } from './static-server.ts';
 import { TabHub } from './tab-hub.ts';
+import { ensureCertificate, type TlsFiles } from './tls.ts';
 import { TabRoutingProvider } from './tab-provider.ts';
 import { MeshError } from '../protocol/errors.ts';
 import { join } from 'node:path';
@@ -43,6 +45,8 @@ export interface Companion {
   apiTokenGenerated: boolean;
   libp2p: CompanionLibp2p;
   nostr: RunningNostrRelay;
+  /** The app's certificate when it is served over HTTPS (--https), else null. */
+  tls: TlsFiles | null;
   /** The companion's own private mesh: its invite link, members and announcement. */
   mesh: CompanionMesh;
   /** Browser tabs attached over /attach (src/companion/tab-hub.ts) and the models they serve. */
@@ -86,17 +90,21 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       { prefix: '/', dir: config.distDir, spa: true },
       { prefix: '/models/', dir: config.modelsDir },
     ]);
-    const appServer = createServer((req, res) => {
+    const appHandler = (req: IncomingMessage, res: ServerResponse) => {
       // Tells the app's pages and service worker where this companion's API is (its port may be chosen late).
       if (req.url?.split('?')[0] === COMPANION_INFO_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
         return void res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
           .end(JSON.stringify({ api: apiUrlFor(req.headers.host, urls.api), embed_origins: config.embedOrigins }));
       }
       serveStatic(req, res);
-    });
+    };
+    // Over HTTPS the certificate names loopback and the bind host; the API and libp2p stay as they are.
+    const tls = config.https ? await ensureCertificate(config.cacheDir, [config.host]) : null;
+    const appServer = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, appHandler) : createServer(appHandler);
     const appPort = await listen(appServer, config.host, config.appPort, 'app', '--app-port');
     stops.push(() => close(appServer));
-    const app = `http://${host}:${appPort}`;
+    const scheme = tls ? 'https' : 'http';
+    const app = `${scheme}://${host}:${appPort}`;
 
     const nostr = await startNostrRelay({ host: config.host, port: config.nostrPort }).catch((error: unknown) => {
       throw portError(error, 'nostr', config.nostrPort, '--nostr-port');
@@ -125,7 +133,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     });
     stops.push(() => mesh.stop());
     // The app may be opened as 127.0.0.1 or localhost: both are its own origin.
-    const appOrigins = [app, `http://localhost:${appPort}`, `http://127.0.0.1:${appPort}`];
+    const appOrigins = [app, `${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`];
     const apiToken = config.apiToken || (isLoopbackHost(config.host) ? null : generateApiToken());
     // The served model through the mesh's server tabs when a plan of theirs is ready (src/mesh/pipeline/).
     const pipeline = options.provider ? undefined : await startCompanionPipeline({
@@ -158,7 +166,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     stops.push(() => tabs.close());
     urls.api = `http://${host}:${apiPort}`;
 
-    return { urls, apiToken, apiTokenGenerated: apiToken !== null && !config.apiToken, libp2p, nostr, mesh, tabs, stop: stopAll };
+    return { urls, apiToken, apiTokenGenerated: apiToken !== null && !config.apiToken, tls, libp2p, nostr, mesh, tabs, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => {});
     throw error;
@@ -202,7 +210,7 @@ function v1Mount(api: ApiOptions, token: string | null): ApiMount {
   };
 }
 
-function listen(server: Server, host: string, port: number, name: string, flag: string): Promise<number> {
+function listen(server: Server | HttpsServer, host: string, port: number, name: string, flag: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', (error) => reject(portError(error, name, port, flag)));
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
@@ -220,7 +228,7 @@ function portError(error: unknown, name: string, port: number, flag: string): Er
   return error as Error;
 }
 
-function close(server: Server): Promise<void> {
+function close(server: Server | HttpsServer): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     // Keep-alive sockets and open streams would hold close() open; Ctrl-C must not wait for them.

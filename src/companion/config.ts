@@ -37,6 +37,11 @@ export interface CompanionConfig {
   /** `scripts/start.ts` only: skip rebuilding dist/; skip loading a model (the API then serves none). */
   skipBuild: boolean;
   skipModel: boolean;
+  /**
+   * Serve the app over HTTPS with a self-signed certificate kept in cacheDir (src/companion/tls.ts):
+   * a page opened from another machine on the LAN is a secure context only over HTTPS.
+   */
+  https: boolean;
 }
 
 export type ParsedArgs = { kind: 'help'; text: string } | { kind: 'config'; config: CompanionConfig };
@@ -74,6 +79,7 @@ const OPTIONS: Option[] = [
   { key: 'backend', flag: '--backend', env: 'MESH_BACKEND', kind: 'backend', help: 'kernels of the API engine: cpu (WASM) or ref (scalar)' },
   { key: 'apiToken', flag: '--api-token', env: 'MESH_API_TOKEN', kind: 'token', help: 'bearer token the API requires (generated on a non-loopback --host)' },
   { key: 'skipBuild', flag: '--skip-build', env: 'MESH_SKIP_BUILD', kind: 'flag', help: 'do not (re)build dist/ before serving' },
+  { key: 'https', flag: '--https', env: 'MESH_HTTPS', kind: 'flag', help: 'serve the app over HTTPS with a generated self-signed certificate (for a LAN)' },
   { key: 'skipModel', flag: '--skip-model', env: 'MESH_SKIP_MODEL', kind: 'flag', help: 'load no model (the API answers 503 until a peer serves one)' },
 ];
 
@@ -97,6 +103,7 @@ export function defaultConfig(root: string): CompanionConfig {
     apiToken: '',
     skipBuild: false,
     skipModel: false,
+    https: false,
   };
 }
 

@@ -1,7 +1,10 @@
 // Home's "Contribute this tab" card: backend, memory budget and pause/resume, saved in the settings
-// store. The engine does not serve layers from tabs yet, and the card says so instead of pretending.
+// store, and fed to the mesh: resuming joins the invited mesh as a server with this budget, pausing
+// leaves it. Its status line says what the tab really does (mesh-describe.ts), never more.
+import type { MeshJoin } from '../app/mesh-join.ts';
 import { MEMORY_BUDGET_RANGE, type ContributeBackend, type ContributeSettings, type SettingsStore } from './contribute-settings.ts';
 import { h } from './dom.ts';
+import { contributeStatus } from './mesh-describe.ts';
 import { hashFor } from './views.ts';
 
 const BACKENDS: { value: ContributeBackend; label: string; hint: string }[] = [
@@ -10,7 +13,7 @@ const BACKENDS: { value: ContributeBackend; label: string; hint: string }[] = [
   { value: 'cpu', label: 'CPU (WebAssembly)', hint: 'works everywhere; slower, uses more power' },
 ];
 
-export function contributeCard(store: SettingsStore): HTMLElement {
+export function contributeCard(store: SettingsStore, mesh?: MeshJoin): HTMLElement {
   const settings = store.get();
   const backendGroup = h('fieldset', { class: 'field choice-group' }, h('legend', {}, 'Run layers on'));
   for (const b of BACKENDS) {
@@ -28,7 +31,17 @@ export function contributeCard(store: SettingsStore): HTMLElement {
   budget.addEventListener('input', () => store.update({ memoryBudgetMb: Number(budget.value) }));
 
   const toggle = h('button', { type: 'button', class: 'button primary', 'data-testid': 'contribute-toggle' });
-  toggle.addEventListener('click', () => store.update({ paused: !store.get().paused }));
+  toggle.addEventListener('click', () => {
+    const paused = !store.get().paused;
+    store.update({ paused });
+    if (!mesh) return;
+    const status = mesh.state().status;
+    if (paused && (status === 'joined' || status === 'starting')) void mesh.leave();
+    // Resuming joins the mesh of the invite link as a server, lending the budget set here.
+    if (!paused && (status === 'invited' || status === 'failed' || status === 'stopped')) {
+      mesh.join('server', { budgetBytes: store.get().memoryBudgetMb * 1024 * 1024 }).catch(() => {}); // the failure is in the status line
+    }
+  });
   const state = h('p', { class: 'contribute-state', role: 'status', 'data-testid': 'contribute-state' });
 
   const render = (s: ContributeSettings) => {
@@ -36,13 +49,15 @@ export function contributeCard(store: SettingsStore): HTMLElement {
     budget.setAttribute('aria-valuetext', budgetOut.textContent);
     toggle.textContent = s.paused ? 'Start contributing' : 'Pause';
     toggle.setAttribute('aria-pressed', String(!s.paused));
-    state.dataset.state = s.paused ? 'paused' : 'ready';
-    state.textContent = s.paused
-      ? 'Paused. This tab lends nothing.'
-      : 'Ready to lend. This tab does not serve layers yet: tab serving arrives with the in-browser engine, and will start with these settings.';
+    const status = contributeStatus(mesh?.state() ?? { status: 'none' }, s.paused);
+    // 'paused' while it lends nothing by choice; 'ready' otherwise; the finer kind for styling and tests.
+    state.dataset.state = status.kind === 'paused' ? 'paused' : 'ready';
+    state.dataset.kind = status.kind;
+    if (state.textContent !== status.text) state.textContent = status.text;
   };
   render(settings);
   store.subscribe(render);
+  mesh?.onChange(() => render(store.get()));
 
   return h(
     'section',
@@ -59,17 +74,5 @@ export function contributeCard(store: SettingsStore): HTMLElement {
       h('h3', {}, 'Who sees a prompt'),
       h('p', {}, 'A prompt and its reply pass through the peers that serve that request’s layers, and only those. When this tab serves, it sees the activations of the requests it serves, never who sent them. Browsers slow down background tabs, so a hidden tab may serve less.'),
     ),
-  );
-}
-
-/** Where joining a public, named or private mesh goes (the mesh work fills it). */
-export function meshJoinSlot(): HTMLElement {
-  return h(
-    'section',
-    { class: 'card mesh-join', 'aria-labelledby': 'mesh-join-title', 'data-slot': 'mesh-join' },
-    h('h2', { id: 'mesh-join-title' }, 'Mesh'),
-    h('p', { class: 'lead' }, 'This tab is not in a mesh yet. Requests go to the companion that npm start runs on this machine.'),
-    h('span', { class: 'badge' }, 'In development'),
-    h('ul', { class: 'plain-list' }, h('li', {}, 'Join the public mesh or a named one.'), h('li', {}, 'Create a private mesh and share its invite link or QR code.')),
   );
 }

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import type { MeshJoinState } from '../app/mesh-join.ts';
+import { contributeStatus, formatBytes, layerRangeText, shortPeerId, stageText } from './mesh-describe.ts';
+
+const joined = (stage?: object): MeshJoinState => ({
+  status: 'joined', peerId: '12D3KooWabcdefghijk', meshId: 'm', role: 'server', multiaddrs: [], peers: [], refused: [], linkTypesSeen: [],
+  ...(stage ? { stage } : {}),
+}) as MeshJoinState;
+
+const stage = (status: 'idle' | 'loading' | 'ready' | 'failed', start = 2, end = 4) => ({ status, model: 'tiny-llama-4l-f32', layers: { start, end }, sessions: 0, frames: 0, computeMs: 0, forwarded: 0 });
+
+describe('mesh-describe', () => {
+  it('shortens peer ids but keeps short ones whole', () => {
+    expect(shortPeerId('12D3KooWQaZLMNopqrstuvwxyz4q')).toBe('12D3Ko…yz4q');
+    expect(shortPeerId('abc')).toBe('abc');
+  });
+
+  it('reads half-open layer ranges as inclusive ones', () => {
+    expect(layerRangeText({ start: 2, end: 4 })).toBe('layers 2–3');
+    expect(layerRangeText({ start: 0, end: 1 })).toBe('layer 0');
+  });
+
+  it('formats byte budgets', () => {
+    expect(formatBytes(450_000)).toBe('439 KB');
+    expect(formatBytes(256 * 1024 ** 2)).toBe('256 MB');
+    expect(formatBytes(1.5 * 1024 ** 3)).toBe('1.50 GB');
+    expect(formatBytes(12)).toBe('12 bytes');
+  });
+
+  it('says what the stage does', () => {
+    expect(stageText(undefined)).toMatch(/waiting/);
+    expect(stageText(stage('loading'))).toBe('loading layers 2–3 of tiny-llama-4l-f32');
+    expect(stageText(stage('ready', 0, 2))).toBe('serving layers 0–1 of tiny-llama-4l-f32');
+    expect(stageText({ ...stage('failed'), error: 'no WASM' })).toBe('could not load layers 2–3 of tiny-llama-4l-f32 (no WASM)');
+  });
+
+  it('is honest in the Contribute card about what the tab lends', () => {
+    expect(contributeStatus({ status: 'none' }, true).kind).toBe('paused');
+    expect(contributeStatus({ status: 'none' }, false)).toMatchObject({ kind: 'idle', text: expect.stringMatching(/not joined to a mesh: open an invite link/i) });
+    expect(contributeStatus({ status: 'invited', role: 'server' }, false).kind).toBe('idle');
+    expect(contributeStatus({ status: 'failed', error: 'relay down' }, false)).toMatchObject({ kind: 'failed', text: expect.stringContaining('relay down') });
+    expect(contributeStatus(joined(stage('ready')), false)).toEqual({ kind: 'serving', text: 'In the mesh: serving layers 2–3 of tiny-llama-4l-f32.' });
+    expect(contributeStatus({ ...joined(), role: 'client' } as MeshJoinState, false).kind).toBe('client');
+  });
+});

@@ -1,0 +1,61 @@
+// Plain words for what this tab is doing in the mesh, from its join state: the Join card and the
+// Contribute card both say it, and tests check the sentences. Pure (no DOM), so it is unit-tested.
+import type { MeshJoinState } from '../app/mesh-join.ts';
+import type { StageState } from '../mesh/pipeline/stage-server.ts';
+
+/** `12D3Ko…Yz4q`: enough to tell peers apart on screen; the full id is in the title attribute. */
+export function shortPeerId(peerId: string): string {
+  return peerId.length <= 12 ? peerId : `${peerId.slice(0, 6)}…${peerId.slice(-4)}`;
+}
+
+/** Layer ranges are half-open (start … end-1); people read inclusive ranges. */
+export function layerRangeText(range: { start: number; end: number }): string {
+  return range.end - range.start <= 1 ? `layer ${range.start}` : `layers ${range.start}–${range.end - 1}`;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(bytes % 1024 ** 3 ? 2 : 0)} GB`;
+  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(bytes % 1024 ** 2 ? 1 : 0)} MB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${bytes} bytes`;
+}
+
+/** What this tab's pipeline stage is doing, e.g. "serving layers 2–3 of tiny-llama-4l-f32". */
+export function stageText(stage: StageState | undefined): string {
+  if (!stage || stage.status === 'idle' || !stage.layers || !stage.model) return 'waiting for the mesh to plan layers for this tab';
+  const what = `${layerRangeText(stage.layers)} of ${stage.model}`;
+  switch (stage.status) {
+    case 'loading':
+      return `loading ${what}`;
+    case 'ready':
+      return `serving ${what}`;
+    case 'failed':
+      return `could not load ${what}${stage.error ? ` (${stage.error})` : ''}`;
+  }
+  return what;
+}
+
+export type ContributeStateKind = 'paused' | 'idle' | 'joining' | 'serving' | 'client' | 'failed';
+
+/** The Contribute card's status line: honest about whether this tab lends anything right now. */
+export function contributeStatus(state: MeshJoinState, paused: boolean): { kind: ContributeStateKind; text: string } {
+  switch (state.status) {
+    case 'none':
+      return paused
+        ? { kind: 'paused', text: 'Paused. This tab lends nothing.' }
+        : { kind: 'idle', text: 'Not joined to a mesh: open an invite link (npm start prints one) and this tab will lend with these settings.' };
+    case 'invited':
+      return paused
+        ? { kind: 'paused', text: 'Paused. This tab lends nothing; start contributing to join the mesh of your invite link.' }
+        : { kind: 'idle', text: 'Not joined yet: press Join in the Mesh card, or start contributing.' };
+    case 'failed':
+      return { kind: 'failed', text: `Joining the mesh failed: ${state.error ?? 'no reason given'}` };
+    case 'starting':
+      return { kind: 'joining', text: 'Joining the mesh…' };
+    case 'stopped':
+      return { kind: 'paused', text: 'Left the mesh. This tab lends nothing.' };
+    case 'joined':
+      if (state.role === 'client') return { kind: 'client', text: 'Joined as a client: this tab sends requests and lends no compute.' };
+      return { kind: 'serving', text: `In the mesh: ${stageText(state.stage)}.` };
+  }
+}

@@ -3,28 +3,19 @@
 // the throughput plot has a point with that reply's speed. Axe scan and a screenshot.
 import { expect, test } from '@playwright/test';
 import { seriousA11yViolations } from './support/axe.ts';
-import { startStack, type Stack } from './support/stack.ts';
+import { stackPerFile } from './support/stack-per-file.ts';
 
 const MODEL = 'tiny-llama-q8_0';
-let stack: Stack | undefined;
-test.beforeAll(async () => {
-  stack = await startStack();
-});
-test.afterAll(async () => {
-  await stack?.stop();
-});
-test.afterEach(async ({}, testInfo) => {
-  if (stack && testInfo.status !== testInfo.expectedStatus) await testInfo.attach('npm-start.log', { body: stack.log(), contentType: 'text/plain' });
-});
+const stack = stackPerFile();
 
 test('dashboard: companion model, honest empty states, throughput after a conversation', async ({ page }) => {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.setViewportSize({ width: 1280, height: 900 });
-  const health = (await (await fetch(`${stack!.urls.api}/health`)).json()) as { models: { id: string; layers: number }[] };
+  const health = (await (await fetch(`${stack().urls.api}/health`)).json()) as { models: { id: string; layers: number }[] };
   const layers = health.models.find((m) => m.id === MODEL)!.layers;
 
-  await page.goto(`${stack!.urls.app}/#/dashboard`);
+  await page.goto(`${stack().urls.app}/#/dashboard`);
   await expect(page.getByRole('heading', { level: 1, name: 'Dashboard' })).toBeVisible();
   const models = page.getByTestId('dash-models');
   await expect(models.locator(`[data-model="${MODEL}"]`)).toContainText(`${layers} layers`);

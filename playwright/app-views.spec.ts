@@ -7,21 +7,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { seriousA11yViolations } from './support/axe.ts';
-import { startStack, type Stack } from './support/stack.ts';
+import { stackPerFile } from './support/stack-per-file.ts';
 
 const MODEL = 'tiny-llama-q8_0';
 const MODEL_FILE = join(import.meta.dirname, '..', '.cache', 'models', `${MODEL}.gguf`);
 
-let stack: Stack | undefined;
-test.beforeAll(async () => {
-  stack = await startStack();
-});
-test.afterAll(async () => {
-  await stack?.stop();
-});
-test.afterEach(async ({}, testInfo) => {
-  if (stack && testInfo.status !== testInfo.expectedStatus) await testInfo.attach('npm-start.log', { body: stack.log(), contentType: 'text/plain' });
-});
+const stack = stackPerFile();
 
 async function shot(page: Page, name: string): Promise<void> {
   const info = test.info();
@@ -44,7 +35,7 @@ function trackErrors(page: Page): string[] {
 test('playground: streams a reply, stops one, shows speed, peers and the API snippet', async ({ page }) => {
   const errors = trackErrors(page);
   await page.setViewportSize({ width: 1280, height: 900 });
-  await page.goto(`${stack!.urls.app}/#/playground`);
+  await page.goto(`${stack().urls.app}/#/playground`);
   await expect(page.getByRole('heading', { level: 1, name: 'Playground' })).toBeVisible();
   const picker = page.getByLabel('Model', { exact: true });
   await expect(picker).toHaveAttribute('data-loaded', 'true');
@@ -82,10 +73,10 @@ test('playground: streams a reply, stops one, shows speed, peers and the API sni
 
   // The snippet names the companion's real API address and the chosen model.
   const snippet = page.getByTestId('api-snippet');
-  await expect(snippet).toContainText(`curl -N ${stack!.urls.api}/v1/chat/completions`);
+  await expect(snippet).toContainText(`curl -N ${stack().urls.api}/v1/chat/completions`);
   await expect(snippet).toContainText(`"model":"${MODEL}"`);
   await page.getByRole('button', { name: 'Python' }).click();
-  await expect(snippet).toContainText(`base_url="${stack!.urls.api}/v1"`);
+  await expect(snippet).toContainText(`base_url="${stack().urls.api}/v1"`);
   await shot(page, 'playground');
   expect(await seriousA11yViolations(page)).toEqual([]);
 
@@ -138,7 +129,7 @@ test('models: downloads a bundled model with progress, resumes after a reload mi
   });
 
   await page.setViewportSize({ width: 1280, height: 900 });
-  await page.goto(`${stack!.urls.app}/#/models`);
+  await page.goto(`${stack().urls.app}/#/models`);
   await expect(page.getByRole('heading', { level: 1, name: 'Models' })).toBeVisible();
   const row = page.locator(`[data-model-id="${MODEL}"]`);
   await expect(row).toHaveAttribute('data-state', 'none');
@@ -199,7 +190,7 @@ test('models: downloads a bundled model with progress, resumes after a reload mi
 test('home, dashboard, phone layout: settings persist, a 503 is explained, axe finds nothing serious', async ({ page }) => {
   const errors = trackErrors(page);
   await page.setViewportSize({ width: 1280, height: 900 });
-  await page.goto(stack!.urls.app);
+  await page.goto(stack().urls.app);
   await expect(page.getByRole('heading', { level: 1, name: 'Home' })).toBeVisible();
   await expect(page.getByTestId('status-panel')).toHaveAttribute('data-ready', 'true');
   await expect(page.getByTestId('contribute-state')).toHaveAttribute('data-state', 'paused');
@@ -232,7 +223,7 @@ test('home, dashboard, phone layout: settings persist, a 503 is explained, axe f
   expect(await seriousA11yViolations(page)).toEqual([]);
 
   // The companion goes away: the app's own API answers 503 "no peer can serve", and the playground says so.
-  await stack!.stop();
+  await stack().stop();
   const input = page.getByRole('textbox', { name: 'Message' });
   await input.fill('Anyone there?');
   await input.press('Enter');

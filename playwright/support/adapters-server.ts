@@ -5,21 +5,12 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { createServer, type ViteDevServer } from 'vite';
+import { ISOLATION_HEADERS, MODELS, ROOT, startViteTestServer, type TestServer } from './vite-test-server.ts';
 
-export interface AdaptersServer {
-  readonly base: string;
-  close(): Promise<void>;
-}
+export type AdaptersServer = TestServer;
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const MODELS = join(ROOT, '.cache/models');
-const isolation = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
-
+// Whole files only (no Range): what wllama and web-llm fetch, with the isolation headers written
+// here because these responses bypass Vite.
 function serveTestFiles(hung: Set<ServerResponse>) {
   return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     const url = req.url ?? '';
@@ -34,35 +25,25 @@ function serveTestFiles(hung: Set<ServerResponse>) {
     try {
       size = statSync(path).size;
     } catch {
-      res.writeHead(404, isolation);
+      res.writeHead(404, ISOLATION_HEADERS);
       res.end('no such model');
       return;
     }
-    res.writeHead(200, { ...isolation, 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) });
+    res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) });
     if (req.method === 'HEAD') res.end();
     else createReadStream(path).pipe(res);
   };
 }
 
-export async function startAdaptersServer(): Promise<AdaptersServer> {
+export function startAdaptersServer(): Promise<AdaptersServer> {
   const hung = new Set<ServerResponse>();
-  const server: ViteDevServer = await createServer({
-    configFile: false,
-    root: ROOT,
-    cacheDir: join(ROOT, '.cache/vite-adapters'),
-    logLevel: 'error',
-    optimizeDeps: { include: ['@wllama/wllama/esm/index.js', '@mlc-ai/web-llm'], noDiscovery: true, entries: [] },
-    server: { host: '127.0.0.1', port: 0, hmr: false, headers: isolation },
-    plugins: [{ name: 'adapter-test-files', configureServer: (s) => { s.middlewares.use(serveTestFiles(hung)); } }],
-  });
-  await server.listen();
-  const address = server.httpServer!.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    base: `http://127.0.0.1:${port}`,
-    close: async () => {
-      for (const res of hung) res.destroy();
-      await server.close();
+  return startViteTestServer({
+    headers: { ...ISOLATION_HEADERS },
+    middleware: serveTestFiles(hung),
+    vite: {
+      cacheDir: join(ROOT, '.cache/vite-adapters'),
+      optimizeDeps: { include: ['@wllama/wllama/esm/index.js', '@mlc-ai/web-llm'], noDiscovery: true, entries: [] },
     },
-  };
+    beforeClose: () => { for (const res of hung) res.destroy(); },
+  });
 }

@@ -1,19 +1,19 @@
 // Anthropic's routes: POST /v1/messages (with its event stream: message_start, content_block_*,
 // ping, message_delta, message_stop), POST /v1/messages/count_tokens, and /v1/models in
 // Anthropic's shape for clients that send anthropic-version.
-import { anthropicErrorBody, toApiError } from '../protocol/api-error.ts';
+import { anthropicErrorBody } from '../protocol/api-error.ts';
 import {
   validateCountTokens, validateMessages,
   type AnthropicContentBlock, type AnthropicCountTokens, type AnthropicMessage, type AnthropicModel, type AnthropicModelList, type AnthropicStopReason, type AnthropicStreamEvent,
 } from '../protocol/anthropic.ts';
 import type { ToolCall } from '../protocol/generation.ts';
 import type { ApiContext, RequestInfo } from './context.ts';
-import { collect, type Outcome } from './generation-run.ts';
+import { beginChat } from './chat-start.ts';
+import type { Outcome } from './generation-run.ts';
 import { chatPromptTokens } from './prompt.ts';
 import type { ModelDescriptor } from './provider.ts';
-import { begin, findModel, isAbort, jsonResponse, meshInfo, newId, prepare, servedByHeader, validationLimits } from './serve.ts';
-import { sseEvent, sseResponse } from './sse.ts';
-import { parseToolCalls } from './tool-calls.ts';
+import { collectReleased, findModel, jsonResponse, meshInfo, newId, servedByHeader, streamResponse, validationLimits } from './serve.ts';
+import { sseEvent } from './sse.ts';
 
 function modelObject(m: ModelDescriptor): AnthropicModel {
   return { type: 'model', id: m.id, display_name: m.id, created_at: new Date((m.created ?? 0) * 1000).toISOString() };
@@ -48,13 +48,10 @@ export async function messages(request: Request, ctx: ApiContext, info: RequestI
   const v = validateMessages(body, await validationLimits(ctx));
   if (!v.ok) throw v.error;
   const req = v.value;
-  const toolsOn = req.tools.length > 0 && req.toolChoice !== 'none';
-  const known = new Set(req.tools.map((t) => t.name));
-  const p = await prepare(ctx, req.model, (t) => chatPromptTokens(t, req.messages, req.tools, req.toolChoice), req.maxTokens);
-  const { run, release } = await begin(ctx, request, info, p, req);
+  const started = await beginChat(ctx, request, info, req, 'toolu_');
+  const { p, run, toolsOn, reply } = started;
   const id = newId('msg_');
   const headers = { ...servedByHeader(run.servedBy), 'request-id': id };
-  const reply = (text: string) => (toolsOn ? parseToolCalls(text, known, () => newId('toolu_')) : { content: text, toolCalls: [] });
   const message = (content: AnthropicContentBlock[], outcome: Outcome | null, hasCalls = false): AnthropicMessage => ({
     id, type: 'message', role: 'assistant', model: req.model, content,
     stop_reason: outcome ? stopReason(outcome, hasCalls) : null,
@@ -64,54 +61,47 @@ export async function messages(request: Request, ctx: ApiContext, info: RequestI
   });
 
   if (!req.stream) {
-    let result;
-    try { result = await collect(run); } finally { release(); }
+    const result = await collectReleased(started);
     const { content, toolCalls } = reply(result.text);
     return jsonResponse(message(blocks(content, toolCalls), result.outcome, toolCalls.length > 0), 200, headers);
   }
 
   async function* frames(): AsyncGenerator<string, void, void> {
-    try {
-      yield send({ type: 'message_start', message: message([], null) });
-      if (!toolsOn) yield send({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
-      yield send({ type: 'ping' });
-      let held = '';
-      let outcome: Outcome;
-      for (;;) {
-        const r = await run.deltas.next();
-        if (r.done) { outcome = r.value; break; }
-        // with tools offered, the reply may turn out to be a call: hold it to send the right blocks
-        if (toolsOn) held += r.value;
-        else yield send({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: r.value } });
-      }
-      let hasCalls = false;
-      if (toolsOn) {
-        const { content, toolCalls } = reply(held);
-        hasCalls = toolCalls.length > 0;
-        let index = 0;
-        for (const block of blocks(content, toolCalls)) {
-          if (block.type === 'text') {
-            yield send({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
-            if (block.text) yield send({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: block.text } });
-          } else {
-            yield send({ type: 'content_block_start', index, content_block: { ...block, input: {} } });
-            yield send({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) } });
-          }
-          yield send({ type: 'content_block_stop', index });
-          index++;
-        }
-      } else {
-        yield send({ type: 'content_block_stop', index: 0 });
-      }
-      yield send({ type: 'message_delta', delta: { stop_reason: stopReason(outcome, hasCalls), stop_sequence: outcome.stopSequence }, usage: { output_tokens: outcome.completionTokens } });
-      yield send({ type: 'message_stop' });
-    } catch (e) {
-      if (!isAbort(e)) yield sseEvent('error', anthropicErrorBody(toApiError(e)));
-    } finally {
-      release();
+    yield send({ type: 'message_start', message: message([], null) });
+    if (!toolsOn) yield send({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+    yield send({ type: 'ping' });
+    let held = '';
+    let outcome: Outcome;
+    for (;;) {
+      const r = await run.deltas.next();
+      if (r.done) { outcome = r.value; break; }
+      // with tools offered, the reply may turn out to be a call: hold it to send the right blocks
+      if (toolsOn) held += r.value;
+      else yield send({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: r.value } });
     }
+    let hasCalls = false;
+    if (toolsOn) {
+      const { content, toolCalls } = reply(held);
+      hasCalls = toolCalls.length > 0;
+      let index = 0;
+      for (const block of blocks(content, toolCalls)) {
+        if (block.type === 'text') {
+          yield send({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
+          if (block.text) yield send({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: block.text } });
+        } else {
+          yield send({ type: 'content_block_start', index, content_block: { ...block, input: {} } });
+          yield send({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) } });
+        }
+        yield send({ type: 'content_block_stop', index });
+        index++;
+      }
+    } else {
+      yield send({ type: 'content_block_stop', index: 0 });
+    }
+    yield send({ type: 'message_delta', delta: { stop_reason: stopReason(outcome, hasCalls), stop_sequence: outcome.stopSequence }, usage: { output_tokens: outcome.completionTokens } });
+    yield send({ type: 'message_stop' });
   }
-  return sseResponse(frames(), headers, () => { run.cancel(); release(); });
+  return streamResponse(started, headers, frames, (e) => sseEvent('error', anthropicErrorBody(e)));
 }
 
 export async function countTokens(ctx: ApiContext, body: unknown): Promise<Response> {

@@ -1,18 +1,19 @@
 // OpenAI's routes: GET /v1/models, POST /v1/chat/completions and POST /v1/completions, streaming
 // as the OpenAI SDK reads it (role delta first, content deltas, a finish chunk, an optional usage
 // chunk, then [DONE]); an error after the stream began goes out as a `data: {"error":…}` chunk.
-import { openAiErrorBody, toApiError } from '../protocol/api-error.ts';
-import type { ToolCall } from '../protocol/generation.ts';
+import { openAiErrorBody, type ApiError } from '../protocol/api-error.ts';
 import {
   openAiToolCall, validateChatCompletion, validateCompletion,
   type ChatCompletion, type ChatCompletionChunk, type OpenAiFinishReason, type OpenAiModel, type OpenAiModelList, type OpenAiUsage, type TextCompletion,
 } from '../protocol/openai.ts';
 import type { ApiContext, RequestInfo } from './context.ts';
-import { collect, type Outcome } from './generation-run.ts';
-import { chatPromptTokens, completionPromptTokens } from './prompt.ts';
-import { begin, findModel, isAbort, jsonResponse, meshInfo, newId, nowSeconds, prepare, servedByHeader, validationLimits, type Prepared } from './serve.ts';
-import { sseData, sseResponse } from './sse.ts';
-import { parseToolCalls } from './tool-calls.ts';
+import { beginChat } from './chat-start.ts';
+import type { Outcome } from './generation-run.ts';
+import { completionPromptTokens } from './prompt.ts';
+import {
+  begin, collectReleased, findModel, jsonResponse, meshInfo, newId, nowSeconds, prepare, servedByHeader, streamResponse, validationLimits, type Prepared,
+} from './serve.ts';
+import { sseData } from './sse.ts';
 import type { ModelDescriptor } from './provider.ts';
 
 function modelObject(m: ModelDescriptor): OpenAiModel {
@@ -33,6 +34,9 @@ function finishReason(o: Outcome, toolCalls: boolean): OpenAiFinishReason {
   return o.finish === 'length' ? 'length' : 'stop';
 }
 
+/** An error after the stream began: a `data: {"error":…}` chunk, as the OpenAI SDK reads it. */
+const openAiErrorFrame = (e: ApiError) => sseData(openAiErrorBody(e));
+
 function usage(p: Prepared, o: Outcome, cached: number): OpenAiUsage {
   const u: OpenAiUsage = { prompt_tokens: p.promptTokens.length, completion_tokens: o.completionTokens, total_tokens: p.promptTokens.length + o.completionTokens };
   if (cached > 0) u.prompt_tokens_details = { cached_tokens: cached };
@@ -43,19 +47,14 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
   const v = validateChatCompletion(body, await validationLimits(ctx));
   if (!v.ok) throw v.error;
   const req = v.value;
-  const toolsOn = req.tools.length > 0 && req.toolChoice !== 'none';
-  const known = new Set(req.tools.map((t) => t.name));
-  const p = await prepare(ctx, req.model, (t) => chatPromptTokens(t, req.messages, req.tools, req.toolChoice), req.maxTokens);
-  const { run, release } = await begin(ctx, request, info, p, req);
+  const started = await beginChat(ctx, request, info, req, 'call_');
+  const { p, run, toolsOn, reply } = started;
   const id = newId('chatcmpl-');
   const created = nowSeconds();
   const headers = servedByHeader(run.servedBy);
-  const reply = (text: string): { content: string; toolCalls: ToolCall[] } =>
-    toolsOn ? parseToolCalls(text, known, () => newId('call_')) : { content: text, toolCalls: [] };
 
   if (!req.stream) {
-    let result;
-    try { result = await collect(run); } finally { release(); }
+    const result = await collectReleased(started);
     const { content, toolCalls } = reply(result.text);
     const message: ChatCompletion['choices'][number]['message'] = { role: 'assistant', content: toolCalls.length && !content ? null : content, refusal: null };
     if (toolCalls.length) message.tool_calls = toolCalls.map(openAiToolCall);
@@ -73,30 +72,24 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
     ...(req.includeUsage ? { usage: null } : {}),
   });
   async function* frames(): AsyncGenerator<string, void, void> {
-    try {
-      yield sseData({ ...chunk({ role: 'assistant', content: '' }, null), mesh: meshInfo(run.servedBy) });
-      let held = '';
-      let outcome: Outcome;
-      for (;;) {
-        const r = await run.deltas.next();
-        if (r.done) { outcome = r.value; break; }
-        // with tools offered, the reply may turn out to be a call: hold it to send it in the right field
-        if (toolsOn) held += r.value;
-        else yield sseData(chunk({ content: r.value }, null));
-      }
-      const { content, toolCalls } = reply(held);
-      if (content) yield sseData(chunk({ content }, null));
-      if (toolCalls.length) yield sseData(chunk({ tool_calls: toolCalls.map((c, index) => ({ index, ...openAiToolCall(c) })) }, null));
-      yield sseData(chunk({}, finishReason(outcome, toolCalls.length > 0)));
-      if (req.includeUsage) yield sseData({ id, object: 'chat.completion.chunk', created, model: req.model, system_fingerprint: null, choices: [], usage: usage(p, outcome, run.cachedPromptTokens) });
-      yield 'data: [DONE]\n\n';
-    } catch (e) {
-      if (!isAbort(e)) yield sseData(openAiErrorBody(toApiError(e)));
-    } finally {
-      release();
+    yield sseData({ ...chunk({ role: 'assistant', content: '' }, null), mesh: meshInfo(run.servedBy) });
+    let held = '';
+    let outcome: Outcome;
+    for (;;) {
+      const r = await run.deltas.next();
+      if (r.done) { outcome = r.value; break; }
+      // with tools offered, the reply may turn out to be a call: hold it to send it in the right field
+      if (toolsOn) held += r.value;
+      else yield sseData(chunk({ content: r.value }, null));
     }
+    const { content, toolCalls } = reply(held);
+    if (content) yield sseData(chunk({ content }, null));
+    if (toolCalls.length) yield sseData(chunk({ tool_calls: toolCalls.map((c, index) => ({ index, ...openAiToolCall(c) })) }, null));
+    yield sseData(chunk({}, finishReason(outcome, toolCalls.length > 0)));
+    if (req.includeUsage) yield sseData({ id, object: 'chat.completion.chunk', created, model: req.model, system_fingerprint: null, choices: [], usage: usage(p, outcome, run.cachedPromptTokens) });
+    yield 'data: [DONE]\n\n';
   }
-  return sseResponse(frames(), headers, () => { run.cancel(); release(); });
+  return streamResponse(started, headers, frames, openAiErrorFrame);
 }
 
 export async function completions(request: Request, ctx: ApiContext, info: RequestInfo, body: unknown): Promise<Response> {
@@ -104,15 +97,15 @@ export async function completions(request: Request, ctx: ApiContext, info: Reque
   if (!v.ok) throw v.error;
   const req = v.value;
   const p = await prepare(ctx, req.model, (t) => completionPromptTokens(t, req.prompt), req.maxTokens);
-  const { run, release } = await begin(ctx, request, info, p, req);
+  const started = await begin(ctx, request, info, p, req);
+  const { run } = started;
   const id = newId('cmpl-');
   const created = nowSeconds();
   const headers = servedByHeader(run.servedBy);
   const base = { id, object: 'text_completion' as const, created, model: req.model, system_fingerprint: null };
 
   if (!req.stream) {
-    let result;
-    try { result = await collect(run); } finally { release(); }
+    const result = await collectReleased(started);
     const completion: TextCompletion = {
       ...base, choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: finishReason(result.outcome, false) }],
       usage: usage(p, result.outcome, run.cachedPromptTokens), mesh: meshInfo(run.servedBy),
@@ -124,24 +117,18 @@ export async function completions(request: Request, ctx: ApiContext, info: Reque
     ...base, choices: [{ index: 0, text, logprobs: null, finish_reason: finish }], ...(req.includeUsage ? { usage: null } : {}),
   });
   async function* frames(): AsyncGenerator<string, void, void> {
-    try {
-      let first = true;
-      for (;;) {
-        const r = await run.deltas.next();
-        if (r.done) {
-          yield sseData(chunk('', finishReason(r.value, false)));
-          if (req.includeUsage) yield sseData({ ...base, choices: [], usage: usage(p, r.value, run.cachedPromptTokens) });
-          break;
-        }
-        yield sseData(first ? { ...chunk(r.value, null), mesh: meshInfo(run.servedBy) } : chunk(r.value, null));
-        first = false;
+    let first = true;
+    for (;;) {
+      const r = await run.deltas.next();
+      if (r.done) {
+        yield sseData(chunk('', finishReason(r.value, false)));
+        if (req.includeUsage) yield sseData({ ...base, choices: [], usage: usage(p, r.value, run.cachedPromptTokens) });
+        break;
       }
-      yield 'data: [DONE]\n\n';
-    } catch (e) {
-      if (!isAbort(e)) yield sseData(openAiErrorBody(toApiError(e)));
-    } finally {
-      release();
+      yield sseData(first ? { ...chunk(r.value, null), mesh: meshInfo(run.servedBy) } : chunk(r.value, null));
+      first = false;
     }
+    yield 'data: [DONE]\n\n';
   }
-  return sseResponse(frames(), headers, () => { run.cancel(); release(); });
+  return streamResponse(started, headers, frames, openAiErrorFrame);
 }

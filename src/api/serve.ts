@@ -1,11 +1,13 @@
 // The steps every generating route shares: find the model, build the prompt, fit max tokens into
-// the context, wait for a queue slot, start the run; and how a response names the peers that served it.
-import { ApiError } from '../protocol/api-error.ts';
+// the context, wait for a queue slot, start the run, read it whole or stream it; and how a response
+// names the peers that served it.
+import { ApiError, toApiError } from '../protocol/api-error.ts';
 import { DEFAULT_LIMITS, type SamplingParams, type ValidationLimits } from '../protocol/generation.ts';
 import type { MeshInfo } from '../protocol/openai.ts';
 import type { ApiContext, RequestInfo } from './context.ts';
-import { startRun, type Run } from './generation-run.ts';
+import { collect, startRun, type Outcome, type Run } from './generation-run.ts';
 import type { ModelDescriptor, ModelText, ServedBy } from './provider.ts';
+import { sseResponse } from './sse.ts';
 
 export async function validationLimits(ctx: ApiContext): Promise<ValidationLimits> {
   const models = await ctx.provider.listModels();
@@ -63,6 +65,35 @@ export async function begin(ctx: ApiContext, request: Request, info: RequestInfo
     release();
     throw e;
   }
+}
+
+/** A whole (non-streamed) reply: the run read to its end, the queue slot freed either way. */
+export async function collectReleased(s: Started): Promise<{ text: string; outcome: Outcome }> {
+  try {
+    return await collect(s.run);
+  } finally {
+    s.release();
+  }
+}
+
+/**
+ * A streamed reply: the route's frames, then on a failure one error frame in the route's protocol
+ * (none when the client went away); the queue slot is freed however it ends, and a client that
+ * cancels the stream cancels the run.
+ */
+export function streamResponse(
+  s: Started, headers: Record<string, string>, frames: () => AsyncGenerator<string, void, void>, errorFrame: (e: ApiError) => string,
+): Response {
+  async function* guarded(): AsyncGenerator<string, void, void> {
+    try {
+      yield* frames();
+    } catch (e) {
+      if (!isAbort(e)) yield errorFrame(toApiError(e));
+    } finally {
+      s.release();
+    }
+  }
+  return sseResponse(guarded(), headers, () => { s.run.cancel(); s.release(); });
 }
 
 /** `x-mesh-served-by: peerA;layers=0-16, peerB;layers=16-32` (layer ranges are [start, end)). */

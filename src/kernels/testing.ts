@@ -2,23 +2,12 @@
 // encoded as a GGUF file would hold them.
 import { GgmlType } from '../gguf/ggml-types.ts';
 import { quantizeRow } from '../gguf/quant/index.ts';
+import { mulberry32 } from '../testing/mulberry32.ts';
 import type { WeightMatrix } from './types.ts';
-
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** n uniform values in [-scale, scale). */
 export function randomArray(seed: number, n: number, scale = 1): Float32Array {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
   return out;

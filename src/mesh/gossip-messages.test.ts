@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeActivationFrame, encodeActivationFrame, frameFloats, FRAME_HEADER_BYTES, type ActivationFrame } from '../protocol/mesh-activation-frame.ts';
 import type { GossipMessage } from '../protocol/mesh-messages.ts';
+import { mulberry32 } from '../testing/mulberry32.ts';
 import { decodeGossip, encodeGossip, SequenceFilter } from './gossip-messages.ts';
 
 const A = '12D3KooWNMr2dcVqZnAvKCSDKY1p94TnBRNcdcNQnRLXhXqyX87n';
@@ -27,18 +28,6 @@ const valid: GossipMessage[] = [
   { type: 'stage-ready', ...envelope, model: 'tiny-moe', planEpoch: 3, layers: { start: 0, end: 2 }, shard: { kind: 'experts', start: 0, end: 4, count: 8 } },
 ];
 
-/** Deterministic random numbers so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 describe('gossip messages', () => {
   it('accepts each well-formed type, round-tripped through bytes', () => {
     for (const message of valid) expect(decodeGossip(encodeGossip(message), A)).toEqual({ ok: true, value: message });
@@ -62,7 +51,7 @@ describe('gossip messages', () => {
   });
 
   it('rejects 1,000 malformed messages cleanly, with a reason and no prototype pollution', () => {
-    const random = rng(2026);
+    const random = mulberry32(2026);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
     const wrongValues: unknown[] = [null, true, -1, 1.5, 1e308, '', 'x'.repeat(5000), [], [1, 2], {}, { __proto__: null }];
     const text = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
@@ -147,7 +136,7 @@ describe('activation frames', () => {
   });
 
   it('rejects 1,000 malformed frames cleanly', () => {
-    const random = rng(7);
+    const random = mulberry32(7);
     const good = encodeActivationFrame(frame());
     const set32 = (offset: number, value: number) => {
       const b = good.slice();

@@ -2,6 +2,7 @@
 // a protocol version checked at connect, the calls the worker answers (through comlink), what they
 // carry, and the error shape that keeps a code across the boundary. Plain data only: everything here
 // crosses postMessage by structured clone.
+import type { SamplingOptions } from './sampling.ts';
 
 /** Bumped on any incompatible change to the calls or shapes below; client and worker must agree. */
 export const ENGINE_WORKER_PROTOCOL = 1;
@@ -56,18 +57,8 @@ export interface WorkerModelInfo {
 
 export type WorkerLogitsWanted = 'all' | 'last' | 'none';
 
-/** Sampling as in src/engine/sampler.ts (kept structural here: protocol imports nothing). */
-export interface WorkerSampling {
-  readonly temperature?: number;
-  readonly topK?: number;
-  readonly topP?: number;
-  readonly minP?: number;
-  readonly repeatPenalty?: number;
-  readonly presencePenalty?: number;
-  readonly frequencyPenalty?: number;
-  readonly penaltyLastN?: number;
-  readonly seed?: number;
-}
+/** The sampler's settings (src/engine/sampler.ts gives them meaning). */
+export type WorkerSampling = SamplingOptions;
 
 export interface WorkerGenerateRequest {
   readonly promptTokens: readonly number[];

@@ -1,17 +1,6 @@
 // Test-only: seeded random texts that hit the tokenizers' edge cases (mixed scripts, combining
 // marks, odd whitespace, digit runs, contractions, emoji sequences, special-token texts).
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const POOLS: string[][] = [
   ['Hello', 'world', 'the', 'tokenizer', 'A', 'I', 'x', 'LLaMA', 'cpp', 'über', 'naïve', 'Ünïcödé', 'ſ', 'İstanbul'],
   [' ', '  ', '   ', '\t', '\n', '\n\n', '\r\n', ' \n', '\u00a0', '\u2009', '\u3000', '\u0085', '\u000b', '\u000c', '\u200b', '\ufeff'],

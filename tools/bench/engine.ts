@@ -18,7 +18,8 @@ import { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { ensureModel } from '../models/registry.ts';
 import { LlamaRuntime } from '../reference/llama-runtime.ts';
 import { nativeSetup } from './native.ts';
-import { copyBandwidth, wasmRoofline } from './roofline.ts';
+import { copyBandwidth } from './measure.ts';
+import { wasmRoofline } from './roofline.ts';
 import { median, speedOf, type Speed } from './stats.ts';
 import { wllamaRound, wllamaSetup, wllamaTeardown } from './wllama.ts';
 

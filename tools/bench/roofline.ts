@@ -1,34 +1,13 @@
-// The machine's limits, measured in the same run as the engines: memory bandwidth (a large typed-array
-// copy) and the WASM SIMD matmul roofline (the matmuls of one forward of the benchmark model on our
-// kernels, with nothing else: the most any engine on these kernels can reach).
+// The WASM SIMD matmul roofline, measured in the same run as the engines: the matmuls of one forward
+// of the benchmark model on our kernels, with nothing else (the most any engine on these kernels can
+// reach). The memory-bandwidth roofline is copyBandwidth in measure.ts.
 import { readFileSync } from 'node:fs';
 import { memorySource } from '../../src/gguf/byte-source.ts';
 import { openModel } from '../../src/engine/model.ts';
 import { loadLayerWeights, loadTailWeights } from '../../src/engine/weights.ts';
 import type { WeightMatrix } from '../../src/kernels/types.ts';
 import { createWasmKernels } from '../../src/kernels/wasm/index.ts';
-
-/** Seconds per call: best of batches run for about `seconds`. */
-export function timeIt(fn: () => void, seconds: number): number {
-  fn();
-  let best = Infinity, spent = 0, reps = 1;
-  while (spent < seconds) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    const dt = (performance.now() - t0) / 1000;
-    best = Math.min(best, dt / reps);
-    spent += dt;
-    if (dt < 0.05) reps *= 2;
-  }
-  return best;
-}
-
-/** GB/s of a 256 MiB Float64Array copy, read plus write. */
-export function copyBandwidth(): number {
-  const a = new Float64Array(32 * 2 ** 20), b = new Float64Array(32 * 2 ** 20);
-  a.fill(1);
-  return (2 * a.byteLength) / timeIt(() => b.set(a), 1) / 1e9;
-}
+import { timeIt } from './measure.ts';
 
 export interface Roofline {
   /** Weight bytes streamed per token. */

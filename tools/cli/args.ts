@@ -8,7 +8,8 @@ export const USAGE = `usage:
   npm run cli -- generate --model FILE|URL|NAME --prompt TEXT --max-tokens N [--greedy] [--temperature T] [--seed S]
                           [--backend ref|cpu|webgpu] [--split a:b,b:c] [--json]
   npm run cli -- logits   --model FILE|URL|NAME --prompt TEXT --top K [--backend ref|cpu|webgpu] [--split a:b,b:c] [--json]
-NAME is a generated test model (e.g. tiny-llama-f32); with --json the result is the last line on stdout.`;
+NAME is a generated test model (e.g. tiny-llama-f32); with --json the result is the last line on stdout.
+--backend webgpu runs the engine in headless Chromium ($CHROMIUM_PATH, default /usr/bin/chromium).`;
 
 export class CliError extends MeshError {
   constructor(message: string) {

@@ -1,7 +1,6 @@
 // `npm run cli` end to end, as child processes, against llama.cpp (tools/reference/): teacher-forced
 // top-K log-probs whole and split, greedy continuations, a model served over HTTP with Range
 // requests, and the errors a script can run into.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,32 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStaticHandler } from '../../src/companion/static-server.ts';
 import { ensureModel } from '../models/registry.ts';
 import { disposeReferenceRuntime, referenceRun } from '../reference/reference.ts';
+import { CLEAR_MARGIN, cli, cliJson as json, cliWithEnv, expectNearLlama, PROMPT, root } from './cli-testing.ts';
 import type { GenerateResult, LogitsResult } from './run.ts';
 
-const root = join(import.meta.dirname, '..', '..');
-const PROMPT = 'The quick brown fox jumps over the lazy dog. Once upon a time';
-/** The issue's bar for F32 weights. */
-const TOLERANCE = 5e-3;
-/** Below this top-1/top-2 margin llama.cpp's own greedy choice is a near-tie. */
-const CLEAR_MARGIN = 0.05;
-/** The WASM CPU backend joins the matrix once its module is in the tree. */
+/** The WASM CPU backend joins the matrix once its module is in the tree; webgpu is cli-webgpu.test.ts. */
 const BACKENDS = ['ref', ...(existsSync(join(root, 'src/kernels/wasm/index.ts')) ? ['cpu'] : [])];
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(root, 'tools/cli/main.ts'), ...args], { cwd: root, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function json<T>(...args: string[]): Promise<T> {
-  const r = await cli(...args, '--json');
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as T;
-}
 
 let model: string;
 let server: Server;
@@ -65,19 +43,7 @@ describe('cli logits', () => {
       const ref = await referenceRun({ modelPath: model, prompt: PROMPT, topK: 5 });
       const args = ['logits', '--model', model, '--prompt', PROMPT, '--top', '10', '--backend', backend];
       const whole = await json<LogitsResult>(...args);
-      expect(whole.prompt_tokens).toEqual(ref.promptTokens);
-      expect(whole.positions.length).toBe(ref.positions.length);
-      let worst = 0;
-      ref.positions.forEach((top, i) => {
-        const ours = new Map(whole.positions[i].map((t) => [t.id, t.logprob]));
-        expect(whole.positions[i].length).toBe(10);
-        for (const t of top) {
-          expect(ours.has(t.id), `position ${i}: llama.cpp's token ${t.id} missing from our top 10`).toBe(true);
-          worst = Math.max(worst, Math.abs(ours.get(t.id)! - t.logprob));
-        }
-        if (top[0].logprob - top[1].logprob > CLEAR_MARGIN) expect(whole.positions[i][0].id).toBe(top[0].id);
-      });
-      expect(worst).toBeLessThan(TOLERANCE);
+      expectNearLlama(whole, ref, 10);
       const split = await json<LogitsResult>(...args, '--split', '0:1,1:2');
       expect(split).toEqual(whole);
     });
@@ -137,7 +103,6 @@ describe('cli errors', () => {
       [['logits', '--model', '/nope/missing.gguf', '--prompt', 'x', '--top', '2'], /neither an existing file/],
       [['logits', '--model', join(dir, 'junk.gguf'), '--prompt', 'x', '--top', '2'], /magic/i],
       [['logits', '--model', model, '--prompt', 'x', '--top', '2', '--split', '0:1,1:3'], /layer ranges end at 3, but the model has 2 layers/],
-      [['logits', '--model', model, '--prompt', 'x', '--top', '2', '--backend', 'webgpu'], /"webgpu" backend .* not available/],
       [['logits', '--model', `${baseUrl}absent.gguf`, '--prompt', 'x', '--top', '2'], /HTTP 404/],
     ];
     for (const [args, message] of cases) {
@@ -146,5 +111,8 @@ describe('cli errors', () => {
       expect(r.stderr, args.join(' ')).toMatch(message);
       expect(r.stdout).toBe('');
     }
+    const noChromium = await cliWithEnv({ CHROMIUM_PATH: join(dir, 'no-chromium') }, 'logits', '--model', model, '--prompt', 'x', '--top', '2', '--backend', 'webgpu');
+    expect(noChromium.code).toBe(1);
+    expect(noChromium.stderr).toMatch(/--backend webgpu runs in headless Chromium, but there is none at .*no-chromium/);
   });
 });

@@ -7,6 +7,7 @@ import { referenceKernels } from '../../src/kernels/reference/index.ts';
 import { quantizedWeight, randomArray } from '../../src/kernels/testing.ts';
 import type { Kernels, WeightMatrix } from '../../src/kernels/types.ts';
 import { createWasmKernels } from '../../src/kernels/wasm/index.ts';
+import { copyBandwidth, timeIt } from '../bench/measure.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
@@ -25,29 +26,6 @@ const LAYER: [string, number, number][] = [
 ];
 const LAYERS = 8, VOCAB = 32000;
 
-/** Runs fn repeatedly for about `seconds` and returns seconds per run (best of the batches). */
-function time(fn: () => void, seconds = SECONDS): number {
-  fn();
-  let best = Infinity, spent = 0, reps = 1;
-  while (spent < seconds) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    const dt = (performance.now() - t0) / 1000;
-    best = Math.min(best, dt / reps);
-    spent += dt;
-    if (dt < 0.05) reps *= 2;
-  }
-  return best;
-}
-
-/** GB/s of a 256 MiB typed-array copy (read + write counted), the memory roofline of this machine. */
-function copyBandwidth(): number {
-  const a = new Float64Array(32 * 2 ** 20), b = new Float64Array(32 * 2 ** 20);
-  a.fill(1);
-  const s = time(() => b.set(a), 1);
-  return (2 * a.byteLength) / s / 1e9;
-}
-
 function model(type: number): WeightMatrix[] {
   const ws: WeightMatrix[] = [];
   for (let l = 0; l < LAYERS; l++) {
@@ -60,7 +38,7 @@ function model(type: number): WeightMatrix[] {
 /** One forward's worth of matmuls over n tokens; returns seconds. */
 function forward(k: Kernels, ws: WeightMatrix[], n: number, seconds?: number): number {
   const x = randomArray(7, n * 1536), out = new Float32Array(n * VOCAB);
-  return time(() => { for (const w of ws) k.matmul(out, x, w, n); }, seconds);
+  return timeIt(() => { for (const w of ws) k.matmul(out, x, w, n); }, seconds ?? SECONDS);
 }
 
 const fmt = (v: number, d = 2) => v.toFixed(d).padStart(8);

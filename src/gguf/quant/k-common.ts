@@ -1,6 +1,7 @@
 // Helpers shared by the K-quant formats, transcribed from ggml-quants.c with every float operation
 // rounded to float32 (Math.fround) in the C evaluation order, so the chosen scales and quants match
 // llama.cpp's reference quantizers bit for bit.
+import { fp16ToFp32 } from './half.ts';
 import { nearestInt } from './rounding.ts';
 
 const f = Math.fround;
@@ -149,6 +150,21 @@ export function getScaleMinK4(j: number, q: Uint8Array, off: number): [number, n
     (q[off + j + 4] & 0xf) | ((q[off + j - 4] >> 6) << 4),
     (q[off + j + 4] >> 4) | ((q[off + j] >> 6) << 4),
   ];
+}
+
+/**
+ * The sub-block scales dequantize_row_q4_K / q5_K apply, from the super-block at bytes[o..]: fp16 d
+ * and dmin, then the 12 packed scale bytes. Writes d·scale to ds[j] and dmin·min to dms[j] for the
+ * 8 sub-blocks, each rounded to float32 as the C code does.
+ */
+export function dequantScaleMins(bytes: Uint8Array, o: number, ds: Float32Array, dms: Float32Array): void {
+  const d = fp16ToFp32(bytes[o] | (bytes[o + 1] << 8));
+  const min = fp16ToFp32(bytes[o + 2] | (bytes[o + 3] << 8));
+  for (let j = 0; j < 8; j++) {
+    const [sc, m] = getScaleMinK4(j, bytes, o + 4);
+    ds[j] = f(d * sc);
+    dms[j] = f(min * m);
+  }
 }
 
 // Per-block working arrays, reused: quantizing is synchronous, so no two calls ever share them.

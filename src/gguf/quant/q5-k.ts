@@ -1,7 +1,7 @@
 // Q5_K: like Q4_K with a fifth bit per value in 32 extra bytes (176 bytes per 256 values). Mirrors
 // quantize_row_q5_K_ref / dequantize_row_q5_K.
 import { fp16ToFp32, fp32ToFp16 } from './half.ts';
-import { getScaleMinK4, QK_K, quantizeScaleMinBlock } from './k-common.ts';
+import { dequantScaleMins, QK_K, quantizeScaleMinBlock } from './k-common.ts';
 
 const BLOCK_BYTES = 176;
 const f = Math.fround;
@@ -35,21 +35,19 @@ export function quantizeQ5_K(x: Float32Array): Uint8Array {
 }
 
 export function dequantizeQ5_K(bytes: Uint8Array, n: number): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const y = new Float32Array(n);
+  const ds = new Float32Array(8);
+  const dms = new Float32Array(8);
   let k = 0;
   for (let i = 0; i < n / QK_K; i++) {
     const o = i * BLOCK_BYTES;
-    const d = fp16ToFp32(view.getUint16(o, true));
-    const min = fp16ToFp32(view.getUint16(o + 2, true));
+    dequantScaleMins(bytes, o, ds, dms);
     const qh = o + 16;
     let ql = o + 48;
     let u1 = 1;
     let u2 = 2;
-    for (let j = 0, is = 0; j < QK_K; j += 64, is += 2) {
-      const [sc1, m1] = getScaleMinK4(is, bytes, o + 4);
-      const [sc2, m2] = getScaleMinK4(is + 1, bytes, o + 4);
-      const d1 = f(d * sc1), dm1 = f(min * m1), d2 = f(d * sc2), dm2 = f(min * m2);
+    for (let is = 0; is < 8; is += 2) {
+      const d1 = ds[is], dm1 = dms[is], d2 = ds[is + 1], dm2 = dms[is + 1];
       for (let l = 0; l < 32; l++) y[k++] = f(d1 * ((bytes[ql + l] & 0xf) + (bytes[qh + l] & u1 ? 16 : 0))) - dm1;
       for (let l = 0; l < 32; l++) y[k++] = f(d2 * ((bytes[ql + l] >> 4) + (bytes[qh + l] & u2 ? 16 : 0))) - dm2;
       ql += 32;

@@ -108,7 +108,10 @@ test('a Chromium tab serves the companion\'s API: SDK answers equal the engine\'
   await expect.poll(async () => (await tabRequests(page)).at(-1)!.state).toBe('aborted');
   const aborted = (await tabRequests(page)).at(-1)!;
   expect(aborted.maxTokens).toBe(300);
-  expect(aborted.produced).toBeLessThan(20); // the window (4) ahead of what was read, plus the token in flight
+  // The tab runs at most 4 tokens ahead of what the companion has read, but the companion reads
+  // ahead of the client into socket buffers: on a loaded machine that was seen at 26. Without the
+  // abort it would run to 300.
+  expect(aborted.produced).toBeLessThan(60);
 });
 
 test('closing the tab mid-request gives the client a clean error, and nothing hangs', async ({ context }) => {

@@ -85,8 +85,10 @@ async function main(): Promise<number> {
   // Printed before the URLs, so whoever waits for the URL lines already has it.
   if (running.apiTokenGenerated) process.stdout.write(`token: ${running.apiToken}\n`);
   if (running.tls) {
-    console.error(`start: serving the app over HTTPS with a self-signed certificate (${running.tls.certPath}${running.tls.created ? ', just made' : ''});`);
+    console.error(`start: serving the app, API, relay and libp2p over HTTPS/WSS with a self-signed certificate (${running.tls.certPath}${running.tls.created ? ', just made' : ''});`);
     console.error(`start: browsers warn once per device: check the fingerprint SHA-256 ${running.tls.fingerprint} and accept it`);
+    // Chrome keeps the exception per host; Firefox per host and port, so each service's port needs one there.
+    console.error(`start: in Firefox, also open ${urls.api}/health and the https:// form of the nostr and libp2p ports once to accept it for them`);
   }
   // The invite to the companion's own private mesh, before the URL lines so whoever waits for those has it too.
   process.stdout.write(`invite: ${running.mesh.link}\n`);

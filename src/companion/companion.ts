@@ -22,6 +22,7 @@ import { createStaticHandler, ISOLATION_HEADERS } from './static-server.ts';
 import { TabHub } from './tab-hub.ts';
 import { ensureCertificate, type TlsFiles } from './tls.ts';
 import { TabRoutingProvider } from './tab-provider.ts';
+import { connectRelayTrusting } from './own-relay.ts';
 import { MeshError } from '../protocol/errors.ts';
 import { join } from 'node:path';
 import { loadOrCreateIdentity } from '../mesh/identity.ts';
@@ -98,15 +99,18 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       }
       serveStatic(req, res);
     };
-    // Over HTTPS the certificate names loopback and the bind host; the API and libp2p stay as they are.
+    // Over HTTPS every service is secure (app https, API https + wss /attach, Nostr wss, libp2p /tls/ws),
+    // all with one certificate naming loopback and the bind host: an https page may open no plain
+    // http/ws connection to another host (mixed content), so a LAN tab needs every one of them secure.
     const tls = config.https ? await ensureCertificate(config.cacheDir, [config.host]) : null;
-    const appServer = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, appHandler) : createServer(appHandler);
+    const keyPair = tls ? { cert: tls.cert, key: tls.key } : undefined;
+    const appServer = tls ? createHttpsServer({ ...keyPair }, appHandler) : createServer(appHandler);
     const appPort = await listen(appServer, config.host, config.appPort, 'app', '--app-port');
     stops.push(() => close(appServer));
     const scheme = tls ? 'https' : 'http';
     const app = `${scheme}://${host}:${appPort}`;
 
-    const nostr = await startNostrRelay({ host: config.host, port: config.nostrPort }).catch((error: unknown) => {
+    const nostr = await startNostrRelay({ host: config.host, port: config.nostrPort, tls: keyPair }).catch((error: unknown) => {
       throw portError(error, 'nostr', config.nostrPort, '--nostr-port');
     });
     stops.push(() => nostr.stop());
@@ -114,14 +118,14 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     // One identity for Nostr and libp2p, bound to each other (src/mesh/identity.ts); persisted like the old key.
     const persist = options.persistKey !== false;
     const { identity } = await loadOrCreateIdentity(persist ? new FileIdentityStore(join(config.cacheDir, 'mesh-identity.json')) : new MemoryIdentityStore());
-    const libp2p = await startLibp2pNode({ host: config.host, port: config.libp2pPort, keyDir: persist ? config.cacheDir : null, privateKey: identity.libp2pKey }).catch((error: unknown) => {
+    const libp2p = await startLibp2pNode({ host: config.host, port: config.libp2pPort, keyDir: persist ? config.cacheDir : null, privateKey: identity.libp2pKey, tls: keyPair }).catch((error: unknown) => {
       throw portError(error, 'libp2p', config.libp2pPort, '--libp2p-port');
     });
     stops.push(async () => {
       await libp2p.stop();
     });
 
-    urls = { app, nostr: `ws://${host}:${nostr.port}`, api: '', libp2p: webSocketAddress(libp2p) };
+    urls = { app, nostr: `${tls ? 'wss' : 'ws'}://${host}:${nostr.port}`, api: '', libp2p: webSocketAddress(libp2p) };
     const mesh = await startCompanionMesh({
       libp2p,
       identity,
@@ -130,6 +134,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       nostrUrl: urls.nostr,
       libp2pAddress: urls.libp2p,
       models: (options.models ?? []).map((m) => m.info.id),
+      ...(tls ? { connectRelay: (url: string) => connectRelayTrusting(url, tls.cert) } : {}),
     });
     stops.push(() => mesh.stop());
     // The app may be opened as 127.0.0.1 or localhost: both are its own origin.
@@ -145,16 +150,15 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     const tabs = new TabHub({ allowedOrigins, token: apiToken, log: (line) => console.error(`companion: ${line}`) });
     const local = options.provider ?? pipeline?.provider ?? new EngineProvider((options.models ?? []).map((m) => m.model));
     const provider = new TabRoutingProvider(local, tabs, { preferTabs: options.preferTabs });
-    const apiServer = createServer(
-      createApiHandler({
-        routes: [
-          healthRoute({ version: VERSION, startedAt, services: () => ({ ...urls }), models: () => (options.models ?? []).map((m) => m.info) }),
-          ...(options.routes ?? []),
-        ],
-        mounts: [v1Mount({ ...options.api, provider }, apiToken)],
-        allowedOrigins,
-      }),
-    );
+    const apiHandler = createApiHandler({
+      routes: [
+        healthRoute({ version: VERSION, startedAt, services: () => ({ ...urls }), models: () => (options.models ?? []).map((m) => m.info) }),
+        ...(options.routes ?? []),
+      ],
+      mounts: [v1Mount({ ...options.api, provider }, apiToken)],
+      allowedOrigins,
+    });
+    const apiServer = tls ? createHttpsServer({ ...keyPair }, apiHandler) : createServer(apiHandler);
     apiServer.on('upgrade', (req, socket, head) => {
       if (!tabs.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
     });
@@ -164,7 +168,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     const apiPort = await listen(apiServer, config.host, config.apiPort, 'api', '--api-port');
     stops.push(() => close(apiServer));
     stops.push(() => tabs.close());
-    urls.api = `http://${host}:${apiPort}`;
+    urls.api = `${scheme}://${host}:${apiPort}`;
 
     return { urls, apiToken, apiTokenGenerated: apiToken !== null && !config.apiToken, tls, libp2p, nostr, mesh, tabs, stop: stopAll };
   } catch (error) {

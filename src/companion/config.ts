@@ -79,7 +79,7 @@ const OPTIONS: Option[] = [
   { key: 'backend', flag: '--backend', env: 'MESH_BACKEND', kind: 'backend', help: 'kernels of the API engine: cpu (WASM) or ref (scalar)' },
   { key: 'apiToken', flag: '--api-token', env: 'MESH_API_TOKEN', kind: 'token', help: 'bearer token the API requires (generated on a non-loopback --host)' },
   { key: 'skipBuild', flag: '--skip-build', env: 'MESH_SKIP_BUILD', kind: 'flag', help: 'do not (re)build dist/ before serving' },
-  { key: 'https', flag: '--https', env: 'MESH_HTTPS', kind: 'flag', help: 'serve the app over HTTPS with a generated self-signed certificate (for a LAN)' },
+  { key: 'https', flag: '--https', env: 'MESH_HTTPS', kind: 'flag', help: 'serve the app and API over HTTPS, the Nostr relay and libp2p over WSS, with one generated self-signed certificate (for a LAN)' },
   { key: 'skipModel', flag: '--skip-model', env: 'MESH_SKIP_MODEL', kind: 'flag', help: 'load no model (the API answers 503 until a peer serves one)' },
 ];
 

@@ -31,6 +31,11 @@ export interface Libp2pNodeOptions {
   privateKey?: PrivateKey;
   /** Relay reservations held at once (each browser tab takes one). */
   maxReservations?: number;
+  /**
+   * Listen for secure WebSockets (/tls/ws, i.e. wss://) with this certificate: a page served over
+   * HTTPS may not open ws:// to another host (mixed content), so `--https` needs this to join.
+   */
+  tls?: { cert: string; key: string };
 }
 
 /**
@@ -48,8 +53,8 @@ export async function startLibp2pNode(options: Libp2pNodeOptions): Promise<Compa
   const host = isIP(ip) === 6 ? `/ip6/${ip}` : `/ip4/${ip}`;
   const node = await createLibp2p({
     privateKey,
-    addresses: { listen: [`${host}/tcp/${options.port}/ws`] },
-    transports: [webSockets()],
+    addresses: { listen: [`${host}/tcp/${options.port}/${options.tls ? 'tls/ws' : 'ws'}`] },
+    transports: [webSockets(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {})],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: localMeshGater(),
@@ -71,7 +76,8 @@ export async function startLibp2pNode(options: Libp2pNodeOptions): Promise<Compa
 }
 
 /**
- * The full dialable address of the WebSockets listener, e.g. /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3….
+ * The full dialable address of the WebSockets listener, e.g. /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3…
+ * (…/tcp/9090/tls/ws/p2p/… when it serves wss).
  * A wildcard bind lists every interface: loopback is the one that works from this machine.
  */
 export function webSocketAddress(node: Libp2p): string {

@@ -1,6 +1,8 @@
 // A local Nostr relay (NIP-01, NIP-09, NIP-11, NIP-40) so peers can discover each other with no
 // internet: @nostr-relay/core on a `ws` server over an in-memory, capped event store.
 import { createServer } from 'node:http';
+import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { NostrRelay } from '@nostr-relay/core';
 import { Validator } from '@nostr-relay/validator';
@@ -17,6 +19,8 @@ export interface NostrRelayOptions {
   maxEvents?: number;
   /** Largest message accepted from a client. */
   maxMessageBytes?: number;
+  /** Serve wss:// with this certificate (`npm start -- --https`): an https page may not open ws:// to another host. */
+  tls?: { cert: string; key: string };
 }
 
 export interface RunningNostrRelay {
@@ -61,14 +65,15 @@ export async function startNostrRelay(options: NostrRelayOptions): Promise<Runni
     },
   });
 
-  const http = createServer((req, res) => {
+  const answer = (req: HttpRequest, res: ServerResponse) => {
     if (req.headers.accept?.includes('application/nostr+json')) {
       res.writeHead(200, { 'Content-Type': 'application/nostr+json', 'Access-Control-Allow-Origin': '*' });
       return void res.end(JSON.stringify(INFO));
     }
     res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('this is a Nostr relay: connect with a WebSocket\n');
-  });
+  };
+  const http = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, answer) : createServer(answer);
   const wss = new WebSocketServer({ server: http, maxPayload: options.maxMessageBytes ?? 256 * 1024 });
   wss.on('connection', (ws, req) => {
     relay.handleConnection(ws, req.socket.remoteAddress);

@@ -1,6 +1,14 @@
-// `npm start -- --https` end to end: scripts/start.ts on free ports serves the app over HTTPS with a
-// certificate it made, prints an https app URL and an https invite, keeps the API on http, and the
-// page (fetched trusting only that certificate) carries the cross-origin isolation headers.
+// `npm start -- --https` end to end: scripts/start.ts on free ports serves every service securely with
+// a certificate it made (app and API over https, Nostr relay over wss, libp2p WebSockets as /tls/ws),
+// prints those URLs and an https invite whose bootstrap and relays are secure too, and a client that
+// trusts only that certificate reaches each one: an https page on the LAN can then use all of them.
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import { ping } from '@libp2p/ping';
+import { webSockets } from '@libp2p/websockets';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,8 +16,10 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { TLSSocket } from 'node:tls';
+import { getCACertificates, setDefaultCACertificates, type TLSSocket } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { decodeInvite, readJoinLink } from '../mesh/invite.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'tls-start-'));
@@ -29,8 +39,37 @@ function get(url: string, ca: string): Promise<{ status: number; headers: Record
   });
 }
 
+/** Sends a Nostr REQ over `url` (wss) trusting `ca` and resolves with the relay's first answer. */
+function nostrReq(url: string, ca: string): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { ca });
+    ws.on('open', () => ws.send(JSON.stringify(['REQ', 'tls-test', { kinds: [1], limit: 1 }])));
+    ws.on('message', (data) => {
+      resolve(JSON.parse(String(data)) as unknown[]);
+      ws.close();
+    });
+    ws.on('error', reject);
+  });
+}
+
+/** Dials the companion's libp2p address from a Node peer (the page's transports: WebSockets, noise, yamux) and pings it. */
+async function dialAndPing(address: string): Promise<number> {
+  const node = await createLibp2p({
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: () => false },
+    services: { identify: identify(), ping: ping() },
+  });
+  try {
+    return await node.services.ping.ping(multiaddr(address), { signal: AbortSignal.timeout(15_000) });
+  } finally {
+    await node.stop();
+  }
+}
+
 describe('npm start -- --https', () => {
-  it('serves the app over HTTPS with its own certificate, isolated, and invites to the https origin', async () => {
+  it('serves app, API, relay and libp2p securely with its own certificate, and invites to them', async () => {
     const dist = join(dir, 'dist');
     const cache = join(dir, 'cache');
     mkdirSync(dist);
@@ -57,7 +96,9 @@ describe('npm start -- --https', () => {
         });
       });
       expect(printed.app).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-      expect(printed.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(printed.api).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(printed.nostr).toMatch(/^wss:\/\/127\.0\.0\.1:\d+$/);
+      expect(printed.libp2p).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/tls\/ws\/p2p\/\w+$/);
       expect(new URL(printed.invite).origin).toBe(printed.app);
       expect(new URL(printed.invite).hash).toMatch(/^#join=/);
 
@@ -75,6 +116,33 @@ describe('npm start -- --https', () => {
       expect(info.api).toBe(printed.api);
       // Without trusting the certificate the connection is refused: it really is self-signed.
       await expect(get(printed.app, '')).rejects.toThrow(/self-signed|certificate/i);
+
+      // The API over https with the same certificate; /health lists the secure URLs.
+      const health = await get(`${printed.api}/health`, ca);
+      expect(health.status).toBe(200);
+      expect((JSON.parse(health.body) as { services: Record<string, string> }).services).toMatchObject({ api: printed.api, nostr: printed.nostr, libp2p: printed.libp2p });
+      // The tab-attach socket is wss on the API port, for the app's https origin.
+      await new Promise<void>((resolve, reject) => {
+        const tab = new WebSocket(`${printed.api.replace(/^https:/, 'wss:')}/attach`, { ca, origin: printed.app });
+        tab.on('open', () => resolve(void tab.close()));
+        tab.on('error', reject);
+      });
+      // The relay over wss: a REQ gets its stored events' end (EOSE), refused without the certificate.
+      expect(await nostrReq(printed.nostr, ca)).toEqual(['EOSE', 'tls-test']);
+      await expect(nostrReq(printed.nostr, '')).rejects.toThrow(/self-signed|certificate/i);
+      // The invite points at the secure relay and libp2p listener only.
+      const invite = await decodeInvite(readJoinLink(printed.invite)!.token);
+      expect(invite.relays).toEqual([printed.nostr]);
+      expect(invite.bootstrap).toEqual([printed.libp2p]);
+      // A libp2p peer dials /tls/ws (libp2p's WebSockets dialler uses the global WebSocket, which trusts the
+      // process's default CAs: add this certificate to them for the dial only) and pings the companion.
+      const defaults = getCACertificates('default');
+      setDefaultCACertificates([...defaults, ca]);
+      try {
+        expect(await dialAndPing(printed.libp2p)).toBeGreaterThanOrEqual(0);
+      } finally {
+        setDefaultCACertificates(defaults);
+      }
     } finally {
       child.kill('SIGTERM');
       await exited;

@@ -4,6 +4,7 @@
 import type { MeshIdentity } from '../identity.ts';
 import { encodeInvite, inviteLink, type Invite } from '../invite.ts';
 import { openMesh } from '../mesh-keys.ts';
+import type { Relay } from 'nostr-tools/relay';
 import { connectRelay } from '../discovery.ts';
 import { Announcer } from './announcer.ts';
 import type { PrivateMesh } from './membership-stream.ts';
@@ -22,6 +23,8 @@ export interface CompanionMeshOptions {
   readonly models?: readonly string[];
   readonly announceTtlS?: number;
   readonly log?: (line: string) => void;
+  /** How the companion reaches its own relay (over wss it must trust its self-signed certificate); default connectRelay. */
+  readonly connectRelay?: (url: string) => Promise<Relay>;
 }
 
 export interface CompanionMesh {
@@ -48,7 +51,7 @@ export async function startCompanionMesh(o: CompanionMeshOptions): Promise<Compa
   });
   const node = new MeshNode({ libp2p: o.libp2p, mesh, self, ...(o.log ? { log: o.log } : {}) });
   await node.start();
-  const relay = await connectRelay(o.nostrUrl);
+  const relay = await (o.connectRelay ?? connectRelay)(o.nostrUrl);
   const announcer = new Announcer({
     relay,
     identity: o.identity,

@@ -43,6 +43,7 @@ if (!root) throw new Error('index.html has no #app element to mount the shell in
 const mesh = createMeshJoin();
 const views = createViews(apiFetch, mesh);
 const shell = new AppShell(root, views.factories);
+shell.followMesh(mesh);
 const updatePrompt = new UpdatePrompt(() => window.meshApp.applyUpdate());
 document.body.append(updatePrompt.element);
 const worker: ShellWorker = registerShellWorker((status) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { niceCeiling, planSegments, throughputPlot } from './dashboard-chart.ts';
+import { meshPlanSegments, niceCeiling, planSegments, throughputPlot } from './dashboard-chart.ts';
 
 describe('niceCeiling', () => {
   it('rounds up to 1, 2 or 5 times a power of ten', () => {
@@ -30,5 +30,21 @@ describe('planSegments', () => {
   it('ignores a range that does not fit the model', () => {
     expect(planSegments({ layers: 4, owner: 'x', self: { start: 2, end: 9 } })[0].kind).toBe('companion');
     expect(planSegments({ layers: 0, owner: 'x' })).toEqual([]);
+  });
+});
+
+describe('meshPlanSegments', () => {
+  it('gives one segment per gossiped stage, this tab named as such and others by their label', () => {
+    const stages = [
+      { peerId: 'a', layers: { start: 0, end: 2 }, ready: true },
+      { peerId: 'me', layers: { start: 2, end: 3 }, ready: false },
+      { peerId: 'c', layers: { start: 3, end: 4 }, ready: true },
+    ];
+    const segs = meshPlanSegments(stages, 'me', (id) => `Peer ${id.toUpperCase()}`);
+    expect(segs.map((s) => [s.label, s.start, s.end, s.kind, s.ready])).toEqual([
+      ['Peer A', 0, 2, 'peer', true],
+      ['This tab', 2, 3, 'self', false],
+      ['Peer C', 3, 4, 'peer', true],
+    ]);
   });
 });

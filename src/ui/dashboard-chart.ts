@@ -66,3 +66,25 @@ export function planSegments(input: PlanInput): PlanSegment[] {
   if (self.end < n) out.push({ label: 'Other peers', start: self.end, end: n, kind: 'peer' });
   return out;
 }
+
+export interface MeshPlanSegment extends PlanSegment {
+  peerId: string;
+  /** The stage reported its layers loaded. */
+  ready: boolean;
+}
+
+/** The gossiped plan's stages as bar segments, in pipeline order; this tab's own stage is `self`. */
+export function meshPlanSegments(
+  stages: readonly { peerId: string; layers: { start: number; end: number }; ready: boolean }[],
+  selfId: string,
+  labelOf: (peerId: string) => string,
+): MeshPlanSegment[] {
+  return stages.map((s) => ({
+    label: s.peerId === selfId ? 'This tab' : labelOf(s.peerId),
+    start: s.layers.start,
+    end: s.layers.end,
+    kind: s.peerId === selfId ? 'self' : 'peer',
+    peerId: s.peerId,
+    ready: s.ready,
+  }));
+}

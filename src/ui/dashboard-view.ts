@@ -4,8 +4,9 @@
 import type { CompanionHealth } from '../app/companion-health.ts';
 import type { MeshJoinState } from '../app/mesh-join.ts';
 import type { MetricsStore } from '../app/metrics-store.ts';
-import { planSegments, throughputPlot } from './dashboard-chart.ts';
+import { meshPlanSegments, planSegments, throughputPlot } from './dashboard-chart.ts';
 import { h, svg } from './dom.ts';
+import { layerRangeText } from './mesh-describe.ts';
 import type { ViewContent } from './shell.ts';
 
 export interface DashboardDeps {
@@ -93,24 +94,33 @@ function renderPeers(el: HTMLElement, mesh: MeshJoinState): void {
     return;
   }
   const head = h('tr', {}, ...['Peer', 'Role', 'Backend', 'Layers', 'Link', 'Round trip'].map((t) => h('th', { scope: 'col' }, t)));
+  // Layers come from the head's gossiped plan (what each peer was asked to run), with its readiness.
+  const planned = (peerId: string): string => {
+    const stage = mesh.plan?.stages.find((s) => s.peerId === peerId);
+    return stage ? `${layerRangeText(stage.layers)}${stage.ready ? '' : ' (loading)'}` : '–';
+  };
   const self = h('tr', { 'data-peer': mesh.peerId, class: 'dash-self' },
     h('td', {}, h('code', {}, short(mesh.peerId)), ' ', h('span', { class: 'badge' }, 'this tab')),
     h('td', {}, mesh.role), h('td', {}, 'wasm'),
-    h('td', {}, mesh.stage?.layers ? `${mesh.stage.layers.start}–${mesh.stage.layers.end - 1}` : '–'),
+    h('td', { 'data-cell': 'layers' }, mesh.plan ? planned(mesh.peerId) : mesh.stage?.layers ? layerRangeText(mesh.stage.layers) : '–'),
     h('td', {}, '–'), h('td', {}, '–'));
   const rows = mesh.peers.map((p) => h('tr', { 'data-peer': p.peerId },
     h('td', {}, h('code', { title: p.peerId }, short(p.peerId))),
-    h('td', {}, p.role ?? 'unknown'), h('td', {}, p.backend ?? 'unknown'),
-    h('td', {}, '–'),
+    h('td', { 'data-cell': 'role' }, p.role ?? 'unknown'), h('td', {}, p.backend ?? 'unknown'),
+    h('td', { 'data-cell': 'layers' }, planned(p.peerId)),
     h('td', {}, p.links.length ? p.links.join(', ') : 'not linked'),
     h('td', {}, '–')));
   el.replaceChildren(
     h('div', { class: 'table-wrap' }, h('table', { class: 'dash-table' }, h('caption', { class: 'visually-hidden' }, 'Peers of this mesh'), h('thead', {}, head), h('tbody', {}, self, ...rows))),
-    h('p', { class: 'note' }, 'Layers and round trips of other peers appear once they gossip them; “–” means not reported yet.'),
+    h('p', { class: 'note' }, mesh.plan ? `Layers are those of the companion’s plan (epoch ${mesh.plan.epoch}); round trips appear once peers gossip them.` : 'Layers appear once the companion plans a model across the mesh; “–” means not reported yet.'),
   );
 }
 
 function renderPlan(el: HTMLElement, mesh: MeshJoinState, health: CompanionHealth | null, healthError: string): void {
+  if ('peers' in mesh && mesh.plan && mesh.plan.mode === 'pipeline') {
+    renderMeshPlan(el, mesh);
+    return;
+  }
   const model = health?.models[0];
   const stage = 'peers' in mesh ? mesh.stage : undefined;
   const layers = model?.layers ?? 0;
@@ -127,6 +137,32 @@ function renderPlan(el: HTMLElement, mesh: MeshJoinState, health: CompanionHealt
   const scale = h('div', { class: 'plan-scale', 'aria-hidden': 'true' }, h('span', {}, '0'), h('span', {}, String(layers)));
   el.replaceChildren(h('p', { class: 'plan-model' }, h('code', {}, model.id), ` · ${layers} layers`), bar, scale,
     h('p', { class: 'note' }, self ? 'This tab’s share is highlighted.' : 'No mesh plan splits this model now: the companion runs every layer itself.'));
+}
+
+/** The head's gossiped plan: one segment per stage, labelled with its peer and layers. */
+function renderMeshPlan(el: HTMLElement, mesh: MeshJoinState): void {
+  if (!('peers' in mesh) || !mesh.plan) return;
+  const plan = mesh.plan;
+  const segments = meshPlanSegments(plan.stages, mesh.peerId, (id) => `Peer ${short(id)}`);
+  const label = `${plan.model}: ${segments.map((s) => `${s.label} runs ${layerRangeText(s)}${s.ready ? '' : ' (loading)'}`).join('; ')}`;
+  const bar = h('div', { class: 'plan-bar', role: 'img', 'aria-label': label });
+  for (const s of segments) {
+    bar.append(h('div', {
+      class: `plan-seg plan-${s.kind}${s.ready ? '' : ' plan-loading'}`,
+      style: `flex-grow: ${s.end - s.start}`,
+      'data-segment': s.kind,
+      'data-peer': s.peerId,
+      'data-ready': String(s.ready),
+      title: s.peerId,
+    }, h('span', { class: 'plan-seg-label' }, s.label), h('span', { class: 'plan-seg-range' }, layerRangeText(s))));
+  }
+  const ready = plan.stages.filter((s) => s.ready).length;
+  const scale = h('div', { class: 'plan-scale', 'aria-hidden': 'true' }, h('span', {}, '0'), h('span', {}, String(plan.layerCount)));
+  el.replaceChildren(
+    h('p', { class: 'plan-model' }, h('code', {}, plan.model), ` · ${plan.layerCount} layers across ${plan.stages.length} ${plan.stages.length === 1 ? 'peer' : 'peers'}`),
+    bar, scale,
+    h('p', { class: 'note' }, `${ready} of ${plan.stages.length} stages ready · plan epoch ${plan.epoch}, gossiped by the companion.${segments.some((s) => s.kind === 'self') ? ' This tab’s share is highlighted.' : ''}`),
+  );
 }
 
 function renderModels(el: HTMLElement, health: CompanionHealth | null, healthError: string): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MeshJoinState } from '../app/mesh-join.ts';
-import { contributeStatus, formatBytes, layerRangeText, shortPeerId, stageText } from './mesh-describe.ts';
+import { contributeStatus, formatBytes, layerRangeText, meshPill, shortPeerId, stageText } from './mesh-describe.ts';
 
 const joined = (stage?: object): MeshJoinState => ({
   status: 'joined', peerId: '12D3KooWabcdefghijk', meshId: 'm', role: 'server', multiaddrs: [], peers: [], refused: [], linkTypesSeen: [],
@@ -41,5 +41,14 @@ describe('mesh-describe', () => {
     expect(contributeStatus({ status: 'failed', error: 'relay down' }, false)).toMatchObject({ kind: 'failed', text: expect.stringContaining('relay down') });
     expect(contributeStatus(joined(stage('ready')), false)).toEqual({ kind: 'serving', text: 'In the mesh: serving layers 2–3 of tiny-llama-4l-f32.' });
     expect(contributeStatus({ ...joined(), role: 'client' } as MeshJoinState, false).kind).toBe('client');
+  });
+
+  it('words the header pill from the join state: offline first, then not joined, joining, serving a range', () => {
+    expect(meshPill(joined(stage('ready')), false)).toEqual({ state: 'offline', text: 'Offline' });
+    expect(meshPill({ status: 'none' }, true)).toEqual({ state: 'idle', text: 'Not in a mesh yet' });
+    expect(meshPill({ status: 'failed', error: 'x' }, true).state).toBe('failed');
+    expect(meshPill(joined(stage('ready', 2, 4)), true)).toEqual({ state: 'active', text: 'Serving layers 2–3 · 0 peers' });
+    expect(meshPill(joined(stage('loading', 0, 1)), true)).toEqual({ state: 'pending', text: 'Loading layer 0 · 0 peers' });
+    expect(meshPill(joined(), true).text).toBe('Joined · 0 peers');
   });
 });

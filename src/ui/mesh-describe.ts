@@ -59,3 +59,27 @@ export function contributeStatus(state: MeshJoinState, paused: boolean): { kind:
       return { kind: 'serving', text: `In the mesh: ${stageText(state.stage)}.` };
   }
 }
+
+export type MeshPillState = 'offline' | 'idle' | 'pending' | 'active' | 'failed';
+
+/** The header pill: one short phrase for what this tab is doing in the mesh, following its state. */
+export function meshPill(state: MeshJoinState, online: boolean): { state: MeshPillState; text: string } {
+  if (!online) return { state: 'offline', text: 'Offline' };
+  switch (state.status) {
+    case 'none':
+    case 'invited':
+    case 'stopped':
+      return { state: 'idle', text: 'Not in a mesh yet' };
+    case 'failed':
+      return { state: 'failed', text: 'Could not join the mesh' };
+    case 'starting':
+      return { state: 'pending', text: 'Joining the mesh…' };
+    case 'joined': {
+      const peers = `${state.peers.length} ${state.peers.length === 1 ? 'peer' : 'peers'}`;
+      const stage = state.stage;
+      if (stage?.layers && stage.status === 'ready') return { state: 'active', text: `Serving ${layerRangeText(stage.layers)} · ${peers}` };
+      if (stage?.layers && stage.status === 'loading') return { state: 'pending', text: `Loading ${layerRangeText(stage.layers)} · ${peers}` };
+      return { state: 'active', text: `${state.role === 'client' ? 'Joined as a client' : 'Joined'} · ${peers}` };
+    }
+  }
+}

@@ -2,6 +2,7 @@
 // reply the speed and the peers that computed it. The API calls are injected by the app.
 import type { ChatEvent, ChatMessage, ChatStats, SamplingSettings } from '../app/playground-chat.ts';
 import { h } from './dom.ts';
+import { layerRangeText } from './mesh-describe.ts';
 import { snippetCard, type SnippetContext } from './playground-snippet-card.ts';
 import type { ViewContent } from './shell.ts';
 
@@ -223,7 +224,7 @@ function servedByText(servedBy: ChatStats['servedBy'], lead: string): HTMLElemen
   el.append(`${lead} `);
   servedBy.forEach((s, i) => {
     if (i) el.append(', ');
-    el.append(h('code', {}, s.peer), ` (layers ${s.layers[0]}–${s.layers[1] - 1})`);
+    el.append(h('code', {}, s.peer), ` (${layerRangeText({ start: s.layers[0], end: s.layers[1] })})`);
   });
   return el;
 }

@@ -3,6 +3,8 @@
 // download goes on when the person looks elsewhere); the others are placeholders saying what arrives.
 import { h, svg } from './dom.ts';
 import { markSvg } from './logo.ts';
+import type { MeshJoinState } from '../app/mesh-join.ts';
+import { meshPill } from './mesh-describe.ts';
 import { StatusPanel } from './status-panel.ts';
 import { hashFor, VIEWS, viewFromHash, type ViewId, type ViewInfo } from './views.ts';
 
@@ -25,6 +27,7 @@ export class AppShell {
   readonly #main: HTMLElement;
   readonly #links = new Map<ViewId, HTMLAnchorElement>();
   readonly #network: HTMLElement;
+  #mesh: (() => MeshJoinState) | undefined;
 
   constructor(root: HTMLElement, views: ViewFactories = {}) {
     this.#factories = views;
@@ -108,12 +111,18 @@ export class AppShell {
     return [viewHeading(view), h('div', { class: 'home-grid' }, contribute, this.status.element)];
   }
 
-  // Until the mesh layer lands this says honestly that the tab is not in one; the mesh issue replaces
-  // it with the peer count. "Offline" comes from the device's network, not from this app's server.
+  /** Makes the header pill follow the tab's mesh state (joined, serving layers a–b, not in a mesh). */
+  followMesh(mesh: { state(): MeshJoinState; onChange(listener: () => void): unknown }): void {
+    this.#mesh = () => mesh.state();
+    mesh.onChange(() => this.#updateNetwork());
+    this.#updateNetwork();
+  }
+
+  // "Offline" comes from the device's network, not from this app's server; otherwise the mesh state.
   #updateNetwork(): void {
-    const online = navigator.onLine;
-    this.#network.dataset.state = online ? 'idle' : 'offline';
-    this.#network.textContent = online ? 'Not in a mesh yet' : 'Offline';
+    const pill = meshPill(this.#mesh?.() ?? { status: 'none' }, navigator.onLine);
+    this.#network.dataset.state = pill.state;
+    if (this.#network.textContent !== pill.text) this.#network.textContent = pill.text;
   }
 }
 

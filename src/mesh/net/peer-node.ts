@@ -18,6 +18,7 @@ import { MeshNode, type MeshLibp2p, type RefusedPeer } from './mesh-node.ts';
 import { createPeerLibp2p } from './peer-libp2p.ts';
 import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
 import { StageServer, type StageState } from '../pipeline/stage-server.ts';
+import { PlanWatch, type PlanView } from './plan-watch.ts';
 
 export interface PeerNodeOptions {
   readonly identity: MeshIdentity;
@@ -68,6 +69,8 @@ export interface MeshSnapshot {
   readonly linkTypesSeen: LinkType[];
   /** This peer's pipeline stage (servers that run one). */
   readonly stage?: StageState;
+  /** The latest layer plan the head (the invite's bootstrap) gossiped, with each stage's readiness. */
+  readonly plan?: PlanView;
 }
 
 /** How many times a tab offers a WebRTC upgrade to one peer before living with the relayed link. */
@@ -81,6 +84,7 @@ export class PeerNode {
   private watch: Watch | undefined;
   private announcer: Announcer | undefined;
   private stageServer: StageServer | undefined;
+  private planWatch: PlanWatch | undefined;
   private mesh: PrivateMesh | undefined;
   private status: PeerNodeStatus = 'starting';
   private error: string | undefined;
@@ -119,9 +123,14 @@ export class PeerNode {
         ...(this.o.log ? { log: this.o.log } : {}),
       });
       await this.meshNode.start();
+      // The head is the invite's bootstrap (the companion): its plans are the ones requests run on.
+      const heads = new Set(this.o.invite.bootstrap.map((address) => address.split('/p2p/')[1]));
+      const planWatch = new PlanWatch({ isHead: (peerId) => heads.has(peerId) });
+      this.planWatch = planWatch;
+      this.meshNode.addGossipListener((m) => {
+        if (planWatch.onGossip(m)) this.changed();
+      });
       if (this.o.openModel && this.o.role === 'server') {
-        // The head is the invite's bootstrap (the companion): its plans are the ones requests run on.
-        const heads = new Set(this.o.invite.bootstrap.map((address) => address.split('/p2p/')[1]));
         this.stageServer = new StageServer({
           node: this.meshNode,
           openModel: this.o.openModel,
@@ -227,6 +236,11 @@ export class PeerNode {
         ...(backend ? { backend } : {}),
       };
     });
+    const stage = this.stageServer?.state();
+    const plan = this.planWatch?.view(this.meshNode?.memberList() ?? [], {
+      peerId: self,
+      ...(stage?.status === 'ready' && stage.model && stage.layers ? { model: stage.model, ready: stage.layers } : {}),
+    });
     return {
       status: this.status,
       ...(this.error ? { error: this.error } : {}),
@@ -237,7 +251,8 @@ export class PeerNode {
       peers,
       refused: this.meshNode?.refusedList() ?? [],
       linkTypesSeen: [...this.linkTypesSeen].sort(),
-      ...(this.stageServer ? { stage: this.stageServer.state() } : {}),
+      ...(stage ? { stage } : {}),
+      ...(plan ? { plan } : {}),
     };
   }
 

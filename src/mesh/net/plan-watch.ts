@@ -1,0 +1,73 @@
+// What a tab knows of the layer plan its head gossips, for the UI: the latest plan (highest epoch)
+// from a head, and which of its stages said they are ready (stage-ready gossip, or the held layers
+// in a member's peer state). Plain data, so it travels in the mesh snapshot.
+import type { GossipMessage, PeerStateMessage } from '../../protocol/mesh-messages.ts';
+import type { LayerPlan, LayerRange } from '../../protocol/mesh-plan.ts';
+
+export interface PlanStageView {
+  readonly peerId: string;
+  readonly layers: LayerRange;
+  readonly ready: boolean;
+}
+
+export interface PlanView {
+  readonly model: string;
+  readonly layerCount: number;
+  readonly epoch: number;
+  readonly mode: LayerPlan['mode'];
+  readonly stages: PlanStageView[];
+}
+
+export interface PlanWatchOptions {
+  /** Whose plans count (the invite's bootstrap, the companion); default: any member's. */
+  readonly isHead?: (peerId: string) => boolean;
+}
+
+const key = (peerId: string, model: string, layers: LayerRange) => `${peerId}|${model}|${layers.start}-${layers.end}`;
+
+export class PlanWatch {
+  private readonly o: PlanWatchOptions;
+  private plan: LayerPlan | undefined;
+  /** Stages that announced themselves ready, by peer, model and range (a replan keeping a range keeps it ready). */
+  private readonly ready = new Set<string>();
+
+  constructor(options: PlanWatchOptions = {}) {
+    this.o = options;
+  }
+
+  /** Feeds one gossip message; true when the view changed. */
+  onGossip(m: GossipMessage): boolean {
+    if (m.type === 'layer-plan') {
+      if (this.o.isHead && !this.o.isHead(m.peerId)) return false;
+      if (this.plan && this.plan.model === m.plan.model && m.plan.epoch <= this.plan.epoch) return false;
+      this.plan = m.plan;
+      return true;
+    }
+    if (m.type === 'stage-ready') {
+      const k = key(m.peerId, m.model, m.layers);
+      if (this.ready.has(k)) return false;
+      this.ready.add(k);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The plan with each stage's readiness; `members` (their peer states) and `selfReady` (this
+   * tab's own stage, which does not hear its own gossip) fill in stages whose stage-ready was missed.
+   */
+  view(members: readonly { peerId: string; state?: PeerStateMessage }[] = [], self?: { peerId: string; ready?: LayerRange; model?: string }): PlanView | undefined {
+    const plan = this.plan;
+    if (!plan) return undefined;
+    const held = new Set(this.ready);
+    for (const m of members) for (const h of m.state?.models ?? []) if (h.layers) held.add(key(m.peerId, h.model, h.layers));
+    if (self?.ready && self.model) held.add(key(self.peerId, self.model, self.ready));
+    return {
+      model: plan.model,
+      layerCount: plan.layerCount,
+      epoch: plan.epoch,
+      mode: plan.mode,
+      stages: plan.stages.map((s) => ({ peerId: s.peerId, layers: s.layers, ready: held.has(key(s.peerId, plan.model, s.layers)) })),
+    };
+  }
+}

@@ -3,39 +3,15 @@
 // screenshot attached); the person sets a budget in the Contribute card, joins as a server, and the
 // Mesh card shows the live status: joined, the companion as a connected peer, and the layers this
 // tab serves. Leave returns the tab to the invitation and the Contribute card to paused.
-import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { seriousA11yViolations } from './support/axe.ts';
-import { chromiumLaunchOptions } from './support/browser.ts';
-import { startNetns, type Netns } from './support/netns.ts';
-import { startStack, type Stack } from './support/stack.ts';
+import { meshStackPerFile } from './support/mesh-stack.ts';
 
 const MODEL = 'tiny-llama-4l-f32';
 
-let stack: Stack;
-let netns: Netns | null = null;
-let browser: Browser;
-
 test.setTimeout(90_000);
 
-test.beforeAll(async () => {
-  const made = await startNetns();
-  netns = made.netns;
-  if (!made.netns) console.warn(`app-join: no network namespace (${made.reason}); running on loopback`);
-  stack = await startStack({ args: ['--model', MODEL, '--backend', 'ref'], ...(netns ? { wrap: netns.wrap } : {}) });
-  browser = await chromium.launch(
-    netns ? { ...chromiumLaunchOptions(), executablePath: netns.chromiumPath } : chromiumLaunchOptions(['--force-webrtc-ip-handling-policy=disable_non_proxied_udp']),
-  );
-});
-
-test.afterEach(async ({}, testInfo) => {
-  if (testInfo.status !== testInfo.expectedStatus) console.error(`--- companion stderr ---\n${stack?.log().slice(-6000)}`);
-});
-
-test.afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-  await netns?.close();
-});
+const mesh = meshStackPerFile('app-join', MODEL);
 
 async function shot(page: Page, name: string): Promise<void> {
   const info = test.info();
@@ -46,9 +22,9 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 test('an invite link explains joining, joins as a server on click, shows the live status, and leaves', async () => {
-  const invite = stack.printed.invite;
+  const invite = mesh.stack().printed.invite;
   expect(invite, 'npm start prints an invite: line').toMatch(/#join=/);
-  const page = await (await browser.newContext()).newPage();
+  const page = await (await mesh.browser().newContext()).newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.setViewportSize({ width: 1280, height: 1000 });
@@ -77,7 +53,7 @@ test('an invite link explains joining, joins as a server on click, shows the liv
   await expect(page.getByTestId('mesh-role')).toHaveText(/Server/);
 
   // The companion is a connected peer: its peer id is the one in the invite's bootstrap address.
-  const companionId = stack.urls.libp2p.split('/p2p/')[1];
+  const companionId = mesh.stack().urls.libp2p.split('/p2p/')[1];
   const companionRow = page.locator(`[data-testid="mesh-peers"] li[data-peer="${companionId}"]`);
   await expect(companionRow).toBeVisible({ timeout: 20_000 });
   await expect(companionRow).toContainText('websocket');

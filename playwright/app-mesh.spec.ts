@@ -5,42 +5,18 @@
 // shows the three server peers with their layers, the plan as a bar of three segments, and the
 // header pill says which layers the tab serves. Screenshots attached; axe scan of the Dashboard.
 // Runs in its own network namespace like mesh-pipeline.spec.ts (WebRTC between tabs).
-import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { seriousA11yViolations } from './support/axe.ts';
 import { gotoApp } from './support/app.ts';
-import { chromiumLaunchOptions } from './support/browser.ts';
-import { startNetns, type Netns } from './support/netns.ts';
-import { startStack, type Stack } from './support/stack.ts';
+import { meshStackPerFile } from './support/mesh-stack.ts';
 
 const MODEL = 'tiny-llama-4l-f32';
 /** Two of its ~197 KB layers per tab at most: the plan must split the model across the tabs. */
 const BUDGET = 450_000;
 
-let stack: Stack;
-let netns: Netns | null = null;
-let browser: Browser;
-
 test.setTimeout(90_000);
 
-test.beforeAll(async () => {
-  const made = await startNetns();
-  netns = made.netns;
-  if (!made.netns) console.warn(`app-mesh: no network namespace (${made.reason}); running on loopback`);
-  stack = await startStack({ args: ['--model', MODEL, '--backend', 'ref'], ...(netns ? { wrap: netns.wrap } : {}) });
-  browser = await chromium.launch(
-    netns ? { ...chromiumLaunchOptions(), executablePath: netns.chromiumPath } : chromiumLaunchOptions(['--force-webrtc-ip-handling-policy=disable_non_proxied_udp']),
-  );
-});
-
-test.afterEach(async ({}, testInfo) => {
-  if (testInfo.status !== testInfo.expectedStatus) console.error(`--- companion stderr ---\n${stack?.log().slice(-6000)}`);
-});
-
-test.afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-  await netns?.close();
-});
+const mesh = meshStackPerFile('app-mesh', MODEL);
 
 interface PlanStage {
   peerId: string;
@@ -67,9 +43,9 @@ test('a playground reply streams through three tabs, and the dashboard shows the
   const errors: string[] = [];
   const tabs: Page[] = [];
   for (let i = 0; i < 3; i++) {
-    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    const page = await (await mesh.browser().newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.on('pageerror', (error) => errors.push(`tab ${i}: ${error.message}`));
-    await gotoApp(page, `${stack.printed.invite}&auto=1&role=server&budget=${BUDGET}`);
+    await gotoApp(page, `${mesh.stack().printed.invite}&auto=1&role=server&budget=${BUDGET}`);
     tabs.push(page);
   }
   // Each tab's mesh state carries the companion's three-stage plan, every stage ready.
@@ -90,9 +66,9 @@ test('a playground reply streams through three tabs, and the dashboard shows the
   for (const s of states) expect(plan.stages.find((p) => p.peerId === s.peerId)!.layers).toEqual(s.stage!.layers);
 
   // A fourth page, not joined: its Playground talks to the companion, which runs the tabs.
-  const client = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  const client = await (await mesh.browser().newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   client.on('pageerror', (error) => errors.push(`client: ${error.message}`));
-  await gotoApp(client, `${stack.urls.app}/#/playground`);
+  await gotoApp(client, `${mesh.stack().urls.app}/#/playground`);
   await expect(client.getByLabel('Model', { exact: true })).toHaveValue(MODEL);
   await client.getByLabel('Max tokens').fill('32');
   const input = client.getByRole('textbox', { name: 'Message' });

@@ -5,42 +5,17 @@
 // mid-generation: the companion replans, a neighbour loads the layers, the tokens so far are
 // replayed, and the request completes with the same text. The recovery time is printed.
 // Runs in the test's own network namespace like mesh-net.spec.ts; API calls go from a page there.
-import { chromium, expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import { chromiumLaunchOptions } from './support/browser.ts';
-import { startNetns, type Netns } from './support/netns.ts';
-import { startStack, type Stack } from './support/stack.ts';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { meshStackPerFile } from './support/mesh-stack.ts';
 import { gotoApp } from './support/app.ts';
 
 const MODEL = 'tiny-llama-4l-f32';
 /** Two of its ~197 KB layers per tab: no tab can hold all four, so the plan splits across tabs. */
 const BUDGET = 450_000;
 
-let stack: Stack;
-let netns: Netns | null = null;
-let browser: Browser;
-
 test.setTimeout(120_000);
 
-test.beforeAll(async () => {
-  const made = await startNetns();
-  netns = made.netns;
-  if (!made.netns) console.warn(`mesh-pipeline: no network namespace (${made.reason}); running on loopback`);
-  stack = await startStack({ args: ['--model', MODEL, '--backend', 'ref'], ...(netns ? { wrap: netns.wrap } : {}) });
-  browser = await chromium.launch(
-    netns ? { ...chromiumLaunchOptions(), executablePath: netns.chromiumPath } : chromiumLaunchOptions(['--force-webrtc-ip-handling-policy=disable_non_proxied_udp']),
-  );
-});
-
-test.afterEach(async ({}, testInfo) => {
-  // What the companion logged (plans, failures, recoveries) explains most failures here.
-  if (testInfo.status !== testInfo.expectedStatus) console.error(`--- companion stderr ---\n${stack?.log().slice(-6000)}`);
-});
-
-test.afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-  await netns?.close();
-});
+const mesh = meshStackPerFile('mesh-pipeline', MODEL);
 
 interface StageState {
   status: string;
@@ -103,9 +78,9 @@ function complete(client: Page, api: string, prompt: string): Promise<Completion
 }
 
 test('a model split across three tabs answers like the companion alone, and survives the middle tab closing', async () => {
-  const api = stack.urls.api;
-  const client = await (await browser.newContext()).newPage();
-  await gotoApp(client, stack.urls.app);
+  const api = mesh.stack().urls.api;
+  const client = await (await mesh.browser().newContext()).newPage();
+  await gotoApp(client, mesh.stack().urls.app);
   const prompt = 'Once upon a time';
 
   // Solo: no tab yet, so the companion's own engine answers.
@@ -118,10 +93,10 @@ test('a model split across three tabs answers like the companion alone, and surv
   const tabs: Page[] = [];
   const joinedAt = Date.now();
   for (let i = 0; i < 3; i++) {
-    const context = await browser.newContext();
+    const context = await mesh.browser().newContext();
     const page = await context.newPage();
     page.on('pageerror', (error) => console.error(`tab ${i} page error: ${error.message}`));
-    await gotoApp(page, `${stack.printed.invite}&auto=1&role=server&budget=${BUDGET}`);
+    await gotoApp(page, `${mesh.stack().printed.invite}&auto=1&role=server&budget=${BUDGET}`);
     contexts.push(context);
     tabs.push(page);
   }

@@ -1,7 +1,7 @@
 // `npm run cli` end to end, as child processes, against llama.cpp (tools/reference/): teacher-forced
 // top-K log-probs whole and split, greedy continuations, a model served over HTTP with Range
 // requests, and the errors a script can run into.
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,11 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStaticHandler } from '../../src/companion/static-server.ts';
 import { ensureModel } from '../models/registry.ts';
 import { disposeReferenceRuntime, referenceRun } from '../reference/reference.ts';
-import { CLEAR_MARGIN, cli, cliJson as json, cliWithEnv, expectNearLlama, PROMPT, root } from './cli-testing.ts';
+import { CLEAR_MARGIN, cli, cliJson as json, cliWithEnv, expectNearLlama, PROMPT } from './cli-testing.ts';
 import type { GenerateResult, LogitsResult } from './run.ts';
 
-/** The WASM CPU backend joins the matrix once its module is in the tree; webgpu is cli-webgpu.test.ts. */
-const BACKENDS = ['ref', ...(existsSync(join(root, 'src/kernels/wasm/index.ts')) ? ['cpu'] : [])];
+/** webgpu is cli-webgpu.test.ts (it runs in headless Chromium). */
+const BACKENDS = ['ref', 'cpu'];
 
 let model: string;
 let server: Server;

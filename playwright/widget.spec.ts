@@ -8,7 +8,6 @@ import { createRequire } from 'node:module';
 import { expect, test, type Page } from '@playwright/test';
 import { startStack, type Stack } from './support/stack.ts';
 
-const MODEL = 'tiny-llama-q8_0';
 const ACCENT = '#5b3cc4';
 const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 

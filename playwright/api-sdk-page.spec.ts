@@ -141,7 +141,9 @@ test('the OpenAI SDK in a controlled page: completions, streams, stop, max token
   expect(got.cut).toEqual({ content: short.text, finish: 'length', completion: 5 });
   // the stream ended at the abort, and the companion's queue was free again for the next request
   expect(got.abort).toEqual({ read: expect.any(Number), ended: 'quietly', nextFinish: 'length' });
-  expect(got.abort.read).toBeLessThan(10);
+  // Events already buffered in the page when the abort lands still arrive (seen up to ~13 on a busy
+  // machine); without the abort the stream runs on to its 1500 tokens.
+  expect(got.abort.read).toBeLessThan(40);
   expect(got.errors).toEqual([
     { badRequest: true, notFound: false, status: 400, param: 'messages', type: 'invalid_request_error', via: VIA },
     { badRequest: true, notFound: false, status: 400, param: expect.stringMatching(/max_tokens/), type: 'invalid_request_error', via: VIA },
@@ -220,7 +222,7 @@ test('the Anthropic SDK in a controlled page: messages, streams, stop sequences,
   expect(got.cut).toEqual({ stop: 'max_tokens', content: [{ type: 'text', text: short.text }], output: 5 });
   expect(got.counted).toEqual({ input_tokens: want.prompt });
   expect(got.abort).toEqual({ read: expect.any(Number), ended: 'quietly', next: 'max_tokens' });
-  expect(got.abort.read).toBeLessThan(12);
+  expect(got.abort.read).toBeLessThan(40); // buffered events still arrive; see the OpenAI test
   expect(got.errors).toEqual([
     { badRequest: true, notFound: false, status: 400, type: 'invalid_request_error', via: VIA },
     { badRequest: true, notFound: false, status: 400, type: 'invalid_request_error', via: VIA },

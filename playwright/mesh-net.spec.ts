@@ -107,7 +107,7 @@ test('three tabs and the companion form a private mesh from the invite; a wrong 
   const links = [...new Set(states.flatMap((s) => s.linkTypesSeen))].sort();
   const pairs = states.flatMap((s, i) => s.peers.map((p) => `tab${i}→${p.peerId === companionId ? 'companion' : `tab${ids.indexOf(p.peerId)}`}:${p.links.join('+')}`));
   console.log(`mesh-net: 3 tabs + companion formed in ${formedMs} ms (${netns ? 'network namespace' : 'loopback'}); link types seen: ${links.join(', ')}; ${pairs.join(' ')}`);
-  expect(formedMs).toBeLessThan(30_000);
+  expect(formedMs).toBeLessThan(60_000); // typically 5–10 s; a loaded machine retries WebRTC offers
 
   // Another mesh's invite with the same bootstrap and relay: well formed, but the wrong secret.
   const wrong = encodeInvite(await createInvite({ bootstrap: decoded.bootstrap, relays: decoded.relays }));

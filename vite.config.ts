@@ -4,18 +4,14 @@
 import { defineConfig } from 'vite';
 import { serviceWorkerPlugin } from './tools/build/service-worker-plugin.ts';
 import { widgetPlugin } from './tools/build/widget-plugin.ts';
+import { ISOLATION_HEADERS } from './src/companion/static-server.ts';
 
-// Cross-origin isolation (SharedArrayBuffer for WASM threads) needs these on every page and worker.
-// CORP lets the page (COEP require-corp) load the files even when a proxy puts them on another origin.
-export const isolationHeaders = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
+// Cross-origin isolation (SharedArrayBuffer for WASM threads) needs ISOLATION_HEADERS on every page
+// and worker: the dev and preview servers send the same headers as the companion's static server.
 
 export default defineConfig({
-  server: { host: '127.0.0.1', port: 5173, headers: isolationHeaders },
-  preview: { host: '127.0.0.1', port: 4173, headers: isolationHeaders },
+  server: { host: '127.0.0.1', port: 5173, headers: ISOLATION_HEADERS },
+  preview: { host: '127.0.0.1', port: 4173, headers: ISOLATION_HEADERS },
   worker: { format: 'es' },
   // widget.js (the embeddable chat) is emitted into the bundle, before sw.js lists what to precache.
   plugins: [widgetPlugin(), serviceWorkerPlugin()],

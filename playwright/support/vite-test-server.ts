@@ -18,11 +18,7 @@ export const ROOT = new URL('../..', import.meta.url).pathname;
 export const MODELS = join(ROOT, '.cache/models');
 
 /** COOP/COEP (and CORP) on every response make the page crossOriginIsolated, as the app is. */
-export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
+export { ISOLATION_HEADERS } from '../../src/companion/static-server.ts';
 
 /** /models/<name>.gguf from .cache/models: 404 when absent, 206 for a Range, 416 for an empty one. */
 export function serveModelRanges(req: IncomingMessage, res: ServerResponse, next: () => void): void {

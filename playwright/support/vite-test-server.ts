@@ -2,10 +2,10 @@
 // (ephemeral port, no HMR, no vite.config.ts), plus test-only routes ahead of Vite, and the generated
 // test models from .cache/models with HEAD and Range support (the engine reads URL models with Range
 // requests, as from a model hub).
-import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { createServer, type InlineConfig } from 'vite';
+import { serveFile } from '../../src/companion/static-server.ts';
 
 export interface TestServer {
   readonly base: string;
@@ -20,41 +20,11 @@ export const MODELS = join(ROOT, '.cache/models');
 /** COOP/COEP (and CORP) on every response make the page crossOriginIsolated, as the app is. */
 export { ISOLATION_HEADERS } from '../../src/companion/static-server.ts';
 
-/** /models/<name>.gguf from .cache/models: 404 when absent, 206 for a Range, 416 for an empty one. */
+/** /models/<name>.gguf from .cache/models, served as the companion serves models (ranges, ETag, 404, 416). */
 export function serveModelRanges(req: IncomingMessage, res: ServerResponse, next: () => void): void {
   const m = /^\/models\/([\w.-]+\.gguf)$/.exec(req.url ?? '');
   if (!m) return next();
-  const path = join(MODELS, m[1]);
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch {
-    res.statusCode = 404;
-    res.end();
-    return;
-  }
-  res.setHeader('Accept-Ranges', 'bytes');
-  res.setHeader('Content-Type', 'application/octet-stream');
-  const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-  let start = 0, end = size - 1;
-  if (range) {
-    start = Number(range[1]);
-    end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
-    if (start > end) {
-      res.statusCode = 416;
-      res.setHeader('Content-Range', `bytes */${size}`);
-      res.end();
-      return;
-    }
-    res.statusCode = 206;
-    res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
-  }
-  res.setHeader('Content-Length', String(end - start + 1));
-  if (req.method === 'HEAD') {
-    res.end();
-    return;
-  }
-  createReadStream(path, { start, end }).pipe(res);
+  serveFile(req, res, join(MODELS, m[1])).catch(() => res.destroy());
 }
 
 export interface ViteTestServerOptions {

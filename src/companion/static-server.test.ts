@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStaticHandler, parseRange } from './static-server.ts';
+import { createStaticHandler, parseRange, serveFile } from './static-server.ts';
 
 let dir: string;
 let server: Server;
@@ -177,5 +177,26 @@ describe('parseRange', () => {
     expect(parseRange('items=0-1', 10)).toBeNull();
     expect(parseRange('bytes=5-2', 10)).toBeNull();
     expect(parseRange('bytes=-', 10)).toBeNull();
+  });
+});
+
+describe('serveFile', () => {
+  it('serves one file by path with ranges, and 404 for a missing one', async () => {
+    const one = createServer((req, res) => {
+      void serveFile(req, res, join(dir, 'models', req.url === '/missing' ? 'nope.gguf' : 'tiny.gguf'));
+    });
+    await new Promise<void>((resolve) => one.listen(0, '127.0.0.1', resolve));
+    const at = `http://127.0.0.1:${(one.address() as AddressInfo).port}`;
+    try {
+      const part = await fetch(`${at}/m`, { headers: { range: 'bytes=10-19' } });
+      expect(part.status).toBe(206);
+      expect(part.headers.get('content-range')).toBe('bytes 10-19/1000');
+      expect(new Uint8Array(await part.arrayBuffer())).toEqual(model.subarray(10, 20));
+      expect((await fetch(`${at}/m`, { headers: { range: 'bytes=1000-' } })).status).toBe(416);
+      expect((await fetch(`${at}/missing`)).status).toBe(404);
+    } finally {
+      one.closeAllConnections();
+      await new Promise((resolve) => one.close(resolve));
+    }
   });
 });

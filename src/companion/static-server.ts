@@ -103,6 +103,16 @@ async function fileAt(path: string): Promise<{ path: string; size: number; mtime
   }
 }
 
+/**
+ * One file with ETag, Last-Modified, HEAD and a single byte range (206, or 416 past the end), or a
+ * 404: how the companion serves models, and how test servers serve them to the engine.
+ */
+export async function serveFile(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  const target = await fileAt(path);
+  if (!target) return sendText(res, 404, 'not found\n');
+  sendFile(req, res, target.path, target.size, target.mtimeMs);
+}
+
 function cacheControl(path: string): string {
   // Vite puts content-hashed files under assets/: they never change. Everything else revalidates,
   // and the shell and service worker must, or an update would never reach the user.

@@ -1,7 +1,10 @@
 // Runs `tools/cli/main.ts` as a child process for the CLI tests, as a script would.
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
+import { createStaticHandler } from '../../src/companion/static-server.ts';
 import type { LogitsResult } from './run.ts';
 
 export const root = join(import.meta.dirname, '..', '..');
@@ -25,6 +28,28 @@ export async function cliJson<T>(...args: string[]): Promise<T> {
   const r = await cli(...args, '--json');
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as T;
+}
+
+/** The folder of `modelPath` served at `baseUrl` over HTTP (as a model hub would: ranges, ETag), with a log of its requests. */
+export interface ModelServer {
+  readonly baseUrl: string;
+  readonly requests: { method?: string; range?: string }[];
+  close(): Promise<void>;
+}
+
+export async function startModelServer(modelPath: string): Promise<ModelServer> {
+  const handler = createStaticHandler([{ prefix: '/models/', dir: dirname(modelPath) }]);
+  const requests: { method?: string; range?: string }[] = [];
+  const server = createServer((req, res) => {
+    requests.push({ method: req.method, range: req.headers.range });
+    handler(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/models/`,
+    requests,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 export const PROMPT = 'The quick brown fox jumps over the lazy dog. Once upon a time';

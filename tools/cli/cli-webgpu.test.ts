@@ -3,39 +3,31 @@
 // 5e-3 of llama.cpp whole and split, greedy tokens equal to the cpu backend's, a URL model proxied
 // with its Range requests, and clear errors: the model's URL (not the local proxy's), no adapter.
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from '../../playwright/support/browser.ts';
-import { createStaticHandler } from '../../src/companion/static-server.ts';
 import { ensureModel } from '../models/registry.ts';
 import { disposeReferenceRuntime, referenceRun } from '../reference/reference.ts';
-import { cli, cliJson, cliWithEnv, expectNearLlama, PROMPT } from './cli-testing.ts';
+import { cli, cliJson, cliWithEnv, expectNearLlama, PROMPT, startModelServer, type ModelServer } from './cli-testing.ts';
 import type { GenerateResult, LogitsResult } from './run.ts';
 
 /** What webgpu's greedy tokens must equal: the WASM backend's. */
 const CPU = 'cpu';
 
 let model: string;
-let server: Server;
+let server: ModelServer;
 let baseUrl: string;
-const requests: { method?: string; range?: string }[] = [];
+let requests: ModelServer['requests'];
 
 beforeAll(async () => {
   model = await ensureModel('tiny-llama-f32');
-  const handler = createStaticHandler([{ prefix: '/models/', dir: dirname(model) }]);
-  server = createServer((req, res) => {
-    requests.push({ method: req.method, range: req.headers.range });
-    handler(req, res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/models/`;
+  server = await startModelServer(model);
+  ({ baseUrl, requests } = server);
 });
 
 afterAll(async () => {
-  await new Promise((r) => server?.close(r));
+  await server?.close();
   await disposeReferenceRuntime();
 });
 

@@ -2,47 +2,15 @@
 // port; playwright/support/vite-test-server.ts) serving the engine's TypeScript to a blank
 // cross-origin-isolated page, and the model at MODEL_PATH with HEAD and Range support. A local file is read from disk; an http(s) URL is proxied, Range header
 // and all, so the page never makes a cross-origin request (COEP would block one without CORS/CORP).
-import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { startViteTestServer, type TestServer } from '../../playwright/support/vite-test-server.ts';
-import { ISOLATION_HEADERS, parseRange } from '../../src/companion/static-server.ts';
+import { ISOLATION_HEADERS, serveFile } from '../../src/companion/static-server.ts';
 
 export const PAGE_PATH = '/__cli/webgpu.html';
 export const MODEL_PATH = '/__cli/model.gguf';
 
 const PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mesh cli webgpu</title></head><body></body></html>';
-
-function serveFile(path: string, req: IncomingMessage, res: ServerResponse): void {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch {
-    res.statusCode = 404;
-    res.end();
-    return;
-  }
-  res.setHeader('Accept-Ranges', 'bytes');
-  res.setHeader('Content-Type', 'application/octet-stream');
-  const range = req.headers.range ? parseRange(req.headers.range, size) : null;
-  if (range === 'unsatisfiable') {
-    res.statusCode = 416;
-    res.setHeader('Content-Range', `bytes */${size}`);
-    res.end();
-    return;
-  }
-  const [start, end] = range ?? [0, size - 1];
-  if (range) {
-    res.statusCode = 206;
-    res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
-  }
-  res.setHeader('Content-Length', String(end - start + 1));
-  if (req.method === 'HEAD' || size === 0) {
-    res.end();
-    return;
-  }
-  createReadStream(path, { start, end }).pipe(res);
-}
 
 const PASSED_BACK = ['content-length', 'content-range', 'accept-ranges', 'content-type', 'etag', 'last-modified'];
 
@@ -78,7 +46,7 @@ export function startCliWebGpuServer(model: string): Promise<TestServer> {
           res.end(`cannot reach ${model}: ${(e as Error).message}`);
         });
       } else {
-        serveFile(model, req, res);
+        serveFile(req, res, model).catch(() => res.destroy());
       }
     },
   });

@@ -2,11 +2,11 @@
 // what a worker engine can use in the browser. Each model is one Engine; its layer-range stages are
 // reported as served by this peer. Recent sessions are kept (session-cache.ts) so a conversation's
 // next turn evaluates only its new tokens.
-import type { Engine } from '../engine/engine.ts';
-import { generateTokens } from '../engine/generate.ts';
+import type { Engine, InferenceSession } from '../engine/engine.ts';
+import { generateTokens, rowLogprobs } from '../engine/generate.ts';
 import { resumeSession, SessionCache, type SessionCacheOptions } from './session-cache.ts';
 import { chatTemplateFor } from '../tokenizer/index.ts';
-import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText } from './provider.ts';
+import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PositionLogprobs, PromptLogprobs, PromptLogprobsRequest, ServedBy } from './provider.ts';
 import { ApiError } from '../protocol/api-error.ts';
 
 export interface EngineModel {
@@ -35,6 +35,31 @@ export interface PrefillStats {
   /** Prompt tokens that ran through the model (the rest came from a kept session's KV cache). */
   evaluated: number;
   reused: number;
+}
+
+/** Prompt rows scored per extend() when scoring a prompt: bounds the logits held (rows × vocabulary floats). */
+const SCORE_BATCH = 64;
+
+/**
+ * Teacher-forced log-probs of a prompt on an empty session (a local one, or a mesh session: any
+ * provider that runs the model's tail can answer promptLogprobs with this). Leaves the session
+ * holding all prompt tokens but the last.
+ */
+export async function scorePrompt(session: InferenceSession, nVocab: number, request: PromptLogprobsRequest): Promise<PositionLogprobs[]> {
+  const { tokens, top } = request;
+  const out: PositionLogprobs[] = [];
+  // Rows come in batches; row j of a batch starting at `start` predicts tokens[start + j + 1].
+  for (let start = 0; start < tokens.length - 1; start += SCORE_BATCH) {
+    const batch = tokens.slice(start, Math.min(start + SCORE_BATCH, tokens.length - 1));
+    const logits = await session.extend(batch, { logits: 'all', signal: request.signal });
+    for (let j = 0; j < batch.length; j++) {
+      const token = tokens[start + j + 1];
+      const lp = rowLogprobs(logits, j * nVocab, nVocab, token, top);
+      out.push({ token, logprob: lp.logprob, top: lp.top });
+    }
+    await macrotask(); // let a client's disconnect (the signal) and other streams through
+  }
+  return out;
 }
 
 export interface EngineProviderOptions {
@@ -83,12 +108,16 @@ export class EngineProvider implements ModelProvider {
     stats.promptTokens += request.promptTokens.length;
     stats.reused += reused;
     const view = resumeSession(session, reused, (n) => { stats.evaluated += n; });
-    const events = generateTokens(view, m.engine.tokenizer, { promptTokens: request.promptTokens, maxTokens: request.maxTokens, sampling: request.sampling, signal: request.signal });
+    const wantLogprobs = request.logprobs;
+    const events = generateTokens(view, m.engine.tokenizer, {
+      promptTokens: request.promptTokens, maxTokens: request.maxTokens, sampling: request.sampling, signal: request.signal, logprobs: wantLogprobs?.top,
+    });
     async function* tokens(): AsyncGenerator<number> {
       let broken = false;
       try {
         for await (const e of events) {
           if (e.type !== 'token') continue;
+          if (wantLogprobs && e.logprobs) wantLogprobs.onToken({ token: e.token, logprob: e.logprobs.logprob, top: e.logprobs.top });
           yield e.token;
           // A small model's step can finish without ever leaving the microtask queue: let I/O run between
           // tokens, so a client's disconnect is seen (and the generation stopped) within one token, and
@@ -106,10 +135,33 @@ export class EngineProvider implements ModelProvider {
       }
     }
     return {
-      servedBy: m.engine.ranges.map(([first, end]) => ({ peer: m.peer ?? 'local', layers: [first, end] as [number, number] })),
+      servedBy: this.servedBy(m),
       tokens: tokens(),
       cachedPromptTokens: reused,
     };
+  }
+
+  supportsLogprobs(model: string): boolean {
+    return this.models.has(model);
+  }
+
+  async promptLogprobs(request: PromptLogprobsRequest): Promise<PromptLogprobs> {
+    const m = this.get(request.model);
+    const session = m.engine.createSession();
+    let scored = false;
+    try {
+      const positions = await scorePrompt(session, m.engine.config.nVocab, request);
+      scored = true;
+      return { servedBy: this.servedBy(m), positions };
+    } finally {
+      // kept for reuse: a generation after the echo (max_tokens > 0) then evaluates only the last token
+      if (scored && session.length > 0) this.caches.get(m.id)!.keep(session);
+      else session.free();
+    }
+  }
+
+  private servedBy(m: EngineModel): ServedBy[] {
+    return m.engine.ranges.map(([first, end]) => ({ peer: m.peer ?? 'local', layers: [first, end] as [number, number] }));
   }
 
   private get(id: string): EngineModel {

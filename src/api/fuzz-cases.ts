@@ -47,10 +47,14 @@ const WRONG: Record<string, unknown[]> = {
   tools: ['x', [1], [{ type: 'function' }], [{ type: 'function', function: { name: 'bad name' } }], [{ name: 'x' }]],
   tool_choice: ['maybe', 5, { type: 'function', function: { name: 'missing' } }, { type: 'weird' }],
   stream_options: [{ include_usage: true }, 'x'],
+  // wrong for both endpoints: chat's logprobs is a boolean, completions' a count 0..20
+  logprobs: ['yes', -1, 21, {}, []],
+  top_logprobs: [-1, 21, 1.5, 'x'],
+  echo: ['yes', 1],
 };
 const FIELDS: Record<string, string[]> = {
-  '/v1/chat/completions': ['model', 'messages', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'top_k', 'min_p', 'stream', 'stop', 'seed', 'n', 'tools', 'tool_choice', 'stream_options'],
-  '/v1/completions': ['model', 'prompt', 'max_tokens', 'temperature', 'top_p', 'stream', 'stop', 'seed', 'n'],
+  '/v1/chat/completions': ['model', 'messages', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'top_k', 'min_p', 'stream', 'stop', 'seed', 'n', 'tools', 'tool_choice', 'stream_options', 'logprobs', 'top_logprobs'],
+  '/v1/completions': ['model', 'prompt', 'max_tokens', 'temperature', 'top_p', 'stream', 'stop', 'seed', 'n', 'logprobs', 'echo'],
   '/v1/messages': ['model', 'messages', 'max_tokens', 'temperature', 'top_p', 'top_k', 'stream', 'stop_sequences', 'system', 'tools', 'tool_choice'],
   '/v1/messages/count_tokens': ['model', 'messages', 'system', 'tools'],
 };

@@ -1,9 +1,10 @@
 // One generation as the API sees it: starts the provider, turns token ids into text deltas (whole
 // UTF-8 characters only), stops at an end-of-generation token, a stop sequence or max tokens, and
 // makes sure the provider is told to stop (abort + return()) however the run ends.
+import { ApiError } from '../protocol/api-error.ts';
 import type { SamplingParams } from '../protocol/generation.ts';
 import { TokenTextStream } from '../tokenizer/index.ts';
-import type { ModelProvider, ModelText, ServedBy } from './provider.ts';
+import type { ModelProvider, ModelText, PositionLogprobs, ServedBy } from './provider.ts';
 import { StopMatcher } from './stop-matcher.ts';
 
 /** Why generation ended, before each protocol names it: eog -> stop/end_turn, length -> length/max_tokens. */
@@ -31,6 +32,8 @@ export interface RunOptions {
    * deliver the client's abort.
    */
   request: Request;
+  /** Collect each generated token's log-prob and this many alternatives (the provider must support it). */
+  logprobs?: number;
 }
 
 export interface Run {
@@ -41,6 +44,12 @@ export interface Run {
   deltas: AsyncGenerator<string, Outcome, void>;
   /** Stops the provider (e.g. the response stream was cancelled). */
   cancel(): void;
+  /**
+   * With `logprobs` asked: the log-probs of the tokens whose text went out in the deltas read so
+   * far and not taken before. A token belongs to the delta that releases (some of) its text; tokens
+   * that release none (an end-of-generation token, tokens wholly inside a matched stop sequence) are left out.
+   */
+  takeLogprobs(): PositionLogprobs[];
 }
 
 export function abortError(): DOMException {
@@ -61,10 +70,15 @@ export async function startRun(o: RunOptions): Promise<Run> {
     signal.removeEventListener('abort', onAbort);
     controller.abort();
   };
+  // reported by the provider before each token; moved to `released` once the token's text goes out
+  const reported: PositionLogprobs[] = [];
+  let released: PositionLogprobs[] = [];
+  const logprobs = o.logprobs === undefined ? undefined : { top: o.logprobs, onToken: (step: PositionLogprobs) => { reported.push(step); } };
   let generation;
   try {
     generation = await o.provider.generate({
       model: o.model, promptTokens: o.promptTokens, sampling: o.sampling, maxTokens: o.maxTokens, signal: controller.signal,
+      ...(logprobs ? { logprobs } : {}),
     });
   } catch (e) {
     release();
@@ -83,21 +97,28 @@ export async function startRun(o: RunOptions): Promise<Run> {
     let produced = 0;
     let finish: FinishKind = 'length';
     let stopSequence: string | null = null;
+    const pending: PositionLogprobs[] = []; // tokens whose text has not gone out yet
+    const letOut = () => { released.push(...pending.splice(0)); };
     try {
       while (produced < o.maxTokens) {
         const next = await Promise.race([tokens.next(), aborted]);
         if (next.done) break;
         produced++;
+        if (logprobs) {
+          const step = reported.shift();
+          if (!step || step.token !== next.value) throw new ApiError('internal', `the model's provider did not report the log-probs of token ${next.value} although it claims to support them; retry without logprobs`, { code: 'logprobs_missing' });
+          if (!tokenizer.isEog(next.value)) pending.push(step);
+        }
         if (tokenizer.isEog(next.value)) { finish = 'eog'; break; }
         const r = stops.push(decoder.push(next.value));
-        if (r.emit) yield r.emit;
+        if (r.emit) { letOut(); yield r.emit; }
         if (r.matched !== null) { finish = 'stop_sequence'; stopSequence = r.matched; break; }
       }
       if (finish !== 'stop_sequence') {
         const r = stops.push(decoder.flush());
         const rest = r.emit + (r.matched === null ? stops.flush() : '');
         if (r.matched !== null) { finish = 'stop_sequence'; stopSequence = r.matched; }
-        if (rest) yield rest;
+        if (rest) { letOut(); yield rest; }
       }
       if (controller.signal.aborted) throw abortError();
     } finally {
@@ -110,7 +131,12 @@ export async function startRun(o: RunOptions): Promise<Run> {
     controller.abort(abortError());
     release();
   };
-  return { servedBy: generation.servedBy, cachedPromptTokens: generation.cachedPromptTokens ?? 0, deltas: deltas(), cancel };
+  const takeLogprobs = () => {
+    const out = released;
+    released = [];
+    return out;
+  };
+  return { servedBy: generation.servedBy, cachedPromptTokens: generation.cachedPromptTokens ?? 0, deltas: deltas(), cancel, takeLogprobs };
 }
 
 /** Runs to the end and collects the text (non-streaming responses). */

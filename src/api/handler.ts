@@ -4,7 +4,8 @@
 import { anthropicErrorBody, ApiError, openAiErrorBody, toApiError } from '../protocol/api-error.ts';
 import { countTokens, listModelsAnthropic, messages, retrieveModelAnthropic } from './anthropic-routes.ts';
 import type { ApiContext, RequestInfo } from './context.ts';
-import { chatCompletions, completions, listModels, retrieveModel } from './openai-routes.ts';
+import { completions } from './completions-route.ts';
+import { chatCompletions, listModels, retrieveModel } from './openai-routes.ts';
 import { readJsonBody } from './request-body.ts';
 import { isAbort, jsonResponse } from './serve.ts';
 

@@ -1,17 +1,18 @@
-// OpenAI's routes: GET /v1/models, POST /v1/chat/completions and POST /v1/completions, streaming
-// as the OpenAI SDK reads it (role delta first, content deltas, a finish chunk, an optional usage
-// chunk, then [DONE]); an error after the stream began goes out as a `data: {"error":…}` chunk.
+// OpenAI's routes: GET /v1/models and POST /v1/chat/completions (the legacy /v1/completions is in
+// completions-route.ts), streaming as the OpenAI SDK reads it (role delta first, content deltas, a
+// finish chunk, an optional usage chunk, then [DONE]); an error after the stream began goes out as a
+// `data: {"error":…}` chunk. With `logprobs`, each content chunk carries its tokens' log-probs.
 import { openAiErrorBody, type ApiError } from '../protocol/api-error.ts';
 import {
-  openAiToolCall, validateChatCompletion, validateCompletion,
-  type ChatCompletion, type ChatCompletionChunk, type OpenAiFinishReason, type OpenAiModel, type OpenAiModelList, type OpenAiUsage, type TextCompletion,
+  openAiToolCall, validateChatCompletion,
+  type ChatCompletion, type ChatCompletionChunk, type ChatLogprobs, type OpenAiFinishReason, type OpenAiModel, type OpenAiModelList, type OpenAiUsage,
 } from '../protocol/openai.ts';
 import type { ApiContext, RequestInfo } from './context.ts';
 import { beginChat } from './chat-start.ts';
 import type { Outcome } from './generation-run.ts';
-import { completionPromptTokens } from './prompt.ts';
+import { chatLogprobs } from './logprobs.ts';
 import {
-  begin, collectReleased, findModel, jsonResponse, meshInfo, newId, nowSeconds, prepare, servedByHeader, streamResponse, validationLimits, type Prepared,
+  collectReleased, findModel, jsonResponse, meshInfo, newId, nowSeconds, servedByHeader, streamResponse, validationLimits, type Prepared,
 } from './serve.ts';
 import { sseData } from './sse.ts';
 import type { ModelDescriptor } from './provider.ts';
@@ -29,15 +30,15 @@ export async function retrieveModel(ctx: ApiContext, id: string): Promise<Respon
   return jsonResponse(modelObject(await findModel(ctx, id)));
 }
 
-function finishReason(o: Outcome, toolCalls: boolean): OpenAiFinishReason {
+export function finishReason(o: Outcome, toolCalls: boolean): OpenAiFinishReason {
   if (toolCalls) return 'tool_calls';
   return o.finish === 'length' ? 'length' : 'stop';
 }
 
 /** An error after the stream began: a `data: {"error":…}` chunk, as the OpenAI SDK reads it. */
-const openAiErrorFrame = (e: ApiError) => sseData(openAiErrorBody(e));
+export const openAiErrorFrame = (e: ApiError) => sseData(openAiErrorBody(e));
 
-function usage(p: Prepared, o: Outcome, cached: number): OpenAiUsage {
+export function usage(p: Prepared, o: Outcome, cached: number): OpenAiUsage {
   const u: OpenAiUsage = { prompt_tokens: p.promptTokens.length, completion_tokens: o.completionTokens, total_tokens: p.promptTokens.length + o.completionTokens };
   if (cached > 0) u.prompt_tokens_details = { cached_tokens: cached };
   return u;
@@ -52,6 +53,8 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
   const id = newId('chatcmpl-');
   const created = nowSeconds();
   const headers = servedByHeader(run.servedBy);
+  // the log-probs of the tokens released since the last call (null when not asked for)
+  const logprobs = (): ChatLogprobs | null => (req.logprobs === undefined ? null : { content: chatLogprobs(p.text.tokenizer, run.takeLogprobs()), refusal: null });
 
   if (!req.stream) {
     const result = await collectReleased(started);
@@ -60,15 +63,15 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
     if (toolCalls.length) message.tool_calls = toolCalls.map(openAiToolCall);
     const completion: ChatCompletion = {
       id, object: 'chat.completion', created, model: req.model,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(result.outcome, toolCalls.length > 0) }],
+      choices: [{ index: 0, message, logprobs: logprobs(), finish_reason: finishReason(result.outcome, toolCalls.length > 0) }],
       usage: usage(p, result.outcome, run.cachedPromptTokens), system_fingerprint: null, mesh: meshInfo(run.servedBy),
     };
     return jsonResponse(completion, 200, headers);
   }
 
-  const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: OpenAiFinishReason | null): ChatCompletionChunk => ({
+  const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: OpenAiFinishReason | null, lp: ChatLogprobs | null = null): ChatCompletionChunk => ({
     id, object: 'chat.completion.chunk', created, model: req.model, system_fingerprint: null,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    choices: [{ index: 0, delta, logprobs: lp, finish_reason: finish }],
     ...(req.includeUsage ? { usage: null } : {}),
   });
   async function* frames(): AsyncGenerator<string, void, void> {
@@ -80,54 +83,15 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
       if (r.done) { outcome = r.value; break; }
       // with tools offered, the reply may turn out to be a call: hold it to send it in the right field
       if (toolsOn) held += r.value;
-      else yield sseData(chunk({ content: r.value }, null));
+      else yield sseData(chunk({ content: r.value }, null, logprobs()));
     }
     const { content, toolCalls } = reply(held);
-    if (content) yield sseData(chunk({ content }, null));
-    if (toolCalls.length) yield sseData(chunk({ tool_calls: toolCalls.map((c, index) => ({ index, ...openAiToolCall(c) })) }, null));
+    // held text's log-probs go with the first chunk that carries it (content, else the tool calls)
+    const heldLogprobs = logprobs();
+    if (content) yield sseData(chunk({ content }, null, heldLogprobs));
+    if (toolCalls.length) yield sseData(chunk({ tool_calls: toolCalls.map((c, index) => ({ index, ...openAiToolCall(c) })) }, null, content ? null : heldLogprobs));
     yield sseData(chunk({}, finishReason(outcome, toolCalls.length > 0)));
     if (req.includeUsage) yield sseData({ id, object: 'chat.completion.chunk', created, model: req.model, system_fingerprint: null, choices: [], usage: usage(p, outcome, run.cachedPromptTokens) });
-    yield 'data: [DONE]\n\n';
-  }
-  return streamResponse(started, headers, frames, openAiErrorFrame);
-}
-
-export async function completions(request: Request, ctx: ApiContext, info: RequestInfo, body: unknown): Promise<Response> {
-  const v = validateCompletion(body, await validationLimits(ctx));
-  if (!v.ok) throw v.error;
-  const req = v.value;
-  const p = await prepare(ctx, req.model, (t) => completionPromptTokens(t, req.prompt), req.maxTokens);
-  const started = await begin(ctx, request, info, p, req);
-  const { run } = started;
-  const id = newId('cmpl-');
-  const created = nowSeconds();
-  const headers = servedByHeader(run.servedBy);
-  const base = { id, object: 'text_completion' as const, created, model: req.model, system_fingerprint: null };
-
-  if (!req.stream) {
-    const result = await collectReleased(started);
-    const completion: TextCompletion = {
-      ...base, choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: finishReason(result.outcome, false) }],
-      usage: usage(p, result.outcome, run.cachedPromptTokens), mesh: meshInfo(run.servedBy),
-    };
-    return jsonResponse(completion, 200, headers);
-  }
-
-  const chunk = (text: string, finish: OpenAiFinishReason | null): TextCompletion => ({
-    ...base, choices: [{ index: 0, text, logprobs: null, finish_reason: finish }], ...(req.includeUsage ? { usage: null } : {}),
-  });
-  async function* frames(): AsyncGenerator<string, void, void> {
-    let first = true;
-    for (;;) {
-      const r = await run.deltas.next();
-      if (r.done) {
-        yield sseData(chunk('', finishReason(r.value, false)));
-        if (req.includeUsage) yield sseData({ ...base, choices: [], usage: usage(p, r.value, run.cachedPromptTokens) });
-        break;
-      }
-      yield sseData(first ? { ...chunk(r.value, null), mesh: meshInfo(run.servedBy) } : chunk(r.value, null));
-      first = false;
-    }
     yield 'data: [DONE]\n\n';
   }
   return streamResponse(started, headers, frames, openAiErrorFrame);

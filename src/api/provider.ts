@@ -34,6 +34,47 @@ export interface GenerateRequest {
   maxTokens: number;
   /** Aborted when the client goes away or the API has what it needs: stop within one token. */
   signal: AbortSignal;
+  /** Asked only of a provider whose supportsLogprobs(model) is true. */
+  logprobs?: LogprobRequest;
+}
+
+/** A token id and its natural-log probability. */
+export interface TokenLogprob {
+  id: number;
+  logprob: number;
+}
+
+/**
+ * The log-probabilities at one position: the token there and the `top` most likely ones, all from
+ * the model's raw distribution (log-softmax of the logits, before penalties and temperature).
+ */
+export interface PositionLogprobs {
+  token: number;
+  logprob: number;
+  /** Most likely first; exactly the number asked for (fewer only for a smaller vocabulary). */
+  top: TokenLogprob[];
+}
+
+export interface LogprobRequest {
+  /** How many alternatives per token (0..20). */
+  top: number;
+  /** Called once per generated token, before that token is yielded from `tokens`. */
+  onToken(step: PositionLogprobs): void;
+}
+
+export interface PromptLogprobs {
+  /** Who computed which layers (as Generation.servedBy). */
+  servedBy: ServedBy[];
+  /** Entry i-1 is about tokens[i] given tokens[0..i), for i = 1 .. tokens.length-1 (the first token has no prediction). */
+  positions: PositionLogprobs[];
+}
+
+export interface PromptLogprobsRequest {
+  model: string;
+  /** The whole prompt; scored teacher-forced. */
+  tokens: number[];
+  top: number;
+  signal: AbortSignal;
 }
 
 export interface Generation {
@@ -58,4 +99,11 @@ export interface ModelProvider {
    * the model) before any token; other rejections become 500s.
    */
   generate(request: GenerateRequest): Promise<Generation>;
+  /**
+   * Whether generate() honours `request.logprobs` and promptLogprobs() works for this model. Absent
+   * or false: requests asking for log-probs get a 400 naming the limitation.
+   */
+  supportsLogprobs?(model: string): boolean | Promise<boolean>;
+  /** Teacher-forced scoring of a prompt (OpenAI's `echo` with `logprobs`). */
+  promptLogprobs?(request: PromptLogprobsRequest): Promise<PromptLogprobs>;
 }

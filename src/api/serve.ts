@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS, type SamplingParams, type ValidationLimits } from '../p
 import type { MeshInfo } from '../protocol/openai.ts';
 import type { ApiContext, RequestInfo } from './context.ts';
 import { collect, startRun, type Outcome, type Run } from './generation-run.ts';
+import { requireLogprobs } from './logprobs.ts';
 import type { ModelDescriptor, ModelText, ServedBy } from './provider.ts';
 import { sseResponse } from './sse.ts';
 
@@ -53,12 +54,22 @@ export interface Started {
   release: () => void;
 }
 
-export async function begin(ctx: ApiContext, request: Request, info: RequestInfo, p: Prepared, spec: { sampling: SamplingParams; stop: readonly string[] }): Promise<Started> {
+/**
+ * Waits for a queue slot and starts the run. With `spec.logprobs`, a provider that cannot report them
+ * is refused first (400). `first` runs in the slot before the generation starts (echo's prompt scoring).
+ */
+export async function begin(
+  ctx: ApiContext, request: Request, info: RequestInfo, p: Prepared, spec: { sampling: SamplingParams; stop: readonly string[]; logprobs?: number },
+  first?: () => Promise<void>,
+): Promise<Started> {
+  if (spec.logprobs !== undefined) await requireLogprobs(ctx, p.model.id, 'logprobs');
   const release = await ctx.queues.for(p.model.id).acquire(info.clientKey ?? 'anonymous', request.signal);
   try {
+    await first?.();
     const run = await startRun({
       provider: ctx.provider, model: p.model.id, text: p.text, promptTokens: p.promptTokens,
       sampling: spec.sampling, maxTokens: p.maxTokens, stop: spec.stop, request,
+      ...(spec.logprobs === undefined ? {} : { logprobs: spec.logprobs }),
     });
     return { run, release };
   } catch (e) {

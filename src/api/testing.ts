@@ -28,6 +28,8 @@ export interface ScriptedOptions {
   /** Delay before each token, in ms (lets tests abort mid-stream). */
   delayMs?: number;
   servedBy?: ServedBy[];
+  /** Report log-probs: each scripted token gets a made-up log-prob of -(its step + 1) / 10, and itself as the top alternative. */
+  logprobs?: boolean;
 }
 
 export interface GenerateLog {
@@ -62,6 +64,10 @@ export class ScriptedProvider implements ModelProvider {
     return this.text;
   }
 
+  supportsLogprobs(): boolean {
+    return this.options.logprobs ?? false;
+  }
+
   async generate(request: GenerateRequest): Promise<Generation> {
     const tokens = this.options.script?.(request.promptTokens) ?? this.replyTokens();
     let finish!: () => void;
@@ -73,6 +79,8 @@ export class ScriptedProvider implements ModelProvider {
         for (const t of tokens.slice(0, request.maxTokens)) {
           if (delay) await new Promise((r) => setTimeout(r, delay));
           if (request.signal.aborted) { log.stoppedEarly = true; return; }
+          const logprob = -(log.yielded + 1) / 10;
+          request.logprobs?.onToken({ token: t, logprob, top: [{ id: t, logprob }].slice(0, request.logprobs.top) });
           log.yielded++;
           yield t;
         }

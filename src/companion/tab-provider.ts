@@ -1,7 +1,8 @@
 // What the companion's /v1 serves: its own models (the Node engine) and the models attached tabs
 // announce. A model the companion serves itself runs here unless `preferTabs` is set and a tab holds
 // it; any other model goes to a tab. /v1/models lists both, once each.
-import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText } from '../api/provider.ts';
+import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PromptLogprobs, PromptLogprobsRequest } from '../api/provider.ts';
+import { ApiError } from '../protocol/api-error.ts';
 import type { TabHub } from './tab-hub.ts';
 
 export interface TabRoutingOptions {
@@ -32,6 +33,17 @@ export class TabRoutingProvider implements ModelProvider {
 
   async generate(request: GenerateRequest): Promise<Generation> {
     return (await this.route(request.model)).generate(request);
+  }
+
+  /** Log-probs come from whichever provider serves the model (the engine reports them; tabs do not yet). */
+  async supportsLogprobs(model: string): Promise<boolean> {
+    return (await (await this.route(model)).supportsLogprobs?.(model)) ?? false;
+  }
+
+  async promptLogprobs(request: PromptLogprobsRequest): Promise<PromptLogprobs> {
+    const p = await this.route(request.model);
+    if (!p.promptLogprobs) throw new ApiError('invalid_request', `this model's provider does not report log-probs ("${request.model}" is served by a tab); remove logprobs`, { param: 'logprobs', code: 'logprobs_not_supported' });
+    return p.promptLogprobs(request);
   }
 
   private async route(model: string): Promise<ModelProvider> {

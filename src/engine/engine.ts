@@ -16,7 +16,7 @@ import { createInferenceSession, type InferenceSession } from './session.ts';
 import { topKIndices } from './top-k.ts';
 
 export type { BackendName } from './backend.ts';
-export type { FinishReason, GenerateEvent, GenerateRequest, Usage } from './generate.ts';
+export type { FinishReason, GenerateEvent, GenerateRequest, StepLogprobs, Usage } from './generate.ts';
 export type { SamplingOptions } from './sampler.ts';
 export type { InferenceSession, LogitsWanted } from './session.ts';
 export type { TokenLogprob } from './logprobs.ts';

@@ -3,9 +3,11 @@
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { TokenTextStream } from '../tokenizer/text-stream.ts';
 import { EngineError } from './errors.ts';
+import type { TokenLogprob } from './logprobs.ts';
 import { Sampler, type SamplingOptions } from './sampler.ts';
 import type { InferenceSession } from './session.ts';
 import { StopMatcher } from './stop-strings.ts';
+import { topKIndices } from './top-k.ts';
 
 export interface GenerateRequest {
   /** Already tokenized (with the model's BOS rule, or a chat template's rendering). */
@@ -16,6 +18,18 @@ export interface GenerateRequest {
   readonly stop?: readonly string[];
   /** Aborting rejects the iteration with the signal's reason (an AbortError by default). */
   readonly signal?: AbortSignal;
+  /**
+   * Report each generated token's log-probability and this many most likely alternatives (0: the
+   * token's own only). Taken from the raw logits, before penalties, top-k/p and temperature: the
+   * model's own distribution, as llama.cpp's server reports by default. Undefined: off.
+   */
+  readonly logprobs?: number;
+}
+
+/** One step's log-probabilities: the chosen token's and the `k` most likely (float64 log-softmax). */
+export interface StepLogprobs {
+  readonly logprob: number;
+  readonly top: TokenLogprob[];
 }
 
 /** 'stop': an end-of-generation token or a stop string; 'length': max tokens or a full context. */
@@ -27,8 +41,11 @@ export interface Usage {
 }
 
 export type GenerateEvent =
-  /** One generated token and the text it releases (possibly '' while a character or stop string is pending). */
-  | { readonly type: 'token'; readonly token: number; readonly text: string }
+  /**
+   * One generated token and the text it releases (possibly '' while a character or stop string is
+   * pending); `logprobs` when the request asked for them.
+   */
+  | { readonly type: 'token'; readonly token: number; readonly text: string; readonly logprobs?: StepLogprobs }
   /** The last event: why it ended, counts, any text released only at the end, the seed used. */
   | { readonly type: 'done'; readonly finishReason: FinishReason; readonly usage: Usage; readonly text: string; readonly seed: number };
 
@@ -59,13 +76,14 @@ export async function* generateTokens(session: InferenceSession, tokenizer: Toke
     const token = sampler.sample(logits);
     sampler.accept(token);
     produced++;
+    const lp = req.logprobs === undefined ? {} : { logprobs: rowLogprobs(logits, 0, logits.length, token, req.logprobs) };
     if (tokenizer.isEog(token)) {
-      yield { type: 'token', token, text: '' };
+      yield { type: 'token', token, text: '', ...lp };
       yield done('stop', stops.push(text.flush()).text + stops.flush());
       return;
     }
     const r = stops.push(text.push(token));
-    yield { type: 'token', token, text: r.text };
+    yield { type: 'token', token, text: r.text, ...lp };
     if (r.stopped) {
       yield done('stop', '');
       return;
@@ -77,4 +95,14 @@ export async function* generateTokens(session: InferenceSession, tokenizer: Toke
     }
     logits = await session.extend([token], { logits: 'last', signal });
   }
+}
+
+/** The log-probability of `token` in the row logits[offset .. offset+n) and the row's `k` most likely tokens. */
+export function rowLogprobs(logits: Float32Array, offset: number, n: number, token: number, k: number): StepLogprobs {
+  const ids = topKIndices(logits, Math.max(1, k), offset, n);
+  const max = logits[offset + ids[0]];
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += Math.exp(logits[offset + i] - max);
+  const lse = max + Math.log(sum);
+  return { logprob: logits[offset + token] - lse, top: ids.slice(0, k).map((id) => ({ id, logprob: logits[offset + id] - lse })) };
 }

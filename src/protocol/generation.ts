@@ -57,6 +57,11 @@ export interface GenerationSpec {
   sampling: SamplingParams;
   stop: string[];
   stream: boolean;
+  /**
+   * Report each generated token's log-prob and this many alternatives (OpenAI's logprobs; 0..20).
+   * Undefined: off.
+   */
+  logprobs?: number;
 }
 
 export interface ChatGeneration extends GenerationSpec {

@@ -47,6 +47,17 @@ describe('validateChatCompletion', () => {
     expect(r.ok && r.value).toMatchObject({ stream: false, includeUsage: false, maxTokens: undefined, stop: [], toolChoice: 'none', sampling: { temperature: 1, topP: 1 } });
   });
 
+  it('reads logprobs: true with top_logprobs (default 0); absent or false is off', () => {
+    const on = validateChatCompletion({ ...base, logprobs: true, top_logprobs: 20 });
+    expect(on.ok && on.value.logprobs).toBe(20);
+    const bare = validateChatCompletion({ ...base, logprobs: true });
+    expect(bare.ok && bare.value.logprobs).toBe(0);
+    for (const logprobs of [false, null, undefined]) {
+      const off = validateChatCompletion({ ...base, logprobs });
+      expect(off.ok && off.value.logprobs).toBeUndefined();
+    }
+  });
+
   it('takes max_tokens when max_completion_tokens is absent', () => {
     const r = validateChatCompletion({ ...base, max_tokens: 5 });
     expect(r.ok && r.value.maxTokens).toBe(5);
@@ -77,7 +88,11 @@ describe('validateChatCompletion', () => {
     [{ ...base, stop: [''] }, 'stop[0]', 'must not be empty'],
     [{ ...base, stop: Array(17).fill('x') }, 'stop', 'at most 16'],
     [{ ...base, seed: 1.5 }, 'seed', 'whole number'],
-    [{ ...base, logprobs: true }, 'logprobs', 'not supported'],
+    [{ ...base, logprobs: 'yes' }, 'logprobs', 'true or false'],
+    [{ ...base, top_logprobs: 3 }, 'top_logprobs', 'needs logprobs: true'],
+    [{ ...base, logprobs: true, top_logprobs: 21 }, 'top_logprobs', 'at most 20'],
+    [{ ...base, logprobs: true, top_logprobs: -1 }, 'top_logprobs', 'at least 0'],
+    [{ ...base, logprobs: true, top_logprobs: 1.5 }, 'top_logprobs', 'whole number'],
     [{ ...base, response_format: { type: 'json_object' } }, 'response_format.type', 'not supported'],
     [{ ...base, tools: [{ type: 'function', function: { name: 'bad name!' } }] }, 'tools[0].function.name', 'letters'],
     [{ ...base, tool_choice: 'required' }, 'tool_choice', 'non-empty tools'],
@@ -98,13 +113,23 @@ describe('validateCompletion', () => {
       expect(r.ok && r.value).toMatchObject({ prompt: want, maxTokens: 16 });
     }
   });
+  it('reads logprobs and echo; max_tokens 0 only with echo', () => {
+    const r = validateCompletion({ model: 'm', prompt: 'x', logprobs: 5, echo: true, max_tokens: 0 });
+    expect(r.ok && r.value).toMatchObject({ logprobs: 5, echo: true, maxTokens: 0 });
+    const off = validateCompletion({ model: 'm', prompt: 'x', logprobs: null });
+    expect(off.ok && off.value.logprobs).toBeUndefined();
+  });
   it.each([
     [{ model: 'm' }, 'prompt'],
     [{ model: 'm', prompt: ['a', 'b'] }, 'prompt'],
     [{ model: 'm', prompt: [] }, 'prompt'],
     [{ model: 'm', prompt: [1, -2] }, 'prompt[1]'],
     [{ model: 'm', prompt: [{}] }, 'prompt[0]'],
-    [{ model: 'm', prompt: 'x', echo: true }, 'echo'],
+    [{ model: 'm', prompt: 'x', echo: 'yes' }, 'echo'],
+    [{ model: 'm', prompt: 'x', max_tokens: 0 }, 'max_tokens'],
+    [{ model: 'm', prompt: 'x', logprobs: true }, 'logprobs'],
+    [{ model: 'm', prompt: 'x', logprobs: 21 }, 'logprobs'],
+    [{ model: 'm', prompt: 'x', logprobs: -1 }, 'logprobs'],
     [{ model: 'm', prompt: 'x', suffix: 'y' }, 'suffix'],
     [{ model: 'm', prompt: 'x', best_of: 3 }, 'best_of'],
   ])('refuses %j at %s', (body, param) => {

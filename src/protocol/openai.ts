@@ -46,6 +46,30 @@ export interface OpenAiToolCall {
   function: { name: string; arguments: string };
 }
 
+/** One token's log-prob as chat completions report it (`choices[].logprobs.content[]`). */
+export interface ChatTokenLogprob {
+  token: string;
+  logprob: number;
+  /** The token's UTF-8 bytes (a token may hold part of a character). */
+  bytes: number[];
+  top_logprobs: { token: string; logprob: number; bytes: number[] }[];
+}
+
+export interface ChatLogprobs {
+  content: ChatTokenLogprob[] | null;
+  refusal: null;
+}
+
+/** The legacy completions' log-probs: parallel arrays, null for the echoed prompt's first token. */
+export interface CompletionLogprobs {
+  tokens: string[];
+  token_logprobs: (number | null)[];
+  /** Per token: the most likely alternatives and the token itself, by their text. */
+  top_logprobs: (Record<string, number> | null)[];
+  /** Character offset of each token in the choice's text. */
+  text_offset: number[];
+}
+
 export interface ChatCompletion {
   id: string;
   object: 'chat.completion';
@@ -54,7 +78,7 @@ export interface ChatCompletion {
   choices: {
     index: number;
     message: { role: 'assistant'; content: string | null; refusal: null; tool_calls?: OpenAiToolCall[] };
-    logprobs: null;
+    logprobs: ChatLogprobs | null;
     finish_reason: OpenAiFinishReason;
   }[];
   usage: OpenAiUsage;
@@ -70,7 +94,7 @@ export interface ChatCompletionChunk {
   choices: {
     index: number;
     delta: { role?: 'assistant'; content?: string; tool_calls?: (OpenAiToolCall & { index: number })[] };
-    logprobs: null;
+    logprobs: ChatLogprobs | null;
     finish_reason: OpenAiFinishReason | null;
   }[];
   system_fingerprint: string | null;
@@ -83,7 +107,7 @@ export interface TextCompletion {
   object: 'text_completion';
   created: number;
   model: string;
-  choices: { index: number; text: string; logprobs: null; finish_reason: OpenAiFinishReason | null }[];
+  choices: { index: number; text: string; logprobs: CompletionLogprobs | null; finish_reason: OpenAiFinishReason | null }[];
   usage?: OpenAiUsage | null;
   system_fingerprint: string | null;
   mesh?: MeshInfo;
@@ -99,17 +123,23 @@ export interface OpenAiCompletionRequest extends GenerationSpec {
   /** Text to tokenize, or token ids as given. */
   prompt: string | number[];
   includeUsage: boolean;
+  /** Return the prompt before the completion (with its teacher-forced log-probs when logprobs is set). */
+  echo: boolean;
+  /** 0 only with echo: score the prompt, generate nothing. */
+  maxTokens: number;
 }
 
 
 
 const MAX_STOP = 16;
+/** OpenAI allows 20 alternatives in chat and 5 in completions; we allow 20 in both. */
+const MAX_TOP_LOGPROBS = 20;
 const ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
 const TOOL_NAME = /^[a-zA-Z0-9_.-]{1,64}$/;
 
 // ---- shared fields ----
 
-function readCommon(body: JsonObject, limits: ValidationLimits, maxTokensKeys: string[]): GenerationSpec & { includeUsage: boolean } {
+function readCommon(body: JsonObject, limits: ValidationLimits, maxTokensKeys: string[], minTokens = 1): GenerationSpec & { includeUsage: boolean } {
   const model = requireString(body, 'model', '', { nonEmpty: true });
   const n = optionalNumber(body, 'n', { min: 1, integer: true });
   if (n !== undefined && n !== 1) throw invalid('n', `n must be 1: the mesh returns one choice per request (send ${n} requests instead)`);
@@ -122,7 +152,7 @@ function readCommon(body: JsonObject, limits: ValidationLimits, maxTokensKeys: s
   }
   let maxTokens: number | undefined;
   for (const key of maxTokensKeys) {
-    const v = optionalNumber(body, key, { min: 1, max: limits.maxOutputTokens, integer: true });
+    const v = optionalNumber(body, key, { min: minTokens, max: limits.maxOutputTokens, integer: true });
     if (v !== undefined) maxTokens = v;
   }
   const sampling = readSampling(body, { maxTemperature: 2 });
@@ -130,10 +160,6 @@ function readCommon(body: JsonObject, limits: ValidationLimits, maxTokensKeys: s
   sampling.frequencyPenalty = optionalNumber(body, 'frequency_penalty', { min: -2, max: 2 }) ?? 0;
   const seed = optionalNumber(body, 'seed', { integer: true, min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
   if (seed !== undefined) sampling.seed = seed;
-  const logprobs = body.logprobs;
-  if (logprobs !== undefined && logprobs !== null && logprobs !== false && logprobs !== 0) {
-    throw invalid('logprobs', 'logprobs are not supported by the mesh yet; remove logprobs/top_logprobs');
-  }
   if (isObject(body.logit_bias) && Object.keys(body.logit_bias).length > 0) {
     throw invalid('logit_bias', 'logit_bias is not supported by the mesh yet; remove it');
   }
@@ -251,7 +277,8 @@ export function validateChatCompletion(body: unknown, limits: ValidationLimits =
       if (type !== 'text') throw invalid('response_format.type', `response_format "${String(type)}" is not supported by the mesh yet; use "text"`);
     }
     const tools = readTools(b);
-    return { ...common, messages, tools, toolChoice: readToolChoice(b, tools) };
+    const logprobs = readChatLogprobs(b);
+    return { ...common, messages, tools, toolChoice: readToolChoice(b, tools), ...(logprobs === undefined ? {} : { logprobs }) };
   });
 }
 
@@ -259,14 +286,31 @@ export function validateChatCompletion(body: unknown, limits: ValidationLimits =
 export function validateCompletion(body: unknown, limits: ValidationLimits = DEFAULT_LIMITS): Validated<OpenAiCompletionRequest> {
   return validated(() => {
     const b = expectObject(body, '');
-    const common = readCommon(b, limits, ['max_tokens']);
+    const common = readCommon(b, limits, ['max_tokens'], 0);
     const prompt = readPrompt(requireField(b, 'prompt'));
-    if (b.echo === true) throw invalid('echo', 'echo is not supported by the mesh; remove it');
+    const echo = optionalBoolean(b, 'echo') ?? false;
+    if (common.maxTokens === 0 && !echo) throw invalid('max_tokens', 'max_tokens must be at least 1 (0 is only allowed with echo: true, to score the prompt)');
+    const logprobs = readCompletionLogprobs(b);
     if (b.suffix !== undefined && b.suffix !== null) throw invalid('suffix', 'suffix (fill-in-the-middle) is not supported by the mesh; remove it');
     const bestOf = optionalNumber(b, 'best_of', { min: 1, integer: true });
     if (bestOf !== undefined && bestOf !== 1) throw invalid('best_of', 'best_of must be 1');
-    return { ...common, maxTokens: common.maxTokens ?? 16, prompt };
+    return { ...common, maxTokens: common.maxTokens ?? 16, prompt, echo, ...(logprobs === undefined ? {} : { logprobs }) };
   });
+}
+
+/** Chat: `logprobs: true` turns them on; `top_logprobs` (0..20, default 0) needs it. */
+function readChatLogprobs(b: JsonObject): number | undefined {
+  const on = optionalBoolean(b, 'logprobs') ?? false;
+  const top = optionalNumber(b, 'top_logprobs', { min: 0, max: MAX_TOP_LOGPROBS, integer: true });
+  if (top !== undefined && !on) throw invalid('top_logprobs', 'top_logprobs needs logprobs: true');
+  return on ? top ?? 0 : undefined;
+}
+
+/** Completions: `logprobs: N` (0..20) alternatives per token; null or absent: off. */
+function readCompletionLogprobs(b: JsonObject): number | undefined {
+  if (b.logprobs === false) return undefined;
+  if (b.logprobs === true) throw invalid('logprobs', 'logprobs of /v1/completions is a number of alternatives per token (0..20), not a boolean');
+  return optionalNumber(b, 'logprobs', { min: 0, max: MAX_TOP_LOGPROBS, integer: true });
 }
 
 function readPrompt(v: unknown): string | number[] {

@@ -2,7 +2,9 @@
 // and from the fallback (the head's own engine) otherwise. Tokenizer, template and sampling stay
 // with the head: the mesh only moves hidden states. x-mesh-served-by names each stage's peer and
 // layers.
-import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText } from '../../api/provider.ts';
+import { scorePrompt } from '../../api/engine-provider.ts';
+import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PromptLogprobs, PromptLogprobsRequest } from '../../api/provider.ts';
+import { ApiError } from '../../protocol/api-error.ts';
 import { generateTokens } from '../../engine/generate.ts';
 import type { Head } from '../../engine/head.ts';
 import type { Tail } from '../../engine/tail.ts';
@@ -55,11 +57,15 @@ export class MeshProvider implements ModelProvider {
     const { plan } = route;
     const o = this.o;
     const session = createMeshSession({ ...o, plan });
-    const events = generateTokens(session, o.tokenizer, { promptTokens: request.promptTokens, maxTokens: request.maxTokens, sampling: request.sampling, signal: request.signal });
+    const wantLogprobs = request.logprobs;
+    const events = generateTokens(session, o.tokenizer, {
+      promptTokens: request.promptTokens, maxTokens: request.maxTokens, sampling: request.sampling, signal: request.signal, logprobs: wantLogprobs?.top,
+    });
     async function* tokens(): AsyncGenerator<number> {
       try {
         for await (const e of events) {
           if (e.type !== 'token') continue;
+          if (wantLogprobs && e.logprobs) wantLogprobs.onToken({ token: e.token, logprob: e.logprobs.logprob, top: e.logprobs.top });
           yield e.token;
           await macrotask();
         }
@@ -68,5 +74,27 @@ export class MeshProvider implements ModelProvider {
       }
     }
     return { servedBy: plan.stages.map((s) => ({ peer: s.peerId, layers: [s.layers.start, s.layers.end] as [number, number] })), tokens: tokens() };
+  }
+
+  /** The head samples (generateTokens runs here), so the mesh reports log-probs as one machine does. */
+  supportsLogprobs(model: string): boolean | Promise<boolean> {
+    return model === this.o.coordinator.modelId || (this.o.fallback.supportsLogprobs?.(model) ?? false);
+  }
+
+  /** Teacher-forced through the mesh when a plan is ready: the check that the mesh computes what one machine does. */
+  async promptLogprobs(request: PromptLogprobsRequest): Promise<PromptLogprobs> {
+    const route = request.model === this.o.coordinator.modelId ? this.o.coordinator.route() : undefined;
+    if (!route) {
+      if (!this.o.fallback.promptLogprobs) throw new ApiError('invalid_request', `this model's provider does not report log-probs; remove logprobs`, { param: 'logprobs', code: 'logprobs_not_supported' });
+      return this.o.fallback.promptLogprobs(request);
+    }
+    const { plan } = route;
+    const session = createMeshSession({ ...this.o, plan });
+    try {
+      const positions = await scorePrompt(session, this.o.nVocab, request);
+      return { servedBy: plan.stages.map((s) => ({ peer: s.peerId, layers: [s.layers.start, s.layers.end] as [number, number] })), positions };
+    } finally {
+      session.free();
+    }
   }
 }

@@ -3,7 +3,13 @@
 // screenshot attached); the person sets a budget in the Contribute card, joins as a server, and the
 // Mesh card shows the live status: joined, the companion as a connected peer, and the layers this
 // tab serves. Leave returns the tab to the invitation and the Contribute card to paused.
+// Opened without an invite, Home offers this machine's private mesh: its invite as a link and a QR
+// code (read back here by a QR decoder from the drawn pixels), and a field to open a pasted invite;
+// a second device opening the link joins the same mesh.
 import { expect, test, type Page } from '@playwright/test';
+import jsQR from 'jsqr';
+import { decodeInvite } from '../src/mesh/invite.ts';
+import { gotoApp } from './support/app.ts';
 import { seriousA11yViolations } from './support/axe.ts';
 import { meshStackPerFile } from './support/mesh-stack.ts';
 
@@ -57,6 +63,7 @@ test('an invite link explains joining, joins as a server on click, shows the liv
   const companionRow = page.locator(`[data-testid="mesh-peers"] li[data-peer="${companionId}"]`);
   await expect(companionRow).toBeVisible({ timeout: 20_000 });
   await expect(companionRow).toContainText('websocket');
+  await expect(companionRow).toContainText('the companion, which heads the mesh');
   // The plan gives this tab layers of the companion's model, and the card says which.
   await expect(page.getByTestId('mesh-layers')).toHaveText(new RegExp(`^serving layers? \\d+(–\\d+)? of ${MODEL}$`), { timeout: 30_000 });
   const stage = await page.evaluate(() => {
@@ -83,5 +90,72 @@ test('an invite link explains joining, joins as a server on click, shows the liv
   expect(await page.evaluate(() => (window.meshApp.mesh.state() as { peerId: string }).peerId)).toBe(peerId);
   await page.getByTestId('contribute-toggle').click();
   await expect(card).toHaveAttribute('data-state', 'invited', { timeout: 10_000 });
+  expect(errors).toEqual([]);
+});
+
+/** The invite QR code as the browser draws it, read back by jsQR (an independent decoder). */
+async function readQrCode(page: Page): Promise<string | undefined> {
+  const { size, grey } = await page.getByTestId('mesh-invite-qr').locator('svg').evaluate(async (svg) => {
+    const size = (svg as SVGSVGElement).viewBox.baseVal.width * 3;
+    const image = new Image();
+    image.src = URL.createObjectURL(new Blob([svg.outerHTML], { type: 'image/svg+xml' }));
+    await image.decode();
+    const ctx = new OffscreenCanvas(size, size).getContext('2d')!;
+    ctx.drawImage(image, 0, 0, size, size);
+    // One byte a pixel (the red channel of black and white), as a Latin-1 string: quick to hand over.
+    const rgba = ctx.getImageData(0, 0, size, size).data;
+    let grey = '';
+    for (let i = 0; i < rgba.length; i += 4) grey += String.fromCharCode(rgba[i]);
+    return { size, grey };
+  });
+  const rgba = new Uint8ClampedArray(size * size * 4);
+  for (let i = 0; i < size * size; i++) rgba.set([grey.charCodeAt(i), grey.charCodeAt(i), grey.charCodeAt(i), 255], i * 4);
+  return jsQR(rgba, size, size)?.data;
+}
+
+test('without an invite, Home shares this machine’s private mesh as a link and a QR code, opens a pasted invite, and a second device joins it', async () => {
+  const printed = await decodeInvite(new URL(mesh.stack().printed.invite).hash.replace(/^#join=/, '').split('&')[0]);
+  const page = await (await mesh.browser().newContext({ viewport: { width: 1280, height: 1000 } })).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await gotoApp(page, mesh.stack().urls.app);
+
+  // Your private mesh: the companion gives its invite to this machine's pages; the link decodes to it.
+  const machine = page.getByTestId('mesh-machine');
+  await expect(machine).toBeVisible({ timeout: 10_000 });
+  const link = await machine.getByTestId('mesh-invite-link').inputValue();
+  const invite = await decodeInvite(new URL(link).hash.replace(/^#join=/, ''));
+  expect(invite.meshId).toBe(printed.meshId);
+  expect(invite.bootstrap).toEqual(printed.bootstrap);
+  // The QR code, drawn by the browser, reads back as exactly that link.
+  expect(await readQrCode(page)).toBe(link);
+  await expect(machine.getByTestId('mesh-invite-local')).toContainText('only this computer reaches');
+  await shot(page, 'home-private-mesh');
+  expect(await seriousA11yViolations(page)).toEqual([]);
+
+  // A damaged paste is refused with the reason; the whole link opens the invitation.
+  const paste = page.getByLabel('Paste an invite link');
+  await paste.fill(link.slice(0, -6));
+  await paste.press('Enter');
+  await expect(page.getByRole('alert')).toContainText('cannot be used');
+  await expect(paste).toHaveAttribute('aria-invalid', 'true');
+  await page.getByLabel('Paste an invite link').fill(link);
+  await page.getByTestId('mesh-paste-open').click();
+  await expect(page.getByTestId('mesh-join')).toHaveAttribute('data-state', 'invited');
+  await expect(page.getByRole('button', { name: 'Join the mesh' })).toBeFocused();
+
+  // A second device (its own browser profile) opens the link and joins the same mesh as a client.
+  const second = await (await mesh.browser().newContext({ viewport: { width: 390, height: 844 } })).newPage();
+  second.on('pageerror', (error) => errors.push(`second: ${error.message}`));
+  await gotoApp(second, link);
+  await second.getByRole('radio', { name: /^Client/ }).check();
+  await second.getByRole('button', { name: 'Join the mesh' }).click();
+  await expect(second.getByTestId('mesh-join')).toHaveAttribute('data-state', 'joined', { timeout: 20_000 });
+  expect(await second.evaluate(() => (window.meshApp.mesh.state() as { meshId: string }).meshId)).toBe(printed.meshId);
+  // Joined, it shares the same invite (to bring a third device) as a link and a QR code.
+  expect(await readQrCode(second)).toBe(link);
+  await shot(second, 'home-joined-phone');
+  expect(await seriousA11yViolations(second)).toEqual([]);
+  await second.getByRole('button', { name: 'Leave the mesh' }).click();
   expect(errors).toEqual([]);
 });

@@ -3,7 +3,8 @@
 // not joined (the companion's API serves through the mesh), chats in the Playground: the reply
 // streams and its "served by" line names the tab peers and their layers. A server tab's Dashboard
 // shows the three server peers with their layers, the plan as a bar of three segments, and the
-// header pill says which layers the tab serves. Screenshots attached; axe scan of the Dashboard.
+// header pill says which layers the tab serves, the companion badged apart from the tabs, each
+// peer's round trip where measured. Screenshots attached; axe scan of the Dashboard.
 // Runs in its own network namespace like mesh-pipeline.spec.ts (WebRTC between tabs).
 import { expect, test, type Page } from '@playwright/test';
 import { seriousA11yViolations } from './support/axe.ts';
@@ -97,6 +98,14 @@ test('a playground reply streams through three tabs, and the dashboard shows the
   }
   // Exactly three peers run layers (the companion is a peer too, but runs none in this plan).
   await expect(peers.locator('[data-cell="layers"]').filter({ hasText: /^layers? \d/ })).toHaveCount(3);
+  // The companion (the invite's bootstrap peer) is badged and listed first; the others are tabs.
+  const companionId = mesh.stack().urls.libp2p.split('/p2p/')[1];
+  await expect(peers.locator('tbody tr[data-kind]').first()).toHaveAttribute('data-peer', companionId);
+  await expect(peers.locator(`tr[data-peer="${companionId}"]`).getByTestId('peer-companion')).toHaveText('companion');
+  await expect(peers.locator('tr[data-kind="tab"]')).toHaveCount(2);
+  // Each tab's round trip to the companion, in ms once measured (tabs gossip it), "–" before.
+  for (const cell of await peers.locator('[data-cell="rtt"]').allTextContents()) expect(cell).toMatch(/^(–|<1 ms|\d+(\.\d)? ms)$/);
+  await expect(peers.locator('tr[data-kind="tab"] [data-cell="rtt"]').filter({ hasText: / ms$/ }).first()).toBeVisible({ timeout: 15_000 });
   const bar = tab.getByTestId('dash-plan').getByRole('img');
   const segments = bar.locator('.plan-seg');
   await expect(segments).toHaveCount(3);

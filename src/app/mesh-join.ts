@@ -3,9 +3,11 @@
 // UI to call join(). The state is published as window.meshApp.mesh for the UI and for tests.
 import { IdbIdentityStore } from '../mesh/identity-store-idb.ts';
 import { loadOrCreateIdentity } from '../mesh/identity.ts';
-import { decodeInvite, inviteLink, readJoinLink, type JoinRequest } from '../mesh/invite.ts';
+import { decodeInvite, inviteLink, readJoinLink, type Invite, type JoinRequest } from '../mesh/invite.ts';
 import type { MeshSnapshot, PeerNode } from '../mesh/net/peer-node.ts';
+import type { TokenLogprob } from '../mesh/pipeline/mesh-logprobs.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
+import { openModelUrl } from '../storage/shared-cache.ts';
 
 export type MeshJoinState =
   | { readonly status: 'none' }
@@ -21,13 +23,22 @@ export interface JoinOptions {
 export interface MeshJoin {
   /** Plain data (structured-clonable), current at each read. */
   state(): MeshJoinState;
-  /** The invite this page was opened from, as a shareable link (no auto, no role), or undefined. */
+  /** The invite this page was opened from (or adopted), as a shareable link (no auto, no role), or undefined. */
   inviteLink(): string | undefined;
+  /**
+   * Takes another invite (a pasted link or bare token; the companion's own) while not in a mesh:
+   * checks it whole (checksum, mesh id) and turns the state to 'invited'. Throws InviteError.
+   */
+  adopt(linkOrToken: string): Promise<void>;
+  /** Peer ids of the invite's bootstrap peers: the companion that heads the mesh (known once joined). */
+  companionPeerIds(): readonly string[];
   /** The memory lent: what the running node was given, or what a join would give (undefined: not set). */
   budgetBytes(): number | undefined;
   /** Joins the invited mesh (the Join button); resolves once bootstrap and discovery are up. */
   join(role?: PeerRole, options?: JoinOptions): Promise<void>;
   leave(): Promise<void>;
+  /** Teacher-forced top-K log-probs of `tokens` through the companion's plan (PeerNode.teacherForced): parity checks of a split. */
+  teacherForced(tokens: readonly number[], topK?: number): Promise<TokenLogprob[][]>;
   /** Called after every change of state. */
   onChange(listener: () => void): () => void;
 }
@@ -38,7 +49,9 @@ const DEFAULT_BUDGET_BYTES = 512 * 1024 * 1024;
 const MAX_IDENTITY_SLOTS = 16;
 
 export function createMeshJoin(href: string = location.href): MeshJoin {
-  const request: JoinRequest | undefined = readJoinLink(href);
+  let request: JoinRequest | undefined = readJoinLink(href);
+  /** The decoded invite of the mesh this tab joined (or is joining). */
+  let invite: Invite | undefined;
   const listeners = new Set<() => void>();
   const changed = () => {
     const state = current();
@@ -62,7 +75,7 @@ export function createMeshJoin(href: string = location.href): MeshJoin {
     if (!request) throw new Error('this page was not opened from an invite link (#join=…)');
     failure = undefined;
     try {
-      const invite = await decodeInvite(request.token);
+      invite = await decodeInvite(request.token);
       // libp2p is most of the bundle: loaded only by tabs that join.
       const { PeerNode } = await import('../mesh/net/peer-node.ts');
       const { identity } = await loadOrCreateIdentity(new IdbIdentityStore(await (identitySlot ??= claimIdentitySlot())));
@@ -90,10 +103,24 @@ export function createMeshJoin(href: string = location.href): MeshJoin {
     state: current,
     inviteLink: () => (request ? inviteLink(new URL(href).origin + new URL(href).pathname, request.token) : undefined),
     budgetBytes: () => lentBytes ?? budgetOf(href),
+    async adopt(linkOrToken) {
+      if (node || joining) throw new Error('leave the current mesh before opening another invite');
+      const text = linkOrToken.trim();
+      const next: JoinRequest = readJoinLink(text) ?? { token: text.replace(/^#?join=/, ''), auto: false };
+      await decodeInvite(next.token); // throws an InviteError that says what is wrong with it
+      request = { token: next.token, auto: false, ...(next.role ? { role: next.role } : {}) };
+      failure = undefined;
+      changed();
+    },
+    companionPeerIds: () => (invite?.bootstrap ?? []).map((address) => address.split('/p2p/')[1]).filter((id): id is string => Boolean(id)),
     async join(role, options = {}) {
       if (node) return joining;
       joining ??= start(role, options).finally(() => (joining = undefined));
       return joining;
+    },
+    async teacherForced(tokens, topK) {
+      if (!node) throw new Error('join a mesh first');
+      return node.teacherForced(tokens, topK);
     },
     async leave() {
       await joining?.catch(() => {});
@@ -131,10 +158,14 @@ export function budgetOf(href: string): number | undefined {
   return Math.floor(Number(m[1]) * scale);
 }
 
-/** A model the companion publishes under /models/, opened with Range reads (only the tensors asked for are fetched). */
+/**
+ * A model the companion publishes under /models/, opened with Range reads (only the tensors asked for
+ * are fetched) through the weight cache: what the Models view downloaded is not fetched again, and
+ * the layers read here show in the Models view.
+ */
 async function openPublishedModel(model: string) {
-  const [{ urlSource }, { openModel }] = await Promise.all([import('../gguf/byte-source.ts'), import('../engine/model.ts')]);
-  return openModel(await urlSource(new URL(`/models/${encodeURIComponent(model)}.gguf`, location.origin).href));
+  const { openModel } = await import('../engine/model.ts');
+  return openModel(await openModelUrl(new URL(`/models/${encodeURIComponent(model)}.gguf`, location.origin).href));
 }
 
 /**
@@ -155,4 +186,19 @@ async function claimIdentitySlot(): Promise<string> {
     if (claimed) return name;
   }
   return `mesh-llm-web-identity-${crypto.randomUUID()}`;
+}
+
+/**
+ * The invite link of the companion's own private mesh, which it gives only to pages of its own
+ * machine (/companion.json `invite`); undefined when there is none or it is not a join link.
+ */
+export async function publishedInvite(origin: string, fetchFn: typeof fetch = fetch): Promise<string | undefined> {
+  try {
+    const res = await fetchFn(`${origin}/companion.json`, { cache: 'no-store', signal: AbortSignal.timeout(2000) });
+    if (!res.ok || !res.headers.get('content-type')?.includes('json')) return undefined;
+    const body = (await res.json()) as { invite?: unknown };
+    return typeof body.invite === 'string' && readJoinLink(body.invite) ? body.invite : undefined;
+  } catch {
+    return undefined;
+  }
 }

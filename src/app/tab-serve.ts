@@ -10,6 +10,7 @@ import {
   encodeTokenizerMetadata, readCompanionMessage, TAB_ATTACH_PATH, TAB_ATTACH_VERSION,
   type CompanionMessage, type TabMessage,
 } from '../protocol/tab-attach.ts';
+import { openModelUrl } from '../storage/shared-cache.ts';
 
 /** The part of the WebSocket API this module uses (the browser's, or the `ws` package's in Node tests). */
 export interface TabSocket {
@@ -79,7 +80,7 @@ export async function startTabServe(o: TabServeOptions): Promise<TabServe> {
     if (m.source instanceof Engine) engines.set(m.id, m.source);
     else {
       const url = typeof location === 'undefined' ? new URL(String(m.source)) : new URL(String(m.source), location.href);
-      const engine = await Engine.load(url, { backend: o.backend ?? 'cpu' });
+      const engine = await Engine.load(await openModelUrl(url.href), { backend: o.backend ?? 'cpu' }); // through the weight cache
       owned.push(engine);
       engines.set(m.id, engine);
     }

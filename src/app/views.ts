@@ -7,14 +7,15 @@ import { dashboardView } from '../ui/dashboard-view.ts';
 import { modelsView } from '../ui/models-view.ts';
 import { playgroundView, type PlaygroundDeps } from '../ui/playground-view.ts';
 import type { ViewFactories } from '../ui/shell.ts';
+import { BackgroundWatch } from './background-watch.ts';
 import { companionApiResolver } from './companion-api.ts';
 import { fetchCompanionHealth } from './companion-health.ts';
 import { describeError } from './describe-error.ts';
-import type { MeshJoin } from './mesh-join.ts';
+import { publishedInvite, type MeshJoin } from './mesh-join.ts';
 import { MetricsStore } from './metrics-store.ts';
-import { cachePartStore } from './models-cache-store.ts';
-import { ModelsManager } from './models-manager.ts';
+import { dropLegacyDownloads, ModelsManager } from './models-manager.ts';
 import { chatBody, listModels, streamChat, type ApiFetch } from './playground-chat.ts';
+import { sharedWeightCache } from '../storage/shared-cache.ts';
 
 export { describeError };
 
@@ -27,9 +28,14 @@ export interface AppViews {
 
 export function createViews(apiFetch: ApiFetch, mesh: MeshJoin): AppViews {
   const settings = new SettingsStore(safeLocalStorage());
-  const models = new ModelsManager(cachePartStore(), { origin: location.origin });
+  const models = new ModelsManager({ cache: sharedWeightCache, origin: location.origin });
+  void dropLegacyDownloads();
   const resolveApi = companionApiResolver(location.origin);
   const metrics = new MetricsStore();
+  const background = new BackgroundWatch();
+  // This computer's private mesh, asked of the companion once (it gives it only to its own machine).
+  let machine: Promise<string | undefined> | undefined;
+  const machineInvite = () => (machine ??= publishedInvite(location.origin));
   // The playground's replies and failures feed the dashboard's throughput plot and error list.
   const stream: PlaygroundDeps['stream'] = async (model, messages, sampling, onEvent, signal) => {
     try {
@@ -43,7 +49,9 @@ export function createViews(apiFetch: ApiFetch, mesh: MeshJoin): AppViews {
     }
   };
   const factories: ViewFactories = {
-    home: (shell) => ({ element: h('div', { class: 'home-grid' }, h('div', { class: 'home-col' }, contributeCard(settings, mesh), meshJoinCard(mesh, settings)), shell.status.element) }),
+    // Read in this order (on a phone, stacked so); on a wide screen Contribute and This device sit side
+    // by side (about the same height) with the Mesh card across both below them (mesh.css, .home-wide).
+    home: (shell) => ({ element: h('div', { class: 'home-grid' }, contributeCard(settings, mesh, { background, machineInvite }), meshJoinCard(mesh, settings, { machineInvite }), shell.status.element) }),
     playground: () => playgroundView({
       listModels: () => listModels(apiFetch),
       stream,
@@ -52,6 +60,7 @@ export function createViews(apiFetch: ApiFetch, mesh: MeshJoin): AppViews {
     }),
     dashboard: () => dashboardView({
       mesh: () => mesh.state(),
+      companionPeerIds: () => mesh.companionPeerIds(),
       onMeshChange: (listener) => mesh.onChange(listener),
       health: async () => fetchCompanionHealth(await resolveApi()),
       metrics,

@@ -2,6 +2,7 @@
 // driven by the official SDKs, unmodified: answers equal the engine's own greedy output, usage equals
 // the tokenizer's counts, stop sequences, max tokens, abort, errors, CORS, and 32 concurrent streams.
 import Anthropic from '@anthropic-ai/sdk';
+import { get } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPANION_TEST_MODEL as MODEL, greedyChat, startTestCompanion, type TestCompanion } from './testing.ts';
@@ -172,7 +173,16 @@ describe('companion API over HTTP', () => {
   });
 
   it('publishes its API URL and the sites allowed to embed it (none by default) at /companion.json', async () => {
-    expect(await (await fetch(`${t.companion.urls.app}/companion.json`)).json()).toEqual({ api, embed_origins: [] });
+    // Asked from this machine by a loopback name, it also gives the private mesh's invite (Home shares it).
+    expect(await (await fetch(`${t.companion.urls.app}/companion.json`)).json()).toEqual({ api, embed_origins: [], invite: t.companion.mesh.link });
+    // Asked by another name (a DNS-rebound page would be), the secret is left out.
+    const rebound = await new Promise<string>((resolve, reject) => {
+      get(`${t.companion.urls.app}/companion.json`, { headers: { host: 'attacker.example' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve(body));
+      }).on('error', reject);
+    });
+    expect(JSON.parse(rebound)).toEqual({ api: expect.any(String), embed_origins: [] });
   });
 
   it('completes 32 concurrent streaming requests, each with the text it gets alone (greedy)', async () => {

@@ -91,11 +91,13 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       { prefix: '/', dir: config.distDir, spa: true },
       { prefix: '/models/', dir: config.modelsDir },
     ]);
+    // The private mesh's invite link, for the app's Home to share (QR code) and join: set once the mesh is up.
+    let meshInvite: string | undefined;
     const appHandler = (req: IncomingMessage, res: ServerResponse) => {
       // Tells the app's pages and service worker where this companion's API is (its port may be chosen late).
       if (req.url?.split('?')[0] === COMPANION_INFO_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
         return void res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
-          .end(JSON.stringify({ api: apiUrlFor(req.headers.host, urls.api), embed_origins: config.embedOrigins }));
+          .end(JSON.stringify({ api: apiUrlFor(req.headers.host, urls.api), embed_origins: config.embedOrigins, ...(meshInvite && fromThisMachine(req) ? { invite: meshInvite } : {}) }));
       }
       serveStatic(req, res);
     };
@@ -137,6 +139,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       ...(tls ? { connectRelay: (url: string) => connectRelayTrusting(url, tls.cert) } : {}),
     });
     stops.push(() => mesh.stop());
+    meshInvite = mesh.link;
     // The app may be opened as 127.0.0.1 or localhost: both are its own origin.
     const appOrigins = [app, `${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`];
     const apiToken = config.apiToken || (isLoopbackHost(config.host) ? null : generateApiToken());
@@ -179,7 +182,8 @@ export async function startCompanion(config: CompanionConfig, options: Companion
 
 /**
  * Where the app server publishes `{"api": "<url of this companion's API>", "embed_origins": [...]}`:
- * the widget's frame serves only the host sites listed (none unless `--embed-origin` names them).
+ * the widget's frame serves only the host sites listed (none unless `--embed-origin` names them);
+ * to pages of this machine, also `"invite"`: the private mesh's invite link (what npm start prints).
  */
 export const COMPANION_INFO_PATH = '/companion.json';
 
@@ -196,6 +200,22 @@ function apiUrlFor(hostHeader: string | undefined, api: string): string {
   } catch {
     return api;
   }
+}
+
+/**
+ * Only a page of this machine, asking by a loopback name, is given the mesh secret (in the invite):
+ * the same trust as the API without a token. The Host check keeps a DNS-rebound page out.
+ */
+function fromThisMachine(req: IncomingMessage): boolean {
+  const address = req.socket.remoteAddress ?? '';
+  const loopback = address === '::1' || /^(::ffff:)?127\./.test(address);
+  let host = '';
+  try {
+    host = new URL(`http://${req.headers.host ?? ''}`).hostname;
+  } catch {
+    return false;
+  }
+  return loopback && isLoopbackHost(host);
 }
 
 /** /v1/…: the OpenAI + Anthropic API, behind the bearer token when there is one. */

@@ -1,7 +1,10 @@
 // A URL ByteSource served from the weight cache: reads are answered from stored chunks, and only the
-// chunks missing are fetched (consecutive ones in one Range request) and stored for next time.
+// chunks missing are fetched (consecutive ones in one Range request) and stored for next time. The
+// response body is read as a stream and each chunk is stored the moment it is complete, so progress
+// is smooth and a reload in the middle of a request loses at most one chunk.
 import { siblingUrl, urlSource, type UrlSourceInit } from '../gguf/byte-source.ts';
 import type { LocatedSource } from '../gguf/split.ts';
+import { GgufError } from '../protocol/errors.ts';
 import { StorageError } from './errors.ts';
 import type { ModelRecord, WeightCache } from './weight-cache.ts';
 
@@ -14,8 +17,17 @@ export interface CachedSourceStats {
 
 export interface FetchChunksOptions {
   readonly signal?: AbortSignal;
-  /** Called after each request's chunks are stored, with the bytes it brought. */
-  readonly onFetched?: (bytes: number) => void;
+  /** Largest single Range request (default: the source's maxRequestBytes). */
+  readonly maxRequestBytes?: number;
+  /** Called as bytes arrive from the network. */
+  readonly onBytes?: (bytes: number) => void;
+  /** Called after each chunk is stored, with its size. */
+  readonly onStored?: (bytes: number) => void;
+  /**
+   * Fail with `storage_full` when a chunk cannot be kept (a download); without it a chunk that does
+   * not fit is passed on and simply not kept (an engine reading a model larger than the cache).
+   */
+  readonly requireStored?: boolean;
 }
 
 export interface CachedSource extends LocatedSource {
@@ -24,7 +36,7 @@ export interface CachedSource extends LocatedSource {
   readonly record: ModelRecord;
   readonly stats: CachedSourceStats;
   openSibling(fileName: string): Promise<CachedSource>;
-  /** The chunk indices covering [offset, offset + length), and which of them are stored. */
+  /** The chunk indices covering [offset, offset + length). */
   chunksOf(offset: number, length: number): { first: number; last: number };
   chunkBytes(index: number): number;
   storedChunks(first: number, last: number): Promise<Set<number>>;
@@ -33,12 +45,28 @@ export interface CachedSource extends LocatedSource {
 }
 
 export interface CachedSourceInit extends UrlSourceInit {
-  /** Largest single Range request (default 64 MiB): also how often an aborted download can resume. */
+  /** Largest single Range request (default 64 MiB). */
   readonly maxRequestBytes?: number;
 }
 
+/** Chunks that may wait to be stored while more stream in: bounds memory to a few chunks. */
+const MAX_QUEUED = 4;
+
 function abortError(): DOMException {
   return new DOMException('the download was aborted', 'AbortError');
+}
+
+interface Deferred {
+  readonly promise: Promise<Uint8Array>;
+  resolve(d: Uint8Array): void;
+  reject(e: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: (d: Uint8Array) => void, reject!: (e: unknown) => void;
+  const promise = new Promise<Uint8Array>((a, b) => { resolve = a; reject = b; });
+  promise.catch(() => undefined); // a waiter may never come
+  return { promise, resolve, reject };
 }
 
 export async function cachedUrlSource(cache: WeightCache, url: string, init: CachedSourceInit = {}): Promise<CachedSource> {
@@ -49,51 +77,135 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
   const size = inner.size;
   const record = await cache.model(url, inner.etag, size);
   const cs = record.chunkSize;
-  const maxRun = Math.max(1, Math.floor((init.maxRequestBytes ?? 64 << 20) / cs));
+  const doFetch = init.fetch ?? ((input: RequestInfo | URL, i?: RequestInit) => fetch(input, i));
   const stats: CachedSourceStats = { fetchedBytes: 0, cachedBytes: 0 };
-  const inflight = new Map<number, Promise<Uint8Array>>();
+  const inflight = new Map<number, Deferred>();
   const chunkBytes = (i: number) => Math.min(cs, size - i * cs);
+  const fail = (detail: string, cause?: unknown) => new GgufError('gguf_fetch_failed', `could not read ${url}: ${detail}`, { cause });
 
-  async function fetchRun(first: number, count: number): Promise<Map<number, Uint8Array>> {
+  const storageFull = () => new StorageError('storage_full', `the weight cache could not keep ${url}: it may hold ${cache.budgetBytes} bytes in all (its limit, or what the browser allows this site), and other models cannot make room for this one; delete models you do not need, then resume`);
+
+  /** Stores one chunk; false when the cache cannot keep it (over budget, quota, deleted meanwhile). */
+  async function keep(index: number, data: Uint8Array): Promise<boolean> {
+    try {
+      return await cache.put(record.key, [{ index, data }]);
+    } catch {
+      return false; // QuotaExceededError and the like: the bytes are still good to use
+    }
+  }
+
+  /** Fetches chunks [first, first + count) in one request; resolves each waiter as its chunk completes. */
+  async function fetchRun(first: number, count: number, o: FetchChunksOptions, signal: AbortSignal | undefined, store: boolean): Promise<Map<number, Uint8Array>> {
     const offset = first * cs;
     const length = Math.min(count * cs, size - offset);
-    const data = await inner.read(offset, length);
-    stats.fetchedBytes += data.byteLength;
     const out = new Map<number, Uint8Array>();
-    for (let k = 0; k < count; k++) out.set(first + k, data.subarray(k * cs, Math.min((k + 1) * cs, data.byteLength)));
-    // A short answer is passed on (the reader reports the truncation) but never stored.
-    if (data.byteLength === length) {
-      await cache.put(record.key, [...out].map(([index, d]) => ({ index, data: d.slice() })));
+    let response: Response;
+    try {
+      response = await doFetch(url, { headers: { Range: `bytes=${offset}-${offset + length - 1}` }, signal });
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason ?? abortError();
+      throw fail('network error', e);
     }
+    if (response.status === 200 && offset !== 0) {
+      await response.body?.cancel();
+      throw fail('the server ignores Range requests; serve the model from a host that supports them');
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw fail(`HTTP ${response.status}`);
+    }
+    const reader = response.body!.getReader();
+    let index = first, filled = 0, received = 0;
+    let chunk = new Uint8Array(chunkBytes(index));
+    // Chunks are stored in order while the next ones stream in (network and IndexedDB overlap), at
+    // most MAX_QUEUED behind; the run ends only once all are stored, so a resume sees them.
+    let storing: Promise<void> = Promise.resolve();
+    let queued = 0;
+    const enqueue = (i: number, data: Uint8Array) => {
+      queued++;
+      storing = storing.then(async () => {
+        if (store && !(await keep(i, data)) && o.requireStored) throw storageFull();
+        o.onStored?.(data.byteLength);
+      }).finally(() => { queued--; });
+      storing.catch(() => undefined); // awaited below; this only marks it handled meanwhile
+    };
+    try {
+      while (received < length) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        // A 200 for the whole file (offset 0) carries more than asked: the rest is not read.
+        const piece = value.subarray(0, length - received);
+        received += piece.byteLength;
+        stats.fetchedBytes += piece.byteLength;
+        o.onBytes?.(piece.byteLength);
+        for (let at = 0; at < piece.byteLength;) {
+          const n = Math.min(piece.byteLength - at, chunk.byteLength - filled);
+          chunk.set(piece.subarray(at, at + n), filled);
+          filled += n;
+          at += n;
+          if (filled < chunk.byteLength) continue;
+          out.set(index, chunk);
+          inflight.get(index)?.resolve(chunk);
+          enqueue(index, chunk);
+          if (queued >= MAX_QUEUED) await storing;
+          index++;
+          filled = 0;
+          if (index < first + count) chunk = new Uint8Array(chunkBytes(index));
+        }
+      }
+      await storing;
+    } catch (e) {
+      await reader.cancel().catch(() => undefined);
+      await storing.catch(() => undefined); // what arrived whole is kept for the resume
+      if (signal?.aborted) throw signal.reason ?? abortError();
+      if (e instanceof StorageError) throw e;
+      throw fail(`the connection broke after ${offset + received} bytes`, e);
+    }
+    if (received >= length) await reader.cancel().catch(() => undefined);
+    // A short answer is passed on (the reader reports the truncation) but never stored.
+    if (filled > 0) out.set(index, chunk.subarray(0, filled));
     return out;
   }
 
   async function fetchChunks(indices: readonly number[], opts: FetchChunksOptions = {}): Promise<Map<number, Uint8Array>> {
     const signal = opts.signal ?? init.signal;
+    const maxRun = Math.max(1, Math.floor((opts.maxRequestBytes ?? init.maxRequestBytes ?? 64 << 20) / cs));
     const got = new Map<number, Uint8Array>();
     const waiting: Promise<void>[] = [];
     const todo: number[] = [];
     for (const i of [...new Set(indices)].sort((a, b) => a - b)) {
       const pending = inflight.get(i);
-      if (pending) waiting.push(pending.then((d) => { got.set(i, d); }));
+      if (pending) waiting.push(pending.promise.then((d) => { got.set(i, d); }));
       else todo.push(i);
     }
+    // One read larger than the whole cache is passed on but not kept: storing it would evict every
+    // other model only to lose its own first chunks again before the read ends.
+    const store = todo.reduce((n, i) => n + chunkBytes(i), 0) <= cache.budgetBytes;
+    if (!store && opts.requireStored) throw storageFull();
     // Consecutive chunks go in one request, at most maxRun per request.
     let k = 0;
     while (k < todo.length) {
-      if (signal?.aborted) throw abortError();
+      if (signal?.aborted) throw signal.reason ?? abortError();
       let n = 1;
       while (k + n < todo.length && n < maxRun && todo[k + n] === todo[k] + n) n++;
       const first = todo[k];
-      const run = fetchRun(first, n);
+      const mine = new Map<number, Deferred>();
       for (let j = 0; j < n; j++) {
-        const p = run.then((m) => m.get(first + j)!);
-        inflight.set(first + j, p);
-        p.catch(() => undefined).finally(() => inflight.delete(first + j));
+        const d = deferred();
+        mine.set(first + j, d);
+        inflight.set(first + j, d);
       }
-      const m = await run;
-      for (const [i, d] of m) got.set(i, d);
-      opts.onFetched?.([...m.values()].reduce((s, d) => s + d.byteLength, 0));
+      try {
+        const m = await fetchRun(first, n, opts, signal, store);
+        for (const [i, d] of m) got.set(i, d);
+        const short = fail('the server sent fewer bytes than asked');
+        for (const [i, d] of mine) if (!m.has(i)) d.reject(short); else d.resolve(m.get(i)!);
+      } catch (e) {
+        for (const d of mine.values()) d.reject(e);
+        throw e;
+      } finally {
+        for (const [i, d] of mine) if (inflight.get(i) === d) inflight.delete(i);
+      }
       k += n;
     }
     await Promise.all(waiting);
@@ -124,7 +236,8 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
       if (missing.size > 0) for (const [i, d] of await fetchChunks([...missing])) have.set(i, d);
       const out = new Uint8Array(end - offset);
       for (let i = first; i <= last; i++) {
-        const chunk = have.get(i)!;
+        const chunk = have.get(i);
+        if (!chunk) return out.subarray(0, Math.max(0, i * cs - offset)); // the server ended early
         const start = i * cs;
         const from = Math.max(offset, start), to = Math.min(end, start + chunk.byteLength);
         if (to > from) out.set(chunk.subarray(from - start, to - start), from - offset);

@@ -8,6 +8,8 @@ export interface DownloadProgress {
   /** Bytes of the download now stored, counting those stored before it started (a resume). */
   readonly bytesDone: number;
   readonly bytesTotal: number;
+  /** Bytes arrived but not stored yet (the chunk being filled): for a smooth progress bar. */
+  readonly bytesPending: number;
   /** Bytes this download fetched over the network so far. */
   readonly bytesFetched: number;
   /** Bytes per second fetched since the download started. */
@@ -29,9 +31,27 @@ export interface ByteRangeOf {
   readonly length: number;
 }
 
-/** Makes sure every byte of `ranges` is stored, fetching only what is missing. Rejects with an AbortError on abort. */
-export async function downloadRanges(ranges: readonly ByteRangeOf[], o: DownloadOptions = {}): Promise<DownloadProgress> {
+/** Where a download began, when opening the model (its header) already fetched bytes. */
+interface Started {
+  readonly at: number;
+  readonly fetched: number;
+}
+
+/**
+ * A download asks for at most an eighth of a file per request (and at most maxRequestBytes): with a
+ * proxy or test harness that buffers whole responses, progress still moves and a reload loses little.
+ */
+function requestBytesFor(source: CachedSource, o: DownloadOptions): number {
+  return Math.min(o.maxRequestBytes ?? 64 << 20, Math.max(source.chunkBytes(0), Math.ceil(source.size / 8)));
+}
+
+/**
+ * Makes sure every byte of `ranges` is stored, fetching only what is missing. Rejects with an
+ * AbortError on abort, and with StorageError `storage_full` when the cache cannot keep the bytes.
+ */
+export async function downloadRanges(ranges: readonly ByteRangeOf[], o: DownloadOptions = {}, started?: Started): Promise<DownloadProgress> {
   const now = o.now ?? (() => performance.now());
+  const start = started?.at ?? now();
   const bySource = new Map<CachedSource, Set<number>>();
   for (const r of ranges) {
     if (r.length <= 0) continue;
@@ -40,7 +60,7 @@ export async function downloadRanges(ranges: readonly ByteRangeOf[], o: Download
     for (let i = first; i <= last; i++) set.add(i);
     bySource.set(r.source, set);
   }
-  let bytesTotal = 0, bytesDone = 0, bytesFetched = 0;
+  let bytesTotal = 0, bytesDone = 0, bytesFetched = started?.fetched ?? 0, bytesPending = 0;
   const todo: [CachedSource, number[]][] = [];
   for (const [source, set] of bySource) {
     const sorted = [...set].sort((a, b) => a - b);
@@ -53,22 +73,29 @@ export async function downloadRanges(ranges: readonly ByteRangeOf[], o: Download
     }
     if (missing.length > 0) todo.push([source, missing]);
   }
-  const start = now();
   const progress = (): DownloadProgress => {
     const seconds = (now() - start) / 1000;
     const rate = seconds > 0 ? bytesFetched / seconds : 0;
-    return { bytesDone, bytesTotal, bytesFetched, rate, etaSeconds: rate > 0 ? (bytesTotal - bytesDone) / rate : undefined };
+    return { bytesDone, bytesTotal, bytesPending, bytesFetched, rate, etaSeconds: rate > 0 ? (bytesTotal - bytesDone - bytesPending) / rate : undefined };
   };
   o.onProgress?.(progress());
   for (const [source, missing] of todo) {
     await source.fetchChunks(missing, {
       signal: o.signal,
-      onFetched: (bytes) => {
-        bytesDone += bytes;
+      maxRequestBytes: requestBytesFor(source, o),
+      requireStored: true,
+      onBytes: (bytes) => {
         bytesFetched += bytes;
+        bytesPending += bytes;
+        o.onProgress?.(progress());
+      },
+      onStored: (bytes) => {
+        bytesDone += bytes;
+        bytesPending = Math.max(0, bytesPending - bytes);
         o.onProgress?.(progress());
       },
     });
+    bytesPending = 0;
   }
   return progress();
 }
@@ -82,8 +109,10 @@ export async function openCachedModel(cache: WeightCache, url: string, o: Cached
 
 /** Downloads a whole model: every byte of every shard. */
 export async function downloadModel(cache: WeightCache, url: string, o: DownloadOptions = {}): Promise<DownloadProgress> {
+  const at = (o.now ?? (() => performance.now()))();
   const { sources } = await openCachedModel(cache, url, o);
-  return downloadRanges(sources.map((source) => ({ source, offset: 0, length: source.size })), o);
+  const fetched = sources.reduce((n, s) => n + s.stats.fetchedBytes, 0); // the header chunks
+  return downloadRanges(sources.map((source) => ({ source, offset: 0, length: source.size })), o, { at, fetched });
 }
 
 export interface LayerSelection {
@@ -107,10 +136,12 @@ export function tensorWanted(name: string, sel: LayerSelection): boolean {
 
 /** Downloads the headers and the tensors of one layer range (plus head/tail when asked). */
 export async function downloadLayers(cache: WeightCache, url: string, sel: LayerSelection, o: DownloadOptions = {}): Promise<DownloadProgress> {
-  const { opened } = await openCachedModel(cache, url, o);
+  const at = (o.now ?? (() => performance.now()))();
+  const { opened, sources } = await openCachedModel(cache, url, o);
+  const fetched = sources.reduce((n, s) => n + s.stats.fetchedBytes, 0);
   const ranges: ByteRangeOf[] = opened.shards.map((s) => ({ source: s.source as CachedSource, offset: 0, length: s.header.dataOffset }));
   for (const t of opened.header.tensors) {
     if (tensorWanted(t.name, sel)) ranges.push({ source: opened.shards[t.shard].source as CachedSource, offset: t.shardOffset, length: t.byteSize });
   }
-  return downloadRanges(ranges, o);
+  return downloadRanges(ranges, o, { at, fetched });
 }

@@ -14,10 +14,12 @@ import { openModel } from '../engine/model.ts';
 import { openStage } from '../engine/stage.ts';
 import { cachedUrlSource } from './cached-source.ts';
 import { downloadLayers, downloadModel, type DownloadProgress } from './download.ts';
-import { WeightCache } from './weight-cache.ts';
+import { chunkSizeFor, watchWeightCache, WeightCache } from './weight-cache.ts';
 
 /** Files by URL path; `etag` changes when a test replaces a file. */
 const files = new Map<string, { body: Uint8Array; etag: string }>();
+/** Paths whose next GET starting at or past `from` breaks off after `after` body bytes. */
+const cuts = new Map<string, { from: number; after: number }>();
 let served = 0; // body bytes sent
 let server: Server;
 let base = '';
@@ -43,8 +45,16 @@ beforeAll(async () => {
     if (req.method === 'HEAD') { res.writeHead(200, { ...headers, 'content-length': f.body.byteLength }).end(); return; }
     const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
     const a = m ? Number(m[1]) : 0, b = m ? Math.min(Number(m[2]), f.body.byteLength - 1) : f.body.byteLength - 1;
-    served += b - a + 1;
+    const path = new URL(req.url!, 'http://x').pathname;
+    const cut = cuts.get(path);
     res.writeHead(m ? 206 : 200, { ...headers, 'content-length': b - a + 1, ...(m ? { 'content-range': `bytes ${a}-${b}/${f.body.byteLength}` } : {}) });
+    if (cut && a >= cut.from) {
+      cuts.delete(path);
+      served += cut.after;
+      res.write(f.body.subarray(a, a + cut.after), () => res.destroy()); // the connection drops mid-body
+      return;
+    }
+    served += b - a + 1;
     res.end(f.body.subarray(a, b + 1));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -185,6 +195,46 @@ describe('weight cache', () => {
     expect(source.stats.fetchedBytes).toBe(0);
     await openStage(model, 0, 1);
     expect(source.stats.fetchedBytes).toBeGreaterThan(0);
+  });
+});
+
+describe('weight cache: streaming, chunk sizes, change notices', () => {
+  it('stores each chunk as its bytes stream in: a connection cut mid-request keeps the chunks that completed', async () => {
+    const body = gguf(8 << 20, 5);
+    const url = serve('/cut.bin', body);
+    const cache = await newCache(); // 256 KiB chunks; a download asks for an eighth of the file (4 chunks) at a time
+    cuts.set('/cut.bin', { from: 1 << 20, after: (600 << 10) + 1000 }); // past the header's first MiB: 2 whole chunks and a bit
+    served = 0;
+    await expect(downloadModel(cache, url)).rejects.toMatchObject({ code: 'gguf_fetch_failed' });
+    const stored = (await cache.usage()).models[0].storedBytes;
+    expect(stored).toBe((1 << 20) + 2 * (256 << 10));
+    served = 0;
+    const done = await downloadModel(cache, url);
+    expect(done).toMatchObject({ bytesDone: body.byteLength, bytesFetched: body.byteLength - stored });
+    expect(served).toBe(body.byteLength - stored);
+    expect(same(await (await cachedUrlSource(cache, url)).read(0, body.byteLength), body)).toBe(true);
+  });
+
+  it('sizes chunks by file (about 64 per file, 256 KiB to 4 MiB) unless told a size', async () => {
+    expect(chunkSizeFor(5_000_000)).toBe(256 << 10);
+    expect(chunkSizeFor(64 << 20)).toBe(1 << 20);
+    expect(chunkSizeFor(500_000_000)).toBe(4 << 20);
+    const cache = await WeightCache.open({ name: `test-${dbCount++}` });
+    caches.push(cache);
+    expect((await cache.model('http://x/a.gguf', undefined, 100 << 20)).chunkSize).toBe(2 << 20);
+  });
+
+  it('tells other handles on the same database when weights are stored or deleted', async () => {
+    const url = serve('/watched.bin', gguf(100_000, 9));
+    const cache = await newCache();
+    let notices = 0;
+    const stop = watchWeightCache(() => notices++, cache.name);
+    await downloadModel(cache, url);
+    await expect.poll(() => notices).toBeGreaterThan(0);
+    const before = notices;
+    await cache.delete(url);
+    await expect.poll(() => notices).toBeGreaterThan(before);
+    stop();
   });
 });
 

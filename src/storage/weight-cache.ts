@@ -11,7 +11,20 @@ import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from '
 import { StorageError } from './errors.ts';
 
 export const DEFAULT_CHUNK_SIZE = 4 << 20;
+export const MIN_CHUNK_SIZE = 256 << 10;
 export const DEFAULT_BUDGET = 8 * 2 ** 30;
+/** Default database: the one the Models view, the inference worker and a mesh tab's stages share. */
+export const DEFAULT_CACHE_NAME = 'mesh-llm-weights';
+
+/**
+ * About 64 chunks per file, between 256 KiB and 4 MiB: a small file still shows progress and resumes
+ * chunk by chunk, a large one keeps the number of records (and transactions) small.
+ */
+export function chunkSizeFor(size: number): number {
+  let chunk = MIN_CHUNK_SIZE;
+  while (chunk < DEFAULT_CHUNK_SIZE && chunk * 64 < size) chunk *= 2;
+  return chunk;
+}
 
 export interface ModelRecord {
   /** `${url}|${etag}|${size}`: a new version of the file at the same URL is a different model. */
@@ -41,7 +54,7 @@ export interface WeightCacheOptions {
   readonly name?: string;
   /** Bytes the cache may hold in all (default 8 GiB). */
   readonly budgetBytes?: number;
-  /** Chunk size for models first stored from now on (default 4 MiB). */
+  /** Chunk size for models first stored from now on (default: chunkSizeFor(size) per file). */
   readonly chunkSize?: number;
   /** Clock for least-recently-used order (tests). */
   readonly now?: () => number;
@@ -58,15 +71,19 @@ export function modelKey(url: string, etag: string | undefined, size: number): s
 }
 
 export class WeightCache {
+  readonly name: string;
   readonly budgetBytes: number;
-  readonly chunkSize: number;
+  /** Fixed chunk size, or undefined for chunkSizeFor(size). */
+  readonly chunkSize: number | undefined;
   private readonly db: IDBPDatabase<Schema>;
   private readonly now: () => number;
+  private channel: BroadcastChannel | undefined;
 
-  private constructor(db: IDBPDatabase<Schema>, o: WeightCacheOptions) {
+  private constructor(db: IDBPDatabase<Schema>, name: string, o: WeightCacheOptions) {
     this.db = db;
+    this.name = name;
     this.budgetBytes = o.budgetBytes ?? DEFAULT_BUDGET;
-    this.chunkSize = o.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.chunkSize = o.chunkSize;
     this.now = o.now ?? Date.now;
   }
 
@@ -77,14 +94,15 @@ export class WeightCache {
     if (o.chunkSize !== undefined && !(Number.isInteger(o.chunkSize) && o.chunkSize > 0)) {
       throw new StorageError('storage_bad_options', `chunkSize must be a positive integer, got ${o.chunkSize}`);
     }
+    const name = o.name ?? DEFAULT_CACHE_NAME;
     try {
-      const db = await openDB<Schema>(o.name ?? 'mesh-llm-weights', 1, {
+      const db = await openDB<Schema>(name, 1, {
         upgrade(d) {
           d.createObjectStore('models', { keyPath: 'key' }).createIndex('by-url', 'url');
           d.createObjectStore('chunks', { keyPath: ['model', 'index'] });
         },
       });
-      return new WeightCache(db, o);
+      return new WeightCache(db, name, o);
     } catch (cause) {
       throw new StorageError('storage_unavailable', `could not open the weight cache: ${(cause as Error).message ?? cause}; check the browser's storage settings (private windows may forbid it)`, { cause });
     }
@@ -103,7 +121,7 @@ export class WeightCache {
     }
     const found = await models.get(key);
     const record: ModelRecord = found ? { ...found, lastUsed: this.now() }
-      : { key, url, etag, size, chunkSize: this.chunkSize, storedBytes: 0, storedChunks: 0, lastUsed: this.now() };
+      : { key, url, etag, size, chunkSize: this.chunkSize ?? chunkSizeFor(size), storedBytes: 0, storedChunks: 0, lastUsed: this.now() };
     await models.put(record);
     await tx.done;
     return record;
@@ -145,6 +163,7 @@ export class WeightCache {
     }
     await tx.objectStore('models').put({ ...model, storedBytes: model.storedBytes + bytes, storedChunks: model.storedChunks + count, lastUsed: this.now() });
     await tx.done;
+    this.changed();
     return true;
   }
 
@@ -169,6 +188,7 @@ export class WeightCache {
     const byUrl = await tx.objectStore('models').index('by-url').getAllKeys(keyOrUrl);
     for (const key of byUrl.length > 0 ? byUrl : [keyOrUrl]) await this.deleteIn(tx, key);
     await tx.done;
+    this.changed();
   }
 
   private async deleteIn(tx: IDBPTransaction<Schema, ('models' | 'chunks')[], 'readwrite'>, key: string): Promise<void> {
@@ -185,7 +205,32 @@ export class WeightCache {
     };
   }
 
+  /** Tells every context watching this database (watchWeightCache) that what it holds changed. */
+  private changed(): void {
+    if (typeof BroadcastChannel === 'undefined') return;
+    if (!this.channel) {
+      this.channel = new BroadcastChannel(channelName(this.name));
+      (this.channel as { unref?: () => void }).unref?.(); // Node: never keeps a process alive
+    }
+    this.channel.postMessage('changed');
+  }
+
   close(): void {
+    this.channel?.close();
     this.db.close();
   }
+}
+
+const channelName = (db: string) => `weight-cache:${db}`;
+
+/**
+ * Calls `listener` whenever any page or worker of this origin stores or deletes weights in the
+ * database `name` (a download, an engine's read-through, an eviction). Returns the unsubscribe.
+ */
+export function watchWeightCache(listener: () => void, name: string = DEFAULT_CACHE_NAME): () => void {
+  if (typeof BroadcastChannel === 'undefined') return () => {};
+  const channel = new BroadcastChannel(channelName(name));
+  (channel as { unref?: () => void }).unref?.();
+  channel.onmessage = () => listener();
+  return () => channel.close();
 }

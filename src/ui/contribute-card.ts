@@ -1,6 +1,7 @@
 // Home's "Contribute this tab" card: backend, memory budget and pause/resume, saved in the settings
 // store, and fed to the mesh: resuming joins the invited mesh as a server with this budget, pausing
 // leaves it. Its status line says what the tab really does (mesh-describe.ts), never more.
+import { backgroundText, type BackgroundState } from '../app/background-watch.ts';
 import type { MeshJoin } from '../app/mesh-join.ts';
 import { MEMORY_BUDGET_RANGE, type ContributeBackend, type ContributeSettings, type SettingsStore } from './contribute-settings.ts';
 import { h } from './dom.ts';
@@ -13,7 +14,21 @@ const BACKENDS: { value: ContributeBackend; label: string; hint: string }[] = [
   { value: 'cpu', label: 'CPU (WebAssembly)', hint: 'works everywhere; slower, uses more power' },
 ];
 
-export function contributeCard(store: SettingsStore, mesh?: MeshJoin): HTMLElement {
+/** How hidden-tab throttling is watched (src/app/background-watch.ts). */
+export interface BackgroundSource {
+  state(): BackgroundState;
+  onChange(listener: () => void): unknown;
+}
+
+export interface ContributeCardOptions {
+  /** How hidden-tab throttling is watched, to say so honestly. */
+  readonly background?: BackgroundSource;
+  /** This computer's private mesh (its invite link), joined when contributing starts outside any mesh. */
+  readonly machineInvite?: () => Promise<string | undefined>;
+}
+
+export function contributeCard(store: SettingsStore, mesh?: MeshJoin, options: ContributeCardOptions = {}): HTMLElement {
+  const { background, machineInvite } = options;
   const settings = store.get();
   const backendGroup = h('fieldset', { class: 'field choice-group' }, h('legend', {}, 'Run layers on'));
   for (const b of BACKENDS) {
@@ -37,12 +52,24 @@ export function contributeCard(store: SettingsStore, mesh?: MeshJoin): HTMLEleme
     if (!mesh) return;
     const status = mesh.state().status;
     if (paused && (status === 'joined' || status === 'starting')) void mesh.leave();
-    // Resuming joins the mesh of the invite link as a server, lending the budget set here.
-    if (!paused && (status === 'invited' || status === 'failed' || status === 'stopped')) {
-      mesh.join('server', { budgetBytes: store.get().memoryBudgetMb * 1024 * 1024 }).catch(() => {}); // the failure is in the status line
-    }
+    // Resuming joins the mesh of the invite link as a server, lending the budget set here; with no
+    // invite, this computer's private mesh (the one action to contribute).
+    if (!paused && (status === 'invited' || status === 'failed' || status === 'stopped')) joinAsServer(mesh).catch(() => {}); // the failure is in the status line
+    if (!paused && status === 'none') joinMachineMesh(mesh);
   });
+  const joinAsServer = (m: MeshJoin) => m.join('server', { budgetBytes: store.get().memoryBudgetMb * 1024 * 1024 });
+  const joinMachineMesh = (m: MeshJoin) => {
+    void machineInvite?.().then(async (link) => {
+      if (!link || store.get().paused || m.state().status !== 'none') return;
+      await m.adopt(link);
+      await joinAsServer(m);
+    }).catch(() => {}); // the failure is in the status line
+  };
+  // Contributing was left on when this tab last closed: lending goes on in this computer's private mesh.
+  // (An invite link of another mesh still waits for its Join click: its terms are new to the person.)
+  if (mesh && !settings.paused && mesh.state().status === 'none') joinMachineMesh(mesh);
   const state = h('p', { class: 'contribute-state', role: 'status', 'data-testid': 'contribute-state' });
+  const backgroundNote = h('p', { class: 'note background-note', 'aria-live': 'polite', 'data-testid': 'background-note' });
 
   const render = (s: ContributeSettings) => {
     budgetOut.textContent = s.memoryBudgetMb >= 1024 ? `${(s.memoryBudgetMb / 1024).toFixed(s.memoryBudgetMb % 1024 ? 2 : 0)} GB` : `${s.memoryBudgetMb} MB`;
@@ -54,10 +81,18 @@ export function contributeCard(store: SettingsStore, mesh?: MeshJoin): HTMLEleme
     state.dataset.state = status.kind === 'paused' ? 'paused' : 'ready';
     state.dataset.kind = status.kind;
     if (state.textContent !== status.text) state.textContent = status.text;
+    // While the tab lends (or is about to), say honestly what the browser does to it in the background.
+    const lending = status.kind === 'serving' || status.kind === 'joining';
+    const bg = background?.state();
+    const text = !lending ? '' : (bg && backgroundText(bg)) ?? 'Lending goes on in a background tab as far as the browser allows; this card says so if the browser slows it down.';
+    backgroundNote.dataset.throttled = String(Boolean(bg?.throttled));
+    backgroundNote.hidden = text === '';
+    if (backgroundNote.textContent !== text) backgroundNote.textContent = text;
   };
   render(settings);
   store.subscribe(render);
   mesh?.onChange(() => render(store.get()));
+  background?.onChange(() => render(store.get()));
 
   return h(
     'section',
@@ -68,11 +103,12 @@ export function contributeCard(store: SettingsStore, mesh?: MeshJoin): HTMLEleme
     h('div', { class: 'field' }, h('label', { for: 'memory-budget' }, 'Memory it may use'), h('div', { class: 'range-row' }, budget, budgetOut)),
     h('div', { class: 'actions' }, toggle, h('a', { class: 'button', href: hashFor('models') }, 'Browse models')),
     state,
+    backgroundNote,
     h(
       'div',
       { class: 'privacy-note' },
       h('h3', {}, 'Who sees a prompt'),
-      h('p', {}, 'A prompt and its reply pass through the peers that serve that request’s layers, and only those. When this tab serves, it sees the activations of the requests it serves, never who sent them. Browsers slow down background tabs, so a hidden tab may serve less.'),
+      h('p', {}, 'A prompt and its reply pass through the peers that serve that request, and only those: the companion that heads the mesh reads them as text (it turns text into activations and back), and the tabs running its layers see its activations, numbers from which the text could be worked out. They never learn who sent it. Mesh links between peers are encrypted, so nobody else on the network sees any of it.'),
     ),
   );
 }

@@ -11,6 +11,8 @@ import type { ViewContent } from './shell.ts';
 
 export interface DashboardDeps {
   mesh(): MeshJoinState;
+  /** Peer ids of the companion heading the mesh (the invite's bootstrap), badged in the peers table. */
+  companionPeerIds?(): readonly string[];
   onMeshChange(listener: () => void): () => void;
   health(): Promise<CompanionHealth>;
   metrics: MetricsStore;
@@ -35,7 +37,7 @@ export function dashboardView(deps: DashboardDeps): ViewContent {
   const render = () => {
     const mesh = deps.mesh();
     renderTiles(tiles, mesh, health, deps.metrics);
-    renderPeers(peers, mesh);
+    renderPeers(peers, mesh, new Set(deps.companionPeerIds?.() ?? []));
     renderPlan(plan, mesh, health, healthError);
     renderModels(models, health, healthError);
     renderPlot(plot, deps.metrics);
@@ -87,32 +89,40 @@ function renderTiles(el: HTMLElement, mesh: MeshJoinState, health: CompanionHeal
   );
 }
 
-function renderPeers(el: HTMLElement, mesh: MeshJoinState): void {
+function renderPeers(el: HTMLElement, mesh: MeshJoinState, companions: ReadonlySet<string>): void {
   if (!('peers' in mesh)) {
     const why = mesh.status === 'failed' ? `Joining failed: ${mesh.error}` : 'This tab is not in a mesh.';
     el.replaceChildren(empty(why, 'Open the invite link that npm start prints (or join from Home); the peers of the mesh and how they are linked appear here.'));
     return;
   }
-  const head = h('tr', {}, ...['Peer', 'Role', 'Backend', 'Layers', 'Link', 'Round trip'].map((t) => h('th', { scope: 'col' }, t)));
+  const head = h('tr', {}, ...['Peer', 'Role', 'Backend', 'Layers', 'Link', 'Round trip'].map((t) => h('th', { scope: 'col', class: t === 'Round trip' ? 'num' : undefined }, t)));
   // Layers come from the head's gossiped plan (what each peer was asked to run), with its readiness.
   const planned = (peerId: string): string => {
     const stage = mesh.plan?.stages.find((s) => s.peerId === peerId);
     return stage ? `${layerRangeText(stage.layers)}${stage.ready ? '' : ' (loading)'}` : '–';
   };
   const self = h('tr', { 'data-peer': mesh.peerId, class: 'dash-self' },
-    h('td', {}, h('code', {}, short(mesh.peerId)), ' ', h('span', { class: 'badge' }, 'this tab')),
+    h('td', {}, h('code', {}, short(mesh.peerId)), h('span', { class: 'badge' }, 'this tab')),
     h('td', {}, mesh.role), h('td', {}, 'wasm'),
     h('td', { 'data-cell': 'layers' }, mesh.plan ? planned(mesh.peerId) : mesh.stage?.layers ? layerRangeText(mesh.stage.layers) : '–'),
-    h('td', {}, '–'), h('td', {}, '–'));
-  const rows = mesh.peers.map((p) => h('tr', { 'data-peer': p.peerId },
-    h('td', {}, h('code', { title: p.peerId }, short(p.peerId))),
-    h('td', { 'data-cell': 'role' }, p.role ?? 'unknown'), h('td', {}, p.backend ?? 'unknown'),
-    h('td', { 'data-cell': 'layers' }, planned(p.peerId)),
-    h('td', {}, p.links.length ? p.links.join(', ') : 'not linked'),
-    h('td', {}, '–')));
+    h('td', {}, '–'), h('td', { 'data-cell': 'rtt', class: 'num' }, rttText(rttOf(mesh))));
+  // The companion first (it heads the mesh: plans, embeds, samples), then the tabs.
+  const isCompanion = (p: object & { peerId: string }) => companions.has(p.peerId) || ('companion' in p && p.companion === true);
+  const ordered = [...mesh.peers].sort((a, b) => Number(isCompanion(b)) - Number(isCompanion(a)));
+  const rows = ordered.map((p) => {
+    const companion = isCompanion(p);
+    // The companion is the far end of every round trip here: it has none of its own.
+    const rtt = companion ? undefined : rttOf(p);
+    return h('tr', { 'data-peer': p.peerId, 'data-kind': companion ? 'companion' : 'tab' },
+      h('td', {}, h('code', { title: p.peerId }, short(p.peerId)), companion ? h('span', { class: 'badge badge-companion', 'data-testid': 'peer-companion' }, 'companion') : null),
+      h('td', { 'data-cell': 'role' }, companion ? 'head' : p.role ?? 'unknown'), h('td', {}, p.backend ?? 'unknown'),
+      h('td', { 'data-cell': 'layers' }, planned(p.peerId)),
+      h('td', {}, p.links.length ? p.links.join(', ') : 'not linked'),
+      h('td', { 'data-cell': 'rtt', class: 'num' }, rttText(rtt)));
+  });
   el.replaceChildren(
     h('div', { class: 'table-wrap' }, h('table', { class: 'dash-table' }, h('caption', { class: 'visually-hidden' }, 'Peers of this mesh'), h('thead', {}, head), h('tbody', {}, self, ...rows))),
-    h('p', { class: 'note' }, mesh.plan ? `Layers are those of the companion’s plan (epoch ${mesh.plan.epoch}); round trips appear once peers gossip them.` : 'Layers appear once the companion plans a model across the mesh; “–” means not reported yet.'),
+    h('p', { class: 'note' }, `${mesh.plan ? `Layers are those of the companion’s plan (epoch ${mesh.plan.epoch}).` : 'Layers appear once the companion plans a model across the mesh.'} Round trip: each peer’s measured ping to the companion, as the peer reports it; “–” means not measured yet.`),
   );
 }
 
@@ -214,6 +224,18 @@ function renderErrors(el: HTMLElement, metrics: MetricsStore): void {
   el.replaceChildren(h('ul', { class: 'dash-errors', role: 'list' }, ...list.slice(0, 8).map((e) => h('li', {},
     h('p', { class: 'dash-error-title' }, h('strong', {}, e.title), h('span', { class: 'dash-error-when' }, ` · ${e.where}, ${new Date(e.at).toLocaleTimeString()}`)),
     h('p', { class: 'dash-error-detail' }, e.detail)))));
+}
+
+/** The round trip to a peer, when the mesh layer measured one (a field of newer peer views). */
+function rttOf(peer: object): number | undefined {
+  const rtt = 'rttMs' in peer ? peer.rttMs : undefined;
+  return typeof rtt === 'number' && Number.isFinite(rtt) && rtt >= 0 ? rtt : undefined;
+}
+
+function rttText(ms: number | undefined): string {
+  if (ms === undefined) return '–';
+  if (ms < 1) return '<1 ms';
+  return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
 }
 
 function short(id: string): string {

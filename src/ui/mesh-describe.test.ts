@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MeshJoinState } from '../app/mesh-join.ts';
-import { contributeStatus, formatBytes, layerRangeText, meshPill, shortPeerId, stageText } from './mesh-describe.ts';
+import { contributeStatus, formatBytes, layerRangeText, meshPill, servedText, shortPeerId, stageText } from './mesh-describe.ts';
 
 const joined = (stage?: object): MeshJoinState => ({
   status: 'joined', peerId: '12D3KooWabcdefghijk', meshId: 'm', role: 'server', multiaddrs: [], peers: [], refused: [], linkTypesSeen: [],
@@ -13,6 +13,13 @@ describe('mesh-describe', () => {
   it('shortens peer ids but keeps short ones whole', () => {
     expect(shortPeerId('12D3KooWQaZLMNopqrstuvwxyz4q')).toBe('12D3Ko…yz4q');
     expect(shortPeerId('abc')).toBe('abc');
+  });
+
+  it('says what work the stage has served, in frames, compute time and open requests', () => {
+    expect(servedText(undefined)).toBe('nothing yet');
+    expect(servedText(stage('ready'))).toBe('nothing yet: no request has reached this tab’s layers');
+    expect(servedText({ ...stage('ready'), frames: 1, computeMs: 12.4, sessions: 1 })).toBe('1 activation frame in 12 ms of compute; 1 request in progress');
+    expect(servedText({ ...stage('ready'), frames: 42, computeMs: 3210, sessions: 0 })).toBe('42 activation frames in 3.2 s of compute; none in progress');
   });
 
   it('reads half-open layer ranges as inclusive ones', () => {
@@ -36,7 +43,7 @@ describe('mesh-describe', () => {
 
   it('is honest in the Contribute card about what the tab lends', () => {
     expect(contributeStatus({ status: 'none' }, true).kind).toBe('paused');
-    expect(contributeStatus({ status: 'none' }, false)).toMatchObject({ kind: 'idle', text: expect.stringMatching(/not joined to a mesh: open an invite link/i) });
+    expect(contributeStatus({ status: 'none' }, false)).toMatchObject({ kind: 'idle', text: expect.stringMatching(/not in a mesh: join one in the Mesh card/i) });
     expect(contributeStatus({ status: 'invited', role: 'server' }, false).kind).toBe('idle');
     expect(contributeStatus({ status: 'failed', error: 'relay down' }, false)).toMatchObject({ kind: 'failed', text: expect.stringContaining('relay down') });
     expect(contributeStatus(joined(stage('ready')), false)).toEqual({ kind: 'serving', text: 'In the mesh: serving layers 2–3 of tiny-llama-4l-f32.' });

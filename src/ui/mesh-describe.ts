@@ -35,6 +35,14 @@ export function stageText(stage: StageState | undefined): string {
   return what;
 }
 
+/** The work this tab's stage has done, e.g. "42 activation frames in 3 s of compute, 1 session open". */
+export function servedText(stage: StageState | undefined): string {
+  if (!stage || stage.frames === 0) return stage?.status === 'ready' ? 'nothing yet: no request has reached this tab’s layers' : 'nothing yet';
+  const compute = stage.computeMs >= 1000 ? `${(stage.computeMs / 1000).toFixed(1)} s` : `${Math.round(stage.computeMs)} ms`;
+  const open = stage.sessions === 1 ? '1 request in progress' : stage.sessions > 1 ? `${stage.sessions} requests in progress` : 'none in progress';
+  return `${stage.frames} activation ${stage.frames === 1 ? 'frame' : 'frames'} in ${compute} of compute; ${open}`;
+}
+
 export type ContributeStateKind = 'paused' | 'idle' | 'joining' | 'serving' | 'client' | 'failed';
 
 /** The Contribute card's status line: honest about whether this tab lends anything right now. */
@@ -43,7 +51,7 @@ export function contributeStatus(state: MeshJoinState, paused: boolean): { kind:
     case 'none':
       return paused
         ? { kind: 'paused', text: 'Paused. This tab lends nothing.' }
-        : { kind: 'idle', text: 'Not joined to a mesh: open an invite link (npm start prints one) and this tab will lend with these settings.' };
+        : { kind: 'idle', text: 'Not in a mesh: join one in the Mesh card (this computer’s private mesh, or an invite link) and this tab will lend with these settings.' };
     case 'invited':
       return paused
         ? { kind: 'paused', text: 'Paused. This tab lends nothing; start contributing to join the mesh of your invite link.' }

@@ -1,20 +1,28 @@
 // Home's Mesh card: opened from an invite link, it says in plain words what joining means (compute
 // lent, who sees prompts, how to leave) and offers one Join action with a role choice; once joined
 // it shows the live status (peer id, role, peers and their links, the layers this tab serves) and
-// Leave. Without an invite it says how to get one. The card re-renders on every mesh change.
+// Leave. Without an invite it offers this machine's private mesh (its invite as a link and a QR
+// code, and joining it) and a field to open an invite from a pasted link. The card re-renders on
+// every mesh change.
 import type { MeshJoin, MeshJoinState } from '../app/mesh-join.ts';
 import type { MeshSnapshot } from '../mesh/net/peer-node.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
 import type { SettingsStore } from './contribute-settings.ts';
 import { h } from './dom.ts';
-import { formatBytes, shortPeerId, stageText } from './mesh-describe.ts';
+import { inviteShare } from './invite-share.ts';
+import { formatBytes, servedText, shortPeerId, stageText } from './mesh-describe.ts';
 
-export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore): HTMLElement {
+export interface MeshJoinCardOptions {
+  /** The invite of this machine's companion mesh, when the companion gives it to this page. */
+  readonly machineInvite?: () => Promise<string | undefined>;
+}
+
+export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: MeshJoinCardOptions = {}): HTMLElement {
   const body = h('div', { class: 'mesh-join-body' });
   const live = h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite', 'data-testid': 'mesh-join-announce' });
   const card = h(
     'section',
-    { class: 'card mesh-join', 'aria-labelledby': 'mesh-join-title', 'data-slot': 'mesh-join', 'data-testid': 'mesh-join' },
+    { class: 'card mesh-join home-wide', 'aria-labelledby': 'mesh-join-title', 'data-slot': 'mesh-join', 'data-testid': 'mesh-join' },
     h('h2', { id: 'mesh-join-title' }, 'Mesh'),
     live,
     body,
@@ -22,6 +30,10 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore): HTMLEleme
   let role: PeerRole = mesh.state().status === 'invited' ? (mesh.state() as { role: PeerRole }).role : 'server';
   let shown = '';
   let busy = false;
+  let machineInvite: string | undefined;
+  /** What the paste field holds and what was wrong with it (kept across re-renders). */
+  let pasted = '';
+  let pasteError = '';
 
   const budgetBytes = () => settings.get().memoryBudgetMb * 1024 * 1024;
   const join = async () => {
@@ -47,11 +59,24 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore): HTMLEleme
     render(true);
   };
 
+  const openPasted = async (text: string, focusAfter?: string) => {
+    pasted = text;
+    try {
+      await mesh.adopt(text);
+      pasted = '';
+      pasteError = '';
+    } catch (error) {
+      pasteError = error instanceof Error ? error.message : String(error);
+    }
+    render(true);
+    if (focusAfter) body.querySelector<HTMLElement>(`[data-focus-key="${focusAfter}"]`)?.focus();
+  };
+
   const render = (force = false) => {
     const state = mesh.state();
     // Snapshots change often (peer lists, stage frames): rebuild only when something shown changed,
     // so a focused button is not replaced under the keyboard.
-    const key = JSON.stringify([state, busy, role, settings.get()]);
+    const key = JSON.stringify([state, busy, role, settings.get(), machineInvite, pasteError]);
     if (!force && key === shown) return;
     const hadFocus = card.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.focusKey : undefined;
     shown = key;
@@ -67,17 +92,52 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore): HTMLEleme
       case 'none':
         return [
           h('p', { class: 'lead' }, 'This tab is not in a mesh. Requests go to the companion that npm start runs on this machine.'),
-          h('p', {}, 'To join a private mesh, open its invite link: npm start prints one as its invite: line.'),
+          h('div', { class: 'mesh-sections' },
+            ...(machineInvite ? machineMesh(machineInvite) : [h('div', { class: 'mesh-section' }, h('h3', {}, 'Your private mesh'), h('p', {}, 'npm start prints the invite link of this computer’s private mesh as its invite: line. Open that link in this browser, or paste it here.'))]),
+            pasteForm()),
         ];
       case 'invited':
       case 'failed':
       case 'stopped':
-        return [...explanation(), roleChoice(), ...(state.status !== 'invited' && state.error ? [h('p', { class: 'mesh-error', role: 'alert' }, `Joining failed: ${state.error}`)] : []), joinActions(), ...(link ? [inviteRow(link)] : [])];
+        return [...explanation(), roleChoice(), ...(state.status !== 'invited' && state.error ? [h('p', { class: 'mesh-error', role: 'alert' }, `Joining failed: ${state.error}`)] : []), joinActions(), ...(link ? [share(link)] : [])];
       case 'starting':
-        return [h('p', { class: 'lead' }, 'Joining the mesh: connecting to its bootstrap peer and relay…'), ...(link ? [inviteRow(link)] : [])];
+        return [h('p', { class: 'lead' }, 'Joining the mesh: connecting to its bootstrap peer and relay…'), ...(link ? [share(link)] : [])];
       case 'joined':
-        return [joinedStatus(state), h('div', { class: 'actions' }, button('Leave the mesh', 'leave', leave, 'mesh-leave')), ...(link ? [inviteRow(link)] : [])];
+        return [joinedStatus(state, new Set(mesh.companionPeerIds())), h('div', { class: 'actions' }, button('Leave the mesh', 'leave', leave, 'mesh-leave')), ...(link ? [share(link)] : [])];
     }
+  };
+
+  /** This machine's companion mesh: what it is, joining it, and its invite to bring another device. */
+  const machineMesh = (link: string): Node[] => [
+    h('div', { class: 'mesh-section', 'data-testid': 'mesh-machine' },
+      h('h3', {}, 'Your private mesh'),
+      h('p', {}, 'npm start made a private mesh for this computer. Only devices given its invite can join it; this tab and other devices then share the model’s layers.'),
+      h('div', { class: 'actions' }, button('Join it with this tab', 'join-machine', () => openPasted(link, 'join'), 'mesh-machine-join', true)),
+      share(link, 'Invite link to this mesh'),
+    ),
+  ];
+
+  const pasteForm = (): HTMLElement => {
+    const input = h('input', {
+      type: 'text', id: 'mesh-paste', value: pasted, autocomplete: 'off', spellcheck: 'false', placeholder: 'http://…/#join=…',
+      'aria-describedby': pasteError ? 'mesh-paste-hint mesh-paste-error' : 'mesh-paste-hint', 'aria-invalid': pasteError ? 'true' : undefined,
+      'data-focus-key': 'paste', 'data-testid': 'mesh-paste',
+    });
+    input.addEventListener('input', () => (pasted = input.value));
+    const form = h('form', { class: 'mesh-section mesh-paste', 'data-testid': 'mesh-paste-form' },
+      h('h3', {}, 'Join from an invite link'),
+      h('div', { class: 'field' },
+        h('label', { for: 'mesh-paste' }, 'Paste an invite link'),
+        h('p', { class: 'note', id: 'mesh-paste-hint' }, 'Someone running a mesh shares it as a link or a QR code; the token after #join= alone works too.'),
+        h('div', { class: 'range-row' }, input, h('button', { type: 'submit', class: 'button', 'data-focus-key': 'paste-open', 'data-testid': 'mesh-paste-open' }, 'Open invite')),
+      ),
+      pasteError ? h('p', { class: 'mesh-error', id: 'mesh-paste-error', role: 'alert' }, `That invite cannot be used: ${pasteError}`) : null,
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void openPasted(input.value, 'join');
+    });
+    return form;
   };
 
   const explanation = (): Node[] => {
@@ -118,16 +178,21 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore): HTMLEleme
     render(true);
     mesh.onChange(() => render());
     settings.subscribe(() => render());
+    void options.machineInvite?.().then((link) => {
+      machineInvite = link;
+      render();
+    });
     return card;
   })();
 }
 
-function joinedStatus(state: MeshSnapshot): HTMLElement {
+function joinedStatus(state: MeshSnapshot, companions: ReadonlySet<string>): HTMLElement {
   const peers = state.peers.filter((p) => p.member || p.announced);
   const list = h('ul', { class: 'plain-list mesh-peers', 'data-testid': 'mesh-peers' });
   for (const p of peers) {
     const links = p.links.length > 0 ? p.links.join(' + ') : 'no direct link';
-    list.append(h('li', { 'data-peer': p.peerId }, h('code', { title: p.peerId }, shortPeerId(p.peerId)), ` · ${p.role ?? 'unknown role'}${p.backend ? `, ${p.backend}` : ''} · ${links}`));
+    const what = companions.has(p.peerId) ? 'the companion, which heads the mesh' : `${p.role ?? 'unknown role'}${p.backend ? `, ${p.backend}` : ''}`;
+    list.append(h('li', { 'data-peer': p.peerId }, h('code', { title: p.peerId }, shortPeerId(p.peerId)), ` · ${what} · ${links}`));
   }
   return h(
     'div',
@@ -139,25 +204,18 @@ function joinedStatus(state: MeshSnapshot): HTMLElement {
       h('dt', {}, 'This tab'), h('dd', {}, h('code', { title: state.peerId }, shortPeerId(state.peerId))),
       h('dt', {}, 'Role'), h('dd', { 'data-testid': 'mesh-role' }, state.role === 'server' ? 'Server (lends compute)' : 'Client (requests only)'),
       h('dt', {}, 'Layers'), h('dd', { 'data-testid': 'mesh-layers' }, state.role === 'server' ? stageText(state.stage) : 'none: clients serve no layers'),
+      ...(state.role === 'server' ? [
+        h('dt', {}, 'Runs on'), h('dd', {}, 'CPU (WebAssembly)'),
+        h('dt', {}, 'Served'), h('dd', { 'data-testid': 'mesh-served' }, servedText(state.stage)),
+      ] : []),
       h('dt', {}, 'Peers'), h('dd', { 'data-testid': 'mesh-peer-count' }, peers.length === 1 ? '1 connected' : `${peers.length} connected`),
     ),
     peers.length > 0 ? list : h('p', {}, 'No other peer yet.'),
   );
 }
 
-function inviteRow(link: string): HTMLElement {
-  const input = h('input', { type: 'url', id: 'mesh-invite-link', readonly: true, value: link, 'data-focus-key': 'invite' });
-  const copy = button('Copy', 'copy', async () => {
-    try {
-      await navigator.clipboard.writeText(link);
-      copy.textContent = 'Copied';
-    } catch {
-      // Clipboard refused (no permission): select the text so Ctrl+C works.
-      input.select();
-      copy.textContent = 'Press Ctrl+C';
-    }
-  }, 'mesh-invite-copy');
-  return h('div', { class: 'field mesh-invite' }, h('label', { for: 'mesh-invite-link' }, 'Invite link (share it to bring another device in)'), h('div', { class: 'range-row' }, input, copy));
+function share(link: string, label = 'Invite link (share it to bring another device in)'): HTMLElement {
+  return inviteShare(link, { label, id: 'mesh-invite-link' });
 }
 
 function button(label: string, key: string, onClick: () => unknown, testId: string, primary = false): HTMLButtonElement {

@@ -1,7 +1,9 @@
-// The Models view: storage use, the bundled test models, curated real models and a custom URL, each
-// with download progress (bytes, rate, time left), pause/resume and delete.
+// The Models view: the weight cache's use and limit, the bundled test models, curated real models and
+// a custom URL, each with download progress (bytes, rate, time left), pause/resume and delete. What
+// a row shows as stored is what the engine loads from: a model downloaded here costs no network
+// bytes when this tab serves it, and layers a mesh stage read show up here as partly stored.
 import { customModel, type CatalogModel } from '../app/models-catalog.ts';
-import type { ModelEntry, ModelsManager } from '../app/models-manager.ts';
+import type { ModelEntry, ModelsManager, StorageUse } from '../app/models-manager.ts';
 import { formatBytes, formatDuration } from '../app/models-rate.ts';
 import { h } from './dom.ts';
 import type { ViewContent } from './shell.ts';
@@ -27,7 +29,7 @@ export function modelsView({ manager, servedModels }: ModelsViewDeps): ViewConte
     { class: 'custom-form', 'aria-label': 'Add a model by URL' },
     h('label', { for: 'custom-url' }, 'GGUF file URL'),
     h('div', { class: 'custom-row' }, urlInput, h('button', { type: 'submit', class: 'button primary' }, 'Add')),
-    h('p', { id: 'custom-url-hint', class: 'field-hint' }, 'Any .gguf file whose server allows downloads from other sites (Hugging Face does).'),
+    h('p', { id: 'custom-url-hint', class: 'field-hint' }, 'Any .gguf file whose server allows downloads from other sites (Hugging Face does). For a split model, the link to its first part.'),
     urlError,
   );
   form.addEventListener('submit', (event) => {
@@ -84,7 +86,7 @@ export function modelsView({ manager, servedModels }: ModelsViewDeps): ViewConte
   return {
     element,
     shown: () => {
-      void manager.storageUse().then(storage.update);
+      void manager.refresh(); // another tab or a worker may have stored or evicted weights meanwhile
       servedModels().then((ids) => { served = new Set(ids); render(); }, () => {});
     },
   };
@@ -164,6 +166,7 @@ function progressText(e: ModelEntry): string {
   const size = e.total === null ? 'size unknown' : formatBytes(e.total);
   switch (e.state) {
     case 'none':
+      if (e.evicted) return 'Removed to make room for another model (the least recently used goes first)';
       return e.total === null ? 'Size shown once the download starts' : `About ${size}`;
     case 'done':
       return `${formatBytes(e.received)} stored on this device`;
@@ -180,20 +183,25 @@ function progressText(e: ModelEntry): string {
   }
 }
 
-function storageCard(): { element: HTMLElement; update(use: { usage: number | null; quota: number | null; persisted: boolean | null }): void } {
+function storageCard(): { element: HTMLElement; update(use: StorageUse): void } {
   const meter = h('meter', { min: '0', max: '1', value: '0', 'aria-labelledby': 'storage-title' });
   const text = h('p', { class: 'storage-text', 'data-testid': 'storage-text' }, 'Measuring…');
-  const element = h('section', { class: 'card storage-card', 'aria-labelledby': 'storage-title' }, h('h2', { id: 'storage-title' }, 'Storage on this device'), meter, text);
+  const browser = h('p', { class: 'storage-text', 'data-testid': 'storage-browser' });
+  const element = h('section', { class: 'card storage-card', 'aria-labelledby': 'storage-title' }, h('h2', { id: 'storage-title' }, 'Model storage on this device'), meter, text, browser);
   return {
     element,
-    update({ usage, quota, persisted }) {
-      if (usage === null || quota === null) {
-        text.textContent = 'This browser does not report how much storage it allows.';
-        return;
+    update({ usage, quota, persisted, cacheBytes, cacheBudget, cacheUnavailable }) {
+      if (cacheUnavailable !== null) {
+        text.textContent = `Models cannot be kept in this browser, so they are fetched again on every load (${cacheUnavailable}).`;
+      } else if (cacheBytes !== null && cacheBudget !== null) {
+        meter.value = cacheBudget ? Math.min(1, cacheBytes / cacheBudget) : 0;
+        meter.setAttribute('aria-valuetext', `${formatBytes(cacheBytes)} of ${formatBytes(cacheBudget)}`);
+        text.textContent = `${formatBytes(cacheBytes)} used of ${formatBytes(cacheBudget)} for models. A download that needs more removes the least recently used model first.`;
       }
-      meter.value = quota ? usage / quota : 0;
-      meter.setAttribute('aria-valuetext', `${formatBytes(usage)} of ${formatBytes(quota)}`);
-      text.textContent = `${formatBytes(usage)} used of ${formatBytes(quota)} this browser allows this site${persisted ? '' : ' · the browser may clear it when space runs low'}.`;
+      browser.hidden = usage === null || quota === null;
+      if (usage !== null && quota !== null) {
+        browser.textContent = `The browser counts ${formatBytes(usage)} for this site and allows ${formatBytes(quota)}${persisted ? '' : '; it may clear it when the disk runs low'}.`;
+      }
     },
   };
 }

@@ -59,7 +59,7 @@ export class AppShell {
       h(
         'footer',
         { class: 'app-footer' },
-        h('p', {}, 'Prompts are seen only by the peers that serve them. Nothing runs on this device until you choose to contribute.'),
+        h('p', {}, 'Prompts are seen only by the peers that serve them: the companion, and the tabs running their layers. Nothing runs on this device until you choose to contribute.'),
       ),
     );
 

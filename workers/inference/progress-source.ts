@@ -1,10 +1,11 @@
 // Where a model comes from inside the worker, as a ByteSource that reports how many bytes were read
 // (the header first, then each tensor the loaded range needs), throttled so progress events cost
 // nothing next to the reads themselves.
-import { blobSource, memorySource, urlSource } from '../../src/gguf/byte-source.ts';
+import { blobSource, memorySource } from '../../src/gguf/byte-source.ts';
 import type { ByteSource } from '../../src/gguf/reader.ts';
 import { EngineWorkerError } from '../../src/engine/worker-errors.ts';
 import type { LoadProgress, WorkerModelInput } from '../../src/protocol/engine-worker.ts';
+import { openModelUrl } from '../../src/storage/shared-cache.ts';
 
 export interface OpenedSource {
   readonly source: ByteSource;
@@ -21,7 +22,8 @@ export async function openWorkerSource(input: WorkerModelInput, signal: AbortSig
   const base = (globalThis as { location?: { href: string } }).location?.href;
   if (isUrl(input) || base) {
     const url = new URL(input, base).href;
-    return { source: await urlSource(url, { signal }), close: async () => {} };
+    // Through the origin's weight cache: a model the Models view downloaded loads with no network bytes.
+    return { source: await openModelUrl(url, { signal }), close: async () => {} };
   }
   // Node (tests, the companion): a local path, read by range like a URL.
   const path = '../../src/engine/file-source.ts';

@@ -3,7 +3,7 @@
 // needs, Chromium for browser tests) with nothing but the system Node, then runs the task under Node 22.
 // Plain JavaScript on purpose: it must run on Node 20 before anything is installed.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +74,43 @@ function ensureSystemTools() {
 }
 
 /**
+ * A Vulkan driver whose WebGPU adapter has shader-f16, for the f16 WGSL kernel tests (Dawn for Node,
+ * the `webgpu` package). Chromium on Linux offers no CPU adapter but SwiftShader (which lacks f16),
+ * and Debian 12's lavapipe (Mesa 22.3) misses Vulkan features Dawn requires; bookworm-backports'
+ * Mesa 25 has them. Its driver is unpacked under .cache/lavapipe (the system's Mesa is untouched)
+ * with apt state kept there too; tests point VK_ICD_FILENAMES at the manifest written here.
+ */
+const LAVAPIPE_ICD = join(root, '.cache', 'lavapipe', 'lvp_icd.json');
+
+function ensureLavapipe() {
+  if (existsSync(LAVAPIPE_ICD)) return;
+  const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '';
+  if (!/^VERSION_CODENAME=bookworm$/m.test(osRelease)) {
+    console.error('bootstrap: the f16 WebGPU kernel tests need Mesa 23+ lavapipe (Debian 12 backports); not on Debian 12, so not fetched: set LAVAPIPE_ICD to a lvp_icd.json by hand');
+    return;
+  }
+  const dir = dirname(LAVAPIPE_ICD);
+  const aptDir = join(dir, 'apt');
+  for (const d of ['lists/partial', 'archives/partial']) mkdirSync(join(aptDir, d), { recursive: true });
+  writeFileSync(join(aptDir, 'sources.list'), 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main\n');
+  const opts = [
+    '-o', `Dir::Etc::sourcelist=${join(aptDir, 'sources.list')}`, '-o', 'Dir::Etc::sourceparts=-',
+    '-o', `Dir::State::Lists=${join(aptDir, 'lists')}`, '-o', `Dir::Cache=${aptDir}`,
+    '-o', 'Debug::NoLocking=1', '-o', 'APT::Sandbox::User=root', '-q',
+  ];
+  console.error('bootstrap: fetching lavapipe (Mesa 25, bookworm-backports) into .cache/lavapipe…');
+  const ok = run('apt-get', [...opts, 'update']) === 0 &&
+    run('apt-get', [...opts, 'download', 'mesa-vulkan-drivers/bookworm-backports'], { cwd: aptDir }) === 0;
+  const deb = ok ? readdirSync(aptDir).find((f) => /^mesa-vulkan-drivers_.*\.deb$/.test(f)) : undefined;
+  if (!deb || run('dpkg-deb', ['-x', join(aptDir, deb), join(dir, 'root')]) !== 0) {
+    console.error('bootstrap: could not fetch lavapipe; the f16 WebGPU kernel tests will fail until it is there');
+    return;
+  }
+  const lib = join(dir, 'root', 'usr', 'lib', 'x86_64-linux-gnu', 'libvulkan_lvp.so');
+  writeFileSync(LAVAPIPE_ICD, JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: lib, api_version: '1.3.0' } }, null, 2) + '\n');
+}
+
+/**
  * Runs a TypeScript task file under Node 22 (type stripping, no build step) and exits with its
  * status. Ctrl-C reaches the whole process group; SIGTERM sent to this process alone is passed on,
  * and this process waits for the task to stop cleanly instead of dying first.
@@ -102,6 +139,7 @@ switch (command) {
     break;
   case 'test':
     ensureSystemTools();
+    ensureLavapipe();
     task('scripts/test.ts', rest);
     break;
   default:

@@ -6,7 +6,9 @@ import { logSoftmax } from '../../src/engine/logprobs.ts';
 import { openModel } from '../../src/engine/model.ts';
 import { openHead } from '../../src/engine/head.ts';
 import { openStage } from '../../src/engine/stage.ts';
+import { openTail } from '../../src/engine/tail.ts';
 import { sharedWebGpuBackend } from '../../src/engine/webgpu/index.ts';
+import type { WebGpuStage } from '../../src/engine/webgpu/gpu-stage.ts';
 
 export interface PageReference {
   readonly promptTokens: number[];
@@ -15,10 +17,13 @@ export interface PageReference {
 
 export interface WebGpuParity {
   readonly adapter: string;
-  /** Per prompt position, the largest |ours − llama.cpp| over llama.cpp's top 5: whole model, and split 0:1,1:2. */
+  /** Per prompt position, the largest |ours − llama.cpp| over llama.cpp's top 5, for the whole model. */
   readonly wholeVsLlama: number[];
-  readonly splitVsLlama: number[];
-  /** Positions where llama.cpp's top-1 leads by > 0.05 but our argmax differs. */
+  /** The same for each split (as asked, e.g. "0:1,1:2"). */
+  readonly splits: { readonly split: string; readonly vsLlama: number[] }[];
+  /** Largest |Δ logit| between any split and the whole model, or the first split without it (stages hand hidden states over exactly: 0). */
+  readonly splitVsWhole: number;
+  /** Positions where llama.cpp's top-1 leads by > 0.05 but our argmax differs (whole or any split). */
   readonly argmaxMisses: number[];
   /** The same comparison for the reference kernels run in this page (what the GPU should match). */
   readonly referenceVsLlama: number[];
@@ -30,19 +35,33 @@ export interface WebGpuParity {
   readonly decodeVsBatch: number;
   /** Largest |Δ logit| after truncating to 4 tokens and extending again, against the batch. */
   readonly afterTruncate: number;
-  readonly ms: { load: number; prefill: number; decodePerToken: number; reference: number };
+  /**
+   * Largest |Δ logit| of two sessions extended at once (their batches interleave in the stages, which
+   * share scratch buffers and, with experts, await a readback halfway), against the batch.
+   */
+  readonly concurrent: number;
+  readonly ms: { load: number; prefill: number; decodePerToken: number; splits: number; reference: number; total: number };
 }
 
-function worstPerPosition(logits: Float32Array, nVocab: number, ref: PageReference): { worst: number[]; misses: number[] } {
-  const misses: number[] = [];
-  const worst = ref.positions.map((top, i) => {
+export interface ParityOptions {
+  /** Layer splits to run besides the whole model, e.g. ["0:1,1:2"]. */
+  readonly splits: readonly string[];
+  /** Also run the unsplit model (as one GPU stage); default true. */
+  readonly whole?: boolean;
+  /** Also compare against the reference kernels in the page (needs whole; skipped for the largest model: minutes of scalar code). */
+  readonly reference?: boolean;
+  /** Also check decoding one token at a time and truncation. */
+  readonly decode?: boolean;
+}
+
+function worstPerPosition(logits: Float32Array, nVocab: number, ref: PageReference, misses: number[]): number[] {
+  return ref.positions.map((top, i) => {
     const lp = logSoftmax(logits, i * nVocab, nVocab);
     let best = 0;
     for (let j = 1; j < nVocab; j++) if (lp[j] > lp[best]) best = j;
     if (top[0].logprob - top[1].logprob > 0.05 && best !== top[0].id) misses.push(i);
     return Math.max(...top.map((t) => Math.abs(lp[t.id] - t.logprob)));
   });
-  return { worst, misses };
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -61,61 +80,92 @@ async function allLogits(engine: Engine, tokens: number[]): Promise<Float32Array
   }
 }
 
-export async function webgpuParity(url: string, ref: PageReference): Promise<WebGpuParity> {
-  const tokens = ref.promptTokens;
-  let t0 = performance.now();
-  const gpu = await Engine.load(url, { backend: 'webgpu' });
-  const load = performance.now() - t0;
-  const nVocab = gpu.config.nVocab, nLayer = gpu.config.nLayer;
-
-  t0 = performance.now();
-  const whole = await allLogits(gpu, tokens);
-  const prefill = performance.now() - t0;
-  const wholeCmp = worstPerPosition(whole, nVocab, ref);
-
-  const half = Math.max(1, Math.floor(nLayer / 2));
-  const split = await Engine.load(url, { backend: 'webgpu', split: `0:${half},${half}:${nLayer}` });
-  const splitCmp = worstPerPosition(await allLogits(split, tokens), nVocab, ref);
-
-  t0 = performance.now();
-  const cpu = await Engine.load(url, { backend: 'ref' });
-  const refLogits = await allLogits(cpu, tokens);
-  const reference = performance.now() - t0;
-  const refCmp = worstPerPosition(refLogits, nVocab, ref);
-  let gpuVsReference = 0;
-  ref.positions.forEach((top, i) => {
-    const a = logSoftmax(whole, i * nVocab, nVocab), b = logSoftmax(refLogits, i * nVocab, nVocab);
-    for (const t of top) gpuVsReference = Math.max(gpuVsReference, Math.abs(a[t.id] - b[t.id]));
-  });
-
-  // Decode: 4 tokens as a batch, then 4 one at a time, against the rows of the one-batch prefill.
-  const s = gpu.createSession();
-  let decodeVsBatch = maxAbsDiff(await s.extend(tokens.slice(0, 4)), whole.subarray(0, 4 * nVocab));
-  t0 = performance.now();
-  for (let i = 4; i < 8; i++) {
-    decodeVsBatch = Math.max(decodeVsBatch, maxAbsDiff(await s.extend([tokens[i]]), whole.subarray(i * nVocab, (i + 1) * nVocab)));
-  }
-  const decodePerToken = (performance.now() - t0) / 4;
-  s.truncate(4);
-  const again = await s.extend(tokens.slice(4, 8));
-  const afterTruncate = maxAbsDiff(again, whole.subarray(4 * nVocab, 8 * nVocab));
-  s.free();
-
-  // One stage over every layer, GPU against the reference kernels, on the same embedded input.
-  const model = await openModel(await urlSource(url));
-  const hidden = await (await openHead(model)).embed(tokens);
+export async function webgpuParity(url: string, ref: PageReference, opts: ParityOptions): Promise<WebGpuParity> {
+  const tokens = ref.promptTokens, n = tokens.length;
+  const start = performance.now();
   const backend = await sharedWebGpuBackend();
-  const gpuOut = await (await backend.openStage(model, 0, nLayer)).createSession().extend(hidden, tokens.length);
-  const refOut = await (await openStage(model, 0, nLayer)).createSession().extend(hidden, tokens.length);
-  let scale = 0;
-  for (const v of refOut) scale = Math.max(scale, Math.abs(v));
-  const stageVsReference = maxAbsDiff(gpuOut, refOut) / scale;
+
+  // Whole: head, one GPU stage over every layer, GPU tail; the stage's output is kept for the
+  // comparison with the reference kernels below.
+  let t0 = start;
+  const model = await openModel(await urlSource(url));
+  const { nVocab, nLayer } = model.config;
+  const hidden = await (await openHead(model)).embed(tokens);
+  let gpuOut: Float32Array | undefined, whole: Float32Array | undefined, load = NaN, prefill = NaN;
+  const argmaxMisses: number[] = [];
+  let wholeVsLlama: number[] = [];
+  if (opts.whole !== false) {
+    const gpuStage = await backend.openStage(model, 0, nLayer) as WebGpuStage;
+    const gpuTail = await backend.openTail(model);
+    load = performance.now() - t0;
+    t0 = performance.now();
+    gpuOut = await gpuStage.createSession().extend(hidden, n);
+    whole = await gpuTail.logits(gpuOut, n);
+    prefill = performance.now() - t0;
+    gpuStage.destroy();
+    wholeVsLlama = worstPerPosition(whole, nVocab, ref, argmaxMisses);
+  }
+
+  // Splits through the Engine facade, as the app and the mesh run them; the first one also decodes.
+  const s0 = performance.now();
+  const splits: { split: string; vsLlama: number[] }[] = [];
+  let splitVsWhole = 0, decodeVsBatch = NaN, afterTruncate = NaN, concurrent = NaN, decodePerToken = NaN, decodeMs = 0;
+  for (const split of opts.splits) {
+    const engine = await Engine.load(url, { backend: 'webgpu', split });
+    try {
+      const logits = await allLogits(engine, tokens);
+      splits.push({ split, vsLlama: worstPerPosition(logits, nVocab, ref, argmaxMisses) });
+      // Without the whole run, later splits are held to the first one.
+      if (whole) splitVsWhole = Math.max(splitVsWhole, maxAbsDiff(logits, whole));
+      else whole = logits;
+      if (opts.decode !== false && Number.isNaN(decodeVsBatch)) {
+        // 4 tokens as a batch, then 4 one at a time, against the rows of the one-batch prefill.
+        const d0 = performance.now();
+        const s = engine.createSession();
+        decodeVsBatch = maxAbsDiff(await s.extend(tokens.slice(0, 4)), whole.subarray(0, 4 * nVocab));
+        t0 = performance.now();
+        for (let i = 4; i < 8; i++) {
+          decodeVsBatch = Math.max(decodeVsBatch, maxAbsDiff(await s.extend([tokens[i]]), whole.subarray(i * nVocab, (i + 1) * nVocab)));
+        }
+        decodePerToken = (performance.now() - t0) / 4;
+        s.truncate(4);
+        afterTruncate = maxAbsDiff(await s.extend(tokens.slice(4, 8)), whole.subarray(4 * nVocab, 8 * nVocab));
+        s.free();
+        const pair = [engine.createSession(), engine.createSession()];
+        const both = await Promise.all([pair[0].extend(tokens.slice(0, 4)), pair[1].extend(tokens.slice(0, 3))]);
+        concurrent = Math.max(maxAbsDiff(both[0], whole.subarray(0, 4 * nVocab)), maxAbsDiff(both[1], whole.subarray(0, 3 * nVocab)));
+        for (const p of pair) p.free();
+        decodeMs += performance.now() - d0;
+      }
+    } finally {
+      await engine.close();
+    }
+  }
+  const splitMs = performance.now() - s0 - decodeMs;
+
+  // The reference kernels on the same embedded input: the stage's hidden states, then the logits.
+  let referenceVsLlama: number[] = [], gpuVsReference = NaN, stageVsReference = NaN, reference = NaN;
+  if (opts.reference !== false && gpuOut && whole) {
+    t0 = performance.now();
+    const refOut = await (await openStage(model, 0, nLayer)).createSession().extend(hidden, n);
+    const refLogits = await (await openTail(model)).logits(refOut, n);
+    reference = performance.now() - t0;
+    let scale = 0;
+    for (const v of refOut) scale = Math.max(scale, Math.abs(v));
+    stageVsReference = maxAbsDiff(gpuOut, refOut) / scale;
+    referenceVsLlama = worstPerPosition(refLogits, nVocab, ref, []);
+    gpuVsReference = 0;
+    ref.positions.forEach((top, i) => {
+      const a = logSoftmax(whole, i * nVocab, nVocab), b = logSoftmax(refLogits, i * nVocab, nVocab);
+      for (const t of top) gpuVsReference = Math.max(gpuVsReference, Math.abs(a[t.id] - b[t.id]));
+    });
+  }
 
   return {
     adapter: backend.info.description + (backend.info.fallback ? ' (fallback adapter)' : ''),
-    wholeVsLlama: wholeCmp.worst, splitVsLlama: splitCmp.worst, argmaxMisses: [...wholeCmp.misses, ...splitCmp.misses],
-    referenceVsLlama: refCmp.worst, gpuVsReference, stageVsReference, decodeVsBatch, afterTruncate,
-    ms: { load, prefill, decodePerToken, reference },
+    wholeVsLlama, splits, splitVsWhole, argmaxMisses,
+    referenceVsLlama, gpuVsReference, stageVsReference, decodeVsBatch, afterTruncate, concurrent,
+    ms: { load, prefill, decodePerToken, splits: splitMs, reference, total: performance.now() - start },
   };
 }
 

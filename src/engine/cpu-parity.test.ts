@@ -4,9 +4,8 @@
 // layers). Teacher-forced top-5 log-probs and greedy continuations. MESH_TEST_FULL=1 adds the F16
 // benchmark model and 2-range splits.
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureModelFile } from '../../tools/models/cache.ts';
-import { ensureModel, modelSpec } from '../../tools/models/registry.ts';
-import { FILE_TYPE_ID } from '../../tools/models/spec.ts';
+import { ensureBenchF32ParityModel } from '../../tools/models/parity-twin.ts';
+import { ensureModel } from '../../tools/models/registry.ts';
 import { disposeReferenceRuntime, referenceRun, type ReferenceResult } from '../../tools/reference/reference.ts';
 import { Engine } from './engine.ts';
 import { logSoftmax } from './logprobs.ts';
@@ -57,10 +56,7 @@ const ORACLE_TOLERANCE = 1e-4;
 interface Case { name: string; quantized: boolean; splits: string[]; deep?: boolean; path?: () => Promise<string> }
 
 /** bench-llama-q8_0's tensors (same seed) stored as F32: the deep model without any activation rounding. */
-async function benchF32(): Promise<string> {
-  const q8 = modelSpec('bench-llama-q8_0');
-  return ensureModelFile({ ...q8, name: 'bench-llama-f32-parity', type: 'F32', fileType: FILE_TYPE_ID.F32, description: 'bench-llama-q8_0 in F32, for cpu-parity.test.ts' });
-}
+const benchF32 = async (): Promise<string> => ensureBenchF32ParityModel();
 const two = ['0:1,1:2'];
 const SMALL: Case[] = [
   ['tiny-llama-f32', false], ['tiny-llama-f16', false], ['tiny-llama-bf16', false], ['tiny-llama-q8_0', true],

@@ -1,7 +1,9 @@
 // Parity with llama.cpp: teacher-forced top-5 log-probabilities of the reference forward pass on the
-// project's tiny test models, whole and split, against llama.cpp's own (tools/reference/).
+// project's tiny test models, whole and split (2 ranges; 3 on the 4-layer model and the largest),
+// against llama.cpp's own (tools/reference/).
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BENCH_F32_PARITY, ensureBenchF32ParityModel } from '../../tools/models/parity-twin.ts';
 import { ensureModel } from '../../tools/models/registry.ts';
 import { disposeReferenceRuntime, referenceRun } from '../../tools/reference/reference.ts';
 import { memorySource } from '../gguf/byte-source.ts';
@@ -83,6 +85,38 @@ describe('reference forward vs llama.cpp', () => {
       for (let i = 0; i < whole.logits.length; i++) if (split.logits[i] !== whole.logits[i]) differing++;
       expect(differing).toBe(0);
     });
+  }
+
+  /*
+   * 3 layer ranges (only models of 3 or more layers have them) and the largest model once: the 4-layer
+   * tiny llama in 2 and 3 ranges, and bench-llama-f32-parity (8 layers of width 512, the benchmark
+   * model's tensors in F32, so no activation rounding) in 3, each within 5e-3 of llama.cpp at every
+   * position and bit-identical to its unsplit run.
+   */
+  const deeper: [name: string, path: () => string | Promise<string>, splits: LayerRange[][]][] = [
+    ['tiny-llama-4l-f32', () => ensureModel('tiny-llama-4l-f32'), [[[0, 2], [2, 4]], [[0, 1], [1, 3], [3, 4]]]],
+    [BENCH_F32_PARITY, ensureBenchF32ParityModel, [[[0, 3], [3, 5], [5, 8]]]],
+  ];
+  for (const [name, path, splits] of deeper) {
+    it(`${name}: top-5 log-probs within ${TOLERANCE}, whole and split ${splits.map((r) => r.map(([a, b]) => `${a}:${b}`).join(',')).join(' / ')} identically`, async () => {
+      const file = await path();
+      const ref = await referenceRun({ modelPath: file, prompt: PROMPT, topK: 5 });
+      const model = await load(file);
+      const nVocab = model.config.nVocab;
+      const whole = await forward(model, ref.promptTokens);
+      const worst = ref.positions.map((top, i) => {
+        const lp = logSoftmax(whole.logits, i * nVocab, nVocab);
+        if (top[0].logprob - top[1].logprob > 0.05) expect(argmax(lp)).toBe(top[0].id);
+        return Math.max(...top.map((t) => Math.abs(lp[t.id] - t.logprob)));
+      });
+      expect(Math.max(...worst), worst.map((w) => w.toExponential(1)).join(' ')).toBeLessThan(TOLERANCE);
+      for (const ranges of splits) {
+        const split = await forward(model, ref.promptTokens, ranges);
+        let differing = 0;
+        for (let i = 0; i < whole.logits.length; i++) if (split.logits[i] !== whole.logits[i]) differing++;
+        expect(differing, `split ${JSON.stringify(ranges)}`).toBe(0);
+      }
+    }, 120_000);
   }
 
   /*

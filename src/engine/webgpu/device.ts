@@ -2,9 +2,17 @@
 // adapter's full storage-buffer sizes, not WebGPU's 128 MiB defaults.
 import { EngineError } from '../errors.ts';
 
+export interface GpuDeviceOptions {
+  /**
+   * Use shader-f16 when the adapter has it (default): an f16 KV cache is then held as f16, half the
+   * bytes, with the same results. false keeps every kernel on f32 (to compare, or to rule f16 out).
+   */
+  readonly shaderF16?: boolean;
+}
+
 export interface GpuDeviceInfo {
   readonly device: GPUDevice;
-  /** Whether the adapter offers shader-f16 (f16 kernel variants may use it; every kernel has an f32 form). */
+  /** Whether the device was created with shader-f16 (f16 kernel variants may use it; every kernel has an f32 form). */
   readonly shaderF16: boolean;
   /** A software adapter such as SwiftShader: correct, but no measure of GPU speed. */
   readonly fallback: boolean;
@@ -20,7 +28,7 @@ export function hasWebGpu(): boolean {
   return typeof navigator !== 'undefined' && 'gpu' in navigator && !!navigator.gpu;
 }
 
-export async function requestGpuDevice(): Promise<GpuDeviceInfo> {
+export async function requestGpuDevice(options: GpuDeviceOptions = {}): Promise<GpuDeviceInfo> {
   if (!hasWebGpu()) throw unavailable('navigator.gpu does not exist in this runtime');
   let adapter: GPUAdapter | null;
   try {
@@ -29,7 +37,7 @@ export async function requestGpuDevice(): Promise<GpuDeviceInfo> {
     throw unavailable('requestAdapter failed', cause);
   }
   if (!adapter) throw unavailable('no GPU adapter was found');
-  const shaderF16 = adapter.features.has('shader-f16');
+  const shaderF16 = options.shaderF16 !== false && adapter.features.has('shader-f16');
   const l = adapter.limits;
   let device: GPUDevice;
   try {

@@ -24,12 +24,15 @@ export class GpuContext {
   readonly device: GPUDevice;
   /** A software adapter: kernels avoid workgroup barriers where they can (see matmulThreadsPerRow). */
   readonly software: boolean;
+  /** The device has shader-f16: an f16 KV cache is held as f16 (attentionWgsl(true)). */
+  readonly shaderF16: boolean;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private lost: string | undefined;
 
-  constructor(device: GPUDevice, software = false) {
+  constructor(device: GPUDevice, software = false, shaderF16 = false) {
     this.device = device;
     this.software = software;
+    this.shaderF16 = shaderF16;
     void device.lost.then((info) => { this.lost = info.message || info.reason; });
   }
 
@@ -114,6 +117,11 @@ export class Recorder {
    * Everything up to submit() is synchronous, so interleaved sessions cannot swap buffers under it.
    */
   async run(from?: GPUBuffer, bytes = 0): Promise<Float32Array | undefined> {
+    return (await this.runReading(from && bytes > 0 ? [[from, bytes]] : []))[0];
+  }
+
+  /** As run(), reading back the first `bytes` of each listed buffer (in one staging copy each). */
+  async runReading(reads: readonly (readonly [GPUBuffer, number])[]): Promise<Float32Array[]> {
     const { device } = this.ctx;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
@@ -133,11 +141,11 @@ export class Recorder {
       pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
     });
     pass.end();
-    let staging: GPUBuffer | undefined;
-    if (from && bytes > 0) {
-      staging = device.createBuffer({ label: 'readback', size: bytes, usage: USAGE.MAP_READ | USAGE.COPY_DST });
-      encoder.copyBufferToBuffer(from, 0, staging, 0, bytes);
-    }
+    const staging = reads.map(([from, bytes]) => {
+      const b = device.createBuffer({ label: 'readback', size: bytes, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+      encoder.copyBufferToBuffer(from, 0, b, 0, bytes);
+      return b;
+    });
     device.queue.submit([encoder.finish()]);
     const validation = device.popErrorScope();
     const oom = device.popErrorScope();
@@ -145,14 +153,16 @@ export class Recorder {
       const [v, m] = await Promise.all([validation, oom]);
       if (m) throw new WebGpuError('webgpu_out_of_memory', `the GPU ran out of memory (${m.message}); use a smaller model, shorter context, or the "cpu" backend`);
       if (v) throw new WebGpuError('webgpu_failed', `the GPU rejected the forward pass: ${v.message}`);
-      if (!staging) {
+      if (!staging.length) {
         await device.queue.onSubmittedWorkDone();
-        return undefined;
+        return [];
       }
-      await staging.mapAsync(MAP_READ);
-      return new Float32Array(staging.getMappedRange().slice(0));
+      return await Promise.all(staging.map(async (b) => {
+        await b.mapAsync(MAP_READ);
+        return new Float32Array(b.getMappedRange().slice(0));
+      }));
     } finally {
-      staging?.destroy();
+      for (const b of staging) b.destroy();
       uniforms.destroy();
       this.ctx.checkAlive();
     }

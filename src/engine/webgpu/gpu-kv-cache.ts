@@ -8,6 +8,12 @@ export class GpuKvCache {
   readonly rowSize: number;
   readonly maxPositions: number;
   readonly precision: KvPrecision;
+  /**
+   * An f16 cache on a shader-f16 device is held as f16 (2 bytes a value); otherwise as f32. Rows of
+   * an even count keep buffer copies whole words, as WebGPU requires (head sizes are even anyway).
+   */
+  readonly f16Storage: boolean;
+  private readonly valueBytes: number;
   k: GPUBuffer[];
   v: GPUBuffer[];
   private cap: number;
@@ -20,9 +26,11 @@ export class GpuKvCache {
     this.rowSize = rowSize;
     this.maxPositions = maxPositions;
     this.precision = precision;
+    this.f16Storage = precision === 'f16' && ctx.shaderF16 && rowSize % 2 === 0;
+    this.valueBytes = this.f16Storage ? 2 : 4;
     this.cap = Math.min(initialPositions, maxPositions);
-    this.k = Array.from({ length: nLayers }, (_, i) => ctx.storage(`k${i}`, this.cap * rowSize * 4));
-    this.v = Array.from({ length: nLayers }, (_, i) => ctx.storage(`v${i}`, this.cap * rowSize * 4));
+    this.k = Array.from({ length: nLayers }, (_, i) => ctx.storage(`k${i}`, this.cap * rowSize * this.valueBytes));
+    this.v = Array.from({ length: nLayers }, (_, i) => ctx.storage(`v${i}`, this.cap * rowSize * this.valueBytes));
   }
 
   get length(): number {
@@ -40,8 +48,8 @@ export class GpuKvCache {
     const cap = Math.min(this.maxPositions, Math.max(need, this.cap * 2));
     const encoder = this.ctx.device.createCommandEncoder();
     const grow = (old: GPUBuffer[], tag: string) => old.map((b, i) => {
-      const nb = this.ctx.storage(`${tag}${i}`, cap * this.rowSize * 4);
-      if (this.used > 0) encoder.copyBufferToBuffer(b, 0, nb, 0, this.used * this.rowSize * 4);
+      const nb = this.ctx.storage(`${tag}${i}`, cap * this.rowSize * this.valueBytes);
+      if (this.used > 0) encoder.copyBufferToBuffer(b, 0, nb, 0, this.used * this.rowSize * this.valueBytes);
       return nb;
     });
     const k = grow(this.k, 'k'), v = grow(this.v, 'v');

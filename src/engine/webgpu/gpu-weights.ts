@@ -1,10 +1,10 @@
 // Uploading weights once: each matrix keeps its ggml bytes (decoded by the matmul shader), norm
-// weights and biases go up as f32.
+// weights and biases go up as f32; a mixture of experts keeps one buffer per expert matrix.
 import { ggmlTypeName } from '../../gguf/ggml-types.ts';
 import { rowBytes } from '../../kernels/reference/matmul.ts';
 import type { WeightMatrix } from '../../kernels/types.ts';
 import { matmulThreadsPerRow, roundingMode, WGSL_WEIGHT_TYPES } from '../../kernels/wgsl/index.ts';
-import type { LayerWeights, TailWeights } from '../weights.ts';
+import type { DenseFfn, LayerWeights, MoeFfn, TailWeights } from '../weights.ts';
 import { WebGpuError } from './errors.ts';
 import type { GpuContext } from './gpu-context.ts';
 
@@ -34,9 +34,22 @@ export interface GpuLayer {
   readonly qNorm?: GPUBuffer;
   readonly kNorm?: GPUBuffer;
   readonly ffnNorm: GPUBuffer;
+  readonly ffn: GpuDenseFfn | GpuMoeFfn;
+}
+
+export interface GpuDenseFfn {
+  readonly kind: 'dense';
   readonly gate: GpuMatrix;
   readonly up: GpuMatrix;
   readonly down: GpuMatrix;
+}
+
+/** One buffer per expert's matrix: the matmul binds a whole buffer, and a stage may hold only some experts later. */
+export interface GpuMoeFfn {
+  readonly kind: 'moe';
+  readonly router: GpuMatrix;
+  readonly experts: readonly GpuDenseFfn[];
+  readonly shared?: { readonly ffn: GpuDenseFfn; readonly gate: GpuMatrix };
 }
 
 export function matmulKey(m: Pick<GpuMatrix, 'type' | 'threadsPerRow'>): string {
@@ -64,10 +77,21 @@ function optional(ctx: GpuContext, name: string, v: Float32Array | undefined): G
   return v ? ctx.vector(name, v) : undefined;
 }
 
+function uploadDense(ctx: GpuContext, f: DenseFfn): GpuDenseFfn {
+  return { kind: 'dense', gate: uploadMatrix(ctx, f.gate), up: uploadMatrix(ctx, f.up), down: uploadMatrix(ctx, f.down) };
+}
+
+function uploadFfn(ctx: GpuContext, f: DenseFfn | MoeFfn): GpuDenseFfn | GpuMoeFfn {
+  if (f.kind === 'dense') return uploadDense(ctx, f);
+  return {
+    kind: 'moe',
+    router: uploadMatrix(ctx, f.router),
+    experts: f.gate.map((gate, e) => uploadDense(ctx, { kind: 'dense', gate, up: f.up[e], down: f.down[e] })),
+    shared: f.shared && { ffn: uploadDense(ctx, f.shared.ffn), gate: uploadMatrix(ctx, f.shared.gate) },
+  };
+}
+
 export function uploadLayer(ctx: GpuContext, w: LayerWeights): GpuLayer {
-  if (w.ffn.kind !== 'dense') {
-    throw new WebGpuError('webgpu_unsupported_model', `layer ${w.index} is a mixture of experts, which the WebGPU backend does not run yet; use the "cpu" backend`);
-  }
   const name = (s: string) => `blk.${w.index}.${s}`;
   return {
     attnNorm: ctx.vector(name('attn_norm'), w.attnNorm),
@@ -76,7 +100,7 @@ export function uploadLayer(ctx: GpuContext, w: LayerWeights): GpuLayer {
     bv: optional(ctx, name('bv'), w.bv), bo: optional(ctx, name('bo'), w.bo),
     qNorm: optional(ctx, name('q_norm'), w.qNorm), kNorm: optional(ctx, name('k_norm'), w.kNorm),
     ffnNorm: ctx.vector(name('ffn_norm'), w.ffnNorm),
-    gate: uploadMatrix(ctx, w.ffn.gate), up: uploadMatrix(ctx, w.ffn.up), down: uploadMatrix(ctx, w.ffn.down),
+    ffn: uploadFfn(ctx, w.ffn),
   };
 }
 
@@ -89,8 +113,13 @@ export function uploadTail(ctx: GpuContext, w: TailWeights): GpuTailWeights {
   return { outputNorm: ctx.vector('output_norm', w.outputNorm), output: uploadMatrix(ctx, w.output) };
 }
 
+const denseMatrices = (f: GpuDenseFfn): GpuMatrix[] => [f.gate, f.up, f.down];
+
 export function layerMatrices(l: GpuLayer): GpuMatrix[] {
-  return [l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down];
+  const f = l.ffn;
+  const ffn = f.kind === 'dense' ? denseMatrices(f)
+    : [f.router, ...f.experts.flatMap(denseMatrices), ...(f.shared ? [f.shared.gate, ...denseMatrices(f.shared.ffn)] : [])];
+  return [l.wq, l.wk, l.wv, l.wo, ...ffn];
 }
 
 export function destroyLayer(l: GpuLayer): void {

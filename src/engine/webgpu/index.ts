@@ -3,7 +3,7 @@
 import type { ModelFile, StageBackend } from '../model.ts';
 import type { Stage } from '../stage.ts';
 import type { Tail } from '../tail.ts';
-import { requestGpuDevice, type GpuDeviceInfo } from './device.ts';
+import { requestGpuDevice, type GpuDeviceInfo, type GpuDeviceOptions } from './device.ts';
 import { GpuContext } from './gpu-context.ts';
 import { createWebGpuStage } from './gpu-stage.ts';
 import { createWebGpuTail } from './gpu-tail.ts';
@@ -19,9 +19,9 @@ export interface WebGpuBackend extends StageBackend {
 }
 
 /** Acquires a device (throws engine_backend_unavailable without WebGPU) and returns the stage factory. */
-export async function createWebGpuBackend(): Promise<WebGpuBackend> {
-  const info = await requestGpuDevice();
-  const context = new GpuContext(info.device, info.fallback);
+export async function createWebGpuBackend(options: GpuDeviceOptions = {}): Promise<WebGpuBackend> {
+  const info = await requestGpuDevice(options);
+  const context = new GpuContext(info.device, info.fallback, info.shaderF16);
   return {
     name: 'webgpu',
     info,

@@ -1,13 +1,16 @@
 // Issue 5, second increment: the companion plans tiny-llama-4l-f32 across three server tabs that
 // opened its `invite:` link with memory budgets too small for the whole model; each tab loads only
 // its layers, and a greedy request to the companion's API runs through the tabs (x-mesh-served-by
-// names them) with the text of the companion's solo run. Then the middle tab is closed
+// names them) with the text of the companion's solo run, and a client tab's teacher-forced top-5
+// log-probs through the three tabs match llama.cpp's within the engine's F32 tolerance. Then the middle tab is closed
 // mid-generation: the companion replans, a neighbour loads the layers, the tokens so far are
 // replayed, and the request completes with the same text. The recovery time is printed.
 // Runs in the test's own network namespace like mesh-net.spec.ts; API calls go from a page there.
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { meshStackPerFile } from './support/mesh-stack.ts';
 import { gotoApp } from './support/app.ts';
+import { ensureModel } from '../tools/models/registry.ts';
+import { disposeReferenceRuntime, referenceRun } from '../tools/reference/reference.ts';
 
 const MODEL = 'tiny-llama-4l-f32';
 /** Two of its ~197 KB layers per tab: no tab can hold all four, so the plan splits across tabs. */
@@ -16,6 +19,10 @@ const BUDGET = 450_000;
 test.setTimeout(120_000);
 
 const mesh = meshStackPerFile('mesh-pipeline', MODEL);
+/** The engine's log-prob tolerance against llama.cpp for F32 models. */
+const TOLERANCE = 5e-3;
+
+test.afterAll(() => disposeReferenceRuntime());
 
 interface StageState {
   status: string;
@@ -25,6 +32,11 @@ interface MeshState {
   status: string;
   peerId: string;
   stage?: StageState;
+  plan?: { stages: { peerId: string; ready: boolean }[] };
+}
+interface TokenLogprob {
+  id: number;
+  logprob: number;
 }
 interface Completion {
   status: number;
@@ -124,6 +136,30 @@ test('a model split across three tabs answers like the companion alone, and surv
   expect(split!.text).toBe(solo.text);
   expect(split!.finish).toBe(solo.finish);
 
+  // Teacher-forced log-probs of the prompt through the three tabs, from a client tab that embeds and
+  // computes the logits itself, against llama.cpp's on the same GGUF.
+  const probeStarted = Date.now();
+  const ref = await referenceRun({ modelPath: await ensureModel(MODEL), prompt, topK: 5 });
+  const prober = await (await mesh.browser().newContext()).newPage();
+  await gotoApp(prober, `${mesh.stack().printed.invite}&auto=1&role=client`);
+  await expect.poll(async () => (await meshState(prober)).plan?.stages.length ?? 0, { timeout: 20_000, message: 'the client tab should hear the plan' }).toBe(3);
+  const positions = await prober.evaluate(
+    (tokens) => (window as unknown as { meshApp: { mesh: { teacherForced(t: number[], k: number): Promise<TokenLogprob[][]> } } }).meshApp.mesh.teacherForced(tokens, 10),
+    ref.promptTokens,
+  );
+  expect(positions).toHaveLength(ref.promptTokens.length);
+  let worst = 0;
+  ref.positions.forEach((top, i) => {
+    const ours = new Map(positions[i].map((t) => [t.id, t.logprob]));
+    for (const t of top) {
+      expect(ours.has(t.id), `position ${i}: llama.cpp's token ${t.id} missing from the mesh's top 10`).toBe(true);
+      worst = Math.max(worst, Math.abs(ours.get(t.id)! - t.logprob));
+    }
+  });
+  expect(worst).toBeLessThan(TOLERANCE);
+  await prober.context().close();
+  const probeMs = Date.now() - probeStarted;
+
   // Close the middle tab after a few tokens: the request must still complete with the same text.
   const middle = ids.indexOf(served[1]);
   const running = complete(client, api, prompt);
@@ -139,7 +175,7 @@ test('a model split across three tabs answers like the companion alone, and surv
   const step = (c: Completion) => Math.round((c.at[c.at.length - 1] - c.at[0]) / (c.at.length - 1));
   console.log(
     `mesh-pipeline: ${MODEL} split ${split!.servedBy}; tabs ready ${readyMs} ms after opening; ` +
-      `${solo.at.length} tokens identical solo/split/faulted; decode ms/token solo=${step(solo)} split=${step(split!)}; ` +
+      `${solo.at.length} tokens identical solo/split/faulted; teacher-forced log-probs within ${worst.toExponential(1)} of llama.cpp (checked in ${probeMs} ms); decode ms/token solo=${step(solo)} split=${step(split!)}; ` +
       `middle tab closed after ${killedAfter} tokens, recovery (longest token gap after) ${recoveryMs} ms`,
   );
   expect(recoveryMs).toBeLessThan(15_000);

@@ -26,6 +26,11 @@ const valid: GossipMessage[] = [
   { type: 'layer-plan', ...envelope, plan } as GossipMessage,
   { type: 'stage-activate', ...envelope, target: B, model: 'tiny-llama-f32', planEpoch: 3, layers: { start: 5, end: 8 }, shard: { kind: 'dense' } },
   { type: 'stage-ready', ...envelope, model: 'tiny-moe', planEpoch: 3, layers: { start: 0, end: 2 }, shard: { kind: 'experts', start: 0, end: 4, count: 8 } },
+  // A plan with what it was computed from (its basis), for servers to verify.
+  {
+    type: 'layer-plan', ...envelope, plan,
+    basis: { peers: [{ peerId: A, role: 'server', memoryBudgetBytes: 900, layerTokensPerSecond: 220, rttMs: 3 }], previous: { ...plan, epoch: 2 }, rttCapMs: 250, perLayerExtraBytes: 0, countsHeadTail: false },
+  } as GossipMessage,
 ];
 
 describe('gossip messages', () => {
@@ -37,6 +42,15 @@ describe('gossip messages', () => {
     expect(decodeGossip(encodeGossip(valid[0]), B)).toMatchObject({ ok: false, code: 'binding_mismatch' });
     const newer = new TextEncoder().encode(JSON.stringify({ ...valid[1], protocol: 2, extra: 'new field' }));
     expect(decodeGossip(newer, A)).toMatchObject({ ok: false, code: 'unsupported_version', reason: expect.stringContaining('update') });
+  });
+
+  it('rejects a plan whose basis is malformed (the planner\'s inputs are checked like the plan)', () => {
+    const withBasis = valid[5] as Extract<GossipMessage, { type: 'layer-plan' }>;
+    const bad = (basis: unknown) => decodeGossip(new TextEncoder().encode(JSON.stringify({ ...withBasis, basis })), A);
+    expect(bad({ ...withBasis.basis, peers: [{ peerId: A, role: 'server', memoryBudgetBytes: -1, layerTokensPerSecond: 1, rttMs: 1 }] })).toMatchObject({ ok: false });
+    expect(bad({ ...withBasis.basis, previous: { ...plan, stages: [] } })).toMatchObject({ ok: false });
+    expect(bad({ ...withBasis.basis, countsHeadTail: 'no' })).toMatchObject({ ok: false });
+    expect(bad('basis')).toMatchObject({ ok: false });
   });
 
   it('drops replayed and reordered messages per sender and type', () => {

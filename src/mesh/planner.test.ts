@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateLayerPlan, type LayerPlan } from '../protocol/mesh-plan.ts';
-import { planLayers, shares, type PlannerModel, type PlannerPeer } from './planner.ts';
+import { DEFAULT_RTT_CAP_MS, planLayers, quantizeRtt, quantizeSpeed, RTT_HYSTERESIS, shares, type PlannerModel, type PlannerPeer } from './planner.ts';
 
 /** Plausible, distinct base58 peer ids that sort as their letter does. */
 const pid = (name: string) => `12D3KooW${name}`.padEnd(52, 'x');
@@ -188,5 +188,65 @@ describe('planner: replanning moves as little as possible', () => {
     expect(leaves).toBeGreaterThan(50);
     expect(joins).toBeGreaterThan(50);
     expect(incrementalLeaves / leaves).toBeGreaterThan(0.5);
+  });
+});
+
+describe('planner: measured inputs with jitter', () => {
+  let seed = 99;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  /** x off by up to ±fraction. */
+  const jitter = (x: number, fraction: number) => x * (1 + (rand() * 2 - 1) * fraction);
+
+  it('quantizes speeds to E12 steps and round trips to whole milliseconds, exactly and alike', () => {
+    expect([100, 104, 109, 111, 200, 0.0123, 4.7e6].map(quantizeSpeed)).toEqual([100, 100, 100, 120, 220, 0.012, 4.7e6]);
+    expect([0, -3, NaN, Infinity].map(quantizeSpeed)).toEqual([0, 0, 0, 0]);
+    expect([0.04, 0.26, 3.4, 3.6, 249.5].map(quantizeRtt)).toEqual([0, 0.3, 3, 4, 250]);
+    expect([-1, NaN, Infinity].map(quantizeRtt)).toEqual([Infinity, Infinity, Infinity]);
+    // Idempotent: a peer publishes quantized numbers and the planner quantizes them again.
+    for (let i = 0; i < 500; i++) {
+      const x = 10 ** (rand() * 12 - 4);
+      expect(quantizeSpeed(quantizeSpeed(x))).toBe(quantizeSpeed(x));
+      expect(quantizeSpeed(x) / x).toBeGreaterThan(0.89);
+      expect(quantizeSpeed(x) / x).toBeLessThan(1.12);
+    }
+  });
+
+  it('gives one fresh plan for speeds that jitter within their step, whatever the order', () => {
+    const base = [peer('A', 900, 47), peer('B', 900, 100), peer('C', 900, 220), peer('D', 900, 68)];
+    const first = plan(model(24), base);
+    for (let round = 0; round < 50; round++) {
+      // ±4% stays within an E12 step around its centre (the steps are about ±10% wide).
+      const noisy = base.map((p) => ({ ...p, layerTokensPerSecond: jitter(p.layerTokensPerSecond, 0.04), rttMs: jitter(20, 0.4) })).sort(() => rand() - 0.5);
+      expect(plan(model(24), noisy)).toEqual(first);
+    }
+  });
+
+  it('keeps a plan (stages and epoch) through any jitter of speeds and round trips below the hysteresis', () => {
+    const base = [peer('A', 900, 50), peer('B', 900, 100), peer('C', 900, 300)];
+    let current = plan(model(24), base.map((p) => ({ ...p, rttMs: DEFAULT_RTT_CAP_MS - 10 })));
+    const first = current;
+    for (let round = 0; round < 100; round++) {
+      // Speeds off by up to ±40%, round trips jittering across the cap (but below cap × hysteresis).
+      const noisy = base.map((p) => ({ ...p, layerTokensPerSecond: jitter(p.layerTokensPerSecond, 0.4), rttMs: jitter(DEFAULT_RTT_CAP_MS, 0.3) }));
+      current = plan(model(24), noisy, current);
+      expect(current.stages).toEqual(first.stages);
+      expect(current.epoch).toBe(first.epoch);
+    }
+  });
+
+  it('leaves out a newcomer above the cap but keeps a planned peer until it passes the cap by half again', () => {
+    const cap = DEFAULT_RTT_CAP_MS;
+    const before = plan(model(), [peer('A', 1000, 100, { rttMs: 20 }), peer('C', 1000, 100, { rttMs: 20 })]);
+    // B was never planned: above the cap it stays out.
+    const withB = plan(model(), [peer('A', 1000, 100, { rttMs: 20 }), peer('B', 1000, 100, { rttMs: cap * 1.2 }), peer('C', 1000, 100, { rttMs: 30 })], before);
+    expect(withB.stages).toEqual(before.stages);
+    expect(withB.excluded).toEqual([{ peerId: pid('B'), reason: 'rtt_above_cap' }]);
+    // C, planned, slows to 1.2 × cap: kept; past cap × hysteresis: left out, its layers to A (whose budget now holds them).
+    const slow = plan(model(), [peer('A', 1000, 100, { rttMs: 20 }), peer('C', 1000, 100, { rttMs: cap * 1.2 })], before);
+    expect(slow.stages).toEqual(before.stages);
+    const gone = planLayers(model(), [peer('A', 2000, 100, { rttMs: 20 }), peer('C', 1000, 100, { rttMs: cap * RTT_HYSTERESIS + 1 })], before);
+    expect(gone).toMatchObject({ ok: true, plan: { mode: 'solo', head: pid('A'), excluded: [{ peerId: pid('C'), reason: 'rtt_above_cap' }] } });
+    // Unknown (not finite) round trips never take part.
+    expect(planLayers(model(), [peer('A', 5000, 100, { rttMs: Infinity })])).toMatchObject({ ok: false, code: 'no_servers' });
   });
 });

@@ -2,7 +2,9 @@
 // gossiped state (peers and the previous plan) and gets the same plan, so no leader is needed.
 //
 // Rules, in order:
-//  1. Only servers within the round-trip cap that can hold at least one layer take part.
+//  1. Only servers within the round-trip cap that can hold at least one layer take part. A peer of
+//     the previous plan stays until its round trip passes the cap by half again (hysteresis), so
+//     a round trip jittering around the cap does not move layers back and forth.
 //  2. Solo when one of them can hold the whole model: keep the current solo peer if it still fits,
 //     else prefer the peer already holding most of the layers, then the fastest, then by peer id.
 //  3. Otherwise, if a pipeline plan exists for the model, change it as little as possible: the
@@ -11,6 +13,9 @@
 //     the most loaded stage (so a join changes one existing range).
 //  4. Otherwise (or when that does not fit), a fresh plan: contiguous ranges in peer-id order,
 //     sizes proportional to measured speed and capped by each budget.
+// Inputs are quantized first (speeds to the E12 series, round trips to whole milliseconds), so
+// measurement jitter between two gossiped states rarely changes a fresh plan; quantizing uses only
+// IEEE-exact operations (no Math.log), so every JavaScript engine gets the same numbers.
 // Strings compare by code unit (never localeCompare) so all peers sort alike.
 import { MeshError } from '../protocol/errors.ts';
 import type { ExclusionReason, LayerPlan, PlanExclusion, PlanStage } from '../protocol/mesh-plan.ts';
@@ -21,9 +26,9 @@ export interface PlannerPeer {
   readonly peerId: string;
   readonly role: PeerRole;
   readonly memoryBudgetBytes: number;
-  /** 0 when not measured yet: such a peer counts as the median of the measured ones. */
+  /** Decode tokens per second through one layer (net/layer-speed.ts); 0 when not measured yet: such a peer counts as the median of the measured ones. */
   readonly layerTokensPerSecond: number;
-  /** Round trip as gossiped (the same number for every planner). */
+  /** Round trip to the head as the peer measured and gossiped it (the same number for every planner); Infinity: unknown, never planned. */
   readonly rttMs: number;
 }
 
@@ -38,6 +43,47 @@ export interface PlannerOptions {
 }
 
 export const DEFAULT_RTT_CAP_MS = 250;
+/** A peer already in the plan is left out only above cap × this. */
+export const RTT_HYSTERESIS = 1.5;
+
+/** E12 preferred numbers (×10): about 21% apart, so a speed measured ±10% mostly stays in its step. */
+const E12 = [10, 12, 15, 18, 22, 27, 33, 39, 47, 56, 68, 82, 100];
+
+/**
+ * A measured speed on the E12 steps (0, negative or non-finite: 0, "not measured"). Peers publish
+ * speeds quantized this way and the planner quantizes again, so both agree whatever they are fed.
+ */
+export function quantizeSpeed(x: number): number {
+  if (!(x > 0) || !Number.isFinite(x)) return 0;
+  // Scale into [10, 100) by powers of ten (exact steps: multiply/divide by 10 are IEEE operations).
+  let scale = 1;
+  let m = x;
+  while (m >= 100) {
+    m /= 10;
+    scale *= 10;
+  }
+  while (m < 10) {
+    m *= 10;
+    scale /= 10;
+  }
+  // Nearest step by geometric midpoint: a < m·m compared against a·b, no square roots.
+  let step = E12[E12.length - 1];
+  for (let i = 0; i < E12.length - 1; i++) {
+    if (m * m < E12[i] * E12[i + 1]) {
+      step = E12[i];
+      break;
+    }
+  }
+  const value = step * scale;
+  // Round away the representation noise of scale (e.g. 12 · 0.1) to 3 significant digits.
+  return Number(value.toPrecision(3));
+}
+
+/** A round trip in whole milliseconds (under 1 ms: tenths); not finite or negative: Infinity, never within a cap. */
+export function quantizeRtt(ms: number): number {
+  if (!(ms >= 0) || !Number.isFinite(ms)) return Infinity;
+  return ms < 1 ? Math.round(ms * 10) / 10 : Math.round(ms);
+}
 
 export type PlanResult =
   | { readonly ok: true; readonly plan: LayerPlan }
@@ -56,11 +102,13 @@ export function planLayers(model: PlannerModel, peers: readonly PlannerPeer[], p
   if (ids.size !== peers.length) throw new MeshError('plan_duplicate_peer', 'the peer table lists a peer twice; merge entries by peer id before planning');
   const fit = new Fit(model, options.perLayerExtraBytes ?? 0);
   const cap = options.rttCapMs ?? DEFAULT_RTT_CAP_MS;
+  const planned = new Set(previous?.model === model.id ? previous.stages.map((s) => s.peerId) : []);
   const reasons = new Map<string, ExclusionReason>();
   const eligible: PlannerPeer[] = [];
-  for (const p of [...peers].sort(byId)) {
+  for (const raw of [...peers].sort(byId)) {
+    const p: PlannerPeer = { ...raw, layerTokensPerSecond: quantizeSpeed(raw.layerTokensPerSecond), rttMs: quantizeRtt(raw.rttMs) };
     if (p.role !== 'server') reasons.set(p.peerId, 'client_role');
-    else if (!(p.rttMs <= cap)) reasons.set(p.peerId, 'rtt_above_cap');
+    else if (!(p.rttMs <= (planned.has(p.peerId) ? cap * RTT_HYSTERESIS : cap))) reasons.set(p.peerId, 'rtt_above_cap');
     else if (fit.layers(p, false, false) < 1) reasons.set(p.peerId, 'below_one_layer');
     else eligible.push(p);
   }

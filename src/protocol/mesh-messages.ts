@@ -17,7 +17,7 @@ import {
   type Json,
 } from './mesh-checks.ts';
 import { MAX_MODELS, readHeldModel, type HeldModel } from './mesh-announcement.ts';
-import { MAX_LAYERS, readLayerPlan, readLayerRange, readShard, type LayerPlan, type LayerRange, type StageShard } from './mesh-plan.ts';
+import { MAX_LAYERS, readLayerPlan, readLayerRange, readPlanBasis, readShard, type LayerPlan, type LayerRange, type PlanBasis, type StageShard } from './mesh-plan.ts';
 import { MESH_PROTOCOL_VERSION, PEER_BACKENDS, PEER_ROLES, versionMismatchReason, type PeerBackend, type PeerRole } from './mesh-version.ts';
 
 export const GOSSIP_TOPIC_PREFIX = 'mesh-llm-web/v1/';
@@ -40,7 +40,7 @@ export interface PeerStateMessage extends Envelope {
   readonly backend: PeerBackend;
   readonly memoryBudgetBytes: number;
   readonly layerTokensPerSecond: number;
-  /** Median round trip the sender measures to the mesh (what planners compare to the cap). */
+  /** Round trip the sender measured to the head (net/rtt-stream.ts; what planners compare to the cap), ms; 0 for the head itself. */
   readonly rttMs: number;
   readonly models: readonly HeldModel[];
   readonly activeSessions: number;
@@ -58,6 +58,8 @@ export interface DemandMessage extends Envelope {
 export interface LayerPlanMessage extends Envelope {
   readonly type: 'layer-plan';
   readonly plan: LayerPlan;
+  /** What the head computed it from, for servers to verify (absent: the server refuses its share). */
+  readonly basis?: PlanBasis;
 }
 
 export interface StageActivateMessage extends Envelope {
@@ -124,7 +126,12 @@ function readGossipMessage(value: unknown): GossipMessage {
         servedTokensPerSecond: num(o, 'servedTokensPerSecond', p, { min: 0, max: 1e9 }),
       };
     case 'layer-plan':
-      return { type, ...envelope, plan: readLayerPlan(field(o, 'plan'), `${p}.plan`) };
+      return {
+        type,
+        ...envelope,
+        plan: readLayerPlan(field(o, 'plan'), `${p}.plan`),
+        ...(o.basis === undefined ? {} : { basis: readPlanBasis(o.basis, `${p}.basis`) }),
+      };
     case 'stage-activate':
       return { type, ...envelope, target: str(o, 'target', p, PEER_ID_RULE), ...stageFields(o, p) };
     case 'stage-ready':

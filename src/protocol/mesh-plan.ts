@@ -3,6 +3,7 @@
 import {
   MODEL_ID_RULE,
   PEER_ID_RULE,
+  bool,
   checked,
   field,
   list,
@@ -13,6 +14,7 @@ import {
   str,
   type Checked,
 } from './mesh-checks.ts';
+import { PEER_ROLES, type PeerRole } from './mesh-version.ts';
 
 /** Half-open: layers start … end-1. */
 export interface LayerRange {
@@ -54,6 +56,28 @@ export interface LayerPlan {
   readonly excluded: readonly PlanExclusion[];
 }
 
+/** One peer as the head fed it to the planner (its gossiped state). */
+export interface PlanBasisPeer {
+  readonly peerId: string;
+  readonly role: PeerRole;
+  readonly memoryBudgetBytes: number;
+  readonly layerTokensPerSecond: number;
+  readonly rttMs: number;
+}
+
+/**
+ * What a plan was computed from, sent with it so each server can recompute it and check the head's
+ * view of itself (src/mesh/net/plan-check.ts): the peers, the plan it replaced, the planner's options.
+ */
+export interface PlanBasis {
+  readonly peers: readonly PlanBasisPeer[];
+  readonly previous?: LayerPlan;
+  readonly rttCapMs: number;
+  readonly perLayerExtraBytes: number;
+  /** False when the head embeds and computes logits itself, so stages hold no head or tail tensors. */
+  readonly countsHeadTail: boolean;
+}
+
 export const MAX_PLAN_STAGES = 256;
 export const MAX_LAYERS = 4096;
 export const MAX_EXPERTS = 1024;
@@ -81,6 +105,28 @@ export function readLayerPlan(value: unknown, path: string): LayerPlan {
   if (!stages.some((s) => s.peerId === head && s.layers.start === 0)) reject('malformed', `${path}.head must be a stage that starts at layer 0`);
   if (!stages.some((s) => s.peerId === tail && s.layers.end === layerCount)) reject('malformed', `${path}.tail must be a stage that ends at the last layer`);
   return { model, layerCount, epoch, mode, stages, head, tail, excluded };
+}
+
+export function readPlanBasis(value: unknown, path: string): PlanBasis {
+  const o = object(value, path);
+  const peers = list(o, 'peers', path, MAX_PLAN_STAGES * 4, (v, p) => {
+    const e = object(v, p);
+    return {
+      peerId: str(e, 'peerId', p, PEER_ID_RULE),
+      role: oneOf(e, 'role', p, PEER_ROLES),
+      memoryBudgetBytes: num(e, 'memoryBudgetBytes', p, { min: 0, max: 2 ** 50, integer: true }),
+      layerTokensPerSecond: num(e, 'layerTokensPerSecond', p, { min: 0, max: 1e9 }),
+      rttMs: num(e, 'rttMs', p, { min: 0, max: 3.6e6 }),
+    };
+  });
+  const previous = o.previous === undefined ? undefined : readLayerPlan(o.previous, `${path}.previous`);
+  return {
+    peers,
+    ...(previous ? { previous } : {}),
+    rttCapMs: num(o, 'rttCapMs', path, { min: 0, max: 3.6e6 }),
+    perLayerExtraBytes: num(o, 'perLayerExtraBytes', path, { min: 0, max: 2 ** 50, integer: true }),
+    countsHeadTail: bool(o, 'countsHeadTail', path),
+  };
 }
 
 function readStage(value: unknown, path: string, layerCount: number): PlanStage {

@@ -1,17 +1,26 @@
 // The mesh on top of any libp2p node (a tab's or the companion's): checks every new peer's
 // membership on a dedicated stream and hangs up on those who fail, and gossips peer state on the
 // mesh's topic, accepting only messages forwarded by verified members and passing J's validators.
+// A server measures its round trip to the head (rtt-stream.ts) before it first gossips its state,
+// and again every few state ticks, so planners compare a real number to their cap. A member that
+// has just joined the topic is greeted: this node gossips its state again at once, and join
+// listeners (the head's coordinator) re-gossip what it missed, rather than leave it to the next tick.
 // A component with start()/stop(); the libp2p node itself is owned by whoever created it.
-import type { GossipSub, Message } from '@libp2p/gossipsub';
+import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossipsub';
 import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { Connection, Libp2p, PeerId, StreamHandler, StreamHandlerOptions } from '@libp2p/interface';
 import type { HeldModel } from '../../protocol/mesh-announcement.ts';
 import type { GossipMessage, PeerStateMessage } from '../../protocol/mesh-messages.ts';
 import { MESH_PROTOCOL_VERSION, type PeerBackend, type PeerRole } from '../../protocol/mesh-version.ts';
 import { decodeGossip, encodeGossip, SequenceFilter } from '../gossip-messages.ts';
+import { quantizeRtt } from '../planner.ts';
 import { linkType, type LinkType } from './link-type.ts';
 import { answerChallenge, challengePeer, type PrivateMesh } from './membership-stream.ts';
-import { MEMBERSHIP_PROTOCOL, meshTopic } from './protocols.ts';
+import { MEMBERSHIP_PROTOCOL, meshTopic, RTT_PROTOCOL } from './protocols.ts';
+import { echoPings, measureRtt, type RttOptions } from './rtt-stream.ts';
+
+/** Measurements the gossiped round trip is the smallest of (every 2 ticks: about 30 s of them). */
+const RTT_WINDOW = 3;
 
 export type MeshLibp2p = Libp2p<{ pubsub: GossipSub }>;
 
@@ -29,6 +38,14 @@ export interface MeshNodeOptions {
   readonly self: () => SelfFacts;
   /** How often peer state is gossiped (also right after a member joins). */
   readonly stateIntervalMs?: number;
+  /**
+   * The peers whose round trip this one measures and gossips (a server: the head). Given, the
+   * state is first gossiped once one of them is measured, so no plan counts an unmeasured peer.
+   */
+  readonly rttTargets?: () => readonly string[];
+  readonly rtt?: RttOptions;
+  /** Re-measure the round trip every this many state ticks (default 2: every 10 s). */
+  readonly rttEveryTicks?: number;
   /** Called whenever members, links or gossiped state change. */
   readonly onChange?: () => void;
   readonly log?: (line: string) => void;
@@ -56,11 +73,25 @@ export class MeshNode {
   private readonly pending = new Map<string, Promise<void>>();
   private readonly sequences = new SequenceFilter();
   private readonly topic: string;
-  private seq = 0;
+  /**
+   * Starts at the clock, not 0: a tab that reloads keeps its peer id, and members drop gossip whose
+   * seq is not above the last they saw from it (SequenceFilter), which for a count restarted at 0
+   * silenced the reloaded tab (its state, its stage-ready) for as many messages as it sent before.
+   */
+  private seq = Date.now();
+  private ticks = 0;
+  /** Round trip to the targets (the slowest of them), quantized; undefined until measured. */
+  private rtt: number | undefined;
+  /** The last few measurements: the gossiped round trip is their smallest, so a busy spell (a flood, a page loading) does not drop a peer from plans. */
+  private readonly rttWindow: number[] = [];
+  /** This node's last few gossiped states (a plan may have been computed from any of them). */
+  private readonly published: PeerStateMessage[] = [];
+  private measuring: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private running = false;
   private readonly gossipListeners = new Set<(message: GossipMessage) => void>();
   private readonly changeListeners = new Set<() => void>();
+  private readonly joinListeners = new Set<(peerId: string) => void>();
 
   constructor(options: MeshNodeOptions) {
     this.o = options;
@@ -82,9 +113,11 @@ export class MeshNode {
     const pubsub = libp2p.services.pubsub;
     pubsub.topicValidators.set(this.topic, this.validate);
     pubsub.addEventListener('message', this.onMessage);
+    pubsub.addEventListener('subscription-change', this.onSubscriptionChange);
     pubsub.subscribe(this.topic);
+    await this.handleForMembers(RTT_PROTOCOL, (stream) => echoPings(stream), { runOnLimitedConnection: true });
     for (const connection of libp2p.getConnections()) this.onConnection(connection);
-    this.timer = setInterval(() => void this.publishState(), this.o.stateIntervalMs ?? 5000);
+    this.timer = setInterval(() => void this.tick(), this.o.stateIntervalMs ?? 5000);
   }
 
   async stop(): Promise<void> {
@@ -95,9 +128,51 @@ export class MeshNode {
     libp2p.removeEventListener('connection:close', this.onConnectionClose);
     const pubsub = libp2p.services.pubsub;
     pubsub.removeEventListener('message', this.onMessage);
+    pubsub.removeEventListener('subscription-change', this.onSubscriptionChange);
     pubsub.topicValidators.delete(this.topic);
     if (pubsub.getTopics().includes(this.topic)) pubsub.unsubscribe(this.topic);
     await libp2p.unhandle(MEMBERSHIP_PROTOCOL).catch(() => {});
+    await libp2p.unhandle(RTT_PROTOCOL).catch(() => {});
+  }
+
+  /** This peer's gossiped round trip (ms, quantized): undefined until measured, 0 for a peer that measures none. */
+  get rttMs(): number | undefined {
+    return this.o.rttTargets ? this.rtt : 0;
+  }
+
+  recentStates(): readonly PeerStateMessage[] {
+    return this.published;
+  }
+
+  private async tick(): Promise<void> {
+    // Until a first measurement succeeds (no state is gossiped before it), try on every tick.
+    if (++this.ticks % (this.o.rttEveryTicks ?? 2) === 0 || (this.o.rttTargets && this.rtt === undefined)) await this.measureRtt();
+    await this.publishState();
+  }
+
+  /** Measures the round trip to every linked target (one measurement at a time); keeps the last value on failure. */
+  measureRtt(): Promise<void> {
+    this.measuring ??= (async () => {
+      const targets = (this.o.rttTargets?.() ?? []).filter((id) => this.members.has(id) && this.linksTo(id).length > 0);
+      let worst: number | undefined;
+      for (const peerId of targets) {
+        try {
+          const ms = await measureRtt(await this.openStream(peerId, RTT_PROTOCOL, AbortSignal.timeout(10_000)), this.o.rtt);
+          worst = Math.max(worst ?? 0, ms);
+        } catch (error) {
+          this.o.log?.(`mesh: measuring the round trip to ${peerId} failed: ${(error as Error).message}`);
+        }
+      }
+      if (worst !== undefined) {
+        this.rttWindow.push(worst);
+        if (this.rttWindow.length > RTT_WINDOW) this.rttWindow.shift();
+        const rtt = quantizeRtt(Math.min(...this.rttWindow));
+        const changed = rtt !== this.rtt;
+        this.rtt = rtt;
+        if (changed) this.changed();
+      }
+    })().finally(() => (this.measuring = undefined));
+    return this.measuring;
   }
 
   /**
@@ -150,7 +225,13 @@ export class MeshNode {
         this.members.set(peerId, {});
         this.o.log?.(`mesh: ${peerId} proved membership`);
         this.changed();
+        if (this.o.rttTargets?.().includes(peerId)) {
+          await this.measureRtt();
+          // One already in flight may have started before this target was a member.
+          if (this.rtt === undefined) await this.measureRtt();
+        }
         await this.publishState();
+        this.greet(peerId);
         return;
       }
       // A closed connection before an answer is no verdict: the next connection tries again.
@@ -166,8 +247,27 @@ export class MeshNode {
   private readonly onConnectionOpen = (event: CustomEvent<Connection>): void => this.onConnection(event.detail);
   private readonly onConnectionClose = (): void => this.changed();
 
-  /** Pubsub validator: `propagator` is the neighbour that forwarded it, which must be a member. */
-  private readonly validate = (propagator: PeerId, message: Message): TopicValidatorResult => {
+  /** A member subscribed to the mesh topic: re-gossip to it what it may have missed. */
+  private readonly onSubscriptionChange = (event: CustomEvent<SubscriptionChangeData>): void => {
+    const peerId = event.detail.peerId.toString();
+    if (event.detail.subscriptions.some((s) => s.topic === this.topic && s.subscribe)) this.greet(peerId);
+  };
+
+  /** Once a peer is both a verified member and subscribed to the topic (in either order), gossip reaches it. */
+  private greet(peerId: string): void {
+    if (!this.running || !this.members.has(peerId)) return;
+    if (!this.o.libp2p.services.pubsub.getSubscribers(this.topic).some((p) => p.toString() === peerId)) return;
+    void this.publishState();
+    for (const listener of this.joinListeners) listener(peerId);
+  }
+
+  /**
+   * Pubsub validator: `propagator` is the neighbour that forwarded it, which must be a member. A
+   * message from a neighbour still being checked waits for the verdict (a joiner's first gossip
+   * often arrives while its membership proof is in flight).
+   */
+  private readonly validate = async (propagator: PeerId, message: Message): Promise<TopicValidatorResult> => {
+    await this.pending.get(propagator.toString());
     if (!this.members.has(propagator.toString())) return TopicValidatorResult.Ignore;
     if (message.type !== 'signed') return TopicValidatorResult.Reject;
     const checked = decodeGossip(message.data, message.from.toString());
@@ -197,6 +297,12 @@ export class MeshNode {
     return () => this.gossipListeners.delete(listener);
   }
 
+  /** Called when a member joined the mesh topic (a late joiner): re-gossip what it needs (the plan). */
+  addJoinListener(listener: (peerId: string) => void): () => void {
+    this.joinListeners.add(listener);
+    return () => this.joinListeners.delete(listener);
+  }
+
   /** Called with onChange: members, links or gossiped state changed. */
   addChangeListener(listener: () => void): () => void {
     this.changeListeners.add(listener);
@@ -224,7 +330,8 @@ export class MeshNode {
   }
 
   async publishState(): Promise<void> {
-    if (!this.running) return;
+    const rttMs = this.rttMs;
+    if (!this.running || rttMs === undefined) return;
     const self = this.o.self();
     const message: PeerStateMessage = {
       type: 'peer-state',
@@ -236,10 +343,12 @@ export class MeshNode {
       backend: self.backend,
       memoryBudgetBytes: self.memoryBudgetBytes,
       layerTokensPerSecond: self.layerTokensPerSecond,
-      rttMs: 0,
+      rttMs,
       models: [...self.models],
       activeSessions: 0,
     };
+    this.published.push(message);
+    if (this.published.length > 4) this.published.shift();
     await this.o.libp2p.services.pubsub.publish(this.topic, encodeGossip(message)).catch(() => {});
   }
 

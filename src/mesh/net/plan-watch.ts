@@ -52,6 +52,11 @@ export class PlanWatch {
     return false;
   }
 
+  /** The head's latest plan itself. */
+  latest(): LayerPlan | undefined {
+    return this.plan;
+  }
+
   /**
    * The plan with each stage's readiness; `members` (their peer states) and `selfReady` (this
    * tab's own stage, which does not hear its own gossip) fill in stages whose stage-ready was missed.

@@ -11,3 +11,5 @@ export const ACTIVATION_PROTOCOL = '/mesh-llm-web/activation/1.0.0';
 export function meshTopic(meshId: string): string {
   return `${GOSSIP_TOPIC_PREFIX}${meshId}`;
 }
+/** Timed echoes: a server measures its round trip to the head on it (rtt-stream.ts). Members only. */
+export const RTT_PROTOCOL = '/mesh-llm-web/rtt/1.0.0';

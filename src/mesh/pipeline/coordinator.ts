@@ -1,13 +1,14 @@
 // The head's view of the pipeline: computes the layer plan with the shared planner from the server
-// peers' gossiped state (budget, speed, round trip), gossips it so each server loads its range,
+// peers' gossiped state (budget, speed, round trip), gossips it with what it was computed from (its
+// basis: each server recomputes the plan and checks it, net/plan-check.ts) so each server loads its range,
 // tracks which stages reported ready, and hands out a route (a ready plan) for each new session.
 // The head itself embeds and computes logits (it holds the whole model to serve alone), so the
 // planner counts no head or tail tensors against the servers' budgets.
 import type { GossipMessage } from '../../protocol/mesh-messages.ts';
-import type { LayerPlan } from '../../protocol/mesh-plan.ts';
+import type { LayerPlan, PlanBasis } from '../../protocol/mesh-plan.ts';
 import type { ModelMemory } from '../layer-memory.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
-import { planLayers, type PlannerOptions, type PlannerPeer } from '../planner.ts';
+import { DEFAULT_RTT_CAP_MS, planLayers, type PlannerOptions, type PlannerPeer } from '../planner.ts';
 
 export interface CoordinatorOptions {
   readonly node: MeshNode;
@@ -29,6 +30,8 @@ const rangeKey = (model: string, start: number, end: number) => `${model}:${star
 export class PipelineCoordinator {
   private readonly o: CoordinatorOptions;
   private plan: LayerPlan | undefined;
+  /** What `plan` was computed from (the latest computation that gave it). */
+  private basis: PlanBasis | undefined;
   /** The last plan that existed, kept as `previous` so the next one moves as few layers as possible. */
   private previous: LayerPlan | undefined;
   /** Each peer's latest stage-ready report: a peer holds one stage at a time, so older reports are void. */
@@ -37,6 +40,8 @@ export class PipelineCoordinator {
   private readonly waiters = new Set<() => void>();
   private readonly unlisten: Array<() => void> = [];
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** The last gossiped state (seq) heard from each planned stage not ready yet (see replan). */
+  private readonly heardFrom = new Map<string, number>();
 
 
   constructor(options: CoordinatorOptions) {
@@ -50,9 +55,13 @@ export class PipelineCoordinator {
   start(): void {
     this.unlisten.push(this.o.node.addGossipListener((m) => this.onGossip(m)));
     this.unlisten.push(this.o.node.addChangeListener(() => this.replan()));
+    // A late joiner gets the plan at once, not at the next republish.
+    this.unlisten.push(this.o.node.addJoinListener(() => {
+      void this.publish();
+    }));
     this.timer = setInterval(() => {
       this.replan();
-      if (this.plan) void this.publish(this.plan);
+      void this.publish();
     }, this.o.republishMs ?? 2000);
     this.replan();
   }
@@ -65,6 +74,11 @@ export class PipelineCoordinator {
 
   currentPlan(): LayerPlan | undefined {
     return this.plan;
+  }
+
+  /** What the current plan was computed from (gossiped with it). */
+  currentBasis(): PlanBasis | undefined {
+    return this.basis;
   }
 
   /** A plan whose every stage is linked and has reported its layers loaded, or undefined. */
@@ -120,28 +134,59 @@ export class PipelineCoordinator {
   private peers(): PlannerPeer[] {
     const now = Date.now();
     for (const [peerId, until] of this.failed) if (until <= now) this.failed.delete(peerId);
-    return this.o.node.memberList()
+    const members = this.o.node.memberList();
+    // A peer that left holds nothing any more: should it come back (a tab reloading keeps its peer
+    // id), its earlier stage-ready must not make a stage it has not loaded yet look ready.
+    for (const m of members) if (m.links.length === 0) this.ready.delete(m.peerId);
+    return members
       .filter((m) => m.state && m.links.length > 0 && !this.failed.has(m.peerId))
       .map((m) => ({ peerId: m.peerId, role: m.state!.role, memoryBudgetBytes: m.state!.memoryBudgetBytes, layerTokensPerSecond: m.state!.layerTokensPerSecond, rttMs: m.state!.rttMs }));
   }
 
   private replan(): void {
     const { id, memory } = this.o.model;
-    const result = planLayers({ id, ...memory, headBytes: 0, tailBytes: 0 }, this.peers(), this.previous, this.o.planner);
+    const peers = this.peers();
+    const previous = this.previous;
+    const result = planLayers({ id, ...memory, headBytes: 0, tailBytes: 0 }, peers, previous, this.o.planner);
     const next = result.ok ? result.plan : undefined;
     const changed = JSON.stringify(next?.stages) !== JSON.stringify(this.plan?.stages);
     this.plan = next;
+    this.basis = next && {
+      peers,
+      ...(previous ? { previous } : {}),
+      rttCapMs: this.o.planner?.rttCapMs ?? DEFAULT_RTT_CAP_MS,
+      perLayerExtraBytes: this.o.planner?.perLayerExtraBytes ?? 0,
+      countsHeadTail: false,
+    };
     if (next) this.previous = next;
     if (changed) {
       this.o.log?.(next ? `pipeline: plan ${next.epoch} for ${id}: ${next.stages.map((s) => `${s.peerId.slice(-6)}[${s.layers.start}-${s.layers.end - 1}]`).join(' → ')}` : `pipeline: no plan for ${id}${result.ok ? '' : ` (${result.message})`}`);
-      if (next) void this.publish(next);
+      if (next) void this.publish();
+    } else if (next && this.unreadyStateArrived(next)) {
+      // A stage that has not loaded its range gossiped: it may have missed the plan (a tab coming
+      // back under its old peer id is planned from its last state before it hears the topic), so
+      // it gets the plan now rather than at the next republish.
+      void this.publish();
     }
     this.wake();
   }
 
-  private async publish(plan: LayerPlan): Promise<void> {
+  /** True when a stage of `plan` that has not reported ready gossiped a state not seen before. */
+  private unreadyStateArrived(plan: LayerPlan): boolean {
+    const members = new Map(this.o.node.memberList().map((m) => [m.peerId, m.state]));
+    let arrived = false;
+    for (const s of plan.stages) {
+      const state = members.get(s.peerId);
+      if (!state || this.isReady(s.peerId, rangeKey(plan.model, s.layers.start, s.layers.end)) || this.heardFrom.get(s.peerId) === state.seq) continue;
+      this.heardFrom.set(s.peerId, state.seq);
+      arrived = true;
+    }
+    return arrived;
+  }
 
-    await this.o.node.publish({ type: 'layer-plan', plan });
+  private async publish(): Promise<void> {
+    const { plan, basis } = this;
+    if (plan) await this.o.node.publish({ type: 'layer-plan', plan, ...(basis ? { basis } : {}) });
   }
 
   private wake(): void {

@@ -17,7 +17,8 @@ import { RemoteStage } from './remote-stage.ts';
 
 export interface MeshSessionOptions {
   readonly node: MeshNode;
-  readonly coordinator: PipelineCoordinator;
+  /** Where routes come from: the head's coordinator (a fixed plan for a one-off probe, mesh-logprobs.ts). */
+  readonly coordinator: Pick<PipelineCoordinator, 'waitForRoute' | 'markFailed'>;
   readonly head: Head;
   readonly tail: Tail;
   readonly nEmbd: number;

@@ -4,6 +4,9 @@
 // the session replans, replays, and goes on with the same logits. Once per topology: star (the
 // head talks to each stage in turn), chain (each stage forwards to the next), and chain asked for
 // where the stages have no direct links to each other (it falls back to star, with the same logits).
+// Last, the round trips and layer speeds the servers measure reach the planner: a peer behind a
+// slow link (above the round-trip cap) is left out of the plan; a peer that joins after the plan
+// was published hears it at once; and servers refuse a plan that does not follow from its basis.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHead } from '../../engine/head.ts';
 import { openModel } from '../../engine/model.ts';
@@ -12,10 +15,11 @@ import { openTail } from '../../engine/tail.ts';
 import { synthModelBytes } from '../../engine/testing.ts';
 import { memorySource } from '../../gguf/byte-source.ts';
 import { modelMemory } from '../layer-memory.ts';
-import type { PeerNode } from '../net/peer-node.ts';
+import { createIdentity } from '../identity.ts';
+import { PeerNode } from '../net/peer-node.ts';
 import type { PipelineCoordinator } from './coordinator.ts';
 import { createMeshSession } from './mesh-session.ts';
-import { routeOf, startCoordinator, startServerPeer, startTestMesh, type TestMesh } from './test-mesh.ts';
+import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from './test-mesh.ts';
 
 const bytes = synthModelBytes({ nLayer: 4, nEmbd: 32, nFf: 64, nVocab: 48, seed: 7 });
 
@@ -89,5 +93,91 @@ describe.each(cases)('a model split across three peers ($topology, direct links 
     for (let i = 0; i < expected.length; i++) expect(Math.abs(got[i] - expected[i])).toBeLessThan(1e-4);
     console.log(`pipeline.test (${topology}${direct ? '' : ', no direct links'}): recovered from the middle stage leaving in ${recovered!.ms} ms`);
     session.free();
+  }, 60_000);
+});
+
+describe('measured round trips and speeds reach the planner', () => {
+  let mesh: TestMesh;
+  let coordinator: PipelineCoordinator;
+  const peers: PeerNode[] = [];
+
+  afterAll(async () => {
+    coordinator?.stop();
+    for (const p of peers) await p.stop().catch(() => {});
+    await mesh?.stop();
+  });
+
+  it('leaves out a server above the round-trip cap, re-gossips the plan to a late joiner, and servers refuse plans that do not follow from their basis', async () => {
+    mesh = await startTestMesh();
+    const file = await openModel(memorySource(bytes));
+    // Generous: on a loaded 2-core machine a loopback round trip can take a hundred milliseconds.
+    const cap = 1000;
+    // Republished rarely: the plan reaches each peer when it changes, and when a peer joins the topic.
+    coordinator = startCoordinator(mesh, 'synth', file, { planner: { rttCapMs: cap }, republishMs: 60_000 });
+    const open = async () => openModel(memorySource(bytes));
+    const states = () => new Map(mesh.companion.node.memberList().map((m) => [m.peerId, m.state]));
+    // The slow peer's state reaches the head first, so it would be planned if its round trip were not measured.
+    const slow = await startServerPeer(mesh, open, budgetFor(file, 2), undefined, true, { rtt: { addedLatencyMs: 2 * cap, samples: 1 } });
+    peers.push(slow);
+    const slowId = slow.snapshot().peerId;
+    await until('the slow peer gossips its state', () => states().get(slowId));
+    peers.push(await startServerPeer(mesh, open, budgetFor(file, 2)), await startServerPeer(mesh, open, budgetFor(file, 2)));
+    const route = await routeOf(coordinator, 2);
+    expect(route.plan.stages.map((s) => s.peerId)).not.toContain(slowId);
+    expect(route.plan.excluded).toContainEqual({ peerId: slowId, reason: 'rtt_above_cap' });
+
+    // What the head planned from: each server's gossiped round trip (measured, quantized) and, once its stage loaded, its layer speed.
+    expect(states().get(slowId)!.rttMs).toBeGreaterThanOrEqual(2 * cap);
+    for (const s of route.plan.stages) {
+      const rtt = states().get(s.peerId)!.rttMs;
+      expect(rtt).toBeGreaterThanOrEqual(0);
+      expect(rtt).toBeLessThan(cap);
+    }
+    await until('the stages gossip a measured layer speed', () => route.plan.stages.every((s) => (states().get(s.peerId)?.layerTokensPerSecond ?? 0) > 0));
+    const self = peers[1].snapshot();
+    expect(self.rttMs).toBeDefined();
+    expect(self.peers.find((p) => p.companion)?.peerId).toBe(mesh.companion.node.selfPeerId);
+    // The slow peer was never planned: it loaded nothing.
+    expect(slow.snapshot().stage?.status).toBe('idle');
+
+    // A late joiner (a client: its joining changes no plan) hears the plan when it joins, long before the next republish.
+    const late = new PeerNode({ identity: await createIdentity(), invite: mesh.invite, role: 'client', backend: 'wasm', webrtc: false, memoryBudgetBytes: 0, openModel: open });
+    peers.push(late);
+    await late.start();
+    const heard = await until('the late joiner hears the plan', () => late.snapshot().plan, 10_000);
+    expect(heard.epoch).toBe(coordinator.currentPlan()!.epoch);
+    expect(heard.stages.map((s) => s.peerId)).toEqual(route.plan.stages.map((s) => s.peerId));
+    // Any member can run teacher-forced log-probs through the plan's stages (the browser spec's parity path).
+    const tokens = [1, 5, 9, 13, 2, 40];
+    const probed = await late.teacherForced(tokens, 3);
+    const local = await (await openPipeline(file)).createSession().forward(tokens);
+    probed.forEach((top, i) => {
+      const row = local.subarray(i * 48, (i + 1) * 48);
+      const logZ = Math.log(row.reduce((a, x) => a + Math.exp(x), 0));
+      expect(top).toHaveLength(3);
+      expect(top[0].logprob).toBeGreaterThanOrEqual(top[1].logprob);
+      for (const t of top) expect(Math.abs(t.logprob - (row[t.id] - logZ))).toBeLessThan(1e-4);
+      expect(top[0].id).toBe(row.indexOf(Math.max(...row)));
+    });
+
+    // A head with another view of the mesh: each server checks its share before loading it.
+    const real = coordinator.currentPlan()!;
+    const basis = coordinator.currentBasis()!;
+    const [first, second] = real.stages.map((s) => peers.find((p) => p.snapshot().peerId === s.peerId)!);
+    const held = first.snapshot().stage!.layers;
+    const refusal = async (peer: PeerNode, epoch: number) => (await until(`a refusal of plan ${epoch}`, () => peer.snapshot().planRefused?.epoch === epoch && peer.snapshot().planRefused)).reason;
+    // 1. A plan that is not what the planner computes from the basis sent with it.
+    const moved = real.stages.map((s, i) => ({ ...s, layers: i === 0 ? { start: 0, end: 1 } : { start: 1, end: 4 } }));
+    await mesh.companion.node.publish({ type: 'layer-plan', plan: { ...real, epoch: real.epoch + 1, stages: moved }, basis });
+    expect(await refusal(first, real.epoch + 1)).toMatch(/is not what the planner computes from its basis/);
+    expect(await refusal(second, real.epoch + 1)).toMatch(/is not what the planner computes from its basis/);
+    // 2. A plan made from a wrong state of this peer (four times its budget): only that peer can tell.
+    const wrong = { ...basis, peers: basis.peers.map((p) => (p.peerId === first.snapshot().peerId ? { ...p, memoryBudgetBytes: p.memoryBudgetBytes * 4 } : p)) };
+    await mesh.companion.node.publish({ type: 'layer-plan', plan: { ...real, epoch: real.epoch + 2 }, basis: wrong });
+    expect(await refusal(first, real.epoch + 2)).toMatch(/the head's view of this peer .* differs from what it gossiped/);
+    // Neither refused share was loaded; the real plan, sent again, is accepted.
+    expect(first.snapshot().stage!.layers).toEqual(held);
+    await mesh.companion.node.publish({ type: 'layer-plan', plan: real, basis });
+    await until('the real plan is accepted again', () => first.snapshot().planRefused === undefined && second.snapshot().planRefused === undefined);
   }, 60_000);
 });

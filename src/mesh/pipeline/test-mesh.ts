@@ -8,8 +8,8 @@ import { createIdentity } from '../identity.ts';
 import { decodeInvite, type Invite } from '../invite.ts';
 import { modelMemory } from '../layer-memory.ts';
 import { startCompanionMesh, type CompanionMesh } from '../net/companion-mesh.ts';
-import { PeerNode } from '../net/peer-node.ts';
-import { PipelineCoordinator } from './coordinator.ts';
+import { PeerNode, type PeerNodeOptions } from '../net/peer-node.ts';
+import { PipelineCoordinator, type CoordinatorOptions } from './coordinator.ts';
 import type { Route } from './coordinator.ts';
 
 export interface TestMesh {
@@ -37,8 +37,8 @@ export async function startTestMesh(): Promise<TestMesh> {
 }
 
 /** A coordinator for `file` on the companion, republishing its plan often so joiners hear it fast. */
-export function startCoordinator(mesh: TestMesh, id: string, file: ModelFile): PipelineCoordinator {
-  const coordinator = new PipelineCoordinator({ node: mesh.companion.node, model: { id, memory: modelMemory(file.header) }, republishMs: 500 });
+export function startCoordinator(mesh: TestMesh, id: string, file: ModelFile, more: Partial<CoordinatorOptions> = {}): PipelineCoordinator {
+  const coordinator = new PipelineCoordinator({ node: mesh.companion.node, model: { id, memory: modelMemory(file.header) }, republishMs: 500, ...more });
   coordinator.start();
   return coordinator;
 }
@@ -53,10 +53,12 @@ export function budgetFor(file: ModelFile, layers: number): number {
  * WebRTC, and chained stages need direct links) unless `listen` is false: then its links to other
  * peers that do not listen either are relayed through the companion.
  */
-export async function startServerPeer(mesh: TestMesh, openModel: (model: string) => Promise<ModelFile>, memoryBudgetBytes: number, compute?: ComputeOptions, listen = true): Promise<PeerNode> {
+export async function startServerPeer(
+  mesh: TestMesh, openModel: (model: string) => Promise<ModelFile>, memoryBudgetBytes: number, compute?: ComputeOptions, listen = true, more: Partial<PeerNodeOptions> = {},
+): Promise<PeerNode> {
   const peer = new PeerNode({
     identity: await createIdentity(), invite: mesh.invite, role: 'server', backend: 'wasm', webrtc: false, listen: listen ? ['/ip4/127.0.0.1/tcp/0/ws'] : [],
-    memoryBudgetBytes, openModel, ...(compute ? { compute } : {}),
+    memoryBudgetBytes, openModel, ...(compute ? { compute } : {}), ...more,
   });
   await peer.start();
   return peer;

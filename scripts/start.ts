@@ -92,6 +92,7 @@ async function main(): Promise<number> {
   }
   // The invite to the companion's own private mesh, before the URL lines so whoever waits for those has it too.
   process.stdout.write(`invite: ${running.mesh.link}\n`);
+  if (running.openMesh) process.stdout.write(`mesh: ${running.openMesh.link}\n`);
   // Printed only now that every service listens (and the signal handlers are in place): tests wait for these lines.
   process.stdout.write(`app: ${urls.app}\nnostr: ${urls.nostr}\napi: ${urls.api}\nlibp2p: ${urls.libp2p}\n`);
   return stopped;

@@ -1,19 +1,29 @@
-// Joining a mesh from the page's link: `#join=<token>[&role=server|client][&auto=1]` (src/mesh/invite.ts).
+// Joining a mesh from the page's link: `#join=<token>[&role=server|client][&auto=1]` (src/mesh/invite.ts),
+// or a public or named mesh by its name (`#public=<name>`, `#mesh=<name>`, or Home's list and name field):
+// its head is looked up on the companion's Nostr relay (src/mesh/net/open-mesh.ts).
 // With auto=1 the tab joins at load without a click (kiosks, tests); otherwise it waits for the Join
 // UI to call join(). The state is published as window.meshApp.mesh for the UI and for tests.
 import { IdbIdentityStore } from '../mesh/identity-store-idb.ts';
 import { loadOrCreateIdentity } from '../mesh/identity.ts';
 import { decodeInvite, inviteLink, readJoinLink, type Invite, type JoinRequest } from '../mesh/invite.ts';
 import type { MeshSnapshot, PeerNode } from '../mesh/net/peer-node.ts';
+import type { OpenMeshKeys, PublicMeshEntry } from '../mesh/net/open-mesh.ts';
+import { openMeshLink, readOpenMeshLink, type OpenMeshRequest, type OpenVisibility } from '../mesh/net/open-mesh-link.ts';
 import type { TokenLogprob } from '../mesh/pipeline/mesh-logprobs.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
 import { openModelUrl } from '../storage/shared-cache.ts';
 
 export type MeshJoinState =
   | { readonly status: 'none' }
-  | { readonly status: 'invited'; readonly role: PeerRole }
+  | { readonly status: 'invited'; readonly role: PeerRole; readonly open?: OpenMeshName }
   | { readonly status: 'failed'; readonly error: string }
   | MeshSnapshot;
+
+/** A public or named mesh, by the name anyone who knows it joins with. */
+export interface OpenMeshName {
+  readonly name: string;
+  readonly visibility: OpenVisibility;
+}
 
 export interface JoinOptions {
   /** Memory lent to the mesh (the Contribute card's budget); the link's `budget` parameter wins over it. */
@@ -36,6 +46,19 @@ export interface MeshJoin {
   budgetBytes(): number | undefined;
   /** Joins the invited mesh (the Join button); resolves once bootstrap and discovery are up. */
   join(role?: PeerRole, options?: JoinOptions): Promise<void>;
+  /**
+   * Joins a public or named mesh by its name (Home's list or name field): finds its head on the
+   * relays and joins as from an invite. Throws OpenMeshError when nobody heads that name.
+   */
+  joinOpen(mesh: OpenMeshName, role?: PeerRole, options?: JoinOptions): Promise<void>;
+  /** Takes a public or named mesh by name while not in a mesh: the state turns 'invited' (Join then asks the role). */
+  adoptOpen(mesh: OpenMeshName): void;
+  /** Forgets the invite or mesh name this tab was opened with while not in a mesh: back to choosing one ('none'). */
+  dismiss(): void;
+  /** The public meshes listed on the relays (what they stored, validated): for Home's list. */
+  listPublic(): Promise<{ readonly relays: readonly string[]; readonly meshes: readonly PublicMeshEntry[] }>;
+  /** The public or named mesh this tab was opened for or is in (undefined: an invite's private mesh, or none). */
+  openMesh(): OpenMeshName | undefined;
   leave(): Promise<void>;
   /** Teacher-forced top-K log-probs of `tokens` through the companion's plan (PeerNode.teacherForced): parity checks of a split. */
   teacherForced(tokens: readonly number[], topK?: number): Promise<TokenLogprob[][]>;
@@ -48,8 +71,19 @@ const DEFAULT_BUDGET_BYTES = 512 * 1024 * 1024;
 /** Identity slots: tabs of one profile share IndexedDB, but each needs its own peer id. */
 const MAX_IDENTITY_SLOTS = 16;
 
-export function createMeshJoin(href: string = location.href): MeshJoin {
+export interface MeshJoinDeps {
+  /** The Nostr relays a public or named mesh is looked up on (default: the companion's, from /companion.json). */
+  readonly relays?: () => Promise<readonly string[]>;
+}
+
+export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps = {}): MeshJoin {
   let request: JoinRequest | undefined = readJoinLink(href);
+  /** A public or named mesh to join by name (an invite link wins over it). */
+  let openRequest: OpenMeshRequest | undefined = request ? undefined : readOpenMeshLink(href);
+  const relays = deps.relays ?? (async () => {
+    const relay = await companionRelay(location.origin);
+    return [...new Set([...(relay ? [relay] : []), ...savedRelays()])];
+  });
   /** The decoded invite of the mesh this tab joined (or is joining). */
   let invite: Invite | undefined;
   const listeners = new Set<() => void>();
@@ -68,14 +102,26 @@ export function createMeshJoin(href: string = location.href): MeshJoin {
   const current = (): MeshJoinState => {
     if (node) return node.snapshot();
     if (failure !== undefined) return { status: 'failed', error: failure };
-    return request ? { status: 'invited', role: request.role ?? 'server' } : { status: 'none' };
+    if (request) return { status: 'invited', role: request.role ?? 'server' };
+    if (openRequest) return { status: 'invited', role: openRequest.role ?? 'server', open: { name: openRequest.name, visibility: openRequest.visibility } };
+    return { status: 'none' };
   };
 
   const start = async (role: PeerRole | undefined, options: JoinOptions): Promise<void> => {
-    if (!request) throw new Error('this page was not opened from an invite link (#join=…)');
+    if (!request && !openRequest) throw new Error('this page was not opened from an invite link (#join=…)');
     failure = undefined;
     try {
-      invite = await decodeInvite(request.token);
+      let open: OpenMeshKeys | undefined;
+      if (request) {
+        invite = await decodeInvite(request.token);
+      } else if (openRequest) {
+        // An open mesh's head is whoever announces it on the relay: found there, then joined as from an invite.
+        const { resolveOpenMesh } = await import('../mesh/net/open-mesh.ts');
+        const found = await resolveOpenMesh(openRequest.name, openRequest.visibility, await relays());
+        invite = found.invite;
+        open = found.keys;
+      }
+      if (!invite) throw new Error('unreachable: no mesh to join');
       // libp2p is most of the bundle: loaded only by tabs that join.
       const { PeerNode } = await import('../mesh/net/peer-node.ts');
       const { identity } = await loadOrCreateIdentity(new IdbIdentityStore(await (identitySlot ??= claimIdentitySlot())));
@@ -83,7 +129,8 @@ export function createMeshJoin(href: string = location.href): MeshJoin {
       node = new PeerNode({
         identity,
         invite,
-        role: role ?? request.role ?? 'server',
+        ...(open ? { open } : {}),
+        role: role ?? request?.role ?? openRequest?.role ?? 'server',
         backend: 'wasm',
         memoryBudgetBytes: lentBytes,
         onChange: changed,
@@ -101,7 +148,12 @@ export function createMeshJoin(href: string = location.href): MeshJoin {
 
   const mesh: MeshJoin = {
     state: current,
-    inviteLink: () => (request ? inviteLink(new URL(href).origin + new URL(href).pathname, request.token) : undefined),
+    inviteLink: () => {
+      const app = new URL(href).origin + new URL(href).pathname;
+      if (request) return inviteLink(app, request.token);
+      return openRequest ? openMeshLink(app, openRequest.name, openRequest.visibility) : undefined;
+    },
+    openMesh: () => (openRequest && !request ? { name: openRequest.name, visibility: openRequest.visibility } : undefined),
     budgetBytes: () => lentBytes ?? budgetOf(href),
     async adopt(linkOrToken) {
       if (node || joining) throw new Error('leave the current mesh before opening another invite');
@@ -109,6 +161,7 @@ export function createMeshJoin(href: string = location.href): MeshJoin {
       const next: JoinRequest = readJoinLink(text) ?? { token: text.replace(/^#?join=/, ''), auto: false };
       await decodeInvite(next.token); // throws an InviteError that says what is wrong with it
       request = { token: next.token, auto: false, ...(next.role ? { role: next.role } : {}) };
+      openRequest = undefined;
       failure = undefined;
       changed();
     },
@@ -117,6 +170,37 @@ export function createMeshJoin(href: string = location.href): MeshJoin {
       if (node) return joining;
       joining ??= start(role, options).finally(() => (joining = undefined));
       return joining;
+    },
+    dismiss() {
+      if (node || joining) throw new Error('leave the current mesh first');
+      request = undefined;
+      openRequest = undefined;
+      invite = undefined;
+      failure = undefined;
+      changed();
+    },
+    adoptOpen(open) {
+      if (node || joining) throw new Error('leave the current mesh before joining another');
+      const name = open.name.trim();
+      if (!name) throw new Error('type the mesh’s name');
+      if (name.length > 128) throw new Error('a mesh name has at most 128 characters');
+      openRequest = { name, visibility: open.visibility, auto: false };
+      request = undefined;
+      failure = undefined;
+      changed();
+    },
+    async joinOpen(open, role, options = {}) {
+      mesh.adoptOpen(open);
+      return mesh.join(role, options);
+    },
+    async listPublic() {
+      const urls = await relays();
+      const { listPublicMeshes } = await import('../mesh/net/open-mesh.ts');
+      const lists = await Promise.all(urls.map((url) => listPublicMeshes(url).catch(() => [])));
+      // The same mesh on two relays: keep the entry that counts more peers.
+      const byId = new Map<string, PublicMeshEntry>();
+      for (const entry of lists.flat()) if ((byId.get(entry.meshId)?.peers ?? -1) < entry.peers) byId.set(entry.meshId, entry);
+      return { relays: urls, meshes: [...byId.values()] };
     },
     async teacherForced(tokens, topK) {
       if (!node) throw new Error('join a mesh first');
@@ -136,7 +220,7 @@ export function createMeshJoin(href: string = location.href): MeshJoin {
     },
   };
   changed();
-  if (request?.auto) mesh.join().catch(() => {}); // the failure is in state()
+  if (request?.auto || openRequest?.auto) mesh.join().catch(() => {}); // the failure is in state()
   return mesh;
 }
 
@@ -201,4 +285,54 @@ export async function publishedInvite(origin: string, fetchFn: typeof fetch = fe
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The companion's Nostr relay, where public and named meshes are looked up (/companion.json
+ * `nostr`, with the host this page reached it by); undefined when there is no companion to ask.
+ */
+export async function companionRelay(origin: string, fetchFn: typeof fetch = fetch): Promise<string | undefined> {
+  try {
+    const res = await fetchFn(`${origin}/companion.json`, { cache: 'no-store', signal: AbortSignal.timeout(2000) });
+    if (!res.ok || !res.headers.get('content-type')?.includes('json')) return undefined;
+    const body = (await res.json()) as { nostr?: unknown };
+    return typeof body.nostr === 'string' && /^wss?:\/\//.test(body.nostr) ? body.nostr : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const RELAYS_KEY = 'mesh-llm-web.relays';
+
+/**
+ * Nostr relay URLs from what a person typed (comma or space separated): ws:// or wss:// only, at
+ * most 8. Throws an Error naming the first entry that is not one.
+ */
+export function parseRelayList(text: string): string[] {
+  const urls: string[] = [];
+  for (const part of text.split(/[\s,]+/).filter(Boolean)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(part);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'ws:' && url.protocol !== 'wss:')) throw new Error(`“${part}” is not a relay address: write it as ws://host:port or wss://host`);
+    urls.push(url.href.replace(/\/$/, ''));
+  }
+  if (urls.length > 8) throw new Error('at most 8 relays');
+  return [...new Set(urls)];
+}
+
+/** Relays the person added in Home (besides the companion's), kept in this browser. */
+export function savedRelays(): string[] {
+  try {
+    return parseRelayList(localStorage.getItem(RELAYS_KEY) ?? '');
+  } catch {
+    return [];
+  }
+}
+
+export function saveRelays(urls: readonly string[]): void {
+  localStorage.setItem(RELAYS_KEY, urls.join(' '));
 }

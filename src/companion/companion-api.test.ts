@@ -174,7 +174,7 @@ describe('companion API over HTTP', () => {
 
   it('publishes its API URL and the sites allowed to embed it (none by default) at /companion.json', async () => {
     // Asked from this machine by a loopback name, it also gives the private mesh's invite (Home shares it).
-    expect(await (await fetch(`${t.companion.urls.app}/companion.json`)).json()).toEqual({ api, embed_origins: [], invite: t.companion.mesh.link });
+    expect(await (await fetch(`${t.companion.urls.app}/companion.json`)).json()).toEqual({ api, embed_origins: [], nostr: t.companion.urls.nostr, invite: t.companion.mesh.link });
     // Asked by another name (a DNS-rebound page would be), the secret is left out.
     const rebound = await new Promise<string>((resolve, reject) => {
       get(`${t.companion.urls.app}/companion.json`, { headers: { host: 'attacker.example' } }, (res) => {
@@ -182,7 +182,7 @@ describe('companion API over HTTP', () => {
         res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve(body));
       }).on('error', reject);
     });
-    expect(JSON.parse(rebound)).toEqual({ api: expect.any(String), embed_origins: [] });
+    expect(JSON.parse(rebound)).toEqual({ api: expect.any(String), embed_origins: [], nostr: expect.any(String) });
   });
 
   it('completes 32 concurrent streaming requests, each with the text it gets alone (greedy)', async () => {

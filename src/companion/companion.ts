@@ -25,10 +25,11 @@ import { TabRoutingProvider } from './tab-provider.ts';
 import { connectRelayTrusting } from './own-relay.ts';
 import { MeshError } from '../protocol/errors.ts';
 import { join } from 'node:path';
-import { loadOrCreateIdentity } from '../mesh/identity.ts';
+import { createIdentity, loadOrCreateIdentity } from '../mesh/identity.ts';
 import { FileIdentityStore } from '../mesh/identity-store-file.ts';
 import { MemoryIdentityStore } from '../mesh/identity-store-memory.ts';
 import { startCompanionMesh, type CompanionMesh } from '../mesh/net/companion-mesh.ts';
+import { startOpenCompanionMesh, type OpenCompanionMesh } from '../mesh/net/open-companion-mesh.ts';
 import { startCompanionPipeline } from './companion-mesh-pipeline.ts';
 
 export interface CompanionUrls {
@@ -50,6 +51,8 @@ export interface Companion {
   tls: TlsFiles | null;
   /** The companion's own private mesh: its invite link, members and announcement. */
   mesh: CompanionMesh;
+  /** The public or named mesh it heads too (--mesh-name), on a libp2p node of its own; its pipeline runs there. */
+  openMesh?: OpenCompanionMesh;
   /** Browser tabs attached over /attach (src/companion/tab-hub.ts) and the models they serve. */
   tabs: TabHub;
   stop(): Promise<void>;
@@ -97,7 +100,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       // Tells the app's pages and service worker where this companion's API is (its port may be chosen late).
       if (req.url?.split('?')[0] === COMPANION_INFO_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
         return void res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
-          .end(JSON.stringify({ api: apiUrlFor(req.headers.host, urls.api), embed_origins: config.embedOrigins, ...(meshInvite && fromThisMachine(req) ? { invite: meshInvite } : {}) }));
+          .end(JSON.stringify({ api: apiUrlFor(req.headers.host, urls.api), embed_origins: config.embedOrigins, nostr: apiUrlFor(req.headers.host, urls.nostr), ...(meshInvite && fromThisMachine(req) ? { invite: meshInvite } : {}) }));
       }
       serveStatic(req, res);
     };
@@ -140,12 +143,35 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     });
     stops.push(() => mesh.stop());
     meshInvite = mesh.link;
+    // A public or named mesh: its own libp2p node (one node answers membership for one mesh) on a
+    // free port, and an identity of its own, since joiners find it by its announcement, not its id.
+    let openMesh: OpenCompanionMesh | undefined;
+    if (config.meshName) {
+      const openIdentity = await createIdentity();
+      const openLibp2p = await startLibp2pNode({ host: config.host, port: 0, keyDir: null, privateKey: openIdentity.libp2pKey, tls: keyPair });
+      stops.push(async () => {
+        await openLibp2p.stop();
+      });
+      openMesh = await startOpenCompanionMesh({
+        libp2p: openLibp2p,
+        identity: openIdentity,
+        name: config.meshName,
+        visibility: config.meshVisibility,
+        appUrl: app,
+        nostrUrl: urls.nostr,
+        libp2pAddress: webSocketAddress(openLibp2p),
+        models: (options.models ?? []).map((m) => m.info.id),
+        log: (line) => console.error(`start: ${line}`),
+        ...(tls ? { connectRelay: (url: string) => connectRelayTrusting(url, tls.cert) } : {}),
+      });
+      stops.push(() => openMesh?.stop() ?? Promise.resolve());
+    }
     // The app may be opened as 127.0.0.1 or localhost: both are its own origin.
     const appOrigins = [app, `${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`];
     const apiToken = config.apiToken || (isLoopbackHost(config.host) ? null : generateApiToken());
     // The served model through the mesh's server tabs when a plan of theirs is ready (src/mesh/pipeline/).
     const pipeline = options.provider ? undefined : await startCompanionPipeline({
-      node: mesh.node, models: options.models ?? [], modelsDir: config.modelsDir, log: (line) => console.error(`start: ${line}`),
+      node: openMesh?.node ?? mesh.node, models: options.models ?? [], modelsDir: config.modelsDir, log: (line) => console.error(`start: ${line}`),
     });
     if (pipeline) stops.push(async () => pipeline.stop());
     const allowedOrigins = () => [...appOrigins, ...config.corsOrigins];
@@ -173,7 +199,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     stops.push(() => tabs.close());
     urls.api = `${scheme}://${host}:${apiPort}`;
 
-    return { urls, apiToken, apiTokenGenerated: apiToken !== null && !config.apiToken, tls, libp2p, nostr, mesh, tabs, stop: stopAll };
+    return { urls, apiToken, apiTokenGenerated: apiToken !== null && !config.apiToken, tls, libp2p, nostr, mesh, ...(openMesh ? { openMesh } : {}), tabs, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => {});
     throw error;

@@ -107,6 +107,16 @@ describe('parseCompanionArgs', () => {
     expect(errorOf(['--api-token', 'has a space']).message).toMatch(/without spaces/);
   });
 
+  it('reads a public or named mesh to head, and refuses a bad name or visibility', () => {
+    expect(parse([])).toMatchObject({ meshName: '', meshVisibility: 'named' });
+    expect(parse(['--mesh-name', '  Demo   Mesh ', '--mesh-visibility=public'])).toMatchObject({ meshName: 'Demo Mesh', meshVisibility: 'public' });
+    expect(parse([], { MESH_NAME: 'lab', MESH_VISIBILITY: 'named' })).toMatchObject({ meshName: 'lab', meshVisibility: 'named' });
+    expect(parse(['--mesh-visibility', 'named'], { MESH_VISIBILITY: 'public' }).meshVisibility).toBe('named');
+    expect(errorOf(['--mesh-visibility', 'private']).message).toMatch(/--mesh-visibility must be public or named, got "private"/);
+    expect(errorOf(['--mesh-name', 'x'.repeat(129)]).message).toMatch(/--mesh-name must be a mesh name of 1 to 128/);
+    expect(errorOf([], { MESH_NAME: 'a\u0007b' }).message).toMatch(/MESH_NAME must be a mesh name/);
+  });
+
   it('answers --help with text that lists every flag and variable', () => {
     const parsed = parseCompanionArgs(['--app-port', '1', '--help'], {}, root);
     expect(parsed.kind).toBe('help');

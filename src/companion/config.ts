@@ -42,6 +42,13 @@ export interface CompanionConfig {
    * a page opened from another machine on the LAN is a secure context only over HTTPS.
    */
   https: boolean;
+  /**
+   * A public or named mesh the companion heads besides its private one ('' = none): announced in
+   * clear on its relay, open to anyone who knows the name (src/mesh/net/open-companion-mesh.ts).
+   */
+  meshName: string;
+  /** 'public': listed on the relay for anyone; 'named': found only by its name. */
+  meshVisibility: 'public' | 'named';
 }
 
 export type ParsedArgs = { kind: 'help'; text: string } | { kind: 'config'; config: CompanionConfig };
@@ -53,7 +60,7 @@ export class ConfigError extends MeshError {
   }
 }
 
-type Kind = 'host' | 'port' | 'path' | 'origins' | 'flag' | 'model' | 'backend' | 'token';
+type Kind = 'host' | 'port' | 'path' | 'origins' | 'flag' | 'model' | 'backend' | 'token' | 'meshName' | 'visibility';
 type Key = keyof CompanionConfig;
 
 interface Option {
@@ -81,6 +88,8 @@ const OPTIONS: Option[] = [
   { key: 'skipBuild', flag: '--skip-build', env: 'MESH_SKIP_BUILD', kind: 'flag', help: 'do not (re)build dist/ before serving' },
   { key: 'https', flag: '--https', env: 'MESH_HTTPS', kind: 'flag', help: 'serve the app and API over HTTPS, the Nostr relay and libp2p over WSS, with one generated self-signed certificate (for a LAN)' },
   { key: 'skipModel', flag: '--skip-model', env: 'MESH_SKIP_MODEL', kind: 'flag', help: 'load no model (the API answers 503 until a peer serves one)' },
+  { key: 'meshName', flag: '--mesh-name', env: 'MESH_NAME', kind: 'meshName', help: 'also head a public or named mesh of this name (anyone who knows the name may join; its peers are strangers who see prompts)' },
+  { key: 'meshVisibility', flag: '--mesh-visibility', env: 'MESH_VISIBILITY', kind: 'visibility', help: 'of the --mesh-name mesh: public (listed on the relay) or named (found by its name only)' },
 ];
 
 /** Small enough to generate in a moment on first start (see tools/models/registry.ts). */
@@ -104,11 +113,13 @@ export function defaultConfig(root: string): CompanionConfig {
     skipBuild: false,
     skipModel: false,
     https: false,
+    meshName: '',
+    meshVisibility: 'named',
   };
 }
 
 const VALUE_NAME: Record<Kind, string> = {
-  host: 'address', port: 'port', path: 'dir', origins: 'origins', flag: '', model: 'model', backend: 'name', token: 'token',
+  host: 'address', port: 'port', path: 'dir', origins: 'origins', flag: '', model: 'model', backend: 'name', token: 'token', meshName: 'name', visibility: 'public|named',
 };
 
 export function helpText(root: string): string {
@@ -116,7 +127,7 @@ export function helpText(root: string): string {
   const lines = OPTIONS.map((o) => {
     const value = o.kind === 'flag' ? '' : ` <${VALUE_NAME[o.kind]}>`;
     const value0 = defaults[o.key];
-    const text = o.kind === 'path' ? relative(root, String(value0)) : o.kind === 'origins' || o.kind === 'token' ? 'none' : String(value0);
+    const text = o.kind === 'path' ? relative(root, String(value0)) : o.kind === 'origins' || o.kind === 'token' || o.kind === 'meshName' ? 'none' : String(value0);
     const shown = o.kind === 'flag' ? '' : ` (default ${text})`;
     return `  ${(o.flag + value).padEnd(26)} ${o.env.padEnd(18)} ${o.help}${shown}`;
   });
@@ -173,6 +184,7 @@ export function parseCompanionArgs(argv: readonly string[], env: Record<string, 
 function example(option: Option): string {
   const examples: Record<Kind, string> = {
     port: '8080', host: '127.0.0.1', origins: 'http://localhost:5173', model: DEFAULT_MODEL, backend: 'cpu', token: 'some-secret', path: 'path', flag: 'true',
+    meshName: 'my-mesh', visibility: 'public',
   };
   return examples[option.kind];
 }
@@ -199,7 +211,21 @@ function convert(option: Option, raw: string, where: string, root: string): unkn
       // Sent in an HTTP header by every client: printable ASCII without spaces, long enough to guess badly.
       if (!/^[\x21-\x7e]{8,}$/.test(raw.trim())) throw new ConfigError(`${where} must be at least 8 printable characters without spaces, got ${raw.trim().length} characters`);
       return raw.trim();
+    case 'meshName':
+      return parseMeshName(raw, where);
+    case 'visibility':
+      if (raw.trim() !== 'public' && raw.trim() !== 'named') throw new ConfigError(`${where} must be public or named, got ${JSON.stringify(raw)}`);
+      return raw.trim();
   }
+}
+
+/** Same rules as the mesh's own (src/mesh/mesh-keys.ts normalizeMeshName): 1 to 128 printable characters. */
+export function parseMeshName(raw: string, where: string): string {
+  const name = raw.normalize('NFKC').trim().replace(/\s+/g, ' ');
+  if (name.length === 0 || name.length > 128 || /[\x00-\x1f\x7f]/.test(name)) {
+    throw new ConfigError(`${where} must be a mesh name of 1 to 128 printable characters, got ${JSON.stringify(raw)}`);
+  }
+  return name;
 }
 
 /** A registry name stays a name; a .gguf path becomes absolute; an http(s) URL stays as given. */

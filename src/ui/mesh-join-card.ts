@@ -2,8 +2,8 @@
 // lent, who sees prompts, how to leave) and offers one Join action with a role choice; once joined
 // it shows the live status (peer id, role, peers and their links, the layers this tab serves) and
 // Leave. Without an invite it offers this machine's private mesh (its invite as a link and a QR
-// code, and joining it) and a field to open an invite from a pasted link. The card re-renders on
-// every mesh change.
+// code, and joining it), a field to open an invite from a pasted link, and public or named meshes
+// (public-mesh-section.ts: the relay's list and a name field). The card re-renders on every mesh change.
 import type { MeshJoin, MeshJoinState } from '../app/mesh-join.ts';
 import type { MeshSnapshot } from '../mesh/net/peer-node.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
@@ -11,6 +11,7 @@ import type { SettingsStore } from './contribute-settings.ts';
 import { h } from './dom.ts';
 import { inviteShare } from './invite-share.ts';
 import { formatBytes, servedText, shortPeerId, stageText } from './mesh-describe.ts';
+import { publicMeshSection } from './public-mesh-section.ts';
 
 export interface MeshJoinCardOptions {
   /** The invite of this machine's companion mesh, when the companion gives it to this page. */
@@ -50,6 +51,23 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
       render(true);
     }
   };
+  // Public meshes: one click joins a listed one as a server (the section warns about strangers first).
+  const openSection = publicMeshSection(mesh, {
+    joinListed: async (open) => {
+      role = 'server';
+      busy = true;
+      try {
+        await mesh.joinOpen(open, 'server', { budgetBytes: budgetBytes() });
+        settings.update({ paused: false });
+      } catch {
+        // The failure is in mesh.state(), which the card shows.
+      } finally {
+        busy = false;
+        render(true);
+      }
+    },
+  });
+  let lastStatus = '';
   const leave = async () => {
     busy = true;
     render(true);
@@ -81,6 +99,9 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
     const hadFocus = card.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.focusKey : undefined;
     shown = key;
     card.dataset.state = state.status;
+    // Back to no mesh (first render, or after leaving): the public list may have changed meanwhile.
+    if (state.status === 'none' && lastStatus !== 'none') openSection.refresh();
+    lastStatus = state.status;
     body.replaceChildren(...content(state));
     live.textContent = announcement(state);
     if (hadFocus) body.querySelector<HTMLElement>(`[data-focus-key="${hadFocus}"]`)?.focus();
@@ -94,16 +115,16 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
           h('p', { class: 'lead' }, 'This tab is not in a mesh. Requests go to the companion that npm start runs on this machine.'),
           h('div', { class: 'mesh-sections' },
             ...(machineInvite ? machineMesh(machineInvite) : [h('div', { class: 'mesh-section' }, h('h3', {}, 'Your private mesh'), h('p', {}, 'npm start prints the invite link of this computer’s private mesh as its invite: line. Open that link in this browser, or paste it here.'))]),
-            pasteForm()),
+            h('div', {}, pasteForm(), openSection.element)),
         ];
       case 'invited':
       case 'failed':
       case 'stopped':
         return [...explanation(), roleChoice(), ...(state.status !== 'invited' && state.error ? [h('p', { class: 'mesh-error', role: 'alert' }, `Joining failed: ${state.error}`)] : []), joinActions(), ...(link ? [share(link)] : [])];
       case 'starting':
-        return [h('p', { class: 'lead' }, 'Joining the mesh: connecting to its bootstrap peer and relay…'), ...(link ? [share(link)] : [])];
+        return [h('p', { class: 'lead' }, mesh.openMesh() ? 'Joining the mesh: looking up its head on the relay and connecting to it…' : 'Joining the mesh: connecting to its bootstrap peer and relay…'), ...(link ? [share(link)] : [])];
       case 'joined':
-        return [joinedStatus(state, new Set(mesh.companionPeerIds())), h('div', { class: 'actions' }, button('Leave the mesh', 'leave', leave, 'mesh-leave')), ...(link ? [share(link)] : [])];
+        return [joinedStatus(state, new Set(mesh.companionPeerIds()), meshTitle()), h('div', { class: 'actions' }, button('Leave the mesh', 'leave', leave, 'mesh-leave')), ...(link ? [share(link)] : [])];
     }
   };
 
@@ -140,13 +161,21 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
     return form;
   };
 
+  /** "the private mesh", or the public or named mesh by its name. */
+  const meshTitle = (): string => {
+    const open = mesh.openMesh();
+    return open ? `the ${open.visibility} mesh “${open.name}”` : 'the private mesh';
+  };
+
   const explanation = (): Node[] => {
     const lent = mesh.budgetBytes() ?? budgetBytes();
+    const open = mesh.openMesh();
     return [
-      h('p', { class: 'lead' }, 'You were invited to a private mesh. Here is what joining means:'),
+      h('p', { class: 'lead' }, open ? `You opened ${meshTitle()}. Here is what joining means:` : 'You were invited to a private mesh. Here is what joining means:'),
       h(
         'ul',
         { class: 'plain-list mesh-terms', 'data-testid': 'mesh-join-terms' },
+        open ? h('li', { class: 'public-mesh-warning' }, `Anyone who knows the name “${open.name}” can join this mesh: its peers are strangers. Send nothing private through it.`) : null,
         h('li', {}, `As a server, this tab lends compute: it runs a share of a model’s layers on this device’s CPU (WebAssembly; mesh stages do not use the GPU yet), using at most ${formatBytes(lent)} of memory (set in Contribute this tab).`),
         h('li', {}, 'Prompts and replies pass through the peers that serve them: when this tab serves, it sees the activations of those requests, and the peers serving yours see them too.'),
         h('li', {}, 'As a client, this tab only sends requests and lends nothing.'),
@@ -171,7 +200,9 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
   const joinActions = (): HTMLElement => {
     const b = button(busy ? 'Joining…' : 'Join the mesh', 'join', join, 'mesh-join-button', true);
     if (busy) b.disabled = true;
-    return h('div', { class: 'actions' }, b);
+    // Opened by a name (a link or Home's list): offer the way back to the list and the name field.
+    const back = mesh.openMesh() && !busy ? button('Choose another mesh', 'dismiss', () => mesh.dismiss(), 'mesh-dismiss') : null;
+    return h('div', { class: 'actions' }, b, back);
   };
 
   return (() => {
@@ -186,7 +217,7 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
   })();
 }
 
-function joinedStatus(state: MeshSnapshot, companions: ReadonlySet<string>): HTMLElement {
+function joinedStatus(state: MeshSnapshot, companions: ReadonlySet<string>, title: string): HTMLElement {
   const peers = state.peers.filter((p) => p.member || p.announced);
   const list = h('ul', { class: 'plain-list mesh-peers', 'data-testid': 'mesh-peers' });
   for (const p of peers) {
@@ -197,7 +228,7 @@ function joinedStatus(state: MeshSnapshot, companions: ReadonlySet<string>): HTM
   return h(
     'div',
     { class: 'mesh-status', 'data-testid': 'mesh-status' },
-    h('p', { class: 'lead' }, 'Joined the private mesh.'),
+    h('p', { class: 'lead', 'data-testid': 'mesh-joined-title' }, `Joined ${title}.`),
     h(
       'dl',
       { class: 'mesh-facts' },

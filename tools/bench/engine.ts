@@ -5,7 +5,13 @@
 //   engine: decode ours/wllama=X prefill ours/wllama=Y decode ours/native=Z prefill ours/native=W
 // The three engines stay loaded and are measured in interleaved rounds (after a warm-up round), so a
 // shared machine's changing load hits all of them alike; figures are medians over rounds, ratios the
-// medians of the per-round ratios.
+// medians of the per-round ratios. wllama and native report llama.cpp's own timings (no JavaScript
+// per token); ours is timed on the page, worker messages and sampling included. Native is the best
+// of 1 thread and --threads (see native.ts: node-llama-cpp's per-call thread pool makes 2-thread
+// decode slower than 1-thread decode on a 2-core machine). Each measurement
+// waits briefly for a quiet moment and records how many cores other processes kept busy meanwhile:
+// rounds beside noticeable load are left out when 3 quiet ones remain, and a loaded run is flagged
+// (llama.cpp's spinning thread barriers make it suffer far more from load than our thread pool).
 // Options: --runs 5 --gen 64 --threads 2 --models bench-llama-q8_0,bench-llama-f16 --webgpu (also on a fallback adapter)
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { chromiumLaunchOptions } from '../../playwright/support/browser.ts';
@@ -17,8 +23,8 @@ import { readGgufHeader } from '../../src/gguf/reader.ts';
 import { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { ensureModel } from '../models/registry.ts';
 import { LlamaRuntime } from '../reference/llama-runtime.ts';
-import { nativeSetup } from './native.ts';
-import { copyBandwidth } from './measure.ts';
+import { nativeSetup, type NativeRound } from './native.ts';
+import { copyBandwidth, cpuSample, otherCores, waitForQuiet } from './measure.ts';
 import { wasmRoofline } from './roofline.ts';
 import { median, speedOf, type Speed } from './stats.ts';
 import { wllamaRound, wllamaSetup, wllamaTeardown } from './wllama.ts';
@@ -33,6 +39,10 @@ const GEN = Number(opt('gen', '64'));
 const THREADS = Number(opt('threads', '2'));
 const MODELS = opt('models', 'bench-llama-q8_0,bench-llama-f16').split(',');
 const FORCE_WEBGPU = args.includes('--webgpu');
+/** Cores of other processes' load above which a round counts as loaded. */
+const BUSY_WARN = 0.2;
+/** How long each measurement may wait for the machine to quieten down first. */
+const QUIET_WAIT_MS = 5000;
 
 /** About 100 tokens of plain prose for the prefill. */
 const PROMPT = 'The old lighthouse keeper climbed the spiral stairs every evening, counting the steps as his father '
@@ -73,6 +83,14 @@ async function webGpuRow(page: Page, modelUrl: string, tokens: number[]): Promis
   }
 }
 
+/** The most frequent value (thread counts across rounds), e.g. "1" or "2 (1 in 2 rounds)". */
+function mostly(xs: number[]): string {
+  const counts = new Map<number, number>();
+  for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
+  const sorted = [...counts].sort((a, b) => b[1] - a[1]);
+  return sorted.length <= 1 ? String(sorted[0]?.[0] ?? '?') : `${sorted[0][0]} (${sorted.slice(1).map(([v, c]) => `${v} in ${c}`).join(', ')} of ${xs.length} rounds)`;
+}
+
 const f = (x: number | undefined, w = 9) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(1)).padStart(w);
 
 async function main(): Promise<void> {
@@ -93,7 +111,10 @@ async function main(): Promise<void> {
     for (const name of MODELS) {
       const path = paths.get(name)!;
       const tokens = await promptTokens(path);
+      await waitForQuiet(BUSY_WARN, QUIET_WAIT_MS);
+      const roofStart = cpuSample();
       const roof = await wasmRoofline(path, THREADS, tokens.length);
+      const roofLoad = otherCores(roofStart, cpuSample());
 
       const page = await browser.newPage();
       await page.goto(`${engineServer.base}/playwright/support/engine-blank.html`);
@@ -102,16 +123,24 @@ async function main(): Promise<void> {
       await wpage.goto(`${wllamaServer.url}/`);
       const wl = await wllamaSetup(wpage, `/models/${name}.gguf`, THREADS);
       const native = await nativeSetup(runtime, path, tokens, GEN, THREADS);
-      type Round = { prefill: number; decode: number };
-      const rounds: { ours: Round; wllama: Round; native: Round }[] = [];
+      type Round = { prefill: number; decode: number; other: number };
+      type Rounds = { ours: Round; wllama: Round; native: Round & NativeRound }[];
+      const allRounds: Rounds = [];
       let wllamaPrompt = 0;
+      // Each measurement waits a little for a quiet moment and records the cores other processes kept busy meanwhile.
+      const watched = async <T extends object>(f: () => Promise<T>): Promise<T & { other: number }> => {
+        await waitForQuiet(BUSY_WARN, QUIET_WAIT_MS);
+        const a = cpuSample();
+        const v = await f();
+        return { ...v, other: otherCores(a, cpuSample()) };
+      };
       try {
         for (let r = 0; r < RUNS + 1; r++) {
-          const o = await benchRound(page, tokens, GEN);
-          const w = await wllamaRound(wpage, PROMPT, GEN);
+          const o = await watched(() => benchRound(page, tokens, GEN));
+          const w = await watched(() => wllamaRound(wpage, PROMPT, GEN));
           wllamaPrompt = w.promptTokens;
-          const n = await native.round();
-          if (r > 0) rounds.push({ ours: o, wllama: w, native: n }); // round 0 warms up (JIT, weights into WASM memory)
+          const n = await watched(() => native.round());
+          if (r > 0) allRounds.push({ ours: o, wllama: w, native: n }); // round 0 warms up (JIT, weights into WASM memory)
         }
       } finally {
         await benchTeardown(page);
@@ -119,12 +148,16 @@ async function main(): Promise<void> {
         await wpage.close();
         await native.dispose();
       }
+      // Rounds in which some engine ran beside noticeable load are left out when at least 3 others remain.
+      const quiet = allRounds.filter((r) => !(Math.max(r.ours.other, r.wllama.other, r.native.other) > BUSY_WARN));
+      const rounds = quiet.length >= 3 ? quiet : allRounds;
+      const nativeRounds = rounds.map((r) => r.native);
       const speedFor = (k: 'ours' | 'wllama' | 'native') => speedOf(rounds.map((r) => r[k].prefill), rounds.map((r) => r[k].decode));
       const rows: Row[] = [
-        { name: 'WASM SIMD matmul roofline', speed: speedOf([roof.prefill], [roof.decode]), threads: THREADS, note: `matmuls only, in Node; decode streams ${(roof.weightBytes / 2 ** 20).toFixed(1)} MiB of weights at ${roof.decodeGBs.toFixed(1)} GB/s (${((100 * roof.decodeGBs) / bw).toFixed(0)}% of copy bandwidth)` },
+        { name: 'WASM SIMD matmul roofline', speed: speedOf([roof.prefill], [roof.decode]), threads: THREADS, note: `matmuls only, in Node; decode streams ${(roof.weightBytes / 2 ** 20).toFixed(1)} MiB of weights at ${roof.decodeGBs.toFixed(1)} GB/s (${((100 * roof.decodeGBs) / bw).toFixed(0)}% of copy bandwidth)${roofLoad > BUSY_WARN ? `; measured beside ${roofLoad.toFixed(2)} cores of other load` : ''}` },
         { name: 'ours CPU (worker, Chromium)', speed: speedFor('ours'), threads: ours.threads, note: `load ${ours.loadMs.toFixed(0)} ms` },
         { name: 'wllama (Chromium)', speed: speedFor('wllama'), threads: wl.threads, note: `${wllamaPrompt} prompt tokens; llama-server's own timings` },
-        { name: 'native llama.cpp (node-llama-cpp)', speed: speedFor('native'), threads: THREADS },
+        { name: 'native llama.cpp (node-llama-cpp)', speed: speedFor('native'), threads: THREADS, note: `llama.cpp's own timings; best of 1 and ${THREADS} threads (prefill on ${mostly(nativeRounds.map((r) => r.prefillThreads))}, decode on ${mostly(nativeRounds.map((r) => r.decodeThreads))})` },
       ];
       rows.push(await webGpuRow(page, `/models/${name}.gguf`, tokens));
       await page.close();
@@ -137,7 +170,16 @@ async function main(): Promise<void> {
       const paired = (k: 'wllama' | 'native', m: 'prefill' | 'decode') => median(rounds.map((r) => r.ours[m] / r[k][m]));
       const ratios: Ratios = { dw: paired('wllama', 'decode'), pw: paired('wllama', 'prefill'), dn: paired('native', 'decode'), pn: paired('native', 'prefill') };
       summary.set(name, ratios);
-      console.log(`per-round decode tok/s  ours: ${rounds.map((r) => r.ours.decode.toFixed(0)).join(' ')}  wllama: ${rounds.map((r) => r.wllama.decode.toFixed(0)).join(' ')}  native: ${rounds.map((r) => r.native.decode.toFixed(0)).join(' ')}`);
+      const perRound = (k: 'ours' | 'wllama' | 'native') => allRounds.map((r) => `${r[k].decode.toFixed(0)}${quiet.includes(r) ? '' : '*'}`).join(' ');
+      console.log(`per-round decode tok/s (* loaded)  ours: ${perRound('ours')}  wllama: ${perRound('wllama')}  native: ${perRound('native')}`);
+      const busy = (k: 'ours' | 'wllama' | 'native') => median(rounds.map((r) => r[k].other));
+      const worst = Math.max(...rounds.flatMap((r) => [r.ours.other, r.wllama.other, r.native.other]));
+      console.log(`other processes' load while each engine ran (cores, median)  ours: ${busy('ours').toFixed(2)}  wllama: ${busy('wllama').toFixed(2)}  native: ${busy('native').toFixed(2)}`
+        + `; ${rounds === quiet ? `${quiet.length} of ${allRounds.length} rounds quiet (under ${BUSY_WARN} cores), only they count` : `only ${quiet.length} of ${allRounds.length} rounds quiet, all count`}`);
+      if (worst > BUSY_WARN) {
+        console.log(`warning: other processes kept up to ${worst.toFixed(2)} cores busy during the rounds; llama.cpp (native and wllama) waits at`
+          + ' spinning barriers for every thread, so a descheduled thread stalls it and its figures drop most: rerun on a quiet machine');
+      }
       console.log(`ratios (median of per-round ratios): ${line(ratios)}`);
     }
   } finally {

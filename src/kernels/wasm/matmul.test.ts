@@ -59,6 +59,12 @@ describe('WASM matmul equals the reference', () => {
     });
   }
 
+  it('Q8_0: rows spanning several of the kernel\'s row blocks (128 KiB each), an odd row left in the last', () => {
+    const rows = 259, cols = 1536; // 1632-byte rows: blocks of 80 rows, then 19
+    const w = quantizedWeight('w', GgmlType.Q8_0, rows, cols, randomArray(11, rows * cols, 0.5));
+    for (const n of [4, 9]) expectClose(w, randomArray(n + 3, n * cols, 2), n);
+  });
+
   for (const type of [GgmlType.F32, GgmlType.F16, GgmlType.BF16]) {
     it(`${ggmlTypeName(type)}: column counts that are not a multiple of the SIMD width`, () => {
       for (const cols of [1, 7, 13, 100]) {

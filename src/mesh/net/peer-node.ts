@@ -18,14 +18,26 @@ import { MeshNode, type MeshLibp2p, type RefusedPeer } from './mesh-node.ts';
 import { createPeerLibp2p } from './peer-libp2p.ts';
 import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
 import { StageServer, type StageState } from '../pipeline/stage-server.ts';
+import { measureLayerSpeed } from '../pipeline/layer-speed.ts';
+import { computeFor } from '../../engine/backend.ts';
+import { quantizeSpeed } from '../planner.ts';
+import type { RttOptions } from './rtt-stream.ts';
+import { checkPlan } from './plan-check.ts';
+import { meshLogprobs, type TokenLogprob } from '../pipeline/mesh-logprobs.ts';
+import { modelMemory, type ModelMemory } from '../layer-memory.ts';
+import type { LayerPlanMessage } from '../../protocol/mesh-messages.ts';
 import { PlanWatch, type PlanView } from './plan-watch.ts';
+import type { OpenMeshKeys } from './open-mesh.ts';
 
 export interface PeerNodeOptions {
   readonly identity: MeshIdentity;
   readonly invite: Invite;
+  /** A public or named mesh (open-mesh.ts resolveOpenMesh): its keys replace the invite's secret, its announcements are in clear. */
+  readonly open?: OpenMeshKeys;
   readonly role: PeerRole;
   readonly backend: PeerBackend;
   readonly memoryBudgetBytes: number;
+  /** Layer speed to gossip; measured on the stage once it loaded (layer-speed.ts) when not given. */
   readonly layerTokensPerSecond?: number;
   readonly models?: readonly HeldModel[];
   /**
@@ -39,6 +51,8 @@ export interface PeerNodeOptions {
   readonly webrtc?: boolean;
   /** Extra listen addresses (Node peers: a WebSockets listener, for direct links between them). */
   readonly listen?: readonly string[];
+  /** How the round trip to the head is measured (tests add latency to simulate a slow link). */
+  readonly rtt?: RttOptions;
   readonly onChange?: () => void;
   readonly log?: (line: string) => void;
 }
@@ -54,6 +68,12 @@ export interface PeerView {
   readonly announced: boolean;
   readonly role?: PeerRole;
   readonly backend?: PeerBackend;
+  /** The head this tab follows (the invite's bootstrap: the companion). */
+  readonly companion: boolean;
+  /** The peer's gossiped round trip to the head, in ms (0 for the head itself); absent until gossiped. */
+  readonly rttMs?: number;
+  /** The peer's gossiped layer speed (decode tokens/s through one layer); absent or 0 until measured. */
+  readonly layerTokensPerSecond?: number;
 }
 
 export interface MeshSnapshot {
@@ -62,6 +82,10 @@ export interface MeshSnapshot {
   readonly peerId: string;
   readonly meshId: string;
   readonly role: PeerRole;
+  /** This peer's measured round trip to the head (ms), as it gossips it; absent until measured. */
+  readonly rttMs?: number;
+  /** This peer's measured layer speed (decode tokens/s through one layer); absent until measured. */
+  readonly layerTokensPerSecond?: number;
   readonly multiaddrs: string[];
   readonly peers: PeerView[];
   readonly refused: RefusedPeer[];
@@ -71,6 +95,8 @@ export interface MeshSnapshot {
   readonly stage?: StageState;
   /** The latest layer plan the head (the invite's bootstrap) gossiped, with each stage's readiness. */
   readonly plan?: PlanView;
+  /** The head's latest plan gave this peer a share it refused: the plan failed its check (net/plan-check.ts). */
+  readonly planRefused?: { readonly epoch: number; readonly reason: string };
 }
 
 /** How many times a tab offers a WebRTC upgrade to one peer before living with the relayed link. */
@@ -91,9 +117,20 @@ export class PeerNode {
   private readonly linkTypesSeen = new Set<LinkType>();
   /** WebRTC upgrade offers made per peer (a failed offer is retried a few times, spaced out). */
   private readonly webrtcAttempts = new Map<string, number>();
+  /** The invite's bootstrap peers: the head whose plans this peer follows. */
+  private readonly heads: Set<string>;
+  private readonly files = new Map<string, Promise<ModelFile>>();
+  /** Layer speed measured on the loaded stage, by model. */
+  private readonly speeds = new Map<string, number>();
+  private measuringSpeed = false;
+  /** Plans from the head are checked one at a time, in the order they came. */
+  private planQueue: Promise<void> = Promise.resolve();
+  private readonly memories = new Map<string, Promise<ModelMemory>>();
+  private planRefused: { epoch: number; reason: string } | undefined;
 
   constructor(options: PeerNodeOptions) {
     this.o = options;
+    this.heads = new Set(options.invite.bootstrap.map((address) => address.split('/p2p/')[1]).filter((id): id is string => Boolean(id)));
   }
 
   get node(): MeshLibp2p | undefined {
@@ -102,7 +139,7 @@ export class PeerNode {
 
   async start(): Promise<void> {
     try {
-      const mesh = await openMesh({ visibility: 'private', secret: this.o.invite.secret });
+      const mesh = this.o.open?.membership ?? (await openMesh({ visibility: 'private', secret: this.o.invite.secret }));
       if (mesh.visibility !== 'private') throw new Error('unreachable: an invite opens a private mesh');
       this.mesh = mesh;
       const libp2p = await createPeerLibp2p(this.o.identity, { webrtc: this.o.webrtc ?? true, ...(this.o.listen ? { listen: this.o.listen } : {}) });
@@ -111,6 +148,8 @@ export class PeerNode {
         this.linkTypesSeen.add(linkType(event.detail.remoteAddr.toString()));
         this.changed();
       });
+      // A peer that comes back (a tab reloading keeps its peer id) is offered WebRTC afresh.
+      libp2p.addEventListener('peer:disconnect', (event) => this.webrtcAttempts.delete(event.detail.toString()));
       libp2p.addEventListener('self:peer:update', () => {
         void this.announcer?.refresh();
         this.changed();
@@ -119,22 +158,27 @@ export class PeerNode {
         libp2p,
         mesh,
         self: () => this.selfFacts(),
+        // The round trip that matters is to the head (the one planning); a mesh without one measures none.
+        ...(this.heads.size > 0 ? { rttTargets: () => [...this.heads] } : {}),
+        ...(this.o.rtt ? { rtt: this.o.rtt } : {}),
         onChange: () => this.changed(),
         ...(this.o.log ? { log: this.o.log } : {}),
       });
       await this.meshNode.start();
       // The head is the invite's bootstrap (the companion): its plans are the ones requests run on.
-      const heads = new Set(this.o.invite.bootstrap.map((address) => address.split('/p2p/')[1]));
+      const heads = this.heads;
       const planWatch = new PlanWatch({ isHead: (peerId) => heads.has(peerId) });
       this.planWatch = planWatch;
       this.meshNode.addGossipListener((m) => {
         if (planWatch.onGossip(m)) this.changed();
+        if (m.type === 'layer-plan' && heads.has(m.peerId)) this.onPlan(m);
       });
       if (this.o.openModel && this.o.role === 'server') {
         this.stageServer = new StageServer({
           node: this.meshNode,
-          openModel: this.o.openModel,
-          isHead: (peerId) => heads.has(peerId),
+          openModel: (model) => this.openModel(model),
+          // Plans reach the stage through onPlan, once checked, never straight from gossip.
+          isHead: () => false,
           ...(this.o.compute ? { compute: this.o.compute } : {}),
           onChange: () => this.changed(),
           ...(this.o.log ? { log: this.o.log } : {}),
@@ -157,8 +201,9 @@ export class PeerNode {
     const url = this.o.invite.relays[0];
     if (!url) return;
     this.relay = await connectRelay(url);
-    this.watch = watchAnnouncements(this.relay, { mesh, onPeer: (a) => this.onAnnounced(a) });
-    this.announcer = new Announcer({ relay: this.relay, identity: this.o.identity, mesh, facts: () => this.announcementFacts() });
+    const access = this.o.open?.access ?? mesh;
+    this.watch = watchAnnouncements(this.relay, { mesh: access, onPeer: (a) => this.onAnnounced(a) });
+    this.announcer = new Announcer({ relay: this.relay, identity: this.o.identity, mesh: access, facts: () => this.announcementFacts() });
     await this.announcer.start();
   }
 
@@ -199,12 +244,112 @@ export class PeerNode {
     }
   }
 
+  /**
+   * Teacher-forced top-K log-probs of `tokens` through the head's current plan (this peer embeds and
+   * computes logits, the plan's stages run the layers): for parity checks of a split (the mesh spec).
+   */
+  async teacherForced(tokens: readonly number[], topK = 5): Promise<TokenLogprob[][]> {
+    const plan = this.planWatch?.latest();
+    const node = this.meshNode;
+    if (!node || !plan) throw new Error('no plan from the head yet: wait until the dashboard shows one');
+    // A peer that just joined has not linked to every stage yet (it dials the members it reads on
+    // Nostr, through the companion's relay, then upgrades to WebRTC): wait for direct links, which
+    // the upgrade does not replace under the probe's streams; after 15 s, go with what there is.
+    const linked = (direct: boolean) => plan.stages.every((s) => node.isMember(s.peerId) && node.linksTo(s.peerId).some((t) => !direct || t !== 'relay'));
+    const deadline = Date.now() + 20_000;
+    while (!linked(Date.now() < deadline - 5000)) {
+      if (Date.now() > deadline) throw new Error('no link to every stage of the plan after 20 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const file = await this.openModel(plan.model);
+    // A link can be replaced under the probe's streams (a relayed one upgraded to WebRTC): try again on a fresh session.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await meshLogprobs({ node, plan, file, tokens, topK });
+      } catch (error) {
+        if (attempt >= 3) throw error;
+        this.o.log?.(`pipeline: teacher-forced probe failed, trying again: ${(error as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  /** A plan from the head: when it gives this peer a share, check it (plan-check.ts) before loading. */
+  private onPlan(m: LayerPlanMessage): void {
+    const server = this.stageServer;
+    const self = this.meshNode?.selfPeerId;
+    if (!server || !self || !m.plan.stages.some((s) => s.peerId === self)) return;
+    this.planQueue = this.planQueue.then(async () => {
+      let reason: string | undefined;
+      try {
+        let memory = this.memories.get(m.plan.model);
+        if (!memory) this.memories.set(m.plan.model, (memory = this.openModel(m.plan.model).then((f) => modelMemory(f.header))));
+        const check = checkPlan(m.plan, m.basis, self, this.meshNode?.recentStates() ?? [], await memory);
+        if (!check.ok) reason = check.reason;
+      } catch (error) {
+        this.memories.delete(m.plan.model);
+        reason = `the model could not be read to check the plan: ${(error as Error).message}`;
+      }
+      if (reason === undefined) {
+        this.planRefused = undefined;
+        server.follow(m.plan);
+        return;
+      }
+      if (this.planRefused?.reason !== reason) this.o.log?.(`pipeline: refused my share of plan ${m.plan.epoch} for ${m.plan.model}: ${reason}`);
+      this.planRefused = { epoch: m.plan.epoch, reason };
+      this.changed();
+    });
+  }
+
+  /** The model files this peer opened, shared by its stage and its speed measurement. */
+  private openModel(model: string): Promise<ModelFile> {
+    const open = this.o.openModel;
+    if (!open) return Promise.reject(new Error('this peer serves no models'));
+    let file = this.files.get(model);
+    if (!file) {
+      this.files.set(model, (file = open(model)));
+      file.catch(() => this.files.delete(model));
+    }
+    return file;
+  }
+
+  /** Once a stage is loaded, measures its layer speed (once per model) and gossips it. */
+  private measureSpeedOnce(): void {
+    const stage = this.stageServer?.state();
+    if (this.o.layerTokensPerSecond !== undefined || this.measuringSpeed || stage?.status !== 'ready' || !stage.model || !stage.layers) return;
+    const { model, layers } = stage;
+    if (this.speeds.has(model)) return;
+    this.measuringSpeed = true;
+    void (async () => {
+      try {
+        const compute = this.o.compute ?? (await computeFor('cpu').catch(() => computeFor('ref')));
+        const speed = quantizeSpeed(await measureLayerSpeed(await this.openModel(model), layers.start, compute));
+        this.speeds.set(model, speed);
+        this.o.log?.(`mesh: layer speed of ${model}: ${speed} tokens/s per layer`);
+        this.changed();
+        await this.meshNode?.publishState();
+      } catch (error) {
+        this.speeds.set(model, 0);
+        this.o.log?.(`mesh: measuring the layer speed of ${model} failed: ${(error as Error).message}`);
+      } finally {
+        this.measuringSpeed = false;
+      }
+    })();
+  }
+
+  /** The speed gossiped: given, else the one measured on the model this peer's stage runs (0: not yet). */
+  private layerSpeed(): number {
+    if (this.o.layerTokensPerSecond !== undefined) return this.o.layerTokensPerSecond;
+    const model = this.stageServer?.state().model;
+    return (model && this.speeds.get(model)) || 0;
+  }
+
   private selfFacts() {
     return {
       role: this.o.role,
       backend: this.o.backend,
       memoryBudgetBytes: this.o.memoryBudgetBytes,
-      layerTokensPerSecond: this.o.layerTokensPerSecond ?? 0,
+      layerTokensPerSecond: this.layerSpeed(),
       models: [...(this.o.models ?? []), ...(this.stageServer?.held() ?? [])],
     };
   }
@@ -227,6 +372,7 @@ export class PeerNode {
       const a = announced.get(peerId);
       const role = m?.state?.role ?? a?.body.role;
       const backend = m?.state?.backend ?? a?.body.backend;
+      const speed = m?.state?.layerTokensPerSecond ?? a?.body.layerTokensPerSecond;
       return {
         peerId,
         links: this.meshNode?.linksTo(peerId) ?? [],
@@ -234,6 +380,9 @@ export class PeerNode {
         announced: a !== undefined,
         ...(role ? { role } : {}),
         ...(backend ? { backend } : {}),
+        companion: this.heads.has(peerId),
+        ...(m?.state ? { rttMs: m.state.rttMs } : {}),
+        ...(speed !== undefined ? { layerTokensPerSecond: speed } : {}),
       };
     });
     const stage = this.stageServer?.state();
@@ -247,12 +396,15 @@ export class PeerNode {
       peerId: self,
       meshId: this.mesh?.meshId ?? this.o.invite.meshId,
       role: this.o.role,
+      ...(this.meshNode?.rttMs !== undefined ? { rttMs: this.meshNode.rttMs } : {}),
+      ...(this.layerSpeed() > 0 ? { layerTokensPerSecond: this.layerSpeed() } : {}),
       multiaddrs: this.multiaddrs(),
       peers,
       refused: this.meshNode?.refusedList() ?? [],
       linkTypesSeen: [...this.linkTypesSeen].sort(),
       ...(stage ? { stage } : {}),
       ...(plan ? { plan } : {}),
+      ...(this.planRefused ? { planRefused: this.planRefused } : {}),
     };
   }
 
@@ -268,6 +420,7 @@ export class PeerNode {
   }
 
   private changed(): void {
+    this.measureSpeedOnce();
     this.o.onChange?.();
   }
 }

@@ -58,7 +58,11 @@ export class RemoteStage {
 
   /** Runs nTokens hidden states at `position` (earlier than the stage's cache: it rolls back first). */
   async extend(hidden: Float32Array, nTokens: number, position: number): Promise<Float32Array> {
-    const signal = AbortSignal.timeout(this.o.timeoutMs);
+    // A timer cleared on the reply, not AbortSignal.timeout: that one stays armed for the whole
+    // timeout after every frame (thousands of live timers at decode speed, each weakly held).
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new Error('stage timeout')), this.o.timeoutMs);
+    const signal = timeout.signal;
     const started = performance.now();
     try {
       const payload = new Uint8Array(hidden.buffer, hidden.byteOffset, hidden.byteLength);
@@ -74,6 +78,8 @@ export class RemoteStage {
       this.abort(error);
       const why = signal.aborted ? `no reply within ${this.o.timeoutMs} ms` : (error as Error).message;
       throw new StageFailedError(this.peerId, why, { cause: error });
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -6,6 +6,8 @@
 import type { Stream } from '@libp2p/interface';
 import type { ModelFile } from '../../engine/model.ts';
 import { openStage, type Stage } from '../../engine/stage.ts';
+import { WeightStore } from '../../engine/weights.ts';
+import type { ByteSource } from '../../gguf/reader.ts';
 import type { ComputeOptions } from '../../engine/model.ts';
 import { computeFor } from '../../engine/backend.ts';
 import type { HeldModel } from '../../protocol/mesh-announcement.ts';
@@ -39,6 +41,8 @@ export interface StageState {
   readonly layers?: LayerRange;
   readonly planEpoch?: number;
   readonly loadMs?: number;
+  /** Where the last load's time went: opening the model (its header), the kernels, reading the layers' weights. */
+  readonly loadSteps?: { readonly openMs: number; readonly kernelsMs: number; readonly weightsMs: number };
   readonly error?: string;
   /** Inference sessions open now, and frames served since start. */
   readonly sessions: number;
@@ -70,6 +74,34 @@ interface ChainSession {
 
 const sameRange = (a: LayerRange | undefined, b: LayerRange) => a !== undefined && a.start === b.start && a.end === b.end;
 
+/**
+ * The model with its layer range's tensors read in one request: a GGUF keeps each layer's tensors
+ * together, and the weight store would otherwise make one Range read per tensor, one after another
+ * (about 36 round trips for four layers, most of a tab's load time). Reads outside the span, or a
+ * span with other tensors between the range's (over a quarter more bytes), go to the model's source.
+ */
+async function withLayersRead(file: ModelFile, layers: LayerRange): Promise<ModelFile> {
+  let lo = Infinity;
+  let hi = 0;
+  let bytes = 0;
+  for (const t of file.header.tensors) {
+    const m = /^blk\.(\d+)\./.exec(t.name);
+    if (!m || Number(m[1]) < layers.start || Number(m[1]) >= layers.end) continue;
+    lo = Math.min(lo, t.fileOffset);
+    hi = Math.max(hi, t.fileOffset + t.byteSize);
+    bytes += t.byteSize;
+  }
+  if (bytes === 0 || hi - lo > bytes * 1.25) return file;
+  const inner = file.store.source;
+  const span = await inner.read(lo, hi - lo);
+  if (span.byteLength !== hi - lo) return file; // short read: the store reports the truncation itself
+  const source: ByteSource = {
+    size: inner.size,
+    read: (offset: number, length: number) => (offset >= lo && offset + length <= hi ? Promise.resolve(span.subarray(offset - lo, offset - lo + length)) : inner.read(offset, length)),
+  };
+  return { header: file.header, config: file.config, store: new WeightStore(file.header, source) };
+}
+
 export class StageServer {
   private readonly o: StageServerOptions;
   private readonly models = new Map<string, Promise<ModelFile>>();
@@ -78,6 +110,9 @@ export class StageServer {
   private status: StageStatus = 'idle';
   private error: string | undefined;
   private loadMs: number | undefined;
+  private loadSteps: StageState['loadSteps'];
+  /** The plan (model, epoch, range) this peer last said it is ready for. */
+  private announced: string | undefined;
   private epoch: number | undefined;
   private loading = false;
   private sessions = 0;
@@ -85,7 +120,7 @@ export class StageServer {
   private computeMs = 0;
   private forwarded = 0;
   private compute: Promise<ComputeOptions> | undefined;
-  private unlisten: (() => void) | undefined;
+  private readonly unlisten: Array<() => void> = [];
   private readonly chains = new Map<string, ChainSession>();
 
   constructor(options: StageServerOptions) {
@@ -93,12 +128,23 @@ export class StageServer {
   }
 
   async start(): Promise<void> {
+    // Compiled while the peer joins, so a plan's load waits only for the weights.
+    void this.kernels();
     await this.o.node.handleForMembers(ACTIVATION_PROTOCOL, (stream) => this.serve(stream), { runOnLimitedConnection: true });
-    this.unlisten = this.o.node.addGossipListener((m) => this.onGossip(m));
+    this.unlisten.push(this.o.node.addGossipListener((m) => this.onGossip(m)));
   }
 
   stop(): void {
-    this.unlisten?.();
+    for (const u of this.unlisten.splice(0)) u();
+  }
+
+  private openFile(model: string): Promise<ModelFile> {
+    let opening = this.models.get(model);
+    if (!opening) {
+      this.models.set(model, (opening = this.o.openModel(model)));
+      opening.catch(() => this.models.delete(model));
+    }
+    return opening;
   }
 
   state(): StageState {
@@ -107,6 +153,7 @@ export class StageServer {
       ...(this.wanted ? { model: this.wanted.model, layers: this.wanted.layers } : {}),
       ...(this.epoch !== undefined ? { planEpoch: this.epoch } : {}),
       ...(this.loadMs !== undefined ? { loadMs: this.loadMs } : {}),
+      ...(this.loadSteps ? { loadSteps: this.loadSteps } : {}),
       ...(this.error ? { error: this.error } : {}),
       sessions: this.sessions,
       frames: this.frames,
@@ -152,17 +199,20 @@ export class StageServer {
         this.changed();
         const started = performance.now();
         try {
-          let opening = this.models.get(want.model);
-          if (!opening) this.models.set(want.model, (opening = this.o.openModel(want.model)));
-          const file = await opening;
-          const stage = await openStage(file, want.layers.start, want.layers.end, await this.kernels());
+          const kernels = this.kernels();
+          const file = await this.openFile(want.model);
+          const opened = performance.now();
+          const compute = await kernels;
+          const compiled = performance.now();
+          const stage = await openStage(await withLayersRead(file, want.layers), want.layers.start, want.layers.end, compute);
           this.loaded = { model: want.model, file, stage };
-          this.loadMs = Math.round(performance.now() - started);
+          const done = performance.now();
+          this.loadMs = Math.round(done - started);
+          this.loadSteps = { openMs: Math.round(opened - started), kernelsMs: Math.round(compiled - opened), weightsMs: Math.round(done - compiled) };
           this.status = 'ready';
           this.error = undefined;
           this.o.log?.(`pipeline: loaded ${want.model} layers ${want.layers.start}-${want.layers.end - 1} in ${this.loadMs} ms`);
         } catch (error) {
-          this.models.delete(want.model);
           this.status = 'failed';
           this.error = (error as Error).message;
           this.o.log?.(`pipeline: loading ${want.model} failed: ${this.error}`);
@@ -190,6 +240,12 @@ export class StageServer {
     const l = this.loaded;
     if (!l) return;
     this.changed();
+    // Once per plan: the head republishes its plan every few seconds, and a stage-ready (with a
+    // peer state) for each republish made every peer verify a stream of signatures mid-generation.
+    // A head that missed it still reads the range from the peer state gossiped every few seconds.
+    const said = `${l.model}|${this.epoch ?? 0}|${l.stage.first}-${l.stage.end}`;
+    if (said === this.announced) return;
+    this.announced = said;
     await this.o.node.publish({ type: 'stage-ready', model: l.model, planEpoch: this.epoch ?? 0, layers: { start: l.stage.first, end: l.stage.end }, shard: { kind: 'dense' } });
     await this.o.node.publishState();
   }

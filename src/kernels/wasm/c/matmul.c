@@ -1,6 +1,7 @@
 // matmul entry point: out[t*outStride + r] = row r of the weight · activation row t, for weight rows
-// r0..r1 (so threads can split the rows) and n activation rows. Each weight row is read once and
-// dotted with TILE activation rows at a time, so prefill decodes each block once per TILE rows.
+// r0..r1 (so threads can split the rows) and n activation rows. Each decoded weight block is dotted
+// with TILE activation rows at a time, so prefill decodes each block once per TILE rows; Q8_0 also
+// pairs weight rows, so each activation vector loaded serves two rows.
 #include "common.h"
 #include "rows-float.h"
 #include "rows-k.h"
@@ -35,6 +36,47 @@ enum { F32 = 0, F16 = 1, Q4_0 = 2, Q5_0 = 6, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_
     TILED(CALL_##FN)                                                                                               \
   }
 
+/** Bytes of weight rows one tile of activation rows runs against before the next tile (half of L2). */
+#define ROW_BLOCK_BYTES 131072
+
+/**
+ * Q8_0: full tiles of 4 activation rows run against pairs of weight rows (tile2x4), a block of rows
+ * at a time, so the block stays in L2 while each tile's activations stay in L1; the 1-3 activation
+ * rows left over (all of decode) go one weight row at a time, as before.
+ */
+#define PAIRED(NAME)                                                                                             \
+  static __attribute__((noinline)) void matmul_##NAME(float* out, int outStride, const uint8_t* w, int rowBytes, int r0, int r1, const Act* a, \
+                          int n) {                                                                                 \
+    int full = n / TILE * TILE;                                                                                    \
+    int rb = (ROW_BLOCK_BYTES / rowBytes) & ~1;                                                                    \
+    if (rb < 2) rb = 2;                                                                                            \
+    float res[TILE], res1[TILE];                                                                                   \
+    for (int rs = r0; rs < r1 && full > 0; rs += rb) {                                                             \
+      int re = r1 - rs > rb ? rs + rb : r1;                                                                        \
+      for (int t0 = 0; t0 < full; t0 += TILE) {                                                                    \
+        float* o = out + (size_t)t0 * outStride;                                                                   \
+        int r = rs;                                                                                                \
+        for (; r + 2 <= re; r += 2) {                                                                              \
+          const uint8_t* wr = w + (size_t)r * rowBytes;                                                            \
+          tile2x4_##NAME(wr, wr + rowBytes, a, t0, res, res1);                                                     \
+          for (int t = 0; t < TILE; t++) { o[(size_t)t * outStride + r] = res[t]; o[(size_t)t * outStride + r + 1] = res1[t]; } \
+        }                                                                                                          \
+        if (r < re) {                                                                                              \
+          tile4_##NAME(w + (size_t)r * rowBytes, a, t0, res);                                                      \
+          for (int t = 0; t < TILE; t++) o[(size_t)t * outStride + r] = res[t];                                    \
+        }                                                                                                          \
+      }                                                                                                            \
+    }                                                                                                              \
+    int left = n - full, t0 = full;                                                                                \
+    for (int r = r0; r < r1 && left > 0; r++) {                                                                    \
+      const uint8_t* wr = w + (size_t)r * rowBytes;                                                                \
+      if (left == 3) CALL_##NAME(3);                                                                               \
+      else if (left == 2) CALL_##NAME(2);                                                                          \
+      else CALL_##NAME(1);                                                                                         \
+      for (int t = 0; t < left; t++) out[(size_t)(t0 + t) * outStride + r] = res[t];                              \
+    }                                                                                                              \
+  }
+
 #define CALL_q8_0(T) rows_q8_0(wr, a, t0, T, res)
 #define CALL_q4_0(T) rows_q4_0(wr, a, t0, T, res)
 #define CALL_q5_0(T) rows_q5_0(wr, a, t0, T, res)
@@ -45,7 +87,7 @@ enum { F32 = 0, F16 = 1, Q4_0 = 2, Q5_0 = 6, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_
 #define CALL_f16_finite(T) rows_float(wr, (const float*)a->q, a->cols, t0, T, AS_F16_FINITE, res)
 #define CALL_f16(T) rows_float(wr, (const float*)a->q, a->cols, t0, T, AS_F16, res)
 #define CALL_bf16(T) rows_float(wr, (const float*)a->q, a->cols, t0, T, AS_BF16, res)
-ROWS(q8_0)
+PAIRED(q8_0)
 ROWS(q4_0)
 ROWS(q5_0)
 ROWS(q4_k)

@@ -85,7 +85,7 @@ export async function resolveOpenMesh(name: string, visibility: OpenVisibility, 
     } catch (error) {
       failures.push(`${url}: ${(error as Error).message}`);
     } finally {
-      relay?.close();
+      if (relay) await closeRelay(relay);
     }
   }
   throw new OpenMeshError('mesh_no_head', `no companion heads the ${visibility} mesh “${keys.access.name}” on ${relays.join(', ')} (${failures.join('; ')}): check the name, or start one with npm start -- --mesh-name`);
@@ -154,6 +154,16 @@ export async function listPublicMeshes(url: string, options: { connect?: (url: s
     watch.close();
     return summarizeListing(watch.table.list());
   } finally {
-    relay.close();
+    await closeRelay(relay);
   }
+}
+
+/**
+ * nostr-tools sends a subscription's CLOSE once its connection promise settles, a tick later: closing
+ * the socket at once makes the browser log "WebSocket is already in CLOSING or CLOSED state".
+ */
+async function closeRelay(relay: Relay): Promise<void> {
+  for (const sub of relay.openSubs.values()) sub.close();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  relay.close();
 }

@@ -132,24 +132,28 @@ export interface JoinRequest {
   readonly auto: boolean;
 }
 
+/** A link's parameters where the app reads them: the fragment first, then the query; none for a malformed URL. */
+export function linkParams(link: string): URLSearchParams[] {
+  try {
+    const url = new URL(link);
+    return [new URLSearchParams(url.hash.replace(/^#/, '')), url.searchParams];
+  } catch {
+    return [];
+  }
+}
+
+/** The `role` and `auto` parameters every join link (invite or open mesh) may carry. */
+export function joinFlags(params: URLSearchParams): { readonly role?: PeerRole; readonly auto: boolean } {
+  const role = params.get('role');
+  const auto = params.get('auto');
+  return { ...(role === 'server' || role === 'client' ? { role } : {}), auto: auto === '1' || auto === 'true' };
+}
+
 /** The join request in a link (fragment first, then query), or undefined when it has none. */
 export function readJoinLink(link: string): JoinRequest | undefined {
-  let url: URL;
-  try {
-    url = new URL(link);
-  } catch {
-    return undefined;
-  }
-  for (const params of [new URLSearchParams(url.hash.replace(/^#/, '')), url.searchParams]) {
+  for (const params of linkParams(link)) {
     const token = params.get('join');
-    if (!token) continue;
-    const role = params.get('role');
-    const auto = params.get('auto');
-    return {
-      token,
-      ...(role === 'server' || role === 'client' ? { role } : {}),
-      auto: auto === '1' || auto === 'true',
-    };
+    if (token) return { token, ...joinFlags(params) };
   }
   return undefined;
 }

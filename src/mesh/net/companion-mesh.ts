@@ -3,7 +3,7 @@
 // gossip on its libp2p node, and its announcement kept current on its own relay.
 import type { MeshIdentity } from '../identity.ts';
 import { encodeInvite, inviteLink, type Invite } from '../invite.ts';
-import { openMesh } from '../mesh-keys.ts';
+import { openMesh, type MeshAccess } from '../mesh-keys.ts';
 import type { Relay } from 'nostr-tools/relay';
 import { connectRelay } from '../discovery.ts';
 import { Announcer } from './announcer.ts';
@@ -27,14 +27,11 @@ export interface CompanionMeshOptions {
   readonly connectRelay?: (url: string) => Promise<Relay>;
 }
 
-export interface CompanionMesh {
+export interface CompanionMesh extends MeshHead {
   readonly invite: Invite;
   readonly token: string;
   /** `<app>#join=<token>`: what `npm start` prints as `invite:`. */
   readonly link: string;
-  readonly node: MeshNode;
-  readonly announcer: Announcer;
-  stop(): Promise<void>;
 }
 
 export async function startCompanionMesh(o: CompanionMeshOptions): Promise<CompanionMesh> {
@@ -42,6 +39,25 @@ export async function startCompanionMesh(o: CompanionMeshOptions): Promise<Compa
   const mesh = (await openMesh({ visibility: 'private', secret })) as PrivateMesh;
   const invite: Invite = { meshId: mesh.meshId, secret, bootstrap: [o.libp2pAddress], relays: [o.nostrUrl] };
   const token = encodeInvite(invite);
+  const head = await startMeshHead(o, mesh, mesh, 'announcing failed');
+  return { invite, token, link: inviteLink(o.appUrl, token), ...head };
+}
+
+/** What heading a mesh needs, whatever its access. */
+export type MeshHeadOptions = Omit<CompanionMeshOptions, 'cacheDir'>;
+
+export interface MeshHead {
+  readonly node: MeshNode;
+  readonly announcer: Announcer;
+  stop(): Promise<void>;
+}
+
+/**
+ * The companion heading a mesh on its libp2p node: membership and gossip with `membership`'s key,
+ * its announcement (in `access`'s form: encrypted for a private mesh, in clear for an open one)
+ * kept current on its relay. Shared by the private mesh and the public or named ones.
+ */
+export async function startMeshHead(o: MeshHeadOptions, membership: PrivateMesh, access: MeshAccess, failure: string): Promise<MeshHead> {
   const self = () => ({
     role: 'server' as const,
     backend: 'node' as const,
@@ -49,22 +65,25 @@ export async function startCompanionMesh(o: CompanionMeshOptions): Promise<Compa
     layerTokensPerSecond: 0,
     models: (o.models ?? []).map((model) => ({ model })),
   });
-  const node = new MeshNode({ libp2p: o.libp2p, mesh, self, ...(o.log ? { log: o.log } : {}) });
+  const node = new MeshNode({ libp2p: o.libp2p, mesh: membership, self, ...(o.log ? { log: o.log } : {}) });
   await node.start();
-  const relay = await (o.connectRelay ?? connectRelay)(o.nostrUrl);
+  let relay: Relay;
+  try {
+    relay = await (o.connectRelay ?? connectRelay)(o.nostrUrl);
+  } catch (error) {
+    await node.stop();
+    throw error;
+  }
   const announcer = new Announcer({
     relay,
     identity: o.identity,
-    mesh,
+    mesh: access,
     facts: () => ({ ...self(), multiaddrs: [o.libp2pAddress] }),
     ...(o.announceTtlS ? { ttlS: o.announceTtlS } : {}),
-    onError: (error) => o.log?.(`mesh: announcing failed: ${(error as Error).message}`),
+    onError: (error) => o.log?.(`mesh: ${failure}: ${(error as Error).message}`),
   });
   await announcer.start();
   return {
-    invite,
-    token,
-    link: inviteLink(o.appUrl, token),
     node,
     announcer,
     async stop() {

@@ -2,6 +2,7 @@
 // link's `role` and `auto`). No secret is in them: anyone who knows the name may join. Kept apart
 // from open-mesh.ts so the app's main chunk reads links without loading the relay client.
 import type { PeerRole } from '../../protocol/mesh-version.ts';
+import { joinFlags, linkParams } from '../invite.ts';
 
 export type OpenVisibility = 'public' | 'named';
 
@@ -20,25 +21,11 @@ export function openMeshLink(appUrl: string, name: string, visibility: OpenVisib
 
 /** The open mesh a link names (fragment first, then the query string), or undefined. */
 export function readOpenMeshLink(link: string): OpenMeshRequest | undefined {
-  let url: URL;
-  try {
-    url = new URL(link);
-  } catch {
-    return undefined;
-  }
-  for (const params of [new URLSearchParams(url.hash.replace(/^#/, '')), url.searchParams]) {
+  for (const params of linkParams(link)) {
     const pub = params.get('public');
-    const named = params.get('mesh');
-    const name = (pub ?? named ?? '').trim();
+    const name = (pub ?? params.get('mesh') ?? '').trim();
     if (!name || name.length > 128) continue;
-    const role = params.get('role');
-    const auto = params.get('auto');
-    return {
-      name,
-      visibility: pub !== null ? 'public' : 'named',
-      ...(role === 'server' || role === 'client' ? { role } : {}),
-      auto: auto === '1' || auto === 'true',
-    };
+    return { name, visibility: pub !== null ? 'public' : 'named', ...joinFlags(params) };
   }
   return undefined;
 }

@@ -83,6 +83,18 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
 }
 `;
+  // Both passes compute the tile's scores (the second again, rather than keeping them: no KV-length buffer).
+  const scoreTile = `    let j = j0 + lid;
+    var s = -3.0e38;
+    if (j < visible) {
+      var qk = 0.0;
+      let kb = j * kv_dim + ko;
+      for (var i = 0u; i < p.head_dim; i++) { qk += QH[i] * ${read('K[kb + i]')}; }
+      s = qk * p.scale;
+    }
+    S[lid] = s;
+    workgroupBarrier();
+`;
   return /* wgsl */ `${head}
 var<workgroup> QH: array<f32, ${ATTENTION_MAX_HEAD_DIM}>;
 ${ROUND_F16_WGSL}
@@ -100,17 +112,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   var m = -3.0e38;
   var l = 0.0;
   for (var j0 = 0u; j0 < visible; j0 += 64u) {
-    let j = j0 + lid;
-    var s = -3.0e38;
-    if (j < visible) {
-      var qk = 0.0;
-      let kb = j * kv_dim + ko;
-      for (var i = 0u; i < p.head_dim; i++) { qk += QH[i] * ${read('K[kb + i]')}; }
-      s = qk * p.scale;
-    }
-    S[lid] = s;
-    workgroupBarrier();
-    let cnt = min(64u, visible - j0);
+${scoreTile}    let cnt = min(64u, visible - j0);
     var mt = m;
     for (var i = 0u; i < cnt; i++) { mt = max(mt, S[i]); }
     l *= exp(m - mt);
@@ -122,17 +124,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let inv = 1.0 / l;
   var acc: array<f32, 4>;
   for (var j0 = 0u; j0 < visible; j0 += 64u) {
-    let j = j0 + lid;
-    var s = -3.0e38;
-    if (j < visible) {
-      var qk = 0.0;
-      let kb = j * kv_dim + ko;
-      for (var i = 0u; i < p.head_dim; i++) { qk += QH[i] * ${read('K[kb + i]')}; }
-      s = qk * p.scale;
-    }
-    S[lid] = s;
-    workgroupBarrier();
-    let cnt = min(64u, visible - j0);
+${scoreTile}    let cnt = min(64u, visible - j0);
     for (var i = 0u; i < cnt; i++) {
       let pj = round_f16(exp(S[i] - m) * inv);
       let vb = (j0 + i) * kv_dim + ko;

@@ -40,7 +40,7 @@ test.afterAll(async () => {
 async function attachTab(page: Page, name: string, id = MODEL): Promise<string> {
   await page.goto(`${app.base}/playwright/support/tab-serve.html`);
   return page.evaluate(async ({ api, name, id, model }) => {
-    const path = '/src/app/tab-serve.ts'; // a variable: Vite serves it at run time
+    const path = '/src/client/tab-serve.ts'; // a variable: Vite serves it at run time
     const { startTabServe } = await import(path);
     const tab = await startTabServe({ api, name, models: [{ id, source: `/models/${model}.gguf` }], backend: 'cpu' });
     (window as unknown as { tab: unknown }).tab = tab;

@@ -32,7 +32,7 @@ test('matmul of every weight type matches the reference in the browser', async (
   const result = await page.evaluate(async () => {
     const { createWasmKernels } = await import('/src/kernels/wasm/index.ts' as string);
     const { referenceKernels } = await import('/src/kernels/reference/index.ts' as string);
-    const { quantizedWeight, randomArray } = await import('/src/kernels/testing.ts' as string);
+    const { quantizedWeight, randomArray } = await import('/src/kernels/testing/data.ts' as string);
     const wasm = await createWasmKernels();
     const worst: Record<string, number> = {};
     for (const type of [0, 1, 30, 8, 2, 6, 12, 13, 14]) {
@@ -55,7 +55,7 @@ test('on a cross-origin isolated page, matmul runs on worker threads with the sa
   await page.goto(`${base}/playwright/support/wasm-kernels.html`);
   const result = await page.evaluate(async () => {
     const { createWasmKernels } = await import('/src/kernels/wasm/index.ts' as string);
-    const { quantizedWeight, randomArray } = await import('/src/kernels/testing.ts' as string);
+    const { quantizedWeight, randomArray } = await import('/src/kernels/testing/data.ts' as string);
     const single = await createWasmKernels();
     const threaded = await createWasmKernels({ threads: 2 });
     const same: boolean[] = [];
@@ -81,7 +81,7 @@ test('on a page that is not cross-origin isolated, asking for threads gives work
   const result = await page.evaluate(async () => {
     const { createWasmKernels } = await import('/src/kernels/wasm/index.ts' as string);
     const { referenceKernels } = await import('/src/kernels/reference/index.ts' as string);
-    const { quantizedWeight, randomArray } = await import('/src/kernels/testing.ts' as string);
+    const { quantizedWeight, randomArray } = await import('/src/kernels/testing/data.ts' as string);
     const k = await createWasmKernels({ threads: 4 });
     const w = quantizedWeight('w', 8, 300, 512, randomArray(1, 300 * 512));
     const x = randomArray(2, 512), a = new Float32Array(300), b = new Float32Array(300);

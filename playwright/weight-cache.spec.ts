@@ -122,8 +122,8 @@ test('a model the Models view downloaded loads in the inference worker and as a 
   const size = files.get('/models/tiny.gguf')!.byteLength;
   served = 0;
   const downloaded = await page.evaluate(async () => {
-    const { ModelsManager } = await import('/src/app/models-manager.ts' as string);
-    const { customModel } = await import('/src/app/models-catalog.ts' as string);
+    const { ModelsManager } = await import('/src/client/models-manager.ts' as string);
+    const { customModel } = await import('/src/client/models-catalog.ts' as string);
     const { sharedWeightCache } = await import('/src/storage/shared-cache.ts' as string);
     const manager = new ModelsManager({ cache: sharedWeightCache, origin: location.origin });
     manager.addCustom(customModel('/models/tiny.gguf', location.origin));
@@ -149,7 +149,7 @@ test('a model the Models view downloaded loads in the inference worker and as a 
     const tokens: number[] = [];
     for await (const ev of engine.generate({ promptTokens: await engine.tokenize('Once upon a time'), maxTokens: 4, sampling: { temperature: 0 } })) if (ev.type === 'token') tokens.push(ev.token);
     engine.terminate();
-    // ...and a mesh tab's stage (src/app/mesh-join.ts opens the published model the same way).
+    // ...and a mesh tab's stage (src/client/mesh-join.ts opens the published model the same way).
     const source = await openModelUrl(url);
     await openStage(await openModel(source), 0, 2);
     return { tokens: tokens.length, cached: source.cached };
@@ -163,7 +163,7 @@ test('a model the Models view downloaded loads in the inference worker and as a 
   served = 0;
   const partial = await page.evaluate(async () => {
     const { WorkerEngine } = await import('/src/engine/worker-client.ts' as string);
-    const { ModelsManager } = await import('/src/app/models-manager.ts' as string);
+    const { ModelsManager } = await import('/src/client/models-manager.ts' as string);
     const { sharedWeightCache } = await import('/src/storage/shared-cache.ts' as string);
     const engine = await WorkerEngine.load(`${location.origin}/models/tiny.gguf?copy=stage`, { backend: 'cpu', stage: [1, 2] });
     engine.terminate();

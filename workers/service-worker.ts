@@ -1,10 +1,10 @@
 // The service worker (built to dist/sw.js, scope '/'): keeps the app shell in a versioned cache so the
-// app opens offline, and answers the in-browser API (/v1/*, see src/app/api-route.ts).
+// app opens offline, and answers the in-browser API (/v1/*, see src/client/api-route.ts).
 // Built on its own into one classic script (no imports at run time), so it may import small src/ modules.
 import type { PrecacheManifest } from '../src/protocol/service-worker-messages.ts';
 import { isPageToWorkerMessage, SW_PROTOCOL_VERSION } from '../src/protocol/service-worker-messages.ts';
-import { createApiRoute } from '../src/app/api-route.ts';
-import { companionApiResolver } from '../src/app/companion-api.ts';
+import { createApiRoute } from '../src/client/api-route.ts';
+import { companionApiResolver } from '../src/client/companion-api.ts';
 import { ShellRoutes } from './service-worker/routes.ts';
 
 // Defined at build time by tools/build/service-worker-plugin.ts: the shell's file list and version.

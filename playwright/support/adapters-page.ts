@@ -1,6 +1,6 @@
 // Runs in the test page: drives the whole-model adapters and returns plain JSON (errors as
 // {name, code, message}) so the spec can assert on them.
-import { AdapterError, collectText, loadWebLlmTextEngine, loadWllamaTextEngine, type TextEngine } from '../../src/engine/adapters/index.ts';
+import { AdapterError, collectText, loadWebLlmTextEngine, loadWllamaTextEngine, type TextEngine } from '../../tools/adapters/index.ts';
 
 export interface ErrorInfo {
   name: string;

@@ -184,7 +184,7 @@ export interface MatmulCheck {
  */
 export async function webgpuMatmulChecks(): Promise<MatmulCheck[]> {
   const { referenceKernels } = await import('../../src/kernels/reference/index.ts');
-  const { quantizedWeight, randomArray } = await import('../../src/kernels/testing.ts');
+  const { quantizedWeight, randomArray } = await import('../../src/kernels/testing/data.ts');
   const { uploadMatrix } = await import('../../src/engine/webgpu/gpu-weights.ts');
   const { Ops, preparePipelines } = await import('../../src/engine/webgpu/ops.ts');
   const { WGSL_WEIGHT_TYPES } = await import('../../src/kernels/wgsl/index.ts');

@@ -11,7 +11,7 @@ import type { ApiContext, RequestInfo } from './context.ts';
 import { beginChat } from './chat-start.ts';
 import type { Outcome } from './generation-run.ts';
 import { chatPromptTokens } from './prompt.ts';
-import type { ModelDescriptor } from './provider.ts';
+import type { ModelDescriptor } from '../provider/provider.ts';
 import { collectReleased, findModel, jsonResponse, meshInfo, newId, servedByHeader, streamResponse, validationLimits } from './serve.ts';
 import { sseEvent } from './sse.ts';
 

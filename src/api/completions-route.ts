@@ -7,7 +7,7 @@ import type { ApiContext, RequestInfo } from './context.ts';
 import { concatLogprobs, CompletionLogprobWriter, requireLogprobs, type Unscored } from './logprobs.ts';
 import { finishReason, openAiErrorFrame, usage } from './openai-routes.ts';
 import { completionPromptTokens } from './prompt.ts';
-import type { ServedBy } from './provider.ts';
+import type { ServedBy } from '../provider/provider.ts';
 import {
   begin, collectReleased, jsonResponse, meshInfo, newId, nowSeconds, prepare, servedByHeader, streamResponse, validationLimits, type Prepared,
 } from './serve.ts';

@@ -1,6 +1,6 @@
 // What handleApiRequest runs with: the model provider and the server's limits and queues.
 // Long-lived (the queues live here), made once per server or service worker.
-import type { ModelProvider } from './provider.ts';
+import type { ModelProvider } from '../provider/provider.ts';
 import { ModelQueues, type QueueOptions } from './queue.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './request-body.ts';
 

@@ -5,9 +5,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../../tools/models/registry.ts';
 import { createApiContext, type ApiContext } from './context.ts';
 import { handleApiRequest } from './handler.ts';
-import { goodBodies, isProtocolError, malformedCases, toRequest } from './fuzz-cases.ts';
-import { BASE, parseSse, post } from './test-helpers.ts';
-import { loadModelText, ScriptedProvider, TEST_MODEL } from './testing.ts';
+import { goodBodies, isProtocolError, malformedCases, toRequest } from './testing/fuzz-cases.ts';
+import { BASE, parseSse, post } from './testing/requests.ts';
+import { loadModelText, ScriptedProvider, TEST_MODEL } from './testing/scripted-provider.ts';
 
 const MAX_BODY = 16 * 1024;
 

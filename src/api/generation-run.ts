@@ -4,7 +4,7 @@
 import { ApiError } from '../protocol/api-error.ts';
 import type { SamplingParams } from '../protocol/generation.ts';
 import { TokenTextStream } from '../tokenizer/index.ts';
-import type { ModelProvider, ModelText, PositionLogprobs, ServedBy } from './provider.ts';
+import type { ModelProvider, ModelText, PositionLogprobs, ServedBy } from '../provider/provider.ts';
 import { StopMatcher } from './stop-matcher.ts';
 
 /** Why generation ended, before each protocol names it: eog -> stop/end_turn, length -> length/max_tokens. */

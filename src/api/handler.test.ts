@@ -7,9 +7,9 @@ import { ensureModel } from '../../tools/models/registry.ts';
 import { TokenTextStream } from '../tokenizer/index.ts';
 import { createApiContext, type ApiOptions } from './context.ts';
 import { handleApiRequest } from './handler.ts';
-import type { ModelText } from './provider.ts';
-import { BASE, parseSse, post } from './test-helpers.ts';
-import { loadModelText, ScriptedProvider, TEST_MODEL, type ScriptedOptions } from './testing.ts';
+import type { ModelText } from '../provider/provider.ts';
+import { BASE, parseSse, post } from './testing/requests.ts';
+import { loadModelText, ScriptedProvider, TEST_MODEL, type ScriptedOptions } from './testing/scripted-provider.ts';
 
 let text: ModelText;
 beforeAll(async () => { text = await loadModelText(await ensureModel(TEST_MODEL)); });

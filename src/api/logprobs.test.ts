@@ -7,14 +7,14 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../../tools/models/registry.ts';
 import { referenceRun } from '../../tools/reference/reference.ts';
-import { startTestCompanion, type TestCompanion } from '../companion/testing.ts';
+import { startTestCompanion, type TestCompanion } from '../companion/testing/companion.ts';
 import { Engine } from '../engine/engine.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
 import { createApiContext, type ApiContext } from './context.ts';
-import { EngineProvider } from './engine-provider.ts';
+import { EngineProvider } from '../provider/engine-provider.ts';
 import { handleApiRequest } from './handler.ts';
-import { parseSse, post } from './test-helpers.ts';
-import { loadModelText, ScriptedProvider } from './testing.ts';
+import { parseSse, post } from './testing/requests.ts';
+import { loadModelText, ScriptedProvider } from './testing/scripted-provider.ts';
 
 const MODEL = 'tiny-llama-f32';
 // parity.test.ts's prompt: its llama.cpp reference is usually cached already

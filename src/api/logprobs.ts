@@ -5,7 +5,7 @@ import { ApiError } from '../protocol/api-error.ts';
 import type { ChatTokenLogprob, CompletionLogprobs } from '../protocol/openai.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
 import type { ApiContext } from './context.ts';
-import type { PositionLogprobs } from './provider.ts';
+import type { PositionLogprobs } from '../provider/provider.ts';
 
 // Lossy on purpose: a token holding part of a UTF-8 character shows as U+FFFD; its `bytes` stay exact.
 const decoder = new TextDecoder();

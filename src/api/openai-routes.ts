@@ -15,7 +15,7 @@ import {
   collectReleased, findModel, jsonResponse, meshInfo, newId, nowSeconds, servedByHeader, streamResponse, validationLimits, type Prepared,
 } from './serve.ts';
 import { sseData } from './sse.ts';
-import type { ModelDescriptor } from './provider.ts';
+import type { ModelDescriptor } from '../provider/provider.ts';
 
 function modelObject(m: ModelDescriptor): OpenAiModel {
   return { id: m.id, object: 'model', created: m.created ?? 0, owned_by: m.ownedBy, context_length: m.contextLength };

@@ -3,7 +3,7 @@
 import { ApiError } from '../protocol/api-error.ts';
 import type { ChatTurn, ToolChoice, ToolSpec } from '../protocol/generation.ts';
 import { TokenizerError } from '../tokenizer/index.ts';
-import type { ModelText } from './provider.ts';
+import type { ModelText } from '../provider/provider.ts';
 
 interface TemplateMessage {
   role: string;

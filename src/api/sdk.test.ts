@@ -9,8 +9,8 @@ import { ensureModel } from '../../tools/models/registry.ts';
 import { TokenTextStream } from '../tokenizer/index.ts';
 import { createApiContext } from './context.ts';
 import { nodeApiHandler, nodeApiRoutes } from './node-adapter.ts';
-import type { ModelText } from './provider.ts';
-import { loadModelText, ScriptedProvider, TEST_MODEL } from './testing.ts';
+import type { ModelText } from '../provider/provider.ts';
+import { loadModelText, ScriptedProvider, TEST_MODEL } from './testing/scripted-provider.ts';
 
 const REPLY = 'Sure. Here is a short answer about the sea and the sky.';
 let text: ModelText;

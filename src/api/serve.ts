@@ -7,7 +7,7 @@ import type { MeshInfo } from '../protocol/openai.ts';
 import type { ApiContext, RequestInfo } from './context.ts';
 import { collect, startRun, type Outcome, type Run } from './generation-run.ts';
 import { requireLogprobs } from './logprobs.ts';
-import type { ModelDescriptor, ModelText, ServedBy } from './provider.ts';
+import type { ModelDescriptor, ModelText, ServedBy } from '../provider/provider.ts';
 import { sseResponse } from './sse.ts';
 
 export async function validationLimits(ctx: ApiContext): Promise<ValidationLimits> {

@@ -11,11 +11,11 @@ import type { CapabilityReport } from '../protocol/capabilities.ts';
 import { AppShell } from '../ui/shell.ts';
 import type { ServiceWorkerStatus } from '../ui/status-rows.ts';
 import { UpdatePrompt } from '../ui/update-prompt.ts';
-import { apiFetch } from './api-fetch.ts';
-import { probeCapabilities } from './capabilities.ts';
-import { createMeshJoin, type MeshJoin } from './mesh-join.ts';
-import { companionApiResolver, saveCompanionApi, type CompanionApi } from './companion-api.ts';
-import { registerShellWorker, type ShellWorker } from './service-worker.ts';
+import { apiFetch } from '../client/api-fetch.ts';
+import { probeCapabilities } from '../client/capabilities.ts';
+import { createMeshJoin, type MeshJoin } from '../client/mesh-join.ts';
+import { companionApiResolver, saveCompanionApi, type CompanionApi } from '../client/companion-api.ts';
+import { registerShellWorker, type ShellWorker } from '../client/service-worker.ts';
 import { createViews } from './views.ts';
 
 export interface MeshAppHandle {
@@ -72,7 +72,7 @@ window.meshApp = {
 // `?serve-tab=<model>[,<model>]`: this tab serves those models to the companion's API (tab attach).
 // Loaded only then: the engine is a large chunk most visits never need.
 if (new URL(location.href).searchParams.has('serve-tab')) {
-  import('./tab-serve.ts')
+  import('../client/tab-serve.ts')
     .then(({ serveTabFromLink }) => serveTabFromLink(location.href, companionApiResolver(location.origin)))
     .catch((error: unknown) => console.error('serve-tab:', error));
 }

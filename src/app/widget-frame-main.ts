@@ -3,8 +3,8 @@
 // it answers the host page's widget as an API client of the companion (src/widget/frame.ts).
 import { startWidgetFrame } from '../widget/frame.ts';
 import { embedDecision, publishedEmbedPolicy } from '../widget/embed-policy.ts';
-import { apiFetch } from './api-fetch.ts';
-import { describeError } from './describe-error.ts';
+import { apiFetch } from '../client/api-fetch.ts';
+import { describeError } from '../client/describe-error.ts';
 
 document.documentElement.dataset.embed = 'widget';
 if (window.parent === window) {

@@ -4,7 +4,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMPANION_TEST_MODEL as MODEL, startTestCompanion, type TestCompanion } from './testing.ts';
+import { COMPANION_TEST_MODEL as MODEL, startTestCompanion, type TestCompanion } from './testing/companion.ts';
 
 const user = [{ role: 'user' as const, content: 'Hi' }];
 

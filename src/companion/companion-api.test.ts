@@ -5,7 +5,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { get } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMPANION_TEST_MODEL as MODEL, greedyChat, startTestCompanion, type TestCompanion } from './testing.ts';
+import { COMPANION_TEST_MODEL as MODEL, greedyChat, startTestCompanion, type TestCompanion } from './testing/companion.ts';
 
 let t: TestCompanion;
 let api: string;

@@ -3,8 +3,8 @@
 import { request as httpRequest } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isProtocolError, malformedCases, type MalformedCase } from '../api/fuzz-cases.ts';
-import { COMPANION_TEST_MODEL as MODEL, greedyChat, startTestCompanion, type TestCompanion } from './testing.ts';
+import { isProtocolError, malformedCases, type MalformedCase } from '../api/testing/fuzz-cases.ts';
+import { COMPANION_TEST_MODEL as MODEL, greedyChat, startTestCompanion, type TestCompanion } from './testing/companion.ts';
 
 const MAX_BODY = 32 * 1024;
 let t: TestCompanion;

@@ -4,8 +4,8 @@
 // engine until then (and whenever no plan fits).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EngineProvider } from '../api/engine-provider.ts';
-import type { ModelProvider } from '../api/provider.ts';
+import { EngineProvider } from '../provider/engine-provider.ts';
+import type { ModelProvider } from '../provider/provider.ts';
 import { openHead } from '../engine/head.ts';
 import { openTail } from '../engine/tail.ts';
 import { modelMemory } from '../mesh/layer-memory.ts';

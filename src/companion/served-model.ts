@@ -1,7 +1,7 @@
 // Loads the model the companion serves by itself (no tab needed) into a Node Engine: the WASM CPU
 // kernels when they load here, the scalar reference kernels otherwise (slower, same answers).
 import { basename } from 'node:path';
-import type { EngineModel } from '../api/engine-provider.ts';
+import type { EngineModel } from '../provider/engine-provider.ts';
 import { Engine } from '../engine/engine.ts';
 
 export interface ServedModelOptions {

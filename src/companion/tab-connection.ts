@@ -3,7 +3,7 @@
 // handed to the API as they are read, with a pull per token read (the tab runs at most `window`
 // tokens ahead); client abort sends an abort; the tab leaving fails every open generation cleanly.
 import type { WebSocket } from 'ws';
-import type { GenerateRequest, Generation, ModelDescriptor, ModelText } from '../api/provider.ts';
+import type { GenerateRequest, Generation, ModelDescriptor, ModelText } from '../provider/provider.ts';
 import { ApiError } from '../protocol/api-error.ts';
 import {
   decodeTokenizerMetadata, DEFAULT_TAB_WINDOW,

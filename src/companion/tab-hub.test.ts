@@ -6,9 +6,9 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startTabServe, type TabServe, type TabSocket } from '../app/tab-serve.ts';
+import { startTabServe, type TabServe, type TabSocket } from '../client/tab-serve.ts';
 import { DEFAULT_TAB_WINDOW, encodeTokenizerMetadata, TAB_ATTACH_VERSION } from '../protocol/tab-attach.ts';
-import { COMPANION_TEST_MODEL, greedyChat, startTestCompanion, type TestCompanion } from './testing.ts';
+import { COMPANION_TEST_MODEL, greedyChat, startTestCompanion, type TestCompanion } from './testing/companion.ts';
 
 const TAB_MODEL = 'tab-tiny';
 let t: TestCompanion;

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText } from '../api/provider.ts';
+import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText } from '../provider/provider.ts';
 import { ApiError } from '../protocol/api-error.ts';
 import {
   MAX_TAB_FRAME_BYTES, readTabMessage, TAB_ATTACH_PATH, TAB_ATTACH_VERSION,

@@ -1,7 +1,7 @@
 // What the companion's /v1 serves: its own models (the Node engine) and the models attached tabs
 // announce. A model the companion serves itself runs here unless `preferTabs` is set and a tab holds
 // it; any other model goes to a tab. /v1/models lists both, once each.
-import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PromptLogprobs, PromptLogprobsRequest } from '../api/provider.ts';
+import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PromptLogprobs, PromptLogprobsRequest } from '../provider/provider.ts';
 import { ApiError } from '../protocol/api-error.ts';
 import type { TabHub } from './tab-hub.ts';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseGgufHeader } from '../gguf/reader.ts';
 import { gguf, type GgufMetaValue } from '../gguf/writer.ts';
 import { modelConfig } from './config.ts';
-import { synthModelBytes, type SynthOptions } from './testing.ts';
+import { synthModelBytes, type SynthOptions } from './testing/synthetic-models.ts';
 
 const configOf = (o: SynthOptions = {}, extra: [string, GgufMetaValue][] = []) =>
   modelConfig(parseGgufHeader(synthModelBytes({ ...o, extraMetadata: extra })));

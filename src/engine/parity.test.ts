@@ -7,7 +7,7 @@ import { BENCH_F32_PARITY, ensureBenchF32ParityModel } from '../../tools/models/
 import { ensureModel } from '../../tools/models/registry.ts';
 import { disposeReferenceRuntime, referenceRun } from '../../tools/reference/reference.ts';
 import { memorySource } from '../gguf/byte-source.ts';
-import { FlipProbe } from '../kernels/reference/flip-probe.ts';
+import { FlipProbe } from '../kernels/testing/flip-probe.ts';
 import { referenceKernels } from '../kernels/reference/index.ts';
 import { logSoftmax } from './logprobs.ts';
 import { openModel, type ModelFile } from './model.ts';

@@ -4,7 +4,7 @@ import { memorySource } from '../gguf/byte-source.ts';
 import { openModel, type ModelFile } from './model.ts';
 import { openPipeline, parseSplit, type LayerRange } from './pipeline.ts';
 import { openStage } from './stage.ts';
-import { synthModel, synthModelBytes, type SynthOptions } from './testing.ts';
+import { synthModel, synthModelBytes, type SynthOptions } from './testing/synthetic-models.ts';
 
 const ids = [3, 17, 5, 5, 40, 1, 22, 9, 31];
 

@@ -8,9 +8,9 @@ import { MessageChannel } from 'node:worker_threads';
 import { expose } from 'comlink';
 import { Engine } from './engine.ts';
 import { GREEDY } from './sampler.ts';
-import { synthModelBytes } from './testing.ts';
+import { synthModelBytes } from './testing/synthetic-models.ts';
 import { WorkerEngine, type WorkerLike } from './worker-client.ts';
-import { startNodeInferenceWorker } from './worker-node.ts';
+import { startNodeInferenceWorker } from './testing/worker-node.ts';
 import type { LoadProgress } from '../protocol/engine-worker.ts';
 import { MeshError } from '../protocol/errors.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseGgufHeader } from '../gguf/reader.ts';
-import { synthModelBytes } from '../engine/testing.ts';
+import { synthModelBytes } from '../engine/testing/synthetic-models.ts';
 import { modelMemory, stageBytes } from './layer-memory.ts';
 import { planLayers } from './planner.ts';
 

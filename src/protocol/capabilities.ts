@@ -1,4 +1,4 @@
-// What a tab (or the companion) can run: probed by src/app/capabilities.ts, shown by the UI, and later
+// What a tab (or the companion) can run: probed by src/client/capabilities.ts, shown by the UI, and later
 // advertised to peers so the planner can give layers to the devices that can hold them.
 
 export interface GpuReport {

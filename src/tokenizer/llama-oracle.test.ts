@@ -5,7 +5,7 @@ import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vocabPath } from '../../tools/llama-source.ts';
 import { mulberry32 } from '../testing/mulberry32.ts';
-import { randomText } from './random-text.ts';
+import { randomText } from './testing/random-text.ts';
 import { readVectors, hasVectors, vocabMetadata } from '../../tools/tokenizer/test-vectors.ts';
 import { Tokenizer } from './tokenizer.ts';
 import { ATTR } from './vocab.ts';

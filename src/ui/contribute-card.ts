@@ -1,8 +1,8 @@
 // Home's "Contribute this tab" card: backend, memory budget and pause/resume, saved in the settings
 // store, and fed to the mesh: resuming joins the invited mesh as a server with this budget, pausing
 // leaves it. Its status line says what the tab really does (mesh-describe.ts), never more.
-import { backgroundText, type BackgroundState } from '../app/background-watch.ts';
-import type { MeshJoin } from '../app/mesh-join.ts';
+import { backgroundText, type BackgroundState } from '../client/background-watch.ts';
+import type { MeshJoin } from '../client/mesh-join.ts';
 import { MEMORY_BUDGET_RANGE, type ContributeBackend, type ContributeSettings, type SettingsStore } from './contribute-settings.ts';
 import { h } from './dom.ts';
 import { contributeStatus } from './mesh-describe.ts';
@@ -14,7 +14,7 @@ const BACKENDS: { value: ContributeBackend; label: string; hint: string }[] = [
   { value: 'cpu', label: 'CPU (WebAssembly)', hint: 'works everywhere; slower, uses more power' },
 ];
 
-/** How hidden-tab throttling is watched (src/app/background-watch.ts). */
+/** How hidden-tab throttling is watched (src/client/background-watch.ts). */
 export interface BackgroundSource {
   state(): BackgroundState;
   onChange(listener: () => void): unknown;

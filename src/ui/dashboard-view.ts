@@ -1,9 +1,9 @@
 // The Dashboard: the mesh this tab is in (peers, links), what the companion serves, the layer plan
 // as a bar, the speed of recent replies over time, and recent errors. Every part says plainly when
 // it has nothing to show yet, and why.
-import type { CompanionHealth } from '../app/companion-health.ts';
-import type { MeshJoinState } from '../app/mesh-join.ts';
-import type { MetricsStore } from '../app/metrics-store.ts';
+import type { CompanionHealth } from '../client/companion-health.ts';
+import type { MeshJoinState } from '../client/mesh-join.ts';
+import type { MetricsStore } from '../client/metrics-store.ts';
 import { meshPlanSegments, planSegments, throughputPlot } from './dashboard-chart.ts';
 import { h, svg } from './dom.ts';
 import { layerRangeText } from './mesh-describe.ts';

@@ -1,6 +1,6 @@
 // Plain words for what this tab is doing in the mesh, from its join state: the Join card and the
 // Contribute card both say it, and tests check the sentences. Pure (no DOM), so it is unit-tested.
-import type { MeshJoinState } from '../app/mesh-join.ts';
+import type { MeshJoinState } from '../client/mesh-join.ts';
 import type { StageState } from '../mesh/pipeline/stage-server.ts';
 
 /** `12D3Ko…Yz4q`: enough to tell peers apart on screen; the full id is in the title attribute. */
@@ -11,13 +11,6 @@ export function shortPeerId(peerId: string): string {
 /** Layer ranges are half-open (start … end-1); people read inclusive ranges. */
 export function layerRangeText(range: { start: number; end: number }): string {
   return range.end - range.start <= 1 ? `layer ${range.start}` : `layers ${range.start}–${range.end - 1}`;
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(bytes % 1024 ** 3 ? 2 : 0)} GB`;
-  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(bytes % 1024 ** 2 ? 1 : 0)} MB`;
-  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
-  return `${bytes} bytes`;
 }
 
 /** What this tab's pipeline stage is doing, e.g. "serving layers 2–3 of tiny-llama-4l-f32". */

@@ -4,13 +4,14 @@
 // Leave. Without an invite it offers this machine's private mesh (its invite as a link and a QR
 // code, and joining it), a field to open an invite from a pasted link, and public or named meshes
 // (public-mesh-section.ts: the relay's list and a name field). The card re-renders on every mesh change.
-import type { MeshJoin, MeshJoinState } from '../app/mesh-join.ts';
+import type { MeshJoin, MeshJoinState } from '../client/mesh-join.ts';
 import type { MeshSnapshot } from '../mesh/net/peer-node.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
 import type { SettingsStore } from './contribute-settings.ts';
 import { h } from './dom.ts';
 import { inviteShare } from './invite-share.ts';
-import { formatBytes, servedText, shortPeerId, stageText } from './mesh-describe.ts';
+import { formatBytes } from './format.ts';
+import { servedText, shortPeerId, stageText } from './mesh-describe.ts';
 import { publicMeshSection } from './public-mesh-section.ts';
 
 export interface MeshJoinCardOptions {

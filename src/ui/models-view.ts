@@ -2,9 +2,9 @@
 // a custom URL, each with download progress (bytes, rate, time left), pause/resume and delete. What
 // a row shows as stored is what the engine loads from: a model downloaded here costs no network
 // bytes when this tab serves it, and layers a mesh stage read show up here as partly stored.
-import { customModel, type CatalogModel } from '../app/models-catalog.ts';
-import type { ModelEntry, ModelsManager, StorageUse } from '../app/models-manager.ts';
-import { formatBytes, formatDuration } from '../app/models-rate.ts';
+import { customModel, type CatalogModel } from '../client/models-catalog.ts';
+import type { ModelEntry, ModelsManager, StorageUse } from '../client/models-manager.ts';
+import { formatBytes, formatDuration } from './format.ts';
 import { h } from './dom.ts';
 import type { ViewContent } from './shell.ts';
 

@@ -1,6 +1,6 @@
 // "Use the API": the request the playground makes, as curl, JavaScript (OpenAI SDK) or Python, aimed
 // at the companion's real address, with a copy button.
-import { curlSnippet, openAiSdkSnippet, pythonSnippet, type SnippetInput } from '../app/playground-snippets.ts';
+import { curlSnippet, openAiSdkSnippet, pythonSnippet, type SnippetInput } from '../client/playground-snippets.ts';
 import { h } from './dom.ts';
 
 export type SnippetContext = SnippetInput;

@@ -1,6 +1,6 @@
 // The Playground: a streamed conversation with the model the API serves, its settings, and for each
 // reply the speed and the peers that computed it. The API calls are injected by the app.
-import type { ChatEvent, ChatMessage, ChatStats, SamplingSettings } from '../app/playground-chat.ts';
+import type { ChatEvent, ChatMessage, ChatStats, SamplingSettings } from '../client/playground-chat.ts';
 import { h } from './dom.ts';
 import { layerRangeText } from './mesh-describe.ts';
 import { snippetCard, type SnippetContext } from './playground-snippet-card.ts';

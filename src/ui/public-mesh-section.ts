@@ -3,7 +3,7 @@
 // field for a named mesh (or a public one not listed). It says first that such a mesh's peers are
 // strangers who see prompts. The element is made once and keeps its own state across the card's
 // re-renders (the card moves it in and out).
-import { parseRelayList, savedRelays, saveRelays, type MeshJoin, type OpenMeshName } from '../app/mesh-join.ts';
+import { parseRelayList, savedRelays, saveRelays, type MeshJoin, type OpenMeshName } from '../client/mesh-join.ts';
 import type { PublicMeshEntry } from '../mesh/net/open-mesh.ts';
 import { h } from './dom.ts';
 

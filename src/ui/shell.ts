@@ -3,7 +3,7 @@
 // download goes on when the person looks elsewhere); the others are placeholders saying what arrives.
 import { h, svg } from './dom.ts';
 import { markSvg } from './logo.ts';
-import type { MeshJoinState } from '../app/mesh-join.ts';
+import type { MeshJoinState } from '../client/mesh-join.ts';
 import { meshPill } from './mesh-describe.ts';
 import { StatusPanel } from './status-panel.ts';
 import { hashFor, VIEWS, viewFromHash, type ViewId, type ViewInfo } from './views.ts';

@@ -1,18 +1,12 @@
 // Turns the capability probe and service-worker state into the rows of the status panel: plain data,
 // so the wording and the verdicts are unit-tested without a DOM.
 import type { CapabilityReport } from '../protocol/capabilities.ts';
+import type { ServiceWorkerStatus } from '../client/service-worker.ts';
+import { formatBytes } from './format.ts';
+
+export type { ServiceWorkerStatus };
 
 export type Verdict = 'ok' | 'limited' | 'missing' | 'pending';
-
-export interface ServiceWorkerStatus {
-  state: 'unsupported' | 'dev-server' | 'registering' | 'installing' | 'active' | 'error';
-  /** This page load is served through the worker (it will open offline). */
-  controlled: boolean;
-  /** A newer shell is installed and waits for the page to ask for it. */
-  updateWaiting: boolean;
-  version: string;
-  error: string;
-}
 
 export interface StatusRow {
   id: 'isolation' | 'offline' | 'webgpu' | 'wasm' | 'cpu' | 'memory';
@@ -20,12 +14,6 @@ export interface StatusRow {
   verdict: Verdict;
   value: string;
   detail: string;
-}
-
-const GiB = 2 ** 30;
-
-function formatBytes(n: number): string {
-  return n >= GiB ? `${+(n / GiB).toFixed(1)} GiB` : `${Math.round(n / 2 ** 20)} MiB`;
 }
 
 export function isolationRow(report: CapabilityReport): StatusRow {

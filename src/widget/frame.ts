@@ -2,7 +2,7 @@
 // by postMessage. It is an API client of the companion (the companion's CORS admits the app's origin),
 // not an engine: in a third-party frame storage is partitioned and the page is not cross-origin
 // isolated, so it could neither reuse cached weights nor run threaded WASM.
-import { chatBody, listModels, streamChat, type ApiFetch } from '../app/playground-chat.ts';
+import { chatBody, listModels, streamChat, type ApiFetch } from '../client/playground-chat.ts';
 import { isWidgetRequest, widgetMessage, type WidgetReply, type WidgetRequest } from '../protocol/widget-messages.ts';
 import type { EmbedDecision } from './embed-policy.ts';
 

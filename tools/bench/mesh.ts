@@ -41,7 +41,7 @@ import { modelMemory } from '../../src/mesh/layer-memory.ts';
 import { FrameStream } from '../../src/mesh/net/frame-stream.ts';
 import type { PeerNode } from '../../src/mesh/net/peer-node.ts';
 import { createMeshSession } from '../../src/mesh/pipeline/mesh-session.ts';
-import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from '../../src/mesh/pipeline/test-mesh.ts';
+import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from '../../src/mesh/testing/test-mesh.ts';
 import { ensureModel } from '../models/registry.ts';
 import { measureBrowserJoins, type JoinSummary } from './mesh-join.ts';
 import { median } from './stats.ts';

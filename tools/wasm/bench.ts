@@ -4,7 +4,7 @@
 //   node tools/wasm/bench.ts [--types Q8_0,F16] [--prefill 64] [--seconds 0.5] [--threads 1,2]
 import { GgmlType, ggmlTypeName } from '../../src/gguf/ggml-types.ts';
 import { referenceKernels } from '../../src/kernels/reference/index.ts';
-import { quantizedWeight, randomArray } from '../../src/kernels/testing.ts';
+import { quantizedWeight, randomArray } from '../../src/kernels/testing/data.ts';
 import type { Kernels, WeightMatrix } from '../../src/kernels/types.ts';
 import { createWasmKernels } from '../../src/kernels/wasm/index.ts';
 import { copyBandwidth, timeIt } from '../bench/measure.ts';

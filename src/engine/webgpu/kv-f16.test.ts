@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../../../tools/models/registry.ts';
 import { disposeReferenceRuntime, referenceRun } from '../../../tools/reference/reference.ts';
 import { memorySource } from '../../gguf/byte-source.ts';
-import { installLavapipeNavigatorGpu } from '../../kernels/wgsl/lavapipe-testing.ts';
+import { installLavapipeNavigatorGpu } from '../../kernels/testing/lavapipe.ts';
 import { openHead } from '../head.ts';
 import { logSoftmax } from '../logprobs.ts';
 import { openModel, type ModelFile } from '../model.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GgmlType } from '../../gguf/ggml-types.ts';
 import { bf16ToFp32, fp16ToFp32, fp32ToBf16, fp32ToFp16 } from '../../gguf/quant/half.ts';
-import { randomArray } from '../testing.ts';
+import { randomArray } from '../testing/data.ts';
 import { roundActivations, vecDotType } from './activation-rounding.ts';
 
 /** Checks every value is d·q for one scale d per block and integers |q| <= 127, the largest hitting 127. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AttentionShape } from '../types.ts';
-import { randomArray } from '../testing.ts';
+import { randomArray } from '../testing/data.ts';
 import { attention } from './attention.ts';
 
 /** Attention for one query row against rows 0..upto of K/V, with GQA head h → h / group. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { randomArray } from '../testing.ts';
+import { randomArray } from '../testing/data.ts';
 import { add, addBias, softmax, swiglu } from './elementwise.ts';
 import { rmsnorm } from './rmsnorm.ts';
 

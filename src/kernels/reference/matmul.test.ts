@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ggmlTypeName } from '../../gguf/ggml-types.ts';
 import { dequantizeRow, QUANT_TYPES } from '../../gguf/quant/index.ts';
-import { f16Weight, f32Weight, quantizedWeight, randomArray } from '../testing.ts';
+import { f16Weight, f32Weight, quantizedWeight, randomArray } from '../testing/data.ts';
 import { fp16ToFp32, fp32ToFp16 } from '../../gguf/quant/half.ts';
 import { roundActivations } from './activation-rounding.ts';
 import { embed } from './embed.ts';

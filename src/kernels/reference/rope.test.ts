@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RopeParams } from '../types.ts';
-import { randomArray } from '../testing.ts';
+import { randomArray } from '../testing/data.ts';
 import { rope, yarnCorrDims } from './rope.ts';
 
 const plain: RopeParams = {

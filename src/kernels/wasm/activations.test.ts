@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GgmlType } from '../../gguf/ggml-types.ts';
 import { roundActivations } from '../reference/activation-rounding.ts';
-import { randomArray } from '../testing.ts';
+import { randomArray } from '../testing/data.ts';
 import { instantiateKernels, type KernelInstance } from './instance.ts';
 import { prepareActivations } from './matmul.ts';
 

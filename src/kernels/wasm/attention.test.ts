@@ -2,7 +2,7 @@
 // weighted sum run in f32 SIMD (the reference sums in double), so results agree to f32 rounding.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attention as referenceAttention } from '../reference/attention.ts';
-import { randomArray } from '../testing.ts';
+import { randomArray } from '../testing/data.ts';
 import type { AttentionShape } from '../types.ts';
 import { createWasmKernels, type WasmKernels } from './index.ts';
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { GgmlType } from '../../gguf/ggml-types.ts';
 import { referenceKernels } from '../reference/index.ts';
-import { quantizedWeight, randomArray } from '../testing.ts';
+import { quantizedWeight, randomArray } from '../testing/data.ts';
 import { createWasmKernels } from './index.ts';
 
 describe('createWasmKernels', () => {

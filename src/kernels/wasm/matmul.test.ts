@@ -10,7 +10,7 @@ import { GgmlType, ggmlTypeName } from '../../gguf/ggml-types.ts';
 import { dequantizeRow } from '../../gguf/quant/index.ts';
 import { roundActivations } from '../reference/activation-rounding.ts';
 import { matmul as referenceMatmul } from '../reference/matmul.ts';
-import { quantizedWeight, randomArray } from '../testing.ts';
+import { quantizedWeight, randomArray } from '../testing/data.ts';
 import type { WeightMatrix } from '../types.ts';
 import { createWasmKernels, type WasmKernels } from './index.ts';
 

@@ -2,7 +2,7 @@
 // rolling back and rewriting (speculative decoding), and a regrown cache all still give the reference.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attention as referenceAttention } from '../reference/attention.ts';
-import { randomArray } from '../testing.ts';
+import { randomArray } from '../testing/data.ts';
 import { createWasmKernels, type WasmKernels } from './index.ts';
 
 let wasm: WasmKernels;

@@ -2,7 +2,7 @@
 // is computed, by the same kernels, so the results equal the single-threaded ones bit for bit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GgmlType, ggmlTypeName } from '../../gguf/ggml-types.ts';
-import { quantizedWeight, randomArray } from '../testing.ts';
+import { quantizedWeight, randomArray } from '../testing/data.ts';
 import { createWasmKernels, type WasmKernels } from './index.ts';
 import { chunkRows } from './thread-protocol.ts';
 

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionWgsl, STORE_KV_F16_WGSL } from './attention.ts';
 import { STORE_KV_WGSL } from './elementwise.ts';
-import { lavapipeF16Device } from './lavapipe-testing.ts';
+import { lavapipeF16Device } from '../testing/lavapipe.ts';
 
 let device: GPUDevice;
 

@@ -9,7 +9,7 @@ import { openHead } from '../../engine/head.ts';
 import { openModel } from '../../engine/model.ts';
 import { openPipeline } from '../../engine/pipeline.ts';
 import { openTail } from '../../engine/tail.ts';
-import { synthModelBytes } from '../../engine/testing.ts';
+import { synthModelBytes } from '../../engine/testing/synthetic-models.ts';
 import { memorySource } from '../../gguf/byte-source.ts';
 import { createIdentity } from '../identity.ts';
 import { modelMemory } from '../layer-memory.ts';

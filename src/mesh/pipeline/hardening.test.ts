@@ -11,7 +11,7 @@ import { openModel } from '../../engine/model.ts';
 import { openPipeline } from '../../engine/pipeline.ts';
 import { openStage } from '../../engine/stage.ts';
 import { openTail } from '../../engine/tail.ts';
-import { synthModelBytes } from '../../engine/testing.ts';
+import { synthModelBytes } from '../../engine/testing/synthetic-models.ts';
 import { memorySource } from '../../gguf/byte-source.ts';
 import { encodeActivationFrame, FRAME_HEADER_BYTES } from '../../protocol/mesh-activation-frame.ts';
 import { MESH_PROTOCOL_VERSION } from '../../protocol/mesh-version.ts';
@@ -24,7 +24,7 @@ import { encodeHello } from './activation-hello.ts';
 import type { PipelineCoordinator, Route } from './coordinator.ts';
 import { createMeshSession, type MeshSession } from './mesh-session.ts';
 import { StageServer } from './stage-server.ts';
-import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from './test-mesh.ts';
+import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from '../testing/test-mesh.ts';
 
 const bytes = synthModelBytes({ nLayer: 4, nEmbd: 32, nFf: 64, nVocab: 48, seed: 11 });
 const WIDTH = 32;

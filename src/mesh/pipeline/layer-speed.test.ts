@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openModel } from '../../engine/model.ts';
-import { synthModelBytes } from '../../engine/testing.ts';
+import { synthModelBytes } from '../../engine/testing/synthetic-models.ts';
 import { memorySource } from '../../gguf/byte-source.ts';
 import { measureLayerSpeed } from './layer-speed.ts';
 

@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../../../tools/models/registry.ts';
 import { createApiContext, type ApiContext } from '../../api/context.ts';
-import { EngineProvider } from '../../api/engine-provider.ts';
+import { EngineProvider } from '../../provider/engine-provider.ts';
 import { handleApiRequest } from '../../api/handler.ts';
-import { post } from '../../api/test-helpers.ts';
+import { post } from '../../api/testing/requests.ts';
 import { Engine } from '../../engine/engine.ts';
 import { fileSource } from '../../engine/file-source.ts';
 import { openHead } from '../../engine/head.ts';
@@ -14,7 +14,7 @@ import { openTail } from '../../engine/tail.ts';
 import type { PeerNode } from '../net/peer-node.ts';
 import type { PipelineCoordinator } from './coordinator.ts';
 import { MeshProvider } from './mesh-provider.ts';
-import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, type TestMesh } from './test-mesh.ts';
+import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, type TestMesh } from '../testing/test-mesh.ts';
 
 const MODEL = 'tiny-llama-f32';
 const PROMPT = 'The quick brown fox jumps over the lazy dog. Once upon a time';

@@ -2,8 +2,8 @@
 // and from the fallback (the head's own engine) otherwise. Tokenizer, template and sampling stay
 // with the head: the mesh only moves hidden states. x-mesh-served-by names each stage's peer and
 // layers.
-import { scorePrompt } from '../../api/engine-provider.ts';
-import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PromptLogprobs, PromptLogprobsRequest } from '../../api/provider.ts';
+import { scorePrompt } from '../../provider/engine-provider.ts';
+import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PromptLogprobs, PromptLogprobsRequest } from '../../provider/provider.ts';
 import { ApiError } from '../../protocol/api-error.ts';
 import { generateTokens } from '../../engine/generate.ts';
 import type { Head } from '../../engine/head.ts';

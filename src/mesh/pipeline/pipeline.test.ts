@@ -12,14 +12,14 @@ import { openHead } from '../../engine/head.ts';
 import { openModel } from '../../engine/model.ts';
 import { openPipeline } from '../../engine/pipeline.ts';
 import { openTail } from '../../engine/tail.ts';
-import { synthModelBytes } from '../../engine/testing.ts';
+import { synthModelBytes } from '../../engine/testing/synthetic-models.ts';
 import { memorySource } from '../../gguf/byte-source.ts';
 import { modelMemory } from '../layer-memory.ts';
 import { createIdentity } from '../identity.ts';
 import { PeerNode } from '../net/peer-node.ts';
 import type { PipelineCoordinator } from './coordinator.ts';
 import { createMeshSession } from './mesh-session.ts';
-import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from './test-mesh.ts';
+import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from '../testing/test-mesh.ts';
 
 const bytes = synthModelBytes({ nLayer: 4, nEmbd: 32, nFf: 64, nVocab: 48, seed: 7 });
 

@@ -4,7 +4,7 @@
 // window ahead, stopping within one token of an abort. Generations go through an EngineProvider, so a
 // conversation's next turn reuses the KV cache of its prefix here too. Started by `?serve-tab=<model>` (see
 // serveTabFromLink) or by calling startTabServe, e.g. from a test page.
-import { EngineProvider } from '../api/engine-provider.ts';
+import { EngineProvider } from '../provider/engine-provider.ts';
 import { Engine, type BackendName } from '../engine/engine.ts';
 import {
   encodeTokenizerMetadata, readCompanionMessage, TAB_ATTACH_PATH, TAB_ATTACH_VERSION,

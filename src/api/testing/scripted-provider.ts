@@ -1,10 +1,10 @@
 // A deterministic ModelProvider for tests: the REAL tokenizer and chat template of a generated test
 // model, and a "generation" that replays a scripted token sequence, so usage counts, stop sequences
 // and streaming can be checked exactly without running a network.
-import { readGgufHeader } from '../gguf/reader.ts';
-import { fileSource } from '../engine/file-source.ts';
-import { chatTemplateFor, Tokenizer } from '../tokenizer/index.ts';
-import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, ServedBy } from './provider.ts';
+import { readGgufHeader } from '../../gguf/reader.ts';
+import { fileSource } from '../../engine/file-source.ts';
+import { chatTemplateFor, Tokenizer } from '../../tokenizer/index.ts';
+import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, ServedBy } from '../../provider/provider.ts';
 
 export const TEST_MODEL = 'tiny-llama-f32';
 

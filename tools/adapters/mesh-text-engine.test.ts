@@ -1,8 +1,8 @@
 // Our Engine behind the TextEngine interface: the same tokens as calling the engine directly, chat
 // prompts rendered with the model's template, abort and usage passed through.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureModel } from '../../../tools/models/registry.ts';
-import { Engine } from '../engine.ts';
+import { ensureModel } from '../models/registry.ts';
+import { Engine } from '../../src/engine/engine.ts';
 import { MeshTextEngine } from './mesh-text-engine.ts';
 import { collectText } from './text-engine.ts';
 

@@ -6,7 +6,7 @@
 // on a one-layer model of the benchmark width is one such flip, and not a bug.
 import { f32Bits, f32FromBits } from '../../gguf/quant/half.ts';
 import { GgmlType, ggmlTypeInfo } from '../../gguf/ggml-types.ts';
-import { roundActivations, vecDotType } from './activation-rounding.ts';
+import { roundActivations, vecDotType } from '../reference/activation-rounding.ts';
 
 /** One activation that rounds differently when moved by `ulps` units in the last place. */
 export interface LastBitFlip {

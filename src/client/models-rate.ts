@@ -1,5 +1,4 @@
-// Download speed and time left, from a sliding window of progress samples, and the byte/duration
-// formats the Models view shows.
+// Download speed and time left, from a sliding window of progress samples.
 
 export class RateMeter {
   readonly #windowMs: number;
@@ -33,24 +32,4 @@ export class RateMeter {
   reset(): void {
     this.#samples = [];
   }
-}
-
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
-
-/** Decimal units, as download managers and disk sizes show them: 5.2 MB. */
-export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
-}
-
-export function formatDuration(seconds: number): string {
-  if (seconds < 1) return 'under a second';
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
-  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
 }

@@ -1,9 +1,9 @@
 // Helpers for kernel tests (reference and fast backends alike): seeded random data and weights
 // encoded as a GGUF file would hold them.
-import { GgmlType } from '../gguf/ggml-types.ts';
-import { quantizeRow } from '../gguf/quant/index.ts';
-import { mulberry32 } from '../testing/mulberry32.ts';
-import type { WeightMatrix } from './types.ts';
+import { GgmlType } from '../../gguf/ggml-types.ts';
+import { quantizeRow } from '../../gguf/quant/index.ts';
+import { mulberry32 } from '../../testing/mulberry32.ts';
+import type { WeightMatrix } from '../types.ts';
 
 /** n uniform values in [-scale, scale). */
 export function randomArray(seed: number, n: number, scale = 1): Float32Array {

@@ -1,7 +1,16 @@
 // Registers the shell's service worker (dist/sw.js) and follows its life cycle for the status panel
 // and, later, the update prompt: a new version waits until applyUpdate() asks it to take over.
 import { SW_PROTOCOL_VERSION, type ShellVersionReply } from '../protocol/service-worker-messages.ts';
-import type { ServiceWorkerStatus } from '../ui/status-rows.ts';
+
+export interface ServiceWorkerStatus {
+  state: 'unsupported' | 'dev-server' | 'registering' | 'installing' | 'active' | 'error';
+  /** This page load is served through the worker (it will open offline). */
+  controlled: boolean;
+  /** A newer shell is installed and waits for the page to ask for it. */
+  updateWaiting: boolean;
+  version: string;
+  error: string;
+}
 
 export interface ShellWorker {
   status(): ServiceWorkerStatus;

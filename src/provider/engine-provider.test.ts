@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../../tools/models/registry.ts';
 import { Engine } from '../engine/engine.ts';
 import { chatTemplateFor } from '../tokenizer/index.ts';
-import { createApiContext } from './context.ts';
+import { createApiContext } from '../api/context.ts';
 import { EngineProvider } from './engine-provider.ts';
-import { nodeApiHandler } from './node-adapter.ts';
+import { nodeApiHandler } from '../api/node-adapter.ts';
 
 const MODEL = 'tiny-llama-f32';
 let engine: Engine;

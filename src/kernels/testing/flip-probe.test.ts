@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { GgmlType } from '../../gguf/ggml-types.ts';
 import { f32Bits } from '../../gguf/quant/half.ts';
-import { randomArray } from '../testing.ts';
-import { roundActivations } from './activation-rounding.ts';
+import { randomArray } from './data.ts';
+import { roundActivations } from '../reference/activation-rounding.ts';
 import { FlipProbe, lastBitFlips, stepFloat32 } from './flip-probe.ts';
-import { referenceKernels } from './index.ts';
+import { referenceKernels } from '../reference/index.ts';
 
 /** A Q8_0 block whose largest value is 127 (so id = 1, d = 1) and the rest chosen by the caller. */
 function block(values: Record<number, number>): Float32Array {

@@ -3,13 +3,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureModel } from '../../tools/models/registry.ts';
-import { EngineProvider } from '../api/engine-provider.ts';
-import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText } from '../api/provider.ts';
-import { TokenTextStream } from '../tokenizer/index.ts';
-import { startCompanion, type Companion, type CompanionOptions } from './companion.ts';
-import { defaultConfig, type CompanionConfig } from './config.ts';
-import { loadServedModel, type ServedModel } from './served-model.ts';
+import { ensureModel } from '../../../tools/models/registry.ts';
+import { EngineProvider } from '../../provider/engine-provider.ts';
+import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText } from '../../provider/provider.ts';
+import { TokenTextStream } from '../../tokenizer/index.ts';
+import { startCompanion, type Companion, type CompanionOptions } from '../companion.ts';
+import { defaultConfig, type CompanionConfig } from '../config.ts';
+import { loadServedModel, type ServedModel } from '../served-model.ts';
 
 export const COMPANION_TEST_MODEL = 'tiny-llama-q8_0';
 

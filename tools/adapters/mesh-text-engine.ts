@@ -1,7 +1,7 @@
 // Our own Engine as a TextEngine: text prompts go through its tokenizer (the model's BOS rule),
 // chat prompts through the model's chat template first; events keep the token ids.
-import { chatTemplateFor, type ChatTemplate } from '../../tokenizer/index.ts';
-import type { Engine } from '../engine.ts';
+import { chatTemplateFor, type ChatTemplate } from '../../src/tokenizer/index.ts';
+import type { Engine } from '../../src/engine/engine.ts';
 import type { TextEngine, TextEvent, TextGenerateRequest, TextPrompt } from './text-engine.ts';
 
 export class MeshTextEngine implements TextEngine {

@@ -5,10 +5,10 @@ import { ensureModel } from '../../tools/models/registry.ts';
 import { Engine } from '../engine/engine.ts';
 import type { InferenceSession } from '../engine/session.ts';
 import { DEFAULT_SAMPLING } from '../protocol/generation.ts';
-import { createApiContext } from './context.ts';
+import { createApiContext } from '../api/context.ts';
 import { EngineProvider } from './engine-provider.ts';
-import { handleApiRequest } from './handler.ts';
-import { chatPromptTokens } from './prompt.ts';
+import { handleApiRequest } from '../api/handler.ts';
+import { chatPromptTokens } from '../api/prompt.ts';
 import type { ModelText } from './provider.ts';
 import { commonPrefix, SessionCache } from './session-cache.ts';
 

@@ -1,6 +1,6 @@
 // Errors of the whole-model adapters: what went wrong in terms a user can act on, with the library's
 // own error kept as the cause.
-import { MeshError } from '../../protocol/errors.ts';
+import { MeshError } from '../../src/protocol/errors.ts';
 
 export type AdapterErrorCode =
   /** The library could not load the model (bad URL, HTTP error, not a model, missing model library). */

@@ -9,8 +9,8 @@ import { decodeInvite, type Invite } from '../invite.ts';
 import { modelMemory } from '../layer-memory.ts';
 import { startCompanionMesh, type CompanionMesh } from '../net/companion-mesh.ts';
 import { PeerNode, type PeerNodeOptions } from '../net/peer-node.ts';
-import { PipelineCoordinator, type CoordinatorOptions } from './coordinator.ts';
-import type { Route } from './coordinator.ts';
+import { PipelineCoordinator, type CoordinatorOptions } from '../pipeline/coordinator.ts';
+import type { Route } from '../pipeline/coordinator.ts';
 
 export interface TestMesh {
   readonly nostr: RunningNostrRelay;

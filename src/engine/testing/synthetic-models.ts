@@ -1,13 +1,13 @@
 // Synthetic GGUF models for engine tests: small random-weight llama/qwen2/qwen3/MoE files built in
 // memory with the project's GGUF writer, so split, cache and rollback behaviour is testable without
 // the generated test models or llama.cpp.
-import { memorySource } from '../gguf/byte-source.ts';
-import { GgmlType } from '../gguf/ggml-types.ts';
-import { quantizeRow } from '../gguf/quant/index.ts';
-import { encodeGguf, gguf, type GgufMetaValue, type GgufTensorInput } from '../gguf/writer.ts';
-import { randomArray } from '../kernels/testing.ts';
-import type { Arch } from './config.ts';
-import { openModel, type ModelFile } from './model.ts';
+import { memorySource } from '../../gguf/byte-source.ts';
+import { GgmlType } from '../../gguf/ggml-types.ts';
+import { quantizeRow } from '../../gguf/quant/index.ts';
+import { encodeGguf, gguf, type GgufMetaValue, type GgufTensorInput } from '../../gguf/writer.ts';
+import { randomArray } from '../../kernels/testing/data.ts';
+import type { Arch } from '../config.ts';
+import { openModel, type ModelFile } from '../model.ts';
 
 export interface SynthOptions {
   readonly arch?: Arch;

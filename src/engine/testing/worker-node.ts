@@ -1,9 +1,9 @@
 // The inference worker in Node: workers/inference-worker.ts on a worker_thread behind the same
 // WorkerEngine client the page uses, so the companion (and tests) get the exact browser code path.
 import { Worker } from 'node:worker_threads';
-import { WorkerEngine, type WorkerLike } from './worker-client.ts';
+import { WorkerEngine, type WorkerLike } from '../worker-client.ts';
 
-const ENTRY = new URL('../../workers/inference-worker.ts', import.meta.url);
+const ENTRY = new URL('../../../workers/inference-worker.ts', import.meta.url);
 
 /** comlink's node adapter maps every listener onto 'message'; errors and exits need their own events. */
 function workerLike(worker: Worker): WorkerLike {

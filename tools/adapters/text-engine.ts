@@ -1,9 +1,9 @@
 // The smallest interface the API needs from a whole-model engine, whoever runs it: our own Engine,
 // @wllama/wllama (llama.cpp in WASM) or @mlc-ai/web-llm (TVM on WebGPU). Whole-model libraries take
 // text, not our token ids, so prompts are raw text or chat messages and events carry text first.
-import type { FinishReason, SamplingOptions, Usage } from '../engine.ts';
+import type { FinishReason, SamplingOptions, Usage } from '../../src/engine/engine.ts';
 
-export type { FinishReason, SamplingOptions, Usage } from '../engine.ts';
+export type { FinishReason, SamplingOptions, Usage } from '../../src/engine/engine.ts';
 
 export type TextEngineKind = 'mesh' | 'wllama' | 'web-llm';
 

@@ -103,7 +103,7 @@ async function main(): Promise<void> {
 
   const engineServer = await startEngineTestServer(true);
   const wllamaServer = await startWllamaServer();
-  const runtime = new LlamaRuntime();
+  const runtime = new LlamaRuntime({ cpuVariant: 'best' }); // the native bar: llama.cpp at its fastest on this CPU
   let browser: Browser | undefined;
   const summary = new Map<string, Ratios>();
   try {

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { ReferenceHarnessError } from './errors.ts';
 import { cacheKey, readCached, writeCached } from './cache.ts';
 import { evaluateReference, type EvaluateSettings } from './evaluate.ts';
-import { LlamaRuntime, nodeLlamaCppVersion } from './llama-runtime.ts';
+import { LlamaRuntime, nodeLlamaCppVersion, VARIANTS_LEFT_OUT } from './llama-runtime.ts';
 import type { ReferenceOptions, ReferenceResult } from './types.ts';
 
 export type { GreedyStep, ReferenceOptions, ReferenceResult, TokenLogprob } from './types.ts';
@@ -34,7 +34,7 @@ export async function referenceRun(options: ReferenceOptions, runtime?: LlamaRun
   const rt = runtime ?? (shared ??= new LlamaRuntime());
   const version = nodeLlamaCppVersion();
   const key = existsSync(options.modelPath)
-    ? cacheKey(options.modelPath, { prompt: options.prompt, ...settings, contextSize: settings.contextSize ?? null, version })
+    ? cacheKey(options.modelPath, { prompt: options.prompt, ...settings, contextSize: settings.contextSize ?? null, version, variantsLeftOut: VARIANTS_LEFT_OUT })
     : undefined;
   if (key && !options.noCache) {
     const hit = readCached(key);

@@ -14,7 +14,11 @@ export type PrivateMesh = Extract<MeshAccess, { visibility: 'private' }>;
 export const MEMBERSHIP_TIMEOUT_MS = 10_000;
 const MAX_FRAME = 64;
 
-export type MembershipOutcome = { ok: true } | { ok: false; reason: string };
+/**
+ * `timedOut`: no answer in time on a connection that stays open, which on a loaded machine (three
+ * browsers starting at once on two cores) says nothing about membership: the caller asks again.
+ */
+export type MembershipOutcome = { ok: true } | { ok: false; reason: string; timedOut: boolean };
 
 /** Opens a membership stream on `connection` and checks the remote's answer. Never throws. */
 export async function challengePeer(connection: Connection, mesh: PrivateMesh, selfPeerId: string, timeoutMs = MEMBERSHIP_TIMEOUT_MS): Promise<MembershipOutcome> {
@@ -29,10 +33,10 @@ export async function challengePeer(connection: Connection, mesh: PrivateMesh, s
     const context = { proverPeerId: connection.remotePeer.toString(), verifierPeerId: selfPeerId, challenge };
     const ok = await verifyMembership(mesh, context, proof);
     await stream.close({ signal }).catch(() => stream?.abort(new Error('membership stream close failed')));
-    return ok ? { ok: true } : { ok: false, reason: 'wrong membership proof: the peer does not hold this mesh secret' };
+    return ok ? { ok: true } : { ok: false, reason: 'wrong membership proof: the peer does not hold this mesh secret', timedOut: false };
   } catch (error) {
     stream?.abort(error instanceof Error ? error : new Error(String(error)));
-    return { ok: false, reason: `no membership proof (${error instanceof Error ? error.message : String(error)})` };
+    return { ok: false, reason: `no membership proof (${error instanceof Error ? error.message : String(error)})`, timedOut: signal.aborted };
   }
 }
 

@@ -15,9 +15,12 @@ import { MESH_PROTOCOL_VERSION, type PeerBackend, type PeerRole } from '../../pr
 import { decodeGossip, encodeGossip, SequenceFilter } from '../gossip-messages.ts';
 import { quantizeRtt } from '../planner.ts';
 import { linkType, type LinkType } from './link-type.ts';
-import { answerChallenge, challengePeer, type PrivateMesh } from './membership-stream.ts';
+import { answerChallenge, challengePeer, type MembershipOutcome, type PrivateMesh } from './membership-stream.ts';
 import { MEMBERSHIP_PROTOCOL, meshTopic, RTT_PROTOCOL } from './protocols.ts';
 import { echoPings, measureRtt, type RttOptions } from './rtt-stream.ts';
+
+/** Membership challenges a peer gets while it only times out (each MEMBERSHIP_TIMEOUT_MS long). */
+const MEMBERSHIP_ATTEMPTS = 3;
 
 /** Measurements the gossiped round trip is the smallest of (every 2 ticks: about 30 s of them). */
 const RTT_WINDOW = 3;
@@ -212,13 +215,26 @@ export class MeshNode {
     return [...new Set(conns.map((c) => linkType(c.remoteAddr.toString())))].sort();
   }
 
+  /**
+   * Challenges the peer, asking again while it only times out on a connection that stays open (a
+   * loaded machine answers late, not wrongly): MEMBERSHIP_ATTEMPTS tries in all.
+   */
+  private async verify(connection: Connection): Promise<MembershipOutcome> {
+    let outcome = await challengePeer(connection, this.o.mesh, this.selfPeerId);
+    for (let attempt = 1; attempt < MEMBERSHIP_ATTEMPTS && !outcome.ok && outcome.timedOut && this.running && connection.status === 'open'; attempt++) {
+      this.o.log?.(`mesh: ${connection.remotePeer.toString()} gave no membership proof in time (${outcome.reason}); asking again`);
+      outcome = await challengePeer(connection, this.o.mesh, this.selfPeerId);
+    }
+    return outcome;
+  }
+
   /** Verifies the peer behind `connection` once per peer id (Noise authenticates the id on each new link). */
   private onConnection(connection: Connection): void {
     const peerId = connection.remotePeer.toString();
     if (this.refused.has(peerId)) return void connection.close().catch(() => {});
     if (this.members.has(peerId)) return this.changed();
     if (this.pending.has(peerId)) return;
-    const check = challengePeer(connection, this.o.mesh, this.selfPeerId).then(async (outcome) => {
+    const check = this.verify(connection).then(async (outcome) => {
       this.pending.delete(peerId);
       if (!this.running) return;
       if (outcome.ok) {
@@ -234,8 +250,13 @@ export class MeshNode {
         this.greet(peerId);
         return;
       }
-      // A closed connection before an answer is no verdict: the next connection tries again.
-      if (connection.status !== 'open' && !/wrong membership proof/.test(outcome.reason)) return;
+      // A closed connection before an answer is no verdict: the next connection tries again. Nor is
+      // a peer that kept timing out on an open one (a starved machine): it is dropped, not refused.
+      if (outcome.timedOut || (connection.status !== 'open' && !/wrong membership proof/.test(outcome.reason))) {
+        this.o.log?.(`mesh: ${peerId} gave no membership proof in time; it is checked again on its next connection`);
+        await connection.close().catch(() => {});
+        return;
+      }
       this.refused.set(peerId, outcome.reason);
       this.o.log?.(`mesh: refused ${peerId}: ${outcome.reason}`);
       await this.o.libp2p.hangUp(connection.remotePeer).catch(() => {});

@@ -49,7 +49,9 @@ export async function startCompanionPipeline(o: CompanionPipelineOptions): Promi
     nVocab: engine.config.nVocab,
     maxPositions: engine.maxPositions,
     ...(o.stageTimeoutMs ? { stageTimeoutMs: o.stageTimeoutMs } : {}),
-    onRecovered: ({ failed, ms, plan }) => o.log?.(`pipeline: recovered from ${failed} in ${ms} ms on plan ${plan.epoch}`),
+    // A stage lost mid-answer: the answer goes on on the companion's own stages at once.
+    localStages: engine.stages,
+    onRecovered: ({ failed, ms, plan }) => o.log?.(`pipeline: recovered from ${failed} in ${ms} ms ${plan ? `on plan ${plan.epoch}` : 'on the companion\'s own layers'}`),
   });
   return { provider, coordinator, stop: () => coordinator.stop() };
 }

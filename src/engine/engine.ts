@@ -13,6 +13,7 @@ import type { TokenLogprob } from './logprobs.ts';
 import { openModel, type ModelFile } from './model.ts';
 import { openPipeline, parseSplit, type LayerRange, type Pipeline } from './pipeline.ts';
 import { createInferenceSession, type InferenceSession } from './session.ts';
+import type { Stage } from './stage.ts';
 import { topKIndices } from './top-k.ts';
 
 export type { BackendName } from './backend.ts';
@@ -109,6 +110,11 @@ export class Engine {
       await close?.();
       throw e;
     }
+  }
+
+  /** The loaded layer ranges' stages, in order (hidden states in and out): a head that holds the model runs them itself. */
+  get stages(): readonly Stage[] {
+    return this.pipeline.stages;
   }
 
   /** The model's tokenizer, built from its GGUF metadata on first use. */

@@ -16,7 +16,11 @@ export interface CoordinatorOptions {
   readonly planner?: PlannerOptions;
   /** How often the current plan is gossiped again (for peers that joined since). */
   readonly republishMs?: number;
-  /** How long a peer that failed mid-session stays out of plans unless it reconnects. */
+  /**
+   * How long a peer that failed mid-session first stays out of plans: doubled for each failure
+   * that follows within a minute, up to a minute. A stream that timed out on a loaded machine
+   * costs a few seconds; a peer that keeps failing stays out.
+   */
   readonly failedForMs?: number;
   readonly log?: (line: string) => void;
 }
@@ -27,6 +31,17 @@ export interface Route {
 
 const rangeKey = (model: string, start: number, end: number) => `${model}:${start}-${end}`;
 
+const DEFAULT_FAILED_FOR_MS = 5000;
+const MAX_FAILED_FOR_MS = 60_000;
+
+interface Failure {
+  /** Out of plans until then. */
+  readonly until: number;
+  /** Failures in a row (each within MAX_FAILED_FOR_MS of the last). */
+  readonly strikes: number;
+  readonly at: number;
+}
+
 export class PipelineCoordinator {
   private readonly o: CoordinatorOptions;
   private plan: LayerPlan | undefined;
@@ -36,7 +51,7 @@ export class PipelineCoordinator {
   private previous: LayerPlan | undefined;
   /** Each peer's latest stage-ready report: a peer holds one stage at a time, so older reports are void. */
   private readonly ready = new Map<string, string>();
-  private readonly failed = new Map<string, number>();
+  private readonly failed = new Map<string, Failure>();
   private readonly waiters = new Set<() => void>();
   private readonly unlisten: Array<() => void> = [];
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -111,10 +126,19 @@ export class PipelineCoordinator {
 
   /** A stage failed mid-session: plan without it (it comes back when it reconnects after the cool-off). */
   markFailed(peerId: string, why = 'failed'): void {
-    this.failed.set(peerId, Date.now() + (this.o.failedForMs ?? 30_000));
+    const now = Date.now();
+    const last = this.failed.get(peerId);
+    const strikes = last && now - last.at < MAX_FAILED_FOR_MS ? last.strikes + 1 : 1;
+    const outMs = Math.min(MAX_FAILED_FOR_MS, (this.o.failedForMs ?? DEFAULT_FAILED_FOR_MS) * 2 ** (strikes - 1));
+    this.failed.set(peerId, { until: now + outMs, strikes, at: now });
     this.ready.delete(peerId);
-    this.o.log?.(`pipeline: ${peerId} left the plan (${why}); replanning without it`);
+    this.o.log?.(`pipeline: ${peerId} left the plan for ${Math.round(outMs / 1000)} s (${why}); replanning without it`);
     this.replan();
+  }
+
+  /** In its cool-off after a failure. */
+  private isOut(peerId: string): boolean {
+    return (this.failed.get(peerId)?.until ?? 0) > Date.now();
   }
 
   private isReady(peerId: string, key: string): boolean {
@@ -125,7 +149,7 @@ export class PipelineCoordinator {
   }
 
   private onGossip(m: GossipMessage): void {
-    if (m.type !== 'stage-ready' || this.failed.has(m.peerId)) return;
+    if (m.type !== 'stage-ready' || this.isOut(m.peerId)) return;
     this.ready.set(m.peerId, rangeKey(m.model, m.layers.start, m.layers.end));
     this.wake();
   }
@@ -133,13 +157,14 @@ export class PipelineCoordinator {
   /** The planner's input: linked server members with gossiped state, minus recent failures. */
   private peers(): PlannerPeer[] {
     const now = Date.now();
-    for (const [peerId, until] of this.failed) if (until <= now) this.failed.delete(peerId);
+    // A failure is forgotten a while after its cool-off, so the next one starts from the base again.
+    for (const [peerId, f] of this.failed) if (now - f.at >= MAX_FAILED_FOR_MS && f.until <= now) this.failed.delete(peerId);
     const members = this.o.node.memberList();
     // A peer that left holds nothing any more: should it come back (a tab reloading keeps its peer
     // id), its earlier stage-ready must not make a stage it has not loaded yet look ready.
     for (const m of members) if (m.links.length === 0) this.ready.delete(m.peerId);
     return members
-      .filter((m) => m.state && m.links.length > 0 && !this.failed.has(m.peerId))
+      .filter((m) => m.state && m.links.length > 0 && !this.isOut(m.peerId))
       .map((m) => ({ peerId: m.peerId, role: m.state!.role, memoryBudgetBytes: m.state!.memoryBudgetBytes, layerTokensPerSecond: m.state!.layerTokensPerSecond, rttMs: m.state!.rttMs }));
   }
 

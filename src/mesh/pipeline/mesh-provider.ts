@@ -12,6 +12,7 @@ import type { Tokenizer } from '../../tokenizer/tokenizer.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
 import type { PipelineCoordinator } from './coordinator.ts';
 import { createMeshSession, type MeshSessionOptions } from './mesh-session.ts';
+import { PipelineError } from './pipeline-errors.ts';
 
 export interface MeshProviderOptions {
   readonly node: MeshNode;
@@ -25,9 +26,25 @@ export interface MeshProviderOptions {
   readonly nVocab: number;
   readonly maxPositions: number;
   readonly stageTimeoutMs?: number;
+  /** How long a session whose stage failed waits for a new ready plan (no local layers). */
+  readonly recoverTimeoutMs?: number;
   /** How hidden states travel (mesh-session.ts): chain by default, star where stages lack direct links. */
   readonly topology?: MeshSessionOptions['topology'];
   readonly onRecovered?: MeshSessionOptions['onRecovered'];
+  /** The head's own stages when it holds the whole model (mesh-session.ts): no wait for a replan. */
+  readonly localStages?: MeshSessionOptions['localStages'];
+}
+
+/** Seconds a client is asked to wait when the mesh has no ready plan: about one replan. */
+const RETRY_AFTER_S = 5;
+
+/**
+ * A pipeline that cannot go on (no ready plan within the wait, every stage failing) is the mesh
+ * being short of peers for now: a 503 with Retry-After in the caller's protocol, not an internal error.
+ */
+function meshUnavailable(error: unknown): unknown {
+  if (!(error instanceof PipelineError)) return error;
+  return new ApiError('unavailable', `the mesh cannot serve this model right now: ${error.message}`, { code: 'mesh_unavailable', retryAfter: RETRY_AFTER_S, cause: error });
 }
 
 /** Resolves after pending I/O has run, so a client's disconnect is seen between tokens. */
@@ -69,6 +86,8 @@ export class MeshProvider implements ModelProvider {
           yield e.token;
           await macrotask();
         }
+      } catch (error) {
+        throw meshUnavailable(error);
       } finally {
         session.free();
       }
@@ -91,7 +110,9 @@ export class MeshProvider implements ModelProvider {
     const { plan } = route;
     const session = createMeshSession({ ...this.o, plan });
     try {
-      const positions = await scorePrompt(session, this.o.nVocab, request);
+      const positions = await scorePrompt(session, this.o.nVocab, request).catch((error: unknown) => {
+        throw meshUnavailable(error);
+      });
       return { servedBy: plan.stages.map((s) => ({ peer: s.peerId, layers: [s.layers.start, s.layers.end] as [number, number] })), positions };
     } finally {
       session.free();

@@ -3,8 +3,11 @@
 // KV cache for this session) and computes the logits from what the last stage returns. The
 // engine's generation loop runs on it unchanged. When a stage fails, the session takes a new route
 // from the coordinator, replays every token it holds to rebuild the new stages' caches, and retries
-// the batch: the logits, and so the generated text, are those of a run without the fault.
+// the batch: the logits, and so the generated text, are those of a run without the fault. A head
+// that holds the layers itself (the companion) does not wait for a new plan: it replays onto its
+// own stages at once and finishes the answer there, so a stage lost mid-answer costs a replay.
 import type { Head } from '../../engine/head.ts';
+import type { Stage } from '../../engine/stage.ts';
 import type { ExtendOptions, InferenceSession } from '../../engine/session.ts';
 import type { Tail } from '../../engine/tail.ts';
 import { EngineError } from '../../engine/errors.ts';
@@ -32,6 +35,11 @@ export interface MeshSessionOptions {
   /** The plan the session starts on (the provider already checked it is ready). */
   readonly plan?: LayerPlan;
   /**
+   * The head's own stages covering every layer, when it holds the whole model: after a stage fails
+   * and no other ready plan exists, the session goes on on these instead of waiting for a replan.
+   */
+  readonly localStages?: readonly Stage[];
+  /**
    * 'chain' (default): the head sends each batch to the first stage, each stage forwards to the
    * next, the last answers the head (k + 1 one-way hops for k stages); it needs direct links between
    * adjacent stages, and a session whose stages lack one runs in star mode instead. 'star': the
@@ -39,13 +47,18 @@ export interface MeshSessionOptions {
    */
   readonly topology?: Topology;
   readonly log?: (line: string) => void;
-  /** Called after each recovery, with the failed peer and the time from failure to retried batch. */
-  readonly onRecovered?: (info: { failed: string; ms: number; plan: LayerPlan }) => void;
+  /**
+   * Called after each recovery, with the failed peer, the time from failure to retried batch and the
+   * plan now in use (undefined: the head's own stages).
+   */
+  readonly onRecovered?: (info: { failed: string; ms: number; plan: LayerPlan | undefined }) => void;
 }
 
 export interface MeshSession extends InferenceSession {
-  /** The plan in use now (changes after a recovery). */
+  /** The plan in use now (changes after a recovery; undefined once on the head's own stages). */
   readonly plan: LayerPlan | undefined;
+  /** True once the session runs on the head's own stages. */
+  readonly local: boolean;
   readonly recoveries: number;
 }
 
@@ -61,6 +74,24 @@ interface Leg {
   close(): Promise<void>;
 }
 
+/** The head's own stages as one leg: hidden states in and out, a KV cache per stage for this session. */
+function localLeg(stages: readonly Stage[], maxPositions: number): Leg {
+  const sessions = stages.map((s) => s.createSession({ maxPositions }));
+  return {
+    async extend(hidden, nTokens, position) {
+      let h = hidden;
+      for (const session of sessions) {
+        if (session.length > position) session.truncate(position); // a rollback, as remote stages do on an earlier frame
+        h = await session.extend(h, nTokens);
+      }
+      return h;
+    },
+    async close() {
+      for (const session of sessions) session.free();
+    },
+  };
+}
+
 export function createMeshSession(o: MeshSessionOptions): MeshSession {
   const held: number[] = [];
   const sessionId = crypto.getRandomValues(new Uint8Array(16));
@@ -69,6 +100,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
   let stages: Leg[] | undefined;
   let recoveries = 0;
   let freed = false;
+  let local = false;
 
   const closeStages = () => {
     for (const s of stages ?? []) void s.close();
@@ -76,6 +108,15 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
   };
 
   const connect = async (signal?: AbortSignal): Promise<Leg[]> => {
+    if (local || (!plan && o.localStages)) {
+      // A ready plan now is taken; none ready means the head's own stages, not a wait.
+      const route = local ? undefined : await o.coordinator.waitForRoute(0, signal);
+      if (!route) {
+        local = true;
+        return [localLeg(o.localStages!, o.maxPositions)];
+      }
+      plan = route.plan;
+    }
     if (!plan) {
       const route = await o.coordinator.waitForRoute(o.recoverTimeoutMs ?? 20_000, signal);
       if (!route) throw new PipelineError('pipeline_no_route', 'no ready pipeline plan: not enough server peers hold the model\'s layers; wait for peers to join or raise their memory budgets');
@@ -129,13 +170,13 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
           if (failedAt) await replay(stages, signal);
         }
         const hidden = await runBatch(stages, batch, held.length);
-        if (failedAt && plan) {
+        if (failedAt) {
           recoveries++;
-          o.onRecovered?.({ failed: failedAt.peer, ms: Math.round(performance.now() - failedAt.at), plan });
+          o.onRecovered?.({ failed: failedAt.peer, ms: Math.round(performance.now() - failedAt.at), plan: local ? undefined : plan });
         }
         return hidden;
       } catch (error) {
-        if (!(error instanceof StageFailedError) || ++failures > MAX_RECOVERIES) throw error;
+        if (!(error instanceof StageFailedError) || local || ++failures > MAX_RECOVERIES) throw error;
         signal?.throwIfAborted();
         failedAt ??= { peer: error.peerId, at: performance.now() };
         o.coordinator.markFailed(error.peerId, error.message);
@@ -153,7 +194,10 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
       return held.length;
     },
     get plan() {
-      return plan;
+      return local ? undefined : plan;
+    },
+    get local() {
+      return local;
     },
     get recoveries() {
       return recoveries;

@@ -1,21 +1,27 @@
 // A new deploy of the PWA: the new service worker installs beside the running one with its own cache,
-// waits (no skipWaiting) until the page asks, then takes over and drops the old cache.
+// downloading only the files that changed (counted at the server), the open page learns of it without
+// a reload, and the new worker waits (no skipWaiting) until the page asks, then takes over and drops
+// the old cache.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { build } from 'vite';
 import { writeServiceWorker } from '../tools/build/service-worker-plugin.ts';
+import { startCountingProxy, type CountingProxy } from './support/counting-proxy.ts';
 import { startStack, type Stack } from './support/stack.ts';
 
 const root = join(import.meta.dirname, '..');
 let stack: Stack | undefined;
 let dist: string | undefined;
+let proxy: CountingProxy | undefined;
 
 test.afterEach(async ({}, testInfo) => {
   if (stack && testInfo.status !== testInfo.expectedStatus) await testInfo.attach('npm-start.log', { body: stack.log(), contentType: 'text/plain' });
   await stack?.stop();
   stack = undefined;
+  await proxy?.close();
+  proxy = undefined;
   if (dist) rmSync(dist, { recursive: true, force: true });
 });
 
@@ -36,8 +42,11 @@ test('a new deploy waits for the page, then replaces the old cache', async ({ pa
     if (nodeEnv === undefined) delete process.env.NODE_ENV;
     else process.env.NODE_ENV = nodeEnv;
   }
-  stack = await startStack({ args: ['--skip-build', '--skip-model', '--dist', dist] });
-  await page.goto(stack.urls.app);
+  // The page opens through a proxy that counts what reaches the server (the worker's fetches too).
+  proxy = await startCountingProxy();
+  stack = await startStack({ args: ['--skip-build', '--skip-model', '--dist', dist, '--cors-origin', proxy.origin] });
+  proxy.target = stack.urls.app;
+  await page.goto(new URL(new URL(stack.urls.app).pathname, proxy.origin).href);
 
   await expect.poll(() => workerStatus(page), { timeout: 30_000 }).toMatchObject({ state: 'active', controlled: true, version: expect.stringMatching(/^[0-9a-f]{16}$/) });
   const first = (await workerStatus(page))!.version;
@@ -46,12 +55,25 @@ test('a new deploy waits for the page, then replaces the old cache', async ({ pa
   // Deploy: a changed start page, and the build's worker step run again over the changed files.
   const indexPath = join(dist, 'index.html');
   writeFileSync(indexPath, readFileSync(indexPath, 'utf8').replace('<head>', '<head>\n    <meta name="mesh-deploy" content="second" />'));
-  const second = (await writeServiceWorker(root, dist)).version;
+  const deploy = await writeServiceWorker(root, dist);
+  const second = deploy.version;
   expect(second).not.toBe(first);
+  const shellPath = (file: string) => new URL(file, proxy!.origin + new URL(stack!.urls.app).pathname).pathname;
+  const shellPaths = new Set(deploy.files.map(shellPath));
+  const shellFetches = (from: number) => proxy!.requests.slice(from).map((r) => r.split('?')[0]).filter((p) => shellPaths.has(p));
+  // the first install downloaded the whole shell
+  expect(new Set(shellFetches(0))).toEqual(shellPaths);
+  const beforeUpdate = proxy.requests.length;
 
-  await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.update());
+  // The app's own check (what its hourly and on-show checks call) finds the new version; the page is
+  // not reloaded to learn of it.
+  await page.evaluate(() => { (window as { stillSamePage?: boolean }).stillSamePage = true; });
+  await page.evaluate(() => window.meshApp.checkForUpdate());
   // Installed and waiting: the page keeps running the first version and says an update is ready.
   await expect.poll(() => workerStatus(page), { timeout: 30_000 }).toMatchObject({ updateWaiting: true, version: first });
+  expect(await page.evaluate(() => (window as { stillSamePage?: boolean }).stillSamePage)).toBe(true);
+  // Only the changed file came from the server; the others were copied from the old cache.
+  expect(shellFetches(beforeUpdate)).toEqual([shellPath('./')]);
   await expect(page.locator('[data-status-row="offline"] .status-value')).toHaveText('Update ready');
   expect(await shellCaches(page)).toEqual([`mesh-shell-${first}`, `mesh-shell-${second}`].sort());
   expect(await page.locator('meta[name="mesh-deploy"]').count()).toBe(0);

@@ -1,10 +1,11 @@
 // The service worker (built to dist/sw.js, scope '/'): keeps the app shell in a versioned cache so the
-// app opens offline, and answers the in-browser API (/v1/*, see src/client/api-route.ts).
+// app opens offline (a new version downloads only the files that changed), and answers the in-browser API (/v1/*, see src/client/api-route.ts).
 // Built on its own into one classic script (no imports at run time), so it may import small src/ modules.
 import type { PrecacheManifest } from '../src/protocol/service-worker-messages.ts';
 import { isPageToWorkerMessage, SW_PROTOCOL_VERSION } from '../src/protocol/service-worker-messages.ts';
 import { createApiRoute } from '../src/client/api-route.ts';
 import { companionApiResolver } from '../src/client/companion-api.ts';
+import { installShell } from './service-worker/precache.ts';
 import { ShellRoutes } from './service-worker/routes.ts';
 
 // Defined at build time by tools/build/service-worker-plugin.ts: the shell's file list and version.
@@ -20,12 +21,9 @@ const api = createApiRoute({ companion: companionApiResolver(new URL(worker.regi
 worker.addEventListener('install', (event) => {
   // No skipWaiting here: a new version waits until the page asks (see the 'skip-waiting' message),
   // so an open tab never runs old page code against a new cache.
-  event.waitUntil(
-    caches.open(cacheName).then((cache) =>
-      // 'reload' bypasses the HTTP cache so a new deploy never precaches a stale copy.
-      cache.addAll(manifest.files.map((file) => new Request(routes.resolve(file), { cache: 'reload' }))),
-    ),
-  );
+  // Files whose content an older version's cache holds are copied from it, not downloaded again.
+  const wanted = Object.fromEntries(manifest.files.map((file) => [routes.resolve(file), manifest.hashes[file]]));
+  event.waitUntil(installShell(caches, cacheName, CACHE_PREFIX, worker.registration.scope, wanted));
 });
 
 worker.addEventListener('activate', (event) => {

@@ -11,6 +11,7 @@ import type { ApiContext, RequestInfo } from './context.ts';
 import { beginChat } from './chat-start.ts';
 import type { Outcome } from './generation-run.ts';
 import { chatPromptTokens } from './prompt.ts';
+import type { ParsedReply } from './tool-calls.ts';
 import type { ModelDescriptor } from '../provider/provider.ts';
 import { collectReleased, findModel, jsonResponse, meshInfo, newId, servedByHeader, streamResponse, validationLimits } from './serve.ts';
 import { sseEvent } from './sse.ts';
@@ -52,18 +53,18 @@ export async function messages(request: Request, ctx: ApiContext, info: RequestI
   const { p, run, toolsOn, reply } = started;
   const id = newId('msg_');
   const headers = { ...servedByHeader(run.servedBy), 'request-id': id };
-  const message = (content: AnthropicContentBlock[], outcome: Outcome | null, hasCalls = false): AnthropicMessage => ({
+  const message = (content: AnthropicContentBlock[], outcome: Outcome | null, reply?: ParsedReply): AnthropicMessage => ({
     id, type: 'message', role: 'assistant', model: req.model, content,
-    stop_reason: outcome ? stopReason(outcome, hasCalls) : null,
+    stop_reason: outcome ? stopReason(outcome, (reply?.toolCalls.length ?? 0) > 0) : null,
     stop_sequence: outcome?.stopSequence ?? null,
     usage: { input_tokens: p.promptTokens.length, output_tokens: outcome?.completionTokens ?? 0 },
-    mesh: meshInfo(run.servedBy),
+    mesh: meshInfo(run.servedBy, reply?.rejected),
   });
 
   if (!req.stream) {
     const result = await collectReleased(started);
-    const { content, toolCalls } = reply(result.text);
-    return jsonResponse(message(blocks(content, toolCalls), result.outcome, toolCalls.length > 0), 200, headers);
+    const parsed = reply(result.text);
+    return jsonResponse(message(blocks(parsed.content, parsed.toolCalls), result.outcome, parsed), 200, headers);
   }
 
   async function* frames(): AsyncGenerator<string, void, void> {
@@ -80,9 +81,11 @@ export async function messages(request: Request, ctx: ApiContext, info: RequestI
       else yield send({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: r.value } });
     }
     let hasCalls = false;
+    let rejected: ParsedReply['rejected'];
     if (toolsOn) {
-      const { content, toolCalls } = reply(held);
+      const { content, toolCalls, ...parsed } = reply(held);
       hasCalls = toolCalls.length > 0;
+      rejected = parsed.rejected;
       let index = 0;
       for (const block of blocks(content, toolCalls)) {
         if (block.type === 'text') {
@@ -98,7 +101,10 @@ export async function messages(request: Request, ctx: ApiContext, info: RequestI
     } else {
       yield send({ type: 'content_block_stop', index: 0 });
     }
-    yield send({ type: 'message_delta', delta: { stop_reason: stopReason(outcome, hasCalls), stop_sequence: outcome.stopSequence }, usage: { output_tokens: outcome.completionTokens } });
+    yield send({
+      type: 'message_delta', delta: { stop_reason: stopReason(outcome, hasCalls), stop_sequence: outcome.stopSequence }, usage: { output_tokens: outcome.completionTokens },
+      ...(rejected ? { mesh: meshInfo(run.servedBy, rejected) } : {}),
+    });
     yield send({ type: 'message_stop' });
   }
   return streamResponse(started, headers, frames, (e) => sseEvent('error', anthropicErrorBody(e)));

@@ -58,13 +58,13 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
 
   if (!req.stream) {
     const result = await collectReleased(started);
-    const { content, toolCalls } = reply(result.text);
+    const { content, toolCalls, rejected } = reply(result.text);
     const message: ChatCompletion['choices'][number]['message'] = { role: 'assistant', content: toolCalls.length && !content ? null : content, refusal: null };
     if (toolCalls.length) message.tool_calls = toolCalls.map(openAiToolCall);
     const completion: ChatCompletion = {
       id, object: 'chat.completion', created, model: req.model,
       choices: [{ index: 0, message, logprobs: logprobs(), finish_reason: finishReason(result.outcome, toolCalls.length > 0) }],
-      usage: usage(p, result.outcome, run.cachedPromptTokens), system_fingerprint: null, mesh: meshInfo(run.servedBy),
+      usage: usage(p, result.outcome, run.cachedPromptTokens), system_fingerprint: null, mesh: meshInfo(run.servedBy, rejected),
     };
     return jsonResponse(completion, 200, headers);
   }
@@ -85,12 +85,13 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
       if (toolsOn) held += r.value;
       else yield sseData(chunk({ content: r.value }, null, logprobs()));
     }
-    const { content, toolCalls } = reply(held);
+    const { content, toolCalls, rejected } = reply(held);
     // held text's log-probs go with the first chunk that carries it (content, else the tool calls)
     const heldLogprobs = logprobs();
     if (content) yield sseData(chunk({ content }, null, heldLogprobs));
     if (toolCalls.length) yield sseData(chunk({ tool_calls: toolCalls.map((c, index) => ({ index, ...openAiToolCall(c) })) }, null, content ? null : heldLogprobs));
-    yield sseData(chunk({}, finishReason(outcome, toolCalls.length > 0)));
+    const finish = chunk({}, finishReason(outcome, toolCalls.length > 0));
+    yield sseData(rejected ? { ...finish, mesh: meshInfo(run.servedBy, rejected) } : finish);
     if (req.includeUsage) yield sseData({ id, object: 'chat.completion.chunk', created, model: req.model, system_fingerprint: null, choices: [], usage: usage(p, outcome, run.cachedPromptTokens) });
     yield 'data: [DONE]\n\n';
   }

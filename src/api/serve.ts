@@ -113,8 +113,10 @@ export function servedByHeader(servedBy: readonly ServedBy[]): Record<string, st
   return { 'x-mesh-served-by': servedBy.map((s) => `${s.peer};layers=${s.layers[0]}-${s.layers[1]}`).join(', ') };
 }
 
-export function meshInfo(servedBy: readonly ServedBy[]): MeshInfo {
-  return { served_by: servedBy.map((s) => ({ peer: s.peer, layers: [s.layers[0], s.layers[1]] })) };
+export function meshInfo(servedBy: readonly ServedBy[], rejected?: MeshInfo['rejected_tool_calls']): MeshInfo {
+  const info: MeshInfo = { served_by: servedBy.map((s) => ({ peer: s.peer, layers: [s.layers[0], s.layers[1]] })) };
+  if (rejected?.length) info.rejected_tool_calls = rejected;
+  return info;
 }
 
 export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}): Response {

@@ -23,6 +23,8 @@ export interface MeshAppHandle {
   capabilities: Promise<CapabilityReport>;
   serviceWorker(): ServiceWorkerStatus;
   applyUpdate(): void;
+  /** Looks for a new version of the app now (the tab also looks hourly and when shown again). */
+  checkForUpdate(): Promise<void>;
   /** fetch('/v1/…') that works whether or not the service worker controls this page yet. */
   apiFetch(input: string | URL, init?: RequestInit): Promise<Response>;
   /** Points this origin's API (page and service worker) at a companion; null = back to the default. */
@@ -64,6 +66,7 @@ window.meshApp = {
   capabilities,
   serviceWorker: () => worker.status(),
   applyUpdate: () => worker.applyUpdate(),
+  checkForUpdate: () => worker.checkForUpdate(),
   apiFetch,
   setCompanionApi: saveCompanionApi,
   mesh,

@@ -1,6 +1,8 @@
 // Registers the shell's service worker (dist/sw.js) and follows its life cycle for the status panel
-// and, later, the update prompt: a new version waits until applyUpdate() asks it to take over.
+// and the update prompt: a new version waits until applyUpdate() asks it to take over. An open tab
+// keeps looking for new versions (update-check.ts), so it learns of one without a reload.
 import { SW_PROTOCOL_VERSION, type ShellVersionReply } from '../protocol/service-worker-messages.ts';
+import { scheduleUpdateChecks, type UpdateChecks } from './update-check.ts';
 
 export interface ServiceWorkerStatus {
   state: 'unsupported' | 'dev-server' | 'registering' | 'installing' | 'active' | 'error';
@@ -16,11 +18,14 @@ export interface ShellWorker {
   status(): ServiceWorkerStatus;
   /** Lets a waiting new version take over, then reloads into it. No-op when nothing waits. */
   applyUpdate(): void;
+  /** Asks the browser for a new version now (it also asks hourly and when the tab is shown again). */
+  checkForUpdate(): Promise<void>;
 }
 
 export function registerShellWorker(onChange: (status: ServiceWorkerStatus) => void): ShellWorker {
   let status: ServiceWorkerStatus = { state: 'registering', controlled: false, updateWaiting: false, version: '', error: '' };
   let registration: ServiceWorkerRegistration | undefined;
+  let checks: UpdateChecks | undefined;
   const set = (next: Partial<ServiceWorkerStatus>) => {
     status = { ...status, ...next };
     onChange(status);
@@ -41,6 +46,7 @@ export function registerShellWorker(onChange: (status: ServiceWorkerStatus) => v
     const adopt = (reg: ServiceWorkerRegistration) => {
       if (registration === reg) return refresh();
       registration = reg;
+      checks ??= scheduleUpdateChecks(() => registration!.update(), document);
       reg.addEventListener('updatefound', () => {
         reg.installing?.addEventListener('statechange', refresh);
         refresh();
@@ -69,6 +75,7 @@ export function registerShellWorker(onChange: (status: ServiceWorkerStatus) => v
       navigator.serviceWorker.addEventListener('controllerchange', () => location.reload(), { once: true });
       waiting.postMessage({ v: SW_PROTOCOL_VERSION, type: 'skip-waiting' });
     },
+    checkForUpdate: () => checks?.checkNow() ?? Promise.resolve(),
   };
 }
 

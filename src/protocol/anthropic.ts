@@ -41,7 +41,7 @@ export type AnthropicStreamEvent =
   | { type: 'ping' }
   | { type: 'content_block_delta'; index: number; delta: { type: 'text_delta'; text: string } | { type: 'input_json_delta'; partial_json: string } }
   | { type: 'content_block_stop'; index: number }
-  | { type: 'message_delta'; delta: { stop_reason: AnthropicStopReason; stop_sequence: string | null }; usage: { output_tokens: number } }
+  | { type: 'message_delta'; delta: { stop_reason: AnthropicStopReason; stop_sequence: string | null }; usage: { output_tokens: number }; mesh?: MeshInfo }
   | { type: 'message_stop' };
 
 export interface AnthropicModel {

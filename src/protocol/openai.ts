@@ -24,6 +24,8 @@ export interface OpenAiUsage {
 /** Which peers computed which layers; a field the SDKs ignore, mirrored in the x-mesh-served-by header. */
 export interface MeshInfo {
   served_by: { peer: string; layers: [number, number] }[];
+  /** Calls the model wrote whose arguments failed the tool's schema, so the reply stayed text. */
+  rejected_tool_calls?: { name: string; error: string }[];
 }
 
 export interface OpenAiModel {

@@ -37,4 +37,9 @@ export interface PrecacheManifest {
   version: string;
   /** URLs relative to the worker's scope; './' stands for the app's start page. */
   files: string[];
+  /**
+   * A content hash per entry of `files`: a new version copies the files whose hash it already holds
+   * from the old cache and downloads only the others.
+   */
+  hashes: Record<string, string>;
 }

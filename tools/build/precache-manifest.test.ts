@@ -30,3 +30,15 @@ describe('precacheManifest', () => {
     expect(isPrecached('icons/icon.svg')).toBe(true);
   });
 });
+
+describe('precacheManifest hashes', () => {
+  it('gives each entry a content hash that changes with that file only', () => {
+    const a = precacheManifest([file('index.html', '<html>1'), file('assets/main-abc.js'), file('icons/i.png')]);
+    const b = precacheManifest([file('index.html', '<html>2'), file('assets/main-abc.js'), file('icons/i.png')]);
+    expect(Object.keys(a.hashes).sort()).toEqual([...a.files].sort());
+    expect(a.hashes['./']).toMatch(/^[0-9a-f]{32}$/);
+    expect(b.hashes['./']).not.toBe(a.hashes['./']);
+    expect(b.hashes['assets/main-abc.js']).toBe(a.hashes['assets/main-abc.js']);
+    expect(b.hashes['icons/i.png']).toBe(a.hashes['icons/i.png']);
+  });
+});

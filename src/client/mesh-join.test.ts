@@ -1,6 +1,6 @@
 // The app's side of public and named meshes that runs without a browser: where the companion's relay is.
 import { describe, expect, it } from 'vitest';
-import { companionRelay, parseRelayList } from './mesh-join.ts';
+import { backendOf, companionRelay, parseRelayList } from './mesh-join.ts';
 
 const answer = (body: unknown, type = 'application/json') => (async () => new Response(JSON.stringify(body), { headers: { 'content-type': type } })) as unknown as typeof fetch;
 
@@ -21,5 +21,15 @@ describe('parseRelayList', () => {
     expect(parseRelayList(' ws://127.0.0.1:7777, wss://relay.example/  ws://127.0.0.1:7777 ')).toEqual(['ws://127.0.0.1:7777', 'wss://relay.example']);
     expect(() => parseRelayList('ws://a:1 https://relay.example')).toThrow(/“https:\/\/relay.example” is not a relay address/);
     expect(() => parseRelayList('relay.example')).toThrow(/not a relay address/);
+  });
+});
+
+describe('backendOf', () => {
+  it('reads the backend a link pins a server tab to, from the fragment or the query, and ignores anything else', () => {
+    expect(backendOf('http://127.0.0.1:8080/#join=abc&role=server&backend=webgpu')).toBe('webgpu');
+    expect(backendOf('http://127.0.0.1:8080/?backend=wasm#join=abc')).toBe('wasm');
+    expect(backendOf('http://127.0.0.1:8080/#join=abc&backend=auto')).toBe('auto');
+    expect(backendOf('http://127.0.0.1:8080/#join=abc&backend=cuda')).toBeUndefined();
+    expect(backendOf('http://127.0.0.1:8080/#join=abc')).toBeUndefined();
   });
 });

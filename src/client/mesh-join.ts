@@ -5,11 +5,12 @@
 // UI to call join(). The state is published as window.meshApp.mesh for the UI and for tests.
 import { IdbIdentityStore } from '../mesh/identity-store-idb.ts';
 import { loadOrCreateIdentity } from '../mesh/identity.ts';
-import { decodeInvite, inviteLink, readJoinLink, type Invite, type JoinRequest } from '../mesh/invite.ts';
+import { decodeInvite, inviteLink, linkParams, readJoinLink, type Invite, type JoinRequest } from '../mesh/invite.ts';
 import type { MeshSnapshot, PeerNode } from '../mesh/net/peer-node.ts';
 import type { OpenMeshKeys, PublicMeshEntry } from '../mesh/net/open-mesh.ts';
 import { openMeshLink, readOpenMeshLink, type OpenMeshRequest, type OpenVisibility } from '../mesh/net/open-mesh-link.ts';
 import type { TokenLogprob } from '../mesh/pipeline/mesh-logprobs.ts';
+import type { StageBackendChoice } from '../mesh/pipeline/stage-runner.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
 import { openModelUrl } from '../storage/shared-cache.ts';
 
@@ -28,6 +29,8 @@ export interface OpenMeshName {
 export interface JoinOptions {
   /** Memory lent to the mesh (the Contribute card's budget); the link's `budget` parameter wins over it. */
   readonly budgetBytes?: number;
+  /** What a server's stage runs on (the Contribute card's choice); the link's `backend` parameter wins over it. */
+  readonly backend?: StageBackendChoice;
 }
 
 export interface MeshJoin {
@@ -44,6 +47,8 @@ export interface MeshJoin {
   companionPeerIds(): readonly string[];
   /** The memory lent: what the running node was given, or what a join would give (undefined: not set). */
   budgetBytes(): number | undefined;
+  /** The backend asked for: what the running node was given, or the link's `backend` (undefined: not set). */
+  backendChoice(): StageBackendChoice | undefined;
   /** Joins the invited mesh (the Join button); resolves once bootstrap and discovery are up. */
   join(role?: PeerRole, options?: JoinOptions): Promise<void>;
   /**
@@ -97,6 +102,7 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
   /** The join in progress: a second click (or the Contribute card resuming) waits for it instead of racing it. */
   let joining: Promise<void> | undefined;
   let lentBytes: number | undefined;
+  let askedBackend: StageBackendChoice | undefined;
   /** Claimed once: leaving and joining again keeps this tab's peer id. */
   let identitySlot: Promise<string> | undefined;
   const current = (): MeshJoinState => {
@@ -126,6 +132,10 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
       const { PeerNode } = await import('../mesh/net/peer-node.ts');
       const { identity } = await loadOrCreateIdentity(new IdbIdentityStore(await (identitySlot ??= claimIdentitySlot())));
       lentBytes = budgetOf(href) ?? options.budgetBytes ?? DEFAULT_BUDGET_BYTES;
+      askedBackend = backendOf(href) ?? options.backend ?? 'auto';
+      // The stage runs in the inference worker (WebGPU or WASM threads); libp2p stays here, since
+      // RTCPeerConnection does not exist in workers.
+      const { workerStageRunner } = await import('../mesh/pipeline/worker-stage-runner.ts');
       node = new PeerNode({
         identity,
         invite,
@@ -136,6 +146,8 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
         onChange: changed,
         // A server runs the layers the companion plans for it, Range-reading only their tensors.
         openModel: openPublishedModel,
+        stageRunner: workerStageRunner({ modelUrl: publishedModelUrl, log: (line) => console.info(line) }),
+        stageBackend: askedBackend,
       });
       await node.start();
     } catch (error) {
@@ -155,6 +167,7 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
     },
     openMesh: () => (openRequest && !request ? { name: openRequest.name, visibility: openRequest.visibility } : undefined),
     budgetBytes: () => lentBytes ?? budgetOf(href),
+    backendChoice: () => askedBackend ?? backendOf(href),
     async adopt(linkOrToken) {
       if (node || joining) throw new Error('leave the current mesh before opening another invite');
       const text = linkOrToken.trim();
@@ -211,6 +224,7 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
       const stopping = node;
       node = undefined;
       lentBytes = undefined;
+      askedBackend = undefined;
       await stopping?.stop();
       changed();
     },
@@ -242,6 +256,17 @@ export function budgetOf(href: string): number | undefined {
   return Math.floor(Number(m[1]) * scale);
 }
 
+/** The link's `backend` parameter (`webgpu`, `wasm` or `auto`): kiosks and tests pin a tab's stage to one. */
+export function backendOf(href: string): StageBackendChoice | undefined {
+  for (const params of linkParams(href)) {
+    const raw = params.get('backend');
+    if (raw === 'webgpu' || raw === 'wasm' || raw === 'auto') return raw;
+  }
+  return undefined;
+}
+
+const publishedModelUrl = (model: string) => new URL(`/models/${encodeURIComponent(model)}.gguf`, location.origin).href;
+
 /**
  * A model the companion publishes under /models/, opened with Range reads (only the tensors asked for
  * are fetched) through the weight cache: what the Models view downloaded is not fetched again, and
@@ -249,7 +274,7 @@ export function budgetOf(href: string): number | undefined {
  */
 async function openPublishedModel(model: string) {
   const { openModel } = await import('../engine/model.ts');
-  return openModel(await openModelUrl(new URL(`/models/${encodeURIComponent(model)}.gguf`, location.origin).href));
+  return openModel(await openModelUrl(publishedModelUrl(model)));
 }
 
 /**

@@ -37,9 +37,14 @@ export class WorkerSession {
     this.id = id;
   }
 
-  /** Whole model: ids → logits rows per `logits`. Stage-only: [n][nEmbd] hidden states → the same shape out. */
-  extend(input: readonly number[] | Float32Array, opts: { logits?: WorkerLogitsWanted; signal?: AbortSignal } = {}): Promise<Float32Array> {
-    return this.client.call(opts.signal, (api, id) => api.extend(id, this.id, input, opts.logits ?? 'all'));
+  /**
+   * Whole model: ids → logits rows per `logits`. Stage-only: [n][nEmbd] hidden states → the same shape
+   * out. With `transfer`, a Float32Array input's buffer moves to the worker (detached here) instead
+   * of being copied: a mesh stage's activation frames, sent once and not read again.
+   */
+  extend(input: readonly number[] | Float32Array, opts: { logits?: WorkerLogitsWanted; signal?: AbortSignal; transfer?: boolean } = {}): Promise<Float32Array> {
+    const sent = opts.transfer && input instanceof Float32Array ? transfer(input, [input.buffer as ArrayBuffer]) : input;
+    return this.client.call(opts.signal, (api, id) => api.extend(id, this.id, sent, opts.logits ?? 'all'));
   }
 
   length(): Promise<number> {

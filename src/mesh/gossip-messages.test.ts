@@ -44,6 +44,15 @@ describe('gossip messages', () => {
     expect(decodeGossip(newer, A)).toMatchObject({ ok: false, code: 'unsupported_version', reason: expect.stringContaining('update') });
   });
 
+  it('carries the backend each held stage runs on, optional for peers that predate it', () => {
+    const state = valid[0] as Extract<GossipMessage, { type: 'peer-state' }>;
+    const held = (models: unknown) => decodeGossip(new TextEncoder().encode(JSON.stringify({ ...state, models })), A);
+    const gpu = [{ model: 'tiny-llama-f32', layers: { start: 0, end: 5 }, backend: 'webgpu' }];
+    expect(held(gpu)).toEqual({ ok: true, value: { ...state, models: gpu } });
+    expect(held([{ model: 'tiny-llama-f32', layers: { start: 0, end: 5 } }])).toEqual({ ok: true, value: state });
+    expect(held([{ model: 'tiny-llama-f32', backend: 'cuda' }])).toMatchObject({ ok: false, reason: expect.stringContaining('backend') });
+  });
+
   it('rejects a plan whose basis is malformed (the planner\'s inputs are checked like the plan)', () => {
     const withBasis = valid[5] as Extract<GossipMessage, { type: 'layer-plan' }>;
     const bad = (basis: unknown) => decodeGossip(new TextEncoder().encode(JSON.stringify({ ...withBasis, basis })), A);

@@ -2,6 +2,9 @@
 // tensors (`blk.N.*`), what only the head needs (token_embd), what only the tail needs
 // (output_norm and output, or token_embd again when the output is tied to it), and what every
 // stage needs (anything else, such as rope_freqs). The planner places layers by these numbers.
+// They are the same on every backend: a WebGPU stage uploads each tensor's GGUF bytes as they are
+// and drops the host copy, so a peer's budget covers its GPU buffers as it covers WASM memory; the
+// KV cache is the planner's perLayerExtraBytes (f32, or f16 on a shader-f16 GPU: half of it).
 import type { GgufHeader } from '../gguf/reader.ts';
 
 export interface ModelMemory {

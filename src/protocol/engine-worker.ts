@@ -52,7 +52,19 @@ export interface WorkerModelInfo {
   readonly ranges: readonly (readonly [number, number])[];
   /** Whether this worker hosts a single stage (hidden states in and out) rather than a whole model. */
   readonly stageOnly: boolean;
+  /** The KV cache's precision as loaded. */
+  readonly kvPrecision?: 'f32' | 'f16';
+  /** backend 'webgpu': the adapter the device came from. */
+  readonly gpu?: WorkerGpuInfo;
   readonly crossOriginIsolated: boolean;
+}
+
+export interface WorkerGpuInfo {
+  readonly description: string;
+  /** A software adapter (SwiftShader): correct, but no measure of GPU speed. */
+  readonly fallback: boolean;
+  /** The device has shader-f16: an f16 KV cache is held as f16. */
+  readonly shaderF16: boolean;
 }
 
 export type WorkerLogitsWanted = 'all' | 'last' | 'none';

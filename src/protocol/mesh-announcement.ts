@@ -46,6 +46,11 @@ export type MeshVisibility = 'public' | 'named' | 'private';
 export interface HeldModel {
   readonly model: string;
   readonly layers?: LayerRange;
+  /**
+   * What those layers run on. Optional: peers before it leave it out, and older peers ignore it, so
+   * the protocol version stays; the peer-level `backend` says the same for a peer with one stage.
+   */
+  readonly backend?: PeerBackend;
 }
 
 export interface MeshAnnouncementBody {
@@ -99,5 +104,10 @@ export function readHeldModel(value: unknown, path: string): HeldModel {
   const m = object(value, path);
   const model = str(m, 'model', path, MODEL_ID_RULE);
   const layers = field(m, 'layers');
-  return layers === undefined ? { model } : { model, layers: readLayerRange(layers, `${path}.layers`, MAX_LAYERS) };
+  const backend = field(m, 'backend') === undefined ? undefined : oneOf(m, 'backend', path, PEER_BACKENDS);
+  return {
+    model,
+    ...(layers === undefined ? {} : { layers: readLayerRange(layers, `${path}.layers`, MAX_LAYERS) }),
+    ...(backend === undefined ? {} : { backend }),
+  };
 }

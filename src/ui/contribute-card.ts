@@ -3,7 +3,7 @@
 // leaves it. Its status line says what the tab really does (mesh-describe.ts), never more.
 import { backgroundText, type BackgroundState } from '../client/background-watch.ts';
 import type { MeshJoin } from '../client/mesh-join.ts';
-import { MEMORY_BUDGET_RANGE, type ContributeBackend, type ContributeSettings, type SettingsStore } from './contribute-settings.ts';
+import { lendOptions, MEMORY_BUDGET_RANGE, type ContributeBackend, type ContributeSettings, type SettingsStore } from './contribute-settings.ts';
 import { h } from './dom.ts';
 import { contributeStatus } from './mesh-describe.ts';
 import { hashFor } from './views.ts';
@@ -57,7 +57,7 @@ export function contributeCard(store: SettingsStore, mesh?: MeshJoin, options: C
     if (!paused && (status === 'invited' || status === 'failed' || status === 'stopped')) joinAsServer(mesh).catch(() => {}); // the failure is in the status line
     if (!paused && status === 'none') joinMachineMesh(mesh);
   });
-  const joinAsServer = (m: MeshJoin) => m.join('server', { budgetBytes: store.get().memoryBudgetMb * 1024 * 1024 });
+  const joinAsServer = (m: MeshJoin) => m.join('server', lendOptions(store.get()));
   const joinMachineMesh = (m: MeshJoin) => {
     void machineInvite?.().then(async (link) => {
       if (!link || store.get().paused || m.state().status !== 'none') return;

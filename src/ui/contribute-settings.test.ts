@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, normaliseSettings, SettingsStore } from './contribute-settings.ts';
+import { DEFAULT_SETTINGS, lendOptions, normaliseSettings, SettingsStore } from './contribute-settings.ts';
 
 function memoryStorage() {
   const map = new Map<string, string>();
@@ -24,5 +24,11 @@ describe('contribute settings', () => {
     const storage = memoryStorage();
     storage.setItem('mesh.contribute.v1', '{not json');
     expect(new SettingsStore(storage).get()).toEqual(DEFAULT_SETTINGS);
+  });
+
+  it('lends the budget in bytes and asks the stage for the backend chosen (CPU is the WASM backend)', () => {
+    expect(lendOptions({ backend: 'cpu', memoryBudgetMb: 512, paused: false })).toEqual({ budgetBytes: 512 * 1024 * 1024, backend: 'wasm' });
+    expect(lendOptions({ ...DEFAULT_SETTINGS, backend: 'webgpu' }).backend).toBe('webgpu');
+    expect(lendOptions(DEFAULT_SETTINGS).backend).toBe('auto');
   });
 });

@@ -1,5 +1,6 @@
 // What this tab may lend to the mesh, as the person set it on Home: kept in localStorage so a reload
 // keeps the choice. Values read back are checked, since storage can hold anything.
+import type { JoinOptions } from '../client/mesh-join.ts';
 
 export type ContributeBackend = 'auto' | 'webgpu' | 'cpu';
 
@@ -15,6 +16,11 @@ export const DEFAULT_SETTINGS: ContributeSettings = { backend: 'auto', memoryBud
 export const MEMORY_BUDGET_RANGE = { min: 256, max: 16384, step: 256 } as const;
 
 const KEY = 'mesh.contribute.v1';
+
+/** What a join lends, from the settings: the budget, and the backend the tab's stage is asked to run on. */
+export function lendOptions(s: ContributeSettings): JoinOptions {
+  return { budgetBytes: s.memoryBudgetMb * 1024 * 1024, backend: s.backend === 'cpu' ? 'wasm' : s.backend };
+}
 
 export function normaliseSettings(value: unknown): ContributeSettings {
   const v = (typeof value === 'object' && value !== null ? value : {}) as Partial<Record<keyof ContributeSettings, unknown>>;

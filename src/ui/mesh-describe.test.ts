@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { MeshJoinState } from '../client/mesh-join.ts';
-import { contributeStatus, layerRangeText, meshPill, servedText, shortPeerId, stageText } from './mesh-describe.ts';
+import { contributeStatus, layerRangeText, lendBackendText, runsOnText, meshPill, servedText, shortPeerId, stageText } from './mesh-describe.ts';
 
 const joined = (stage?: object): MeshJoinState => ({
-  status: 'joined', peerId: '12D3KooWabcdefghijk', meshId: 'm', role: 'server', multiaddrs: [], peers: [], refused: [], linkTypesSeen: [],
+  status: 'joined', peerId: '12D3KooWabcdefghijk', meshId: 'm', role: 'server', backend: 'wasm', multiaddrs: [], peers: [], refused: [], linkTypesSeen: [],
   ...(stage ? { stage } : {}),
 }) as MeshJoinState;
 
@@ -30,10 +30,18 @@ describe('mesh-describe', () => {
   it('formats byte budgets', () => {
   });
 
+  it('says where a server tab’s layers will run, as asked', () => {
+    expect(lendBackendText('webgpu')).toBe('on this device’s GPU (WebGPU)');
+    expect(lendBackendText('wasm')).toBe('on this device’s CPU (WebAssembly)');
+    expect(lendBackendText('auto')).toMatch(/GPU \(WebGPU\) when it has one, else on its CPU/);
+  });
+
   it('says what the stage does', () => {
     expect(stageText(undefined)).toMatch(/waiting/);
     expect(stageText(stage('loading'))).toBe('loading layers 2–3 of tiny-llama-4l-f32');
     expect(stageText(stage('ready', 0, 2))).toBe('serving layers 0–1 of tiny-llama-4l-f32');
+    expect(runsOnText({ ...stage('ready', 0, 2), backend: 'webgpu', backendDetail: 'WebGPU (SwiftShader) in a worker, f32 KV cache' })).toBe('WebGPU (SwiftShader) in a worker, f32 KV cache');
+    expect(runsOnText(stage('loading'))).toMatch(/no layers loaded/);
     expect(stageText({ ...stage('failed'), error: 'no WASM' })).toBe('could not load layers 2–3 of tiny-llama-4l-f32 (no WASM)');
   });
 

@@ -2,6 +2,7 @@
 // Contribute card both say it, and tests check the sentences. Pure (no DOM), so it is unit-tested.
 import type { MeshJoinState } from '../client/mesh-join.ts';
 import type { StageState } from '../mesh/pipeline/stage-server.ts';
+import type { StageBackendChoice } from '../mesh/pipeline/stage-runner.ts';
 
 /** `12D3Ko…Yz4q`: enough to tell peers apart on screen; the full id is in the title attribute. */
 export function shortPeerId(peerId: string): string {
@@ -26,6 +27,23 @@ export function stageText(stage: StageState | undefined): string {
       return `could not load ${what}${stage.error ? ` (${stage.error})` : ''}`;
   }
   return what;
+}
+
+/** What the loaded stage runs on, e.g. "WebGPU (SwiftShader) in a worker, f32 KV cache". */
+export function runsOnText(stage: StageState | undefined): string {
+  return stage?.backendDetail ?? 'nothing yet: no layers loaded';
+}
+
+/** Where a server tab's layers will run, for the Join card's terms: the backend asked for, in words. */
+export function lendBackendText(choice: StageBackendChoice | undefined): string {
+  switch (choice) {
+    case 'webgpu':
+      return 'on this device’s GPU (WebGPU)';
+    case 'wasm':
+      return 'on this device’s CPU (WebAssembly)';
+    default:
+      return 'on this device’s GPU (WebGPU) when it has one, else on its CPU (WebAssembly)';
+  }
 }
 
 /** The work this tab's stage has done, e.g. "42 activation frames in 3 s of compute, 1 session open". */

@@ -7,11 +7,11 @@
 import type { MeshJoin, MeshJoinState } from '../client/mesh-join.ts';
 import type { MeshSnapshot } from '../mesh/net/peer-node.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
-import type { SettingsStore } from './contribute-settings.ts';
+import { lendOptions, type SettingsStore } from './contribute-settings.ts';
 import { h } from './dom.ts';
 import { inviteShare } from './invite-share.ts';
 import { formatBytes } from './format.ts';
-import { servedText, shortPeerId, stageText } from './mesh-describe.ts';
+import { lendBackendText, runsOnText, servedText, shortPeerId, stageText } from './mesh-describe.ts';
 import { publicMeshSection } from './public-mesh-section.ts';
 
 export interface MeshJoinCardOptions {
@@ -42,7 +42,7 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
     busy = true;
     render(true);
     try {
-      await mesh.join(role, { budgetBytes: budgetBytes() });
+      await mesh.join(role, lendOptions(settings.get()));
       // A server lends compute: the Contribute card shows it as contributing (its Pause leaves).
       if (role === 'server') settings.update({ paused: false });
     } catch {
@@ -58,7 +58,7 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
       role = 'server';
       busy = true;
       try {
-        await mesh.joinOpen(open, 'server', { budgetBytes: budgetBytes() });
+        await mesh.joinOpen(open, 'server', lendOptions(settings.get()));
         settings.update({ paused: false });
       } catch {
         // The failure is in mesh.state(), which the card shows.
@@ -177,7 +177,7 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
         'ul',
         { class: 'plain-list mesh-terms', 'data-testid': 'mesh-join-terms' },
         open ? h('li', { class: 'public-mesh-warning' }, `Anyone who knows the name “${open.name}” can join this mesh: its peers are strangers. Send nothing private through it.`) : null,
-        h('li', {}, `As a server, this tab lends compute: it runs a share of a model’s layers on this device’s CPU (WebAssembly; mesh stages do not use the GPU yet), using at most ${formatBytes(lent)} of memory (set in Contribute this tab).`),
+        h('li', {}, `As a server, this tab lends compute: it runs a share of a model’s layers in a background worker ${lendBackendText(mesh.backendChoice() ?? lendOptions(settings.get()).backend)}, using at most ${formatBytes(lent)} of memory, graphics memory included (set in Contribute this tab).`),
         h('li', {}, 'Prompts and replies pass through the peers that serve them: when this tab serves, it sees the activations of those requests, and the peers serving yours see them too.'),
         h('li', {}, 'As a client, this tab only sends requests and lends nothing.'),
         h('li', {}, 'You can leave at any time with Leave, or by closing the tab.'),
@@ -237,7 +237,7 @@ function joinedStatus(state: MeshSnapshot, companions: ReadonlySet<string>, titl
       h('dt', {}, 'Role'), h('dd', { 'data-testid': 'mesh-role' }, state.role === 'server' ? 'Server (lends compute)' : 'Client (requests only)'),
       h('dt', {}, 'Layers'), h('dd', { 'data-testid': 'mesh-layers' }, state.role === 'server' ? stageText(state.stage) : 'none: clients serve no layers'),
       ...(state.role === 'server' ? [
-        h('dt', {}, 'Runs on'), h('dd', {}, 'CPU (WebAssembly)'),
+        h('dt', {}, 'Runs on'), h('dd', { 'data-testid': 'mesh-backend' }, runsOnText(state.stage)),
         h('dt', {}, 'Served'), h('dd', { 'data-testid': 'mesh-served' }, servedText(state.stage)),
       ] : []),
       h('dt', {}, 'Peers'), h('dd', { 'data-testid': 'mesh-peer-count' }, peers.length === 1 ? '1 connected' : `${peers.length} connected`),

@@ -4,6 +4,7 @@
 // and the next load starts clean. Written without DOM or worker globals, so Node tests drive it directly.
 import { computeFor } from '../../src/engine/backend.ts';
 import { Engine, type InferenceSession } from '../../src/engine/engine.ts';
+import { withLayersRead } from '../../src/engine/layer-span.ts';
 import { openModel } from '../../src/engine/model.ts';
 import { openStage, type StageSession } from '../../src/engine/stage.ts';
 import { EngineWorkerError, wire, wireSync } from '../../src/engine/worker-errors.ts';
@@ -123,17 +124,30 @@ export class InferenceHost implements EngineWorkerApi {
 
   private async loadStage(source: Parameters<typeof openModel>[0], o: WorkerLoadOptions, backend: WorkerModelInfo['backend'], threads: number, closeSource: () => Promise<void>): Promise<Loaded> {
     const compute = await computeFor(backend, { threads });
-    const dispose = () => (compute.kernels as { dispose?: () => void } | undefined)?.dispose?.();
+    let destroyStage: (() => void) | undefined;
+    const dispose = () => {
+      destroyStage?.(); // a WebGPU stage's buffers go now, not when the device is collected
+      (compute.kernels as { dispose?: () => void } | undefined)?.dispose?.();
+    };
     try {
-      const model = await openModel(source);
       const [first, end] = o.stage!;
+      // The range's tensors in one read: a URL source would otherwise be read tensor by tensor.
+      const model = await withLayersRead(await openModel(source), first, end);
       const stage = await openStage(model, first, end, compute);
+      destroyStage = (stage as { destroy?: () => void }).destroy;
       const maxPositions = o.maxPositions ?? model.config.nCtxTrain;
+      const kvPrecision = o.kvPrecision ?? 'f32';
       const only: StageOnly = {
-        createSession: () => stage.createSession({ maxPositions, kvPrecision: o.kvPrecision }),
+        createSession: () => stage.createSession({ maxPositions, kvPrecision }),
         close: async () => { dispose(); await closeSource(); },
       };
-      return { kind: 'stage', stage: only, info: this.info(backend, threads, model.config, maxPositions, [[first, end]], true), close: only.close };
+      const gpu = (compute.stages as { info?: { description: string; fallback: boolean; shaderF16: boolean } } | undefined)?.info;
+      const info: WorkerModelInfo = {
+        ...this.info(backend, threads, model.config, maxPositions, [[first, end]], true),
+        kvPrecision,
+        ...(gpu ? { gpu: { description: gpu.description, fallback: gpu.fallback, shaderF16: gpu.shaderF16 } } : {}),
+      };
+      return { kind: 'stage', stage: only, info, close: only.close };
     } catch (e) {
       dispose();
       throw e;

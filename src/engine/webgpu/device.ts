@@ -60,3 +60,23 @@ export async function requestGpuDevice(options: GpuDeviceOptions = {}): Promise<
     description: [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unknown GPU',
   };
 }
+
+/** What the adapter offers, without taking a device: for choosing a backend before loading anything. */
+export interface GpuAdapterProbe {
+  readonly fallback: boolean;
+  readonly shaderF16: boolean;
+  readonly description: string;
+}
+
+/** The adapter a device would come from, or undefined where there is none (no WebGPU, or no adapter). */
+export async function probeGpuAdapter(): Promise<GpuAdapterProbe | undefined> {
+  if (!hasWebGpu()) return undefined;
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+  if (!adapter) return undefined;
+  const info = adapter.info;
+  return {
+    fallback: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    shaderF16: adapter.features.has('shader-f16'),
+    description: [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unknown GPU',
+  };
+}

@@ -8,7 +8,7 @@ import { GpuContext } from './gpu-context.ts';
 import { createWebGpuStage } from './gpu-stage.ts';
 import { createWebGpuTail } from './gpu-tail.ts';
 
-export { hasWebGpu } from './device.ts';
+export { hasWebGpu, probeGpuAdapter, type GpuAdapterProbe } from './device.ts';
 export { createWebGpuStage } from './gpu-stage.ts';
 export { createWebGpuTail } from './gpu-tail.ts';
 export { GpuContext } from './gpu-context.ts';

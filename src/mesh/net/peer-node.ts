@@ -18,8 +18,7 @@ import { MeshNode, type MeshLibp2p, type RefusedPeer } from './mesh-node.ts';
 import { createPeerLibp2p } from './peer-libp2p.ts';
 import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
 import { StageServer, type StageState } from '../pipeline/stage-server.ts';
-import { measureLayerSpeed } from '../pipeline/layer-speed.ts';
-import { computeFor } from '../../engine/backend.ts';
+import type { StageBackendChoice, StageRunner } from '../pipeline/stage-runner.ts';
 import { quantizeSpeed } from '../planner.ts';
 import type { RttOptions } from './rtt-stream.ts';
 import { checkPlan } from './plan-check.ts';
@@ -45,8 +44,12 @@ export interface PeerNodeOptions {
    * <app>/models/<id>.gguf). Given, the peer follows the head's layer plans and runs its stage.
    */
   readonly openModel?: (model: string) => Promise<ModelFile>;
-  /** The kernels its stage runs on (default: WASM CPU, see StageServer). */
+  /** The kernels its stage runs on in this process (default: WASM CPU, see StageServer); ignored with stageRunner. */
   readonly compute?: ComputeOptions;
+  /** Where its stage runs (a tab: the inference worker, worker-stage-runner.ts); default: in this process. */
+  readonly stageRunner?: StageRunner;
+  /** The backend its stage is asked to run on (default 'wasm'); `backend` is announced until one is loaded. */
+  readonly stageBackend?: StageBackendChoice;
   /** Off in Node tests (no RTCPeerConnection). */
   readonly webrtc?: boolean;
   /** Extra listen addresses (Node peers: a WebSockets listener, for direct links between them). */
@@ -82,6 +85,8 @@ export interface MeshSnapshot {
   readonly peerId: string;
   readonly meshId: string;
   readonly role: PeerRole;
+  /** What this peer announces it runs on: its stage's backend once one is loaded. */
+  readonly backend: PeerBackend;
   /** This peer's measured round trip to the head (ms), as it gossips it; absent until measured. */
   readonly rttMs?: number;
   /** This peer's measured layer speed (decode tokens/s through one layer); absent until measured. */
@@ -180,6 +185,8 @@ export class PeerNode {
           // Plans reach the stage through onPlan, once checked, never straight from gossip.
           isHead: () => false,
           ...(this.o.compute ? { compute: this.o.compute } : {}),
+          ...(this.o.stageRunner ? { runner: this.o.stageRunner } : {}),
+          ...(this.o.stageBackend ? { backend: this.o.stageBackend } : {}),
           onChange: () => this.changed(),
           ...(this.o.log ? { log: this.o.log } : {}),
         });
@@ -322,10 +329,11 @@ export class PeerNode {
     this.measuringSpeed = true;
     void (async () => {
       try {
-        const compute = this.o.compute ?? (await computeFor('cpu').catch(() => computeFor('ref')));
-        const speed = quantizeSpeed(await measureLayerSpeed(await this.openModel(model), layers.start, compute));
+        const measured = await this.stageServer?.measureSpeed();
+        if (!measured || measured.model !== model) throw new Error(`the stage of ${model} was unloaded before its speed was measured`);
+        const speed = quantizeSpeed(measured.speed);
         this.speeds.set(model, speed);
-        this.o.log?.(`mesh: layer speed of ${model}: ${speed} tokens/s per layer`);
+        this.o.log?.(`mesh: layer speed of ${model} layers ${layers.start}-${layers.end - 1} on ${stage.backend ?? 'its backend'}: ${speed} tokens/s per layer`);
         this.changed();
         await this.meshNode?.publishState();
       } catch (error) {
@@ -344,10 +352,16 @@ export class PeerNode {
     return (model && this.speeds.get(model)) || 0;
   }
 
+  /** What this peer runs on: its loaded stage's backend once it has one (the reference kernels are a CPU one too). */
+  private backend(): PeerBackend {
+    const running = this.stageServer?.state().backend;
+    return running === undefined ? this.o.backend : running === 'webgpu' ? 'webgpu' : 'wasm';
+  }
+
   private selfFacts() {
     return {
       role: this.o.role,
-      backend: this.o.backend,
+      backend: this.backend(),
       memoryBudgetBytes: this.o.memoryBudgetBytes,
       layerTokensPerSecond: this.layerSpeed(),
       models: [...(this.o.models ?? []), ...(this.stageServer?.held() ?? [])],
@@ -388,7 +402,7 @@ export class PeerNode {
     const stage = this.stageServer?.state();
     const plan = this.planWatch?.view(this.meshNode?.memberList() ?? [], {
       peerId: self,
-      ...(stage?.status === 'ready' && stage.model && stage.layers ? { model: stage.model, ready: stage.layers } : {}),
+      ...(stage?.status === 'ready' && stage.model && stage.layers ? { model: stage.model, ready: stage.layers, backend: this.backend() } : {}),
     });
     return {
       status: this.status,
@@ -396,6 +410,7 @@ export class PeerNode {
       peerId: self,
       meshId: this.mesh?.meshId ?? this.o.invite.meshId,
       role: this.o.role,
+      backend: this.backend(),
       ...(this.meshNode?.rttMs !== undefined ? { rttMs: this.meshNode.rttMs } : {}),
       ...(this.layerSpeed() > 0 ? { layerTokensPerSecond: this.layerSpeed() } : {}),
       multiaddrs: this.multiaddrs(),

@@ -3,11 +3,14 @@
 // in a member's peer state). Plain data, so it travels in the mesh snapshot.
 import type { GossipMessage, PeerStateMessage } from '../../protocol/mesh-messages.ts';
 import type { LayerPlan, LayerRange } from '../../protocol/mesh-plan.ts';
+import type { PeerBackend } from '../../protocol/mesh-version.ts';
 
 export interface PlanStageView {
   readonly peerId: string;
   readonly layers: LayerRange;
   readonly ready: boolean;
+  /** What the stage runs on, as its peer state says (absent until gossiped, or from peers before it was said). */
+  readonly backend?: PeerBackend;
 }
 
 export interface PlanView {
@@ -61,18 +64,31 @@ export class PlanWatch {
    * The plan with each stage's readiness; `members` (their peer states) and `selfReady` (this
    * tab's own stage, which does not hear its own gossip) fill in stages whose stage-ready was missed.
    */
-  view(members: readonly { peerId: string; state?: PeerStateMessage }[] = [], self?: { peerId: string; ready?: LayerRange; model?: string }): PlanView | undefined {
+  view(members: readonly { peerId: string; state?: PeerStateMessage }[] = [], self?: { peerId: string; ready?: LayerRange; model?: string; backend?: PeerBackend }): PlanView | undefined {
     const plan = this.plan;
     if (!plan) return undefined;
     const held = new Set(this.ready);
-    for (const m of members) for (const h of m.state?.models ?? []) if (h.layers) held.add(key(m.peerId, h.model, h.layers));
-    if (self?.ready && self.model) held.add(key(self.peerId, self.model, self.ready));
+    const backends = new Map<string, PeerBackend>();
+    for (const m of members) {
+      for (const h of m.state?.models ?? []) {
+        if (h.layers) held.add(key(m.peerId, h.model, h.layers));
+        if (h.layers && h.backend) backends.set(key(m.peerId, h.model, h.layers), h.backend);
+      }
+    }
+    if (self?.ready && self.model) {
+      held.add(key(self.peerId, self.model, self.ready));
+      if (self.backend) backends.set(key(self.peerId, self.model, self.ready), self.backend);
+    }
     return {
       model: plan.model,
       layerCount: plan.layerCount,
       epoch: plan.epoch,
       mode: plan.mode,
-      stages: plan.stages.map((s) => ({ peerId: s.peerId, layers: s.layers, ready: held.has(key(s.peerId, plan.model, s.layers)) })),
+      stages: plan.stages.map((s) => {
+        const k = key(s.peerId, plan.model, s.layers);
+        const backend = backends.get(k);
+        return { peerId: s.peerId, layers: s.layers, ready: held.has(k), ...(backend ? { backend } : {}) };
+      }),
     };
   }
 }

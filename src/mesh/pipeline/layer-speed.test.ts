@@ -3,15 +3,26 @@ import { openModel } from '../../engine/model.ts';
 import { synthModelBytes } from '../../engine/testing/synthetic-models.ts';
 import { memorySource } from '../../gguf/byte-source.ts';
 import { measureLayerSpeed } from './layer-speed.ts';
+import { inProcessStageRunner } from './stage-runner.ts';
 
 describe('layer speed', () => {
-  it('is higher for a narrower layer on the same kernels', async () => {
-    const narrow = await openModel(memorySource(synthModelBytes({ nLayer: 2, nEmbd: 32, nFf: 64, nVocab: 48, seed: 1 })));
-    const wide = await openModel(memorySource(synthModelBytes({ nLayer: 2, nEmbd: 256, nFf: 1024, nVocab: 48, seed: 1 })));
-    const [a, b] = [await measureLayerSpeed(narrow, 1), await measureLayerSpeed(wide, 1)];
+  it('is higher for a narrower layer on the same kernels, and counts per layer', async () => {
+    const models = {
+      narrow: synthModelBytes({ nLayer: 2, nEmbd: 32, nFf: 64, nVocab: 48, seed: 1 }),
+      wide: synthModelBytes({ nLayer: 2, nEmbd: 256, nFf: 1024, nVocab: 48, seed: 1 }),
+    };
+    const runner = inProcessStageRunner({ openModel: (id) => openModel(memorySource(models[id as keyof typeof models])) });
+    const narrow = await runner.open('narrow', { start: 1, end: 2 }, 'wasm');
+    expect(narrow.backend).toBe('wasm');
+    const a = await measureLayerSpeed(narrow);
+    const b = await measureLayerSpeed(await runner.open('wide', { start: 1, end: 2 }, 'wasm'));
     expect(a).toBeGreaterThan(0);
     expect(Number.isFinite(a)).toBe(true);
     // About 60× the multiply-adds per token: only a very generous bound, as the machine may be busy.
     expect(a).toBeGreaterThan(b * 3);
+    // Two layers take about twice as long per token as one, so the per-layer speed stays about the same.
+    const both = await measureLayerSpeed(await runner.open('wide', { start: 0, end: 2 }, 'wasm'));
+    expect(both).toBeGreaterThan(b / 3);
+    expect(both).toBeLessThan(b * 3);
   });
 });

@@ -1,15 +1,11 @@
 // A server peer's side of the pipeline: follows the layer plans the head gossips, loads only its
-// own layer range's tensors (the weight store reads just those from the model's ByteSource), says
-// so (a stage-ready message and its peer state), and runs activation streams: each stream is one
-// inference session with its own KV cache; a frame at an earlier position than the cache holds
-// rolls the cache back first (truncate), and the stream's end frees it.
+// own layer range's tensors through a stage runner (stage-runner.ts: in this process, or in the
+// inference worker on WebGPU or WASM), says so (a stage-ready message and its peer state), and runs
+// activation streams: each stream is one inference session with its own KV cache; a frame at an
+// earlier position than the cache holds rolls the cache back first (truncate), and the stream's
+// end frees it.
 import type { Stream } from '@libp2p/interface';
-import type { ModelFile } from '../../engine/model.ts';
-import { openStage, type Stage } from '../../engine/stage.ts';
-import { WeightStore } from '../../engine/weights.ts';
-import type { ByteSource } from '../../gguf/reader.ts';
-import type { ComputeOptions } from '../../engine/model.ts';
-import { computeFor } from '../../engine/backend.ts';
+import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
 import type { HeldModel } from '../../protocol/mesh-announcement.ts';
 import { decodeActivationFrame, encodeActivationFrame, frameFloats, FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from '../../protocol/mesh-activation-frame.ts';
 import type { GossipMessage } from '../../protocol/mesh-messages.ts';
@@ -19,15 +15,21 @@ import { FrameStream } from '../net/frame-stream.ts';
 import { ACTIVATION_PROTOCOL } from '../net/protocols.ts';
 import { decodeHello, encodeHello, type ChainHop } from './activation-hello.ts';
 import { encodeStatus, isProbe } from './chain-status.ts';
+import { measureLayerSpeed } from './layer-speed.ts';
 import { PipelineError } from './pipeline-errors.ts';
+import { inProcessStageRunner, type RunnerSession, type RunningStage, type StageBackendChoice, type StageBackendName, type StageRunner } from './stage-runner.ts';
 
 export interface StageServerOptions {
   readonly node: MeshNode;
-  /** Opens a model by id (the page: a Range-reading URL source under <app>/models/). */
-  readonly openModel: (model: string) => Promise<ModelFile>;
+  /** Where stages run; default: in this process (in-process runner over openModel and compute). */
+  readonly runner?: StageRunner;
+  /** What the runner is asked for; default 'wasm'. */
+  readonly backend?: StageBackendChoice;
+  /** Opens a model by id, for the default runner (the page: a Range-reading URL source under <app>/models/). */
+  readonly openModel?: (model: string) => Promise<ModelFile>;
   /** Whose plans to follow: the head that receives requests (default: any member). */
   readonly isHead?: (peerId: string) => boolean;
-  /** The kernels stages run on; default: the WASM CPU kernels, the reference ones where WASM SIMD is missing. */
+  /** The default runner's kernels; default: the WASM CPU kernels, the reference ones where WASM SIMD is missing. */
   readonly compute?: ComputeOptions;
   readonly onChange?: () => void;
   readonly log?: (line: string) => void;
@@ -39,10 +41,11 @@ export interface StageState {
   readonly status: StageStatus;
   readonly model?: string;
   readonly layers?: LayerRange;
+  /** What the loaded stage runs on, and in words (device, cache, worker or page). */
+  readonly backend?: StageBackendName;
+  readonly backendDetail?: string;
   readonly planEpoch?: number;
   readonly loadMs?: number;
-  /** Where the last load's time went: opening the model (its header), the kernels, reading the layers' weights. */
-  readonly loadSteps?: { readonly openMs: number; readonly kernelsMs: number; readonly weightsMs: number };
   readonly error?: string;
   /** Inference sessions open now, and frames served since start. */
   readonly sessions: number;
@@ -53,11 +56,7 @@ export interface StageState {
   readonly forwarded: number;
 }
 
-interface Loaded {
-  readonly model: string;
-  readonly file: ModelFile;
-  readonly stage: Stage;
-}
+type Loaded = RunningStage;
 
 /** One chained inference session on this stage (chain-route.ts): its feeding stream, the head's control stream, the forward stream. */
 interface ChainSession {
@@ -74,43 +73,14 @@ interface ChainSession {
 
 const sameRange = (a: LayerRange | undefined, b: LayerRange) => a !== undefined && a.start === b.start && a.end === b.end;
 
-/**
- * The model with its layer range's tensors read in one request: a GGUF keeps each layer's tensors
- * together, and the weight store would otherwise make one Range read per tensor, one after another
- * (about 36 round trips for four layers, most of a tab's load time). Reads outside the span, or a
- * span with other tensors between the range's (over a quarter more bytes), go to the model's source.
- */
-async function withLayersRead(file: ModelFile, layers: LayerRange): Promise<ModelFile> {
-  let lo = Infinity;
-  let hi = 0;
-  let bytes = 0;
-  for (const t of file.header.tensors) {
-    const m = /^blk\.(\d+)\./.exec(t.name);
-    if (!m || Number(m[1]) < layers.start || Number(m[1]) >= layers.end) continue;
-    lo = Math.min(lo, t.fileOffset);
-    hi = Math.max(hi, t.fileOffset + t.byteSize);
-    bytes += t.byteSize;
-  }
-  if (bytes === 0 || hi - lo > bytes * 1.25) return file;
-  const inner = file.store.source;
-  const span = await inner.read(lo, hi - lo);
-  if (span.byteLength !== hi - lo) return file; // short read: the store reports the truncation itself
-  const source: ByteSource = {
-    size: inner.size,
-    read: (offset: number, length: number) => (offset >= lo && offset + length <= hi ? Promise.resolve(span.subarray(offset - lo, offset - lo + length)) : inner.read(offset, length)),
-  };
-  return { header: file.header, config: file.config, store: new WeightStore(file.header, source) };
-}
-
 export class StageServer {
   private readonly o: StageServerOptions;
-  private readonly models = new Map<string, Promise<ModelFile>>();
+  private readonly runner: StageRunner;
   private loaded: Loaded | undefined;
   private wanted: { model: string; layers: LayerRange; epoch: number } | undefined;
   private status: StageStatus = 'idle';
   private error: string | undefined;
   private loadMs: number | undefined;
-  private loadSteps: StageState['loadSteps'];
   /** The plan (model, epoch, range) this peer last said it is ready for. */
   private announced: string | undefined;
   private epoch: number | undefined;
@@ -119,17 +89,22 @@ export class StageServer {
   private frames = 0;
   private computeMs = 0;
   private forwarded = 0;
-  private compute: Promise<ComputeOptions> | undefined;
   private readonly unlisten: Array<() => void> = [];
   private readonly chains = new Map<string, ChainSession>();
 
   constructor(options: StageServerOptions) {
     this.o = options;
+    const open = options.openModel;
+    this.runner = options.runner ?? inProcessStageRunner({
+      openModel: open ?? (() => Promise.reject(new PipelineError('pipeline_not_loaded', 'this stage server was given neither a runner nor openModel'))),
+      ...(options.compute ? { compute: options.compute } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
   }
 
   async start(): Promise<void> {
     // Compiled while the peer joins, so a plan's load waits only for the weights.
-    void this.kernels();
+    this.runner.prepare?.(this.o.backend ?? 'wasm');
     await this.o.node.handleForMembers(ACTIVATION_PROTOCOL, (stream) => this.serve(stream), { runOnLimitedConnection: true });
     this.unlisten.push(this.o.node.addGossipListener((m) => this.onGossip(m)));
   }
@@ -138,22 +113,13 @@ export class StageServer {
     for (const u of this.unlisten.splice(0)) u();
   }
 
-  private openFile(model: string): Promise<ModelFile> {
-    let opening = this.models.get(model);
-    if (!opening) {
-      this.models.set(model, (opening = this.o.openModel(model)));
-      opening.catch(() => this.models.delete(model));
-    }
-    return opening;
-  }
-
   state(): StageState {
     return {
       status: this.status,
       ...(this.wanted ? { model: this.wanted.model, layers: this.wanted.layers } : {}),
+      ...(this.loaded ? { backend: this.loaded.backend, backendDetail: this.loaded.detail } : {}),
       ...(this.epoch !== undefined ? { planEpoch: this.epoch } : {}),
       ...(this.loadMs !== undefined ? { loadMs: this.loadMs } : {}),
-      ...(this.loadSteps ? { loadSteps: this.loadSteps } : {}),
       ...(this.error ? { error: this.error } : {}),
       sessions: this.sessions,
       frames: this.frames,
@@ -165,7 +131,13 @@ export class StageServer {
   /** What this peer holds, for its gossiped peer state (the head reads readiness from it too). */
   held(): HeldModel[] {
     const l = this.loaded;
-    return l ? [{ model: l.model, layers: { start: l.stage.first, end: l.stage.end } }] : [];
+    return l ? [{ model: l.model, layers: l.layers, backend: l.backend === 'webgpu' ? 'webgpu' : 'wasm' }] : [];
+  }
+
+  /** Layer speed (layer-speed.ts) of the loaded stage, on its own backend; undefined while none is loaded. */
+  async measureSpeed(): Promise<{ readonly model: string; readonly speed: number } | undefined> {
+    const l = this.loaded;
+    return l ? { model: l.model, speed: await measureLayerSpeed(l) } : undefined;
   }
 
   private onGossip(m: GossipMessage): void {
@@ -180,7 +152,7 @@ export class StageServer {
     if (!mine) return; // left out: keep what is loaded, a later plan may give it back
     this.epoch = plan.epoch;
     this.wanted = { model: plan.model, layers: mine.layers, epoch: plan.epoch };
-    if (this.loaded?.model === plan.model && sameRange({ start: this.loaded.stage.first, end: this.loaded.stage.end }, mine.layers)) {
+    if (this.loaded?.model === plan.model && sameRange(this.loaded.layers, mine.layers)) {
       void this.announceReady();
       return;
     }
@@ -194,24 +166,20 @@ export class StageServer {
       while (this.wanted) {
         const want = this.wanted;
         const l = this.loaded;
-        if (l && l.model === want.model && sameRange({ start: l.stage.first, end: l.stage.end }, want.layers)) break;
+        if (l && l.model === want.model && sameRange(l.layers, want.layers)) break;
         this.status = 'loading';
         this.changed();
         const started = performance.now();
         try {
-          const kernels = this.kernels();
-          const file = await this.openFile(want.model);
-          const opened = performance.now();
-          const compute = await kernels;
-          const compiled = performance.now();
-          const stage = await openStage(await withLayersRead(file, want.layers), want.layers.start, want.layers.end, compute);
-          this.loaded = { model: want.model, file, stage };
-          const done = performance.now();
-          this.loadMs = Math.round(done - started);
-          this.loadSteps = { openMs: Math.round(opened - started), kernelsMs: Math.round(compiled - opened), weightsMs: Math.round(done - compiled) };
+          const stage = await this.runner.open(want.model, want.layers, this.o.backend ?? 'wasm');
+          // The stage replaced goes now: its streams belong to an older plan, which the head replays on the new one.
+          const old = this.loaded;
+          this.loaded = stage;
+          void old?.close().catch(() => {});
+          this.loadMs = Math.round(performance.now() - started);
           this.status = 'ready';
           this.error = undefined;
-          this.o.log?.(`pipeline: loaded ${want.model} layers ${want.layers.start}-${want.layers.end - 1} in ${this.loadMs} ms`);
+          this.o.log?.(`pipeline: loaded ${want.model} layers ${want.layers.start}-${want.layers.end - 1} on ${stage.detail} in ${this.loadMs} ms`);
         } catch (error) {
           this.status = 'failed';
           this.error = (error as Error).message;
@@ -226,16 +194,6 @@ export class StageServer {
     }
   }
 
-  /** The scalar reference kernels are ten times slower than WASM SIMD, which every current browser and Node has. */
-  private kernels(): Promise<ComputeOptions> {
-    if (this.o.compute) return Promise.resolve(this.o.compute);
-    this.compute ??= computeFor('cpu').catch((error: unknown) => {
-      this.o.log?.(`pipeline: the WASM kernels did not load (${(error as Error).message}); running stages on the reference kernels`);
-      return computeFor('ref');
-    });
-    return this.compute;
-  }
-
   private async announceReady(): Promise<void> {
     const l = this.loaded;
     if (!l) return;
@@ -243,24 +201,24 @@ export class StageServer {
     // Once per plan: the head republishes its plan every few seconds, and a stage-ready (with a
     // peer state) for each republish made every peer verify a stream of signatures mid-generation.
     // A head that missed it still reads the range from the peer state gossiped every few seconds.
-    const said = `${l.model}|${this.epoch ?? 0}|${l.stage.first}-${l.stage.end}`;
+    const said = `${l.model}|${this.epoch ?? 0}|${l.layers.start}-${l.layers.end}`;
     if (said === this.announced) return;
     this.announced = said;
-    await this.o.node.publish({ type: 'stage-ready', model: l.model, planEpoch: this.epoch ?? 0, layers: { start: l.stage.first, end: l.stage.end }, shard: { kind: 'dense' } });
+    await this.o.node.publish({ type: 'stage-ready', model: l.model, planEpoch: this.epoch ?? 0, layers: l.layers, shard: { kind: 'dense' } });
     await this.o.node.publishState();
   }
 
   /** One activation stream: a hello naming the layers, then frames until the head (or, chained, the previous stage) closes it. */
   private async serve(stream: Stream): Promise<void> {
     const lp = new FrameStream(stream, FRAME_HEADER_BYTES + MAX_FRAME_BYTES);
-    let session: ReturnType<Stage['createSession']> | undefined;
+    let session: RunnerSession | undefined;
     let chained: ChainSession | undefined;
     try {
       const hello = decodeHello(await lp.read(AbortSignal.timeout(10_000)));
       if (!hello.ok) throw new PipelineError('pipeline_bad_hello', `bad activation hello: ${hello.reason}`);
       const l = this.loaded;
       const { model, layers, chain } = hello.value;
-      if (!l || l.model !== model || l.stage.first !== layers.start || l.stage.end !== layers.end) {
+      if (!l || l.model !== model || !sameRange(l.layers, layers)) {
         throw new PipelineError('pipeline_not_loaded', `this peer does not hold ${model} layers ${layers.start}-${layers.end - 1}`);
       }
       if (chain) {
@@ -283,8 +241,8 @@ export class StageServer {
           void c.control?.write(encodeStatus(c)).catch(() => {});
         }
       }
-      const width = l.file.config.nEmbd;
-      session = l.stage.createSession({ maxPositions: l.file.config.nCtxTrain });
+      const width = l.nEmbd;
+      session = await l.createSession();
       this.sessions++;
       this.changed();
       for (;;) {
@@ -299,7 +257,7 @@ export class StageServer {
         const f = frame.value;
         if (f.dtype !== 'f32' || f.width !== width) throw new PipelineError('pipeline_bad_frame', `frames for this stage are f32 of width ${width}`);
         if (f.position > session.length) throw new PipelineError('pipeline_bad_frame', `frame at position ${f.position} but the cache holds ${session.length}: positions must be contiguous`);
-        if (f.position < session.length) session.truncate(f.position);
+        if (f.position < session.length) await session.truncate(f.position);
         if (chained) chained.done = f.position;
         const started = performance.now();
         const out = await session.extend(frameFloats(f), f.tokenCount);
@@ -333,7 +291,7 @@ export class StageServer {
       stream.abort(error instanceof Error ? error : new Error(String(error)));
     } finally {
       if (session) {
-        session.free();
+        void session.free().catch(() => {}); // a closed stage (replaced, or its worker gone) has freed it already
         this.sessions--;
         this.changed();
       }

@@ -52,7 +52,7 @@ test('an invite link explains joining, joins as a server on click, shows the liv
 
   // The smallest budget the Contribute card offers, then Join (by keyboard) as a server.
   await page.getByLabel('Memory it may use').fill('256');
-  await expect(page.getByTestId('mesh-join-terms')).toContainText('at most 256 MB');
+  await expect(page.getByTestId('mesh-join-terms')).toContainText('at most 256 MiB');
   await page.getByRole('button', { name: 'Join the mesh' }).focus();
   await page.keyboard.press('Enter');
   await expect(card).toHaveAttribute('data-state', 'joined', { timeout: 20_000 });

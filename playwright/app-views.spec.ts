@@ -139,14 +139,14 @@ test('models: downloads a bundled model with progress, resumes after a reload mi
   await expect.poll(() => page.evaluate(() => caches.has('mesh-models-v1'))).toBe(false);
   const row = page.locator(`[data-model-id="${MODEL}"]`);
   await expect(row).toHaveAttribute('data-state', 'none');
-  await expect(page.getByTestId('storage-text')).toHaveText(/^0 B used of [\d.]+ [MGT]B for models\./);
+  await expect(page.getByTestId('storage-text')).toHaveText(/^0 B used of [\d.]+ (MiB|GiB|TiB) for models\./);
   await shot(page, 'models');
   expect(await seriousA11yViolations(page)).toEqual([]);
 
   await row.getByRole('button', { name: 'Download' }).click();
   await expect(row).toHaveAttribute('data-state', 'downloading');
   await expect.poll(async () => Number(await row.getAttribute('data-received')), { timeout: 20_000 }).toBeGreaterThan(total / 4);
-  await expect(row.getByTestId('progress-text')).toHaveText(/^[\d.]+ [KM]B of 5\.2 MB · [\d.]+ [KM]?B\/s( · .+ left)?$/);
+  await expect(row.getByTestId('progress-text')).toHaveText(/^[\d.]+ (B|KiB|MiB) of 4\.9 MiB · [\d.]+ (B|KiB|MiB)\/s( · .+ left)?$/);
   expect(Number(await row.locator('progress').getAttribute('value'))).toBeGreaterThan(0.2);
   await shot(page, 'models-downloading');
   // The size and ETag first (they name the cached copy), then the header's first MiB, then the rest.
@@ -168,8 +168,8 @@ test('models: downloads a bundled model with progress, resumes after a reload mi
   expect(gets()[getsBefore].range).toMatch(new RegExp(`^bytes=${stored}-\\d+$`));
   expect(bytesSent).toBe(total - stored);
   expect(Number(await row.getAttribute('data-fetched-this-run'))).toBe(total - stored);
-  await expect(row.getByTestId('progress-text')).toHaveText('5.2 MB stored on this device');
-  await expect(page.getByTestId('storage-text')).toContainText('5.2 MB used of');
+  await expect(row.getByTestId('progress-text')).toHaveText('4.9 MiB stored on this device');
+  await expect(page.getByTestId('storage-text')).toContainText('4.9 MiB used of');
 
   // What is stored is byte for byte the served file: read straight from the weight cache's IndexedDB.
   const hash = await page.evaluate(async (url) => {
@@ -252,7 +252,7 @@ test('home, dashboard, phone layout: settings persist, a 503 is explained, axe f
   await page.reload();
   await expect(page.getByRole('radio', { name: /^CPU/ })).toBeChecked();
   await expect(page.getByLabel('Memory it may use')).toHaveValue('1024');
-  await expect(page.locator('#memory-budget-value')).toHaveText('1 GB');
+  await expect(page.locator('#memory-budget-value')).toHaveText('1 GiB');
   await expect(page.getByTestId('contribute-toggle')).toHaveAttribute('aria-pressed', 'true');
   // Contributing was left on: the reloaded tab lends again, in the same mesh.
   await expect(page.locator('[data-slot="mesh-join"]')).toHaveAttribute('data-state', 'joined', { timeout: 20_000 });

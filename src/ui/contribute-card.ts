@@ -5,6 +5,7 @@ import { backgroundText, type BackgroundState } from '../client/background-watch
 import type { MeshJoin } from '../client/mesh-join.ts';
 import { lendOptions, MEMORY_BUDGET_RANGE, type ContributeBackend, type ContributeSettings, type SettingsStore } from './contribute-settings.ts';
 import { h } from './dom.ts';
+import { formatBytes } from './format.ts';
 import { contributeStatus } from './mesh-describe.ts';
 import { hashFor } from './views.ts';
 
@@ -72,7 +73,7 @@ export function contributeCard(store: SettingsStore, mesh?: MeshJoin, options: C
   const backgroundNote = h('p', { class: 'note background-note', 'aria-live': 'polite', 'data-testid': 'background-note' });
 
   const render = (s: ContributeSettings) => {
-    budgetOut.textContent = s.memoryBudgetMb >= 1024 ? `${(s.memoryBudgetMb / 1024).toFixed(s.memoryBudgetMb % 1024 ? 2 : 0)} GB` : `${s.memoryBudgetMb} MB`;
+    budgetOut.textContent = formatBytes(s.memoryBudgetMb * 2 ** 20);
     budget.setAttribute('aria-valuetext', budgetOut.textContent);
     toggle.textContent = s.paused ? 'Start contributing' : 'Pause';
     toggle.setAttribute('aria-pressed', String(!s.paused));

@@ -9,6 +9,8 @@ import { startStack, type Stack } from './stack.ts';
 export interface MeshStack {
   stack(): Stack;
   browser(): Browser;
+  /** Another Chromium process, networked as the shared one (the caller closes it). */
+  launch(): Promise<Browser>;
 }
 
 export function meshStackPerFile(name: string, model: string): MeshStack {
@@ -21,10 +23,12 @@ export function meshStackPerFile(name: string, model: string): MeshStack {
     netns = made.netns;
     if (!made.netns) console.warn(`${name}: no network namespace (${made.reason}); running on loopback`);
     stack = await startStack({ args: ['--model', model, '--backend', 'ref'], ...(netns ? { wrap: netns.wrap } : {}) });
-    browser = await chromium.launch(
-      netns ? { ...chromiumLaunchOptions(), executablePath: netns.chromiumPath } : chromiumLaunchOptions(['--force-webrtc-ip-handling-policy=disable_non_proxied_udp']),
-    );
+    browser = await launch();
   });
+
+  const launch = () => chromium.launch(
+    netns ? { ...chromiumLaunchOptions(), executablePath: netns.chromiumPath } : chromiumLaunchOptions(['--force-webrtc-ip-handling-policy=disable_non_proxied_udp']),
+  );
 
   test.afterEach(async ({}, testInfo) => {
     // What the companion logged (plans, failures, recoveries) explains most failures here.
@@ -40,6 +44,7 @@ export function meshStackPerFile(name: string, model: string): MeshStack {
   return {
     stack: () => stack ?? fail('stack'),
     browser: () => browser ?? fail('browser'),
+    launch,
   };
 }
 

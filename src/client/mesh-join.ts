@@ -12,6 +12,7 @@ import { openMeshLink, readOpenMeshLink, type OpenMeshRequest, type OpenVisibili
 import type { TokenLogprob } from '../mesh/pipeline/mesh-logprobs.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
 import { openModelUrl } from '../storage/shared-cache.ts';
+import { publishedModelUrl } from './models-catalog.ts';
 
 export type MeshJoinState =
   | { readonly status: 'none' }
@@ -249,7 +250,7 @@ export function budgetOf(href: string): number | undefined {
  */
 async function openPublishedModel(model: string) {
   const { openModel } = await import('../engine/model.ts');
-  return openModel(await openModelUrl(new URL(`/models/${encodeURIComponent(model)}.gguf`, location.origin).href));
+  return openModel(await openModelUrl(publishedModelUrl(model, location.origin)));
 }
 
 /**

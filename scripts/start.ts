@@ -8,6 +8,8 @@ import { startCompanion } from '../src/companion/companion.ts';
 import type { Companion } from '../src/companion/companion.ts';
 import { ConfigError, DEFAULT_MODEL, parseCompanionArgs } from '../src/companion/config.ts';
 import type { CompanionConfig } from '../src/companion/config.ts';
+import { progressReporter } from '../src/companion/download-progress.ts';
+import { downloadModel, ModelDownloadError } from '../src/companion/model-download.ts';
 import { loadServedModel, type ServedModel } from '../src/companion/served-model.ts';
 import { appBuildState, buildApp } from './app-build.ts';
 
@@ -28,12 +30,24 @@ async function ensureBuilt(config: CompanionConfig): Promise<void> {
   }
 }
 
-/** The model of --model: a test model's name (generated on first use), a .gguf path or a URL. */
+/**
+ * The model of --model: a test model's name (generated on first use), a .gguf path, or a URL, which
+ * is downloaded once into the models folder (the app publishes it under /models/, so the mesh can
+ * split it across tabs as it does a local model).
+ */
 async function loadModel(config: CompanionConfig): Promise<ServedModel> {
   const started = Date.now();
   let input = config.model;
   let id: string | undefined;
-  if (!/^https?:\/\//i.test(input) && !/\.gguf$/i.test(input)) {
+  let source: string | undefined;
+  if (/^https?:\/\//i.test(input)) {
+    const got = await downloadModel(input, {
+      dir: config.modelsDir,
+      onProgress: progressReporter(process.stderr, { prefix: 'start: ' }),
+      log: (line) => console.error(`start: ${line}`),
+    });
+    [source, input] = [input, got.path];
+  } else if (!/\.gguf$/i.test(input)) {
     // Loaded only when needed: --skip-model starts without the model generator.
     const { ensureModel, MODELS } = await import('../tools/models/registry.ts');
     if (!MODELS.some((m) => m.name === input)) {
@@ -42,7 +56,7 @@ async function loadModel(config: CompanionConfig): Promise<ServedModel> {
     id = input;
     input = await ensureModel(input);
   }
-  const served = await loadServedModel(input, { id, backend: config.backend, log: (line) => console.error(`start: ${line}`) }).catch((error: unknown) => {
+  const served = await loadServedModel(input, { id, backend: config.backend, source, log: (line) => console.error(`start: ${line}`) }).catch((error: unknown) => {
     throw new Error(`cannot load the model ${config.model} (${(error as Error).message}); pick another with --model, or start without one with --skip-model`, { cause: error });
   });
   console.error(`start: serving ${served.info.id} from ${input} on the ${served.info.backend} kernels (${Date.now() - started} ms)`);
@@ -76,6 +90,10 @@ async function main(): Promise<number> {
     if (error instanceof ConfigError) {
       console.error(`start: ${error.message}`);
       return 2;
+    }
+    if (error instanceof ModelDownloadError) {
+      console.error(`start: ${(error as Error).message}`);
+      return 1;
     }
     throw error;
   }

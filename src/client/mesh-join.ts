@@ -13,6 +13,7 @@ import type { TokenLogprob } from '../mesh/pipeline/mesh-logprobs.ts';
 import type { StageBackendChoice } from '../mesh/pipeline/stage-runner.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
 import { openModelUrl } from '../storage/shared-cache.ts';
+import { publishedModelUrl } from './models-catalog.ts';
 
 export type MeshJoinState =
   | { readonly status: 'none' }
@@ -146,7 +147,7 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
         onChange: changed,
         // A server runs the layers the companion plans for it, Range-reading only their tensors.
         openModel: openPublishedModel,
-        stageRunner: workerStageRunner({ modelUrl: publishedModelUrl, log: (line) => console.info(line) }),
+        stageRunner: workerStageRunner({ modelUrl: (model) => publishedModelUrl(model, location.origin), log: (line) => console.info(line) }),
         stageBackend: askedBackend,
       });
       await node.start();
@@ -265,8 +266,6 @@ export function backendOf(href: string): StageBackendChoice | undefined {
   return undefined;
 }
 
-const publishedModelUrl = (model: string) => new URL(`/models/${encodeURIComponent(model)}.gguf`, location.origin).href;
-
 /**
  * A model the companion publishes under /models/, opened with Range reads (only the tensors asked for
  * are fetched) through the weight cache: what the Models view downloaded is not fetched again, and
@@ -274,7 +273,7 @@ const publishedModelUrl = (model: string) => new URL(`/models/${encodeURICompone
  */
 async function openPublishedModel(model: string) {
   const { openModel } = await import('../engine/model.ts');
-  return openModel(await openModelUrl(publishedModelUrl(model)));
+  return openModel(await openModelUrl(publishedModelUrl(model, location.origin)));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BUNDLED_MODELS, CatalogUrlError, CURATED_MODELS, customModel } from './models-catalog.ts';
+import { BUNDLED_MODELS, CatalogUrlError, CURATED_MODELS, customModel, publishedModelUrl } from './models-catalog.ts';
 
 describe('model catalog', () => {
   it('curated models are Hugging Face resolve links to .gguf files with unique ids', () => {
@@ -22,5 +22,12 @@ describe('model catalog', () => {
     expect(() => customModel('https://example.com/model.bin', 'http://app')).toThrow(CatalogUrlError);
     expect(() => customModel('ftp://example.com/m.gguf', 'http://app')).toThrow(/http/);
     expect(() => customModel('http://[bad', 'http://app')).toThrow(/not a URL/);
+  });
+});
+
+describe('cache keys of the Models view and of mesh stages', () => {
+  const origin = 'http://127.0.0.1:8080';
+  it('agree for the models the companion publishes: a bundled entry resolves to the URL a stage opens', () => {
+    for (const m of BUNDLED_MODELS) expect(new URL(m.url, origin).href).toBe(publishedModelUrl(m.id, origin));
   });
 });

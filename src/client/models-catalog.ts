@@ -13,6 +13,15 @@ export interface CatalogModel {
   note: string;
 }
 
+/**
+ * Where the companion publishes a model it serves (the file in its models folder): what a mesh stage and
+ * `?serve-tab=` read. The weight cache keys by URL + ETag + size, so a model the Models view downloaded
+ * is found again only when its catalog URL resolves to this same string (a bundled model's does).
+ */
+export function publishedModelUrl(id: string, origin: string): string {
+  return new URL(`/models/${encodeURIComponent(id)}.gguf`, origin).href;
+}
+
 /** Bundled test models (random weights: they produce gibberish, they test the machinery). */
 export const BUNDLED_MODELS: readonly CatalogModel[] = [
   { id: 'tiny-llama-q8_0', title: 'Tiny Llama Q8_0', url: '/models/tiny-llama-q8_0.gguf', approxBytes: 5_183_072, source: 'bundled', note: 'Test model served by npm start; random weights.' },

@@ -32,7 +32,11 @@ export interface CompanionPipeline {
 export async function startCompanionPipeline(o: CompanionPipelineOptions): Promise<CompanionPipeline | undefined> {
   const fallback = new EngineProvider(o.models.map((m) => m.model));
   const served = o.models.find((m) => existsSync(join(o.modelsDir, `${m.info.id}.gguf`)));
-  if (!served) return undefined;
+  if (!served) {
+    for (const m of o.models) o.log?.(`the mesh does not split ${m.info.id}: tabs read layers from /models/${m.info.id}.gguf, which is not in ${o.modelsDir}; the companion serves it alone`);
+    return undefined;
+  }
+  o.log?.(`the mesh plans ${served.info.id} across its server tabs (they read /models/${served.info.id}.gguf)`);
   const { engine } = served.model;
   const coordinator = new PipelineCoordinator({ node: o.node, model: { id: served.info.id, memory: modelMemory(engine.model.header) }, ...(o.log ? { log: o.log } : {}) });
   // The reference kernels, as on the tabs: the split run computes exactly what a solo ref run does.

@@ -8,6 +8,8 @@ export interface ServedModelOptions {
   /** The name clients put in `model`; default: the file name without .gguf. */
   id?: string;
   backend: 'cpu' | 'ref';
+  /** What /health names as its source (default: the path loaded), e.g. the URL it was downloaded from. */
+  source?: string;
   /** Where notes go (npm start: stderr). */
   log?: (line: string) => void;
 }
@@ -49,7 +51,7 @@ export async function loadServedModel(input: string, options: ServedModelOptions
   const id = options.id ?? modelIdOf(input);
   return {
     model: { id, engine, peer: 'companion', ownedBy: 'companion' },
-    info: { id, backend: engine.backend, layers: engine.config.nLayer, context_length: engine.maxPositions, source: input },
+    info: { id, backend: engine.backend, layers: engine.config.nLayer, context_length: engine.maxPositions, source: options.source ?? input },
     close: () => engine.close(),
   };
 }

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { Engine } from '../../src/engine/engine.ts';
 import { EngineError } from '../../src/engine/errors.ts';
 import type { GenerateArgs, LogitsArgs } from './args.ts';
-import { generateWith, logitsWith, type GenerateResult, type LogitsResult } from './commands.ts';
+import { generateWith, logitsWith, type GenerateResult, type GenerateTiming, type LogitsResult } from './commands.ts';
 
 export type { GenerateResult, LogitsResult } from './commands.ts';
 
@@ -18,21 +18,27 @@ export async function resolveModel(model: string): Promise<string> {
   throw new EngineError('engine_model_unreadable', `model ${model} is neither an existing file, an http(s) URL, nor the name of a generated test model such as tiny-llama-f32`);
 }
 
-async function inProcess<T>(a: GenerateArgs | LogitsArgs, run: (engine: Engine) => Promise<T>): Promise<T> {
-  const engine = await Engine.load(await resolveModel(a.model), { backend: a.backend, split: a.split });
+async function inProcess<T>(a: GenerateArgs | LogitsArgs, run: (engine: Engine, loadMs: number) => Promise<T>): Promise<T> {
+  const path = await resolveModel(a.model);
+  const started = performance.now();
+  const engine = await Engine.load(path, { backend: a.backend, split: a.split });
   try {
-    return await run(engine);
+    return await run(engine, Math.round(performance.now() - started));
   } finally {
     await engine.close();
   }
 }
 
-export async function runGenerate(a: GenerateArgs, onText?: (text: string) => void): Promise<GenerateResult> {
+/** `timing` (ref and cpu only) is filled with the load, prefill and decode figures. */
+export async function runGenerate(a: GenerateArgs, onText?: (text: string) => void, timing?: GenerateTiming & { loadMs: number }): Promise<GenerateResult> {
   if (a.backend === 'webgpu') {
     const { runInChromium } = await import('./webgpu-run.ts');
     return runInChromium({ kind: 'generate', model: await resolveModel(a.model), split: a.split, args: a }, onText);
   }
-  return inProcess(a, (engine) => generateWith(engine, a, onText));
+  return inProcess(a, (engine, loadMs) => {
+    if (timing) timing.loadMs = loadMs;
+    return generateWith(engine, a, onText, timing);
+  });
 }
 
 export async function runLogits(a: LogitsArgs): Promise<LogitsResult> {

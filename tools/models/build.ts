@@ -22,14 +22,31 @@ const PURE: Record<string, number> = {
   Q5_0: GgmlType.Q5_0, Q4_K: GgmlType.Q4_K, Q5_K: GgmlType.Q5_K, Q6_K: GgmlType.Q6_K,
 };
 
-/** The ggml type of one tensor: vectors and the expert router stay F32 as llama.cpp keeps them. */
-export function tensorType(spec: ModelSpec, name: string, dims: number, layer: number): number {
+/**
+ * llama.cpp's tensor_type_fallback: a K-quant needs rows of whole 256-element super-blocks, so a
+ * tensor whose rows are not (Qwen2.5-0.5B's width 896) drops to the 32-block type of about its bits.
+ */
+function fallback(type: number, rowLength: number): number {
+  if (rowLength % 256 === 0) return type;
+  if (type === GgmlType.Q4_K) return GgmlType.Q5_0;
+  if (type === GgmlType.Q6_K) return GgmlType.Q8_0;
+  return type;
+}
+
+/**
+ * The ggml type of one tensor (`rowLength` is its ne[0]): vectors and the expert router stay F32 as
+ * llama.cpp keeps them; Q4_K_M follows llama_tensor_get_type (src/llama-quant.cpp) for non-falcon
+ * models without an imatrix, fallbacks included.
+ */
+export function tensorType(spec: ModelSpec, name: string, dims: number, layer: number, rowLength: number): number {
   if (dims < 2 || name.includes('ffn_gate_inp')) return GgmlType.F32;
   if (spec.type !== 'Q4_K_M') return PURE[spec.type];
-  // llama_tensor_get_type for LLAMA_FTYPE_MOSTLY_Q4_K_M (non-falcon, rows that are whole 256-blocks):
-  if (name === 'output.weight' || (spec.shape.tiedOutput && name === 'token_embd.weight')) return GgmlType.Q6_K;
-  if ((name.includes('attn_v') || name.includes('ffn_down')) && useMoreBits(layer, spec.shape.layers)) return GgmlType.Q6_K;
-  return GgmlType.Q4_K;
+  // The output (or the token embedding a tied model reuses as it) takes Q6_K, but Q8_0 where its rows
+  // are not whole blocks of the default type (Q4_K): decided before the fallback, so Q8_0, not Q5_0.
+  if (name === 'output.weight' || (spec.shape.tiedOutput && name === 'token_embd.weight')) return rowLength % 256 === 0 ? GgmlType.Q6_K : GgmlType.Q8_0;
+  // attn_v and ffn_down count their own tensors; in a dense model that count is the layer index.
+  if ((name.includes('attn_v') || name.includes('ffn_down')) && useMoreBits(layer, spec.shape.layers)) return fallback(GgmlType.Q6_K, rowLength);
+  return fallback(GgmlType.Q4_K, rowLength);
 }
 
 interface TensorPlan {
@@ -151,7 +168,7 @@ export function sourceTensors(spec: ModelSpec): SourceTensor[] {
   return plan(spec, vocab.size).map((t) => ({
     name: t.name,
     shape: t.shape,
-    type: tensorType(spec, t.name, t.shape.length, t.layer),
+    type: tensorType(spec, t.name, t.shape.length, t.layer, t.shape[0]),
     values: () => new Prng(`${spec.seed}/${t.name}`).fill(t.shape.reduce((x, y) => x * y, 1), t.std, t.mean ?? 0),
   }));
 }
@@ -162,5 +179,9 @@ export function buildModel(spec: ModelSpec): GgufWriteInput {
   const tensors: GgufTensorInput[] = sourceTensors(spec).map((t) => ({
     name: t.name, shape: t.shape, type: t.type, data: quantizeRow(t.type, t.values()),
   }));
-  return { metadata: [...metadata(spec, vocab.size), ...vocab.metadata], tensors };
+  const overrides: [string, GgufMetaValue][] = [];
+  if (spec.tokenizer?.eosTokenId !== undefined) overrides.push(['tokenizer.ggml.eos_token_id', gguf.u32(spec.tokenizer.eosTokenId)]);
+  if (spec.tokenizer?.addBosToken !== undefined) overrides.push(['tokenizer.ggml.add_bos_token', gguf.bool(spec.tokenizer.addBosToken)]);
+  const tokenizer = vocab.metadata.filter(([key]) => !overrides.some(([k]) => k === key));
+  return { metadata: [...metadata(spec, vocab.size), ...tokenizer, ...overrides], tensors };
 }

@@ -1,4 +1,5 @@
-// `npm run models [name…]`: generates all test models (or the named ones) into .cache/models/.
+// `npm run models [name…]`: generates the test models (or the named ones) into .cache/models/; models
+// tagged `real` (hundreds of MiB) only when named.
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { projectRoot } from '../llama-source.ts';
@@ -12,7 +13,7 @@ function human(n: number, unit = ''): string {
 }
 
 const names = process.argv.slice(2);
-const specs = names.length ? names.map(modelSpec) : MODELS;
+const specs = names.length ? names.map(modelSpec) : MODELS.filter((m) => !m.tags.includes('real'));
 for (const spec of specs) {
   const start = performance.now();
   const path = await ensureModel(spec.name);

@@ -8,7 +8,7 @@ import { parseGgufHeader, type GgufHeader } from '../../src/gguf/reader.ts';
 import { dequantizeRow } from '../../src/gguf/quant/index.ts';
 import { encodeGguf } from '../../src/gguf/writer.ts';
 import { vocabPath } from '../llama-source.ts';
-import { buildModel } from './build.ts';
+import { buildModel, tensorType } from './build.ts';
 import { ensureModel, MODELS, modelSpec } from './registry.ts';
 import { VOCAB_SIZE } from './spec.ts';
 
@@ -35,7 +35,7 @@ describe('test model registry', () => {
     const types = new Set(MODELS.map((m) => m.type));
     for (const t of ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q4_K', 'Q5_K', 'Q6_K', 'Q4_K_M']) expect(types).toContain(t);
     expect(new Set(MODELS.map((m) => m.arch))).toEqual(new Set(['llama', 'qwen2', 'qwen3', 'qwen2moe', 'qwen3moe']));
-    for (const tag of ['tiny', 'types', 'qwen', 'moe', 'draft', 'bench']) expect(MODELS.some((m) => m.tags.includes(tag as never))).toBe(true);
+    for (const tag of ['tiny', 'types', 'qwen', 'moe', 'draft', 'bench', 'real']) expect(MODELS.some((m) => m.tags.includes(tag as never))).toBe(true);
     for (const m of MODELS.filter((x) => x.tags.includes('tiny') && x.vocab === 'llama-spm')) expect(m.params).toBeLessThan(5e6);
     const bench = MODELS.filter((m) => m.tags.includes('bench') && !m.draftFor);
     expect(bench.map((m) => m.type).sort()).toEqual(['F16', 'Q8_0']);
@@ -150,6 +150,33 @@ describe('Q4_K_M layout', () => {
     expect([type('blk.0.ffn_down.weight'), type('blk.1.ffn_down.weight')]).toEqual(['Q4_K', 'Q6_K']);
     for (const n of ['attn_q', 'attn_k', 'attn_output', 'ffn_gate', 'ffn_up']) expect(type(`blk.1.${n}.weight`)).toBe('Q4_K');
     expect(type('output_norm.weight')).toBe('F32');
+  });
+});
+
+describe('Qwen2.5-0.5B shape, Q4_K_M', () => {
+  const spec = modelSpec('qwen2.5-0.5b-shape-q4_k_m');
+  const type = (name: string, shape: number[], layer = -1) => ggmlTypeName(tensorType(spec, name, shape.length, layer, shape[0]));
+
+  it('has Qwen2.5-0.5B’s exact parameter count and is kept out of the default generation', () => {
+    expect(spec.params).toBe(494_032_768);
+    expect(spec.tags).toContain('real');
+  });
+
+  it('takes llama.cpp’s per-tensor types, with its fallbacks where rows of 896 are not whole 256-blocks', () => {
+    // The tied embedding is the output: Q6_K, but Q8_0 as 896 is no multiple of Q4_K's block (llama-quant.cpp).
+    expect(type('token_embd.weight', [896, 151936])).toBe('Q8_0');
+    // use_more_bits(i, 24): layers 0-2, 21-23 and every third from 5: Q6_K, which falls back to Q8_0 on 896 rows.
+    const more = [0, 1, 2, 5, 8, 11, 14, 17, 20, 21, 22, 23];
+    for (let l = 0; l < 24; l++) {
+      expect(type(`blk.${l}.attn_v.weight`, [896, 128], l), `layer ${l}`).toBe(more.includes(l) ? 'Q8_0' : 'Q5_0');
+      // ffn_down's rows are 4864 = 19 super-blocks: no fallback.
+      expect(type(`blk.${l}.ffn_down.weight`, [4864, 896], l), `layer ${l}`).toBe(more.includes(l) ? 'Q6_K' : 'Q4_K');
+    }
+    for (const [n, shape] of [['attn_q', [896, 896]], ['attn_k', [896, 128]], ['attn_output', [896, 896]], ['ffn_gate', [896, 4864]], ['ffn_up', [896, 4864]]] as const) {
+      expect(type(`blk.3.${n}.weight`, [...shape], 3)).toBe('Q5_0');
+    }
+    expect(type('blk.3.attn_q.bias', [896], 3)).toBe('F32');
+    expect(type('output_norm.weight', [896])).toBe('F32');
   });
 });
 

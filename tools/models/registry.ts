@@ -15,6 +15,7 @@ interface Entry {
   tags: ModelTag[];
   draftFor?: string;
   description: string;
+  tokenizer?: ModelSpec['tokenizer'];
 }
 
 function spec(e: Entry): ModelSpec {
@@ -86,6 +87,14 @@ export const MODELS: ModelSpec[] = [
   spec({
     name: 'bench-llama-draft-q8_0', type: 'Q8_0', shape: { ...BENCH, layers: 1 }, seed: 'bench-llama', tags: ['bench', 'draft'],
     draftFor: 'bench-llama-q8_0', description: 'one-layer draft sharing embeddings, output and layer 0 with bench-llama-q8_0',
+  }),
+  spec({
+    // Qwen2.5-0.5B-Instruct's exact shapes (head dim 64, FFN 4864 = 19 super-blocks, rows of 896 = 3.5)
+    // and its tokenizer settings (eos <|im_end|>, no BOS), in the Q4_K_M layout llama.cpp gives it.
+    name: 'qwen2.5-0.5b-shape-q4_k_m', arch: 'qwen2', vocab: 'qwen2', type: 'Q4_K_M',
+    shape: { embd: 896, layers: 24, heads: 14, kvHeads: 2, ff: 4864, ctx: 32768, tiedOutput: true },
+    seed: 'qwen2.5-0.5b-shape', tags: ['real', 'qwen'], tokenizer: { eosTokenId: 151645, addBosToken: false },
+    description: 'Qwen2.5-0.5B-Instruct’s tensor shapes, metadata and Q4_K_M layout (Q8_0 tied embedding; Q5_0/Q8_0 where rows of 896 are not whole K-quant blocks)',
   }),
 ];
 

@@ -5,7 +5,8 @@ export type ModelArch = 'llama' | 'qwen2' | 'qwen3' | 'qwen2moe' | 'qwen3moe';
 export type VocabName = 'llama-spm' | 'qwen2';
 /** A pure file type (every matrix in that type) or Q4_K_M, laid out as llama.cpp's quantizer does it. */
 export type ModelFileType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q5_0' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'Q4_K_M';
-export type ModelTag = 'tiny' | 'types' | 'qwen' | 'moe' | 'draft' | 'bench';
+/** `real`: a real model's exact shapes and metadata (hundreds of MiB; generated only when asked for). */
+export type ModelTag = 'tiny' | 'types' | 'qwen' | 'moe' | 'draft' | 'bench' | 'real';
 
 export interface ModelShape {
   readonly embd: number;
@@ -39,6 +40,8 @@ export interface ModelSpec {
   /** For a draft model: the model whose vocabulary, embeddings and first layers it shares. */
   readonly draftFor?: string;
   readonly description: string;
+  /** Tokenizer settings of the real model this one copies, where they differ from its vocabulary GGUF's. */
+  readonly tokenizer?: { readonly eosTokenId?: number; readonly addBosToken?: boolean };
 }
 
 export const VOCAB_SIZE: Record<VocabName, number> = { 'llama-spm': 32000, qwen2: 151936 };

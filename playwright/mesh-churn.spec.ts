@@ -27,10 +27,14 @@ test('three processes started at once: no failed request while the plan settles,
   const solo = await client.evaluate(async ({ api, model, prompt, maxTokens }) => {
     const res = await fetch(`${api}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0 }) });
     return { status: res.status, servedBy: res.headers.get('x-mesh-served-by'), text: ((await res.json()) as { choices: { text: string }[] }).choices[0].text };
-  }, ask);
+  }, { api, model: MODEL, prompt: PROMPT, maxTokens: MAX_TOKENS });
   expect(solo).toMatchObject({ status: 200, servedBy: 'companion;layers=0-4' });
 
-  const start = await coldStart({ ...ask, invite: mesh.stack().printed.invite, budgets: BUDGETS, launch: mesh.launch });
+  const launch = async () => {
+    const browser = await mesh.launch();
+    return { page: await (await browser.newContext()).newPage(), close: () => browser.close() };
+  };
+  const start = await coldStart({ ...ask, invite: mesh.stack().printed.invite, budgets: BUDGETS, launch });
   try {
     expect(start.cold3S, 'an answer split across the three tabs').toBeLessThan(90);
     const failed = start.answers.filter((a) => a.status !== 200 || a.text !== solo.text);
@@ -39,16 +43,19 @@ test('three processes started at once: no failed request while the plan settles,
     expect(split).toBeGreaterThan(0);
 
     // The kill: the victim serves a stage of the current plan; with its budget gone no plan fits.
-    const kill = await killMidAnswer(ask, start.browsers[1]);
+    const kill = await killMidAnswer(ask, start.tabs[1]);
     expect(kill.clean).toMatchObject({ status: 200, text: solo.text });
     expect(kill.clean.servedBy.split(', ')).toHaveLength(3);
     expect(kill.faulted).toMatchObject({ status: 200, text: solo.text });
+    // It was mid-answer: the companion recovered the session onto its own layers.
+    const recovered = /pipeline: recovered from \S+ in (\d+) ms on the companion's own layers/.exec(mesh.stack().log());
+    expect(recovered, 'the companion should log the recovery').not.toBeNull();
     console.log(
       `mesh-churn: ${MODEL}, 3 Chromium processes launched at once, budgets ${BUDGETS.join('/')}: first answer split across all three ${start.cold3S.toFixed(1)} s after launch; ` +
         `${start.answers.length} answers while they joined (${split} split), 0 failed; one process killed mid-answer: ${Math.round(kill.clean.ms)} ms clean, ${Math.round(kill.faulted.ms)} ms faulted, ` +
-        `kill_delay_ms=${Math.round(kill.killDelayMs)}`,
+        `kill_delay_ms=${Math.round(kill.killDelayMs)} (recovery on the companion's layers ${recovered![1]} ms)`,
     );
   } finally {
-    await Promise.all(start.browsers.map((b) => b.close().catch(() => {})));
+    await Promise.all(start.tabs.map((t) => t.close().catch(() => {})));
   }
 });

@@ -3,7 +3,7 @@
 // while a client keeps asking the companion's API; then one process killed mid-answer. It measures
 // what a user sees: every answer's status and text, the seconds from launch to the first answer split
 // across all three, and the time a kill adds to an answer.
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 
 /** The page-side loop that asks the API while the mesh forms: one greedy completion after another. */
 interface Asked {
@@ -19,8 +19,13 @@ export interface ColdStart {
   readonly cold3S: number;
   /** Every answer the client got while the processes started and the plan settled. */
   readonly answers: readonly Asked[];
-  readonly browsers: readonly Browser[];
-  readonly tabs: readonly Page[];
+  readonly tabs: readonly Tab[];
+}
+
+/** A server tab in a Chromium process of its own; close() ends the process. */
+export interface Tab {
+  readonly page: Page;
+  close(): Promise<void>;
 }
 
 export interface ChurnOptions {
@@ -33,8 +38,8 @@ export interface ChurnOptions {
   readonly invite: string;
   /** One budget per tab, in bytes. */
   readonly budgets: readonly number[];
-  /** Starts a Chromium process networked like the rest. */
-  readonly launch: () => Promise<Browser>;
+  /** Starts Chromium process `i`, networked like the rest, with one blank page. */
+  readonly launch: (i: number) => Promise<Tab>;
   /** How long to wait for the split across all tabs. */
   readonly timeoutMs?: number;
 }
@@ -81,12 +86,11 @@ async function stopAsking(client: Page): Promise<Asked[]> {
 export async function coldStart(o: ChurnOptions): Promise<ColdStart> {
   await startAsking(o.client, o.api, o.model, o.prompt, o.maxTokens);
   const launched = Date.now();
-  const browsers = await Promise.all(o.budgets.map(() => o.launch()));
-  const tabs = await Promise.all(browsers.map(async (b, i) => {
-    const page = await (await b.newContext()).newPage();
-    page.on('pageerror', (error) => console.error(`tab ${i} page error: ${error.message}`));
-    await page.goto(`${o.invite}&auto=1&role=server&budget=${o.budgets[i]}`);
-    return page;
+  const tabs = await Promise.all(o.budgets.map(async (budget, i) => {
+    const tab = await o.launch(i);
+    tab.page.on('pageerror', (error) => console.error(`tab ${i} page error: ${error.message}`));
+    await tab.page.goto(`${o.invite}&auto=1&role=server&budget=${budget}`);
+    return tab;
   }));
   const deadline = Date.now() + (o.timeoutMs ?? 90_000);
   let cold3S = Number.NaN;
@@ -102,7 +106,7 @@ export async function coldStart(o: ChurnOptions): Promise<ColdStart> {
   // A few more answers on the settled plan, then the loop stops.
   const settled = (await asked(o.client)).length;
   for (let i = 0; i < 100 && (await asked(o.client)).length < settled + 3; i++) await o.client.waitForTimeout(100);
-  return { cold3S, answers: await stopAsking(o.client), browsers, tabs };
+  return { cold3S, answers: await stopAsking(o.client), tabs };
 }
 
 export interface KillRun {
@@ -115,7 +119,7 @@ export interface KillRun {
 }
 
 /** Times one streamed answer from the client; closes `victim` once `killAfter` chunks arrived. */
-async function timedAnswer(o: Pick<ChurnOptions, 'client' | 'api' | 'model' | 'prompt' | 'maxTokens'>, kill?: { victim: Browser; after: number }) {
+async function timedAnswer(o: Pick<ChurnOptions, 'client' | 'api' | 'model' | 'prompt' | 'maxTokens'>, kill?: { victim: Tab; after: number }) {
   const run = o.client.evaluate(async ({ api, model, prompt, maxTokens }) => {
     const w = window as unknown as { __chunks: number };
     w.__chunks = 0;
@@ -157,7 +161,7 @@ async function timedAnswer(o: Pick<ChurnOptions, 'client' | 'api' | 'model' | 'p
 }
 
 /** One undisturbed answer through the split, then the same answer with `victim`'s process killed after a few tokens. */
-export async function killMidAnswer(o: Pick<ChurnOptions, 'client' | 'api' | 'model' | 'prompt' | 'maxTokens'>, victim: Browser): Promise<KillRun> {
+export async function killMidAnswer(o: Pick<ChurnOptions, 'client' | 'api' | 'model' | 'prompt' | 'maxTokens'>, victim: Tab): Promise<KillRun> {
   const clean = await timedAnswer(o);
   const faulted = await timedAnswer(o, { victim, after: Math.floor(o.maxTokens / 4) });
   return { clean, faulted, killDelayMs: faulted.ms - clean.ms };

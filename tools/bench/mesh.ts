@@ -29,7 +29,7 @@
 // link over WebRTC: navigation start → the tab serves its planned layers, weights cached in its
 // profile; the median of --joins rejoins, with the WebRTC upgrade to the other tab beside it.
 //
-// Last line: mesh: 2way/solo=X 3way/solo=Y hop_overhead_ms=Z join_s=W
+// Last line: mesh: 2way/solo=X 3way/solo=Y hop_overhead_ms=Z join_s=W cold3_s=C kill_delay_ms=K (NaN: not measured)
 import { computeFor } from '../../src/engine/backend.ts';
 import { fileSource } from '../../src/engine/file-source.ts';
 import { openHead, type Head } from '../../src/engine/head.ts';
@@ -44,6 +44,7 @@ import { createMeshSession } from '../../src/mesh/pipeline/mesh-session.ts';
 import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from '../../src/mesh/testing/test-mesh.ts';
 import { ensureModel } from '../models/registry.ts';
 import { measureBrowserJoins, type JoinSummary } from './mesh-join.ts';
+import { measureChurn, type Churn } from './mesh-churn.ts';
 import { median } from './stats.ts';
 
 const args = process.argv.slice(2);
@@ -322,11 +323,25 @@ async function main(): Promise<void> {
     console.log(`join: not measured: ${(error as Error).message.split('\n')[0]}`);
   }
 
+  // No slack: budgets for half, a quarter and a quarter of the layers (each with half a layer to spare).
+  const largest = Math.max(...modelMemory(file.header).layerBytes);
+  const quarter = Math.floor(c.nLayer / 4);
+  const churnBudgets = [c.nLayer - 2 * quarter, quarter, quarter].map((n) => Math.floor(largest * (n + 0.5)));
+  let churn: Churn | undefined;
+  try {
+    churn = await measureChurn(MODEL, churnBudgets);
+    for (const line of churn.lines) console.log(line);
+  } catch (error) {
+    console.log(`churn: not measured: ${(error as Error).message.split('\n')[0]}`);
+  }
+
   const chain = (r: Split) => r.runs.find((run) => run.topology === 'chain')!;
   const hop = median(rows.map((r) => chain(r).overhead));
   const ratio = (r: Split) => (soloP50 / chain(r).p50).toFixed(2);
   const joinS = join ? (join.joinMs / 1000).toFixed(2) : 'NaN';
-  console.log(`mesh: 2way/solo=${ratio(rows[0])} 3way/solo=${ratio(rows[1])} hop_overhead_ms=${hop.toFixed(2)} join_s=${joinS}`);
+  const cold3 = churn && Number.isFinite(churn.cold3S) ? churn.cold3S.toFixed(2) : 'NaN';
+  const killDelay = churn && Number.isFinite(churn.killDelayMs) ? String(Math.round(churn.killDelayMs)) : 'NaN';
+  console.log(`mesh: 2way/solo=${ratio(rows[0])} 3way/solo=${ratio(rows[1])} hop_overhead_ms=${hop.toFixed(2)} join_s=${joinS} cold3_s=${cold3} kill_delay_ms=${killDelay}`);
   process.exit(0);
 }
 

@@ -22,6 +22,8 @@ export interface CompanionMeshOptions {
   readonly memoryBudgetBytes?: number;
   readonly models?: readonly string[];
   readonly announceTtlS?: number;
+  /** One membership challenge's wait (tests shorten it). */
+  readonly membershipTimeoutMs?: number;
   readonly log?: (line: string) => void;
   /** How the companion reaches its own relay (over wss it must trust its self-signed certificate); default connectRelay. */
   readonly connectRelay?: (url: string) => Promise<Relay>;
@@ -65,7 +67,9 @@ export async function startMeshHead(o: MeshHeadOptions, membership: PrivateMesh,
     layerTokensPerSecond: 0,
     models: (o.models ?? []).map((model) => ({ model })),
   });
-  const node = new MeshNode({ libp2p: o.libp2p, mesh: membership, self, ...(o.log ? { log: o.log } : {}) });
+  const node = new MeshNode({
+    libp2p: o.libp2p, mesh: membership, self, ...(o.log ? { log: o.log } : {}), ...(o.membershipTimeoutMs ? { membershipTimeoutMs: o.membershipTimeoutMs } : {}),
+  });
   await node.start();
   let relay: Relay;
   try {

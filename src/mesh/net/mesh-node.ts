@@ -37,6 +37,8 @@ export interface SelfFacts {
 
 export interface MeshNodeOptions {
   readonly libp2p: MeshLibp2p;
+  /** How long one membership challenge waits for the answer (default MEMBERSHIP_TIMEOUT_MS). */
+  readonly membershipTimeoutMs?: number;
   readonly mesh: PrivateMesh;
   readonly self: () => SelfFacts;
   /** How often peer state is gossiped (also right after a member joins). */
@@ -220,10 +222,11 @@ export class MeshNode {
    * loaded machine answers late, not wrongly): MEMBERSHIP_ATTEMPTS tries in all.
    */
   private async verify(connection: Connection): Promise<MembershipOutcome> {
-    let outcome = await challengePeer(connection, this.o.mesh, this.selfPeerId);
+    const challenge = () => challengePeer(connection, this.o.mesh, this.selfPeerId, this.o.membershipTimeoutMs);
+    let outcome = await challenge();
     for (let attempt = 1; attempt < MEMBERSHIP_ATTEMPTS && !outcome.ok && outcome.timedOut && this.running && connection.status === 'open'; attempt++) {
       this.o.log?.(`mesh: ${connection.remotePeer.toString()} gave no membership proof in time (${outcome.reason}); asking again`);
-      outcome = await challengePeer(connection, this.o.mesh, this.selfPeerId);
+      outcome = await challenge();
     }
     return outcome;
   }

@@ -13,6 +13,10 @@ import { startLibp2pNode, webSocketAddress, type CompanionLibp2p } from '../../c
 import { startNostrRelay, type RunningNostrRelay } from '../../companion/nostr-relay.ts';
 import { createIdentity } from '../identity.ts';
 import { createInvite, decodeInvite, type Invite } from '../invite.ts';
+import { proveMembership } from '../membership.ts';
+import { openMesh } from '../mesh-keys.ts';
+import { MEMBERSHIP_PROTOCOL } from './protocols.ts';
+import type { PrivateMesh } from './membership-stream.ts';
 import { startCompanionMesh, type CompanionMesh } from './companion-mesh.ts';
 import { PeerNode } from './peer-node.ts';
 
@@ -101,6 +105,38 @@ describe('joining the companion’s private mesh', () => {
       expect(companion.node.refusedList().find((r) => r.peerId === id)!.reason).toMatch(/no membership proof/);
     } finally {
       await plain.stop();
+    }
+  });
+
+  it('a member that answers its challenge too late (a starved machine) is asked again and let in, not refused', async () => {
+    const slowLibp2p = await startLibp2pNode({ host: '127.0.0.1', port: 0, keyDir: null, privateKey: (await createIdentity()).libp2pKey });
+    const head = await startCompanionMesh({
+      libp2p: slowLibp2p, identity: await createIdentity(), cacheDir: null, appUrl: 'http://127.0.0.1:8080/', nostrUrl: `ws://127.0.0.1:${nostr.port}`,
+      libp2pAddress: webSocketAddress(slowLibp2p), membershipTimeoutMs: 400,
+    });
+    const invite = await decodeInvite(head.token);
+    const mesh = (await openMesh({ visibility: 'private', secret: invite.secret })) as PrivateMesh;
+    const late = await createLibp2p({ transports: [webSockets()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } });
+    let challenges = 0;
+    await late.handle(MEMBERSHIP_PROTOCOL, async (stream, connection) => {
+      const lp = lpStream(stream);
+      const challenge = (await lp.read()).subarray();
+      // The first answer comes after the head stopped waiting; the second in time.
+      if (++challenges === 1) await new Promise((resolve) => setTimeout(resolve, 800));
+      const proof = await proveMembership(mesh, { proverPeerId: late.peerId.toString(), verifierPeerId: connection.remotePeer.toString(), challenge });
+      await lp.write(proof).catch(() => {});
+      await stream.close().catch(() => {});
+    }, { runOnLimitedConnection: true });
+    try {
+      await late.dial(multiaddr(webSocketAddress(slowLibp2p)));
+      const id = late.peerId.toString();
+      await until('the late peer is a member', () => head.node.isMember(id));
+      expect(challenges).toBe(2);
+      expect(head.node.refusedList().map((r) => r.peerId)).not.toContain(id);
+    } finally {
+      await late.stop();
+      await head.stop();
+      await slowLibp2p.stop();
     }
   });
 

@@ -49,11 +49,10 @@ function ensureDependencies() {
 
 /**
  * System tools the tests need, from Debian: Chromium for browser tests (no browser download works
- * offline) and openssl for the HTTPS certificate tests. Installed with apt-get when missing.
+ * offline). Installed with apt-get when missing.
  */
 const SYSTEM_TOOLS = [
   { path: '/usr/bin/chromium', packages: ['chromium', 'fonts-dejavu-core'] },
-  { path: '/usr/bin/openssl', packages: ['openssl'] },
 ];
 
 function ensureSystemTools() {

@@ -1,5 +1,6 @@
 // The companion's HTTP API: a small table of exact routes (/health) and prefix mounts (/v1/, answered
 // by src/api), OpenAI-shaped errors, and CORS limited to the app's own origin so other sites cannot use it.
+// Hand-written rather than on Hono: measured no faster and hardly shorter (ARCHITECTURE.md, Libraries).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface ApiContext {

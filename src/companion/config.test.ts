@@ -58,6 +58,9 @@ describe('parseCompanionArgs', () => {
     expect(errorOf(['--host', '300.1.1.1']).message).toMatch(/IP address or host name/);
     expect(errorOf(['--port', '1']).message).toMatch(/unknown option "--port".*--help/);
     expect(errorOf(['--app-port', '1', 'extra']).message).toMatch(/unknown option "extra"/);
+    expect(errorOf(['--port=1']).message).toMatch(/unknown option "--port"/);
+    expect(errorOf(['-x']).message).toMatch(/unknown option "-x"/);
+    expect(errorOf(['--', '--app-port', '1']).message).toMatch(/unknown option "--"/);
     expect(errorOf(['--host', 'bad_host!']).code).toBe('config_invalid');
   });
 
@@ -124,6 +127,9 @@ describe('parseCompanionArgs', () => {
     for (const name of ['--host', 'MESH_HOST', '--app-port', 'MESH_APP_PORT', '--nostr-port', '--api-port', '--libp2p-port', 'MESH_LIBP2P_PORT']) {
       expect(text).toContain(name);
     }
+    // Help wins over a bad option or variable: it is what a confused user needs.
+    expect(parseCompanionArgs(['--port', '1', '--help'], {}, root).kind).toBe('help');
+    expect(parseCompanionArgs(['-h'], { MESH_APP_PORT: 'x' }, root).kind).toBe('help');
   });
 
   it('does not share mutable defaults between calls', () => {

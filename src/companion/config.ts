@@ -2,6 +2,7 @@
 // env over the default). Pure: no I/O, so every rule about a bad value is unit-tested.
 import { isIP } from 'node:net';
 import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
 import { MeshError } from '../protocol/errors.ts';
 
 export interface CompanionConfig {
@@ -145,9 +146,23 @@ export function helpText(root: string): string {
 
 /** Reads `argv` (without node and script) and `env` over the defaults; throws ConfigError on bad input. */
 export function parseCompanionArgs(argv: readonly string[], env: Record<string, string | undefined>, root: string): ParsedArgs {
+  // Node splits the arguments (--flag value, --flag=value, -h); the checks below are ours, in argument
+  // order, so a message names the option and says what to do. Not strict: strict mode refuses
+  // `--skip-model=false` and words its errors without the hint. --help wins over any bad input.
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      ...Object.fromEntries(OPTIONS.map((o) => [o.flag.slice(2), { type: o.kind === 'flag' ? 'boolean' : 'string' }] as const)),
+    },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  if (tokens.some((t) => t.kind === 'option' && t.name === 'help')) return { kind: 'help', text: helpText(root) };
+
   const config = defaultConfig(root);
   const set = config as unknown as Record<Key, unknown>;
-
   for (const option of OPTIONS) {
     const raw = env[option.env];
     if (raw === undefined || raw === '') continue;
@@ -155,24 +170,17 @@ export function parseCompanionArgs(argv: readonly string[], env: Record<string, 
   }
 
   const seen = new Set<Key>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') return { kind: 'help', text: helpText(root) };
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const option = OPTIONS.find((o) => o.flag === name);
-    if (!option) throw new ConfigError(`unknown option ${JSON.stringify(arg)}; run with --help to list the options`);
-    let raw: string;
-    if (option.kind === 'flag') {
-      raw = eq > 0 ? arg.slice(eq + 1) : 'true';
-    } else if (eq > 0) {
-      raw = arg.slice(eq + 1);
-    } else {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new ConfigError(`option ${name} needs a value, e.g. ${name}=${example(option)}`);
-      raw = next;
-      i++;
+  for (const token of tokens) {
+    const option = token.kind === 'option' ? OPTIONS.find((o) => o.flag === `--${token.name}`) : undefined;
+    if (token.kind !== 'option' || !option) {
+      const arg = token.kind === 'positional' ? token.value : token.kind === 'option' ? token.rawName : '--';
+      throw new ConfigError(`unknown option ${JSON.stringify(arg)}; run with --help to list the options`);
     }
+    const name = option.flag;
+    let raw = token.value;
+    if (option.kind === 'flag') raw ??= 'true';
+    // Not strict, Node takes the next argument as the value even when it is the next flag.
+    else if (raw === undefined || (!token.inlineValue && raw.startsWith('--'))) throw new ConfigError(`option ${name} needs a value, e.g. ${name}=${example(option)}`);
     const value = convert(option, raw, `option ${name}`, root);
     // A repeated --cors-origin or --embed-origin adds up; the first flag replaces what the environment said.
     set[option.key] = option.kind === 'origins' && seen.has(option.key) ? [...(set[option.key] as string[]), ...(value as string[])] : value;

@@ -1,5 +1,5 @@
-import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,13 +15,20 @@ describe('tls', () => {
     expect(subjectAltNames(['mybox.lan', '127.0.0.1'])).toBe('DNS:localhost,IP:127.0.0.1,IP:::1,DNS:mybox.lan');
   });
 
-  it('makes a certificate with openssl, reuses it, and makes a new one for a host it does not name', async () => {
-    const first = await ensureCertificate(dir, ['192.168.7.9']);
+  it('makes a certificate, reuses it, and makes a new one for a host it does not name', async () => {
+    const first = await ensureCertificate(dir, ['192.168.7.9', 'mybox.lan']);
     expect(first.created).toBe(true);
     const cert = new X509Certificate(first.cert);
-    expect(cert.subjectAltName).toContain('IP Address:192.168.7.9');
-    expect(cert.subjectAltName).toContain('DNS:localhost');
-    expect(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(first.key))).toBe(true);
+    expect(cert.subjectAltName).toBe('DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, IP Address:192.168.7.9, DNS:mybox.lan');
+    expect(cert.subject).toContain('CN=Mesh LLM companion (self-signed)');
+    expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']); // extended key usage: TLS server only
+    expect(cert.ca).toBe(false);
+    expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(cert.verify(cert.publicKey)).toBe(true);
+    expect(cert.checkPrivateKey(createPrivateKey(first.key))).toBe(true);
+    // Browsers refuse leaf certificates valid longer than 398 days.
+    expect(Date.parse(cert.validTo) - Date.parse(cert.validFrom)).toBeLessThanOrEqual(398 * 24 * 3600_000);
+    expect(statSync(first.keyPath).mode & 0o077).toBe(0);
     expect(certificateCovers(first.cert, ['192.168.7.9', '127.0.0.1'])).toBe(true);
     expect(certificateCovers(first.cert, ['10.0.0.1'])).toBe(false);
     // A year from now it is about to expire: made again then.
@@ -36,10 +43,21 @@ describe('tls', () => {
     expect(other.fingerprint).not.toBe(first.fingerprint);
   });
 
-  it('says what to do when openssl is missing', async () => {
-    const error = await ensureCertificate(join(dir, 'none'), ['127.0.0.1'], { openssl: '/nonexistent/openssl' }).catch((e: unknown) => e);
+  it('replaces a cached certificate it cannot read', async () => {
+    const own = join(dir, 'garbled');
+    const made = await ensureCertificate(own, []);
+    writeFileSync(made.certPath, 'not a certificate');
+    const again = await ensureCertificate(own, []);
+    expect(again.created).toBe(true);
+    expect(certificateCovers(again.cert, [])).toBe(true);
+  });
+
+  it('says what to do when the cache dir cannot be written', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    const error = await ensureCertificate(join(file, 'cache'), ['127.0.0.1']).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TlsError);
-    expect((error as TlsError).code).toBe('openssl_missing');
-    expect((error as Error).message).toMatch(/install it/);
+    expect((error as TlsError).code).toBe('certificate_unwritable');
+    expect((error as Error).message).toMatch(/writable --cache-dir/);
   });
 });

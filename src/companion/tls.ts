@@ -1,13 +1,11 @@
 // A self-signed certificate for `npm start -- --https`: a page opened from another machine on the LAN
-// is a secure context (needed for WebGPU, crypto.subtle, service workers) only over HTTPS. Made with
-// the system's `openssl` (Node has no X.509 writer), kept under the cache dir and reused while it is
-// valid and names every host asked for; otherwise made again.
-import { execFile } from 'node:child_process';
+// is a secure context (needed for WebGPU, crypto.subtle, service workers) only over HTTPS. Made in
+// process with `selfsigned` (Node has no X.509 writer; this needs no system openssl), kept under the
+// cache dir and reused while it is valid and names every host asked for; otherwise made again.
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { MeshError } from '../protocol/errors.ts';
 
 export interface TlsFiles {
@@ -22,7 +20,7 @@ export interface TlsFiles {
 }
 
 export class TlsError extends MeshError {
-  constructor(code: 'openssl_missing' | 'openssl_failed', message: string, options?: ErrorOptions) {
+  constructor(code: 'certificate_unwritable', message: string, options?: ErrorOptions) {
     super(code, message, options);
     this.name = 'TlsError';
   }
@@ -33,10 +31,14 @@ export const LOCAL_NAMES = ['localhost', '127.0.0.1', '::1'] as const;
 /** Browsers refuse leaf certificates valid longer than 398 days. */
 const VALID_DAYS = 397;
 
-/** The subjectAltName value for these hosts: IP addresses as IP:, names as DNS:. Wildcard binds add nothing. */
+/** The names a certificate for these hosts carries: loopback first, brackets off, wildcard binds left out. */
+function certificateNames(hosts: readonly string[]): string[] {
+  return [...new Set([...LOCAL_NAMES, ...hosts].map((h) => h.replace(/^\[(.*)\]$/, '$1')).filter((h) => h !== '0.0.0.0' && h !== '::' && h !== ''))];
+}
+
+/** The subjectAltName value for these hosts, as openssl and Node write it: IP addresses as IP:, names as DNS:. */
 export function subjectAltNames(hosts: readonly string[]): string {
-  const names = [...new Set([...LOCAL_NAMES, ...hosts].map((h) => h.replace(/^\[(.*)\]$/, '$1')).filter((h) => h !== '0.0.0.0' && h !== '::' && h !== ''))];
-  return names.map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  return certificateNames(hosts).map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
 }
 
 /** Whether a certificate names every host and stays valid for at least another day. */
@@ -55,35 +57,43 @@ export function certificateCovers(pem: string, hosts: readonly string[], now = D
   return subjectAltNames(hosts).split(',').every((want) => haveNorm.has(norm(want)));
 }
 
-/** The certificate and key for `hosts` under `dir`, made with openssl when missing, expiring or lacking a host. */
-export async function ensureCertificate(dir: string, hosts: readonly string[], options: { openssl?: string } = {}): Promise<TlsFiles> {
+/** The certificate and key for `hosts` under `dir`, made when missing, expiring or lacking a host. */
+export async function ensureCertificate(dir: string, hosts: readonly string[]): Promise<TlsFiles> {
   const certPath = join(dir, 'tls-cert.pem');
   const keyPath = join(dir, 'tls-key.pem');
   const existing = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]).catch(() => null);
   if (existing && certificateCovers(existing[0], hosts)) return files(existing[0], existing[1], certPath, keyPath, false);
 
-  await mkdir(dir, { recursive: true });
+  // Loaded only when a certificate is made: the library and its X.509 stack take ~150 ms to import.
+  const { generate } = await import('selfsigned');
+  const notBeforeDate = new Date();
+  const made = await generate([{ name: 'commonName', value: 'Mesh LLM companion (self-signed)' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate,
+    notAfterDate: new Date(notBeforeDate.getTime() + VALID_DAYS * 24 * 3600_000),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: certificateNames(hosts).map((h) => (isIP(h) ? { type: 7 as const, ip: h } : { type: 2 as const, value: h })) },
+    ],
+  });
+  // Written beside the final paths and renamed over them, so a crash never leaves half a pair.
   const tmpCert = `${certPath}.${process.pid}.tmp`;
   const tmpKey = `${keyPath}.${process.pid}.tmp`;
-  const openssl = options.openssl ?? 'openssl';
   try {
-    await promisify(execFile)(openssl, [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-days', String(VALID_DAYS), '-subj', '/CN=Mesh LLM companion (self-signed)',
-      '-addext', `subjectAltName=${subjectAltNames(hosts)}`,
-      '-addext', 'extendedKeyUsage=serverAuth',
-      '-keyout', tmpKey, '-out', tmpCert,
-    ], { timeout: 30_000 });
+    await mkdir(dir, { recursive: true });
+    await writeFile(tmpKey, made.private, { mode: 0o600 });
+    await writeFile(tmpCert, made.cert);
     await rename(tmpKey, keyPath);
     await rename(tmpCert, certPath);
   } catch (error) {
-    await Promise.all([rm(tmpCert, { force: true }), rm(tmpKey, { force: true })]);
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new TlsError('openssl_missing', `--https needs the openssl command to make a certificate, and ${openssl} was not found; install it (apt-get install openssl) or serve over http`, { cause: error });
-    }
-    throw new TlsError('openssl_failed', `making a certificate with openssl failed: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`, { cause: error });
+    await Promise.all([tmpCert, tmpKey].map((tmp) => rm(tmp, { force: true }).catch(() => undefined)));
+    throw new TlsError('certificate_unwritable', `--https could not keep its certificate in ${dir} (${(error as Error).message}); pass a writable --cache-dir or serve over http`, { cause: error });
   }
-  return files(await readFile(certPath, 'utf8'), await readFile(keyPath, 'utf8'), certPath, keyPath, true);
+  return files(made.cert, made.private, certPath, keyPath, true);
 }
 
 function files(cert: string, key: string, certPath: string, keyPath: string, created: boolean): TlsFiles {

@@ -7,7 +7,7 @@
 import { expect, test } from '@playwright/test';
 import { gotoApp } from './support/app.ts';
 import { meshStackPerFile } from './support/mesh-stack.ts';
-import { coldStart, killMidAnswer } from './support/mesh-churn.ts';
+import { coldStart, killMidAnswer, stepsText } from './support/mesh-churn.ts';
 
 const MODEL = 'tiny-llama-4l-f32';
 /** Its layers are ~197 KB: budgets for 2, 1 and 1 of them, exactly the four layers. */
@@ -52,7 +52,7 @@ test('three processes started at once: no failed request while the plan settles,
     expect(recovered, 'the companion should log the recovery').not.toBeNull();
     console.log(
       `mesh-churn: ${MODEL}, 3 Chromium processes launched at once, budgets ${BUDGETS.join('/')}: first answer split across all three ${start.cold3S.toFixed(1)} s after launch; ` +
-        `${start.answers.length} answers while they joined (${split} split), 0 failed; one process killed mid-answer: ${Math.round(kill.clean.ms)} ms clean, ${Math.round(kill.faulted.ms)} ms faulted, ` +
+        `${start.answers.length} answers while they joined (${split} split), 0 failed (s after launch: ${stepsText(start.steps)}); one process killed mid-answer: ${Math.round(kill.clean.ms)} ms clean, ${Math.round(kill.faulted.ms)} ms faulted, ` +
         `kill_delay_ms=${Math.round(kill.killDelayMs)} (recovery on the companion's layers ${recovered![1]} ms)`,
     );
   } finally {

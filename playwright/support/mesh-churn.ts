@@ -20,6 +20,8 @@ export interface ColdStart {
   /** Every answer the client got while the processes started and the plan settled. */
   readonly answers: readonly Asked[];
   readonly tabs: readonly Tab[];
+  /** Per tab, seconds after launch when it first showed each step: page up, member, stage ready. */
+  readonly steps: readonly { page?: number; member?: number; ready?: number }[];
 }
 
 /** A server tab in a Chromium process of its own; close() ends the process. */
@@ -86,15 +88,24 @@ async function stopAsking(client: Page): Promise<Asked[]> {
 export async function coldStart(o: ChurnOptions): Promise<ColdStart> {
   await startAsking(o.client, o.api, o.model, o.prompt, o.maxTokens);
   const launched = Date.now();
+  const since = () => (Date.now() - launched) / 1000;
+  const steps: { page?: number; member?: number; ready?: number }[] = o.budgets.map(() => ({}));
   const tabs = await Promise.all(o.budgets.map(async (budget, i) => {
     const tab = await o.launch(i);
     tab.page.on('pageerror', (error) => console.error(`tab ${i} page error: ${error.message}`));
     await tab.page.goto(`${o.invite}&auto=1&role=server&budget=${budget}`);
+    steps[i].page = since();
     return tab;
   }));
   const deadline = Date.now() + (o.timeoutMs ?? 90_000);
   let cold3S = Number.NaN;
   while (Date.now() < deadline) {
+    await Promise.all(tabs.map(async (t, i) => {
+      type Snap = { status?: string; stage?: { status?: string } } | undefined;
+      const snap = await t.page.evaluate(() => (window as unknown as { meshApp?: { mesh?: { state(): unknown } } }).meshApp?.mesh?.state() as Snap).catch(() => undefined);
+      if (snap?.status === 'joined') steps[i].member ??= since();
+      if (snap?.stage?.status === 'ready') steps[i].ready ??= since();
+    }));
     const all = await asked(o.client);
     const first = all.find((a) => a.status === 200 && a.servedBy.split(', ').length === o.budgets.length);
     if (first) {
@@ -106,7 +117,7 @@ export async function coldStart(o: ChurnOptions): Promise<ColdStart> {
   // A few more answers on the settled plan, then the loop stops.
   const settled = (await asked(o.client)).length;
   for (let i = 0; i < 100 && (await asked(o.client)).length < settled + 3; i++) await o.client.waitForTimeout(100);
-  return { cold3S, answers: await stopAsking(o.client), tabs };
+  return { cold3S, answers: await stopAsking(o.client), tabs, steps };
 }
 
 export interface KillRun {
@@ -116,6 +127,12 @@ export interface KillRun {
   readonly clean: { status: number; text: string; ms: number; servedBy: string };
   /** faulted.ms - clean.ms. */
   readonly killDelayMs: number;
+}
+
+/** `page 1.2/member 3.4/ready 5.6 s` per tab, for the logs. */
+export function stepsText(steps: ColdStart['steps']): string {
+  const t = (x: number | undefined) => (x === undefined ? 'never' : x.toFixed(1));
+  return steps.map((s, i) => `tab ${i}: page ${t(s.page)}, joined ${t(s.member)}, layers ready ${t(s.ready)}`).join('; ');
 }
 
 /** Times one streamed answer from the client; closes `victim` once `killAfter` chunks arrived. */

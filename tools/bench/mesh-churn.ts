@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { chromiumLaunchOptions } from '../../playwright/support/browser.ts';
-import { coldStart, killMidAnswer, type Tab } from '../../playwright/support/mesh-churn.ts';
+import { coldStart, killMidAnswer, stepsText, type Tab } from '../../playwright/support/mesh-churn.ts';
 import { startNetns } from '../../playwright/support/netns.ts';
 import { startStack } from '../../playwright/support/stack.ts';
 
@@ -48,6 +48,7 @@ export async function measureChurn(model: string, budgets: readonly number[]): P
         lines: [
           `churn (${netns ? 'own network namespace, WebRTC between tabs' : `loopback: ${made.reason}`}): 3 Chromium processes launched at once, weights cached, budgets ${budgets.join('/')} B: ` +
             `first answer split across all three ${start.cold3S.toFixed(2)} s after launch (warm-up with nothing cached: ${warm.cold3S.toFixed(2)} s); ${start.answers.length} answers meanwhile, ${failed} failed`,
+          `        s after launch: ${stepsText(start.steps)}`,
           `        one process closed after ${Math.floor(ask.maxTokens / 4)} of ${ask.maxTokens} tokens: ${Math.round(kill.clean.ms)} ms undisturbed, ${Math.round(kill.faulted.ms)} ms with the kill (${kill.faulted.status}, text ${kill.faulted.text === kill.clean.text ? 'identical' : 'DIFFERENT'})`,
         ],
       };

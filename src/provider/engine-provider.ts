@@ -3,8 +3,9 @@
 // reported as served by this peer. Recent sessions are kept (session-cache.ts) so a conversation's
 // next turn evaluates only its new tokens.
 import type { Engine, InferenceSession } from '../engine/engine.ts';
-import { generateTokens, rowLogprobs } from '../engine/generate.ts';
+import { rowLogprobs } from '../engine/generate.ts';
 import { resumeSession, SessionCache, type SessionCacheOptions } from './session-cache.ts';
+import { macrotask, sessionTokens } from './session-tokens.ts';
 import { chatTemplateFor } from '../tokenizer/index.ts';
 import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PositionLogprobs, PromptLogprobs, PromptLogprobsRequest, ServedBy } from './provider.ts';
 import { ApiError } from '../protocol/api-error.ts';
@@ -17,16 +18,6 @@ export interface EngineModel {
   peer?: string;
   ownedBy?: string;
   created?: number;
-}
-
-/** Resolves after pending I/O callbacks have run (setImmediate in Node, a message hop in browsers). */
-function macrotask(): Promise<void> {
-  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
-    channel.port2.postMessage(null);
-  });
 }
 
 /** Prompt tokens seen and evaluated since the provider started: what the KV reuse saved. */
@@ -108,22 +99,10 @@ export class EngineProvider implements ModelProvider {
     stats.promptTokens += request.promptTokens.length;
     stats.reused += reused;
     const view = resumeSession(session, reused, (n) => { stats.evaluated += n; });
-    const wantLogprobs = request.logprobs;
-    const events = generateTokens(view, m.engine.tokenizer, {
-      promptTokens: request.promptTokens, maxTokens: request.maxTokens, sampling: request.sampling, signal: request.signal, logprobs: wantLogprobs?.top,
-    });
     async function* tokens(): AsyncGenerator<number> {
       let broken = false;
       try {
-        for await (const e of events) {
-          if (e.type !== 'token') continue;
-          if (wantLogprobs && e.logprobs) wantLogprobs.onToken({ token: e.token, logprob: e.logprobs.logprob, top: e.logprobs.top });
-          yield e.token;
-          // A small model's step can finish without ever leaving the microtask queue: let I/O run between
-          // tokens, so a client's disconnect is seen (and the generation stopped) within one token, and
-          // other requests' streams keep flowing.
-          await macrotask();
-        }
+        yield* sessionTokens(view, m.engine.tokenizer, request);
       } catch (e) {
         // Aborts are checked between batches, and return() (stop sequence, client gone) lands between
         // steps: the session then still holds exactly session.tokens. Anything else may leave it half-run.

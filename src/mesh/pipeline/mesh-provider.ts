@@ -3,9 +3,9 @@
 // with the head: the mesh only moves hidden states. x-mesh-served-by names each stage's peer and
 // layers.
 import { scorePrompt } from '../../provider/engine-provider.ts';
+import { sessionTokens } from '../../provider/session-tokens.ts';
 import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PromptLogprobs, PromptLogprobsRequest } from '../../provider/provider.ts';
 import { ApiError } from '../../protocol/api-error.ts';
-import { generateTokens } from '../../engine/generate.ts';
 import type { Head } from '../../engine/head.ts';
 import type { Tail } from '../../engine/tail.ts';
 import type { Tokenizer } from '../../tokenizer/tokenizer.ts';
@@ -47,12 +47,6 @@ function meshUnavailable(error: unknown): unknown {
   return new ApiError('unavailable', `the mesh cannot serve this model right now: ${error.message}`, { code: 'mesh_unavailable', retryAfter: RETRY_AFTER_S, cause: error });
 }
 
-/** Resolves after pending I/O has run, so a client's disconnect is seen between tokens. */
-function macrotask(): Promise<void> {
-  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
 export class MeshProvider implements ModelProvider {
   private readonly o: MeshProviderOptions;
 
@@ -74,18 +68,9 @@ export class MeshProvider implements ModelProvider {
     const { plan } = route;
     const o = this.o;
     const session = createMeshSession({ ...o, plan });
-    const wantLogprobs = request.logprobs;
-    const events = generateTokens(session, o.tokenizer, {
-      promptTokens: request.promptTokens, maxTokens: request.maxTokens, sampling: request.sampling, signal: request.signal, logprobs: wantLogprobs?.top,
-    });
     async function* tokens(): AsyncGenerator<number> {
       try {
-        for await (const e of events) {
-          if (e.type !== 'token') continue;
-          if (wantLogprobs && e.logprobs) wantLogprobs.onToken({ token: e.token, logprob: e.logprobs.logprob, top: e.logprobs.top });
-          yield e.token;
-          await macrotask();
-        }
+        yield* sessionTokens(session, o.tokenizer, request);
       } catch (error) {
         throw meshUnavailable(error);
       } finally {

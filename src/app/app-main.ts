@@ -11,7 +11,7 @@ import type { CapabilityReport } from '../protocol/capabilities.ts';
 import { AppShell } from '../ui/shell.ts';
 import type { ServiceWorkerStatus } from '../ui/status-rows.ts';
 import { UpdatePrompt } from '../ui/update-prompt.ts';
-import { apiFetch } from '../client/api-fetch.ts';
+import { createApiFetch } from '../client/api-fetch.ts';
 import { probeCapabilities } from '../client/capabilities.ts';
 import { createMeshJoin, type MeshJoin } from '../client/mesh-join.ts';
 import { companionApiResolver, saveCompanionApi, type CompanionApi } from '../client/companion-api.ts';
@@ -43,6 +43,8 @@ const root = document.getElementById('app');
 if (!root) throw new Error('index.html has no #app element to mount the shell in');
 
 const mesh = createMeshJoin();
+// A tab in a mesh sends /v1 to the mesh's head; otherwise to the companion (or its own API).
+const apiFetch = createApiFetch({ mesh: (request) => mesh.meshFetch(request), inMesh: () => mesh.state().status === 'joined' });
 const views = createViews(apiFetch, mesh);
 const shell = new AppShell(root, views.factories);
 shell.followMesh(mesh);

@@ -47,6 +47,32 @@ describe('createApiRoute', () => {
     expect(await anthropic.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error', message: expect.stringContaining('no peer can serve "tiny"') } });
   });
 
+  it('asks the mesh first, with the body intact; passes a mesh that is away or unreachable over for the companion', async () => {
+    const { fetch, seen } = refusing();
+    const asked: { body: string; version: string | null }[] = [];
+    let mesh: ((request: Request) => Promise<Response> | undefined) | undefined = (request) => (async () => {
+      asked.push({ body: await request.text(), version: request.headers.get('anthropic-version') });
+      return new Response('{"from":"head"}', { status: 404, headers: { 'content-type': 'application/json' } });
+    })();
+    const route = createApiRoute({ via: 'page', companion: async () => ({ url: DEFAULT_COMPANION_API }), fetch, mesh: (request) => mesh?.(request) });
+    const viaMesh = await route(post('/v1/messages', chatBody, { 'anthropic-version': '2023-06-01' }));
+    expect(asked).toEqual([{ body: chatBody, version: '2023-06-01' }]);
+    expect(seen).toHaveLength(0);
+    expect(viaMesh.status).toBe(404); // the head's answer, errors included, is the answer
+    expect(viaMesh.headers.get('x-mesh-via')).toBe('page; mesh');
+    expect(await viaMesh.json()).toEqual({ from: 'head' });
+
+    mesh = () => Promise.reject(new Error('no link to the head'));
+    const unreachable = await route(post('/v1/chat/completions', chatBody));
+    expect(seen.map((r) => r.url)).toEqual([`${DEFAULT_COMPANION_API}/v1/chat/completions`]);
+    expect(await seen[0].text()).toBe(chatBody);
+    expect(unreachable.headers.get('x-mesh-via')).toBe('page; local');
+
+    mesh = undefined;
+    await route(post('/v1/chat/completions', chatBody));
+    expect(seen).toHaveLength(2);
+  });
+
   it('still validates locally: a bad request is a 400, the model list is empty', async () => {
     const route = createApiRoute({ via: 'page', companion: async () => ({ url: DEFAULT_COMPANION_API }), fetch: refusing().fetch });
     const bad = await route(post('/v1/chat/completions', '{"model":'));

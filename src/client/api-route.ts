@@ -12,6 +12,11 @@ export interface ApiRouteOptions {
   fetch?: typeof fetch;
   /** Serves when the companion cannot: the tab's own engine or the mesh, once they exist. */
   local?: ModelProvider;
+  /**
+   * The mesh this tab is in (mesh-join.ts meshFetch): asked first, before the companion; undefined
+   * when not in one. A mesh whose head cannot be reached is passed over for the companion.
+   */
+  mesh?: (request: Request) => Promise<Response> | undefined;
   /** Marks answers, e.g. "service-worker" or "page" (x-mesh-via), for debugging and tests. */
   via: string;
 }
@@ -39,6 +44,15 @@ export function createApiRoute(options: ApiRouteOptions): (request: Request) => 
     const url = new URL(request.url);
     // Read once: it is sent to the companion, and again to the local API if the companion is away.
     const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
+    const viaMesh = options.mesh?.(new Request(request.url, { method: request.method, headers: request.headers, body, signal: request.signal }));
+    if (viaMesh) {
+      try {
+        return relabel(await viaMesh, options.via, 'mesh');
+      } catch (error) {
+        if (request.signal.aborted) throw error;
+        // The head is unreachable (restarting, link lost): the companion or the local API answers.
+      }
+    }
     const companion = await options.companion();
     const headers = new Headers();
     request.headers.forEach((value, name) => { if (!SKIP_HEADERS.has(name)) headers.set(name, value); });

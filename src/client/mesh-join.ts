@@ -66,6 +66,12 @@ export interface MeshJoin {
   /** The public or named mesh this tab was opened for or is in (undefined: an invite's private mesh, or none). */
   openMesh(): OpenMeshName | undefined;
   leave(): Promise<void>;
+  /**
+   * Sends a /v1 request to the mesh's head (over libp2p, src/mesh/net/api-stream.ts) once this tab
+   * has joined, as a server or a client; undefined while it is in no mesh. The promise rejects with
+   * a MeshError when the head cannot be reached (the caller then asks the companion's HTTP API).
+   */
+  meshFetch(request: Request): Promise<Response> | undefined;
   /** Teacher-forced top-K log-probs of `tokens` through the companion's plan (PeerNode.teacherForced): parity checks of a split. */
   teacherForced(tokens: readonly number[], topK?: number): Promise<TokenLogprob[][]>;
   /** Called after every change of state. */
@@ -215,6 +221,9 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
       const byId = new Map<string, PublicMeshEntry>();
       for (const entry of lists.flat()) if ((byId.get(entry.meshId)?.peers ?? -1) < entry.peers) byId.set(entry.meshId, entry);
       return { relays: urls, meshes: [...byId.values()] };
+    },
+    meshFetch(request) {
+      return node?.snapshot().status === 'joined' ? node.fetchApi(request) : undefined;
     },
     async teacherForced(tokens, topK) {
       if (!node) throw new Error('join a mesh first');

@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createApiContext, EngineProvider, errorResponse, speaks, type ApiOptions, type ModelProvider } from '../api/index.ts';
+import { createApiContext, EngineProvider, errorResponse, handleApiRequest, speaks, type ApiContext, type ApiOptions, type ModelProvider } from '../api/index.ts';
 import { nodeApiHandler, sendFetchResponse } from '../api/node-adapter.ts';
 import { checkApiToken, generateApiToken } from './api-auth.ts';
 import { createApiHandler, healthRoute } from './api-server.ts';
@@ -31,6 +31,7 @@ import { MemoryIdentityStore } from '../mesh/identity-store-memory.ts';
 import { startCompanionMesh, type CompanionMesh } from '../mesh/net/companion-mesh.ts';
 import { startOpenCompanionMesh, type OpenCompanionMesh } from '../mesh/net/open-companion-mesh.ts';
 import { startCompanionPipeline } from './companion-mesh-pipeline.ts';
+import { serveMeshApi } from '../mesh/net/api-stream.ts';
 
 export interface CompanionUrls {
   app: string;
@@ -179,12 +180,17 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     const tabs = new TabHub({ allowedOrigins, token: apiToken, log: (line) => console.error(`companion: ${line}`) });
     const local = options.provider ?? pipeline?.provider ?? new EngineProvider((options.models ?? []).map((m) => m.model));
     const provider = new TabRoutingProvider(local, tabs, { preferTabs: options.preferTabs });
+    // One context, so HTTP clients and mesh members share the model queues (fair by client: a member by its peer id).
+    const apiContext = createApiContext({ ...options.api, provider });
+    for (const head of [mesh, openMesh]) {
+      if (head) await serveMeshApi(head.node, (request, info) => handleApiRequest(request, apiContext, info), (line) => console.error(`companion: ${line}`));
+    }
     const apiHandler = createApiHandler({
       routes: [
         healthRoute({ version: VERSION, startedAt, services: () => ({ ...urls }), models: () => (options.models ?? []).map((m) => m.info) }),
         ...(options.routes ?? []),
       ],
-      mounts: [v1Mount({ ...options.api, provider }, apiToken)],
+      mounts: [v1Mount(apiContext, apiToken)],
       allowedOrigins,
     });
     const apiServer = tls ? createHttpsServer({ ...keyPair }, apiHandler) : createServer(apiHandler);
@@ -245,8 +251,8 @@ function fromThisMachine(req: IncomingMessage): boolean {
 }
 
 /** /v1/…: the OpenAI + Anthropic API, behind the bearer token when there is one. */
-function v1Mount(api: ApiOptions, token: string | null): ApiMount {
-  const serve = nodeApiHandler(createApiContext(api));
+function v1Mount(api: ApiContext, token: string | null): ApiMount {
+  const serve = nodeApiHandler(api);
   return {
     prefix: '/v1/',
     async handle({ req, res }) {

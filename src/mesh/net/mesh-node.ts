@@ -97,6 +97,8 @@ export class MeshNode {
   private readonly gossipListeners = new Set<(message: GossipMessage) => void>();
   private readonly changeListeners = new Set<() => void>();
   private readonly joinListeners = new Set<(peerId: string) => void>();
+  /** Protocols registered through handleForMembers: unregistered on stop. */
+  private readonly memberProtocols = new Set<string>();
 
   constructor(options: MeshNodeOptions) {
     this.o = options;
@@ -137,7 +139,8 @@ export class MeshNode {
     pubsub.topicValidators.delete(this.topic);
     if (pubsub.getTopics().includes(this.topic)) pubsub.unsubscribe(this.topic);
     await libp2p.unhandle(MEMBERSHIP_PROTOCOL).catch(() => {});
-    await libp2p.unhandle(RTT_PROTOCOL).catch(() => {});
+    for (const protocol of this.memberProtocols) await libp2p.unhandle(protocol).catch(() => {});
+    this.memberProtocols.clear();
   }
 
   /** This peer's gossiped round trip (ms, quantized): undefined until measured, 0 for a peer that measures none. */
@@ -185,6 +188,7 @@ export class MeshNode {
    * peer still being checked waits for the verdict; one from a non-member is reset unread.
    */
   async handleForMembers(protocol: string, handler: StreamHandler, options: StreamHandlerOptions = {}): Promise<void> {
+    this.memberProtocols.add(protocol);
     await this.o.libp2p.handle(
       protocol,
       async (stream, connection) => {

@@ -27,6 +27,9 @@ import { modelMemory, type ModelMemory } from '../layer-memory.ts';
 import type { LayerPlanMessage } from '../../protocol/mesh-messages.ts';
 import { PlanWatch, type PlanView } from './plan-watch.ts';
 import type { OpenMeshKeys } from './open-mesh.ts';
+import { meshApiFetch } from './api-stream.ts';
+import { API_PROTOCOL } from './protocols.ts';
+import { MeshError } from '../../protocol/errors.ts';
 
 export interface PeerNodeOptions {
   readonly identity: MeshIdentity;
@@ -279,6 +282,19 @@ export class PeerNode {
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }
+  }
+
+  /**
+   * Sends a /v1 request to the mesh's head (the invite's bootstrap) over API_PROTOCOL and resolves
+   * with its streamed answer (api-stream.ts). Rejects with a MeshError while no head is linked.
+   */
+  async fetchApi(request: Request): Promise<Response> {
+    const node = this.meshNode;
+    if (!node || this.status !== 'joined') throw new MeshError('mesh_not_joined', 'this tab is not in a mesh yet: wait until it has joined, then retry');
+    const head = [...this.heads].find((peerId) => node.isMember(peerId) && node.linksTo(peerId).length > 0);
+    if (!head) throw new MeshError('mesh_head_unreachable', 'no link to the mesh\'s head (the companion) right now; it may be restarting: retry in a few seconds');
+    // A direct link: a relayed one is capped (2 min / 128 KiB), which a long answer would outlive.
+    return meshApiFetch((signal) => node.openStream(head, API_PROTOCOL, signal, { direct: true }), request);
   }
 
   /** A plan from the head: when it gives this peer a share, check it (plan-check.ts) before loading. */

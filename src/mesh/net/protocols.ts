@@ -13,3 +13,5 @@ export function meshTopic(meshId: string): string {
 }
 /** Timed echoes: a server measures its round trip to the head on it (rtt-stream.ts). Members only. */
 export const RTT_PROTOCOL = '/mesh-llm-web/rtt/1.0.0';
+/** A member's /v1 requests to the head and its streamed answers (api-stream.ts, frames of src/protocol/mesh-api.ts). Members only. */
+export const API_PROTOCOL = '/mesh-llm-web/api/1.0.0';

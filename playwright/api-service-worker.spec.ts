@@ -44,7 +44,7 @@ test('the service worker streams /v1 from the companion, and answers 503 without
       if (r.done) break;
       reads++;
       buffer += decoder.decode(r.value, { stream: true });
-      let at;
+      let at: number;
       while ((at = buffer.indexOf('\n\n')) >= 0) {
         const data = buffer.slice(0, at).replace(/^data: /, '');
         buffer = buffer.slice(at + 2);

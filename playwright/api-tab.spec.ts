@@ -84,7 +84,7 @@ test('a Chromium tab serves the companion\'s API: SDK answers equal the engine\'
   expect(response.headers.get('x-mesh-served-by')).toBe('tab-chromium;layers=0-2');
 
   let streamed = '';
-  let usage;
+  let usage: OpenAI.CompletionUsage | null | undefined;
   for await (const c of await openai.chat.completions.create({ model: MODEL, messages: chat, max_tokens: 16, temperature: 0, stream: true, stream_options: { include_usage: true } })) {
     streamed += c.choices[0]?.delta.content ?? '';
     usage = c.usage ?? usage;

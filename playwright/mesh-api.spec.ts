@@ -126,7 +126,7 @@ async function readSse(res: Response, started: number): Promise<Timed> {
     const r = await reader.read();
     if (r.done) break;
     buffer += r.value;
-    let cut;
+    let cut: number;
     while ((cut = buffer.indexOf('\n\n')) >= 0) {
       const data = buffer.slice(0, cut).replace(/^data: /, '');
       buffer = buffer.slice(cut + 2);

@@ -111,7 +111,7 @@ test('three tabs and the companion form a private mesh from the invite; a wrong 
 
   // Another mesh's invite with the same bootstrap and relay: well formed, but the wrong secret.
   const wrong = encodeInvite(await createInvite({ bootstrap: decoded.bootstrap, relays: decoded.relays }));
-  const outsider = await openTab(browser, `${inviteLink(new URL(invite).origin + '/', wrong)}&auto=1&role=server`);
+  const outsider = await openTab(browser, `${inviteLink(`${new URL(invite).origin}/`, wrong)}&auto=1&role=server`);
   await expect.poll(async () => (await meshState(outsider)).status, { timeout: 20_000 }).toBe('joined');
   const outsiderId = (await meshState(outsider)).peerId;
   // It refuses the companion (whose proof is for the real mesh) as the companion refuses it.

@@ -106,7 +106,7 @@ function ensureLavapipe() {
     return;
   }
   const lib = join(dir, 'root', 'usr', 'lib', 'x86_64-linux-gnu', 'libvulkan_lvp.so');
-  writeFileSync(LAVAPIPE_ICD, JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: lib, api_version: '1.3.0' } }, null, 2) + '\n');
+  writeFileSync(LAVAPIPE_ICD, `${JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: lib, api_version: '1.3.0' } }, null, 2)}\n`);
 }
 
 /**

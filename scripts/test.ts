@@ -1,4 +1,4 @@
-// `npm test`: typecheck, unit tests (vitest), production build, browser end-to-end tests (Playwright on
+// `npm test`: typecheck, lint, unit tests (vitest), production build, browser end-to-end tests (Playwright on
 // Debian's Chromium). `--full` (npm run test:full) widens every matrix to all models and types.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -41,6 +41,8 @@ const vitestJson = join(cache, 'vitest.json');
 const playwrightJson = join(cache, 'playwright.json');
 
 step('typecheck', 'node_modules/typescript/bin/tsc', ['--noEmit', '-p', 'tsconfig.json']);
+// Lint and format (biome.jsonc): `npm run lint`; `npx biome check --write .` fixes the format.
+step('lint (biome)', 'node_modules/@biomejs/biome/bin/biome', ['lint', '.']);
 step('unit tests (vitest)', 'node_modules/vitest/vitest.mjs', ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`], () => {
   const r = readJson(vitestJson);
   return r

@@ -19,7 +19,10 @@ function serveTestFiles(hung: Set<ServerResponse>) {
       return;
     }
     const m = /^\/models\/([\w.-]+\.gguf)$/.exec(url);
-    if (!m) return next();
+    if (!m) {
+      next();
+      return;
+    }
     const path = join(MODELS, m[1]);
     let size: number;
     try {

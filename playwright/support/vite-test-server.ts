@@ -23,7 +23,10 @@ export { ISOLATION_HEADERS } from '../../src/companion/static-server.ts';
 /** /models/<name>.gguf from .cache/models, served as the companion serves models (ranges, ETag, 404, 416). */
 export function serveModelRanges(req: IncomingMessage, res: ServerResponse, next: () => void): void {
   const m = /^\/models\/([\w.-]+\.gguf)$/.exec(req.url ?? '');
-  if (!m) return next();
+  if (!m) {
+    next();
+    return;
+  }
   serveFile(req, res, join(MODELS, m[1])).catch(() => res.destroy());
 }
 

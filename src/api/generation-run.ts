@@ -4,7 +4,7 @@
 import { ApiError } from '../protocol/api-error.ts';
 import type { SamplingParams } from '../protocol/generation.ts';
 import { TokenTextStream } from '../tokenizer/index.ts';
-import type { ModelProvider, ModelText, PositionLogprobs, ServedBy } from '../provider/provider.ts';
+import type { Generation, ModelProvider, ModelText, PositionLogprobs, ServedBy } from '../provider/provider.ts';
 import { StopMatcher } from './stop-matcher.ts';
 
 /** Why generation ended, before each protocol names it: eog -> stop/end_turn, length -> length/max_tokens. */
@@ -74,7 +74,7 @@ export async function startRun(o: RunOptions): Promise<Run> {
   const reported: PositionLogprobs[] = [];
   let released: PositionLogprobs[] = [];
   const logprobs = o.logprobs === undefined ? undefined : { top: o.logprobs, onToken: (step: PositionLogprobs) => { reported.push(step); } };
-  let generation;
+  let generation: Generation;
   try {
     generation = await o.provider.generate({
       model: o.model, promptTokens: o.promptTokens, sampling: o.sampling, maxTokens: o.maxTokens, signal: controller.signal,

@@ -63,7 +63,7 @@ describe('OpenAI SDK', () => {
     const stream = await openai.chat.completions.create({ model: TEST_MODEL, messages, stream: true, stream_options: { include_usage: true } });
     let content = '';
     let finish: string | null = null;
-    let usage;
+    let usage: OpenAI.CompletionUsage | null | undefined;
     for await (const chunk of stream) {
       content += chunk.choices[0]?.delta.content ?? '';
       finish = chunk.choices[0]?.finish_reason ?? finish;

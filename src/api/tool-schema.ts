@@ -22,7 +22,7 @@ export function toolArgumentsCheck(tools: readonly ToolSpec[]): ArgumentsCheck {
   return (name, args) => {
     const tool = tools.find((t) => t.name === name);
     if (!tool) return null;
-    let result;
+    let result: ReturnType<Validator['validate']>;
     try {
       let validator = validators.get(name);
       if (!validator) validators.set(name, (validator = new Validator(tool.parameters as Schema, '2020-12')));

@@ -19,7 +19,7 @@ export async function* readSse(body: ReadableStream<Uint8Array>, signal?: AbortS
       if (done) break;
       yield* parser.push(decoder.decode(value, { stream: true }));
     }
-    yield* parser.push(decoder.decode() + '\n\n'); // a last event without its blank line still counts
+    yield* parser.push(`${decoder.decode()}\n\n`); // a last event without its blank line still counts
   } finally {
     reader.cancel().catch(() => {});
   }

@@ -49,7 +49,7 @@ describe('companion API with the OpenAI SDK', () => {
     const stream = await openai.chat.completions.create({ model: MODEL, messages: chat, max_tokens: 16, temperature: 0, stream: true, stream_options: { include_usage: true } });
     let content = '';
     let chunks = 0;
-    let usage;
+    let usage: OpenAI.CompletionUsage | null | undefined;
     for await (const chunk of stream) {
       chunks++;
       content += chunk.choices[0]?.delta.content ?? '';

@@ -28,7 +28,7 @@ describe('progressReporter', () => {
     const out = run(true, steps);
     const frames = out.split('\r\x1b[2K').filter(Boolean);
     expect(frames).toHaveLength(4);
-    expect(frames[1]).toMatch(/^m\.gguf \[#+-+\]  30% 30\.0\/100\.0 MiB 20\.0 MiB\/s 0:04 left$/);
+    expect(frames[1]).toMatch(/^m\.gguf \[#+-+\] {2}30% 30\.0\/100\.0 MiB 20\.0 MiB\/s 0:04 left$/);
     expect(frames[3]).toBe('start: downloaded m.gguf: 100.0 MiB in 0:09 (10.0 MiB/s)\n');
     expect(out.slice(0, -1)).not.toContain('\n');
   });

@@ -39,7 +39,7 @@ export function createStaticHandler(mounts: readonly StaticMount[]): RequestHand
       res.setHeader('Allow', 'GET, HEAD');
       return sendText(res, 405, 'only GET and HEAD are served here\n');
     }
-    const mount = sorted.find((m) => pathname.startsWith(m.prefix) || pathname + '/' === m.prefix);
+    const mount = sorted.find((m) => pathname.startsWith(m.prefix) || `${pathname}/` === m.prefix);
     if (!mount) return sendText(res, 404, 'not found\n');
     // send decodes the rest and refuses ../ out of the mount (403) and broken encodings (400).
     const relative = pathname.slice(mount.prefix.length - 1) || '/';

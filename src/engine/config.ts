@@ -117,7 +117,7 @@ export function modelConfig(header: GgufHeader): ModelConfig {
   const headDimV = num(meta, k('attention.value_length'), headDim);
   const nCtxTrain = num(meta, k('context_length'));
   const embd = header.tensors.find((t) => t.name === 'token_embd.weight');
-  if (!embd || embd.shape.length !== 2 || embd.shape[0] !== nEmbd) throw bad(`token_embd.weight is missing or not [${nEmbd}, n_vocab]`);
+  if (embd?.shape.length !== 2 || embd.shape[0] !== nEmbd) throw bad(`token_embd.weight is missing or not [${nEmbd}, n_vocab]`);
   if (!Number.isInteger(headDim) || headDim !== headDimV) throw bad(`head widths (key ${headDim}, value ${headDimV}) differ`);
   if (nHead % nHeadKv !== 0) throw bad(`${nHead} query heads do not group evenly over ${nHeadKv} KV heads`);
   const rope = ropeParams(meta, arch, headDim, nCtxTrain);

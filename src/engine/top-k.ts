@@ -13,7 +13,7 @@ export function topKIndices(x: ArrayLike<number>, k: number, offset = 0, n = x.l
   let size = 0;
   const v = (i: number) => {
     const y = x[offset + i];
-    return y === y ? y : -Infinity;
+    return Number.isNaN(y) ? -Infinity : y;
   };
   // a ranks below b: smaller value, or equal value and higher index.
   const below = (a: number, b: number) => {

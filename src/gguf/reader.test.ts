@@ -128,7 +128,10 @@ describe('readGgufHeader over sources', () => {
   test('grows its read until the header fits', async () => {
     const reads: number[] = [];
     const src = memorySource(file);
-    const h = await readGgufHeader({ size: src.size, read: (o, n) => (reads.push(n), src.read(o, n)) }, 16);
+    const h = await readGgufHeader({ size: src.size, read: (o, n) => {
+      reads.push(n);
+      return src.read(o, n);
+    } }, 16);
     expect(h.tensors).toHaveLength(2);
     expect(reads.length).toBeGreaterThan(1);
   });

@@ -123,7 +123,7 @@ describe('gossip messages', () => {
     for (let i = 0; i < 1000; i++) {
       const kind = i % mutants.length;
       const bytes = mutants[kind]();
-      let result;
+      let result: ReturnType<typeof decodeGossip> | undefined;
       expect(() => (result = decodeGossip(bytes, A)), `mutant ${kind} #${i}`).not.toThrow();
       expect(result, `mutant ${kind} #${i} was accepted: ${new TextDecoder().decode(bytes.slice(0, 300))}`).toMatchObject({ ok: false });
       const r = result as unknown as { code: string; reason: string };
@@ -190,7 +190,7 @@ describe('activation frames', () => {
     }
     for (let i = 0; i < 1000; i++) {
       const input = mutants[i % mutants.length]();
-      let result;
+      let result: ReturnType<typeof decodeActivationFrame> | undefined;
       expect(() => (result = decodeActivationFrame(input))).not.toThrow();
       expect(result, `mutant ${i % mutants.length}`).toMatchObject({ ok: false });
     }

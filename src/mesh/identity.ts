@@ -154,7 +154,7 @@ export async function verifyPeerProof(event: unknown, connectedPeerId: string, n
     if (typeof e.created_at !== 'number' || Math.abs(now - e.created_at) > PEER_PROOF_MAX_AGE_S) return { ok: false, reason: 'peer proof is stale or from the future' };
     if (!verifyEventFresh(e)) return { ok: false, reason: 'peer proof has a bad Nostr signature' };
     const tag = e.tags.find((t) => Array.isArray(t) && t[0] === 'peer');
-    if (!tag || tag.length !== 4 || tag.some((v) => typeof v !== 'string')) return { ok: false, reason: 'peer proof has no well-formed peer tag' };
+    if (tag?.length !== 4 || tag.some((v) => typeof v !== 'string')) return { ok: false, reason: 'peer proof has no well-formed peer tag' };
     if (tag[1] !== connectedPeerId) return { ok: false, reason: `peer proof names ${tag[1]}, but the connection is from ${connectedPeerId}` };
     const binding = await verifyBinding(e.pubkey, { peerId: tag[1], libp2pKey: tag[2], binding: tag[3] });
     return binding.ok ? { ok: true, nostrPubkey: e.pubkey, peerId: tag[1] } : binding;

@@ -227,7 +227,7 @@ export function shares(total: number, weights: readonly number[], caps: readonly
   }
   const counts = exact.map((x, i) => Math.min(caps[i], Math.floor(x)));
   let rest = total - counts.reduce((a, b) => a + b, 0);
-  const order = exact.map((x, i) => i).sort((a, b) => exact[b] - counts[b] - (exact[a] - counts[a]) || a - b);
+  const order = exact.map((_, i) => i).sort((a, b) => exact[b] - counts[b] - (exact[a] - counts[a]) || a - b);
   for (const i of order) {
     if (rest === 0) break;
     if (counts[i] < caps[i]) {
@@ -296,7 +296,7 @@ function fillGap(fit: Fit, speed: Map<PlannerPeer, number>, left: Slot | undefin
 /** The joiner takes a slice of the most loaded stage (layers per speed), next to it. */
 function join(fit: Fit, speed: Map<PlannerPeer, number>, slots: Slot[], joiner: PlannerPeer): boolean {
   const load = (s: Slot) => (s.end - s.start) / speed.get(s.peer)!;
-  const donorIndex = slots.map((s, i) => i).filter((i) => slots[i].end - slots[i].start >= 2).sort((a, b) => load(slots[b]) - load(slots[a]) || a - b)[0];
+  const donorIndex = slots.map((_, i) => i).filter((i) => slots[i].end - slots[i].start >= 2).sort((a, b) => load(slots[b]) - load(slots[a]) || a - b)[0];
   if (donorIndex === undefined) return false;
   const donor = slots[donorIndex];
   const count = donor.end - donor.start;

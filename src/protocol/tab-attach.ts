@@ -18,7 +18,7 @@ export const MAX_TAB_MODELS = 8;
 export const DEFAULT_TAB_WINDOW = 4;
 
 const TAB_NAME: StringRule = { max: 64, min: 1, pattern: /^[\w.-]+$/, shape: 'letters, digits, "_", "." or "-"' };
-const MODEL_ID: StringRule = { max: 200, min: 1, pattern: /^[\w.:\/@+-]+$/, shape: 'a model name without spaces' };
+const MODEL_ID: StringRule = { max: 200, min: 1, pattern: /^[\w.:/@+-]+$/, shape: 'a model name without spaces' };
 const CODE: StringRule = { max: 64, min: 1, pattern: /^[\w.-]+$/, shape: 'an error code like engine_context_overflow' };
 const REQUEST_ID: StringRule = { max: 64, min: 1, pattern: /^[\w-]+$/, shape: 'letters, digits, "_" or "-"' };
 const MAX_PROMPT = 1 << 20;
@@ -102,7 +102,7 @@ function metadataValue(v: unknown, path: string): EncodedMetadataValue {
   }
   const o = object(v, path);
   const typed = field(o, 'typed');
-  const rule = typeof typed === 'string' && Object.prototype.hasOwnProperty.call(TYPED, typed) ? TYPED[typed as EncodedTypedArray['typed']] : undefined;
+  const rule = typeof typed === 'string' && Object.hasOwn(TYPED, typed) ? TYPED[typed as EncodedTypedArray['typed']] : undefined;
   if (!rule) reject('malformed', `${path}.typed must be one of ${Object.keys(TYPED).join(', ')}`);
   const values = field(o, 'values');
   if (!Array.isArray(values)) reject('malformed', `${path}.values must be an array of numbers`);

@@ -27,7 +27,7 @@ export function bpeWord(vocab: Vocab, word: string, out: number[]): void {
   const addBigram = (left: number, right: number) => {
     if (left === -1 || right === -1) return;
     const l = symText(left), r = symText(right);
-    const rank = vocab.ranks.get(l + ' ' + r);
+    const rank = vocab.ranks.get(`${l} ${r}`);
     if (rank === undefined) return;
     queue.push({ left, right, text: l + r, rank });
   };

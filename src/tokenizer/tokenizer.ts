@@ -70,7 +70,7 @@ export class Tokenizer {
       for (const f of fragments) {
         if ('token' in f) { out.push(f.token); prevSpecial = true; continue; }
         let piece = text.slice(f.start, f.end);
-        if (v.addSpacePrefix && prevSpecial) piece = ' ' + piece;
+        if (v.addSpacePrefix && prevSpecial) piece = ` ${piece}`;
         spmTokenize(v, piece.replaceAll(' ', SPACE_ESCAPE), out);
         prevSpecial = false;
       }

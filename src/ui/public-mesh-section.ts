@@ -23,6 +23,7 @@ export function publicMeshSection(mesh: MeshJoin, options: PublicMeshSectionOpti
   let relays: readonly string[] = [];
   let listError = '';
   let nameError = '';
+  // biome-ignore lint/correctness/noUnusedVariables: read by `??=` below: one listing at a time
   let loading: Promise<void> | undefined;
 
   const list = h('div', { class: 'public-mesh-list', 'aria-live': 'polite', 'data-testid': 'public-mesh-list' });

@@ -30,6 +30,7 @@ function fakeModule(o: { reload?: () => Promise<void>; pieces?: string[] } = {})
     chat: { completions: { create: async (request) => { calls.push({ kind: 'chat', request }); return chunks(true); } } },
     completions: { create: async (request) => { calls.push({ kind: 'text', request }); return chunks(false); } },
   };
+  // biome-ignore lint/correctness/noConstructorReturn: a fake `new MLCEngine()` that hands back the test's engine
   const module: WebLlmModuleLike = { MLCEngine: class { constructor() { return engine; } } as never };
   return { module, calls, unload, engine };
 }

@@ -27,6 +27,7 @@ function fakeModule(o: { load?: () => Promise<void> } = {}) {
     createChatCompletion: async (r) => { requests.push(r); return chunks(r); },
     exit,
   };
+  // biome-ignore lint/correctness/noConstructorReturn: a fake `new Wllama()` that hands back the test's instance
   const module: WllamaModuleLike = { Wllama: class { constructor() { return wllama; } } as never };
   return { module, requests, exit, stops };
 }

@@ -10,7 +10,7 @@
 // native decode at 70% or less of llama.cpp's own figure.
 import type { Token } from 'node-llama-cpp';
 import { LlamaLogLevel } from 'node-llama-cpp';
-import { LlamaRuntime } from '../reference/llama-runtime.ts';
+import type { LlamaRuntime } from '../reference/llama-runtime.ts';
 
 export interface NativeRound {
   readonly prefill: number;

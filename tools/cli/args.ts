@@ -48,19 +48,23 @@ function integer(v: string | undefined, flag: string, min: number): number {
   return n;
 }
 
+/** Node's own flag parsing, strict: an unknown flag is an error. */
+const parseFlags = (argv: readonly string[]) =>
+  parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      model: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' }, greedy: { type: 'boolean' },
+      temperature: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, split: { type: 'string' },
+      top: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+
 export function parseCli(argv: readonly string[]): CliArgs {
-  let parsed;
+  let parsed: ReturnType<typeof parseFlags>;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        model: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' }, greedy: { type: 'boolean' },
-        temperature: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, split: { type: 'string' },
-        top: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseFlags(argv);
   } catch (e) {
     throw new CliError((e as Error).message);
   }

@@ -3,6 +3,7 @@
 // serves it the engine and the model (webgpu-server.ts), runs the command in the page
 // (webgpu-page.ts) and returns the same JSON object as the in-process backends.
 import { existsSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
 import { chromiumLaunchOptions, chromiumPath } from '../../playwright/support/browser.ts';
 import { EngineError } from '../../src/engine/errors.ts';
 import { MeshError } from '../../src/protocol/errors.ts';
@@ -29,7 +30,7 @@ export async function runInChromium(
   }
   const { chromium } = await import('playwright-core');
   const server = await startCliWebGpuServer(job.model);
-  let browser;
+  let browser: Browser | undefined;
   try {
     try {
       browser = await chromium.launch(chromiumLaunchOptions());

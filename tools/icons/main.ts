@@ -21,7 +21,7 @@ export const PNG_ICONS: ReadonlyArray<{ file: string; size: number; purpose: Ico
 export const SVG_ICON = 'icon.svg';
 
 export function svgIcon(): string {
-  return markSvg({ tile: true }) + '\n';
+  return `${markSvg({ tile: true })}\n`;
 }
 
 if (import.meta.main) {

@@ -106,7 +106,7 @@ export class LlamaRuntime {
 
   /** Loads a model once per (path, size, mtime): a regenerated file is loaded again. */
   async model(modelPath: string): Promise<LlamaModel> {
-    let stat;
+    let stat: ReturnType<typeof statSync>;
     try {
       stat = statSync(modelPath);
     } catch (cause) {

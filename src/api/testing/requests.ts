@@ -37,7 +37,7 @@ export async function* sseFrames(response: Response): AsyncGenerator<SseFrame> {
       const { done, value } = await reader.read();
       if (done) break;
       buffer += decoder.decode(value, { stream: true });
-      let at;
+      let at: number;
       while ((at = buffer.indexOf('\n\n')) >= 0) {
         yield* parseSse(buffer.slice(0, at + 2));
         buffer = buffer.slice(at + 2);

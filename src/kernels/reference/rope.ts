@@ -15,7 +15,7 @@ export function yarnCorrDims(nRot: number, nCtxOrig: number, freqBase: number, b
 
 /** cos and sin for every rotated pair at one position: out[2i] = cos, out[2i+1] = sin. */
 export function ropeCache(pos: number, p: RopeParams, out: Float32Array): void {
-  const thetaScale = f(Math.pow(p.freqBase, -2 / p.nRot));
+  const thetaScale = f(p.freqBase ** (-2 / p.nRot));
   const [low, high] = p.extFactor !== 0 ? yarnCorrDims(p.nRot, p.nCtxOrig, p.freqBase, p.betaFast, p.betaSlow) : [0, 0];
   let theta = f(pos);
   for (let i0 = 0; i0 < p.nRot; i0 += 2) {

@@ -17,7 +17,7 @@ fn two_sum(a: f32, b: f32) -> vec2<f32> {
 }
 `;
 
-export const EXACT_F32_WGSL = TWO_SUM_WGSL + /* wgsl */ `
+export const EXACT_F32_WGSL = `${TWO_SUM_WGSL}
 fn split(a: f32) -> vec2<f32> {
   let c = 4097.0 * a;
   let hi = c - (c - a);

@@ -113,7 +113,7 @@ fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   }
   return w;
 }`;
-    case GgmlType.Q4_K: return SCALE_MIN_K4 + `
+    case GgmlType.Q4_K: return `${SCALE_MIN_K4}
 fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   var w: array<f32, 32>;
   let o = rb + (c >> 3u) * 144u;
@@ -131,7 +131,7 @@ fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   }
   return w;
 }`;
-    case GgmlType.Q5_K: return SCALE_MIN_K4 + `
+    case GgmlType.Q5_K: return `${SCALE_MIN_K4}
 fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   var w: array<f32, 32>;
   let o = rb + (c >> 3u) * 176u;

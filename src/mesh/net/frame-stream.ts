@@ -45,8 +45,14 @@ export class FrameStream {
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiter = {
-        resolve: (m) => (signal.removeEventListener('abort', onAbort), resolve(m)),
-        reject: (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+        resolve: (m) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(m);
+        },
+        reject: (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
       };
     });
   }
@@ -96,8 +102,14 @@ export class FrameStream {
           break;
         }
       }
-      if (!done && i - at >= MAX_VARINT_BYTES) return this.fail(`a message length prefix runs past ${MAX_VARINT_BYTES} bytes`);
-      if (done && length > this.maxLength) return this.fail(`a message of ${length} bytes is over the ${this.maxLength}-byte limit`);
+      if (!done && i - at >= MAX_VARINT_BYTES) {
+        this.fail(`a message length prefix runs past ${MAX_VARINT_BYTES} bytes`);
+        return;
+      }
+      if (done && length > this.maxLength) {
+        this.fail(`a message of ${length} bytes is over the ${this.maxLength}-byte limit`);
+        return;
+      }
       if (!done || bytes.length - i < length) {
         // The rest comes in later events (each event's bytes are handed over to us: kept, not copied).
         this.pending.push(bytes.subarray(at));

@@ -239,7 +239,10 @@ export class MeshNode {
   private onConnection(connection: Connection): void {
     const peerId = connection.remotePeer.toString();
     if (this.refused.has(peerId)) return void connection.close().catch(() => {});
-    if (this.members.has(peerId)) return this.changed();
+    if (this.members.has(peerId)) {
+      this.changed();
+      return;
+    }
     if (this.pending.has(peerId)) return;
     const check = this.verify(connection).then(async (outcome) => {
       this.pending.delete(peerId);

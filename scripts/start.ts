@@ -8,6 +8,7 @@ import { startCompanion } from '../src/companion/companion.ts';
 import type { Companion } from '../src/companion/companion.ts';
 import { ConfigError, DEFAULT_MODEL, parseCompanionArgs } from '../src/companion/config.ts';
 import type { CompanionConfig } from '../src/companion/config.ts';
+import { isWildcardHost } from '../src/companion/lan-address.ts';
 import { progressReporter } from '../src/companion/download-progress.ts';
 import { downloadModel, ModelDownloadError } from '../src/companion/model-download.ts';
 import { loadServedModel, type ServedModel } from '../src/companion/served-model.ts';
@@ -105,8 +106,13 @@ async function main(): Promise<number> {
   if (running.tls) {
     console.error(`start: serving the app, API, relay and libp2p over HTTPS/WSS with a self-signed certificate (${running.tls.certPath}${running.tls.created ? ', just made' : ''});`);
     console.error(`start: browsers warn once per device: check the fingerprint SHA-256 ${running.tls.fingerprint} and accept it`);
+    // Clicking through the warning is not enough for service workers (README: "Another device on your network").
+    console.error(`start: for the service worker, trust it in the browser: e.g. chromium --user-data-dir=… --ignore-certificate-errors-spki-list=${running.tls.spki}`);
     // Chrome keeps the exception per host; Firefox per host and port, so each service's port needs one there.
     console.error(`start: in Firefox, also open ${urls.api}/health and the https:// form of the nostr and libp2p ports once to accept it for them`);
+  }
+  if (isWildcardHost(config.host) && !config.publicHost && new URL(urls.app).hostname.startsWith('127.')) {
+    console.error('start: this machine has no default route, so the URLs name loopback; give --public-host with the address other devices reach it by');
   }
   // The invite to the companion's own private mesh, before the URL lines so whoever waits for those has it too.
   process.stdout.write(`invite: ${running.mesh.link}\n`);

@@ -12,6 +12,7 @@ import { checkApiToken, generateApiToken } from './api-auth.ts';
 import { createApiHandler, healthRoute } from './api-server.ts';
 import type { ApiMount, ApiRoute } from './api-server.ts';
 import { displayHost, isLoopbackHost } from './config.ts';
+import { advertisedHost, isWildcardHost, lanAddress } from './lan-address.ts';
 import type { CompanionConfig } from './config.ts';
 import { startLibp2pNode, webSocketAddress } from './libp2p-node.ts';
 import type { CompanionLibp2p } from './libp2p-node.ts';
@@ -23,6 +24,7 @@ import { TabHub } from './tab-hub.ts';
 import { ensureCertificate, type TlsFiles } from './tls.ts';
 import { TabRoutingProvider } from './tab-provider.ts';
 import { connectRelayTrusting } from './own-relay.ts';
+import { connectRelay } from '../mesh/discovery.ts';
 import { MeshError } from '../protocol/errors.ts';
 import { join } from 'node:path';
 import { createIdentity, loadOrCreateIdentity } from '../mesh/identity.ts';
@@ -90,7 +92,11 @@ export async function startCompanion(config: CompanionConfig, options: Companion
 
   for (const m of options.models ?? []) stops.push(() => m.close());
   try {
-    const host = displayHost(config.host);
+    // What other machines reach: for a wildcard bind the default route's address, read from the OS.
+    const lan = isWildcardHost(config.host) ? await lanAddress() : undefined;
+    const host = advertisedHost(config.host, config.publicHost, lan);
+    // How the companion reaches its own services: a public name may resolve elsewhere, or not at all, here.
+    const localHost = displayHost(config.host);
     const serveStatic = createStaticHandler([
       { prefix: '/', dir: config.distDir, spa: true },
       { prefix: '/models/', dir: config.modelsDir },
@@ -106,9 +112,10 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       serveStatic(req, res);
     };
     // Over HTTPS every service is secure (app https, API https + wss /attach, Nostr wss, libp2p /tls/ws),
-    // all with one certificate naming loopback and the bind host: an https page may open no plain
-    // http/ws connection to another host (mixed content), so a LAN tab needs every one of them secure.
-    const tls = config.https ? await ensureCertificate(config.cacheDir, [config.host]) : null;
+    // all with one certificate naming loopback, the bind host, the public host and the LAN address: an
+    // https page may open no plain http/ws connection to another host (mixed content), so a LAN tab
+    // needs every one of them secure.
+    const tls = config.https ? await ensureCertificate(config.cacheDir, [config.host, config.publicHost, lan ?? '']) : null;
     const keyPair = tls ? { cert: tls.cert, key: tls.key } : undefined;
     const appServer = tls ? createHttpsServer({ ...keyPair }, appHandler) : createServer(appHandler);
     const appPort = await listen(appServer, config.host, config.appPort, 'app', '--app-port');
@@ -131,7 +138,10 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       await libp2p.stop();
     });
 
-    urls = { app, nostr: `${tls ? 'wss' : 'ws'}://${host}:${nostr.port}`, api: '', libp2p: webSocketAddress(libp2p) };
+    urls = { app, nostr: `${tls ? 'wss' : 'ws'}://${host}:${nostr.port}`, api: '', libp2p: webSocketAddress(libp2p, host) };
+    // Its announcements go to its own relay, whatever URL the invite names for it (over wss trusting its certificate).
+    const ownRelay = `${tls ? 'wss' : 'ws'}://${localHost}:${nostr.port}`;
+    const connectOwnRelay = () => (tls ? connectRelayTrusting(ownRelay, tls.cert) : connectRelay(ownRelay));
     const mesh = await startCompanionMesh({
       libp2p,
       identity,
@@ -140,7 +150,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       nostrUrl: urls.nostr,
       libp2pAddress: urls.libp2p,
       models: (options.models ?? []).map((m) => m.info.id),
-      ...(tls ? { connectRelay: (url: string) => connectRelayTrusting(url, tls.cert) } : {}),
+      connectRelay: connectOwnRelay,
     });
     stops.push(() => mesh.stop());
     meshInvite = mesh.link;
@@ -160,15 +170,15 @@ export async function startCompanion(config: CompanionConfig, options: Companion
         visibility: config.meshVisibility,
         appUrl: app,
         nostrUrl: urls.nostr,
-        libp2pAddress: webSocketAddress(openLibp2p),
+        libp2pAddress: webSocketAddress(openLibp2p, host),
         models: (options.models ?? []).map((m) => m.info.id),
         log: (line) => console.error(`start: ${line}`),
-        ...(tls ? { connectRelay: (url: string) => connectRelayTrusting(url, tls.cert) } : {}),
+        connectRelay: connectOwnRelay,
       });
       stops.push(() => openMesh?.stop() ?? Promise.resolve());
     }
-    // The app may be opened as 127.0.0.1 or localhost: both are its own origin.
-    const appOrigins = [app, `${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`];
+    // The app may be opened as 127.0.0.1, localhost or (on this machine too) its LAN address: all its own origin.
+    const appOrigins = [app, `${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`, ...(lan ? [`${scheme}://${lan}:${appPort}`] : [])];
     const apiToken = config.apiToken || (isLoopbackHost(config.host) ? null : generateApiToken());
     // The served model through the mesh's server tabs when a plan of theirs is ready (src/mesh/pipeline/).
     const pipeline = options.provider ? undefined : await startCompanionPipeline({

@@ -69,6 +69,17 @@ describe('parseCompanionArgs', () => {
     expect(parse(['--host', 'localhost']).host).toBe('localhost');
   });
 
+  it('reads the public host other devices reach, and refuses a wildcard or a bad name', () => {
+    expect(parse([]).publicHost).toBe('');
+    expect(parse(['--host', '0.0.0.0', '--public-host', 'mybox.lan']).publicHost).toBe('mybox.lan');
+    expect(parse([], { MESH_PUBLIC_HOST: '[fd00::5]' }).publicHost).toBe('fd00::5');
+    expect(parse(['--public-host=192.168.1.20'], { MESH_PUBLIC_HOST: 'env.lan' }).publicHost).toBe('192.168.1.20');
+    expect(errorOf(['--public-host', '0.0.0.0']).message).toMatch(/--public-host must name this machine as other devices reach it/);
+    expect(errorOf([], { MESH_PUBLIC_HOST: '::' }).message).toMatch(/MESH_PUBLIC_HOST must name this machine/);
+    expect(errorOf(['--public-host', 'my box']).message).toMatch(/--public-host must be an IP address or host name/);
+    expect(errorOf(['--public-host']).message).toMatch(/--public-host needs a value, e.g. --public-host=mybox.lan/);
+  });
+
   it('collects CORS origins from the environment and repeated flags', () => {
     expect(parse([], { MESH_CORS_ORIGINS: 'http://a.test, https://b.test:8443' }).corsOrigins).toEqual(['http://a.test', 'https://b.test:8443']);
     expect(parse(['--cors-origin', 'http://a.test', '--cors-origin=*'], { MESH_CORS_ORIGINS: 'http://env.test' }).corsOrigins).toEqual(['http://a.test', '*']);
@@ -124,7 +135,7 @@ describe('parseCompanionArgs', () => {
     const parsed = parseCompanionArgs(['--app-port', '1', '--help'], {}, root);
     expect(parsed.kind).toBe('help');
     const text = parsed.kind === 'help' ? parsed.text : '';
-    for (const name of ['--host', 'MESH_HOST', '--app-port', 'MESH_APP_PORT', '--nostr-port', '--api-port', '--libp2p-port', 'MESH_LIBP2P_PORT']) {
+    for (const name of ['--host', 'MESH_HOST', '--public-host', 'MESH_PUBLIC_HOST', '--app-port', 'MESH_APP_PORT', '--nostr-port', '--api-port', '--libp2p-port', 'MESH_LIBP2P_PORT']) {
       expect(text).toContain(name);
     }
     // Help wins over a bad option or variable: it is what a confused user needs.

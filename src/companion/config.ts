@@ -8,6 +8,11 @@ import { MeshError } from '../protocol/errors.ts';
 export interface CompanionConfig {
   /** Address every service binds to. */
   host: string;
+  /**
+   * Host name or address other machines reach this one by, named in the printed URLs, the invite and
+   * the --https certificate ('' = the bind host, or for 0.0.0.0 the default route's address).
+   */
+  publicHost: string;
   /** Ports; 0 asks the OS for a free one (tests), the real port is reported after start. */
   appPort: number;
   nostrPort: number;
@@ -61,7 +66,7 @@ export class ConfigError extends MeshError {
   }
 }
 
-type Kind = 'host' | 'port' | 'path' | 'origins' | 'flag' | 'model' | 'backend' | 'token' | 'meshName' | 'visibility';
+type Kind = 'host' | 'publicHost' | 'port' | 'path' | 'origins' | 'flag' | 'model' | 'backend' | 'token' | 'meshName' | 'visibility';
 type Key = keyof CompanionConfig;
 
 interface Option {
@@ -74,6 +79,7 @@ interface Option {
 
 const OPTIONS: Option[] = [
   { key: 'host', flag: '--host', env: 'MESH_HOST', kind: 'host', help: 'bind address of every service' },
+  { key: 'publicHost', flag: '--public-host', env: 'MESH_PUBLIC_HOST', kind: 'publicHost', help: 'name or address other devices reach this machine by: printed URLs, invite and --https certificate name it' },
   { key: 'appPort', flag: '--app-port', env: 'MESH_APP_PORT', kind: 'port', help: 'port of the PWA (static files)' },
   { key: 'nostrPort', flag: '--nostr-port', env: 'MESH_NOSTR_PORT', kind: 'port', help: 'port of the local Nostr relay' },
   { key: 'apiPort', flag: '--api-port', env: 'MESH_API_PORT', kind: 'port', help: 'port of the HTTP API (/health, /v1/…)' },
@@ -99,6 +105,7 @@ export const DEFAULT_MODEL = 'tiny-llama-q8_0';
 export function defaultConfig(root: string): CompanionConfig {
   return {
     host: '127.0.0.1',
+    publicHost: '',
     appPort: 8080,
     nostrPort: 7777,
     apiPort: 9337,
@@ -120,7 +127,7 @@ export function defaultConfig(root: string): CompanionConfig {
 }
 
 const VALUE_NAME: Record<Kind, string> = {
-  host: 'address', port: 'port', path: 'dir', origins: 'origins', flag: '', model: 'model', backend: 'name', token: 'token', meshName: 'name', visibility: 'public|named',
+  host: 'address', publicHost: 'host', port: 'port', path: 'dir', origins: 'origins', flag: '', model: 'model', backend: 'name', token: 'token', meshName: 'name', visibility: 'public|named',
 };
 
 export function helpText(root: string): string {
@@ -128,7 +135,7 @@ export function helpText(root: string): string {
   const lines = OPTIONS.map((o) => {
     const value = o.kind === 'flag' ? '' : ` <${VALUE_NAME[o.kind]}>`;
     const value0 = defaults[o.key];
-    const text = o.kind === 'path' ? relative(root, String(value0)) : o.kind === 'origins' || o.kind === 'token' || o.kind === 'meshName' ? 'none' : String(value0);
+    const text = o.kind === 'path' ? relative(root, String(value0)) : o.kind === 'publicHost' ? 'the bind host; for 0.0.0.0 or :: the default route\'s address' : o.kind === 'origins' || o.kind === 'token' || o.kind === 'meshName' ? 'none' : String(value0);
     const shown = o.kind === 'flag' ? '' : ` (default ${text})`;
     return `  ${(o.flag + value).padEnd(26)} ${o.env.padEnd(18)} ${o.help}${shown}`;
   });
@@ -191,7 +198,7 @@ export function parseCompanionArgs(argv: readonly string[], env: Record<string, 
 
 function example(option: Option): string {
   const examples: Record<Kind, string> = {
-    port: '8080', host: '127.0.0.1', origins: 'http://localhost:5173', model: DEFAULT_MODEL, backend: 'cpu', token: 'some-secret', path: 'path', flag: 'true',
+    port: '8080', host: '127.0.0.1', publicHost: 'mybox.lan', origins: 'http://localhost:5173', model: DEFAULT_MODEL, backend: 'cpu', token: 'some-secret', path: 'path', flag: 'true',
     meshName: 'my-mesh', visibility: 'public',
   };
   return examples[option.kind];
@@ -203,6 +210,12 @@ function convert(option: Option, raw: string, where: string, root: string): unkn
       return parsePort(raw, where);
     case 'host':
       return parseHost(raw, where);
+    case 'publicHost': {
+      const host = parseHost(raw, where);
+      // Other machines cannot dial a wildcard: it is a bind address, not a destination.
+      if (host === '0.0.0.0' || host === '::') throw new ConfigError(`${where} must name this machine as other devices reach it, e.g. 192.168.1.20 or mybox.lan, got ${JSON.stringify(raw)}`);
+      return host;
+    }
     case 'path':
       if (raw.trim() === '') throw new ConfigError(`${where} is empty; give a folder path`);
       return raw.startsWith('/') ? raw : join(root, raw);

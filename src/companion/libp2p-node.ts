@@ -19,6 +19,7 @@ import type { GossipSub } from '@libp2p/gossipsub';
 import { createLibp2p } from 'libp2p';
 import { gossipService } from '../mesh/net/gossip-service.ts';
 import { MeshError } from '../protocol/errors.ts';
+import { multiaddrHost } from './lan-address.ts';
 
 export type CompanionLibp2p = Libp2p<{ identify: Identify; ping: Ping; relay: CircuitRelayService; pubsub: GossipSub }>;
 
@@ -77,14 +78,14 @@ export async function startLibp2pNode(options: Libp2pNodeOptions): Promise<Compa
 
 /**
  * The full dialable address of the WebSockets listener, e.g. /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3…
- * (…/tcp/9090/tls/ws/p2p/… when it serves wss).
- * A wildcard bind lists every interface: loopback is the one that works from this machine.
+ * (…/tcp/9090/tls/ws/p2p/… when it serves wss), naming `host` (a URL host, see lan-address.ts) when
+ * given. Without one, a wildcard bind's loopback address: the one that works from this machine.
  */
-export function webSocketAddress(node: Libp2p): string {
+export function webSocketAddress(node: Libp2p, host?: string): string {
   const addresses = node.getMultiaddrs().map(String).filter((a) => a.includes('/ws/'));
   const address = addresses.find((a) => a.startsWith('/ip4/127.') || a.startsWith('/ip6/::1/')) ?? addresses[0];
   if (!address) throw new MeshError('libp2p_not_listening', 'the libp2p node has no WebSockets address; is the port free?');
-  return address;
+  return host === undefined ? address : address.replace(/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+/, multiaddrHost(host));
 }
 
 async function loadOrCreateKey(dir: string): Promise<PrivateKey> {

@@ -3,7 +3,21 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { certificateCovers, ensureCertificate, subjectAltNames, TlsError } from './tls.ts';
+import { certificateCovers, ensureCertificate, spkiHash, subjectAltNames, TlsError } from './tls.ts';
+
+/** A certificate ensureCertificate made, kept to check the SPKI hash against openssl's. */
+const FIXTURE_CERT = `-----BEGIN CERTIFICATE-----
+MIIBszCCAVmgAwIBAgIJRkI8Qex6R+HHMAoGCCqGSM49BAMCMCsxKTAnBgNVBAMT
+IE1lc2ggTExNIGNvbXBhbmlvbiAoc2VsZi1zaWduZWQpMB4XDTI2MTIwNzA0MzM0
+NFoXDTI4MDEwODA0MzM0NFowKzEpMCcGA1UEAxMgTWVzaCBMTE0gY29tcGFuaW9u
+IChzZWxmLXNpZ25lZCkwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASO41ZGR3Es
+mdiTGmwUqKbQ+NKNKd0fXdZEDC11fyT8oTPNgT1VLb2pvWaSwxQEVCW1a890m1g0
+Nc+KTLjASt0/o2YwZDAJBgNVHRMEAjAAMA4GA1UdDwEB/wQEAwIHgDATBgNVHSUE
+DDAKBggrBgEFBQcDATAyBgNVHREEKzApgglsb2NhbGhvc3SHBH8AAAGHEAAAAAAA
+AAAAAAAAAAAAAAGHBMAAAgowCgYIKoZIzj0EAwIDSAAwRQIhAJEQZLmqB8GRSrMd
+uLvtzU32CPBCE06cVlfhsjcqcJPUAiBxsoJ5wfcRjHTYxYqvVoOLkcJPSV0BlVb3
+UkCINuVadw==
+-----END CERTIFICATE-----`;
 
 const dir = mkdtempSync(join(tmpdir(), 'tls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,10 +51,18 @@ describe('tls', () => {
     const again = await ensureCertificate(dir, ['127.0.0.1']);
     expect(again.created).toBe(false);
     expect(again.fingerprint).toBe(first.fingerprint);
+    expect(again.spki).toBe(first.spki);
 
     const other = await ensureCertificate(dir, ['10.0.0.1']);
     expect(other.created).toBe(true);
     expect(other.fingerprint).not.toBe(first.fingerprint);
+    expect(other.spki).not.toBe(first.spki); // a new key too: a browser trusting the old one must trust it again
+  });
+
+  it("hashes the public key as Chromium's --ignore-certificate-errors-spki-list wants it", () => {
+    // Expected value from Chromium's documented recipe: openssl x509 -pubkey | openssl pkey -pubin
+    // -outform der | openssl dgst -sha256 -binary | base64.
+    expect(spkiHash(FIXTURE_CERT)).toBe('gX0ViAwz23e/nOUbMvWQYTWlHoVqdaJxFkx8We7EUOs=');
   });
 
   it('replaces a cached certificate it cannot read', async () => {

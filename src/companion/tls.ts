@@ -2,7 +2,7 @@
 // is a secure context (needed for WebGPU, crypto.subtle, service workers) only over HTTPS. Made in
 // process with `selfsigned` (Node has no X.509 writer; this needs no system openssl), kept under the
 // cache dir and reused while it is valid and names every host asked for; otherwise made again.
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ export interface TlsFiles {
   readonly keyPath: string;
   /** SHA-256 fingerprint, printed so a person can check it when the browser warns. */
   readonly fingerprint: string;
+  /** Base64 SHA-256 of the public key (SPKI), what Chromium's --ignore-certificate-errors-spki-list takes. */
+  readonly spki: string;
   /** True when this call made it (false: reused from the cache dir). */
   readonly created: boolean;
 }
@@ -97,5 +99,10 @@ export async function ensureCertificate(dir: string, hosts: readonly string[]): 
 }
 
 function files(cert: string, key: string, certPath: string, keyPath: string, created: boolean): TlsFiles {
-  return { cert, key, certPath, keyPath, fingerprint: new X509Certificate(cert).fingerprint256, created };
+  return { cert, key, certPath, keyPath, fingerprint: new X509Certificate(cert).fingerprint256, spki: spkiHash(cert), created };
+}
+
+/** Base64 SHA-256 of a certificate's SubjectPublicKeyInfo (the form HPKP pins and Chromium flags use). */
+export function spkiHash(pem: string): string {
+  return createHash('sha256').update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
 }

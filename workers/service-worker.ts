@@ -54,6 +54,7 @@ worker.addEventListener('message', (event) => {
   } else if (event.data.type === 'api-server') {
     const source = event.source as Client | null;
     if (source && source.type === 'window') bridge.onServer(source.id, event.data);
+    event.ports[0]?.postMessage({ v: SW_PROTOCOL_VERSION, type: 'api-server-ack' });
   } else if (event.data.type === 'shell-version') {
     const reply = { v: SW_PROTOCOL_VERSION, type: 'shell-version', version: manifest.version, cache: cacheName, files: manifest.files.length };
     (event.ports[0] ?? event.source)?.postMessage(reply);

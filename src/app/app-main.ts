@@ -51,12 +51,15 @@ const mesh = createMeshJoin();
 const capabilities = probeCapabilities();
 // This page's providers answer /v1 here (apiFetch) and, through the service worker, for every page of the origin.
 const providers = thisPageProviders();
-const tabEngine = new TabEngine({ providers, capabilities: () => capabilities });
+const tabEngine = new TabEngine({ providers, capabilities: () => capabilities, store: safeLocalStorage() });
 if (navigator.serviceWorker) {
   const bridge = serveApiToWorker(providers, navigator.serviceWorker as unknown as Parameters<typeof serveApiToWorker>[1]);
-  providers.onChange(() => void bridge.announce());
+  providers.onChange(() => bridge.announce());
+  addEventListener('pagehide', () => bridge.withdraw());
+  addEventListener('pageshow', (event: PageTransitionEvent) => { if (event.persisted) void bridge.announce(); });
 }
 const views = createViews(apiFetch, mesh, tabEngine);
+void tabEngine.restore(); // the model chosen with "Use in this tab" before a reload
 const shell = new AppShell(root, views.factories);
 shell.followMesh(mesh);
 const updatePrompt = new UpdatePrompt(() => window.meshApp.applyUpdate());
@@ -91,4 +94,12 @@ if (new URL(location.href).searchParams.has('serve-tab')) {
   import('../client/tab-serve.ts')
     .then(({ serveTabFromLink }) => serveTabFromLink(location.href, companionApiResolver(location.origin)))
     .catch((error: unknown) => console.error('serve-tab:', error));
+}
+
+function safeLocalStorage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null; // storage blocked: the choice lasts for this page only
+  }
 }

@@ -55,6 +55,7 @@ export function createViews(apiFetch: ApiFetch, mesh: MeshJoin, tab: TabEngine):
     home: (shell) => ({ element: h('div', { class: 'home-grid' }, contributeCard(settings, mesh, { background, machineInvite }), meshJoinCard(mesh, settings, { machineInvite }), shell.status.element) }),
     playground: () => playgroundView({
       listModels: () => listModelChoices(apiFetch),
+      onModelsChange: (listener) => void tab.subscribe(() => { if (tab.state.kind === 'ready' || tab.state.kind === 'idle') listener(); }),
       stream,
       apiBase: resolveApi,
       describeError,

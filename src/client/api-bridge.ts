@@ -3,29 +3,44 @@
 // providers (handleApiRequest), streams the body back on the request's port, and stops generating
 // when the worker says the client went away.
 import {
-  isApiAbortMessage, isApiRequestMessage, isApiServerQuery, SW_PROTOCOL_VERSION,
+  isApiAbortMessage, isApiRequestMessage, isApiServerAck, isApiServerQuery, SW_PROTOCOL_VERSION,
   type ApiReplyMessage, type ApiRequestMessage, type ApiServerMessage,
 } from '../protocol/service-worker-messages.ts';
 import type { LocalApi } from './page-api.ts';
 
 /** The part of navigator.serviceWorker the bridge uses (tests pass a fake). */
 export interface WorkerContainer {
-  readonly ready: Promise<{ active: { postMessage(message: unknown): void } | null }>;
+  readonly ready: Promise<{ active: { postMessage(message: unknown, transfer: Transferable[]): void } | null }>;
+  readonly controller: { postMessage(message: unknown): void } | null;
   addEventListener(type: 'message' | 'controllerchange', listener: (event: MessageEvent) => void): void;
   removeEventListener(type: 'message' | 'controllerchange', listener: (event: MessageEvent) => void): void;
 }
 
 export interface ApiBridgePage {
-  /** Tells the worker again what this page serves (after a change of providers). */
+  /** Tells the worker again what this page serves (after a change of providers, or back from the back-forward cache). */
   announce(): Promise<void>;
+  /**
+   * Withdraws this page at once (on pagehide): during a reload the old page still exists for a moment,
+   * and a worker that sent it a request would wait for an answer that never comes.
+   */
+  withdraw(): void;
   stop(): void;
 }
 
 /** Serves `local` to the service worker for as long as the page lives (or until stop()). */
 export function serveApiToWorker(local: LocalApi, container: WorkerContainer): ApiBridgePage {
+  /** Resolves once the worker has the list (so a request made next finds it), or after a second. */
   const announce = async () => {
     const message: ApiServerMessage = { v: SW_PROTOCOL_VERSION, type: 'api-server', models: await local.served() };
-    (await container.ready).active?.postMessage(message);
+    const active = (await container.ready).active;
+    if (!active) return;
+    const channel = new MessageChannel();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000); // a worker of an older build does not acknowledge
+      channel.port1.onmessage = (event) => { if (isApiServerAck(event.data)) { clearTimeout(timer); resolve(); } };
+      active.postMessage(message, [channel.port2]);
+    });
+    channel.port1.close();
   };
   const onMessage = (event: MessageEvent) => {
     if (isApiServerQuery(event.data)) void announce();
@@ -35,12 +50,14 @@ export function serveApiToWorker(local: LocalApi, container: WorkerContainer): A
   container.addEventListener('message', onMessage);
   container.addEventListener('controllerchange', onControllerChange);
   void announce();
+  const withdraw = () => container.controller?.postMessage({ v: SW_PROTOCOL_VERSION, type: 'api-server', models: [] } satisfies ApiServerMessage);
   return {
     announce,
+    withdraw,
     stop() {
       container.removeEventListener('message', onMessage);
       container.removeEventListener('controllerchange', onControllerChange);
-      void container.ready.then((r) => r.active?.postMessage({ v: SW_PROTOCOL_VERSION, type: 'api-server', models: [] } satisfies ApiServerMessage));
+      void container.ready.then((r) => r.active?.postMessage({ v: SW_PROTOCOL_VERSION, type: 'api-server', models: [] } satisfies ApiServerMessage, []));
     },
   };
 }

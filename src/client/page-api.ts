@@ -27,8 +27,9 @@ interface Entry {
 
 export class PageProviders implements LocalApi {
   readonly #entries = new Map<string, Entry>();
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Set<() => void | Promise<void>>();
   #ctx: ApiContext | undefined;
+  #published: Promise<unknown> = Promise.resolve();
 
   /**
    * Serves `provider`'s models from this page under `name` ("tab", "mesh": shown as where a model
@@ -47,10 +48,16 @@ export class PageProviders implements LocalApi {
 
   /** Tells listeners (the service-worker bridge, views) that a provider's model list changed. */
   changed(): void {
-    for (const listener of this.#listeners) listener();
+    this.#published = Promise.allSettled([...this.#listeners].map((listener) => listener()));
   }
 
-  onChange(listener: () => void): () => void {
+  /** Resolves when every listener has taken in the last change (the service worker knows the new list). */
+  async published(): Promise<void> {
+    await this.#published;
+  }
+
+  /** A listener may return a promise: published() waits for it. */
+  onChange(listener: () => void | Promise<void>): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }

@@ -59,7 +59,12 @@ export interface TabEngineOptions {
   capabilities: () => Promise<CapabilityReport>;
   /** Starts the inference worker; default a module Web Worker. */
   startWorker?: () => Promise<WorkerEngine>;
+  /** Remembers the chosen model across reloads (localStorage in the app); null: forget on reload. */
+  store?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
 }
+
+/** Where the model in use is remembered, so a reload (offline too) serves it again. */
+const STORE_KEY = 'mesh.tab-model';
 
 export class TabEngineError extends Error {
   readonly code: 'tab_engine_too_large';
@@ -67,6 +72,15 @@ export class TabEngineError extends Error {
     super(message);
     this.name = 'TabEngineError';
     this.code = 'tab_engine_too_large';
+  }
+}
+
+function readSaved(text: string | null): { id?: unknown; url?: unknown; fileBytes?: unknown } | null {
+  try {
+    const value: unknown = JSON.parse(text ?? 'null');
+    return typeof value === 'object' ? (value as { id?: unknown }) : null;
+  } catch {
+    return null; // a damaged entry is as good as none
   }
 }
 
@@ -124,6 +138,8 @@ export class TabEngine {
       });
       if (this.#loading !== controller) return;
       this.#withdraw = this.#o.providers.register('tab', provider, PROVIDER_PRIORITY.tab);
+      this.#o.store?.setItem(STORE_KEY, JSON.stringify({ id, url, fileBytes }));
+      await this.#o.providers.published(); // 'ready' means every page of the origin can reach it now
       this.#set({ kind: 'ready', id, backend: provider.info.backend, threads: provider.info.threads, loadMs: Math.round(performance.now() - started) });
     } catch (error) {
       if (this.#loading === controller) this.#set({ kind: 'error', id, message: (error as Error).message });
@@ -133,8 +149,16 @@ export class TabEngine {
     }
   }
 
+  /** Serves again the model chosen before the page was reloaded, if any (from the weight cache). */
+  async restore(): Promise<void> {
+    const saved = readSaved(this.#o.store?.getItem(STORE_KEY) ?? null);
+    if (!saved || typeof saved.id !== 'string' || typeof saved.url !== 'string' || typeof saved.fileBytes !== 'number') return;
+    await this.use(saved.id, saved.url, saved.fileBytes).catch(() => {}); // the state says why
+  }
+
   /** Stops serving and frees the model's memory (the worker stays for the next model). */
   async stop(): Promise<void> {
+    this.#o.store?.removeItem(STORE_KEY);
     this.#loading?.abort(new DOMException('stopped', 'AbortError'));
     this.#withdraw?.();
     this.#withdraw = undefined;

@@ -45,7 +45,13 @@ export interface ApiServerMessage {
 }
 
 export type PageToWorkerMessage = SkipWaitingMessage | ShellVersionRequest | ApiServerMessage;
-export type WorkerToPageMessage = ShellVersionReply | ApiServerQuery | ApiRequestMessage;
+export type WorkerToPageMessage = ShellVersionReply | ApiServerQuery | ApiRequestMessage | ApiServerAck;
+
+/** Worker → page on the 'api-server' message's port: the table is updated, requests may follow. */
+export interface ApiServerAck {
+  v: typeof SW_PROTOCOL_VERSION;
+  type: 'api-server-ack';
+}
 
 /** Worker → pages: a worker that started again asks which pages serve /v1. */
 export interface ApiServerQuery {
@@ -105,6 +111,10 @@ export function isPageToWorkerMessage(data: unknown): data is PageToWorkerMessag
   if (!m) return false;
   if (m.type === 'skip-waiting' || m.type === 'shell-version') return true;
   return m.type === 'api-server' && Array.isArray(m.models) && m.models.length <= 1024 && m.models.every(isServedModel);
+}
+
+export function isApiServerAck(data: unknown): data is ApiServerAck {
+  return versioned(data)?.type === 'api-server-ack';
 }
 
 export function isApiServerQuery(data: unknown): data is ApiServerQuery {

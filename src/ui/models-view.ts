@@ -122,6 +122,8 @@ function modelRow(model: CatalogModel, manager: ModelsManager, tab: TabEngine): 
   const useHere = h('button', { type: 'button', class: 'button small', 'aria-describedby': titleId, 'data-testid': 'use-in-tab', hidden: true }, 'Use in this tab');
   const tabProgress = h('progress', { max: '1', value: '0', 'aria-labelledby': titleId, hidden: true, 'data-testid': 'tab-progress' });
   const tabStatus = h('p', { class: 'model-progress-text', 'data-testid': 'tab-status', role: 'status' });
+  const stopHere = h('button', { type: 'button', class: 'button small quiet', 'aria-describedby': titleId, 'data-testid': 'stop-in-tab', hidden: true }, 'Stop using here');
+  stopHere.addEventListener('click', () => void tab.stop());
   let current: ModelEntry | null = null;
   useHere.addEventListener('click', () => {
     if (!current) return;
@@ -148,7 +150,7 @@ function modelRow(model: CatalogModel, manager: ModelsManager, tab: TabEngine): 
       tabProgress,
       tabStatus,
     ),
-    h('div', { class: 'model-actions' }, useHere, primary, remove),
+    h('div', { class: 'model-actions' }, useHere, stopHere, primary, remove),
   );
 
   return {
@@ -158,6 +160,7 @@ function modelRow(model: CatalogModel, manager: ModelsManager, tab: TabEngine): 
       const mine = tabState.kind !== 'idle' && tabState.id === model.id;
       element.dataset.tab = mine ? tabState.kind : '';
       useHere.hidden = entry.state !== 'done' || (mine && (tabState.kind === 'ready' || tabState.kind === 'loading'));
+      stopHere.hidden = !(mine && (tabState.kind === 'ready' || tabState.kind === 'loading'));
       tabProgress.hidden = !(mine && tabState.kind === 'loading');
       if (mine && tabState.kind === 'loading') tabProgress.value = tabState.bytesTotal ? Math.min(1, tabState.bytesLoaded / tabState.bytesTotal) : 0;
       tabStatus.replaceChildren(...(mine ? tabStatusText(tabState) : []));

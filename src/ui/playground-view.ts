@@ -9,6 +9,8 @@ import type { ViewContent } from './shell.ts';
 export interface PlaygroundDeps {
   /** The models the API serves, each with where it runs. */
   listModels(): Promise<ModelChoice[]>;
+  /** Calls back when the models this page serves change (the tab's engine finished loading). */
+  onModelsChange?(listener: () => void): void;
   stream(model: string, messages: ChatMessage[], sampling: SamplingSettings, onEvent: (e: ChatEvent) => void, signal: AbortSignal): Promise<ChatStats>;
   /** Where the companion API is (for the snippets). */
   apiBase(): Promise<{ url: string; token?: string }>;
@@ -192,6 +194,7 @@ export function playgroundView(deps: PlaygroundDeps): ViewContent {
 
   render();
   setRunning(false);
+  deps.onModelsChange?.(() => { if (!running) void loadModels(); });
   const element = h('div', { class: 'playground-grid' }, chatCard, h('div', { class: 'pg-side' }, settingsCard, snippets.element));
   return { element, shown: () => { if (!running) void loadModels(); } };
 }

@@ -39,6 +39,7 @@ export class ApiBridge implements LocalApi {
   readonly #servers = new Map<string, Server>();
   readonly #o: ApiBridgeOptions;
   #asked: Promise<void> | undefined;
+  #heard: (() => void) | undefined;
   #order = 0;
 
   constructor(options: ApiBridgeOptions) {
@@ -49,13 +50,18 @@ export class ApiBridge implements LocalApi {
   onServer(clientId: string, message: ApiServerMessage): void {
     if (message.models.length === 0) this.#servers.delete(clientId);
     else this.#servers.set(clientId, { models: message.models, at: ++this.#order });
+    this.#heard?.();
   }
 
   async served(): Promise<ServedModel[]> {
     await this.#askOnce();
     const seen = new Set<string>();
     const out: ServedModel[] = [];
-    for (const [, s] of this.#byRecency()) {
+    for (const [id, s] of this.#byRecency()) {
+      if (!(await this.#o.clients.get(id))) {
+        this.#servers.delete(id); // closed without withdrawing
+        continue;
+      }
       for (const m of s.models) {
         if (seen.has(m.id)) continue;
         seen.add(m.id);
@@ -87,13 +93,19 @@ export class ApiBridge implements LocalApi {
     return [...this.#servers].sort((a, b) => b[1].at - a[1].at);
   }
 
+  /** Once per worker life, unless a page spoke first: the first answer ends the wait. */
   #askOnce(): Promise<void> {
+    if (this.#servers.size > 0) this.#asked ??= Promise.resolve();
     this.#asked ??= (async () => {
       const query: ApiServerQuery = { v: SW_PROTOCOL_VERSION, type: 'api-server-query' };
       const pages = await this.#o.clients.matchAll();
       if (pages.length === 0) return;
-      for (const page of pages) page.postMessage(query);
-      await new Promise((resolve) => setTimeout(resolve, this.#o.askMs ?? 300));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.#o.askMs ?? 300);
+        this.#heard = () => { clearTimeout(timer); resolve(); };
+        for (const page of pages) page.postMessage(query);
+      });
+      this.#heard = undefined;
     })();
     return this.#asked;
   }

@@ -120,7 +120,6 @@ function modelRow(model: CatalogModel, manager: ModelsManager, tab: TabEngine): 
   const primary = h('button', { type: 'button', class: 'button small', 'aria-describedby': titleId });
   const remove = h('button', { type: 'button', class: 'button small quiet', 'aria-describedby': titleId }, 'Delete');
   const useHere = h('button', { type: 'button', class: 'button small', 'aria-describedby': titleId, 'data-testid': 'use-in-tab', hidden: true }, 'Use in this tab');
-  const tabProgress = h('progress', { max: '1', value: '0', 'aria-labelledby': titleId, hidden: true, 'data-testid': 'tab-progress' });
   const tabStatus = h('p', { class: 'model-progress-text', 'data-testid': 'tab-status', role: 'status' });
   const stopHere = h('button', { type: 'button', class: 'button small quiet', 'aria-describedby': titleId, 'data-testid': 'stop-in-tab', hidden: true }, 'Stop using here');
   stopHere.addEventListener('click', () => void tab.stop());
@@ -147,7 +146,6 @@ function modelRow(model: CatalogModel, manager: ModelsManager, tab: TabEngine): 
       progress,
       detail,
       error,
-      tabProgress,
       tabStatus,
     ),
     h('div', { class: 'model-actions' }, useHere, stopHere, primary, remove),
@@ -161,8 +159,6 @@ function modelRow(model: CatalogModel, manager: ModelsManager, tab: TabEngine): 
       element.dataset.tab = mine ? tabState.kind : '';
       useHere.hidden = entry.state !== 'done' || (mine && (tabState.kind === 'ready' || tabState.kind === 'loading'));
       stopHere.hidden = !(mine && (tabState.kind === 'ready' || tabState.kind === 'loading'));
-      tabProgress.hidden = !(mine && tabState.kind === 'loading');
-      if (mine && tabState.kind === 'loading') tabProgress.value = tabState.bytesTotal ? Math.min(1, tabState.bytesLoaded / tabState.bytesTotal) : 0;
       tabStatus.replaceChildren(...(mine ? tabStatusText(tabState) : []));
       tabStatus.hidden = !mine;
       element.dataset.state = entry.state;
@@ -176,6 +172,13 @@ function modelRow(model: CatalogModel, manager: ModelsManager, tab: TabEngine): 
       progress.value = fraction;
       progress.hidden = entry.state === 'none' || entry.state === 'done';
       progress.setAttribute('aria-valuetext', entry.total ? `${Math.floor(fraction * 100)} percent` : formatBytes(entry.received));
+      if (mine && tabState.kind === 'loading' && entry.state === 'done') {
+        // A stored model loading into this tab: the same bar shows the load.
+        const loaded = tabState.bytesTotal ? Math.min(1, tabState.bytesLoaded / tabState.bytesTotal) : 0;
+        progress.value = loaded;
+        progress.hidden = false;
+        progress.setAttribute('aria-valuetext', `loading, ${Math.floor(loaded * 100)} percent`);
+      }
       detail.textContent = progressText(entry);
       error.textContent = entry.error ?? '';
       error.hidden = !entry.error;

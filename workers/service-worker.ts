@@ -5,6 +5,8 @@ import type { PrecacheManifest } from '../src/protocol/service-worker-messages.t
 import { isPageToWorkerMessage, SW_PROTOCOL_VERSION } from '../src/protocol/service-worker-messages.ts';
 import { createApiRoute } from '../src/client/api-route.ts';
 import { companionApiResolver } from '../src/client/companion-api.ts';
+import { errorResponse, speaks } from '../src/api/index.ts';
+import { ApiBridge } from './service-worker/api-bridge.ts';
 import { installShell } from './service-worker/precache.ts';
 import { ShellRoutes } from './service-worker/routes.ts';
 
@@ -16,7 +18,15 @@ const manifest = __MESH_PRECACHE_MANIFEST__;
 const CACHE_PREFIX = 'mesh-shell-';
 const cacheName = CACHE_PREFIX + manifest.version;
 const routes = new ShellRoutes(worker.registration.scope, manifest.files);
-const api = createApiRoute({ companion: companionApiResolver(new URL(worker.registration.scope).origin), via: 'service-worker' });
+// Pages that run a model (the tab's engine, a mesh provider) answer the /v1 requests the companion cannot.
+const bridge = new ApiBridge({
+  clients: {
+    get: async (id) => (await worker.clients.get(id)) ?? undefined,
+    matchAll: () => worker.clients.matchAll({ type: 'window', includeUncontrolled: true }),
+  },
+  errorResponse: (error, request) => errorResponse(error, speaks(request)),
+});
+const api = createApiRoute({ companion: companionApiResolver(new URL(worker.registration.scope).origin), local: bridge, via: 'service-worker' });
 
 worker.addEventListener('install', (event) => {
   // No skipWaiting here: a new version waits until the page asks (see the 'skip-waiting' message),
@@ -41,6 +51,10 @@ worker.addEventListener('message', (event) => {
   if (!isPageToWorkerMessage(event.data)) return;
   if (event.data.type === 'skip-waiting') {
     event.waitUntil(worker.skipWaiting());
+  } else if (event.data.type === 'api-server') {
+    const source = event.source as Client | null;
+    if (source && source.type === 'window') bridge.onServer(source.id, event.data);
+    event.ports[0]?.postMessage({ v: SW_PROTOCOL_VERSION, type: 'api-server-ack' });
   } else if (event.data.type === 'shell-version') {
     const reply = { v: SW_PROTOCOL_VERSION, type: 'shell-version', version: manifest.version, cache: cacheName, files: manifest.files.length };
     (event.ports[0] ?? event.source)?.postMessage(reply);
@@ -52,7 +66,7 @@ worker.addEventListener('fetch', (event) => {
   const route = routes.route({ url: request.url, method: request.method, mode: request.mode });
   switch (route.kind) {
     case 'api':
-      // Never cached: the companion's API when reachable, else a 503 in the client's protocol.
+      // Never cached: a page's mesh provider, the companion's API, a page's tab engine, else a 503 in the client's protocol.
       event.respondWith(api(request));
       return;
     case 'navigation':

@@ -16,6 +16,9 @@ import { probeCapabilities } from '../client/capabilities.ts';
 import { createMeshJoin, type MeshJoin } from '../client/mesh-join.ts';
 import { companionApiResolver, saveCompanionApi, type CompanionApi } from '../client/companion-api.ts';
 import { registerShellWorker, type ShellWorker } from '../client/service-worker.ts';
+import { serveApiToWorker } from '../client/api-bridge.ts';
+import { thisPageProviders } from '../client/page-api.ts';
+import { TabEngine } from '../client/tab-engine.ts';
 import { createViews } from './views.ts';
 
 export interface MeshAppHandle {
@@ -31,6 +34,8 @@ export interface MeshAppHandle {
   setCompanionApi(setting: CompanionApi | null): Promise<void>;
   /** Mesh membership from an invite link (#join=…); auto=1 joins at load. */
   mesh: MeshJoin;
+  /** The model this tab runs in its inference worker ("Use in this tab" in Models). */
+  tabEngine: TabEngine;
 }
 
 declare global {
@@ -45,7 +50,18 @@ if (!root) throw new Error('index.html has no #app element to mount the shell in
 const mesh = createMeshJoin();
 // A tab in a mesh sends /v1 to the mesh's head; otherwise to the companion (or its own API).
 const apiFetch = createApiFetch({ mesh: (request) => mesh.meshFetch(request), inMesh: () => mesh.state().status === 'joined' });
-const views = createViews(apiFetch, mesh);
+const capabilities = probeCapabilities();
+// This page's providers answer /v1 here (apiFetch) and, through the service worker, for every page of the origin.
+const providers = thisPageProviders();
+const tabEngine = new TabEngine({ providers, capabilities: () => capabilities, store: safeLocalStorage() });
+if (navigator.serviceWorker) {
+  const bridge = serveApiToWorker(providers, navigator.serviceWorker as unknown as Parameters<typeof serveApiToWorker>[1]);
+  providers.onChange(() => bridge.announce());
+  addEventListener('pagehide', () => bridge.withdraw());
+  addEventListener('pageshow', (event: PageTransitionEvent) => { if (event.persisted) void bridge.announce(); });
+}
+const views = createViews(apiFetch, mesh, tabEngine);
+void tabEngine.restore(); // the model chosen with "Use in this tab" before a reload
 const shell = new AppShell(root, views.factories);
 shell.followMesh(mesh);
 const updatePrompt = new UpdatePrompt(() => window.meshApp.applyUpdate());
@@ -58,10 +74,9 @@ const worker: ShellWorker = registerShellWorker((status) => {
 shell.status.setServiceWorker(worker.status());
 updatePrompt.update(worker.status());
 
-const capabilities = probeCapabilities().then((report) => {
+void capabilities.then((report) => {
   shell.status.setReport(report);
   document.documentElement.dataset.capabilities = 'ready';
-  return report;
 });
 
 window.meshApp = {
@@ -72,6 +87,7 @@ window.meshApp = {
   apiFetch,
   setCompanionApi: saveCompanionApi,
   mesh,
+  tabEngine,
 };
 
 // `?serve-tab=<model>[,<model>]`: this tab serves those models to the companion's API (tab attach).
@@ -80,4 +96,12 @@ if (new URL(location.href).searchParams.has('serve-tab')) {
   import('../client/tab-serve.ts')
     .then(({ serveTabFromLink }) => serveTabFromLink(location.href, companionApiResolver(location.origin)))
     .catch((error: unknown) => console.error('serve-tab:', error));
+}
+
+function safeLocalStorage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null; // storage blocked: the choice lasts for this page only
+  }
 }

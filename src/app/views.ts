@@ -14,7 +14,8 @@ import { describeError } from '../client/describe-error.ts';
 import { publishedInvite, type MeshJoin } from '../client/mesh-join.ts';
 import { MetricsStore } from '../client/metrics-store.ts';
 import { dropLegacyDownloads, ModelsManager } from '../client/models-manager.ts';
-import { chatBody, listModels, streamChat, type ApiFetch } from '../client/playground-chat.ts';
+import { chatBody, listModelChoices, listModels, streamChat, type ApiFetch } from '../client/playground-chat.ts';
+import type { TabEngine } from '../client/tab-engine.ts';
 import { sharedWeightCache } from '../storage/shared-cache.ts';
 
 export { describeError };
@@ -26,7 +27,7 @@ export interface AppViews {
   metrics: MetricsStore;
 }
 
-export function createViews(apiFetch: ApiFetch, mesh: MeshJoin): AppViews {
+export function createViews(apiFetch: ApiFetch, mesh: MeshJoin, tab: TabEngine): AppViews {
   const settings = new SettingsStore(safeLocalStorage());
   const models = new ModelsManager({ cache: sharedWeightCache, origin: location.origin });
   void dropLegacyDownloads();
@@ -53,7 +54,8 @@ export function createViews(apiFetch: ApiFetch, mesh: MeshJoin): AppViews {
     // by side (about the same height) with the Mesh card across both below them (mesh.css, .home-wide).
     home: (shell) => ({ element: h('div', { class: 'home-grid' }, contributeCard(settings, mesh, { background, machineInvite }), meshJoinCard(mesh, settings, { machineInvite }), shell.status.element) }),
     playground: () => playgroundView({
-      listModels: () => listModels(apiFetch),
+      listModels: () => listModelChoices(apiFetch),
+      onModelsChange: (listener) => void tab.subscribe(() => { if (tab.state.kind === 'ready' || tab.state.kind === 'idle') listener(); }),
       stream,
       apiBase: resolveApi,
       describeError,
@@ -65,7 +67,7 @@ export function createViews(apiFetch: ApiFetch, mesh: MeshJoin): AppViews {
       health: async () => fetchCompanionHealth(await resolveApi()),
       metrics,
     }),
-    models: () => modelsView({ manager: models, servedModels: () => listModels(apiFetch) }),
+    models: () => modelsView({ manager: models, servedModels: () => listModels(apiFetch), tab }),
   };
   return { factories, settings, models, metrics };
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createApiRoute } from './api-route.ts';
+import { PageProviders, PROVIDER_PRIORITY } from './page-api.ts';
+import type { ModelProvider } from '../provider/provider.ts';
 import { DEFAULT_COMPANION_API, normaliseCompanionApi, publishedCompanionApi, companionApiResolver } from './companion-api.ts';
 
 const APP = 'http://127.0.0.1:8080';
@@ -89,6 +91,70 @@ describe('createApiRoute', () => {
     });
     const request = new Request(`${APP}/v1/chat/completions`, { method: 'POST', body: chatBody, signal: controller.signal });
     await expect(route(request)).rejects.toThrow(/abort/i);
+  });
+});
+
+/** A provider that lists `ids` and whose serving we only count (the route picks; it need not generate). */
+function listing(ids: string[], ownedBy: string): ModelProvider {
+  return {
+    listModels: () => ids.map((id) => ({ id, ownedBy, contextLength: 64 })),
+    modelText: () => Promise.reject(new Error('not used')),
+    generate: () => Promise.reject(new Error('not used')),
+  };
+}
+
+describe('createApiRoute with page providers', () => {
+  const companionList = (ids: string[]) => Response.json({ object: 'list', data: ids.map((id) => ({ id, object: 'model', owned_by: 'companion' })) });
+  function setup(companion: (r: Request) => Response | Promise<Response>) {
+    const providers = new PageProviders();
+    const served: string[] = [];
+    const local = { served: () => providers.served(), serve: async (r: Request) => { served.push(new URL(r.url).pathname); return providers.serve(r); } };
+    const calls: string[] = [];
+    const route = createApiRoute({
+      via: 'page', local, companion: async () => ({ url: 'http://127.0.0.1:9999' }),
+      fetch: async (input, init) => { const r = new Request(input, init); calls.push(new URL(r.url).pathname); return companion(r); },
+    });
+    return { providers, route, calls, served };
+  }
+
+  it('asks a provider ranked above the companion first, without calling the companion', async () => {
+    const t = setup(() => companionList(['c']));
+    t.providers.register('mesh', listing(['m'], 'mesh'), PROVIDER_PRIORITY.mesh);
+    const res = await t.route(post('/v1/chat/completions', JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'Hi' }] })));
+    expect(res.headers.get('x-mesh-via')).toBe('page; mesh');
+    expect(t.calls).toEqual([]);
+    expect(t.served).toEqual(['/v1/chat/completions']);
+  });
+
+  it('prefers the companion to the tab, and falls back to the tab when the companion does not serve the model', async () => {
+    const t = setup((r) => (r.method === 'GET' ? companionList(['c']) : Response.json({ error: { message: 'no such model', code: 'model_not_found' } }, { status: 404 })));
+    t.providers.register('tab', listing(['t'], 'tab'), PROVIDER_PRIORITY.tab);
+    const c = await t.route(post('/v1/chat/completions', JSON.stringify({ model: 'c', messages: [] })));
+    expect(c.headers.get('x-mesh-via')).toBe('page; companion');
+    expect(t.served).toEqual([]);
+    const tab = await t.route(post('/v1/chat/completions', JSON.stringify({ model: 't', messages: [{ role: 'user', content: 'Hi' }] })));
+    expect(tab.headers.get('x-mesh-via')).toBe('page; tab');
+    expect(t.calls).toEqual(['/v1/chat/completions', '/v1/chat/completions']);
+    expect(t.served).toEqual(['/v1/chat/completions']);
+  });
+
+  it('merges the model lists in priority order, each model saying where it runs', async () => {
+    const t = setup(() => companionList(['c', 'shared']));
+    t.providers.register('mesh', listing(['m', 'shared'], 'mesh'), PROVIDER_PRIORITY.mesh);
+    t.providers.register('tab', listing(['t', 'shared', 'c'], 'tab'), PROVIDER_PRIORITY.tab);
+    const list = await (await t.route(new Request(`${APP}/v1/models`))).json();
+    expect(list.data.map((m: { id: string; served_from: string }) => [m.id, m.served_from])).toEqual([['m', 'mesh'], ['shared', 'mesh'], ['c', 'companion'], ['t', 'tab']]);
+  });
+
+  it('answers from the tab alone when the companion is unreachable, and 503 once nothing serves', async () => {
+    const t = setup(() => { throw new TypeError('fetch failed'); });
+    const withdraw = t.providers.register('tab', listing(['t'], 'tab'), PROVIDER_PRIORITY.tab);
+    const list = await (await t.route(new Request(`${APP}/v1/models`))).json();
+    expect(list.data).toMatchObject([{ id: 't', owned_by: 'tab', served_from: 'tab' }]);
+    withdraw();
+    const none = await t.route(post('/v1/chat/completions', JSON.stringify({ model: 't', messages: [{ role: 'user', content: 'Hi' }] })));
+    expect(none.status).toBe(503);
+    expect(none.headers.get('x-mesh-via')).toBe('page; local');
   });
 });
 

@@ -156,8 +156,27 @@ async function httpError(response: Response): Promise<PlaygroundError> {
   return new PlaygroundError('rejected', `The API refused the request (${response.status})${message ? `: ${message}` : ''}.`, response.status);
 }
 
+/** A model the API serves, and where it runs: 'tab' (this browser), 'mesh', 'companion', or its owner's name. */
+export interface ModelChoice {
+  id: string;
+  runs: string;
+}
+
+/** Where each model runs, from the `served_from` the app's route adds, else the companion's `owned_by`. */
+export async function listModelChoices(apiFetch: ApiFetch): Promise<ModelChoice[]> {
+  const body = await modelList(apiFetch);
+  return (body.data ?? []).flatMap((m) => typeof m.id === 'string'
+    ? [{ id: m.id, runs: typeof m.served_from === 'string' ? m.served_from : typeof m.owned_by === 'string' ? m.owned_by : 'companion' }]
+    : []);
+}
+
 /** GET /v1/models → the ids the API serves now (empty when none). */
 export async function listModels(apiFetch: ApiFetch): Promise<string[]> {
+  const body = await modelList(apiFetch);
+  return (body.data ?? []).map((m) => m.id).filter((id): id is string => typeof id === 'string');
+}
+
+async function modelList(apiFetch: ApiFetch): Promise<{ data?: { id?: unknown; served_from?: unknown; owned_by?: unknown }[] }> {
   let response: Response;
   try {
     response = await apiFetch('/v1/models', { cache: 'no-store' });
@@ -165,6 +184,5 @@ export async function listModels(apiFetch: ApiFetch): Promise<string[]> {
     throw new PlaygroundError('unreachable', `the API did not answer (${(error as Error).message})`);
   }
   if (!response.ok) throw await httpError(response);
-  const body = (await response.json()) as { data?: { id?: unknown }[] };
-  return (body.data ?? []).map((m) => m.id).filter((id): id is string => typeof id === 'string');
+  return (await response.json()) as { data?: { id?: unknown; served_from?: unknown; owned_by?: unknown }[] };
 }

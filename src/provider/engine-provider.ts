@@ -3,6 +3,9 @@
 // reported as served by this peer. Recent sessions are kept (session-cache.ts) so a conversation's
 // next turn evaluates only its new tokens.
 import type { Engine, InferenceSession } from '../engine/engine.ts';
+import type { ModelConfig } from '../engine/config.ts';
+import type { GgufHeader } from '../gguf/reader.ts';
+import type { Tokenizer } from '../tokenizer/index.ts';
 import { rowLogprobs } from '../engine/generate.ts';
 import { resumeSession, SessionCache, type SessionCacheOptions } from './session-cache.ts';
 import { macrotask, sessionTokens } from './session-tokens.ts';
@@ -10,14 +13,33 @@ import { chatTemplateFor } from '../tokenizer/index.ts';
 import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PositionLogprobs, PromptLogprobs, PromptLogprobsRequest, ServedBy } from './provider.ts';
 import { ApiError } from '../protocol/api-error.ts';
 
-export interface EngineModel {
+/**
+ * What the provider needs of a loaded model: an Engine in this context has it, and so has a model in
+ * the inference worker seen from the page (worker-provider.ts: sessions there, tokenizer here).
+ */
+export interface ProviderEngine {
+  readonly config: Pick<ModelConfig, 'nLayer' | 'nHeadKv' | 'headDim' | 'nVocab'>;
+  readonly maxPositions: number;
+  readonly ranges: readonly (readonly [number, number])[];
+  readonly tokenizer: Tokenizer;
+  /** For the chat template. */
+  readonly model: { readonly header: Pick<GgufHeader, 'metadata'> };
+  createSession(): InferenceSession;
+}
+
+export interface ProviderModel {
   /** The name clients use in `model`. */
   id: string;
-  engine: Engine;
+  engine: ProviderEngine;
   /** This peer's name in x-mesh-served-by. Default "local". */
   peer?: string;
   ownedBy?: string;
   created?: number;
+}
+
+/** A model run by an Engine in this context (the companion, a test, a tab serving the companion). */
+export interface EngineModel extends ProviderModel {
+  engine: Engine;
 }
 
 /** Prompt tokens seen and evaluated since the provider started: what the KV reuse saved. */
@@ -59,12 +81,12 @@ export interface EngineProviderOptions {
 }
 
 export class EngineProvider implements ModelProvider {
-  private readonly models = new Map<string, EngineModel>();
+  private readonly models = new Map<string, ProviderModel>();
   private readonly texts = new Map<string, ModelText>();
   private readonly caches = new Map<string, SessionCache>();
   readonly prefill: PrefillStats = { promptTokens: 0, evaluated: 0, reused: 0 };
 
-  constructor(models: readonly EngineModel[], options: EngineProviderOptions = {}) {
+  constructor(models: readonly ProviderModel[], options: EngineProviderOptions = {}) {
     for (const m of models) {
       this.models.set(m.id, m);
       const c = m.engine.config;
@@ -139,11 +161,11 @@ export class EngineProvider implements ModelProvider {
     }
   }
 
-  private servedBy(m: EngineModel): ServedBy[] {
+  private servedBy(m: ProviderModel): ServedBy[] {
     return m.engine.ranges.map(([first, end]) => ({ peer: m.peer ?? 'local', layers: [first, end] as [number, number] }));
   }
 
-  private get(id: string): EngineModel {
+  private get(id: string): ProviderModel {
     const m = this.models.get(id);
     if (!m) throw new ApiError('not_found', `the model "${id}" is not loaded here`, { param: 'model', code: 'model_not_found' });
     return m;

@@ -69,8 +69,23 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+/**
+ * The file's size and ETag from a HEAD, or offline (the HEAD could not reach the server) from the
+ * version the cache holds: a stored model opens with no network at all.
+ */
+async function describe(cache: WeightCache, url: string, init: CachedSourceInit): Promise<{ size?: number; etag?: string; fileName?: string }> {
+  try {
+    return await urlSource(url, init);
+  } catch (e) {
+    const offline = e instanceof GgufError && e.code === 'gguf_fetch_failed' && /network error/.test(e.message) && !init.signal?.aborted;
+    const stored = offline ? await cache.storedVersion(url) : undefined;
+    if (!stored) throw e;
+    return { size: stored.size, etag: stored.etag, fileName: decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '') || undefined };
+  }
+}
+
 export async function cachedUrlSource(cache: WeightCache, url: string, init: CachedSourceInit = {}): Promise<CachedSource> {
-  const inner = await urlSource(url, init);
+  const inner = await describe(cache, url, init);
   if (inner.size === undefined) {
     throw new StorageError('storage_unknown_size', `${url} was served without a Content-Length, so its bytes cannot be cached by range; serve it from a host that sends one`);
   }

@@ -107,6 +107,18 @@ describe('weight cache', () => {
     expect(usage.models.map((m) => m.url).sort()).toEqual([single, ...shards].sort());
   });
 
+  it('opens a stored model offline (the HEAD cannot reach the server), and refuses one it does not hold', async () => {
+    const url = serve('/offline.gguf', bytesOf(await ensureModel('tiny-llama-f32')));
+    const direct = await logitsVia(await ensureModel('tiny-llama-f32'));
+    const cache = await newCache();
+    await downloadModel(cache, url);
+    const offline: typeof fetch = async () => { throw new TypeError('Failed to fetch'); };
+    const source = await cachedUrlSource(cache, url, { fetch: offline });
+    expect(source.size).toBe(files.get('/offline.gguf')!.body.byteLength);
+    expect(same(await logitsVia(source), direct)).toBe(true);
+    await expect(cachedUrlSource(cache, `${base}/never-stored.gguf`, { fetch: offline })).rejects.toMatchObject({ code: 'gguf_fetch_failed' });
+  });
+
   it('resumes an aborted download from where it stopped, with progress', async () => {
     const body = gguf(3 << 20, 0);
     const url = serve('/big.bin', body);

@@ -127,6 +127,12 @@ export class WeightCache {
     return record;
   }
 
+  /** The version of `url` the cache holds (the most recently used, should there be several), if any. */
+  async storedVersion(url: string): Promise<ModelRecord | undefined> {
+    const records = await this.db.getAllFromIndex('models', 'by-url', url);
+    return records.sort((a, b) => b.lastUsed - a.lastUsed)[0];
+  }
+
   /** Stored chunks of a model with index in [first, last]. */
   async chunks(key: string, first: number, last: number): Promise<Map<number, Uint8Array>> {
     const rows = await this.db.getAll('chunks', IDBKeyRange.bound([key, first], [key, last]));

@@ -4,6 +4,7 @@
 // bytes when this tab serves it, and layers a mesh stage read show up here as partly stored.
 import { customModel, type CatalogModel } from '../client/models-catalog.ts';
 import type { ModelEntry, ModelsManager, StorageUse } from '../client/models-manager.ts';
+import type { TabEngine, TabEngineState } from '../client/tab-engine.ts';
 import { formatBytes, formatDuration } from './format.ts';
 import { h } from './dom.ts';
 import type { ViewContent } from './shell.ts';
@@ -12,9 +13,11 @@ export interface ModelsViewDeps {
   manager: ModelsManager;
   /** Model ids the API serves now (marks them "Served now"); rejects when the API is away. */
   servedModels(): Promise<string[]>;
+  /** Runs a stored model in this tab ("Use in this tab"). */
+  tab: TabEngine;
 }
 
-export function modelsView({ manager, servedModels }: ModelsViewDeps): ViewContent {
+export function modelsView({ manager, servedModels, tab }: ModelsViewDeps): ViewContent {
   let served = new Set<string>();
   const rows = new Map<string, ModelRow>();
   const bundledList = h('ul', { class: 'model-list', role: 'list', 'aria-label': 'Test models' });
@@ -48,12 +51,12 @@ export function modelsView({ manager, servedModels }: ModelsViewDeps): ViewConte
     for (const entry of manager.entries()) {
       let row = rows.get(entry.model.id);
       if (!row) {
-        row = modelRow(entry.model, manager);
+        row = modelRow(entry.model, manager, tab);
         rows.set(entry.model.id, row);
         const list = entry.model.source === 'bundled' ? bundledList : entry.model.source === 'curated' ? curatedList : customList;
         list.append(row.element);
       }
-      row.update(entry, served.has(entry.model.id));
+      row.update(entry, served.has(entry.model.id), tab.state);
     }
     for (const [id, row] of rows) {
       if (!manager.entry(id)) {
@@ -71,6 +74,10 @@ export function modelsView({ manager, servedModels }: ModelsViewDeps): ViewConte
   manager.subscribe(() => {
     render();
     refreshStorage();
+  });
+  tab.subscribe(() => {
+    render();
+    if (tab.state.kind === 'ready') servedModels().then((ids) => { served = new Set(ids); render(); }, () => {});
   });
 
   const element = h(
@@ -98,12 +105,12 @@ function section(id: string, title: string, lead: string, ...body: HTMLElement[]
 
 interface ModelRow {
   element: HTMLElement;
-  update(entry: ModelEntry, servedNow: boolean): void;
+  update(entry: ModelEntry, servedNow: boolean, tabState: TabEngineState): void;
 }
 
 const STATE_TEXT: Record<ModelEntry['state'], string> = { none: 'Not downloaded', downloading: 'Downloading', paused: 'Paused', done: 'On this device', error: 'Failed' };
 
-function modelRow(model: CatalogModel, manager: ModelsManager): ModelRow {
+function modelRow(model: CatalogModel, manager: ModelsManager, tab: TabEngine): ModelRow {
   const titleId = `model-${model.id.replace(/[^a-z0-9_-]/gi, '-')}`;
   const badge = h('span', { class: 'state-badge' });
   const servedBadge = h('span', { class: 'badge', hidden: true }, 'Served now');
@@ -112,7 +119,15 @@ function modelRow(model: CatalogModel, manager: ModelsManager): ModelRow {
   const error = h('p', { class: 'field-error', role: 'alert' });
   const primary = h('button', { type: 'button', class: 'button small', 'aria-describedby': titleId });
   const remove = h('button', { type: 'button', class: 'button small quiet', 'aria-describedby': titleId }, 'Delete');
+  const useHere = h('button', { type: 'button', class: 'button small', 'aria-describedby': titleId, 'data-testid': 'use-in-tab', hidden: true }, 'Use in this tab');
+  const tabStatus = h('p', { class: 'model-progress-text', 'data-testid': 'tab-status', role: 'status' });
+  const stopHere = h('button', { type: 'button', class: 'button small quiet', 'aria-describedby': titleId, 'data-testid': 'stop-in-tab', hidden: true }, 'Stop using here');
+  stopHere.addEventListener('click', () => void tab.stop());
   let current: ModelEntry | null = null;
+  useHere.addEventListener('click', () => {
+    if (!current) return;
+    void tab.use(model.id, new URL(model.url, location.origin).href, current.total ?? current.received).catch(() => {}); // the state says why
+  });
   primary.addEventListener('click', () => {
     if (!current) return;
     if (current.state === 'downloading') manager.pause(model.id);
@@ -131,14 +146,21 @@ function modelRow(model: CatalogModel, manager: ModelsManager): ModelRow {
       progress,
       detail,
       error,
+      tabStatus,
     ),
-    h('div', { class: 'model-actions' }, primary, remove),
+    h('div', { class: 'model-actions' }, useHere, stopHere, primary, remove),
   );
 
   return {
     element,
-    update(entry, servedNow) {
+    update(entry, servedNow, tabState) {
       current = entry;
+      const mine = tabState.kind !== 'idle' && tabState.id === model.id;
+      element.dataset.tab = mine ? tabState.kind : '';
+      useHere.hidden = entry.state !== 'done' || (mine && (tabState.kind === 'ready' || tabState.kind === 'loading'));
+      stopHere.hidden = !(mine && (tabState.kind === 'ready' || tabState.kind === 'loading'));
+      tabStatus.replaceChildren(...(mine ? tabStatusText(tabState) : []));
+      tabStatus.hidden = !mine;
       element.dataset.state = entry.state;
       element.dataset.received = String(entry.received);
       element.dataset.total = String(entry.total ?? '');
@@ -150,6 +172,13 @@ function modelRow(model: CatalogModel, manager: ModelsManager): ModelRow {
       progress.value = fraction;
       progress.hidden = entry.state === 'none' || entry.state === 'done';
       progress.setAttribute('aria-valuetext', entry.total ? `${Math.floor(fraction * 100)} percent` : formatBytes(entry.received));
+      if (mine && tabState.kind === 'loading' && entry.state === 'done') {
+        // A stored model loading into this tab: the same bar shows the load.
+        const loaded = tabState.bytesTotal ? Math.min(1, tabState.bytesLoaded / tabState.bytesTotal) : 0;
+        progress.value = loaded;
+        progress.hidden = false;
+        progress.setAttribute('aria-valuetext', `loading, ${Math.floor(loaded * 100)} percent`);
+      }
       detail.textContent = progressText(entry);
       error.textContent = entry.error ?? '';
       error.hidden = !entry.error;
@@ -160,6 +189,23 @@ function modelRow(model: CatalogModel, manager: ModelsManager): ModelRow {
       remove.hidden = entry.state === 'none' || (entry.state === 'error' && entry.received === 0);
     },
   };
+}
+
+function tabStatusText(state: TabEngineState): (string | Node)[] {
+  switch (state.kind) {
+    case 'loading':
+      return [`Loading in this tab… ${formatBytes(state.bytesLoaded)}${state.bytesTotal ? ` of ${formatBytes(state.bytesTotal)}` : ''}`];
+    case 'ready': {
+      const on = state.backend === 'webgpu' ? 'WebGPU' : `WASM, ${state.threads} thread${state.threads === 1 ? '' : 's'}`;
+      return [`Running in this tab (${on}, loaded in ${formatDuration(state.loadMs / 1000)}): the Playground and /v1 answer with it when no companion does.`];
+    }
+    case 'error':
+      return /^Too large/.test(state.message)
+        ? [state.message, ' ', h('a', { href: '#/', 'data-testid': 'join-mesh' }, 'Join a mesh')]
+        : [`Could not run it in this tab: ${state.message}`];
+    case 'idle':
+      return [];
+  }
 }
 
 function progressText(e: ModelEntry): string {

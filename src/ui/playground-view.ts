@@ -1,13 +1,16 @@
 // The Playground: a streamed conversation with the model the API serves, its settings, and for each
 // reply the speed and the peers that computed it. The API calls are injected by the app.
-import type { ChatEvent, ChatMessage, ChatStats, SamplingSettings } from '../client/playground-chat.ts';
+import type { ChatEvent, ChatMessage, ChatStats, ModelChoice, SamplingSettings } from '../client/playground-chat.ts';
 import { h } from './dom.ts';
 import { layerRangeText } from './mesh-describe.ts';
 import { snippetCard, type SnippetContext } from './playground-snippet-card.ts';
 import type { ViewContent } from './shell.ts';
 
 export interface PlaygroundDeps {
-  listModels(): Promise<string[]>;
+  /** The models the API serves, each with where it runs. */
+  listModels(): Promise<ModelChoice[]>;
+  /** Calls back when the models this page serves change (the tab's engine finished loading). */
+  onModelsChange?(listener: () => void): void;
   stream(model: string, messages: ChatMessage[], sampling: SamplingSettings, onEvent: (e: ChatEvent) => void, signal: AbortSignal): Promise<ChatStats>;
   /** Where the companion API is (for the snippets). */
   apiBase(): Promise<{ url: string; token?: string }>;
@@ -174,11 +177,12 @@ export function playgroundView(deps: PlaygroundDeps): ViewContent {
   const loadModels = async () => {
     const previous = model.value;
     try {
-      const ids = await deps.listModels();
+      const choices = await deps.listModels();
+      const ids = choices.map((c) => c.id);
       apiUp = ids.length > 0;
-      model.replaceChildren(...(ids.length ? ids.map((id) => h('option', { value: id }, id)) : [h('option', { value: '' }, 'No model served')]));
+      model.replaceChildren(...(ids.length ? choices.map((c) => h('option', { value: c.id, 'data-runs': c.runs }, `${c.id} · ${whereText(c.runs)}`)) : [h('option', { value: '' }, 'No model served')]));
       if (ids.includes(previous)) model.value = previous;
-      modelNote.textContent = ids.length ? `${ids.length === 1 ? 'One model' : `${ids.length} models`} served by the API now.` : 'The API serves no model right now: start one with npm start.';
+      modelNote.textContent = ids.length ? `${ids.length === 1 ? 'One model' : `${ids.length} models`} served by the API now.` : 'The API serves no model right now: start one with npm start, or open Models and choose "Use in this tab".';
       model.dataset.loaded = 'true';
     } catch (error) {
       apiUp = false;
@@ -190,8 +194,17 @@ export function playgroundView(deps: PlaygroundDeps): ViewContent {
 
   render();
   setRunning(false);
+  deps.onModelsChange?.(() => { if (!running) void loadModels(); });
   const element = h('div', { class: 'playground-grid' }, chatCard, h('div', { class: 'pg-side' }, settingsCard, snippets.element));
   return { element, shown: () => { if (!running) void loadModels(); } };
+}
+
+/** Where a model runs, as the model picker says it. */
+function whereText(runs: string): string {
+  if (runs === 'tab') return 'this tab';
+  if (runs === 'mesh') return 'the mesh';
+  if (runs === 'companion') return 'the companion';
+  return runs;
 }
 
 function turnNodes(turn: Turn, index: number): HTMLElement[] {

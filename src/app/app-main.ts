@@ -18,6 +18,7 @@ import { companionApiResolver, saveCompanionApi, type CompanionApi } from '../cl
 import { registerShellWorker, type ShellWorker } from '../client/service-worker.ts';
 import { serveApiToWorker } from '../client/api-bridge.ts';
 import { thisPageProviders } from '../client/page-api.ts';
+import { serveMeshFromPage } from '../client/mesh-page-provider.ts';
 import { TabEngine } from '../client/tab-engine.ts';
 import { createViews } from './views.ts';
 
@@ -59,6 +60,8 @@ if (navigator.serviceWorker) {
   providers.onChange(() => bridge.announce());
   addEventListener('pagehide', () => bridge.withdraw());
   addEventListener('pageshow', (event: PageTransitionEvent) => { if (event.persisted) void bridge.announce(); });
+  // While in a mesh, the service worker sends /v1 for the head's models (from any page of the origin) here.
+  serveMeshFromPage(mesh, providers);
 }
 const views = createViews(apiFetch, mesh, tabEngine);
 void tabEngine.restore(); // the model chosen with "Use in this tab" before a reload

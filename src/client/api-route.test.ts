@@ -146,6 +146,22 @@ describe('createApiRoute with page providers', () => {
     expect(list.data.map((m: { id: string; served_from: string }) => [m.id, m.served_from])).toEqual([['m', 'mesh'], ['shared', 'mesh'], ['c', 'companion'], ['t', 'tab']]);
   });
 
+  it('on the page in the mesh, passes a head out of reach over for the companion without asking the mesh\'s page entry', async () => {
+    const providers = new PageProviders();
+    let asked = 0;
+    providers.registerFetch('mesh', { listModels: async () => [{ id: 'm', ownedBy: 'mesh', contextLength: 64 }], fetch: async () => { asked++; throw new Error('no link'); } }, PROVIDER_PRIORITY.mesh);
+    const calls: string[] = [];
+    const route = createApiRoute({
+      via: 'page', local: providers, companion: async () => ({ url: 'http://127.0.0.1:9999' }),
+      mesh: () => Promise.reject(new Error('no link to the head')),
+      fetch: async (input) => { calls.push(new URL(String(input)).pathname); return Response.json({ id: 'from-companion' }); },
+    });
+    const res = await route(post('/v1/chat/completions', JSON.stringify({ model: 'm', messages: [] })));
+    expect(res.headers.get('x-mesh-via')).toBe('page; companion');
+    expect(calls).toEqual(['/v1/chat/completions']);
+    expect(asked).toBe(0);
+  });
+
   it('answers from the tab alone when the companion is unreachable, and 503 once nothing serves', async () => {
     const t = setup(() => { throw new TypeError('fetch failed'); });
     const withdraw = t.providers.register('tab', listing(['t'], 'tab'), PROVIDER_PRIORITY.tab);

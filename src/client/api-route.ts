@@ -7,7 +7,8 @@
 import { createApiContext, handleApiRequest, type ApiContext, type ModelProvider } from '../api/index.ts';
 import type { ServedModel } from '../protocol/service-worker-messages.ts';
 import type { CompanionApi } from './companion-api.ts';
-import { COMPANION_PRIORITY, type LocalApi } from './page-api.ts';
+import { COMPANION_PRIORITY, MESH_PROVIDER, type LocalApi } from './page-api.ts';
+import { isModelList, requestedModel } from './request-model.ts';
 
 export interface ApiRouteOptions {
   /** Where the companion's API is (asked per request: the setting may change). */
@@ -35,25 +36,6 @@ const NO_MODELS: ModelProvider = {
 // Hop-by-hop or browser-managed: never copied onto the forwarded request.
 const SKIP_HEADERS = new Set(['host', 'origin', 'referer', 'cookie', 'content-length', 'connection', 'accept-encoding']);
 
-/** The model a request names: `model` of a JSON body, or the id of GET /v1/models/{id}. */
-export function requestedModel(url: URL, method: string, body: ArrayBuffer | null): string | undefined {
-  if (method === 'GET' || method === 'HEAD') {
-    const m = /^\/v1\/models\/([^/]+)$/.exec(url.pathname);
-    try {
-      return m ? decodeURIComponent(m[1]) : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  if (!body || body.byteLength === 0) return undefined;
-  try {
-    const parsed = JSON.parse(new TextDecoder().decode(body)) as { model?: unknown };
-    return typeof parsed?.model === 'string' ? parsed.model : undefined;
-  } catch {
-    return undefined; // the API answers the broken body in the client's protocol
-  }
-}
-
 export function createApiRoute(options: ApiRouteOptions): (request: Request) => Promise<Response> {
   const fetchFn = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   let ctx: ApiContext | undefined;
@@ -68,10 +50,13 @@ export function createApiRoute(options: ApiRouteOptions): (request: Request) => 
     // Read once: it may go to the companion, and then to a local provider.
     const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
     const again = () => new Request(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
-    const served = options.local ? await options.local.served().catch(() => [] as ServedModel[]) : [];
+    const listed = options.local ? await options.local.served().catch(() => [] as ServedModel[]) : [];
+    // The page's mesh entry is for the service worker, which cannot reach the mesh: here the mesh was
+    // asked directly, and one that failed is passed over for the companion, not asked again.
+    const served = options.mesh ? listed.filter((m) => m.from !== MESH_PROVIDER) : listed;
     const model = requestedModel(url, request.method, body);
     const owner = model === undefined ? undefined : served.find((m) => m.id === model);
-    const isList = (request.method === 'GET' || request.method === 'HEAD') && url.pathname.replace(/\/+$/, '') === '/v1/models';
+    const isList = isModelList(url, request.method);
     const local = async (by: string) => relabel(await options.local!.serve(again()), options.via, by);
 
     const viaMesh = options.mesh?.(again());

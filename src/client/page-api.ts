@@ -1,15 +1,29 @@
-// The providers this page runs models on, by priority: the tab's own engine (tab-engine.ts), and
-// later the mesh (a tab of a mesh sends /v1 to its head). The page's /v1 answers from the provider
-// of highest priority that lists the model; the companion, reached over HTTP by api-route.ts, sits
-// between them at COMPANION_PRIORITY. Other parts plug in with registerPageProvider.
-import { createApiContext, handleApiRequest, type ApiContext } from '../api/index.ts';
+// The providers this page runs models on, by priority: the mesh (a tab in a mesh sends /v1 to its
+// head: mesh-page-provider.ts) and the tab's own engine (tab-engine.ts). The page's /v1 answers from
+// the provider of highest priority that lists the model; the companion, reached over HTTP by
+// api-route.ts, sits between them at COMPANION_PRIORITY. Other parts plug in with registerPageProvider
+// (a ModelProvider, run here by handleApiRequest) or registerFetchProvider (answers raw HTTP).
+import { createApiContext, errorResponse, handleApiRequest, speaks, type ApiContext } from '../api/index.ts';
 import { ApiError } from '../protocol/api-error.ts';
 import type { ServedModel } from '../protocol/service-worker-messages.ts';
 import type { GenerateRequest, ModelDescriptor, ModelProvider, PromptLogprobsRequest } from '../provider/provider.ts';
+import { requestedModel } from './request-model.ts';
 
 /** Higher answers first. A provider above the companion answers even when the companion is up. */
 export const PROVIDER_PRIORITY = { mesh: 200, companion: 100, tab: 50 } as const;
 export const COMPANION_PRIORITY = PROVIDER_PRIORITY.companion;
+/** The name the mesh registers under: the page's own route asks the mesh directly instead (api-route.ts). */
+export const MESH_PROVIDER = 'mesh';
+
+/**
+ * A host of models that already speaks the HTTP API (the mesh's head, over libp2p): requests for its
+ * models pass to it whole, and its answers, errors and streams come back as they are.
+ */
+export interface FetchProvider {
+  listModels(): Promise<ModelDescriptor[]>;
+  /** Rejects when the host cannot be reached; honours request.signal. */
+  fetch(request: Request): Promise<Response>;
+}
 
 /** What answers /v1 on this side of the companion: the page's providers, or (in the service worker) a page. */
 export interface LocalApi {
@@ -19,11 +33,7 @@ export interface LocalApi {
   serve(request: Request): Promise<Response>;
 }
 
-interface Entry {
-  name: string;
-  provider: ModelProvider;
-  priority: number;
-}
+type Entry = { name: string; priority: number } & ({ provider: ModelProvider; fetcher?: undefined } | { fetcher: FetchProvider; provider?: undefined });
 
 export class PageProviders implements LocalApi {
   readonly #entries = new Map<string, Entry>();
@@ -36,7 +46,16 @@ export class PageProviders implements LocalApi {
    * runs). Registering a name again replaces it. Returns the function that withdraws it.
    */
   register(name: string, provider: ModelProvider, priority: number): () => void {
-    const entry = { name, provider, priority };
+    return this.#add({ name, provider, priority });
+  }
+
+  /** As register, for a host that answers raw HTTP: serve() forwards the requests for its models to it. */
+  registerFetch(name: string, fetcher: FetchProvider, priority: number): () => void {
+    return this.#add({ name, fetcher, priority });
+  }
+
+  #add(entry: Entry): () => void {
+    const { name } = entry;
     this.#entries.set(name, entry);
     this.changed();
     return () => {
@@ -70,7 +89,18 @@ export class PageProviders implements LocalApi {
     return (await this.#listed()).map(({ d, e }) => ({ id: d.id, priority: e.priority, from: e.name }));
   }
 
-  serve(request: Request): Promise<Response> {
+  async serve(request: Request): Promise<Response> {
+    if (![...this.#entries.values()].some((e) => e.fetcher)) return this.#handle(request);
+    // Read once: the model it names picks who answers, and that one reads it again.
+    const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
+    const again = new Request(request.url, { method: request.method, headers: request.headers, body, signal: request.signal });
+    const model = requestedModel(new URL(request.url), request.method, body);
+    const owner = model === undefined ? undefined : (await this.#listed()).find(({ d }) => d.id === model)?.e;
+    // Lists and requests for the providers' models: handleApiRequest, over every entry's list.
+    return owner?.fetcher ? this.#forward(owner.name, owner.fetcher, again) : this.#handle(again);
+  }
+
+  #handle(request: Request): Promise<Response> {
     this.#ctx ??= createApiContext({
       provider: this.provider(),
       noModelHint: 'this tab runs no model: open Models and choose "Use in this tab", or start the companion with npm start, then retry',
@@ -78,11 +108,26 @@ export class PageProviders implements LocalApi {
     return handleApiRequest(request, this.#ctx, { clientKey: 'page' });
   }
 
-  /** All registered providers as one: each model answered by the highest-priority provider listing it. */
+  /** The host's answer as it is; a host out of reach is a 503 in the client's protocol, an abort stays an abort. */
+  async #forward(name: string, fetcher: FetchProvider, request: Request): Promise<Response> {
+    try {
+      return await fetcher.fetch(request);
+    } catch (error) {
+      if (request.signal.aborted) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      return errorResponse(new ApiError('unavailable', `the ${name} cannot answer now: ${reason}`, { code: 'no_model_available', retryAfter: 5, cause: error }), speaks(request));
+    }
+  }
+
+  /**
+   * All registered providers as one: each model answered by the highest-priority provider listing it.
+   * It lists the fetch-shaped hosts' models too, but cannot run them: serve() sends those on whole.
+   */
   provider(): ModelProvider {
     const owner = async (model: string): Promise<ModelProvider> => {
       const found = (await this.#listed()).find(({ d }) => d.id === model);
       if (!found) throw new ApiError('not_found', `the model "${model}" is not served in this tab; GET /v1/models lists what is`, { param: 'model', code: 'model_not_found' });
+      if (!found.e.provider) throw new ApiError('internal', `the model "${model}" is served by the ${found.e.name}, which answers whole HTTP requests: send it through serve()`);
       return found.e.provider;
     };
     return {
@@ -104,7 +149,7 @@ export class PageProviders implements LocalApi {
   /** Every model once, from its highest-priority provider; a provider that fails to list is skipped. */
   async #listed(): Promise<{ d: ModelDescriptor; e: Entry }[]> {
     const entries = [...this.#entries.values()].sort((a, b) => b.priority - a.priority);
-    const lists = await Promise.all(entries.map(async (e) => ({ e, models: await Promise.resolve(e.provider.listModels()).catch(() => [] as ModelDescriptor[]) })));
+    const lists = await Promise.all(entries.map(async (e) => ({ e, models: await Promise.resolve((e.provider ?? e.fetcher).listModels()).catch(() => [] as ModelDescriptor[]) })));
     const seen = new Set<string>();
     const out: { d: ModelDescriptor; e: Entry }[] = [];
     for (const { e, models } of lists) {
@@ -133,4 +178,9 @@ export function thisPageProviders(): PageProviders {
  */
 export function registerPageProvider(name: string, provider: ModelProvider, priority: number): () => void {
   return thisPageProviders().register(name, provider, priority);
+}
+
+/** registerPageProvider for a host that answers raw HTTP (the mesh): see PageProviders.registerFetch. */
+export function registerFetchProvider(name: string, fetcher: FetchProvider, priority: number): () => void {
+  return thisPageProviders().registerFetch(name, fetcher, priority);
 }

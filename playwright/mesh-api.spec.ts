@@ -3,7 +3,9 @@
 // companion API is reachable from the page; the tab joins the companion's private mesh as a client
 // (`#join=…&role=client&auto=1`, WebSockets to the companion only) and its apiFetch('/v1/…') is
 // answered by the head over libp2p: the same model list and greedy text as the companion's HTTP API,
-// errors in the protocol's shape, and a stop mid-stream that ends the head's generation.
+// errors in the protocol's shape, and a stop mid-stream that ends the head's generation. A plain
+// fetch('/v1/…') through the service worker, from this tab or another of the origin, is answered by
+// the mesh through this tab too.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -38,7 +40,8 @@ test('a client tab with no companion API in reach chats through the mesh', async
   await new Promise<void>((resolve) => app!.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
   browser = await chromium.launch(chromiumLaunchOptions());
-  const page = await (await browser.newContext()).newPage();
+  const context = await browser.newContext();
+  const page = await context.newPage();
   await gotoApp(page, `${origin}/${invite.hash}&role=client&auto=1`);
   await page.evaluate(() => window.meshApp.setCompanionApi({ url: 'http://127.0.0.1:9' }));
   await expect.poll(() => page.evaluate(() => {
@@ -78,6 +81,39 @@ test('a client tab with no companion API in reach chats through the mesh', async
     return `first token ${median(runs.map((r) => r.at[0])).toFixed(1)} ms, then ${median(runs.map((r) => (r.at.at(-1)! - r.at[0]) / (r.at.length - 1))).toFixed(2)} ms/token`;
   };
   console.info(`mesh-api, median of 3 (${viaMesh[0].at.length} tokens): the tab through the mesh ${summary(viaMesh)}; Node over HTTP ${summary(viaHttp)}`);
+
+  // A plain fetch('/v1/…') goes to the service worker, which cannot reach libp2p: it hands requests
+  // for the head's models to this page (its mesh entry, src/client/mesh-page-provider.ts), from this
+  // page and from another tab of the origin that is in no mesh alike.
+  const other = await context.newPage();
+  await gotoApp(other, `${origin}/`);
+  for (const tab of [page, other]) await tab.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 30_000 });
+  await expect.poll(() => other.evaluate(async () => {
+    const list = await (await fetch('/v1/models')).json();
+    return list.data?.map((m: { id: string; served_from: string }) => `${m.id} ${m.served_from}`);
+  }), { timeout: 20_000, message: 'the service worker should list the head\'s models as served by the mesh' }).toEqual([`${MODEL} mesh`]);
+  const viaWorker = await page.evaluate(async ([body, read]) => {
+    const started = performance.now();
+    const res = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
+    return (new Function(`return (${read})`)() as (r: Response, s: number) => Promise<Timed>)(res, started);
+  }, [chat, readSse.toString()] as const);
+  expect(viaWorker).toMatchObject({ status: 200, via: 'service-worker; mesh', servedBy: 'companion;layers=0-2', text: direct.choices[0].message.content });
+  expect(viaWorker.at.length).toBeGreaterThan(3);
+  const fromOther = await other.evaluate(async (body) => {
+    const res = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, via: res.headers.get('x-mesh-via'), text: (await res.json()).choices?.[0]?.message?.content };
+  }, chat);
+  expect(fromOther).toEqual({ status: 200, via: 'service-worker; mesh', text: direct.choices[0].message.content });
+  // Stopped mid-stream in the other tab: the abort crosses the service worker and this page to the head.
+  const stoppedViaWorker = await other.evaluate(async (body) => {
+    const controller = new AbortController();
+    const res = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, max_tokens: 400, stream: true }), signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    return { via: res.headers.get('x-mesh-via'), error: await reader.read().then(() => 'read on', (e: Error) => e.name) };
+  }, chat);
+  expect(stoppedViaWorker).toEqual({ via: 'service-worker; mesh', error: 'AbortError' });
 
   // Errors come from the head in each protocol's own shape.
   const errors = await page.evaluate(async (model) => {

@@ -50,13 +50,18 @@ function ensureDependencies() {
 
 /**
  * System packages the tests need, from Debian: Chromium for browser tests (no browser download works
- * offline), openssl for the HTTPS certificate tests, and the Vulkan loader that Dawn for Node opens
- * for the f16 WebGPU kernel tests (Debian's chromium does not pull it in). Each is found by a file
- * (`path`) or a library name in ldconfig's cache (`library`), and installed with apt-get when missing.
+ * offline), openssl for the HTTPS certificate tests, gcc and the C library headers for llama.cpp's
+ * reference quantizers (tools/quant-ref), iproute2 for the browser tests' network namespace, and the
+ * Vulkan loader that Dawn for Node opens for the f16 WebGPU kernel tests (Debian's chromium does not
+ * pull it in). Each is found by a file (`path`) or a library name in ldconfig's cache (`library`), and
+ * installed with apt-get when missing.
  */
 const SYSTEM_TOOLS = [
   { path: '/usr/bin/chromium', packages: ['chromium', 'fonts-dejavu-core'] },
   { path: '/usr/bin/openssl', packages: ['openssl'] },
+  { path: '/usr/bin/gcc', packages: ['gcc'] },
+  { path: '/usr/include/stdio.h', packages: ['libc6-dev'] },
+  { path: '/bin/ip', packages: ['iproute2'] },
   { library: 'libvulkan.so.1', packages: [LIBRARY_PACKAGES['libvulkan.so.1']] },
 ];
 

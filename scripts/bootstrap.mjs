@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LAVAPIPE_DRIVER, LIBRARY_PACKAGES, cachedLibraries, describeLibrary, missingLibraries } from './native-libraries.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'node_modules', '.bin');
@@ -48,17 +49,22 @@ function ensureDependencies() {
 }
 
 /**
- * System tools the tests need, from Debian: Chromium for browser tests (no browser download works
- * offline). Installed with apt-get when missing.
+ * System packages the tests need, from Debian: Chromium for browser tests (no browser download works
+ * offline), gcc and the C library headers for llama.cpp's
+ * reference quantizers (tools/quant-ref), iproute2 for the browser tests' network namespace, and the
+ * Vulkan loader that Dawn for Node opens for the f16 WebGPU kernel tests (Debian's chromium does not
+ * pull it in). Each is found by a file (`path`) or a library name in ldconfig's cache (`library`), and
+ * installed with apt-get when missing.
  */
 const SYSTEM_TOOLS = [
   { path: '/usr/bin/chromium', packages: ['chromium', 'fonts-dejavu-core'] },
+  { path: '/usr/bin/gcc', packages: ['gcc'] },
+  { path: '/usr/include/stdio.h', packages: ['libc6-dev'] },
+  { path: '/bin/ip', packages: ['iproute2'] },
+  { library: 'libvulkan.so.1', packages: [LIBRARY_PACKAGES['libvulkan.so.1']] },
 ];
 
-function ensureSystemTools() {
-  const missing = SYSTEM_TOOLS.filter((t) => !existsSync(t.path));
-  if (missing.length === 0) return;
-  const packages = missing.flatMap((t) => t.packages);
+function aptInstall(packages) {
   console.error(`bootstrap: installing ${packages.join(', ')} with apt-get…`);
   const asRoot = !process.getuid || process.getuid() === 0;
   const apt = (...args) =>
@@ -66,7 +72,17 @@ function ensureSystemTools() {
       env: { ...env, DEBIAN_FRONTEND: 'noninteractive' },
     });
   apt('update');
-  if (apt('install', '-y', '--no-install-recommends', ...packages) !== 0 || missing.some((t) => !existsSync(t.path))) {
+  return apt('install', '-y', '--no-install-recommends', ...packages) === 0;
+}
+
+function ensureSystemTools() {
+  const present = (t, cached) => (t.path ? existsSync(t.path) : cached.has(t.library));
+  const before = cachedLibraries();
+  const missing = SYSTEM_TOOLS.filter((t) => !present(t, before));
+  if (missing.length === 0) return;
+  const packages = missing.flatMap((t) => t.packages);
+  const cached = aptInstall(packages) ? cachedLibraries() : new Set();
+  if (missing.some((t) => !present(t, cached))) {
     console.error(`bootstrap: could not install ${packages.join(', ')} with apt-get; install them by hand`);
     process.exit(1);
   }
@@ -82,6 +98,11 @@ function ensureSystemTools() {
 const LAVAPIPE_ICD = join(root, '.cache', 'lavapipe', 'lvp_icd.json');
 
 function ensureLavapipe() {
+  fetchLavapipe();
+  if (existsSync(LAVAPIPE_ICD)) ensureLavapipeLibraries();
+}
+
+function fetchLavapipe() {
   if (existsSync(LAVAPIPE_ICD)) return;
   const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '';
   if (!/^VERSION_CODENAME=bookworm$/m.test(osRelease)) {
@@ -105,8 +126,19 @@ function ensureLavapipe() {
     console.error('bootstrap: could not fetch lavapipe; the f16 WebGPU kernel tests will fail until it is there');
     return;
   }
-  const lib = join(dir, 'root', 'usr', 'lib', 'x86_64-linux-gnu', 'libvulkan_lvp.so');
+  const lib = join(root, LAVAPIPE_DRIVER);
   writeFileSync(LAVAPIPE_ICD, `${JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: lib, api_version: '1.3.0' } }, null, 2)}\n`);
+}
+
+/** The driver is unpacked without its dependencies: installs, from Debian 12, the libraries it links that are missing. */
+function ensureLavapipeLibraries() {
+  const driver = join(root, LAVAPIPE_DRIVER);
+  const missing = missingLibraries(driver);
+  if (missing.length === 0) return;
+  const packages = missing.map((name) => LIBRARY_PACKAGES[name]);
+  if (packages.includes(undefined) || !aptInstall([...new Set(packages)]) || missingLibraries(driver).length > 0) {
+    console.error(`bootstrap: lavapipe lacks ${missing.map(describeLibrary).join(', ')}; the f16 WebGPU kernel tests will fail until it is installed`);
+  }
 }
 
 /**

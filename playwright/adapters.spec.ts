@@ -29,10 +29,13 @@ test.afterAll(async () => {
 type Api = typeof AdaptersPage;
 /** Calls a function of support/adapters-page.ts inside the page. */
 function inPage<K extends keyof Api>(page: Page, name: K, ...args: Parameters<Api[K]>): Promise<Awaited<ReturnType<Api[K]>>> {
-  return page.evaluate(async ({ name, args }) => {
-    const api = await import('/playwright/support/adapters-page.ts' as string);
-    return api[name](...args);
-  }, { name, args }) as Promise<Awaited<ReturnType<Api[K]>>>;
+  return page.evaluate(
+    async ({ name, args }) => {
+      const api = await import('/playwright/support/adapters-page.ts' as string);
+      return api[name](...args);
+    },
+    { name, args },
+  ) as Promise<Awaited<ReturnType<Api[K]>>>;
 }
 
 /** Opens the test page; the returned list collects uncaught errors (an adapter must leave none behind). */

@@ -23,7 +23,9 @@ test.beforeAll(async () => {
   // All settled before any failure is thrown, so afterAll stops whatever did start.
   const started = await Promise.allSettled([
     startStack().then((s) => (stack = s)),
-    ensureModel(MODEL).then((p) => Engine.load(p, { backend: 'cpu' })).then((e) => (engine = e)),
+    ensureModel(MODEL)
+      .then((p) => Engine.load(p, { backend: 'cpu' }))
+      .then((e) => (engine = e)),
     sdkBundle(),
   ]);
   for (const s of started) if (s.status === 'rejected') throw s.reason;
@@ -74,7 +76,10 @@ function stopInside(text: string): { stop: string; before: string } {
   throw new Error(`no usable stop string in ${JSON.stringify(text)}`);
 }
 
-const chat: Message[] = [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Describe the sea.' }];
+const chat: Message[] = [
+  { role: 'system', content: 'You are terse.' },
+  { role: 'user', content: 'Describe the sea.' },
+];
 
 test('the OpenAI SDK in a controlled page: completions, streams, stop, max tokens, abort, errors', async ({ page }) => {
   const [want, long, short] = [await greedy(chat, 16), await greedy(chat, 32), await greedy(chat, 5)];
@@ -83,55 +88,73 @@ test('the OpenAI SDK in a controlled page: completions, streams, stop, max token
   const { stop, before } = stopInside(long.text);
   await sdkPage(page);
 
-  const got = await page.evaluate(async ({ model, chat, stop }) => {
-    const openai = new window.MeshSdks.OpenAI({ baseURL: `${location.origin}/v1`, apiKey: 'not-needed', maxRetries: 0, dangerouslyAllowBrowser: true });
-    const plain = await openai.chat.completions.create({ model, messages: chat, max_tokens: 16, temperature: 0 }).withResponse();
+  const got = await page.evaluate(
+    async ({ model, chat, stop }) => {
+      const openai = new window.MeshSdks.OpenAI({ baseURL: `${location.origin}/v1`, apiKey: 'not-needed', maxRetries: 0, dangerouslyAllowBrowser: true });
+      const plain = await openai.chat.completions.create({ model, messages: chat, max_tokens: 16, temperature: 0 }).withResponse();
 
-    const streamed = await openai.chat.completions.create({ model, messages: chat, max_tokens: 16, temperature: 0, stream: true, stream_options: { include_usage: true } }).withResponse();
-    let text = '';
-    let usage = null;
-    let finish = null;
-    let chunks = 0;
-    for await (const chunk of streamed.data) {
-      chunks++;
-      text += chunk.choices[0]?.delta.content ?? '';
-      finish = chunk.choices[0]?.finish_reason ?? finish;
-      usage = chunk.usage ?? usage;
-    }
+      const streamed = await openai.chat.completions
+        .create({ model, messages: chat, max_tokens: 16, temperature: 0, stream: true, stream_options: { include_usage: true } })
+        .withResponse();
+      let text = '';
+      let usage = null;
+      let finish = null;
+      let chunks = 0;
+      for await (const chunk of streamed.data) {
+        chunks++;
+        text += chunk.choices[0]?.delta.content ?? '';
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+        usage = chunk.usage ?? usage;
+      }
 
-    const stopped = await openai.chat.completions.create({ model, messages: chat, max_tokens: 32, temperature: 0, stop: [stop] });
-    const cut = await openai.chat.completions.create({ model, messages: chat, max_completion_tokens: 5, temperature: 0 });
+      const stopped = await openai.chat.completions.create({ model, messages: chat, max_tokens: 32, temperature: 0, stop: [stop] });
+      const cut = await openai.chat.completions.create({ model, messages: chat, max_completion_tokens: 5, temperature: 0 });
 
-    // An abort through the SDK's own controller, four chunks into a long stream, reading on: the
-    // stream must end there (quietly, or with the SDK's abort error), not run on to its 1500 tokens.
-    const long = await openai.chat.completions.create({ model, messages: chat, max_tokens: 1500, temperature: 0, stream: true });
-    let read = 0;
-    let ended = 'quietly';
-    try {
-      for await (const _ of long) if (++read === 4) long.controller.abort();
-    } catch (e) {
-      ended = e instanceof window.MeshSdks.OpenAI.APIUserAbortError ? 'quietly' : String(e);
-    }
-    const next = await openai.chat.completions.create({ model, messages: chat, max_tokens: 2, temperature: 0 });
+      // An abort through the SDK's own controller, four chunks into a long stream, reading on: the
+      // stream must end there (quietly, or with the SDK's abort error), not run on to its 1500 tokens.
+      const long = await openai.chat.completions.create({ model, messages: chat, max_tokens: 1500, temperature: 0, stream: true });
+      let read = 0;
+      let ended = 'quietly';
+      try {
+        for await (const _ of long) if (++read === 4) long.controller.abort();
+      } catch (e) {
+        ended = e instanceof window.MeshSdks.OpenAI.APIUserAbortError ? 'quietly' : String(e);
+      }
+      const next = await openai.chat.completions.create({ model, messages: chat, max_tokens: 2, temperature: 0 });
 
-    const errors = [];
-    for (const body of [{ model, messages: [] }, { model, messages: chat, max_tokens: 10_000_000 }, { model: 'gpt-nope', messages: chat }]) {
-      const e = await openai.chat.completions.create(body).catch((e: unknown) => e);
-      const typed = e as InstanceType<typeof window.MeshSdks.OpenAI.APIError>;
-      errors.push({
-        badRequest: e instanceof window.MeshSdks.OpenAI.BadRequestError, notFound: e instanceof window.MeshSdks.OpenAI.NotFoundError,
-        status: typed.status, param: typed.param, type: typed.type, via: typed.headers?.get('x-mesh-via'),
-      });
-    }
-    return {
-      plain: { message: plain.data.choices[0].message, finish: plain.data.choices[0].finish_reason, usage: plain.data.usage, via: plain.response.headers.get('x-mesh-via') },
-      streamed: { text, usage, finish, chunks, via: streamed.response.headers.get('x-mesh-via') },
-      stopped: { content: stopped.choices[0].message.content, finish: stopped.choices[0].finish_reason },
-      cut: { content: cut.choices[0].message.content, finish: cut.choices[0].finish_reason, completion: cut.usage?.completion_tokens },
-      abort: { read, ended, nextFinish: next.choices[0].finish_reason },
-      errors,
-    };
-  }, { model: MODEL, chat, stop });
+      const errors = [];
+      for (const body of [
+        { model, messages: [] },
+        { model, messages: chat, max_tokens: 10_000_000 },
+        { model: 'gpt-nope', messages: chat },
+      ]) {
+        const e = await openai.chat.completions.create(body).catch((e: unknown) => e);
+        const typed = e as InstanceType<typeof window.MeshSdks.OpenAI.APIError>;
+        errors.push({
+          badRequest: e instanceof window.MeshSdks.OpenAI.BadRequestError,
+          notFound: e instanceof window.MeshSdks.OpenAI.NotFoundError,
+          status: typed.status,
+          param: typed.param,
+          type: typed.type,
+          via: typed.headers?.get('x-mesh-via'),
+        });
+      }
+      return {
+        plain: {
+          message: plain.data.choices[0].message,
+          finish: plain.data.choices[0].finish_reason,
+          usage: plain.data.usage,
+          via: plain.response.headers.get('x-mesh-via'),
+        },
+        streamed: { text, usage, finish, chunks, via: streamed.response.headers.get('x-mesh-via') },
+        stopped: { content: stopped.choices[0].message.content, finish: stopped.choices[0].finish_reason },
+        cut: { content: cut.choices[0].message.content, finish: cut.choices[0].finish_reason, completion: cut.usage?.completion_tokens },
+        abort: { read, ended, nextFinish: next.choices[0].finish_reason },
+        errors,
+      };
+    },
+    { model: MODEL, chat, stop },
+  );
 
   const usage = { prompt_tokens: want.prompt, completion_tokens: want.completion, total_tokens: want.prompt + want.completion };
   expect(got.plain).toMatchObject({ message: { role: 'assistant', content: want.text }, finish: want.eog ? 'stop' : 'length', usage, via: VIA });
@@ -157,58 +180,70 @@ test('the Anthropic SDK in a controlled page: messages, streams, stop sequences,
   const { stop, before } = stopInside(long.text);
   await sdkPage(page);
 
-  const got = await page.evaluate(async ({ model, user, stop }) => {
-    const anthropic = new window.MeshSdks.Anthropic({ baseURL: location.origin, apiKey: 'not-needed', maxRetries: 0, dangerouslyAllowBrowser: true });
-    const params = { model, max_tokens: 16, temperature: 0, system: 'You are terse.', messages: user };
-    const plain = await anthropic.messages.create(params).withResponse();
+  const got = await page.evaluate(
+    async ({ model, user, stop }) => {
+      const anthropic = new window.MeshSdks.Anthropic({ baseURL: location.origin, apiKey: 'not-needed', maxRetries: 0, dangerouslyAllowBrowser: true });
+      const params = { model, max_tokens: 16, temperature: 0, system: 'You are terse.', messages: user };
+      const plain = await anthropic.messages.create(params).withResponse();
 
-    // The SDK's streaming helper, and the raw event stream.
-    const helper = anthropic.messages.stream(params);
-    let helperText = '';
-    helper.on('text', (t) => { helperText += t; });
-    const final = await helper.finalMessage();
-    const raw = await anthropic.messages.create({ ...params, stream: true }).withResponse();
-    const events: string[] = [];
-    let rawText = '';
-    for await (const e of raw.data) {
-      events.push(e.type);
-      if (e.type === 'content_block_delta' && e.delta.type === 'text_delta') rawText += e.delta.text;
-    }
-
-    const stopped = await anthropic.messages.create({ ...params, max_tokens: 32, stop_sequences: [stop] });
-    const cut = await anthropic.messages.create({ ...params, max_tokens: 5 });
-    const counted = await anthropic.messages.countTokens({ model, system: params.system, messages: user });
-
-    const long = await anthropic.messages.create({ ...params, max_tokens: 1500, stream: true });
-    let read = 0;
-    let ended = 'quietly';
-    try {
-      for await (const _ of long) if (++read === 6) long.controller.abort();
-    } catch (e) {
-      ended = e instanceof window.MeshSdks.Anthropic.APIUserAbortError ? 'quietly' : String(e);
-    }
-    const next = await anthropic.messages.create({ ...params, max_tokens: 2 });
-
-    const errors = [];
-    for (const body of [{ ...params, max_tokens: -1 }, { ...params, messages: [] }, { ...params, model: 'claude-nope' }]) {
-      const e = await anthropic.messages.create(body).catch((e: unknown) => e);
-      const typed = e as InstanceType<typeof window.MeshSdks.Anthropic.APIError>;
-      errors.push({
-        badRequest: e instanceof window.MeshSdks.Anthropic.BadRequestError, notFound: e instanceof window.MeshSdks.Anthropic.NotFoundError,
-        status: typed.status, type: (typed.error as { error?: { type?: string } } | undefined)?.error?.type, via: typed.headers?.get('x-mesh-via'),
+      // The SDK's streaming helper, and the raw event stream.
+      const helper = anthropic.messages.stream(params);
+      let helperText = '';
+      helper.on('text', (t) => {
+        helperText += t;
       });
-    }
-    return {
-      plain: { content: plain.data.content, stop: plain.data.stop_reason, usage: plain.data.usage, via: plain.response.headers.get('x-mesh-via') },
-      helper: { text: helperText, usage: final.usage, stop: final.stop_reason },
-      raw: { text: rawText, events, via: raw.response.headers.get('x-mesh-via') },
-      stopped: { stop: stopped.stop_reason, sequence: stopped.stop_sequence, content: stopped.content },
-      cut: { stop: cut.stop_reason, content: cut.content, output: cut.usage.output_tokens },
-      counted,
-      abort: { read, ended, next: next.stop_reason },
-      errors,
-    };
-  }, { model: MODEL, user, stop });
+      const final = await helper.finalMessage();
+      const raw = await anthropic.messages.create({ ...params, stream: true }).withResponse();
+      const events: string[] = [];
+      let rawText = '';
+      for await (const e of raw.data) {
+        events.push(e.type);
+        if (e.type === 'content_block_delta' && e.delta.type === 'text_delta') rawText += e.delta.text;
+      }
+
+      const stopped = await anthropic.messages.create({ ...params, max_tokens: 32, stop_sequences: [stop] });
+      const cut = await anthropic.messages.create({ ...params, max_tokens: 5 });
+      const counted = await anthropic.messages.countTokens({ model, system: params.system, messages: user });
+
+      const long = await anthropic.messages.create({ ...params, max_tokens: 1500, stream: true });
+      let read = 0;
+      let ended = 'quietly';
+      try {
+        for await (const _ of long) if (++read === 6) long.controller.abort();
+      } catch (e) {
+        ended = e instanceof window.MeshSdks.Anthropic.APIUserAbortError ? 'quietly' : String(e);
+      }
+      const next = await anthropic.messages.create({ ...params, max_tokens: 2 });
+
+      const errors = [];
+      for (const body of [
+        { ...params, max_tokens: -1 },
+        { ...params, messages: [] },
+        { ...params, model: 'claude-nope' },
+      ]) {
+        const e = await anthropic.messages.create(body).catch((e: unknown) => e);
+        const typed = e as InstanceType<typeof window.MeshSdks.Anthropic.APIError>;
+        errors.push({
+          badRequest: e instanceof window.MeshSdks.Anthropic.BadRequestError,
+          notFound: e instanceof window.MeshSdks.Anthropic.NotFoundError,
+          status: typed.status,
+          type: (typed.error as { error?: { type?: string } } | undefined)?.error?.type,
+          via: typed.headers?.get('x-mesh-via'),
+        });
+      }
+      return {
+        plain: { content: plain.data.content, stop: plain.data.stop_reason, usage: plain.data.usage, via: plain.response.headers.get('x-mesh-via') },
+        helper: { text: helperText, usage: final.usage, stop: final.stop_reason },
+        raw: { text: rawText, events, via: raw.response.headers.get('x-mesh-via') },
+        stopped: { stop: stopped.stop_reason, sequence: stopped.stop_sequence, content: stopped.content },
+        cut: { stop: cut.stop_reason, content: cut.content, output: cut.usage.output_tokens },
+        counted,
+        abort: { read, ended, next: next.stop_reason },
+        errors,
+      };
+    },
+    { model: MODEL, user, stop },
+  );
 
   const usage = { input_tokens: want.prompt, output_tokens: want.completion };
   const stopReason = want.eog ? 'end_turn' : 'max_tokens';

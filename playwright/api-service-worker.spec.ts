@@ -25,13 +25,19 @@ test('the service worker streams /v1 from the companion, and answers 503 without
   stack = await startStack();
   const { app, api } = stack.urls;
   // What the companion answers directly (greedy, so the streamed text must be the same).
-  const direct = await (await fetch(`${api}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat) })).json();
+  const direct = await (
+    await fetch(`${api}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat) })
+  ).json();
   const expected: string = direct.choices[0].message.content;
   expect(expected.length).toBeGreaterThan(0);
 
   await controlledPage(page, app);
   const streamed = await page.evaluate(async (body) => {
-    const res = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
+    const res = await fetch('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...body, stream: true }),
+    });
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
@@ -48,12 +54,24 @@ test('the service worker streams /v1 from the companion, and answers 503 without
       while ((at = buffer.indexOf('\n\n')) >= 0) {
         const data = buffer.slice(0, at).replace(/^data: /, '');
         buffer = buffer.slice(at + 2);
-        if (data === '[DONE]') { done = true; break; }
+        if (data === '[DONE]') {
+          done = true;
+          break;
+        }
         framesBeforeDone++;
         text += JSON.parse(data).choices[0]?.delta?.content ?? '';
       }
     }
-    return { status: res.status, type: res.headers.get('content-type'), via: res.headers.get('x-mesh-via'), servedBy: res.headers.get('x-mesh-served-by'), text, reads, framesBeforeDone, done };
+    return {
+      status: res.status,
+      type: res.headers.get('content-type'),
+      via: res.headers.get('x-mesh-via'),
+      servedBy: res.headers.get('x-mesh-served-by'),
+      text,
+      reads,
+      framesBeforeDone,
+      done,
+    };
   }, chat);
   expect(streamed).toMatchObject({ status: 200, via: 'service-worker; companion', servedBy: 'companion;layers=0-2', text: expected, done: true });
   expect(streamed.type).toMatch(/^text\/event-stream/);
@@ -64,17 +82,25 @@ test('the service worker streams /v1 from the companion, and answers 503 without
   await page.evaluate(() => window.meshApp.setCompanionApi({ url: 'http://127.0.0.1:9' }));
   const refused = await page.evaluate(async (body) => {
     const openai = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const anthropic = await fetch('/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: body.model, max_tokens: 8, messages: body.messages }) });
+    const anthropic = await fetch('/v1/messages', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: body.model, max_tokens: 8, messages: body.messages }),
+    });
     return {
       openai: { status: openai.status, via: openai.headers.get('x-mesh-via'), body: await openai.json() },
       anthropic: { status: anthropic.status, body: await anthropic.json() },
     };
   }, chat);
   expect(refused.openai).toEqual({
-    status: 503, via: 'service-worker; local',
+    status: 503,
+    via: 'service-worker; local',
     body: { error: { message: expect.stringContaining('no peer can serve'), type: 'server_error', param: null, code: 'no_model_available' } },
   });
-  expect(refused.anthropic).toEqual({ status: 503, body: { type: 'error', error: { type: 'overloaded_error', message: expect.stringContaining('no peer can serve') } } });
+  expect(refused.anthropic).toEqual({
+    status: 503,
+    body: { type: 'error', error: { type: 'overloaded_error', message: expect.stringContaining('no peer can serve') } },
+  });
 
   await page.evaluate(() => window.meshApp.setCompanionApi(null));
   const back = await page.evaluate(async () => (await fetch('/v1/models')).json());
@@ -89,10 +115,17 @@ test('an uncontrolled page reaches the API through apiFetch', async ({ browser }
     const page = await context.newPage();
     await gotoApp(page, stack.urls.app);
     await page.waitForFunction(() => typeof window.meshApp?.apiFetch === 'function');
-    const result = await page.evaluate(async (body) => {
-      const res = await window.meshApp.apiFetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      return { controlled: navigator.serviceWorker.controller !== null, status: res.status, via: res.headers.get('x-mesh-via'), body: await res.json() };
-    }, { ...chat, max_tokens: 4 });
+    const result = await page.evaluate(
+      async (body) => {
+        const res = await window.meshApp.apiFetch('/v1/chat/completions', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        return { controlled: navigator.serviceWorker.controller !== null, status: res.status, via: res.headers.get('x-mesh-via'), body: await res.json() };
+      },
+      { ...chat, max_tokens: 4 },
+    );
     expect(result).toMatchObject({ controlled: false, status: 200, via: 'page; companion' });
     expect(result.body.usage.completion_tokens).toBeGreaterThan(0);
   } finally {

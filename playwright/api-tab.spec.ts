@@ -39,17 +39,21 @@ test.afterAll(async () => {
 /** Opens the test page and attaches it to the companion, serving the model under `id`. */
 async function attachTab(page: Page, name: string, id = MODEL): Promise<string> {
   await page.goto(`${app.base}/playwright/support/tab-serve.html`);
-  return page.evaluate(async ({ api, name, id, model }) => {
-    const path = '/src/client/tab-serve.ts'; // a variable: Vite serves it at run time
-    const { startTabServe } = await import(path);
-    const tab = await startTabServe({ api, name, models: [{ id, source: `/models/${model}.gguf` }], backend: 'cpu' });
-    (window as unknown as { tab: unknown }).tab = tab;
-    return tab.peer as string;
-  }, { api: stack.urls.api, name, id, model: MODEL });
+  return page.evaluate(
+    async ({ api, name, id, model }) => {
+      const path = '/src/client/tab-serve.ts'; // a variable: Vite serves it at run time
+      const { startTabServe } = await import(path);
+      const tab = await startTabServe({ api, name, models: [{ id, source: `/models/${model}.gguf` }], backend: 'cpu' });
+      (window as unknown as { tab: unknown }).tab = tab;
+      return tab.peer as string;
+    },
+    { api: stack.urls.api, name, id, model: MODEL },
+  );
 }
 
 type Log = { id: string; model: string; maxTokens: number; produced: number; state: string };
-const tabRequests = (page: Page): Promise<Log[]> => page.evaluate(() => (window as unknown as { tab: { requests: Log[] } }).tab.requests.map((r) => ({ ...r })));
+const tabRequests = (page: Page): Promise<Log[]> =>
+  page.evaluate(() => (window as unknown as { tab: { requests: Log[] } }).tab.requests.map((r) => ({ ...r })));
 
 /** The Node engine's greedy answer for a chat: text without the end-of-generation token, and token counts. */
 async function greedy(messages: { role: string; content: string }[], maxTokens: number): Promise<{ text: string; prompt: number; completion: number }> {
@@ -65,9 +69,12 @@ async function greedy(messages: { role: string; content: string }[], maxTokens: 
   return { text, prompt: promptTokens.length, completion };
 }
 
-const chat = [{ role: 'system' as const, content: 'You are terse.' }, { role: 'user' as const, content: 'Describe the sea.' }];
+const chat = [
+  { role: 'system' as const, content: 'You are terse.' },
+  { role: 'user' as const, content: 'Describe the sea.' },
+];
 
-test('a Chromium tab serves the companion\'s API: SDK answers equal the engine\'s greedy text', async ({ page }) => {
+test("a Chromium tab serves the companion's API: SDK answers equal the engine's greedy text", async ({ page }) => {
   // nothing is served before the tab attaches
   await expect(openai.chat.completions.create({ model: MODEL, messages: chat, max_tokens: 4 })).rejects.toMatchObject({ status: 503 });
   expect(await attachTab(page, 'chromium')).toBe('tab-chromium');
@@ -85,7 +92,14 @@ test('a Chromium tab serves the companion\'s API: SDK answers equal the engine\'
 
   let streamed = '';
   let usage: OpenAI.CompletionUsage | null | undefined;
-  for await (const c of await openai.chat.completions.create({ model: MODEL, messages: chat, max_tokens: 16, temperature: 0, stream: true, stream_options: { include_usage: true } })) {
+  for await (const c of await openai.chat.completions.create({
+    model: MODEL,
+    messages: chat,
+    max_tokens: 16,
+    temperature: 0,
+    stream: true,
+    stream_options: { include_usage: true },
+  })) {
     streamed += c.choices[0]?.delta.content ?? '';
     usage = c.usage ?? usage;
   }
@@ -104,7 +118,11 @@ test('a Chromium tab serves the companion\'s API: SDK answers equal the engine\'
   // abort mid-stream: the tab's generation stops long before max_tokens
   const stream = await openai.chat.completions.create({ model: MODEL, messages: chat, max_tokens: 300, temperature: 0, stream: true });
   let n = 0;
-  for await (const _ of stream) if (++n === 3) { stream.controller.abort(); break; }
+  for await (const _ of stream)
+    if (++n === 3) {
+      stream.controller.abort();
+      break;
+    }
   await expect.poll(async () => (await tabRequests(page)).at(-1)!.state).toBe('aborted');
   const aborted = (await tabRequests(page)).at(-1)!;
   expect(aborted.maxTokens).toBe(300);
@@ -132,5 +150,8 @@ test('closing the tab mid-request gives the client a clean error, and nothing ha
   // non-streaming, with the Anthropic SDK: the model is gone, a 404 in Anthropic's shape
   const gone = await anthropic.messages.create({ model: 'tiny-leaving', max_tokens: 4, messages: chat.slice(1) }).catch((e: unknown) => e);
   expect(gone).toBeInstanceOf(Anthropic.APIError);
-  expect(gone).toMatchObject({ status: expect.any(Number), error: { type: 'error', error: { type: expect.stringMatching(/not_found_error|overloaded_error/) } } });
+  expect(gone).toMatchObject({
+    status: expect.any(Number),
+    error: { type: 'error', error: { type: expect.stringMatching(/not_found_error|overloaded_error/) } },
+  });
 });

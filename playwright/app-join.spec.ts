@@ -95,19 +95,22 @@ test('an invite link explains joining, joins as a server on click, shows the liv
 
 /** The invite QR code as the browser draws it, read back by jsQR (an independent decoder). */
 async function readQrCode(page: Page): Promise<string | undefined> {
-  const { size, grey } = await page.getByTestId('mesh-invite-qr').locator('svg').evaluate(async (svg) => {
-    const size = (svg as SVGSVGElement).viewBox.baseVal.width * 3;
-    const image = new Image();
-    image.src = URL.createObjectURL(new Blob([svg.outerHTML], { type: 'image/svg+xml' }));
-    await image.decode();
-    const ctx = new OffscreenCanvas(size, size).getContext('2d')!;
-    ctx.drawImage(image, 0, 0, size, size);
-    // One byte a pixel (the red channel of black and white), as a Latin-1 string: quick to hand over.
-    const rgba = ctx.getImageData(0, 0, size, size).data;
-    let grey = '';
-    for (let i = 0; i < rgba.length; i += 4) grey += String.fromCharCode(rgba[i]);
-    return { size, grey };
-  });
+  const { size, grey } = await page
+    .getByTestId('mesh-invite-qr')
+    .locator('svg')
+    .evaluate(async (svg) => {
+      const size = (svg as SVGSVGElement).viewBox.baseVal.width * 3;
+      const image = new Image();
+      image.src = URL.createObjectURL(new Blob([svg.outerHTML], { type: 'image/svg+xml' }));
+      await image.decode();
+      const ctx = new OffscreenCanvas(size, size).getContext('2d')!;
+      ctx.drawImage(image, 0, 0, size, size);
+      // One byte a pixel (the red channel of black and white), as a Latin-1 string: quick to hand over.
+      const rgba = ctx.getImageData(0, 0, size, size).data;
+      let grey = '';
+      for (let i = 0; i < rgba.length; i += 4) grey += String.fromCharCode(rgba[i]);
+      return { size, grey };
+    });
   const rgba = new Uint8ClampedArray(size * size * 4);
   for (let i = 0; i < size * size; i++) rgba.set([grey.charCodeAt(i), grey.charCodeAt(i), grey.charCodeAt(i), 255], i * 4);
   return jsQR(rgba, size, size)?.data;

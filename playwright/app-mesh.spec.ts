@@ -51,12 +51,15 @@ test('a playground reply streams through three tabs, and the dashboard shows the
   }
   // Each tab's mesh state carries the companion's three-stage plan, every stage ready.
   await expect
-    .poll(async () => {
-      const states = await Promise.all(tabs.map(meshState));
-      const plan = states[0].plan;
-      if (!plan || !states.every((s) => s.stage?.status === 'ready')) return 'loading';
-      return `${plan.stages.length} stages, ready ${plan.stages.filter((s) => s.ready).length}`;
-    }, { timeout: 45_000, message: 'the tabs should hold a three-stage plan, all ready' })
+    .poll(
+      async () => {
+        const states = await Promise.all(tabs.map(meshState));
+        const plan = states[0].plan;
+        if (!plan || !states.every((s) => s.stage?.status === 'ready')) return 'loading';
+        return `${plan.stages.length} stages, ready ${plan.stages.filter((s) => s.ready).length}`;
+      },
+      { timeout: 45_000, message: 'the tabs should hold a three-stage plan, all ready' },
+    )
     .toBe('3 stages, ready 3');
   const states = await Promise.all(tabs.map(meshState));
   const ids = states.map((s) => s.peerId);
@@ -76,12 +79,15 @@ test('a playground reply streams through three tabs, and the dashboard shows the
   // The companion may still be waiting for the tabs' ready gossip: ask again until it routes through them.
   const servedBy = client.getByTestId('served-by').last();
   await expect
-    .poll(async () => {
-      await input.fill('Tell me about meshes.');
-      await input.press('Enter');
-      await expect(client.getByTestId('reply-meta').last()).toHaveAttribute('data-finish', /.+/, { timeout: 30_000 });
-      return servedBy.textContent();
-    }, { timeout: 45_000, message: 'the reply should be served by the three tabs' })
+    .poll(
+      async () => {
+        await input.fill('Tell me about meshes.');
+        await input.press('Enter');
+        await expect(client.getByTestId('reply-meta').last()).toHaveAttribute('data-finish', /.+/, { timeout: 30_000 });
+        return servedBy.textContent();
+      },
+      { timeout: 45_000, message: 'the reply should be served by the three tabs' },
+    )
     .not.toContain('companion');
   const served = (await servedBy.textContent())!;
   for (const stage of plan.stages) expect(served).toContain(`${stage.peerId} (${range(stage.layers)})`);

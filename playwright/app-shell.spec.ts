@@ -50,9 +50,7 @@ test('npm start serves an isolated, offline-capable app shell with WebGPU', asyn
 
   // Registered, activated, and (clients.claim) controlling this very first load. Polling the app's own
   // view first turns a failed registration into its error message instead of a timeout.
-  await expect
-    .poll(() => page.evaluate(() => window.meshApp.serviceWorker()), { timeout: 30_000 })
-    .toMatchObject({ state: 'active', controlled: true });
+  await expect.poll(() => page.evaluate(() => window.meshApp.serviceWorker()), { timeout: 30_000 }).toMatchObject({ state: 'active', controlled: true });
   const worker = await page.evaluate(async () => {
     const registration = await navigator.serviceWorker.ready;
     return { scope: registration.scope, script: registration.active?.scriptURL, state: registration.active?.state };

@@ -77,7 +77,7 @@ test('Use in this tab: download, run, chat in the Playground, then chat again af
   }
 });
 
-test('a fresh page\'s first load: fetch(/v1) answers from the tab engine of another page, and of its own', async ({ browser }) => {
+test("a fresh page's first load: fetch(/v1) answers from the tab engine of another page, and of its own", async ({ browser }) => {
   const context = await browser.newContext();
   try {
     const host = await context.newPage();
@@ -89,39 +89,66 @@ test('a fresh page\'s first load: fetch(/v1) answers from the tab engine of anot
     const fresh = await context.newPage();
     await fresh.goto(server.base); // no wait for the app: the service worker controls the page from its first load
     const body = { model: MODEL, messages: [{ role: 'user', content: 'Tell me about the sea.' }], max_tokens: 48, temperature: 0, stream: true };
-    const stream = (b: typeof body) => fresh.evaluate(async (b) => {
-      const t0 = performance.now();
-      const res = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
-      const reader = res.body!.getReader();
-      const decoder = new TextDecoder();
-      let buffer = '', text = '', tokens = 0, firstMs = 0, reads = 0;
-      for (;;) {
-        const r = await reader.read();
-        if (r.done) break;
-        reads++;
-        buffer += decoder.decode(r.value, { stream: true });
-        let at: number;
-        while ((at = buffer.indexOf('\n\n')) >= 0) {
-          const data = buffer.slice(0, at).replace(/^data: /, '');
-          buffer = buffer.slice(at + 2);
-          if (data === '[DONE]') continue;
-          const delta = JSON.parse(data).choices[0]?.delta?.content;
-          if (delta) { tokens++; firstMs ||= performance.now() - t0; text += delta; }
+    const stream = (b: typeof body) =>
+      fresh.evaluate(async (b) => {
+        const t0 = performance.now();
+        const res = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+        const reader = res.body!.getReader();
+        const decoder = new TextDecoder();
+        let buffer = '',
+          text = '',
+          tokens = 0,
+          firstMs = 0,
+          reads = 0;
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) break;
+          reads++;
+          buffer += decoder.decode(r.value, { stream: true });
+          let at: number;
+          while ((at = buffer.indexOf('\n\n')) >= 0) {
+            const data = buffer.slice(0, at).replace(/^data: /, '');
+            buffer = buffer.slice(at + 2);
+            if (data === '[DONE]') continue;
+            const delta = JSON.parse(data).choices[0]?.delta?.content;
+            if (delta) {
+              tokens++;
+              firstMs ||= performance.now() - t0;
+              text += delta;
+            }
+          }
         }
-      }
-      const totalMs = performance.now() - t0;
-      return { status: res.status, via: res.headers.get('x-mesh-via'), servedBy: res.headers.get('x-mesh-served-by'), controlled: navigator.serviceWorker.controller !== null, text, tokens, reads, firstMs, totalMs, tokPerS: (tokens - 1) / ((totalMs - firstMs) / 1000) };
-    }, b);
+        const totalMs = performance.now() - t0;
+        return {
+          status: res.status,
+          via: res.headers.get('x-mesh-via'),
+          servedBy: res.headers.get('x-mesh-served-by'),
+          controlled: navigator.serviceWorker.controller !== null,
+          text,
+          tokens,
+          reads,
+          firstMs,
+          totalMs,
+          tokPerS: (tokens - 1) / ((totalMs - firstMs) / 1000),
+        };
+      }, b);
     const streamed = await stream(body);
     expect(streamed).toMatchObject({ status: 200, via: 'service-worker; tab', servedBy: 'tab;layers=0-2', controlled: true });
     expect(streamed.tokens).toBeGreaterThan(3);
     expect(streamed.reads).toBeGreaterThan(3); // streamed through the bridge, not one body at the end
     const warm = await stream({ ...body, max_tokens: 128, messages: [{ role: 'user', content: 'Write a long story about ships.' }] });
-    test.info().annotations.push({ type: 'measured', description: `bridged: first request's first token ${streamed.firstMs.toFixed(0)} ms; warm: first token ${warm.firstMs.toFixed(0)} ms, ${warm.tokens} tokens in ${warm.totalMs.toFixed(0)} ms (${warm.tokPerS.toFixed(1)} tok/s after the first)` });
+    test.info().annotations.push({
+      type: 'measured',
+      description: `bridged: first request's first token ${streamed.firstMs.toFixed(0)} ms; warm: first token ${warm.firstMs.toFixed(0)} ms, ${warm.tokens} tokens in ${warm.totalMs.toFixed(0)} ms (${warm.tokPerS.toFixed(1)} tok/s after the first)`,
+    });
 
     // The same answer from the page that runs the model, and the model list says where it runs.
     const own = await host.evaluate(async (b) => {
-      const res = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...b, stream: false }) });
+      const res = await fetch('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...b, stream: false }),
+      });
       const models = await (await fetch('/v1/models')).json();
       return { via: res.headers.get('x-mesh-via'), text: (await res.json()).choices[0].message.content, models: models.data };
     }, body);
@@ -132,11 +159,20 @@ test('a fresh page\'s first load: fetch(/v1) answers from the tab engine of anot
     // A client that stops reading stops the generation in the host page: the next request is not queued behind it.
     const next = await fresh.evaluate(async (b) => {
       const controller = new AbortController();
-      const res = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...b, max_tokens: 2000 }), signal: controller.signal });
+      const res = await fetch('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...b, max_tokens: 2000 }),
+        signal: controller.signal,
+      });
       await res.body!.getReader().read();
       controller.abort();
       const t0 = performance.now();
-      const after = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...b, stream: false, max_tokens: 4 }) });
+      const after = await fetch('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...b, stream: false, max_tokens: 4 }),
+      });
       return { status: after.status, ms: performance.now() - t0, tokens: (await after.json()).usage.completion_tokens };
     }, body);
     expect(next).toMatchObject({ status: 200, tokens: 4 });

@@ -48,7 +48,9 @@ test('a new deploy waits for the page, then replaces the old cache', async ({ pa
   proxy.target = stack.urls.app;
   await page.goto(new URL(new URL(stack.urls.app).pathname, proxy.origin).href);
 
-  await expect.poll(() => workerStatus(page), { timeout: 30_000 }).toMatchObject({ state: 'active', controlled: true, version: expect.stringMatching(/^[0-9a-f]{16}$/) });
+  await expect
+    .poll(() => workerStatus(page), { timeout: 30_000 })
+    .toMatchObject({ state: 'active', controlled: true, version: expect.stringMatching(/^[0-9a-f]{16}$/) });
   const first = (await workerStatus(page))!.version;
   expect(await shellCaches(page)).toEqual([`mesh-shell-${first}`]);
 
@@ -60,14 +62,20 @@ test('a new deploy waits for the page, then replaces the old cache', async ({ pa
   expect(second).not.toBe(first);
   const shellPath = (file: string) => new URL(file, proxy!.origin + new URL(stack!.urls.app).pathname).pathname;
   const shellPaths = new Set(deploy.files.map(shellPath));
-  const shellFetches = (from: number) => proxy!.requests.slice(from).map((r) => r.split('?')[0]).filter((p) => shellPaths.has(p));
+  const shellFetches = (from: number) =>
+    proxy!.requests
+      .slice(from)
+      .map((r) => r.split('?')[0])
+      .filter((p) => shellPaths.has(p));
   // the first install downloaded the whole shell
   expect(new Set(shellFetches(0))).toEqual(shellPaths);
   const beforeUpdate = proxy.requests.length;
 
   // The app's own check (what its hourly and on-show checks call) finds the new version; the page is
   // not reloaded to learn of it.
-  await page.evaluate(() => { (window as { stillSamePage?: boolean }).stillSamePage = true; });
+  await page.evaluate(() => {
+    (window as { stillSamePage?: boolean }).stillSamePage = true;
+  });
   await page.evaluate(() => window.meshApp.checkForUpdate());
   // Installed and waiting: the page keeps running the first version and says an update is ready.
   await expect.poll(() => workerStatus(page), { timeout: 30_000 }).toMatchObject({ updateWaiting: true, version: first });

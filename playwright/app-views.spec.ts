@@ -107,7 +107,10 @@ test('playground: streams a reply, stops one, shows speed, peers and the API sni
   expect(errors).toEqual([]);
 });
 
-test('models: downloads a bundled model with progress, resumes after a reload mid-download; the tab then serves it with no download', async ({ page, context }) => {
+test('models: downloads a bundled model with progress, resumes after a reload mid-download; the tab then serves it with no download', async ({
+  page,
+  context,
+}) => {
   const errors = trackErrors(page);
   const file = readFileSync(MODEL_FILE);
   const total = file.length;
@@ -133,7 +136,9 @@ test('models: downloads a bundled model with progress, resumes after a reload mi
   await page.setViewportSize({ width: 1280, height: 900 });
   // What versions before the weight cache kept in Cache Storage is dropped, not left holding disk space.
   await page.goto(`${stack().urls.app}/#/models`);
-  await page.evaluate(async () => { await (await caches.open('mesh-models-v1')).put('/__mesh/models/x/part-0', new Response('old')); });
+  await page.evaluate(async () => {
+    await (await caches.open('mesh-models-v1')).put('/__mesh/models/x/part-0', new Response('old'));
+  });
   await page.reload();
   await expect(page.getByRole('heading', { level: 1, name: 'Models' })).toBeVisible();
   await expect.poll(() => page.evaluate(() => caches.has('mesh-models-v1'))).toBe(false);
@@ -178,11 +183,12 @@ test('models: downloads a bundled model with progress, resumes after a reload mi
       open.onsuccess = () => resolve(open.result);
       open.onerror = () => reject(open.error);
     });
-    const all = <T,>(store: string, query?: IDBKeyRange) => new Promise<T[]>((resolve, reject) => {
-      const r = db.transaction(store).objectStore(store).getAll(query);
-      r.onsuccess = () => resolve(r.result as T[]);
-      r.onerror = () => reject(r.error);
-    });
+    const all = <T>(store: string, query?: IDBKeyRange) =>
+      new Promise<T[]>((resolve, reject) => {
+        const r = db.transaction(store).objectStore(store).getAll(query);
+        r.onsuccess = () => resolve(r.result as T[]);
+        r.onerror = () => reject(r.error);
+      });
     const [model] = (await all<{ key: string; url: string }>('models')).filter((m) => m.url === url);
     const chunks = await all<{ index: number; data: Uint8Array }>('chunks', IDBKeyRange.bound([model.key, 0], [model.key, Infinity]));
     db.close();

@@ -67,12 +67,21 @@ const pageFacts = (page: Page) =>
   page.evaluate(async () => {
     const adapter = await (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter();
     const status = (window as unknown as { meshApp: { serviceWorker(): { state: string; error: string } } }).meshApp.serviceWorker();
-    return { secureContext: isSecureContext, crossOriginIsolated, sharedArrayBuffer: typeof SharedArrayBuffer === 'function', webgpuAdapter: Boolean(adapter), serviceWorker: status.state, serviceWorkerError: status.error };
+    return {
+      secureContext: isSecureContext,
+      crossOriginIsolated,
+      sharedArrayBuffer: typeof SharedArrayBuffer === 'function',
+      webgpuAdapter: Boolean(adapter),
+      serviceWorker: status.state,
+      serviceWorkerError: status.error,
+    };
   });
 
 /** Joined as a server, linked to the companion over its /tls/ws listener, holding every layer. */
 async function expectServing(page: Page, companionId: string): Promise<MeshState> {
-  await expect.poll(async () => (await meshState(page)).stage?.status, { timeout: 30_000, message: 'the device should join and load its layers' }).toBe('ready');
+  await expect
+    .poll(async () => (await meshState(page)).stage?.status, { timeout: 30_000, message: 'the device should join and load its layers' })
+    .toBe('ready');
   const state = await meshState(page);
   expect(state.status).toBe('joined');
   expect(state.stage?.layers).toEqual({ start: 0, end: 4 });
@@ -105,13 +114,25 @@ test('the companion prints its LAN address; a device trusting its certificate jo
   await gotoApp(page, `${printed.invite}&role=server&auto=1`);
   const state = await expectServing(page, companionId);
   const servingMs = Date.now() - started;
-  await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), { timeout: 15_000, message: 'the service worker should control the page' }).toBe(true);
-  expect(await pageFacts(page)).toEqual({ secureContext: true, crossOriginIsolated: true, sharedArrayBuffer: true, webgpuAdapter: true, serviceWorker: 'active', serviceWorkerError: '' });
+  await expect
+    .poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), { timeout: 15_000, message: 'the service worker should control the page' })
+    .toBe(true);
+  expect(await pageFacts(page)).toEqual({
+    secureContext: true,
+    crossOriginIsolated: true,
+    sharedArrayBuffer: true,
+    webgpuAdapter: true,
+    serviceWorker: 'active',
+    serviceWorkerError: '',
+  });
 
   // A chat from the device: its service worker calls the companion's https API (CORS, the token),
   // which runs the model through the mesh: on the layers this very device serves.
   const chatStarted = Date.now();
-  await page.evaluate((setting) => (window as unknown as { meshApp: { setCompanionApi(s: unknown): Promise<void> } }).meshApp.setCompanionApi(setting), { url: urls.api, token: printed.token });
+  await page.evaluate((setting) => (window as unknown as { meshApp: { setCompanionApi(s: unknown): Promise<void> } }).meshApp.setCompanionApi(setting), {
+    url: urls.api,
+    token: printed.token,
+  });
   const chat = await page.evaluate(async (model) => {
     const res = await fetch('/v1/chat/completions', {
       method: 'POST',
@@ -119,12 +140,19 @@ test('the companion prints its LAN address; a device trusting its certificate jo
       body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello from the second device' }], max_tokens: 8, temperature: 0 }),
     });
     const body = (await res.json()) as { choices?: { message: { content: string } }[]; usage?: { completion_tokens: number } };
-    return { status: res.status, servedBy: res.headers.get('x-mesh-served-by') ?? '', content: body.choices?.[0]?.message.content ?? JSON.stringify(body), tokens: body.usage?.completion_tokens ?? 0 };
+    return {
+      status: res.status,
+      servedBy: res.headers.get('x-mesh-served-by') ?? '',
+      content: body.choices?.[0]?.message.content ?? JSON.stringify(body),
+      tokens: body.usage?.completion_tokens ?? 0,
+    };
   }, MODEL);
   expect(chat.status, chat.content).toBe(200);
   expect(chat.tokens).toBe(8);
   expect(chat.servedBy).toBe(`${state.peerId};layers=0-4`);
-  console.log(`lan-device: companion at ${NETNS_ADDRESS}; device joined and served layers 0-4 in ${servingMs} ms; chat through its service worker, the https API and its own layers in ${Date.now() - chatStarted} ms`);
+  console.log(
+    `lan-device: companion at ${NETNS_ADDRESS}; device joined and served layers 0-4 in ${servingMs} ms; chat through its service worker, the https API and its own layers in ${Date.now() - chatStarted} ms`,
+  );
 });
 
 test('a device that only clicks through the certificate warning gets all but the service worker', async () => {
@@ -139,8 +167,16 @@ test('a device that only clicks through the certificate warning gets all but the
   // it joins and links to the companion (the first device still holds every layer: nothing to serve).
   const companionId = stack.urls.libp2p.split('/p2p/')[1];
   await expect
-    .poll(async () => ((s: MeshState) => `${s.status} ${s.peers?.find((p) => p.peerId === companionId)?.links.join('+')}`)(await meshState(page)), { timeout: 30_000 })
+    .poll(async () => ((s: MeshState) => `${s.status} ${s.peers?.find((p) => p.peerId === companionId)?.links.join('+')}`)(await meshState(page)), {
+      timeout: 30_000,
+    })
     .toBe('joined websocket');
   await expect.poll(async () => (await pageFacts(page)).serviceWorker, { timeout: 15_000 }).toBe('error');
-  expect(await pageFacts(page)).toMatchObject({ secureContext: true, crossOriginIsolated: true, sharedArrayBuffer: true, webgpuAdapter: true, serviceWorkerError: expect.stringMatching(/SSL certificate error occurred when fetching the script/) });
+  expect(await pageFacts(page)).toMatchObject({
+    secureContext: true,
+    crossOriginIsolated: true,
+    sharedArrayBuffer: true,
+    webgpuAdapter: true,
+    serviceWorkerError: expect.stringMatching(/SSL certificate error occurred when fetching the script/),
+  });
 });

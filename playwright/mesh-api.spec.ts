@@ -44,10 +44,16 @@ test('a client tab with no companion API in reach chats through the mesh', async
   const page = await context.newPage();
   await gotoApp(page, `${origin}/${invite.hash}&role=client&auto=1`);
   await page.evaluate(() => window.meshApp.setCompanionApi({ url: 'http://127.0.0.1:9' }));
-  await expect.poll(() => page.evaluate(() => {
-    const s = window.meshApp.mesh.state();
-    return s.status === 'joined' && 'peers' in s && s.peers.some((p) => p.companion && p.member);
-  }), { timeout: 60_000, message: 'the client tab should join and verify the companion' }).toBe(true);
+  await expect
+    .poll(
+      () =>
+        page.evaluate(() => {
+          const s = window.meshApp.mesh.state();
+          return s.status === 'joined' && 'peers' in s && s.peers.some((p) => p.companion && p.member);
+        }),
+      { timeout: 60_000, message: 'the client tab should join and verify the companion' },
+    )
+    .toBe(true);
   expect(await page.evaluate(() => fetch('/companion.json').then((r) => r.status))).toBe(404);
 
   // The model list the head's API gives, under the ids requests use.
@@ -59,18 +65,38 @@ test('a client tab with no companion API in reach chats through the mesh', async
   expect(models.body).toEqual(await (await fetch(`${api}/v1/models`)).json());
 
   // Greedy text: what the companion's HTTP API answers, streamed token by token through the mesh.
-  const direct = await (await fetch(`${api}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat) })).json();
+  const direct = await (
+    await fetch(`${api}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat) })
+  ).json();
   const viaMesh: Timed[] = [];
   const viaHttp: Timed[] = [];
   for (let i = 0; i < 3; i++) {
-    viaMesh.push(await page.evaluate(async ([body, read]) => {
-      const started = performance.now();
-      const res = await window.meshApp.apiFetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
-      // The same reader as Node uses below, sent into the page as source.
-      return (new Function(`return (${read})`)() as (r: Response, s: number) => Promise<Timed>)(res, started);
-    }, [chat, readSse.toString()] as const));
+    viaMesh.push(
+      await page.evaluate(
+        async ([body, read]) => {
+          const started = performance.now();
+          const res = await window.meshApp.apiFetch('/v1/chat/completions', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ ...body, stream: true }),
+          });
+          // The same reader as Node uses below, sent into the page as source.
+          return (new Function(`return (${read})`)() as (r: Response, s: number) => Promise<Timed>)(res, started);
+        },
+        [chat, readSse.toString()] as const,
+      ),
+    );
     const started = performance.now();
-    viaHttp.push(await readSse(await fetch(`${api}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...chat, stream: true }) }), started));
+    viaHttp.push(
+      await readSse(
+        await fetch(`${api}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ ...chat, stream: true }),
+        }),
+        started,
+      ),
+    );
   }
   for (const streamed of viaMesh) {
     expect(streamed).toMatchObject({ status: 200, via: 'page; mesh', servedBy: 'companion;layers=0-2', text: direct.choices[0].message.content });
@@ -88,15 +114,28 @@ test('a client tab with no companion API in reach chats through the mesh', async
   const other = await context.newPage();
   await gotoApp(other, `${origin}/`);
   for (const tab of [page, other]) await tab.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 30_000 });
-  await expect.poll(() => other.evaluate(async () => {
-    const list = await (await fetch('/v1/models')).json();
-    return list.data?.map((m: { id: string; served_from: string }) => `${m.id} ${m.served_from}`);
-  }), { timeout: 20_000, message: 'the service worker should list the head\'s models as served by the mesh' }).toEqual([`${MODEL} mesh`]);
-  const viaWorker = await page.evaluate(async ([body, read]) => {
-    const started = performance.now();
-    const res = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
-    return (new Function(`return (${read})`)() as (r: Response, s: number) => Promise<Timed>)(res, started);
-  }, [chat, readSse.toString()] as const);
+  await expect
+    .poll(
+      () =>
+        other.evaluate(async () => {
+          const list = await (await fetch('/v1/models')).json();
+          return list.data?.map((m: { id: string; served_from: string }) => `${m.id} ${m.served_from}`);
+        }),
+      { timeout: 20_000, message: "the service worker should list the head's models as served by the mesh" },
+    )
+    .toEqual([`${MODEL} mesh`]);
+  const viaWorker = await page.evaluate(
+    async ([body, read]) => {
+      const started = performance.now();
+      const res = await fetch('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...body, stream: true }),
+      });
+      return (new Function(`return (${read})`)() as (r: Response, s: number) => Promise<Timed>)(res, started);
+    },
+    [chat, readSse.toString()] as const,
+  );
   expect(viaWorker).toMatchObject({ status: 200, via: 'service-worker; mesh', servedBy: 'companion;layers=0-2', text: direct.choices[0].message.content });
   expect(viaWorker.at.length).toBeGreaterThan(3);
   const fromOther = await other.evaluate(async (body) => {
@@ -107,11 +146,22 @@ test('a client tab with no companion API in reach chats through the mesh', async
   // Stopped mid-stream in the other tab: the abort crosses the service worker and this page to the head.
   const stoppedViaWorker = await other.evaluate(async (body) => {
     const controller = new AbortController();
-    const res = await fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, max_tokens: 400, stream: true }), signal: controller.signal });
+    const res = await fetch('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...body, max_tokens: 400, stream: true }),
+      signal: controller.signal,
+    });
     const reader = res.body!.getReader();
     await reader.read();
     controller.abort();
-    return { via: res.headers.get('x-mesh-via'), error: await reader.read().then(() => 'read on', (e: Error) => e.name) };
+    return {
+      via: res.headers.get('x-mesh-via'),
+      error: await reader.read().then(
+        () => 'read on',
+        (e: Error) => e.name,
+      ),
+    };
   }, chat);
   expect(stoppedViaWorker).toEqual({ via: 'service-worker; mesh', error: 'AbortError' });
 
@@ -120,7 +170,11 @@ test('a client tab with no companion API in reach chats through the mesh', async
     const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
       window.meshApp.apiFetch(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
     const openai = await post('/v1/chat/completions', { model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] });
-    const anthropic = await post('/v1/messages', { model: 'no-such-model', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }, { 'anthropic-version': '2023-06-01' });
+    const anthropic = await post(
+      '/v1/messages',
+      { model: 'no-such-model', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] },
+      { 'anthropic-version': '2023-06-01' },
+    );
     const bad = await post('/v1/chat/completions', { model, messages: 'not a list' });
     return Promise.all([openai, anthropic, bad].map(async (r) => ({ status: r.status, via: r.headers.get('x-mesh-via'), body: await r.json() })));
   }, MODEL);
@@ -132,12 +186,24 @@ test('a client tab with no companion API in reach chats through the mesh', async
   // head stops generating within a token is measured in src/companion/companion-mesh-api.test.ts).
   const stopped = await page.evaluate(async (body) => {
     const controller = new AbortController();
-    const res = await window.meshApp.apiFetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, max_tokens: 400, stream: true }), signal: controller.signal });
+    const res = await window.meshApp.apiFetch('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...body, max_tokens: 400, stream: true }),
+      signal: controller.signal,
+    });
     const reader = res.body!.getReader();
     await reader.read();
     controller.abort();
-    const error = await reader.read().then(() => 'read on', (e: Error) => e.name);
-    const next = await window.meshApp.apiFetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const error = await reader.read().then(
+      () => 'read on',
+      (e: Error) => e.name,
+    );
+    const next = await window.meshApp.apiFetch('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { error, next: next.status, text: (await next.json()).choices[0].message.content };
   }, chat);
   expect(stopped).toEqual({ error: 'AbortError', next: 200, text: direct.choices[0].message.content });
@@ -168,7 +234,10 @@ async function readSse(res: Response, started: number): Promise<Timed> {
       buffer = buffer.slice(cut + 2);
       if (data === '[DONE]') continue;
       const delta = JSON.parse(data).choices[0]?.delta?.content ?? '';
-      if (delta) { text += delta; at.push(performance.now() - started); }
+      if (delta) {
+        text += delta;
+        at.push(performance.now() - started);
+      }
     }
   }
   return { status: res.status, via: res.headers.get('x-mesh-via'), servedBy: res.headers.get('x-mesh-served-by'), text, at };

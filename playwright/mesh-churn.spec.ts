@@ -24,10 +24,21 @@ test('three processes started at once: no failed request while the plan settles,
   const client = await (await mesh.browser().newContext()).newPage();
   await gotoApp(client, mesh.stack().urls.app);
   const ask = { client, api, model: MODEL, prompt: PROMPT, maxTokens: MAX_TOKENS };
-  const solo = await client.evaluate(async ({ api, model, prompt, maxTokens }) => {
-    const res = await fetch(`${api}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0 }) });
-    return { status: res.status, servedBy: res.headers.get('x-mesh-served-by'), text: ((await res.json()) as { choices: { text: string }[] }).choices[0].text };
-  }, { api, model: MODEL, prompt: PROMPT, maxTokens: MAX_TOKENS });
+  const solo = await client.evaluate(
+    async ({ api, model, prompt, maxTokens }) => {
+      const res = await fetch(`${api}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0 }),
+      });
+      return {
+        status: res.status,
+        servedBy: res.headers.get('x-mesh-served-by'),
+        text: ((await res.json()) as { choices: { text: string }[] }).choices[0].text,
+      };
+    },
+    { api, model: MODEL, prompt: PROMPT, maxTokens: MAX_TOKENS },
+  );
   expect(solo).toMatchObject({ status: 200, servedBy: 'companion;layers=0-4' });
 
   const launch = async () => {

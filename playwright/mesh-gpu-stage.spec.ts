@@ -50,13 +50,19 @@ test('a split across a WebGPU tab and a WASM tab runs each stage where it was as
   }
   // Both ready, their ranges tiling the four layers.
   await expect
-    .poll(async () => {
-      const stages = (await Promise.all(tabs.map(meshState))).map((s) => s.stage);
-      const failed = stages.find((s) => s?.status === 'failed');
-      if (failed) return `failed: ${failed.error}`;
-      if (!stages.every((s) => s?.status === 'ready' && s.layers)) return 'loading';
-      return stages.map((s) => `${s!.layers!.start}-${s!.layers!.end}`).sort().join(',');
-    }, { timeout: 90_000, message: 'both tabs should each hold half of the model' })
+    .poll(
+      async () => {
+        const stages = (await Promise.all(tabs.map(meshState))).map((s) => s.stage);
+        const failed = stages.find((s) => s?.status === 'failed');
+        if (failed) return `failed: ${failed.error}`;
+        if (!stages.every((s) => s?.status === 'ready' && s.layers)) return 'loading';
+        return stages
+          .map((s) => `${s!.layers!.start}-${s!.layers!.end}`)
+          .sort()
+          .join(',');
+      },
+      { timeout: 90_000, message: 'both tabs should each hold half of the model' },
+    )
     .toBe('0-2,2-4');
   const readyMs = Date.now() - started;
 
@@ -78,11 +84,15 @@ test('a split across a WebGPU tab and a WASM tab runs each stage where it was as
   await gotoApp(prober, `${invite}&auto=1&role=client`);
   const byPeer = new Map(states.map((s, i) => [s.peerId, asked[i]]));
   await expect
-    .poll(async () => ((await meshState(prober)).plan?.stages ?? []).map((s) => `${byPeer.get(s.peerId)}:${s.backend ?? '?'}`).join(','), { timeout: 30_000, message: 'the client should see each stage’s backend' })
+    .poll(async () => ((await meshState(prober)).plan?.stages ?? []).map((s) => `${byPeer.get(s.peerId)}:${s.backend ?? '?'}`).join(','), {
+      timeout: 30_000,
+      message: 'the client should see each stage’s backend',
+    })
     .toMatch(/^(webgpu:webgpu,wasm:wasm|wasm:wasm,webgpu:webgpu)$/);
   const probeStarted = Date.now();
   const positions = await prober.evaluate(
-    (tokens) => (window as unknown as { meshApp: { mesh: { teacherForced(t: number[], k: number): Promise<TokenLogprob[][]> } } }).meshApp.mesh.teacherForced(tokens, 10),
+    (tokens) =>
+      (window as unknown as { meshApp: { mesh: { teacherForced(t: number[], k: number): Promise<TokenLogprob[][]> } } }).meshApp.mesh.teacherForced(tokens, 10),
     ref.promptTokens,
   );
   const probeMs = Date.now() - probeStarted;

@@ -81,20 +81,26 @@ test('three tabs and the companion form a private mesh from the invite; a wrong 
   for (const [i, tab] of tabs.entries()) {
     const others = [companionId, ...ids.filter((_, j) => j !== i)];
     await expect
-      .poll(async () => {
-        const s = await meshState(tab);
-        return others.filter((id) => s.peers.some((p) => p.peerId === id && p.member && p.links.length > 0)).length;
-      }, { timeout: 25_000, message: `tab ${i} should see the companion and both other tabs` })
+      .poll(
+        async () => {
+          const s = await meshState(tab);
+          return others.filter((id) => s.peers.some((p) => p.peerId === id && p.member && p.links.length > 0)).length;
+        },
+        { timeout: 25_000, message: `tab ${i} should see the companion and both other tabs` },
+      )
       .toBe(3);
   }
   if (netns) {
     // Inside the namespace each pair of tabs upgrades its relayed link to a direct WebRTC one.
     for (const [i, tab] of tabs.entries()) {
       await expect
-        .poll(async () => {
-          const s = await meshState(tab);
-          return ids.filter((id, j) => j !== i && s.peers.some((p) => p.peerId === id && p.links.includes('webrtc'))).length;
-        }, { timeout: 45_000, message: `tab ${i} should have WebRTC links to both other tabs` })
+        .poll(
+          async () => {
+            const s = await meshState(tab);
+            return ids.filter((id, j) => j !== i && s.peers.some((p) => p.peerId === id && p.links.includes('webrtc'))).length;
+          },
+          { timeout: 45_000, message: `tab ${i} should have WebRTC links to both other tabs` },
+        )
         .toBe(2);
     }
   }
@@ -105,8 +111,12 @@ test('three tabs and the companion form a private mesh from the invite; a wrong 
     for (const id of ids.filter((_, j) => j !== i)) expect(s.peers.find((p) => p.peerId === id)!.announced).toBe(true);
   }
   const links = [...new Set(states.flatMap((s) => s.linkTypesSeen))].sort();
-  const pairs = states.flatMap((s, i) => s.peers.map((p) => `tab${i}→${p.peerId === companionId ? 'companion' : `tab${ids.indexOf(p.peerId)}`}:${p.links.join('+')}`));
-  console.log(`mesh-net: 3 tabs + companion formed in ${formedMs} ms (${netns ? 'network namespace' : 'loopback'}); link types seen: ${links.join(', ')}; ${pairs.join(' ')}`);
+  const pairs = states.flatMap((s, i) =>
+    s.peers.map((p) => `tab${i}→${p.peerId === companionId ? 'companion' : `tab${ids.indexOf(p.peerId)}`}:${p.links.join('+')}`),
+  );
+  console.log(
+    `mesh-net: 3 tabs + companion formed in ${formedMs} ms (${netns ? 'network namespace' : 'loopback'}); link types seen: ${links.join(', ')}; ${pairs.join(' ')}`,
+  );
   expect(formedMs).toBeLessThan(60_000); // typically 5–10 s; a loaded machine retries WebRTC offers
 
   // Another mesh's invite with the same bootstrap and relay: well formed, but the wrong secret.

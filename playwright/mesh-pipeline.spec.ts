@@ -51,42 +51,45 @@ const meshState = (page: Page) => page.evaluate(() => (window as unknown as { me
 
 /** Starts a streamed greedy completion from `client`; chunks are counted in window.__chunks as they arrive. */
 function complete(client: Page, api: string, prompt: string): Promise<Completion> {
-  return client.evaluate(async ({ api, model, prompt }) => {
-    const w = window as unknown as { __chunks: number };
-    w.__chunks = 0;
-    const started = performance.now();
-    const res = await fetch(`${api}/v1/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model, prompt, max_tokens: 48, temperature: 0, stream: true }),
-    });
-    const at: number[] = [];
-    if (res.status !== 200) return { status: res.status, servedBy: '', text: await res.text(), finish: null, at };
-    let text = '';
-    let finish: string | null = null;
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let cut: number;
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const event = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const data = event.replace(/^data: /, '');
-        if (data === '[DONE]' || !data.startsWith('{')) continue;
-        const chunk = JSON.parse(data) as { choices?: { text: string; finish_reason: string | null }[]; error?: { message: string } };
-        if (chunk.error) throw new Error(`the stream ended with an error: ${chunk.error.message}`);
-        if (!chunk.choices?.[0]) continue;
-        text += chunk.choices[0].text;
-        finish = chunk.choices[0].finish_reason ?? finish;
-        at.push(performance.now() - started);
-        w.__chunks++;
+  return client.evaluate(
+    async ({ api, model, prompt }) => {
+      const w = window as unknown as { __chunks: number };
+      w.__chunks = 0;
+      const started = performance.now();
+      const res = await fetch(`${api}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, prompt, max_tokens: 48, temperature: 0, stream: true }),
+      });
+      const at: number[] = [];
+      if (res.status !== 200) return { status: res.status, servedBy: '', text: await res.text(), finish: null, at };
+      let text = '';
+      let finish: string | null = null;
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const event = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const data = event.replace(/^data: /, '');
+          if (data === '[DONE]' || !data.startsWith('{')) continue;
+          const chunk = JSON.parse(data) as { choices?: { text: string; finish_reason: string | null }[]; error?: { message: string } };
+          if (chunk.error) throw new Error(`the stream ended with an error: ${chunk.error.message}`);
+          if (!chunk.choices?.[0]) continue;
+          text += chunk.choices[0].text;
+          finish = chunk.choices[0].finish_reason ?? finish;
+          at.push(performance.now() - started);
+          w.__chunks++;
+        }
       }
-    }
-    return { status: res.status, servedBy: res.headers.get('x-mesh-served-by') ?? '', text, finish, at };
-  }, { api, model: MODEL, prompt });
+      return { status: res.status, servedBy: res.headers.get('x-mesh-served-by') ?? '', text, finish, at };
+    },
+    { api, model: MODEL, prompt },
+  );
 }
 
 test('a model split across three tabs answers like the companion alone, and survives the middle tab closing', async () => {
@@ -114,11 +117,17 @@ test('a model split across three tabs answers like the companion alone, and surv
   }
   // Every tab ready with its own range, the three ranges tiling all four layers.
   await expect
-    .poll(async () => {
-      const stages = (await Promise.all(tabs.map(meshState))).map((s) => s.stage);
-      if (!stages.every((s) => s?.status === 'ready' && s.layers)) return 'loading';
-      return stages.map((s) => `${s!.layers!.start}-${s!.layers!.end}`).sort().join(',');
-    }, { timeout: 40_000, message: 'tabs should each hold part of the model' })
+    .poll(
+      async () => {
+        const stages = (await Promise.all(tabs.map(meshState))).map((s) => s.stage);
+        if (!stages.every((s) => s?.status === 'ready' && s.layers)) return 'loading';
+        return stages
+          .map((s) => `${s!.layers!.start}-${s!.layers!.end}`)
+          .sort()
+          .join(',');
+      },
+      { timeout: 40_000, message: 'tabs should each hold part of the model' },
+    )
     .toMatch(/^0-\d,\d-\d,\d-4$/);
   const readyMs = Date.now() - joinedAt;
   const ids = await Promise.all(tabs.map(async (t) => (await meshState(t)).peerId));
@@ -126,10 +135,13 @@ test('a model split across three tabs answers like the companion alone, and surv
   // The API serves through the three tabs once the companion saw them ready.
   let split: Completion | undefined;
   await expect
-    .poll(async () => {
-      split = await complete(client, api, prompt);
-      return split.status === 200 ? split.servedBy.split(', ').length : `${split.status} ${split.text}`;
-    }, { timeout: 20_000, message: 'the companion should route requests through the three tabs' })
+    .poll(
+      async () => {
+        split = await complete(client, api, prompt);
+        return split.status === 200 ? split.servedBy.split(', ').length : `${split.status} ${split.text}`;
+      },
+      { timeout: 20_000, message: 'the companion should route requests through the three tabs' },
+    )
     .toBe(3);
   const served = split!.servedBy.split(', ').map((s) => s.split(';')[0]);
   expect(new Set(served)).toEqual(new Set(ids));
@@ -142,9 +154,12 @@ test('a model split across three tabs answers like the companion alone, and surv
   const ref = await referenceRun({ modelPath: await ensureModel(MODEL), prompt, topK: 5 });
   const prober = await (await mesh.browser().newContext()).newPage();
   await gotoApp(prober, `${mesh.stack().printed.invite}&auto=1&role=client`);
-  await expect.poll(async () => (await meshState(prober)).plan?.stages.length ?? 0, { timeout: 20_000, message: 'the client tab should hear the plan' }).toBe(3);
+  await expect
+    .poll(async () => (await meshState(prober)).plan?.stages.length ?? 0, { timeout: 20_000, message: 'the client tab should hear the plan' })
+    .toBe(3);
   const positions = await prober.evaluate(
-    (tokens) => (window as unknown as { meshApp: { mesh: { teacherForced(t: number[], k: number): Promise<TokenLogprob[][]> } } }).meshApp.mesh.teacherForced(tokens, 10),
+    (tokens) =>
+      (window as unknown as { meshApp: { mesh: { teacherForced(t: number[], k: number): Promise<TokenLogprob[][]> } } }).meshApp.mesh.teacherForced(tokens, 10),
     ref.promptTokens,
   );
   expect(positions).toHaveLength(ref.promptTokens.length);
@@ -163,7 +178,9 @@ test('a model split across three tabs answers like the companion alone, and surv
   // Close the middle tab after a few tokens: the request must still complete with the same text.
   const middle = ids.indexOf(served[1]);
   const running = complete(client, api, prompt);
-  await expect.poll(() => client.evaluate(() => (window as unknown as { __chunks: number }).__chunks), { timeout: 20_000, intervals: [20] }).toBeGreaterThanOrEqual(8);
+  await expect
+    .poll(() => client.evaluate(() => (window as unknown as { __chunks: number }).__chunks), { timeout: 20_000, intervals: [20] })
+    .toBeGreaterThanOrEqual(8);
   const killedAfter = await client.evaluate(() => (window as unknown as { __chunks: number }).__chunks);
   await contexts[middle].close();
   const faulted = await running;
@@ -181,5 +198,14 @@ test('a model split across three tabs answers like the companion alone, and surv
   expect(recoveryMs).toBeLessThan(15_000);
   // The two remaining tabs now hold all four layers between them.
   const left = tabs.filter((_, i) => i !== middle);
-  await expect.poll(async () => (await Promise.all(left.map(meshState))).map((s) => `${s.stage?.layers?.start}-${s.stage?.layers?.end}`).sort().join(','), { timeout: 10_000 }).toMatch(/^0-\d,\d-4$/);
+  await expect
+    .poll(
+      async () =>
+        (await Promise.all(left.map(meshState)))
+          .map((s) => `${s.stage?.layers?.start}-${s.stage?.layers?.end}`)
+          .sort()
+          .join(','),
+      { timeout: 10_000 },
+    )
+    .toMatch(/^0-\d,\d-4$/);
 });

@@ -49,21 +49,26 @@ test('whole in a tab: the inference worker loads it by range and scores the prom
   const ref = await referenceRun({ modelPath: await ensureModel(MODEL), prompt: PROMPT, topK: 5 });
   const page = await (await mesh.browser().newContext()).newPage();
   await gotoApp(page, mesh.stack().urls.app);
-  const r = await page.evaluate(async ({ url, tokens }) => {
-    const clientUrl = '/src/engine/worker-client.ts'; // a variable: Vite serves it at run time
-    const { WorkerEngine } = await import(clientUrl);
-    const started = performance.now();
-    const engine = await WorkerEngine.load(url, { threads: 2 });
-    const loadMs = performance.now() - started;
-    const positions = await engine.logits(tokens, 10);
-    const info = engine.info;
-    engine.terminate();
-    return { loadMs, positions, backend: info.backend as string };
-  }, { url: `${mesh.stack().urls.app}/models/${MODEL}.gguf`, tokens: ref.promptTokens });
+  const r = await page.evaluate(
+    async ({ url, tokens }) => {
+      const clientUrl = '/src/engine/worker-client.ts'; // a variable: Vite serves it at run time
+      const { WorkerEngine } = await import(clientUrl);
+      const started = performance.now();
+      const engine = await WorkerEngine.load(url, { threads: 2 });
+      const loadMs = performance.now() - started;
+      const positions = await engine.logits(tokens, 10);
+      const info = engine.info;
+      engine.terminate();
+      return { loadMs, positions, backend: info.backend as string };
+    },
+    { url: `${mesh.stack().urls.app}/models/${MODEL}.gguf`, tokens: ref.promptTokens },
+  );
   whole = r.positions;
   const worst = worstAgainst(ref.positions, r.positions);
   expect(worst).toBeLessThan(BOUND);
-  console.log(`real-shape: ${MODEL} whole in a tab (${r.backend}): loaded in ${Math.round(r.loadMs)} ms; ${ref.promptTokens.length} positions within ${worst.toFixed(3)} of llama.cpp`);
+  console.log(
+    `real-shape: ${MODEL} whole in a tab (${r.backend}): loaded in ${Math.round(r.loadMs)} ms; ${ref.promptTokens.length} positions within ${worst.toFixed(3)} of llama.cpp`,
+  );
 });
 
 test('split across two tabs: each loads only its half, and the mesh scores the prompt as the whole model does', async () => {
@@ -77,23 +82,44 @@ test('split across two tabs: each loads only its half, and the mesh scores the p
     await gotoApp(page, `${mesh.stack().printed.invite}&auto=1&role=server&backend=wasm&budget=${budget}`);
     tabs.push(page);
   }
-  const state = (p: Page) => p.evaluate(() => (window as unknown as { meshApp: { mesh: { state(): unknown } } }).meshApp.mesh.state() as { stage?: { status: string; layers?: { start: number; end: number } } });
+  const state = (p: Page) =>
+    p.evaluate(
+      () =>
+        (window as unknown as { meshApp: { mesh: { state(): unknown } } }).meshApp.mesh.state() as {
+          stage?: { status: string; layers?: { start: number; end: number } };
+        },
+    );
   await expect
-    .poll(async () => (await Promise.all(tabs.map(state))).map((s) => (s.stage?.status === 'ready' ? `${s.stage.layers!.start}-${s.stage.layers!.end}` : s.stage?.status ?? 'none')).sort().join(','), { timeout: 300_000 })
+    .poll(
+      async () =>
+        (await Promise.all(tabs.map(state)))
+          .map((s) => (s.stage?.status === 'ready' ? `${s.stage.layers!.start}-${s.stage.layers!.end}` : (s.stage?.status ?? 'none')))
+          .sort()
+          .join(','),
+      { timeout: 300_000 },
+    )
     .toBe('0-12,12-24');
   const prober = await (await mesh.browser().newContext()).newPage();
   await gotoApp(prober, `${mesh.stack().printed.invite}&auto=1&role=client`);
-  const positions = await prober.evaluate(
-    async (tokens) => {
-      const mesh = (window as unknown as { meshApp: { mesh: { teacherForced(t: number[], k: number): Promise<TokenLogprob[][]>; state(): { plan?: { stages: unknown[] } } } } }).meshApp.mesh;
-      for (let i = 0; i < 600 && (mesh.state().plan?.stages.length ?? 0) !== 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
-      return mesh.teacherForced(tokens, 10);
-    },
-    ref.promptTokens,
-  );
+  const positions = await prober.evaluate(async (tokens) => {
+    const mesh = (
+      window as unknown as {
+        meshApp: { mesh: { teacherForced(t: number[], k: number): Promise<TokenLogprob[][]>; state(): { plan?: { stages: unknown[] } } } };
+      }
+    ).meshApp.mesh;
+    for (let i = 0; i < 600 && (mesh.state().plan?.stages.length ?? 0) !== 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    return mesh.teacherForced(tokens, 10);
+  }, ref.promptTokens);
   const worst = worstAgainst(ref.positions, positions);
   expect(worst).toBeLessThan(BOUND);
-  const vsWhole = whole.length ? worstAgainst(whole.map((p) => p.slice(0, 5)), positions) : Number.NaN;
+  const vsWhole = whole.length
+    ? worstAgainst(
+        whole.map((p) => p.slice(0, 5)),
+        positions,
+      )
+    : Number.NaN;
   if (whole.length) expect(vsWhole).toBeLessThan(BOUND);
-  console.log(`real-shape: ${MODEL} split 0-11 | 12-23 across two WASM tabs (budget ${budget} B each): within ${worst.toFixed(3)} of llama.cpp, ${vsWhole.toFixed(3)} of the whole model in a tab`);
+  console.log(
+    `real-shape: ${MODEL} split 0-11 | 12-23 across two WASM tabs (budget ${budget} B each): within ${worst.toFixed(3)} of llama.cpp, ${vsWhole.toFixed(3)} of the whole model in a tab`,
+  );
 });

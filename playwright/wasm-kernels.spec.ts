@@ -25,7 +25,9 @@ test.beforeAll(async () => {
   plainBase = await serve({});
 });
 
-test.afterAll(async () => { await Promise.all(servers.map((s) => s.close())); });
+test.afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
 
 test('matmul of every weight type matches the reference in the browser', async ({ page }) => {
   await page.goto(`${base}/playwright/support/wasm-kernels.html`);
@@ -36,10 +38,13 @@ test('matmul of every weight type matches the reference in the browser', async (
     const wasm = await createWasmKernels();
     const worst: Record<string, number> = {};
     for (const type of [0, 1, 30, 8, 2, 6, 12, 13, 14]) {
-      const rows = 9, cols = 512, n = 5;
+      const rows = 9,
+        cols = 512,
+        n = 5;
       const w = quantizedWeight('w', type, rows, cols, randomArray(type + 1, rows * cols));
       const x = randomArray(type + 2, n * cols);
-      const a = new Float32Array(n * rows), b = new Float32Array(n * rows);
+      const a = new Float32Array(n * rows),
+        b = new Float32Array(n * rows);
       referenceKernels.matmul(a, x, w, n);
       wasm.matmul(b, x, w, n);
       worst[type] = Math.max(...a.map((v: number, i: number) => Math.abs(v - b[i]) / (Math.abs(v) + 1)));
@@ -60,10 +65,13 @@ test('on a cross-origin isolated page, matmul runs on worker threads with the sa
     const threaded = await createWasmKernels({ threads: 2 });
     const same: boolean[] = [];
     for (const type of [1, 8, 12]) {
-      const rows = 517, cols = 512, n = 3;
+      const rows = 517,
+        cols = 512,
+        n = 3;
       const w = quantizedWeight('w', type, rows, cols, randomArray(type, rows * cols));
       const x = randomArray(type + 9, n * cols);
-      const a = new Float32Array(n * rows), b = new Float32Array(n * rows);
+      const a = new Float32Array(n * rows),
+        b = new Float32Array(n * rows);
       single.matmul(a, x, w, n);
       threaded.matmul(b, x, w, n);
       same.push(a.every((v: number, i: number) => v === b[i]));
@@ -84,7 +92,9 @@ test('on a page that is not cross-origin isolated, asking for threads gives work
     const { quantizedWeight, randomArray } = await import('/src/kernels/testing/data.ts' as string);
     const k = await createWasmKernels({ threads: 4 });
     const w = quantizedWeight('w', 8, 300, 512, randomArray(1, 300 * 512));
-    const x = randomArray(2, 512), a = new Float32Array(300), b = new Float32Array(300);
+    const x = randomArray(2, 512),
+      a = new Float32Array(300),
+      b = new Float32Array(300);
     referenceKernels.matmul(a, x, w, 1);
     k.matmul(b, x, w, 1);
     return { threads: k.threads, isolated: crossOriginIsolated, err: Math.max(...a.map((v: number, i: number) => Math.abs(v - b[i]))) };

@@ -53,13 +53,26 @@ const LOGPROB_BOUND: Record<Rounding, number> = { none: 1e-3, half: FLIP_TOLERAN
  * MESH_TEST_FULL=1 adds the 4-layer llama's 2-way split and the largest model whole.
  */
 const CASES: Case[] = [
-  ...([
-    ['tiny-llama-f32', 'none'], ['tiny-llama-f16', 'half'], ['tiny-llama-bf16', 'half'], ['tiny-llama-q8_0', 'int8'],
-    ['tiny-llama-q4_0', 'int8'], ['tiny-llama-q5_0', 'int8'], ['small-llama-q4_k', 'int8'], ['small-llama-q5_k', 'int8'],
-    ['small-llama-q6_k', 'int8'], ['small-llama-q4_k_m', 'int8'], ['tiny-qwen2-f16', 'half'], ['tiny-qwen3-q8_0', 'int8'],
-    // Mixture of experts: Mixtral-style, qwen2moe (sigmoid-gated shared expert, no renormalisation), qwen3moe.
-    ['tiny-moe-f16', 'half'], ['tiny-qwen2moe-f16', 'half'], ['tiny-qwen3moe-f16', 'half'],
-  ] as const).map(([name, rounding]) => ({ name, rounding, splits: TWO })),
+  ...(
+    [
+      ['tiny-llama-f32', 'none'],
+      ['tiny-llama-f16', 'half'],
+      ['tiny-llama-bf16', 'half'],
+      ['tiny-llama-q8_0', 'int8'],
+      ['tiny-llama-q4_0', 'int8'],
+      ['tiny-llama-q5_0', 'int8'],
+      ['small-llama-q4_k', 'int8'],
+      ['small-llama-q5_k', 'int8'],
+      ['small-llama-q6_k', 'int8'],
+      ['small-llama-q4_k_m', 'int8'],
+      ['tiny-qwen2-f16', 'half'],
+      ['tiny-qwen3-q8_0', 'int8'],
+      // Mixture of experts: Mixtral-style, qwen2moe (sigmoid-gated shared expert, no renormalisation), qwen3moe.
+      ['tiny-moe-f16', 'half'],
+      ['tiny-qwen2moe-f16', 'half'],
+      ['tiny-qwen3moe-f16', 'half'],
+    ] as const
+  ).map(([name, rounding]) => ({ name, rounding, splits: TWO })),
   { name: 'tiny-llama-4l-f32', rounding: 'none', splits: FULL ? ['0:2,2:4', '0:1,1:3,3:4'] : ['0:1,1:3,3:4'] },
   { name: 'bench-llama-f32-parity', rounding: 'none', splits: ['0:3,3:5,5:8'], path: ensureBenchF32ParityModel, largest: true },
 ];
@@ -97,13 +110,18 @@ for (const c of CASES) {
     expect(ref.promptTokens.length).toBeGreaterThan(10);
     const url = `${server.base}/models/${c.name}.gguf`;
     const opts: ParityOptions = { splits: c.splits, whole: !c.largest || FULL, reference: !c.largest, decode: !c.largest };
-    const r: WebGpuParity = await page.evaluate(async ({ url, ref, opts }) => {
-      const { webgpuParity } = await import('/playwright/support/webgpu-page.ts' as string);
-      return webgpuParity(url, ref, opts);
-    }, { url, ref: { promptTokens: ref.promptTokens, positions: ref.positions }, opts });
+    const r: WebGpuParity = await page.evaluate(
+      async ({ url, ref, opts }) => {
+        const { webgpuParity } = await import('/playwright/support/webgpu-page.ts' as string);
+        return webgpuParity(url, ref, opts);
+      },
+      { url, ref: { promptTokens: ref.promptTokens, positions: ref.positions }, opts },
+    );
     const ms = r.ms;
     const vsLlama = Math.max(...r.wholeVsLlama, ...r.splits.flatMap((s) => s.vsLlama));
-    console.log(`${c.name} on ${r.adapter}: ${(ms.total / 1000).toFixed(1)} s in the page; load ${ms.load.toFixed(0)} ms, prefill ${ref.promptTokens.length} tokens ${ms.prefill.toFixed(0)} ms, splits ${ms.splits.toFixed(0)} ms, decode ${ms.decodePerToken.toFixed(1)} ms/token (reference kernels ${ms.reference.toFixed(0)} ms); worst vs llama.cpp ${vsLlama.toExponential(1)}, vs reference ${r.gpuVsReference.toExponential(1)}, stage ${r.stageVsReference.toExponential(1)}`);
+    console.log(
+      `${c.name} on ${r.adapter}: ${(ms.total / 1000).toFixed(1)} s in the page; load ${ms.load.toFixed(0)} ms, prefill ${ref.promptTokens.length} tokens ${ms.prefill.toFixed(0)} ms, splits ${ms.splits.toFixed(0)} ms, decode ${ms.decodePerToken.toFixed(1)} ms/token (reference kernels ${ms.reference.toFixed(0)} ms); worst vs llama.cpp ${vsLlama.toExponential(1)}, vs reference ${r.gpuVsReference.toExponential(1)}, stage ${r.stageVsReference.toExponential(1)}`,
+    );
     if (opts.whole) expectNearLlama(r.wholeVsLlama, c.rounding, 'webgpu whole');
     expect(r.splits.map((s) => s.split)).toEqual(c.splits);
     for (const s of r.splits) expectNearLlama(s.vsLlama, c.rounding, `webgpu split ${s.split}`);

@@ -18,12 +18,19 @@ const files = new Map<string, Uint8Array>();
 
 function models(req: IncomingMessage, res: ServerResponse, next: () => void): void {
   const body = files.get(new URL(req.url!, 'http://x').pathname);
-  if (!body) { next(); return; }
+  if (!body) {
+    next();
+    return;
+  }
   const headers = { etag: `"${body.byteLength}"`, 'accept-ranges': 'bytes' };
   if (req.method === 'HEAD' || req.method === 'GET') requests[req.method]++;
-  if (req.method === 'HEAD') { res.writeHead(200, { ...headers, 'content-length': body.byteLength }).end(); return; }
+  if (req.method === 'HEAD') {
+    res.writeHead(200, { ...headers, 'content-length': body.byteLength }).end();
+    return;
+  }
   const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
-  const a = m ? Number(m[1]) : 0, b = m ? Math.min(Number(m[2]), body.byteLength - 1) : body.byteLength - 1;
+  const a = m ? Number(m[1]) : 0,
+    b = m ? Math.min(Number(m[2]), body.byteLength - 1) : body.byteLength - 1;
   served += b - a + 1;
   res.writeHead(m ? 206 : 200, { ...headers, 'content-length': b - a + 1, ...(m ? { 'content-range': `bytes ${a}-${b}/${body.byteLength}` } : {}) });
   res.end(body.subarray(a, b + 1));
@@ -37,30 +44,40 @@ test.beforeAll(async () => {
     logLevel: 'error',
     server: { host: '127.0.0.1', port: 0, hmr: false },
     worker: { format: 'es' },
-    plugins: [{ name: 'models', configureServer: (s) => { s.middlewares.use(models); } }],
+    plugins: [
+      {
+        name: 'models',
+        configureServer: (s) => {
+          s.middlewares.use(models);
+        },
+      },
+    ],
   });
   await server.listen();
   const address = server.httpServer!.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 });
 
-test.afterAll(async () => { await server?.close(); });
+test.afterAll(async () => {
+  await server?.close();
+});
 
 test('a second load of a model through the cache fetches zero bytes, with identical logits', async ({ page }) => {
   await page.goto(`${base}/playwright/support/weight-cache.html`);
-  const run = () => page.evaluate(async () => {
-    const { WeightCache } = await import('/src/storage/weight-cache.ts' as string);
-    const { cachedUrlSource } = await import('/src/storage/cached-source.ts' as string);
-    const { Engine } = await import('/src/engine/engine.ts' as string);
-    const cache = await WeightCache.open({ name: 'spec-load', chunkSize: 1 << 20 });
-    const source = await cachedUrlSource(cache, `${location.origin}/models/tiny.gguf`);
-    const engine = await Engine.load(source);
-    const logits: Float32Array = await engine.createSession().extend(engine.tokenize('Once upon a time'), { logits: 'last' });
-    await engine.close();
-    const usage = await cache.usage();
-    cache.close();
-    return { fetched: source.stats.fetchedBytes, logits: Array.from(logits.slice(0, 64)), stored: usage.totalBytes };
-  });
+  const run = () =>
+    page.evaluate(async () => {
+      const { WeightCache } = await import('/src/storage/weight-cache.ts' as string);
+      const { cachedUrlSource } = await import('/src/storage/cached-source.ts' as string);
+      const { Engine } = await import('/src/engine/engine.ts' as string);
+      const cache = await WeightCache.open({ name: 'spec-load', chunkSize: 1 << 20 });
+      const source = await cachedUrlSource(cache, `${location.origin}/models/tiny.gguf`);
+      const engine = await Engine.load(source);
+      const logits: Float32Array = await engine.createSession().extend(engine.tokenize('Once upon a time'), { logits: 'last' });
+      await engine.close();
+      const usage = await cache.usage();
+      cache.close();
+      return { fetched: source.stats.fetchedBytes, logits: Array.from(logits.slice(0, 64)), stored: usage.totalBytes };
+    });
   served = 0;
   const first = await run();
   expect(first.fetched).toBeGreaterThan(1 << 20);
@@ -83,9 +100,15 @@ test('an aborted download resumes from where it stopped; eviction keeps the budg
     const cache = await WeightCache.open({ name: 'spec-resume', chunkSize: 256 << 10 });
     const abort = new AbortController();
     const error = await downloadModel(cache, `${location.origin}/models/tiny.gguf`, {
-      signal: abort.signal, maxRequestBytes: 256 << 10,
-      onProgress: (p: { bytesDone: number; bytesTotal: number }) => { if (p.bytesDone > p.bytesTotal / 2) abort.abort(); },
-    }).then(() => 'finished', (e: Error) => e.name);
+      signal: abort.signal,
+      maxRequestBytes: 256 << 10,
+      onProgress: (p: { bytesDone: number; bytesTotal: number }) => {
+        if (p.bytesDone > p.bytesTotal / 2) abort.abort();
+      },
+    }).then(
+      () => 'finished',
+      (e: Error) => e.name,
+    );
     const stored = (await cache.usage()).totalBytes;
     cache.close();
     return { error, stored };
@@ -100,7 +123,11 @@ test('an aborted download resumes from where it stopped; eviction keeps the budg
     const { downloadModel } = await import('/src/storage/download.ts' as string);
     const cache = await WeightCache.open({ name: 'spec-resume', chunkSize: 256 << 10 });
     const first: unknown[] = [];
-    const done = await downloadModel(cache, `${location.origin}/models/tiny.gguf`, { onProgress: (p: unknown) => { if (first.length === 0) first.push(p); } });
+    const done = await downloadModel(cache, `${location.origin}/models/tiny.gguf`, {
+      onProgress: (p: unknown) => {
+        if (first.length === 0) first.push(p);
+      },
+    });
     const usage = await cache.usage();
     // Eviction: with a budget of 1.5 files, a second model (same bytes, another URL) evicts the first.
     const small = await WeightCache.open({ name: 'spec-resume', budgetBytes: usage.totalBytes * 1.5 });
@@ -108,7 +135,12 @@ test('an aborted download resumes from where it stopped; eviction keeps the budg
     const after = await small.usage();
     small.close();
     cache.close();
-    return { first: first[0], done, complete: usage.models[0].complete, after: { total: after.totalBytes, budget: after.budgetBytes, urls: after.models.map((m: { url: string }) => m.url) } };
+    return {
+      first: first[0],
+      done,
+      complete: usage.models[0].complete,
+      after: { total: after.totalBytes, budget: after.budgetBytes, urls: after.models.map((m: { url: string }) => m.url) },
+    };
   });
   expect(resumed.first).toMatchObject({ bytesDone: aborted.stored, bytesTotal: size, bytesFetched: 0 });
   expect(resumed.done).toMatchObject({ bytesDone: size, bytesFetched: size - aborted.stored });
@@ -147,7 +179,8 @@ test('a model the Models view downloaded loads in the inference worker and as a 
     // The inference worker (the playground's or a contributing tab's engine)...
     const engine = await WorkerEngine.load(url, { backend: 'cpu' });
     const tokens: number[] = [];
-    for await (const ev of engine.generate({ promptTokens: await engine.tokenize('Once upon a time'), maxTokens: 4, sampling: { temperature: 0 } })) if (ev.type === 'token') tokens.push(ev.token);
+    for await (const ev of engine.generate({ promptTokens: await engine.tokenize('Once upon a time'), maxTokens: 4, sampling: { temperature: 0 } }))
+      if (ev.type === 'token') tokens.push(ev.token);
     engine.terminate();
     // ...and a mesh tab's stage (src/client/mesh-join.ts opens the published model the same way).
     const source = await openModelUrl(url);

@@ -59,8 +59,7 @@ test.afterEach(async ({}, testInfo) => {
   if (stack && testInfo.status !== testInfo.expectedStatus) await testInfo.attach('npm-start.log', { body: stack.log(), contentType: 'text/plain' });
 });
 
-const style = (page: Page, selector: string, prop: string) =>
-  page.locator(selector).evaluate((el, p) => getComputedStyle(el).getPropertyValue(p), prop);
+const style = (page: Page, selector: string, prop: string) => page.locator(selector).evaluate((el, p) => getComputedStyle(el).getPropertyValue(p), prop);
 
 async function widgetA11yViolations(page: Page) {
   if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: axePath });
@@ -69,7 +68,9 @@ async function widgetA11yViolations(page: Page) {
     const axe = (window as unknown as { axe: { run(context: unknown, options: unknown): Promise<Result> } }).axe;
     // The widget only: the host page is someone else's (and its hostile CSS fails contrast on purpose).
     const result = await axe.run({ include: [{ fromShadowDom: ['mesh-llm-widget', '.root'] }] }, { iframes: false });
-    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => ({ id: v.id, help: v.help, targets: v.nodes.map((n) => JSON.stringify(n.target)) }));
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, help: v.help, targets: v.nodes.map((n) => JSON.stringify(n.target)) }));
   });
 }
 
@@ -86,7 +87,14 @@ test('the widget on another site holds a conversation through its frame, with no
   expect(page.frames()).toHaveLength(1);
 
   // The host page itself may not call the companion (its CORS admits only the app): the frame is the way in.
-  const direct = await page.evaluate(async (api) => fetch(`${api}/v1/models`).then((r) => `status ${r.status}`, (e: Error) => `failed: ${e.name}`), stack!.urls.api);
+  const direct = await page.evaluate(
+    async (api) =>
+      fetch(`${api}/v1/models`).then(
+        (r) => `status ${r.status}`,
+        (e: Error) => `failed: ${e.name}`,
+      ),
+    stack!.urls.api,
+  );
   expect(direct).not.toBe('status 200');
 
   // Keyboard: Enter on the launcher opens the panel and puts focus in the message box.
@@ -169,7 +177,9 @@ test('the frame ignores messages outside the widget protocol', async ({ page }) 
     const frame = document.querySelector('mesh-llm-widget')!.shadowRoot!.querySelector('iframe')!;
     const origin = new URL(frame.src).origin;
     const replies: unknown[] = [];
-    addEventListener('message', (e) => { if (e.source === frame.contentWindow) replies.push(e.data); });
+    addEventListener('message', (e) => {
+      if (e.source === frame.contentWindow) replies.push(e.data);
+    });
     // Not an embedder-shaped message: wrong channel, then wrong version.
     frame.contentWindow!.postMessage({ channel: 'other', v: 1, type: 'hello' }, origin);
     frame.contentWindow!.postMessage({ channel: 'mesh-llm-widget', v: 99, type: 'hello' }, origin);

@@ -57,7 +57,9 @@ async function wholeUtf8Steps(modelPath: string, ref: ReferenceResult): Promise<
 for (const name of models) {
   test(`wllama agrees with the node-llama-cpp reference on ${name}`, async ({ page }) => {
     const modelPath = await ensureModel(name);
-    let prompt = '', ref: ReferenceResult | undefined, usable = 0;
+    let prompt = '',
+      ref: ReferenceResult | undefined,
+      usable = 0;
     for (const candidate of prompts) {
       prompt = candidate;
       ref = await referenceRun({ modelPath, prompt, topK, greedySteps: steps }, runtime);

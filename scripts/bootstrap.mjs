@@ -106,21 +106,36 @@ function fetchLavapipe() {
   if (existsSync(LAVAPIPE_ICD)) return;
   const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '';
   if (!/^VERSION_CODENAME=bookworm$/m.test(osRelease)) {
-    console.error('bootstrap: the f16 WebGPU kernel tests need Mesa 23+ lavapipe (Debian 12 backports); not on Debian 12, so not fetched: set LAVAPIPE_ICD to a lvp_icd.json by hand');
+    console.error(
+      'bootstrap: the f16 WebGPU kernel tests need Mesa 23+ lavapipe (Debian 12 backports); not on Debian 12, so not fetched: set LAVAPIPE_ICD to a lvp_icd.json by hand',
+    );
     return;
   }
   const dir = dirname(LAVAPIPE_ICD);
   const aptDir = join(dir, 'apt');
   for (const d of ['lists/partial', 'archives/partial']) mkdirSync(join(aptDir, d), { recursive: true });
-  writeFileSync(join(aptDir, 'sources.list'), 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main\n');
+  writeFileSync(
+    join(aptDir, 'sources.list'),
+    'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main\n',
+  );
   const opts = [
-    '-o', `Dir::Etc::sourcelist=${join(aptDir, 'sources.list')}`, '-o', 'Dir::Etc::sourceparts=-',
-    '-o', `Dir::State::Lists=${join(aptDir, 'lists')}`, '-o', `Dir::Cache=${aptDir}`,
-    '-o', 'Debug::NoLocking=1', '-o', 'APT::Sandbox::User=root', '-q',
+    '-o',
+    `Dir::Etc::sourcelist=${join(aptDir, 'sources.list')}`,
+    '-o',
+    'Dir::Etc::sourceparts=-',
+    '-o',
+    `Dir::State::Lists=${join(aptDir, 'lists')}`,
+    '-o',
+    `Dir::Cache=${aptDir}`,
+    '-o',
+    'Debug::NoLocking=1',
+    '-o',
+    'APT::Sandbox::User=root',
+    '-q',
   ];
   console.error('bootstrap: fetching lavapipe (Mesa 25, bookworm-backports) into .cache/lavapipe…');
-  const ok = run('apt-get', [...opts, 'update']) === 0 &&
-    run('apt-get', [...opts, 'download', 'mesa-vulkan-drivers/bookworm-backports'], { cwd: aptDir }) === 0;
+  const ok =
+    run('apt-get', [...opts, 'update']) === 0 && run('apt-get', [...opts, 'download', 'mesa-vulkan-drivers/bookworm-backports'], { cwd: aptDir }) === 0;
   const deb = ok ? readdirSync(aptDir).find((f) => /^mesa-vulkan-drivers_.*\.deb$/.test(f)) : undefined;
   if (!deb || run('dpkg-deb', ['-x', join(aptDir, deb), join(dir, 'root')]) !== 0) {
     console.error('bootstrap: could not fetch lavapipe; the f16 WebGPU kernel tests will fail until it is there');

@@ -37,7 +37,9 @@ function collect(stream: NodeJS.ReadableStream | null): () => string {
 function serviceLines(child: ChildProcess, stdout: () => string, stderr: () => string): Promise<Record<string, string>> {
   return new Promise((resolve, reject) => {
     const check = () => {
-      const lines = stdout().split('\n').filter((l) => l !== '');
+      const lines = stdout()
+        .split('\n')
+        .filter((l) => l !== '');
       if (!lines.some((l) => l.startsWith('libp2p: '))) return; // the last line printed
       child.stdout?.off('data', check);
       resolve(Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)])));
@@ -55,7 +57,11 @@ describe('scripts/start.ts', () => {
     const urls = await serviceLines(child, stdout, stderr);
 
     expect(Object.keys(urls)).toEqual(['invite', 'app', 'nostr', 'api', 'libp2p']);
-    expect(stdout().split('\n').filter((l) => l !== '')).toHaveLength(5);
+    expect(
+      stdout()
+        .split('\n')
+        .filter((l) => l !== ''),
+    ).toHaveLength(5);
     const { invite, ...services } = urls;
     expect(invite.startsWith(`${urls.app}/#join=`)).toBe(true);
     expect(urls.app).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
@@ -104,7 +110,8 @@ describe('scripts/start.ts', () => {
       const urls = await serviceLines(child, stdout, stderr);
       expect(stdout()).not.toMatch(/^token:/m); // loopback: no token
       const res = await fetch(`${urls.api}/v1/chat/completions`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'tiny-llama-q8_0', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 }),
       });
       expect(res.status, stderr()).toBe(200);

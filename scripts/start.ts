@@ -27,7 +27,9 @@ async function ensureBuilt(config: CompanionConfig): Promise<void> {
   try {
     await buildApp(root, config.distDir);
   } catch (error) {
-    throw new Error(`building the app failed (${(error as Error).message.split('\n')[0]}); fix it, or serve the last build with --skip-build`, { cause: error });
+    throw new Error(`building the app failed (${(error as Error).message.split('\n')[0]}); fix it, or serve the last build with --skip-build`, {
+      cause: error,
+    });
   }
 }
 
@@ -52,14 +54,21 @@ async function loadModel(config: CompanionConfig): Promise<ServedModel> {
     // Loaded only when needed: --skip-model starts without the model generator.
     const { ensureModel, MODELS } = await import('../tools/models/registry.ts');
     if (!MODELS.some((m) => m.name === input)) {
-      throw new ConfigError(`--model ${input} is not a test model (known: ${MODELS.map((m) => m.name).join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`);
+      throw new ConfigError(
+        `--model ${input} is not a test model (known: ${MODELS.map((m) => m.name).join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`,
+      );
     }
     id = input;
     input = await ensureModel(input);
   }
-  const served = await loadServedModel(input, { id, backend: config.backend, source, log: (line) => console.error(`start: ${line}`) }).catch((error: unknown) => {
-    throw new Error(`cannot load the model ${config.model} (${(error as Error).message}); pick another with --model, or start without one with --skip-model`, { cause: error });
-  });
+  const served = await loadServedModel(input, { id, backend: config.backend, source, log: (line) => console.error(`start: ${line}`) }).catch(
+    (error: unknown) => {
+      throw new Error(
+        `cannot load the model ${config.model} (${(error as Error).message}); pick another with --model, or start without one with --skip-model`,
+        { cause: error },
+      );
+    },
+  );
   console.error(`start: serving ${served.info.id} from ${input} on the ${served.info.backend} kernels (${Date.now() - started} ms)`);
   return served;
 }
@@ -104,10 +113,14 @@ async function main(): Promise<number> {
   // Printed before the URLs, so whoever waits for the URL lines already has it.
   if (running.apiTokenGenerated) process.stdout.write(`token: ${running.apiToken}\n`);
   if (running.tls) {
-    console.error(`start: serving the app, API, relay and libp2p over HTTPS/WSS with a self-signed certificate (${running.tls.certPath}${running.tls.created ? ', just made' : ''});`);
+    console.error(
+      `start: serving the app, API, relay and libp2p over HTTPS/WSS with a self-signed certificate (${running.tls.certPath}${running.tls.created ? ', just made' : ''});`,
+    );
     console.error(`start: browsers warn once per device: check the fingerprint SHA-256 ${running.tls.fingerprint} and accept it`);
     // Clicking through the warning is not enough for service workers (README: "Another device on your network").
-    console.error(`start: for the service worker, trust it in the browser: e.g. chromium --user-data-dir=… --ignore-certificate-errors-spki-list=${running.tls.spki}`);
+    console.error(
+      `start: for the service worker, trust it in the browser: e.g. chromium --user-data-dir=… --ignore-certificate-errors-spki-list=${running.tls.spki}`,
+    );
     // Chrome keeps the exception per host; Firefox per host and port, so each service's port needs one there.
     console.error(`start: in Firefox, also open ${urls.api}/health and the https:// form of the nostr and libp2p ports once to accept it for them`);
   }

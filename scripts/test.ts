@@ -10,7 +10,11 @@ const env: NodeJS.ProcessEnv = { ...process.env, MESH_TEST_FULL: full ? '1' : (p
 const cache = join(root, '.cache', 'test');
 mkdirSync(cache, { recursive: true });
 
-interface Counts { passed: number; failed: number; skipped: number }
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
 const total: Counts = { passed: 0, failed: 0, skipped: 0 };
 const failedSteps: string[] = [];
 
@@ -45,17 +49,13 @@ step('typecheck', 'node_modules/typescript/bin/tsc', ['--noEmit', '-p', 'tsconfi
 step('lint (biome)', 'node_modules/@biomejs/biome/bin/biome', ['lint', '.']);
 step('unit tests (vitest)', 'node_modules/vitest/vitest.mjs', ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`], () => {
   const r = readJson(vitestJson);
-  return r
-    ? { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests }
-    : { passed: 0, failed: 1, skipped: 0 };
+  return r ? { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests } : { passed: 0, failed: 1, skipped: 0 };
 });
 step('build', 'scripts/build.ts', []);
 env.PLAYWRIGHT_JSON_OUTPUT_NAME = playwrightJson;
 step('browser tests (playwright)', 'node_modules/@playwright/test/cli.js', ['test', '--reporter=list,json'], () => {
   const r = readJson(playwrightJson);
-  return r?.stats
-    ? { passed: r.stats.expected + r.stats.flaky, failed: r.stats.unexpected, skipped: r.stats.skipped }
-    : { passed: 0, failed: 1, skipped: 0 };
+  return r?.stats ? { passed: r.stats.expected + r.stats.flaky, failed: r.stats.unexpected, skipped: r.stats.skipped } : { passed: 0, failed: 1, skipped: 0 };
 });
 
 if (failedSteps.length) console.log(`\nfailed steps: ${failedSteps.join(', ')}`);

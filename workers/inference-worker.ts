@@ -8,7 +8,8 @@ const host = new InferenceHost({ transfer: (v) => transfer(v, [v.buffer as Array
 
 if (typeof process !== 'undefined' && process.versions?.node) {
   // Variables, so bundlers leave the Node-only modules out of the browser worker.
-  const wt = 'node:worker_threads', adapter = 'comlink/dist/esm/node-adapter.mjs';
+  const wt = 'node:worker_threads',
+    adapter = 'comlink/dist/esm/node-adapter.mjs';
   const { parentPort } = (await import(/* @vite-ignore */ wt)) as typeof import('node:worker_threads');
   const { default: nodeEndpoint } = (await import(/* @vite-ignore */ adapter)) as { default: (p: unknown) => Parameters<typeof expose>[1] };
   expose(host, nodeEndpoint(parentPort));

@@ -19,7 +19,13 @@ async function caught(f: () => Promise<unknown>): Promise<ErrorInfo | { ok: true
     return { ok: true, ms: performance.now() - start };
   } catch (e) {
     const err = e as Error & { code?: string };
-    return { name: err.name, code: err.code, message: err.message, ms: performance.now() - start, ...(e instanceof AdapterError ? {} : { notAdapterError: true }) };
+    return {
+      name: err.name,
+      code: err.code,
+      message: err.message,
+      ms: performance.now() - start,
+      ...(e instanceof AdapterError ? {} : { notAdapterError: true }),
+    };
   }
 }
 

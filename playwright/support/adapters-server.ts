@@ -47,6 +47,8 @@ export function startAdaptersServer(): Promise<AdaptersServer> {
       cacheDir: join(ROOT, '.cache/vite-adapters'),
       optimizeDeps: { include: ['@wllama/wllama/esm/index.js', '@mlc-ai/web-llm'], noDiscovery: true, entries: [] },
     },
-    beforeClose: () => { for (const res of hung) res.destroy(); },
+    beforeClose: () => {
+      for (const res of hung) res.destroy();
+    },
   });
 }

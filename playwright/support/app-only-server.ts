@@ -30,7 +30,10 @@ export async function startAppOnly(models: readonly string[]): Promise<AppOnlySe
   if (appBuildState(ROOT, dist) !== 'fresh') await buildApp(ROOT, dist);
   for (const m of models) await ensureModel(m);
   const deadApi = `http://127.0.0.1:${await closedPort()}`;
-  const statics = createStaticHandler([{ prefix: '/', dir: dist, spa: true }, { prefix: '/models/', dir: MODELS }]);
+  const statics = createStaticHandler([
+    { prefix: '/', dir: dist, spa: true },
+    { prefix: '/models/', dir: MODELS },
+  ]);
   const server: Server = createServer((req, res) => {
     if (req.url?.split('?')[0] === '/companion.json') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ api: deadApi }));

@@ -33,7 +33,8 @@ export async function scoreInWorker(page: Page, o: PageScoreOptions): Promise<Pa
     const promptTokens: number[] = await engine.tokenize(o.prompt);
     const positions = await engine.logits(promptTokens, o.topK);
     const greedy: number[] = [];
-    for await (const ev of engine.generate({ promptTokens, maxTokens: o.greedySteps, sampling: { temperature: 0 } })) if (ev.type === 'token') greedy.push(ev.token);
+    for await (const ev of engine.generate({ promptTokens, maxTokens: o.greedySteps, sampling: { temperature: 0 } }))
+      if (ev.type === 'token') greedy.push(ev.token);
     // A corrupt file: a coded error, then the same worker loads and runs the real model again.
     let badModel = { name: '', code: undefined as string | undefined, message: '' };
     try {
@@ -56,8 +57,17 @@ export async function scoreInWorker(page: Page, o: PageScoreOptions): Promise<Pa
     const info = engine.info;
     engine.terminate();
     return {
-      crossOriginIsolated, backend: info.backend, threads: info.threads, progressEvents: progress.length, lastProgress: progress.at(-1)!,
-      promptTokens, positions, greedy, badModel, afterBad, aborted,
+      crossOriginIsolated,
+      backend: info.backend,
+      threads: info.threads,
+      progressEvents: progress.length,
+      lastProgress: progress.at(-1)!,
+      promptTokens,
+      positions,
+      greedy,
+      badModel,
+      afterBad,
+      aborted,
     };
   }, o);
 }
@@ -91,26 +101,31 @@ export async function benchSetup(page: Page, o: PageBenchOptions): Promise<PageB
  * generation (sampling and streaming to the page included), tokens/s from its first to last token.
  */
 export async function benchRound(page: Page, promptTokens: number[], genTokens: number): Promise<{ prefill: number; decode: number }> {
-  return page.evaluate(async (o) => {
-    type Session = { extend(t: number[], x: object): Promise<Float32Array>; free(): Promise<void> };
-    const engine = (globalThis as { benchEngine?: unknown }).benchEngine as {
-      createSession(): Promise<Session>;
-      generate(r: object): AsyncIterable<{ type: string }>;
-    };
-    const s = await engine.createSession();
-    const a = performance.now();
-    await s.extend(o.promptTokens, { logits: 'last' });
-    const prefill = o.promptTokens.length / ((performance.now() - a) / 1000);
-    await s.free();
-    let first = 0, last = 0, n = 0;
-    for await (const ev of engine.generate({ promptTokens: o.promptTokens, maxTokens: o.genTokens + 1, sampling: { temperature: 0 } })) {
-      if (ev.type !== 'token') continue;
-      if (n++ === 0) first = performance.now();
-      last = performance.now();
-    }
-    if (n < o.genTokens + 1) throw new Error(`generation stopped after ${n} tokens`);
-    return { prefill, decode: (n - 1) / ((last - first) / 1000) };
-  }, { promptTokens, genTokens });
+  return page.evaluate(
+    async (o) => {
+      type Session = { extend(t: number[], x: object): Promise<Float32Array>; free(): Promise<void> };
+      const engine = (globalThis as { benchEngine?: unknown }).benchEngine as {
+        createSession(): Promise<Session>;
+        generate(r: object): AsyncIterable<{ type: string }>;
+      };
+      const s = await engine.createSession();
+      const a = performance.now();
+      await s.extend(o.promptTokens, { logits: 'last' });
+      const prefill = o.promptTokens.length / ((performance.now() - a) / 1000);
+      await s.free();
+      let first = 0,
+        last = 0,
+        n = 0;
+      for await (const ev of engine.generate({ promptTokens: o.promptTokens, maxTokens: o.genTokens + 1, sampling: { temperature: 0 } })) {
+        if (ev.type !== 'token') continue;
+        if (n++ === 0) first = performance.now();
+        last = performance.now();
+      }
+      if (n < o.genTokens + 1) throw new Error(`generation stopped after ${n} tokens`);
+      return { prefill, decode: (n - 1) / ((last - first) / 1000) };
+    },
+    { promptTokens, genTokens },
+  );
 }
 
 export async function benchTeardown(page: Page): Promise<void> {

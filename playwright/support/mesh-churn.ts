@@ -48,36 +48,44 @@ export interface ChurnOptions {
 
 /** Starts (or restarts) the client's request loop; answers go to window.__asked. */
 async function startAsking(client: Page, api: string, model: string, prompt: string, maxTokens: number): Promise<void> {
-  await client.evaluate(({ api, model, prompt, maxTokens }) => {
-    const w = window as unknown as { __asked: unknown[]; __asking: boolean };
-    w.__asked = [];
-    w.__asking = true;
-    const started = performance.now();
-    void (async () => {
-      while (w.__asking) {
-        try {
-          const res = await fetch(`${api}/v1/completions`, {
-            method: 'POST', headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0 }),
-          });
-          const body = await res.text();
-          let text = body;
+  await client.evaluate(
+    ({ api, model, prompt, maxTokens }) => {
+      const w = window as unknown as { __asked: unknown[]; __asking: boolean };
+      w.__asked = [];
+      w.__asking = true;
+      const started = performance.now();
+      void (async () => {
+        while (w.__asking) {
           try {
-            text = (JSON.parse(body) as { choices: { text: string }[] }).choices[0].text;
-          } catch { /* an error body: kept whole */ }
-          w.__asked.push({ status: res.status, text, servedBy: res.headers.get('x-mesh-served-by') ?? '', at: performance.now() - started });
-        } catch (error) {
-          w.__asked.push({ status: 0, text: String(error), servedBy: '', at: performance.now() - started });
+            const res = await fetch(`${api}/v1/completions`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0 }),
+            });
+            const body = await res.text();
+            let text = body;
+            try {
+              text = (JSON.parse(body) as { choices: { text: string }[] }).choices[0].text;
+            } catch {
+              /* an error body: kept whole */
+            }
+            w.__asked.push({ status: res.status, text, servedBy: res.headers.get('x-mesh-served-by') ?? '', at: performance.now() - started });
+          } catch (error) {
+            w.__asked.push({ status: 0, text: String(error), servedBy: '', at: performance.now() - started });
+          }
         }
-      }
-    })();
-  }, { api, model, prompt, maxTokens });
+      })();
+    },
+    { api, model, prompt, maxTokens },
+  );
 }
 
 const asked = (client: Page) => client.evaluate(() => (window as unknown as { __asked: Asked[] }).__asked);
 
 async function stopAsking(client: Page): Promise<Asked[]> {
-  await client.evaluate(() => { (window as unknown as { __asking: boolean }).__asking = false; });
+  await client.evaluate(() => {
+    (window as unknown as { __asking: boolean }).__asking = false;
+  });
   // The request in flight completes and is counted.
   const n = (await asked(client)).length;
   for (let i = 0; i < 300 && (await asked(client)).length === n; i++) await client.waitForTimeout(50);
@@ -90,22 +98,28 @@ export async function coldStart(o: ChurnOptions): Promise<ColdStart> {
   const launched = Date.now();
   const since = () => (Date.now() - launched) / 1000;
   const steps: { page?: number; member?: number; ready?: number }[] = o.budgets.map(() => ({}));
-  const tabs = await Promise.all(o.budgets.map(async (budget, i) => {
-    const tab = await o.launch(i);
-    tab.page.on('pageerror', (error) => console.error(`tab ${i} page error: ${error.message}`));
-    await tab.page.goto(`${o.invite}&auto=1&role=server&budget=${budget}`);
-    steps[i].page = since();
-    return tab;
-  }));
+  const tabs = await Promise.all(
+    o.budgets.map(async (budget, i) => {
+      const tab = await o.launch(i);
+      tab.page.on('pageerror', (error) => console.error(`tab ${i} page error: ${error.message}`));
+      await tab.page.goto(`${o.invite}&auto=1&role=server&budget=${budget}`);
+      steps[i].page = since();
+      return tab;
+    }),
+  );
   const deadline = Date.now() + (o.timeoutMs ?? 90_000);
   let cold3S = Number.NaN;
   while (Date.now() < deadline) {
-    await Promise.all(tabs.map(async (t, i) => {
-      type Snap = { status?: string; stage?: { status?: string } } | undefined;
-      const snap = await t.page.evaluate(() => (window as unknown as { meshApp?: { mesh?: { state(): unknown } } }).meshApp?.mesh?.state() as Snap).catch(() => undefined);
-      if (snap?.status === 'joined') steps[i].member ??= since();
-      if (snap?.stage?.status === 'ready') steps[i].ready ??= since();
-    }));
+    await Promise.all(
+      tabs.map(async (t, i) => {
+        type Snap = { status?: string; stage?: { status?: string } } | undefined;
+        const snap = await t.page
+          .evaluate(() => (window as unknown as { meshApp?: { mesh?: { state(): unknown } } }).meshApp?.mesh?.state() as Snap)
+          .catch(() => undefined);
+        if (snap?.status === 'joined') steps[i].member ??= since();
+        if (snap?.stage?.status === 'ready') steps[i].ready ??= since();
+      }),
+    );
     const all = await asked(o.client);
     const first = all.find((a) => a.status === 200 && a.servedBy.split(', ').length === o.budgets.length);
     if (first) {
@@ -137,36 +151,40 @@ export function stepsText(steps: ColdStart['steps']): string {
 
 /** Times one streamed answer from the client; closes `victim` once `killAfter` chunks arrived. */
 async function timedAnswer(o: Pick<ChurnOptions, 'client' | 'api' | 'model' | 'prompt' | 'maxTokens'>, kill?: { victim: Tab; after: number }) {
-  const run = o.client.evaluate(async ({ api, model, prompt, maxTokens }) => {
-    const w = window as unknown as { __chunks: number };
-    w.__chunks = 0;
-    const started = performance.now();
-    const res = await fetch(`${api}/v1/completions`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0, stream: true }),
-    });
-    const servedBy = res.headers.get('x-mesh-served-by') ?? '';
-    if (res.status !== 200) return { status: res.status, text: await res.text(), ms: performance.now() - started, servedBy };
-    let text = '';
-    let buffer = '';
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let cut: number;
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const data = buffer.slice(0, cut).replace(/^data: /, '');
-        buffer = buffer.slice(cut + 2);
-        if (!data.startsWith('{')) continue;
-        const chunk = JSON.parse(data) as { choices?: { text: string }[]; error?: { message: string } };
-        if (chunk.error) return { status: 500, text: chunk.error.message, ms: performance.now() - started, servedBy };
-        text += chunk.choices?.[0]?.text ?? '';
-        w.__chunks++;
+  const run = o.client.evaluate(
+    async ({ api, model, prompt, maxTokens }) => {
+      const w = window as unknown as { __chunks: number };
+      w.__chunks = 0;
+      const started = performance.now();
+      const res = await fetch(`${api}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0, stream: true }),
+      });
+      const servedBy = res.headers.get('x-mesh-served-by') ?? '';
+      if (res.status !== 200) return { status: res.status, text: await res.text(), ms: performance.now() - started, servedBy };
+      let text = '';
+      let buffer = '';
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const data = buffer.slice(0, cut).replace(/^data: /, '');
+          buffer = buffer.slice(cut + 2);
+          if (!data.startsWith('{')) continue;
+          const chunk = JSON.parse(data) as { choices?: { text: string }[]; error?: { message: string } };
+          if (chunk.error) return { status: 500, text: chunk.error.message, ms: performance.now() - started, servedBy };
+          text += chunk.choices?.[0]?.text ?? '';
+          w.__chunks++;
+        }
       }
-    }
-    return { status: res.status, text, ms: performance.now() - started, servedBy };
-  }, { api: o.api, model: o.model, prompt: o.prompt, maxTokens: o.maxTokens });
+      return { status: res.status, text, ms: performance.now() - started, servedBy };
+    },
+    { api: o.api, model: o.model, prompt: o.prompt, maxTokens: o.maxTokens },
+  );
   if (kill) {
     for (let i = 0; i < 600; i++) {
       if ((await o.client.evaluate(() => (window as unknown as { __chunks: number }).__chunks)) >= kill.after) break;

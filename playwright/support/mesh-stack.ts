@@ -26,9 +26,12 @@ export function meshStackPerFile(name: string, model: string): MeshStack {
     browser = await launch();
   });
 
-  const launch = () => chromium.launch(
-    netns ? { ...chromiumLaunchOptions(), executablePath: netns.chromiumPath } : chromiumLaunchOptions(['--force-webrtc-ip-handling-policy=disable_non_proxied_udp']),
-  );
+  const launch = () =>
+    chromium.launch(
+      netns
+        ? { ...chromiumLaunchOptions(), executablePath: netns.chromiumPath }
+        : chromiumLaunchOptions(['--force-webrtc-ip-handling-policy=disable_non_proxied_udp']),
+    );
 
   test.afterEach(async ({}, testInfo) => {
     // What the companion logged (plans, failures, recoveries) explains most failures here.

@@ -28,7 +28,12 @@ type Made<T> = { netns: T } | { netns: null; reason: string };
 
 // No IPv6 link-local address either: one appearing a moment after Chromium starts reads to it as a
 // network change, which fails a navigation in flight with ERR_NETWORK_CHANGED.
-const veth = (address: string, dev: string) => [`ip link set ${dev} addrgenmode none`, `ip addr add ${address}/24 dev ${dev}`, `ip link set ${dev} up`, `ip route add default dev ${dev}`];
+const veth = (address: string, dev: string) => [
+  `ip link set ${dev} addrgenmode none`,
+  `ip addr add ${address}/24 dev ${dev}`,
+  `ip link set ${dev} up`,
+  `ip route add default dev ${dev}`,
+];
 const HOLD = ['echo ready', 'exec sleep 100000'];
 const ONE = ['ip link set lo up', 'ip link add veth0 type veth peer name veth1', ...veth(NETNS_ADDRESS, 'veth0'), 'ip link set veth1 up', ...HOLD];
 

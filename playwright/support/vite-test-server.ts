@@ -49,7 +49,14 @@ export async function startViteTestServer(o: ViteTestServerOptions = {}): Promis
     logLevel: 'error',
     ...o.vite,
     server: { host: '127.0.0.1', port: 0, hmr: false, headers: o.headers },
-    plugins: [{ name: 'test-routes', configureServer: (s) => { s.middlewares.use(middleware); } }],
+    plugins: [
+      {
+        name: 'test-routes',
+        configureServer: (s) => {
+          s.middlewares.use(middleware);
+        },
+      },
+    ],
   });
   await server.listen();
   const address = server.httpServer!.address();

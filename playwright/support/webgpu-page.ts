@@ -81,7 +81,8 @@ async function allLogits(engine: Engine, tokens: number[]): Promise<Float32Array
 }
 
 export async function webgpuParity(url: string, ref: PageReference, opts: ParityOptions): Promise<WebGpuParity> {
-  const tokens = ref.promptTokens, n = tokens.length;
+  const tokens = ref.promptTokens,
+    n = tokens.length;
   const start = performance.now();
   const backend = await sharedWebGpuBackend();
 
@@ -91,11 +92,14 @@ export async function webgpuParity(url: string, ref: PageReference, opts: Parity
   const model = await openModel(await urlSource(url));
   const { nVocab, nLayer } = model.config;
   const hidden = await (await openHead(model)).embed(tokens);
-  let gpuOut: Float32Array | undefined, whole: Float32Array | undefined, load = NaN, prefill = NaN;
+  let gpuOut: Float32Array | undefined,
+    whole: Float32Array | undefined,
+    load = NaN,
+    prefill = NaN;
   const argmaxMisses: number[] = [];
   let wholeVsLlama: number[] = [];
   if (opts.whole !== false) {
-    const gpuStage = await backend.openStage(model, 0, nLayer) as WebGpuStage;
+    const gpuStage = (await backend.openStage(model, 0, nLayer)) as WebGpuStage;
     const gpuTail = await backend.openTail(model);
     load = performance.now() - t0;
     t0 = performance.now();
@@ -109,7 +113,12 @@ export async function webgpuParity(url: string, ref: PageReference, opts: Parity
   // Splits through the Engine facade, as the app and the mesh run them; the first one also decodes.
   const s0 = performance.now();
   const splits: { split: string; vsLlama: number[] }[] = [];
-  let splitVsWhole = 0, decodeVsBatch = NaN, afterTruncate = NaN, concurrent = NaN, decodePerToken = NaN, decodeMs = 0;
+  let splitVsWhole = 0,
+    decodeVsBatch = NaN,
+    afterTruncate = NaN,
+    concurrent = NaN,
+    decodePerToken = NaN,
+    decodeMs = 0;
   for (const split of opts.splits) {
     const engine = await Engine.load(url, { backend: 'webgpu', split });
     try {
@@ -144,7 +153,10 @@ export async function webgpuParity(url: string, ref: PageReference, opts: Parity
   const splitMs = performance.now() - s0 - decodeMs;
 
   // The reference kernels on the same embedded input: the stage's hidden states, then the logits.
-  let referenceVsLlama: number[] = [], gpuVsReference = NaN, stageVsReference = NaN, reference = NaN;
+  let referenceVsLlama: number[] = [],
+    gpuVsReference = NaN,
+    stageVsReference = NaN,
+    reference = NaN;
   if (opts.reference !== false && gpuOut && whole) {
     t0 = performance.now();
     const refOut = await (await openStage(model, 0, nLayer)).createSession().extend(hidden, n);
@@ -156,15 +168,24 @@ export async function webgpuParity(url: string, ref: PageReference, opts: Parity
     referenceVsLlama = worstPerPosition(refLogits, nVocab, ref, []);
     gpuVsReference = 0;
     ref.positions.forEach((top, i) => {
-      const a = logSoftmax(whole, i * nVocab, nVocab), b = logSoftmax(refLogits, i * nVocab, nVocab);
+      const a = logSoftmax(whole, i * nVocab, nVocab),
+        b = logSoftmax(refLogits, i * nVocab, nVocab);
       for (const t of top) gpuVsReference = Math.max(gpuVsReference, Math.abs(a[t.id] - b[t.id]));
     });
   }
 
   return {
     adapter: backend.info.description + (backend.info.fallback ? ' (fallback adapter)' : ''),
-    wholeVsLlama, splits, splitVsWhole, argmaxMisses,
-    referenceVsLlama, gpuVsReference, stageVsReference, decodeVsBatch, afterTruncate, concurrent,
+    wholeVsLlama,
+    splits,
+    splitVsWhole,
+    argmaxMisses,
+    referenceVsLlama,
+    gpuVsReference,
+    stageVsReference,
+    decodeVsBatch,
+    afterTruncate,
+    concurrent,
     ms: { load, prefill, decodePerToken, splits: splitMs, reference, total: performance.now() - start },
   };
 }
@@ -189,7 +210,8 @@ export async function webgpuMatmulChecks(): Promise<MatmulCheck[]> {
   const { Ops, preparePipelines } = await import('../../src/engine/webgpu/ops.ts');
   const { WGSL_WEIGHT_TYPES } = await import('../../src/kernels/wgsl/index.ts');
   const ctx = (await sharedWebGpuBackend()).context;
-  const rows = 37, cols = 512;
+  const rows = 37,
+    cols = 512;
   const out: MatmulCheck[] = [];
   for (const type of WGSL_WEIGHT_TYPES) {
     const w = quantizedWeight('w', type, rows, cols, randomArray(type + 1, rows * cols));
@@ -203,7 +225,8 @@ export async function webgpuMatmulChecks(): Promise<MatmulCheck[]> {
         const want = new Float32Array(n * rows);
         referenceKernels.matmul(want, x, w, n);
         if (accumulate) for (let i = 0; i < want.length; i++) want[i] += base[i];
-        const xb = ctx.storage('x', x.byteLength), yb = ctx.storage('y', n * rows * 4);
+        const xb = ctx.storage('x', x.byteLength),
+          yb = ctx.storage('y', n * rows * 4);
         const ops = new Ops(ctx.recorder(), ctx.storage('rounded', x.byteLength), ctx.storage('dummy', 16));
         ops.r.upload(xb, x);
         ops.r.upload(yb, base);

@@ -34,7 +34,7 @@ export function compareWithReference(ref: ReferenceResult, steps: WllamaStep[], 
       if (Math.abs(g.logprob - w.logprob) > tol.absolute) {
         mismatches.push(`step ${i}: token ${w.id} logprob ${g.logprob} vs ${w.logprob}`);
       }
-      if (top0 && Math.abs((g.logprob - top0.logprob) - (w.logprob - want.top[0].logprob)) > tol.relative) {
+      if (top0 && Math.abs(g.logprob - top0.logprob - (w.logprob - want.top[0].logprob)) > tol.relative) {
         mismatches.push(`step ${i}: token ${w.id} gap to top-1 ${g.logprob - top0.logprob} vs ${w.logprob - want.top[0].logprob}`);
       }
     });

@@ -36,11 +36,20 @@ export async function runWllama(page: Page, options: WllamaRunOptions): Promise<
     const loadStart = performance.now();
     // CPU only (WebGPU would be SwiftShader here) and an F32 KV cache, as the node-llama-cpp reference uses.
     await wllama.loadModel([blob], {
-      n_ctx: 256, n_threads: o.threads, n_gpu_layers: 0, cache_type_k: 'f32', cache_type_v: 'f32', flash_attn: false,
+      n_ctx: 256,
+      n_threads: o.threads,
+      n_gpu_layers: 0,
+      cache_type_k: 'f32',
+      cache_type_v: 'f32',
+      flash_attn: false,
     });
     const completionStart = performance.now();
     const response = await wllama.createCompletion({
-      prompt: o.prompt, max_tokens: o.steps, temperature: 0, n_probs: o.topK, logprobs: o.topK,
+      prompt: o.prompt,
+      max_tokens: o.steps,
+      temperature: 0,
+      n_probs: o.topK,
+      logprobs: o.topK,
     });
     const done = performance.now();
     // llama-server (inside wllama) answers with ids despite the OpenAI-style typings: logprobs.content[].

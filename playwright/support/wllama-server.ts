@@ -12,7 +12,10 @@ const mounts: Record<string, string> = {
   '/models/': join(root, '.cache', 'models'),
 };
 const types: Record<string, string> = {
-  '.js': 'text/javascript', '.wasm': 'application/wasm', '.gguf': 'application/octet-stream', '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.gguf': 'application/octet-stream',
+  '.html': 'text/html',
 };
 
 const isolation = {
@@ -64,9 +67,10 @@ export async function startWllamaServer(): Promise<WllamaServer> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

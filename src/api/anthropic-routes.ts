@@ -3,8 +3,15 @@
 // Anthropic's shape for clients that send anthropic-version.
 import { anthropicErrorBody } from '../protocol/api-error.ts';
 import {
-  validateCountTokens, validateMessages,
-  type AnthropicContentBlock, type AnthropicCountTokens, type AnthropicMessage, type AnthropicModel, type AnthropicModelList, type AnthropicStopReason, type AnthropicStreamEvent,
+  validateCountTokens,
+  validateMessages,
+  type AnthropicContentBlock,
+  type AnthropicCountTokens,
+  type AnthropicMessage,
+  type AnthropicModel,
+  type AnthropicModelList,
+  type AnthropicStopReason,
+  type AnthropicStreamEvent,
 } from '../protocol/anthropic.ts';
 import type { ToolCall } from '../protocol/generation.ts';
 import type { ApiContext, RequestInfo } from './context.ts';
@@ -54,7 +61,11 @@ export async function messages(request: Request, ctx: ApiContext, info: RequestI
   const id = newId('msg_');
   const headers = { ...servedByHeader(run.servedBy), 'request-id': id };
   const message = (content: AnthropicContentBlock[], outcome: Outcome | null, reply?: ParsedReply): AnthropicMessage => ({
-    id, type: 'message', role: 'assistant', model: req.model, content,
+    id,
+    type: 'message',
+    role: 'assistant',
+    model: req.model,
+    content,
     stop_reason: outcome ? stopReason(outcome, (reply?.toolCalls.length ?? 0) > 0) : null,
     stop_sequence: outcome?.stopSequence ?? null,
     usage: { input_tokens: p.promptTokens.length, output_tokens: outcome?.completionTokens ?? 0 },
@@ -75,7 +86,10 @@ export async function messages(request: Request, ctx: ApiContext, info: RequestI
     let outcome: Outcome;
     for (;;) {
       const r = await run.deltas.next();
-      if (r.done) { outcome = r.value; break; }
+      if (r.done) {
+        outcome = r.value;
+        break;
+      }
       // with tools offered, the reply may turn out to be a call: hold it to send the right blocks
       if (toolsOn) held += r.value;
       else yield send({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: r.value } });
@@ -102,7 +116,9 @@ export async function messages(request: Request, ctx: ApiContext, info: RequestI
       yield send({ type: 'content_block_stop', index: 0 });
     }
     yield send({
-      type: 'message_delta', delta: { stop_reason: stopReason(outcome, hasCalls), stop_sequence: outcome.stopSequence }, usage: { output_tokens: outcome.completionTokens },
+      type: 'message_delta',
+      delta: { stop_reason: stopReason(outcome, hasCalls), stop_sequence: outcome.stopSequence },
+      usage: { output_tokens: outcome.completionTokens },
       ...(rejected ? { mesh: meshInfo(run.servedBy, rejected) } : {}),
     });
     yield send({ type: 'message_stop' });

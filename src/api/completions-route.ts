@@ -9,7 +9,17 @@ import { finishReason, openAiErrorFrame, usage } from './openai-routes.ts';
 import { completionPromptTokens } from './prompt.ts';
 import type { ServedBy } from '../provider/provider.ts';
 import {
-  begin, collectReleased, jsonResponse, meshInfo, newId, nowSeconds, prepare, servedByHeader, streamResponse, validationLimits, type Prepared,
+  begin,
+  collectReleased,
+  jsonResponse,
+  meshInfo,
+  newId,
+  nowSeconds,
+  prepare,
+  servedByHeader,
+  streamResponse,
+  validationLimits,
+  type Prepared,
 } from './serve.ts';
 import { sseData, sseResponse } from './sse.ts';
 
@@ -33,7 +43,8 @@ export async function completions(request: Request, ctx: ApiContext, info: Reque
     writer.offset = echoText.length;
     scoredBy = scored.servedBy;
   };
-  if (p.maxTokens === 0) return scoreOnly(ctx, request, info, req, p, echoText, scorePrompt ? score : undefined, () => ({ logprobs: promptLogprobs, servedBy: scoredBy }));
+  if (p.maxTokens === 0)
+    return scoreOnly(ctx, request, info, req, p, echoText, scorePrompt ? score : undefined, () => ({ logprobs: promptLogprobs, servedBy: scoredBy }));
   writer.offset = echoText.length;
 
   const started = await begin(ctx, request, info, p, req, scorePrompt ? score : undefined);
@@ -48,14 +59,25 @@ export async function completions(request: Request, ctx: ApiContext, info: Reque
     const result = await collectReleased(started);
     const lp = generated();
     const completion: TextCompletion = {
-      ...base, choices: [{ index: 0, text: echoText + result.text, logprobs: promptLogprobs && lp ? concatLogprobs(promptLogprobs, lp) : lp, finish_reason: finishReason(result.outcome, false) }],
-      usage: usage(p, result.outcome, run.cachedPromptTokens), mesh: meshInfo(run.servedBy),
+      ...base,
+      choices: [
+        {
+          index: 0,
+          text: echoText + result.text,
+          logprobs: promptLogprobs && lp ? concatLogprobs(promptLogprobs, lp) : lp,
+          finish_reason: finishReason(result.outcome, false),
+        },
+      ],
+      usage: usage(p, result.outcome, run.cachedPromptTokens),
+      mesh: meshInfo(run.servedBy),
     };
     return jsonResponse(completion, 200, headers);
   }
 
   const chunk = (text: string, finish: OpenAiFinishReason | null, logprobs: CompletionLogprobs | null = null): TextCompletion => ({
-    ...base, choices: [{ index: 0, text, logprobs, finish_reason: finish }], ...(req.includeUsage ? { usage: null } : {}),
+    ...base,
+    choices: [{ index: 0, text, logprobs, finish_reason: finish }],
+    ...(req.includeUsage ? { usage: null } : {}),
   });
   async function* frames(): AsyncGenerator<string, void, void> {
     let first = true;
@@ -81,8 +103,14 @@ export async function completions(request: Request, ctx: ApiContext, info: Reque
 
 /** `echo` with `max_tokens: 0`: the prompt back, scored when log-probs are asked for; nothing generated. */
 async function scoreOnly(
-  ctx: ApiContext, request: Request, info: RequestInfo, req: OpenAiCompletionRequest, p: Prepared, echoText: string,
-  score: (() => Promise<void>) | undefined, scored: () => { logprobs: CompletionLogprobs | null; servedBy: ServedBy[] },
+  ctx: ApiContext,
+  request: Request,
+  info: RequestInfo,
+  req: OpenAiCompletionRequest,
+  p: Prepared,
+  echoText: string,
+  score: (() => Promise<void>) | undefined,
+  scored: () => { logprobs: CompletionLogprobs | null; servedBy: ServedBy[] },
 ): Promise<Response> {
   if (score) {
     const release = await ctx.queues.for(p.model.id).acquire(info.clientKey ?? 'anonymous', request.signal);

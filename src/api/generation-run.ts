@@ -73,11 +73,23 @@ export async function startRun(o: RunOptions): Promise<Run> {
   // reported by the provider before each token; moved to `released` once the token's text goes out
   const reported: PositionLogprobs[] = [];
   let released: PositionLogprobs[] = [];
-  const logprobs = o.logprobs === undefined ? undefined : { top: o.logprobs, onToken: (step: PositionLogprobs) => { reported.push(step); } };
+  const logprobs =
+    o.logprobs === undefined
+      ? undefined
+      : {
+          top: o.logprobs,
+          onToken: (step: PositionLogprobs) => {
+            reported.push(step);
+          },
+        };
   let generation: Generation;
   try {
     generation = await o.provider.generate({
-      model: o.model, promptTokens: o.promptTokens, sampling: o.sampling, maxTokens: o.maxTokens, signal: controller.signal,
+      model: o.model,
+      promptTokens: o.promptTokens,
+      sampling: o.sampling,
+      maxTokens: o.maxTokens,
+      signal: controller.signal,
       ...(logprobs ? { logprobs } : {}),
     });
   } catch (e) {
@@ -87,7 +99,9 @@ export async function startRun(o: RunOptions): Promise<Run> {
   const tokens = generation.tokens[Symbol.asyncIterator]();
   const tokenizer = o.text.tokenizer;
   // A provider parked at a yield (nobody is reading: the client left) learns of the abort only here.
-  const stopTokens = () => { tokens.return?.()?.catch(() => {}); };
+  const stopTokens = () => {
+    tokens.return?.()?.catch(() => {});
+  };
   if (controller.signal.aborted) stopTokens();
   else controller.signal.addEventListener('abort', stopTokens, { once: true });
 
@@ -98,7 +112,9 @@ export async function startRun(o: RunOptions): Promise<Run> {
     let finish: FinishKind = 'length';
     let stopSequence: string | null = null;
     const pending: PositionLogprobs[] = []; // tokens whose text has not gone out yet
-    const letOut = () => { released.push(...pending.splice(0)); };
+    const letOut = () => {
+      released.push(...pending.splice(0));
+    };
     try {
       while (produced < o.maxTokens) {
         const next = await Promise.race([tokens.next(), aborted]);
@@ -106,19 +122,40 @@ export async function startRun(o: RunOptions): Promise<Run> {
         produced++;
         if (logprobs) {
           const step = reported.shift();
-          if (!step || step.token !== next.value) throw new ApiError('internal', `the model's provider did not report the log-probs of token ${next.value} although it claims to support them; retry without logprobs`, { code: 'logprobs_missing' });
+          if (!step || step.token !== next.value)
+            throw new ApiError(
+              'internal',
+              `the model's provider did not report the log-probs of token ${next.value} although it claims to support them; retry without logprobs`,
+              { code: 'logprobs_missing' },
+            );
           if (!tokenizer.isEog(next.value)) pending.push(step);
         }
-        if (tokenizer.isEog(next.value)) { finish = 'eog'; break; }
+        if (tokenizer.isEog(next.value)) {
+          finish = 'eog';
+          break;
+        }
         const r = stops.push(decoder.push(next.value));
-        if (r.emit) { letOut(); yield r.emit; }
-        if (r.matched !== null) { finish = 'stop_sequence'; stopSequence = r.matched; break; }
+        if (r.emit) {
+          letOut();
+          yield r.emit;
+        }
+        if (r.matched !== null) {
+          finish = 'stop_sequence';
+          stopSequence = r.matched;
+          break;
+        }
       }
       if (finish !== 'stop_sequence') {
         const r = stops.push(decoder.flush());
         const rest = r.emit + (r.matched === null ? stops.flush() : '');
-        if (r.matched !== null) { finish = 'stop_sequence'; stopSequence = r.matched; }
-        if (rest) { letOut(); yield rest; }
+        if (r.matched !== null) {
+          finish = 'stop_sequence';
+          stopSequence = r.matched;
+        }
+        if (rest) {
+          letOut();
+          yield rest;
+        }
       }
       if (controller.signal.aborted) throw abortError();
     } finally {

@@ -12,7 +12,9 @@ import { BASE, parseSse, post } from './testing/requests.ts';
 import { loadModelText, ScriptedProvider, TEST_MODEL, type ScriptedOptions } from './testing/scripted-provider.ts';
 
 let text: ModelText;
-beforeAll(async () => { text = await loadModelText(await ensureModel(TEST_MODEL)); });
+beforeAll(async () => {
+  text = await loadModelText(await ensureModel(TEST_MODEL));
+});
 
 const REPLY = 'The quick brown fox jumps over the lazy dog.';
 const USER = [{ role: 'user', content: 'Tell me something.' }];
@@ -26,7 +28,12 @@ function setup(options: Partial<ScriptedOptions> = {}, api: Partial<ApiOptions> 
 /** The text the tokenizer streams for these tokens (EOG excluded), computed apart from the API. */
 function decoded(tokens: number[]): string {
   const s = new TokenTextStream(text.tokenizer);
-  return tokens.filter((t) => !text.tokenizer.isEog(t)).map((t) => s.push(t)).join('') + s.flush();
+  return (
+    tokens
+      .filter((t) => !text.tokenizer.isEog(t))
+      .map((t) => s.push(t))
+      .join('') + s.flush()
+  );
 }
 
 function chatPromptLength(messages: { role: string; content: string }[]): number {
@@ -70,10 +77,16 @@ describe('POST /v1/chat/completions', () => {
     const body = await res.json();
     const tokens = provider.replyTokens();
     expect(body).toMatchObject({
-      object: 'chat.completion', model: TEST_MODEL,
+      object: 'chat.completion',
+      model: TEST_MODEL,
       choices: [{ index: 0, message: { role: 'assistant', content: decoded(tokens) }, finish_reason: 'stop' }],
       usage: { prompt_tokens: chatPromptLength(USER), completion_tokens: tokens.length, total_tokens: chatPromptLength(USER) + tokens.length },
-      mesh: { served_by: [{ peer: 'peer-a', layers: [0, 1] }, { peer: 'peer-b', layers: [1, 2] }] },
+      mesh: {
+        served_by: [
+          { peer: 'peer-a', layers: [0, 1] },
+          { peer: 'peer-b', layers: [1, 2] },
+        ],
+      },
     });
     expect(decoded(tokens).trim()).toBe(REPLY);
     expect(provider.calls[0].request.promptTokens.length).toBe(chatPromptLength(USER));
@@ -88,7 +101,10 @@ describe('POST /v1/chat/completions', () => {
     const chunks = frames.slice(0, -1).map((f) => JSON.parse(f.data));
     expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant', content: '' });
     expect(chunks[0].mesh.served_by).toHaveLength(2);
-    const content = chunks.slice(1, -2).map((c) => c.choices[0].delta.content).join('');
+    const content = chunks
+      .slice(1, -2)
+      .map((c) => c.choices[0].delta.content)
+      .join('');
     const tokens = provider.replyTokens();
     expect(content).toBe(decoded(tokens));
     expect(chunks.slice(1, -2).length).toBeGreaterThan(3); // really streamed, not one blob
@@ -180,14 +196,19 @@ describe('POST /v1/chat/completions', () => {
     const body = await (await send(post('/v1/chat/completions', { model: TEST_MODEL, messages: USER, tools }))).json();
     expect(body.choices[0].finish_reason).toBe('tool_calls');
     expect(body.choices[0].message.content).toBeNull();
-    expect(body.choices[0].message.tool_calls).toEqual([{ id: expect.any(String), type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }]);
+    expect(body.choices[0].message.tool_calls).toEqual([
+      { id: expect.any(String), type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+    ]);
   });
 
   it('reports a provider failure mid-stream as an error chunk', async () => {
     const provider = new ScriptedProvider({ text, reply: REPLY });
     provider.generate = async () => ({
       servedBy: [],
-      tokens: (async function* () { yield provider.replyTokens()[0]; throw new Error('peer went away'); })(),
+      tokens: (async function* () {
+        yield provider.replyTokens()[0];
+        throw new Error('peer went away');
+      })(),
     });
     const ctx = createApiContext({ provider });
     const frames = parseSse(await (await handleApiRequest(post('/v1/chat/completions', { model: TEST_MODEL, messages: USER, stream: true }), ctx)).text());
@@ -200,7 +221,8 @@ describe('POST /v1/completions', () => {
     const { call, provider } = setup();
     const body = await (await call(post('/v1/completions', { model: TEST_MODEL, prompt: 'Once upon a time', max_tokens: 50 }))).json();
     expect(body).toMatchObject({
-      object: 'text_completion', choices: [{ text: decoded(provider.replyTokens()), finish_reason: 'stop' }],
+      object: 'text_completion',
+      choices: [{ text: decoded(provider.replyTokens()), finish_reason: 'stop' }],
       usage: { prompt_tokens: text.tokenizer.tokenize('Once upon a time').length, completion_tokens: provider.replyTokens().length },
     });
   });
@@ -224,8 +246,12 @@ describe('POST /v1/messages', () => {
     const res = await call(post('/v1/messages', anthropic));
     expect(res.headers.get('x-mesh-served-by')).toContain('peer-a');
     expect(await res.json()).toMatchObject({
-      type: 'message', role: 'assistant', model: TEST_MODEL, content: [{ type: 'text', text: decoded(provider.replyTokens()) }],
-      stop_reason: 'end_turn', stop_sequence: null,
+      type: 'message',
+      role: 'assistant',
+      model: TEST_MODEL,
+      content: [{ type: 'text', text: decoded(provider.replyTokens()) }],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
       usage: { input_tokens: chatPromptLength(rendered), output_tokens: provider.replyTokens().length },
     });
   });
@@ -240,8 +266,17 @@ describe('POST /v1/messages', () => {
     expect(types.slice(-3)).toEqual(['content_block_stop', 'message_delta', 'message_stop']);
     expect(new Set(types.slice(3, -3))).toEqual(new Set(['content_block_delta']));
     expect(events[0].data.message.usage.input_tokens).toBe(chatPromptLength(rendered));
-    expect(events.filter((e) => e.event === 'content_block_delta').map((e) => e.data.delta.text).join('')).toBe(decoded(provider.replyTokens()));
-    expect(events.at(-2)!.data).toEqual({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: provider.replyTokens().length } });
+    expect(
+      events
+        .filter((e) => e.event === 'content_block_delta')
+        .map((e) => e.data.delta.text)
+        .join(''),
+    ).toBe(decoded(provider.replyTokens()));
+    expect(events.at(-2)!.data).toEqual({
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: provider.replyTokens().length },
+    });
   });
 
   it('reports stop_sequence and max_tokens', async () => {

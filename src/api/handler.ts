@@ -18,8 +18,10 @@ interface Route {
   handle(request: Request, ctx: ApiContext, info: RequestInfo, param: string): Promise<Response>;
 }
 
-const json = (fn: (request: Request, ctx: ApiContext, info: RequestInfo, body: unknown) => Promise<Response>): Route['handle'] =>
-  async (request, ctx, info) => fn(request, ctx, info, await readJsonBody(request, ctx.maxBodyBytes));
+const json =
+  (fn: (request: Request, ctx: ApiContext, info: RequestInfo, body: unknown) => Promise<Response>): Route['handle'] =>
+  async (request, ctx, info) =>
+    fn(request, ctx, info, await readJsonBody(request, ctx.maxBodyBytes));
 
 const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/models', handle: (r, ctx) => (speaks(r) === 'anthropic' ? listModelsAnthropic(ctx) : listModels(ctx)) },
@@ -51,7 +53,9 @@ function match(route: Route, pathname: string): string | null {
     try {
       return decodeURIComponent(rest);
     } catch {
-      throw new ApiError('invalid_request', `the path ${pathname} has broken percent-encoding; encode the model id with encodeURIComponent`, { code: 'malformed_path' });
+      throw new ApiError('invalid_request', `the path ${pathname} has broken percent-encoding; encode the model id with encodeURIComponent`, {
+        code: 'malformed_path',
+      });
     }
   }
   return pathname === route.path ? '' : null;
@@ -77,15 +81,23 @@ export async function handleApiRequest(request: Request, ctx: ApiContext, info: 
     }
     allowed = [...new Set(allowed)];
     if (allowed.length) {
-      throw new ApiError('method_not_allowed', `${request.method} is not supported on ${pathname}; use ${allowed.join(' or ')}`, { code: 'method_not_allowed' });
+      throw new ApiError('method_not_allowed', `${request.method} is not supported on ${pathname}; use ${allowed.join(' or ')}`, {
+        code: 'method_not_allowed',
+      });
     }
-    throw new ApiError('not_found', `there is no route ${request.method} ${pathname}; the API serves /v1/models, /v1/chat/completions, /v1/completions, /v1/messages and /v1/messages/count_tokens`, { code: 'unknown_route' });
+    throw new ApiError(
+      'not_found',
+      `there is no route ${request.method} ${pathname}; the API serves /v1/models, /v1/chat/completions, /v1/completions, /v1/messages and /v1/messages/count_tokens`,
+      { code: 'unknown_route' },
+    );
   } catch (e) {
     if (isAbort(e)) return new Response(null, { status: 499 });
     const error = toApiError(e);
     const headers: Record<string, string> = {};
     if (error.kind === 'method_not_allowed') {
-      headers.allow = ROUTES.filter((r) => match(r, pathname) !== null).map((r) => r.method).join(', ');
+      headers.allow = ROUTES.filter((r) => match(r, pathname) !== null)
+        .map((r) => r.method)
+        .join(', ');
     }
     return errorResponse(error, protocol, headers);
   }

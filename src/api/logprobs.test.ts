@@ -64,7 +64,7 @@ async function scored(tokens: number[], from: number): Promise<number[]> {
 }
 
 describe('echo with max_tokens 0', () => {
-  it('gives llama.cpp\'s teacher-forced top-5 at every prompt position', async () => {
+  it("gives llama.cpp's teacher-forced top-5 at every prompt position", async () => {
     const ref = await referenceRun({ modelPath: path, prompt: PROMPT, topK: 5 });
     const res = await handleApiRequest(post('/v1/completions', { model: MODEL, prompt: PROMPT, echo: true, max_tokens: 0, logprobs: 5 }), ctx);
     expect(res.status).toBe(200);
@@ -118,7 +118,7 @@ describe('OpenAI SDK through the companion', () => {
   const messages = [{ role: 'user' as const, content: 'Hello, who are you?' }];
   const tokenizer = () => engine.tokenizer;
 
-  it('reports chat log-probs equal to the model\'s teacher-forced scores of its reply', async () => {
+  it("reports chat log-probs equal to the model's teacher-forced scores of its reply", async () => {
     const data = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 10, temperature: 0, logprobs: true, top_logprobs: 3 });
     const content = data.choices[0].logprobs!.content!;
     expect(content.length).toBeGreaterThan(3);
@@ -141,9 +141,17 @@ describe('OpenAI SDK through the companion', () => {
     content.forEach((c, i) => expect(Math.abs(c.logprob - want[i])).toBeLessThan(1e-3));
   }, 30_000);
 
-  it('streams each token\'s log-probs with the delta that carries its text', async () => {
+  it("streams each token's log-probs with the delta that carries its text", async () => {
     const whole = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 10, temperature: 0, logprobs: true, top_logprobs: 2 });
-    const stream = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 10, temperature: 0, logprobs: true, top_logprobs: 2, stream: true });
+    const stream = await openai.chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 10,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+      stream: true,
+    });
     const streamed = [];
     for await (const chunk of stream) {
       const choice = chunk.choices[0];
@@ -225,11 +233,14 @@ describe('which tokens each chunk carries (scripted provider)', () => {
   const steps = (n: number) => Array.from({ length: n }, (_, k) => -(k + 1) / 10); // the script's made-up log-probs
   const decode = (lp: { bytes: number[] }[]) => new TextDecoder().decode(new Uint8Array(lp.flatMap((c) => c.bytes)));
 
-  it('streams whole characters: a chunk\'s token bytes are exactly its text; the end-of-generation token is left out', async () => {
+  it("streams whole characters: a chunk's token bytes are exactly its text; the end-of-generation token is left out", async () => {
     const tokens = provider.replyTokens();
     // the emoji is four byte tokens: three of them release no text
     expect(tokens.filter((t) => provider.text.tokenizer.tokenToPiece(t)[0] >= 0xf0)).toHaveLength(1);
-    const res = await handleApiRequest(post('/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'hi' }], logprobs: true, stream: true }), scripted);
+    const res = await handleApiRequest(
+      post('/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'hi' }], logprobs: true, stream: true }),
+      scripted,
+    );
     const all = [];
     let text = '';
     for (const f of parseSse(await res.text())) {
@@ -246,7 +257,10 @@ describe('which tokens each chunk carries (scripted provider)', () => {
   });
 
   it('ends the list at the token that completes a stop sequence', async () => {
-    const res = await handleApiRequest(post('/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'hi' }], logprobs: true, top_logprobs: 1, stop: ['sky'] }), scripted);
+    const res = await handleApiRequest(
+      post('/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'hi' }], logprobs: true, top_logprobs: 1, stop: ['sky'] }),
+      scripted,
+    );
     const choice = (await res.json()).choices[0];
     const content = choice.message.content;
     expect(content.trim()).toBe(REPLY.slice(0, REPLY.indexOf('sky')).trim());

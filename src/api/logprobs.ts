@@ -23,7 +23,8 @@ function shown(tokenizer: Tokenizer, id: number): { token: string; bytes: number
 export async function requireLogprobs(ctx: ApiContext, model: string, field: string, prompt = false): Promise<void> {
   if ((await ctx.provider.supportsLogprobs?.(model)) && (!prompt || ctx.provider.promptLogprobs)) return;
   throw new ApiError('invalid_request', `this model's provider does not report log-probs ("${model}" is served by a provider without them); remove ${field}`, {
-    param: field, code: 'logprobs_not_supported',
+    param: field,
+    code: 'logprobs_not_supported',
   });
 }
 
@@ -62,7 +63,10 @@ export class CompletionLogprobWriter {
       out.token_logprobs.push(s.logprob);
       out.text_offset.push(this.offset);
       this.offset += decoder.decode(this.tokenizer.tokenToPiece(s.token)).length;
-      if (s.logprob === null) { out.top_logprobs.push(null); continue; }
+      if (s.logprob === null) {
+        out.top_logprobs.push(null);
+        continue;
+      }
       const map: Record<string, number> = {};
       for (const t of [...(s as PositionLogprobs).top, { id: s.token, logprob: s.logprob }]) {
         const key = shown(this.tokenizer, t.id).token;
@@ -76,7 +80,9 @@ export class CompletionLogprobWriter {
 
 export function concatLogprobs(a: CompletionLogprobs, b: CompletionLogprobs): CompletionLogprobs {
   return {
-    tokens: [...a.tokens, ...b.tokens], token_logprobs: [...a.token_logprobs, ...b.token_logprobs],
-    top_logprobs: [...a.top_logprobs, ...b.top_logprobs], text_offset: [...a.text_offset, ...b.text_offset],
+    tokens: [...a.tokens, ...b.tokens],
+    token_logprobs: [...a.token_logprobs, ...b.token_logprobs],
+    top_logprobs: [...a.top_logprobs, ...b.top_logprobs],
+    text_offset: [...a.text_offset, ...b.text_offset],
   };
 }

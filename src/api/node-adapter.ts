@@ -26,19 +26,27 @@ export function toFetchRequest(req: IncomingMessage, signal: AbortSignal): Reque
 
 export async function sendFetchResponse(res: ServerResponse, response: Response): Promise<void> {
   const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => { headers[name] = value; });
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
   res.writeHead(response.status, headers);
   if (!response.body) return void res.end();
   res.flushHeaders();
   const reader = response.body.getReader();
-  const onClose = () => { reader.cancel().catch(() => {}); };
+  const onClose = () => {
+    reader.cancel().catch(() => {});
+  };
   res.on('close', onClose);
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       if (res.destroyed) return;
-      if (!res.write(value)) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
+      if (!res.write(value))
+        await new Promise<void>((resolve) => {
+          res.once('drain', resolve);
+          res.once('close', resolve);
+        });
     }
     res.end();
   } catch {
@@ -55,13 +63,18 @@ export async function sendFetchResponse(res: ServerResponse, response: Response)
 export function nodeApiHandler(ctx: ApiContext): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const controller = new AbortController();
-    res.on('close', () => { if (!res.writableFinished) controller.abort(); });
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
     const request = toFetchRequest(req, controller.signal);
     const client = req.headers['x-mesh-client'];
     const clientKey = (typeof client === 'string' && client) || req.socket.remoteAddress || 'unknown';
     try {
       const response = await handleApiRequest(request, ctx, { clientKey });
-      if (res.destroyed) { await response.body?.cancel().catch(() => {}); return; }
+      if (res.destroyed) {
+        await response.body?.cancel().catch(() => {});
+        return;
+      }
       await sendFetchResponse(res, response);
     } catch (e) {
       if (!res.headersSent) {
@@ -76,7 +89,9 @@ export function nodeApiHandler(ctx: ApiContext): (req: IncomingMessage, res: Ser
  * The API as entries for a route table of exact paths (the companion's api-server.ts): each entry
  * hands the request to nodeApiHandler. Prefix routes (GET /v1/models/{id}) are not in it.
  */
-export function nodeApiRoutes(ctx: ApiContext): { method: 'GET' | 'POST'; path: string; handle: (c: { req: IncomingMessage; res: ServerResponse }) => Promise<void> }[] {
+export function nodeApiRoutes(
+  ctx: ApiContext,
+): { method: 'GET' | 'POST'; path: string; handle: (c: { req: IncomingMessage; res: ServerResponse }) => Promise<void> }[] {
   const serve = nodeApiHandler(ctx);
   return API_PATHS.filter((p) => !p.path.endsWith('/')).map(({ method, path }) => ({ method, path, handle: ({ req, res }) => serve(req, res) }));
 }

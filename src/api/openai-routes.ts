@@ -4,15 +4,31 @@
 // `data: {"error":…}` chunk. With `logprobs`, each content chunk carries its tokens' log-probs.
 import { openAiErrorBody, type ApiError } from '../protocol/api-error.ts';
 import {
-  openAiToolCall, validateChatCompletion,
-  type ChatCompletion, type ChatCompletionChunk, type ChatLogprobs, type OpenAiFinishReason, type OpenAiModel, type OpenAiModelList, type OpenAiUsage,
+  openAiToolCall,
+  validateChatCompletion,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatLogprobs,
+  type OpenAiFinishReason,
+  type OpenAiModel,
+  type OpenAiModelList,
+  type OpenAiUsage,
 } from '../protocol/openai.ts';
 import type { ApiContext, RequestInfo } from './context.ts';
 import { beginChat } from './chat-start.ts';
 import type { Outcome } from './generation-run.ts';
 import { chatLogprobs } from './logprobs.ts';
 import {
-  collectReleased, findModel, jsonResponse, meshInfo, newId, nowSeconds, servedByHeader, streamResponse, validationLimits, type Prepared,
+  collectReleased,
+  findModel,
+  jsonResponse,
+  meshInfo,
+  newId,
+  nowSeconds,
+  servedByHeader,
+  streamResponse,
+  validationLimits,
+  type Prepared,
 } from './serve.ts';
 import { sseData } from './sse.ts';
 import type { ModelDescriptor } from '../provider/provider.ts';
@@ -39,7 +55,11 @@ export function finishReason(o: Outcome, toolCalls: boolean): OpenAiFinishReason
 export const openAiErrorFrame = (e: ApiError) => sseData(openAiErrorBody(e));
 
 export function usage(p: Prepared, o: Outcome, cached: number): OpenAiUsage {
-  const u: OpenAiUsage = { prompt_tokens: p.promptTokens.length, completion_tokens: o.completionTokens, total_tokens: p.promptTokens.length + o.completionTokens };
+  const u: OpenAiUsage = {
+    prompt_tokens: p.promptTokens.length,
+    completion_tokens: o.completionTokens,
+    total_tokens: p.promptTokens.length + o.completionTokens,
+  };
   if (cached > 0) u.prompt_tokens_details = { cached_tokens: cached };
   return u;
 }
@@ -54,7 +74,8 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
   const created = nowSeconds();
   const headers = servedByHeader(run.servedBy);
   // the log-probs of the tokens released since the last call (null when not asked for)
-  const logprobs = (): ChatLogprobs | null => (req.logprobs === undefined ? null : { content: chatLogprobs(p.text.tokenizer, run.takeLogprobs()), refusal: null });
+  const logprobs = (): ChatLogprobs | null =>
+    req.logprobs === undefined ? null : { content: chatLogprobs(p.text.tokenizer, run.takeLogprobs()), refusal: null };
 
   if (!req.stream) {
     const result = await collectReleased(started);
@@ -62,15 +83,28 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
     const message: ChatCompletion['choices'][number]['message'] = { role: 'assistant', content: toolCalls.length && !content ? null : content, refusal: null };
     if (toolCalls.length) message.tool_calls = toolCalls.map(openAiToolCall);
     const completion: ChatCompletion = {
-      id, object: 'chat.completion', created, model: req.model,
+      id,
+      object: 'chat.completion',
+      created,
+      model: req.model,
       choices: [{ index: 0, message, logprobs: logprobs(), finish_reason: finishReason(result.outcome, toolCalls.length > 0) }],
-      usage: usage(p, result.outcome, run.cachedPromptTokens), system_fingerprint: null, mesh: meshInfo(run.servedBy, rejected),
+      usage: usage(p, result.outcome, run.cachedPromptTokens),
+      system_fingerprint: null,
+      mesh: meshInfo(run.servedBy, rejected),
     };
     return jsonResponse(completion, 200, headers);
   }
 
-  const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: OpenAiFinishReason | null, lp: ChatLogprobs | null = null): ChatCompletionChunk => ({
-    id, object: 'chat.completion.chunk', created, model: req.model, system_fingerprint: null,
+  const chunk = (
+    delta: ChatCompletionChunk['choices'][number]['delta'],
+    finish: OpenAiFinishReason | null,
+    lp: ChatLogprobs | null = null,
+  ): ChatCompletionChunk => ({
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model: req.model,
+    system_fingerprint: null,
     choices: [{ index: 0, delta, logprobs: lp, finish_reason: finish }],
     ...(req.includeUsage ? { usage: null } : {}),
   });
@@ -80,7 +114,10 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
     let outcome: Outcome;
     for (;;) {
       const r = await run.deltas.next();
-      if (r.done) { outcome = r.value; break; }
+      if (r.done) {
+        outcome = r.value;
+        break;
+      }
       // with tools offered, the reply may turn out to be a call: hold it to send it in the right field
       if (toolsOn) held += r.value;
       else yield sseData(chunk({ content: r.value }, null, logprobs()));
@@ -89,10 +126,20 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
     // held text's log-probs go with the first chunk that carries it (content, else the tool calls)
     const heldLogprobs = logprobs();
     if (content) yield sseData(chunk({ content }, null, heldLogprobs));
-    if (toolCalls.length) yield sseData(chunk({ tool_calls: toolCalls.map((c, index) => ({ index, ...openAiToolCall(c) })) }, null, content ? null : heldLogprobs));
+    if (toolCalls.length)
+      yield sseData(chunk({ tool_calls: toolCalls.map((c, index) => ({ index, ...openAiToolCall(c) })) }, null, content ? null : heldLogprobs));
     const finish = chunk({}, finishReason(outcome, toolCalls.length > 0));
     yield sseData(rejected ? { ...finish, mesh: meshInfo(run.servedBy, rejected) } : finish);
-    if (req.includeUsage) yield sseData({ id, object: 'chat.completion.chunk', created, model: req.model, system_fingerprint: null, choices: [], usage: usage(p, outcome, run.cachedPromptTokens) });
+    if (req.includeUsage)
+      yield sseData({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model: req.model,
+        system_fingerprint: null,
+        choices: [],
+        usage: usage(p, outcome, run.cachedPromptTokens),
+      });
     yield 'data: [DONE]\n\n';
   }
   return streamResponse(started, headers, frames, openAiErrorFrame);

@@ -30,7 +30,12 @@ export function renderChat(text: ModelText, messages: readonly ChatTurn[], tools
   try {
     return text.template.render(messages.map(templateMessage), { addGenerationPrompt: true, extra });
   } catch (e) {
-    if (e instanceof TokenizerError) throw new ApiError('invalid_request', `${e.message}; check the order of roles (many models need user and assistant turns to alternate)`, { param: 'messages', code: 'chat_template_error', cause: e });
+    if (e instanceof TokenizerError)
+      throw new ApiError('invalid_request', `${e.message}; check the order of roles (many models need user and assistant turns to alternate)`, {
+        param: 'messages',
+        code: 'chat_template_error',
+        cause: e,
+      });
     throw e;
   }
 }
@@ -45,7 +50,8 @@ export function completionPromptTokens(text: ModelText, prompt: string | number[
   if (typeof prompt === 'string') return text.tokenizer.tokenize(prompt, { addSpecial: true, parseSpecial: true });
   const size = text.tokenizer.size;
   prompt.forEach((id, i) => {
-    if (id >= size) throw new ApiError('invalid_request', `prompt[${i}] is token ${id}, outside this model's vocabulary (0..${size - 1})`, { param: `prompt[${i}]` });
+    if (id >= size)
+      throw new ApiError('invalid_request', `prompt[${i}] is token ${id}, outside this model's vocabulary (0..${size - 1})`, { param: `prompt[${i}]` });
   });
   return prompt;
 }

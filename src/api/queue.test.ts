@@ -11,7 +11,12 @@ describe('FairQueue', () => {
     const first = await q.acquire('a', never);
     // client a floods the queue before b and c ask once each; each holder finishes at once
     const waits = ['a1', 'a2', 'a3', 'b1', 'c1'].map((name) =>
-      q.acquire(name[0], never).then((release) => { order.push(name); expect(q.stats.running).toBe(1); release(); }));
+      q.acquire(name[0], never).then((release) => {
+        order.push(name);
+        expect(q.stats.running).toBe(1);
+        release();
+      }),
+    );
     expect(q.stats).toEqual({ running: 1, queued: 5 });
     first();
     await Promise.all(waits);

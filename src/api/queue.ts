@@ -42,7 +42,12 @@ export class FairQueue {
     }
     if (this.queued >= this.options.maxQueued) {
       const { retryAfterSeconds: s } = this.options;
-      return Promise.reject(new ApiError('rate_limited', `the queue for this model is full (${this.options.maxQueued} waiting); retry after ${s} s`, { code: 'rate_limit_exceeded', retryAfter: s }));
+      return Promise.reject(
+        new ApiError('rate_limited', `the queue for this model is full (${this.options.maxQueued} waiting); retry after ${s} s`, {
+          code: 'rate_limit_exceeded',
+          retryAfter: s,
+        }),
+      );
     }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {

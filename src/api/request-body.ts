@@ -6,14 +6,18 @@ import { ApiError } from '../protocol/api-error.ts';
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 function tooLarge(limit: number): ApiError {
-  return new ApiError('too_large', `the request body is larger than ${limit} bytes; shorten the conversation or raise the server's body limit`, { code: 'request_too_large' });
+  return new ApiError('too_large', `the request body is larger than ${limit} bytes; shorten the conversation or raise the server's body limit`, {
+    code: 'request_too_large',
+  });
 }
 
 export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
   const type = request.headers.get('content-type');
   const mime = type?.split(';')[0].trim().toLowerCase();
   if (mime !== undefined && mime !== 'application/json' && !mime.endsWith('+json')) {
-    throw new ApiError('unsupported_media_type', `Content-Type must be application/json, got ${type}; with curl, add -H 'Content-Type: application/json'`, { code: 'unsupported_content_type' });
+    throw new ApiError('unsupported_media_type', `Content-Type must be application/json, got ${type}; with curl, add -H 'Content-Type: application/json'`, {
+      code: 'unsupported_content_type',
+    });
   }
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
@@ -49,6 +53,9 @@ async function readCapped(request: Request, maxBytes: number): Promise<Uint8Arra
   }
   const out = new Uint8Array(total);
   let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.byteLength; }
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.byteLength;
+  }
   return out;
 }

@@ -37,12 +37,19 @@ afterAll(async () => {
 const replyTokens = () => provider.replyTokens();
 function decoded(tokens: number[]): string {
   const s = new TokenTextStream(text.tokenizer);
-  return tokens.filter((t) => !text.tokenizer.isEog(t)).map((t) => s.push(t)).join('') + s.flush();
+  return (
+    tokens
+      .filter((t) => !text.tokenizer.isEog(t))
+      .map((t) => s.push(t))
+      .join('') + s.flush()
+  );
 }
-const promptLength = (messages: { role: string; content: string }[]) =>
-  text.tokenizer.tokenize(text.template.render(messages), { parseSpecial: true }).length;
+const promptLength = (messages: { role: string; content: string }[]) => text.tokenizer.tokenize(text.template.render(messages), { parseSpecial: true }).length;
 
-const messages = [{ role: 'system' as const, content: 'You are terse.' }, { role: 'user' as const, content: 'Describe the sea.' }];
+const messages = [
+  { role: 'system' as const, content: 'You are terse.' },
+  { role: 'user' as const, content: 'Describe the sea.' },
+];
 
 describe('OpenAI SDK', () => {
   it('lists models', async () => {
@@ -94,7 +101,11 @@ describe('OpenAI SDK', () => {
     const before = provider.calls.length;
     const stream = await openai.chat.completions.create({ model: TEST_MODEL, messages, stream: true });
     let n = 0;
-    for await (const _ of stream) if (++n === 3) { stream.controller.abort(); break; }
+    for await (const _ of stream)
+      if (++n === 3) {
+        stream.controller.abort();
+        break;
+      }
     const call = provider.calls[before];
     await call.finished;
     expect(call.stoppedEarly).toBe(true);
@@ -131,7 +142,9 @@ describe('Anthropic SDK', () => {
   it('streams with the SDK helper', async () => {
     const stream = anthropic.messages.stream(params);
     let streamed = '';
-    stream.on('text', (t) => { streamed += t; });
+    stream.on('text', (t) => {
+      streamed += t;
+    });
     const final = await stream.finalMessage();
     expect(streamed).toBe(decoded(replyTokens()));
     expect(final.content).toEqual([{ type: 'text', text: streamed }]);
@@ -147,14 +160,20 @@ describe('Anthropic SDK', () => {
   });
 
   it('counts tokens', async () => {
-    expect(await anthropic.messages.countTokens({ model: TEST_MODEL, system: params.system, messages: params.messages })).toEqual({ input_tokens: promptLength(messages) });
+    expect(await anthropic.messages.countTokens({ model: TEST_MODEL, system: params.system, messages: params.messages })).toEqual({
+      input_tokens: promptLength(messages),
+    });
   });
 
   it('aborts mid-stream and the generation stops', async () => {
     const before = provider.calls.length;
     const stream = await anthropic.messages.create({ ...params, stream: true });
     let n = 0;
-    for await (const _ of stream) if (++n === 5) { stream.controller.abort(); break; }
+    for await (const _ of stream)
+      if (++n === 5) {
+        stream.controller.abort();
+        break;
+      }
     const call = provider.calls[before];
     await call.finished;
     expect(call.stoppedEarly).toBe(true);
@@ -172,7 +191,10 @@ describe('Anthropic SDK', () => {
 describe('Node adapter', () => {
   it('refuses an oversized streamed body with 413 and keeps serving', async () => {
     const big = new ReadableStream({
-      start(c) { for (let i = 0; i < 80; i++) c.enqueue(new TextEncoder().encode('x'.repeat(64 * 1024))); c.close(); },
+      start(c) {
+        for (let i = 0; i < 80; i++) c.enqueue(new TextEncoder().encode('x'.repeat(64 * 1024)));
+        c.close();
+      },
     });
     // @ts-expect-error duplex is required by Node's fetch for a streamed body
     const res = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big, duplex: 'half' });
@@ -184,7 +206,11 @@ describe('Node adapter', () => {
   it('gives a route table entry for every exact API path, each serving the API', async () => {
     const routes = nodeApiRoutes(createApiContext({ provider }));
     expect(routes.map((r) => `${r.method} ${r.path}`).sort()).toEqual([
-      'GET /v1/models', 'POST /v1/chat/completions', 'POST /v1/completions', 'POST /v1/messages', 'POST /v1/messages/count_tokens',
+      'GET /v1/models',
+      'POST /v1/chat/completions',
+      'POST /v1/completions',
+      'POST /v1/messages',
+      'POST /v1/messages/count_tokens',
     ]);
     const models = routes.find((r) => r.path === '/v1/models')!;
     const table = createServer((req, res) => void models.handle({ req, res }));

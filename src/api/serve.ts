@@ -23,10 +23,16 @@ export async function findModel(ctx: ApiContext, id: string): Promise<ModelDescr
   if (found) return found;
   if (models.length === 0) {
     // nothing to choose from: a temporary state (no peer has loaded a model yet), not a client mistake
-    throw new ApiError('unavailable', `no peer can serve "${id}" right now (none is serving any model); ${ctx.noModelHint}`, { code: 'no_model_available', retryAfter: 5 });
+    throw new ApiError('unavailable', `no peer can serve "${id}" right now (none is serving any model); ${ctx.noModelHint}`, {
+      code: 'no_model_available',
+      retryAfter: 5,
+    });
   }
   const known = models.map((m) => m.id).join(', ');
-  throw new ApiError('not_found', `the model "${id}" is not served here (available: ${known}); GET /v1/models lists them`, { param: 'model', code: 'model_not_found' });
+  throw new ApiError('not_found', `the model "${id}" is not served here (available: ${known}); GET /v1/models lists them`, {
+    param: 'model',
+    code: 'model_not_found',
+  });
 }
 
 export interface Prepared {
@@ -43,7 +49,11 @@ export async function prepare(ctx: ApiContext, id: string, promptOf: (text: Mode
   const promptTokens = promptOf(text);
   const room = model.contextLength - promptTokens.length;
   if (room < 1) {
-    throw new ApiError('invalid_request', `the prompt is ${promptTokens.length} tokens but ${id} serves a context of ${model.contextLength}; shorten the conversation`, { param: 'messages', code: 'context_length_exceeded' });
+    throw new ApiError(
+      'invalid_request',
+      `the prompt is ${promptTokens.length} tokens but ${id} serves a context of ${model.contextLength}; shorten the conversation`,
+      { param: 'messages', code: 'context_length_exceeded' },
+    );
   }
   return { model, text, promptTokens, maxTokens: Math.min(requested ?? room, room) };
 }
@@ -59,7 +69,11 @@ export interface Started {
  * is refused first (400). `first` runs in the slot before the generation starts (echo's prompt scoring).
  */
 export async function begin(
-  ctx: ApiContext, request: Request, info: RequestInfo, p: Prepared, spec: { sampling: SamplingParams; stop: readonly string[]; logprobs?: number },
+  ctx: ApiContext,
+  request: Request,
+  info: RequestInfo,
+  p: Prepared,
+  spec: { sampling: SamplingParams; stop: readonly string[]; logprobs?: number },
   first?: () => Promise<void>,
 ): Promise<Started> {
   if (spec.logprobs !== undefined) await requireLogprobs(ctx, p.model.id, 'logprobs');
@@ -67,8 +81,14 @@ export async function begin(
   try {
     await first?.();
     const run = await startRun({
-      provider: ctx.provider, model: p.model.id, text: p.text, promptTokens: p.promptTokens,
-      sampling: spec.sampling, maxTokens: p.maxTokens, stop: spec.stop, request,
+      provider: ctx.provider,
+      model: p.model.id,
+      text: p.text,
+      promptTokens: p.promptTokens,
+      sampling: spec.sampling,
+      maxTokens: p.maxTokens,
+      stop: spec.stop,
+      request,
       ...(spec.logprobs === undefined ? {} : { logprobs: spec.logprobs }),
     });
     return { run, release };
@@ -93,7 +113,10 @@ export async function collectReleased(s: Started): Promise<{ text: string; outco
  * cancels the stream cancels the run.
  */
 export function streamResponse(
-  s: Started, headers: Record<string, string>, frames: () => AsyncGenerator<string, void, void>, errorFrame: (e: ApiError) => string,
+  s: Started,
+  headers: Record<string, string>,
+  frames: () => AsyncGenerator<string, void, void>,
+  errorFrame: (e: ApiError) => string,
 ): Response {
   async function* guarded(): AsyncGenerator<string, void, void> {
     try {
@@ -104,7 +127,10 @@ export function streamResponse(
       s.release();
     }
   }
-  return sseResponse(guarded(), headers, () => { s.run.cancel(); s.release(); });
+  return sseResponse(guarded(), headers, () => {
+    s.run.cancel();
+    s.release();
+  });
 }
 
 /** `x-mesh-served-by: peerA;layers=0-16, peerB;layers=16-32` (layer ranges are [start, end)). */

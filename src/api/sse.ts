@@ -17,21 +17,24 @@ export const SSE_HEADERS: Record<string, string> = {
 /** A streaming response from frames produced one by one; `onCancel` runs when the client goes away. */
 export function sseResponse(frames: AsyncGenerator<string, void, void>, headers: Record<string, string>, onCancel: () => void): Response {
   const encoder = new TextEncoder();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const next = await frames.next();
-        if (next.done) controller.close();
-        else controller.enqueue(encoder.encode(next.value));
-      } catch (e) {
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const next = await frames.next();
+          if (next.done) controller.close();
+          else controller.enqueue(encoder.encode(next.value));
+        } catch (e) {
+          onCancel();
+          controller.error(e);
+        }
+      },
+      cancel() {
         onCancel();
-        controller.error(e);
-      }
+        frames.return().catch(() => {});
+      },
     },
-    cancel() {
-      onCancel();
-      frames.return().catch(() => {});
-    },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
   return new Response(body, { status: 200, headers: { ...SSE_HEADERS, ...headers } });
 }

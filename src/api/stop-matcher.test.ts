@@ -8,7 +8,10 @@ function run(stops: string[], pieces: string[]) {
   for (const p of pieces) {
     const r = m.push(p);
     emitted.push(r.emit);
-    if (r.matched) { matched = r.matched; break; }
+    if (r.matched) {
+      matched = r.matched;
+      break;
+    }
   }
   if (!matched) emitted.push(m.flush());
   return { text: emitted.join(''), emitted, matched };
@@ -43,13 +46,25 @@ describe('StopMatcher', () => {
   });
   it('agrees with a plain search over the whole text for random splits', () => {
     let seed = 7;
-    const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
     for (let trial = 0; trial < 300; trial++) {
       const text = Array.from({ length: 30 }, () => 'ab c'[rand(4)]).join('');
       const stops = [Array.from({ length: 1 + rand(3) }, () => 'ab c'[rand(4)]).join(''), 'cab'];
       const pieces: string[] = [];
-      for (let i = 0; i < text.length;) { const n = 1 + rand(4); pieces.push(text.slice(i, i + n)); i += n; }
-      const cut = Math.min(...stops.map((s) => { const at = text.indexOf(s); return at < 0 ? Infinity : at; }));
+      for (let i = 0; i < text.length; ) {
+        const n = 1 + rand(4);
+        pieces.push(text.slice(i, i + n));
+        i += n;
+      }
+      const cut = Math.min(
+        ...stops.map((s) => {
+          const at = text.indexOf(s);
+          return at < 0 ? Infinity : at;
+        }),
+      );
       const r = run(stops, pieces);
       expect(r.text).toBe(Number.isFinite(cut) ? text.slice(0, cut) : text);
       expect(r.matched !== null).toBe(Number.isFinite(cut));

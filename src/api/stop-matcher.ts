@@ -24,7 +24,10 @@ export class StopMatcher {
     let matched: string | null = null;
     for (const s of this.stops) {
       const at = buffer.indexOf(s);
-      if (at >= 0 && (first < 0 || at < first)) { first = at; matched = s; }
+      if (at >= 0 && (first < 0 || at < first)) {
+        first = at;
+        matched = s;
+      }
     }
     if (matched !== null) {
       this.done = true;
@@ -48,7 +51,10 @@ export class StopMatcher {
     let best = 0;
     for (const s of this.stops) {
       for (let n = Math.min(s.length - 1, buffer.length); n > best; n--) {
-        if (buffer.endsWith(s.slice(0, n))) { best = n; break; }
+        if (buffer.endsWith(s.slice(0, n))) {
+          best = n;
+          break;
+        }
       }
     }
     return best;

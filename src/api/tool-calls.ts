@@ -27,7 +27,13 @@ function asCall(v: unknown, id: string, known: ReadonlySet<string>, check: Argum
   const args = o.arguments ?? o.parameters ?? {};
   if (typeof o.name !== 'string' || !known.has(o.name)) return null;
   let parsed = args;
-  if (typeof args === 'string') { try { parsed = JSON.parse(args); } catch { return null; } }
+  if (typeof args === 'string') {
+    try {
+      parsed = JSON.parse(args);
+    } catch {
+      return null;
+    }
+  }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
   const error = check(o.name, parsed as Record<string, unknown>);
   if (error !== null) return { name: o.name, error };
@@ -35,7 +41,11 @@ function asCall(v: unknown, id: string, known: ReadonlySet<string>, check: Argum
 }
 
 function tryJson(text: string): unknown {
-  try { return JSON.parse(text); } catch { return undefined; }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Calls when every candidate is a valid call; else the text as it is, with the rejections if any. */
@@ -67,7 +77,11 @@ export function parseToolCalls(text: string, known: ReadonlySet<string>, newId: 
   if (candidate.startsWith('{') || candidate.startsWith('[')) {
     const v = tryJson(candidate);
     const list = Array.isArray(v) ? v : [v];
-    return settle(text, '', list.map((item) => asCall(item, newId(), known, check)));
+    return settle(
+      text,
+      '',
+      list.map((item) => asCall(item, newId(), known, check)),
+    );
   }
   return { content: text, toolCalls: [] };
 }

@@ -13,11 +13,18 @@ import { toolArgumentsCheck } from './tool-schema.ts';
 
 const SCHEMA = {
   type: 'object',
-  properties: { city: { type: 'string' }, days: { type: 'integer', minimum: 1 }, stops: { type: 'array', items: { type: 'object', properties: { at: { type: 'string' } }, required: ['at'] } } },
+  properties: {
+    city: { type: 'string' },
+    days: { type: 'integer', minimum: 1 },
+    stops: { type: 'array', items: { type: 'object', properties: { at: { type: 'string' } }, required: ['at'] } },
+  },
   required: ['city'],
   additionalProperties: false,
 };
-const TOOLS = [{ name: 'weather', parameters: SCHEMA }, { name: 'free', parameters: { type: 'object' } }];
+const TOOLS = [
+  { name: 'weather', parameters: SCHEMA },
+  { name: 'free', parameters: { type: 'object' } },
+];
 
 describe('toolArgumentsCheck', () => {
   const check = toolArgumentsCheck(TOOLS);
@@ -46,7 +53,9 @@ describe('parseToolCalls with a schema check', () => {
   it('keeps the whole reply as text when any call fails, and says why', () => {
     const text = '<tool_call>{"name":"weather","arguments":{"city":"Oslo"}}</tool_call><tool_call>{"name":"weather","arguments":{"city":1}}</tool_call>';
     expect(parseToolCalls(text, known, id, check)).toEqual({
-      content: text, toolCalls: [], rejected: [{ name: 'weather', error: 'arguments.city: Instance type "number" is invalid. Expected "string".' }],
+      content: text,
+      toolCalls: [],
+      rejected: [{ name: 'weather', error: 'arguments.city: Instance type "number" is invalid. Expected "string".' }],
     });
     expect(parseToolCalls('{"name": "weather", "parameters": {}}', known, id, check).rejected).toHaveLength(1);
   });
@@ -59,18 +68,24 @@ describe('parseToolCalls with a schema check', () => {
 
 describe('the API with tools whose schema the model misses', () => {
   let text: ModelText;
-  beforeAll(async () => { text = await loadModelText(await ensureModel(TEST_MODEL)); });
+  beforeAll(async () => {
+    text = await loadModelText(await ensureModel(TEST_MODEL));
+  });
   const USER = [{ role: 'user', content: 'Weather?' }];
   const GOOD = '<tool_call>\n{"name": "weather", "arguments": {"city": "Paris"}}\n</tool_call>';
   const BAD = '<tool_call>\n{"name": "weather", "arguments": {"city": "Paris", "days": "two"}}\n</tool_call>';
   const WHY = [{ name: 'weather', error: 'arguments.days: Instance type "string" is invalid. Expected "integer".' }];
-  const send = (reply: string, path: string, body: object) => handleApiRequest(post(path, body), createApiContext({ provider: new ScriptedProvider({ text, reply }) }));
+  const send = (reply: string, path: string, body: object) =>
+    handleApiRequest(post(path, body), createApiContext({ provider: new ScriptedProvider({ text, reply }) }));
   const openai = { model: TEST_MODEL, messages: USER, tools: [{ type: 'function', function: { name: 'weather', parameters: SCHEMA } }] };
   const anthropic = { model: TEST_MODEL, max_tokens: 64, messages: USER, tools: [{ name: 'weather', input_schema: SCHEMA }] };
 
   it('OpenAI: a valid call is tool_calls; an invalid one is content with finish_reason stop', async () => {
     const good = await (await send(GOOD, '/v1/chat/completions', openai)).json();
-    expect(good.choices[0]).toMatchObject({ finish_reason: 'tool_calls', message: { content: null, tool_calls: [{ function: { name: 'weather', arguments: '{"city":"Paris"}' } }] } });
+    expect(good.choices[0]).toMatchObject({
+      finish_reason: 'tool_calls',
+      message: { content: null, tool_calls: [{ function: { name: 'weather', arguments: '{"city":"Paris"}' } }] },
+    });
     expect(good.mesh.rejected_tool_calls).toBeUndefined();
     const bad = await (await send(BAD, '/v1/chat/completions', openai)).json();
     // the text as the tokenizer gives it back (SentencePiece may add a leading space)
@@ -84,10 +99,17 @@ describe('the API with tools whose schema the model misses', () => {
     const frames = parseSse(await (await send(BAD, '/v1/chat/completions', { ...openai, stream: true })).text()).map((f) => f.data);
     expect(frames.at(-1)).toBe('[DONE]');
     const chunks = frames.slice(0, -1).map((d) => JSON.parse(d));
-    expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('').trim()).toBe(BAD);
+    expect(
+      chunks
+        .map((c) => c.choices[0].delta.content ?? '')
+        .join('')
+        .trim(),
+    ).toBe(BAD);
     expect(chunks.some((c) => c.choices[0].delta.tool_calls)).toBe(false);
     expect(chunks.at(-1)).toMatchObject({ choices: [{ finish_reason: 'stop' }], mesh: { rejected_tool_calls: WHY } });
-    const good = parseSse(await (await send(GOOD, '/v1/chat/completions', { ...openai, stream: true })).text()).slice(0, -1).map((f) => JSON.parse(f.data));
+    const good = parseSse(await (await send(GOOD, '/v1/chat/completions', { ...openai, stream: true })).text())
+      .slice(0, -1)
+      .map((f) => JSON.parse(f.data));
     expect(good.at(-1).choices[0].finish_reason).toBe('tool_calls');
   });
 
@@ -103,7 +125,13 @@ describe('the API with tools whose schema the model misses', () => {
   it('Anthropic streaming: an invalid call streams as a text block, message_delta says why', async () => {
     const events = parseSse(await (await send(BAD, '/v1/messages', { ...anthropic, stream: true })).text()).map((f) => JSON.parse(f.data));
     expect(events.filter((e) => e.type === 'content_block_start').map((e) => e.content_block.type)).toEqual(['text']);
-    expect(events.filter((e) => e.type === 'content_block_delta').map((e) => e.delta.text).join('').trim()).toBe(BAD);
+    expect(
+      events
+        .filter((e) => e.type === 'content_block_delta')
+        .map((e) => e.delta.text)
+        .join('')
+        .trim(),
+    ).toBe(BAD);
     expect(events.find((e) => e.type === 'message_delta')).toMatchObject({ delta: { stop_reason: 'end_turn' }, mesh: { rejected_tool_calls: WHY } });
     const good = parseSse(await (await send(GOOD, '/v1/messages', { ...anthropic, stream: true })).text()).map((f) => JSON.parse(f.data));
     expect(good.find((e) => e.type === 'message_delta').delta.stop_reason).toBe('tool_use');

@@ -11,10 +11,13 @@ export type ArgumentsCheck = (name: string, args: JsonObject) => string | null;
 
 /** "#/items/0/city" → "arguments.items[0].city": the path as the request's own fields are named. */
 function argumentPath(instanceLocation: string): string {
-  return instanceLocation.split('/').slice(1).reduce((p, key) => {
-    const k = decodeURIComponent(key).replaceAll('~1', '/').replaceAll('~0', '~');
-    return /^\d+$/.test(k) ? `${p}[${k}]` : `${p}.${k}`;
-  }, 'arguments');
+  return instanceLocation
+    .split('/')
+    .slice(1)
+    .reduce((p, key) => {
+      const k = decodeURIComponent(key).replaceAll('~1', '/').replaceAll('~0', '~');
+      return /^\d+$/.test(k) ? `${p}[${k}]` : `${p}.${k}`;
+    }, 'arguments');
 }
 
 export function toolArgumentsCheck(tools: readonly ToolSpec[]): ArgumentsCheck {

@@ -59,7 +59,9 @@ if (navigator.serviceWorker) {
   const bridge = serveApiToWorker(providers, navigator.serviceWorker as unknown as Parameters<typeof serveApiToWorker>[1]);
   providers.onChange(() => bridge.announce());
   addEventListener('pagehide', () => bridge.withdraw());
-  addEventListener('pageshow', (event: PageTransitionEvent) => { if (event.persisted) void bridge.announce(); });
+  addEventListener('pageshow', (event: PageTransitionEvent) => {
+    if (event.persisted) void bridge.announce();
+  });
   // While in a mesh, the service worker sends /v1 for the head's models (from any page of the origin) here.
   serveMeshFromPage(mesh, providers);
 }

@@ -52,21 +52,34 @@ export function createViews(apiFetch: ApiFetch, mesh: MeshJoin, tab: TabEngine):
   const factories: ViewFactories = {
     // Read in this order (on a phone, stacked so); on a wide screen Contribute and This device sit side
     // by side (about the same height) with the Mesh card across both below them (mesh.css, .home-wide).
-    home: (shell) => ({ element: h('div', { class: 'home-grid' }, contributeCard(settings, mesh, { background, machineInvite }), meshJoinCard(mesh, settings, { machineInvite }), shell.status.element) }),
-    playground: () => playgroundView({
-      listModels: () => listModelChoices(apiFetch),
-      onModelsChange: (listener) => void tab.subscribe(() => { if (tab.state.kind === 'ready' || tab.state.kind === 'idle') listener(); }),
-      stream,
-      apiBase: resolveApi,
-      describeError,
+    home: (shell) => ({
+      element: h(
+        'div',
+        { class: 'home-grid' },
+        contributeCard(settings, mesh, { background, machineInvite }),
+        meshJoinCard(mesh, settings, { machineInvite }),
+        shell.status.element,
+      ),
     }),
-    dashboard: () => dashboardView({
-      mesh: () => mesh.state(),
-      companionPeerIds: () => mesh.companionPeerIds(),
-      onMeshChange: (listener) => mesh.onChange(listener),
-      health: async () => fetchCompanionHealth(await resolveApi()),
-      metrics,
-    }),
+    playground: () =>
+      playgroundView({
+        listModels: () => listModelChoices(apiFetch),
+        onModelsChange: (listener) =>
+          void tab.subscribe(() => {
+            if (tab.state.kind === 'ready' || tab.state.kind === 'idle') listener();
+          }),
+        stream,
+        apiBase: resolveApi,
+        describeError,
+      }),
+    dashboard: () =>
+      dashboardView({
+        mesh: () => mesh.state(),
+        companionPeerIds: () => mesh.companionPeerIds(),
+        onMeshChange: (listener) => mesh.onChange(listener),
+        health: async () => fetchCompanionHealth(await resolveApi()),
+        metrics,
+      }),
     models: () => modelsView({ manager: models, servedModels: () => listModels(apiFetch), tab }),
   };
   return { factories, settings, models, metrics };

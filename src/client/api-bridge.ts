@@ -3,8 +3,14 @@
 // providers (handleApiRequest), streams the body back on the request's port, and stops generating
 // when the worker says the client went away.
 import {
-  isApiAbortMessage, isApiRequestMessage, isApiServerAck, isApiServerQuery, SW_PROTOCOL_VERSION,
-  type ApiReplyMessage, type ApiRequestMessage, type ApiServerMessage,
+  isApiAbortMessage,
+  isApiRequestMessage,
+  isApiServerAck,
+  isApiServerQuery,
+  SW_PROTOCOL_VERSION,
+  type ApiReplyMessage,
+  type ApiRequestMessage,
+  type ApiServerMessage,
 } from '../protocol/service-worker-messages.ts';
 import type { LocalApi } from './page-api.ts';
 
@@ -37,7 +43,12 @@ export function serveApiToWorker(local: LocalApi, container: WorkerContainer): A
     const channel = new MessageChannel();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 1000); // a worker of an older build does not acknowledge
-      channel.port1.onmessage = (event) => { if (isApiServerAck(event.data)) { clearTimeout(timer); resolve(); } };
+      channel.port1.onmessage = (event) => {
+        if (isApiServerAck(event.data)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
       active.postMessage(message, [channel.port2]);
     });
     channel.port1.close();
@@ -66,10 +77,19 @@ export function serveApiToWorker(local: LocalApi, container: WorkerContainer): A
 export async function answer(local: LocalApi, m: ApiRequestMessage, port: MessagePort): Promise<void> {
   const controller = new AbortController();
   const send = (reply: ApiReplyMessage, transfer: Transferable[] = []) => port.postMessage(reply, transfer);
-  port.onmessage = (event) => { if (isApiAbortMessage(event.data)) controller.abort(new DOMException('the client went away', 'AbortError')); };
+  port.onmessage = (event) => {
+    if (isApiAbortMessage(event.data)) controller.abort(new DOMException('the client went away', 'AbortError'));
+  };
   send({ v: SW_PROTOCOL_VERSION, type: 'api-accepted' });
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  controller.signal.addEventListener('abort', () => { void reader?.cancel().catch(() => {}); port.close(); }, { once: true });
+  controller.signal.addEventListener(
+    'abort',
+    () => {
+      void reader?.cancel().catch(() => {});
+      port.close();
+    },
+    { once: true },
+  );
   try {
     const request = new Request(m.url, { method: m.method, headers: m.headers, body: m.body, signal: controller.signal });
     const response = await local.serve(request);

@@ -22,7 +22,10 @@ export function createApiFetch(options: ApiFetchOptions = {}): ApiFetch {
     const request = new Request(new URL(input, location.href), init);
     if (navigator.serviceWorker?.controller && !options.inMesh?.()) return fetch(request);
     pageRoute ??= createApiRoute({
-      companion: companionApiResolver(location.origin), local: thisPageProviders(), via: 'page', ...(options.mesh ? { mesh: options.mesh } : {}),
+      companion: companionApiResolver(location.origin),
+      local: thisPageProviders(),
+      via: 'page',
+      ...(options.mesh ? { mesh: options.mesh } : {}),
     });
     return pageRoute(request);
   };

@@ -11,7 +11,13 @@ const post = (path: string, body: string, headers: Record<string, string> = {}) 
 
 function refusing(): { fetch: typeof fetch; seen: Request[] } {
   const seen: Request[] = [];
-  return { seen, fetch: async (input, init) => { seen.push(new Request(input, init)); throw new TypeError('fetch failed'); } };
+  return {
+    seen,
+    fetch: async (input, init) => {
+      seen.push(new Request(input, init));
+      throw new TypeError('fetch failed');
+    },
+  };
 }
 
 describe('createApiRoute', () => {
@@ -23,7 +29,13 @@ describe('createApiRoute', () => {
       fetch: async (input, init) => {
         const r = new Request(input, init);
         seen.push({ url: r.url, body: await r.text(), auth: r.headers.get('authorization'), version: r.headers.get('anthropic-version') });
-        const stream = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('data: 1\n\n')); c.enqueue(new TextEncoder().encode('data: [DONE]\n\n')); c.close(); } });
+        const stream = new ReadableStream({
+          start(c) {
+            c.enqueue(new TextEncoder().encode('data: 1\n\n'));
+            c.enqueue(new TextEncoder().encode('data: [DONE]\n\n'));
+            c.close();
+          },
+        });
         return new Response(stream, { status: 200, headers: { 'content-type': 'text/event-stream', 'x-mesh-served-by': 'companion;layers=0-2' } });
       },
     });
@@ -43,19 +55,30 @@ describe('createApiRoute', () => {
     expect(openai.status).toBe(503);
     expect(openai.headers.get('retry-after')).toBe('5');
     expect(openai.headers.get('x-mesh-via')).toBe('page; local');
-    expect(await openai.json()).toEqual({ error: { message: expect.stringContaining(`no companion API answered at ${DEFAULT_COMPANION_API}`), type: 'server_error', param: null, code: 'no_model_available' } });
+    expect(await openai.json()).toEqual({
+      error: {
+        message: expect.stringContaining(`no companion API answered at ${DEFAULT_COMPANION_API}`),
+        type: 'server_error',
+        param: null,
+        code: 'no_model_available',
+      },
+    });
     const anthropic = await route(post('/v1/messages', JSON.stringify({ model: 'tiny', max_tokens: 5, messages: [{ role: 'user', content: 'Hi' }] })));
     expect(anthropic.status).toBe(503);
-    expect(await anthropic.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error', message: expect.stringContaining('no peer can serve "tiny"') } });
+    expect(await anthropic.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'overloaded_error', message: expect.stringContaining('no peer can serve "tiny"') },
+    });
   });
 
   it('asks the mesh first, with the body intact; passes a mesh that is away or unreachable over for the companion', async () => {
     const { fetch, seen } = refusing();
     const asked: { body: string; version: string | null }[] = [];
-    let mesh: ((request: Request) => Promise<Response> | undefined) | undefined = (request) => (async () => {
-      asked.push({ body: await request.text(), version: request.headers.get('anthropic-version') });
-      return new Response('{"from":"head"}', { status: 404, headers: { 'content-type': 'application/json' } });
-    })();
+    let mesh: ((request: Request) => Promise<Response> | undefined) | undefined = (request) =>
+      (async () => {
+        asked.push({ body: await request.text(), version: request.headers.get('anthropic-version') });
+        return new Response('{"from":"head"}', { status: 404, headers: { 'content-type': 'application/json' } });
+      })();
     const route = createApiRoute({ via: 'page', companion: async () => ({ url: DEFAULT_COMPANION_API }), fetch, mesh: (request) => mesh?.(request) });
     const viaMesh = await route(post('/v1/messages', chatBody, { 'anthropic-version': '2023-06-01' }));
     expect(asked).toEqual([{ body: chatBody, version: '2023-06-01' }]);
@@ -86,8 +109,12 @@ describe('createApiRoute', () => {
   it('passes an abort through instead of answering', async () => {
     const controller = new AbortController();
     const route = createApiRoute({
-      via: 'page', companion: async () => ({ url: DEFAULT_COMPANION_API }),
-      fetch: async () => { controller.abort(); throw new DOMException('aborted', 'AbortError'); },
+      via: 'page',
+      companion: async () => ({ url: DEFAULT_COMPANION_API }),
+      fetch: async () => {
+        controller.abort();
+        throw new DOMException('aborted', 'AbortError');
+      },
     });
     const request = new Request(`${APP}/v1/chat/completions`, { method: 'POST', body: chatBody, signal: controller.signal });
     await expect(route(request)).rejects.toThrow(/abort/i);
@@ -108,11 +135,23 @@ describe('createApiRoute with page providers', () => {
   function setup(companion: (r: Request) => Response | Promise<Response>) {
     const providers = new PageProviders();
     const served: string[] = [];
-    const local = { served: () => providers.served(), serve: async (r: Request) => { served.push(new URL(r.url).pathname); return providers.serve(r); } };
+    const local = {
+      served: () => providers.served(),
+      serve: async (r: Request) => {
+        served.push(new URL(r.url).pathname);
+        return providers.serve(r);
+      },
+    };
     const calls: string[] = [];
     const route = createApiRoute({
-      via: 'page', local, companion: async () => ({ url: 'http://127.0.0.1:9999' }),
-      fetch: async (input, init) => { const r = new Request(input, init); calls.push(new URL(r.url).pathname); return companion(r); },
+      via: 'page',
+      local,
+      companion: async () => ({ url: 'http://127.0.0.1:9999' }),
+      fetch: async (input, init) => {
+        const r = new Request(input, init);
+        calls.push(new URL(r.url).pathname);
+        return companion(r);
+      },
     });
     return { providers, route, calls, served };
   }
@@ -127,7 +166,9 @@ describe('createApiRoute with page providers', () => {
   });
 
   it('prefers the companion to the tab, and falls back to the tab when the companion does not serve the model', async () => {
-    const t = setup((r) => (r.method === 'GET' ? companionList(['c']) : Response.json({ error: { message: 'no such model', code: 'model_not_found' } }, { status: 404 })));
+    const t = setup((r) =>
+      r.method === 'GET' ? companionList(['c']) : Response.json({ error: { message: 'no such model', code: 'model_not_found' } }, { status: 404 }),
+    );
     t.providers.register('tab', listing(['t'], 'tab'), PROVIDER_PRIORITY.tab);
     const c = await t.route(post('/v1/chat/completions', JSON.stringify({ model: 'c', messages: [] })));
     expect(c.headers.get('x-mesh-via')).toBe('page; companion');
@@ -143,18 +184,38 @@ describe('createApiRoute with page providers', () => {
     t.providers.register('mesh', listing(['m', 'shared'], 'mesh'), PROVIDER_PRIORITY.mesh);
     t.providers.register('tab', listing(['t', 'shared', 'c'], 'tab'), PROVIDER_PRIORITY.tab);
     const list = await (await t.route(new Request(`${APP}/v1/models`))).json();
-    expect(list.data.map((m: { id: string; served_from: string }) => [m.id, m.served_from])).toEqual([['m', 'mesh'], ['shared', 'mesh'], ['c', 'companion'], ['t', 'tab']]);
+    expect(list.data.map((m: { id: string; served_from: string }) => [m.id, m.served_from])).toEqual([
+      ['m', 'mesh'],
+      ['shared', 'mesh'],
+      ['c', 'companion'],
+      ['t', 'tab'],
+    ]);
   });
 
-  it('on the page in the mesh, passes a head out of reach over for the companion without asking the mesh\'s page entry', async () => {
+  it("on the page in the mesh, passes a head out of reach over for the companion without asking the mesh's page entry", async () => {
     const providers = new PageProviders();
     let asked = 0;
-    providers.registerFetch('mesh', { listModels: async () => [{ id: 'm', ownedBy: 'mesh', contextLength: 64 }], fetch: async () => { asked++; throw new Error('no link'); } }, PROVIDER_PRIORITY.mesh);
+    providers.registerFetch(
+      'mesh',
+      {
+        listModels: async () => [{ id: 'm', ownedBy: 'mesh', contextLength: 64 }],
+        fetch: async () => {
+          asked++;
+          throw new Error('no link');
+        },
+      },
+      PROVIDER_PRIORITY.mesh,
+    );
     const calls: string[] = [];
     const route = createApiRoute({
-      via: 'page', local: providers, companion: async () => ({ url: 'http://127.0.0.1:9999' }),
+      via: 'page',
+      local: providers,
+      companion: async () => ({ url: 'http://127.0.0.1:9999' }),
       mesh: () => Promise.reject(new Error('no link to the head')),
-      fetch: async (input) => { calls.push(new URL(String(input)).pathname); return Response.json({ id: 'from-companion' }); },
+      fetch: async (input) => {
+        calls.push(new URL(String(input)).pathname);
+        return Response.json({ id: 'from-companion' });
+      },
     });
     const res = await route(post('/v1/chat/completions', JSON.stringify({ model: 'm', messages: [] })));
     expect(res.headers.get('x-mesh-via')).toBe('page; companion');
@@ -163,7 +224,9 @@ describe('createApiRoute with page providers', () => {
   });
 
   it('answers from the tab alone when the companion is unreachable, and 503 once nothing serves', async () => {
-    const t = setup(() => { throw new TypeError('fetch failed'); });
+    const t = setup(() => {
+      throw new TypeError('fetch failed');
+    });
     const withdraw = t.providers.register('tab', listing(['t'], 'tab'), PROVIDER_PRIORITY.tab);
     const list = await (await t.route(new Request(`${APP}/v1/models`))).json();
     expect(list.data).toMatchObject([{ id: 't', owned_by: 'tab', served_from: 'tab' }]);

@@ -95,11 +95,20 @@ export function createApiRoute(options: ApiRouteOptions): (request: Request) => 
 /** The companion's answer, or undefined when it cannot be reached (nothing listening, refused by CORS). */
 async function forward(request: Request, url: URL, body: ArrayBuffer | null, companion: CompanionApi, fetchFn: typeof fetch): Promise<Response | undefined> {
   const headers = new Headers();
-  request.headers.forEach((value, name) => { if (!SKIP_HEADERS.has(name)) headers.set(name, value); });
+  request.headers.forEach((value, name) => {
+    if (!SKIP_HEADERS.has(name)) headers.set(name, value);
+  });
   if (companion.token && !headers.has('authorization') && !headers.has('x-api-key')) headers.set('authorization', `Bearer ${companion.token}`);
   try {
     return await fetchFn(`${companion.url}${url.pathname}${url.search}`, {
-      method: request.method, headers, body, signal: request.signal, mode: 'cors', credentials: 'omit', cache: 'no-store', redirect: 'error',
+      method: request.method,
+      headers,
+      body,
+      signal: request.signal,
+      mode: 'cors',
+      credentials: 'omit',
+      cache: 'no-store',
+      redirect: 'error',
     });
   } catch (error) {
     if (request.signal.aborted) throw error;
@@ -147,7 +156,10 @@ async function annotateList(response: Response, served: ServedModel[]): Promise<
   const from = new Map(served.map((m) => [m.id, m.from]));
   const headers = new Headers(response.headers);
   headers.delete('content-length');
-  return Response.json({ ...list, data: list.data!.map((m) => ({ ...m, served_from: from.get(m.id as string) ?? 'local' })) }, { status: response.status, headers });
+  return Response.json(
+    { ...list, data: list.data!.map((m) => ({ ...m, served_from: from.get(m.id as string) ?? 'local' })) },
+    { status: response.status, headers },
+  );
 }
 
 /** A fresh Response (readable headers of a cross-origin answer included) saying who answered. */

@@ -3,7 +3,11 @@ import { fetchCompanionHealth, parseHealth } from './companion-health.ts';
 
 describe('companion health', () => {
   it('parses the models the companion serves and ignores malformed entries', () => {
-    const health = parseHealth('http://x', { version: '0.1.0', uptime_s: 12, models: [{ id: 'tiny', backend: 'cpu', layers: 4, context_length: 512 }, { nope: 1 }] });
+    const health = parseHealth('http://x', {
+      version: '0.1.0',
+      uptime_s: 12,
+      models: [{ id: 'tiny', backend: 'cpu', layers: 4, context_length: 512 }, { nope: 1 }],
+    });
     expect(health).toEqual({ url: 'http://x', version: '0.1.0', uptimeS: 12, models: [{ id: 'tiny', backend: 'cpu', layers: 4, contextLength: 512 }] });
     expect(parseHealth('http://x', null).models).toEqual([]);
   });

@@ -33,7 +33,14 @@ export function parseHealth(url: string, body: unknown): CompanionHealth {
     models: models.flatMap((m) => {
       const r = (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown>;
       if (typeof r.id !== 'string') return [];
-      return [{ id: r.id, backend: typeof r.backend === 'string' ? r.backend : '', layers: typeof r.layers === 'number' ? r.layers : 0, contextLength: typeof r.context_length === 'number' ? r.context_length : 0 }];
+      return [
+        {
+          id: r.id,
+          backend: typeof r.backend === 'string' ? r.backend : '',
+          layers: typeof r.layers === 'number' ? r.layers : 0,
+          contextLength: typeof r.context_length === 'number' ? r.context_length : 0,
+        },
+      ];
     }),
   };
 }

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { backendOf, companionRelay, parseRelayList } from './mesh-join.ts';
 
-const answer = (body: unknown, type = 'application/json') => (async () => new Response(JSON.stringify(body), { headers: { 'content-type': type } })) as unknown as typeof fetch;
+const answer = (body: unknown, type = 'application/json') =>
+  (async () => new Response(JSON.stringify(body), { headers: { 'content-type': type } })) as unknown as typeof fetch;
 
 describe('companionRelay', () => {
   it('reads the relay from /companion.json, and nothing from a missing, odd or non-JSON answer', async () => {
@@ -11,7 +12,11 @@ describe('companionRelay', () => {
     expect(await companionRelay('http://127.0.0.1:8080', answer({ api: 'http://127.0.0.1:9337' }))).toBeUndefined();
     expect(await companionRelay('http://127.0.0.1:8080', answer({ nostr: 'javascript:alert(1)' }))).toBeUndefined();
     expect(await companionRelay('http://127.0.0.1:8080', answer('<html>', 'text/html'))).toBeUndefined();
-    expect(await companionRelay('http://127.0.0.1:8080', (async () => { throw new TypeError('offline'); }) as unknown as typeof fetch)).toBeUndefined();
+    expect(
+      await companionRelay('http://127.0.0.1:8080', (async () => {
+        throw new TypeError('offline');
+      }) as unknown as typeof fetch),
+    ).toBeUndefined();
   });
 });
 

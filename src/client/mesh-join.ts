@@ -92,10 +92,12 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
   let request: JoinRequest | undefined = readJoinLink(href);
   /** A public or named mesh to join by name (an invite link wins over it). */
   let openRequest: OpenMeshRequest | undefined = request ? undefined : readOpenMeshLink(href);
-  const relays = deps.relays ?? (async () => {
-    const relay = await companionRelay(location.origin);
-    return [...new Set([...(relay ? [relay] : []), ...savedRelays()])];
-  });
+  const relays =
+    deps.relays ??
+    (async () => {
+      const relay = await companionRelay(location.origin);
+      return [...new Set([...(relay ? [relay] : []), ...savedRelays()])];
+    });
   /** The decoded invite of the mesh this tab joined (or is joining). */
   let invite: Invite | undefined;
   const listeners = new Set<() => void>();
@@ -350,7 +352,8 @@ export function parseRelayList(text: string): string[] {
     } catch {
       url = undefined;
     }
-    if (!url || (url.protocol !== 'ws:' && url.protocol !== 'wss:')) throw new Error(`“${part}” is not a relay address: write it as ws://host:port or wss://host`);
+    if (!url || (url.protocol !== 'ws:' && url.protocol !== 'wss:'))
+      throw new Error(`“${part}” is not a relay address: write it as ws://host:port or wss://host`);
     urls.push(url.href.replace(/\/$/, ''));
   }
   if (urls.length > 8) throw new Error('at most 8 relays');

@@ -6,7 +6,7 @@ import { serveMeshFromPage } from './mesh-page-provider.ts';
 import { PageProviders } from './page-api.ts';
 
 const ORIGIN = 'http://127.0.0.1:8080';
-const joined = (epoch: number): MeshJoinState => ({ status: 'joined', meshId: 'mesh-1', plan: { model: 'm', epoch } } as unknown as MeshJoinState);
+const joined = (epoch: number): MeshJoinState => ({ status: 'joined', meshId: 'mesh-1', plan: { model: 'm', epoch } }) as unknown as MeshJoinState;
 
 function fakeMesh() {
   let state: MeshJoinState = { status: 'none' };
@@ -16,21 +16,36 @@ function fakeMesh() {
   const asked: string[] = [];
   const mesh: Pick<MeshJoin, 'state' | 'meshFetch' | 'onChange'> = {
     state: () => state,
-    onChange: (l) => { listeners.push(l); return () => { listeners = listeners.filter((x) => x !== l); }; },
+    onChange: (l) => {
+      listeners.push(l);
+      return () => {
+        listeners = listeners.filter((x) => x !== l);
+      };
+    },
     meshFetch: (r) => {
       if (state.status !== 'joined') return undefined;
       asked.push(`${r.method} ${new URL(r.url).pathname}`);
       if (!reachable) return Promise.reject(new Error('no link to the head'));
-      return Promise.resolve(new URL(r.url).pathname === '/v1/models'
-        ? Response.json({ object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1, owned_by: 'companion', context_length: 512 })) })
-        : new Response('from head'));
+      return Promise.resolve(
+        new URL(r.url).pathname === '/v1/models'
+          ? Response.json({ object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1, owned_by: 'companion', context_length: 512 })) })
+          : new Response('from head'),
+      );
     },
   };
   return {
-    mesh, asked,
-    set: (s: MeshJoinState) => { state = s; for (const l of listeners) l(); },
-    serve: (ids: string[]) => { models = ids; },
-    down: () => { reachable = false; },
+    mesh,
+    asked,
+    set: (s: MeshJoinState) => {
+      state = s;
+      for (const l of listeners) l();
+    },
+    serve: (ids: string[]) => {
+      models = ids;
+    },
+    down: () => {
+      reachable = false;
+    },
   };
 }
 
@@ -39,7 +54,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 afterEach(() => vi.useRealTimers());
 
 describe('serveMeshFromPage', () => {
-  it('serves the head\'s models while joined, asks again on a new plan, and withdraws on leave', async () => {
+  it("serves the head's models while joined, asks again on a new plan, and withdraws on leave", async () => {
     const f = fakeMesh();
     const providers = new PageProviders();
     serveMeshFromPage(f.mesh, providers, { origin: ORIGIN, refreshMs: 60_000 });

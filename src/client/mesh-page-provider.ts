@@ -15,7 +15,11 @@ export interface MeshPageProviderOptions {
 }
 
 /** Keeps the mesh's entry in `providers` true to the head's list; returns the function that stops and withdraws it. */
-export function serveMeshFromPage(mesh: Pick<MeshJoin, 'state' | 'meshFetch' | 'onChange'>, providers: PageProviders, options: MeshPageProviderOptions = {}): () => void {
+export function serveMeshFromPage(
+  mesh: Pick<MeshJoin, 'state' | 'meshFetch' | 'onChange'>,
+  providers: PageProviders,
+  options: MeshPageProviderOptions = {},
+): () => void {
   const origin = options.origin ?? location.origin;
   let models: ModelDescriptor[] = [];
   let withdraw: (() => void) | undefined;
@@ -28,7 +32,8 @@ export function serveMeshFromPage(mesh: Pick<MeshJoin, 'state' | 'meshFetch' | '
 
   const fetcher = {
     listModels: async () => models,
-    fetch: (request: Request) => mesh.meshFetch(request) ?? Promise.reject(new MeshError('mesh_not_joined', 'this tab has left the mesh; join it again, then retry')),
+    fetch: (request: Request) =>
+      mesh.meshFetch(request) ?? Promise.reject(new MeshError('mesh_not_joined', 'this tab has left the mesh; join it again, then retry')),
   };
   const drop = () => {
     withdraw?.();
@@ -93,7 +98,7 @@ export function serveMeshFromPage(mesh: Pick<MeshJoin, 'state' | 'meshFetch' | '
 /** The model list's entries (OpenAI's shape, as the head answers GET /v1/models). */
 function descriptors(body: unknown): ModelDescriptor[] {
   const data = (body as { data?: unknown })?.data;
-  if (!Array.isArray(data)) throw new MeshError('mesh_bad_list', 'the mesh\'s head answered GET /v1/models without a model list');
+  if (!Array.isArray(data)) throw new MeshError('mesh_bad_list', "the mesh's head answered GET /v1/models without a model list");
   return data
     .filter((m): m is Record<string, unknown> => typeof m?.id === 'string')
     .map((m) => ({

@@ -24,18 +24,67 @@ export function publishedModelUrl(id: string, origin: string): string {
 
 /** Bundled test models (random weights: they produce gibberish, they test the machinery). */
 export const BUNDLED_MODELS: readonly CatalogModel[] = [
-  { id: 'tiny-llama-q8_0', title: 'Tiny Llama Q8_0', url: '/models/tiny-llama-q8_0.gguf', approxBytes: 5_183_072, source: 'bundled', note: 'Test model served by npm start; random weights.' },
-  { id: 'tiny-llama-f16', title: 'Tiny Llama F16', url: '/models/tiny-llama-f16.gguf', approxBytes: 9_115_200, source: 'bundled', note: 'Test model; random weights.' },
-  { id: 'small-llama-q4_k_m', title: 'Small Llama Q4_K_M', url: '/models/small-llama-q4_k_m.gguf', approxBytes: 12_764_288, source: 'bundled', note: 'Test model in llama.cpp’s Q4_K_M layout; random weights.' },
+  {
+    id: 'tiny-llama-q8_0',
+    title: 'Tiny Llama Q8_0',
+    url: '/models/tiny-llama-q8_0.gguf',
+    approxBytes: 5_183_072,
+    source: 'bundled',
+    note: 'Test model served by npm start; random weights.',
+  },
+  {
+    id: 'tiny-llama-f16',
+    title: 'Tiny Llama F16',
+    url: '/models/tiny-llama-f16.gguf',
+    approxBytes: 9_115_200,
+    source: 'bundled',
+    note: 'Test model; random weights.',
+  },
+  {
+    id: 'small-llama-q4_k_m',
+    title: 'Small Llama Q4_K_M',
+    url: '/models/small-llama-q4_k_m.gguf',
+    approxBytes: 12_764_288,
+    source: 'bundled',
+    note: 'Test model in llama.cpp’s Q4_K_M layout; random weights.',
+  },
 ];
 
 const hf = (repo: string, file: string) => `https://huggingface.co/${repo}/resolve/main/${file}`;
 
 export const CURATED_MODELS: readonly CatalogModel[] = [
-  { id: 'qwen2.5-0.5b-instruct-q4_k_m', title: 'Qwen2.5 0.5B Instruct', url: hf('Qwen/Qwen2.5-0.5B-Instruct-GGUF', 'qwen2.5-0.5b-instruct-q4_k_m.gguf'), approxBytes: 491_000_000, source: 'curated', note: 'Q4_K_M · Apache-2.0 · a good first real model.' },
-  { id: 'qwen2.5-1.5b-instruct-q4_k_m', title: 'Qwen2.5 1.5B Instruct', url: hf('Qwen/Qwen2.5-1.5B-Instruct-GGUF', 'qwen2.5-1.5b-instruct-q4_k_m.gguf'), approxBytes: 1_120_000_000, source: 'curated', note: 'Q4_K_M · Apache-2.0 · better answers, needs about 1.5 GB.' },
-  { id: 'llama-3.2-1b-instruct-q4_k_m', title: 'Llama 3.2 1B Instruct', url: hf('bartowski/Llama-3.2-1B-Instruct-GGUF', 'Llama-3.2-1B-Instruct-Q4_K_M.gguf'), approxBytes: 808_000_000, source: 'curated', note: 'Q4_K_M · Llama 3.2 Community License.' },
-  { id: 'smollm2-360m-instruct-q8_0', title: 'SmolLM2 360M Instruct', url: hf('HuggingFaceTB/SmolLM2-360M-Instruct-GGUF', 'smollm2-360m-instruct-q8_0.gguf'), approxBytes: 386_000_000, source: 'curated', note: 'Q8_0 · Apache-2.0 · smallest real model here.' },
+  {
+    id: 'qwen2.5-0.5b-instruct-q4_k_m',
+    title: 'Qwen2.5 0.5B Instruct',
+    url: hf('Qwen/Qwen2.5-0.5B-Instruct-GGUF', 'qwen2.5-0.5b-instruct-q4_k_m.gguf'),
+    approxBytes: 491_000_000,
+    source: 'curated',
+    note: 'Q4_K_M · Apache-2.0 · a good first real model.',
+  },
+  {
+    id: 'qwen2.5-1.5b-instruct-q4_k_m',
+    title: 'Qwen2.5 1.5B Instruct',
+    url: hf('Qwen/Qwen2.5-1.5B-Instruct-GGUF', 'qwen2.5-1.5b-instruct-q4_k_m.gguf'),
+    approxBytes: 1_120_000_000,
+    source: 'curated',
+    note: 'Q4_K_M · Apache-2.0 · better answers, needs about 1.5 GB.',
+  },
+  {
+    id: 'llama-3.2-1b-instruct-q4_k_m',
+    title: 'Llama 3.2 1B Instruct',
+    url: hf('bartowski/Llama-3.2-1B-Instruct-GGUF', 'Llama-3.2-1B-Instruct-Q4_K_M.gguf'),
+    approxBytes: 808_000_000,
+    source: 'curated',
+    note: 'Q4_K_M · Llama 3.2 Community License.',
+  },
+  {
+    id: 'smollm2-360m-instruct-q8_0',
+    title: 'SmolLM2 360M Instruct',
+    url: hf('HuggingFaceTB/SmolLM2-360M-Instruct-GGUF', 'smollm2-360m-instruct-q8_0.gguf'),
+    approxBytes: 386_000_000,
+    source: 'curated',
+    note: 'Q8_0 · Apache-2.0 · smallest real model here.',
+  },
 ];
 
 export class CatalogUrlError extends Error {
@@ -56,7 +105,11 @@ export function customModel(input: string, base: string): CatalogModel {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new CatalogUrlError(`only http(s) links can be downloaded, not ${url.protocol}`);
   const file = decodeURIComponent(url.pathname.split('/').pop() ?? '');
-  if (!/\.gguf$/i.test(file)) throw new CatalogUrlError(`the link should end in .gguf (got “${file || url.pathname}”); on Hugging Face use the file’s “resolve/main/…” link`);
-  const id = file.replace(/\.gguf$/i, '').toLowerCase().replace(/[^a-z0-9._-]+/g, '-');
+  if (!/\.gguf$/i.test(file))
+    throw new CatalogUrlError(`the link should end in .gguf (got “${file || url.pathname}”); on Hugging Face use the file’s “resolve/main/…” link`);
+  const id = file
+    .replace(/\.gguf$/i, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-');
   return { id, title: file, url: url.href, approxBytes: null, source: 'custom', note: url.host };
 }

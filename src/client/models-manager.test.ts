@@ -63,7 +63,13 @@ describe('ModelsManager over the weight cache', () => {
     const seen: { state: string; received: number }[] = [];
     manager.subscribe(() => seen.push({ state: manager.entry(TINY)!.state, received: manager.entry(TINY)!.received }));
     await manager.download(TINY);
-    expect(manager.entry(TINY)).toMatchObject({ state: 'done', received: file.byteLength, total: file.byteLength, fetchedThisRun: file.byteLength, error: null });
+    expect(manager.entry(TINY)).toMatchObject({
+      state: 'done',
+      received: file.byteLength,
+      total: file.byteLength,
+      fetchedThisRun: file.byteLength,
+      error: null,
+    });
     expect(seen[0].state).toBe('downloading');
     expect(seen.filter((s) => s.state === 'downloading' && s.received > 0 && s.received < file.byteLength).length).toBeGreaterThan(0);
     expect((await manager.storageUse()).cacheBytes).toBe(file.byteLength);
@@ -76,7 +82,9 @@ describe('ModelsManager over the weight cache', () => {
     const file = ggufFile(3 << 20);
     const { srv, make } = await setup({ [`${ORIGIN}/models/${TINY}.gguf`]: file });
     const manager = make();
-    manager.subscribe(() => { if (manager.entry(TINY)!.received > file.byteLength / 2) manager.pause(TINY); });
+    manager.subscribe(() => {
+      if (manager.entry(TINY)!.received > file.byteLength / 2) manager.pause(TINY);
+    });
     await manager.download(TINY);
     const paused = manager.entry(TINY)!;
     expect(paused.state).toBe('paused');
@@ -95,7 +103,13 @@ describe('ModelsManager over the weight cache', () => {
   it('shows a failed download as an error with the reason', async () => {
     const cache = await WeightCache.open({ name: `models-${db++}` });
     open.push(cache);
-    const manager = new ModelsManager({ cache: async () => cache, origin: ORIGIN, fetch: (async () => { throw new TypeError('Failed to fetch'); }) as typeof fetch });
+    const manager = new ModelsManager({
+      cache: async () => cache,
+      origin: ORIGIN,
+      fetch: (async () => {
+        throw new TypeError('Failed to fetch');
+      }) as typeof fetch,
+    });
     open.push(manager);
     await manager.download('qwen2.5-0.5b-instruct-q4_k_m');
     expect(manager.entry('qwen2.5-0.5b-instruct-q4_k_m')).toMatchObject({ state: 'error' });
@@ -103,8 +117,16 @@ describe('ModelsManager over the weight cache', () => {
   });
 
   it('lists what an engine read as a partly stored model, custom URLs by name, split shards as one model', async () => {
-    const tiny = ggufFile(512 << 10, 1), mine = ggufFile(128 << 10, 2), s1 = ggufFile(128 << 10, 3), s2 = ggufFile(128 << 10, 4);
-    const urls = { tiny: `${ORIGIN}/models/${TINY}.gguf`, mine: 'https://example.com/m/mine.gguf', s1: 'https://example.com/s/big-00001-of-00002.gguf', s2: 'https://example.com/s/big-00002-of-00002.gguf' };
+    const tiny = ggufFile(512 << 10, 1),
+      mine = ggufFile(128 << 10, 2),
+      s1 = ggufFile(128 << 10, 3),
+      s2 = ggufFile(128 << 10, 4);
+    const urls = {
+      tiny: `${ORIGIN}/models/${TINY}.gguf`,
+      mine: 'https://example.com/m/mine.gguf',
+      s1: 'https://example.com/s/big-00001-of-00002.gguf',
+      s2: 'https://example.com/s/big-00002-of-00002.gguf',
+    };
     const { cache, srv, make } = await setup({ [urls.tiny]: tiny, [urls.mine]: mine, [urls.s1]: s1, [urls.s2]: s2 });
     // A mesh stage reads a few layers' bytes of the bundled model; someone downloaded two other files whole.
     await (await cachedUrlSource(cache, urls.tiny, { fetch: srv.fetchFn })).read(200 << 10, 100 << 10);
@@ -115,7 +137,11 @@ describe('ModelsManager over the weight cache', () => {
     expect(partial.state).toBe('paused');
     expect(partial.received).toBeGreaterThan(0);
     expect(partial.received).toBeLessThan(tiny.byteLength);
-    expect(manager.entry('mine')).toMatchObject({ state: 'done', received: mine.byteLength, model: { source: 'custom', title: 'mine.gguf', note: 'example.com' } });
+    expect(manager.entry('mine')).toMatchObject({
+      state: 'done',
+      received: mine.byteLength,
+      model: { source: 'custom', title: 'mine.gguf', note: 'example.com' },
+    });
     expect(manager.entry('big-00001-of-00002')).toMatchObject({ state: 'done', received: s1.byteLength + s2.byteLength });
     expect(manager.entries().filter((e) => e.model.source === 'custom')).toHaveLength(2);
     await manager.delete('big-00001-of-00002');
@@ -123,7 +149,8 @@ describe('ModelsManager over the weight cache', () => {
   });
 
   it('says when the cache evicted a model to make room for another', async () => {
-    const a = ggufFile(400 << 10, 1), b = ggufFile(400 << 10, 2);
+    const a = ggufFile(400 << 10, 1),
+      b = ggufFile(400 << 10, 2);
     const { make } = await setup({ [`${ORIGIN}/models/${TINY}.gguf`]: a, [`${ORIGIN}/models/tiny-llama-f16.gguf`]: b }, 600 << 10);
     const manager = make();
     await manager.download(TINY);

@@ -158,7 +158,11 @@ export class ModelsManager {
           onProgress: (p) => {
             meter.add(performance.now(), p.bytesFetched);
             const received = p.bytesDone + p.bytesPending;
-            this.#set(id, { received, total: p.bytesTotal, fetchedThisRun: p.bytesFetched, rate: meter.rate(), secondsLeft: meter.secondsLeft(received, p.bytesTotal) }, true);
+            this.#set(
+              id,
+              { received, total: p.bytesTotal, fetchedThisRun: p.bytesFetched, rate: meter.rate(), secondsLeft: meter.secondsLeft(received, p.bytesTotal) },
+              true,
+            );
           },
         });
         this.#set(id, { state: 'done', rate: null, secondsLeft: null });
@@ -198,7 +202,14 @@ export class ModelsManager {
   async storageUse(): Promise<StorageUse> {
     const estimate = await navigator.storage?.estimate?.().catch(() => undefined);
     const persisted = navigator.storage?.persisted ? await navigator.storage.persisted().catch(() => null) : null;
-    return { usage: estimate?.usage ?? null, quota: estimate?.quota ?? null, persisted, cacheBytes: this.#use.bytes, cacheBudget: this.#use.budget, cacheUnavailable: this.#use.unavailable };
+    return {
+      usage: estimate?.usage ?? null,
+      quota: estimate?.quota ?? null,
+      persisted,
+      cacheBytes: this.#use.bytes,
+      cacheBudget: this.#use.budget,
+      cacheUnavailable: this.#use.unavailable,
+    };
   }
 
   #abs(url: string): string {
@@ -276,7 +287,8 @@ function blank(model: CatalogModel): ModelEntry {
 function groupShards(records: readonly ModelRecord[]): Stored[] {
   const out = new Map<string, Stored & { seen: number; count: number }>();
   for (const r of records) {
-    let url = r.url, count = 1;
+    let url = r.url,
+      count = 1;
     const name = decodeURIComponent(new URL(r.url).pathname.split('/').pop() ?? '');
     const split = parseSplitName(name);
     if (split) {

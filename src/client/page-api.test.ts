@@ -6,10 +6,18 @@ import { PageProviders, PROVIDER_PRIORITY, type FetchProvider } from './page-api
 
 const APP = 'http://127.0.0.1:8080';
 const chat = (model: string, init: RequestInit = {}, path = '/v1/chat/completions') =>
-  new Request(`${APP}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, max_tokens: 8, messages: [{ role: 'user', content: 'Hi' }] }), ...init });
+  new Request(`${APP}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, max_tokens: 8, messages: [{ role: 'user', content: 'Hi' }] }),
+    ...init,
+  });
 
 /** A host that answers raw HTTP and records what reached it. */
-function head(ids: string[], answer: (r: Request) => Promise<Response> = async () => new Response('data: from-head\n\n', { headers: { 'content-type': 'text/event-stream' } })) {
+function head(
+  ids: string[],
+  answer: (r: Request) => Promise<Response> = async () => new Response('data: from-head\n\n', { headers: { 'content-type': 'text/event-stream' } }),
+) {
   const seen: { method: string; path: string; body: string; version: string | null }[] = [];
   const fetcher: FetchProvider = {
     listModels: async () => ids.map((id) => ({ id, ownedBy: 'companion', contextLength: 2048, created: 7 })),
@@ -24,7 +32,10 @@ function head(ids: string[], answer: (r: Request) => Promise<Response> = async (
 /** The tab's engine: lists `ids`; asked to run one, it says so in a 503 (the route picks; it need not generate). */
 function tab(ids: string[]) {
   const asked: string[] = [];
-  const refuse = (model: string) => { asked.push(model); return Promise.reject(new ApiError('unavailable', `the tab was asked for ${model}`)); };
+  const refuse = (model: string) => {
+    asked.push(model);
+    return Promise.reject(new ApiError('unavailable', `the tab was asked for ${model}`));
+  };
   const provider: ModelProvider = {
     listModels: () => ids.map((id) => ({ id, ownedBy: 'tab', contextLength: 64 })),
     modelText: refuse,
@@ -40,7 +51,9 @@ describe('PageProviders with a fetch-shaped provider', () => {
     providers.register('tab', tab(['t', 'shared']).provider, PROVIDER_PRIORITY.tab);
     providers.registerFetch('mesh', mesh.fetcher, PROVIDER_PRIORITY.mesh);
     expect(await providers.served()).toEqual([
-      { id: 'm', priority: 200, from: 'mesh' }, { id: 'shared', priority: 200, from: 'mesh' }, { id: 't', priority: 50, from: 'tab' },
+      { id: 'm', priority: 200, from: 'mesh' },
+      { id: 'shared', priority: 200, from: 'mesh' },
+      { id: 't', priority: 50, from: 'tab' },
     ]);
     const list = await (await providers.serve(new Request(`${APP}/v1/models`))).json();
     expect(list.data).toEqual([
@@ -69,7 +82,7 @@ describe('PageProviders with a fetch-shaped provider', () => {
     expect(mesh.seen.map((s) => `${s.method} ${s.path}`)).toEqual(['POST /v1/messages', 'GET /v1/models/shared']);
   });
 
-  it('leaves the tab\'s models and unknown ones to the API, and gives the tab its model back once withdrawn', async () => {
+  it("leaves the tab's models and unknown ones to the API, and gives the tab its model back once withdrawn", async () => {
     const providers = new PageProviders();
     const mesh = head(['shared']);
     const t = tab(['t', 'shared']);
@@ -83,26 +96,38 @@ describe('PageProviders with a fetch-shaped provider', () => {
     expect(mesh.seen).toEqual([]);
 
     let changes = 0;
-    providers.onChange(() => { changes++; });
+    providers.onChange(() => {
+      changes++;
+    });
     withdraw();
     withdraw(); // a second call changes nothing
     expect(changes).toBe(1);
-    expect(await providers.served()).toEqual([{ id: 't', priority: 50, from: 'tab' }, { id: 'shared', priority: 50, from: 'tab' }]);
+    expect(await providers.served()).toEqual([
+      { id: 't', priority: 50, from: 'tab' },
+      { id: 'shared', priority: 50, from: 'tab' },
+    ]);
     expect((await (await providers.serve(chat('shared'))).json()).error.message).toBe('the tab was asked for shared');
     expect(mesh.seen).toEqual([]);
     expect(t.asked).toEqual(['t', 'shared']);
   });
 
-  it('answers a host out of reach with a 503 in the client\'s protocol, and lets an abort through', async () => {
+  it("answers a host out of reach with a 503 in the client's protocol, and lets an abort through", async () => {
     const providers = new PageProviders();
-    providers.registerFetch('mesh', head(['m'], async (r) => {
-      if (r.signal.aborted) throw r.signal.reason;
-      throw new Error('no link to the mesh\'s head right now');
-    }).fetcher, PROVIDER_PRIORITY.mesh);
+    providers.registerFetch(
+      'mesh',
+      head(['m'], async (r) => {
+        if (r.signal.aborted) throw r.signal.reason;
+        throw new Error("no link to the mesh's head right now");
+      }).fetcher,
+      PROVIDER_PRIORITY.mesh,
+    );
     const down = await providers.serve(chat('m', { headers: { 'content-type': 'application/json' } }, '/v1/messages'));
     expect(down.status).toBe(503);
     expect(down.headers.get('retry-after')).toBe('5');
-    expect(await down.json()).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'the mesh cannot answer now: no link to the mesh\'s head right now' } });
+    expect(await down.json()).toEqual({
+      type: 'error',
+      error: { type: 'overloaded_error', message: "the mesh cannot answer now: no link to the mesh's head right now" },
+    });
     const controller = new AbortController();
     controller.abort(new DOMException('the client went away', 'AbortError'));
     await expect(providers.serve(chat('m', { signal: controller.signal }))).rejects.toMatchObject({ name: 'AbortError' });

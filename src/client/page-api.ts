@@ -115,7 +115,10 @@ export class PageProviders implements LocalApi {
     } catch (error) {
       if (request.signal.aborted) throw error;
       const reason = error instanceof Error ? error.message : String(error);
-      return errorResponse(new ApiError('unavailable', `the ${name} cannot answer now: ${reason}`, { code: 'no_model_available', retryAfter: 5, cause: error }), speaks(request));
+      return errorResponse(
+        new ApiError('unavailable', `the ${name} cannot answer now: ${reason}`, { code: 'no_model_available', retryAfter: 5, cause: error }),
+        speaks(request),
+      );
     }
   }
 
@@ -126,8 +129,13 @@ export class PageProviders implements LocalApi {
   provider(): ModelProvider {
     const owner = async (model: string): Promise<ModelProvider> => {
       const found = (await this.#listed()).find(({ d }) => d.id === model);
-      if (!found) throw new ApiError('not_found', `the model "${model}" is not served in this tab; GET /v1/models lists what is`, { param: 'model', code: 'model_not_found' });
-      if (!found.e.provider) throw new ApiError('internal', `the model "${model}" is served by the ${found.e.name}, which answers whole HTTP requests: send it through serve()`);
+      if (!found)
+        throw new ApiError('not_found', `the model "${model}" is not served in this tab; GET /v1/models lists what is`, {
+          param: 'model',
+          code: 'model_not_found',
+        });
+      if (!found.e.provider)
+        throw new ApiError('internal', `the model "${model}" is served by the ${found.e.name}, which answers whole HTTP requests: send it through serve()`);
       return found.e.provider;
     };
     return {
@@ -140,7 +148,8 @@ export class PageProviders implements LocalApi {
       },
       promptLogprobs: async (request: PromptLogprobsRequest) => {
         const p = await owner(request.model);
-        if (!p.promptLogprobs) throw new ApiError('invalid_request', `the provider of "${request.model}" cannot score prompts`, { code: 'logprobs_not_supported' });
+        if (!p.promptLogprobs)
+          throw new ApiError('invalid_request', `the provider of "${request.model}" cannot score prompts`, { code: 'logprobs_not_supported' });
         return p.promptLogprobs(request);
       },
     };
@@ -149,7 +158,9 @@ export class PageProviders implements LocalApi {
   /** Every model once, from its highest-priority provider; a provider that fails to list is skipped. */
   async #listed(): Promise<{ d: ModelDescriptor; e: Entry }[]> {
     const entries = [...this.#entries.values()].sort((a, b) => b.priority - a.priority);
-    const lists = await Promise.all(entries.map(async (e) => ({ e, models: await Promise.resolve((e.provider ?? e.fetcher).listModels()).catch(() => [] as ModelDescriptor[]) })));
+    const lists = await Promise.all(
+      entries.map(async (e) => ({ e, models: await Promise.resolve((e.provider ?? e.fetcher).listModels()).catch(() => [] as ModelDescriptor[]) })),
+    );
     const seen = new Set<string>();
     const out: { d: ModelDescriptor; e: Entry }[] = [];
     for (const { e, models } of lists) {

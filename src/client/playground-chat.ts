@@ -80,7 +80,13 @@ export function parseServedByHeader(header: string | null): ServedBy[] {
  * Streams one reply. Resolves with the final stats when the server finishes, or (with the partial
  * stats) when `signal` aborts it; aborting cancels the response body, which stops the generation.
  */
-export async function streamChat(apiFetch: ApiFetch, body: Record<string, unknown>, onEvent: (event: ChatEvent) => void, signal: AbortSignal, now: () => number = () => performance.now()): Promise<ChatStats> {
+export async function streamChat(
+  apiFetch: ApiFetch,
+  body: Record<string, unknown>,
+  onEvent: (event: ChatEvent) => void,
+  signal: AbortSignal,
+  now: () => number = () => performance.now(),
+): Promise<ChatStats> {
   const started = now();
   let response: Response;
   try {
@@ -91,7 +97,10 @@ export async function streamChat(apiFetch: ApiFetch, body: Record<string, unknow
   }
   if (!response.ok) throw await httpError(response);
   if (!response.body || !response.headers.get('content-type')?.includes('text/event-stream')) {
-    throw new PlaygroundError('bad_response', `the API answered ${response.status} with ${response.headers.get('content-type') ?? 'no content type'} instead of an event stream`);
+    throw new PlaygroundError(
+      'bad_response',
+      `the API answered ${response.status} with ${response.headers.get('content-type') ?? 'no content type'} instead of an event stream`,
+    );
   }
 
   const stats = emptyStats(0, response.headers.get('x-mesh-via') ?? '', parseServedByHeader(response.headers.get('x-mesh-served-by')));
@@ -124,7 +133,8 @@ export async function streamChat(apiFetch: ApiFetch, body: Record<string, unknow
   if (signal.aborted) stats.finishReason = 'stopped';
   const generated = stats.usageTokens ?? stats.tokens;
   // Decode speed: tokens after the first over the time since it arrived (the first pays for the prompt).
-  if (generated > 1 && stats.firstTokenMs !== null && stats.totalMs > stats.firstTokenMs) stats.tokensPerSecond = (generated - 1) / ((stats.totalMs - stats.firstTokenMs) / 1000);
+  if (generated > 1 && stats.firstTokenMs !== null && stats.totalMs > stats.firstTokenMs)
+    stats.tokensPerSecond = (generated - 1) / ((stats.totalMs - stats.firstTokenMs) / 1000);
   onEvent({ type: 'done', stats });
   return stats;
 }
@@ -165,9 +175,11 @@ export interface ModelChoice {
 /** Where each model runs, from the `served_from` the app's route adds, else the companion's `owned_by`. */
 export async function listModelChoices(apiFetch: ApiFetch): Promise<ModelChoice[]> {
   const body = await modelList(apiFetch);
-  return (body.data ?? []).flatMap((m) => typeof m.id === 'string'
-    ? [{ id: m.id, runs: typeof m.served_from === 'string' ? m.served_from : typeof m.owned_by === 'string' ? m.owned_by : 'companion' }]
-    : []);
+  return (body.data ?? []).flatMap((m) =>
+    typeof m.id === 'string'
+      ? [{ id: m.id, runs: typeof m.served_from === 'string' ? m.served_from : typeof m.owned_by === 'string' ? m.owned_by : 'companion' }]
+      : [],
+  );
 }
 
 /** GET /v1/models → the ids the API serves now (empty when none). */

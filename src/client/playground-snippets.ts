@@ -19,7 +19,9 @@ export function curlSnippet({ baseUrl, model, prompt, token }: SnippetInput): st
     `  -H 'content-type: application/json' \\`,
     token ? `  -H ${shellQuote(`authorization: Bearer ${token}`)} \\` : null,
     `  -d ${shellQuote(body)}`,
-  ].filter((line) => line !== null).join('\n');
+  ]
+    .filter((line) => line !== null)
+    .join('\n');
 }
 
 export function openAiSdkSnippet({ baseUrl, model, prompt, token }: SnippetInput): string {

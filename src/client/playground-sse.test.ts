@@ -41,6 +41,9 @@ describe('readSse', () => {
     });
     const events: SseEvent[] = [];
     for await (const event of readSse(body)) events.push(event);
-    expect(events).toEqual([{ event: 'message', data: 'héllo 🙂' }, { event: 'message', data: 'last' }]);
+    expect(events).toEqual([
+      { event: 'message', data: 'héllo 🙂' },
+      { event: 'message', data: 'last' },
+    ]);
   });
 });

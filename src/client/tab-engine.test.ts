@@ -7,11 +7,21 @@ const GiB = 2 ** 30;
 function report(o: { memory?: number; gpu?: 'none' | 'fallback' | 'real'; maxBuffer?: number } = {}): CapabilityReport {
   const gpu = o.gpu ?? 'none';
   return {
-    crossOriginIsolated: true, secureContext: true, sharedArrayBuffer: true, hardwareConcurrency: 4, deviceMemoryGiB: o.memory ?? 8,
+    crossOriginIsolated: true,
+    secureContext: true,
+    sharedArrayBuffer: true,
+    hardwareConcurrency: 4,
+    deviceMemoryGiB: o.memory ?? 8,
     wasm: { supported: true, simd: true, relaxedSimd: true, threads: true },
     gpu: {
-      state: gpu === 'none' ? 'no-adapter' : 'ok', vendor: '', architecture: '', description: '', isFallbackAdapter: gpu === 'fallback',
-      features: [], maxBufferSize: o.maxBuffer ?? GiB, maxStorageBufferBindingSize: o.maxBuffer ?? GiB,
+      state: gpu === 'none' ? 'no-adapter' : 'ok',
+      vendor: '',
+      architecture: '',
+      description: '',
+      isFallbackAdapter: gpu === 'fallback',
+      features: [],
+      maxBufferSize: o.maxBuffer ?? GiB,
+      maxStorageBufferBindingSize: o.maxBuffer ?? GiB,
     },
   };
 }

@@ -38,10 +38,20 @@ export function tabFit(fileBytes: number, report: CapabilityReport): TabFit {
   // The browser rounds device memory down to a power of two and caps it (Chrome: 8 GiB); half of it is
   // what a tab can take without pushing the rest of the machine into swap.
   const device = report.deviceMemoryGiB > 0 ? (report.deviceMemoryGiB * 2 ** 30) / 2 : Infinity;
-  const limitBytes = Math.min(device, backend === 'wasm' ? WASM_LIMIT : Infinity, backend === 'webgpu' ? Math.max(report.gpu.maxBufferSize * 4, WASM_LIMIT) : Infinity);
+  const limitBytes = Math.min(
+    device,
+    backend === 'wasm' ? WASM_LIMIT : Infinity,
+    backend === 'webgpu' ? Math.max(report.gpu.maxBufferSize * 4, WASM_LIMIT) : Infinity,
+  );
   const fits = needBytes <= limitBytes;
-  const where = backend === 'webgpu' ? 'this tab\'s GPU' : 'this tab (WASM memory holds at most 4 GiB)';
-  return { fits, backend, limitBytes, needBytes, reason: fits ? null : `needs about ${gib(needBytes)} but ${where} can give it about ${gib(limitBytes)}; join a mesh to split it across devices` };
+  const where = backend === 'webgpu' ? "this tab's GPU" : 'this tab (WASM memory holds at most 4 GiB)';
+  return {
+    fits,
+    backend,
+    limitBytes,
+    needBytes,
+    reason: fits ? null : `needs about ${gib(needBytes)} but ${where} can give it about ${gib(limitBytes)}; join a mesh to split it across devices`,
+  };
 }
 
 function gib(bytes: number): string {
@@ -129,13 +139,19 @@ export class TabEngine {
     try {
       const engine = await (this.#worker ??= (this.#o.startWorker ?? (() => WorkerEngine.create()))());
       const backend: WorkerBackendChoice = fit.backend === 'webgpu' ? 'webgpu' : 'auto';
-      const provider = await WorkerProvider.load(engine, { id, url }, {
-        load: {
-          backend,
-          signal: controller.signal,
-          onProgress: (p) => { if (this.#loading === controller) this.#set({ kind: 'loading', id, bytesLoaded: p.bytesLoaded, bytesTotal: p.bytesTotal ?? null }); },
+      const provider = await WorkerProvider.load(
+        engine,
+        { id, url },
+        {
+          load: {
+            backend,
+            signal: controller.signal,
+            onProgress: (p) => {
+              if (this.#loading === controller) this.#set({ kind: 'loading', id, bytesLoaded: p.bytesLoaded, bytesTotal: p.bytesTotal ?? null });
+            },
+          },
         },
-      });
+      );
       if (this.#loading !== controller) return;
       this.#withdraw = this.#o.providers.register('tab', provider, PROVIDER_PRIORITY.tab);
       this.#o.store?.setItem(STORE_KEY, JSON.stringify({ id, url, fileBytes }));

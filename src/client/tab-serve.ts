@@ -7,8 +7,12 @@
 import { EngineProvider } from '../provider/engine-provider.ts';
 import { Engine, type BackendName } from '../engine/engine.ts';
 import {
-  encodeTokenizerMetadata, readCompanionMessage, TAB_ATTACH_PATH, TAB_ATTACH_VERSION,
-  type CompanionMessage, type TabMessage,
+  encodeTokenizerMetadata,
+  readCompanionMessage,
+  TAB_ATTACH_PATH,
+  TAB_ATTACH_VERSION,
+  type CompanionMessage,
+  type TabMessage,
 } from '../protocol/tab-attach.ts';
 import { openModelUrl } from '../storage/shared-cache.ts';
 
@@ -91,15 +95,21 @@ export async function startTabServe(o: TabServeOptions): Promise<TabServe> {
   // yields to the event loop between tokens, so an abort frame is seen within one token
   const provider = new EngineProvider([...engines].map(([id, engine]) => ({ id, engine })));
   const socket = (o.connect ?? ((url) => new WebSocket(url) as unknown as TabSocket))(String(wsUrl));
-  const send = (m: TabMessage) => { if (socket.readyState === 1) socket.send(JSON.stringify(m)); };
+  const send = (m: TabMessage) => {
+    if (socket.readyState === 1) socket.send(JSON.stringify(m));
+  };
   const requests: TabRequestLog[] = [];
   const running = new Map<string, Running>();
   const loops = new Set<Promise<void>>();
 
   let closedResolve!: () => void;
-  const closed = new Promise<void>((resolve) => { closedResolve = resolve; });
+  const closed = new Promise<void>((resolve) => {
+    closedResolve = resolve;
+  });
   let welcome!: { resolve: (peer: string) => void; reject: (e: Error) => void };
-  const welcomed = new Promise<string>((resolve, reject) => { welcome = { resolve, reject }; });
+  const welcomed = new Promise<string>((resolve, reject) => {
+    welcome = { resolve, reject };
+  });
 
   async function run(m: Extract<CompanionMessage, { type: 'generate' }>): Promise<void> {
     const engine = engines.get(m.model);
@@ -115,7 +125,10 @@ export async function startTabServe(o: TabServeOptions): Promise<TabServe> {
         log.produced++;
         send({ type: 'token', id: m.id, token });
         // the companion has not read enough yet: wait for a pull (or an abort) before the next step
-        while (log.produced >= r.allowed && !signal.aborted) await new Promise<void>((resolve) => { r.wake = resolve; });
+        while (log.produced >= r.allowed && !signal.aborted)
+          await new Promise<void>((resolve) => {
+            r.wake = resolve;
+          });
         signal.throwIfAborted();
       }
       log.state = 'done';
@@ -133,8 +146,15 @@ export async function startTabServe(o: TabServeOptions): Promise<TabServe> {
 
   socket.addEventListener('open', () => {
     send({
-      type: 'hello', version: TAB_ATTACH_VERSION, tab: o.name ?? `t${Math.random().toString(36).slice(2, 10)}`,
-      models: [...engines].map(([id, e]) => ({ id, contextLength: e.maxPositions, layers: e.config.nLayer, tokenizer: encodeTokenizerMetadata(e.model.header.metadata) })),
+      type: 'hello',
+      version: TAB_ATTACH_VERSION,
+      tab: o.name ?? `t${Math.random().toString(36).slice(2, 10)}`,
+      models: [...engines].map(([id, e]) => ({
+        id,
+        contextLength: e.maxPositions,
+        layers: e.config.nLayer,
+        tokenizer: encodeTokenizerMetadata(e.model.header.metadata),
+      })),
     });
   });
   socket.addEventListener('message', (event) => {
@@ -142,7 +162,8 @@ export async function startTabServe(o: TabServeOptions): Promise<TabServe> {
     if (!checked.ok) return o.log?.(`tab-serve: ignored a bad frame from the companion: ${checked.reason}`);
     const m = checked.value;
     switch (m.type) {
-      case 'welcome': return welcome.resolve(m.peer);
+      case 'welcome':
+        return welcome.resolve(m.peer);
       case 'generate': {
         const loop = run(m).finally(() => loops.delete(loop));
         loops.add(loop);
@@ -150,12 +171,20 @@ export async function startTabServe(o: TabServeOptions): Promise<TabServe> {
       }
       case 'pull': {
         const r = running.get(m.id);
-        if (r) { r.allowed += m.n; r.wake?.(); r.wake = null; }
+        if (r) {
+          r.allowed += m.n;
+          r.wake?.();
+          r.wake = null;
+        }
         return;
       }
       case 'abort': {
         const r = running.get(m.id);
-        if (r) { r.controller.abort(); r.wake?.(); r.wake = null; }
+        if (r) {
+          r.controller.abort();
+          r.wake?.();
+          r.wake = null;
+        }
         return;
       }
       case 'error':
@@ -164,7 +193,10 @@ export async function startTabServe(o: TabServeOptions): Promise<TabServe> {
     }
   });
   const onGone = () => {
-    for (const r of running.values()) { r.controller.abort(); r.wake?.(); }
+    for (const r of running.values()) {
+      r.controller.abort();
+      r.wake?.();
+    }
     welcome.reject(new TabServeError('attach_failed', `cannot attach to the companion at ${o.api} (is it running, and is this page's origin allowed?)`));
     closedResolve();
   };
@@ -195,6 +227,10 @@ export async function startTabServe(o: TabServeOptions): Promise<TabServe> {
 export function serveTabFromLink(href: string, api: () => Promise<{ url: string; token?: string }>): Promise<TabServe> | null {
   const wanted = new URL(href).searchParams.get('serve-tab');
   if (!wanted) return null;
-  const models = wanted.split(',').map((id) => id.trim()).filter(Boolean).map((id) => ({ id, source: `/models/${encodeURIComponent(id)}.gguf` }));
+  const models = wanted
+    .split(',')
+    .map((id) => id.trim())
+    .filter(Boolean)
+    .map((id) => ({ id, source: `/models/${encodeURIComponent(id)}.gguf` }));
   return api().then((c) => startTabServe({ api: c.url, token: c.token, models, log: (line) => console.info(line) }));
 }

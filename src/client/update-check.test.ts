@@ -4,16 +4,27 @@ import { scheduleUpdateChecks, type VisibilitySource } from './update-check.ts';
 class FakeDocument implements VisibilitySource {
   visibilityState: DocumentVisibilityState = 'visible';
   readonly #listeners = new Set<() => void>();
-  addEventListener(_: 'visibilitychange', l: () => void) { this.#listeners.add(l); }
-  removeEventListener(_: 'visibilitychange', l: () => void) { this.#listeners.delete(l); }
-  show(state: DocumentVisibilityState) { this.visibilityState = state; for (const l of this.#listeners) l(); }
+  addEventListener(_: 'visibilitychange', l: () => void) {
+    this.#listeners.add(l);
+  }
+  removeEventListener(_: 'visibilitychange', l: () => void) {
+    this.#listeners.delete(l);
+  }
+  show(state: DocumentVisibilityState) {
+    this.visibilityState = state;
+    for (const l of this.#listeners) l();
+  }
 }
 
 const MIN = 60_000;
 
 describe('scheduleUpdateChecks', () => {
-  beforeEach(() => { vi.useFakeTimers(); });
-  afterEach(() => { vi.useRealTimers(); });
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 
   it('checks every interval while the tab is visible, and skips hidden intervals', () => {
     const check = vi.fn(async () => {});
@@ -52,7 +63,9 @@ describe('scheduleUpdateChecks', () => {
   });
 
   it('checkNow ignores the bounds and survives a failing check (offline)', async () => {
-    const check = vi.fn(async () => { throw new TypeError('Failed to fetch'); });
+    const check = vi.fn(async () => {
+      throw new TypeError('Failed to fetch');
+    });
     const checks = scheduleUpdateChecks(check, new FakeDocument());
     await checks.checkNow();
     await checks.checkNow();

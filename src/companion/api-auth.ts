@@ -35,8 +35,9 @@ function sameToken(a: string, b: string): boolean {
 export function checkApiToken(req: IncomingMessage, token: string): ApiError | null {
   const given = presentedToken(req);
   if (given !== null && sameToken(given, token)) return null;
-  const message = given === null
-    ? 'this API needs a token: send "Authorization: Bearer <token>" (OpenAI SDK: apiKey; Anthropic SDK: apiKey or authToken); npm start printed it as "token: …", or set it with --api-token / MESH_API_TOKEN'
-    : 'the API token is wrong; use the one npm start printed as "token: …" (or the --api-token / MESH_API_TOKEN it was started with)';
+  const message =
+    given === null
+      ? 'this API needs a token: send "Authorization: Bearer <token>" (OpenAI SDK: apiKey; Anthropic SDK: apiKey or authToken); npm start printed it as "token: …", or set it with --api-token / MESH_API_TOKEN'
+      : 'the API token is wrong; use the one npm start printed as "token: …" (or the --api-token / MESH_API_TOKEN it was started with)';
   return new ApiError('authentication', message, { code: given === null ? 'missing_api_key' : 'invalid_api_key' });
 }

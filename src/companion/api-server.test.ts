@@ -12,14 +12,29 @@ const startedAt = Date.now() - 5_000;
 let echoed = 0;
 
 beforeAll(async () => {
-  server = createServer(createApiHandler({
-    routes: [
-      healthRoute({ version: '1.2.3', startedAt, services: () => services }),
-      { method: 'POST', path: '/echo', handle: ({ res }) => { echoed++; sendJson(res, 200, { ok: true }); } },
-      { method: 'GET', path: '/boom', handle: () => { throw new Error('kaput'); } },
-    ],
-    allowedOrigins: () => [appOrigin],
-  }));
+  server = createServer(
+    createApiHandler({
+      routes: [
+        healthRoute({ version: '1.2.3', startedAt, services: () => services }),
+        {
+          method: 'POST',
+          path: '/echo',
+          handle: ({ res }) => {
+            echoed++;
+            sendJson(res, 200, { ok: true });
+          },
+        },
+        {
+          method: 'GET',
+          path: '/boom',
+          handle: () => {
+            throw new Error('kaput');
+          },
+        },
+      ],
+      allowedOrigins: () => [appOrigin],
+    }),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });

@@ -68,7 +68,13 @@ async function handle(options: ApiHandlerOptions, req: IncomingMessage, res: Ser
   if (origin !== undefined) {
     // A browser page of another site: refuse before any handler runs (CORS alone would only hide the answer).
     if (!isAllowedOrigin(origin, options.allowedOrigins())) {
-      return sendOpenAiError(res, 403, `origin ${origin} may not use this API; start the companion with --cors-origin ${origin} to allow it`, 'invalid_request_error', 'origin_not_allowed');
+      return sendOpenAiError(
+        res,
+        403,
+        `origin ${origin} may not use this API; start the companion with --cors-origin ${origin} to allow it`,
+        'invalid_request_error',
+        'origin_not_allowed',
+      );
     }
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
@@ -93,7 +99,13 @@ async function handle(options: ApiHandlerOptions, req: IncomingMessage, res: Ser
   if (!route) {
     if (onPath.length > 0) {
       res.setHeader('Allow', onPath.map((r) => r.method).join(', '));
-      return sendOpenAiError(res, 405, `${req.method} is not supported on ${url.pathname}; use ${onPath.map((r) => r.method).join(' or ')}`, 'invalid_request_error', 'method_not_allowed');
+      return sendOpenAiError(
+        res,
+        405,
+        `${req.method} is not supported on ${url.pathname}; use ${onPath.map((r) => r.method).join(' or ')}`,
+        'invalid_request_error',
+        'method_not_allowed',
+      );
     }
     return sendOpenAiError(res, 404, `unknown route ${req.method} ${url.pathname}`, 'invalid_request_error', 'unknown_route');
   }

@@ -26,18 +26,31 @@ describe('companion bound to 0.0.0.0', () => {
   });
 
   it('refuses requests without the token, or with a wrong one, with 401 in each protocol', async () => {
-    const none = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, messages: user }) });
+    const none = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: user }),
+    });
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    expect(await none.json()).toEqual({ error: { message: expect.stringContaining('Authorization: Bearer'), type: 'authentication_error', param: null, code: 'missing_api_key' } });
+    expect(await none.json()).toEqual({
+      error: { message: expect.stringContaining('Authorization: Bearer'), type: 'authentication_error', param: null, code: 'missing_api_key' },
+    });
 
-    const wrongOpenAi = await new OpenAI({ baseURL: `${base}/v1`, apiKey: 'not-the-token', maxRetries: 0 }).chat.completions.create({ model: MODEL, messages: user }).catch((e: unknown) => e);
+    const wrongOpenAi = await new OpenAI({ baseURL: `${base}/v1`, apiKey: 'not-the-token', maxRetries: 0 }).chat.completions
+      .create({ model: MODEL, messages: user })
+      .catch((e: unknown) => e);
     expect(wrongOpenAi).toBeInstanceOf(OpenAI.AuthenticationError);
     expect((wrongOpenAi as InstanceType<typeof OpenAI.AuthenticationError>).code).toBe('invalid_api_key');
 
-    const wrongAnthropic = await new Anthropic({ baseURL: base, apiKey: 'not-the-token', maxRetries: 0 }).messages.create({ model: MODEL, max_tokens: 2, messages: user }).catch((e: unknown) => e);
+    const wrongAnthropic = await new Anthropic({ baseURL: base, apiKey: 'not-the-token', maxRetries: 0 }).messages
+      .create({ model: MODEL, max_tokens: 2, messages: user })
+      .catch((e: unknown) => e);
     expect(wrongAnthropic).toBeInstanceOf(Anthropic.AuthenticationError);
-    expect((wrongAnthropic as InstanceType<typeof Anthropic.AuthenticationError>).error).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+    expect((wrongAnthropic as InstanceType<typeof Anthropic.AuthenticationError>).error).toMatchObject({
+      type: 'error',
+      error: { type: 'authentication_error' },
+    });
 
     const models = await fetch(`${base}/v1/models`);
     expect(models.status).toBe(401);
@@ -46,11 +59,19 @@ describe('companion bound to 0.0.0.0', () => {
 
   it('serves both SDKs that send the token (Bearer or x-api-key); /health stays open', async () => {
     const token = t.companion.apiToken!;
-    const chat = await new OpenAI({ baseURL: `${base}/v1`, apiKey: token, maxRetries: 0 }).chat.completions.create({ model: MODEL, messages: user, max_tokens: 2 });
+    const chat = await new OpenAI({ baseURL: `${base}/v1`, apiKey: token, maxRetries: 0 }).chat.completions.create({
+      model: MODEL,
+      messages: user,
+      max_tokens: 2,
+    });
     expect(chat.usage?.completion_tokens).toBeGreaterThan(0);
     const msg = await new Anthropic({ baseURL: base, apiKey: token, maxRetries: 0 }).messages.create({ model: MODEL, max_tokens: 2, messages: user });
     expect(msg.usage.output_tokens).toBeGreaterThan(0);
-    const viaBearer = await new Anthropic({ baseURL: base, authToken: token, apiKey: null, maxRetries: 0 }).messages.create({ model: MODEL, max_tokens: 2, messages: user });
+    const viaBearer = await new Anthropic({ baseURL: base, authToken: token, apiKey: null, maxRetries: 0 }).messages.create({
+      model: MODEL,
+      max_tokens: 2,
+      messages: user,
+    });
     expect(viaBearer.type).toBe('message');
     expect((await fetch(`${base}/health`)).status).toBe(200);
   });
@@ -80,10 +101,11 @@ describe('companion on loopback', () => {
 
   it('answers 429 with Retry-After once the queue is full, and serves the others', async () => {
     const openai = new OpenAI({ baseURL: `${t.companion.urls.api}/v1`, apiKey: 'a-chosen-secret', maxRetries: 0 });
-    const ask = (i: number) => openai.chat.completions.create({ model: MODEL, messages: user, max_tokens: 100 }, { headers: { 'x-mesh-client': `c${i}` } }).then(
-      (r) => ({ ok: true as const, r }),
-      (e: unknown) => ({ ok: false as const, e }),
-    );
+    const ask = (i: number) =>
+      openai.chat.completions.create({ model: MODEL, messages: user, max_tokens: 100 }, { headers: { 'x-mesh-client': `c${i}` } }).then(
+        (r) => ({ ok: true as const, r }),
+        (e: unknown) => ({ ok: false as const, e }),
+      );
     const results = await Promise.all([0, 1, 2].map(ask));
     const refused = results.filter((x) => !x.ok);
     expect(results.filter((x) => x.ok)).toHaveLength(2); // one running, one waiting

@@ -22,7 +22,10 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const chat = [{ role: 'system' as const, content: 'You are terse.' }, { role: 'user' as const, content: 'Describe the sea.' }];
+const chat = [
+  { role: 'system' as const, content: 'You are terse.' },
+  { role: 'user' as const, content: 'Describe the sea.' },
+];
 const user = [{ role: 'user' as const, content: 'Describe the sea.' }];
 
 /** A stop string that first occurs well inside `text`, and the text before it. */
@@ -35,18 +38,29 @@ function stopInside(text: string): { stop: string; before: string } {
 }
 
 describe('companion API with the OpenAI SDK', () => {
-  it('answers a chat completion with the engine\'s greedy text and the tokenizer\'s usage counts', async () => {
+  it("answers a chat completion with the engine's greedy text and the tokenizer's usage counts", async () => {
     const want = await greedyChat(t, chat, 16);
     const { data, response } = await openai.chat.completions.create({ model: MODEL, messages: chat, max_tokens: 16, temperature: 0 }).withResponse();
     expect(data.choices[0].message.content).toBe(want.text);
     expect(data.choices[0].finish_reason).toBe(want.eog ? 'stop' : 'length');
-    expect(data.usage).toEqual({ prompt_tokens: want.promptTokens, completion_tokens: want.completionTokens, total_tokens: want.promptTokens + want.completionTokens });
+    expect(data.usage).toEqual({
+      prompt_tokens: want.promptTokens,
+      completion_tokens: want.completionTokens,
+      total_tokens: want.promptTokens + want.completionTokens,
+    });
     expect(response.headers.get('x-mesh-served-by')).toBe('companion;layers=0-2');
   });
 
   it('streams the same text with a usage chunk', async () => {
     const want = await greedyChat(t, chat, 16);
-    const stream = await openai.chat.completions.create({ model: MODEL, messages: chat, max_tokens: 16, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const stream = await openai.chat.completions.create({
+      model: MODEL,
+      messages: chat,
+      max_tokens: 16,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let content = '';
     let chunks = 0;
     let usage: OpenAI.CompletionUsage | null | undefined;
@@ -84,7 +98,11 @@ describe('companion API with the OpenAI SDK', () => {
     const before = t.provider.calls.length;
     const stream = await openai.chat.completions.create({ model: MODEL, messages: chat, max_tokens: 1500, temperature: 0, stream: true });
     let n = 0;
-    for await (const _ of stream) if (++n === 4) { stream.controller.abort(); break; }
+    for await (const _ of stream)
+      if (++n === 4) {
+        stream.controller.abort();
+        break;
+      }
     const call = t.provider.calls[before];
     await call.finished;
     expect(call.yielded).toBeLessThan(50);
@@ -120,7 +138,9 @@ describe('companion API with the Anthropic SDK', () => {
     const want = await greedyChat(t, chat, 16);
     const stream = anthropic.messages.stream(params);
     let streamed = '';
-    stream.on('text', (text) => { streamed += text; });
+    stream.on('text', (text) => {
+      streamed += text;
+    });
     const final = await stream.finalMessage();
     expect(streamed).toBe(want.text);
     expect(final.usage).toMatchObject({ input_tokens: want.promptTokens, output_tokens: want.completionTokens });
@@ -138,13 +158,17 @@ describe('companion API with the Anthropic SDK', () => {
     const before = t.provider.calls.length;
     const stream = await anthropic.messages.create({ ...params, max_tokens: 1500, stream: true });
     let n = 0;
-    for await (const _ of stream) if (++n === 6) { stream.controller.abort(); break; }
+    for await (const _ of stream)
+      if (++n === 6) {
+        stream.controller.abort();
+        break;
+      }
     const call = t.provider.calls[before];
     await call.finished;
     expect(call.yielded).toBeLessThan(50);
   });
 
-  it('raises typed errors in Anthropic\'s shape, also for unknown /v1/messages routes', async () => {
+  it("raises typed errors in Anthropic's shape, also for unknown /v1/messages routes", async () => {
     const bad = await anthropic.messages.create({ ...params, max_tokens: -1 }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(Anthropic.BadRequestError);
     expect((bad as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
@@ -160,7 +184,8 @@ describe('companion API over HTTP', () => {
   it("allows the app's origin (preflight included) and refuses other sites", async () => {
     const app = t.companion.urls.app;
     const preflight = await fetch(`${api}/v1/chat/completions`, {
-      method: 'OPTIONS', headers: { Origin: app, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type, authorization' },
+      method: 'OPTIONS',
+      headers: { Origin: app, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type, authorization' },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(app);
@@ -174,12 +199,20 @@ describe('companion API over HTTP', () => {
 
   it('publishes its API URL and the sites allowed to embed it (none by default) at /companion.json', async () => {
     // Asked from this machine by a loopback name, it also gives the private mesh's invite (Home shares it).
-    expect(await (await fetch(`${t.companion.urls.app}/companion.json`)).json()).toEqual({ api, embed_origins: [], nostr: t.companion.urls.nostr, invite: t.companion.mesh.link });
+    expect(await (await fetch(`${t.companion.urls.app}/companion.json`)).json()).toEqual({
+      api,
+      embed_origins: [],
+      nostr: t.companion.urls.nostr,
+      invite: t.companion.mesh.link,
+    });
     // Asked by another name (a DNS-rebound page would be), the secret is left out.
     const rebound = await new Promise<string>((resolve, reject) => {
       get(`${t.companion.urls.app}/companion.json`, { headers: { host: 'attacker.example' } }, (res) => {
         let body = '';
-        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve(body));
+        res
+          .setEncoding('utf8')
+          .on('data', (chunk: string) => (body += chunk))
+          .on('end', () => resolve(body));
       }).on('error', reject);
     });
     expect(JSON.parse(rebound)).toEqual({ api: expect.any(String), embed_origins: [], nostr: expect.any(String) });
@@ -189,20 +222,27 @@ describe('companion API over HTTP', () => {
     const prompts = Array.from({ length: 32 }, (_, i) => [{ role: 'user' as const, content: `Tell me fact number ${i} about the number ${i * 7}.` }]);
     const alone = [];
     for (const p of prompts) alone.push(await greedyChat(t, p, 8));
-    const results = await Promise.all(prompts.map(async (messages, i) => {
-      // half through each SDK, each from its own client key, as 32 different agents would
-      if (i % 2 === 0) {
-        const stream = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 8, temperature: 0, stream: true }, { headers: { 'x-mesh-client': `agent-${i}` } });
+    const results = await Promise.all(
+      prompts.map(async (messages, i) => {
+        // half through each SDK, each from its own client key, as 32 different agents would
+        if (i % 2 === 0) {
+          const stream = await openai.chat.completions.create(
+            { model: MODEL, messages, max_tokens: 8, temperature: 0, stream: true },
+            { headers: { 'x-mesh-client': `agent-${i}` } },
+          );
+          let text = '';
+          for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+          return text;
+        }
+        const stream = anthropic.messages.stream({ model: MODEL, max_tokens: 8, temperature: 0, messages }, { headers: { 'x-mesh-client': `agent-${i}` } });
         let text = '';
-        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+        stream.on('text', (delta) => {
+          text += delta;
+        });
+        await stream.finalMessage();
         return text;
-      }
-      const stream = anthropic.messages.stream({ model: MODEL, max_tokens: 8, temperature: 0, messages }, { headers: { 'x-mesh-client': `agent-${i}` } });
-      let text = '';
-      stream.on('text', (delta) => { text += delta; });
-      await stream.finalMessage();
-      return text;
-    }));
+      }),
+    );
     expect(results).toEqual(alone.map((a) => a.text));
   }, 120_000);
 });

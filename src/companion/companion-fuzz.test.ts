@@ -24,10 +24,13 @@ function send(api: string, c: MalformedCase): Promise<{ status: number; text: st
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: url.hostname, port: url.port, path: c.path, method: c.method, headers, agent: false }, (res) => {
       let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => {
-        resolve({ status: res.statusCode ?? 0, text });
-        req.destroy();
-      });
+      res
+        .setEncoding('utf8')
+        .on('data', (d: string) => (text += d))
+        .on('end', () => {
+          resolve({ status: res.statusCode ?? 0, text });
+          req.destroy();
+        });
     });
     req.on('error', reject);
     if (c.body !== undefined) req.write(c.body);
@@ -45,7 +48,14 @@ function socketOnlyCases(): MalformedCase[] {
     { name: 'double slash route', method: 'POST', path: '/v1//chat/completions', headers: json, body: '{}', shape: 'openai' },
     { name: 'query string junk', method: 'POST', path: '/v1/messages?%%%', headers: json, body: '{', shape: 'anthropic' },
     { name: 'no content type', method: 'POST', path: '/v1/messages', headers: {}, body: 'model=x', shape: 'anthropic' },
-    { name: 'chunked garbage', method: 'POST', path: '/v1/chat/completions', headers: { ...json, 'transfer-encoding': 'chunked' }, body: '\u0000'.repeat(100), shape: 'openai' },
+    {
+      name: 'chunked garbage',
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: { ...json, 'transfer-encoding': 'chunked' },
+      body: '\u0000'.repeat(100),
+      shape: 'openai',
+    },
   ];
 }
 
@@ -57,7 +67,11 @@ describe('fuzzing the companion over HTTP', () => {
     for (const c of cases) {
       const { status, text } = await send(t.companion.urls.api, c);
       let body: unknown;
-      try { body = JSON.parse(text); } catch { body = text; }
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
       if (!(status >= 400 && status < 500 && isProtocolError(c.shape, body))) failures.push(`${c.name}: ${status} ${text.slice(0, 200)}`);
     }
     expect(failures).toEqual([]);
@@ -65,7 +79,13 @@ describe('fuzzing the companion over HTTP', () => {
 
     const want = await greedyChat(t, [{ role: 'user', content: 'Still there?' }], 6);
     const openai = new OpenAI({ baseURL: `${t.companion.urls.api}/v1`, apiKey: 'x', maxRetries: 0 });
-    const stream = await openai.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Still there?' }], max_tokens: 6, temperature: 0, stream: true });
+    const stream = await openai.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'Still there?' }],
+      max_tokens: 6,
+      temperature: 0,
+      stream: true,
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe(want.text);

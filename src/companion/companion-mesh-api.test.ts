@@ -13,7 +13,14 @@ let client: PeerNode;
 
 beforeAll(async () => {
   t = await startTestCompanion();
-  client = new PeerNode({ identity: await createIdentity(), invite: await decodeInvite(t.companion.mesh.token), role: 'client', backend: 'wasm', memoryBudgetBytes: 0, webrtc: false });
+  client = new PeerNode({
+    identity: await createIdentity(),
+    invite: await decodeInvite(t.companion.mesh.token),
+    role: 'client',
+    backend: 'wasm',
+    memoryBudgetBytes: 0,
+    webrtc: false,
+  });
   await client.start();
   await until('the companion verified the client', () => t.companion.mesh.node.isMember(client.snapshot().peerId));
   await until('the client verified the companion', () => client.snapshot().peers.some((p) => p.companion && p.member));
@@ -26,8 +33,10 @@ afterAll(async () => {
 
 const messages = [{ role: 'user', content: 'Tell me about the mesh.' }];
 const body = (maxTokens: number) => JSON.stringify({ model: MODEL, messages, max_tokens: maxTokens, temperature: 0, stream: true });
-const overMesh = (init: RequestInit) => client.fetchApi(new Request('http://app.invalid/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, ...init }));
-const overHttp = (init: RequestInit) => fetch(`${t.companion.urls.api}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, ...init });
+const overMesh = (init: RequestInit) =>
+  client.fetchApi(new Request('http://app.invalid/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, ...init }));
+const overHttp = (init: RequestInit) =>
+  fetch(`${t.companion.urls.api}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, ...init });
 
 /** Reads an OpenAI SSE answer: its text, the time to its first content event and the mean time between the rest. */
 async function timed(response: Response, started: number): Promise<{ text: string; firstMs: number; perTokenMs: number }> {
@@ -44,7 +53,10 @@ async function timed(response: Response, started: number): Promise<{ text: strin
     for (const event of events) {
       if (!event.startsWith('data: ') || event === 'data: [DONE]') continue;
       const delta = (JSON.parse(event.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content;
-      if (delta) { text += delta; times.push(performance.now()); }
+      if (delta) {
+        text += delta;
+        times.push(performance.now());
+      }
     }
   }
   const firstMs = times[0] - started;
@@ -58,7 +70,10 @@ describe('the companion’s API through its mesh', () => {
     const want = await greedyChat(t, messages, 24);
     const runs = { mesh: [] as { firstMs: number; perTokenMs: number }[], http: [] as { firstMs: number; perTokenMs: number }[] };
     for (let i = 0; i < 5; i++) {
-      for (const [name, send] of [['mesh', overMesh], ['http', overHttp]] as const) {
+      for (const [name, send] of [
+        ['mesh', overMesh],
+        ['http', overHttp],
+      ] as const) {
         const started = performance.now();
         const response = await send({ body: body(24) });
         expect(response.status).toBe(200);
@@ -67,7 +82,8 @@ describe('the companion’s API through its mesh', () => {
         runs[name].push(got);
       }
     }
-    const summary = (name: 'mesh' | 'http') => `${name}: first token ${median(runs[name].map((r) => r.firstMs)).toFixed(1)} ms, then ${median(runs[name].map((r) => r.perTokenMs)).toFixed(2)} ms/token`;
+    const summary = (name: 'mesh' | 'http') =>
+      `${name}: first token ${median(runs[name].map((r) => r.firstMs)).toFixed(1)} ms, then ${median(runs[name].map((r) => r.perTokenMs)).toFixed(2)} ms/token`;
     console.info(`median of 5, ${want.completionTokens} tokens: ${summary('mesh')}; ${summary('http')}`);
   }, 60_000);
 

@@ -33,12 +33,19 @@ export async function startCompanionPipeline(o: CompanionPipelineOptions): Promi
   const fallback = new EngineProvider(o.models.map((m) => m.model));
   const served = o.models.find((m) => existsSync(join(o.modelsDir, `${m.info.id}.gguf`)));
   if (!served) {
-    for (const m of o.models) o.log?.(`the mesh does not split ${m.info.id}: tabs read layers from /models/${m.info.id}.gguf, which is not in ${o.modelsDir}; the companion serves it alone`);
+    for (const m of o.models)
+      o.log?.(
+        `the mesh does not split ${m.info.id}: tabs read layers from /models/${m.info.id}.gguf, which is not in ${o.modelsDir}; the companion serves it alone`,
+      );
     return undefined;
   }
   o.log?.(`the mesh plans ${served.info.id} across its server tabs (they read /models/${served.info.id}.gguf)`);
   const { engine } = served.model;
-  const coordinator = new PipelineCoordinator({ node: o.node, model: { id: served.info.id, memory: modelMemory(engine.model.header) }, ...(o.log ? { log: o.log } : {}) });
+  const coordinator = new PipelineCoordinator({
+    node: o.node,
+    model: { id: served.info.id, memory: modelMemory(engine.model.header) },
+    ...(o.log ? { log: o.log } : {}),
+  });
   // The reference kernels, as on the tabs: the split run computes exactly what a solo ref run does.
   const [head, tail] = [await openHead(engine.model), await openTail(engine.model)];
   coordinator.start();
@@ -55,7 +62,8 @@ export async function startCompanionPipeline(o: CompanionPipelineOptions): Promi
     ...(o.stageTimeoutMs ? { stageTimeoutMs: o.stageTimeoutMs } : {}),
     // A stage lost mid-answer: the answer goes on on the companion's own stages at once.
     localStages: engine.stages,
-    onRecovered: ({ failed, ms, plan }) => o.log?.(`pipeline: recovered from ${failed} in ${ms} ms ${plan ? `on plan ${plan.epoch}` : 'on the companion\'s own layers'}`),
+    onRecovered: ({ failed, ms, plan }) =>
+      o.log?.(`pipeline: recovered from ${failed} in ${ms} ms ${plan ? `on plan ${plan.epoch}` : "on the companion's own layers"}`),
   });
   return { provider, coordinator, stop: () => coordinator.stop() };
 }

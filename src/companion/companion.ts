@@ -6,7 +6,16 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createApiContext, EngineProvider, errorResponse, handleApiRequest, speaks, type ApiContext, type ApiOptions, type ModelProvider } from '../api/index.ts';
+import {
+  createApiContext,
+  EngineProvider,
+  errorResponse,
+  handleApiRequest,
+  speaks,
+  type ApiContext,
+  type ApiOptions,
+  type ModelProvider,
+} from '../api/index.ts';
 import { nodeApiHandler, sendFetchResponse } from '../api/node-adapter.ts';
 import { checkApiToken, generateApiToken } from './api-auth.ts';
 import { createApiHandler, healthRoute } from './api-server.ts';
@@ -106,8 +115,14 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     const appHandler = (req: IncomingMessage, res: ServerResponse) => {
       // Tells the app's pages and service worker where this companion's API is (its port may be chosen late).
       if (req.url?.split('?')[0] === COMPANION_INFO_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
-        return void res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
-          .end(JSON.stringify({ api: apiUrlFor(req.headers.host, urls.api), embed_origins: config.embedOrigins, nostr: apiUrlFor(req.headers.host, urls.nostr), ...(meshInvite && fromThisMachine(req) ? { invite: meshInvite } : {}) }));
+        return void res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(
+          JSON.stringify({
+            api: apiUrlFor(req.headers.host, urls.api),
+            embed_origins: config.embedOrigins,
+            nostr: apiUrlFor(req.headers.host, urls.nostr),
+            ...(meshInvite && fromThisMachine(req) ? { invite: meshInvite } : {}),
+          }),
+        );
       }
       serveStatic(req, res);
     };
@@ -131,7 +146,13 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     // One identity for Nostr and libp2p, bound to each other (src/mesh/identity.ts); persisted like the old key.
     const persist = options.persistKey !== false;
     const { identity } = await loadOrCreateIdentity(persist ? new FileIdentityStore(join(config.cacheDir, 'mesh-identity.json')) : new MemoryIdentityStore());
-    const libp2p = await startLibp2pNode({ host: config.host, port: config.libp2pPort, keyDir: persist ? config.cacheDir : null, privateKey: identity.libp2pKey, tls: keyPair }).catch((error: unknown) => {
+    const libp2p = await startLibp2pNode({
+      host: config.host,
+      port: config.libp2pPort,
+      keyDir: persist ? config.cacheDir : null,
+      privateKey: identity.libp2pKey,
+      tls: keyPair,
+    }).catch((error: unknown) => {
       throw portError(error, 'libp2p', config.libp2pPort, '--libp2p-port');
     });
     stops.push(async () => {
@@ -181,9 +202,14 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     const appOrigins = [app, `${scheme}://localhost:${appPort}`, `${scheme}://127.0.0.1:${appPort}`, ...(lan ? [`${scheme}://${lan}:${appPort}`] : [])];
     const apiToken = config.apiToken || (isLoopbackHost(config.host) ? null : generateApiToken());
     // The served model through the mesh's server tabs when a plan of theirs is ready (src/mesh/pipeline/).
-    const pipeline = options.provider ? undefined : await startCompanionPipeline({
-      node: openMesh?.node ?? mesh.node, models: options.models ?? [], modelsDir: config.modelsDir, log: (line) => console.error(`start: ${line}`),
-    });
+    const pipeline = options.provider
+      ? undefined
+      : await startCompanionPipeline({
+          node: openMesh?.node ?? mesh.node,
+          models: options.models ?? [],
+          modelsDir: config.modelsDir,
+          log: (line) => console.error(`start: ${line}`),
+        });
     if (pipeline) stops.push(async () => pipeline.stop());
     const allowedOrigins = () => [...appOrigins, ...config.corsOrigins];
     // Tabs attach on the API port (/attach) and serve models the companion may not have itself.
@@ -193,7 +219,12 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     // One context, so HTTP clients and mesh members share the model queues (fair by client: a member by its peer id).
     const apiContext = createApiContext({ ...options.api, provider });
     for (const head of [mesh, openMesh]) {
-      if (head) await serveMeshApi(head.node, (request, info) => handleApiRequest(request, apiContext, info), (line) => console.error(`companion: ${line}`));
+      if (head)
+        await serveMeshApi(
+          head.node,
+          (request, info) => handleApiRequest(request, apiContext, info),
+          (line) => console.error(`companion: ${line}`),
+        );
     }
     const apiHandler = createApiHandler({
       routes: [
@@ -215,7 +246,18 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     stops.push(() => tabs.close());
     urls.api = `${scheme}://${host}:${apiPort}`;
 
-    return { urls, apiToken, apiTokenGenerated: apiToken !== null && !config.apiToken, tls, libp2p, nostr, mesh, ...(openMesh ? { openMesh } : {}), tabs, stop: stopAll };
+    return {
+      urls,
+      apiToken,
+      apiTokenGenerated: apiToken !== null && !config.apiToken,
+      tls,
+      libp2p,
+      nostr,
+      mesh,
+      ...(openMesh ? { openMesh } : {}),
+      tabs,
+      stop: stopAll,
+    };
   } catch (error) {
     await stopAll().catch(() => {});
     throw error;
@@ -270,7 +312,9 @@ function v1Mount(api: ApiContext, token: string | null): ApiMount {
       if (!refused) return serve(req, res);
       req.resume(); // the body is not read: let it drain so the connection stays usable
       // Only the path and anthropic-version decide the error's shape.
-      const head = new Request(new URL(req.url ?? '/', 'http://api.invalid'), { headers: req.headers['anthropic-version'] ? { 'anthropic-version': '1' } : {} });
+      const head = new Request(new URL(req.url ?? '/', 'http://api.invalid'), {
+        headers: req.headers['anthropic-version'] ? { 'anthropic-version': '1' } : {},
+      });
       await sendFetchResponse(res, errorResponse(refused, speaks(head), { 'www-authenticate': 'Bearer realm="mesh-llm"' }));
     },
   };
@@ -286,7 +330,9 @@ function listen(server: Server | HttpsServer, host: string, port: number, name: 
 function portError(error: unknown, name: string, port: number, flag: string): Error {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE' || /EADDRINUSE/.test(String((error as Error).message))) {
-    return new MeshError('port_in_use', `${name}: port ${port} is already in use (another npm start?); stop it or pick another port with ${flag}`, { cause: error });
+    return new MeshError('port_in_use', `${name}: port ${port} is already in use (another npm start?); stop it or pick another port with ${flag}`, {
+      cause: error,
+    });
   }
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
     return new MeshError('bad_host', `${name}: cannot bind to this host (${(error as Error).message}); pick another with --host`, { cause: error });

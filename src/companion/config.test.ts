@@ -135,7 +135,18 @@ describe('parseCompanionArgs', () => {
     const parsed = parseCompanionArgs(['--app-port', '1', '--help'], {}, root);
     expect(parsed.kind).toBe('help');
     const text = parsed.kind === 'help' ? parsed.text : '';
-    for (const name of ['--host', 'MESH_HOST', '--public-host', 'MESH_PUBLIC_HOST', '--app-port', 'MESH_APP_PORT', '--nostr-port', '--api-port', '--libp2p-port', 'MESH_LIBP2P_PORT']) {
+    for (const name of [
+      '--host',
+      'MESH_HOST',
+      '--public-host',
+      'MESH_PUBLIC_HOST',
+      '--app-port',
+      'MESH_APP_PORT',
+      '--nostr-port',
+      '--api-port',
+      '--libp2p-port',
+      'MESH_LIBP2P_PORT',
+    ]) {
       expect(text).toContain(name);
     }
     // Help wins over a bad option or variable: it is what a confused user needs.

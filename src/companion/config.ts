@@ -79,7 +79,13 @@ interface Option {
 
 const OPTIONS: Option[] = [
   { key: 'host', flag: '--host', env: 'MESH_HOST', kind: 'host', help: 'bind address of every service' },
-  { key: 'publicHost', flag: '--public-host', env: 'MESH_PUBLIC_HOST', kind: 'publicHost', help: 'name or address other devices reach this machine by: printed URLs, invite and --https certificate name it' },
+  {
+    key: 'publicHost',
+    flag: '--public-host',
+    env: 'MESH_PUBLIC_HOST',
+    kind: 'publicHost',
+    help: 'name or address other devices reach this machine by: printed URLs, invite and --https certificate name it',
+  },
   { key: 'appPort', flag: '--app-port', env: 'MESH_APP_PORT', kind: 'port', help: 'port of the PWA (static files)' },
   { key: 'nostrPort', flag: '--nostr-port', env: 'MESH_NOSTR_PORT', kind: 'port', help: 'port of the local Nostr relay' },
   { key: 'apiPort', flag: '--api-port', env: 'MESH_API_PORT', kind: 'port', help: 'port of the HTTP API (/health, /v1/…)' },
@@ -87,16 +93,46 @@ const OPTIONS: Option[] = [
   { key: 'distDir', flag: '--dist', env: 'MESH_DIST_DIR', kind: 'path', help: 'folder of the built PWA' },
   { key: 'modelsDir', flag: '--models-dir', env: 'MESH_MODELS_DIR', kind: 'path', help: 'folder served under /models/' },
   { key: 'cacheDir', flag: '--cache-dir', env: 'MESH_CACHE_DIR', kind: 'path', help: 'folder for the persistent libp2p key' },
-  { key: 'corsOrigins', flag: '--cors-origin', env: 'MESH_CORS_ORIGINS', kind: 'origins', help: 'extra origin(s) allowed to call the API, comma-separated; * for any' },
-  { key: 'embedOrigins', flag: '--embed-origin', env: 'MESH_EMBED_ORIGINS', kind: 'origins', help: 'site(s) allowed to embed the chat widget, comma-separated; * for any (default: none)' },
+  {
+    key: 'corsOrigins',
+    flag: '--cors-origin',
+    env: 'MESH_CORS_ORIGINS',
+    kind: 'origins',
+    help: 'extra origin(s) allowed to call the API, comma-separated; * for any',
+  },
+  {
+    key: 'embedOrigins',
+    flag: '--embed-origin',
+    env: 'MESH_EMBED_ORIGINS',
+    kind: 'origins',
+    help: 'site(s) allowed to embed the chat widget, comma-separated; * for any (default: none)',
+  },
   { key: 'model', flag: '--model', env: 'MESH_MODEL', kind: 'model', help: 'model the API serves: a test model name, a .gguf path or URL' },
   { key: 'backend', flag: '--backend', env: 'MESH_BACKEND', kind: 'backend', help: 'kernels of the API engine: cpu (WASM) or ref (scalar)' },
   { key: 'apiToken', flag: '--api-token', env: 'MESH_API_TOKEN', kind: 'token', help: 'bearer token the API requires (generated on a non-loopback --host)' },
   { key: 'skipBuild', flag: '--skip-build', env: 'MESH_SKIP_BUILD', kind: 'flag', help: 'do not (re)build dist/ before serving' },
-  { key: 'https', flag: '--https', env: 'MESH_HTTPS', kind: 'flag', help: 'serve the app and API over HTTPS, the Nostr relay and libp2p over WSS, with one generated self-signed certificate (for a LAN)' },
+  {
+    key: 'https',
+    flag: '--https',
+    env: 'MESH_HTTPS',
+    kind: 'flag',
+    help: 'serve the app and API over HTTPS, the Nostr relay and libp2p over WSS, with one generated self-signed certificate (for a LAN)',
+  },
   { key: 'skipModel', flag: '--skip-model', env: 'MESH_SKIP_MODEL', kind: 'flag', help: 'load no model (the API answers 503 until a peer serves one)' },
-  { key: 'meshName', flag: '--mesh-name', env: 'MESH_NAME', kind: 'meshName', help: 'also head a public or named mesh of this name (anyone who knows the name may join; its peers are strangers who see prompts)' },
-  { key: 'meshVisibility', flag: '--mesh-visibility', env: 'MESH_VISIBILITY', kind: 'visibility', help: 'of the --mesh-name mesh: public (listed on the relay) or named (found by its name only)' },
+  {
+    key: 'meshName',
+    flag: '--mesh-name',
+    env: 'MESH_NAME',
+    kind: 'meshName',
+    help: 'also head a public or named mesh of this name (anyone who knows the name may join; its peers are strangers who see prompts)',
+  },
+  {
+    key: 'meshVisibility',
+    flag: '--mesh-visibility',
+    env: 'MESH_VISIBILITY',
+    kind: 'visibility',
+    help: 'of the --mesh-name mesh: public (listed on the relay) or named (found by its name only)',
+  },
 ];
 
 /** Small enough to generate in a moment on first start (see tools/models/registry.ts). */
@@ -127,7 +163,17 @@ export function defaultConfig(root: string): CompanionConfig {
 }
 
 const VALUE_NAME: Record<Kind, string> = {
-  host: 'address', publicHost: 'host', port: 'port', path: 'dir', origins: 'origins', flag: '', model: 'model', backend: 'name', token: 'token', meshName: 'name', visibility: 'public|named',
+  host: 'address',
+  publicHost: 'host',
+  port: 'port',
+  path: 'dir',
+  origins: 'origins',
+  flag: '',
+  model: 'model',
+  backend: 'name',
+  token: 'token',
+  meshName: 'name',
+  visibility: 'public|named',
 };
 
 export function helpText(root: string): string {
@@ -135,7 +181,14 @@ export function helpText(root: string): string {
   const lines = OPTIONS.map((o) => {
     const value = o.kind === 'flag' ? '' : ` <${VALUE_NAME[o.kind]}>`;
     const value0 = defaults[o.key];
-    const text = o.kind === 'path' ? relative(root, String(value0)) : o.kind === 'publicHost' ? 'the bind host; for 0.0.0.0 or :: the default route\'s address' : o.kind === 'origins' || o.kind === 'token' || o.kind === 'meshName' ? 'none' : String(value0);
+    const text =
+      o.kind === 'path'
+        ? relative(root, String(value0))
+        : o.kind === 'publicHost'
+          ? "the bind host; for 0.0.0.0 or :: the default route's address"
+          : o.kind === 'origins' || o.kind === 'token' || o.kind === 'meshName'
+            ? 'none'
+            : String(value0);
     const shown = o.kind === 'flag' ? '' : ` (default ${text})`;
     return `  ${(o.flag + value).padEnd(26)} ${o.env.padEnd(18)} ${o.help}${shown}`;
   });
@@ -187,7 +240,8 @@ export function parseCompanionArgs(argv: readonly string[], env: Record<string, 
     let raw = token.value;
     if (option.kind === 'flag') raw ??= 'true';
     // Not strict, Node takes the next argument as the value even when it is the next flag.
-    else if (raw === undefined || (!token.inlineValue && raw.startsWith('--'))) throw new ConfigError(`option ${name} needs a value, e.g. ${name}=${example(option)}`);
+    else if (raw === undefined || (!token.inlineValue && raw.startsWith('--')))
+      throw new ConfigError(`option ${name} needs a value, e.g. ${name}=${example(option)}`);
     const value = convert(option, raw, `option ${name}`, root);
     // A repeated --cors-origin or --embed-origin adds up; the first flag replaces what the environment said.
     set[option.key] = option.kind === 'origins' && seen.has(option.key) ? [...(set[option.key] as string[]), ...(value as string[])] : value;
@@ -198,8 +252,17 @@ export function parseCompanionArgs(argv: readonly string[], env: Record<string, 
 
 function example(option: Option): string {
   const examples: Record<Kind, string> = {
-    port: '8080', host: '127.0.0.1', publicHost: 'mybox.lan', origins: 'http://localhost:5173', model: DEFAULT_MODEL, backend: 'cpu', token: 'some-secret', path: 'path', flag: 'true',
-    meshName: 'my-mesh', visibility: 'public',
+    port: '8080',
+    host: '127.0.0.1',
+    publicHost: 'mybox.lan',
+    origins: 'http://localhost:5173',
+    model: DEFAULT_MODEL,
+    backend: 'cpu',
+    token: 'some-secret',
+    path: 'path',
+    flag: 'true',
+    meshName: 'my-mesh',
+    visibility: 'public',
   };
   return examples[option.kind];
 }
@@ -213,7 +276,8 @@ function convert(option: Option, raw: string, where: string, root: string): unkn
     case 'publicHost': {
       const host = parseHost(raw, where);
       // Other machines cannot dial a wildcard: it is a bind address, not a destination.
-      if (host === '0.0.0.0' || host === '::') throw new ConfigError(`${where} must name this machine as other devices reach it, e.g. 192.168.1.20 or mybox.lan, got ${JSON.stringify(raw)}`);
+      if (host === '0.0.0.0' || host === '::')
+        throw new ConfigError(`${where} must name this machine as other devices reach it, e.g. 192.168.1.20 or mybox.lan, got ${JSON.stringify(raw)}`);
       return host;
     }
     case 'path':
@@ -230,7 +294,8 @@ function convert(option: Option, raw: string, where: string, root: string): unkn
       return raw.trim();
     case 'token':
       // Sent in an HTTP header by every client: printable ASCII without spaces, long enough to guess badly.
-      if (!/^[\x21-\x7e]{8,}$/.test(raw.trim())) throw new ConfigError(`${where} must be at least 8 printable characters without spaces, got ${raw.trim().length} characters`);
+      if (!/^[\x21-\x7e]{8,}$/.test(raw.trim()))
+        throw new ConfigError(`${where} must be at least 8 printable characters without spaces, got ${raw.trim().length} characters`);
       return raw.trim();
     case 'meshName':
       return parseMeshName(raw, where);
@@ -261,7 +326,9 @@ export function parseModel(raw: string, where: string, root: string): string {
   }
   if (/\.gguf$/i.test(text)) return text.startsWith('/') ? text : join(root, text);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(text)) {
-    throw new ConfigError(`${where} must be a model name such as ${DEFAULT_MODEL}, a path to a .gguf file, or an http(s) URL of one; got ${JSON.stringify(raw)}`);
+    throw new ConfigError(
+      `${where} must be a model name such as ${DEFAULT_MODEL}, a path to a .gguf file, or an http(s) URL of one; got ${JSON.stringify(raw)}`,
+    );
   }
   return text;
 }
@@ -285,7 +352,10 @@ export function parseHost(raw: string, where: string): string {
 }
 
 function parseOrigins(raw: string, where: string): string[] {
-  const origins = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const origins = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const origin of origins) {
     if (origin === '*') continue;
     let url: URL;

@@ -7,7 +7,16 @@ const MIB = 1024 * 1024;
 function run(isTTY: boolean, steps: [ms: number, p: Partial<DownloadProgress>][]): string {
   let out = '';
   let t = 0;
-  const report = progressReporter({ isTTY, columns: 100, write: (s) => { out += s; } }, { now: () => t, prefix: 'start: ' });
+  const report = progressReporter(
+    {
+      isTTY,
+      columns: 100,
+      write: (s) => {
+        out += s;
+      },
+    },
+    { now: () => t, prefix: 'start: ' },
+  );
   for (const [ms, p] of steps) {
     t = ms;
     report({ file: 'm.gguf', part: 1, parts: 1, received: 0, total: 100 * MIB, fetched: 0, done: false, ...p });
@@ -44,7 +53,15 @@ describe('progressReporter', () => {
 
   it('names the shard of a split model and copes without a length', () => {
     let out = '';
-    const report = progressReporter({ isTTY: false, write: (s) => { out += s; } }, { now: () => 0 });
+    const report = progressReporter(
+      {
+        isTTY: false,
+        write: (s) => {
+          out += s;
+        },
+      },
+      { now: () => 0 },
+    );
     report({ file: 'big-00002-of-00003.gguf', part: 2, parts: 3, received: 5 * MIB, total: undefined, fetched: 5 * MIB, done: false });
     expect(out).toBe('downloading big-00002-of-00003.gguf (2/3): 5.0 MiB\n');
   });

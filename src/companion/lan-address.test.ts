@@ -3,10 +3,19 @@ import { describe, expect, it } from 'vitest';
 import { advertisedHost, defaultRouteInterface, interfaceAddress, lanAddress, multiaddrHost, osSources, type LanAddressSources } from './lan-address.ts';
 
 const HEADER = 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT';
-const route = (iface: string, destination: string, flags: string, metric: number, mask: string) => `${iface}\t${destination}\t010200C0\t${flags}\t0\t0\t${metric}\t${mask}\t0\t0\t0`;
+const route = (iface: string, destination: string, flags: string, metric: number, mask: string) =>
+  `${iface}\t${destination}\t010200C0\t${flags}\t0\t0\t${metric}\t${mask}\t0\t0\t0`;
 
 function address(addr: string, family: 'IPv4' | 'IPv6', internal = false): NetworkInterfaceInfo {
-  return { address: addr, family, internal, netmask: '', mac: '00:00:00:00:00:00', cidr: null, ...(family === 'IPv6' ? { scopeid: 0 } : {}) } as NetworkInterfaceInfo;
+  return {
+    address: addr,
+    family,
+    internal,
+    netmask: '',
+    mac: '00:00:00:00:00:00',
+    cidr: null,
+    ...(family === 'IPv6' ? { scopeid: 0 } : {}),
+  } as NetworkInterfaceInfo;
 }
 
 const INTERFACES = {

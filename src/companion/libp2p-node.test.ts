@@ -49,7 +49,10 @@ describe('companion libp2p node', () => {
     // A browser tab does this: listen "through" the relay, which makes a reservation on it.
     const listener = await createClient([`${address}/p2p-circuit`]);
     const relayed = await waitFor('a relayed address', () =>
-      listener.getMultiaddrs().map(String).find((a) => a.includes('/p2p-circuit')),
+      listener
+        .getMultiaddrs()
+        .map(String)
+        .find((a) => a.includes('/p2p-circuit')),
     );
     expect(relayed).toContain(`${node.peerId.toString()}/p2p-circuit/p2p/${listener.peerId.toString()}`);
     expect(node.services.relay.reservations.has(listener.peerId)).toBe(true);

@@ -82,7 +82,10 @@ export async function startLibp2pNode(options: Libp2pNodeOptions): Promise<Compa
  * given. Without one, a wildcard bind's loopback address: the one that works from this machine.
  */
 export function webSocketAddress(node: Libp2p, host?: string): string {
-  const addresses = node.getMultiaddrs().map(String).filter((a) => a.includes('/ws/'));
+  const addresses = node
+    .getMultiaddrs()
+    .map(String)
+    .filter((a) => a.includes('/ws/'));
   const address = addresses.find((a) => a.startsWith('/ip4/127.') || a.startsWith('/ip6/::1/')) ?? addresses[0];
   if (!address) throw new MeshError('libp2p_not_listening', 'the libp2p node has no WebSockets address; is the port free?');
   return host === undefined ? address : address.replace(/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+/, multiaddrHost(host));
@@ -94,7 +97,11 @@ async function loadOrCreateKey(dir: string): Promise<PrivateKey> {
     return privateKeyFromProtobuf(await readFile(path));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new MeshError('libp2p_bad_key', `cannot read the companion's libp2p key at ${path} (${(error as Error).message}); delete the file to make a new peer id`, { cause: error });
+      throw new MeshError(
+        'libp2p_bad_key',
+        `cannot read the companion's libp2p key at ${path} (${(error as Error).message}); delete the file to make a new peer id`,
+        { cause: error },
+      );
     }
   }
   const key = await generateKeyPair('Ed25519');

@@ -40,12 +40,22 @@ describe('MemoryEventRepository', () => {
     repo.upsert(sign(alice, 0, 200, [], 'profile v2'));
     expect(repo.upsert(sign(alice, 0, 150, [], 'late old profile')).isDuplicate).toBe(true);
     repo.upsert(sign(bob, 0, 100, [], 'bob profile'));
-    expect(repo.find({ kinds: [0] }).map((e) => e.content).sort()).toEqual(['bob profile', 'profile v2']);
+    expect(
+      repo
+        .find({ kinds: [0] })
+        .map((e) => e.content)
+        .sort(),
+    ).toEqual(['bob profile', 'profile v2']);
 
     repo.upsert(sign(alice, 30078, 100, [['d', 'a']], 'a1'));
     repo.upsert(sign(alice, 30078, 100, [['d', 'b']], 'b1'));
     repo.upsert(sign(alice, 30078, 101, [['d', 'a']], 'a2'));
-    expect(repo.find({ kinds: [30078] }).map((e) => e.content).sort()).toEqual(['a2', 'b1']);
+    expect(
+      repo
+        .find({ kinds: [30078] })
+        .map((e) => e.content)
+        .sort(),
+    ).toEqual(['a2', 'b1']);
     expect(repo.size).toBe(4);
   });
 
@@ -73,7 +83,13 @@ describe('MemoryEventRepository', () => {
     const theirs = sign(bob, 1, 100, [], 'theirs');
     const addressable = sign(alice, 30078, 100, [['d', 'peer']], 'announce');
     for (const e of [mine, theirs, addressable]) repo.upsert(e);
-    await repo.deleteByDeletionRequest(sign(alice, 5, 200, [['e', mine.id], ['e', theirs.id], ['a', `30078:${addressable.pubkey}:peer`]]));
+    await repo.deleteByDeletionRequest(
+      sign(alice, 5, 200, [
+        ['e', mine.id],
+        ['e', theirs.id],
+        ['a', `30078:${addressable.pubkey}:peer`],
+      ]),
+    );
     expect(repo.find({}).map((e) => e.content)).toEqual(['theirs']);
   });
 });

@@ -47,13 +47,19 @@ async function startServer(dir: string): Promise<ModelServer> {
       state.bodyBytes += chunk.byteLength;
       return write(chunk);
     }) as typeof res.write;
-    res.on('finish', () => { entry.status = res.statusCode; });
+    res.on('finish', () => {
+      entry.status = res.statusCode;
+    });
     void serveFile(req, res, join(dir, basename(path)));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return Object.assign(state, {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}/models/`,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   });
 }
 
@@ -204,7 +210,9 @@ describe('downloadModel', () => {
   });
 
   it('names the stored file after the URL’s last segment and refuses links that are not .gguf files', () => {
-    expect(modelFileName('https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf?download=true')).toBe('qwen2.5-0.5b-instruct-q4_k_m.gguf');
+    expect(modelFileName('https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf?download=true')).toBe(
+      'qwen2.5-0.5b-instruct-q4_k_m.gguf',
+    );
     expect(() => modelFileName('https://example.com/models/')).toThrow(/should end in a \.gguf/);
     expect(() => modelFileName('ftp://example.com/m.gguf')).toThrow(/only http/);
     expect(() => modelFileName('https://example.com/%2e.gguf')).toThrow(ModelDownloadError);

@@ -77,10 +77,14 @@ export function modelFileName(url: string): string {
   } catch {
     throw new ModelDownloadError('model_url_invalid', `“${url}” is not a URL; give an http(s) link to a .gguf file`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ModelDownloadError('model_url_invalid', `only http(s) links can be downloaded, not ${parsed.protocol}`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new ModelDownloadError('model_url_invalid', `only http(s) links can be downloaded, not ${parsed.protocol}`);
   const name = basename(decodeURIComponent(parsed.pathname));
   if (!/\.gguf$/i.test(name) || /[\\/\0]/.test(name) || name.startsWith('.')) {
-    throw new ModelDownloadError('model_url_invalid', `the link should end in a .gguf file name (got “${name || parsed.pathname}”); on Hugging Face use the file’s “resolve/main/…” link`);
+    throw new ModelDownloadError(
+      'model_url_invalid',
+      `the link should end in a .gguf file name (got “${name || parsed.pathname}”); on Hugging Face use the file’s “resolve/main/…” link`,
+    );
   }
   return name;
 }
@@ -168,7 +172,11 @@ async function download(url: string, path: string, o: FileOptions): Promise<numb
     try {
       const got = await fetchInto(url, path, part, have, known, tally, o);
       if (got === RESTART && restarts++ < 1) continue;
-      if (got === RESTART) throw new ModelDownloadError('model_download_http', `${url} keeps answering ranges that do not continue the partial download; delete ${part} and start again`);
+      if (got === RESTART)
+        throw new ModelDownloadError(
+          'model_download_http',
+          `${url} keeps answering ranges that do not continue the partial download; delete ${part} and start again`,
+        );
       break;
     } catch (error) {
       const transient = error instanceof ModelDownloadError && (error.code === 'model_download_interrupted' || error.code === 'model_download_network');
@@ -190,7 +198,15 @@ const RESTART = -1;
  * One GET: appends to `part` from `have` (when the server still has that version) or starts it over;
  * returns 0, or RESTART. `tally` counts the body bytes of every attempt.
  */
-async function fetchInto(url: string, path: string, part: string, have: number, known: Validators | undefined, tally: { fetched: number }, o: FileOptions): Promise<number> {
+async function fetchInto(
+  url: string,
+  path: string,
+  part: string,
+  have: number,
+  known: Validators | undefined,
+  tally: { fetched: number },
+  o: FileOptions,
+): Promise<number> {
   const file = basename(path);
   const validator = known?.etag ?? known?.lastModified;
   const resuming = have > 0 && validator !== undefined;
@@ -199,7 +215,11 @@ async function fetchInto(url: string, path: string, part: string, have: number, 
   try {
     res = await (o.fetch ?? fetch)(url, { headers });
   } catch (error) {
-    throw new ModelDownloadError('model_download_network', `cannot reach ${hostOf(url)} (${(error as Error).message}); check the URL and the connection, then start again (the download resumes)`, { cause: error });
+    throw new ModelDownloadError(
+      'model_download_network',
+      `cannot reach ${hostOf(url)} (${(error as Error).message}); check the URL and the connection, then start again (the download resumes)`,
+      { cause: error },
+    );
   }
   if (res.status === 416 && resuming) {
     // The partial file is not a prefix this server can continue (e.g. it grew past a shrunken file).
@@ -209,7 +229,10 @@ async function fetchInto(url: string, path: string, part: string, have: number, 
     return RESTART;
   }
   if (res.status === 404 || res.status === 410) {
-    throw new ModelDownloadError('model_download_not_found', `${url} answered ${res.status} ${res.statusText || 'Not Found'}: no model there; check the link (on Hugging Face, the file’s “resolve/main/…” link)`);
+    throw new ModelDownloadError(
+      'model_download_not_found',
+      `${url} answered ${res.status} ${res.statusText || 'Not Found'}: no model there; check the link (on Hugging Face, the file’s “resolve/main/…” link)`,
+    );
   }
   if (res.status !== 200 && res.status !== 206) {
     throw new ModelDownloadError('model_download_http', `${url} answered ${res.status} ${res.statusText}; check the link, or try again later`);
@@ -237,7 +260,16 @@ async function fetchInto(url: string, path: string, part: string, have: number, 
   return 0;
 }
 
-async function streamBody(res: Response, part: string, start: number, total: number | undefined, tally: { fetched: number }, o: FileOptions, file: string, url: string): Promise<void> {
+async function streamBody(
+  res: Response,
+  part: string,
+  start: number,
+  total: number | undefined,
+  tally: { fetched: number },
+  o: FileOptions,
+  file: string,
+  url: string,
+): Promise<void> {
   const out = await open(part, start > 0 ? 'a' : 'w');
   let received = start;
   try {
@@ -257,7 +289,11 @@ async function streamBody(res: Response, part: string, start: number, total: num
 }
 
 function interrupted(file: string, url: string, received: number, total: number | undefined, why: string, cause?: unknown): ModelDownloadError {
-  return new ModelDownloadError('model_download_interrupted', `the download of ${file} from ${hostOf(url)} stopped at ${received} of ${total ?? '?'} bytes (${why}); start again to resume from there`, { cause });
+  return new ModelDownloadError(
+    'model_download_interrupted',
+    `the download of ${file} from ${hostOf(url)} stopped at ${received} of ${total ?? '?'} bytes (${why}); start again to resume from there`,
+    { cause },
+  );
 }
 
 async function checkMagic(part: string, url: string): Promise<void> {
@@ -270,7 +306,10 @@ async function checkMagic(part: string, url: string): Promise<void> {
   }
   if (head.toString('latin1') !== GGUF_MAGIC) {
     await rm(part, { force: true });
-    throw new ModelDownloadError('model_download_not_gguf', `${url} is not a GGUF file (it starts with “${head.toString('latin1').replace(/[^\x20-\x7e]/g, '?')}”, maybe an HTML page); give the link to the .gguf file itself`);
+    throw new ModelDownloadError(
+      'model_download_not_gguf',
+      `${url} is not a GGUF file (it starts with “${head.toString('latin1').replace(/[^\x20-\x7e]/g, '?')}”, maybe an HTML page); give the link to the .gguf file itself`,
+    );
   }
 }
 

@@ -35,10 +35,12 @@ beforeAll(async () => {
   mkdirSync(join(dir, '.cache', 'models'), { recursive: true });
   writeFileSync(join(dir, '.cache', 'models', 'tiny.gguf'), model);
   writeFileSync(join(dir, 'secret.txt'), 'outside the served folder');
-  server = createServer(createStaticHandler([
-    { prefix: '/', dir: dist, spa: true },
-    { prefix: '/models/', dir: models },
-  ]));
+  server = createServer(
+    createStaticHandler([
+      { prefix: '/', dir: dist, spa: true },
+      { prefix: '/models/', dir: models },
+    ]),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -55,7 +57,9 @@ function plainGet(path: string, headers: Record<string, string>): Promise<{ stat
     request(`${base}${path}`, { headers }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 

@@ -5,10 +5,7 @@
 import type { WebSocket } from 'ws';
 import type { GenerateRequest, Generation, ModelDescriptor, ModelText } from '../provider/provider.ts';
 import { ApiError } from '../protocol/api-error.ts';
-import {
-  decodeTokenizerMetadata, DEFAULT_TAB_WINDOW,
-  type CompanionMessage, type TabMessage, type TabModel,
-} from '../protocol/tab-attach.ts';
+import { decodeTokenizerMetadata, DEFAULT_TAB_WINDOW, type CompanionMessage, type TabMessage, type TabModel } from '../protocol/tab-attach.ts';
 import type { GgufValue } from '../gguf/reader.ts';
 import { chatTemplateFor, Tokenizer } from '../tokenizer/index.ts';
 
@@ -39,7 +36,9 @@ class TabRun {
   next(): Promise<Item> {
     const item = this.items.shift();
     if (item) return Promise.resolve(item);
-    return new Promise((resolve) => { this.waiter = resolve; });
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
   }
 }
 
@@ -89,7 +88,12 @@ export class TabConnection {
   closeRuns(reason: string): void {
     this.closed = true;
     for (const [id, run] of this.runs) {
-      run.push({ error: new ApiError('unavailable', `the tab ${this.peer} serving this model left mid-request (${reason}); retry, another peer may serve it`, { code: 'peer_left', retryAfter: 1 }) });
+      run.push({
+        error: new ApiError('unavailable', `the tab ${this.peer} serving this model left mid-request (${reason}); retry, another peer may serve it`, {
+          code: 'peer_left',
+          retryAfter: 1,
+        }),
+      });
       this.runs.delete(id);
     }
   }
@@ -101,7 +105,15 @@ export class TabConnection {
     const run = new TabRun();
     this.runs.set(id, run);
     const window = DEFAULT_TAB_WINDOW;
-    this.send({ type: 'generate', id, model: request.model, promptTokens: request.promptTokens, maxTokens: request.maxTokens, sampling: request.sampling, window });
+    this.send({
+      type: 'generate',
+      id,
+      model: request.model,
+      promptTokens: request.promptTokens,
+      maxTokens: request.maxTokens,
+      sampling: request.sampling,
+      window,
+    });
     const stop = () => {
       if (run.ended) return;
       run.push({ error: new DOMException('the client aborted the request', 'AbortError') });

@@ -18,7 +18,8 @@ let tab: TabServe;
 
 function attach(name: string, model = TAB_MODEL): Promise<TabServe> {
   return startTabServe({
-    api: t.companion.urls.api, name,
+    api: t.companion.urls.api,
+    name,
     models: [{ id: model, source: t.served.model.engine }],
     connect: (url) => new WebSocket(url, { origin: t.companion.urls.app }) as unknown as TabSocket,
   });
@@ -30,7 +31,10 @@ async function rawSocket(origin: string): Promise<{ ws: WebSocket; frames: unkno
   const frames: unknown[] = [];
   ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
   const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
   return { ws, frames, closed };
 }
 
@@ -52,7 +56,7 @@ afterAll(async () => {
 const chat = [{ role: 'user' as const, content: 'Describe the sea.' }];
 
 describe('tabs attached to the companion', () => {
-  it('lists the tab\'s model beside the companion\'s own', async () => {
+  it("lists the tab's model beside the companion's own", async () => {
     expect(tab.peer).toBe('tab-node');
     const ids = [];
     for await (const m of openai.models.list()) ids.push(m.id);
@@ -60,7 +64,7 @@ describe('tabs attached to the companion', () => {
     expect(t.companion.tabs.attached).toEqual([{ peer: 'tab-node', models: [TAB_MODEL], busy: 0 }]);
   });
 
-  it('serves the tab\'s model with the engine\'s greedy text and usage, naming the tab', async () => {
+  it("serves the tab's model with the engine's greedy text and usage, naming the tab", async () => {
     const want = await greedyChat(t, chat, 12);
     const { data, response } = await openai.chat.completions.create({ model: TAB_MODEL, messages: chat, max_tokens: 12, temperature: 0 }).withResponse();
     expect(data.choices[0].message.content).toBe(want.text);
@@ -75,7 +79,11 @@ describe('tabs attached to the companion', () => {
   it('stops the tab when the client aborts mid-stream', async () => {
     const stream = await openai.chat.completions.create({ model: TAB_MODEL, messages: chat, max_tokens: 400, temperature: 0, stream: true });
     let n = 0;
-    for await (const _ of stream) if (++n === 4) { stream.controller.abort(); break; }
+    for await (const _ of stream)
+      if (++n === 4) {
+        stream.controller.abort();
+        break;
+      }
     const log = tab.requests.at(-1)!;
     await until(() => log.state !== 'running');
     expect(log.state).toBe('aborted');
@@ -136,10 +144,25 @@ describe('tabs attached to the companion', () => {
     // an attached tab sending junk gets an error frame for each and keeps its connection
     const j = await rawSocket(t.companion.urls.app);
     const engine = t.served.model.engine;
-    j.ws.send(JSON.stringify({ type: 'hello', version: TAB_ATTACH_VERSION, tab: 'junk', models: [{ id: 'junk-model', contextLength: 64, layers: 2, tokenizer: encodeTokenizerMetadata(engine.model.header.metadata) }] }));
+    j.ws.send(
+      JSON.stringify({
+        type: 'hello',
+        version: TAB_ATTACH_VERSION,
+        tab: 'junk',
+        models: [{ id: 'junk-model', contextLength: 64, layers: 2, tokenizer: encodeTokenizerMetadata(engine.model.header.metadata) }],
+      }),
+    );
     await until(() => j.frames.length === 1);
     expect(j.frames[0]).toMatchObject({ type: 'welcome', peer: 'tab-junk' });
-    const junk = ['', '[]', '{"type":"token"}', '{"type":"token","id":"nope","token":-1}', '{"type":"hello"}', 'x'.repeat(10_000), '{"type":"done","id":"unknown-run"}'];
+    const junk = [
+      '',
+      '[]',
+      '{"type":"token"}',
+      '{"type":"token","id":"nope","token":-1}',
+      '{"type":"hello"}',
+      'x'.repeat(10_000),
+      '{"type":"done","id":"unknown-run"}',
+    ];
     const sent = Array.from({ length: 50 }, (_, i) => junk[i % junk.length]);
     for (const frame of sent) j.ws.send(frame);
     // every frame but the well-formed "done" of a run nobody knows is answered with an error
@@ -164,11 +187,15 @@ describe('attaching to a companion that requires its API token', () => {
     const locked = await startTestCompanion({ apiToken: 'sesame' });
     try {
       const url = `${locked.companion.urls.api.replace('http', 'ws')}/attach`;
-      const open = (suffix: string) => new Promise<void>((resolve, reject) => {
-        const ws = new WebSocket(url + suffix, { origin: locked.companion.urls.app });
-        ws.once('open', () => { ws.close(); resolve(); });
-        ws.once('error', reject);
-      });
+      const open = (suffix: string) =>
+        new Promise<void>((resolve, reject) => {
+          const ws = new WebSocket(url + suffix, { origin: locked.companion.urls.app });
+          ws.once('open', () => {
+            ws.close();
+            resolve();
+          });
+          ws.once('error', reject);
+        });
       await expect(open('')).rejects.toThrow(/401/);
       await expect(open('?token=wrong')).rejects.toThrow(/401/);
       await open('?token=sesame');

@@ -7,10 +7,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText } from '../provider/provider.ts';
 import { ApiError } from '../protocol/api-error.ts';
-import {
-  MAX_TAB_FRAME_BYTES, readTabMessage, TAB_ATTACH_PATH, TAB_ATTACH_VERSION,
-  type CompanionMessage,
-} from '../protocol/tab-attach.ts';
+import { MAX_TAB_FRAME_BYTES, readTabMessage, TAB_ATTACH_PATH, TAB_ATTACH_VERSION, type CompanionMessage } from '../protocol/tab-attach.ts';
 import { isAllowedOrigin } from './api-server.ts';
 import { TabConnection } from './tab-connection.ts';
 

@@ -42,7 +42,11 @@ export class TabRoutingProvider implements ModelProvider {
 
   async promptLogprobs(request: PromptLogprobsRequest): Promise<PromptLogprobs> {
     const p = await this.route(request.model);
-    if (!p.promptLogprobs) throw new ApiError('invalid_request', `this model's provider does not report log-probs ("${request.model}" is served by a tab); remove logprobs`, { param: 'logprobs', code: 'logprobs_not_supported' });
+    if (!p.promptLogprobs)
+      throw new ApiError('invalid_request', `this model's provider does not report log-probs ("${request.model}" is served by a tab); remove logprobs`, {
+        param: 'logprobs',
+        code: 'logprobs_not_supported',
+      });
     return p.promptLogprobs(request);
   }
 

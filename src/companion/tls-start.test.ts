@@ -74,10 +74,28 @@ describe('npm start -- --https', () => {
     const cache = join(dir, 'cache');
     mkdirSync(dist);
     writeFileSync(join(dist, 'index.html'), '<!doctype html><title>https app</title>');
-    const child = spawn(join(root, 'node_modules', '.bin', 'node'), [
-      'scripts/start.ts', '--https', '--skip-build', '--skip-model', '--dist', dist, '--cache-dir', cache,
-      '--app-port', '0', '--nostr-port', '0', '--api-port', '0', '--libp2p-port', '0',
-    ], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      join(root, 'node_modules', '.bin', 'node'),
+      [
+        'scripts/start.ts',
+        '--https',
+        '--skip-build',
+        '--skip-model',
+        '--dist',
+        dist,
+        '--cache-dir',
+        cache,
+        '--app-port',
+        '0',
+        '--nostr-port',
+        '0',
+        '--api-port',
+        '0',
+        '--libp2p-port',
+        '0',
+      ],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -120,7 +138,11 @@ describe('npm start -- --https', () => {
       // The API over https with the same certificate; /health lists the secure URLs.
       const health = await get(`${printed.api}/health`, ca);
       expect(health.status).toBe(200);
-      expect((JSON.parse(health.body) as { services: Record<string, string> }).services).toMatchObject({ api: printed.api, nostr: printed.nostr, libp2p: printed.libp2p });
+      expect((JSON.parse(health.body) as { services: Record<string, string> }).services).toMatchObject({
+        api: printed.api,
+        nostr: printed.nostr,
+        libp2p: printed.libp2p,
+      });
       // The tab-attach socket is wss on the API port, for the app's https origin.
       await new Promise<void>((resolve, reject) => {
         const tab = new WebSocket(`${printed.api.replace(/^https:/, 'wss:')}/attach`, { ca, origin: printed.app });

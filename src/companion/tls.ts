@@ -40,7 +40,9 @@ function certificateNames(hosts: readonly string[]): string[] {
 
 /** The subjectAltName value for these hosts, as openssl and Node write it: IP addresses as IP:, names as DNS:. */
 export function subjectAltNames(hosts: readonly string[]): string {
-  return certificateNames(hosts).map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  return certificateNames(hosts)
+    .map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`))
+    .join(',');
 }
 
 /** Whether a certificate names every host and stays valid for at least another day. */
@@ -56,7 +58,9 @@ export function certificateCovers(pem: string, hosts: readonly string[], now = D
   // Node prints IPv6 SANs expanded and upper-case; compare those loosely through the URL parser.
   const norm = (entry: string) => (entry.startsWith('IP:') && entry.includes(':', 3) ? `IP:${new URL(`http://[${entry.slice(3)}]`).hostname}` : entry);
   const haveNorm = new Set([...have].map(norm));
-  return subjectAltNames(hosts).split(',').every((want) => haveNorm.has(norm(want)));
+  return subjectAltNames(hosts)
+    .split(',')
+    .every((want) => haveNorm.has(norm(want)));
 }
 
 /** The certificate and key for `hosts` under `dir`, made when missing, expiring or lacking a host. */
@@ -93,7 +97,11 @@ export async function ensureCertificate(dir: string, hosts: readonly string[]): 
     await rename(tmpCert, certPath);
   } catch (error) {
     await Promise.all([tmpCert, tmpKey].map((tmp) => rm(tmp, { force: true }).catch(() => undefined)));
-    throw new TlsError('certificate_unwritable', `--https could not keep its certificate in ${dir} (${(error as Error).message}); pass a writable --cache-dir or serve over http`, { cause: error });
+    throw new TlsError(
+      'certificate_unwritable',
+      `--https could not keep its certificate in ${dir} (${(error as Error).message}); pass a writable --cache-dir or serve over http`,
+      { cause: error },
+    );
   }
   return files(made.cert, made.private, certPath, keyPath, true);
 }
@@ -104,5 +112,7 @@ function files(cert: string, key: string, certPath: string, keyPath: string, cre
 
 /** Base64 SHA-256 of a certificate's SubjectPublicKeyInfo (the form HPKP pins and Chromium flags use). */
 export function spkiHash(pem: string): string {
-  return createHash('sha256').update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+  return createHash('sha256')
+    .update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('base64');
 }

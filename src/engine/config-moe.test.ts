@@ -5,21 +5,26 @@ import { gguf, type GgufMetaValue } from '../gguf/writer.ts';
 import { modelConfig } from './config.ts';
 import { synthModelBytes, type SynthOptions } from './testing/synthetic-models.ts';
 
-const configOf = (o: SynthOptions = {}, extra: [string, GgufMetaValue][] = []) =>
-  modelConfig(parseGgufHeader(synthModelBytes({ ...o, extraMetadata: extra })));
+const configOf = (o: SynthOptions = {}, extra: [string, GgufMetaValue][] = []) => modelConfig(parseGgufHeader(synthModelBytes({ ...o, extraMetadata: extra })));
 const experts = { count: 8, used: 2 };
 
 describe('MoE config', () => {
   it('qwen2moe: expert width defaults to n_ff / n_expert_used, the shared expert to n_ff; no renormalisation', () => {
     expect(configOf({ arch: 'qwen2moe', experts })).toMatchObject({ nExpert: 8, nExpertUsed: 2, nFfExp: 32, nFfShexp: 64, expertWeightsNorm: false });
-    const c = configOf({ arch: 'qwen2moe', experts }, [['qwen2moe.expert_feed_forward_length', gguf.u32(16)], ['qwen2moe.expert_shared_feed_forward_length', gguf.u32(48)]]);
+    const c = configOf({ arch: 'qwen2moe', experts }, [
+      ['qwen2moe.expert_feed_forward_length', gguf.u32(16)],
+      ['qwen2moe.expert_shared_feed_forward_length', gguf.u32(48)],
+    ]);
     expect(c).toMatchObject({ nFfExp: 16, nFfShexp: 48 });
     expect(c.rope.mode).toBe('neox');
   });
 
   it('qwen3moe: no shared expert, renormalised top-k, expert width from its key', () => {
-    expect(configOf({ arch: 'qwen3moe', experts }, [['qwen3moe.expert_feed_forward_length', gguf.u32(24)]]))
-      .toMatchObject({ nFfExp: 24, nFfShexp: 0, expertWeightsNorm: true });
+    expect(configOf({ arch: 'qwen3moe', experts }, [['qwen3moe.expert_feed_forward_length', gguf.u32(24)]])).toMatchObject({
+      nFfExp: 24,
+      nFfShexp: 0,
+      expertWeightsNorm: true,
+    });
   });
 
   it('Mixtral (llama) experts are n_ff wide and renormalised', () => {

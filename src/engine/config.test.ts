@@ -4,8 +4,7 @@ import { gguf, type GgufMetaValue } from '../gguf/writer.ts';
 import { modelConfig } from './config.ts';
 import { synthModelBytes, type SynthOptions } from './testing/synthetic-models.ts';
 
-const configOf = (o: SynthOptions = {}, extra: [string, GgufMetaValue][] = []) =>
-  modelConfig(parseGgufHeader(synthModelBytes({ ...o, extraMetadata: extra })));
+const configOf = (o: SynthOptions = {}, extra: [string, GgufMetaValue][] = []) => modelConfig(parseGgufHeader(synthModelBytes({ ...o, extraMetadata: extra })));
 
 describe('model config from GGUF metadata', () => {
   it('reads a llama: shapes, eps, normal RoPE over the whole head, no scaling', () => {
@@ -22,14 +21,25 @@ describe('model config from GGUF metadata', () => {
   });
 
   it('linear scaling divides frequencies by the factor; "none" ignores it', () => {
-    expect(configOf({}, [['llama.rope.scaling.type', gguf.string('linear')], ['llama.rope.scaling.factor', gguf.f32(4)]]).rope.freqScale).toBe(0.25);
+    expect(
+      configOf({}, [
+        ['llama.rope.scaling.type', gguf.string('linear')],
+        ['llama.rope.scaling.factor', gguf.f32(4)],
+      ]).rope.freqScale,
+    ).toBe(0.25);
     expect(configOf({}, [['llama.rope.scale_linear', gguf.f32(2)]]).rope.freqScale).toBe(0.5);
-    expect(configOf({}, [['llama.rope.scaling.type', gguf.string('none')], ['llama.rope.scaling.factor', gguf.f32(4)]]).rope.freqScale).toBe(1);
+    expect(
+      configOf({}, [
+        ['llama.rope.scaling.type', gguf.string('none')],
+        ['llama.rope.scaling.factor', gguf.f32(4)],
+      ]).rope.freqScale,
+    ).toBe(1);
   });
 
   it('YaRN turns on extrapolation mixing with the original context', () => {
     const c = configOf({}, [
-      ['llama.rope.scaling.type', gguf.string('yarn')], ['llama.rope.scaling.factor', gguf.f32(4)],
+      ['llama.rope.scaling.type', gguf.string('yarn')],
+      ['llama.rope.scaling.factor', gguf.f32(4)],
       ['llama.rope.scaling.original_context_length', gguf.u32(64)],
     ]);
     expect(c.rope).toMatchObject({ extFactor: 1, freqScale: 0.25, nCtxOrig: 64, betaFast: 32, betaSlow: 1 });

@@ -106,7 +106,10 @@ export function modelConfig(header: GgufHeader): ModelConfig {
   const meta = header.metadata;
   const archName = str(meta, 'general.architecture', '');
   if (!(SUPPORTED_ARCHS as readonly string[]).includes(archName)) {
-    throw new EngineError('engine_unsupported_arch', `architecture "${archName || '(none)'}" is not supported; this engine runs ${SUPPORTED_ARCHS.join(', ')} models (Mistral and Mixtral GGUFs use "llama")`);
+    throw new EngineError(
+      'engine_unsupported_arch',
+      `architecture "${archName || '(none)'}" is not supported; this engine runs ${SUPPORTED_ARCHS.join(', ')} models (Mistral and Mixtral GGUFs use "llama")`,
+    );
   }
   const arch = archName as Arch;
   const k = (key: string) => `${arch}.${key}`;
@@ -123,7 +126,8 @@ export function modelConfig(header: GgufHeader): ModelConfig {
   const rope = ropeParams(meta, arch, headDim, nCtxTrain);
   if (rope.nRot > headDim || rope.nRot % 2 !== 0) throw bad(`rope.dimension_count ${rope.nRot} does not fit head width ${headDim}`);
   const nFf = num(meta, k('feed_forward_length'), arch.endsWith('moe') ? 0 : undefined);
-  const nExpert = num(meta, k('expert_count'), 0), nExpertUsed = num(meta, k('expert_used_count'), 0);
+  const nExpert = num(meta, k('expert_count'), 0),
+    nExpertUsed = num(meta, k('expert_used_count'), 0);
   const isQwenMoe = arch === 'qwen2moe' || arch === 'qwen3moe';
   if (isQwenMoe && (nExpert === 0 || nExpertUsed === 0)) throw bad(`${arch} needs expert_count and expert_used_count`);
   if (nExpertUsed > nExpert) throw bad(`expert_used_count ${nExpertUsed} exceeds expert_count ${nExpert}`);

@@ -53,15 +53,30 @@ const DEEP_TOLERANCE = { quantized: { max: 0.3, median: 0.15 }, float: { max: 1e
 /** The WASM kernels against the scalar oracle on the deep Q8_0 model, over the whole vocabulary. */
 const ORACLE_TOLERANCE = 1e-4;
 
-interface Case { name: string; quantized: boolean; splits: string[]; deep?: boolean; path?: () => Promise<string> }
+interface Case {
+  name: string;
+  quantized: boolean;
+  splits: string[];
+  deep?: boolean;
+  path?: () => Promise<string>;
+}
 
 /** bench-llama-q8_0's tensors (same seed) stored as F32: the deep model without any activation rounding. */
 const benchF32 = async (): Promise<string> => ensureBenchF32ParityModel();
 const two = ['0:1,1:2'];
 const SMALL: Case[] = [
-  ['tiny-llama-f32', false], ['tiny-llama-f16', false], ['tiny-llama-bf16', false], ['tiny-llama-q8_0', true],
-  ['tiny-llama-q4_0', true], ['tiny-llama-q5_0', true], ['small-llama-q4_k', true], ['small-llama-q5_k', true],
-  ['small-llama-q6_k', true], ['small-llama-q4_k_m', true], ['tiny-qwen2-f16', false], ['tiny-qwen3-q8_0', true],
+  ['tiny-llama-f32', false],
+  ['tiny-llama-f16', false],
+  ['tiny-llama-bf16', false],
+  ['tiny-llama-q8_0', true],
+  ['tiny-llama-q4_0', true],
+  ['tiny-llama-q5_0', true],
+  ['small-llama-q4_k', true],
+  ['small-llama-q5_k', true],
+  ['small-llama-q6_k', true],
+  ['small-llama-q4_k_m', true],
+  ['tiny-qwen2-f16', false],
+  ['tiny-qwen3-q8_0', true],
   ['tiny-moe-f16', false],
 ].map(([name, quantized]) => ({ name: name as string, quantized: quantized as boolean, splits: two }));
 const LARGEST: Case[] = [
@@ -102,7 +117,8 @@ async function expectOracleAgreement(path: string, tokens: number[], cpu: Float3
     const nVocab = oracle.config.nVocab;
     let worst = 0;
     for (let i = 0; i < tokens.length; i++) {
-      const a = logSoftmax(want, i * nVocab, nVocab), b = logSoftmax(cpu, i * nVocab, nVocab);
+      const a = logSoftmax(want, i * nVocab, nVocab),
+        b = logSoftmax(cpu, i * nVocab, nVocab);
       for (let j = 0; j < nVocab; j++) worst = Math.max(worst, Math.abs(a[j] - b[j]));
     }
     expect(worst).toBeLessThan(ORACLE_TOLERANCE);
@@ -120,7 +136,9 @@ async function greedyTokens(engine: Engine, prompt: readonly number[]): Promise<
 describe('cpu backend vs llama.cpp', () => {
   for (const c of [...SMALL, ...LARGEST]) {
     const allowance = c.quantized ? `, one position under ${FLIP_TOLERANCE},` : '';
-    const bound = c.deep ? `within the deep-model bound ${JSON.stringify(c.quantized ? DEEP_TOLERANCE.quantized : DEEP_TOLERANCE.float)}${c.quantized ? ", equal to the oracle," : ","}` : `within ${TOLERANCE}${allowance}`;
+    const bound = c.deep
+      ? `within the deep-model bound ${JSON.stringify(c.quantized ? DEEP_TOLERANCE.quantized : DEEP_TOLERANCE.float)}${c.quantized ? ', equal to the oracle,' : ','}`
+      : `within ${TOLERANCE}${allowance}`;
     it(`${c.name}: top-5 log-probs ${bound} and greedy tokens, whole and split ${c.splits.join(' / ')}`, async () => {
       const path = await (c.path ?? (() => ensureModel(c.name)))();
       const ref = await referenceRun({ modelPath: path, prompt: PROMPT, topK: 5 });

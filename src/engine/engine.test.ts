@@ -105,7 +105,10 @@ describe('engine generation and scoring', () => {
     }
     expect(got).toEqual(want);
     const split = await load(path, { split: '0:1,1:2' });
-    expect(split.ranges).toEqual([[0, 1], [1, 2]]);
+    expect(split.ranges).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
     expect(await tokensOf(split, { sampling: { temperature: 0 } })).toEqual(got);
   });
 

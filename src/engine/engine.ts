@@ -99,8 +99,7 @@ export class Engine {
     try {
       const model = await openModel(source);
       const n = model.config.nLayer;
-      const ranges = options.split === undefined ? [[0, n] as const]
-        : typeof options.split === 'string' ? parseSplit(options.split, n) : options.split;
+      const ranges = options.split === undefined ? [[0, n] as const] : typeof options.split === 'string' ? parseSplit(options.split, n) : options.split;
       const pipeline = await openPipeline(model, ranges, compute);
       if (options.maxPositions !== undefined && !(Number.isInteger(options.maxPositions) && options.maxPositions > 0)) {
         throw new EngineError('engine_bad_input', `maxPositions must be a positive integer, got ${options.maxPositions}`);
@@ -136,7 +135,9 @@ export class Engine {
 
   createSession(): InferenceSession {
     return createInferenceSession(this.pipeline, this.config.nEmbd, this.config.nVocab, {
-      maxPositions: this.maxPositions, kvPrecision: this.options.kvPrecision, batchSize: this.options.batchSize,
+      maxPositions: this.maxPositions,
+      kvPrecision: this.options.kvPrecision,
+      batchSize: this.options.batchSize,
     });
   }
 

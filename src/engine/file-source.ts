@@ -23,7 +23,9 @@ export async function fileSource(path: string): Promise<FileSource> {
     size = st.size;
   } catch (cause) {
     const why = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : String((cause as Error).message ?? cause);
-    throw new EngineError('engine_model_unreadable', `cannot open model file ${path}: ${why}; pass a GGUF file, an http(s) URL, or a test model name`, { cause });
+    throw new EngineError('engine_model_unreadable', `cannot open model file ${path}: ${why}; pass a GGUF file, an http(s) URL, or a test model name`, {
+      cause,
+    });
   }
   const siblings: FileSource[] = []; // a split model's other shards, closed with this one
   return {

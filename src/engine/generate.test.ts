@@ -23,8 +23,12 @@ function scripted(script: number[], maxPositions = 100): InferenceSession & { ca
   const calls: number[][] = [];
   return {
     calls,
-    get tokens() { return held; },
-    get length() { return held.length; },
+    get tokens() {
+      return held;
+    },
+    get length() {
+      return held.length;
+    },
     maxPositions,
     async extend(tokens) {
       if (held.length + tokens.length > maxPositions) throw new Error('overflow in fake');
@@ -34,7 +38,9 @@ function scripted(script: number[], maxPositions = 100): InferenceSession & { ca
       row[script[calls.length - 1]] = 10;
       return row;
     },
-    truncate(n) { held.length = n; },
+    truncate(n) {
+      held.length = n;
+    },
     free() {},
   };
 }
@@ -93,15 +99,26 @@ describe('generation loop', () => {
     const r = await collect(scripted(ids('one two three four five six'), 4), {});
     expect(r.tokens.length).toBe(3); // 2 prompt + 2 fed back fill 4 positions; the third token ends it
     expect(r.done.finishReason).toBe('length');
-    await expect(collect(scripted([5], 1), {})).rejects.toMatchObject({ code: 'engine_context_overflow', message: /prompt has 2 tokens but the context holds 1/ });
+    await expect(collect(scripted([5], 1), {})).rejects.toMatchObject({
+      code: 'engine_context_overflow',
+      message: /prompt has 2 tokens but the context holds 1/,
+    });
   });
 
   it('abort rejects the iteration with an AbortError', async () => {
     const ac = new AbortController();
     const seen: number[] = [];
     const run = async () => {
-      for await (const e of generateTokens(scripted(ids('one two three four')), tok, { promptTokens: [1], maxTokens: 10, sampling: { temperature: 0 }, signal: ac.signal })) {
-        if (e.type === 'token') { seen.push(e.token); ac.abort(); }
+      for await (const e of generateTokens(scripted(ids('one two three four')), tok, {
+        promptTokens: [1],
+        maxTokens: 10,
+        sampling: { temperature: 0 },
+        signal: ac.signal,
+      })) {
+        if (e.type === 'token') {
+          seen.push(e.token);
+          ac.abort();
+        }
       }
     };
     await expect(run()).rejects.toMatchObject({ name: 'AbortError' });

@@ -54,7 +54,10 @@ export async function* generateTokens(session: InferenceSession, tokenizer: Toke
   if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new EngineError('engine_bad_input', `maxTokens must be a non-negative integer, got ${maxTokens}`);
   if (promptTokens.length === 0) throw new EngineError('engine_bad_input', 'the prompt is empty (and the model adds no BOS token): give a non-empty prompt');
   if (promptTokens.length > session.maxPositions) {
-    throw new EngineError('engine_context_overflow', `the prompt has ${promptTokens.length} tokens but the context holds ${session.maxPositions}; shorten the prompt`);
+    throw new EngineError(
+      'engine_context_overflow',
+      `the prompt has ${promptTokens.length} tokens but the context holds ${session.maxPositions}; shorten the prompt`,
+    );
   }
   const sampler = new Sampler(req.sampling);
   const text = new TokenTextStream(tokenizer);
@@ -64,7 +67,10 @@ export async function* generateTokens(session: InferenceSession, tokenizer: Toke
   for (const t of promptTokens) sampler.accept(t); // penalties see the prompt, as llama-server's do
   let produced = 0;
   const done = (finishReason: FinishReason, tail: string): GenerateEvent => ({
-    type: 'done', finishReason, text: tail, seed: sampler.seed,
+    type: 'done',
+    finishReason,
+    text: tail,
+    seed: sampler.seed,
     usage: { promptTokens: promptTokens.length, completionTokens: produced },
   });
   if (maxTokens === 0) {

@@ -17,7 +17,10 @@ export async function openHead(model: ModelFile, opts?: ComputeOptions): Promise
       const tokens = Int32Array.from(ids);
       for (const id of tokens) {
         if (!(id >= 0 && id < c.nVocab)) {
-          throw new EngineError('engine_bad_input', `token id ${id} is outside this model's vocabulary of ${c.nVocab}; tokenize with the model's own tokenizer`);
+          throw new EngineError(
+            'engine_bad_input',
+            `token id ${id} is outside this model's vocabulary of ${c.nVocab}; tokenize with the model's own tokenizer`,
+          );
         }
       }
       const out = new Float32Array(tokens.length * c.nEmbd);

@@ -45,12 +45,16 @@ export class KvCache {
     this.check();
     const need = this.used + n;
     if (need > this.maxPositions) {
-      throw new EngineError('engine_context_overflow', `the context is full: ${this.used} positions held, ${n} more requested, the limit is ${this.maxPositions}; start a new session or shorten the conversation`);
+      throw new EngineError(
+        'engine_context_overflow',
+        `the context is full: ${this.used} positions held, ${n} more requested, the limit is ${this.maxPositions}; start a new session or shorten the conversation`,
+      );
     }
     if (need <= this.capacity) return;
     const cap = Math.min(this.maxPositions, Math.max(need, this.capacity * 2));
     for (const l of this.layers) {
-      const k = new Float32Array(cap * this.rowSize), v = new Float32Array(cap * this.rowSize);
+      const k = new Float32Array(cap * this.rowSize),
+        v = new Float32Array(cap * this.rowSize);
       k.set(l.k.subarray(0, this.used * this.rowSize));
       v.set(l.v.subarray(0, this.used * this.rowSize));
       l.k = k;
@@ -61,7 +65,8 @@ export class KvCache {
   /** Stores rows for positions pos..pos+n-1 of one layer (pos must be the current length). */
   write(layer: number, pos: number, k: Float32Array, v: Float32Array, n: number): void {
     const l = this.layers[layer];
-    const o = pos * this.rowSize, len = n * this.rowSize;
+    const o = pos * this.rowSize,
+      len = n * this.rowSize;
     l.k.set(k.subarray(0, len), o);
     l.v.set(v.subarray(0, len), o);
     if (this.precision === 'f16') {

@@ -27,7 +27,8 @@ export async function withLayersRead(file: ModelFile, first: number, end: number
   if (span.byteLength !== hi - lo) return file; // short read: the store reports the truncation itself
   const source: ByteSource = {
     size: inner.size,
-    read: (offset: number, length: number) => (offset >= lo && offset + length <= hi ? Promise.resolve(span.subarray(offset - lo, offset - lo + length)) : inner.read(offset, length)),
+    read: (offset: number, length: number) =>
+      offset >= lo && offset + length <= hi ? Promise.resolve(span.subarray(offset - lo, offset - lo + length)) : inner.read(offset, length),
   };
   return { header: file.header, config: file.config, store: new WeightStore(file.header, source) };
 }

@@ -16,12 +16,15 @@ export interface BlockInput {
 
 export function blockForward(k: Kernels, c: ModelConfig, w: LayerWeights, cache: KvCache, input: BlockInput): void {
   const { x, nTokens: n, pos0, cacheLayer } = input;
-  const qDim = c.nHead * c.headDim, kvDim = c.nHeadKv * c.headDim;
+  const qDim = c.nHead * c.headDim,
+    kvDim = c.nHeadKv * c.headDim;
   const xn = new Float32Array(n * c.nEmbd);
 
   // Attention: norm, project, (qwen3) per-head norm, rotate, cache, attend, project back.
   k.rmsnorm(xn, x, w.attnNorm, n, c.nEmbd, c.normEps);
-  const q = new Float32Array(n * qDim), kk = new Float32Array(n * kvDim), v = new Float32Array(n * kvDim);
+  const q = new Float32Array(n * qDim),
+    kk = new Float32Array(n * kvDim),
+    v = new Float32Array(n * kvDim);
   k.matmul(q, xn, w.wq, n);
   k.matmul(kk, xn, w.wk, n);
   k.matmul(v, xn, w.wv, n);
@@ -51,7 +54,8 @@ export function blockForward(k: Kernels, c: ModelConfig, w: LayerWeights, cache:
 
 function denseFfn(k: Kernels, c: ModelConfig, f: DenseFfn, xn: Float32Array, n: number): Float32Array {
   const width = f.gate.rows; // nFf, an expert's nFfExp, or the shared expert's nFfShexp
-  const gate = new Float32Array(n * width), up = new Float32Array(n * width);
+  const gate = new Float32Array(n * width),
+    up = new Float32Array(n * width);
   k.matmul(gate, xn, f.gate, n);
   k.matmul(up, xn, f.up, n);
   k.swiglu(gate, gate, up, n * width);
@@ -75,7 +79,9 @@ function moeFfn(k: Kernels, c: ModelConfig, f: MoeFfn, xn: Float32Array, n: numb
     k.softmax(probs, t * c.nExpert, c.nExpert);
     const row = probs.subarray(t * c.nExpert, (t + 1) * c.nExpert);
     // Highest probability first; ties go to the lower expert index.
-    const chosen = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, c.nExpertUsed);
+    const chosen = Array.from(row.keys())
+      .sort((a, b) => row[b] - row[a] || a - b)
+      .slice(0, c.nExpertUsed);
     // ggml_sum_rows accumulates in double and stores f32; the sum is clamped away from zero (smallest normal f16).
     const total = c.expertWeightsNorm ? Math.max(Math.fround(chosen.reduce((s, e) => s + row[e], 0)), 6.103515625e-5) : 1;
     const xt = xn.subarray(t * c.nEmbd, (t + 1) * c.nEmbd);

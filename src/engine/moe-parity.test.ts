@@ -18,7 +18,11 @@ afterAll(async () => {
   await disposeReferenceRuntime();
 });
 
-async function worstError(model: string, ref: ReferenceResult, opts: { backend?: BackendName; split?: string } = {}): Promise<{ worst: number; logits: Float32Array }> {
+async function worstError(
+  model: string,
+  ref: ReferenceResult,
+  opts: { backend?: BackendName; split?: string } = {},
+): Promise<{ worst: number; logits: Float32Array }> {
   const engine = await Engine.load(model, opts);
   engines.push(engine);
   expect(engine.tokenize(PROMPT)).toEqual(ref.promptTokens);

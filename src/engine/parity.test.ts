@@ -33,9 +33,18 @@ const PROMPT = 'The quick brown fox jumps over the lazy dog. Once upon a time';
  */
 const FLIP_TOLERANCE = 2e-2;
 const MODELS: [name: string, quantizedActivations: boolean][] = [
-  ['tiny-llama-f32', false], ['tiny-llama-f16', false], ['tiny-llama-bf16', false], ['tiny-llama-q8_0', true],
-  ['tiny-llama-q4_0', true], ['tiny-llama-q5_0', true], ['small-llama-q4_k', true], ['small-llama-q5_k', true],
-  ['small-llama-q6_k', true], ['small-llama-q4_k_m', true], ['tiny-qwen2-f16', false], ['tiny-qwen3-q8_0', true],
+  ['tiny-llama-f32', false],
+  ['tiny-llama-f16', false],
+  ['tiny-llama-bf16', false],
+  ['tiny-llama-q8_0', true],
+  ['tiny-llama-q4_0', true],
+  ['tiny-llama-q5_0', true],
+  ['small-llama-q4_k', true],
+  ['small-llama-q5_k', true],
+  ['small-llama-q6_k', true],
+  ['small-llama-q4_k_m', true],
+  ['tiny-qwen2-f16', false],
+  ['tiny-qwen3-q8_0', true],
   ['tiny-moe-f16', false],
 ];
 const TOLERANCE = 5e-3;
@@ -79,7 +88,10 @@ describe('reference forward vs llama.cpp', () => {
       const over = worst.filter((w) => w >= TOLERANCE);
       expect(over.length, `positions over ${TOLERANCE}: ${worst.map((w) => w.toExponential(1)).join(' ')}`).toBeLessThanOrEqual(quantizedActivations ? 1 : 0);
       expect(Math.max(...worst)).toBeLessThan(quantizedActivations ? FLIP_TOLERANCE : TOLERANCE);
-      const split = await forward(model, ref.promptTokens, [[0, 1], [1, 2]]);
+      const split = await forward(model, ref.promptTokens, [
+        [0, 1],
+        [1, 2],
+      ]);
       expect(split.logits.length).toBe(whole.logits.length);
       let differing = 0; // toEqual on millions of floats is slow; count instead
       for (let i = 0; i < whole.logits.length; i++) if (split.logits[i] !== whole.logits[i]) differing++;
@@ -94,8 +106,32 @@ describe('reference forward vs llama.cpp', () => {
    * position and bit-identical to its unsplit run.
    */
   const deeper: [name: string, path: () => string | Promise<string>, splits: LayerRange[][]][] = [
-    ['tiny-llama-4l-f32', () => ensureModel('tiny-llama-4l-f32'), [[[0, 2], [2, 4]], [[0, 1], [1, 3], [3, 4]]]],
-    [BENCH_F32_PARITY, ensureBenchF32ParityModel, [[[0, 3], [3, 5], [5, 8]]]],
+    [
+      'tiny-llama-4l-f32',
+      () => ensureModel('tiny-llama-4l-f32'),
+      [
+        [
+          [0, 2],
+          [2, 4],
+        ],
+        [
+          [0, 1],
+          [1, 3],
+          [3, 4],
+        ],
+      ],
+    ],
+    [
+      BENCH_F32_PARITY,
+      ensureBenchF32ParityModel,
+      [
+        [
+          [0, 3],
+          [3, 5],
+          [5, 8],
+        ],
+      ],
+    ],
   ];
   for (const [name, path, splits] of deeper) {
     it(`${name}: top-5 log-probs within ${TOLERANCE}, whole and split ${splits.map((r) => r.map(([a, b]) => `${a}:${b}`).join(',')).join(' / ')} identically`, async () => {
@@ -166,7 +202,10 @@ describe('reference forward vs llama.cpp', () => {
 
   it('the tiny F32 model runs a 16-token prompt in well under a second', async () => {
     const model = await load(await ensureModel('tiny-llama-f32'));
-    const { ms } = await forward(model, Array.from({ length: 16 }, (_, i) => 100 + i * 37));
+    const { ms } = await forward(
+      model,
+      Array.from({ length: 16 }, (_, i) => 100 + i * 37),
+    );
     expect(ms).toBeLessThan(1000);
   });
 });

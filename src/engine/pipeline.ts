@@ -23,7 +23,10 @@ export function checkRanges(ranges: readonly LayerRange[], nLayer: number): void
   let next = 0;
   for (const [a, b] of ranges) {
     if (a !== next || b <= a) {
-      throw new EngineError('engine_bad_range', `layer ranges ${ranges.map(([x, y]) => `${x}:${y}`).join(',')} must cover 0:${nLayer} in order, each non-empty, without gaps or overlaps`);
+      throw new EngineError(
+        'engine_bad_range',
+        `layer ranges ${ranges.map(([x, y]) => `${x}:${y}`).join(',')} must cover 0:${nLayer} in order, each non-empty, without gaps or overlaps`,
+      );
     }
     next = b;
   }

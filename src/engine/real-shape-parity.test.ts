@@ -52,7 +52,8 @@ describe.skipIf(!FULL)('qwen2.5-0.5b-shape-q4_k_m (Qwen2.5-0.5B’s shapes, Q4_K
         // The first next-token: the distribution after the whole prompt.
         const last = ref.positions.length - 1;
         expect(worst[last], detail).toBeLessThan(DEEP_QUANTIZED_MAX);
-        if (ref.positions[last][0].logprob - ref.positions[last][1].logprob > DEEP_QUANTIZED_MAX) expect(argmax(logSoftmax(logits, last * n, n))).toBe(ref.positions[last][0].id);
+        if (ref.positions[last][0].logprob - ref.positions[last][1].logprob > DEEP_QUANTIZED_MAX)
+          expect(argmax(logSoftmax(logits, last * n, n))).toBe(ref.positions[last][0].id);
         expect(Math.max(...worst), detail).toBeLessThan(DEEP_ANY_POSITION);
         if (whole) {
           let differing = 0;

@@ -29,13 +29,20 @@ describe('sampler', () => {
 
   it('temperature 1 draws from the softmax; lower temperature sharpens it as p^(1/T)', () => {
     expectFreqs(histogram({}, logitsOf(P)), P);
-    const sq = P.map((p) => p * p), z = sq.reduce((a, b) => a + b);
-    expectFreqs(histogram({ temperature: 0.5 }, logitsOf(P)), sq.map((p) => p / z));
+    const sq = P.map((p) => p * p),
+      z = sq.reduce((a, b) => a + b);
+    expectFreqs(
+      histogram({ temperature: 0.5 }, logitsOf(P)),
+      sq.map((p) => p / z),
+    );
   });
 
   it('the same seed gives the same draws, another seed other draws', () => {
     const l = logitsOf(Array.from({ length: 50 }, () => 1 / 50));
-    const seq = (seed: number) => { const s = new Sampler({ seed }); return Array.from({ length: 30 }, () => s.sample(l)); };
+    const seq = (seed: number) => {
+      const s = new Sampler({ seed });
+      return Array.from({ length: 30 }, () => s.sample(l));
+    };
     expect(seq(5)).toEqual(seq(5));
     expect(seq(5)).not.toEqual(seq(6));
     expect(new Sampler({ seed: 5 }).seed).toBe(5);
@@ -48,7 +55,10 @@ describe('sampler', () => {
 
   it('top-p keeps the smallest head reaching p, the crossing token included', () => {
     expectFreqs(histogram({ topP: 0.75 }, logitsOf(P)), [0.625, 0.375, 0, 0]);
-    expectFreqs(histogram({ topP: 0.85 }, logitsOf(P)), [0.5, 0.3, 0.15, 0].map((p) => p / 0.95));
+    expectFreqs(
+      histogram({ topP: 0.85 }, logitsOf(P)),
+      [0.5, 0.3, 0.15, 0].map((p) => p / 0.95),
+    );
     // On a wide flat vocabulary the nucleus outgrows the first partial selection (64): 200 of 400 kept, lowest ids on ties.
     const h = histogram({ topP: 0.5 }, new Float32Array(400), 1500);
     expect(h.slice(200).every((f) => f === 0)).toBe(true);
@@ -69,7 +79,8 @@ describe('sampler', () => {
     s.accept(0);
     expect(s.sample(l)).toBe(1); // 2/1.5 < 1.9
     const neg = new Sampler({ temperature: 0, repeatPenalty: 1.5 });
-    neg.accept(0); neg.accept(1);
+    neg.accept(0);
+    neg.accept(1);
     expect(neg.sample(Float32Array.from([-1, -1.2, -1.4]))).toBe(2); // -1.5 and -1.8 fall below -1.4
   });
 

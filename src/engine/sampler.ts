@@ -22,7 +22,10 @@ function validate(o: SamplingOptions): void {
   check(o.minP === undefined || (o.minP >= 0 && o.minP <= 1), `minP must be in [0, 1], got ${o.minP}`);
   check(o.repeatPenalty === undefined || (Number.isFinite(o.repeatPenalty) && o.repeatPenalty > 0), `repeatPenalty must be positive, got ${o.repeatPenalty}`);
   check(finite(o.presencePenalty) && finite(o.frequencyPenalty), 'presencePenalty and frequencyPenalty must be numbers');
-  check(o.penaltyLastN === undefined || (Number.isInteger(o.penaltyLastN) && o.penaltyLastN >= -1), `penaltyLastN must be an integer >= -1, got ${o.penaltyLastN}`);
+  check(
+    o.penaltyLastN === undefined || (Number.isInteger(o.penaltyLastN) && o.penaltyLastN >= -1),
+    `penaltyLastN must be an integer >= -1, got ${o.penaltyLastN}`,
+  );
   check(o.seed === undefined || (Number.isFinite(o.seed) && o.seed >= 0), `seed must be a non-negative number, got ${o.seed}`);
 }
 
@@ -70,7 +73,9 @@ export class Sampler {
     if (this.greedy) return argmax(l);
     const o = this.options;
     const temp = o.temperature ?? 1;
-    const topK = o.topK ?? 0, topP = o.topP ?? 1, minP = o.minP ?? 0;
+    const topK = o.topK ?? 0,
+      topP = o.topP ?? 1,
+      minP = o.minP ?? 0;
 
     // Candidates: the top-k (partial selection), or enough of the head of the distribution to
     // cover top-p, or every token when neither is set (no sort needed then).
@@ -90,7 +95,9 @@ export class Sampler {
     const out = this.scratch;
     out.set(l);
     const o = this.options;
-    const rep = Math.fround(o.repeatPenalty ?? 1), freq = Math.fround(o.frequencyPenalty ?? 0), pres = Math.fround(o.presencePenalty ?? 0);
+    const rep = Math.fround(o.repeatPenalty ?? 1),
+      freq = Math.fround(o.frequencyPenalty ?? 0),
+      pres = Math.fround(o.presencePenalty ?? 0);
     for (const [id, count] of this.counts) {
       if (id < 0 || id >= out.length) continue;
       let x = out[id];

@@ -59,7 +59,10 @@ export function createInferenceSession(p: Pipeline, nEmbd: number, nVocab: numbe
       const want = opts.logits ?? 'all';
       if (tokens.length === 0) return new Float32Array(0);
       if (held.length + tokens.length > cfg.maxPositions) {
-        throw new EngineError('engine_context_overflow', `the context is full: ${held.length} tokens held, ${tokens.length} more requested, the limit is ${cfg.maxPositions}; shorten the prompt, lower max tokens, or start a new conversation`);
+        throw new EngineError(
+          'engine_context_overflow',
+          `the context is full: ${held.length} tokens held, ${tokens.length} more requested, the limit is ${cfg.maxPositions}; shorten the prompt, lower max tokens, or start a new conversation`,
+        );
       }
       const out = new Float32Array((want === 'all' ? tokens.length : want === 'last' ? 1 : 0) * nVocab);
       for (let start = 0; start < tokens.length; start += batchSize) {

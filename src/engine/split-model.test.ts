@@ -38,12 +38,25 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const path = join(dir, basename(decodeURIComponent(new URL(req.url!, 'http://x').pathname)));
     let size: number;
-    try { size = statSync(path).size; } catch { res.writeHead(404).end(); return; }
-    if (req.method === 'HEAD') { res.writeHead(200, { 'content-length': size }).end(); return; }
+    try {
+      size = statSync(path).size;
+    } catch {
+      res.writeHead(404).end();
+      return;
+    }
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { 'content-length': size }).end();
+      return;
+    }
     const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
-    if (!m) { res.writeHead(200, { 'content-length': size }); createReadStream(path).pipe(res); return; }
+    if (!m) {
+      res.writeHead(200, { 'content-length': size });
+      createReadStream(path).pipe(res);
+      return;
+    }
     rangeRequests++;
-    const a = Number(m[1]), b = Math.min(Number(m[2]), size - 1);
+    const a = Number(m[1]),
+      b = Math.min(Number(m[2]), size - 1);
     res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${size}`, 'content-length': b - a + 1 });
     createReadStream(path, { start: a, end: b }).pipe(res);
   });
@@ -92,7 +105,8 @@ describe('split GGUF models', () => {
     const dir = mkdtempSync(join(tmpdir(), 'split-'));
     for (const i of [0, 2]) copyFileSync(shards[i], join(dir, basename(shards[i])));
     await expect(Engine.load(join(dir, basename(shards[0])))).rejects.toMatchObject({
-      code: 'gguf_split_missing', message: expect.stringContaining(`shard 2 of 3 (${NAME}-split3-00002-of-00003.gguf)`),
+      code: 'gguf_split_missing',
+      message: expect.stringContaining(`shard 2 of 3 (${NAME}-split3-00002-of-00003.gguf)`),
     });
     rmSync(dir, { recursive: true });
   });

@@ -35,7 +35,12 @@ describe('split execution', () => {
       const whole = await logitsOf(model);
       expect(whole.length).toBe(ids.length * model.config.nVocab);
       expect(whole.every(Number.isFinite)).toBe(true);
-      expect(await logitsOf(model, [[0, 1], [1, 3]])).toEqual(whole);
+      expect(
+        await logitsOf(model, [
+          [0, 1],
+          [1, 3],
+        ]),
+      ).toEqual(whole);
       expect(await logitsOf(model, parseSplit('0:1,1:2,2:3', 3))).toEqual(whole);
     });
   }
@@ -43,19 +48,30 @@ describe('split execution', () => {
   it('decoding one token at a time matches one batched prefill', async () => {
     const model = await synthModel();
     const batch = await logitsOf(model);
-    const s = (await openPipeline(model, [[0, 2], [2, 3]])).createSession();
+    const s = (
+      await openPipeline(model, [
+        [0, 2],
+        [2, 3],
+      ])
+    ).createSession();
     const parts = [await s.forward(ids.slice(0, 4))];
     for (const id of ids.slice(4)) parts.push(await s.forward([id]));
     expect(s.length).toBe(ids.length);
     const stepwise = new Float32Array(batch.length);
     let o = 0;
-    for (const p of parts) { stepwise.set(p, o); o += p.length; }
+    for (const p of parts) {
+      stepwise.set(p, o);
+      o += p.length;
+    }
     expectClose(stepwise, batch);
   });
 
   it('truncate rolls back: re-extending gives what a fresh session gives', async () => {
     const model = await synthModel();
-    const p = await openPipeline(model, [[0, 1], [1, 3]]);
+    const p = await openPipeline(model, [
+      [0, 1],
+      [1, 3],
+    ]);
     const s = p.createSession();
     await s.forward(ids);
     s.truncate(5);
@@ -69,7 +85,8 @@ describe('split execution', () => {
   it('sessions of one stage keep separate caches', async () => {
     const model = await synthModel();
     const p = await openPipeline(model);
-    const a = p.createSession(), b = p.createSession();
+    const a = p.createSession(),
+      b = p.createSession();
     const a1 = await a.forward(ids.slice(0, 3));
     await b.forward([1, 2, 3, 4, 5, 6]);
     const a2 = await a.forward(ids.slice(3));
@@ -92,7 +109,12 @@ describe('stage errors', () => {
     const model = await synthModel();
     await expect(openStage(model, 2, 4)).rejects.toMatchObject({ code: 'engine_bad_range' });
     await expect(openStage(model, 1, 1)).rejects.toMatchObject({ code: 'engine_bad_range' });
-    await expect(openPipeline(model, [[0, 1], [2, 3]])).rejects.toMatchObject({ code: 'engine_bad_range' });
+    await expect(
+      openPipeline(model, [
+        [0, 1],
+        [2, 3],
+      ]),
+    ).rejects.toMatchObject({ code: 'engine_bad_range' });
     expect(() => parseSplit('0:2', 3)).toThrow(/end at 2/);
     expect(() => parseSplit('0-3', 3)).toThrow(/half-open/);
   });
@@ -113,11 +135,17 @@ describe('stage errors', () => {
 });
 
 describe('weight loading', () => {
-  it('a stage reads only its own layers\' tensors', async () => {
+  it("a stage reads only its own layers' tensors", async () => {
     const bytes = synthModelBytes({ nLayer: 4 });
     const inner = memorySource(bytes);
     const reads: [number, number][] = [];
-    const counting: ByteSource = { size: inner.size, read: (o, n) => { reads.push([o, n]); return inner.read(o, n); } };
+    const counting: ByteSource = {
+      size: inner.size,
+      read: (o, n) => {
+        reads.push([o, n]);
+        return inner.read(o, n);
+      },
+    };
     const model = await openModel(counting);
     const headerReads = reads.length;
     await openStage(model, 2, 3);

@@ -37,7 +37,10 @@ export interface Stage {
 export async function openStage(model: ModelFile, first: number, end: number, opts?: ComputeOptions): Promise<Stage> {
   const c = model.config;
   if (!(Number.isInteger(first) && Number.isInteger(end) && 0 <= first && first < end && end <= c.nLayer)) {
-    throw new EngineError('engine_bad_range', `layer range ${first}..${end} is not within the model's ${c.nLayer} layers (ranges are half-open, e.g. 0..${c.nLayer})`);
+    throw new EngineError(
+      'engine_bad_range',
+      `layer range ${first}..${end} is not within the model's ${c.nLayer} layers (ranges are half-open, e.g. 0..${c.nLayer})`,
+    );
   }
   if (opts?.stages) return opts.stages.openStage(model, first, end);
   const k = kernelsOf(opts);

@@ -48,7 +48,10 @@ export class StopMatcher {
     let best = 0;
     for (const s of this.stops) {
       for (let len = Math.min(s.length - 1, buf.length); len > best; len--) {
-        if (buf.endsWith(s.slice(0, len))) { best = len; break; }
+        if (buf.endsWith(s.slice(0, len))) {
+          best = len;
+          break;
+        }
       }
     }
     return best;

@@ -10,7 +10,9 @@ describe('partial top-k selection', () => {
       // Few distinct values so ties are common.
       const x = Float32Array.from({ length: n }, () => (rng.nextU32() % 20) - 10);
       const k = rng.nextU32() % (n + 3);
-      const want = Array.from(x.keys()).sort((a, b) => x[b] - x[a] || a - b).slice(0, k);
+      const want = Array.from(x.keys())
+        .sort((a, b) => x[b] - x[a] || a - b)
+        .slice(0, k);
       expect(topKIndices(x, k)).toEqual(want);
     }
   });
@@ -25,7 +27,9 @@ describe('partial top-k selection', () => {
 
 describe('seeded PRNG', () => {
   it('repeats per seed, differs across seeds, and is roughly uniform', () => {
-    const a = new Prng(42), b = new Prng(42), c = new Prng(43);
+    const a = new Prng(42),
+      b = new Prng(42),
+      c = new Prng(43);
     const sa = Array.from({ length: 8 }, () => a.nextU32());
     expect(Array.from({ length: 8 }, () => b.nextU32())).toEqual(sa);
     expect(Array.from({ length: 8 }, () => c.nextU32())).not.toEqual(sa);

@@ -17,17 +17,21 @@ export function topKIndices(x: ArrayLike<number>, k: number, offset = 0, n = x.l
   };
   // a ranks below b: smaller value, or equal value and higher index.
   const below = (a: number, b: number) => {
-    const va = v(a), vb = v(b);
+    const va = v(a),
+      vb = v(b);
     return va < vb || (va === vb && a > b);
   };
   const siftDown = (i: number) => {
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
+      const l = 2 * i + 1,
+        r = l + 1;
       let m = i;
       if (l < size && below(heap[l], heap[m])) m = l;
       if (r < size && below(heap[r], heap[m])) m = r;
       if (m === i) return;
-      const t = heap[i]; heap[i] = heap[m]; heap[m] = t;
+      const t = heap[i];
+      heap[i] = heap[m];
+      heap[m] = t;
       i = m;
     }
   };
@@ -38,10 +42,13 @@ export function topKIndices(x: ArrayLike<number>, k: number, offset = 0, n = x.l
       while (j > 0) {
         const p = (j - 1) >> 1;
         if (!below(heap[j], heap[p])) break;
-        const t = heap[j]; heap[j] = heap[p]; heap[p] = t;
+        const t = heap[j];
+        heap[j] = heap[p];
+        heap[p] = t;
         j = p;
       }
-    } else if (v(i) >= v(heap[0]) && below(heap[0], i)) { // the cheap test rejects most of a vocabulary
+    } else if (v(i) >= v(heap[0]) && below(heap[0], i)) {
+      // the cheap test rejects most of a vocabulary
       heap[0] = i;
       siftDown(0);
     }
@@ -56,7 +63,10 @@ export function argmax(x: ArrayLike<number>, offset = 0, n = x.length - offset):
   let bestV = -Infinity;
   for (let i = 0; i < n; i++) {
     const y = x[offset + i];
-    if (y > bestV) { bestV = y; best = i; }
+    if (y > bestV) {
+      bestV = y;
+      best = i;
+    }
   }
   return best;
 }

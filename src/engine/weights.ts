@@ -82,7 +82,10 @@ export class WeightStore {
     const t = this.byName.get(name);
     if (!t) throw new EngineError('engine_bad_model', `the model has no tensor ${name}; the file is incomplete or not the architecture it claims`);
     if (!SUPPORTED_TYPES.includes(t.type)) {
-      throw new EngineError('engine_bad_model', `tensor ${name} is ${ggmlTypeName(t.type)}, which this engine does not run; use an F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K or Q6_K model`);
+      throw new EngineError(
+        'engine_bad_model',
+        `tensor ${name} is ${ggmlTypeName(t.type)}, which this engine does not run; use an F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K or Q6_K model`,
+      );
     }
     return t;
   }
@@ -151,7 +154,8 @@ export async function loadTailWeights(store: WeightStore, c: ModelConfig): Promi
 
 export async function loadLayerWeights(store: WeightStore, c: ModelConfig, il: number): Promise<LayerWeights> {
   const n = (s: string) => `blk.${il}.${s}`;
-  const qDim = c.nHead * c.headDim, kvDim = c.nHeadKv * c.headDim;
+  const qDim = c.nHead * c.headDim,
+    kvDim = c.nHeadKv * c.headDim;
   if (store.has(n('attn_qkv.weight'))) {
     throw new EngineError('engine_unsupported_arch', 'fused attn_qkv weights are not supported yet; use a GGUF with separate attn_q/attn_k/attn_v');
   }
@@ -170,27 +174,33 @@ export async function loadLayerWeights(store: WeightStore, c: ModelConfig, il: n
     kNorm: hasQkNorm(c.arch) ? await store.vector(n('attn_k_norm.weight'), c.headDim) : undefined,
     ropeFreqs: await store.optionalVector('rope_freqs.weight', c.rope.nRot / 2),
     ffnNorm: await store.vector(n('ffn_norm.weight'), c.nEmbd),
-    ffn: c.nExpert > 0 ? await loadMoe(store, c, il) : {
-      kind: 'dense',
-      gate: await store.matrix(n('ffn_gate.weight'), c.nEmbd, c.nFf),
-      up: await store.matrix(n('ffn_up.weight'), c.nEmbd, c.nFf),
-      down: await store.matrix(n('ffn_down.weight'), c.nFf, c.nEmbd),
-    },
+    ffn:
+      c.nExpert > 0
+        ? await loadMoe(store, c, il)
+        : {
+            kind: 'dense',
+            gate: await store.matrix(n('ffn_gate.weight'), c.nEmbd, c.nFf),
+            up: await store.matrix(n('ffn_up.weight'), c.nEmbd, c.nFf),
+            down: await store.matrix(n('ffn_down.weight'), c.nFf, c.nEmbd),
+          },
   };
 }
 
 async function loadMoe(store: WeightStore, c: ModelConfig, il: number): Promise<MoeFfn> {
   const n = (s: string) => `blk.${il}.${s}`;
   const each = (name: string, cols: number, rows: number) => store.experts(n(name), cols, rows, c.nExpert);
-  const shared = c.nFfShexp > 0 ? {
-    gate: await store.rowMatrix(n('ffn_gate_inp_shexp.weight'), c.nEmbd),
-    ffn: {
-      kind: 'dense' as const,
-      gate: await store.matrix(n('ffn_gate_shexp.weight'), c.nEmbd, c.nFfShexp),
-      up: await store.matrix(n('ffn_up_shexp.weight'), c.nEmbd, c.nFfShexp),
-      down: await store.matrix(n('ffn_down_shexp.weight'), c.nFfShexp, c.nEmbd),
-    },
-  } : undefined;
+  const shared =
+    c.nFfShexp > 0
+      ? {
+          gate: await store.rowMatrix(n('ffn_gate_inp_shexp.weight'), c.nEmbd),
+          ffn: {
+            kind: 'dense' as const,
+            gate: await store.matrix(n('ffn_gate_shexp.weight'), c.nEmbd, c.nFfShexp),
+            up: await store.matrix(n('ffn_up_shexp.weight'), c.nEmbd, c.nFfShexp),
+            down: await store.matrix(n('ffn_down_shexp.weight'), c.nFfShexp, c.nEmbd),
+          },
+        }
+      : undefined;
   return {
     kind: 'moe',
     router: await store.matrix(n('ffn_gate_inp.weight'), c.nEmbd, c.nExpert),

@@ -159,10 +159,12 @@ describe('inference worker', () => {
       const b = await second.load(bytes.slice().buffer, { backend: 'cpu', stage: [1, 3] });
       expect([a.stageOnly, a.ranges, b.ranges]).toEqual([true, [[0, 1]], [[1, 3]]]);
       expect(await code(worker.tokenize('x'))).toBe('worker_wrong_role');
-      const sa = await worker.createSession(), sb = await second.createSession();
+      const sa = await worker.createSession(),
+        sb = await second.createSession();
       const out = await sb.extend(await sa.extend(hidden));
       // The same two ranges in one process, via the engine's own stages.
-      const stages = (wholeStage as unknown as { pipeline: { stages: { createSession(): { extend(h: Float32Array, n: number): Promise<Float32Array> } }[] } }).pipeline.stages;
+      const stages = (wholeStage as unknown as { pipeline: { stages: { createSession(): { extend(h: Float32Array, n: number): Promise<Float32Array> } }[] } })
+        .pipeline.stages;
       let want = hidden;
       for (const st of stages) want = await st.createSession().extend(want, 4);
       expect(differing(out, want)).toBe(0);
@@ -179,9 +181,14 @@ describe('inference worker', () => {
     expose({ hello: () => ({ protocol: 999 }) }, port2 as never);
     const fake: WorkerLike = {
       postMessage: (m, t) => port1.postMessage(m, t as never),
-      addEventListener: (type, l) => { if (type === 'message') port1.on('message', (data) => l({ data })); },
+      addEventListener: (type, l) => {
+        if (type === 'message') port1.on('message', (data) => l({ data }));
+      },
       removeEventListener: () => {},
-      terminate: () => { port1.close(); port2.close(); },
+      terminate: () => {
+        port1.close();
+        port2.close();
+      },
     };
     expect(await code(WorkerEngine.create(fake))).toBe('worker_protocol_mismatch');
 

@@ -4,9 +4,17 @@
 // their codes. A worker that dies rejects every pending call with worker_crashed.
 import { proxy, releaseProxy, transfer, wrap, type Remote } from 'comlink';
 import {
-  ENGINE_WORKER_PROTOCOL, isWireError, type EngineWorkerApi, type LoadProgress, type WorkerGenerateEvent,
-  type WorkerGenerateRequest, type WorkerLoadOptions, type WorkerLogitsWanted, type WorkerModelInfo,
-  type WorkerModelInput, type WorkerTokenLogprob,
+  ENGINE_WORKER_PROTOCOL,
+  isWireError,
+  type EngineWorkerApi,
+  type LoadProgress,
+  type WorkerGenerateEvent,
+  type WorkerGenerateRequest,
+  type WorkerLoadOptions,
+  type WorkerLogitsWanted,
+  type WorkerModelInfo,
+  type WorkerModelInput,
+  type WorkerTokenLogprob,
 } from '../protocol/engine-worker.ts';
 import { EngineWorkerError, fromWireError } from './worker-errors.ts';
 
@@ -83,12 +91,16 @@ export class WorkerEngine {
    * running workers/inference-worker.ts (Vite bundles it).
    */
   static async create(worker?: WorkerLike): Promise<WorkerEngine> {
-    const w = worker ?? (new Worker(new URL('../../workers/inference-worker.ts', import.meta.url), { type: 'module', name: 'inference' }) as unknown as WorkerLike);
+    const w =
+      worker ?? (new Worker(new URL('../../workers/inference-worker.ts', import.meta.url), { type: 'module', name: 'inference' }) as unknown as WorkerLike);
     const client = new WorkerEngine(w);
     const { protocol } = await client.call(undefined, (api) => api.hello());
     if (protocol !== ENGINE_WORKER_PROTOCOL) {
       client.terminate();
-      throw new EngineWorkerError('worker_protocol_mismatch', `the inference worker speaks protocol ${protocol}, this page ${ENGINE_WORKER_PROTOCOL}: reload the page so both come from the same build`);
+      throw new EngineWorkerError(
+        'worker_protocol_mismatch',
+        `the inference worker speaks protocol ${protocol}, this page ${ENGINE_WORKER_PROTOCOL}: reload the page so both come from the same build`,
+      );
     }
     return client;
   }
@@ -156,10 +168,20 @@ export class WorkerEngine {
     signal?.addEventListener('abort', forward, { once: true });
     let settled = false;
     // The callback's messages travel on their own channel and may trail the call's reply.
-    const call = this.call(stop.signal, (api, id) => api.generate(id, request, onEvent)).then(
-      (n) => { expected = n; },
-      (e: unknown) => { failure = e; failed = true; },
-    ).finally(() => { settled = true; wake?.(); });
+    const call = this.call(stop.signal, (api, id) => api.generate(id, request, onEvent))
+      .then(
+        (n) => {
+          expected = n;
+        },
+        (e: unknown) => {
+          failure = e;
+          failed = true;
+        },
+      )
+      .finally(() => {
+        settled = true;
+        wake?.();
+      });
     try {
       for (;;) {
         if (queue.length) {
@@ -168,7 +190,9 @@ export class WorkerEngine {
         }
         if (failed) throw failure;
         if (expected !== undefined && received >= expected) return;
-        await new Promise<void>((r) => { wake = r; });
+        await new Promise<void>((r) => {
+          wake = r;
+        });
         wake = undefined;
       }
     } finally {
@@ -218,8 +242,14 @@ export class WorkerEngine {
       };
       this.pending.add(reject);
       Promise.resolve(fn(this.api, id)).then(
-        (v) => { settle(); resolve(v); },
-        (e: unknown) => { settle(); reject(isWireError(e) ? fromWireError(e) : e); },
+        (v) => {
+          settle();
+          resolve(v);
+        },
+        (e: unknown) => {
+          settle();
+          reject(isWireError(e) ? fromWireError(e) : e);
+        },
       );
     });
   }

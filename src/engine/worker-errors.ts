@@ -24,7 +24,12 @@ export function toWireError(e: unknown): WireError {
   if (e instanceof MeshError) return { name: e.name, code: e.code, message: e.message, stack: e.stack };
   if (e instanceof RangeError) {
     // What a typed-array allocation for absurd dimensions throws: a bad file, not a dead worker.
-    return { name: 'RangeError', code: 'engine_bad_model', message: `the model needs more memory than this worker can allocate (${e.message}): its dimensions are absurd or it is too large for this device`, stack: e.stack };
+    return {
+      name: 'RangeError',
+      code: 'engine_bad_model',
+      message: `the model needs more memory than this worker can allocate (${e.message}): its dimensions are absurd or it is too large for this device`,
+      stack: e.stack,
+    };
   }
   if (e instanceof Error) return { name: e.name, code: undefined, message: e.message, stack: e.stack };
   return { name: 'Error', code: undefined, message: String(e) };

@@ -72,8 +72,7 @@ export interface UrlSource extends LocatedSource {
 /** Reads a URL with Range requests; the size comes from a HEAD (or the first range's Content-Range). */
 export async function urlSource(url: string, init: UrlSourceInit = {}): Promise<UrlSource> {
   const doFetch = init.fetch ?? fetch;
-  const fail = (detail: string, cause?: unknown) =>
-    new GgufError('gguf_fetch_failed', `could not read ${url}: ${detail}`, { cause });
+  const fail = (detail: string, cause?: unknown) => new GgufError('gguf_fetch_failed', `could not read ${url}: ${detail}`, { cause });
   let size: number | undefined;
   let etag: string | undefined;
   try {

@@ -44,15 +44,38 @@ const table: GgmlTypeInfo[] = [
 
 /** The ids by name, for code that writes or dispatches on a type. */
 export const GgmlType = {
-  F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q8_1: 9,
-  Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, Q6_K: 14, Q8_K: 15, I8: 24, I16: 25, I32: 26, BF16: 30,
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q4_1: 3,
+  Q5_0: 6,
+  Q5_1: 7,
+  Q8_0: 8,
+  Q8_1: 9,
+  Q2_K: 10,
+  Q3_K: 11,
+  Q4_K: 12,
+  Q5_K: 13,
+  Q6_K: 14,
+  Q8_K: 15,
+  I8: 24,
+  I16: 25,
+  I32: 26,
+  BF16: 30,
 } as const;
 export type GgmlTypeId = (typeof GgmlType)[keyof typeof GgmlType];
 
 /** The types this project reads and computes with (what Q4_K_M, Q5_K_M and Q8_0 files contain). */
 export const SUPPORTED_TYPES: readonly number[] = [
-  GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0,
-  GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+  GgmlType.F32,
+  GgmlType.F16,
+  GgmlType.BF16,
+  GgmlType.Q8_0,
+  GgmlType.Q4_0,
+  GgmlType.Q5_0,
+  GgmlType.Q4_K,
+  GgmlType.Q5_K,
+  GgmlType.Q6_K,
 ];
 
 const byId = new Map(table.map((t) => [t.id, t]));

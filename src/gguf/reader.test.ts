@@ -52,7 +52,10 @@ describe('parseGgufHeader', () => {
     expect(h.metadata.get('llama.block_count')).toBe(2);
     expect(h.metadata.get('tokenizer.ggml.tokens')).toEqual(['<unk>', 'a', 'b']);
     expect(Array.from(h.metadata.get('tokenizer.ggml.scores') as Float32Array)).toEqual([0, -1.5, -2]);
-    expect(h.tensors.map((t) => [t.name, t.shape, t.byteSize])).toEqual([['a', [8, 2], 64], ['b', [32], 34]]);
+    expect(h.tensors.map((t) => [t.name, t.shape, t.byteSize])).toEqual([
+      ['a', [8, 2], 64],
+      ['b', [32], 34],
+    ]);
     expect(h.dataOffset % 32).toBe(0);
     expect(h.tensors[1].fileOffset % 32).toBe(0);
   });
@@ -128,10 +131,16 @@ describe('readGgufHeader over sources', () => {
   test('grows its read until the header fits', async () => {
     const reads: number[] = [];
     const src = memorySource(file);
-    const h = await readGgufHeader({ size: src.size, read: (o, n) => {
-      reads.push(n);
-      return src.read(o, n);
-    } }, 16);
+    const h = await readGgufHeader(
+      {
+        size: src.size,
+        read: (o, n) => {
+          reads.push(n);
+          return src.read(o, n);
+        },
+      },
+      16,
+    );
     expect(h.tensors).toHaveLength(2);
     expect(reads.length).toBeGreaterThan(1);
   });

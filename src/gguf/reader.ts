@@ -7,14 +7,36 @@ export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 
 export const GgufValueType = {
-  UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8,
-  ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12,
+  UINT8: 0,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 3,
+  UINT32: 4,
+  INT32: 5,
+  FLOAT32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  UINT64: 10,
+  INT64: 11,
+  FLOAT64: 12,
 } as const;
 
 export type GgufScalar = number | bigint | boolean | string;
 export type GgufArray =
-  | string[] | boolean[] | GgufArray[] | Uint8Array | Int8Array | Uint16Array | Int16Array
-  | Uint32Array | Int32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
+  | string[]
+  | boolean[]
+  | GgufArray[]
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array;
 export type GgufValue = GgufScalar | GgufArray;
 
 export interface GgufTensorInfo {
@@ -66,20 +88,69 @@ class Cursor {
   ensure(n: number): void {
     const end = this.pos + n;
     if (this.fileSize !== undefined && end > this.fileSize) {
-      throw new GgufError('gguf_truncated', `GGUF header runs past the end of the file (needs byte ${end}, file has ${this.fileSize}): the file is truncated or corrupt; download it again`);
+      throw new GgufError(
+        'gguf_truncated',
+        `GGUF header runs past the end of the file (needs byte ${end}, file has ${this.fileSize}): the file is truncated or corrupt; download it again`,
+      );
     }
     if (end > this.bytes.byteLength) throw new NeedMoreBytes(end);
   }
-  u8(): number { this.ensure(1); return this.view.getUint8(this.pos++); }
-  i8(): number { this.ensure(1); return this.view.getInt8(this.pos++); }
-  u16(): number { this.ensure(2); const v = this.view.getUint16(this.pos, true); this.pos += 2; return v; }
-  i16(): number { this.ensure(2); const v = this.view.getInt16(this.pos, true); this.pos += 2; return v; }
-  u32(): number { this.ensure(4); const v = this.view.getUint32(this.pos, true); this.pos += 4; return v; }
-  i32(): number { this.ensure(4); const v = this.view.getInt32(this.pos, true); this.pos += 4; return v; }
-  f32(): number { this.ensure(4); const v = this.view.getFloat32(this.pos, true); this.pos += 4; return v; }
-  f64(): number { this.ensure(8); const v = this.view.getFloat64(this.pos, true); this.pos += 8; return v; }
-  u64(): bigint { this.ensure(8); const v = this.view.getBigUint64(this.pos, true); this.pos += 8; return v; }
-  i64(): bigint { this.ensure(8); const v = this.view.getBigInt64(this.pos, true); this.pos += 8; return v; }
+  u8(): number {
+    this.ensure(1);
+    return this.view.getUint8(this.pos++);
+  }
+  i8(): number {
+    this.ensure(1);
+    return this.view.getInt8(this.pos++);
+  }
+  u16(): number {
+    this.ensure(2);
+    const v = this.view.getUint16(this.pos, true);
+    this.pos += 2;
+    return v;
+  }
+  i16(): number {
+    this.ensure(2);
+    const v = this.view.getInt16(this.pos, true);
+    this.pos += 2;
+    return v;
+  }
+  u32(): number {
+    this.ensure(4);
+    const v = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+  i32(): number {
+    this.ensure(4);
+    const v = this.view.getInt32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+  f32(): number {
+    this.ensure(4);
+    const v = this.view.getFloat32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+  f64(): number {
+    this.ensure(8);
+    const v = this.view.getFloat64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+  u64(): bigint {
+    this.ensure(8);
+    const v = this.view.getBigUint64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+  i64(): bigint {
+    this.ensure(8);
+    const v = this.view.getBigInt64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
   /** A u64 that must fit a JS number and stay below `limit` (a count, size or offset). */
   count(what: string, limit = Number.MAX_SAFE_INTEGER): number {
     const v = this.u64();
@@ -113,20 +184,34 @@ const scalarSize: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4,
 
 function readValue(c: Cursor, type: number, depth = 0): GgufValue {
   switch (type) {
-    case GgufValueType.UINT8: return c.u8();
-    case GgufValueType.INT8: return c.i8();
-    case GgufValueType.UINT16: return c.u16();
-    case GgufValueType.INT16: return c.i16();
-    case GgufValueType.UINT32: return c.u32();
-    case GgufValueType.INT32: return c.i32();
-    case GgufValueType.FLOAT32: return c.f32();
-    case GgufValueType.FLOAT64: return c.f64();
-    case GgufValueType.BOOL: return c.u8() !== 0;
-    case GgufValueType.STRING: return c.string();
-    case GgufValueType.UINT64: return toNumber(c.u64());
-    case GgufValueType.INT64: return toNumber(c.i64());
-    case GgufValueType.ARRAY: return readArray(c, depth);
-    default: throw corrupt(`unknown metadata value type ${type}`);
+    case GgufValueType.UINT8:
+      return c.u8();
+    case GgufValueType.INT8:
+      return c.i8();
+    case GgufValueType.UINT16:
+      return c.u16();
+    case GgufValueType.INT16:
+      return c.i16();
+    case GgufValueType.UINT32:
+      return c.u32();
+    case GgufValueType.INT32:
+      return c.i32();
+    case GgufValueType.FLOAT32:
+      return c.f32();
+    case GgufValueType.FLOAT64:
+      return c.f64();
+    case GgufValueType.BOOL:
+      return c.u8() !== 0;
+    case GgufValueType.STRING:
+      return c.string();
+    case GgufValueType.UINT64:
+      return toNumber(c.u64());
+    case GgufValueType.INT64:
+      return toNumber(c.i64());
+    case GgufValueType.ARRAY:
+      return readArray(c, depth);
+    default:
+      throw corrupt(`unknown metadata value type ${type}`);
   }
 }
 
@@ -136,17 +221,28 @@ function readArray(c: Cursor, depth: number): GgufArray {
   const n = c.count('array length', 1 << 28);
   const size = scalarSize[itemType];
   switch (itemType) {
-    case GgufValueType.UINT8: return c.typed(Uint8Array, n, size);
-    case GgufValueType.INT8: return c.typed(Int8Array, n, size);
-    case GgufValueType.UINT16: return c.typed(Uint16Array, n, size);
-    case GgufValueType.INT16: return c.typed(Int16Array, n, size);
-    case GgufValueType.UINT32: return c.typed(Uint32Array, n, size);
-    case GgufValueType.INT32: return c.typed(Int32Array, n, size);
-    case GgufValueType.FLOAT32: return c.typed(Float32Array, n, size);
-    case GgufValueType.FLOAT64: return c.typed(Float64Array, n, size);
-    case GgufValueType.UINT64: return c.typed(BigUint64Array, n, size);
-    case GgufValueType.INT64: return c.typed(BigInt64Array, n, size);
-    case GgufValueType.BOOL: return Array.from(c.typed(Uint8Array, n, 1), (b) => b !== 0);
+    case GgufValueType.UINT8:
+      return c.typed(Uint8Array, n, size);
+    case GgufValueType.INT8:
+      return c.typed(Int8Array, n, size);
+    case GgufValueType.UINT16:
+      return c.typed(Uint16Array, n, size);
+    case GgufValueType.INT16:
+      return c.typed(Int16Array, n, size);
+    case GgufValueType.UINT32:
+      return c.typed(Uint32Array, n, size);
+    case GgufValueType.INT32:
+      return c.typed(Int32Array, n, size);
+    case GgufValueType.FLOAT32:
+      return c.typed(Float32Array, n, size);
+    case GgufValueType.FLOAT64:
+      return c.typed(Float64Array, n, size);
+    case GgufValueType.UINT64:
+      return c.typed(BigUint64Array, n, size);
+    case GgufValueType.INT64:
+      return c.typed(BigInt64Array, n, size);
+    case GgufValueType.BOOL:
+      return Array.from(c.typed(Uint8Array, n, 1), (b) => b !== 0);
     case GgufValueType.STRING: {
       c.ensure(n * 8); // each string has at least its length prefix: a lying count fails fast
       const out: string[] = new Array(n);
@@ -158,7 +254,8 @@ function readArray(c: Cursor, depth: number): GgufArray {
       for (let i = 0; i < n; i++) out.push(readArray(c, depth + 1));
       return out;
     }
-    default: throw corrupt(`unknown array item type ${itemType}`);
+    default:
+      throw corrupt(`unknown array item type ${itemType}`);
   }
 }
 
@@ -214,7 +311,10 @@ function parse(bytes: Uint8Array, fileSize: number | undefined): GgufHeader {
     if (offset % alignment !== 0) throw corrupt(`tensor ${name} offset ${offset} is not aligned to ${alignment}`);
     const fileOffset = dataOffset + offset;
     if (fileSize !== undefined && fileOffset + byteSize > fileSize) {
-      throw new GgufError('gguf_truncated', `tensor ${name} ends at byte ${fileOffset + byteSize} but the file has ${fileSize}: the file is truncated or its offsets lie; download it again`);
+      throw new GgufError(
+        'gguf_truncated',
+        `tensor ${name} ends at byte ${fileOffset + byteSize} but the file has ${fileSize}: the file is truncated or its offsets lie; download it again`,
+      );
     }
     return { name, shape, type, offset, fileOffset, byteSize, elements };
   });

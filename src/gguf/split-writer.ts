@@ -18,7 +18,9 @@ export function splitGgufInput(input: GgufWriteInput, count: number, prefix = 'm
     throw new GgufError('gguf_corrupt', `cannot split ${n} tensors into ${count} shards`);
   }
   const splitKeys = (no: number): [string, GgufMetaValue][] => [
-    [SPLIT_NO, gguf.u16(no)], [SPLIT_COUNT, gguf.u16(count)], [SPLIT_TENSORS_COUNT, gguf.i32(n)],
+    [SPLIT_NO, gguf.u16(no)],
+    [SPLIT_COUNT, gguf.u16(count)],
+    [SPLIT_TENSORS_COUNT, gguf.i32(n)],
   ];
   // gguf_set_kv copies the source's keys, then the split keys are set: replaced in place if present, else appended.
   const model = input.metadata.filter(([k]) => k !== SPLIT_NO && k !== SPLIT_COUNT && k !== SPLIT_TENSORS_COUNT);

@@ -10,9 +10,14 @@ import { encodeGguf, gguf, type GgufWriteInput } from './writer.ts';
 
 function model(nTensors = 7): GgufWriteInput {
   return {
-    metadata: [['general.architecture', gguf.string('llama')], ['general.name', gguf.string('split test')]],
+    metadata: [
+      ['general.architecture', gguf.string('llama')],
+      ['general.name', gguf.string('split test')],
+    ],
     tensors: Array.from({ length: nTensors }, (_, i) => ({
-      name: `t${i}`, shape: [8 * (i + 1)], type: GgmlType.F32,
+      name: `t${i}`,
+      shape: [8 * (i + 1)],
+      type: GgmlType.F32,
       data: new Uint8Array(32 * (i + 1)).map((_, k) => (i * 31 + k) & 255),
     })),
   };
@@ -60,7 +65,8 @@ describe('openGguf', () => {
   const files = shardFiles(whole, 3);
 
   it('merges the shards into one directory whose bytes are the unsplit file’s tensors', async () => {
-    for (const entry of ['m-00001-of-00003.gguf', 'm-00003-of-00003.gguf']) { // the first shard, or any other
+    for (const entry of ['m-00001-of-00003.gguf', 'm-00003-of-00003.gguf']) {
+      // the first shard, or any other
       const opened = await openGguf(directory(files, entry));
       expect(opened.shards).toHaveLength(3);
       expect(opened.header.metadata.get('general.name')).toBe('split test');
@@ -109,7 +115,8 @@ describe('openGguf', () => {
     const partial = new Map(files);
     partial.delete('m-00002-of-00003.gguf');
     await expect(openGguf(directory(partial, 'm-00001-of-00003.gguf'))).rejects.toMatchObject({
-      code: 'gguf_split_missing', message: expect.stringContaining('shard 2 of 3 (m-00002-of-00003.gguf)'),
+      code: 'gguf_split_missing',
+      message: expect.stringContaining('shard 2 of 3 (m-00002-of-00003.gguf)'),
     });
   });
 
@@ -122,7 +129,10 @@ describe('openGguf', () => {
       const plans = splitGgufInput(whole, 3, 'm');
       edit(plans);
       const m = new Map(plans.map((p) => [p.fileName, encodeGguf(p.input)]));
-      await expect(openGguf(directory(m, 'm-00001-of-00003.gguf'))).rejects.toMatchObject({ code: 'gguf_split_mismatch', message: expect.stringContaining(detail) });
+      await expect(openGguf(directory(m, 'm-00001-of-00003.gguf'))).rejects.toMatchObject({
+        code: 'gguf_split_mismatch',
+        message: expect.stringContaining(detail),
+      });
     };
     const setKey = (p: { input: GgufWriteInput }, key: string, v: ReturnType<typeof gguf.u16>) => {
       (p as { input: GgufWriteInput }).input = { ...p.input, metadata: p.input.metadata.map(([k, old]) => [k, k === key ? v : old] as const) };
@@ -130,8 +140,12 @@ describe('openGguf', () => {
     await bad((p) => setKey(p[2], 'split.count', gguf.u16(4)), 'split.count 4');
     await bad((p) => setKey(p[1], 'split.no', gguf.u16(2)), 'split.no 2, expected 1');
     await bad((p) => setKey(p[1], 'split.tensors.count', gguf.i32(9)), 'split.tensors.count 9');
-    await bad((p) => { (p[2] as { input: GgufWriteInput }).input = { ...p[2].input, tensors: [...p[2].input.tensors.slice(1), p[0].input.tensors[0]] }; }, 'tensor t0 is in shard 1 and again in shard 3');
-    await bad((p) => { (p[2] as { input: GgufWriteInput }).input = { ...p[2].input, tensors: p[2].input.tensors.slice(1) }; }, 'hold 6 tensors but split.tensors.count is 7');
+    await bad((p) => {
+      (p[2] as { input: GgufWriteInput }).input = { ...p[2].input, tensors: [...p[2].input.tensors.slice(1), p[0].input.tensors[0]] };
+    }, 'tensor t0 is in shard 1 and again in shard 3');
+    await bad((p) => {
+      (p[2] as { input: GgufWriteInput }).input = { ...p[2].input, tensors: p[2].input.tensors.slice(1) };
+    }, 'hold 6 tensors but split.tensors.count is 7');
     // A file named as one of 4 whose header says 3.
     const renamed = new Map([...files].map(([k, v]) => [k.replace('of-00003', 'of-00004'), v]));
     await expect(openGguf(directory(renamed, 'm-00001-of-00004.gguf'))).rejects.toMatchObject({ code: 'gguf_split_mismatch' });
@@ -148,11 +162,21 @@ describe('split GGUF over HTTP', () => {
       const name = decodeURIComponent(new URL(req.url!, 'http://x').pathname.slice(1));
       requests.push(`${req.method} ${name}${req.headers.range ? ` ${req.headers.range}` : ''}`);
       const body = files.get(name);
-      if (!body) { res.writeHead(404).end(); return; }
-      if (req.method === 'HEAD') { res.writeHead(200, { 'content-length': body.byteLength }).end(); return; }
+      if (!body) {
+        res.writeHead(404).end();
+        return;
+      }
+      if (req.method === 'HEAD') {
+        res.writeHead(200, { 'content-length': body.byteLength }).end();
+        return;
+      }
       const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
-      if (!m) { res.writeHead(200, { 'content-length': body.byteLength }).end(body); return; }
-      const a = Number(m[1]), b = Math.min(Number(m[2]), body.byteLength - 1);
+      if (!m) {
+        res.writeHead(200, { 'content-length': body.byteLength }).end(body);
+        return;
+      }
+      const a = Number(m[1]),
+        b = Math.min(Number(m[2]), body.byteLength - 1);
       res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${body.byteLength}` }).end(body.subarray(a, b + 1));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -172,6 +196,9 @@ describe('split GGUF over HTTP', () => {
 
   it('reports a missing shard URL', async () => {
     files.delete('remote-00003-of-00003.gguf');
-    await expect(openGguf(await urlSource(`${base}/remote-00001-of-00003.gguf`))).rejects.toMatchObject({ code: 'gguf_split_missing', message: expect.stringContaining('shard 3 of 3') });
+    await expect(openGguf(await urlSource(`${base}/remote-00001-of-00003.gguf`))).rejects.toMatchObject({
+      code: 'gguf_split_missing',
+      message: expect.stringContaining('shard 3 of 3'),
+    });
   });
 });

@@ -58,7 +58,10 @@ export function splitFileName(prefix: string, index: number, count: number): str
 }
 
 function mismatch(detail: string): GgufError {
-  return new GgufError('gguf_split_mismatch', `split GGUF is inconsistent: ${detail}; download every shard of the same model again (llama.cpp's gguf-split writes them together)`);
+  return new GgufError(
+    'gguf_split_mismatch',
+    `split GGUF is inconsistent: ${detail}; download every shard of the same model again (llama.cpp's gguf-split writes them together)`,
+  );
 }
 
 function splitInfo(h: GgufHeader): { no: number; count: number; tensors: number | undefined } {
@@ -98,12 +101,14 @@ export async function openGguf(source: LocatedSource): Promise<OpenedGguf> {
     { fileName: named ? splitFileName(named.prefix, 0, info.count) : source.fileName, source: first, header },
   ];
   if (!named || !source.openSibling) throw noSiblings(info.count, source.fileName);
-  const rest = await Promise.all(Array.from({ length: info.count - 1 }, async (_, k) => {
-    const index = k + 1;
-    const fileName = splitFileName(named.prefix, index, info.count);
-    const s = await openShard(source, fileName, index, info.count);
-    return { fileName, source: s, header: await readGgufHeader(s) };
-  }));
+  const rest = await Promise.all(
+    Array.from({ length: info.count - 1 }, async (_, k) => {
+      const index = k + 1;
+      const fileName = splitFileName(named.prefix, index, info.count);
+      const s = await openShard(source, fileName, index, info.count);
+      return { fileName, source: s, header: await readGgufHeader(s) };
+    }),
+  );
   shardSources.push(...rest);
   return merge(shardSources, info.count, info.tensors);
 }
@@ -114,7 +119,8 @@ export async function openGgufShards(sources: readonly ByteSource[]): Promise<Op
   if (opened.length === 1 && splitInfo(opened[0].header).count <= 1) return single(opened[0].source, opened[0].header);
   opened.sort((a, b) => splitInfo(a.header).no - splitInfo(b.header).no);
   const info = splitInfo(opened[0].header);
-  if (info.no !== 0) throw new GgufError('gguf_split_missing', 'the first shard (split.no 0, the one with the model metadata) is not among the files given; add it');
+  if (info.no !== 0)
+    throw new GgufError('gguf_split_missing', 'the first shard (split.no 0, the one with the model metadata) is not among the files given; add it');
   if (info.count !== opened.length) {
     throw new GgufError('gguf_split_missing', `the model is split into ${info.count} shards but ${opened.length} were given; pass all of them`);
   }
@@ -122,14 +128,21 @@ export async function openGgufShards(sources: readonly ByteSource[]): Promise<Op
 }
 
 function noSiblings(count: number, fileName?: string): GgufError {
-  return new GgufError('gguf_split_missing', `${fileName ?? 'this model'} is one of ${count} shards of a split GGUF, and the other shards cannot be located from it: pass its path or URL (named like model-00001-of-${String(count).padStart(5, '0')}.gguf), or all shards together`);
+  return new GgufError(
+    'gguf_split_missing',
+    `${fileName ?? 'this model'} is one of ${count} shards of a split GGUF, and the other shards cannot be located from it: pass its path or URL (named like model-00001-of-${String(count).padStart(5, '0')}.gguf), or all shards together`,
+  );
 }
 
 async function openShard(from: LocatedSource, fileName: string, index: number, count: number): Promise<ByteSource> {
   try {
     return await from.openSibling!(fileName);
   } catch (cause) {
-    throw new GgufError('gguf_split_missing', `shard ${index + 1} of ${count} (${fileName}) could not be opened: ${(cause as Error).message ?? cause}; put every shard of the split model beside the first`, { cause });
+    throw new GgufError(
+      'gguf_split_missing',
+      `shard ${index + 1} of ${count} (${fileName}) could not be opened: ${(cause as Error).message ?? cause}; put every shard of the split model beside the first`,
+      { cause },
+    );
   }
 }
 
@@ -144,7 +157,11 @@ function shardLength(source: ByteSource, h: GgufHeader): number {
   return h.tensors.reduce((end, t) => Math.max(end, t.fileOffset + t.byteSize), h.dataOffset);
 }
 
-function merge(list: { fileName: string | undefined; source: ByteSource; header: GgufHeader }[], count: number, expectedTensors: number | undefined): OpenedGguf {
+function merge(
+  list: { fileName: string | undefined; source: ByteSource; header: GgufHeader }[],
+  count: number,
+  expectedTensors: number | undefined,
+): OpenedGguf {
   const shards: Shard[] = [];
   const tensors: ShardedTensorInfo[] = [];
   const seen = new Map<string, number>();
@@ -193,7 +210,10 @@ function concatenated(shards: readonly Shard[], size: number): ByteSource {
       if (parts.length === 1) return parts[0];
       const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
       let at = 0;
-      for (const p of parts) { out.set(p, at); at += p.byteLength; }
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.byteLength;
+      }
       return out;
     },
   };

@@ -10,9 +10,17 @@ function bytes(n: number, seed: number): Uint8Array {
 const input: GgufWriteInput = {
   metadata: [
     ['general.architecture', gguf.string('llama')],
-    ['u8', gguf.u8(250)], ['i8', gguf.i8(-5)], ['u16', gguf.u16(65000)], ['i16', gguf.i16(-30000)],
-    ['u32', gguf.u32(4_000_000_000)], ['i32', gguf.i32(-2_000_000_000)], ['f32', gguf.f32(1e-5)],
-    ['f64', gguf.f64(Math.PI)], ['u64', gguf.u64(2n ** 60n)], ['i64', gguf.i64(-7)], ['bool', gguf.bool(true)],
+    ['u8', gguf.u8(250)],
+    ['i8', gguf.i8(-5)],
+    ['u16', gguf.u16(65000)],
+    ['i16', gguf.i16(-30000)],
+    ['u32', gguf.u32(4_000_000_000)],
+    ['i32', gguf.i32(-2_000_000_000)],
+    ['f32', gguf.f32(1e-5)],
+    ['f64', gguf.f64(Math.PI)],
+    ['u64', gguf.u64(2n ** 60n)],
+    ['i64', gguf.i64(-7)],
+    ['bool', gguf.bool(true)],
     ['utf8', gguf.string('ŋ → 中文 🙂')],
     ['tokens', gguf.array('string', ['<s>', '', 'héllo'])],
     ['scores', gguf.array('f32', new Float32Array([0.5, -1.25]))],
@@ -53,7 +61,9 @@ describe('GGUF writer', () => {
     expect(Array.from(m.get('big') as BigUint64Array)).toEqual([1n, 2n ** 63n]);
     expect((m.get('nested') as Uint8Array[]).map((a) => Array.from(a))).toEqual([[1, 2], [3]]);
     expect(h.tensors.map((t) => [t.name, t.shape, t.type, t.byteSize])).toEqual([
-      ['a', [3], GgmlType.F32, 12], ['b', [32, 2], GgmlType.Q8_0, 68], ['c', [5, 1, 1], GgmlType.F16, 10],
+      ['a', [3], GgmlType.F32, 12],
+      ['b', [32, 2], GgmlType.Q8_0, 68],
+      ['c', [5, 1, 1], GgmlType.F16, 10],
     ]);
     for (const [i, t] of h.tensors.entries()) {
       expect(t.fileOffset % 32).toBe(0);
@@ -66,7 +76,10 @@ describe('GGUF writer', () => {
     const parts = [...chunks];
     const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
     let o = 0;
-    for (const p of parts) { joined.set(p, o); o += p.byteLength; }
+    for (const p of parts) {
+      joined.set(p, o);
+      o += p.byteLength;
+    }
     expect(joined.byteLength).toBe(totalSize);
     expect(joined).toEqual(encodeGguf(input));
   });
@@ -79,10 +92,16 @@ describe('GGUF writer', () => {
   });
 
   it('rejects tensors whose bytes do not match their shape and type', () => {
-    expect(() => encodeGguf({ metadata: [], tensors: [{ name: 'x', shape: [32], type: GgmlType.Q8_0, data: new Uint8Array(33) }] }))
-      .toThrow(/needs 34 bytes/);
-    expect(() => encodeGguf({ metadata: [], tensors: [{ name: 'x', shape: [31], type: GgmlType.Q4_0, data: new Uint8Array(18) }] }))
-      .toThrow(/whole blocks/);
-    expect(() => encodeGguf({ metadata: [['k', gguf.u32(1)], ['k', gguf.u32(2)]], tensors: [] })).toThrow(/repeat/);
+    expect(() => encodeGguf({ metadata: [], tensors: [{ name: 'x', shape: [32], type: GgmlType.Q8_0, data: new Uint8Array(33) }] })).toThrow(/needs 34 bytes/);
+    expect(() => encodeGguf({ metadata: [], tensors: [{ name: 'x', shape: [31], type: GgmlType.Q4_0, data: new Uint8Array(18) }] })).toThrow(/whole blocks/);
+    expect(() =>
+      encodeGguf({
+        metadata: [
+          ['k', gguf.u32(1)],
+          ['k', gguf.u32(2)],
+        ],
+        tensors: [],
+      }),
+    ).toThrow(/repeat/);
   });
 });

@@ -14,18 +14,36 @@ export type GgufMetaValue =
   | { readonly kind: 'nested'; readonly values: readonly GgufMetaValue[] };
 
 const typeIds: Record<ScalarType, number> = {
-  u8: GgufValueType.UINT8, i8: GgufValueType.INT8, u16: GgufValueType.UINT16, i16: GgufValueType.INT16,
-  u32: GgufValueType.UINT32, i32: GgufValueType.INT32, f32: GgufValueType.FLOAT32, f64: GgufValueType.FLOAT64,
-  u64: GgufValueType.UINT64, i64: GgufValueType.INT64, bool: GgufValueType.BOOL, string: GgufValueType.STRING,
+  u8: GgufValueType.UINT8,
+  i8: GgufValueType.INT8,
+  u16: GgufValueType.UINT16,
+  i16: GgufValueType.INT16,
+  u32: GgufValueType.UINT32,
+  i32: GgufValueType.INT32,
+  f32: GgufValueType.FLOAT32,
+  f64: GgufValueType.FLOAT64,
+  u64: GgufValueType.UINT64,
+  i64: GgufValueType.INT64,
+  bool: GgufValueType.BOOL,
+  string: GgufValueType.STRING,
 };
 
-const scalar = (type: ScalarType) => (value: number | bigint | boolean | string): GgufMetaValue => ({ kind: 'scalar', type, value });
+const scalar =
+  (type: ScalarType) =>
+  (value: number | bigint | boolean | string): GgufMetaValue => ({ kind: 'scalar', type, value });
 
 /** Constructors for typed metadata values, e.g. `gguf.u32(2)`, `gguf.array('f32', scores)`. */
 export const gguf = {
-  u8: scalar('u8'), i8: scalar('i8'), u16: scalar('u16'), i16: scalar('i16'),
-  u32: scalar('u32'), i32: scalar('i32'), f32: scalar('f32'), f64: scalar('f64'),
-  u64: scalar('u64'), i64: scalar('i64'),
+  u8: scalar('u8'),
+  i8: scalar('i8'),
+  u16: scalar('u16'),
+  i16: scalar('i16'),
+  u32: scalar('u32'),
+  i32: scalar('i32'),
+  f32: scalar('f32'),
+  f64: scalar('f64'),
+  u64: scalar('u64'),
+  i64: scalar('i64'),
   bool: (v: boolean): GgufMetaValue => ({ kind: 'scalar', type: 'bool', value: v }),
   string: (v: string): GgufMetaValue => ({ kind: 'scalar', type: 'string', value: v }),
   array: (type: ScalarType, values: ArrayLike<number | bigint | boolean | string>): GgufMetaValue => ({ kind: 'array', type, values }),
@@ -68,16 +86,56 @@ class Out {
     this.buf = next;
     this.view = new DataView(next.buffer);
   }
-  u8(v: number): void { this.reserve(1); this.view.setUint8(this.pos, v); this.pos += 1; }
-  i8(v: number): void { this.reserve(1); this.view.setInt8(this.pos, v); this.pos += 1; }
-  u16(v: number): void { this.reserve(2); this.view.setUint16(this.pos, v, true); this.pos += 2; }
-  i16(v: number): void { this.reserve(2); this.view.setInt16(this.pos, v, true); this.pos += 2; }
-  u32(v: number): void { this.reserve(4); this.view.setUint32(this.pos, v, true); this.pos += 4; }
-  i32(v: number): void { this.reserve(4); this.view.setInt32(this.pos, v, true); this.pos += 4; }
-  f32(v: number): void { this.reserve(4); this.view.setFloat32(this.pos, v, true); this.pos += 4; }
-  f64(v: number): void { this.reserve(8); this.view.setFloat64(this.pos, v, true); this.pos += 8; }
-  u64(v: number | bigint): void { this.reserve(8); this.view.setBigUint64(this.pos, BigInt(v), true); this.pos += 8; }
-  i64(v: number | bigint): void { this.reserve(8); this.view.setBigInt64(this.pos, BigInt(v), true); this.pos += 8; }
+  u8(v: number): void {
+    this.reserve(1);
+    this.view.setUint8(this.pos, v);
+    this.pos += 1;
+  }
+  i8(v: number): void {
+    this.reserve(1);
+    this.view.setInt8(this.pos, v);
+    this.pos += 1;
+  }
+  u16(v: number): void {
+    this.reserve(2);
+    this.view.setUint16(this.pos, v, true);
+    this.pos += 2;
+  }
+  i16(v: number): void {
+    this.reserve(2);
+    this.view.setInt16(this.pos, v, true);
+    this.pos += 2;
+  }
+  u32(v: number): void {
+    this.reserve(4);
+    this.view.setUint32(this.pos, v, true);
+    this.pos += 4;
+  }
+  i32(v: number): void {
+    this.reserve(4);
+    this.view.setInt32(this.pos, v, true);
+    this.pos += 4;
+  }
+  f32(v: number): void {
+    this.reserve(4);
+    this.view.setFloat32(this.pos, v, true);
+    this.pos += 4;
+  }
+  f64(v: number): void {
+    this.reserve(8);
+    this.view.setFloat64(this.pos, v, true);
+    this.pos += 8;
+  }
+  u64(v: number | bigint): void {
+    this.reserve(8);
+    this.view.setBigUint64(this.pos, BigInt(v), true);
+    this.pos += 8;
+  }
+  i64(v: number | bigint): void {
+    this.reserve(8);
+    this.view.setBigInt64(this.pos, BigInt(v), true);
+    this.pos += 8;
+  }
   string(s: string): void {
     const bytes = this.encoder.encode(s);
     this.u64(bytes.length);
@@ -91,25 +149,51 @@ class Out {
     this.buf.fill(0, this.pos, end);
     this.pos = end;
   }
-  bytes(): Uint8Array { return this.buf.subarray(0, this.pos); }
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
 }
 
 function writeScalar(out: Out, type: ScalarType, v: number | bigint | boolean | string, key: string): void {
   const want = type === 'string' ? 'string' : type === 'bool' ? 'boolean' : type === 'u64' || type === 'i64' ? undefined : 'number';
   if (want !== undefined && typeof v !== want) throw invalid(`metadata ${key}: ${String(v)} is not a ${type}`);
   switch (type) {
-    case 'u8': out.u8(v as number); break;
-    case 'i8': out.i8(v as number); break;
-    case 'u16': out.u16(v as number); break;
-    case 'i16': out.i16(v as number); break;
-    case 'u32': out.u32(v as number); break;
-    case 'i32': out.i32(v as number); break;
-    case 'f32': out.f32(v as number); break;
-    case 'f64': out.f64(v as number); break;
-    case 'u64': out.u64(v as number | bigint); break;
-    case 'i64': out.i64(v as number | bigint); break;
-    case 'bool': out.u8(v ? 1 : 0); break;
-    case 'string': out.string(v as string); break;
+    case 'u8':
+      out.u8(v as number);
+      break;
+    case 'i8':
+      out.i8(v as number);
+      break;
+    case 'u16':
+      out.u16(v as number);
+      break;
+    case 'i16':
+      out.i16(v as number);
+      break;
+    case 'u32':
+      out.u32(v as number);
+      break;
+    case 'i32':
+      out.i32(v as number);
+      break;
+    case 'f32':
+      out.f32(v as number);
+      break;
+    case 'f64':
+      out.f64(v as number);
+      break;
+    case 'u64':
+      out.u64(v as number | bigint);
+      break;
+    case 'i64':
+      out.i64(v as number | bigint);
+      break;
+    case 'bool':
+      out.u8(v ? 1 : 0);
+      break;
+    case 'string':
+      out.string(v as string);
+      break;
   }
 }
 

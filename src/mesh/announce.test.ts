@@ -59,7 +59,9 @@ describe('public and named announcements', () => {
     const v2 = resign(event, alice.nostrSecretKey, { tags: event.tags.map((t) => (t[0] === 'v' ? ['v', '2'] : t)) });
     expect(await check(v2)).toMatchObject({ ok: false, code: 'unsupported_version', reason: expect.stringContaining('update') });
     const body = JSON.parse(event.content);
-    expect(await check(resign(event, alice.nostrSecretKey, { content: JSON.stringify({ ...body, protocol: 2 }) }))).toMatchObject({ code: 'unsupported_version' });
+    expect(await check(resign(event, alice.nostrSecretKey, { content: JSON.stringify({ ...body, protocol: 2 }) }))).toMatchObject({
+      code: 'unsupported_version',
+    });
     expect(await check({ ...JSON.parse(JSON.stringify(event)), content: event.content.replace('1234.5', '9999') })).toMatchObject({ code: 'bad_signature' });
     // Valid Nostr signature, but Mallory claims Alice's peer id (copying her binding too).
     expect(await check(resign(event, mallory.nostrSecretKey, {}))).toMatchObject({ ok: false, code: 'binding_mismatch' });
@@ -77,8 +79,24 @@ describe('public and named announcements', () => {
 
   it('never throws on arbitrary input', async () => {
     const mesh = await openMesh({ visibility: 'public', name: 'lab' });
-    const inputs: unknown[] = [undefined, null, 0, 'x', [], {}, { kind: MESH_ANNOUNCEMENT_KIND }, { kind: MESH_ANNOUNCEMENT_KIND, tags: [[]], id: 'a'.repeat(64), pubkey: 'b'.repeat(64), sig: 'c'.repeat(128), created_at: NOW, content: '' }];
-    const hostile = new Proxy({}, { get: () => { throw new Error('boom'); } });
+    const inputs: unknown[] = [
+      undefined,
+      null,
+      0,
+      'x',
+      [],
+      {},
+      { kind: MESH_ANNOUNCEMENT_KIND },
+      { kind: MESH_ANNOUNCEMENT_KIND, tags: [[]], id: 'a'.repeat(64), pubkey: 'b'.repeat(64), sig: 'c'.repeat(128), created_at: NOW, content: '' },
+    ];
+    const hostile = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('boom');
+        },
+      },
+    );
     inputs.push(hostile);
     for (const input of inputs) {
       const result = await validateAnnouncement(input, mesh, { now: NOW });

@@ -100,15 +100,18 @@ async function validate(value: unknown, mesh: MeshAccess | undefined, now: numbe
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return rejected('malformed', 'an announcement is a Nostr event object');
   const e = value as Record<string, unknown>;
   if (e.kind !== MESH_ANNOUNCEMENT_KIND) return rejected('malformed', `kind must be ${MESH_ANNOUNCEMENT_KIND}`);
-  if (typeof e.id !== 'string' || !HEX64.test(e.id) || typeof e.pubkey !== 'string' || !HEX64.test(e.pubkey)) return rejected('malformed', 'id and pubkey must be 64 hex chars');
+  if (typeof e.id !== 'string' || !HEX64.test(e.id) || typeof e.pubkey !== 'string' || !HEX64.test(e.pubkey))
+    return rejected('malformed', 'id and pubkey must be 64 hex chars');
   if (typeof e.sig !== 'string' || !HEX128.test(e.sig)) return rejected('malformed', 'sig must be 128 hex chars');
-  if (typeof e.created_at !== 'number' || !Number.isSafeInteger(e.created_at) || e.created_at < 0) return rejected('malformed', 'created_at must be a unix time in seconds');
+  if (typeof e.created_at !== 'number' || !Number.isSafeInteger(e.created_at) || e.created_at < 0)
+    return rejected('malformed', 'created_at must be a unix time in seconds');
   if (typeof e.content !== 'string') return rejected('malformed', 'content must be a string');
   if (e.content.length > MAX_CONTENT_CHARS) return rejected('too_large', `content is longer than ${MAX_CONTENT_CHARS} characters`);
   const tags = e.tags;
   if (!Array.isArray(tags) || tags.length > MAX_TAGS) return rejected('malformed', `tags must be an array of at most ${MAX_TAGS} tags`);
   for (const tag of tags) {
-    if (!Array.isArray(tag) || tag.length === 0 || tag.length > 8 || tag.some((v) => typeof v !== 'string' || v.length > 1024)) return rejected('malformed', 'each tag must be a short array of strings');
+    if (!Array.isArray(tag) || tag.length === 0 || tag.length > 8 || tag.some((v) => typeof v !== 'string' || v.length > 1024))
+      return rejected('malformed', 'each tag must be a short array of strings');
   }
   const single = (name: string): string | undefined | null => {
     const found = (tags as string[][]).filter((t) => t[0] === name);
@@ -135,7 +138,8 @@ async function validate(value: unknown, mesh: MeshAccess | undefined, now: numbe
     json = await decryptContent(mesh.announceKey, meshId, e.pubkey, e.content);
     if (json === undefined) return rejected('undecryptable', 'not sealed with this mesh’s key (an outsider’s or a tampered announcement)');
   } else {
-    if (e.content.startsWith(ENCRYPTED_CONTENT_PREFIX)) return rejected('undecryptable', 'the content is encrypted: this is a private mesh, join it with its invite link');
+    if (e.content.startsWith(ENCRYPTED_CONTENT_PREFIX))
+      return rejected('undecryptable', 'the content is encrypted: this is a private mesh, join it with its invite link');
     json = e.content;
   }
   let parsed: unknown;

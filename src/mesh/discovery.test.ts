@@ -72,7 +72,12 @@ describe('discovery over the local relay', () => {
     const rejections: string[] = [];
     const memberWatch = watchAnnouncements(await client(), { mesh: member, onRejected: (code) => rejections.push(code) });
     await memberWatch.synced;
-    expect(memberWatch.table.list().map((a) => a.body.peerId).sort()).toEqual([bob.peerId, carol.peerId].sort());
+    expect(
+      memberWatch.table
+        .list()
+        .map((a) => a.body.peerId)
+        .sort(),
+    ).toEqual([bob.peerId, carol.peerId].sort());
     expect(memberWatch.table.get(bob.peerId)?.body.multiaddrs).toEqual(['/ip4/127.0.0.1/tcp/4002/ws']);
     expect(memberWatch.table.get(bob.peerId)?.nostrPubkey).toBe(bob.nostrPubkey);
     expect(rejections).toEqual(['binding_mismatch']);

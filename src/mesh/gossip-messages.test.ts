@@ -21,15 +21,33 @@ const plan = {
   excluded: [],
 };
 const valid: GossipMessage[] = [
-  { type: 'peer-state', ...envelope, role: 'server', backend: 'wasm', memoryBudgetBytes: 1 << 30, layerTokensPerSecond: 812.5, rttMs: 3.2, models: [{ model: 'tiny-llama-f32', layers: { start: 0, end: 5 } }], activeSessions: 1 },
+  {
+    type: 'peer-state',
+    ...envelope,
+    role: 'server',
+    backend: 'wasm',
+    memoryBudgetBytes: 1 << 30,
+    layerTokensPerSecond: 812.5,
+    rttMs: 3.2,
+    models: [{ model: 'tiny-llama-f32', layers: { start: 0, end: 5 } }],
+    activeSessions: 1,
+  },
   { type: 'demand', ...envelope, model: 'tiny-llama-f32', queuedRequests: 2, activeSessions: 1, servedTokensPerSecond: 40 },
   { type: 'layer-plan', ...envelope, plan } as GossipMessage,
   { type: 'stage-activate', ...envelope, target: B, model: 'tiny-llama-f32', planEpoch: 3, layers: { start: 5, end: 8 }, shard: { kind: 'dense' } },
   { type: 'stage-ready', ...envelope, model: 'tiny-moe', planEpoch: 3, layers: { start: 0, end: 2 }, shard: { kind: 'experts', start: 0, end: 4, count: 8 } },
   // A plan with what it was computed from (its basis), for servers to verify.
   {
-    type: 'layer-plan', ...envelope, plan,
-    basis: { peers: [{ peerId: A, role: 'server', memoryBudgetBytes: 900, layerTokensPerSecond: 220, rttMs: 3 }], previous: { ...plan, epoch: 2 }, rttCapMs: 250, perLayerExtraBytes: 0, countsHeadTail: false },
+    type: 'layer-plan',
+    ...envelope,
+    plan,
+    basis: {
+      peers: [{ peerId: A, role: 'server', memoryBudgetBytes: 900, layerTokensPerSecond: 220, rttMs: 3 }],
+      previous: { ...plan, epoch: 2 },
+      rttCapMs: 250,
+      perLayerExtraBytes: 0,
+      countsHeadTail: false,
+    },
   } as GossipMessage,
 ];
 
@@ -53,10 +71,12 @@ describe('gossip messages', () => {
     expect(held([{ model: 'tiny-llama-f32', backend: 'cuda' }])).toMatchObject({ ok: false, reason: expect.stringContaining('backend') });
   });
 
-  it('rejects a plan whose basis is malformed (the planner\'s inputs are checked like the plan)', () => {
+  it("rejects a plan whose basis is malformed (the planner's inputs are checked like the plan)", () => {
     const withBasis = valid[5] as Extract<GossipMessage, { type: 'layer-plan' }>;
     const bad = (basis: unknown) => decodeGossip(new TextEncoder().encode(JSON.stringify({ ...withBasis, basis })), A);
-    expect(bad({ ...withBasis.basis, peers: [{ peerId: A, role: 'server', memoryBudgetBytes: -1, layerTokensPerSecond: 1, rttMs: 1 }] })).toMatchObject({ ok: false });
+    expect(bad({ ...withBasis.basis, peers: [{ peerId: A, role: 'server', memoryBudgetBytes: -1, layerTokensPerSecond: 1, rttMs: 1 }] })).toMatchObject({
+      ok: false,
+    });
     expect(bad({ ...withBasis.basis, previous: { ...plan, stages: [] } })).toMatchObject({ ok: false });
     expect(bad({ ...withBasis.basis, countsHeadTail: 'no' })).toMatchObject({ ok: false });
     expect(bad('basis')).toMatchObject({ ok: false });
@@ -100,7 +120,11 @@ describe('gossip messages', () => {
       },
       // Huge arrays and strings.
       () => text({ ...valid[0], models: Array.from({ length: 5000 }, () => ({ model: 'm' })) }),
-      () => text({ ...valid[2], plan: { ...plan, stages: Array.from({ length: 3000 }, (_, i) => ({ peerId: A, layers: { start: i, end: i + 1 }, shard: { kind: 'dense' } })) } }),
+      () =>
+        text({
+          ...valid[2],
+          plan: { ...plan, stages: Array.from({ length: 3000 }, (_, i) => ({ peerId: A, layers: { start: i, end: i + 1 }, shard: { kind: 'dense' } })) },
+        }),
       () => text({ ...valid[1], model: 'm'.repeat(100_000) }),
       // Prototype-pollution keys at the top, in nested objects, and in the plan.
       () => text(`{"__proto__":{"polluted":1},${JSON.stringify(pick(valid)).slice(1)}`),

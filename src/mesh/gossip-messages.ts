@@ -23,7 +23,8 @@ export function decodeGossip(bytes: unknown, from: string): Checked<GossipMessag
     return rejected('malformed', 'gossip message is not JSON');
   }
   const checked = validateGossipMessage(value);
-  if (checked.ok && checked.value.peerId !== from) return rejected('binding_mismatch', `message claims to be from ${checked.value.peerId} but was sent by ${from}`);
+  if (checked.ok && checked.value.peerId !== from)
+    return rejected('binding_mismatch', `message claims to be from ${checked.value.peerId} but was sent by ${from}`);
   return checked;
 }
 

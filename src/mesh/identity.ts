@@ -138,10 +138,7 @@ export const PEER_PROOF_MAX_AGE_S = 300;
 
 export async function createPeerProof(identity: MeshIdentity, now = Math.floor(Date.now() / 1000)): Promise<Event> {
   const b = await signBinding(identity);
-  return finalizeEvent(
-    { kind: PEER_PROOF_KIND, created_at: now, content: '', tags: [['peer', b.peerId, b.libp2pKey, b.binding]] },
-    identity.nostrSecretKey,
-  );
+  return finalizeEvent({ kind: PEER_PROOF_KIND, created_at: now, content: '', tags: [['peer', b.peerId, b.libp2pKey, b.binding]] }, identity.nostrSecretKey);
 }
 
 export type PeerProofCheck = { ok: true; nostrPubkey: string; peerId: string } | { ok: false; reason: string };
@@ -151,7 +148,8 @@ export async function verifyPeerProof(event: unknown, connectedPeerId: string, n
   try {
     const e = event as Event;
     if (typeof e !== 'object' || e === null || e.kind !== PEER_PROOF_KIND || !Array.isArray(e.tags)) return { ok: false, reason: 'not a peer proof event' };
-    if (typeof e.created_at !== 'number' || Math.abs(now - e.created_at) > PEER_PROOF_MAX_AGE_S) return { ok: false, reason: 'peer proof is stale or from the future' };
+    if (typeof e.created_at !== 'number' || Math.abs(now - e.created_at) > PEER_PROOF_MAX_AGE_S)
+      return { ok: false, reason: 'peer proof is stale or from the future' };
     if (!verifyEventFresh(e)) return { ok: false, reason: 'peer proof has a bad Nostr signature' };
     const tag = e.tags.find((t) => Array.isArray(t) && t[0] === 'peer');
     if (tag?.length !== 4 || tag.some((v) => typeof v !== 'string')) return { ok: false, reason: 'peer proof has no well-formed peer tag' };

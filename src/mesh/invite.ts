@@ -71,7 +71,8 @@ const ASK_AGAIN = 'ask whoever shared it for the link again, and copy all of it'
 export async function decodeInvite(token: string): Promise<Invite> {
   const text = token.trim();
   if (text.length === 0) throw new InviteError('invite_empty', 'the invite is empty: paste the whole invite link or token');
-  if (text.length > MAX_TOKEN_CHARS) throw new InviteError('invite_malformed', `the invite is longer than ${MAX_TOKEN_CHARS} characters; it is not an invite of this app`);
+  if (text.length > MAX_TOKEN_CHARS)
+    throw new InviteError('invite_malformed', `the invite is longer than ${MAX_TOKEN_CHARS} characters; it is not an invite of this app`);
   const bytes = fromBase64Url(text);
   if (!bytes) throw new InviteError('invite_not_base64', `the invite has characters an invite never has (only A–Z, a–z, 0–9, - and _): ${ASK_AGAIN}`);
   if (bytes.length < 1 + 2 + 4) throw new InviteError('invite_truncated', `the invite is too short to be whole: ${ASK_AGAIN}`);
@@ -79,7 +80,10 @@ export async function decodeInvite(token: string): Promise<Invite> {
   const stored = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0);
   if (crc32(body) !== stored) throw new InviteError('invite_checksum', `the invite is damaged or cut short (checksum mismatch): ${ASK_AGAIN}`);
   if (bytes[0] !== INVITE_VERSION) {
-    throw new InviteError('invite_version', `this invite is version ${bytes[0]}, this app reads version ${INVITE_VERSION}: ${bytes[0] > INVITE_VERSION ? 'update or reload the app' : 'ask for a new invite'}`);
+    throw new InviteError(
+      'invite_version',
+      `this invite is version ${bytes[0]}, this app reads version ${INVITE_VERSION}: ${bytes[0] > INVITE_VERSION ? 'update or reload the app' : 'ask for a new invite'}`,
+    );
   }
   const invite = parsePayload(fromUtf8(body.subarray(1)));
   const mesh = await openMesh({ visibility: 'private', secret: invite.secret });

@@ -33,7 +33,13 @@ describe('layer memory from the GGUF tensor directory', () => {
   it('lets a small budget force a real model file to split', () => {
     const m = modelMemory(parseGgufHeader(synthModelBytes({ nLayer: 6 })));
     const whole = stageBytes(m, 0, 6, true, true);
-    const peers = ['A', 'B', 'C'].map((c) => ({ peerId: `12D3KooW${c}`.padEnd(52, 'x'), role: 'server' as const, memoryBudgetBytes: Math.ceil(whole / 2), layerTokensPerSecond: 10, rttMs: 1 }));
+    const peers = ['A', 'B', 'C'].map((c) => ({
+      peerId: `12D3KooW${c}`.padEnd(52, 'x'),
+      role: 'server' as const,
+      memoryBudgetBytes: Math.ceil(whole / 2),
+      layerTokensPerSecond: 10,
+      rttMs: 1,
+    }));
     const result = planLayers({ ...m, id: 'synth' }, peers);
     expect(result.ok && result.plan.stages.length).toBe(3);
   });

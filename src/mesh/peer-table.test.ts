@@ -31,7 +31,10 @@ describe('peer table', () => {
     expect(table.upsert(announcement('P2', 50))).toBe(false);
     expect(table.upsert(announcement('P2', 100))).toBe(false);
     expect(table.upsert(announcement('P2', 150))).toBe(true);
-    expect(table.list().map((a) => [a.body.peerId, a.createdAt])).toEqual([['P1', 200], ['P2', 150]]);
+    expect(table.list().map((a) => [a.body.peerId, a.createdAt])).toEqual([
+      ['P1', 200],
+      ['P2', 150],
+    ]);
     expect(table.plannerPeers((id) => (id === 'P1' ? 4 : Infinity))).toEqual([
       { peerId: 'P1', role: 'server', memoryBudgetBytes: 200, layerTokensPerSecond: 10, rttMs: 4 },
       { peerId: 'P2', role: 'server', memoryBudgetBytes: 150, layerTokensPerSecond: 10, rttMs: Infinity },

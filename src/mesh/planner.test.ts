@@ -52,13 +52,7 @@ describe('planner: solo and exclusions', () => {
   });
 
   it('leaves out clients, peers above the round-trip cap and peers that cannot hold one layer', () => {
-    const peers = [
-      peer('B', 700),
-      peer('C', 700),
-      peer('D', 10_000, 100, { role: 'client' }),
-      peer('E', 10_000, 100, { rttMs: 900 }),
-      peer('F', 105),
-    ];
+    const peers = [peer('B', 700), peer('C', 700), peer('D', 10_000, 100, { role: 'client' }), peer('E', 10_000, 100, { rttMs: 900 }), peer('F', 105)];
     const p = plan(model(), peers);
     expect(p.stages.map((s) => s.peerId)).toEqual([pid('B'), pid('C')]);
     expect(p.excluded).toEqual([
@@ -123,13 +117,25 @@ describe('planner: replanning moves as little as possible', () => {
   it('a middle peer leaving changes only its neighbours; an end peer, only its one neighbour', () => {
     const before = plan(model(), four());
     expect(ranges(before)).toEqual({ [pid('A')]: [0, 3], [pid('B')]: [3, 6], [pid('C')]: [6, 9], [pid('D')]: [9, 12] });
-    const noB = plan(model(), four().filter((p) => p.peerId !== pid('B')), before);
+    const noB = plan(
+      model(),
+      four().filter((p) => p.peerId !== pid('B')),
+      before,
+    );
     expect(changed(before, noB).sort()).toEqual([pid('A'), pid('C')]);
     expect(noB.epoch).toBe(before.epoch + 1);
-    const noA = plan(model(), four().filter((p) => p.peerId !== pid('A')), before);
+    const noA = plan(
+      model(),
+      four().filter((p) => p.peerId !== pid('A')),
+      before,
+    );
     expect(changed(before, noA)).toEqual([pid('B')]);
     expect(noA.head).toBe(pid('B'));
-    const noD = plan(model(), four().filter((p) => p.peerId !== pid('D')), before);
+    const noD = plan(
+      model(),
+      four().filter((p) => p.peerId !== pid('D')),
+      before,
+    );
     expect(changed(before, noD)).toEqual([pid('C')]);
     expect(noD.tail).toBe(pid('C'));
   });
@@ -223,7 +229,10 @@ describe('planner: measured inputs with jitter', () => {
 
   it('keeps a plan (stages and epoch) through any jitter of speeds and round trips below the hysteresis', () => {
     const base = [peer('A', 900, 50), peer('B', 900, 100), peer('C', 900, 300)];
-    let current = plan(model(24), base.map((p) => ({ ...p, rttMs: DEFAULT_RTT_CAP_MS - 10 })));
+    let current = plan(
+      model(24),
+      base.map((p) => ({ ...p, rttMs: DEFAULT_RTT_CAP_MS - 10 })),
+    );
     const first = current;
     for (let round = 0; round < 100; round++) {
       // Speeds off by up to ±40%, round trips jittering across the cap (but below cap × hysteresis).

@@ -113,12 +113,24 @@ export function planLayers(model: PlannerModel, peers: readonly PlannerPeer[], p
     else eligible.push(p);
   }
   const excludedList = () => [...reasons].map(([peerId, reason]) => ({ peerId, reason })).sort(byId);
-  if (eligible.length === 0) return { ok: false, code: 'no_servers', message: 'no server peer can take part: lend a tab or the companion, or raise a memory budget', excluded: excludedList() };
+  if (eligible.length === 0)
+    return {
+      ok: false,
+      code: 'no_servers',
+      message: 'no server peer can take part: lend a tab or the companion, or raise a memory budget',
+      excluded: excludedList(),
+    };
   const speed = speeds(eligible);
   const usable = previous && previous.model === model.id && previous.layerCount === model.layerCount ? previous : undefined;
 
   const slots = solo(model, fit, eligible, speed, usable) ?? (usable && incremental(model, fit, eligible, speed, usable)) ?? fresh(model, fit, eligible, speed);
-  if (!slots) return { ok: false, code: 'insufficient_memory', message: `the taking-part peers cannot hold all ${model.layerCount} layers of ${model.id} within their memory budgets: add peers or raise budgets`, excluded: excludedList() };
+  if (!slots)
+    return {
+      ok: false,
+      code: 'insufficient_memory',
+      message: `the taking-part peers cannot hold all ${model.layerCount} layers of ${model.id} within their memory budgets: add peers or raise budgets`,
+      excluded: excludedList(),
+    };
   for (const p of eligible) if (!slots.some((s) => s.peer === p)) reasons.set(p.peerId, 'no_share');
   const stages: PlanStage[] = slots.map((s) => ({ peerId: s.peer.peerId, layers: { start: s.start, end: s.end }, shard: { kind: 'dense' } }));
   const same = usable !== undefined && sameStages(usable.stages, stages);
@@ -163,7 +175,10 @@ class Fit {
 
 /** Measured speed, with unmeasured peers counted at the median of the measured (or all equal). */
 function speeds(peers: readonly PlannerPeer[]): Map<PlannerPeer, number> {
-  const measured = peers.map((p) => p.layerTokensPerSecond).filter((s) => s > 0 && Number.isFinite(s)).sort((a, b) => a - b);
+  const measured = peers
+    .map((p) => p.layerTokensPerSecond)
+    .filter((s) => s > 0 && Number.isFinite(s))
+    .sort((a, b) => a - b);
   const median = measured.length === 0 ? 1 : measured[Math.floor((measured.length - 1) / 2)];
   return new Map(peers.map((p) => [p, p.layerTokensPerSecond > 0 && Number.isFinite(p.layerTokensPerSecond) ? p.layerTokensPerSecond : median]));
 }
@@ -183,7 +198,11 @@ function fresh(model: PlannerModel, fit: Fit, eligible: readonly PlannerPeer[], 
     const order = arrange(fit, pool);
     if (!order) return undefined;
     const caps = order.map((p, i) => fit.layers(p, i === 0, i === order.length - 1));
-    const counts = shares(model.layerCount, order.map((p) => speed.get(p)!), caps);
+    const counts = shares(
+      model.layerCount,
+      order.map((p) => speed.get(p)!),
+      caps,
+    );
     if (!counts) return undefined;
     const idle = order.filter((_, i) => counts[i] === 0);
     if (idle.length > 0) {
@@ -267,7 +286,9 @@ function incremental(
 
   // Peers the previous plan left out for too small a share stay out, or every replan would move
   // layers to them; a joiner that gets no slice now is left out the same way.
-  const joiners = eligible.filter((p) => !previous.stages.some((s) => s.peerId === p.peerId) && !previous.excluded.some((e) => e.peerId === p.peerId && e.reason === 'no_share'));
+  const joiners = eligible.filter(
+    (p) => !previous.stages.some((s) => s.peerId === p.peerId) && !previous.excluded.some((e) => e.peerId === p.peerId && e.reason === 'no_share'),
+  );
   for (const joiner of joiners) join(fit, speed, slots, joiner);
   return slots.length >= 2 ? slots : undefined;
 }
@@ -296,7 +317,10 @@ function fillGap(fit: Fit, speed: Map<PlannerPeer, number>, left: Slot | undefin
 /** The joiner takes a slice of the most loaded stage (layers per speed), next to it. */
 function join(fit: Fit, speed: Map<PlannerPeer, number>, slots: Slot[], joiner: PlannerPeer): boolean {
   const load = (s: Slot) => (s.end - s.start) / speed.get(s.peer)!;
-  const donorIndex = slots.map((_, i) => i).filter((i) => slots[i].end - slots[i].start >= 2).sort((a, b) => load(slots[b]) - load(slots[a]) || a - b)[0];
+  const donorIndex = slots
+    .map((_, i) => i)
+    .filter((i) => slots[i].end - slots[i].start >= 2)
+    .sort((a, b) => load(slots[b]) - load(slots[a]) || a - b)[0];
   if (donorIndex === undefined) return false;
   const donor = slots[donorIndex];
   const count = donor.end - donor.start;
@@ -315,5 +339,8 @@ function join(fit: Fit, speed: Map<PlannerPeer, number>, slots: Slot[], joiner: 
 }
 
 function sameStages(a: readonly PlanStage[], b: readonly PlanStage[]): boolean {
-  return a.length === b.length && a.every((s, i) => s.peerId === b[i].peerId && s.layers.start === b[i].layers.start && s.layers.end === b[i].layers.end && s.shard.kind === b[i].shard.kind);
+  return (
+    a.length === b.length &&
+    a.every((s, i) => s.peerId === b[i].peerId && s.layers.start === b[i].layers.start && s.layers.end === b[i].layers.end && s.shard.kind === b[i].shard.kind)
+  );
 }

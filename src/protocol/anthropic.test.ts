@@ -8,13 +8,32 @@ describe('validateMessages', () => {
   it('normalises system blocks, tool_use and tool_result into turns', () => {
     const r = validateMessages({
       ...base,
-      system: [{ type: 'text', text: 'Be ' }, { type: 'text', text: 'brief.' }],
+      system: [
+        { type: 'text', text: 'Be ' },
+        { type: 'text', text: 'brief.' },
+      ],
       messages: [
         { role: 'user', content: [{ type: 'text', text: 'Weather in Paris?' }] },
-        { role: 'assistant', content: [{ type: 'text', text: 'Checking.' }, { type: 'tool_use', id: 'tu1', name: 'weather', input: { city: 'Paris' } }] },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu1', content: [{ type: 'text', text: 'sunny' }] }, { type: 'text', text: 'And?' }] },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'Checking.' },
+            { type: 'tool_use', id: 'tu1', name: 'weather', input: { city: 'Paris' } },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'tu1', content: [{ type: 'text', text: 'sunny' }] },
+            { type: 'text', text: 'And?' },
+          ],
+        },
       ],
-      stop_sequences: ['\n\nHuman:'], temperature: 0.5, top_p: 0.9, top_k: 5, stream: true,
+      stop_sequences: ['\n\nHuman:'],
+      temperature: 0.5,
+      top_p: 0.9,
+      top_k: 5,
+      stream: true,
       tools: [{ name: 'weather', description: 'looks it up', input_schema: { type: 'object' } }],
       tool_choice: { type: 'any' },
       metadata: { user_id: 'u' },
@@ -22,7 +41,10 @@ describe('validateMessages', () => {
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.value).toEqual({
-      model: 'm', maxTokens: 10, stream: true, stop: ['\n\nHuman:'],
+      model: 'm',
+      maxTokens: 10,
+      stream: true,
+      stop: ['\n\nHuman:'],
       sampling: { temperature: 0.5, topP: 0.9, topK: 5, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repeatPenalty: 1 },
       messages: [
         { role: 'system', content: 'Be brief.' },
@@ -43,8 +65,16 @@ describe('validateMessages', () => {
     [{ ...base, max_tokens: 'ten' }, 'max_tokens', 'must be a number'],
     [{ ...base, messages: [{ role: 'system', content: 'x' }] }, 'messages[0].role', 'top-level system'],
     [{ ...base, messages: [{ role: 'user', content: [{ type: 'image', source: {} }] }] }, 'messages[0].content[0].type', 'text-only'],
-    [{ ...base, messages: [{ role: 'user', content: [{ type: 'tool_use', id: 'a', name: 'b', input: {} }] }] }, 'messages[0].content[0].type', 'assistant messages'],
-    [{ ...base, messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 'a', name: 'b', input: 'x' }] }] }, 'messages[0].content[0].input', 'JSON object'],
+    [
+      { ...base, messages: [{ role: 'user', content: [{ type: 'tool_use', id: 'a', name: 'b', input: {} }] }] },
+      'messages[0].content[0].type',
+      'assistant messages',
+    ],
+    [
+      { ...base, messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 'a', name: 'b', input: 'x' }] }] },
+      'messages[0].content[0].input',
+      'JSON object',
+    ],
     [{ ...base, temperature: 1.5 }, 'temperature', 'at most 1'],
     [{ ...base, stop_sequences: 'END' }, 'stop_sequences', 'array of strings'],
     [{ ...base, system: 5 }, 'system', 'must be an array'],
@@ -71,8 +101,11 @@ describe('validateCountTokens', () => {
 
 describe('error shapes', () => {
   it.each([
-    ['not_found', 404, 'not_found_error'], ['too_large', 413, 'request_too_large'], ['rate_limited', 429, 'rate_limit_error'],
-    ['unavailable', 503, 'overloaded_error'], ['internal', 500, 'api_error'],
+    ['not_found', 404, 'not_found_error'],
+    ['too_large', 413, 'request_too_large'],
+    ['rate_limited', 429, 'rate_limit_error'],
+    ['unavailable', 503, 'overloaded_error'],
+    ['internal', 500, 'api_error'],
   ] as const)('%s is HTTP %i / %s', (kind, status, type) => {
     const e = new ApiError(kind, 'why');
     expect(e.status).toBe(status);

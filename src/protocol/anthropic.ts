@@ -2,13 +2,33 @@
 // events) and /v1/messages/count_tokens, and validators that normalise a request into the shared
 // conversation form (tool_result blocks become "tool" turns, tool_use blocks assistant tool calls).
 import type { ApiError } from './api-error.ts';
-import { readSampling, type ChatGeneration, type ChatTurn, type ToolCall, type ToolChoice, type ToolSpec, type ValidationLimits, DEFAULT_LIMITS } from './generation.ts';
 import {
-  describe, expectArray, expectObject, invalid, optionalBoolean, optionalNumber, optionalString, path,
-  requireField, requireString, stopList, validated, type JsonObject, type Validated,
+  readSampling,
+  type ChatGeneration,
+  type ChatTurn,
+  type ToolCall,
+  type ToolChoice,
+  type ToolSpec,
+  type ValidationLimits,
+  DEFAULT_LIMITS,
+} from './generation.ts';
+import {
+  describe,
+  expectArray,
+  expectObject,
+  invalid,
+  optionalBoolean,
+  optionalNumber,
+  optionalString,
+  path,
+  requireField,
+  requireString,
+  stopList,
+  validated,
+  type JsonObject,
+  type Validated,
 } from './json-checks.ts';
 import type { MeshInfo } from './openai.ts';
-
 
 // ---- wire types: responses ----
 
@@ -19,9 +39,7 @@ export interface AnthropicUsage {
   output_tokens: number;
 }
 
-export type AnthropicContentBlock =
-  | { type: 'text'; text: string }
-  | { type: 'tool_use'; id: string; name: string; input: JsonObject };
+export type AnthropicContentBlock = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: JsonObject };
 
 export interface AnthropicMessage {
   id: string;
@@ -69,15 +87,16 @@ export type AnthropicMessagesRequest = ChatGeneration;
 const MAX_STOP = 16;
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
 
-
 function textBlocks(v: unknown, p: string): string {
   if (typeof v === 'string') return v;
-  return expectArray(v, p).map((b, i) => {
-    const bp = path(p, i);
-    const o = expectObject(b, bp);
-    if (o.type !== 'text') throw invalid(path(bp, 'type'), `${path(bp, 'type')} must be "text" here, got ${JSON.stringify(o.type)}`);
-    return requireString(o, 'text', bp);
-  }).join('');
+  return expectArray(v, p)
+    .map((b, i) => {
+      const bp = path(p, i);
+      const o = expectObject(b, bp);
+      if (o.type !== 'text') throw invalid(path(bp, 'type'), `${path(bp, 'type')} must be "text" here, got ${JSON.stringify(o.type)}`);
+      return requireString(o, 'text', bp);
+    })
+    .join('');
 }
 
 function unsupportedBlock(type: string, p: string): ApiError {
@@ -136,7 +155,10 @@ function readTools(body: JsonObject): ToolSpec[] {
     const p = path('tools', i);
     const o = expectObject(t, p);
     if (o.type !== undefined && o.type !== 'custom') {
-      throw invalid(path(p, 'type'), `${path(p, 'type')}: server tools ("${String(o.type)}") are not available on the mesh; define a custom tool with name and input_schema`);
+      throw invalid(
+        path(p, 'type'),
+        `${path(p, 'type')}: server tools ("${String(o.type)}") are not available on the mesh; define a custom tool with name and input_schema`,
+      );
     }
     const name = requireString(o, 'name', p);
     if (!TOOL_NAME.test(name)) throw invalid(path(p, 'name'), `${path(p, 'name')} must be 1-128 letters, digits, _ or -; got "${name}"`);

@@ -81,7 +81,13 @@ export interface WorkerGenerateRequest {
 
 export type WorkerGenerateEvent =
   | { readonly type: 'token'; readonly token: number; readonly text: string }
-  | { readonly type: 'done'; readonly finishReason: 'stop' | 'length'; readonly usage: { readonly promptTokens: number; readonly completionTokens: number }; readonly text: string; readonly seed: number };
+  | {
+      readonly type: 'done';
+      readonly finishReason: 'stop' | 'length';
+      readonly usage: { readonly promptTokens: number; readonly completionTokens: number };
+      readonly text: string;
+      readonly seed: number;
+    };
 
 export interface WorkerTokenLogprob {
   readonly id: number;

@@ -21,7 +21,13 @@ export interface SamplingParams {
 }
 
 export const DEFAULT_SAMPLING: Readonly<SamplingParams> = {
-  temperature: 1, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repeatPenalty: 1,
+  temperature: 1,
+  topP: 1,
+  topK: 0,
+  minP: 0,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
+  repeatPenalty: 1,
 };
 
 /** A function a model may call, as chat templates expect it ({type:'function', function:{…}}). */

@@ -60,7 +60,8 @@ export function decodeActivationFrame(bytes: unknown): Checked<ActivationFrame> 
   if (tokenCount < 1 || tokenCount > MAX_FRAME_TOKENS) return rejected('malformed', `token count ${tokenCount} is outside 1…${MAX_FRAME_TOKENS}`);
   if (width < 1 || width > MAX_FRAME_WIDTH) return rejected('malformed', `width ${width} is outside 1…${MAX_FRAME_WIDTH}`);
   const expected = tokenCount * width * DTYPE_BYTES[dtype];
-  if (bytes.length - FRAME_HEADER_BYTES !== expected) return rejected('malformed', `payload is ${bytes.length - FRAME_HEADER_BYTES} bytes, the header says ${expected}`);
+  if (bytes.length - FRAME_HEADER_BYTES !== expected)
+    return rejected('malformed', `payload is ${bytes.length - FRAME_HEADER_BYTES} bytes, the header says ${expected}`);
   const position = view.getUint32(28, true);
   if (position + tokenCount > 2 ** 31) return rejected('malformed', 'positions run past 2^31');
   return {

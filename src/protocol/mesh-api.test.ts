@@ -3,8 +3,18 @@
 import { describe, expect, it } from 'vitest';
 import { encodeApiFrame, MAX_API_BODY_BYTES, MAX_API_CHUNK_BYTES, readApiFrame, type ApiStreamFrame } from './mesh-api.ts';
 
-const request: ApiStreamFrame = { kind: 'request', method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, bodyBytes: 42 };
-const response: ApiStreamFrame = { kind: 'response', status: 404, headers: { 'content-type': 'application/json; charset=utf-8', 'x-mesh-served-by': 'a;layers=0-2' } };
+const request: ApiStreamFrame = {
+  kind: 'request',
+  method: 'POST',
+  path: '/v1/chat/completions',
+  headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+  bodyBytes: 42,
+};
+const response: ApiStreamFrame = {
+  kind: 'response',
+  status: 404,
+  headers: { 'content-type': 'application/json; charset=utf-8', 'x-mesh-served-by': 'a;layers=0-2' },
+};
 const body: ApiStreamFrame = { kind: 'body', bytes: new TextEncoder().encode('data: {}\n\n') };
 
 const json = (kind: number, value: unknown) => {

@@ -63,12 +63,19 @@ export function readApiFrame(bytes: unknown, from: 'client' | 'head'): Checked<A
   if (!kind) return rejected('malformed', `unknown API stream frame kind ${bytes[0]}`);
   if (!SENT_BY[from].includes(kind)) return rejected('malformed', `a ${from === 'client' ? 'client' : 'head'} does not send ${kind} frames`);
   const payload = bytes.subarray(1);
-  if (kind === 'body') return payload.length > 0 ? { ok: true, value: { kind, bytes: payload } } : rejected('malformed', 'a body frame holds at least one byte');
+  if (kind === 'body')
+    return payload.length > 0 ? { ok: true, value: { kind, bytes: payload } } : rejected('malformed', 'a body frame holds at least one byte');
   if (kind === 'end') return payload.length === 0 ? { ok: true, value: { kind } } : rejected('malformed', 'an end frame holds nothing');
   return checked(() => {
     const o = object(parseJson(payload), kind);
-    if (kind === 'response') return { kind, status: num(o, 'status', kind, { min: 200, max: 599, integer: true }), headers: headerMap(field(o, 'headers'), `${kind}.headers`) };
-    const path = str(o, 'path', kind, { max: MAX_PATH, min: 3, pattern: /^\/v1(\/[\x21-\x7e]*)?(\?[\x21-\x7e]*)?$/, shape: 'an API path under /v1 (printable ASCII, no spaces)' });
+    if (kind === 'response')
+      return { kind, status: num(o, 'status', kind, { min: 200, max: 599, integer: true }), headers: headerMap(field(o, 'headers'), `${kind}.headers`) };
+    const path = str(o, 'path', kind, {
+      max: MAX_PATH,
+      min: 3,
+      pattern: /^\/v1(\/[\x21-\x7e]*)?(\?[\x21-\x7e]*)?$/,
+      shape: 'an API path under /v1 (printable ASCII, no spaces)',
+    });
     if (path.includes('#')) reject('malformed', `${kind}.path may not hold a fragment`);
     return {
       kind,

@@ -75,7 +75,7 @@ export function object(v: unknown, path: string): Json {
 }
 
 export function field(o: Json, key: string): unknown {
-  return  Object.hasOwn(o, key) ? o[key] : undefined;
+  return Object.hasOwn(o, key) ? o[key] : undefined;
 }
 
 function at(path: string, key: string): string {

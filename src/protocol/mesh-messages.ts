@@ -2,22 +2,19 @@
 // plan they computed, and the stage activation handshake (load these layers / loaded them).
 // Every message names its sender, a per-sender sequence number (to drop stale or replayed ones)
 // and the protocol version; the validator checks each field and never throws.
-import {
-  PEER_ID_RULE,
-  MODEL_ID_RULE,
-  checked,
-  field,
-  list,
-  num,
-  object,
-  oneOf,
-  reject,
-  str,
-  type Checked,
-  type Json,
-} from './mesh-checks.ts';
+import { PEER_ID_RULE, MODEL_ID_RULE, checked, field, list, num, object, oneOf, reject, str, type Checked, type Json } from './mesh-checks.ts';
 import { MAX_MODELS, readHeldModel, type HeldModel } from './mesh-announcement.ts';
-import { MAX_LAYERS, readLayerPlan, readLayerRange, readPlanBasis, readShard, type LayerPlan, type LayerRange, type PlanBasis, type StageShard } from './mesh-plan.ts';
+import {
+  MAX_LAYERS,
+  readLayerPlan,
+  readLayerRange,
+  readPlanBasis,
+  readShard,
+  type LayerPlan,
+  type LayerRange,
+  type PlanBasis,
+  type StageShard,
+} from './mesh-plan.ts';
 import { MESH_PROTOCOL_VERSION, PEER_BACKENDS, PEER_ROLES, versionMismatchReason, type PeerBackend, type PeerRole } from './mesh-version.ts';
 
 export const GOSSIP_TOPIC_PREFIX = 'mesh-llm-web/v1/';

@@ -5,8 +5,22 @@ const A = '12D3KooWNMr2dcVqZnAvKCSDKY1p94TnBRNcdcNQnRLXhXqyX87n';
 const B = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo';
 const C = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq';
 const dense = (peerId: string, start: number, end: number) => ({ peerId, layers: { start, end }, shard: { kind: 'dense' } });
-const experts = (peerId: string, start: number, end: number, from: number, to: number, count = 8) => ({ peerId, layers: { start, end }, shard: { kind: 'experts', start: from, end: to, count } });
-const plan = (stages: unknown[], extra: Record<string, unknown> = {}) => ({ model: 'm', layerCount: 6, epoch: 0, mode: 'pipeline', stages, head: A, tail: C, excluded: [], ...extra });
+const experts = (peerId: string, start: number, end: number, from: number, to: number, count = 8) => ({
+  peerId,
+  layers: { start, end },
+  shard: { kind: 'experts', start: from, end: to, count },
+});
+const plan = (stages: unknown[], extra: Record<string, unknown> = {}) => ({
+  model: 'm',
+  layerCount: 6,
+  epoch: 0,
+  mode: 'pipeline',
+  stages,
+  head: A,
+  tail: C,
+  excluded: [],
+  ...extra,
+});
 
 describe('layer plan validator', () => {
   it('accepts dense ranges and expert shards that tile a range', () => {

@@ -1,19 +1,6 @@
 // The layer plan every peer computes from the shared state and gossips: which peer runs which
 // layers (and, for mixture-of-experts models, which expert shard of them), in pipeline order.
-import {
-  MODEL_ID_RULE,
-  PEER_ID_RULE,
-  bool,
-  checked,
-  field,
-  list,
-  num,
-  object,
-  oneOf,
-  reject,
-  str,
-  type Checked,
-} from './mesh-checks.ts';
+import { MODEL_ID_RULE, PEER_ID_RULE, bool, checked, field, list, num, object, oneOf, reject, str, type Checked } from './mesh-checks.ts';
 import { PEER_ROLES, type PeerRole } from './mesh-version.ts';
 
 /** Half-open: layers start … end-1. */
@@ -168,7 +155,8 @@ function checkCoverage(stages: readonly PlanStage[], layerCount: number, path: s
       let count = -1;
       while (i < stages.length && stages[i].layers.start === layers.start) {
         const shard = stages[i].shard;
-        if (stages[i].layers.end !== layers.end || shard.kind !== 'experts') reject('malformed', `${path}.stages[${i}] must shard the same layers as its siblings`);
+        if (stages[i].layers.end !== layers.end || shard.kind !== 'experts')
+          reject('malformed', `${path}.stages[${i}] must shard the same layers as its siblings`);
         if (count >= 0 && shard.count !== count) reject('malformed', `${path}.stages[${i}] disagrees on the expert count`);
         if (shard.start !== expert) reject('malformed', `${path}.stages[${i}] starts at expert ${shard.start}, expected ${expert}`);
         count = shard.count;

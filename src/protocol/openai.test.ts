@@ -16,12 +16,29 @@ describe('validateChatCompletion', () => {
       ...base,
       messages: [
         { role: 'developer', content: 'be brief' },
-        { role: 'user', content: [{ type: 'text', text: 'What is ' }, { type: 'text', text: '2+2?' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is ' },
+            { type: 'text', text: '2+2?' },
+          ],
+        },
         { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'add', arguments: '{"a":2,"b":2}' } }] },
         { role: 'tool', tool_call_id: 'c1', content: '4' },
       ],
-      stream: true, stream_options: { include_usage: true }, max_completion_tokens: 20, temperature: 0, top_p: 0.9, seed: 7,
-      stop: 'END', n: 1, top_k: 40, min_p: 0.05, presence_penalty: 0.5, frequency_penalty: -0.5, repeat_penalty: 1.1,
+      stream: true,
+      stream_options: { include_usage: true },
+      max_completion_tokens: 20,
+      temperature: 0,
+      top_p: 0.9,
+      seed: 7,
+      stop: 'END',
+      n: 1,
+      top_k: 40,
+      min_p: 0.05,
+      presence_penalty: 0.5,
+      frequency_penalty: -0.5,
+      repeat_penalty: 1.1,
       tools: [{ type: 'function', function: { name: 'add', description: 'adds', parameters: { type: 'object' } } }],
       tool_choice: { type: 'function', function: { name: 'add' } },
       some_future_field: 1,
@@ -29,7 +46,11 @@ describe('validateChatCompletion', () => {
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.value).toEqual({
-      model: 'm', stream: true, includeUsage: true, maxTokens: 20, stop: ['END'],
+      model: 'm',
+      stream: true,
+      includeUsage: true,
+      maxTokens: 20,
+      stop: ['END'],
       sampling: { temperature: 0, topP: 0.9, topK: 40, minP: 0.05, presencePenalty: 0.5, frequencyPenalty: -0.5, repeatPenalty: 1.1, seed: 7 },
       messages: [
         { role: 'system', content: 'be brief' },
@@ -44,7 +65,14 @@ describe('validateChatCompletion', () => {
 
   it('uses defaults for what is left out', () => {
     const r = validateChatCompletion(base);
-    expect(r.ok && r.value).toMatchObject({ stream: false, includeUsage: false, maxTokens: undefined, stop: [], toolChoice: 'none', sampling: { temperature: 1, topP: 1 } });
+    expect(r.ok && r.value).toMatchObject({
+      stream: false,
+      includeUsage: false,
+      maxTokens: undefined,
+      stop: [],
+      toolChoice: 'none',
+      sampling: { temperature: 1, topP: 1 },
+    });
   });
 
   it('reads logprobs: true with top_logprobs (default 0); absent or false is off', () => {
@@ -73,7 +101,11 @@ describe('validateChatCompletion', () => {
     [{ ...base, messages: [{ role: 'user' }] }, 'messages[0].content', 'is required'],
     [{ ...base, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }, 'messages[0].content[0].type', 'text-only'],
     [{ ...base, messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].tool_call_id', 'is required'],
-    [{ ...base, messages: [{ role: 'assistant', content: null, tool_calls: [{ function: { name: 'f', arguments: '{oops' } }] }] }, 'messages[0].tool_calls[0].function.arguments', 'JSON object'],
+    [
+      { ...base, messages: [{ role: 'assistant', content: null, tool_calls: [{ function: { name: 'f', arguments: '{oops' } }] }] },
+      'messages[0].tool_calls[0].function.arguments',
+      'JSON object',
+    ],
     [{ ...base, max_tokens: 0 }, 'max_tokens', 'at least 1'],
     [{ ...base, max_tokens: -5 }, 'max_tokens', 'at least 1'],
     [{ ...base, max_tokens: 2.5 }, 'max_tokens', 'whole number'],
@@ -96,7 +128,11 @@ describe('validateChatCompletion', () => {
     [{ ...base, response_format: { type: 'json_object' } }, 'response_format.type', 'not supported'],
     [{ ...base, tools: [{ type: 'function', function: { name: 'bad name!' } }] }, 'tools[0].function.name', 'letters'],
     [{ ...base, tool_choice: 'required' }, 'tool_choice', 'non-empty tools'],
-    [{ ...base, tools: [{ type: 'function', function: { name: 'a' } }], tool_choice: { type: 'function', function: { name: 'b' } } }, 'tool_choice.function.name', 'not in tools'],
+    [
+      { ...base, tools: [{ type: 'function', function: { name: 'a' } }], tool_choice: { type: 'function', function: { name: 'b' } } },
+      'tool_choice.function.name',
+      'not in tools',
+    ],
   ])('refuses %j (%s)', (body, param, message) => {
     const e = bad(body);
     expect(e.status).toBe(400);
@@ -108,7 +144,15 @@ describe('validateChatCompletion', () => {
 
 describe('validateCompletion', () => {
   it('accepts text, one-element arrays and token ids; max_tokens defaults to 16', () => {
-    for (const [prompt, want] of [['hi', 'hi'], [['hi'], 'hi'], [[1, 2, 3], [1, 2, 3]], [[[4, 5]], [4, 5]]] as const) {
+    for (const [prompt, want] of [
+      ['hi', 'hi'],
+      [['hi'], 'hi'],
+      [
+        [1, 2, 3],
+        [1, 2, 3],
+      ],
+      [[[4, 5]], [4, 5]],
+    ] as const) {
       const r = validateCompletion({ model: 'm', prompt });
       expect(r.ok && r.value).toMatchObject({ prompt: want, maxTokens: 16 });
     }

@@ -1,10 +1,33 @@
 // OpenAI's HTTP API as this mesh serves it: the wire types of /v1/models, /v1/chat/completions and
 // /v1/completions, and validators that turn a decoded body into a normalised request or an ApiError
 // naming the field to fix. Unknown fields are ignored (SDKs add new ones); unsupported ones are refused.
-import { readSampling, type ChatGeneration, type ChatTurn, type GenerationSpec, type ToolCall, type ToolChoice, type ToolSpec, type ValidationLimits, DEFAULT_LIMITS } from './generation.ts';
 import {
-  describe, expectArray, expectObject, invalid, isObject, optionalBoolean, optionalNumber, optionalString, path,
-  requireField, requireString, stopList, validated, type JsonObject, type Validated,
+  readSampling,
+  type ChatGeneration,
+  type ChatTurn,
+  type GenerationSpec,
+  type ToolCall,
+  type ToolChoice,
+  type ToolSpec,
+  type ValidationLimits,
+  DEFAULT_LIMITS,
+} from './generation.ts';
+import {
+  describe,
+  expectArray,
+  expectObject,
+  invalid,
+  isObject,
+  optionalBoolean,
+  optionalNumber,
+  optionalString,
+  path,
+  requireField,
+  requireString,
+  stopList,
+  validated,
+  type JsonObject,
+  type Validated,
 } from './json-checks.ts';
 
 export type { Validated } from './json-checks.ts';
@@ -131,8 +154,6 @@ export interface OpenAiCompletionRequest extends GenerationSpec {
   maxTokens: number;
 }
 
-
-
 const MAX_STOP = 16;
 /** OpenAI allows 20 alternatives in chat and 5 in completions; we allow 20 in both. */
 const MAX_TOP_LOGPROBS = 20;
@@ -173,16 +194,18 @@ function readCommon(body: JsonObject, limits: ValidationLimits, maxTokensKeys: s
 function textOf(content: unknown, p: string, role: string): string {
   if (typeof content === 'string') return content;
   const parts = expectArray(content, p);
-  return parts.map((part, i) => {
-    const pp = path(p, i);
-    const o = expectObject(part, pp);
-    const type = requireString(o, 'type', pp);
-    if (type === 'text' || (type === 'refusal' && role === 'assistant')) return requireString(o, type === 'text' ? 'text' : 'refusal', pp);
-    if (type === 'image_url' || type === 'input_audio' || type === 'file') {
-      throw invalid(path(pp, 'type'), `${pp} is a ${type} part, but the mesh serves text-only models; send text parts only`);
-    }
-    throw invalid(path(pp, 'type'), `${path(pp, 'type')} must be "text", got "${type}"`);
-  }).join('');
+  return parts
+    .map((part, i) => {
+      const pp = path(p, i);
+      const o = expectObject(part, pp);
+      const type = requireString(o, 'type', pp);
+      if (type === 'text' || (type === 'refusal' && role === 'assistant')) return requireString(o, type === 'text' ? 'text' : 'refusal', pp);
+      if (type === 'image_url' || type === 'input_audio' || type === 'file') {
+        throw invalid(path(pp, 'type'), `${pp} is a ${type} part, but the mesh serves text-only models; send text parts only`);
+      }
+      throw invalid(path(pp, 'type'), `${path(pp, 'type')} must be "text", got "${type}"`);
+    })
+    .join('');
 }
 
 function readToolCalls(v: unknown, p: string): ToolCall[] {
@@ -197,7 +220,11 @@ function readToolCalls(v: unknown, p: string): ToolCall[] {
     const ap = path(path(ip, 'function'), 'arguments');
     let args: unknown = rawArgs;
     if (typeof rawArgs === 'string') {
-      try { args = JSON.parse(rawArgs === '' ? '{}' : rawArgs); } catch { throw invalid(ap, `${ap} must be a JSON object encoded as a string`); }
+      try {
+        args = JSON.parse(rawArgs === '' ? '{}' : rawArgs);
+      } catch {
+        throw invalid(ap, `${ap} must be a JSON object encoded as a string`);
+      }
     }
     if (!isObject(args)) throw invalid(ap, `${ap} must encode a JSON object, got ${describe(args)}`);
     return { id: optionalString(o, 'id', ip) ?? `call_${i}`, name, arguments: args };
@@ -305,7 +332,7 @@ function readChatLogprobs(b: JsonObject): number | undefined {
   const on = optionalBoolean(b, 'logprobs') ?? false;
   const top = optionalNumber(b, 'top_logprobs', { min: 0, max: MAX_TOP_LOGPROBS, integer: true });
   if (top !== undefined && !on) throw invalid('top_logprobs', 'top_logprobs needs logprobs: true');
-  return on ? top ?? 0 : undefined;
+  return on ? (top ?? 0) : undefined;
 }
 
 /** Completions: `logprobs: N` (0..20) alternatives per token; null or absent: off. */
@@ -330,7 +357,8 @@ function readPrompt(v: unknown): string | number[] {
 function tokenIds(list: unknown[], p: string): number[] {
   if (list.length === 0) throw invalid(p, `${p} must not be empty`);
   return list.map((x, i) => {
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) throw invalid(path(p, i), `${path(p, i)} must be a token id (a whole number >= 0), got ${describe(x)}`);
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0)
+      throw invalid(path(p, i), `${path(p, i)} must be a token id (a whole number >= 0), got ${describe(x)}`);
     return x;
   });
 }

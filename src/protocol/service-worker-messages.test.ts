@@ -1,10 +1,24 @@
 // The bridge's messages are checked on arrival: anything off-version, mistyped or pointing outside
 // /v1 is ignored rather than acted on (a page and its worker may come from different builds).
 import { describe, expect, it } from 'vitest';
-import { isApiAbortMessage, isApiReplyMessage, isApiRequestMessage, isApiServerQuery, isPageToWorkerMessage, SW_PROTOCOL_VERSION } from './service-worker-messages.ts';
+import {
+  isApiAbortMessage,
+  isApiReplyMessage,
+  isApiRequestMessage,
+  isApiServerQuery,
+  isPageToWorkerMessage,
+  SW_PROTOCOL_VERSION,
+} from './service-worker-messages.ts';
 
 const v = SW_PROTOCOL_VERSION;
-const request = { v, type: 'api-request', method: 'POST', url: 'http://127.0.0.1:8080/v1/chat/completions', headers: [['content-type', 'application/json']], body: new ArrayBuffer(3) };
+const request = {
+  v,
+  type: 'api-request',
+  method: 'POST',
+  url: 'http://127.0.0.1:8080/v1/chat/completions',
+  headers: [['content-type', 'application/json']],
+  body: new ArrayBuffer(3),
+};
 
 describe('service-worker messages', () => {
   it('accepts the shell messages and a page announcing what it serves', () => {

@@ -102,8 +102,15 @@ function isHeaderList(x: unknown): x is [string, string][] {
 function isServedModel(x: unknown): x is ServedModel {
   if (typeof x !== 'object' || x === null) return false;
   const m = x as Fields;
-  return typeof m.id === 'string' && m.id.length > 0 && m.id.length <= 256 && typeof m.priority === 'number' && Number.isFinite(m.priority)
-    && typeof m.from === 'string' && /^[\w.-]{1,32}$/.test(m.from);
+  return (
+    typeof m.id === 'string' &&
+    m.id.length > 0 &&
+    m.id.length <= 256 &&
+    typeof m.priority === 'number' &&
+    Number.isFinite(m.priority) &&
+    typeof m.from === 'string' &&
+    /^[\w.-]{1,32}$/.test(m.from)
+  );
 }
 
 export function isPageToWorkerMessage(data: unknown): data is PageToWorkerMessage {
@@ -141,7 +148,9 @@ export function isApiReplyMessage(data: unknown): data is ApiReplyMessage {
     case 'api-end':
       return true;
     case 'api-head':
-      return Number.isInteger(m.status) && (m.status as number) >= 200 && (m.status as number) <= 599 && typeof m.statusText === 'string' && isHeaderList(m.headers);
+      return (
+        Number.isInteger(m.status) && (m.status as number) >= 200 && (m.status as number) <= 599 && typeof m.statusText === 'string' && isHeaderList(m.headers)
+      );
     case 'api-chunk':
       return m.chunk instanceof Uint8Array;
     case 'api-error':

@@ -4,8 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SAMPLING } from './generation.ts';
 import {
-  decodeTokenizerMetadata, encodeTokenizerMetadata, readCompanionMessage, readTabMessage, TAB_ATTACH_VERSION,
-  type CompanionMessage, type TabMessage,
+  decodeTokenizerMetadata,
+  encodeTokenizerMetadata,
+  readCompanionMessage,
+  readTabMessage,
+  TAB_ATTACH_VERSION,
+  type CompanionMessage,
+  type TabMessage,
 } from './tab-attach.ts';
 
 const tokenizer = {
@@ -17,12 +22,29 @@ const tokenizer = {
   'tokenizer.ggml.bos_token_id': 1,
 };
 const hello: TabMessage = { type: 'hello', version: TAB_ATTACH_VERSION, tab: 'my-tab', models: [{ id: 'tiny', contextLength: 256, layers: 2, tokenizer }] };
-const generate: CompanionMessage = { type: 'generate', id: 'r1', model: 'tiny', promptTokens: [1, 3, 3], maxTokens: 8, sampling: { ...DEFAULT_SAMPLING, temperature: 0, seed: 7 }, window: 4 };
+const generate: CompanionMessage = {
+  type: 'generate',
+  id: 'r1',
+  model: 'tiny',
+  promptTokens: [1, 3, 3],
+  maxTokens: 8,
+  sampling: { ...DEFAULT_SAMPLING, temperature: 0, seed: 7 },
+  window: 4,
+};
 
-const validTab: TabMessage[] = [hello, { type: 'token', id: 'r1', token: 3 }, { type: 'done', id: 'r1' }, { type: 'error', id: 'r1', code: 'engine_context_overflow', message: 'full' }];
+const validTab: TabMessage[] = [
+  hello,
+  { type: 'token', id: 'r1', token: 3 },
+  { type: 'done', id: 'r1' },
+  { type: 'error', id: 'r1', code: 'engine_context_overflow', message: 'full' },
+];
 const validCompanion: CompanionMessage[] = [
-  { type: 'welcome', version: TAB_ATTACH_VERSION, peer: 'tab-my-tab' }, generate, { type: 'pull', id: 'r1', n: 1 }, { type: 'abort', id: 'r1' },
-  { type: 'error', code: 'malformed', message: 'bad' }, { type: 'error', id: 'r1', code: 'malformed', message: 'bad' },
+  { type: 'welcome', version: TAB_ATTACH_VERSION, peer: 'tab-my-tab' },
+  generate,
+  { type: 'pull', id: 'r1', n: 1 },
+  { type: 'abort', id: 'r1' },
+  { type: 'error', code: 'malformed', message: 'bad' },
+  { type: 'error', id: 'r1', code: 'malformed', message: 'bad' },
 ];
 
 describe('tab-attach frames', () => {
@@ -58,8 +80,18 @@ describe('tab-attach frames', () => {
 
   it('rejects at least 200 malformed frames, each with a reason and without throwing', () => {
     const bad: unknown[] = [
-      null, 42, '', '{', '[]', 'null', '"hello"', '{"type":"hello"}', '{"type":"nope"}', new Uint8Array([1, 2]),
-      JSON.stringify(hello).replace('{', '{"__proto__":{"x":1},'), '{"type":"token","id":"r1","token":1,"__proto__":{}}',
+      null,
+      42,
+      '',
+      '{',
+      '[]',
+      'null',
+      '"hello"',
+      '{"type":"hello"}',
+      '{"type":"nope"}',
+      new Uint8Array([1, 2]),
+      JSON.stringify(hello).replace('{', '{"__proto__":{"x":1},'),
+      '{"type":"token","id":"r1","token":1,"__proto__":{}}',
     ];
     // every field of every valid frame replaced with wrong values, or removed
     const wrong: unknown[] = [null, -1, 1.5, 1e12, 'x', '', true, [], {}, [1, 'a'], 'a b c', '\u0000', 'x'.repeat(5000)];

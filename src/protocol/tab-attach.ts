@@ -3,10 +3,7 @@
 // prompts and count tokens), and runs the generations the companion forwards to it, one token per
 // message, with pull-based flow control and abort. JSON text frames; every frame is checked here and
 // a bad one is answered with an error frame, never trusted.
-import {
-  checked, field, num, object, optNum, reject, str,
-  type Checked, type Json, type StringRule,
-} from './mesh-checks.ts';
+import { checked, field, num, object, optNum, reject, str, type Checked, type Json, type StringRule } from './mesh-checks.ts';
 import type { SamplingParams } from './generation.ts';
 
 export const TAB_ATTACH_VERSION = 1;
@@ -60,10 +57,14 @@ export type CompanionMessage =
   | { type: 'error'; id?: string; code: string; message: string };
 
 const TYPED: Record<EncodedTypedArray['typed'], { integer: boolean; min: number; max: number }> = {
-  u8: { integer: true, min: 0, max: 0xff }, i8: { integer: true, min: -0x80, max: 0x7f },
-  u16: { integer: true, min: 0, max: 0xffff }, i16: { integer: true, min: -0x8000, max: 0x7fff },
-  u32: { integer: true, min: 0, max: 0xffffffff }, i32: { integer: true, min: -0x80000000, max: 0x7fffffff },
-  f32: { integer: false, min: -Infinity, max: Infinity }, f64: { integer: false, min: -Infinity, max: Infinity },
+  u8: { integer: true, min: 0, max: 0xff },
+  i8: { integer: true, min: -0x80, max: 0x7f },
+  u16: { integer: true, min: 0, max: 0xffff },
+  i16: { integer: true, min: -0x8000, max: 0x7fff },
+  u32: { integer: true, min: 0, max: 0xffffffff },
+  i32: { integer: true, min: -0x80000000, max: 0x7fffffff },
+  f32: { integer: false, min: -Infinity, max: Infinity },
+  f64: { integer: false, min: -Infinity, max: Infinity },
 };
 
 function parseJson(text: unknown): unknown {
@@ -140,8 +141,12 @@ function sampling(v: unknown, path: string): SamplingParams {
   const o = object(v, path);
   const n = (key: string, min: number, max: number) => num(o, key, path, { min, max });
   const s: SamplingParams = {
-    temperature: n('temperature', 0, 100), topP: n('topP', 0, 1), topK: num(o, 'topK', path, { min: 0, max: MAX_TOKEN_ID, integer: true }),
-    minP: n('minP', 0, 1), presencePenalty: n('presencePenalty', -100, 100), frequencyPenalty: n('frequencyPenalty', -100, 100),
+    temperature: n('temperature', 0, 100),
+    topP: n('topP', 0, 1),
+    topK: num(o, 'topK', path, { min: 0, max: MAX_TOKEN_ID, integer: true }),
+    minP: n('minP', 0, 1),
+    presencePenalty: n('presencePenalty', -100, 100),
+    frequencyPenalty: n('frequencyPenalty', -100, 100),
     repeatPenalty: n('repeatPenalty', 0, 100),
   };
   const seed = optNum(o, 'seed', path, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
@@ -151,7 +156,11 @@ function sampling(v: unknown, path: string): SamplingParams {
 
 function version(o: Json): number {
   const v = num(o, 'version', 'frame', { min: 0, max: 1 << 30, integer: true });
-  if (v !== TAB_ATTACH_VERSION) reject('unsupported_version', `tab-attach protocol version ${v} is not supported (this side speaks ${TAB_ATTACH_VERSION}); reload the app so both sides match`);
+  if (v !== TAB_ATTACH_VERSION)
+    reject(
+      'unsupported_version',
+      `tab-attach protocol version ${v} is not supported (this side speaks ${TAB_ATTACH_VERSION}); reload the app so both sides match`,
+    );
   return v;
 }
 
@@ -173,7 +182,10 @@ export function readTabMessage(text: unknown): Checked<TabMessage> {
         return { type, id: str(o, 'id', 'frame', REQUEST_ID) };
       case 'error':
         return {
-          type, id: str(o, 'id', 'frame', REQUEST_ID), code: str(o, 'code', 'frame', CODE), message: str(o, 'message', 'frame', { max: 2000 }),
+          type,
+          id: str(o, 'id', 'frame', REQUEST_ID),
+          code: str(o, 'code', 'frame', CODE),
+          message: str(o, 'message', 'frame', { max: 2000 }),
         };
       default:
         return reject('malformed', `frame.type must be hello, token, done or error, got ${JSON.stringify(type) ?? 'nothing'}`);
@@ -191,7 +203,9 @@ export function readCompanionMessage(text: unknown): Checked<CompanionMessage> {
         return { type, version: version(o), peer: str(o, 'peer', 'frame', { max: 80, min: 1 }) };
       case 'generate':
         return {
-          type, id: str(o, 'id', 'frame', REQUEST_ID), model: str(o, 'model', 'frame', MODEL_ID),
+          type,
+          id: str(o, 'id', 'frame', REQUEST_ID),
+          model: str(o, 'model', 'frame', MODEL_ID),
           promptTokens: tokenList(field(o, 'promptTokens'), 'frame.promptTokens', MAX_PROMPT),
           maxTokens: num(o, 'maxTokens', 'frame', { min: 0, max: 1 << 24, integer: true }),
           sampling: sampling(field(o, 'sampling'), 'frame.sampling'),
@@ -204,8 +218,10 @@ export function readCompanionMessage(text: unknown): Checked<CompanionMessage> {
       case 'error': {
         const id = field(o, 'id');
         return {
-          type, ...(id === undefined ? {} : { id: str(o, 'id', 'frame', REQUEST_ID) }),
-          code: str(o, 'code', 'frame', CODE), message: str(o, 'message', 'frame', { max: 2000 }),
+          type,
+          ...(id === undefined ? {} : { id: str(o, 'id', 'frame', REQUEST_ID) }),
+          code: str(o, 'code', 'frame', CODE),
+          message: str(o, 'message', 'frame', { max: 2000 }),
         };
       }
       default:
@@ -218,13 +234,21 @@ export function readCompanionMessage(text: unknown): Checked<CompanionMessage> {
 export function encodeTokenizerMetadata(metadata: ReadonlyMap<string, unknown>): Record<string, EncodedMetadataValue> {
   const out: Record<string, EncodedMetadataValue> = {};
   const kinds: [EncodedTypedArray['typed'], new (...a: never[]) => ArrayLike<number>][] = [
-    ['u8', Uint8Array], ['i8', Int8Array], ['u16', Uint16Array], ['i16', Int16Array], ['u32', Uint32Array], ['i32', Int32Array], ['f32', Float32Array], ['f64', Float64Array],
+    ['u8', Uint8Array],
+    ['i8', Int8Array],
+    ['u16', Uint16Array],
+    ['i16', Int16Array],
+    ['u32', Uint32Array],
+    ['i32', Int32Array],
+    ['f32', Float32Array],
+    ['f64', Float64Array],
   ];
   for (const [key, v] of metadata) {
     if (!key.startsWith('tokenizer.')) continue;
     if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') out[key] = v;
-    else if (typeof v === 'bigint') { if (Number.isSafeInteger(Number(v))) out[key] = Number(v); }
-    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out[key] = v as string[];
+    else if (typeof v === 'bigint') {
+      if (Number.isSafeInteger(Number(v))) out[key] = Number(v);
+    } else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out[key] = v as string[];
     else if (Array.isArray(v) && v.every((x) => typeof x === 'boolean')) out[key] = v as boolean[];
     else {
       const kind = kinds.find(([, ctor]) => v instanceof ctor);
@@ -235,7 +259,9 @@ export function encodeTokenizerMetadata(metadata: ReadonlyMap<string, unknown>):
 }
 
 /** The inverse of encodeTokenizerMetadata: a metadata map Tokenizer.fromMetadata reads. */
-export function decodeTokenizerMetadata(encoded: Record<string, EncodedMetadataValue>): Map<string, string | number | boolean | string[] | boolean[] | ArrayLike<number>> {
+export function decodeTokenizerMetadata(
+  encoded: Record<string, EncodedMetadataValue>,
+): Map<string, string | number | boolean | string[] | boolean[] | ArrayLike<number>> {
   const ctors = { u8: Uint8Array, i8: Int8Array, u16: Uint16Array, i16: Int16Array, u32: Uint32Array, i32: Int32Array, f32: Float32Array, f64: Float64Array };
   const out = new Map<string, string | number | boolean | string[] | boolean[] | ArrayLike<number>>();
   for (const [key, v] of Object.entries(encoded)) {

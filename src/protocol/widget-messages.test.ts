@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { isWidgetReply, isWidgetRequest, WIDGET_LIMITS, widgetMessage, type WidgetRequest } from './widget-messages.ts';
 
-const chat = (over: Record<string, unknown> = {}) => ({ ...widgetMessage<WidgetRequest>({ type: 'chat', id: 'a1', model: '', messages: [{ role: 'user', content: 'hi' }], maxTokens: 64 }), ...over });
+const chat = (over: Record<string, unknown> = {}) => ({
+  ...widgetMessage<WidgetRequest>({ type: 'chat', id: 'a1', model: '', messages: [{ role: 'user', content: 'hi' }], maxTokens: 64 }),
+  ...over,
+});
 
 describe('widget messages', () => {
   it('accepts well-formed requests', () => {

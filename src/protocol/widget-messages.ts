@@ -55,10 +55,13 @@ export function isWidgetRequest(data: unknown): data is WidgetRequest {
       return isString(data.id, WIDGET_LIMITS.idChars);
     case 'chat': {
       if (!isString(data.id, WIDGET_LIMITS.idChars) || !isString(data.model, WIDGET_LIMITS.modelChars)) return false;
-      if (typeof data.maxTokens !== 'number' || !Number.isInteger(data.maxTokens) || data.maxTokens < 1 || data.maxTokens > WIDGET_LIMITS.maxTokens) return false;
+      if (typeof data.maxTokens !== 'number' || !Number.isInteger(data.maxTokens) || data.maxTokens < 1 || data.maxTokens > WIDGET_LIMITS.maxTokens)
+        return false;
       const messages = data.messages;
       if (!Array.isArray(messages) || messages.length === 0 || messages.length > WIDGET_LIMITS.messages) return false;
-      return messages.every((m) => isRecord(m) && (m.role === 'system' || m.role === 'user' || m.role === 'assistant') && isString(m.content, WIDGET_LIMITS.contentChars));
+      return messages.every(
+        (m) => isRecord(m) && (m.role === 'system' || m.role === 'user' || m.role === 'assistant') && isString(m.content, WIDGET_LIMITS.contentChars),
+      );
     }
     default:
       return false;

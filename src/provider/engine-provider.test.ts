@@ -44,7 +44,10 @@ async function direct(messages: { role: string; content: string }[], maxTokens: 
   let completion = 0;
   for await (const e of engine.generate({ promptTokens, maxTokens, sampling: { temperature: 0 } })) {
     if (e.type === 'token') text += e.text;
-    else { text += e.text; completion = e.usage.completionTokens; }
+    else {
+      text += e.text;
+      completion = e.usage.completionTokens;
+    }
   }
   return { text, prompt: promptTokens.length, completion };
 }
@@ -52,7 +55,7 @@ async function direct(messages: { role: string; content: string }[], maxTokens: 
 describe('API over the engine', () => {
   const messages = [{ role: 'user' as const, content: 'Hello, who are you?' }];
 
-  it('gives the OpenAI SDK the engine\'s greedy text and usage, naming both stages', async () => {
+  it("gives the OpenAI SDK the engine's greedy text and usage, naming both stages", async () => {
     const want = await direct(messages, 12);
     expect(want.completion).toBe(12); // a real reply, not an immediate end of generation
     const { data, response } = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 12, temperature: 0 }).withResponse();
@@ -72,11 +75,14 @@ describe('API over the engine', () => {
     const prompts = Array.from({ length: 8 }, (_, i) => [{ role: 'user' as const, content: `Count to ${i + 1}.` }]);
     const solo = [];
     for (const p of prompts) solo.push((await direct(p, 8)).text);
-    const together = await Promise.all(prompts.map(async (p) => {
-      let out = '';
-      for await (const c of await openai.chat.completions.create({ model: MODEL, messages: p, max_tokens: 8, temperature: 0, stream: true })) out += c.choices[0]?.delta.content ?? '';
-      return out;
-    }));
+    const together = await Promise.all(
+      prompts.map(async (p) => {
+        let out = '';
+        for await (const c of await openai.chat.completions.create({ model: MODEL, messages: p, max_tokens: 8, temperature: 0, stream: true }))
+          out += c.choices[0]?.delta.content ?? '';
+        return out;
+      }),
+    );
     expect(together).toEqual(solo);
   }, 60_000); // reference kernels: several seconds on a busy 2-core machine
 });

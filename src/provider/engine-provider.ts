@@ -10,7 +10,17 @@ import { rowLogprobs } from '../engine/generate.ts';
 import { resumeSession, SessionCache, type SessionCacheOptions } from './session-cache.ts';
 import { macrotask, sessionTokens } from './session-tokens.ts';
 import { chatTemplateFor } from '../tokenizer/index.ts';
-import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PositionLogprobs, PromptLogprobs, PromptLogprobsRequest, ServedBy } from './provider.ts';
+import type {
+  GenerateRequest,
+  Generation,
+  ModelDescriptor,
+  ModelProvider,
+  ModelText,
+  PositionLogprobs,
+  PromptLogprobs,
+  PromptLogprobsRequest,
+  ServedBy,
+} from './provider.ts';
 import { ApiError } from '../protocol/api-error.ts';
 
 /**
@@ -98,7 +108,10 @@ export class EngineProvider implements ModelProvider {
 
   listModels(): ModelDescriptor[] {
     return [...this.models.values()].map((m) => ({
-      id: m.id, ownedBy: m.ownedBy ?? 'local', contextLength: m.engine.maxPositions, created: m.created ?? 0,
+      id: m.id,
+      ownedBy: m.ownedBy ?? 'local',
+      contextLength: m.engine.maxPositions,
+      created: m.created ?? 0,
     }));
   }
 
@@ -120,7 +133,9 @@ export class EngineProvider implements ModelProvider {
     const { session, reused } = cache.take(request.promptTokens);
     stats.promptTokens += request.promptTokens.length;
     stats.reused += reused;
-    const view = resumeSession(session, reused, (n) => { stats.evaluated += n; });
+    const view = resumeSession(session, reused, (n) => {
+      stats.evaluated += n;
+    });
     async function* tokens(): AsyncGenerator<number> {
       let broken = false;
       try {

@@ -16,12 +16,23 @@ import { commonPrefix, SessionCache } from './session-cache.ts';
 function fakeSession(log: string[]): InferenceSession {
   const held: number[] = [];
   return {
-    get tokens() { return held; },
-    get length() { return held.length; },
+    get tokens() {
+      return held;
+    },
+    get length() {
+      return held.length;
+    },
     maxPositions: 1000,
-    async extend(tokens) { held.push(...tokens); return new Float32Array(0); },
-    truncate(n) { held.length = n; },
-    free() { log.push(`free:${held.join(',')}`); },
+    async extend(tokens) {
+      held.push(...tokens);
+      return new Float32Array(0);
+    },
+    truncate(n) {
+      held.length = n;
+    },
+    free() {
+      log.push(`free:${held.join(',')}`);
+    },
   };
 }
 
@@ -88,7 +99,13 @@ describe('EngineProvider prefix reuse on a real model', () => {
   });
 
   async function run(provider: EngineProvider, prompt: number[], maxTokens: number): Promise<{ tokens: number[]; cached: number }> {
-    const g = await provider.generate({ model: MODEL, promptTokens: prompt, maxTokens, sampling: { ...DEFAULT_SAMPLING, temperature: 0 }, signal: new AbortController().signal });
+    const g = await provider.generate({
+      model: MODEL,
+      promptTokens: prompt,
+      maxTokens,
+      sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
+      signal: new AbortController().signal,
+    });
     const tokens: number[] = [];
     for await (const t of g.tokens) {
       tokens.push(t);
@@ -105,7 +122,10 @@ describe('EngineProvider prefix reuse on a real model', () => {
 
   it('evaluates only the new tokens of the next turn, with the same greedy tokens as a fresh run', async () => {
     const provider = new EngineProvider([{ id: MODEL, engine }]);
-    const turn1 = [{ role: 'system' as const, content: 'You are terse.' }, { role: 'user' as const, content: 'Describe the sea.' }];
+    const turn1 = [
+      { role: 'system' as const, content: 'You are terse.' },
+      { role: 'user' as const, content: 'Describe the sea.' },
+    ];
     const p1 = chatPromptTokens(text, turn1);
     const r1 = await run(provider, p1, 8);
     expect(r1.cached).toBe(0);
@@ -138,15 +158,23 @@ describe('EngineProvider prefix reuse on a real model', () => {
     expect(b.tokens).toEqual(want);
   }, 60_000);
 
-  it('keeps an aborted generation\'s session usable', async () => {
+  it("keeps an aborted generation's session usable", async () => {
     const provider = new EngineProvider([{ id: MODEL, engine }]);
     const p = chatPromptTokens(text, [{ role: 'user', content: 'Tell a story.' }]);
     const controller = new AbortController();
-    const g = await provider.generate({ model: MODEL, promptTokens: p, maxTokens: 50, sampling: { ...DEFAULT_SAMPLING, temperature: 0 }, signal: controller.signal });
+    const g = await provider.generate({
+      model: MODEL,
+      promptTokens: p,
+      maxTokens: 50,
+      sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
+      signal: controller.signal,
+    });
     let n = 0;
-    await expect((async () => {
-      for await (const _ of g.tokens) if (++n === 3) controller.abort();
-    })()).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(
+      (async () => {
+        for await (const _ of g.tokens) if (++n === 3) controller.abort();
+      })(),
+    ).rejects.toMatchObject({ name: 'AbortError' });
     const again = await run(provider, p, 6);
     expect(again.cached).toBe(p.length - 1);
     expect(again.tokens).toEqual(await fresh(p, 6));
@@ -156,8 +184,14 @@ describe('EngineProvider prefix reuse on a real model', () => {
     const ctx = createApiContext({ provider: new EngineProvider([{ id: MODEL, engine }]) });
     const ask = async (messages: { role: string; content: string }[]) => {
       const body = JSON.stringify({ model: MODEL, messages, max_tokens: 6, temperature: 0 });
-      const r = await handleApiRequest(new Request('http://api.test/v1/chat/completions', { method: 'POST', body, headers: { 'content-type': 'application/json' } }), ctx);
-      return r.json() as Promise<{ choices: { message: { content: string } }[]; usage: { prompt_tokens: number; prompt_tokens_details?: { cached_tokens: number } } }>;
+      const r = await handleApiRequest(
+        new Request('http://api.test/v1/chat/completions', { method: 'POST', body, headers: { 'content-type': 'application/json' } }),
+        ctx,
+      );
+      return r.json() as Promise<{
+        choices: { message: { content: string } }[];
+        usage: { prompt_tokens: number; prompt_tokens_details?: { cached_tokens: number } };
+      }>;
     };
     const turn1 = [{ role: 'user', content: 'Hello there.' }];
     const a = await ask(turn1);

@@ -60,7 +60,10 @@ export class SessionCache {
     const cap = Math.max(0, prompt.length - 1);
     for (let i = 0; i < this.idle.length; i++) {
       const n = Math.min(cap, commonPrefix(this.idle[i].tokens, prompt));
-      if (n > bestLength) { best = i; bestLength = n; }
+      if (n > bestLength) {
+        best = i;
+        bestLength = n;
+      }
     }
     if (best < 0) return { session: this.create(), reused: 0 };
     const [session] = this.idle.splice(best, 1);
@@ -89,9 +92,15 @@ export class SessionCache {
 export function resumeSession(session: InferenceSession, reused: number, onPrefill: (evaluated: number) => void): InferenceSession {
   let first = true;
   return {
-    get tokens() { return session.tokens; },
-    get length() { return session.length; },
-    get maxPositions() { return session.maxPositions; },
+    get tokens() {
+      return session.tokens;
+    },
+    get length() {
+      return session.length;
+    },
+    get maxPositions() {
+      return session.maxPositions;
+    },
     async extend(tokens, opts) {
       if (!first) return session.extend(tokens, opts);
       first = false;

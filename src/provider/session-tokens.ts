@@ -23,7 +23,11 @@ export function macrotask(): Promise<void> {
 export async function* sessionTokens(session: InferenceSession, tokenizer: Tokenizer, request: GenerateRequest): AsyncGenerator<number> {
   const wantLogprobs = request.logprobs;
   const events = generateTokens(session, tokenizer, {
-    promptTokens: request.promptTokens, maxTokens: request.maxTokens, sampling: request.sampling, signal: request.signal, logprobs: wantLogprobs?.top,
+    promptTokens: request.promptTokens,
+    maxTokens: request.maxTokens,
+    sampling: request.sampling,
+    signal: request.signal,
+    logprobs: wantLogprobs?.top,
   });
   for await (const e of events) {
     if (e.type !== 'token') continue;

@@ -43,7 +43,10 @@ afterAll(async () => {
 
 async function ask(provider: ModelProvider, body: Record<string, unknown>, signal?: AbortSignal): Promise<Response> {
   const ctx = createApiContext({ provider });
-  return handleApiRequest(new Request('http://x/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal }), ctx);
+  return handleApiRequest(
+    new Request('http://x/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal }),
+    ctx,
+  );
 }
 
 const chat = { model: MODEL, messages: [{ role: 'user', content: 'Tell me about the sea.' }], max_tokens: 12, temperature: 0, logprobs: true, top_logprobs: 3 };
@@ -54,7 +57,7 @@ describe('WorkerProvider', () => {
     expect(tab.info.backend).toBe('cpu');
   });
 
-  it('answers with the in-process engine\'s greedy text and log-probs', async () => {
+  it("answers with the in-process engine's greedy text and log-probs", async () => {
     const want = await (await ask(new EngineProvider([{ id: MODEL, engine: local }]), chat)).json();
     const res = await ask(tab, chat);
     expect(res.status).toBe(200);
@@ -68,31 +71,47 @@ describe('WorkerProvider', () => {
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i][1] - b[i][1])).toBeLessThan(1e-5);
   });
 
-  it('reuses a conversation\'s prefix in the worker on the next turn', async () => {
+  it("reuses a conversation's prefix in the worker on the next turn", async () => {
     const first = await (await ask(tab, { ...chat, logprobs: false, top_logprobs: undefined })).json();
     const before = { ...tab.prefill };
-    const next = { ...chat, logprobs: false, top_logprobs: undefined, messages: [...chat.messages, { role: 'assistant', content: first.choices[0].message.content }, { role: 'user', content: 'And the moon?' }] };
+    const next = {
+      ...chat,
+      logprobs: false,
+      top_logprobs: undefined,
+      messages: [...chat.messages, { role: 'assistant', content: first.choices[0].message.content }, { role: 'user', content: 'And the moon?' }],
+    };
     const res = await (await ask(tab, next)).json();
     expect(res.usage.completion_tokens).toBeGreaterThan(0);
     const reused = tab.prefill.reused - before.reused;
     // at least the first turn's whole prompt came from the KV cache kept in the worker
     expect(reused).toBeGreaterThanOrEqual(first.usage.prompt_tokens);
-    expect(res.choices[0].message.content).toBe((await (await ask(new EngineProvider([{ id: MODEL, engine: local }]), next)).json()).choices[0].message.content);
+    expect(res.choices[0].message.content).toBe(
+      (await (await ask(new EngineProvider([{ id: MODEL, engine: local }]), next)).json()).choices[0].message.content,
+    );
   });
 
   it('stops within one token of an abort, and serves the next request', async () => {
     const { tokenizer, template } = await tab.modelText(MODEL);
     const promptTokens = tokenizer.tokenize(template.render([{ role: 'user', content: 'Go on and on.' }]), { parseSpecial: true });
     const controller = new AbortController();
-    const generation = await tab.generate({ model: MODEL, promptTokens, maxTokens: 100, sampling: { ...DEFAULT_SAMPLING, temperature: 0 }, signal: controller.signal });
-    let produced = 0, afterAbort = 0;
-    await expect((async () => {
-      for await (const _ of generation.tokens) {
-        produced++;
-        if (controller.signal.aborted) afterAbort++;
-        if (produced === 3) controller.abort();
-      }
-    })()).rejects.toMatchObject({ name: 'AbortError' });
+    const generation = await tab.generate({
+      model: MODEL,
+      promptTokens,
+      maxTokens: 100,
+      sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
+      signal: controller.signal,
+    });
+    let produced = 0,
+      afterAbort = 0;
+    await expect(
+      (async () => {
+        for await (const _ of generation.tokens) {
+          produced++;
+          if (controller.signal.aborted) afterAbort++;
+          if (produced === 3) controller.abort();
+        }
+      })(),
+    ).rejects.toMatchObject({ name: 'AbortError' });
     expect(produced).toBe(3);
     expect(afterAbort).toBe(0);
     const after = await (await ask(tab, { ...chat, logprobs: false, top_logprobs: undefined, max_tokens: 2 })).json();

@@ -50,8 +50,12 @@ function workerSession(engine: WorkerEngine, maxPositions: number): InferenceSes
   const held: number[] = [];
   let freed = false;
   return {
-    get tokens() { return held; },
-    get length() { return held.length; },
+    get tokens() {
+      return held;
+    },
+    get length() {
+      return held.length;
+    },
     maxPositions,
     async extend(tokens: readonly number[], opts: ExtendOptions = {}): Promise<Float32Array> {
       const s = await remote;

@@ -64,7 +64,10 @@ interface Deferred {
 
 function deferred(): Deferred {
   let resolve!: (d: Uint8Array) => void, reject!: (e: unknown) => void;
-  const promise = new Promise<Uint8Array>((a, b) => { resolve = a; reject = b; });
+  const promise = new Promise<Uint8Array>((a, b) => {
+    resolve = a;
+    reject = b;
+  });
   promise.catch(() => undefined); // a waiter may never come
   return { promise, resolve, reject };
 }
@@ -87,7 +90,10 @@ async function describe(cache: WeightCache, url: string, init: CachedSourceInit)
 export async function cachedUrlSource(cache: WeightCache, url: string, init: CachedSourceInit = {}): Promise<CachedSource> {
   const inner = await describe(cache, url, init);
   if (inner.size === undefined) {
-    throw new StorageError('storage_unknown_size', `${url} was served without a Content-Length, so its bytes cannot be cached by range; serve it from a host that sends one`);
+    throw new StorageError(
+      'storage_unknown_size',
+      `${url} was served without a Content-Length, so its bytes cannot be cached by range; serve it from a host that sends one`,
+    );
   }
   const size = inner.size;
   const record = await cache.model(url, inner.etag, size);
@@ -98,7 +104,11 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
   const chunkBytes = (i: number) => Math.min(cs, size - i * cs);
   const fail = (detail: string, cause?: unknown) => new GgufError('gguf_fetch_failed', `could not read ${url}: ${detail}`, { cause });
 
-  const storageFull = () => new StorageError('storage_full', `the weight cache could not keep ${url}: it may hold ${cache.budgetBytes} bytes in all (its limit, or what the browser allows this site), and other models cannot make room for this one; delete models you do not need, then resume`);
+  const storageFull = () =>
+    new StorageError(
+      'storage_full',
+      `the weight cache could not keep ${url}: it may hold ${cache.budgetBytes} bytes in all (its limit, or what the browser allows this site), and other models cannot make room for this one; delete models you do not need, then resume`,
+    );
 
   /** Stores one chunk; false when the cache cannot keep it (over budget, quota, deleted meanwhile). */
   async function keep(index: number, data: Uint8Array): Promise<boolean> {
@@ -110,7 +120,13 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
   }
 
   /** Fetches chunks [first, first + count) in one request; resolves each waiter as its chunk completes. */
-  async function fetchRun(first: number, count: number, o: FetchChunksOptions, signal: AbortSignal | undefined, store: boolean): Promise<Map<number, Uint8Array>> {
+  async function fetchRun(
+    first: number,
+    count: number,
+    o: FetchChunksOptions,
+    signal: AbortSignal | undefined,
+    store: boolean,
+  ): Promise<Map<number, Uint8Array>> {
     const offset = first * cs;
     const length = Math.min(count * cs, size - offset);
     const out = new Map<number, Uint8Array>();
@@ -130,7 +146,9 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
       throw fail(`HTTP ${response.status}`);
     }
     const reader = response.body!.getReader();
-    let index = first, filled = 0, received = 0;
+    let index = first,
+      filled = 0,
+      received = 0;
     let chunk = new Uint8Array(chunkBytes(index));
     // Chunks are stored in order while the next ones stream in (network and IndexedDB overlap), at
     // most MAX_QUEUED behind; the run ends only once all are stored, so a resume sees them.
@@ -138,10 +156,14 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
     let queued = 0;
     const enqueue = (i: number, data: Uint8Array) => {
       queued++;
-      storing = storing.then(async () => {
-        if (store && !(await keep(i, data)) && o.requireStored) throw storageFull();
-        o.onStored?.(data.byteLength);
-      }).finally(() => { queued--; });
+      storing = storing
+        .then(async () => {
+          if (store && !(await keep(i, data)) && o.requireStored) throw storageFull();
+          o.onStored?.(data.byteLength);
+        })
+        .finally(() => {
+          queued--;
+        });
       storing.catch(() => undefined); // awaited below; this only marks it handled meanwhile
     };
     try {
@@ -153,7 +175,7 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
         received += piece.byteLength;
         stats.fetchedBytes += piece.byteLength;
         o.onBytes?.(piece.byteLength);
-        for (let at = 0; at < piece.byteLength;) {
+        for (let at = 0; at < piece.byteLength; ) {
           const n = Math.min(piece.byteLength - at, chunk.byteLength - filled);
           chunk.set(piece.subarray(at, at + n), filled);
           filled += n;
@@ -190,7 +212,12 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
     const todo: number[] = [];
     for (const i of [...new Set(indices)].sort((a, b) => a - b)) {
       const pending = inflight.get(i);
-      if (pending) waiting.push(pending.promise.then((d) => { got.set(i, d); }));
+      if (pending)
+        waiting.push(
+          pending.promise.then((d) => {
+            got.set(i, d);
+          }),
+        );
       else todo.push(i);
     }
     // One read larger than the whole cache is passed on but not kept: storing it would evict every
@@ -214,7 +241,9 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
         const m = await fetchRun(first, n, opts, signal, store);
         for (const [i, d] of m) got.set(i, d);
         const short = fail('the server sent fewer bytes than asked');
-        for (const [i, d] of mine) if (!m.has(i)) d.reject(short); else d.resolve(m.get(i)!);
+        for (const [i, d] of mine)
+          if (!m.has(i)) d.reject(short);
+          else d.resolve(m.get(i)!);
       } catch (e) {
         for (const d of mine.values()) d.reject(e);
         throw e;
@@ -244,7 +273,8 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
     async read(offset, length) {
       const end = Math.min(offset + length, size);
       if (end <= offset) return new Uint8Array(0);
-      const first = Math.floor(offset / cs), last = Math.floor((end - 1) / cs);
+      const first = Math.floor(offset / cs),
+        last = Math.floor((end - 1) / cs);
       const have = await cache.chunks(record.key, first, last);
       const missing = new Set<number>();
       for (let i = first; i <= last; i++) if (!have.has(i)) missing.add(i);
@@ -254,7 +284,8 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
         const chunk = have.get(i);
         if (!chunk) return out.subarray(0, Math.max(0, i * cs - offset)); // the server ended early
         const start = i * cs;
-        const from = Math.max(offset, start), to = Math.min(end, start + chunk.byteLength);
+        const from = Math.max(offset, start),
+          to = Math.min(end, start + chunk.byteLength);
         if (to > from) out.set(chunk.subarray(from - start, to - start), from - offset);
         if (!missing.has(i)) stats.cachedBytes += to - from;
         if (start + chunk.byteLength < Math.min(end, start + cs)) return out.subarray(0, to - offset); // short read

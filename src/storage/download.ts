@@ -60,7 +60,10 @@ export async function downloadRanges(ranges: readonly ByteRangeOf[], o: Download
     for (let i = first; i <= last; i++) set.add(i);
     bySource.set(r.source, set);
   }
-  let bytesTotal = 0, bytesDone = 0, bytesFetched = started?.fetched ?? 0, bytesPending = 0;
+  let bytesTotal = 0,
+    bytesDone = 0,
+    bytesFetched = started?.fetched ?? 0,
+    bytesPending = 0;
   const todo: [CachedSource, number[]][] = [];
   for (const [source, set] of bySource) {
     const sorted = [...set].sort((a, b) => a - b);
@@ -112,7 +115,11 @@ export async function downloadModel(cache: WeightCache, url: string, o: Download
   const at = (o.now ?? (() => performance.now()))();
   const { sources } = await openCachedModel(cache, url, o);
   const fetched = sources.reduce((n, s) => n + s.stats.fetchedBytes, 0); // the header chunks
-  return downloadRanges(sources.map((source) => ({ source, offset: 0, length: source.size })), o, { at, fetched });
+  return downloadRanges(
+    sources.map((source) => ({ source, offset: 0, length: source.size })),
+    o,
+    { at, fetched },
+  );
 }
 
 export interface LayerSelection {

@@ -16,7 +16,10 @@ const QUOTA_SHARE = 0.8;
  */
 export async function weightCacheBudget(): Promise<number> {
   const storage = (globalThis as { navigator?: { storage?: { estimate?: () => Promise<{ quota?: number }> } } }).navigator?.storage;
-  const quota = await storage?.estimate?.().then((e) => e.quota, () => undefined);
+  const quota = await storage?.estimate?.().then(
+    (e) => e.quota,
+    () => undefined,
+  );
   return quota ? Math.min(DEFAULT_BUDGET, Math.floor(quota * QUOTA_SHARE)) : DEFAULT_BUDGET;
 }
 
@@ -26,7 +29,9 @@ let shared: Promise<WeightCache> | undefined;
 export function sharedWeightCache(): Promise<WeightCache> {
   if (!shared) {
     shared = weightCacheBudget().then((budgetBytes) => WeightCache.open({ budgetBytes }));
-    shared.catch(() => { shared = undefined; }); // try again next time (storage settings may change)
+    shared.catch(() => {
+      shared = undefined;
+    }); // try again next time (storage settings may change)
   }
   return shared;
 }

@@ -40,11 +40,18 @@ function serve(path: string, body: Uint8Array): string {
 beforeAll(async () => {
   server = createServer((req, res) => {
     const f = files.get(new URL(req.url!, 'http://x').pathname);
-    if (!f) { res.writeHead(404).end(); return; }
+    if (!f) {
+      res.writeHead(404).end();
+      return;
+    }
     const headers = { etag: f.etag, 'accept-ranges': 'bytes' };
-    if (req.method === 'HEAD') { res.writeHead(200, { ...headers, 'content-length': f.body.byteLength }).end(); return; }
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { ...headers, 'content-length': f.body.byteLength }).end();
+      return;
+    }
     const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
-    const a = m ? Number(m[1]) : 0, b = m ? Math.min(Number(m[2]), f.body.byteLength - 1) : f.body.byteLength - 1;
+    const a = m ? Number(m[1]) : 0,
+      b = m ? Math.min(Number(m[2]), f.body.byteLength - 1) : f.body.byteLength - 1;
     const path = new URL(req.url!, 'http://x').pathname;
     const cut = cuts.get(path);
     res.writeHead(m ? 206 : 200, { ...headers, 'content-length': b - a + 1, ...(m ? { 'content-range': `bytes ${a}-${b}/${f.body.byteLength}` } : {}) });
@@ -67,8 +74,8 @@ afterAll(async () => {
 });
 
 /** Byte equality without toEqual's per-element cost on megabytes. */
-const same = (a: ArrayBufferView, b: ArrayBufferView) => Buffer.compare(
-  new Uint8Array(a.buffer, a.byteOffset, a.byteLength), new Uint8Array(b.buffer, b.byteOffset, b.byteLength)) === 0;
+const same = (a: ArrayBufferView, b: ArrayBufferView) =>
+  Buffer.compare(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), new Uint8Array(b.buffer, b.byteOffset, b.byteLength)) === 0;
 
 const bytesOf = (path: string) => new Uint8Array(readFileSync(path));
 
@@ -90,7 +97,12 @@ async function logitsVia(model: Parameters<typeof Engine.load>[0]): Promise<Floa
 describe('weight cache', () => {
   it('serves a second load of a model (split into shards too) without fetching a byte', async () => {
     const single = serve('/tiny.gguf', bytesOf(await ensureModel('tiny-llama-f32')));
-    const shards = ensureSplitModel('tiny-llama-f32', 3).map((p, i) => serve(`/split/tiny-00${i}`.replace(/00(\d)$/, (_, d) => `-0000${Number(d) + 1}-of-00003.gguf`), bytesOf(p)));
+    const shards = ensureSplitModel('tiny-llama-f32', 3).map((p, i) =>
+      serve(
+        `/split/tiny-00${i}`.replace(/00(\d)$/, (_, d) => `-0000${Number(d) + 1}-of-00003.gguf`),
+        bytesOf(p),
+      ),
+    );
     const direct = await logitsVia(await ensureModel('tiny-llama-f32'));
     const cache = await newCache();
     for (const url of [single, shards[0]]) {
@@ -112,7 +124,9 @@ describe('weight cache', () => {
     const direct = await logitsVia(await ensureModel('tiny-llama-f32'));
     const cache = await newCache();
     await downloadModel(cache, url);
-    const offline: typeof fetch = async () => { throw new TypeError('Failed to fetch'); };
+    const offline: typeof fetch = async () => {
+      throw new TypeError('Failed to fetch');
+    };
     const source = await cachedUrlSource(cache, url, { fetch: offline });
     expect(source.size).toBe(files.get('/offline.gguf')!.body.byteLength);
     expect(same(await logitsVia(source), direct)).toBe(true);
@@ -128,10 +142,17 @@ describe('weight cache', () => {
     served = 0;
     let t = 0;
     const now = () => (t += 100); // 100 ms per clock read: rates are deterministic
-    await expect(downloadModelish(cache, url, { signal: abort.signal, maxRequestBytes: 256 << 10, now, onProgress: (p) => {
-      seen.push(p);
-      if (p.bytesDone >= body.byteLength / 2) abort.abort();
-    } })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(
+      downloadModelish(cache, url, {
+        signal: abort.signal,
+        maxRequestBytes: 256 << 10,
+        now,
+        onProgress: (p) => {
+          seen.push(p);
+          if (p.bytesDone >= body.byteLength / 2) abort.abort();
+        },
+      }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
     const stored = (await cache.usage()).models[0].storedBytes;
     expect(stored).toBeGreaterThanOrEqual(body.byteLength / 2);
     expect(stored).toBeLessThan(body.byteLength);
@@ -156,7 +177,9 @@ describe('weight cache', () => {
   it('evicts least-recently-used models to stay under its budget, never the one loading', async () => {
     let clock = 0;
     const cache = await newCache({ budgetBytes: 1 << 20, chunkSize: 64 << 10, now: () => ++clock });
-    const a = serve('/a.bin', gguf(400 << 10, 1)), b = serve('/b.bin', gguf(400 << 10, 2)), c = serve('/c.bin', gguf(400 << 10, 3));
+    const a = serve('/a.bin', gguf(400 << 10, 1)),
+      b = serve('/b.bin', gguf(400 << 10, 2)),
+      c = serve('/c.bin', gguf(400 << 10, 3));
     const size = files.get('/a.bin')!.body.byteLength;
     await downloadModel(cache, a);
     await downloadModel(cache, b);
@@ -190,7 +213,7 @@ describe('weight cache', () => {
     const v2 = gguf(100_000, 2);
     serve('/v.bin', v2);
     served = 0;
-    expect((await (await cachedUrlSource(cache, url)).read(v2.byteLength - 3, 3))).toEqual(v2.subarray(-3));
+    expect(await (await cachedUrlSource(cache, url)).read(v2.byteLength - 3, 3)).toEqual(v2.subarray(-3));
     expect(served).toBeGreaterThan(0);
     expect((await cache.usage()).models).toHaveLength(1);
   });

@@ -89,7 +89,10 @@ export class WeightCache {
 
   static async open(o: WeightCacheOptions = {}): Promise<WeightCache> {
     if (typeof indexedDB === 'undefined') {
-      throw new StorageError('storage_unavailable', 'IndexedDB is not available here, so downloaded weights cannot be kept; models will be fetched again on every load');
+      throw new StorageError(
+        'storage_unavailable',
+        'IndexedDB is not available here, so downloaded weights cannot be kept; models will be fetched again on every load',
+      );
     }
     if (o.chunkSize !== undefined && !(Number.isInteger(o.chunkSize) && o.chunkSize > 0)) {
       throw new StorageError('storage_bad_options', `chunkSize must be a positive integer, got ${o.chunkSize}`);
@@ -104,7 +107,11 @@ export class WeightCache {
       });
       return new WeightCache(db, name, o);
     } catch (cause) {
-      throw new StorageError('storage_unavailable', `could not open the weight cache: ${(cause as Error).message ?? cause}; check the browser's storage settings (private windows may forbid it)`, { cause });
+      throw new StorageError(
+        'storage_unavailable',
+        `could not open the weight cache: ${(cause as Error).message ?? cause}; check the browser's storage settings (private windows may forbid it)`,
+        { cause },
+      );
     }
   }
 
@@ -120,7 +127,8 @@ export class WeightCache {
       if (old.key !== key) await this.deleteIn(tx, old.key);
     }
     const found = await models.get(key);
-    const record: ModelRecord = found ? { ...found, lastUsed: this.now() }
+    const record: ModelRecord = found
+      ? { ...found, lastUsed: this.now() }
       : { key, url, etag, size, chunkSize: this.chunkSize ?? chunkSizeFor(size), storedBytes: 0, storedChunks: 0, lastUsed: this.now() };
     await models.put(record);
     await tx.done;
@@ -155,12 +163,14 @@ export class WeightCache {
     const tx = this.db.transaction(['models', 'chunks'], 'readwrite');
     const store = tx.objectStore('chunks');
     const model = await tx.objectStore('models').get(key);
-    if (!model) { // deleted meanwhile
+    if (!model) {
+      // deleted meanwhile
       tx.abort();
       await tx.done.catch(() => undefined);
       return false;
     }
-    let bytes = 0, count = 0;
+    let bytes = 0,
+      count = 0;
     for (const c of chunks) {
       if ((await store.getKey([key, c.index])) !== undefined) continue;
       await store.put({ model: key, index: c.index, data: c.data });

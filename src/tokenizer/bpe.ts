@@ -3,22 +3,35 @@
 import { Heap } from './heap.ts';
 import type { Vocab } from './vocab.ts';
 
-interface Bigram { left: number; right: number; text: string; rank: number }
+interface Bigram {
+  left: number;
+  right: number;
+  text: string;
+  rank: number;
+}
 
 /** Tokenizes one byte-encoded word, appending ids to `out`. */
 export function bpeWord(vocab: Vocab, word: string, out: number[]): void {
   if (word.length === 0) return;
   if (vocab.ignoreMerges) {
     const whole = vocab.textToId.get(word);
-    if (whole !== undefined) { out.push(whole); return; }
+    if (whole !== undefined) {
+      out.push(whole);
+      return;
+    }
   }
   // One symbol per code point (one per byte for byte-encoded words).
-  const start: number[] = [], len: number[] = [], prev: number[] = [], next: number[] = [];
-  for (let i = 0; i < word.length;) {
+  const start: number[] = [],
+    len: number[] = [],
+    prev: number[] = [],
+    next: number[] = [];
+  for (let i = 0; i < word.length; ) {
     const c = word.charCodeAt(i);
     const n = c >= 0xd800 && c <= 0xdbff && i + 1 < word.length ? 2 : 1;
     const idx = start.length;
-    start.push(i); len.push(n); prev.push(idx - 1);
+    start.push(i);
+    len.push(n);
+    prev.push(idx - 1);
     i += n;
     next.push(i === word.length ? -1 : idx + 1);
   }
@@ -26,7 +39,8 @@ export function bpeWord(vocab: Vocab, word: string, out: number[]): void {
   const symText = (i: number) => word.substr(start[i], len[i]);
   const addBigram = (left: number, right: number) => {
     if (left === -1 || right === -1) return;
-    const l = symText(left), r = symText(right);
+    const l = symText(left),
+      r = symText(right);
     const rank = vocab.ranks.get(`${l} ${r}`);
     if (rank === undefined) return;
     queue.push({ left, right, text: l + r, rank });
@@ -46,7 +60,10 @@ export function bpeWord(vocab: Vocab, word: string, out: number[]): void {
     if (len[i] === 0) continue;
     const piece = symText(i);
     const id = vocab.textToId.get(piece);
-    if (id !== undefined) { out.push(id); continue; }
+    if (id !== undefined) {
+      out.push(id);
+      continue;
+    }
     // llama.cpp then looks up each byte of the piece's UTF-8 on its own: only ASCII can match
     for (let j = 0; j < piece.length; j++) {
       const c = piece.charCodeAt(j);

@@ -26,8 +26,10 @@ describe("llama.cpp's chat template test cases", () => {
 
 describe('real model templates', () => {
   const conversation = [
-    { role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' },
-    { role: 'assistant', content: 'Hello!' }, { role: 'user', content: 'Name a color.' },
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: 'Hi' },
+    { role: 'assistant', content: 'Hello!' },
+    { role: 'user', content: 'Name a color.' },
   ];
   const render = (file: string) => {
     const source = readFileSync(join(llamaCppSource(), 'models', 'templates', `${file}.jinja`), 'utf8');
@@ -37,27 +39,36 @@ describe('real model templates', () => {
   it('llama 3.1', () => {
     const t = render('meta-llama-Llama-3.1-8B-Instruct');
     expect(t.family).toBe('llama3');
-    expect(t.render(conversation)).toBe('<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nBe brief.<|eot_id|>'
-      + '<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>'
-      + '<|start_header_id|>user<|end_header_id|>\n\nName a color.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n');
+    expect(t.render(conversation)).toBe(
+      '<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nBe brief.<|eot_id|>' +
+        '<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>' +
+        '<|start_header_id|>user<|end_header_id|>\n\nName a color.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n',
+    );
   });
   it('qwen 2.5 (chatml)', () => {
     const t = render('Qwen-Qwen2.5-7B-Instruct');
     expect(t.family).toBe('chatml');
-    expect(t.render(conversation)).toBe('<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n'
-      + '<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nName a color.<|im_end|>\n<|im_start|>assistant\n');
-    expect(t.render(conversation.slice(1, 2), { addGenerationPrompt: false }))
-      .toBe('<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n');
+    expect(t.render(conversation)).toBe(
+      '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n' +
+        '<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nName a color.<|im_end|>\n<|im_start|>assistant\n',
+    );
+    expect(t.render(conversation.slice(1, 2), { addGenerationPrompt: false })).toBe(
+      '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n',
+    );
   });
   it('gemma 2, which has no system role: the system message joins the first user turn', () => {
     const t = render('google-gemma-2-2b-it');
     expect(t.supportsSystemRole).toBe(false);
-    expect(t.render(conversation)).toBe('<start_of_turn>user\nBe brief.\nHi<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n'
-      + '<start_of_turn>user\nName a color.<end_of_turn>\n<start_of_turn>model\n');
+    expect(t.render(conversation)).toBe(
+      '<start_of_turn>user\nBe brief.\nHi<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n' +
+        '<start_of_turn>user\nName a color.<end_of_turn>\n<start_of_turn>model\n',
+    );
   });
   it('phi 3.5', () => {
     const t = render('microsoft-Phi-3.5-mini-instruct');
-    expect(t.render(conversation)).toBe('<|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\nHello!<|end|>\n<|user|>\nName a color.<|end|>\n<|assistant|>\n');
+    expect(t.render(conversation)).toBe(
+      '<|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\nHello!<|end|>\n<|user|>\nName a color.<|end|>\n<|assistant|>\n',
+    );
   });
   it('mistral nemo (system prompt goes with the last user turn)', () => {
     const t = render('mistralai-Mistral-Nemo-Instruct-2407');
@@ -71,7 +82,10 @@ describe('templates from GGUF metadata', () => {
     const meta = vocabMetadata('phi-3');
     const tok = Tokenizer.fromMetadata(meta);
     const t = chatTemplateFor(meta, tok);
-    const text = t.render([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }]);
+    const text = t.render([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hi' },
+    ]);
     expect(text).toBe('<|user|>\nBe brief.\nHi<|end|>\n<|assistant|>\n');
     const ids = tok.tokenize(text, { parseSpecial: true });
     expect(ids[0]).toBe(tok.special.bos);
@@ -84,7 +98,9 @@ describe('templates from GGUF metadata', () => {
     const meta = vocabMetadata('qwen2');
     const tok = Tokenizer.fromMetadata(meta);
     const ids = tok.tokenize(chatTemplateFor(meta, tok).render([{ role: 'user', content: 'Hi' }]), { parseSpecial: true });
-    expect(tok.detokenize(ids, { special: true })).toBe('<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
+    expect(tok.detokenize(ids, { special: true })).toBe(
+      '<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n',
+    );
     expect(ids[0]).toBe(tok.tokenId('<|im_start|>'));
     const spm = vocabMetadata('llama-spm');
     expect(chatTemplateFor(spm, Tokenizer.fromMetadata(spm)).source).toBe(CHATML_TEMPLATE);

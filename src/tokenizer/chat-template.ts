@@ -64,7 +64,9 @@ export class ChatTemplate {
     try {
       this.template = new Template(source);
     } catch (e) {
-      throw new TokenizerError('tokenizer_bad_metadata', `the model's chat template cannot be parsed (${(e as Error).message}); pass a template of your own`, { cause: e });
+      throw new TokenizerError('tokenizer_bad_metadata', `the model's chat template cannot be parsed (${(e as Error).message}); pass a template of your own`, {
+        cause: e,
+      });
     }
     this.supportsSystemRole = this.probeSystemRole();
   }
@@ -99,8 +101,13 @@ export class ChatTemplate {
     const needle = 'System message 9f3c';
     try {
       const out = this.template.render({
-        messages: [{ role: 'system', content: needle }, { role: 'user', content: 'User message' }],
-        add_generation_prompt: false, bos_token: this.options.bosToken, eos_token: this.options.eosToken,
+        messages: [
+          { role: 'system', content: needle },
+          { role: 'user', content: 'User message' },
+        ],
+        add_generation_prompt: false,
+        bos_token: this.options.bosToken,
+        eos_token: this.options.eosToken,
       });
       return out.includes(needle);
     } catch {

@@ -30,7 +30,8 @@ export class Heap<T> {
       a[0] = last;
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let m = i;
         if (l < a.length && this.before(a[l], a[m])) m = l;
         if (r < a.length && this.before(a[r], a[m])) m = r;

@@ -10,7 +10,22 @@ import { readVectors, hasVectors, vocabMetadata } from '../../tools/tokenizer/te
 import { Tokenizer } from './tokenizer.ts';
 import { ATTR } from './vocab.ts';
 
-const VOCABS = ['llama-spm', 'llama-bpe', 'qwen2', 'phi-3', 'gpt-2', 'mpt', 'starcoder', 'refact', 'command-r', 'falcon', 'qwen35', 'aquila', 'baichuan', 'gpt-neox'];
+const VOCABS = [
+  'llama-spm',
+  'llama-bpe',
+  'qwen2',
+  'phi-3',
+  'gpt-2',
+  'mpt',
+  'starcoder',
+  'refact',
+  'command-r',
+  'falcon',
+  'qwen35',
+  'aquila',
+  'baichuan',
+  'gpt-neox',
+];
 const TEXTS = 300;
 
 /** The native model object: common_tokenize(add_special=false) and llama_vocab_* queries. */

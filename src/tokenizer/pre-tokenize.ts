@@ -4,8 +4,18 @@
 // rest with std::regex over a "collapsed" text where each non-ASCII code point becomes one byte
 // standing for its category. We implement only the pre-tokenizers whose every step we reproduce.
 import {
-  CPT_ACCENT_MARK, CPT_CATEGORIES, CPT_LETTER, CPT_NUMBER, CPT_PUNCTUATION, CPT_SYMBOL, CPT_WHITESPACE,
-  byteToUnicode, codepoints, cptFlags, utf8Bytes, fromCodepoints,
+  CPT_ACCENT_MARK,
+  CPT_CATEGORIES,
+  CPT_LETTER,
+  CPT_NUMBER,
+  CPT_PUNCTUATION,
+  CPT_SYMBOL,
+  CPT_WHITESPACE,
+  byteToUnicode,
+  codepoints,
+  cptFlags,
+  utf8Bytes,
+  fromCodepoints,
 } from './unicode.ts';
 
 /** A split step: refines segment lengths (in code points) into smaller ones. */
@@ -15,7 +25,10 @@ type SplitStep = (cps: Uint32Array, offsets: number[], collapsed: () => string) 
 export type PreTokenizerKind = 'gpt2' | 'llama3' | 'qwen2' | 'qwen35' | 'starcoder' | 'falcon' | 'default';
 
 const OUT_OF_RANGE = 0xffffffff;
-const APOS = 0x27, SPACE = 0x20, CR = 0x0d, LF = 0x0a;
+const APOS = 0x27,
+  SPACE = 0x20,
+  CR = 0x0d,
+  LF = 0x0a;
 
 function lowerAscii(c: number): number {
   // unicode_tolower maps only ASCII capitals onto s/t/m/d/r/e/v/l (checked against llama.cpp's table)
@@ -40,16 +53,25 @@ function splitGpt2(cps: Uint32Array, offsets: number[]): number[] {
   const out: number[] = [];
   let start = 0;
   for (const offset of offsets) {
-    const ini = start, end = start + offset;
+    const ini = start,
+      end = start + offset;
     start = end;
     const cpt = (p: number) => (p >= ini && p < end ? cps[p] : OUT_OF_RANGE);
     const flags = (p: number) => (p >= ini && p < end ? cptFlags(cps[p]) : 0);
     let prevEnd = ini;
-    const add = (e: number) => { const len = e - prevEnd; if (len > 0) out.push(len); prevEnd = e; return len; };
-    for (let pos = ini; pos < end;) {
+    const add = (e: number) => {
+      const len = e - prevEnd;
+      if (len > 0) out.push(len);
+      prevEnd = e;
+      return len;
+    };
+    for (let pos = ini; pos < end; ) {
       const c = cpt(pos);
       const k = contraction(cps, pos, end, false);
-      if (k) { pos += add(pos + k); continue; }
+      if (k) {
+        pos += add(pos + k);
+        continue;
+      }
       let f2 = c === SPACE ? flags(pos + 1) : flags(pos);
       if (f2 & CPT_LETTER) {
         if (c === SPACE) pos++;
@@ -72,8 +94,16 @@ function splitGpt2(cps: Uint32Array, offsets: number[]): number[] {
       }
       let nws = 0;
       while (flags(pos + nws) & CPT_WHITESPACE) nws++;
-      if (nws > 1 && cpt(pos + nws) !== OUT_OF_RANGE) { pos += nws - 1; add(pos); continue; }
-      if (nws > 0) { pos += nws; add(pos); continue; }
+      if (nws > 1 && cpt(pos + nws) !== OUT_OF_RANGE) {
+        pos += nws - 1;
+        add(pos);
+        continue;
+      }
+      if (nws > 0) {
+        pos += nws;
+        add(pos);
+        continue;
+      }
       add(++pos);
     }
   }
@@ -89,20 +119,29 @@ function splitLlama3Like(cps: Uint32Array, offsets: number[], letter: number, ma
   const out: number[] = [];
   let start = 0;
   for (const offset of offsets) {
-    const ini = start, end = start + offset;
+    const ini = start,
+      end = start + offset;
     start = end;
     const cpt = (p: number) => (p >= ini && p < end ? cps[p] : OUT_OF_RANGE);
     const flags = (p: number) => (p >= ini && p < end ? cptFlags(cps[p]) : 0);
     let prevEnd = ini;
-    const add = (e: number) => { const len = e - prevEnd; if (len > 0) out.push(len); prevEnd = e; return len; };
-    for (let pos = ini; pos < end;) {
+    const add = (e: number) => {
+      const len = e - prevEnd;
+      if (len > 0) out.push(len);
+      prevEnd = e;
+      return len;
+    };
+    for (let pos = ini; pos < end; ) {
       const c = cpt(pos);
       const f = flags(pos);
       const k = contraction(cps, pos, end, true);
-      if (k) { pos += add(pos + k); continue; }
+      if (k) {
+        pos += add(pos + k);
+        continue;
+      }
       // [^\r\n\p{L}\p{N}]?\p{L}+
-      if (!(c === CR || c === LF || (f & CPT_NUMBER))) {
-        if ((f & letter) || (flags(pos + 1) & letter)) {
+      if (!(c === CR || c === LF || f & CPT_NUMBER)) {
+        if (f & letter || flags(pos + 1) & letter) {
           pos++;
           while (flags(pos) & letter) pos++;
           add(pos);
@@ -113,7 +152,10 @@ function splitLlama3Like(cps: Uint32Array, offsets: number[], letter: number, ma
       if (f & CPT_NUMBER) {
         let first = pos;
         while (flags(pos) & CPT_NUMBER) {
-          if (++pos - first >= maxDigits) { add(pos); first = pos; }
+          if (++pos - first >= maxDigits) {
+            add(pos);
+            first = pos;
+          }
         }
         add(pos);
         continue;
@@ -136,9 +178,21 @@ function splitLlama3Like(cps: Uint32Array, offsets: number[], letter: number, ma
         if (c2 === CR || c2 === LF) lastEndRN = pos + nws + 1;
         nws++;
       }
-      if (lastEndRN > 0) { pos = lastEndRN; add(pos); continue; } // \s*[\r\n]+
-      if (nws > 1 && cpt(pos + nws) !== OUT_OF_RANGE) { pos += nws - 1; add(pos); continue; } // \s+(?!\S)
-      if (nws > 0) { pos += nws; add(pos); continue; } // \s+
+      if (lastEndRN > 0) {
+        pos = lastEndRN;
+        add(pos);
+        continue;
+      } // \s*[\r\n]+
+      if (nws > 1 && cpt(pos + nws) !== OUT_OF_RANGE) {
+        pos += nws - 1;
+        add(pos);
+        continue;
+      } // \s+(?!\S)
+      if (nws > 0) {
+        pos += nws;
+        add(pos);
+        continue;
+      } // \s+
       add(++pos);
     }
   }
@@ -150,16 +204,33 @@ function collapse(cps: Uint32Array): string {
   const parts: string[] = new Array(cps.length);
   for (let i = 0; i < cps.length; i++) {
     const cp = cps[i];
-    if (cp < 128) { parts[i] = String.fromCharCode(cp); continue; }
+    if (cp < 128) {
+      parts[i] = String.fromCharCode(cp);
+      continue;
+    }
     const fl = cptFlags(cp);
-    if (fl & CPT_WHITESPACE) { parts[i] = '\x0b'; continue; }
+    if (fl & CPT_WHITESPACE) {
+      parts[i] = '\x0b';
+      continue;
+    }
     switch (fl & CPT_CATEGORIES) {
-      case CPT_NUMBER: parts[i] = '\xd1'; break;
-      case CPT_LETTER: parts[i] = '\xd2'; break;
-      case CPT_PUNCTUATION: parts[i] = '\xd3'; break;
-      case CPT_ACCENT_MARK: parts[i] = '\xd4'; break;
-      case CPT_SYMBOL: parts[i] = '\xd5'; break;
-      default: parts[i] = '\xd0';
+      case CPT_NUMBER:
+        parts[i] = '\xd1';
+        break;
+      case CPT_LETTER:
+        parts[i] = '\xd2';
+        break;
+      case CPT_PUNCTUATION:
+        parts[i] = '\xd3';
+        break;
+      case CPT_ACCENT_MARK:
+        parts[i] = '\xd4';
+        break;
+      case CPT_SYMBOL:
+        parts[i] = '\xd5';
+        break;
+      default:
+        parts[i] = '\xd0';
     }
   }
   return parts.join('');
@@ -235,7 +306,10 @@ function byteEncodeWord(word: string): string {
   let ascii = true;
   for (let i = 0; i < word.length; i++) {
     const c = word.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e) { ascii = false; break; }
+    if (c < 0x21 || c > 0x7e) {
+      ascii = false;
+      break;
+    }
   }
   if (ascii) return word; // printable ASCII maps to itself
   let s = '';

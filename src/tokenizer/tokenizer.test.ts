@@ -10,7 +10,10 @@ import { Tokenizer } from './tokenizer.ts';
 const cache = new Map<string, Tokenizer>();
 function load(name: string): Tokenizer {
   let t = cache.get(name);
-  if (!t) { t = Tokenizer.fromMetadata(vocabMetadata(name)); cache.set(name, t); }
+  if (!t) {
+    t = Tokenizer.fromMetadata(vocabMetadata(name));
+    cache.set(name, t);
+  }
   return t;
 }
 
@@ -46,7 +49,11 @@ describe('refuses what it does not implement', () => {
   ];
   it.each(refused)('%s with %s', (name, code) => {
     let error: unknown;
-    try { Tokenizer.fromMetadata(vocabMetadata(name)); } catch (e) { error = e; }
+    try {
+      Tokenizer.fromMetadata(vocabMetadata(name));
+    } catch (e) {
+      error = e;
+    }
     expect(error).toBeInstanceOf(TokenizerError);
     expect((error as TokenizerError).code).toBe(code);
     expect((error as TokenizerError).message).toMatch(/not supported.*supported/);
@@ -95,7 +102,8 @@ describe('BOS and EOS', () => {
 describe('special tokens', () => {
   it('are matched in the text only with parseSpecial', () => {
     const qwen = load('qwen2');
-    const start = qwen.tokenId('<|im_start|>')!, end = qwen.tokenId('<|im_end|>')!;
+    const start = qwen.tokenId('<|im_start|>')!,
+      end = qwen.tokenId('<|im_end|>')!;
     const ids = qwen.tokenize('<|im_start|>user\nHi<|im_end|>', { parseSpecial: true });
     expect(ids[0]).toBe(start);
     expect(ids[ids.length - 1]).toBe(end);
@@ -109,8 +117,9 @@ describe('special tokens', () => {
     const phi = load('phi-3');
     const user = phi.tokenId('<|user|>')!;
     // llama.cpp right-strips phi-3's special tokens: the newline after <|user|> is dropped
-    expect(phi.tokenize('<|user|>\nHi', { addSpecial: false, parseSpecial: true }))
-      .toEqual(phi.tokenize('<|user|>Hi', { addSpecial: false, parseSpecial: true }));
+    expect(phi.tokenize('<|user|>\nHi', { addSpecial: false, parseSpecial: true })).toEqual(
+      phi.tokenize('<|user|>Hi', { addSpecial: false, parseSpecial: true }),
+    );
     expect(phi.tokenize('<|user|>Hi', { addSpecial: false, parseSpecial: true })[0]).toBe(user);
   });
 
@@ -157,7 +166,10 @@ describe('speed', () => {
     const t0 = performance.now();
     const qwen = Tokenizer.fromMetadata(meta);
     const loadMs = performance.now() - t0;
-    const text = readVectors('qwen2').map((v) => v.text).join('\n').repeat(2); // ~4 KB of mixed scripts
+    const text = readVectors('qwen2')
+      .map((v) => v.text)
+      .join('\n')
+      .repeat(2); // ~4 KB of mixed scripts
     const t1 = performance.now();
     const ids = qwen.tokenize(text);
     const tokMs = performance.now() - t1;

@@ -46,18 +46,37 @@ export class Tokenizer {
     return new Tokenizer(loadVocab(metadata));
   }
 
-  get type(): VocabType { return this.vocab.type; }
-  get size(): number { return this.vocab.texts.length; }
-  get special(): Readonly<SpecialIds> { return this.vocab.special; }
-  get addBos(): boolean { return this.vocab.addBos; }
-  get addEos(): boolean { return this.vocab.addEos; }
+  get type(): VocabType {
+    return this.vocab.type;
+  }
+  get size(): number {
+    return this.vocab.texts.length;
+  }
+  get special(): Readonly<SpecialIds> {
+    return this.vocab.special;
+  }
+  get addBos(): boolean {
+    return this.vocab.addBos;
+  }
+  get addEos(): boolean {
+    return this.vocab.addEos;
+  }
   /** Tokens that end generation (EOS, EOT, <|im_end|>, …), as llama.cpp's special_eog_ids. */
-  get eog(): ReadonlySet<number> { return this.vocab.eog; }
-  isEog(id: number): boolean { return this.vocab.eog.has(id); }
+  get eog(): ReadonlySet<number> {
+    return this.vocab.eog;
+  }
+  isEog(id: number): boolean {
+    return this.vocab.eog.has(id);
+  }
   /** The token's text as stored in the vocabulary (e.g. "▁Hello", "Ġworld", "<0x0A>"). */
-  tokenText(id: number): string { this.check(id); return this.vocab.texts[id]; }
+  tokenText(id: number): string {
+    this.check(id);
+    return this.vocab.texts[id];
+  }
   /** The id of a token with exactly this text, if any. */
-  tokenId(text: string): number | undefined { return this.vocab.textToId.get(text); }
+  tokenId(text: string): number | undefined {
+    return this.vocab.textToId.get(text);
+  }
 
   tokenize(text: string, options: TokenizeOptions = {}): number[] {
     const addSpecial = options.addSpecial ?? true;
@@ -68,7 +87,11 @@ export class Tokenizer {
     if (v.type === 'spm') {
       let prevSpecial = true; // a space is prefixed to text at the start and after a special token
       for (const f of fragments) {
-        if ('token' in f) { out.push(f.token); prevSpecial = true; continue; }
+        if ('token' in f) {
+          out.push(f.token);
+          prevSpecial = true;
+          continue;
+        }
         let piece = text.slice(f.start, f.end);
         if (v.addSpacePrefix && prevSpecial) piece = ` ${piece}`;
         spmTokenize(v, piece.replaceAll(' ', SPACE_ESCAPE), out);
@@ -76,7 +99,10 @@ export class Tokenizer {
       }
     } else {
       for (const f of fragments) {
-        if ('token' in f) { out.push(f.token); continue; }
+        if ('token' in f) {
+          out.push(f.token);
+          continue;
+        }
         for (const word of preTokenize(text.slice(f.start, f.end), v.preKind!)) this.bpeCached(word, out);
       }
     }
@@ -87,16 +113,20 @@ export class Tokenizer {
   /** The bytes a token stands for (UTF-8, possibly a partial character). Empty for hidden specials. */
   tokenToPiece(id: number, special = false): Uint8Array {
     this.check(id);
-    if (!special && (this.vocab.attrs[id] & (ATTR.UNKNOWN | ATTR.CONTROL))) return new Uint8Array(0);
+    if (!special && this.vocab.attrs[id] & (ATTR.UNKNOWN | ATTR.CONTROL)) return new Uint8Array(0);
     return (this.pieces[id] ??= this.renderPiece(id));
   }
 
   /** Ids -> bytes, as llama_detokenize (including its clean-up of spaces for some BPE models). */
   detokenizeBytes(ids: readonly number[], options: DetokenizeOptions = {}): Uint8Array {
     const v = this.vocab;
-    let start = 0, end = ids.length;
+    let start = 0,
+      end = ids.length;
     let removeSpace = v.addSpacePrefix;
-    if (options.removeSpecial && v.addBos && end > 0 && ids[0] === v.special.bos) { removeSpace = false; start++; }
+    if (options.removeSpecial && v.addBos && end > 0 && ids[0] === v.special.bos) {
+      removeSpace = false;
+      start++;
+    }
     if (options.removeSpecial && v.addEos && end > start && ids[end - 1] === v.special.eos) end--;
     const parts: Uint8Array[] = [];
     let total = 0;
@@ -109,7 +139,10 @@ export class Tokenizer {
     }
     let bytes: Uint8Array = new Uint8Array(total);
     let o = 0;
-    for (const p of parts) { bytes.set(p, o); o += p.length; }
+    for (const p of parts) {
+      bytes.set(p, o);
+      o += p.length;
+    }
     if (v.cleanSpaces) bytes = cleanSpaces(bytes);
     return bytes;
   }
@@ -125,7 +158,11 @@ export class Tokenizer {
   }
 
   private required(id: number, what: string): number {
-    if (id < 0) throw new TokenizerError('tokenizer_bad_metadata', `the model asks for a ${what} token but defines none; pass addSpecial: false or fix the model's metadata`);
+    if (id < 0)
+      throw new TokenizerError(
+        'tokenizer_bad_metadata',
+        `the model asks for a ${what} token but defines none; pass addSpecial: false or fix the model's metadata`,
+      );
     return id;
   }
 
@@ -150,12 +187,15 @@ export class Tokenizer {
     let fragments: Fragment[] = [{ start: 0, end: text.length }];
     for (const id of v.specialCache) {
       const attr = v.attrs[id];
-      if (!parseSpecial && (attr & (ATTR.CONTROL | ATTR.UNKNOWN))) continue;
+      if (!parseSpecial && attr & (ATTR.CONTROL | ATTR.UNKNOWN)) continue;
       const needle = v.texts[id];
       if (!text.includes(needle)) continue;
       const next: Fragment[] = [];
       for (const f of fragments) {
-        if ('token' in f) { next.push(f); continue; }
+        if ('token' in f) {
+          next.push(f);
+          continue;
+        }
         let from = f.start;
         for (;;) {
           const match = text.indexOf(needle, from);
@@ -195,7 +235,10 @@ function decodeByteLevel(text: string): Uint8Array {
   const out: number[] = [];
   for (const cp of codepoints(text)) {
     const b = unicodeToByte(cp);
-    if (b !== undefined) { out.push(b); continue; }
+    if (b !== undefined) {
+      out.push(b);
+      continue;
+    }
     const hex = [...utf8Bytes(String.fromCodePoint(cp))].map((x) => x.toString(16).padStart(2, '0')).join('');
     out.push(...utf8Bytes(`[UNK_BYTE_0x${hex}${text}]`));
   }
@@ -205,7 +248,8 @@ function decodeByteLevel(text: string): Uint8Array {
 /** llama.cpp's clean_up_tokenization_spaces passes: " ?" " !" " ." " ," " ' " " 's" " 'm" " 're" " 've". */
 function cleanSpaces(text: Uint8Array): Uint8Array {
   const t = Array.from(text);
-  const SP = 0x20, AP = 0x27;
+  const SP = 0x20,
+    AP = 0x27;
   // first pass: drop the space before ? ! . ,
   let total = t.length ? 1 : 0;
   for (let i = 1, n = t.length; i < n; i++) {
@@ -218,7 +262,10 @@ function cleanSpaces(text: Uint8Array): Uint8Array {
   total = n2 ? 1 : 0;
   for (let i = 1; i < n2; i++) {
     const x = t[i];
-    if (x === AP && i + 1 < n2 && t[i - 1] === SP && t[i + 1] === SP) { total--; t[++i] = 0; }
+    if (x === AP && i + 1 < n2 && t[i - 1] === SP && t[i + 1] === SP) {
+      total--;
+      t[++i] = 0;
+    }
     t[total++] = x;
   }
   // third pass: " 's" " 'm" " 're" " 've" lose their space

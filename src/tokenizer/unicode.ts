@@ -40,8 +40,10 @@ export function codepoints(text: string): Uint32Array {
     let c = text.charCodeAt(i);
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
       const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); i++; }
-      else c = 0xfffd;
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      } else c = 0xfffd;
     } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
     out[n++] = c;
   }

@@ -9,8 +9,17 @@ import { utf8Bytes } from './unicode.ts';
 
 /** Token attributes, llama.h's llama_token_attr bits. */
 export const ATTR = {
-  UNDEFINED: 0, UNKNOWN: 1 << 0, UNUSED: 1 << 1, NORMAL: 1 << 2, CONTROL: 1 << 3,
-  USER_DEFINED: 1 << 4, BYTE: 1 << 5, NORMALIZED: 1 << 6, LSTRIP: 1 << 7, RSTRIP: 1 << 8, SINGLE_WORD: 1 << 9,
+  UNDEFINED: 0,
+  UNKNOWN: 1 << 0,
+  UNUSED: 1 << 1,
+  NORMAL: 1 << 2,
+  CONTROL: 1 << 3,
+  USER_DEFINED: 1 << 4,
+  BYTE: 1 << 5,
+  NORMALIZED: 1 << 6,
+  LSTRIP: 1 << 7,
+  RSTRIP: 1 << 8,
+  SINGLE_WORD: 1 << 9,
 } as const;
 
 // GGUF token_type values (llama_token_type) -> attributes.
@@ -19,8 +28,20 @@ const TYPE_TO_ATTR = [ATTR.UNDEFINED, ATTR.NORMAL, ATTR.UNKNOWN, ATTR.CONTROL, A
 export type VocabType = 'spm' | 'bpe';
 
 export interface SpecialIds {
-  bos: number; eos: number; eot: number; eom: number; unk: number; sep: number; pad: number; mask: number;
-  fimPre: number; fimSuf: number; fimMid: number; fimPad: number; fimRep: number; fimSep: number;
+  bos: number;
+  eos: number;
+  eot: number;
+  eom: number;
+  unk: number;
+  sep: number;
+  pad: number;
+  mask: number;
+  fimPre: number;
+  fimSuf: number;
+  fimMid: number;
+  fimPad: number;
+  fimRep: number;
+  fimSep: number;
 }
 
 export interface Vocab {
@@ -48,7 +69,13 @@ export interface Vocab {
 
 const NULL = -1;
 
-interface PreInfo { kind: PreTokenizerKind; ignoreMerges?: boolean; addBos?: boolean; cleanSpaces?: boolean; bosNull?: boolean }
+interface PreInfo {
+  kind: PreTokenizerKind;
+  ignoreMerges?: boolean;
+  addBos?: boolean;
+  cleanSpaces?: boolean;
+  bosNull?: boolean;
+}
 
 /**
  * tokenizer.ggml.pre values we implement, with the flags llama.cpp sets for each. Names llama.cpp
@@ -58,20 +85,22 @@ interface PreInfo { kind: PreTokenizerKind; ignoreMerges?: boolean; addBos?: boo
 const PRE: Record<string, PreInfo> = {
   '': { kind: 'default' },
   default: { kind: 'default' },
-  ...Object.fromEntries(['llama3', 'llama-v3', 'llama-bpe', 'falcon3', 'falcon-h1', 'pixtral', 'midm-2.0', 'lfm2', 'jina-v5-nano']
-    .map((n) => [n, { kind: 'llama3', ignoreMerges: true, addBos: true }])),
+  ...Object.fromEntries(
+    ['llama3', 'llama-v3', 'llama-bpe', 'falcon3', 'falcon-h1', 'pixtral', 'midm-2.0', 'lfm2', 'jina-v5-nano'].map((n) => [
+      n,
+      { kind: 'llama3', ignoreMerges: true, addBos: true },
+    ]),
+  ),
   dbrx: { kind: 'llama3' },
   'smaug-bpe': { kind: 'llama3' },
   falcon: { kind: 'falcon' },
-  ...Object.fromEntries(['gpt-2', 'phi-2', 'mpt', 'olmo', 'jais', 'exaone4', 'gigachat', 'a.x-4.0', 'mellum']
-    .map((n) => [n, { kind: 'gpt2' }])),
+  ...Object.fromEntries(['gpt-2', 'phi-2', 'mpt', 'olmo', 'jais', 'exaone4', 'gigachat', 'a.x-4.0', 'mellum'].map((n) => [n, { kind: 'gpt2' }])),
   trillion: { kind: 'gpt2', cleanSpaces: false },
   'granite-docling': { kind: 'gpt2', cleanSpaces: false },
   ...Object.fromEntries(['starcoder', 'refact', 'codeshell', 'exaone', 'minerva-7b', 'mellum2'].map((n) => [n, { kind: 'starcoder' }])),
   'command-r': { kind: 'starcoder', cleanSpaces: false },
   smollm: { kind: 'starcoder', cleanSpaces: false },
-  ...Object.fromEntries(['qwen2', 'deepseek-r1-qwen', 'kormo', 'f2llmv2', 'hunyuan', 'solar-open']
-    .map((n) => [n, { kind: 'qwen2', cleanSpaces: false }])),
+  ...Object.fromEntries(['qwen2', 'deepseek-r1-qwen', 'kormo', 'f2llmv2', 'hunyuan', 'solar-open'].map((n) => [n, { kind: 'qwen2', cleanSpaces: false }])),
   megrez: { kind: 'qwen2' },
   stablelm2: { kind: 'qwen2' },
   qwen35: { kind: 'qwen35', cleanSpaces: false },
@@ -120,16 +149,44 @@ function resolveType(model: string, pre: string): { type: VocabType; info?: PreI
   if (model === 'gpt2') {
     const info = PRE[pre];
     if (!info) {
-      throw new TokenizerError('tokenizer_unsupported_pre', `BPE pre-tokenizer '${pre}' is not supported by this engine, so the model's text cannot be tokenized exactly as llama.cpp would; supported pre-tokenizers: ${SUPPORTED_PRE.join(', ')}`);
+      throw new TokenizerError(
+        'tokenizer_unsupported_pre',
+        `BPE pre-tokenizer '${pre}' is not supported by this engine, so the model's text cannot be tokenized exactly as llama.cpp would; supported pre-tokenizers: ${SUPPORTED_PRE.join(', ')}`,
+      );
     }
     return { type: 'bpe', info };
   }
-  const names: Record<string, string> = { bert: 'WordPiece (bert)', t5: 'Unigram (t5)', rwkv: 'RWKV', plamo2: 'PLaMo-2', gemma4: 'Gemma 4 BPE', hybriddna: 'hybrid DNA', whitespace: 'whitespace BPE', none: 'no vocabulary', no_vocab: 'no vocabulary' };
+  const names: Record<string, string> = {
+    bert: 'WordPiece (bert)',
+    t5: 'Unigram (t5)',
+    rwkv: 'RWKV',
+    plamo2: 'PLaMo-2',
+    gemma4: 'Gemma 4 BPE',
+    hybriddna: 'hybrid DNA',
+    whitespace: 'whitespace BPE',
+    none: 'no vocabulary',
+    no_vocab: 'no vocabulary',
+  };
   const what = names[model] ?? `'${model}'`;
-  throw new TokenizerError('tokenizer_unsupported_model', `tokenizer type ${what} is not supported by this engine; supported: ${SUPPORTED_MODELS.join(', ')}. Use a model with a llama (SentencePiece) or gpt2 (BPE) tokenizer`);
+  throw new TokenizerError(
+    'tokenizer_unsupported_model',
+    `tokenizer type ${what} is not supported by this engine; supported: ${SUPPORTED_MODELS.join(', ')}. Use a model with a llama (SentencePiece) or gpt2 (BPE) tokenizer`,
+  );
 }
 
-const EOT_TEXTS = ['<|eot_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<|end_of_text|>', '<EOT>', '_<EOT>', '[EOT]', '<｜end▁of▁sentence｜>', '<end_of_utterance>'];
+const EOT_TEXTS = [
+  '<|eot_id|>',
+  '<|im_end|>',
+  '<|end|>',
+  '<end_of_turn>',
+  '<|endoftext|>',
+  '<|end_of_text|>',
+  '<EOT>',
+  '_<EOT>',
+  '[EOT]',
+  '<｜end▁of▁sentence｜>',
+  '<end_of_utterance>',
+];
 const EOM_TEXTS = ['<|eom_id|>'];
 const FIM_TEXTS: [keyof SpecialIds, string[]][] = [
   ['fimPre', ['<|fim_prefix|>', '<fim-prefix>', '<fim_prefix>', '<｜fim▁begin｜>', '<PRE>', '▁<PRE>', '<|code_prefix|>', '<|prefix|>']],
@@ -139,14 +196,49 @@ const FIM_TEXTS: [keyof SpecialIds, string[]][] = [
   ['fimRep', ['<|fim_repo|>', '<|repo_name|>', '<fim-repo>', '<REPO>', '<reponame>']],
   ['fimSep', ['<|file_sep|>']],
 ];
-const EOG_TEXTS = ['<|eot_id|>', '<|im_end|>', '<|end|>', '<|return|>', '<|call|>', '<|flush|>', '<|calls|>', '<end_of_turn>', '<|endoftext|>', '</s>', '<|eom_id|>', '<EOT>', '_<EOT>', '[EOT]', '[EOS]', '<|end_of_text|>', '<end_of_utterance>', '<eos>', '<turn|>', '<|tool_response>', '<｜end▁of▁sentence｜>', '[e~['];
+const EOG_TEXTS = [
+  '<|eot_id|>',
+  '<|im_end|>',
+  '<|end|>',
+  '<|return|>',
+  '<|call|>',
+  '<|flush|>',
+  '<|calls|>',
+  '<end_of_turn>',
+  '<|endoftext|>',
+  '</s>',
+  '<|eom_id|>',
+  '<EOT>',
+  '_<EOT>',
+  '[EOT]',
+  '[EOS]',
+  '<|end_of_text|>',
+  '<end_of_utterance>',
+  '<eos>',
+  '<turn|>',
+  '<|tool_response>',
+  '<｜end▁of▁sentence｜>',
+  '[e~[',
+];
 
 const SPECIAL_KEYS: [keyof SpecialIds, string][] = [
-  ['bos', 'bos_token_id'], ['eos', 'eos_token_id'], ['eot', 'eot_token_id'], ['eom', 'eom_token_id'],
-  ['unk', 'unknown_token_id'], ['sep', 'seperator_token_id'], ['pad', 'padding_token_id'], ['mask', 'mask_token_id'],
-  ['fimPre', 'fim_pre_token_id'], ['fimSuf', 'fim_suf_token_id'], ['fimMid', 'fim_mid_token_id'],
-  ['fimPad', 'fim_pad_token_id'], ['fimRep', 'fim_rep_token_id'], ['fimSep', 'fim_sep_token_id'],
-  ['fimPre', 'prefix_token_id'], ['fimSuf', 'suffix_token_id'], ['fimMid', 'middle_token_id'], // deprecated names
+  ['bos', 'bos_token_id'],
+  ['eos', 'eos_token_id'],
+  ['eot', 'eot_token_id'],
+  ['eom', 'eom_token_id'],
+  ['unk', 'unknown_token_id'],
+  ['sep', 'seperator_token_id'],
+  ['pad', 'padding_token_id'],
+  ['mask', 'mask_token_id'],
+  ['fimPre', 'fim_pre_token_id'],
+  ['fimSuf', 'fim_suf_token_id'],
+  ['fimMid', 'fim_mid_token_id'],
+  ['fimPad', 'fim_pad_token_id'],
+  ['fimRep', 'fim_rep_token_id'],
+  ['fimSep', 'fim_sep_token_id'],
+  ['fimPre', 'prefix_token_id'],
+  ['fimSuf', 'suffix_token_id'],
+  ['fimMid', 'middle_token_id'], // deprecated names
 ];
 
 /** Builds the vocabulary from GGUF metadata; throws TokenizerError for anything unsupported. */
@@ -194,8 +286,20 @@ export function loadVocab(meta: Meta): Vocab {
 
   // Per-type defaults, then the pre-tokenizer's flags, then the metadata's explicit keys.
   const special: SpecialIds = {
-    bos: type === 'spm' ? 1 : 11, eos: type === 'spm' ? 2 : 11, eot: NULL, eom: NULL, unk: type === 'spm' ? 0 : NULL,
-    sep: NULL, pad: NULL, mask: NULL, fimPre: NULL, fimSuf: NULL, fimMid: NULL, fimPad: NULL, fimRep: NULL, fimSep: NULL,
+    bos: type === 'spm' ? 1 : 11,
+    eos: type === 'spm' ? 2 : 11,
+    eot: NULL,
+    eom: NULL,
+    unk: type === 'spm' ? 0 : NULL,
+    sep: NULL,
+    pad: NULL,
+    mask: NULL,
+    fimPre: NULL,
+    fimSuf: NULL,
+    fimMid: NULL,
+    fimPad: NULL,
+    fimRep: NULL,
+    fimSep: NULL,
   };
   let addBos = type === 'spm';
   let addEos = false;
@@ -227,8 +331,23 @@ export function loadVocab(meta: Meta): Vocab {
   applyModelNameAttrs(meta, textToId, attrs, specialCache);
 
   return {
-    type, model, pre, preKind: info?.kind, texts, scores, attrs, textToId, ranks, special, eog,
-    addBos, addEos, addSpacePrefix, ignoreMerges: info?.ignoreMerges ?? false, cleanSpaces, specialCache,
+    type,
+    model,
+    pre,
+    preKind: info?.kind,
+    texts,
+    scores,
+    attrs,
+    textToId,
+    ranks,
+    special,
+    eog,
+    addBos,
+    addEos,
+    addSpacePrefix,
+    ignoreMerges: info?.ignoreMerges ?? false,
+    cleanSpaces,
+    specialCache,
   };
 }
 
@@ -238,7 +357,9 @@ export function loadVocab(meta: Meta): Vocab {
  * we take the lowest id (it only matters for models that have several candidates for one role).
  */
 function detectSpecialTexts(texts: string[], textToId: Map<string, number>, attrs: Uint16Array, special: SpecialIds): Set<number> {
-  const markControl = (id: number) => { attrs[id] |= ATTR.CONTROL; };
+  const markControl = (id: number) => {
+    attrs[id] |= ATTR.CONTROL;
+  };
   const firstOf = (candidates: string[]) => {
     let best = NULL;
     for (const t of candidates) {
@@ -251,23 +372,33 @@ function detectSpecialTexts(texts: string[], textToId: Map<string, number>, attr
   for (const [field, candidates] of roles) {
     if (special[field] !== NULL) continue;
     const id = firstOf(candidates);
-    if (id !== NULL) { special[field] = id; markControl(id); }
+    if (id !== NULL) {
+      special[field] = id;
+      markControl(id);
+    }
   }
   for (const [text, id] of textToId) {
-    if ((attrs[id] & ATTR.CONTROL) && !(attrs[id] & ATTR.UNUSED) && text.includes('unused')) attrs[id] |= ATTR.UNUSED;
+    if (attrs[id] & ATTR.CONTROL && !(attrs[id] & ATTR.UNUSED) && text.includes('unused')) attrs[id] |= ATTR.UNUSED;
   }
   const eog = new Set<number>();
   for (const id of [special.fimPad, special.fimRep, special.fimSep]) if (id !== NULL) eog.add(id);
   for (const t of EOG_TEXTS) {
     const id = textToId.get(t);
-    if (id !== undefined) { eog.add(id); markControl(id); }
+    if (id !== undefined) {
+      eog.add(id);
+      markControl(id);
+    }
   }
-  for (const t of ['<|channel|>', '<|message|>', '<|start|>', '<|constrain|>']) { // gpt-oss: always rendered
+  for (const t of ['<|channel|>', '<|message|>', '<|start|>', '<|constrain|>']) {
+    // gpt-oss: always rendered
     const id = textToId.get(t);
     if (id !== undefined) attrs[id] = ATTR.USER_DEFINED;
   }
   for (const id of [special.eos, special.eot, special.eom]) if (id !== NULL) eog.add(id);
-  const eogWith = (t: string) => { for (const id of eog) if (texts[id] === t) return id; return NULL; };
+  const eogWith = (t: string) => {
+    for (const id of eog) if (texts[id] === t) return id;
+    return NULL;
+  };
   const has = (t: string) => eogWith(t) !== NULL;
   const hasCall = has('<|call|>') || has('<|calls|>');
   // o200k_harmony / solar-open: <|end|> ends a message, not the generation
@@ -276,7 +407,8 @@ function detectSpecialTexts(texts: string[], textToId: Map<string, number>, attr
     eog.delete(id);
     attrs[id] = ATTR.USER_DEFINED;
   }
-  if (has('<|tool_response>') && has('</s>')) { // gemma4 / paddleocr
+  if (has('<|tool_response>') && has('</s>')) {
+    // gemma4 / paddleocr
     const id = eogWith('</s>');
     eog.delete(id);
     attrs[id] = ATTR.NORMAL;

@@ -36,13 +36,20 @@ export function contributeCard(store: SettingsStore, mesh?: MeshJoin, options: C
     const id = `backend-${b.value}`;
     const input = h('input', { type: 'radio', name: 'contribute-backend', id, value: b.value, checked: settings.backend === b.value });
     input.addEventListener('change', () => input.checked && store.update({ backend: b.value }));
-    backendGroup.append(h('div', { class: 'choice' }, input, h('label', { for: id }, h('span', { class: 'choice-title' }, b.label), h('span', { class: 'choice-hint' }, b.hint))));
+    backendGroup.append(
+      h('div', { class: 'choice' }, input, h('label', { for: id }, h('span', { class: 'choice-title' }, b.label), h('span', { class: 'choice-hint' }, b.hint))),
+    );
   }
 
   const budgetOut = h('output', { for: 'memory-budget', id: 'memory-budget-value', class: 'range-value' });
   const budget = h('input', {
-    type: 'range', id: 'memory-budget', min: String(MEMORY_BUDGET_RANGE.min), max: String(MEMORY_BUDGET_RANGE.max),
-    step: String(MEMORY_BUDGET_RANGE.step), value: String(settings.memoryBudgetMb), 'aria-describedby': 'memory-budget-value',
+    type: 'range',
+    id: 'memory-budget',
+    min: String(MEMORY_BUDGET_RANGE.min),
+    max: String(MEMORY_BUDGET_RANGE.max),
+    step: String(MEMORY_BUDGET_RANGE.step),
+    value: String(settings.memoryBudgetMb),
+    'aria-describedby': 'memory-budget-value',
   });
   budget.addEventListener('input', () => store.update({ memoryBudgetMb: Number(budget.value) }));
 
@@ -60,11 +67,13 @@ export function contributeCard(store: SettingsStore, mesh?: MeshJoin, options: C
   });
   const joinAsServer = (m: MeshJoin) => m.join('server', lendOptions(store.get()));
   const joinMachineMesh = (m: MeshJoin) => {
-    void machineInvite?.().then(async (link) => {
-      if (!link || store.get().paused || m.state().status !== 'none') return;
-      await m.adopt(link);
-      await joinAsServer(m);
-    }).catch(() => {}); // the failure is in the status line
+    void machineInvite?.()
+      .then(async (link) => {
+        if (!link || store.get().paused || m.state().status !== 'none') return;
+        await m.adopt(link);
+        await joinAsServer(m);
+      })
+      .catch(() => {}); // the failure is in the status line
   };
   // Contributing was left on when this tab last closed: lending goes on in this computer's private mesh.
   // (An invite link of another mesh still waits for its Join click: its terms are new to the person.)
@@ -85,7 +94,9 @@ export function contributeCard(store: SettingsStore, mesh?: MeshJoin, options: C
     // While the tab lends (or is about to), say honestly what the browser does to it in the background.
     const lending = status.kind === 'serving' || status.kind === 'joining';
     const bg = background?.state();
-    const text = !lending ? '' : (bg && backgroundText(bg)) ?? 'Lending goes on in a background tab as far as the browser allows; this card says so if the browser slows it down.';
+    const text = !lending
+      ? ''
+      : ((bg && backgroundText(bg)) ?? 'Lending goes on in a background tab as far as the browser allows; this card says so if the browser slows it down.');
     backgroundNote.dataset.throttled = String(Boolean(bg?.throttled));
     backgroundNote.hidden = text === '';
     if (backgroundNote.textContent !== text) backgroundNote.textContent = text;
@@ -99,7 +110,11 @@ export function contributeCard(store: SettingsStore, mesh?: MeshJoin, options: C
     'section',
     { class: 'card contribute', 'aria-labelledby': 'contribute-title' },
     h('h2', { id: 'contribute-title' }, 'Contribute this tab'),
-    h('p', { class: 'lead' }, 'Lending means this tab runs a share of a model’s layers for requests from the mesh, on this device’s GPU or CPU, within the memory you allow. You can pause at any time.'),
+    h(
+      'p',
+      { class: 'lead' },
+      'Lending means this tab runs a share of a model’s layers for requests from the mesh, on this device’s GPU or CPU, within the memory you allow. You can pause at any time.',
+    ),
     backendGroup,
     h('div', { class: 'field' }, h('label', { for: 'memory-budget' }, 'Memory it may use'), h('div', { class: 'range-row' }, budget, budgetOut)),
     h('div', { class: 'actions' }, toggle, h('a', { class: 'button', href: hashFor('models') }, 'Browse models')),
@@ -109,7 +124,11 @@ export function contributeCard(store: SettingsStore, mesh?: MeshJoin, options: C
       'div',
       { class: 'privacy-note' },
       h('h3', {}, 'Who sees a prompt'),
-      h('p', {}, 'A prompt and its reply pass through the peers that serve that request, and only those: the companion that heads the mesh reads them as text (it turns text into activations and back), and the tabs running its layers see its activations, numbers from which the text could be worked out. They never learn who sent it. Mesh links between peers are encrypted, so nobody else on the network sees any of it.'),
+      h(
+        'p',
+        {},
+        'A prompt and its reply pass through the peers that serve that request, and only those: the companion that heads the mesh reads them as text (it turns text into activations and back), and the tabs running its layers see its activations, numbers from which the text could be worked out. They never learn who sent it. Mesh links between peers are encrypted, so nobody else on the network sees any of it.',
+      ),
     ),
   );
 }

@@ -12,7 +12,11 @@ describe('throughputPlot', () => {
     const plot = throughputPlot([10, 20, 40], 200, 100);
     expect(plot.yMax).toBe(50);
     expect(plot.ticks).toEqual([0, 25, 50]);
-    expect(plot.points.map((p) => [p.x, p.y])).toEqual([[0, 80], [100, 60], [200, 20]]);
+    expect(plot.points.map((p) => [p.x, p.y])).toEqual([
+      [0, 80],
+      [100, 60],
+      [200, 20],
+    ]);
   });
   it('puts a single sample in the middle', () => {
     expect(throughputPlot([3], 200, 100).points[0]).toMatchObject({ x: 100, y: 40 });
@@ -24,7 +28,11 @@ describe('planSegments', () => {
     expect(planSegments({ layers: 8, owner: 'Companion (cpu)' })).toEqual([{ label: 'Companion (cpu)', start: 0, end: 8, kind: 'companion' }]);
   });
   it('places this tab among the other peers', () => {
-    expect(planSegments({ layers: 8, owner: 'x', self: { start: 2, end: 5 } }).map((s) => [s.kind, s.start, s.end])).toEqual([['peer', 0, 2], ['self', 2, 5], ['peer', 5, 8]]);
+    expect(planSegments({ layers: 8, owner: 'x', self: { start: 2, end: 5 } }).map((s) => [s.kind, s.start, s.end])).toEqual([
+      ['peer', 0, 2],
+      ['self', 2, 5],
+      ['peer', 5, 8],
+    ]);
     expect(planSegments({ layers: 8, owner: 'x', self: { start: 0, end: 8 } })).toHaveLength(1);
   });
   it('ignores a range that does not fit the model', () => {

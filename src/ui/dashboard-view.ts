@@ -60,7 +60,9 @@ export function dashboardView(deps: DashboardDeps): ViewContent {
     'div',
     { class: 'dashboard' },
     tiles,
-    h('div', { class: 'dash-grid' },
+    h(
+      'div',
+      { class: 'dash-grid' },
       card('dash-throughput-title', 'Throughput', plot, 'wide'),
       card('dash-plan-title', 'Layer plan', plan, 'wide'),
       card('dash-peers-title', 'Peers', peers, 'wide'),
@@ -80,9 +82,20 @@ function renderTiles(el: HTMLElement, mesh: MeshJoinState, health: CompanionHeal
   const joined = 'peers' in mesh;
   const last = metrics.replies().at(-1);
   const tile = (label: string, value: string, note: string, id: string) =>
-    h('div', { class: 'dash-tile', 'data-tile': id }, h('p', { class: 'dash-tile-label' }, label), h('p', { class: 'dash-tile-value' }, value), h('p', { class: 'dash-tile-note' }, note));
+    h(
+      'div',
+      { class: 'dash-tile', 'data-tile': id },
+      h('p', { class: 'dash-tile-label' }, label),
+      h('p', { class: 'dash-tile-value' }, value),
+      h('p', { class: 'dash-tile-note' }, note),
+    );
   el.replaceChildren(
-    tile('Mesh', joined ? (mesh.status === 'joined' ? 'Joined' : capital(mesh.status)) : mesh.status === 'failed' ? 'Failed' : 'Not joined', joined ? `as ${mesh.role}` : mesh.status === 'invited' ? 'invite link opened' : 'open an invite link to join', 'mesh'),
+    tile(
+      'Mesh',
+      joined ? (mesh.status === 'joined' ? 'Joined' : capital(mesh.status)) : mesh.status === 'failed' ? 'Failed' : 'Not joined',
+      joined ? `as ${mesh.role}` : mesh.status === 'invited' ? 'invite link opened' : 'open an invite link to join',
+      'mesh',
+    ),
     tile('Peers', joined ? String(mesh.peers.length) : '–', joined ? 'connected to this tab' : 'none while not in a mesh', 'peers'),
     tile('Models', health ? String(health.models.length) : '–', health ? 'served by the companion' : 'companion not reached', 'models'),
     tile('Last reply', last ? `${last.tokensPerSecond.toFixed(1)} tok/s` : '–', last ? `${last.tokens} tokens, ${last.model}` : 'no replies yet', 'speed'),
@@ -92,20 +105,31 @@ function renderTiles(el: HTMLElement, mesh: MeshJoinState, health: CompanionHeal
 function renderPeers(el: HTMLElement, mesh: MeshJoinState, companions: ReadonlySet<string>): void {
   if (!('peers' in mesh)) {
     const why = mesh.status === 'failed' ? `Joining failed: ${mesh.error}` : 'This tab is not in a mesh.';
-    el.replaceChildren(empty(why, 'Open the invite link that npm start prints (or join from Home); the peers of the mesh and how they are linked appear here.'));
+    el.replaceChildren(
+      empty(why, 'Open the invite link that npm start prints (or join from Home); the peers of the mesh and how they are linked appear here.'),
+    );
     return;
   }
-  const head = h('tr', {}, ...['Peer', 'Role', 'Backend', 'Layers', 'Link', 'Round trip'].map((t) => h('th', { scope: 'col', class: t === 'Round trip' ? 'num' : undefined }, t)));
+  const head = h(
+    'tr',
+    {},
+    ...['Peer', 'Role', 'Backend', 'Layers', 'Link', 'Round trip'].map((t) => h('th', { scope: 'col', class: t === 'Round trip' ? 'num' : undefined }, t)),
+  );
   // Layers come from the head's gossiped plan (what each peer was asked to run), with its readiness.
   const planned = (peerId: string): string => {
     const stage = mesh.plan?.stages.find((s) => s.peerId === peerId);
     return stage ? `${layerRangeText(stage.layers)}${stage.ready ? '' : ' (loading)'}` : '–';
   };
-  const self = h('tr', { 'data-peer': mesh.peerId, class: 'dash-self' },
+  const self = h(
+    'tr',
+    { 'data-peer': mesh.peerId, class: 'dash-self' },
     h('td', {}, h('code', {}, short(mesh.peerId)), h('span', { class: 'badge' }, 'this tab')),
-    h('td', {}, mesh.role), h('td', {}, 'wasm'),
+    h('td', {}, mesh.role),
+    h('td', {}, 'wasm'),
     h('td', { 'data-cell': 'layers' }, mesh.plan ? planned(mesh.peerId) : mesh.stage?.layers ? layerRangeText(mesh.stage.layers) : '–'),
-    h('td', {}, '–'), h('td', { 'data-cell': 'rtt', class: 'num' }, rttText(rttOf(mesh))));
+    h('td', {}, '–'),
+    h('td', { 'data-cell': 'rtt', class: 'num' }, rttText(rttOf(mesh))),
+  );
   // The companion first (it heads the mesh: plans, embeds, samples), then the tabs.
   const isCompanion = (p: object & { peerId: string }) => companions.has(p.peerId) || ('companion' in p && p.companion === true);
   const ordered = [...mesh.peers].sort((a, b) => Number(isCompanion(b)) - Number(isCompanion(a)));
@@ -113,16 +137,39 @@ function renderPeers(el: HTMLElement, mesh: MeshJoinState, companions: ReadonlyS
     const companion = isCompanion(p);
     // The companion is the far end of every round trip here: it has none of its own.
     const rtt = companion ? undefined : rttOf(p);
-    return h('tr', { 'data-peer': p.peerId, 'data-kind': companion ? 'companion' : 'tab' },
-      h('td', {}, h('code', { title: p.peerId }, short(p.peerId)), companion ? h('span', { class: 'badge badge-companion', 'data-testid': 'peer-companion' }, 'companion') : null),
-      h('td', { 'data-cell': 'role' }, companion ? 'head' : p.role ?? 'unknown'), h('td', {}, p.backend ?? 'unknown'),
+    return h(
+      'tr',
+      { 'data-peer': p.peerId, 'data-kind': companion ? 'companion' : 'tab' },
+      h(
+        'td',
+        {},
+        h('code', { title: p.peerId }, short(p.peerId)),
+        companion ? h('span', { class: 'badge badge-companion', 'data-testid': 'peer-companion' }, 'companion') : null,
+      ),
+      h('td', { 'data-cell': 'role' }, companion ? 'head' : (p.role ?? 'unknown')),
+      h('td', {}, p.backend ?? 'unknown'),
       h('td', { 'data-cell': 'layers' }, planned(p.peerId)),
       h('td', {}, p.links.length ? p.links.join(', ') : 'not linked'),
-      h('td', { 'data-cell': 'rtt', class: 'num' }, rttText(rtt)));
+      h('td', { 'data-cell': 'rtt', class: 'num' }, rttText(rtt)),
+    );
   });
   el.replaceChildren(
-    h('div', { class: 'table-wrap' }, h('table', { class: 'dash-table' }, h('caption', { class: 'visually-hidden' }, 'Peers of this mesh'), h('thead', {}, head), h('tbody', {}, self, ...rows))),
-    h('p', { class: 'note' }, `${mesh.plan ? `Layers are those of the companion’s plan (epoch ${mesh.plan.epoch}).` : 'Layers appear once the companion plans a model across the mesh.'} Round trip: each peer’s measured ping to the companion, as the peer reports it; “–” means not measured yet.`),
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'dash-table' },
+        h('caption', { class: 'visually-hidden' }, 'Peers of this mesh'),
+        h('thead', {}, head),
+        h('tbody', {}, self, ...rows),
+      ),
+    ),
+    h(
+      'p',
+      { class: 'note' },
+      `${mesh.plan ? `Layers are those of the companion’s plan (epoch ${mesh.plan.epoch}).` : 'Layers appear once the companion plans a model across the mesh.'} Round trip: each peer’s measured ping to the companion, as the peer reports it; “–” means not measured yet.`,
+    ),
   );
 }
 
@@ -135,18 +182,38 @@ function renderPlan(el: HTMLElement, mesh: MeshJoinState, health: CompanionHealt
   const stage = 'peers' in mesh ? mesh.stage : undefined;
   const layers = model?.layers ?? 0;
   if (!model || layers === 0) {
-    el.replaceChildren(empty(healthError ? 'No plan to show: the companion did not answer.' : 'No model is being served, so there is no plan yet.', 'Start one with npm start; its layers are drawn here, split by the peer that runs them.'));
+    el.replaceChildren(
+      empty(
+        healthError ? 'No plan to show: the companion did not answer.' : 'No model is being served, so there is no plan yet.',
+        'Start one with npm start; its layers are drawn here, split by the peer that runs them.',
+      ),
+    );
     return;
   }
   const self = stage?.model === model.id && stage.layers ? { start: stage.layers.start, end: stage.layers.end } : undefined;
   const segments = planSegments({ layers, self, owner: `Companion (${model.backend || 'engine'})` });
-  const bar = h('div', { class: 'plan-bar', role: 'img', 'aria-label': `${model.id}: ${segments.map((s) => `${s.label} runs layers ${s.start} to ${s.end - 1}`).join('; ')}` });
+  const bar = h('div', {
+    class: 'plan-bar',
+    role: 'img',
+    'aria-label': `${model.id}: ${segments.map((s) => `${s.label} runs layers ${s.start} to ${s.end - 1}`).join('; ')}`,
+  });
   for (const s of segments) {
-    bar.append(h('div', { class: `plan-seg plan-${s.kind}`, style: `flex-grow: ${s.end - s.start}`, 'data-segment': s.kind }, h('span', { class: 'plan-seg-label' }, s.label), h('span', { class: 'plan-seg-range' }, `layers ${s.start}–${s.end - 1}`)));
+    bar.append(
+      h(
+        'div',
+        { class: `plan-seg plan-${s.kind}`, style: `flex-grow: ${s.end - s.start}`, 'data-segment': s.kind },
+        h('span', { class: 'plan-seg-label' }, s.label),
+        h('span', { class: 'plan-seg-range' }, `layers ${s.start}–${s.end - 1}`),
+      ),
+    );
   }
   const scale = h('div', { class: 'plan-scale', 'aria-hidden': 'true' }, h('span', {}, '0'), h('span', {}, String(layers)));
-  el.replaceChildren(h('p', { class: 'plan-model' }, h('code', {}, model.id), ` · ${layers} layers`), bar, scale,
-    h('p', { class: 'note' }, self ? 'This tab’s share is highlighted.' : 'No mesh plan splits this model now: the companion runs every layer itself.'));
+  el.replaceChildren(
+    h('p', { class: 'plan-model' }, h('code', {}, model.id), ` · ${layers} layers`),
+    bar,
+    scale,
+    h('p', { class: 'note' }, self ? 'This tab’s share is highlighted.' : 'No mesh plan splits this model now: the companion runs every layer itself.'),
+  );
 }
 
 /** The head's gossiped plan: one segment per stage, labelled with its peer and layers. */
@@ -157,21 +224,38 @@ function renderMeshPlan(el: HTMLElement, mesh: MeshJoinState): void {
   const label = `${plan.model}: ${segments.map((s) => `${s.label} runs ${layerRangeText(s)}${s.ready ? '' : ' (loading)'}`).join('; ')}`;
   const bar = h('div', { class: 'plan-bar', role: 'img', 'aria-label': label });
   for (const s of segments) {
-    bar.append(h('div', {
-      class: `plan-seg plan-${s.kind}${s.ready ? '' : ' plan-loading'}`,
-      style: `flex-grow: ${s.end - s.start}`,
-      'data-segment': s.kind,
-      'data-peer': s.peerId,
-      'data-ready': String(s.ready),
-      title: s.peerId,
-    }, h('span', { class: 'plan-seg-label' }, s.label), h('span', { class: 'plan-seg-range' }, layerRangeText(s))));
+    bar.append(
+      h(
+        'div',
+        {
+          class: `plan-seg plan-${s.kind}${s.ready ? '' : ' plan-loading'}`,
+          style: `flex-grow: ${s.end - s.start}`,
+          'data-segment': s.kind,
+          'data-peer': s.peerId,
+          'data-ready': String(s.ready),
+          title: s.peerId,
+        },
+        h('span', { class: 'plan-seg-label' }, s.label),
+        h('span', { class: 'plan-seg-range' }, layerRangeText(s)),
+      ),
+    );
   }
   const ready = plan.stages.filter((s) => s.ready).length;
   const scale = h('div', { class: 'plan-scale', 'aria-hidden': 'true' }, h('span', {}, '0'), h('span', {}, String(plan.layerCount)));
   el.replaceChildren(
-    h('p', { class: 'plan-model' }, h('code', {}, plan.model), ` · ${plan.layerCount} layers across ${plan.stages.length} ${plan.stages.length === 1 ? 'peer' : 'peers'}`),
-    bar, scale,
-    h('p', { class: 'note' }, `${ready} of ${plan.stages.length} stages ready · plan epoch ${plan.epoch}, gossiped by the companion.${segments.some((s) => s.kind === 'self') ? ' This tab’s share is highlighted.' : ''}`),
+    h(
+      'p',
+      { class: 'plan-model' },
+      h('code', {}, plan.model),
+      ` · ${plan.layerCount} layers across ${plan.stages.length} ${plan.stages.length === 1 ? 'peer' : 'peers'}`,
+    ),
+    bar,
+    scale,
+    h(
+      'p',
+      { class: 'note' },
+      `${ready} of ${plan.stages.length} stages ready · plan epoch ${plan.epoch}, gossiped by the companion.${segments.some((s) => s.kind === 'self') ? ' This tab’s share is highlighted.' : ''}`,
+    ),
   );
 }
 
@@ -185,9 +269,18 @@ function renderModels(el: HTMLElement, health: CompanionHealth | null, healthErr
     return;
   }
   el.replaceChildren(
-    h('ul', { class: 'dash-models', role: 'list' }, ...health.models.map((m) => h('li', { 'data-model': m.id },
-      h('code', {}, m.id),
-      h('span', { class: 'dash-model-facts' }, `${m.layers} layers · ${m.backend || 'engine'} · context ${m.contextLength}`)))),
+    h(
+      'ul',
+      { class: 'dash-models', role: 'list' },
+      ...health.models.map((m) =>
+        h(
+          'li',
+          { 'data-model': m.id },
+          h('code', {}, m.id),
+          h('span', { class: 'dash-model-facts' }, `${m.layers} layers · ${m.backend || 'engine'} · context ${m.contextLength}`),
+        ),
+      ),
+    ),
     h('p', { class: 'note' }, `Companion ${health.version ? `v${health.version} ` : ''}at ${health.url}, up ${duration(health.uptimeS)}.`),
   );
 }
@@ -198,21 +291,39 @@ function renderPlot(el: HTMLElement, metrics: MetricsStore): void {
     el.replaceChildren(empty('No replies yet.', 'Tokens per second of each reply appear here; send a message in the Playground.'));
     return;
   }
-  const { points, ticks, yMax } = throughputPlot(replies.map((r) => r.tokensPerSecond), PLOT_W, PLOT_H);
+  const { points, ticks, yMax } = throughputPlot(
+    replies.map((r) => r.tokensPerSecond),
+    PLOT_W,
+    PLOT_H,
+  );
   const pad = { l: 44, r: 16, t: 12, b: 26 };
   const W = PLOT_W + pad.l + pad.r;
   const H = PLOT_H + pad.t + pad.b;
-  const grid = ticks.map((t) => {
-    const y = pad.t + PLOT_H - (t / yMax) * PLOT_H;
-    return `<line x1="${pad.l}" x2="${pad.l + PLOT_W}" y1="${y}" y2="${y}" class="plot-grid"/><text x="${pad.l - 8}" y="${y + 4}" text-anchor="end" class="plot-tick">${fmt(t)}</text>`;
-  }).join('');
+  const grid = ticks
+    .map((t) => {
+      const y = pad.t + PLOT_H - (t / yMax) * PLOT_H;
+      return `<line x1="${pad.l}" x2="${pad.l + PLOT_W}" y1="${y}" y2="${y}" class="plot-grid"/><text x="${pad.l - 8}" y="${y + 4}" text-anchor="end" class="plot-tick">${fmt(t)}</text>`;
+    })
+    .join('');
   const path = points.map((p, i) => `${i ? 'L' : 'M'}${(pad.l + p.x).toFixed(1)},${(pad.t + p.y).toFixed(1)}`).join(' ');
-  const dots = points.map((p) => `<circle cx="${(pad.l + p.x).toFixed(1)}" cy="${(pad.t + p.y).toFixed(1)}" r="4" class="plot-dot" data-value="${p.value.toFixed(2)}"/>`).join('');
+  const dots = points
+    .map((p) => `<circle cx="${(pad.l + p.x).toFixed(1)}" cy="${(pad.t + p.y).toFixed(1)}" r="4" class="plot-dot" data-value="${p.value.toFixed(2)}"/>`)
+    .join('');
   const area = points.length > 1 ? `<path d="${path} L${pad.l + PLOT_W},${pad.t + PLOT_H} L${pad.l},${pad.t + PLOT_H} Z" class="plot-area"/>` : '';
   const label = `Tokens per second of the last ${replies.length} ${replies.length === 1 ? 'reply' : 'replies'}: ${replies.map((r) => r.tokensPerSecond.toFixed(1)).join(', ')}`;
-  const chart = svg(`<svg viewBox="0 0 ${W} ${H}" class="plot" role="img" aria-label="${label}" preserveAspectRatio="xMidYMid meet">${grid}${area}<path d="${path}" class="plot-line"/>${dots}<text x="${pad.l}" y="${H - 6}" class="plot-tick">older</text><text x="${pad.l + PLOT_W}" y="${H - 6}" text-anchor="end" class="plot-tick">latest</text></svg>`);
+  const chart = svg(
+    `<svg viewBox="0 0 ${W} ${H}" class="plot" role="img" aria-label="${label}" preserveAspectRatio="xMidYMid meet">${grid}${area}<path d="${path}" class="plot-line"/>${dots}<text x="${pad.l}" y="${H - 6}" class="plot-tick">older</text><text x="${pad.l + PLOT_W}" y="${H - 6}" text-anchor="end" class="plot-tick">latest</text></svg>`,
+  );
   const avg = replies.reduce((a, r) => a + r.tokensPerSecond, 0) / replies.length;
-  el.replaceChildren(h('p', { class: 'plot-summary' }, h('strong', {}, `${replies.at(-1)!.tokensPerSecond.toFixed(1)} tokens/s`), ` last reply · ${avg.toFixed(1)} average over ${replies.length}`), chart);
+  el.replaceChildren(
+    h(
+      'p',
+      { class: 'plot-summary' },
+      h('strong', {}, `${replies.at(-1)!.tokensPerSecond.toFixed(1)} tokens/s`),
+      ` last reply · ${avg.toFixed(1)} average over ${replies.length}`,
+    ),
+    chart,
+  );
 }
 
 function renderErrors(el: HTMLElement, metrics: MetricsStore): void {
@@ -221,9 +332,27 @@ function renderErrors(el: HTMLElement, metrics: MetricsStore): void {
     el.replaceChildren(empty('No errors.', 'Failed requests from this tab are listed here with what to do about them.'));
     return;
   }
-  el.replaceChildren(h('ul', { class: 'dash-errors', role: 'list' }, ...list.slice(0, 8).map((e) => h('li', {},
-    h('p', { class: 'dash-error-title' }, h('strong', {}, e.title), h('span', { class: 'dash-error-when' }, ` · ${e.where}, ${new Date(e.at).toLocaleTimeString()}`)),
-    h('p', { class: 'dash-error-detail' }, e.detail)))));
+  el.replaceChildren(
+    h(
+      'ul',
+      { class: 'dash-errors', role: 'list' },
+      ...list
+        .slice(0, 8)
+        .map((e) =>
+          h(
+            'li',
+            {},
+            h(
+              'p',
+              { class: 'dash-error-title' },
+              h('strong', {}, e.title),
+              h('span', { class: 'dash-error-when' }, ` · ${e.where}, ${new Date(e.at).toLocaleTimeString()}`),
+            ),
+            h('p', { class: 'dash-error-detail' }, e.detail),
+          ),
+        ),
+    ),
+  );
 }
 
 /** The round trip to a peer, when the mesh layer measured one (a field of newer peer views). */

@@ -12,7 +12,14 @@ export interface InviteShareOptions {
 }
 
 export function inviteShare(link: string, options: InviteShareOptions): HTMLElement {
-  const input = h('input', { type: 'url', id: options.id, readonly: true, value: link, 'data-focus-key': `${options.id}-field`, 'data-testid': 'mesh-invite-link' });
+  const input = h('input', {
+    type: 'url',
+    id: options.id,
+    readonly: true,
+    value: link,
+    'data-focus-key': `${options.id}-field`,
+    'data-testid': 'mesh-invite-link',
+  });
   const copy = h('button', { type: 'button', class: 'button', 'data-focus-key': `${options.id}-copy`, 'data-testid': 'mesh-invite-copy' }, 'Copy');
   const copied = h('span', { class: 'visually-hidden', role: 'status' });
   copy.addEventListener('click', async () => {
@@ -44,10 +51,20 @@ export function inviteShare(link: string, options: InviteShareOptions): HTMLElem
     { class: 'invite-share' },
     h('div', { class: 'field mesh-invite' }, h('label', { for: options.id }, options.label), h('div', { class: 'range-row' }, input, copy), copied),
     figure,
-    h('div', { class: 'invite-notes' },
-      h('p', { class: 'note' }, 'The link holds the mesh’s secret: whoever has it can join, serve layers and see the requests they serve. Share it only with devices you trust.'),
+    h(
+      'div',
+      { class: 'invite-notes' },
+      h(
+        'p',
+        { class: 'note' },
+        'The link holds the mesh’s secret: whoever has it can join, serve layers and see the requests they serve. Share it only with devices you trust.',
+      ),
       local
-        ? h('p', { class: 'note', 'data-testid': 'mesh-invite-local' }, `This link names ${local}, which only this computer reaches. To bring another device, run npm start -- --host 0.0.0.0 --https on this computer and share the invite it prints then.`)
+        ? h(
+            'p',
+            { class: 'note', 'data-testid': 'mesh-invite-local' },
+            `This link names ${local}, which only this computer reaches. To bring another device, run npm start -- --host 0.0.0.0 --https on this computer and share the invite it prints then.`,
+          )
         : null,
     ),
   );

@@ -17,8 +17,14 @@ export const MARK: MarkGeometry = {
     { x: 51, y: 50, r: 10 },
   ],
   edges: [
-    [0, 1], [1, 2], [2, 3], [3, 0],
-    [0, 4], [1, 4], [2, 4], [3, 4],
+    [0, 1],
+    [1, 2],
+    [2, 3],
+    [3, 0],
+    [0, 4],
+    [1, 4],
+    [2, 4],
+    [3, 4],
   ],
   stroke: 4.5,
 };
@@ -30,9 +36,7 @@ export function markSvg(options: { tile: boolean; size?: number; title?: string 
   const { tile, size, title } = options;
   const dims = size ? ` width="${size}" height="${size}"` : '';
   const label = title ? ` role="img" aria-label="${title}"` : ' aria-hidden="true"';
-  const edges = MARK.edges
-    .map(([a, b]) => `<line x1="${MARK.nodes[a].x}" y1="${MARK.nodes[a].y}" x2="${MARK.nodes[b].x}" y2="${MARK.nodes[b].y}"/>`)
-    .join('');
+  const edges = MARK.edges.map(([a, b]) => `<line x1="${MARK.nodes[a].x}" y1="${MARK.nodes[a].y}" x2="${MARK.nodes[b].x}" y2="${MARK.nodes[b].y}"/>`).join('');
   const nodes = MARK.nodes.map((n) => `<circle cx="${n.x}" cy="${n.y}" r="${n.r}"/>`).join('');
   const back = tile
     ? `<defs><linearGradient id="mesh-tile" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="${BRAND.background}"/><stop offset="1" stop-color="${BRAND.backgroundEnd}"/></linearGradient></defs><rect width="100" height="100" rx="22" fill="url(#mesh-tile)"/>`

@@ -2,12 +2,29 @@ import { describe, expect, it } from 'vitest';
 import type { MeshJoinState } from '../client/mesh-join.ts';
 import { contributeStatus, layerRangeText, lendBackendText, runsOnText, meshPill, servedText, shortPeerId, stageText } from './mesh-describe.ts';
 
-const joined = (stage?: object): MeshJoinState => ({
-  status: 'joined', peerId: '12D3KooWabcdefghijk', meshId: 'm', role: 'server', backend: 'wasm', multiaddrs: [], peers: [], refused: [], linkTypesSeen: [],
-  ...(stage ? { stage } : {}),
-}) as MeshJoinState;
+const joined = (stage?: object): MeshJoinState =>
+  ({
+    status: 'joined',
+    peerId: '12D3KooWabcdefghijk',
+    meshId: 'm',
+    role: 'server',
+    backend: 'wasm',
+    multiaddrs: [],
+    peers: [],
+    refused: [],
+    linkTypesSeen: [],
+    ...(stage ? { stage } : {}),
+  }) as MeshJoinState;
 
-const stage = (status: 'idle' | 'loading' | 'ready' | 'failed', start = 2, end = 4) => ({ status, model: 'tiny-llama-4l-f32', layers: { start, end }, sessions: 0, frames: 0, computeMs: 0, forwarded: 0 });
+const stage = (status: 'idle' | 'loading' | 'ready' | 'failed', start = 2, end = 4) => ({
+  status,
+  model: 'tiny-llama-4l-f32',
+  layers: { start, end },
+  sessions: 0,
+  frames: 0,
+  computeMs: 0,
+  forwarded: 0,
+});
 
 describe('mesh-describe', () => {
   it('shortens peer ids but keeps short ones whole', () => {
@@ -27,8 +44,7 @@ describe('mesh-describe', () => {
     expect(layerRangeText({ start: 0, end: 1 })).toBe('layer 0');
   });
 
-  it('formats byte budgets', () => {
-  });
+  it('formats byte budgets', () => {});
 
   it('says where a server tab’s layers will run, as asked', () => {
     expect(lendBackendText('webgpu')).toBe('on this device’s GPU (WebGPU)');
@@ -40,14 +56,19 @@ describe('mesh-describe', () => {
     expect(stageText(undefined)).toMatch(/waiting/);
     expect(stageText(stage('loading'))).toBe('loading layers 2–3 of tiny-llama-4l-f32');
     expect(stageText(stage('ready', 0, 2))).toBe('serving layers 0–1 of tiny-llama-4l-f32');
-    expect(runsOnText({ ...stage('ready', 0, 2), backend: 'webgpu', backendDetail: 'WebGPU (SwiftShader) in a worker, f32 KV cache' })).toBe('WebGPU (SwiftShader) in a worker, f32 KV cache');
+    expect(runsOnText({ ...stage('ready', 0, 2), backend: 'webgpu', backendDetail: 'WebGPU (SwiftShader) in a worker, f32 KV cache' })).toBe(
+      'WebGPU (SwiftShader) in a worker, f32 KV cache',
+    );
     expect(runsOnText(stage('loading'))).toMatch(/no layers loaded/);
     expect(stageText({ ...stage('failed'), error: 'no WASM' })).toBe('could not load layers 2–3 of tiny-llama-4l-f32 (no WASM)');
   });
 
   it('is honest in the Contribute card about what the tab lends', () => {
     expect(contributeStatus({ status: 'none' }, true).kind).toBe('paused');
-    expect(contributeStatus({ status: 'none' }, false)).toMatchObject({ kind: 'idle', text: expect.stringMatching(/not in a mesh: join one in the Mesh card/i) });
+    expect(contributeStatus({ status: 'none' }, false)).toMatchObject({
+      kind: 'idle',
+      text: expect.stringMatching(/not in a mesh: join one in the Mesh card/i),
+    });
     expect(contributeStatus({ status: 'invited', role: 'server' }, false).kind).toBe('idle');
     expect(contributeStatus({ status: 'failed', error: 'relay down' }, false)).toMatchObject({ kind: 'failed', text: expect.stringContaining('relay down') });
     expect(contributeStatus(joined(stage('ready')), false)).toEqual({ kind: 'serving', text: 'In the mesh: serving layers 2–3 of tiny-llama-4l-f32.' });

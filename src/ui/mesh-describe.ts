@@ -62,7 +62,10 @@ export function contributeStatus(state: MeshJoinState, paused: boolean): { kind:
     case 'none':
       return paused
         ? { kind: 'paused', text: 'Paused. This tab lends nothing.' }
-        : { kind: 'idle', text: 'Not in a mesh: join one in the Mesh card (this computer’s private mesh, or an invite link) and this tab will lend with these settings.' };
+        : {
+            kind: 'idle',
+            text: 'Not in a mesh: join one in the Mesh card (this computer’s private mesh, or an invite link) and this tab will lend with these settings.',
+          };
     case 'invited':
       return paused
         ? { kind: 'paused', text: 'Paused. This tab lends nothing; start contributing to join the mesh of your invite link.' }

@@ -114,44 +114,105 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
       case 'none':
         return [
           h('p', { class: 'lead' }, 'This tab is not in a mesh. Requests go to the companion that npm start runs on this machine.'),
-          h('div', { class: 'mesh-sections' },
-            ...(machineInvite ? machineMesh(machineInvite) : [h('div', { class: 'mesh-section' }, h('h3', {}, 'Your private mesh'), h('p', {}, 'npm start prints the invite link of this computer’s private mesh as its invite: line. Open that link in this browser, or paste it here.'))]),
-            h('div', {}, pasteForm(), openSection.element)),
+          h(
+            'div',
+            { class: 'mesh-sections' },
+            ...(machineInvite
+              ? machineMesh(machineInvite)
+              : [
+                  h(
+                    'div',
+                    { class: 'mesh-section' },
+                    h('h3', {}, 'Your private mesh'),
+                    h(
+                      'p',
+                      {},
+                      'npm start prints the invite link of this computer’s private mesh as its invite: line. Open that link in this browser, or paste it here.',
+                    ),
+                  ),
+                ]),
+            h('div', {}, pasteForm(), openSection.element),
+          ),
         ];
       case 'invited':
       case 'failed':
       case 'stopped':
-        return [...explanation(), roleChoice(), ...(state.status !== 'invited' && state.error ? [h('p', { class: 'mesh-error', role: 'alert' }, `Joining failed: ${state.error}`)] : []), joinActions(), ...(link ? [share(link)] : [])];
+        return [
+          ...explanation(),
+          roleChoice(),
+          ...(state.status !== 'invited' && state.error ? [h('p', { class: 'mesh-error', role: 'alert' }, `Joining failed: ${state.error}`)] : []),
+          joinActions(),
+          ...(link ? [share(link)] : []),
+        ];
       case 'starting':
-        return [h('p', { class: 'lead' }, mesh.openMesh() ? 'Joining the mesh: looking up its head on the relay and connecting to it…' : 'Joining the mesh: connecting to its bootstrap peer and relay…'), ...(link ? [share(link)] : [])];
+        return [
+          h(
+            'p',
+            { class: 'lead' },
+            mesh.openMesh()
+              ? 'Joining the mesh: looking up its head on the relay and connecting to it…'
+              : 'Joining the mesh: connecting to its bootstrap peer and relay…',
+          ),
+          ...(link ? [share(link)] : []),
+        ];
       case 'joined':
-        return [joinedStatus(state, new Set(mesh.companionPeerIds()), meshTitle()), h('div', { class: 'actions' }, button('Leave the mesh', 'leave', leave, 'mesh-leave')), ...(link ? [share(link)] : [])];
+        return [
+          joinedStatus(state, new Set(mesh.companionPeerIds()), meshTitle()),
+          h('div', { class: 'actions' }, button('Leave the mesh', 'leave', leave, 'mesh-leave')),
+          ...(link ? [share(link)] : []),
+        ];
     }
   };
 
   /** This machine's companion mesh: what it is, joining it, and its invite to bring another device. */
   const machineMesh = (link: string): Node[] => [
-    h('div', { class: 'mesh-section', 'data-testid': 'mesh-machine' },
+    h(
+      'div',
+      { class: 'mesh-section', 'data-testid': 'mesh-machine' },
       h('h3', {}, 'Your private mesh'),
-      h('p', {}, 'npm start made a private mesh for this computer. Only devices given its invite can join it; this tab and other devices then share the model’s layers.'),
-      h('div', { class: 'actions' }, button('Join it with this tab', 'join-machine', () => openPasted(link, 'join'), 'mesh-machine-join', true)),
+      h(
+        'p',
+        {},
+        'npm start made a private mesh for this computer. Only devices given its invite can join it; this tab and other devices then share the model’s layers.',
+      ),
+      h(
+        'div',
+        { class: 'actions' },
+        button('Join it with this tab', 'join-machine', () => openPasted(link, 'join'), 'mesh-machine-join', true),
+      ),
       share(link, 'Invite link to this mesh'),
     ),
   ];
 
   const pasteForm = (): HTMLElement => {
     const input = h('input', {
-      type: 'text', id: 'mesh-paste', value: pasted, autocomplete: 'off', spellcheck: 'false', placeholder: 'http://…/#join=…',
-      'aria-describedby': pasteError ? 'mesh-paste-hint mesh-paste-error' : 'mesh-paste-hint', 'aria-invalid': pasteError ? 'true' : undefined,
-      'data-focus-key': 'paste', 'data-testid': 'mesh-paste',
+      type: 'text',
+      id: 'mesh-paste',
+      value: pasted,
+      autocomplete: 'off',
+      spellcheck: 'false',
+      placeholder: 'http://…/#join=…',
+      'aria-describedby': pasteError ? 'mesh-paste-hint mesh-paste-error' : 'mesh-paste-hint',
+      'aria-invalid': pasteError ? 'true' : undefined,
+      'data-focus-key': 'paste',
+      'data-testid': 'mesh-paste',
     });
     input.addEventListener('input', () => (pasted = input.value));
-    const form = h('form', { class: 'mesh-section mesh-paste', 'data-testid': 'mesh-paste-form' },
+    const form = h(
+      'form',
+      { class: 'mesh-section mesh-paste', 'data-testid': 'mesh-paste-form' },
       h('h3', {}, 'Join from an invite link'),
-      h('div', { class: 'field' },
+      h(
+        'div',
+        { class: 'field' },
         h('label', { for: 'mesh-paste' }, 'Paste an invite link'),
         h('p', { class: 'note', id: 'mesh-paste-hint' }, 'Someone running a mesh shares it as a link or a QR code; the token after #join= alone works too.'),
-        h('div', { class: 'range-row' }, input, h('button', { type: 'submit', class: 'button', 'data-focus-key': 'paste-open', 'data-testid': 'mesh-paste-open' }, 'Open invite')),
+        h(
+          'div',
+          { class: 'range-row' },
+          input,
+          h('button', { type: 'submit', class: 'button', 'data-focus-key': 'paste-open', 'data-testid': 'mesh-paste-open' }, 'Open invite'),
+        ),
       ),
       pasteError ? h('p', { class: 'mesh-error', id: 'mesh-paste-error', role: 'alert' }, `That invite cannot be used: ${pasteError}`) : null,
     );
@@ -172,13 +233,31 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
     const lent = mesh.budgetBytes() ?? budgetBytes();
     const open = mesh.openMesh();
     return [
-      h('p', { class: 'lead' }, open ? `You opened ${meshTitle()}. Here is what joining means:` : 'You were invited to a private mesh. Here is what joining means:'),
+      h(
+        'p',
+        { class: 'lead' },
+        open ? `You opened ${meshTitle()}. Here is what joining means:` : 'You were invited to a private mesh. Here is what joining means:',
+      ),
       h(
         'ul',
         { class: 'plain-list mesh-terms', 'data-testid': 'mesh-join-terms' },
-        open ? h('li', { class: 'public-mesh-warning' }, `Anyone who knows the name “${open.name}” can join this mesh: its peers are strangers. Send nothing private through it.`) : null,
-        h('li', {}, `As a server, this tab lends compute: it runs a share of a model’s layers in a background worker ${lendBackendText(mesh.backendChoice() ?? lendOptions(settings.get()).backend)}, using at most ${formatBytes(lent)} of memory, graphics memory included (set in Contribute this tab).`),
-        h('li', {}, 'Prompts and replies pass through the peers that serve them: when this tab serves, it sees the activations of those requests, and the peers serving yours see them too.'),
+        open
+          ? h(
+              'li',
+              { class: 'public-mesh-warning' },
+              `Anyone who knows the name “${open.name}” can join this mesh: its peers are strangers. Send nothing private through it.`,
+            )
+          : null,
+        h(
+          'li',
+          {},
+          `As a server, this tab lends compute: it runs a share of a model’s layers in a background worker ${lendBackendText(mesh.backendChoice() ?? lendOptions(settings.get()).backend)}, using at most ${formatBytes(lent)} of memory, graphics memory included (set in Contribute this tab).`,
+        ),
+        h(
+          'li',
+          {},
+          'Prompts and replies pass through the peers that serve them: when this tab serves, it sees the activations of those requests, and the peers serving yours see them too.',
+        ),
         h('li', {}, 'As a client, this tab only sends requests and lends nothing.'),
         h('li', {}, 'You can leave at any time with Leave, or by closing the tab.'),
       ),
@@ -187,13 +266,18 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
 
   const roleChoice = (): HTMLElement => {
     const group = h('fieldset', { class: 'field choice-group' }, h('legend', {}, 'Join as'));
-    for (const [value, title, hint] of [['server', 'Server', 'lends compute and serves layers'], ['client', 'Client', 'sends requests only']] as const) {
+    for (const [value, title, hint] of [
+      ['server', 'Server', 'lends compute and serves layers'],
+      ['client', 'Client', 'sends requests only'],
+    ] as const) {
       const id = `mesh-role-${value}`;
       const input = h('input', { type: 'radio', name: 'mesh-role', id, value, checked: role === value, 'data-focus-key': id });
       input.addEventListener('change', () => {
         if (input.checked) role = value;
       });
-      group.append(h('div', { class: 'choice' }, input, h('label', { for: id }, h('span', { class: 'choice-title' }, title), h('span', { class: 'choice-hint' }, hint))));
+      group.append(
+        h('div', { class: 'choice' }, input, h('label', { for: id }, h('span', { class: 'choice-title' }, title), h('span', { class: 'choice-hint' }, hint))),
+      );
     }
     return group;
   };
@@ -233,14 +317,22 @@ function joinedStatus(state: MeshSnapshot, companions: ReadonlySet<string>, titl
     h(
       'dl',
       { class: 'mesh-facts' },
-      h('dt', {}, 'This tab'), h('dd', {}, h('code', { title: state.peerId }, shortPeerId(state.peerId))),
-      h('dt', {}, 'Role'), h('dd', { 'data-testid': 'mesh-role' }, state.role === 'server' ? 'Server (lends compute)' : 'Client (requests only)'),
-      h('dt', {}, 'Layers'), h('dd', { 'data-testid': 'mesh-layers' }, state.role === 'server' ? stageText(state.stage) : 'none: clients serve no layers'),
-      ...(state.role === 'server' ? [
-        h('dt', {}, 'Runs on'), h('dd', { 'data-testid': 'mesh-backend' }, runsOnText(state.stage)),
-        h('dt', {}, 'Served'), h('dd', { 'data-testid': 'mesh-served' }, servedText(state.stage)),
-      ] : []),
-      h('dt', {}, 'Peers'), h('dd', { 'data-testid': 'mesh-peer-count' }, peers.length === 1 ? '1 connected' : `${peers.length} connected`),
+      h('dt', {}, 'This tab'),
+      h('dd', {}, h('code', { title: state.peerId }, shortPeerId(state.peerId))),
+      h('dt', {}, 'Role'),
+      h('dd', { 'data-testid': 'mesh-role' }, state.role === 'server' ? 'Server (lends compute)' : 'Client (requests only)'),
+      h('dt', {}, 'Layers'),
+      h('dd', { 'data-testid': 'mesh-layers' }, state.role === 'server' ? stageText(state.stage) : 'none: clients serve no layers'),
+      ...(state.role === 'server'
+        ? [
+            h('dt', {}, 'Runs on'),
+            h('dd', { 'data-testid': 'mesh-backend' }, runsOnText(state.stage)),
+            h('dt', {}, 'Served'),
+            h('dd', { 'data-testid': 'mesh-served' }, servedText(state.stage)),
+          ]
+        : []),
+      h('dt', {}, 'Peers'),
+      h('dd', { 'data-testid': 'mesh-peer-count' }, peers.length === 1 ? '1 connected' : `${peers.length} connected`),
     ),
     peers.length > 0 ? list : h('p', {}, 'No other peer yet.'),
   );

@@ -25,14 +25,25 @@ export function modelsView({ manager, servedModels, tab }: ModelsViewDeps): View
   const customList = h('ul', { class: 'model-list', role: 'list', 'aria-label': 'Your models' });
   const storage = storageCard();
 
-  const urlInput = h('input', { id: 'custom-url', type: 'url', placeholder: 'https://huggingface.co/…/resolve/main/model.gguf', 'aria-describedby': 'custom-url-hint custom-url-error', autocomplete: 'off', spellcheck: 'false' });
+  const urlInput = h('input', {
+    id: 'custom-url',
+    type: 'url',
+    placeholder: 'https://huggingface.co/…/resolve/main/model.gguf',
+    'aria-describedby': 'custom-url-hint custom-url-error',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
   const urlError = h('p', { id: 'custom-url-error', class: 'field-error', role: 'alert' });
   const form = h(
     'form',
     { class: 'custom-form', 'aria-label': 'Add a model by URL' },
     h('label', { for: 'custom-url' }, 'GGUF file URL'),
     h('div', { class: 'custom-row' }, urlInput, h('button', { type: 'submit', class: 'button primary' }, 'Add')),
-    h('p', { id: 'custom-url-hint', class: 'field-hint' }, 'Any .gguf file whose server allows downloads from other sites (Hugging Face does). For a split model, the link to its first part.'),
+    h(
+      'p',
+      { id: 'custom-url-hint', class: 'field-hint' },
+      'Any .gguf file whose server allows downloads from other sites (Hugging Face does). For a split model, the link to its first part.',
+    ),
     urlError,
   );
   form.addEventListener('submit', (event) => {
@@ -77,14 +88,26 @@ export function modelsView({ manager, servedModels, tab }: ModelsViewDeps): View
   });
   tab.subscribe(() => {
     render();
-    if (tab.state.kind === 'ready') servedModels().then((ids) => { served = new Set(ids); render(); }, () => {});
+    if (tab.state.kind === 'ready')
+      servedModels().then(
+        (ids) => {
+          served = new Set(ids);
+          render();
+        },
+        () => {},
+      );
   });
 
   const element = h(
     'div',
     { class: 'models-view' },
     storage.element,
-    section('models-bundled', 'Test models', 'Served by npm start from this machine. Random weights: they test the machinery and write gibberish.', bundledList),
+    section(
+      'models-bundled',
+      'Test models',
+      'Served by npm start from this machine. Random weights: they test the machinery and write gibberish.',
+      bundledList,
+    ),
     section('models-curated', 'Small instruct models', 'Real models from Hugging Face, 4-bit unless noted. Downloading needs internet access.', curatedList),
     section('models-custom', 'Your models', 'Add a model by its link. Downloads resume where they stopped, even after a reload.', customList, form),
   );
@@ -94,13 +117,25 @@ export function modelsView({ manager, servedModels, tab }: ModelsViewDeps): View
     element,
     shown: () => {
       void manager.refresh(); // another tab or a worker may have stored or evicted weights meanwhile
-      servedModels().then((ids) => { served = new Set(ids); render(); }, () => {});
+      servedModels().then(
+        (ids) => {
+          served = new Set(ids);
+          render();
+        },
+        () => {},
+      );
     },
   };
 }
 
 function section(id: string, title: string, lead: string, ...body: HTMLElement[]): HTMLElement {
-  return h('section', { class: 'card models-section', 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), h('p', { class: 'lead' }, lead), ...body);
+  return h(
+    'section',
+    { class: 'card models-section', 'aria-labelledby': `${id}-title` },
+    h('h2', { id: `${id}-title` }, title),
+    h('p', { class: 'lead' }, lead),
+    ...body,
+  );
 }
 
 interface ModelRow {
@@ -108,7 +143,13 @@ interface ModelRow {
   update(entry: ModelEntry, servedNow: boolean, tabState: TabEngineState): void;
 }
 
-const STATE_TEXT: Record<ModelEntry['state'], string> = { none: 'Not downloaded', downloading: 'Downloading', paused: 'Paused', done: 'On this device', error: 'Failed' };
+const STATE_TEXT: Record<ModelEntry['state'], string> = {
+  none: 'Not downloaded',
+  downloading: 'Downloading',
+  paused: 'Paused',
+  done: 'On this device',
+  error: 'Failed',
+};
 
 function modelRow(model: CatalogModel, manager: ModelsManager, tab: TabEngine): ModelRow {
   const titleId = `model-${model.id.replace(/[^a-z0-9_-]/gi, '-')}`;
@@ -119,9 +160,17 @@ function modelRow(model: CatalogModel, manager: ModelsManager, tab: TabEngine): 
   const error = h('p', { class: 'field-error', role: 'alert' });
   const primary = h('button', { type: 'button', class: 'button small', 'aria-describedby': titleId });
   const remove = h('button', { type: 'button', class: 'button small quiet', 'aria-describedby': titleId }, 'Delete');
-  const useHere = h('button', { type: 'button', class: 'button small', 'aria-describedby': titleId, 'data-testid': 'use-in-tab', hidden: true }, 'Use in this tab');
+  const useHere = h(
+    'button',
+    { type: 'button', class: 'button small', 'aria-describedby': titleId, 'data-testid': 'use-in-tab', hidden: true },
+    'Use in this tab',
+  );
   const tabStatus = h('p', { class: 'model-progress-text', 'data-testid': 'tab-status', role: 'status' });
-  const stopHere = h('button', { type: 'button', class: 'button small quiet', 'aria-describedby': titleId, 'data-testid': 'stop-in-tab', hidden: true }, 'Stop using here');
+  const stopHere = h(
+    'button',
+    { type: 'button', class: 'button small quiet', 'aria-describedby': titleId, 'data-testid': 'stop-in-tab', hidden: true },
+    'Stop using here',
+  );
   stopHere.addEventListener('click', () => void tab.stop());
   let current: ModelEntry | null = null;
   useHere.addEventListener('click', () => {
@@ -183,7 +232,8 @@ function modelRow(model: CatalogModel, manager: ModelsManager, tab: TabEngine): 
       error.textContent = entry.error ?? '';
       error.hidden = !entry.error;
       primary.hidden = entry.state === 'done';
-      primary.textContent = entry.state === 'downloading' ? 'Pause' : entry.state === 'paused' ? 'Resume' : entry.state === 'error' && entry.received > 0 ? 'Retry' : 'Download';
+      primary.textContent =
+        entry.state === 'downloading' ? 'Pause' : entry.state === 'paused' ? 'Resume' : entry.state === 'error' && entry.received > 0 ? 'Retry' : 'Download';
       // One strong button at a time: the one that continues a download someone started.
       primary.classList.toggle('primary', entry.state === 'paused' || (entry.state === 'error' && entry.received > 0));
       remove.hidden = entry.state === 'none' || (entry.state === 'error' && entry.received === 0);
@@ -233,7 +283,14 @@ function storageCard(): { element: HTMLElement; update(use: StorageUse): void } 
   const meter = h('meter', { min: '0', max: '1', value: '0', 'aria-labelledby': 'storage-title' });
   const text = h('p', { class: 'storage-text', 'data-testid': 'storage-text' }, 'Measuring…');
   const browser = h('p', { class: 'storage-text', 'data-testid': 'storage-browser' });
-  const element = h('section', { class: 'card storage-card', 'aria-labelledby': 'storage-title' }, h('h2', { id: 'storage-title' }, 'Model storage on this device'), meter, text, browser);
+  const element = h(
+    'section',
+    { class: 'card storage-card', 'aria-labelledby': 'storage-title' },
+    h('h2', { id: 'storage-title' }, 'Model storage on this device'),
+    meter,
+    text,
+    browser,
+  );
   return {
     element,
     update({ usage, quota, persisted, cacheBytes, cacheBudget, cacheUnavailable }) {

@@ -33,8 +33,14 @@ export function snippetCard(): { element: HTMLElement; update(ctx: SnippetContex
 
   const render = () => {
     if (!ctx) return;
-    code.textContent = ctx.baseUrl ? KINDS.find((k) => k.id === kind)!.make(ctx) : 'No companion API answers right now. Start one with npm start, then open this view again.';
-    base.replaceChildren('Base URL ', h('code', {}, ctx.baseUrl ? `${ctx.baseUrl}/v1` : 'unknown'), ctx.token ? ' · needs the token npm start printed' : ' · no token needed on this machine');
+    code.textContent = ctx.baseUrl
+      ? KINDS.find((k) => k.id === kind)!.make(ctx)
+      : 'No companion API answers right now. Start one with npm start, then open this view again.';
+    base.replaceChildren(
+      'Base URL ',
+      h('code', {}, ctx.baseUrl ? `${ctx.baseUrl}/v1` : 'unknown'),
+      ctx.token ? ' · needs the token npm start printed' : ' · no token needed on this machine',
+    );
   };
   copy.addEventListener('click', async () => {
     try {
@@ -57,5 +63,11 @@ export function snippetCard(): { element: HTMLElement; update(ctx: SnippetContex
     pre,
     base,
   );
-  return { element, update: (next) => { ctx = next; render(); } };
+  return {
+    element,
+    update: (next) => {
+      ctx = next;
+      render();
+    },
+  };
 }

@@ -30,8 +30,20 @@ export function playgroundView(deps: PlaygroundDeps): ViewContent {
   // ---- settings ----
   const model = h('select', { id: 'pg-model', 'data-testid': 'model-picker' }, h('option', { value: '' }, 'Loading models…'));
   const system = h('textarea', { id: 'pg-system', rows: '3', placeholder: 'You are a helpful assistant.' });
-  const temperature = numberField('pg-temperature', 'Temperature', '0.7', { min: '0', max: '2', step: '0.05' }, 'Higher is more varied; 0 always picks the likeliest token.');
-  const topP = numberField('pg-top-p', 'Top p', '0.95', { min: '0.01', max: '1', step: '0.01' }, 'Sample only from the likeliest tokens that make up this share.');
+  const temperature = numberField(
+    'pg-temperature',
+    'Temperature',
+    '0.7',
+    { min: '0', max: '2', step: '0.05' },
+    'Higher is more varied; 0 always picks the likeliest token.',
+  );
+  const topP = numberField(
+    'pg-top-p',
+    'Top p',
+    '0.95',
+    { min: '0.01', max: '1', step: '0.01' },
+    'Sample only from the likeliest tokens that make up this share.',
+  );
   const maxTokens = numberField('pg-max-tokens', 'Max tokens', '128', { min: '1', max: '4096', step: '1' }, 'Longest reply, in tokens.');
   const seed = numberField('pg-seed', 'Seed', '', { min: '0', step: '1', placeholder: 'random' }, 'Same seed and settings, same reply.');
   const modelNote = h('p', { class: 'field-hint', id: 'pg-model-hint' });
@@ -48,7 +60,12 @@ export function playgroundView(deps: PlaygroundDeps): ViewContent {
 
   // ---- conversation ----
   const transcript = h('div', { class: 'transcript', 'data-testid': 'transcript' });
-  const empty = h('div', { class: 'transcript-empty' }, h('p', {}, 'Send a message to start. Replies stream in as the model writes them.'), h('p', { class: 'note' }, 'The test model served by npm start has random weights: its replies are gibberish, and that is expected.'));
+  const empty = h(
+    'div',
+    { class: 'transcript-empty' },
+    h('p', {}, 'Send a message to start. Replies stream in as the model writes them.'),
+    h('p', { class: 'note' }, 'The test model served by npm start has random weights: its replies are gibberish, and that is expected.'),
+  );
   const announce = h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
   const errorBox = h('div', { class: 'alert', role: 'alert', hidden: true, 'data-testid': 'playground-error' });
   const input = h('textarea', { id: 'pg-input', rows: '3', placeholder: 'Ask something…', 'aria-describedby': 'pg-input-hint' });
@@ -61,7 +78,12 @@ export function playgroundView(deps: PlaygroundDeps): ViewContent {
     { class: 'composer', 'aria-label': 'Message' },
     h('label', { for: 'pg-input', class: 'visually-hidden' }, 'Message'),
     input,
-    h('div', { class: 'composer-bar' }, h('span', { id: 'pg-input-hint', class: 'field-hint' }, 'Enter sends, Shift+Enter adds a line.'), h('div', { class: 'actions' }, clear, regenerate, stop, send)),
+    h(
+      'div',
+      { class: 'composer-bar' },
+      h('span', { id: 'pg-input-hint', class: 'field-hint' }, 'Enter sends, Shift+Enter adds a line.'),
+      h('div', { class: 'actions' }, clear, regenerate, stop, send),
+    ),
   );
   const chatCard = h('section', { class: 'card pg-chat', 'aria-label': 'Conversation' }, transcript, errorBox, composer, announce);
 
@@ -111,16 +133,22 @@ export function playgroundView(deps: PlaygroundDeps): ViewContent {
     messages.push({ role: 'user', content: turn.user });
     announce.textContent = 'Generating a reply…';
     try {
-      turn.stats = await deps.stream(model.value, messages, sampling(), (event) => {
-        if (event.type === 'delta') {
-          turn.reply += event.text;
-          replyEl.textContent = turn.reply;
-          replyEl.parentElement!.dataset.streaming = 'true';
-          transcript.scrollTop = transcript.scrollHeight;
-        } else if (event.type === 'open') {
-          metaEl.replaceChildren(servedByText(event.servedBy, 'Served by'));
-        }
-      }, controller.signal);
+      turn.stats = await deps.stream(
+        model.value,
+        messages,
+        sampling(),
+        (event) => {
+          if (event.type === 'delta') {
+            turn.reply += event.text;
+            replyEl.textContent = turn.reply;
+            replyEl.parentElement!.dataset.streaming = 'true';
+            transcript.scrollTop = transcript.scrollHeight;
+          } else if (event.type === 'open') {
+            metaEl.replaceChildren(servedByText(event.servedBy, 'Served by'));
+          }
+        },
+        controller.signal,
+      );
       announce.textContent = turn.stats.finishReason === 'stopped' ? 'Stopped.' : 'Reply finished.';
     } catch (error) {
       const { title, detail } = deps.describeError(error);
@@ -142,7 +170,10 @@ export function playgroundView(deps: PlaygroundDeps): ViewContent {
     const text = input.value.trim();
     if (!text || running) return;
     if (!model.value) {
-      errorBox.replaceChildren(h('strong', {}, 'No model to talk to'), h('p', {}, 'The API lists no model. Start one with npm start, or open Models to pick one.'));
+      errorBox.replaceChildren(
+        h('strong', {}, 'No model to talk to'),
+        h('p', {}, 'The API lists no model. Start one with npm start, or open Models to pick one.'),
+      );
       errorBox.hidden = false;
       return;
     }
@@ -180,9 +211,15 @@ export function playgroundView(deps: PlaygroundDeps): ViewContent {
       const choices = await deps.listModels();
       const ids = choices.map((c) => c.id);
       apiUp = ids.length > 0;
-      model.replaceChildren(...(ids.length ? choices.map((c) => h('option', { value: c.id, 'data-runs': c.runs }, `${c.id} · ${whereText(c.runs)}`)) : [h('option', { value: '' }, 'No model served')]));
+      model.replaceChildren(
+        ...(ids.length
+          ? choices.map((c) => h('option', { value: c.id, 'data-runs': c.runs }, `${c.id} · ${whereText(c.runs)}`))
+          : [h('option', { value: '' }, 'No model served')]),
+      );
       if (ids.includes(previous)) model.value = previous;
-      modelNote.textContent = ids.length ? `${ids.length === 1 ? 'One model' : `${ids.length} models`} served by the API now.` : 'The API serves no model right now: start one with npm start, or open Models and choose "Use in this tab".';
+      modelNote.textContent = ids.length
+        ? `${ids.length === 1 ? 'One model' : `${ids.length} models`} served by the API now.`
+        : 'The API serves no model right now: start one with npm start, or open Models and choose "Use in this tab".';
       model.dataset.loaded = 'true';
     } catch (error) {
       apiUp = false;
@@ -194,9 +231,16 @@ export function playgroundView(deps: PlaygroundDeps): ViewContent {
 
   render();
   setRunning(false);
-  deps.onModelsChange?.(() => { if (!running) void loadModels(); });
+  deps.onModelsChange?.(() => {
+    if (!running) void loadModels();
+  });
   const element = h('div', { class: 'playground-grid' }, chatCard, h('div', { class: 'pg-side' }, settingsCard, snippets.element));
-  return { element, shown: () => { if (!running) void loadModels(); } };
+  return {
+    element,
+    shown: () => {
+      if (!running) void loadModels();
+    },
+  };
 }
 
 /** Where a model runs, as the model picker says it. */
@@ -220,12 +264,25 @@ function turnNodes(turn: Turn, index: number): HTMLElement[] {
     meta.append(...parts);
     meta.dataset.finish = s.finishReason ?? '';
   }
-  return [h(
-    'div',
-    { class: 'turn', 'data-turn': String(index) },
-    h('article', { class: 'msg msg-user', 'aria-label': 'You' }, h('span', { class: 'msg-role', 'aria-hidden': 'true' }, 'You'), h('p', { class: 'msg-text' }, turn.user)),
-    h('article', { class: 'msg msg-assistant', 'aria-label': 'Model', 'data-testid': 'assistant-message' }, h('span', { class: 'msg-role', 'aria-hidden': 'true' }, 'Model'), h('p', { class: 'msg-text' }, turn.reply), meta),
-  )];
+  return [
+    h(
+      'div',
+      { class: 'turn', 'data-turn': String(index) },
+      h(
+        'article',
+        { class: 'msg msg-user', 'aria-label': 'You' },
+        h('span', { class: 'msg-role', 'aria-hidden': 'true' }, 'You'),
+        h('p', { class: 'msg-text' }, turn.user),
+      ),
+      h(
+        'article',
+        { class: 'msg msg-assistant', 'aria-label': 'Model', 'data-testid': 'assistant-message' },
+        h('span', { class: 'msg-role', 'aria-hidden': 'true' }, 'Model'),
+        h('p', { class: 'msg-text' }, turn.reply),
+        meta,
+      ),
+    ),
+  ];
 }
 
 function servedByText(servedBy: ChatStats['servedBy'], lead: string): HTMLElement {

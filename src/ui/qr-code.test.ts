@@ -29,12 +29,15 @@ function modulesOfSvg(markup: string): boolean[][] {
 }
 
 describe('qr code', () => {
-  const invite = inviteLink('http://192.168.1.20:8080/', encodeInvite({
-    meshId: 'ab'.repeat(32),
-    secret: new Uint8Array(32).map((_, i) => i * 7),
-    bootstrap: ['/ip4/192.168.1.20/tcp/9090/ws/p2p/12D3KooWQn5Jx6bqLh3kY2dX4mVvKq3Dk1Y5H8sRk7bJ4pZy8mNa'],
-    relays: ['ws://192.168.1.20:7777'],
-  }));
+  const invite = inviteLink(
+    'http://192.168.1.20:8080/',
+    encodeInvite({
+      meshId: 'ab'.repeat(32),
+      secret: new Uint8Array(32).map((_, i) => i * 7),
+      bootstrap: ['/ip4/192.168.1.20/tcp/9090/ws/p2p/12D3KooWQn5Jx6bqLh3kY2dX4mVvKq3Dk1Y5H8sRk7bJ4pZy8mNa'],
+      relays: ['ws://192.168.1.20:7777'],
+    }),
+  );
 
   it.each([
     ['a short link', 'http://127.0.0.1:8080/'],
@@ -48,12 +51,17 @@ describe('qr code', () => {
   it('keeps a 4-module light quiet zone and three finder patterns', () => {
     const m = qrModules(invite);
     const n = m.length;
-    for (let i = 0; i < n; i++) for (const edge of [0, 1, 2, 3, n - 1, n - 4]) {
-      expect(m[edge][i]).toBe(false);
-      expect(m[i][edge]).toBe(false);
-    }
+    for (let i = 0; i < n; i++)
+      for (const edge of [0, 1, 2, 3, n - 1, n - 4]) {
+        expect(m[edge][i]).toBe(false);
+        expect(m[i][edge]).toBe(false);
+      }
     // A finder's 7x7 ring: dark border, light ring, dark 3x3 centre.
-    for (const [ox, oy] of [[4, 4], [n - 11, 4], [4, n - 11]]) {
+    for (const [ox, oy] of [
+      [4, 4],
+      [n - 11, 4],
+      [4, n - 11],
+    ]) {
       expect(m[oy][ox + 3]).toBe(true);
       expect(m[oy + 1][ox + 1]).toBe(false);
       expect(m[oy + 3][ox + 3]).toBe(true);

@@ -50,7 +50,17 @@ export class AppShell {
         h(
           'div',
           { class: 'header-inner' },
-          h('a', { class: 'brand', href: hashFor('home') }, svg(markSvg({ tile: true, size: 36 })), h('span', { class: 'brand-text' }, h('span', { class: 'brand-name' }, PRODUCT_NAME), h('span', { class: 'brand-tag' }, 'Inference shared between browsers'))),
+          h(
+            'a',
+            { class: 'brand', href: hashFor('home') },
+            svg(markSvg({ tile: true, size: 36 })),
+            h(
+              'span',
+              { class: 'brand-text' },
+              h('span', { class: 'brand-name' }, PRODUCT_NAME),
+              h('span', { class: 'brand-tag' }, 'Inference shared between browsers'),
+            ),
+          ),
           nav,
           this.#network,
         ),
@@ -59,7 +69,11 @@ export class AppShell {
       h(
         'footer',
         { class: 'app-footer' },
-        h('p', {}, 'Prompts are seen only by the peers that serve them: the companion, and the tabs running their layers. Nothing runs on this device until you choose to contribute.'),
+        h(
+          'p',
+          {},
+          'Prompts are seen only by the peers that serve them: the companion, and the tabs running their layers. Nothing runs on this device until you choose to contribute.',
+        ),
       ),
     );
 
@@ -100,12 +114,22 @@ export class AppShell {
       'section',
       { class: 'card contribute', 'aria-labelledby': 'contribute-title' },
       h('h2', { id: 'contribute-title' }, 'Contribute this tab'),
-      h('p', { class: 'lead' }, 'Run a share of a language model’s layers for the mesh, on this device’s GPU or CPU. You choose how much memory it may use, and you can pause at any time.'),
-      h('div', { class: 'actions' },
+      h(
+        'p',
+        { class: 'lead' },
+        'Run a share of a language model’s layers for the mesh, on this device’s GPU or CPU. You choose how much memory it may use, and you can pause at any time.',
+      ),
+      h(
+        'div',
+        { class: 'actions' },
         h('button', { type: 'button', class: 'button primary', disabled: true, 'aria-describedby': 'contribute-note' }, 'Start contributing'),
         h('a', { class: 'button', href: hashFor('models') }, 'Browse models'),
       ),
-      h('p', { id: 'contribute-note', class: 'note' }, 'Contributing opens when the inference engine lands. Until then, this page checks that your device is ready.'),
+      h(
+        'p',
+        { id: 'contribute-note', class: 'note' },
+        'Contributing opens when the inference engine lands. Until then, this page checks that your device is ready.',
+      ),
       comingList(view),
     );
     return [viewHeading(view), h('div', { class: 'home-grid' }, contribute, this.status.element)];
@@ -131,12 +155,7 @@ function viewHeading(view: ViewInfo): HTMLElement {
 }
 
 function comingList(view: ViewInfo): HTMLElement {
-  return h(
-    'div',
-    { class: 'coming' },
-    h('h3', {}, 'Coming here'),
-    h('ul', {}, ...view.coming.map((item) => h('li', {}, item))),
-  );
+  return h('div', { class: 'coming' }, h('h3', {}, 'Coming here'), h('ul', {}, ...view.coming.map((item) => h('li', {}, item))));
 }
 
 function placeholder(view: ViewInfo): Node[] {

@@ -72,6 +72,8 @@ describe('backendSummary', () => {
     const fallback = { ...report().gpu, isFallbackAdapter: true };
     expect(backendSummary(report({ gpu: fallback })).backend).toBe('wasm');
     expect(backendSummary(report({ gpu: { ...fallback, state: 'no-api' } })).backend).toBe('wasm');
-    expect(backendSummary(report({ wasm: { supported: false, simd: false, relaxedSimd: false, threads: false }, gpu: { ...fallback, state: 'no-api' } })).backend).toBe('none');
+    expect(
+      backendSummary(report({ wasm: { supported: false, simd: false, relaxedSimd: false, threads: false }, gpu: { ...fallback, state: 'no-api' } })).backend,
+    ).toBe('none');
   });
 });

@@ -18,7 +18,13 @@ export interface StatusRow {
 
 export function isolationRow(report: CapabilityReport): StatusRow {
   return report.crossOriginIsolated
-    ? { id: 'isolation', label: 'Cross-origin isolation', verdict: 'ok', value: 'Isolated', detail: 'Shared memory is available, so WebAssembly can use several threads.' }
+    ? {
+        id: 'isolation',
+        label: 'Cross-origin isolation',
+        verdict: 'ok',
+        value: 'Isolated',
+        detail: 'Shared memory is available, so WebAssembly can use several threads.',
+      }
     : {
         id: 'isolation',
         label: 'Cross-origin isolation',
@@ -32,7 +38,12 @@ export function offlineRow(sw: ServiceWorkerStatus): StatusRow {
   const row = { id: 'offline', label: 'Offline app' } as const;
   switch (sw.state) {
     case 'unsupported':
-      return { ...row, verdict: 'missing', value: 'Unavailable', detail: 'This browser (or a private window) offers no service workers; the app needs the network to open.' };
+      return {
+        ...row,
+        verdict: 'missing',
+        value: 'Unavailable',
+        detail: 'This browser (or a private window) offers no service workers; the app needs the network to open.',
+      };
     case 'dev-server':
       return { ...row, verdict: 'limited', value: 'Off in development', detail: 'The service worker is part of the production build (npm run build).' };
     case 'error':
@@ -42,7 +53,8 @@ export function offlineRow(sw: ServiceWorkerStatus): StatusRow {
       return { ...row, verdict: 'pending', value: 'Saving…', detail: 'Keeping a copy of the app on this device so it opens without a network.' };
     case 'active': {
       const version = sw.version ? ` Version ${sw.version.slice(0, 8)}.` : '';
-      if (sw.updateWaiting) return { ...row, verdict: 'ok', value: 'Update ready', detail: `A newer version is saved and starts on the next reload.${version}` };
+      if (sw.updateWaiting)
+        return { ...row, verdict: 'ok', value: 'Update ready', detail: `A newer version is saved and starts on the next reload.${version}` };
       return sw.controlled
         ? { ...row, verdict: 'ok', value: 'Ready offline', detail: `This app opens without a network.${version}` }
         : { ...row, verdict: 'pending', value: 'Saved', detail: `Saved for offline use; it takes over on the next load.${version}` };
@@ -53,8 +65,15 @@ export function offlineRow(sw: ServiceWorkerStatus): StatusRow {
 export function gpuRow(report: CapabilityReport): StatusRow {
   const row = { id: 'webgpu', label: 'WebGPU' } as const;
   const gpu = report.gpu;
-  if (gpu.state === 'no-api') return { ...row, verdict: 'missing', value: 'Not available', detail: 'This browser has no WebGPU; layers would run on the CPU with WebAssembly.' };
-  if (gpu.state === 'no-adapter') return { ...row, verdict: 'missing', value: 'No adapter', detail: 'WebGPU exists but offered no GPU (blocked, or no driver); layers would run on the CPU.' };
+  if (gpu.state === 'no-api')
+    return { ...row, verdict: 'missing', value: 'Not available', detail: 'This browser has no WebGPU; layers would run on the CPU with WebAssembly.' };
+  if (gpu.state === 'no-adapter')
+    return {
+      ...row,
+      verdict: 'missing',
+      value: 'No adapter',
+      detail: 'WebGPU exists but offered no GPU (blocked, or no driver); layers would run on the CPU.',
+    };
   if (gpu.state === 'error') return { ...row, verdict: 'missing', value: 'Failed', detail: `Asking for a GPU failed: ${gpu.error ?? 'unknown error'}` };
   const name = [gpu.vendor, gpu.architecture].filter(Boolean).join(' · ') || gpu.description || 'Unnamed adapter';
   const f16 = gpu.features.includes('shader-f16') ? 'half-precision shaders (shader-f16)' : 'no shader-f16, so f32 kernels';
@@ -79,12 +98,24 @@ export function wasmRow(report: CapabilityReport): StatusRow {
 
 export function cpuRow(report: CapabilityReport): StatusRow {
   const n = report.hardwareConcurrency;
-  return { id: 'cpu', label: 'CPU', verdict: n >= 2 ? 'ok' : 'limited', value: `${n} logical core${n === 1 ? '' : 's'}`, detail: 'What the browser reports; the tab leaves some for you.' };
+  return {
+    id: 'cpu',
+    label: 'CPU',
+    verdict: n >= 2 ? 'ok' : 'limited',
+    value: `${n} logical core${n === 1 ? '' : 's'}`,
+    detail: 'What the browser reports; the tab leaves some for you.',
+  };
 }
 
 export function memoryRow(report: CapabilityReport): StatusRow {
   return report.deviceMemoryGiB > 0
-    ? { id: 'memory', label: 'Memory', verdict: 'ok', value: `≈ ${report.deviceMemoryGiB} GiB`, detail: 'Rounded by the browser for privacy; the memory budget you lend is set when you contribute.' }
+    ? {
+        id: 'memory',
+        label: 'Memory',
+        verdict: 'ok',
+        value: `≈ ${report.deviceMemoryGiB} GiB`,
+        detail: 'Rounded by the browser for privacy; the memory budget you lend is set when you contribute.',
+      }
     : { id: 'memory', label: 'Memory', verdict: 'pending', value: 'Not reported', detail: 'This browser does not say how much memory the device has.' };
 }
 

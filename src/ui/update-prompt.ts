@@ -10,8 +10,13 @@ export class UpdatePrompt {
   constructor(onReload: () => void) {
     const reload = h('button', { type: 'button', class: 'button primary', 'data-testid': 'update-reload' }, 'Reload');
     const later = h('button', { type: 'button', class: 'button quiet' }, 'Later');
-    this.element = h('div', { class: 'update-prompt', role: 'status', 'aria-live': 'polite', hidden: true, 'data-testid': 'update-prompt' },
-      h('p', {}, h('strong', {}, 'New version available.'), ' Reload to use it.'), reload, later);
+    this.element = h(
+      'div',
+      { class: 'update-prompt', role: 'status', 'aria-live': 'polite', hidden: true, 'data-testid': 'update-prompt' },
+      h('p', {}, h('strong', {}, 'New version available.'), ' Reload to use it.'),
+      reload,
+      later,
+    );
     reload.addEventListener('click', () => {
       reload.disabled = true;
       reload.textContent = 'Reloading…';

@@ -37,10 +37,7 @@ export const VIEWS: readonly ViewInfo[] = [
     id: 'dashboard',
     title: 'Dashboard',
     summary: 'The peers in this mesh and how the model is split across them.',
-    coming: [
-      'Peers with their role, backend, layers and round-trip time.',
-      'The layer plan drawn as a bar, throughput over time, recent errors.',
-    ],
+    coming: ['Peers with their role, backend, layers and round-trip time.', 'The layer plan drawn as a bar, throughput over time, recent errors.'],
   },
   {
     id: 'models',

@@ -6,11 +6,32 @@ const SRC = 'https://mesh.example:8443/widget.js?v=1';
 describe('readWidgetConfig', () => {
   it('gives working defaults for a bare script tag', () => {
     const config = readWidgetConfig({}, SRC);
-    expect(config).toMatchObject({ appOrigin: 'https://mesh.example:8443', title: 'Chat', model: '', position: 'bottom-right', accent: DEFAULT_ACCENT, onAccent: '#ffffff', maxTokens: 256, open: false });
+    expect(config).toMatchObject({
+      appOrigin: 'https://mesh.example:8443',
+      title: 'Chat',
+      model: '',
+      position: 'bottom-right',
+      accent: DEFAULT_ACCENT,
+      onAccent: '#ffffff',
+      maxTokens: 256,
+      open: false,
+    });
   });
   it('reads the data- attributes', () => {
-    const config = readWidgetConfig({ title: ' Support ', greeting: 'Hello', model: 'tiny', position: 'bottom-left', accent: '#ffcc00', maxTokens: '40', open: 'true' }, SRC);
-    expect(config).toMatchObject({ title: 'Support', greeting: 'Hello', model: 'tiny', position: 'bottom-left', accent: '#ffcc00', onAccent: '#111111', maxTokens: 40, open: true });
+    const config = readWidgetConfig(
+      { title: ' Support ', greeting: 'Hello', model: 'tiny', position: 'bottom-left', accent: '#ffcc00', maxTokens: '40', open: 'true' },
+      SRC,
+    );
+    expect(config).toMatchObject({
+      title: 'Support',
+      greeting: 'Hello',
+      model: 'tiny',
+      position: 'bottom-left',
+      accent: '#ffcc00',
+      onAccent: '#111111',
+      maxTokens: 40,
+      open: true,
+    });
   });
   it('refuses colours that could escape the style rule, and bad numbers', () => {
     expect(readWidgetConfig({ accent: 'red; } * { display: none' }, SRC).accent).toBe(DEFAULT_ACCENT);

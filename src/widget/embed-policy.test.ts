@@ -30,9 +30,17 @@ describe('embedDecision', () => {
 
 describe('publishedEmbedPolicy', () => {
   it('reads companion.json and survives a missing or broken one', async () => {
-    const json = (body: string, type = 'application/json') => (async () => new Response(body, { headers: { 'content-type': type } })) as unknown as typeof fetch;
-    expect(await publishedEmbedPolicy(APP, json('{"api":"x","embed_origins":["https://a.example"]}'))).toEqual({ api: 'x', embed_origins: ['https://a.example'] });
+    const json = (body: string, type = 'application/json') =>
+      (async () => new Response(body, { headers: { 'content-type': type } })) as unknown as typeof fetch;
+    expect(await publishedEmbedPolicy(APP, json('{"api":"x","embed_origins":["https://a.example"]}'))).toEqual({
+      api: 'x',
+      embed_origins: ['https://a.example'],
+    });
     expect(await publishedEmbedPolicy(APP, json('<html>', 'text/html'))).toBeNull();
-    expect(await publishedEmbedPolicy(APP, (async () => { throw new TypeError('refused'); }) as unknown as typeof fetch)).toBeNull();
+    expect(
+      await publishedEmbedPolicy(APP, (async () => {
+        throw new TypeError('refused');
+      }) as unknown as typeof fetch),
+    ).toBeNull();
   });
 });

@@ -21,7 +21,10 @@ export function embedDecision(parentOrigin: string, appOrigin: string, published
   const list = published?.embed_origins;
   if (list === undefined) return { ok: true };
   if (list === '*' || (Array.isArray(list) && (list.includes('*') || list.includes(parentOrigin)))) return { ok: true };
-  return { ok: false, reason: `this mesh does not allow ${parentOrigin} to embed its chat; its operator can allow it with npm start -- --embed-origin ${parentOrigin}` };
+  return {
+    ok: false,
+    reason: `this mesh does not allow ${parentOrigin} to embed its chat; its operator can allow it with npm start -- --embed-origin ${parentOrigin}`,
+  };
 }
 
 /** Reads the policy from the app's own /companion.json (null when there is no companion to ask). */

@@ -49,10 +49,24 @@ export function startWidgetFrame(deps: WidgetFrameDeps): () => void {
       let model = request.model;
       if (!model) model = (await listModels(deps.apiFetch))[0] ?? '';
       const body = chatBody(model, request.messages, { temperature: 0.7, topP: 0.95, maxTokens: request.maxTokens, seed: null });
-      const stats = await streamChat(deps.apiFetch, body, (e) => {
-        if (e.type === 'delta') post(widgetMessage({ type: 'delta', id: request.id, text: e.text }), origin);
-      }, controller.signal);
-      post(widgetMessage({ type: 'done', id: request.id, tokens: stats.usageTokens ?? stats.tokens, tokensPerSecond: stats.tokensPerSecond, finishReason: stats.finishReason }), origin);
+      const stats = await streamChat(
+        deps.apiFetch,
+        body,
+        (e) => {
+          if (e.type === 'delta') post(widgetMessage({ type: 'delta', id: request.id, text: e.text }), origin);
+        },
+        controller.signal,
+      );
+      post(
+        widgetMessage({
+          type: 'done',
+          id: request.id,
+          tokens: stats.usageTokens ?? stats.tokens,
+          tokensPerSecond: stats.tokensPerSecond,
+          finishReason: stats.finishReason,
+        }),
+        origin,
+      );
     } catch (error) {
       const { title, detail } = deps.describeError(error);
       post(widgetMessage({ type: 'error', id: request.id, title, detail }), origin);

@@ -4,10 +4,14 @@ import type { WidgetChatMessage, WidgetReply } from '../protocol/widget-messages
 import { h, svg } from '../ui/dom.ts';
 import type { WidgetConfig } from './config.ts';
 
-const CHAT_ICON = '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z"/></svg>';
-const CLOSE_ICON = '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18"/></svg>';
-const SEND_ICON = '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M5 12h13M12 5l7 7-7 7"/></svg>';
-const MESH_ICON = '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true"><circle cx="6" cy="7" r="2.5"/><circle cx="18" cy="7" r="2.5"/><circle cx="12" cy="18" r="2.5"/><path d="M8.3 8.2l2.6 7.6M15.7 8.2l-2.6 7.6M8.5 7h7"/></svg>';
+const CHAT_ICON =
+  '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z"/></svg>';
+const CLOSE_ICON =
+  '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18"/></svg>';
+const SEND_ICON =
+  '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M5 12h13M12 5l7 7-7 7"/></svg>';
+const MESH_ICON =
+  '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true"><circle cx="6" cy="7" r="2.5"/><circle cx="18" cy="7" r="2.5"/><circle cx="12" cy="18" r="2.5"/><path d="M8.3 8.2l2.6 7.6M15.7 8.2l-2.6 7.6M8.5 7h7"/></svg>';
 
 export interface PanelActions {
   /** First open: the frame is created only when someone wants to chat. */
@@ -37,7 +41,12 @@ export class WidgetPanel {
   constructor(config: WidgetConfig, actions: PanelActions) {
     this.#config = config;
     this.#actions = actions;
-    this.#state = h('p', { class: 'state', 'data-state': 'connecting', 'data-testid': 'widget-state' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', {}, 'Connecting…'));
+    this.#state = h(
+      'p',
+      { class: 'state', 'data-state': 'connecting', 'data-testid': 'widget-state' },
+      h('span', { class: 'dot', 'aria-hidden': 'true' }),
+      h('span', {}, 'Connecting…'),
+    );
     const close = h('button', { type: 'button', class: 'close', 'aria-label': 'Close chat' }, svg(CLOSE_ICON));
     this.#log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation', tabindex: '0', 'data-testid': 'widget-log' });
     this.#log.append(h('p', { class: 'msg bot', 'data-testid': 'widget-greeting' }, config.greeting));
@@ -47,12 +56,29 @@ export class WidgetPanel {
     this.#panel = h(
       'section',
       { class: 'panel', id: 'mlw-panel', role: 'dialog', 'aria-labelledby': 'mlw-title', hidden: true, 'data-testid': 'widget-panel' },
-      h('header', { class: 'head' }, h('div', { class: 'avatar' }, svg(MESH_ICON)), h('div', { class: 'head-text' }, h('h2', { class: 'title', id: 'mlw-title' }, config.title), this.#state), close),
+      h(
+        'header',
+        { class: 'head' },
+        h('div', { class: 'avatar' }, svg(MESH_ICON)),
+        h('div', { class: 'head-text' }, h('h2', { class: 'title', id: 'mlw-title' }, config.title), this.#state),
+        close,
+      ),
       this.#log,
       composer,
       h('p', { class: 'foot', id: 'mlw-foot' }, 'Replies are written by a language model on a Mesh LLM mesh; the peers serving it see your messages.'),
     );
-    this.#launcher = h('button', { type: 'button', class: 'launcher', 'aria-expanded': 'false', 'aria-controls': 'mlw-panel', 'aria-label': `Open chat: ${config.title}`, 'data-testid': 'widget-launcher' }, svg(CHAT_ICON));
+    this.#launcher = h(
+      'button',
+      {
+        type: 'button',
+        class: 'launcher',
+        'aria-expanded': 'false',
+        'aria-controls': 'mlw-panel',
+        'aria-label': `Open chat: ${config.title}`,
+        'data-testid': 'widget-launcher',
+      },
+      svg(CHAT_ICON),
+    );
     this.element = h('div', { class: 'root' }, this.#panel, this.#launcher);
 
     this.#launcher.addEventListener('click', () => this.toggle(this.#panel.hasAttribute('hidden')));

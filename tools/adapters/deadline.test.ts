@@ -10,8 +10,11 @@ describe('withDeadline', () => {
   it('fails a load that never settles with a timeout error and releases it', async () => {
     const onGiveUp = vi.fn();
     const started = Date.now();
-    await expect(withDeadline(new Promise(() => {}), { what: 'loading m', timeoutMs: 50, onGiveUp }))
-      .rejects.toMatchObject({ name: 'AdapterError', code: 'adapter_load_timeout', message: expect.stringContaining('loading m') });
+    await expect(withDeadline(new Promise(() => {}), { what: 'loading m', timeoutMs: 50, onGiveUp })).rejects.toMatchObject({
+      name: 'AdapterError',
+      code: 'adapter_load_timeout',
+      message: expect.stringContaining('loading m'),
+    });
     expect(Date.now() - started).toBeLessThan(1000);
     expect(onGiveUp).toHaveBeenCalledOnce();
   });

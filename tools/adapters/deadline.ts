@@ -25,15 +25,29 @@ export function withDeadline<T>(work: Promise<T>, o: DeadlineOptions): Promise<T
       o.signal?.removeEventListener('abort', onAbort);
       f();
     };
-    const giveUp = (reason: unknown) => finish(() => {
-      work.catch(() => {}); // the library's own rejection comes later and means nothing now
-      o.onGiveUp?.();
-      reject(reason);
-    });
+    const giveUp = (reason: unknown) =>
+      finish(() => {
+        work.catch(() => {}); // the library's own rejection comes later and means nothing now
+        o.onGiveUp?.();
+        reject(reason);
+      });
     const onAbort = () => giveUp(o.signal!.reason);
-    const timer = limited ? setTimeout(() => giveUp(new AdapterError('adapter_load_timeout',
-      `${o.what} did not finish within ${o.timeoutMs} ms: check that the URL is reachable from this page, or allow a longer timeout`)), o.timeoutMs) : undefined;
+    const timer = limited
+      ? setTimeout(
+          () =>
+            giveUp(
+              new AdapterError(
+                'adapter_load_timeout',
+                `${o.what} did not finish within ${o.timeoutMs} ms: check that the URL is reachable from this page, or allow a longer timeout`,
+              ),
+            ),
+          o.timeoutMs,
+        )
+      : undefined;
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    work.then((v) => finish(() => resolve(v)), (e) => finish(() => reject(e)));
+    work.then(
+      (v) => finish(() => resolve(v)),
+      (e) => finish(() => reject(e)),
+    );
   });
 }

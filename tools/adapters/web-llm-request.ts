@@ -39,8 +39,15 @@ export interface WebLlmModelLocation {
  */
 export function webLlmAppConfig(loc: WebLlmModelLocation): WebLlmAppConfig {
   if (!loc.modelId) throw new AdapterError('adapter_bad_input', 'web-llm needs a model id (any name; it keys the browser cache)');
-  for (const [name, url] of [['model', loc.model], ['modelLib', loc.modelLib]] as const) {
-    if (!url) throw new AdapterError('adapter_bad_input', `web-llm needs ${name}: the URL of the ${name === 'model' ? 'MLC weights folder' : 'compiled model library (.wasm)'}`);
+  for (const [name, url] of [
+    ['model', loc.model],
+    ['modelLib', loc.modelLib],
+  ] as const) {
+    if (!url)
+      throw new AdapterError(
+        'adapter_bad_input',
+        `web-llm needs ${name}: the URL of the ${name === 'model' ? 'MLC weights folder' : 'compiled model library (.wasm)'}`,
+      );
   }
   if (loc.contextLength !== undefined && !(Number.isInteger(loc.contextLength) && loc.contextLength > 0)) {
     throw new AdapterError('adapter_bad_input', `contextLength must be a positive integer, got ${loc.contextLength}`);
@@ -70,11 +77,16 @@ export interface WebLlmSamplingFields {
 export function webLlmRequestFields(req: TextGenerateRequest): WebLlmSamplingFields {
   checkMaxTokens(req.maxTokens);
   const s = req.sampling ?? {};
-  if ((s.topK ?? 0) !== 0) throw new AdapterError('adapter_unsupported_option', `web-llm has no top-k sampling (asked for topK ${s.topK}); use topP, or another engine`);
-  if ((s.minP ?? 0) !== 0) throw new AdapterError('adapter_unsupported_option', `web-llm has no min-p sampling (asked for minP ${s.minP}); use topP, or another engine`);
+  if ((s.topK ?? 0) !== 0)
+    throw new AdapterError('adapter_unsupported_option', `web-llm has no top-k sampling (asked for topK ${s.topK}); use topP, or another engine`);
+  if ((s.minP ?? 0) !== 0)
+    throw new AdapterError('adapter_unsupported_option', `web-llm has no min-p sampling (asked for minP ${s.minP}); use topP, or another engine`);
   const penalties = (s.repeatPenalty ?? 1) !== 1 || (s.presencePenalty ?? 0) !== 0 || (s.frequencyPenalty ?? 0) !== 0;
   if (penalties && s.penaltyLastN !== undefined && s.penaltyLastN !== -1) {
-    throw new AdapterError('adapter_unsupported_option', `web-llm's penalties look at the whole output, not a window of ${s.penaltyLastN} tokens; leave penaltyLastN unset`);
+    throw new AdapterError(
+      'adapter_unsupported_option',
+      `web-llm's penalties look at the whole output, not a window of ${s.penaltyLastN} tokens; leave penaltyLastN unset`,
+    );
   }
   const f: WebLlmSamplingFields = {
     max_tokens: req.maxTokens,

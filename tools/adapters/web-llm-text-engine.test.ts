@@ -26,12 +26,32 @@ function fakeModule(o: { reload?: () => Promise<void>; pieces?: string[] } = {})
   const engine: MlcEngineLike = {
     reload: o.reload ?? (async () => {}),
     unload,
-    interruptGenerate: () => { interrupted = true; },
-    chat: { completions: { create: async (request) => { calls.push({ kind: 'chat', request }); return chunks(true); } } },
-    completions: { create: async (request) => { calls.push({ kind: 'text', request }); return chunks(false); } },
+    interruptGenerate: () => {
+      interrupted = true;
+    },
+    chat: {
+      completions: {
+        create: async (request) => {
+          calls.push({ kind: 'chat', request });
+          return chunks(true);
+        },
+      },
+    },
+    completions: {
+      create: async (request) => {
+        calls.push({ kind: 'text', request });
+        return chunks(false);
+      },
+    },
   };
-  // biome-ignore lint/correctness/noConstructorReturn: a fake `new MLCEngine()` that hands back the test's engine
-  const module: WebLlmModuleLike = { MLCEngine: class { constructor() { return engine; } } as never };
+  const module: WebLlmModuleLike = {
+    MLCEngine: class {
+      constructor() {
+        // biome-ignore lint/correctness/noConstructorReturn: a fake `new MLCEngine()` that hands back the test's engine
+        return engine;
+      }
+    } as never,
+  };
   return { module, calls, unload, engine };
 }
 
@@ -42,7 +62,9 @@ describe('WebLlmTextEngine', () => {
     const r = await collectText(e.generate({ prompt: { text: 'Say hi' }, maxTokens: 8, sampling: { temperature: 0 }, stop: ['\n'] }));
     expect(r.text).toBe('Hello!');
     expect(r.done).toMatchObject({ finishReason: 'stop', usage: { promptTokens: 7, completionTokens: 3 } });
-    expect(f.calls).toEqual([{ kind: 'text', request: expect.objectContaining({ prompt: 'Say hi', max_tokens: 8, temperature: 0, stop: ['\n'], stream: true }) }]);
+    expect(f.calls).toEqual([
+      { kind: 'text', request: expect.objectContaining({ prompt: 'Say hi', max_tokens: 8, temperature: 0, stop: ['\n'], stream: true }) },
+    ]);
     expect(e.id).toBe('m');
   });
 
@@ -70,12 +92,23 @@ describe('WebLlmTextEngine', () => {
   });
 
   it('turns load failures into typed errors and releases the engine', async () => {
-    const fetchFailed = fakeModule({ reload: async () => { throw new TypeError('Failed to fetch'); } });
-    await expect(loadWebLlmTextEngine({ ...location, module: fetchFailed.module }))
-      .rejects.toMatchObject({ name: 'AdapterError', code: 'adapter_load_failed', message: expect.stringContaining('mlc-chat-config.json') });
+    const fetchFailed = fakeModule({
+      reload: async () => {
+        throw new TypeError('Failed to fetch');
+      },
+    });
+    await expect(loadWebLlmTextEngine({ ...location, module: fetchFailed.module })).rejects.toMatchObject({
+      name: 'AdapterError',
+      code: 'adapter_load_failed',
+      message: expect.stringContaining('mlc-chat-config.json'),
+    });
     expect(fetchFailed.unload).toHaveBeenCalled();
 
-    const noGpu = fakeModule({ reload: async () => { throw Object.assign(new Error('WebGPU is not supported'), { name: 'WebGPUNotAvailableError' }); } });
+    const noGpu = fakeModule({
+      reload: async () => {
+        throw Object.assign(new Error('WebGPU is not supported'), { name: 'WebGPUNotAvailableError' });
+      },
+    });
     await expect(loadWebLlmTextEngine({ ...location, module: noGpu.module })).rejects.toMatchObject({ code: 'adapter_unsupported_environment' });
 
     const hung = fakeModule({ reload: () => new Promise(() => {}) });

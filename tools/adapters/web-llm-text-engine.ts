@@ -41,10 +41,15 @@ const ENVIRONMENT_ERRORS = new Set(['WebGPUNotAvailableError', 'WebGPUNotFoundEr
 function loadError(e: unknown, o: WebLlmTextEngineOptions): AdapterError {
   const name = e instanceof Error ? e.name : '';
   if (ENVIRONMENT_ERRORS.has(name)) {
-    return new AdapterError('adapter_unsupported_environment', `web-llm cannot run here (${describeCause(e)}); use the wllama or mesh engine in this browser`, { cause: e });
+    return new AdapterError('adapter_unsupported_environment', `web-llm cannot run here (${describeCause(e)}); use the wllama or mesh engine in this browser`, {
+      cause: e,
+    });
   }
-  return new AdapterError('adapter_load_failed',
-    `web-llm could not load "${o.modelId}" (${describeCause(e)}): check that ${o.model} serves mlc-chat-config.json and the weights (under resolve/main/ unless the URL names a /resolve/<revision>/ folder) and that ${o.modelLib} is the model library built for this model, both reachable from this page`, { cause: e });
+  return new AdapterError(
+    'adapter_load_failed',
+    `web-llm could not load "${o.modelId}" (${describeCause(e)}): check that ${o.model} serves mlc-chat-config.json and the weights (under resolve/main/ unless the URL names a /resolve/<revision>/ folder) and that ${o.modelLib} is the model library built for this model, both reachable from this page`,
+    { cause: e },
+  );
 }
 
 export async function loadWebLlmTextEngine(o: WebLlmTextEngineOptions): Promise<WebLlmTextEngine> {
@@ -56,7 +61,9 @@ export async function loadWebLlmTextEngine(o: WebLlmTextEngineOptions): Promise<
   });
   try {
     await withDeadline(engine.reload(o.modelId), {
-      what: `web-llm loading "${o.modelId}" from ${o.model}`, timeoutMs: o.timeoutMs, signal: o.signal,
+      what: `web-llm loading "${o.modelId}" from ${o.model}`,
+      timeoutMs: o.timeoutMs,
+      signal: o.signal,
       onGiveUp: () => void engine.unload().catch(() => {}), // unload() aborts the reload's downloads
     });
   } catch (e) {
@@ -91,9 +98,10 @@ export class WebLlmTextEngine implements TextEngine {
     let finished = false;
     try {
       const prompt = request.prompt;
-      const stream = 'text' in prompt
-        ? await this.engine.completions.create({ ...fields, prompt: prompt.text })
-        : await this.engine.chat.completions.create({ ...fields, messages: prompt.messages.map((m) => ({ role: m.role, content: m.content })) });
+      const stream =
+        'text' in prompt
+          ? await this.engine.completions.create({ ...fields, prompt: prompt.text })
+          : await this.engine.chat.completions.create({ ...fields, messages: prompt.messages.map((m) => ({ role: m.role, content: m.content })) });
       let produced = 0;
       let finishReason: 'stop' | 'length' | undefined;
       let usage: Usage | undefined;

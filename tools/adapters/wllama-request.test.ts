@@ -6,19 +6,47 @@ describe('wllamaSamplingParams', () => {
   it('turns every llama-server sampler off unless asked, so defaults match ours', () => {
     const p = wllamaSamplingParams({ prompt: { text: 'x' }, maxTokens: 5 });
     expect(p).toEqual({
-      max_tokens: 5, temperature: 1, top_k: 0, top_p: 1, min_p: 0, repeat_penalty: 1, repeat_last_n: 64,
-      presence_penalty: 0, frequency_penalty: 0, n_probs: 1,
+      max_tokens: 5,
+      temperature: 1,
+      top_k: 0,
+      top_p: 1,
+      min_p: 0,
+      repeat_penalty: 1,
+      repeat_last_n: 64,
+      presence_penalty: 0,
+      frequency_penalty: 0,
+      n_probs: 1,
     });
   });
 
   it('maps our sampling options, seed and stop strings', () => {
     const p = wllamaSamplingParams({
-      prompt: { text: 'x' }, maxTokens: 9, stop: ['\n\n', 'END'],
-      sampling: { temperature: 0.7, topK: 20, topP: 0.9, minP: 0.1, repeatPenalty: 1.1, penaltyLastN: 32, presencePenalty: 0.5, frequencyPenalty: 0.25, seed: 2 ** 33 + 7 },
+      prompt: { text: 'x' },
+      maxTokens: 9,
+      stop: ['\n\n', 'END'],
+      sampling: {
+        temperature: 0.7,
+        topK: 20,
+        topP: 0.9,
+        minP: 0.1,
+        repeatPenalty: 1.1,
+        penaltyLastN: 32,
+        presencePenalty: 0.5,
+        frequencyPenalty: 0.25,
+        seed: 2 ** 33 + 7,
+      },
     });
     expect(p).toMatchObject({
-      max_tokens: 9, temperature: 0.7, top_k: 20, top_p: 0.9, min_p: 0.1, repeat_penalty: 1.1, repeat_last_n: 32,
-      presence_penalty: 0.5, frequency_penalty: 0.25, stop: ['\n\n', 'END'],
+      max_tokens: 9,
+      temperature: 0.7,
+      top_k: 20,
+      top_p: 0.9,
+      min_p: 0.1,
+      repeat_penalty: 1.1,
+      repeat_last_n: 32,
+      presence_penalty: 0.5,
+      frequency_penalty: 0.25,
+      stop: ['\n\n', 'END'],
     });
     expect(p.seed).toBe(7); // llama-server's seed is a uint32
   });

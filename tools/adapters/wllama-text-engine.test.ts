@@ -23,12 +23,24 @@ function fakeModule(o: { load?: () => Promise<void> } = {}) {
   const wllama: WllamaLike = {
     loadModelFromUrl: o.load ?? (async () => {}),
     getLoadedContextInfo: () => ({ n_ctx: 512 }),
-    createCompletion: async (r) => { requests.push(r); return chunks(r); },
-    createChatCompletion: async (r) => { requests.push(r); return chunks(r); },
+    createCompletion: async (r) => {
+      requests.push(r);
+      return chunks(r);
+    },
+    createChatCompletion: async (r) => {
+      requests.push(r);
+      return chunks(r);
+    },
     exit,
   };
-  // biome-ignore lint/correctness/noConstructorReturn: a fake `new Wllama()` that hands back the test's instance
-  const module: WllamaModuleLike = { Wllama: class { constructor() { return wllama; } } as never };
+  const module: WllamaModuleLike = {
+    Wllama: class {
+      constructor() {
+        // biome-ignore lint/correctness/noConstructorReturn: a fake `new Wllama()` that hands back the test's instance
+        return wllama;
+      }
+    } as never,
+  };
   return { module, requests, exit, stops };
 }
 
@@ -69,8 +81,16 @@ describe('WllamaTextEngine', () => {
   });
 
   it('turns a failed or hung load into a typed error and frees the worker', async () => {
-    const bad = fakeModule({ load: async () => { throw new Error('Failed to fetch'); } });
-    await expect(loadWllamaTextEngine({ ...options, module: bad.module })).rejects.toMatchObject({ name: 'AdapterError', code: 'adapter_load_failed', message: expect.stringContaining('tiny.gguf') });
+    const bad = fakeModule({
+      load: async () => {
+        throw new Error('Failed to fetch');
+      },
+    });
+    await expect(loadWllamaTextEngine({ ...options, module: bad.module })).rejects.toMatchObject({
+      name: 'AdapterError',
+      code: 'adapter_load_failed',
+      message: expect.stringContaining('tiny.gguf'),
+    });
     expect(bad.exit).toHaveBeenCalled();
     const hung = fakeModule({ load: () => new Promise(() => {}) });
     await expect(loadWllamaTextEngine({ ...options, module: hung.module, timeoutMs: 30 })).rejects.toMatchObject({ code: 'adapter_load_timeout' });

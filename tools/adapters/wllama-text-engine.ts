@@ -56,20 +56,28 @@ export async function loadWllamaTextEngine(o: WllamaTextEngineOptions): Promise<
   const module = o.module ?? ((await import('@wllama/wllama/esm/index.js')) as unknown as WllamaModuleLike);
   const wllama = new module.Wllama({ default: o.wasmUrl }, { suppressNativeLog: true });
   const params: Record<string, unknown> = {
-    n_ctx: o.contextLength ?? 4096, n_gpu_layers: 0, useCache: o.useCache ?? false,
+    n_ctx: o.contextLength ?? 4096,
+    n_gpu_layers: 0,
+    useCache: o.useCache ?? false,
     progressCallback: o.onProgress ? (p: { loaded: number; total: number }) => o.onProgress!(p.loaded, p.total) : undefined,
   };
   if (o.threads !== undefined) params.n_threads = o.threads;
   const url = new URL(o.url, globalThis.location?.href).href;
   try {
     await withDeadline(wllama.loadModelFromUrl(url, params), {
-      what: `wllama loading ${url}`, timeoutMs: o.timeoutMs, signal: o.signal, onGiveUp: () => void wllama.exit().catch(() => {}),
+      what: `wllama loading ${url}`,
+      timeoutMs: o.timeoutMs,
+      signal: o.signal,
+      onGiveUp: () => void wllama.exit().catch(() => {}),
     });
   } catch (e) {
     if (e instanceof AdapterError || isAbort(e, o.signal)) throw e;
     await wllama.exit().catch(() => {});
-    throw new AdapterError('adapter_load_failed',
-      `wllama could not load ${url} (${describeCause(e)}): check that the URL serves a GGUF file from this origin or with CORS (and Cross-Origin-Resource-Policy on a cross-origin-isolated page)`, { cause: e });
+    throw new AdapterError(
+      'adapter_load_failed',
+      `wllama could not load ${url} (${describeCause(e)}): check that the URL serves a GGUF file from this origin or with CORS (and Cross-Origin-Resource-Policy on a cross-origin-isolated page)`,
+      { cause: e },
+    );
   }
   return new WllamaTextEngine(wllama, o.id ?? nameOf(url), wllama.getLoadedContextInfo().n_ctx);
 }
@@ -101,9 +109,17 @@ export class WllamaTextEngine implements TextEngine {
     let chunks: AsyncIterator<WllamaChunk> | undefined;
     try {
       const prompt = request.prompt;
-      const stream = 'text' in prompt
-        ? await this.wllama.createCompletion({ ...params, prompt: prompt.text, stream: true, abortSignal: controller.signal })
-        : await this.wllama.createChatCompletion({ ...params, messages: prompt.messages.map((m) => ({ role: m.role, content: m.content })), logprobs: true, top_logprobs: 1, stream: true, abortSignal: controller.signal });
+      const stream =
+        'text' in prompt
+          ? await this.wllama.createCompletion({ ...params, prompt: prompt.text, stream: true, abortSignal: controller.signal })
+          : await this.wllama.createChatCompletion({
+              ...params,
+              messages: prompt.messages.map((m) => ({ role: m.role, content: m.content })),
+              logprobs: true,
+              top_logprobs: 1,
+              stream: true,
+              abortSignal: controller.signal,
+            });
       chunks = stream[Symbol.asyncIterator]();
       let produced = 0;
       for (let next = await chunks.next(); !next.done; next = await chunks.next()) {

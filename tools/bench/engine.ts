@@ -45,11 +45,12 @@ const BUSY_WARN = 0.2;
 const QUIET_WAIT_MS = 5000;
 
 /** About 100 tokens of plain prose for the prefill. */
-const PROMPT = 'The old lighthouse keeper climbed the spiral stairs every evening, counting the steps as his father '
-  + 'had taught him, and at the top he trimmed the wick, polished the great lens and watched the ships pass '
-  + 'along the rocky coast. In winter the storms came from the north, and the waves broke over the harbour wall '
-  + 'while the village slept; in summer the children of the fishermen ran along the beach looking for shells, '
-  + 'and the keeper told them stories about the sea.';
+const PROMPT =
+  'The old lighthouse keeper climbed the spiral stairs every evening, counting the steps as his father ' +
+  'had taught him, and at the top he trimmed the wick, polished the great lens and watched the ships pass ' +
+  'along the rocky coast. In winter the storms came from the north, and the waves broke over the harbour wall ' +
+  'while the village slept; in summer the children of the fishermen ran along the beach looking for shells, ' +
+  'and the keeper told them stories about the sea.';
 
 async function promptTokens(modelPath: string): Promise<number[]> {
   const source = await fileSource(modelPath);
@@ -61,23 +62,37 @@ async function promptTokens(modelPath: string): Promise<number[]> {
   }
 }
 
-interface Row { name: string; speed: Speed | undefined; threads?: number; note?: string }
+interface Row {
+  name: string;
+  speed: Speed | undefined;
+  threads?: number;
+  note?: string;
+}
 
 async function webGpuRow(page: Page, modelUrl: string, tokens: number[]): Promise<Row> {
   const adapter = await page.evaluate(async () => {
-    const gpu = (navigator as { gpu?: { requestAdapter(): Promise<{ info?: { isFallbackAdapter?: boolean; description?: string; vendor?: string } } | null> } }).gpu;
+    const gpu = (navigator as { gpu?: { requestAdapter(): Promise<{ info?: { isFallbackAdapter?: boolean; description?: string; vendor?: string } } | null> } })
+      .gpu;
     const a = gpu ? await gpu.requestAdapter() : null;
     return a ? { fallback: a.info?.isFallbackAdapter === true, name: a.info?.description || a.info?.vendor || 'unknown' } : null;
   });
   if (!adapter) return { name: 'ours WebGPU', speed: undefined, note: 'skipped: no WebGPU adapter in this browser' };
-  if (adapter.fallback && !FORCE_WEBGPU) return { name: 'ours WebGPU', speed: undefined, note: `skipped: only a fallback adapter (${adapter.name}, a CPU rasteriser; --webgpu runs it anyway)` };
+  if (adapter.fallback && !FORCE_WEBGPU)
+    return { name: 'ours WebGPU', speed: undefined, note: `skipped: only a fallback adapter (${adapter.name}, a CPU rasteriser; --webgpu runs it anyway)` };
   try {
     await benchSetup(page, { modelUrl, threads: 1, backend: 'webgpu' });
     const runs = [];
     for (let r = 0; r < RUNS + 1; r++) runs.push(await benchRound(page, tokens, GEN));
     await benchTeardown(page);
     runs.shift();
-    return { name: 'ours WebGPU', speed: speedOf(runs.map((x) => x.prefill), runs.map((x) => x.decode)), note: adapter.name };
+    return {
+      name: 'ours WebGPU',
+      speed: speedOf(
+        runs.map((x) => x.prefill),
+        runs.map((x) => x.decode),
+      ),
+      note: adapter.name,
+    };
   } catch (e) {
     return { name: 'ours WebGPU', speed: undefined, note: `failed: ${(e as Error).message.split('\n')[0]}` };
   }
@@ -88,7 +103,12 @@ function mostly(xs: number[]): string {
   const counts = new Map<number, number>();
   for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
   const sorted = [...counts].sort((a, b) => b[1] - a[1]);
-  return sorted.length <= 1 ? String(sorted[0]?.[0] ?? '?') : `${sorted[0][0]} (${sorted.slice(1).map(([v, c]) => `${v} in ${c}`).join(', ')} of ${xs.length} rounds)`;
+  return sorted.length <= 1
+    ? String(sorted[0]?.[0] ?? '?')
+    : `${sorted[0][0]} (${sorted
+        .slice(1)
+        .map(([v, c]) => `${v} in ${c}`)
+        .join(', ')} of ${xs.length} rounds)`;
 }
 
 const f = (x: number | undefined, w = 9) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(1)).padStart(w);
@@ -152,12 +172,26 @@ async function main(): Promise<void> {
       const quiet = allRounds.filter((r) => !(Math.max(r.ours.other, r.wllama.other, r.native.other) > BUSY_WARN));
       const rounds = quiet.length >= 3 ? quiet : allRounds;
       const nativeRounds = rounds.map((r) => r.native);
-      const speedFor = (k: 'ours' | 'wllama' | 'native') => speedOf(rounds.map((r) => r[k].prefill), rounds.map((r) => r[k].decode));
+      const speedFor = (k: 'ours' | 'wllama' | 'native') =>
+        speedOf(
+          rounds.map((r) => r[k].prefill),
+          rounds.map((r) => r[k].decode),
+        );
       const rows: Row[] = [
-        { name: 'WASM SIMD matmul roofline', speed: speedOf([roof.prefill], [roof.decode]), threads: THREADS, note: `matmuls only, in Node; decode streams ${(roof.weightBytes / 2 ** 20).toFixed(1)} MiB of weights at ${roof.decodeGBs.toFixed(1)} GB/s (${((100 * roof.decodeGBs) / bw).toFixed(0)}% of copy bandwidth)${roofLoad > BUSY_WARN ? `; measured beside ${roofLoad.toFixed(2)} cores of other load` : ''}` },
+        {
+          name: 'WASM SIMD matmul roofline',
+          speed: speedOf([roof.prefill], [roof.decode]),
+          threads: THREADS,
+          note: `matmuls only, in Node; decode streams ${(roof.weightBytes / 2 ** 20).toFixed(1)} MiB of weights at ${roof.decodeGBs.toFixed(1)} GB/s (${((100 * roof.decodeGBs) / bw).toFixed(0)}% of copy bandwidth)${roofLoad > BUSY_WARN ? `; measured beside ${roofLoad.toFixed(2)} cores of other load` : ''}`,
+        },
         { name: 'ours CPU (worker, Chromium)', speed: speedFor('ours'), threads: ours.threads, note: `load ${ours.loadMs.toFixed(0)} ms` },
         { name: 'wllama (Chromium)', speed: speedFor('wllama'), threads: wl.threads, note: `${wllamaPrompt} prompt tokens; llama-server's own timings` },
-        { name: 'native llama.cpp (node-llama-cpp)', speed: speedFor('native'), threads: THREADS, note: `llama.cpp's own timings; best of 1 and ${THREADS} threads (prefill on ${mostly(nativeRounds.map((r) => r.prefillThreads))}, decode on ${mostly(nativeRounds.map((r) => r.decodeThreads))})` },
+        {
+          name: 'native llama.cpp (node-llama-cpp)',
+          speed: speedFor('native'),
+          threads: THREADS,
+          note: `llama.cpp's own timings; best of 1 and ${THREADS} threads (prefill on ${mostly(nativeRounds.map((r) => r.prefillThreads))}, decode on ${mostly(nativeRounds.map((r) => r.decodeThreads))})`,
+        },
       ];
       rows.push(await webGpuRow(page, `/models/${name}.gguf`, tokens));
       await page.close();
@@ -168,17 +202,26 @@ async function main(): Promise<void> {
         console.log(`${r.name.padEnd(36)} ${String(r.threads ?? '').padStart(3)}  ${f(r.speed?.prefill, 13)}  ${f(r.speed?.decode, 12)}  ${r.note ?? ''}`);
       }
       const paired = (k: 'wllama' | 'native', m: 'prefill' | 'decode') => median(rounds.map((r) => r.ours[m] / r[k][m]));
-      const ratios: Ratios = { dw: paired('wllama', 'decode'), pw: paired('wllama', 'prefill'), dn: paired('native', 'decode'), pn: paired('native', 'prefill') };
+      const ratios: Ratios = {
+        dw: paired('wllama', 'decode'),
+        pw: paired('wllama', 'prefill'),
+        dn: paired('native', 'decode'),
+        pn: paired('native', 'prefill'),
+      };
       summary.set(name, ratios);
       const perRound = (k: 'ours' | 'wllama' | 'native') => allRounds.map((r) => `${r[k].decode.toFixed(0)}${quiet.includes(r) ? '' : '*'}`).join(' ');
       console.log(`per-round decode tok/s (* loaded)  ours: ${perRound('ours')}  wllama: ${perRound('wllama')}  native: ${perRound('native')}`);
       const busy = (k: 'ours' | 'wllama' | 'native') => median(rounds.map((r) => r[k].other));
       const worst = Math.max(...rounds.flatMap((r) => [r.ours.other, r.wllama.other, r.native.other]));
-      console.log(`other processes' load while each engine ran (cores, median)  ours: ${busy('ours').toFixed(2)}  wllama: ${busy('wllama').toFixed(2)}  native: ${busy('native').toFixed(2)}`
-        + `; ${rounds === quiet ? `${quiet.length} of ${allRounds.length} rounds quiet (under ${BUSY_WARN} cores), only they count` : `only ${quiet.length} of ${allRounds.length} rounds quiet, all count`}`);
+      console.log(
+        `other processes' load while each engine ran (cores, median)  ours: ${busy('ours').toFixed(2)}  wllama: ${busy('wllama').toFixed(2)}  native: ${busy('native').toFixed(2)}` +
+          `; ${rounds === quiet ? `${quiet.length} of ${allRounds.length} rounds quiet (under ${BUSY_WARN} cores), only they count` : `only ${quiet.length} of ${allRounds.length} rounds quiet, all count`}`,
+      );
       if (worst > BUSY_WARN) {
-        console.log(`warning: other processes kept up to ${worst.toFixed(2)} cores busy during the rounds; llama.cpp (native and wllama) waits at`
-          + ' spinning barriers for every thread, so a descheduled thread stalls it and its figures drop most: rerun on a quiet machine');
+        console.log(
+          `warning: other processes kept up to ${worst.toFixed(2)} cores busy during the rounds; llama.cpp (native and wllama) waits at` +
+            ' spinning barriers for every thread, so a descheduled thread stalls it and its figures drop most: rerun on a quiet machine',
+        );
       }
       console.log(`ratios (median of per-round ratios): ${line(ratios)}`);
     }
@@ -192,7 +235,12 @@ async function main(): Promise<void> {
   console.log(`engine: ${line(q8)}`);
 }
 
-interface Ratios { dw: number; pw: number; dn: number; pn: number }
+interface Ratios {
+  dw: number;
+  pw: number;
+  dn: number;
+  pn: number;
+}
 
 function line(r: Ratios): string {
   return `decode ours/wllama=${r.dw.toFixed(2)} prefill ours/wllama=${r.pw.toFixed(2)} decode ours/native=${r.dn.toFixed(2)} prefill ours/native=${r.pn.toFixed(2)}`;

@@ -53,7 +53,11 @@ const INSTRUMENT = () => {
     if (!(k in marks)) marks[k] = performance.now();
   };
   type Snap = {
-    status: string; peerId?: string; linkTypesSeen?: string[]; peers?: { links: string[]; member: boolean; companion?: boolean }[]; rttMs?: number;
+    status: string;
+    peerId?: string;
+    linkTypesSeen?: string[];
+    peers?: { links: string[]; member: boolean; companion?: boolean }[];
+    rttMs?: number;
     stage?: { status: string; layers?: { start: number; end: number }; loadSteps?: { openMs: number; kernelsMs: number; weightsMs: number } };
     plan?: { stages: { peerId: string; layers: { start: number; end: number }; ready: boolean }[] };
   };

@@ -74,19 +74,49 @@ function timed(head: Head, tail: Tail) {
   const t = { ms: 0 };
   return {
     t,
-    head: { embed: async (ids: ArrayLike<number>) => { const s = performance.now(); try { return await head.embed(ids); } finally { t.ms += performance.now() - s; } } } satisfies Head,
-    tail: { ...tail, logits: async (h: Float32Array, n: number) => { const s = performance.now(); try { return await tail.logits(h, n); } finally { t.ms += performance.now() - s; } } } as Tail,
+    head: {
+      embed: async (ids: ArrayLike<number>) => {
+        const s = performance.now();
+        try {
+          return await head.embed(ids);
+        } finally {
+          t.ms += performance.now() - s;
+        }
+      },
+    } satisfies Head,
+    tail: {
+      ...tail,
+      logits: async (h: Float32Array, n: number) => {
+        const s = performance.now();
+        try {
+          return await tail.logits(h, n);
+        } finally {
+          t.ms += performance.now() - s;
+        }
+      },
+    } as Tail,
   };
 }
 
-interface Decode { perToken: number[]; tokens: number[]; agree: number; headPerToken: number[] }
+interface Decode {
+  perToken: number[];
+  tokens: number[];
+  agree: number;
+  headPerToken: number[];
+}
 
 /**
  * Prefills the prompt, then decodes: greedy when `forced` is absent, else feeds `forced` and counts
  * agreement. Only session.extend is timed (the argmax is not); `afterEach` runs after the prefill
  * (-1) and after each decoded token, outside the timing.
  */
-async function decode(session: InferenceSession, nVocab: number, forced?: readonly number[], headTime?: { ms: number }, afterEach?: (i: number) => Promise<void>): Promise<Decode> {
+async function decode(
+  session: InferenceSession,
+  nVocab: number,
+  forced?: readonly number[],
+  headTime?: { ms: number },
+  afterEach?: (i: number) => Promise<void>,
+): Promise<Decode> {
   const logits = await session.extend(PROMPT, { logits: 'last' });
   await afterEach?.(-1);
   let next = argmax(logits.subarray(0, nVocab));
@@ -168,20 +198,35 @@ async function openLinks(mesh: TestMesh, peers: PeerNode[], order: string[], fra
     names.push(`s${i + 1}→s${i + 2}`);
   }
   const k = order.length;
-  const route = (topology: Topology) =>
-    topology === 'star' ? order.flatMap((_, i) => [i, i]) : [0, ...Array.from({ length: k - 1 }, (_, i) => k + i), k - 1];
+  const route = (topology: Topology) => (topology === 'star' ? order.flatMap((_, i) => [i, i]) : [0, ...Array.from({ length: k - 1 }, (_, i) => k + i), k - 1]);
   const small: number[] = [];
   const frame: number[] = [];
   for (const lp of echoes) {
     for (let i = 0; i < PINGS; i++) small.push(await ping(lp, 32));
     for (let i = 0; i < PINGS; i++) frame.push(await ping(lp, frameBytes));
   }
-  const kinds = [...new Set(peers.flatMap((p) => p.snapshot().peers.filter((v) => byId.has(v.peerId)).map((v) => v.links.join('+') || 'none')))].join(', ');
+  const kinds = [
+    ...new Set(
+      peers.flatMap((p) =>
+        p
+          .snapshot()
+          .peers.filter((v) => byId.has(v.peerId))
+          .map((v) => v.links.join('+') || 'none'),
+      ),
+    ),
+  ].join(', ');
   return { echoes, names, route, rtt: median(small), rttFrame: median(frame), kinds };
 }
 
 interface Run {
-  topology: Topology; p50: number; mean: number; agree: number; headP50: number; stageP50: number; transportP50: number; forwarded: number;
+  topology: Topology;
+  p50: number;
+  mean: number;
+  agree: number;
+  headP50: number;
+  stageP50: number;
+  transportP50: number;
+  forwarded: number;
   /** Per token: the one-way latencies of the hops it took, summed (echo pings right after it). */
   latencyP50: number;
   /** The hop overhead: median over tokens of (transport − latencies) / hops. */
@@ -189,7 +234,13 @@ interface Run {
   /** Median one-way latency of a single link during this run. */
   oneWay: number;
 }
-interface Split { ways: number; runs: Run[]; joinMs: number; loadMs: number[]; links: Links }
+interface Split {
+  ways: number;
+  runs: Run[];
+  joinMs: number;
+  loadMs: number[];
+  links: Links;
+}
 
 /** Waits (briefly) for direct links between every pair of server peers, which chained stages forward on. */
 async function peerLinks(peers: PeerNode[]): Promise<void> {
@@ -218,12 +269,28 @@ async function split(mesh: TestMesh, file: ModelFile, path: string, ways: number
     await serveEcho(mesh.libp2p as unknown as Libp2pNode);
     for (const p of peers) await serveEcho(p.node!);
     const c = file.config;
-    links = await openLinks(mesh, peers, route.plan.stages.map((s) => s.peerId), 40 + 4 * c.nEmbd);
+    links = await openLinks(
+      mesh,
+      peers,
+      route.plan.stages.map((s) => s.peerId),
+      40 + 4 * c.nEmbd,
+    );
     const l = links;
     const runs: Run[] = [];
     for (const topology of TOPOLOGIES) {
       const t = timed(head, tail);
-      const session = createMeshSession({ node: mesh.companion.node, coordinator, head: t.head, tail: t.tail, nEmbd: c.nEmbd, nVocab: c.nVocab, maxPositions: c.nCtxTrain, plan: route.plan, stageTimeoutMs: 10_000, topology });
+      const session = createMeshSession({
+        node: mesh.companion.node,
+        coordinator,
+        head: t.head,
+        tail: t.tail,
+        nEmbd: c.nEmbd,
+        nVocab: c.nVocab,
+        maxPositions: c.nCtxTrain,
+        plan: route.plan,
+        stageTimeoutMs: 10_000,
+        topology,
+      });
       const hops = l.route(topology);
       const stages = () => peers.map((p) => p.snapshot().stage!);
       let before = stages();
@@ -248,9 +315,17 @@ async function split(mesh: TestMesh, file: ModelFile, path: string, ways: number
       const transport = d.perToken.map((x, i) => x - d.headPerToken[i] - stagePerToken[i]);
       const forwarded = after.reduce((sum, a, i) => sum + a.forwarded - before[i].forwarded, 0);
       runs.push({
-        topology, p50: median(d.perToken), mean: d.perToken.reduce((a, b) => a + b, 0) / GEN, agree: d.agree,
-        headP50: median(d.headPerToken), stageP50: median(stagePerToken), transportP50: median(transport), forwarded,
-        latencyP50: median(latencyPerToken), overhead: median(transport.map((x, i) => (x - latencyPerToken[i]) / hops.length)), oneWay: median(oneWay),
+        topology,
+        p50: median(d.perToken),
+        mean: d.perToken.reduce((a, b) => a + b, 0) / GEN,
+        agree: d.agree,
+        headP50: median(d.headPerToken),
+        stageP50: median(stagePerToken),
+        transportP50: median(transport),
+        forwarded,
+        latencyP50: median(latencyPerToken),
+        overhead: median(transport.map((x, i) => (x - latencyPerToken[i]) / hops.length)),
+        oneWay: median(oneWay),
       });
     }
     return { ways, runs, joinMs, loadMs: peers.map((p) => p.snapshot().stage!.loadMs ?? NaN), links: l };
@@ -262,7 +337,6 @@ async function split(mesh: TestMesh, file: ModelFile, path: string, ways: number
     for (const s of sources) await s.close();
   }
 }
-
 
 function joinLines(j: JoinSummary): string[] {
   const m = j.median.marks;
@@ -281,14 +355,23 @@ async function main(): Promise<void> {
   const compute = await computeFor('cpu');
   const file = await openModel(await fileSource(path));
   const c = file.config;
-  console.log(`mesh benchmark: ${MODEL} (${c.nLayer} layers, width ${c.nEmbd}, vocab ${c.nVocab}), ${GEN} decoded tokens per run, WASM CPU kernels (1 thread) on every peer`);
+  console.log(
+    `mesh benchmark: ${MODEL} (${c.nLayer} layers, width ${c.nEmbd}, vocab ${c.nVocab}), ${GEN} decoded tokens per run, WASM CPU kernels (1 thread) on every peer`,
+  );
   console.log('decode peers: Node, in this process, linked to the companion (head) and to each other over libp2p WebSockets + Noise + yamux on 127.0.0.1');
-  console.log('(the head embeds and computes the logits; star: the head sends to each stage in turn, 2k one-way hops per token for k stages; chain: each stage forwards to the next and the last answers the head, k + 1 hops)');
-  console.log('hop overhead = median over tokens of (token time − head embed+logits − stages\' compute − Σ one-way latency of the hops taken) / hops; latency = 32-byte echo RTT/2 on each link, pinged right after each token');
+  console.log(
+    '(the head embeds and computes the logits; star: the head sends to each stage in turn, 2k one-way hops per token for k stages; chain: each stage forwards to the next and the last answers the head, k + 1 hops)',
+  );
+  console.log(
+    "hop overhead = median over tokens of (token time − head embed+logits − stages' compute − Σ one-way latency of the hops taken) / hops; latency = 32-byte echo RTT/2 on each link, pinged right after each token",
+  );
 
   const solo = createInferenceSession(await openPipeline(file, [[0, c.nLayer]], compute), c.nEmbd, c.nVocab, { maxPositions: c.nCtxTrain });
   await decode(solo, c.nVocab); // warm-up
-  const soloRun = await decode(createInferenceSession(await openPipeline(file, [[0, c.nLayer]], compute), c.nEmbd, c.nVocab, { maxPositions: c.nCtxTrain }), c.nVocab);
+  const soloRun = await decode(
+    createInferenceSession(await openPipeline(file, [[0, c.nLayer]], compute), c.nEmbd, c.nVocab, { maxPositions: c.nCtxTrain }),
+    c.nVocab,
+  );
   const soloP50 = median(soloRun.perToken);
   console.log(`solo    decode p50 ${ms(soloP50)} ms/token (${(1000 / soloP50).toFixed(1)} tok/s)`);
 
@@ -299,14 +382,24 @@ async function main(): Promise<void> {
     for (const ways of [2, 3]) {
       const r = await split(mesh, file, path, ways, soloRun.tokens, head, tail);
       rows.push(r);
-      console.log(`${ways}-way   links ${r.links.names.join(', ')} (${r.links.kinds}): RTT p50 ${ms(r.links.rtt)} ms (32 B), ${ms(r.links.rttFrame)} ms (a ${40 + 4 * c.nEmbd}-byte frame), over ${PINGS} pings each before decoding`);
+      console.log(
+        `${ways}-way   links ${r.links.names.join(', ')} (${r.links.kinds}): RTT p50 ${ms(r.links.rtt)} ms (32 B), ${ms(r.links.rttFrame)} ms (a ${40 + 4 * c.nEmbd}-byte frame), over ${PINGS} pings each before decoding`,
+      );
       for (const run of r.runs) {
         const hops = hopsOf(run.topology, ways);
-        console.log(`${ways}-way ${run.topology.padEnd(5)} decode p50 ${ms(run.p50)} ms/token (${(1000 / run.p50).toFixed(1)} tok/s), greedy agreement with solo ${run.agree}/${GEN}, frames forwarded stage to stage ${run.forwarded}`);
-        console.log(`        p50 per token: head embed+logits ${ms(run.headP50)} ms, stages' compute ${ms(run.stageP50)} ms, the rest (links, framing) ${ms(run.transportP50)} ms over ${hops} hops, of which one-way latencies ${ms(run.latencyP50)} ms (one link: ${ms(run.oneWay)} ms)`);
-        console.log(`        hop overhead beyond the one-way latency: ${ms(run.overhead)} ms (check, vs solo: ${ms((run.p50 - soloP50) / hops - run.oneWay)} ms)`);
+        console.log(
+          `${ways}-way ${run.topology.padEnd(5)} decode p50 ${ms(run.p50)} ms/token (${(1000 / run.p50).toFixed(1)} tok/s), greedy agreement with solo ${run.agree}/${GEN}, frames forwarded stage to stage ${run.forwarded}`,
+        );
+        console.log(
+          `        p50 per token: head embed+logits ${ms(run.headP50)} ms, stages' compute ${ms(run.stageP50)} ms, the rest (links, framing) ${ms(run.transportP50)} ms over ${hops} hops, of which one-way latencies ${ms(run.latencyP50)} ms (one link: ${ms(run.oneWay)} ms)`,
+        );
+        console.log(
+          `        hop overhead beyond the one-way latency: ${ms(run.overhead)} ms (check, vs solo: ${ms((run.p50 - soloP50) / hops - run.oneWay)} ms)`,
+        );
       }
-      console.log(`        Node peers' join: ${ways} peers started → ready ${ways}-stage plan in ${(r.joinMs / 1000).toFixed(2)} s (layer loads ${r.loadMs.map((x) => `${x} ms`).join(', ')})`);
+      console.log(
+        `        Node peers' join: ${ways} peers started → ready ${ways}-stage plan in ${(r.joinMs / 1000).toFixed(2)} s (layer loads ${r.loadMs.map((x) => `${x} ms`).join(', ')})`,
+      );
     }
   } finally {
     await mesh.stop();
@@ -341,7 +434,9 @@ async function main(): Promise<void> {
   const joinS = join ? (join.joinMs / 1000).toFixed(2) : 'NaN';
   const cold3 = churn && Number.isFinite(churn.cold3S) ? churn.cold3S.toFixed(2) : 'NaN';
   const killDelay = churn && Number.isFinite(churn.killDelayMs) ? String(Math.round(churn.killDelayMs)) : 'NaN';
-  console.log(`mesh: 2way/solo=${ratio(rows[0])} 3way/solo=${ratio(rows[1])} hop_overhead_ms=${hop.toFixed(2)} join_s=${joinS} cold3_s=${cold3} kill_delay_ms=${killDelay}`);
+  console.log(
+    `mesh: 2way/solo=${ratio(rows[0])} 3way/solo=${ratio(rows[1])} hop_overhead_ms=${hop.toFixed(2)} join_s=${joinS} cold3_s=${cold3} kill_delay_ms=${killDelay}`,
+  );
   process.exit(0);
 }
 

@@ -25,7 +25,12 @@ export interface NativeBench {
   dispose(): Promise<void>;
 }
 
-interface PerfCounts { promptMs: number; promptTokens: number; evalMs: number; evalRuns: number }
+interface PerfCounts {
+  promptMs: number;
+  promptTokens: number;
+  evalMs: number;
+  evalRuns: number;
+}
 
 /** The two figures of llama_perf_context_print (both lines are printed on every call). */
 function parsePerf(lines: readonly string[]): PerfCounts {
@@ -41,14 +46,19 @@ async function nativeContext(runtime: LlamaRuntime, modelPath: string, promptTok
   const llama = await runtime.instance();
   const model = await runtime.model(modelPath);
   const context = await model.createContext({
-    contextSize: 1024, sequences: 1, threads: { ideal: threads, min: threads }, flashAttention: false, batchSize: 512,
+    contextSize: 1024,
+    sequences: 1,
+    threads: { ideal: threads, min: threads },
+    flashAttention: false,
+    batchSize: 512,
     performanceTracking: true,
   });
   const sequence = context.getSequence();
 
   /** Prints (and so resets) llama.cpp's counters, with the log level opened for the one call. */
   const perf = async (): Promise<PerfCounts | undefined> => {
-    const level = llama.logLevel, logger = llama.logger;
+    const level = llama.logLevel,
+      logger = llama.logger;
     const lines: string[] = [];
     llama.logLevel = LlamaLogLevel.info;
     llama.logger = (l, message) => {

@@ -35,7 +35,9 @@ export async function wasmRoofline(modelPath: string, threads: number, prefillTo
     const widest = Math.max(...ws.map((w) => Math.max(w.rows, w.cols)));
     const x = new Float32Array(prefillTokens * widest).map((_, i) => Math.sin(i) * 0.5);
     const out = new Float32Array(prefillTokens * widest);
-    const run = (n: number) => () => { for (const w of ws) k.matmul(out, x, w, n); };
+    const run = (n: number) => () => {
+      for (const w of ws) k.matmul(out, x, w, n);
+    };
     const dec = timeIt(run(1), 1);
     const pre = timeIt(run(prefillTokens), 1) / prefillTokens;
     const weightBytes = ws.reduce((s, w) => s + w.data.byteLength, 0);

@@ -3,32 +3,50 @@
 // timings (no page overhead counted), so the comparison leans in wllama's favour.
 import type { Page } from 'playwright-core';
 
-interface Timings { prompt_n: number; prompt_per_second: number; predicted_n: number; predicted_per_second: number }
+interface Timings {
+  prompt_n: number;
+  prompt_per_second: number;
+  predicted_n: number;
+  predicted_per_second: number;
+}
 
 /** Loads the model into a wllama instance kept on the page for wllamaRound(). */
 export async function wllamaSetup(page: Page, modelUrl: string, threads: number): Promise<{ threads: number }> {
-  return page.evaluate(async (o) => {
-    const wllamaUrl = '/wllama/index.js';
-    const { Wllama } = await import(wllamaUrl);
-    const wllama = new Wllama({ default: '/wllama/wasm/wllama.wasm' }, { suppressNativeLog: true });
-    const blob = await (await fetch(o.modelUrl)).blob();
-    await wllama.loadModel([blob], { n_ctx: 1024, n_threads: o.threads, n_gpu_layers: 0, flash_attn: false });
-    (globalThis as { benchWllama?: unknown }).benchWllama = wllama;
-    return { threads: wllama.getNumThreads() };
-  }, { modelUrl, threads });
+  return page.evaluate(
+    async (o) => {
+      const wllamaUrl = '/wllama/index.js';
+      const { Wllama } = await import(wllamaUrl);
+      const wllama = new Wllama({ default: '/wllama/wasm/wllama.wasm' }, { suppressNativeLog: true });
+      const blob = await (await fetch(o.modelUrl)).blob();
+      await wllama.loadModel([blob], { n_ctx: 1024, n_threads: o.threads, n_gpu_layers: 0, flash_attn: false });
+      (globalThis as { benchWllama?: unknown }).benchWllama = wllama;
+      return { threads: wllama.getNumThreads() };
+    },
+    { modelUrl, threads },
+  );
 }
 
 /** One completion: prompt processing and generation speed from llama-server's own timings. */
 export async function wllamaRound(page: Page, prompt: string, genTokens: number): Promise<{ prefill: number; decode: number; promptTokens: number }> {
-  const t = await page.evaluate(async (o) => {
-    const wllama = (globalThis as { benchWllama?: { createCompletion(x: object): Promise<{ timings: unknown }> } }).benchWllama!;
-    // The random-weight models emit byte-fallback tokens; wllama 3.8 fails to pass back a completion
-    // whose text is not valid UTF-8 ("Invalid typed array length"), so those 256 tokens are banned.
-    const logit_bias: Record<string, number> = {};
-    for (let id = 3; id < 259; id++) logit_bias[id] = -100;
-    const res = await wllama.createCompletion({ prompt: o.prompt, max_tokens: o.genTokens + 1, temperature: 0, ignore_eos: true, cache_prompt: false, logit_bias });
-    return res.timings as Timings;
-  }, { prompt, genTokens });
+  const t = await page.evaluate(
+    async (o) => {
+      const wllama = (globalThis as { benchWllama?: { createCompletion(x: object): Promise<{ timings: unknown }> } }).benchWllama!;
+      // The random-weight models emit byte-fallback tokens; wllama 3.8 fails to pass back a completion
+      // whose text is not valid UTF-8 ("Invalid typed array length"), so those 256 tokens are banned.
+      const logit_bias: Record<string, number> = {};
+      for (let id = 3; id < 259; id++) logit_bias[id] = -100;
+      const res = await wllama.createCompletion({
+        prompt: o.prompt,
+        max_tokens: o.genTokens + 1,
+        temperature: 0,
+        ignore_eos: true,
+        cache_prompt: false,
+        logit_bias,
+      });
+      return res.timings as Timings;
+    },
+    { prompt, genTokens },
+  );
   return { prefill: t.prompt_per_second, decode: t.predicted_per_second, promptTokens: t.prompt_n };
 }
 

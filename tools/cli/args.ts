@@ -55,9 +55,17 @@ const parseFlags = (argv: readonly string[]) =>
     allowPositionals: true,
     strict: true,
     options: {
-      model: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' }, greedy: { type: 'boolean' },
-      temperature: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, split: { type: 'string' },
-      top: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      model: { type: 'string' },
+      prompt: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      greedy: { type: 'boolean' },
+      temperature: { type: 'string' },
+      seed: { type: 'string' },
+      backend: { type: 'string' },
+      split: { type: 'string' },
+      top: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
 
@@ -79,18 +87,24 @@ export function parseCli(argv: readonly string[]): CliArgs {
   if (!isBackendName(backend)) throw new CliError(`--backend must be one of ${BACKENDS.join(', ')}, got "${backend}"`);
   const common: Common = { model: v.model, prompt: v.prompt, backend, split: v.split, json: v.json ?? false };
   if (command === 'logits') {
-    for (const f of ['max-tokens', 'greedy', 'temperature', 'seed'] as const) if (v[f] !== undefined) throw new CliError(`--${f} belongs to generate, not logits`);
+    for (const f of ['max-tokens', 'greedy', 'temperature', 'seed'] as const)
+      if (v[f] !== undefined) throw new CliError(`--${f} belongs to generate, not logits`);
     return { ...common, command, top: integer(v.top, '--top', 1) };
   }
   if (v.top !== undefined) throw new CliError('--top belongs to logits, not generate');
   let temperature: number | undefined;
   if (v.temperature !== undefined) {
     temperature = Number(v.temperature);
-    if (v.temperature.trim() === '' || !Number.isFinite(temperature) || temperature < 0) throw new CliError(`--temperature wants a number >= 0, got "${v.temperature}"`);
+    if (v.temperature.trim() === '' || !Number.isFinite(temperature) || temperature < 0)
+      throw new CliError(`--temperature wants a number >= 0, got "${v.temperature}"`);
     if (v.greedy) throw new CliError('--greedy and --temperature exclude each other');
   }
   return {
-    ...common, command, maxTokens: integer(v['max-tokens'], '--max-tokens', 0), greedy: v.greedy ?? false, temperature,
+    ...common,
+    command,
+    maxTokens: integer(v['max-tokens'], '--max-tokens', 0),
+    greedy: v.greedy ?? false,
+    temperature,
     seed: v.seed === undefined ? undefined : integer(v.seed, '--seed', 0),
   };
 }

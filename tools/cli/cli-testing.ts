@@ -9,13 +9,22 @@ import type { LogitsResult } from './run.ts';
 
 export const root = join(import.meta.dirname, '..', '..');
 
-export interface CliRun { code: number | null; stdout: string; stderr: string }
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export function cliWithEnv(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(root, 'tools/cli/main.ts'), ...args], { cwd: root, maxBuffer: 64 << 20, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [join(root, 'tools/cli/main.ts'), ...args],
+      { cwd: root, maxBuffer: 64 << 20, env: { ...process.env, ...env } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -65,7 +65,9 @@ describe('cli --backend webgpu (headless Chromium)', () => {
   it('a Chromium without a WebGPU adapter is one clear line', async () => {
     // Debian's launcher script with WebGPU and every GPU path switched off after the CLI's own flags.
     const wrapper = join(mkdtempSync(join(tmpdir(), 'cli-webgpu-')), 'chromium');
-    writeFileSync(wrapper, `#!/bin/sh\nexec ${chromiumPath} "$@" --disable-features=WebGPU,Vulkan --disable-gpu --disable-software-rasterizer\n`, { mode: 0o755 });
+    writeFileSync(wrapper, `#!/bin/sh\nexec ${chromiumPath} "$@" --disable-features=WebGPU,Vulkan --disable-gpu --disable-software-rasterizer\n`, {
+      mode: 0o755,
+    });
     const r = await cliWithEnv({ CHROMIUM_PATH: wrapper }, 'logits', '--model', model, '--prompt', 'x', '--top', '2', '--backend', 'webgpu');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/headless Chromium \(.*chromium\) has no WebGPU adapter: .*no GPU adapter was found/);

@@ -75,7 +75,8 @@ describe('cli generate', () => {
 
   it('seeded sampling repeats; without --json the text goes to stdout', async () => {
     const args = ['generate', '--model', 'tiny-llama-f32', '--prompt', 'Hi', '--max-tokens', '6', '--seed', '9'];
-    const a = await json<GenerateResult>(...args), b = await json<GenerateResult>(...args);
+    const a = await json<GenerateResult>(...args),
+      b = await json<GenerateResult>(...args);
     expect(a).toEqual(b);
     const plain = await cli(...args);
     expect(plain.code).toBe(0);
@@ -103,7 +104,18 @@ describe('cli errors', () => {
       expect(r.stderr, args.join(' ')).toMatch(message);
       expect(r.stdout).toBe('');
     }
-    const noChromium = await cliWithEnv({ CHROMIUM_PATH: join(dir, 'no-chromium') }, 'logits', '--model', model, '--prompt', 'x', '--top', '2', '--backend', 'webgpu');
+    const noChromium = await cliWithEnv(
+      { CHROMIUM_PATH: join(dir, 'no-chromium') },
+      'logits',
+      '--model',
+      model,
+      '--prompt',
+      'x',
+      '--top',
+      '2',
+      '--backend',
+      'webgpu',
+    );
     expect(noChromium.code).toBe(1);
     expect(noChromium.stderr).toMatch(/--backend webgpu runs in headless Chromium, but there is none at .*no-chromium/);
   });

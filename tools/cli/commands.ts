@@ -38,7 +38,8 @@ const DEFAULT_SAMPLING: SamplingOptions = { temperature: 0.8, topK: 40, topP: 0.
 
 export async function generateWith(engine: Engine, a: GenerateRequestArgs, onText?: (text: string) => void, timing?: GenerateTiming): Promise<GenerateResult> {
   const promptTokens = engine.tokenize(a.prompt);
-  const sampling: SamplingOptions = a.greedy ? { temperature: 0 }
+  const sampling: SamplingOptions = a.greedy
+    ? { temperature: 0 }
     : { ...DEFAULT_SAMPLING, ...(a.temperature !== undefined ? { temperature: a.temperature } : {}), seed: a.seed };
   const tokens: number[] = [];
   let text = '';

@@ -14,10 +14,14 @@ async function main(): Promise<void> {
     const timing = { loadMs: -1, prefillMs: 0, decodeTokensPerS: null as number | null };
     const result = await runGenerate(args, args.json ? undefined : (t) => process.stdout.write(t), timing);
     const s = (performance.now() - started) / 1000;
-    console.error(`${args.json ? '' : '\n'}cli: ${result.prompt_tokens.length} prompt tokens, ${result.tokens.length} generated in ${s.toFixed(2)} s (${args.backend})`);
+    console.error(
+      `${args.json ? '' : '\n'}cli: ${result.prompt_tokens.length} prompt tokens, ${result.tokens.length} generated in ${s.toFixed(2)} s (${args.backend})`,
+    );
     // Only ref and cpu run here (webgpu runs in Chromium, whose memory this process does not see).
     if (timing.loadMs >= 0) {
-      console.error(`cli: load ${timing.loadMs} ms, prefill ${timing.prefillMs} ms, decode ${timing.decodeTokensPerS ?? '-'} tokens/s, peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
+      console.error(
+        `cli: load ${timing.loadMs} ms, prefill ${timing.prefillMs} ms, decode ${timing.decodeTokensPerS ?? '-'} tokens/s, peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`,
+      );
     }
     if (args.json) console.log(JSON.stringify(result));
   } else {

@@ -15,7 +15,10 @@ export async function resolveModel(model: string): Promise<string> {
     const { MODELS, ensureModel } = await import('../models/registry.ts');
     if (MODELS.some((m) => m.name === model)) return ensureModel(model);
   }
-  throw new EngineError('engine_model_unreadable', `model ${model} is neither an existing file, an http(s) URL, nor the name of a generated test model such as tiny-llama-f32`);
+  throw new EngineError(
+    'engine_model_unreadable',
+    `model ${model} is neither an existing file, an http(s) URL, nor the name of a generated test model such as tiny-llama-f32`,
+  );
 }
 
 async function inProcess<T>(a: GenerateArgs | LogitsArgs, run: (engine: Engine, loadMs: number) => Promise<T>): Promise<T> {

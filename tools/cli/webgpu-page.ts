@@ -23,8 +23,10 @@ export async function runPageJob(job: PageJob): Promise<PageOutcome> {
       const { sharedWebGpuBackend } = await import('../../src/engine/webgpu/index.ts');
       const info = (await sharedWebGpuBackend()).info;
       const adapter = info.description + (info.fallback ? ' (fallback adapter)' : '');
-      const result = job.kind === 'logits' ? await logitsWith(engine, job.args)
-        : await generateWith(engine, job.args, job.stream && typeof cliText === 'function' ? (t) => void cliText!(t) : undefined);
+      const result =
+        job.kind === 'logits'
+          ? await logitsWith(engine, job.args)
+          : await generateWith(engine, job.args, job.stream && typeof cliText === 'function' ? (t) => void cliText!(t) : undefined);
       return { ok: true, result, adapter };
     } finally {
       await engine.close();

@@ -26,7 +26,10 @@ export async function runInChromium(
   onText?: (text: string) => void,
 ): Promise<GenerateResult | LogitsResult> {
   if (!existsSync(chromiumPath)) {
-    throw new EngineError('engine_backend_unavailable', `--backend webgpu runs in headless Chromium, but there is none at ${chromiumPath}: install Debian's chromium package (apt-get install chromium) or set CHROMIUM_PATH`);
+    throw new EngineError(
+      'engine_backend_unavailable',
+      `--backend webgpu runs in headless Chromium, but there is none at ${chromiumPath}: install Debian's chromium package (apt-get install chromium) or set CHROMIUM_PATH`,
+    );
   }
   const { chromium } = await import('playwright-core');
   const server = await startCliWebGpuServer(job.model);
@@ -35,15 +38,26 @@ export async function runInChromium(
     try {
       browser = await chromium.launch(chromiumLaunchOptions());
     } catch (e) {
-      throw new EngineError('engine_backend_unavailable', `--backend webgpu could not start headless Chromium at ${chromiumPath}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+      throw new EngineError(
+        'engine_backend_unavailable',
+        `--backend webgpu could not start headless Chromium at ${chromiumPath}: ${(e as Error).message.split('\n')[0]}`,
+        { cause: e },
+      );
     }
     const page = await browser.newPage();
     if (onText) await page.exposeFunction('cliText', (t: string) => onText(t));
     await page.goto(server.base + PAGE_PATH);
     const url = server.base + MODEL_PATH;
-    const pageJob: PageJob = job.kind === 'generate'
-      ? { kind: 'generate', url, split: job.split, stream: onText !== undefined, args: pick(job.args, ['prompt', 'maxTokens', 'greedy', 'temperature', 'seed']) }
-      : { kind: 'logits', url, split: job.split, args: pick(job.args, ['prompt', 'top']) };
+    const pageJob: PageJob =
+      job.kind === 'generate'
+        ? {
+            kind: 'generate',
+            url,
+            split: job.split,
+            stream: onText !== undefined,
+            args: pick(job.args, ['prompt', 'maxTokens', 'greedy', 'temperature', 'seed']),
+          }
+        : { kind: 'logits', url, split: job.split, args: pick(job.args, ['prompt', 'top']) };
     const outcome: PageOutcome = await page.evaluate(async (j) => {
       const { runPageJob } = await import('/tools/cli/webgpu-page.ts' as string);
       return runPageJob(j);

@@ -52,7 +52,10 @@ export function renderIcon(size: number, purpose: IconPurpose): Rgba {
   for (let py = 0; py < size; py++) {
     for (let px = 0; px < size; px++) {
       // Average premultiplied samples, then un-premultiply: edges blend instead of darkening.
-      let r = 0, g = 0, b = 0, a = 0;
+      let r = 0,
+        g = 0,
+        b = 0,
+        a = 0;
       for (let sy = 0; sy < SAMPLES; sy++) {
         for (let sx = 0; sx < SAMPLES; sx++) {
           const [cr, cg, cb, ca] = sample((px + (sx + 0.5) / SAMPLES) * scale, (py + (sy + 0.5) / SAMPLES) * scale, purpose, from, to, ink);

@@ -78,7 +78,8 @@ export function checkLayers(files: ReadonlyMap<string, string>): Violation[] {
       const to = layerOf(imported);
       if (isTestCode(imported)) violations.push({ file, imported, why: 'production code imports test code' });
       else if (to === undefined) violations.push({ file, imported, why: 'production code imports from outside src/ and workers/' });
-      else if (to !== from && !allowed.get(from)!.has(to)) violations.push({ file, imported, why: `${from} may not import ${to} (imports flow one way: see LAYER_ROWS)` });
+      else if (to !== from && !allowed.get(from)!.has(to))
+        violations.push({ file, imported, why: `${from} may not import ${to} (imports flow one way: see LAYER_ROWS)` });
     }
   }
   return violations;

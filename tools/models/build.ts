@@ -18,8 +18,15 @@ function useMoreBits(layer: number, layers: number): boolean {
 }
 
 const PURE: Record<string, number> = {
-  F32: GgmlType.F32, F16: GgmlType.F16, BF16: GgmlType.BF16, Q8_0: GgmlType.Q8_0, Q4_0: GgmlType.Q4_0,
-  Q5_0: GgmlType.Q5_0, Q4_K: GgmlType.Q4_K, Q5_K: GgmlType.Q5_K, Q6_K: GgmlType.Q6_K,
+  F32: GgmlType.F32,
+  F16: GgmlType.F16,
+  BF16: GgmlType.BF16,
+  Q8_0: GgmlType.Q8_0,
+  Q4_0: GgmlType.Q4_0,
+  Q5_0: GgmlType.Q5_0,
+  Q4_K: GgmlType.Q4_K,
+  Q5_K: GgmlType.Q5_K,
+  Q6_K: GgmlType.Q6_K,
 };
 
 /**
@@ -169,7 +176,12 @@ export function sourceTensors(spec: ModelSpec): SourceTensor[] {
     name: t.name,
     shape: t.shape,
     type: tensorType(spec, t.name, t.shape.length, t.layer, t.shape[0]),
-    values: () => new Prng(`${spec.seed}/${t.name}`).fill(t.shape.reduce((x, y) => x * y, 1), t.std, t.mean ?? 0),
+    values: () =>
+      new Prng(`${spec.seed}/${t.name}`).fill(
+        t.shape.reduce((x, y) => x * y, 1),
+        t.std,
+        t.mean ?? 0,
+      ),
   }));
 }
 
@@ -177,7 +189,10 @@ export function sourceTensors(spec: ModelSpec): SourceTensor[] {
 export function buildModel(spec: ModelSpec): GgufWriteInput {
   const vocab = loadVocab(spec.vocab);
   const tensors: GgufTensorInput[] = sourceTensors(spec).map((t) => ({
-    name: t.name, shape: t.shape, type: t.type, data: quantizeRow(t.type, t.values()),
+    name: t.name,
+    shape: t.shape,
+    type: t.type,
+    data: quantizeRow(t.type, t.values()),
   }));
   const overrides: [string, GgufMetaValue][] = [];
   if (spec.tokenizer?.eosTokenId !== undefined) overrides.push(['tokenizer.ggml.eos_token_id', gguf.u32(spec.tokenizer.eosTokenId)]);

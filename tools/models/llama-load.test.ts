@@ -8,8 +8,11 @@ import { vocabPath } from '../llama-source.ts';
 import { ensureModel, modelSpec } from './registry.ts';
 
 let llama: Promise<Llama> | undefined;
-const runtime = () => (llama ??= getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error }));
-afterAll(async () => { if (llama) await (await llama).dispose(); });
+const runtime = () =>
+  (llama ??= getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error }));
+afterAll(async () => {
+  if (llama) await (await llama).dispose();
+});
 
 /** llama.cpp's tokenizer test vectors (test-tokenizer-0 format): inputs split by a marker line, one id list per line. */
 function vectors(vocab: string): { text: string; ids: number[] }[] {

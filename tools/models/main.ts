@@ -18,5 +18,7 @@ for (const spec of specs) {
   const start = performance.now();
   const path = await ensureModel(spec.name);
   const ms = Math.round(performance.now() - start);
-  console.log(`${spec.name.padEnd(24)} ${human(spec.params).padStart(7)} params ${human(statSync(path).size, 'B').padStart(8)}  ${relative(projectRoot, path)}  (${ms} ms)`);
+  console.log(
+    `${spec.name.padEnd(24)} ${human(spec.params).padStart(7)} params ${human(statSync(path).size, 'B').padStart(8)}  ${relative(projectRoot, path)}  (${ms} ms)`,
+  );
 }

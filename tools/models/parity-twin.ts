@@ -10,7 +10,13 @@ export const BENCH_F32_PARITY = 'bench-llama-f32-parity';
 /** Path of the F32 twin in .cache/models, generated on first use (its stamp names cpu-parity.test.ts, its first user). */
 export function ensureBenchF32ParityModel(): string {
   const q8 = modelSpec('bench-llama-q8_0');
-  return ensureModelFile({ ...q8, name: BENCH_F32_PARITY, type: 'F32', fileType: FILE_TYPE_ID.F32, description: 'bench-llama-q8_0 in F32, for cpu-parity.test.ts' });
+  return ensureModelFile({
+    ...q8,
+    name: BENCH_F32_PARITY,
+    type: 'F32',
+    fileType: FILE_TYPE_ID.F32,
+    description: 'bench-llama-q8_0 in F32, for cpu-parity.test.ts',
+  });
 }
 
 export const QWEN_SHAPE_2L = 'qwen2.5-0.5b-shape-2l-q4_k_m';
@@ -22,5 +28,10 @@ export const QWEN_SHAPE_2L = 'qwen2.5-0.5b-shape-2l-q4_k_m';
  */
 export function ensureQwenShapeTwoLayerModel(): string {
   const deep = modelSpec('qwen2.5-0.5b-shape-q4_k_m');
-  return ensureModelFile({ ...deep, name: QWEN_SHAPE_2L, shape: { ...deep.shape, layers: 2 }, description: 'first two layers of qwen2.5-0.5b-shape-q4_k_m, for real-shape-parity.test.ts' });
+  return ensureModelFile({
+    ...deep,
+    name: QWEN_SHAPE_2L,
+    shape: { ...deep.shape, layers: 2 },
+    description: 'first two layers of qwen2.5-0.5b-shape-q4_k_m, for real-shape-parity.test.ts',
+  });
 }

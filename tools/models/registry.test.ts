@@ -48,63 +48,69 @@ describe('test model registry', () => {
   });
 });
 
-describe.each(['tiny-llama-q8_0', 'tiny-qwen2-f16', 'tiny-qwen3-q8_0', 'tiny-moe-f16', 'tiny-qwen2moe-f16', 'tiny-qwen3moe-f16', 'small-llama-q4_k_m'])('%s', (name) => {
-  it('has the tensors, shapes and metadata llama.cpp loads, and its parameter count', async () => {
-    const spec = modelSpec(name);
-    const { header: h } = await load(name);
-    const a = spec.arch;
-    const s = spec.shape;
-    const hd = s.embd / s.heads;
-    const meta = (k: string) => h.metadata.get(k);
-    expect(meta('general.architecture')).toBe(a);
-    expect(meta('general.file_type')).toBe(spec.fileType);
-    expect(meta(`${a}.embedding_length`)).toBe(s.embd);
-    expect(meta(`${a}.block_count`)).toBe(s.layers);
-    expect(meta(`${a}.attention.head_count`)).toBe(s.heads);
-    expect(meta(`${a}.attention.head_count_kv`)).toBe(s.kvHeads);
-    expect(meta(`${a}.feed_forward_length`)).toBe(s.ff);
-    expect(meta(`${a}.rope.dimension_count`)).toBe(hd);
-    expect(typeof meta(`${a}.attention.layer_norm_rms_epsilon`)).toBe('number');
-    const v = VOCAB_SIZE[spec.vocab];
-    expect(tensor(h, 'token_embd.weight').shape).toEqual([s.embd, v]);
-    expect(h.tensors.some((t) => t.name === 'output.weight')).toBe(!s.tiedOutput);
-    for (let l = 0; l < s.layers; l++) {
-      expect(tensor(h, `blk.${l}.attn_q.weight`).shape).toEqual([s.embd, s.embd]);
-      expect(tensor(h, `blk.${l}.attn_k.weight`).shape).toEqual([s.embd, s.kvHeads * hd]);
-      expect(tensor(h, `blk.${l}.attn_output.weight`).shape).toEqual([s.embd, s.embd]);
-      expect(tensor(h, `blk.${l}.attn_norm.weight`).type).toBe(GgmlType.F32);
-      if (a === 'qwen2' || a === 'qwen2moe') expect(tensor(h, `blk.${l}.attn_k.bias`).shape).toEqual([s.kvHeads * hd]);
-      if (s.sharedFf) {
-        expect(meta(`${a}.expert_shared_feed_forward_length`)).toBe(s.sharedFf);
-        expect(tensor(h, `blk.${l}.ffn_gate_inp_shexp.weight`)).toMatchObject({ shape: [s.embd], type: GgmlType.F32 });
-        expect(tensor(h, `blk.${l}.ffn_down_shexp.weight`).shape).toEqual([s.sharedFf, s.embd]);
+describe.each(['tiny-llama-q8_0', 'tiny-qwen2-f16', 'tiny-qwen3-q8_0', 'tiny-moe-f16', 'tiny-qwen2moe-f16', 'tiny-qwen3moe-f16', 'small-llama-q4_k_m'])(
+  '%s',
+  (name) => {
+    it('has the tensors, shapes and metadata llama.cpp loads, and its parameter count', async () => {
+      const spec = modelSpec(name);
+      const { header: h } = await load(name);
+      const a = spec.arch;
+      const s = spec.shape;
+      const hd = s.embd / s.heads;
+      const meta = (k: string) => h.metadata.get(k);
+      expect(meta('general.architecture')).toBe(a);
+      expect(meta('general.file_type')).toBe(spec.fileType);
+      expect(meta(`${a}.embedding_length`)).toBe(s.embd);
+      expect(meta(`${a}.block_count`)).toBe(s.layers);
+      expect(meta(`${a}.attention.head_count`)).toBe(s.heads);
+      expect(meta(`${a}.attention.head_count_kv`)).toBe(s.kvHeads);
+      expect(meta(`${a}.feed_forward_length`)).toBe(s.ff);
+      expect(meta(`${a}.rope.dimension_count`)).toBe(hd);
+      expect(typeof meta(`${a}.attention.layer_norm_rms_epsilon`)).toBe('number');
+      const v = VOCAB_SIZE[spec.vocab];
+      expect(tensor(h, 'token_embd.weight').shape).toEqual([s.embd, v]);
+      expect(h.tensors.some((t) => t.name === 'output.weight')).toBe(!s.tiedOutput);
+      for (let l = 0; l < s.layers; l++) {
+        expect(tensor(h, `blk.${l}.attn_q.weight`).shape).toEqual([s.embd, s.embd]);
+        expect(tensor(h, `blk.${l}.attn_k.weight`).shape).toEqual([s.embd, s.kvHeads * hd]);
+        expect(tensor(h, `blk.${l}.attn_output.weight`).shape).toEqual([s.embd, s.embd]);
+        expect(tensor(h, `blk.${l}.attn_norm.weight`).type).toBe(GgmlType.F32);
+        if (a === 'qwen2' || a === 'qwen2moe') expect(tensor(h, `blk.${l}.attn_k.bias`).shape).toEqual([s.kvHeads * hd]);
+        if (s.sharedFf) {
+          expect(meta(`${a}.expert_shared_feed_forward_length`)).toBe(s.sharedFf);
+          expect(tensor(h, `blk.${l}.ffn_gate_inp_shexp.weight`)).toMatchObject({ shape: [s.embd], type: GgmlType.F32 });
+          expect(tensor(h, `blk.${l}.ffn_down_shexp.weight`).shape).toEqual([s.sharedFf, s.embd]);
+        }
+        if (a === 'qwen3' || a === 'qwen3moe') expect(tensor(h, `blk.${l}.attn_q_norm.weight`).shape).toEqual([hd]);
+        if (s.experts) {
+          expect(meta(`${a}.expert_count`)).toBe(s.experts);
+          expect(meta(`${a}.expert_used_count`)).toBe(s.expertsUsed);
+          expect(tensor(h, `blk.${l}.ffn_gate_inp.weight`)).toMatchObject({ shape: [s.embd, s.experts], type: GgmlType.F32 });
+          expect(tensor(h, `blk.${l}.ffn_down_exps.weight`).shape).toEqual([s.ff, s.embd, s.experts]);
+          expect(tensor(h, `blk.${l}.ffn_up_exps.weight`).shape).toEqual([s.embd, s.ff, s.experts]);
+        } else {
+          expect(tensor(h, `blk.${l}.ffn_down.weight`).shape).toEqual([s.ff, s.embd]);
+        }
       }
-      if (a === 'qwen3' || a === 'qwen3moe') expect(tensor(h, `blk.${l}.attn_q_norm.weight`).shape).toEqual([hd]);
-      if (s.experts) {
-        expect(meta(`${a}.expert_count`)).toBe(s.experts);
-        expect(meta(`${a}.expert_used_count`)).toBe(s.expertsUsed);
-        expect(tensor(h, `blk.${l}.ffn_gate_inp.weight`)).toMatchObject({ shape: [s.embd, s.experts], type: GgmlType.F32 });
-        expect(tensor(h, `blk.${l}.ffn_down_exps.weight`).shape).toEqual([s.ff, s.embd, s.experts]);
-        expect(tensor(h, `blk.${l}.ffn_up_exps.weight`).shape).toEqual([s.embd, s.ff, s.experts]);
-      } else {
-        expect(tensor(h, `blk.${l}.ffn_down.weight`).shape).toEqual([s.ff, s.embd]);
-      }
-    }
-    expect(h.tensors.reduce((n, t) => n + t.elements, 0)).toBe(spec.params);
-  });
+      expect(h.tensors.reduce((n, t) => n + t.elements, 0)).toBe(spec.params);
+    });
 
-  it('carries the vocabulary GGUF’s tokenizer metadata unchanged', async () => {
-    const { header: h } = await load(name);
-    const vocab = parseGgufHeader(new Uint8Array(readFileSync(vocabPath(modelSpec(name).vocab))));
-    const keys = [...vocab.metadata.keys()].filter((k) => k.startsWith('tokenizer.'));
-    expect(keys.length).toBeGreaterThan(5);
-    for (const k of keys) expect(h.metadata.get(k), k).toEqual(vocab.metadata.get(k));
-  });
-});
+    it('carries the vocabulary GGUF’s tokenizer metadata unchanged', async () => {
+      const { header: h } = await load(name);
+      const vocab = parseGgufHeader(new Uint8Array(readFileSync(vocabPath(modelSpec(name).vocab))));
+      const keys = [...vocab.metadata.keys()].filter((k) => k.startsWith('tokenizer.'));
+      expect(keys.length).toBeGreaterThan(5);
+      for (const k of keys) expect(h.metadata.get(k), k).toEqual(vocab.metadata.get(k));
+    });
+  },
+);
 
 describe('weights', () => {
   it('are deterministic: building twice gives the same bytes', () => {
-    const hash = () => createHash('sha256').update(encodeGguf(buildModel(modelSpec('tiny-moe-f16')))).digest('hex');
+    const hash = () =>
+      createHash('sha256')
+        .update(encodeGguf(buildModel(modelSpec('tiny-moe-f16'))))
+        .digest('hex');
     expect(hash()).toBe(hash());
   });
 
@@ -172,7 +178,13 @@ describe('Qwen2.5-0.5B shape, Q4_K_M', () => {
       // ffn_down's rows are 4864 = 19 super-blocks: no fallback.
       expect(type(`blk.${l}.ffn_down.weight`, [4864, 896], l), `layer ${l}`).toBe(more.includes(l) ? 'Q6_K' : 'Q4_K');
     }
-    for (const [n, shape] of [['attn_q', [896, 896]], ['attn_k', [896, 128]], ['attn_output', [896, 896]], ['ffn_gate', [896, 4864]], ['ffn_up', [896, 4864]]] as const) {
+    for (const [n, shape] of [
+      ['attn_q', [896, 896]],
+      ['attn_k', [896, 128]],
+      ['attn_output', [896, 896]],
+      ['ffn_gate', [896, 4864]],
+      ['ffn_up', [896, 4864]],
+    ] as const) {
       expect(type(`blk.3.${n}.weight`, [...shape], 3)).toBe('Q5_0');
     }
     expect(type('blk.3.attn_q.bias', [896], 3)).toBe('F32');

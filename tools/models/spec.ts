@@ -47,7 +47,16 @@ export interface ModelSpec {
 export const VOCAB_SIZE: Record<VocabName, number> = { 'llama-spm': 32000, qwen2: 151936 };
 
 export const FILE_TYPE_ID: Record<ModelFileType, number> = {
-  F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q5_0: 8, Q4_K: 14, Q4_K_M: 15, Q5_K: 16, Q6_K: 18, BF16: 32,
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q8_0: 7,
+  Q5_0: 8,
+  Q4_K: 14,
+  Q4_K_M: 15,
+  Q5_K: 16,
+  Q6_K: 18,
+  BF16: 32,
 };
 
 export function headDim(s: ModelShape): number {

@@ -8,7 +8,16 @@ import { sourceTensors } from '../models/build.ts';
 import { ensureModel, modelSpec } from '../models/registry.ts';
 import { quantizeWithLlamaCpp } from './quant-ref.ts';
 
-const MODELS = ['tiny-llama-f16', 'tiny-llama-bf16', 'tiny-llama-q8_0', 'tiny-llama-q4_0', 'tiny-llama-q5_0', 'small-llama-q4_k', 'small-llama-q5_k', 'small-llama-q4_k_m'];
+const MODELS = [
+  'tiny-llama-f16',
+  'tiny-llama-bf16',
+  'tiny-llama-q8_0',
+  'tiny-llama-q4_0',
+  'tiny-llama-q5_0',
+  'small-llama-q4_k',
+  'small-llama-q5_k',
+  'small-llama-q4_k_m',
+];
 
 describe.each(MODELS)('%s', (name) => {
   it('stores every layer tensor exactly as llama.cpp quantizes its weights', async () => {

@@ -25,7 +25,10 @@ function testRows(length: number): { label: string; row: Float32Array }[] {
   add('half-step grid (rounding ties)', () => (Math.floor(rng.uniform() * 33) - 16) * 0.5);
   add('small integers', () => Math.floor(rng.uniform() * 16) - 8);
   add('tiny + normal blocks', (i) => ((i >> 5) % 2 ? 1e-9 * rng.normal() : rng.normal()));
-  add('skewed', () => { const v = rng.normal(); return v > 0 ? v * v * v : v * 0.1; });
+  add('skewed', () => {
+    const v = rng.normal();
+    return v > 0 ? v * v * v : v * 0.1;
+  });
   add('ramp', (i) => i / length - 0.5);
   add('block sign flips', (i) => ((i >> 4) % 2 ? 1 : -1) * (0.5 + rng.uniform()));
   for (let r = 0; r < 40; r++) {
@@ -38,16 +41,42 @@ function testRows(length: number): { label: string; row: Float32Array }[] {
 
 /** Values only the float formats see: subnormals, overflow to infinity, infinities. */
 function floatEdgeRow(): Float32Array {
-  return new Float32Array([1e-40, -1e-40, 5.96e-8, 2.98e-8, 6.1e-5, 65504, 65519, 65520, 1e6, -1e6, Infinity, -Infinity,
-    3.4e38, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 1 + 2 ** -8, 1 + 3 * 2 ** -8, -0, 0, 1e-45]);
+  return new Float32Array([
+    1e-40,
+    -1e-40,
+    5.96e-8,
+    2.98e-8,
+    6.1e-5,
+    65504,
+    65519,
+    65520,
+    1e6,
+    -1e6,
+    Infinity,
+    -Infinity,
+    3.4e38,
+    1 + 2 ** -11,
+    1 + 3 * 2 ** -11,
+    1 + 2 ** -8,
+    1 + 3 * 2 ** -8,
+    -0,
+    0,
+    1e-45,
+  ]);
 }
 
 const TYPES = [GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
 
 /** Worst-case relative RMS error of dequantize(quantize(x)) on normal rows. */
 const RMS_BOUND: Record<number, number> = {
-  [GgmlType.F16]: 5e-4, [GgmlType.BF16]: 4e-3, [GgmlType.Q8_0]: 0.008, [GgmlType.Q4_0]: 0.12,
-  [GgmlType.Q5_0]: 0.06, [GgmlType.Q4_K]: 0.11, [GgmlType.Q5_K]: 0.055, [GgmlType.Q6_K]: 0.03,
+  [GgmlType.F16]: 5e-4,
+  [GgmlType.BF16]: 4e-3,
+  [GgmlType.Q8_0]: 0.008,
+  [GgmlType.Q4_0]: 0.12,
+  [GgmlType.Q5_0]: 0.06,
+  [GgmlType.Q4_K]: 0.11,
+  [GgmlType.Q5_K]: 0.055,
+  [GgmlType.Q6_K]: 0.03,
 };
 
 function rms(x: ArrayLike<number>): number {
@@ -62,7 +91,10 @@ describe('quantizers are byte-identical to llama.cpp quantize_row_*_ref', () => 
     it(name, () => {
       const cases = [...testRows(256), ...testRows(1024)];
       if (type === GgmlType.F16 || type === GgmlType.BF16) cases.push({ label: 'float edges', row: floatEdgeRow() });
-      const expected = quantizeWithLlamaCpp(name, cases.map((c) => c.row));
+      const expected = quantizeWithLlamaCpp(
+        name,
+        cases.map((c) => c.row),
+      );
       let offset = 0;
       for (const { label, row } of cases) {
         const ours = quantizeRow(type, row);

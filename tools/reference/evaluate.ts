@@ -39,7 +39,10 @@ function readNext(out: { next: { logits?: Map<Token, number>; token?: Token | nu
   if (map.size !== n) throw new ReferenceHarnessError('reference_inconsistent', `llama.cpp returned ${map.size} logits, expected the whole vocabulary (${n})`);
   const logits = denseLogits(map, n);
   if (logits.some((x) => !Number.isFinite(x))) {
-    throw new ReferenceHarnessError('reference_inconsistent', 'llama.cpp produced a non-finite logit (or a gap in the vocabulary): the model weights are broken');
+    throw new ReferenceHarnessError(
+      'reference_inconsistent',
+      'llama.cpp produced a non-finite logit (or a gap in the vocabulary): the model weights are broken',
+    );
   }
   return { logits, sampled: out.next.token };
 }
@@ -55,10 +58,14 @@ function greedyStep(next: NextToken, topK: number): GreedyStep {
 
 export async function evaluateReference(model: LlamaModel, prompt: string, s: EvaluateSettings, nodeLlamaCpp: string): Promise<ReferenceResult> {
   const promptTokens = tokenizePrompt(model, prompt, s.parseSpecial);
-  if (promptTokens.length === 0) throw new ReferenceHarnessError('reference_bad_options', 'the prompt tokenizes to nothing (and the model adds no BOS): give a non-empty prompt');
+  if (promptTokens.length === 0)
+    throw new ReferenceHarnessError('reference_bad_options', 'the prompt tokenizes to nothing (and the model adds no BOS): give a non-empty prompt');
   const needed = promptTokens.length + s.greedySteps;
   if (s.contextSize !== undefined && needed > s.contextSize) {
-    throw new ReferenceHarnessError('reference_context_overflow', `prompt (${promptTokens.length} tokens) plus ${s.greedySteps} greedy steps exceed the context size ${s.contextSize}: raise contextSize or shorten the prompt`);
+    throw new ReferenceHarnessError(
+      'reference_context_overflow',
+      `prompt (${promptTokens.length} tokens) plus ${s.greedySteps} greedy steps exceed the context size ${s.contextSize}: raise contextSize or shorten the prompt`,
+    );
   }
   const context = await model.createContext({
     contextSize: s.contextSize ?? Math.max(needed, 16),
@@ -81,8 +88,14 @@ export async function evaluateReference(model: LlamaModel, prompt: string, s: Ev
       positions,
       greedy,
       settings: {
-        topK: s.topK, greedySteps: s.greedySteps, contextSize: context.contextSize, kvCacheType: s.kvCacheType,
-        parseSpecial: s.parseSpecial, threads: s.threads, nVocab, nodeLlamaCpp,
+        topK: s.topK,
+        greedySteps: s.greedySteps,
+        contextSize: context.contextSize,
+        kvCacheType: s.kvCacheType,
+        parseSpecial: s.parseSpecial,
+        threads: s.threads,
+        nVocab,
+        nodeLlamaCpp,
       },
     };
   } finally {
@@ -90,11 +103,17 @@ export async function evaluateReference(model: LlamaModel, prompt: string, s: Ev
   }
 }
 
-async function greedyContinuation(model: LlamaModel, sequence: LlamaContextSequence, promptTokens: number[], s: EvaluateSettings, nVocab: number): Promise<GreedyStep[]> {
+async function greedyContinuation(
+  model: LlamaModel,
+  sequence: LlamaContextSequence,
+  promptTokens: number[],
+  s: EvaluateSettings,
+  nVocab: number,
+): Promise<GreedyStep[]> {
   const greedy: GreedyStep[] = [];
   if (s.greedySteps === 0) return greedy;
   await sequence.clearHistory();
-  const input = promptTokens.map((t, i) => (i === promptTokens.length - 1 ? withLogits(t) : t as Token));
+  const input = promptTokens.map((t, i) => (i === promptTokens.length - 1 ? withLogits(t) : (t as Token)));
   let out = (await sequence.controlledEvaluate(input)).at(-1);
   for (;;) {
     const step = greedyStep(readNext(out, nVocab), s.topK);

@@ -42,8 +42,10 @@ function usePortableVariants(): void {
   const bins = join(source, 'bins', 'linux-x64');
   const copyBins = join(portablePackage, 'bins', 'linux-x64');
   const wanted = readdirSync(bins).filter((f) => !VARIANTS_LEFT_OUT.some((v) => f.includes(`-${v}.`)));
-  const fresh = existsSync(copyBins) && readFileSync(join(source, 'package.json'), 'utf8') === readFileSync(join(portablePackage, 'package.json'), 'utf8')
-    && readdirSync(copyBins).sort().join() === [...wanted].sort().join();
+  const fresh =
+    existsSync(copyBins) &&
+    readFileSync(join(source, 'package.json'), 'utf8') === readFileSync(join(portablePackage, 'package.json'), 'utf8') &&
+    readdirSync(copyBins).sort().join() === [...wanted].sort().join();
   if (!fresh) {
     rmSync(portablePackage, { recursive: true, force: true });
     mkdirSync(copyBins, { recursive: true });
@@ -84,7 +86,10 @@ export class LlamaRuntime {
       variantChoice = this.cpuVariant;
       if (variantChoice === 'portable') usePortableVariants();
     } else if (variantChoice !== this.cpuVariant) {
-      throw new ReferenceHarnessError('reference_load_failed', `this process already loaded llama.cpp with the ${variantChoice} CPU variant; run ${this.cpuVariant} in another process`);
+      throw new ReferenceHarnessError(
+        'reference_load_failed',
+        `this process already loaded llama.cpp with the ${variantChoice} CPU variant; run ${this.cpuVariant} in another process`,
+      );
     }
     this.llama ??= getLlama({
       gpu: false,
@@ -98,8 +103,11 @@ export class LlamaRuntime {
       },
     }).catch((cause: unknown) => {
       this.llama = undefined;
-      throw new ReferenceHarnessError('reference_load_failed',
-        `node-llama-cpp could not load its prebuilt CPU binary (${String(cause)}): reinstall with npm ci so @node-llama-cpp/linux-x64 is present`, { cause });
+      throw new ReferenceHarnessError(
+        'reference_load_failed',
+        `node-llama-cpp could not load its prebuilt CPU binary (${String(cause)}): reinstall with npm ci so @node-llama-cpp/linux-x64 is present`,
+        { cause },
+      );
     });
     return this.llama;
   }
@@ -110,7 +118,9 @@ export class LlamaRuntime {
     try {
       stat = statSync(modelPath);
     } catch (cause) {
-      throw new ReferenceHarnessError('reference_model_missing', `model file ${modelPath} does not exist: run npm run models, or pass an existing GGUF`, { cause });
+      throw new ReferenceHarnessError('reference_model_missing', `model file ${modelPath} does not exist: run npm run models, or pass an existing GGUF`, {
+        cause,
+      });
     }
     const key = `${modelPath}\0${stat.size}\0${stat.mtimeMs}`;
     let model = this.models.get(key);
@@ -122,14 +132,26 @@ export class LlamaRuntime {
     try {
       return await model;
     } catch (cause) {
-      throw new ReferenceHarnessError('reference_load_failed', `llama.cpp could not load ${modelPath} (${String(cause)}): the GGUF is corrupt or uses something this llama.cpp build does not support`, { cause });
+      throw new ReferenceHarnessError(
+        'reference_load_failed',
+        `llama.cpp could not load ${modelPath} (${String(cause)}): the GGUF is corrupt or uses something this llama.cpp build does not support`,
+        { cause },
+      );
     }
   }
 
   async dispose(): Promise<void> {
-    for (const model of this.models.values()) await model.then((m) => m.dispose(), () => undefined);
+    for (const model of this.models.values())
+      await model.then(
+        (m) => m.dispose(),
+        () => undefined,
+      );
     this.models.clear();
-    if (this.llama) await this.llama.then((l) => l.dispose(), () => undefined);
+    if (this.llama)
+      await this.llama.then(
+        (l) => l.dispose(),
+        () => undefined,
+      );
     this.llama = undefined;
   }
 }

@@ -37,7 +37,14 @@ describe('topKLogprobs', () => {
 
 describe('denseLogits', () => {
   it('places each logit at its token id', () => {
-    const dense = denseLogits(new Map([[2, 0.5], [0, -1], [1, 3]]), 3);
+    const dense = denseLogits(
+      new Map([
+        [2, 0.5],
+        [0, -1],
+        [1, 3],
+      ]),
+      3,
+    );
     expect(Array.from(dense)).toEqual([-1, 3, 0.5]);
   });
 });

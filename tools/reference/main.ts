@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { disposeReferenceRuntime, referenceRun } from './reference.ts';
 import type { KvCacheType } from './types.ts';
 
-const usage = 'usage: npm run reference -- --model FILE|NAME --prompt TEXT [--top K] [--greedy N] [--context N] [--kv F32|F16] [--threads N] [--no-parse-special] [--no-cache]';
+const usage =
+  'usage: npm run reference -- --model FILE|NAME --prompt TEXT [--top K] [--greedy N] [--context N] [--kv F32|F16] [--threads N] [--no-parse-special] [--no-cache]';
 
 /** A test-model name (from tools/models/registry.ts) becomes its generated file; a path stays a path. */
 async function resolveModel(model: string): Promise<string> {
@@ -25,9 +26,17 @@ function int(value: string | undefined, name: string, fallback: number | undefin
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      model: { type: 'string' }, prompt: { type: 'string' }, top: { type: 'string' }, greedy: { type: 'string' },
-      context: { type: 'string' }, threads: { type: 'string' }, kv: { type: 'string' }, 'no-parse-special': { type: 'boolean' }, 'no-cache': { type: 'boolean' },
-      json: { type: 'boolean' }, help: { type: 'boolean' },
+      model: { type: 'string' },
+      prompt: { type: 'string' },
+      top: { type: 'string' },
+      greedy: { type: 'string' },
+      context: { type: 'string' },
+      threads: { type: 'string' },
+      kv: { type: 'string' },
+      'no-parse-special': { type: 'boolean' },
+      'no-cache': { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
     },
   });
   if (values.help || !values.model || values.prompt === undefined) {
@@ -48,7 +57,9 @@ async function main(): Promise<void> {
     noCache: values['no-cache'],
   });
   await disposeReferenceRuntime();
-  console.error(`reference: ${result.promptTokens.length} prompt tokens, ${result.greedy.length} greedy steps in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+  console.error(
+    `reference: ${result.promptTokens.length} prompt tokens, ${result.greedy.length} greedy steps in ${((performance.now() - started) / 1000).toFixed(2)} s`,
+  );
   console.log(JSON.stringify(result));
 }
 

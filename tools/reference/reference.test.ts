@@ -36,10 +36,15 @@ describe('referenceRun on tiny-llama-f32', () => {
 
   it('matches the probabilities llama.cpp computes itself, which sum to 1 over the whole vocabulary', async () => {
     const model = await runtime.model(modelPath);
-    const context = await model.createContext({ contextSize: 64, threads: 1, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
+    const context = await model.createContext({
+      contextSize: 64,
+      threads: 1,
+      flashAttention: false,
+      experimentalKvCacheKeyType: 'F32',
+      experimentalKvCacheValueType: 'F32',
+    });
     try {
-      const out = await context.getSequence().controlledEvaluate(
-        result.promptTokens.map((t) => [t as Token, { generateNext: { probabilities: true } }]));
+      const out = await context.getSequence().controlledEvaluate(result.promptTokens.map((t) => [t as Token, { generateNext: { probabilities: true } }]));
       out.forEach((o, i) => {
         const probs = o?.next.probabilities;
         expect(probs?.size).toBe(result.settings.nVocab);
@@ -92,7 +97,13 @@ describe('referenceRun on tiny-llama-f32', () => {
   it('appends greedy tokens that teacher-forced evaluation scores the same way', async () => {
     // Feeding prompt + greedy tokens back through the teacher-forced path must reproduce each step's argmax.
     const model = await runtime.model(modelPath);
-    const context = await model.createContext({ contextSize: 64, threads: 1, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
+    const context = await model.createContext({
+      contextSize: 64,
+      threads: 1,
+      flashAttention: false,
+      experimentalKvCacheKeyType: 'F32',
+      experimentalKvCacheValueType: 'F32',
+    });
     try {
       const tokens = [...result.promptTokens, ...result.greedy.slice(0, -1).map((g) => g.token)];
       const out = await context.getSequence().controlledEvaluate(tokens.map((t) => [t as Token, { generateNext: { token: true } }]));
@@ -144,7 +155,8 @@ describe('reference errors', () => {
 
   it('refuses bad options and a context too small for the question', async () => {
     await expect(referenceRun({ modelPath, prompt: 'x', topK: 0 }, runtime)).rejects.toMatchObject({ code: 'reference_bad_options' });
-    await expect(referenceRun({ modelPath, prompt, greedySteps: 4, contextSize: 8, noCache: true }, runtime))
-      .rejects.toMatchObject({ code: 'reference_context_overflow' });
+    await expect(referenceRun({ modelPath, prompt, greedySteps: 4, contextSize: 8, noCache: true }, runtime)).rejects.toMatchObject({
+      code: 'reference_context_overflow',
+    });
   });
 });

@@ -14,12 +14,14 @@ function settingsOf(o: ReferenceOptions): EvaluateSettings {
   const topK = o.topK ?? 5;
   const greedySteps = o.greedySteps ?? 0;
   if (!Number.isInteger(topK) || topK < 1) throw new ReferenceHarnessError('reference_bad_options', `topK must be a positive integer, got ${topK}`);
-  if (!Number.isInteger(greedySteps) || greedySteps < 0) throw new ReferenceHarnessError('reference_bad_options', `greedySteps must be a non-negative integer, got ${greedySteps}`);
+  if (!Number.isInteger(greedySteps) || greedySteps < 0)
+    throw new ReferenceHarnessError('reference_bad_options', `greedySteps must be a non-negative integer, got ${greedySteps}`);
   if (o.contextSize !== undefined && (!Number.isInteger(o.contextSize) || o.contextSize < 1)) {
     throw new ReferenceHarnessError('reference_bad_options', `contextSize must be a positive integer, got ${o.contextSize}`);
   }
   const kvCacheType = o.kvCacheType ?? 'F32';
-  if (kvCacheType !== 'F32' && kvCacheType !== 'F16') throw new ReferenceHarnessError('reference_bad_options', `kvCacheType must be F32 or F16, got ${String(kvCacheType)}`);
+  if (kvCacheType !== 'F32' && kvCacheType !== 'F16')
+    throw new ReferenceHarnessError('reference_bad_options', `kvCacheType must be F32 or F16, got ${String(kvCacheType)}`);
   const threads = o.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) throw new ReferenceHarnessError('reference_bad_options', `threads must be a positive integer, got ${threads}`);
   return { topK, greedySteps, contextSize: o.contextSize, kvCacheType, parseSpecial: o.parseSpecial ?? true, threads };
@@ -34,7 +36,13 @@ export async function referenceRun(options: ReferenceOptions, runtime?: LlamaRun
   const rt = runtime ?? (shared ??= new LlamaRuntime());
   const version = nodeLlamaCppVersion();
   const key = existsSync(options.modelPath)
-    ? cacheKey(options.modelPath, { prompt: options.prompt, ...settings, contextSize: settings.contextSize ?? null, version, variantsLeftOut: VARIANTS_LEFT_OUT })
+    ? cacheKey(options.modelPath, {
+        prompt: options.prompt,
+        ...settings,
+        contextSize: settings.contextSize ?? null,
+        version,
+        variantsLeftOut: VARIANTS_LEFT_OUT,
+      })
     : undefined;
   if (key && !options.noCache) {
     const hit = readCached(key);

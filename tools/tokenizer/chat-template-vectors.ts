@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { llamaCppSource } from '../llama-source.ts';
 
 export interface ChatTemplateCase {
-  name: string; template: string; expected: string; bosToken: string; eosToken: string;
+  name: string;
+  template: string;
+  expected: string;
+  bosToken: string;
+  eosToken: string;
 }
 
 /** The conversation every case renders (main_automated_tests). */
@@ -57,9 +61,10 @@ export function readChatTemplateCases(): ChatTemplateCase[] {
     const plain = field('expected_output');
     if (name === undefined || template === undefined || plain === undefined) continue;
     const jinja = field('expected_output_jinja') ?? '';
-    const within = (v: string | undefined, key: string) => (body.includes(`/* .${key}= */`) ? v ?? '' : '');
+    const within = (v: string | undefined, key: string) => (body.includes(`/* .${key}= */`) ? (v ?? '') : '');
     cases.push({
-      name, template,
+      name,
+      template,
       expected: (jinja || plain).replaceAll('\r\n', '\n'),
       bosToken: within(field('bos_token'), 'bos_token'),
       eosToken: within(field('eos_token'), 'eos_token'),

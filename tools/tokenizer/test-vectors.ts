@@ -4,7 +4,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseGgufHeader } from '../../src/gguf/reader.ts';
 import { vocabPath } from '../llama-source.ts';
 
-export interface TokenizerVector { text: string; ids: number[] }
+export interface TokenizerVector {
+  text: string;
+  ids: number[];
+}
 
 export function vocabMetadata(name: string) {
   return parseGgufHeader(new Uint8Array(readFileSync(vocabPath(name)))).metadata;
@@ -22,9 +25,12 @@ export function readVectors(name: string): TokenizerVector[] {
   if (outLines[outLines.length - 1] === '') outLines.pop();
   const sep = '\n__ggml_vocab_test__\n';
   const inputs: string[] = [];
-  for (let pos = 0; pos < raw.length;) {
+  for (let pos = 0; pos < raw.length; ) {
     const next = raw.indexOf(sep, pos);
-    if (next < 0) { inputs.push(raw.slice(pos)); break; }
+    if (next < 0) {
+      inputs.push(raw.slice(pos));
+      break;
+    }
     inputs.push(raw.slice(pos, next));
     pos = next + sep.length;
   }

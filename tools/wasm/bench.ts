@@ -14,17 +14,25 @@ const opt = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const TYPES = opt('types', 'Q8_0,F16,Q4_0,Q5_0,Q4_K,Q5_K,Q6_K,BF16,F32').split(',').map((n) => (GgmlType as Record<string, number>)[n]);
+const TYPES = opt('types', 'Q8_0,F16,Q4_0,Q5_0,Q4_K,Q5_K,Q6_K,BF16,F32')
+  .split(',')
+  .map((n) => (GgmlType as Record<string, number>)[n]);
 const PREFILL = Number(opt('prefill', '64'));
 const SECONDS = Number(opt('seconds', '0.5'));
 const THREADS = opt('threads', '1,2').split(',').map(Number);
 
 // The bench-llama shape (tools/models/registry.ts): width 512, 8 layers, 8 heads / 4 KV heads, FFN 1536, vocab 32000.
 const LAYER: [string, number, number][] = [
-  ['attn_q', 512, 512], ['attn_k', 256, 512], ['attn_v', 256, 512], ['attn_output', 512, 512],
-  ['ffn_gate', 1536, 512], ['ffn_up', 1536, 512], ['ffn_down', 512, 1536],
+  ['attn_q', 512, 512],
+  ['attn_k', 256, 512],
+  ['attn_v', 256, 512],
+  ['attn_output', 512, 512],
+  ['ffn_gate', 1536, 512],
+  ['ffn_up', 1536, 512],
+  ['ffn_down', 512, 1536],
 ];
-const LAYERS = 8, VOCAB = 32000;
+const LAYERS = 8,
+  VOCAB = 32000;
 
 function model(type: number): WeightMatrix[] {
   const ws: WeightMatrix[] = [];
@@ -37,8 +45,11 @@ function model(type: number): WeightMatrix[] {
 
 /** One forward's worth of matmuls over n tokens; returns seconds. */
 function forward(k: Kernels, ws: WeightMatrix[], n: number, seconds?: number): number {
-  const x = randomArray(7, n * 1536), out = new Float32Array(n * VOCAB);
-  return timeIt(() => { for (const w of ws) k.matmul(out, x, w, n); }, seconds ?? SECONDS);
+  const x = randomArray(7, n * 1536),
+    out = new Float32Array(n * VOCAB);
+  return timeIt(() => {
+    for (const w of ws) k.matmul(out, x, w, n);
+  }, seconds ?? SECONDS);
 }
 
 const fmt = (v: number, d = 2) => v.toFixed(d).padStart(8);
@@ -58,6 +69,8 @@ for (const type of TYPES) {
     const pre = forward(wasm, ws, PREFILL) / PREFILL;
     wasm.dispose();
     const refCol = Number.isNaN(ref) || threads !== THREADS[0] ? '' : fmt(1 / ref, 2);
-    console.log(`${ggmlTypeName(type).padEnd(8)} ${String(wasm.threads).padStart(3)} | ${fmt(1 / dec, 1)}      ${fmt(flops / dec / 1e9)} ${fmt(bytes / dec / 1e9)}    ${fmt((100 * bytes) / dec / 1e9 / bw, 0)}% | ${fmt(1 / pre, 1)}     ${fmt(flops / pre / 1e9)} | ${refCol}`);
+    console.log(
+      `${ggmlTypeName(type).padEnd(8)} ${String(wasm.threads).padStart(3)} | ${fmt(1 / dec, 1)}      ${fmt(flops / dec / 1e9)} ${fmt(bytes / dec / 1e9)}    ${fmt((100 * bytes) / dec / 1e9 / bw, 0)}% | ${fmt(1 / pre, 1)}     ${fmt(flops / pre / 1e9)} | ${refCol}`,
+    );
   }
 }

@@ -14,15 +14,31 @@ export const SOURCE_DIR = fileURLToPath(new URL('../../src/kernels/wasm/c/', imp
 
 /** The compiler flags; a change here changes the binaries, so the check test catches stale builds. */
 const FLAGS = [
-  '--target=wasm32', '-msimd128', '-O3', '-nostdlib', '-ffreestanding', '-Wall', '-Werror',
-  '-Wl,--no-entry', '-Wl,--import-memory', '-Wl,--export=__heap_base', '-Wl,-z,stack-size=65536',
+  '--target=wasm32',
+  '-msimd128',
+  '-O3',
+  '-nostdlib',
+  '-ffreestanding',
+  '-Wall',
+  '-Werror',
+  '-Wl,--no-entry',
+  '-Wl,--import-memory',
+  '-Wl,--export=__heap_base',
+  '-Wl,-z,stack-size=65536',
   '-Wl,--strip-all',
 ];
 
 /** The two builds: the threaded one imports a shared memory and lets each worker set its own stack. */
 export const VARIANTS = {
   'kernels.wasm': [],
-  'kernels-threads.wasm': ['-matomics', '-mbulk-memory', '-mmutable-globals', '-Wl,--shared-memory', '-Wl,--max-memory=4294967296', '-Wl,--export=__stack_pointer'],
+  'kernels-threads.wasm': [
+    '-matomics',
+    '-mbulk-memory',
+    '-mmutable-globals',
+    '-Wl,--shared-memory',
+    '-Wl,--max-memory=4294967296',
+    '-Wl,--export=__stack_pointer',
+  ],
 } as const;
 export type Variant = keyof typeof VARIANTS;
 
@@ -43,7 +59,9 @@ export function toolchainAvailable(): boolean {
 
 /** Compiles the C sources and returns the module bytes. */
 export function buildKernels(variant: Variant): Uint8Array {
-  const sources = readdirSync(SOURCE_DIR).filter((f) => f.endsWith('.c')).sort();
+  const sources = readdirSync(SOURCE_DIR)
+    .filter((f) => f.endsWith('.c'))
+    .sort();
   const dir = mkdtempSync(join(tmpdir(), 'wasm-kernels-'));
   try {
     const out = join(dir, 'kernels.wasm');

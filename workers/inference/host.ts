@@ -9,8 +9,16 @@ import { openModel } from '../../src/engine/model.ts';
 import { openStage, type StageSession } from '../../src/engine/stage.ts';
 import { EngineWorkerError, wire, wireSync } from '../../src/engine/worker-errors.ts';
 import {
-  ENGINE_WORKER_PROTOCOL, type EngineWorkerApi, type LoadProgress, type WorkerGenerateEvent, type WorkerGenerateRequest,
-  type WorkerLoadOptions, type WorkerLogitsWanted, type WorkerModelInfo, type WorkerModelInput, type WorkerTokenLogprob,
+  ENGINE_WORKER_PROTOCOL,
+  type EngineWorkerApi,
+  type LoadProgress,
+  type WorkerGenerateEvent,
+  type WorkerGenerateRequest,
+  type WorkerLoadOptions,
+  type WorkerLogitsWanted,
+  type WorkerModelInfo,
+  type WorkerModelInput,
+  type WorkerTokenLogprob,
 } from '../../src/protocol/engine-worker.ts';
 import { currentEnvironment, pickBackend, type Environment } from './backend-choice.ts';
 import { countingSource, openWorkerSource } from './progress-source.ts';
@@ -87,7 +95,9 @@ export class InferenceHost implements EngineWorkerApi {
       await this.unloadNow(); // one model per worker: its memory goes before the next one's arrives
       const { backend, threads } = pickBackend(options.backend, options.threads, this.env);
       if (options.stage && options.split) throw new EngineWorkerError('worker_bad_request', 'give either stage (one layer range) or split, not both');
-      const report = (p: LoadProgress) => { void Promise.resolve(onProgress?.(p)).catch(() => {}); };
+      const report = (p: LoadProgress) => {
+        void Promise.resolve(onProgress?.(p)).catch(() => {});
+      };
       const opened = await openWorkerSource(input, signal);
       const source = countingSource(opened.source, report);
       try {
@@ -97,7 +107,9 @@ export class InferenceHost implements EngineWorkerApi {
         signal.throwIfAborted();
         this.loaded = loaded;
         // Awaited (one round trip per load), so 'ready' reaches the page before the load call's reply.
-        await Promise.resolve(onProgress?.({ phase: 'ready', bytesLoaded: Math.min(source.bytesLoaded, source.size ?? Infinity), bytesTotal: source.size })).catch(() => {});
+        await Promise.resolve(
+          onProgress?.({ phase: 'ready', bytesLoaded: Math.min(source.bytesLoaded, source.size ?? Infinity), bytesTotal: source.size }),
+        ).catch(() => {});
         return loaded.info;
       } catch (e) {
         await opened.close();
@@ -106,23 +118,65 @@ export class InferenceHost implements EngineWorkerApi {
     });
   }
 
-  private info(backend: WorkerModelInfo['backend'], threads: number, c: Engine['config'], maxPositions: number, ranges: WorkerModelInfo['ranges'], stageOnly: boolean): WorkerModelInfo {
+  private info(
+    backend: WorkerModelInfo['backend'],
+    threads: number,
+    c: Engine['config'],
+    maxPositions: number,
+    ranges: WorkerModelInfo['ranges'],
+    stageOnly: boolean,
+  ): WorkerModelInfo {
     return {
-      arch: c.arch, nLayer: c.nLayer, nEmbd: c.nEmbd, nVocab: c.nVocab, nCtxTrain: c.nCtxTrain, maxPositions,
-      backend, threads, ranges, stageOnly,
+      arch: c.arch,
+      nLayer: c.nLayer,
+      nEmbd: c.nEmbd,
+      nVocab: c.nVocab,
+      nCtxTrain: c.nCtxTrain,
+      maxPositions,
+      backend,
+      threads,
+      ranges,
+      stageOnly,
       crossOriginIsolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
     };
   }
 
-  private async loadEngine(source: Parameters<typeof Engine.load>[0], o: WorkerLoadOptions, backend: WorkerModelInfo['backend'], threads: number, closeSource: () => Promise<void>, signal: AbortSignal): Promise<Loaded> {
+  private async loadEngine(
+    source: Parameters<typeof Engine.load>[0],
+    o: WorkerLoadOptions,
+    backend: WorkerModelInfo['backend'],
+    threads: number,
+    closeSource: () => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<Loaded> {
     const engine = await Engine.load(source, {
-      backend, threads, split: o.split, maxPositions: o.maxPositions, kvPrecision: o.kvPrecision, batchSize: o.batchSize, signal,
+      backend,
+      threads,
+      split: o.split,
+      maxPositions: o.maxPositions,
+      kvPrecision: o.kvPrecision,
+      batchSize: o.batchSize,
+      signal,
     });
     const info = this.info(backend, threads, engine.config, engine.maxPositions, engine.ranges, false);
-    return { kind: 'engine', engine, info, close: async () => { await engine.close(); await closeSource(); } };
+    return {
+      kind: 'engine',
+      engine,
+      info,
+      close: async () => {
+        await engine.close();
+        await closeSource();
+      },
+    };
   }
 
-  private async loadStage(source: Parameters<typeof openModel>[0], o: WorkerLoadOptions, backend: WorkerModelInfo['backend'], threads: number, closeSource: () => Promise<void>): Promise<Loaded> {
+  private async loadStage(
+    source: Parameters<typeof openModel>[0],
+    o: WorkerLoadOptions,
+    backend: WorkerModelInfo['backend'],
+    threads: number,
+    closeSource: () => Promise<void>,
+  ): Promise<Loaded> {
     const compute = await computeFor(backend, { threads });
     let destroyStage: (() => void) | undefined;
     const dispose = () => {
@@ -139,7 +193,10 @@ export class InferenceHost implements EngineWorkerApi {
       const kvPrecision = o.kvPrecision ?? 'f32';
       const only: StageOnly = {
         createSession: () => stage.createSession({ maxPositions, kvPrecision }),
-        close: async () => { dispose(); await closeSource(); },
+        close: async () => {
+          dispose();
+          await closeSource();
+        },
       };
       const gpu = (compute.stages as { info?: { description: string; fallback: boolean; shaderF16: boolean } } | undefined)?.info;
       const info: WorkerModelInfo = {
@@ -169,7 +226,8 @@ export class InferenceHost implements EngineWorkerApi {
   private engine(): Engine {
     const l = this.loaded;
     if (!l) throw new EngineWorkerError('worker_no_model', 'no model is loaded in the inference worker: call load() first');
-    if (l.kind !== 'engine') throw new EngineWorkerError('worker_wrong_role', 'this worker hosts one layer range (stage) only: tokenizing, generating and scoring need a whole model');
+    if (l.kind !== 'engine')
+      throw new EngineWorkerError('worker_wrong_role', 'this worker hosts one layer range (stage) only: tokenizing, generating and scoring need a whole model');
     return l.engine;
   }
 
@@ -205,7 +263,10 @@ export class InferenceHost implements EngineWorkerApi {
       const l = this.loaded;
       if (!l) throw new EngineWorkerError('worker_no_model', 'no model is loaded in the inference worker: call load() first');
       const id = this.nextSession++;
-      this.sessions.set(id, l.kind === 'engine' ? { kind: 'engine', s: l.engine.createSession() } : { kind: 'stage', s: l.stage.createSession(), nEmbd: l.info.nEmbd });
+      this.sessions.set(
+        id,
+        l.kind === 'engine' ? { kind: 'engine', s: l.engine.createSession() } : { kind: 'stage', s: l.stage.createSession(), nEmbd: l.info.nEmbd },
+      );
       return id;
     });
   }
@@ -224,7 +285,8 @@ export class InferenceHost implements EngineWorkerApi {
         if (input instanceof Float32Array) throw new EngineWorkerError('worker_bad_request', 'a whole-model session extends by token ids, not hidden states');
         out = await s.s.extend(input, { logits, signal });
       } else {
-        if (!(input instanceof Float32Array)) throw new EngineWorkerError('worker_bad_request', 'a stage session extends by hidden states (a Float32Array of nTokens × nEmbd)');
+        if (!(input instanceof Float32Array))
+          throw new EngineWorkerError('worker_bad_request', 'a stage session extends by hidden states (a Float32Array of nTokens × nEmbd)');
         signal.throwIfAborted();
         out = await s.s.extend(input, input.length / s.nEmbd);
       }

@@ -38,18 +38,22 @@ function bridgeWith(pages: BridgeClient[], acceptMs = 3000): ApiBridge {
   const byId = new Map(pages.map((p) => [p.id, p]));
   return new ApiBridge({
     clients: { get: async (id) => byId.get(id), matchAll: async () => pages },
-    acceptMs, askMs: 20,
+    acceptMs,
+    askMs: 20,
     errorResponse: (error, request) => errorResponse(error, speaks(request)),
   });
 }
 
-const chat = (stream: boolean, signal?: AbortSignal) => new Request('http://app.test/v1/chat/completions', {
-  method: 'POST', headers: { 'content-type': 'application/json' }, signal,
-  body: JSON.stringify({ model: TEST_MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 32, stream }),
-});
+const chat = (stream: boolean, signal?: AbortSignal) =>
+  new Request('http://app.test/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    signal,
+    body: JSON.stringify({ model: TEST_MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 32, stream }),
+  });
 
 describe('service worker ⇄ page /v1 bridge', () => {
-  it('asks pages once after a restart, then streams a page\'s answer through piece by piece', async () => {
+  it("asks pages once after a restart, then streams a page's answer through piece by piece", async () => {
     const p = page('a');
     const bridge = bridgeWith([p]);
     expect(await bridge.served()).toEqual([]);
@@ -63,7 +67,8 @@ describe('service worker ⇄ page /v1 bridge', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const reader = res.body!.getReader();
-    let text = '', reads = 0;
+    let text = '',
+      reads = 0;
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
@@ -71,12 +76,16 @@ describe('service worker ⇄ page /v1 bridge', () => {
       text += new TextDecoder().decode(value);
     }
     expect(reads).toBeGreaterThan(3);
-    const content = text.split('\n\n').filter((f) => f.startsWith('data: {')).map((f) => JSON.parse(f.slice(6)).choices[0]?.delta?.content ?? '').join('');
+    const content = text
+      .split('\n\n')
+      .filter((f) => f.startsWith('data: {'))
+      .map((f) => JSON.parse(f.slice(6)).choices[0]?.delta?.content ?? '')
+      .join('');
     expect(content).toBe(direct.choices[0].message.content);
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
   });
 
-  it('stops the page\'s generation when the client goes away', async () => {
+  it("stops the page's generation when the client goes away", async () => {
     const bridge = bridgeWith([page('a')]);
     bridge.onServer('a', { v: SW_PROTOCOL_VERSION, type: 'api-server', models: await providers.served() });
     const controller = new AbortController();
@@ -92,7 +101,7 @@ describe('service worker ⇄ page /v1 bridge', () => {
     expect(call.yielded).toBeLessThan(8);
   });
 
-  it('answers in the protocol\'s shape when the serving page closed or does not acknowledge', async () => {
+  it("answers in the protocol's shape when the serving page closed or does not acknowledge", async () => {
     const gone = bridgeWith([]);
     gone.onServer('closed', { v: SW_PROTOCOL_VERSION, type: 'api-server', models: [{ id: TEST_MODEL, priority: 50, from: 'tab' }] });
     const res = await gone.serve(chat(false));
@@ -102,14 +111,27 @@ describe('service worker ⇄ page /v1 bridge', () => {
 
     const frozen = bridgeWith([page('f', { silent: true })], 50);
     frozen.onServer('f', { v: SW_PROTOCOL_VERSION, type: 'api-server', models: [{ id: TEST_MODEL, priority: 50, from: 'tab' }] });
-    const anthropic = await frozen.serve(new Request('http://app.test/v1/messages', { method: 'POST', body: JSON.stringify({ model: TEST_MODEL, max_tokens: 4, messages: [{ role: 'user', content: 'Hi' }] }) }));
+    const anthropic = await frozen.serve(
+      new Request('http://app.test/v1/messages', {
+        method: 'POST',
+        body: JSON.stringify({ model: TEST_MODEL, max_tokens: 4, messages: [{ role: 'user', content: 'Hi' }] }),
+      }),
+    );
     expect(anthropic.status).toBe(503);
     expect(await anthropic.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
   });
 
   it('sends a request to the most recent page serving its model', async () => {
     const hits: string[] = [];
-    const spy = (id: string): BridgeClient => ({ id, postMessage: (m, t) => { if (isApiRequestMessage(m)) { hits.push(id); void answer(providers, m, t![0] as MessagePort); } } });
+    const spy = (id: string): BridgeClient => ({
+      id,
+      postMessage: (m, t) => {
+        if (isApiRequestMessage(m)) {
+          hits.push(id);
+          void answer(providers, m, t![0] as MessagePort);
+        }
+      },
+    });
     const bridge = bridgeWith([spy('old'), spy('new'), spy('other')]);
     const mine = await providers.served();
     bridge.onServer('old', { v: SW_PROTOCOL_VERSION, type: 'api-server', models: mine });

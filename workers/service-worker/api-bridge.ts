@@ -6,8 +6,14 @@
 import type { LocalApi } from '../../src/client/page-api.ts';
 import { ApiError } from '../../src/protocol/api-error.ts';
 import {
-  isApiReplyMessage, SW_PROTOCOL_VERSION, type ApiAbortMessage, type ApiReplyMessage, type ApiRequestMessage,
-  type ApiServerMessage, type ApiServerQuery, type ServedModel,
+  isApiReplyMessage,
+  SW_PROTOCOL_VERSION,
+  type ApiAbortMessage,
+  type ApiReplyMessage,
+  type ApiRequestMessage,
+  type ApiServerMessage,
+  type ApiServerQuery,
+  type ServedModel,
 } from '../../src/protocol/service-worker-messages.ts';
 
 /** The part of a window client and of `clients` the bridge uses (tests pass fakes). */
@@ -86,7 +92,13 @@ export class ApiBridge implements LocalApi {
       if (answer) return answer;
       this.#servers.delete(id); // did not acknowledge: frozen or gone
     }
-    return this.#o.errorResponse(new ApiError('unavailable', 'the tab that ran this model has closed or stopped answering; open the app and choose "Use in this tab" again, then retry', { code: 'no_model_available', retryAfter: 5 }), request);
+    return this.#o.errorResponse(
+      new ApiError('unavailable', 'the tab that ran this model has closed or stopped answering; open the app and choose "Use in this tab" again, then retry', {
+        code: 'no_model_available',
+        retryAfter: 5,
+      }),
+      request,
+    );
   }
 
   #byRecency(): [string, Server][] {
@@ -102,7 +114,10 @@ export class ApiBridge implements LocalApi {
       if (pages.length === 0) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.#o.askMs ?? 300);
-        this.#heard = () => { clearTimeout(timer); resolve(); };
+        this.#heard = () => {
+          clearTimeout(timer);
+          resolve();
+        };
         for (const page of pages) page.postMessage(query);
       });
       this.#heard = undefined;
@@ -116,7 +131,14 @@ export class ApiBridge implements LocalApi {
     const port = channel.port1;
     const headers: [string, string][] = [];
     request.headers.forEach((value, name) => headers.push([name, value]));
-    const message: ApiRequestMessage = { v: SW_PROTOCOL_VERSION, type: 'api-request', method: request.method, url: request.url, headers, body: body?.slice(0) ?? null };
+    const message: ApiRequestMessage = {
+      v: SW_PROTOCOL_VERSION,
+      type: 'api-request',
+      method: request.method,
+      url: request.url,
+      headers,
+      body: body?.slice(0) ?? null,
+    };
     const abort = () => {
       const m: ApiAbortMessage = { v: SW_PROTOCOL_VERSION, type: 'api-abort' };
       port.postMessage(m);
@@ -131,7 +153,10 @@ export class ApiBridge implements LocalApi {
         clearTimeout(timer);
         resolve(r);
       };
-      const timer = setTimeout(() => { port.close(); settle(undefined); }, this.#o.acceptMs ?? 3000);
+      const timer = setTimeout(() => {
+        port.close();
+        settle(undefined);
+      }, this.#o.acceptMs ?? 3000);
       request.signal.addEventListener('abort', abort, { once: true });
       const finish = () => {
         request.signal.removeEventListener('abort', abort);
@@ -146,8 +171,13 @@ export class ApiBridge implements LocalApi {
             return;
           case 'api-head': {
             const stream = new ReadableStream<Uint8Array>({
-              start: (c) => { controller = c; },
-              cancel: () => { abort(); finish(); },
+              start: (c) => {
+                controller = c;
+              },
+              cancel: () => {
+                abort();
+                finish();
+              },
             });
             settle(new Response(request.method === 'HEAD' ? null : stream, { status: m.status, statusText: m.statusText, headers: m.headers }));
             return;

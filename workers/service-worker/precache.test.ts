@@ -9,7 +9,10 @@ describe('planInstall', () => {
   it('copies the files an older cache holds with the same hash and fetches only the rest', () => {
     const older = new Map([['mesh-shell-1', { [u('')]: 'h-index-1', [u('assets/a.js')]: 'h-a', [u('icons/i.png')]: 'h-i', [u('assets/gone.js')]: 'h-g' }]]);
     const plan = planInstall(wanted, older);
-    expect([...plan.copy]).toEqual([[u('assets/a.js'), 'mesh-shell-1'], [u('icons/i.png'), 'mesh-shell-1']]);
+    expect([...plan.copy]).toEqual([
+      [u('assets/a.js'), 'mesh-shell-1'],
+      [u('icons/i.png'), 'mesh-shell-1'],
+    ]);
     expect(plan.fetch).toEqual([u(''), u('assets/new.js')]);
   });
 

@@ -30,7 +30,19 @@ export const shapeOf = (path: string): Shape => (path.startsWith('/v1/messages')
 /** Values that are wrong for the field at hand (null is "absent" for optional fields, so not here). */
 const WRONG: Record<string, unknown[]> = {
   model: [1, true, [], {}, ''],
-  messages: ['hi', 5, {}, [], [1], [null], [{}], [{ role: 'user' }], [{ role: 'user', content: 7 }], [{ role: 'user', content: [{ type: 'text' }] }], [{ role: 'user', content: [{ type: 'image_url' }] }]],
+  messages: [
+    'hi',
+    5,
+    {},
+    [],
+    [1],
+    [null],
+    [{}],
+    [{ role: 'user' }],
+    [{ role: 'user', content: 7 }],
+    [{ role: 'user', content: [{ type: 'text' }] }],
+    [{ role: 'user', content: [{ type: 'image_url' }] }],
+  ],
   max_tokens: [-1, 0, 1.5, '16', 1e12, 2 ** 53, true, [], {}],
   max_completion_tokens: [-7, 0, 'x', 1e15],
   temperature: [-0.1, 5, 'hot', [], {}],
@@ -53,7 +65,25 @@ const WRONG: Record<string, unknown[]> = {
   echo: ['yes', 1],
 };
 const FIELDS: Record<string, string[]> = {
-  '/v1/chat/completions': ['model', 'messages', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'top_k', 'min_p', 'stream', 'stop', 'seed', 'n', 'tools', 'tool_choice', 'stream_options', 'logprobs', 'top_logprobs'],
+  '/v1/chat/completions': [
+    'model',
+    'messages',
+    'max_tokens',
+    'max_completion_tokens',
+    'temperature',
+    'top_p',
+    'top_k',
+    'min_p',
+    'stream',
+    'stop',
+    'seed',
+    'n',
+    'tools',
+    'tool_choice',
+    'stream_options',
+    'logprobs',
+    'top_logprobs',
+  ],
   '/v1/completions': ['model', 'prompt', 'max_tokens', 'temperature', 'top_p', 'stream', 'stop', 'seed', 'n', 'logprobs', 'echo'],
   '/v1/messages': ['model', 'messages', 'max_tokens', 'temperature', 'top_p', 'top_k', 'stream', 'stop_sequences', 'system', 'tools', 'tool_choice'],
   '/v1/messages/count_tokens': ['model', 'messages', 'system', 'tools'],
@@ -76,16 +106,26 @@ export function malformedCases(model: string, maxBody: number): MalformedCase[] 
   const GOOD = goodBodies(model);
   const out: MalformedCase[] = [];
   let seed = 12345;
-  const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
   for (const [path, good] of Object.entries(GOOD)) {
     const shape = shapeOf(path);
     const add = (name: string, c: Omit<MalformedCase, 'name' | 'shape' | 'path'>) => out.push({ name: `${path} ${name}`, path, shape, ...c });
-    const post = (body: string | Uint8Array<ArrayBuffer> | Record<string, unknown>, headers: Record<string, string> = {}) =>
-      ({ method: 'POST', headers: { ...JSON_TYPE, ...headers }, body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body) });
+    const post = (body: string | Uint8Array<ArrayBuffer> | Record<string, unknown>, headers: Record<string, string> = {}) => ({
+      method: 'POST',
+      headers: { ...JSON_TYPE, ...headers },
+      body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+    });
     const text = JSON.stringify(good);
     // bad JSON: truncations, garbage, non-objects
-    for (let i = 0; i < 6; i++) { const cut = 1 + rand(text.length - 2); add(`truncated at ${cut}`, post(text.slice(0, cut))); }
-    for (const raw of ['', ' ', 'null', '[]', '42', '"text"', '{model:1}', "{'a':1}", '{"a":1,}', '\u0000\u0001', 'true']) add(`body ${JSON.stringify(raw)}`, post(raw));
+    for (let i = 0; i < 6; i++) {
+      const cut = 1 + rand(text.length - 2);
+      add(`truncated at ${cut}`, post(text.slice(0, cut)));
+    }
+    for (const raw of ['', ' ', 'null', '[]', '42', '"text"', '{model:1}', "{'a':1}", '{"a":1,}', '\u0000\u0001', 'true'])
+      add(`body ${JSON.stringify(raw)}`, post(raw));
     add('invalid UTF-8', post(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])));
     // wrong content types
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
@@ -97,7 +137,8 @@ export function malformedCases(model: string, maxBody: number): MalformedCase[] 
     // missing required fields
     for (const field of REQUIRED[path]) add(`missing ${field}`, post({ ...good, [field]: undefined }));
     // wrong types and out-of-range values, field by field
-    for (const field of FIELDS[path]) for (const value of WRONG[field]) add(`${field}=${JSON.stringify(value)?.slice(0, 40)}`, post({ ...good, [field]: value }));
+    for (const field of FIELDS[path])
+      for (const value of WRONG[field]) add(`${field}=${JSON.stringify(value)?.slice(0, 40)}`, post({ ...good, [field]: value }));
     // unknown model, invalid roles
     add('unknown model', post({ ...good, model: 'no-such-model' }));
     if (path !== '/v1/completions') {

@@ -15,16 +15,19 @@ export interface SseFrame {
 }
 
 export function parseSse(text: string): SseFrame[] {
-  return text.split('\n\n').filter((f) => f.trim() !== '').map((frame) => {
-    let event: string | null = null;
-    const data: string[] = [];
-    for (const line of frame.split('\n')) {
-      if (line.startsWith('event: ')) event = line.slice(7);
-      else if (line.startsWith('data: ')) data.push(line.slice(6));
-      else throw new Error(`unexpected SSE line ${JSON.stringify(line)}`);
-    }
-    return { event, data: data.join('\n') };
-  });
+  return text
+    .split('\n\n')
+    .filter((f) => f.trim() !== '')
+    .map((frame) => {
+      let event: string | null = null;
+      const data: string[] = [];
+      for (const line of frame.split('\n')) {
+        if (line.startsWith('event: ')) event = line.slice(7);
+        else if (line.startsWith('data: ')) data.push(line.slice(6));
+        else throw new Error(`unexpected SSE line ${JSON.stringify(line)}`);
+      }
+      return { event, data: data.join('\n') };
+    });
 }
 
 /** Reads frames as they arrive; leaving the loop early cancels the body, as a client that hangs up. */

@@ -71,14 +71,24 @@ export class ScriptedProvider implements ModelProvider {
   async generate(request: GenerateRequest): Promise<Generation> {
     const tokens = this.options.script?.(request.promptTokens) ?? this.replyTokens();
     let finish!: () => void;
-    const log: GenerateLog = { request, yielded: 0, stoppedEarly: false, finished: new Promise((r) => { finish = r; }) };
+    const log: GenerateLog = {
+      request,
+      yielded: 0,
+      stoppedEarly: false,
+      finished: new Promise((r) => {
+        finish = r;
+      }),
+    };
     this.calls.push(log);
     const delay = this.options.delayMs ?? 0;
     async function* run(): AsyncGenerator<number> {
       try {
         for (const t of tokens.slice(0, request.maxTokens)) {
           if (delay) await new Promise((r) => setTimeout(r, delay));
-          if (request.signal.aborted) { log.stoppedEarly = true; return; }
+          if (request.signal.aborted) {
+            log.stoppedEarly = true;
+            return;
+          }
           const logprob = -(log.yielded + 1) / 10;
           request.logprobs?.onToken({ token: t, logprob, top: [{ id: t, logprob }].slice(0, request.logprobs.top) });
           log.yielded++;
@@ -89,6 +99,12 @@ export class ScriptedProvider implements ModelProvider {
         finish();
       }
     }
-    return { servedBy: this.options.servedBy ?? [{ peer: 'peer-a', layers: [0, 1] }, { peer: 'peer-b', layers: [1, 2] }], tokens: run() };
+    return {
+      servedBy: this.options.servedBy ?? [
+        { peer: 'peer-a', layers: [0, 1] },
+        { peer: 'peer-b', layers: [1, 2] },
+      ],
+      tokens: run(),
+    };
   }
 }

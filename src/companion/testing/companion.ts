@@ -40,7 +40,13 @@ export class RecordingProvider implements ModelProvider {
   async generate(request: GenerateRequest): Promise<Generation> {
     const generation = await this.inner.generate(request);
     let done!: () => void;
-    const log: GenerationLog = { request, yielded: 0, finished: new Promise((resolve) => { done = resolve; }) };
+    const log: GenerationLog = {
+      request,
+      yielded: 0,
+      finished: new Promise((resolve) => {
+        done = resolve;
+      }),
+    };
     this.calls.push(log);
     async function* tokens(): AsyncGenerator<number> {
       try {
@@ -75,7 +81,10 @@ export async function startTestCompanion(config: Partial<CompanionConfig> = {}, 
     { persistKey: false, models: [served], provider, ...options },
   );
   return {
-    companion, served, provider, text: await provider.modelText(COMPANION_TEST_MODEL),
+    companion,
+    served,
+    provider,
+    text: await provider.modelText(COMPANION_TEST_MODEL),
     async stop() {
       await companion.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -102,6 +111,10 @@ export async function greedyChat(t: TestCompanion, messages: { role: string; con
   }
   const stream = new TokenTextStream(tokenizer);
   const eog = tokens.length > 0 && tokenizer.isEog(tokens.at(-1)!);
-  const text = tokens.filter((id) => !tokenizer.isEog(id)).map((id) => stream.push(id)).join('') + stream.flush();
+  const text =
+    tokens
+      .filter((id) => !tokenizer.isEog(id))
+      .map((id) => stream.push(id))
+      .join('') + stream.flush();
   return { promptTokens: prompt.length, completionTokens: tokens.length, text, eog };
 }

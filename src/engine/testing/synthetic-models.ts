@@ -31,8 +31,13 @@ export interface SynthOptions {
 
 export function synthModelBytes(o: SynthOptions = {}): Uint8Array {
   const arch = o.arch ?? 'llama';
-  const nLayer = o.nLayer ?? 3, nEmbd = o.nEmbd ?? 32, nHead = o.nHead ?? 4, nHeadKv = o.nHeadKv ?? 2;
-  const nFf = o.nFf ?? 64, nVocab = o.nVocab ?? 48, headDim = nEmbd / nHead;
+  const nLayer = o.nLayer ?? 3,
+    nEmbd = o.nEmbd ?? 32,
+    nHead = o.nHead ?? 4,
+    nHeadKv = o.nHeadKv ?? 2;
+  const nFf = o.nFf ?? 64,
+    nVocab = o.nVocab ?? 48,
+    headDim = nEmbd / nHead;
   const type = o.type ?? GgmlType.F32;
   let seed = o.seed ?? 1;
   const tensors: GgufTensorInput[] = [];

@@ -11,9 +11,12 @@ function workerLike(worker: Worker): WorkerLike {
   return {
     postMessage: (m, transfer) => worker.postMessage(m, transfer as never),
     addEventListener(type, listener) {
-      const l = type === 'message' ? (data: unknown) => listener({ data })
-        : type === 'error' ? (err: unknown) => listener({ message: String((err as Error)?.message ?? err) })
-          : (...a: unknown[]) => listener(a[0]);
+      const l =
+        type === 'message'
+          ? (data: unknown) => listener({ data })
+          : type === 'error'
+            ? (err: unknown) => listener({ message: String((err as Error)?.message ?? err) })
+            : (...a: unknown[]) => listener(a[0]);
       wrapped.set(listener, l);
       worker.on(type, l);
       if (type === 'error') worker.on('exit', (code) => l(new Error(`exit code ${code}`)));

@@ -20,7 +20,11 @@ export interface GpuDeviceInfo {
 }
 
 function unavailable(detail: string, cause?: unknown): EngineError {
-  return new EngineError('engine_backend_unavailable', `the "webgpu" backend is not available here: ${detail}; use the "cpu" backend, or a browser with WebGPU enabled (Chrome/Edge 113+, or --enable-unsafe-webgpu)`, { cause });
+  return new EngineError(
+    'engine_backend_unavailable',
+    `the "webgpu" backend is not available here: ${detail}; use the "cpu" backend, or a browser with WebGPU enabled (Chrome/Edge 113+, or --enable-unsafe-webgpu)`,
+    { cause },
+  );
 }
 
 /** Whether this runtime exposes WebGPU at all (navigator.gpu). */

@@ -33,7 +33,9 @@ export class GpuContext {
     this.device = device;
     this.software = software;
     this.shaderF16 = shaderF16;
-    void device.lost.then((info) => { this.lost = info.message || info.reason; });
+    void device.lost.then((info) => {
+      this.lost = info.message || info.reason;
+    });
   }
 
   /** Compiles (once) the pipeline for `key`; compile errors become WebGpuErrors with the log. */
@@ -66,7 +68,10 @@ export class GpuContext {
   storage(label: string, bytes: number, data?: Uint8Array): GPUBuffer {
     const size = Math.max(16, Math.ceil((bytes + (data ? 4 : 0)) / 4) * 4); // +4: word_at may read one word past a block
     const buffer = this.device.createBuffer({
-      label, size, usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC, mappedAtCreation: !!data,
+      label,
+      size,
+      usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC,
+      mappedAtCreation: !!data,
     });
     if (data) {
       new Uint8Array(buffer.getMappedRange()).set(data);
@@ -126,8 +131,8 @@ export class Recorder {
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     const uniforms = device.createBuffer({ label: 'params', size: Math.max(1, this.dispatches.length) * UNIFORM_SLOT, usage: USAGE.UNIFORM | USAGE.COPY_DST });
-    const words = new Uint32Array(Math.max(1, this.dispatches.length) * UNIFORM_SLOT / 4);
-    this.dispatches.forEach((d, i) => words.set(d.params, i * UNIFORM_SLOT / 4));
+    const words = new Uint32Array((Math.max(1, this.dispatches.length) * UNIFORM_SLOT) / 4);
+    this.dispatches.forEach((d, i) => words.set(d.params, (i * UNIFORM_SLOT) / 4));
     device.queue.writeBuffer(uniforms, 0, words);
     for (const [buffer, data] of this.uploads) device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     const encoder = device.createCommandEncoder();
@@ -151,16 +156,19 @@ export class Recorder {
     const oom = device.popErrorScope();
     try {
       const [v, m] = await Promise.all([validation, oom]);
-      if (m) throw new WebGpuError('webgpu_out_of_memory', `the GPU ran out of memory (${m.message}); use a smaller model, shorter context, or the "cpu" backend`);
+      if (m)
+        throw new WebGpuError('webgpu_out_of_memory', `the GPU ran out of memory (${m.message}); use a smaller model, shorter context, or the "cpu" backend`);
       if (v) throw new WebGpuError('webgpu_failed', `the GPU rejected the forward pass: ${v.message}`);
       if (!staging.length) {
         await device.queue.onSubmittedWorkDone();
         return [];
       }
-      return await Promise.all(staging.map(async (b) => {
-        await b.mapAsync(MAP_READ);
-        return new Float32Array(b.getMappedRange().slice(0));
-      }));
+      return await Promise.all(
+        staging.map(async (b) => {
+          await b.mapAsync(MAP_READ);
+          return new Float32Array(b.getMappedRange().slice(0));
+        }),
+      );
     } finally {
       for (const b of staging) b.destroy();
       uniforms.destroy();

@@ -42,17 +42,22 @@ export class GpuKvCache {
     this.check();
     const need = this.used + n;
     if (need > this.maxPositions) {
-      throw new EngineError('engine_context_overflow', `the context is full: ${this.used} positions held, ${n} more requested, the limit is ${this.maxPositions}; start a new session or shorten the conversation`);
+      throw new EngineError(
+        'engine_context_overflow',
+        `the context is full: ${this.used} positions held, ${n} more requested, the limit is ${this.maxPositions}; start a new session or shorten the conversation`,
+      );
     }
     if (need <= this.cap) return;
     const cap = Math.min(this.maxPositions, Math.max(need, this.cap * 2));
     const encoder = this.ctx.device.createCommandEncoder();
-    const grow = (old: GPUBuffer[], tag: string) => old.map((b, i) => {
-      const nb = this.ctx.storage(`${tag}${i}`, cap * this.rowSize * this.valueBytes);
-      if (this.used > 0) encoder.copyBufferToBuffer(b, 0, nb, 0, this.used * this.rowSize * this.valueBytes);
-      return nb;
-    });
-    const k = grow(this.k, 'k'), v = grow(this.v, 'v');
+    const grow = (old: GPUBuffer[], tag: string) =>
+      old.map((b, i) => {
+        const nb = this.ctx.storage(`${tag}${i}`, cap * this.rowSize * this.valueBytes);
+        if (this.used > 0) encoder.copyBufferToBuffer(b, 0, nb, 0, this.used * this.rowSize * this.valueBytes);
+        return nb;
+      });
+    const k = grow(this.k, 'k'),
+      v = grow(this.v, 'v');
     this.ctx.device.queue.submit([encoder.finish()]);
     for (const b of [...this.k, ...this.v]) b.destroy(); // freed once the copies above have run
     this.k = k;

@@ -67,7 +67,16 @@ export function encodeRouter(ops: Ops, f: GpuMoeFfn, b: FfnBuffers, m: MoeScratc
  * expert and scatters the weighted result (slot 0 stores, later slots and the shared expert add),
  * then x += the mix, as layer.ts sums it.
  */
-export function encodeExperts(ops: Ops, f: GpuMoeFfn, b: FfnBuffers, m: MoeScratch, c: ModelConfig, n: number, logits: Float32Array, sharedLogits?: Float32Array): void {
+export function encodeExperts(
+  ops: Ops,
+  f: GpuMoeFfn,
+  b: FfnBuffers,
+  m: MoeScratch,
+  c: ModelConfig,
+  n: number,
+  logits: Float32Array,
+  sharedLogits?: Float32Array,
+): void {
   const groups: { expert?: number; slot: number; tokens: readonly number[]; weights: readonly number[] }[] = routeTokens(logits, n, c);
   if (f.shared && sharedLogits) {
     groups.push({ slot: c.nExpertUsed, tokens: Array.from({ length: n }, (_, t) => t), weights: sharedExpertWeights(sharedLogits, n) });

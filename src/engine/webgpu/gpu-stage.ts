@@ -19,8 +19,16 @@ import { Ops, preparePipelines } from './ops.ts';
 /** Activation buffers for `cap` tokens, shared by a stage's sessions (the GPU queue runs one forward at a time). */
 class Scratch {
   cap = 0;
-  x!: GPUBuffer; xn!: GPUBuffer; rounded!: GPUBuffer; q!: GPUBuffer; k!: GPUBuffer; v!: GPUBuffer;
-  attn!: GPUBuffer; gate!: GPUBuffer; up!: GPUBuffer; cosSin!: GPUBuffer;
+  x!: GPUBuffer;
+  xn!: GPUBuffer;
+  rounded!: GPUBuffer;
+  q!: GPUBuffer;
+  k!: GPUBuffer;
+  v!: GPUBuffer;
+  attn!: GPUBuffer;
+  gate!: GPUBuffer;
+  up!: GPUBuffer;
+  cosSin!: GPUBuffer;
   moe: MoeScratch | undefined;
   readonly dummy: GPUBuffer;
   private readonly ctx: GpuContext;
@@ -35,12 +43,21 @@ class Scratch {
   ensure(n: number): void {
     if (n <= this.cap) return;
     this.destroy();
-    const c = this.c, s = (label: string, width: number) => this.ctx.storage(label, n * width * 4);
-    const qDim = c.nHead * c.headDim, kvDim = c.nHeadKv * c.headDim;
+    const c = this.c,
+      s = (label: string, width: number) => this.ctx.storage(label, n * width * 4);
+    const qDim = c.nHead * c.headDim,
+      kvDim = c.nHeadKv * c.headDim;
     const ff = Math.max(c.nFf, c.nExpert > 0 ? c.nFfExp : 0, c.nFfShexp); // the widest FFN: dense, an expert or the shared one
-    this.x = s('x', c.nEmbd); this.xn = s('xn', c.nEmbd); this.rounded = s('rounded', Math.max(c.nEmbd, qDim, ff));
-    this.q = s('q', qDim); this.k = s('k', kvDim); this.v = s('v', kvDim); this.attn = s('attn', qDim);
-    this.gate = s('gate', ff); this.up = s('up', ff); this.cosSin = s('cos_sin', c.rope.nRot);
+    this.x = s('x', c.nEmbd);
+    this.xn = s('xn', c.nEmbd);
+    this.rounded = s('rounded', Math.max(c.nEmbd, qDim, ff));
+    this.q = s('q', qDim);
+    this.k = s('k', kvDim);
+    this.v = s('v', kvDim);
+    this.attn = s('attn', qDim);
+    this.gate = s('gate', ff);
+    this.up = s('up', ff);
+    this.cosSin = s('cos_sin', c.rope.nRot);
     this.moe = c.nExpert > 0 ? new MoeScratch(this.ctx, c, n) : undefined;
     this.cap = n;
   }
@@ -61,7 +78,8 @@ function ropeTable(p: RopeParams, pos0: number, n: number): Float32Array {
 }
 
 function encodeAttention(ops: Ops, c: ModelConfig, w: GpuLayer, s: Scratch, kv: GpuKvCache, layer: number, n: number, pos0: number): void {
-  const qDim = c.nHead * c.headDim, kvDim = c.nHeadKv * c.headDim;
+  const qDim = c.nHead * c.headDim,
+    kvDim = c.nHeadKv * c.headDim;
   ops.rmsnorm(s.x, w.attnNorm, s.xn, n, c.nEmbd, c.normEps);
   ops.matmul(w.wq, s.xn, s.q, n);
   ops.matmul(w.wk, s.xn, s.k, n);
@@ -75,7 +93,16 @@ function encodeAttention(ops: Ops, c: ModelConfig, w: GpuLayer, s: Scratch, kv: 
   ops.rope(s.q, s.cosSin, n, c.nHead, c.headDim, c.rope.nRot, neox);
   ops.rope(s.k, s.cosSin, n, c.nHeadKv, c.headDim, c.rope.nRot, neox);
   ops.storeKv(s.k, s.v, kv.k[layer], kv.v[layer], n * kvDim, pos0 * kvDim, kv.precision === 'f16', kv.f16Storage);
-  ops.attention(s.q, kv.k[layer], kv.v[layer], s.attn, { nTokens: n, pos0, nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, scale: c.attnScale, f16Cache: kv.precision === 'f16', f16Storage: kv.f16Storage });
+  ops.attention(s.q, kv.k[layer], kv.v[layer], s.attn, {
+    nTokens: n,
+    pos0,
+    nHead: c.nHead,
+    nHeadKv: c.nHeadKv,
+    headDim: c.headDim,
+    scale: c.attnScale,
+    f16Cache: kv.precision === 'f16',
+    f16Storage: kv.f16Storage,
+  });
   ops.matmul(w.wo, s.attn, s.x, n, true);
   if (w.bo) ops.addBias(s.x, w.bo, n, c.nEmbd);
 }
@@ -85,7 +112,16 @@ function encodeAttention(ops: Ops, c: ModelConfig, w: GpuLayer, s: Scratch, kv: 
  * layer submits what is recorded so far with its router, reads the logits back, and goes on in a
  * new submission with the chosen experts. Returns the Ops holding the rest, still to be run.
  */
-async function encodeLayers(ctx: GpuContext, c: ModelConfig, layers: readonly GpuLayer[], s: Scratch, kv: GpuKvCache, n: number, pos0: number, ops: Ops): Promise<Ops> {
+async function encodeLayers(
+  ctx: GpuContext,
+  c: ModelConfig,
+  layers: readonly GpuLayer[],
+  s: Scratch,
+  kv: GpuKvCache,
+  n: number,
+  pos0: number,
+  ops: Ops,
+): Promise<Ops> {
   for (let i = 0; i < layers.length; i++) {
     const w = layers[i];
     encodeAttention(ops, c, w, s, kv, i, n, pos0);
@@ -109,7 +145,10 @@ export interface WebGpuStage extends Stage {
 export async function createWebGpuStage(ctx: GpuContext, model: ModelFile, first: number, end: number): Promise<WebGpuStage> {
   const c = model.config;
   if (c.headDim > ATTENTION_MAX_HEAD_DIM) {
-    throw new WebGpuError('webgpu_unsupported_model', `head width ${c.headDim} is above the WebGPU attention kernel's ${ATTENTION_MAX_HEAD_DIM}; use the "cpu" backend`);
+    throw new WebGpuError(
+      'webgpu_unsupported_model',
+      `head width ${c.headDim} is above the WebGPU attention kernel's ${ATTENTION_MAX_HEAD_DIM}; use the "cpu" backend`,
+    );
   }
   const layers: GpuLayer[] = [];
   let ropeFreqs: Float32Array | undefined;

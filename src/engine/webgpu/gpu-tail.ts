@@ -22,8 +22,10 @@ export async function createWebGpuTail(ctx: GpuContext, model: ModelFile): Promi
   const ensure = (n: number) => {
     if (n <= cap) return;
     if (cap) for (const b of [x, xn, rounded, logits]) b.destroy();
-    x = ctx.storage('tail.x', n * c.nEmbd * 4); xn = ctx.storage('tail.xn', n * c.nEmbd * 4);
-    rounded = ctx.storage('tail.rounded', n * c.nEmbd * 4); logits = ctx.storage('logits', n * c.nVocab * 4);
+    x = ctx.storage('tail.x', n * c.nEmbd * 4);
+    xn = ctx.storage('tail.xn', n * c.nEmbd * 4);
+    rounded = ctx.storage('tail.rounded', n * c.nEmbd * 4);
+    logits = ctx.storage('logits', n * c.nVocab * 4);
     cap = n;
   };
   return {

@@ -59,17 +59,28 @@ export function matmulKey(m: Pick<GpuMatrix, 'type' | 'threadsPerRow'>): string 
 /** `threadsPerRow` overrides the context's choice (tests cover both the serial and the reduced row). */
 export function uploadMatrix(ctx: GpuContext, w: WeightMatrix, threadsPerRow?: number): GpuMatrix {
   if (!WGSL_WEIGHT_TYPES.includes(w.type)) {
-    throw new WebGpuError('webgpu_unsupported_model', `weight ${w.name} is ${ggmlTypeName(w.type)}, which the WebGPU backend cannot decode yet; use the "cpu" backend`);
+    throw new WebGpuError(
+      'webgpu_unsupported_model',
+      `weight ${w.name} is ${ggmlTypeName(w.type)}, which the WebGPU backend cannot decode yet; use the "cpu" backend`,
+    );
   }
   const stride = rowBytes(w);
   const limit = ctx.device.limits.maxStorageBufferBindingSize;
   if (w.rows * stride + 4 > limit) {
-    throw new WebGpuError('webgpu_unsupported_model', `weight ${w.name} is ${w.rows * stride} bytes, more than this GPU binds at once (${limit}); use the "cpu" backend`);
+    throw new WebGpuError(
+      'webgpu_unsupported_model',
+      `weight ${w.name} is ${w.rows * stride} bytes, more than this GPU binds at once (${limit}); use the "cpu" backend`,
+    );
   }
   return {
-    name: w.name, buffer: ctx.storage(w.name, w.rows * stride, w.data.subarray(0, w.rows * stride)),
-    type: w.type, rows: w.rows, cols: w.cols, rowBytes: stride,
-    threadsPerRow: matmulThreadsPerRow(w.cols, threadsPerRow ?? (ctx.software ? 1 : 64)), rounding: roundingMode(w.type),
+    name: w.name,
+    buffer: ctx.storage(w.name, w.rows * stride, w.data.subarray(0, w.rows * stride)),
+    type: w.type,
+    rows: w.rows,
+    cols: w.cols,
+    rowBytes: stride,
+    threadsPerRow: matmulThreadsPerRow(w.cols, threadsPerRow ?? (ctx.software ? 1 : 64)),
+    rounding: roundingMode(w.type),
   };
 }
 
@@ -95,10 +106,16 @@ export function uploadLayer(ctx: GpuContext, w: LayerWeights): GpuLayer {
   const name = (s: string) => `blk.${w.index}.${s}`;
   return {
     attnNorm: ctx.vector(name('attn_norm'), w.attnNorm),
-    wq: uploadMatrix(ctx, w.wq), wk: uploadMatrix(ctx, w.wk), wv: uploadMatrix(ctx, w.wv), wo: uploadMatrix(ctx, w.wo),
-    bq: optional(ctx, name('bq'), w.bq), bk: optional(ctx, name('bk'), w.bk),
-    bv: optional(ctx, name('bv'), w.bv), bo: optional(ctx, name('bo'), w.bo),
-    qNorm: optional(ctx, name('q_norm'), w.qNorm), kNorm: optional(ctx, name('k_norm'), w.kNorm),
+    wq: uploadMatrix(ctx, w.wq),
+    wk: uploadMatrix(ctx, w.wk),
+    wv: uploadMatrix(ctx, w.wv),
+    wo: uploadMatrix(ctx, w.wo),
+    bq: optional(ctx, name('bq'), w.bq),
+    bk: optional(ctx, name('bk'), w.bk),
+    bv: optional(ctx, name('bv'), w.bv),
+    bo: optional(ctx, name('bo'), w.bo),
+    qNorm: optional(ctx, name('q_norm'), w.qNorm),
+    kNorm: optional(ctx, name('k_norm'), w.kNorm),
     ffnNorm: ctx.vector(name('ffn_norm'), w.ffnNorm),
     ffn: uploadFfn(ctx, w.ffn),
   };
@@ -117,8 +134,10 @@ const denseMatrices = (f: GpuDenseFfn): GpuMatrix[] => [f.gate, f.up, f.down];
 
 export function layerMatrices(l: GpuLayer): GpuMatrix[] {
   const f = l.ffn;
-  const ffn = f.kind === 'dense' ? denseMatrices(f)
-    : [f.router, ...f.experts.flatMap(denseMatrices), ...(f.shared ? [f.shared.gate, ...denseMatrices(f.shared.ffn)] : [])];
+  const ffn =
+    f.kind === 'dense'
+      ? denseMatrices(f)
+      : [f.router, ...f.experts.flatMap(denseMatrices), ...(f.shared ? [f.shared.gate, ...denseMatrices(f.shared.ffn)] : [])];
   return [l.wq, l.wk, l.wv, l.wo, ...ffn];
 }
 

@@ -41,7 +41,15 @@ export function sharedWebGpuBackend(): Promise<WebGpuBackend> {
   if (!shared) {
     const p = createWebGpuBackend();
     shared = p;
-    p.then((b) => b.info.device.lost.then(() => { if (shared === p) shared = undefined; }), () => { if (shared === p) shared = undefined; });
+    p.then(
+      (b) =>
+        b.info.device.lost.then(() => {
+          if (shared === p) shared = undefined;
+        }),
+      () => {
+        if (shared === p) shared = undefined;
+      },
+    );
   }
   return shared;
 }

@@ -49,7 +49,7 @@ async function logitsWithF16Cache(backend: WebGpuBackend, model: ModelFile, toke
   const session = stage.createSession({ kvPrecision: 'f16', maxPositions: 64 });
   const hidden = await (await openHead(model)).embed(tokens);
   const logits = new Float32Array(tokens.length * nVocab);
-  for (let i = 0; i < tokens.length;) {
+  for (let i = 0; i < tokens.length; ) {
     const n = i === 0 ? 6 : i === 6 ? 1 : tokens.length - i;
     const out = await session.extend(hidden.subarray(i * nEmbd, (i + n) * nEmbd), n);
     logits.set(await tail.logits(out, n), i * nVocab);

@@ -26,19 +26,20 @@ export function routeTokens(logits: Float32Array, nTokens: number, c: RoutingCon
   for (let t = 0; t < nTokens; t++) {
     softmax(probs, t * c.nExpert, c.nExpert);
     const row = probs.subarray(t * c.nExpert, (t + 1) * c.nExpert);
-    const chosen = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, c.nExpertUsed);
+    const chosen = Array.from(row.keys())
+      .sort((a, b) => row[b] - row[a] || a - b)
+      .slice(0, c.nExpertUsed);
     // ggml_sum_rows accumulates in double and stores f32; the sum is clamped away from zero (smallest normal f16).
     const total = c.expertWeightsNorm ? Math.max(Math.fround(chosen.reduce((s, e) => s + row[e], 0)), 6.103515625e-5) : 1;
     chosen.forEach((e, slot) => {
       const key = slot * c.nExpert + e;
       let g = byKey.get(key);
-      if (!g) byKey.set(key, g = { tokens: [], weights: [] });
+      if (!g) byKey.set(key, (g = { tokens: [], weights: [] }));
       g.tokens.push(t);
       g.weights.push(Math.fround(row[e] / total));
     });
   }
-  return [...byKey.entries()].sort(([a], [b]) => a - b)
-    .map(([key, g]) => ({ slot: Math.floor(key / c.nExpert), expert: key % c.nExpert, ...g }));
+  return [...byKey.entries()].sort(([a], [b]) => a - b).map(([key, g]) => ({ slot: Math.floor(key / c.nExpert), expert: key % c.nExpert, ...g }));
 }
 
 /** qwen2moe's shared-expert scale per token, sigmoid(g), written as llama.cpp does: silu(g) / g. */
@@ -47,10 +48,14 @@ export function sharedExpertWeights(g: Float32Array, nTokens: number): number[] 
 }
 
 /** Token indices (u32) then weights (f32 bits) of every group, and where each group's lists start. */
-export function packRouting(groups: readonly { tokens: readonly number[]; weights: readonly number[] }[]): { data: Float32Array; offsets: { idx: number; w: number }[] } {
+export function packRouting(groups: readonly { tokens: readonly number[]; weights: readonly number[] }[]): {
+  data: Float32Array;
+  offsets: { idx: number; w: number }[];
+} {
   const total = groups.reduce((s, g) => s + g.tokens.length, 0);
   const buf = new ArrayBuffer(Math.max(1, 2 * total) * 4);
-  const idx = new Uint32Array(buf), w = new Float32Array(buf);
+  const idx = new Uint32Array(buf),
+    w = new Float32Array(buf);
   const offsets: { idx: number; w: number }[] = [];
   let at = 0;
   for (const g of groups) {

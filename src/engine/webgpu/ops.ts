@@ -2,8 +2,20 @@
 // which input buffer already holds activations rounded for a weight type, so q/k/v (and gate/up)
 // share one rounding pass as they share one input.
 import {
-  ADD_BIAS_WGSL, ATTENTION_WGSL, attentionWgsl, MATMUL_GROUP_SIZE, MATMUL_TOKENS_PER_GROUP, matmulWgsl, ROPE_WGSL,
-  ROUND_ACTIVATIONS_WGSL, ROUND_NONE, roundingBlock, rmsnormWgsl, STORE_KV_F16_WGSL, STORE_KV_WGSL, SWIGLU_WGSL,
+  ADD_BIAS_WGSL,
+  ATTENTION_WGSL,
+  attentionWgsl,
+  MATMUL_GROUP_SIZE,
+  MATMUL_TOKENS_PER_GROUP,
+  matmulWgsl,
+  ROPE_WGSL,
+  ROUND_ACTIVATIONS_WGSL,
+  ROUND_NONE,
+  roundingBlock,
+  rmsnormWgsl,
+  STORE_KV_F16_WGSL,
+  STORE_KV_WGSL,
+  SWIGLU_WGSL,
 } from '../../kernels/wgsl/index.ts';
 import { MOE_GATHER_WGSL, MOE_SCATTER_WGSL } from '../../kernels/wgsl/moe.ts';
 import { f32Bits, foldGroups, type GpuContext, type Recorder } from './gpu-context.ts';
@@ -25,7 +37,11 @@ export async function preparePipelines(ctx: GpuContext, matrices: readonly GpuMa
   ];
   // An f16 KV cache: llama.cpp's F16-cache attention; held as f16 (GpuKvCache.f16Storage) with shader-f16.
   jobs.push(ctx.prepare('attention-f16cache', () => attentionWgsl(true)));
-  if (ctx.shaderF16) jobs.push(ctx.prepare('store-kv-f16', () => STORE_KV_F16_WGSL), ctx.prepare('attention-f16', () => attentionWgsl(true, true)));
+  if (ctx.shaderF16)
+    jobs.push(
+      ctx.prepare('store-kv-f16', () => STORE_KV_F16_WGSL),
+      ctx.prepare('attention-f16', () => attentionWgsl(true, true)),
+    );
   for (const m of matrices) jobs.push(ctx.prepare(matmulKey(m), () => matmulWgsl(m.type, m.threadsPerRow)));
   await Promise.all(jobs);
 }
@@ -73,9 +89,12 @@ export class Ops {
     }
     const rowsPerGroup = MATMUL_GROUP_SIZE / w.threadsPerRow;
     const [gx, gy] = foldGroups(Math.ceil(w.rows / rowsPerGroup));
-    this.r.dispatch(matmulKey(w), [w.buffer, input, y],
+    this.r.dispatch(
+      matmulKey(w),
+      [w.buffer, input, y],
       [w.rows, w.cols, n, w.rowBytes, accumulate ? 1 : 0, gx, 0, 0],
-      [gx, gy, Math.ceil(n / MATMUL_TOKENS_PER_GROUP)]);
+      [gx, gy, Math.ceil(n / MATMUL_TOKENS_PER_GROUP)],
+    );
     this.wrote(y);
   }
 
@@ -85,7 +104,7 @@ export class Ops {
   }
 
   rope(x: GPUBuffer, cosSin: GPUBuffer, nTokens: number, nHeads: number, headDim: number, nRot: number, neox: boolean): void {
-    this.r.dispatch('rope', [cosSin, x], [nTokens, nHeads, headDim, nRot, neox ? 1 : 0, 0], threads(nTokens * nHeads * nRot / 2));
+    this.r.dispatch('rope', [cosSin, x], [nTokens, nHeads, headDim, nRot, neox ? 1 : 0, 0], threads((nTokens * nHeads * nRot) / 2));
     this.wrote(x);
   }
 
@@ -94,7 +113,13 @@ export class Ops {
     this.r.dispatch(f16Storage ? 'store-kv-f16' : 'store-kv', [k, v, kc, vc], [len, dstOffset, f16 ? 1 : 0], threads(len));
   }
 
-  attention(q: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer, out: GPUBuffer, s: { nTokens: number; pos0: number; nHead: number; nHeadKv: number; headDim: number; scale: number; f16Cache?: boolean; f16Storage?: boolean }): void {
+  attention(
+    q: GPUBuffer,
+    kc: GPUBuffer,
+    vc: GPUBuffer,
+    out: GPUBuffer,
+    s: { nTokens: number; pos0: number; nHead: number; nHeadKv: number; headDim: number; scale: number; f16Cache?: boolean; f16Storage?: boolean },
+  ): void {
     const key = s.f16Storage ? 'attention-f16' : s.f16Cache ? 'attention-f16cache' : 'attention';
     this.r.dispatch(key, [q, kc, vc, out], [s.nTokens, s.pos0, s.nHead, s.nHeadKv, s.headDim, f32Bits(s.scale), 0, 0], [s.nHead, s.nTokens, 1]);
     this.wrote(out);

@@ -33,7 +33,10 @@ export const QUANT_TYPES: readonly number[] = [...codecs.keys()];
 function codec(type: number, n: number): Codec {
   const c = codecs.get(type);
   if (!c) {
-    throw new GgufError('gguf_unsupported_type', `tensor type ${ggmlTypeName(type)} cannot be (de)quantized here; supported: ${QUANT_TYPES.map(ggmlTypeName).join(', ')}`);
+    throw new GgufError(
+      'gguf_unsupported_type',
+      `tensor type ${ggmlTypeName(type)} cannot be (de)quantized here; supported: ${QUANT_TYPES.map(ggmlTypeName).join(', ')}`,
+    );
   }
   const block = ggmlTypeInfo(type)!.blockSize;
   if (n % block !== 0) throw new GgufError('gguf_corrupt', `${n} values are not whole ${ggmlTypeName(type)} blocks of ${block}`);

@@ -13,8 +13,17 @@ const GROUP_MAX_EPS = f(1e-15);
  * error over a small search of scales. Writes quants to L[lOff..]; returns [scale, -min].
  */
 export function makeQkx2Quants(
-  n: number, nmax: number, x: Float32Array, xOff: number, weights: Float32Array,
-  L: Uint8Array, lOff: number, Laux: Uint8Array, rmin: number, rdelta: number, nstep: number,
+  n: number,
+  nmax: number,
+  x: Float32Array,
+  xOff: number,
+  weights: Float32Array,
+  L: Uint8Array,
+  lOff: number,
+  Laux: Uint8Array,
+  rmin: number,
+  rdelta: number,
+  nstep: number,
 ): [number, number] {
   let min = x[xOff];
   let max = x[xOff];
@@ -146,10 +155,7 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xOff: num
 /** get_scale_min_k4: the 6-bit scale and min of sub-block j from the 12 packed bytes at q[off..]. */
 export function getScaleMinK4(j: number, q: Uint8Array, off: number): [number, number] {
   if (j < 4) return [q[off + j] & 63, q[off + j + 4] & 63];
-  return [
-    (q[off + j + 4] & 0xf) | ((q[off + j - 4] >> 6) << 4),
-    (q[off + j + 4] >> 4) | ((q[off + j] >> 6) << 4),
-  ];
+  return [(q[off + j + 4] & 0xf) | ((q[off + j - 4] >> 6) << 4), (q[off + j + 4] >> 4) | ((q[off + j] >> 6) << 4)];
 }
 
 /**
@@ -176,9 +182,17 @@ const scratch = { weights: new Float32Array(32), Laux: new Uint8Array(32), scale
  * (0..nmax) into L. Writes d, dmin and the 12 scale bytes at out[o..o+16).
  */
 export function quantizeScaleMinBlock(
-  x: Float32Array, xOff: number, nmax: number, rmin: number, nstep: number,
-  out: Uint8Array, view: DataView, o: number, L: Uint8Array,
-  fp32ToFp16: (v: number) => number, fp16ToFp32: (h: number) => number,
+  x: Float32Array,
+  xOff: number,
+  nmax: number,
+  rmin: number,
+  nstep: number,
+  out: Uint8Array,
+  view: DataView,
+  o: number,
+  L: Uint8Array,
+  fp32ToFp16: (v: number) => number,
+  fp16ToFp32: (h: number) => number,
 ): void {
   const { weights, Laux, scales, mins } = scratch;
   let maxScale = 0;

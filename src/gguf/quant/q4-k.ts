@@ -33,7 +33,10 @@ export function dequantizeQ4_K(bytes: Uint8Array, n: number): Float32Array {
     dequantScaleMins(bytes, o, ds, dms);
     let q = o + 16;
     for (let is = 0; is < 8; is += 2) {
-      const d1 = ds[is], dm1 = dms[is], d2 = ds[is + 1], dm2 = dms[is + 1];
+      const d1 = ds[is],
+        dm1 = dms[is],
+        d2 = ds[is + 1],
+        dm2 = dms[is + 1];
       for (let l = 0; l < 32; l++) y[k++] = f(d1 * (bytes[q + l] & 0xf)) - dm1;
       for (let l = 0; l < 32; l++) y[k++] = f(d2 * (bytes[q + l] >> 4)) - dm2;
       q += 32;

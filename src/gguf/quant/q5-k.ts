@@ -21,9 +21,15 @@ export function quantizeQ5_K(x: Float32Array): Uint8Array {
     for (let n = 0; n < QK_K; n += 64) {
       for (let j = 0; j < 32; j++) {
         let l1 = L[n + j];
-        if (l1 > 15) { l1 -= 16; out[qh + j] |= m1; }
+        if (l1 > 15) {
+          l1 -= 16;
+          out[qh + j] |= m1;
+        }
         let l2 = L[n + j + 32];
-        if (l2 > 15) { l2 -= 16; out[qh + j] |= m2; }
+        if (l2 > 15) {
+          l2 -= 16;
+          out[qh + j] |= m2;
+        }
         out[ql + j] = l1 | (l2 << 4);
       }
       m1 <<= 2;
@@ -47,7 +53,10 @@ export function dequantizeQ5_K(bytes: Uint8Array, n: number): Float32Array {
     let u1 = 1;
     let u2 = 2;
     for (let is = 0; is < 8; is += 2) {
-      const d1 = ds[is], dm1 = dms[is], d2 = ds[is + 1], dm2 = dms[is + 1];
+      const d1 = ds[is],
+        dm1 = dms[is],
+        d2 = ds[is + 1],
+        dm2 = dms[is + 1];
       for (let l = 0; l < 32; l++) y[k++] = f(d1 * ((bytes[ql + l] & 0xf) + (bytes[qh + l] & u1 ? 16 : 0))) - dm1;
       for (let l = 0; l < 32; l++) y[k++] = f(d2 * ((bytes[ql + l] >> 4) + (bytes[qh + l] & u2 ? 16 : 0))) - dm2;
       ql += 32;

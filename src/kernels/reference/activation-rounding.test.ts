@@ -52,7 +52,11 @@ describe('activation rounding (ggml vec_dot_type)', () => {
   it('ties round half to even, as ggml does on x86', () => {
     // amax 127 gives id = 1, so x*id lands exactly on .5 ties.
     const x = new Float32Array(32).fill(0);
-    x[0] = 127; x[1] = 2.5; x[2] = -2.5; x[3] = 3.5; x[4] = 0.5;
+    x[0] = 127;
+    x[1] = 2.5;
+    x[2] = -2.5;
+    x[3] = 3.5;
+    x[4] = 0.5;
     const y = roundActivations(GgmlType.Q8_0, x);
     expect(Array.from(y.subarray(0, 5))).toEqual([127, 2, -2, 4, 0]);
   });

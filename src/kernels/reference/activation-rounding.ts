@@ -13,13 +13,25 @@ import { MeshError } from '../../protocol/errors.ts';
 /** The type ggml converts activations to before the dot product with a weight of `weightType`. */
 export function vecDotType(weightType: number): number {
   switch (weightType) {
-    case GgmlType.F32: return GgmlType.F32;
-    case GgmlType.F16: return GgmlType.F16;
-    case GgmlType.BF16: return GgmlType.BF16;
-    case GgmlType.Q4_0: case GgmlType.Q5_0: case GgmlType.Q8_0: return GgmlType.Q8_0;
-    case GgmlType.Q4_K: case GgmlType.Q5_K: case GgmlType.Q6_K: return GgmlType.Q8_K;
+    case GgmlType.F32:
+      return GgmlType.F32;
+    case GgmlType.F16:
+      return GgmlType.F16;
+    case GgmlType.BF16:
+      return GgmlType.BF16;
+    case GgmlType.Q4_0:
+    case GgmlType.Q5_0:
+    case GgmlType.Q8_0:
+      return GgmlType.Q8_0;
+    case GgmlType.Q4_K:
+    case GgmlType.Q5_K:
+    case GgmlType.Q6_K:
+      return GgmlType.Q8_K;
     default:
-      throw new MeshError('kernel_unsupported_type', `no matmul for ${ggmlTypeName(weightType)} weights; supported: F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K`);
+      throw new MeshError(
+        'kernel_unsupported_type',
+        `no matmul for ${ggmlTypeName(weightType)} weights; supported: F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K`,
+      );
   }
 }
 
@@ -32,12 +44,19 @@ function nearestInt(x: number): number {
 /** quantize_row_q8_K_ref then dequantize: 256-value blocks, scale max/-127, no fp16 rounding of d. */
 function roundQ8K(x: Float32Array, out: Float32Array): void {
   for (let b = 0; b < x.length; b += 256) {
-    let amax = 0, max = 0;
+    let amax = 0,
+      max = 0;
     for (let j = b; j < b + 256; j++) {
       const ax = Math.abs(x[j]);
-      if (ax > amax) { amax = ax; max = x[j]; }
+      if (ax > amax) {
+        amax = ax;
+        max = x[j];
+      }
     }
-    if (amax === 0) { out.fill(0, b, b + 256); continue; }
+    if (amax === 0) {
+      out.fill(0, b, b + 256);
+      continue;
+    }
     const iscale = Math.fround(-127 / max);
     const d = Math.fround(1 / iscale);
     for (let j = b; j < b + 256; j++) out[j] = d * Math.min(127, nearestInt(Math.fround(iscale * x[j])));

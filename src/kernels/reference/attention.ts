@@ -3,7 +3,15 @@
 import type { AttentionShape } from '../types.ts';
 import { softmax } from './elementwise.ts';
 
-export function attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, nTokens: number, firstPos: number, shape: AttentionShape): void {
+export function attention(
+  out: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  nTokens: number,
+  firstPos: number,
+  shape: AttentionShape,
+): void {
   const { nHead, nHeadKv, headDim, scale } = shape;
   const group = nHead / nHeadKv; // query heads sharing one KV head
   const kvStride = nHeadKv * headDim;

@@ -18,14 +18,16 @@ describe('reference elementwise ops', () => {
   });
 
   it('swiglu is silu(gate) * up', () => {
-    const g = randomArray(2, 16, 6), u = randomArray(3, 16);
+    const g = randomArray(2, 16, 6),
+      u = randomArray(3, 16);
     const out = new Float32Array(16);
     swiglu(out, g, u, 16);
     out.forEach((v, i) => expect(v).toBeCloseTo((g[i] / (1 + Math.exp(-g[i]))) * u[i], 6));
   });
 
   it('add and addBias', () => {
-    const a = randomArray(4, 6), b = randomArray(5, 6);
+    const a = randomArray(4, 6),
+      b = randomArray(5, 6);
     const out = new Float32Array(6);
     add(out, a, b, 6);
     out.forEach((v, i) => expect(v).toBeCloseTo(a[i] + b[i], 6));
@@ -37,8 +39,11 @@ describe('reference elementwise ops', () => {
 
 describe('reference rmsnorm', () => {
   it('scales each row to unit RMS, then by the weight', () => {
-    const rows = 3, dim = 10, eps = 1e-5;
-    const x = randomArray(6, rows * dim, 3), w = randomArray(7, dim);
+    const rows = 3,
+      dim = 10,
+      eps = 1e-5;
+    const x = randomArray(6, rows * dim, 3),
+      w = randomArray(7, dim);
     const out = new Float32Array(rows * dim);
     rmsnorm(out, x, w, rows, dim, eps);
     for (let r = 0; r < rows; r++) {

@@ -9,5 +9,13 @@ import { rope } from './rope.ts';
 
 export const referenceKernels: Kernels = {
   name: 'reference',
-  matmul, rmsnorm, rope, attention, swiglu, add, addBias, softmax, embed,
+  matmul,
+  rmsnorm,
+  rope,
+  attention,
+  swiglu,
+  add,
+  addBias,
+  softmax,
+  embed,
 };

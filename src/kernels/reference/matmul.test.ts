@@ -10,18 +10,22 @@ import { matmul } from './matmul.ts';
 /** out[t][r] = Σ_c W[r][c] x[t][c], written as plainly as possible. */
 function naive(w: Float32Array, rows: number, cols: number, x: Float32Array, n: number): Float64Array {
   const out = new Float64Array(n * rows);
-  for (let t = 0; t < n; t++) for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let c = 0; c < cols; c++) s += w[r * cols + c] * x[t * cols + c];
-    out[t * rows + r] = s;
-  }
+  for (let t = 0; t < n; t++)
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += w[r * cols + c] * x[t * cols + c];
+      out[t * rows + r] = s;
+    }
   return out;
 }
 
 describe('reference matmul', () => {
   it('multiplies a batch of activation rows by an F32 weight', () => {
-    const rows = 7, cols = 12, n = 3;
-    const wv = randomArray(1, rows * cols), x = randomArray(2, n * cols);
+    const rows = 7,
+      cols = 12,
+      n = 3;
+    const wv = randomArray(1, rows * cols),
+      x = randomArray(2, n * cols);
     const out = new Float32Array(n * rows);
     matmul(out, x, f32Weight('w', rows, cols, wv), n);
     const want = naive(wv, rows, cols, x, n);
@@ -29,7 +33,9 @@ describe('reference matmul', () => {
   });
 
   it('decodes F16 weights exactly before multiplying', () => {
-    const rows = 5, cols = 8, n = 2;
+    const rows = 5,
+      cols = 8,
+      n = 2;
     const wv = randomArray(3, rows * cols);
     const w = f16Weight('w16', rows, cols, wv);
     const bits = new Uint16Array(w.data.buffer);
@@ -46,7 +52,9 @@ describe('reference matmul', () => {
 
   for (const type of QUANT_TYPES) {
     it(`walks ${ggmlTypeName(type)} rows block by block`, () => {
-      const rows = 3, cols = 512, n = 2; // 512 is whole blocks of every type
+      const rows = 3,
+        cols = 512,
+        n = 2; // 512 is whole blocks of every type
       const w = quantizedWeight('wq', type, rows, cols, randomArray(10 + type, rows * cols));
       const decoded = dequantizeRow(type, w.data, rows * cols);
       const x = randomArray(11, n * cols);

@@ -4,8 +4,15 @@ import { randomArray } from '../testing/data.ts';
 import { rope, yarnCorrDims } from './rope.ts';
 
 const plain: RopeParams = {
-  mode: 'normal', nRot: 16, freqBase: 10000, freqScale: 1, extFactor: 0, attnFactor: 1,
-  betaFast: 32, betaSlow: 1, nCtxOrig: 4096,
+  mode: 'normal',
+  nRot: 16,
+  freqBase: 10000,
+  freqScale: 1,
+  extFactor: 0,
+  attnFactor: 1,
+  betaFast: 32,
+  betaSlow: 1,
+  nCtxOrig: 4096,
 };
 
 /** Rotates pair (a, b) of one head by `angle(i)` and magnitude `m`, straight from the definition. */
@@ -13,7 +20,8 @@ function expected(x: Float32Array, headDim: number, p: RopeParams, angle: (i: nu
   const out = Float64Array.from(x);
   for (let i = 0; i < p.nRot / 2; i++) {
     const [a, b] = p.mode === 'normal' ? [2 * i, 2 * i + 1] : [i, i + p.nRot / 2];
-    const c = Math.cos(angle(i)) * m, s = Math.sin(angle(i)) * m;
+    const c = Math.cos(angle(i)) * m,
+      s = Math.sin(angle(i)) * m;
     out[a] = x[a] * c - x[b] * s;
     out[b] = x[a] * s + x[b] * c;
   }
@@ -36,13 +44,14 @@ describe('reference rope', () => {
       const x = randomArray(1, headDim);
       const pos = 37;
       const got = ropeOne(x, headDim, pos, p);
-      const want = expected(x, headDim, p, (i) => pos * p.freqBase ** (-2 * i / p.nRot));
+      const want = expected(x, headDim, p, (i) => pos * p.freqBase ** ((-2 * i) / p.nRot));
       got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 4));
       expect(Array.from(got.subarray(16))).toEqual(Array.from(x.subarray(16)));
     });
 
     it(`${mode}: q·k depends only on the distance between positions`, () => {
-      const q = randomArray(2, 16), k = randomArray(3, 16);
+      const q = randomArray(2, 16),
+        k = randomArray(3, 16);
       const p = { ...plain, mode };
       const a = dot(ropeOne(q, 16, 5, p), ropeOne(k, 16, 2, p));
       const b = dot(ropeOne(q, 16, 105, p), ropeOne(k, 16, 102, p));
@@ -75,7 +84,7 @@ describe('reference rope', () => {
     const freqFactors = Float32Array.from({ length: 8 }, (_, i) => 1 + i);
     const x = randomArray(6, 16);
     const got = ropeOne(x, 16, 11, { ...plain, freqFactors });
-    const want = expected(x, 16, plain, (i) => (11 * plain.freqBase ** (-2 * i / 16)) / (1 + i));
+    const want = expected(x, 16, plain, (i) => (11 * plain.freqBase ** ((-2 * i) / 16)) / (1 + i));
     got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 4));
   });
 
@@ -87,13 +96,19 @@ describe('reference rope', () => {
     const pos = 300;
     const got = ropeOne(x, 64, pos, p);
     const m = 1 + 0.1 * Math.log(4);
-    const theta = (i: number) => pos * 10000 ** (-2 * i / 64);
+    const theta = (i: number) => pos * 10000 ** ((-2 * i) / 64);
     const extrap = expected(x, 64, p, theta, m);
     const interp = expected(x, 64, p, (i) => theta(i) * 0.25, m);
     for (let i = 0; i < 32; i++) {
       const [a, b] = [2 * i, 2 * i + 1];
-      if (i <= low) { expect(got[a]).toBeCloseTo(extrap[a], 3); expect(got[b]).toBeCloseTo(extrap[b], 3); }
-      if (i >= high) { expect(got[a]).toBeCloseTo(interp[a], 3); expect(got[b]).toBeCloseTo(interp[b], 3); }
+      if (i <= low) {
+        expect(got[a]).toBeCloseTo(extrap[a], 3);
+        expect(got[b]).toBeCloseTo(extrap[b], 3);
+      }
+      if (i >= high) {
+        expect(got[a]).toBeCloseTo(interp[a], 3);
+        expect(got[b]).toBeCloseTo(interp[b], 3);
+      }
     }
   });
 });

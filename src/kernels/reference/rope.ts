@@ -46,8 +46,10 @@ export function rope(x: Float32Array, nTokens: number, nHeads: number, headDim: 
       const base = (t * nHeads + h) * headDim;
       for (let i0 = 0; i0 < p.nRot; i0 += 2) {
         const j = base + (neox ? i0 / 2 : i0);
-        const cos = cache[i0], sin = cache[i0 + 1];
-        const x0 = x[j], x1 = x[j + offset];
+        const cos = cache[i0],
+          sin = cache[i0 + 1];
+        const x0 = x[j],
+          x1 = x[j + offset];
         x[j] = x0 * cos - x1 * sin;
         x[j + offset] = x0 * sin + x1 * cos;
       }

@@ -23,7 +23,7 @@ export function stepFloat32(x: number, steps: number): number {
   const bits = f32Bits(x);
   if (x === 0) return steps === 0 ? x : f32FromBits(steps > 0 ? steps : 0x80000000 + -steps);
   // Away from zero increases the magnitude bits; towards zero decreases them.
-  const away = (x > 0) === (steps > 0);
+  const away = x > 0 === steps > 0;
   return f32FromBits(away ? bits + Math.abs(steps) : bits - Math.abs(steps));
 }
 

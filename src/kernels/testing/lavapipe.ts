@@ -14,7 +14,9 @@ let gpu: Promise<GPU> | undefined;
 export function lavapipeGpu(): Promise<GPU> {
   gpu ??= (async () => {
     if (!existsSync(LAVAPIPE_ICD)) {
-      throw new Error(`no lavapipe driver at ${LAVAPIPE_ICD}: run "node scripts/bootstrap.mjs test" once (it fetches Mesa 25's lavapipe on Debian 12), or set LAVAPIPE_ICD to an lvp_icd.json`);
+      throw new Error(
+        `no lavapipe driver at ${LAVAPIPE_ICD}: run "node scripts/bootstrap.mjs test" once (it fetches Mesa 25's lavapipe on Debian 12), or set LAVAPIPE_ICD to an lvp_icd.json`,
+      );
     }
     process.env.VK_ICD_FILENAMES = LAVAPIPE_ICD; // read when Dawn creates its Vulkan instance, below
     const { create, globals } = await import('webgpu');

@@ -8,7 +8,9 @@ import { instantiateKernels, type KernelInstance } from './instance.ts';
 import { prepareActivations } from './matmul.ts';
 
 let k: KernelInstance;
-beforeAll(async () => { k = await instantiateKernels(); });
+beforeAll(async () => {
+  k = await instantiateKernels();
+});
 
 /** The f32 values the WASM layout stands for: q·d per block, or the rounded floats themselves. */
 function wasmRounded(type: number, x: Float32Array, n: number, cols: number): Float32Array {
@@ -28,8 +30,14 @@ function plain(x: Float32Array): number[] {
 
 function rows(): Float32Array[] {
   const ties = new Float32Array(512).fill(0);
-  ties[0] = 127; ties[1] = 2.5; ties[2] = -2.5; ties[3] = 3.5; ties[4] = 0.5; // x·id lands on .5
-  ties[256] = -127; ties[257] = 1.5; ties[258] = -0.5;
+  ties[0] = 127;
+  ties[1] = 2.5;
+  ties[2] = -2.5;
+  ties[3] = 3.5;
+  ties[4] = 0.5; // x·id lands on .5
+  ties[256] = -127;
+  ties[257] = 1.5;
+  ties[258] = -0.5;
   const mixed = randomArray(9, 512, 3);
   mixed.fill(0, 32, 64);
   for (let i = 300; i < 320; i++) mixed[i] *= 1e5;
@@ -38,7 +46,12 @@ function rows(): Float32Array[] {
 }
 
 describe('WASM activation rounding matches the reference bit for bit', () => {
-  for (const [label, type] of [['Q8_0 (Q4_0, Q5_0, Q8_0 weights)', GgmlType.Q8_0], ['Q8_K (K-quant weights)', GgmlType.Q4_K], ['f16', GgmlType.F16], ['bf16', GgmlType.BF16]] as const) {
+  for (const [label, type] of [
+    ['Q8_0 (Q4_0, Q5_0, Q8_0 weights)', GgmlType.Q8_0],
+    ['Q8_K (K-quant weights)', GgmlType.Q4_K],
+    ['f16', GgmlType.F16],
+    ['bf16', GgmlType.BF16],
+  ] as const) {
     it(label, () => {
       for (const x of rows()) {
         const want = roundActivations(type, x);
@@ -47,9 +60,12 @@ describe('WASM activation rounding matches the reference bit for bit', () => {
       }
       // Several rows at once: each row keeps its own blocks.
       const many = new Float32Array(3 * 512);
-      rows().slice(0, 3).forEach((r, i) => many.set(r, i * 512));
+      rows()
+        .slice(0, 3)
+        .forEach((r, i) => many.set(r, i * 512));
       const got = wasmRounded(type, many, 3, 512);
-      for (let t = 0; t < 3; t++) expect(plain(got.subarray(t * 512, (t + 1) * 512))).toEqual(plain(roundActivations(type, many.subarray(t * 512, (t + 1) * 512))));
+      for (let t = 0; t < 3; t++)
+        expect(plain(got.subarray(t * 512, (t + 1) * 512))).toEqual(plain(roundActivations(type, many.subarray(t * 512, (t + 1) * 512))));
     });
   }
 

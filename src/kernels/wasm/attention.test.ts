@@ -7,13 +7,19 @@ import type { AttentionShape } from '../types.ts';
 import { createWasmKernels, type WasmKernels } from './index.ts';
 
 let wasm: WasmKernels;
-beforeAll(async () => { wasm = await createWasmKernels(); });
+beforeAll(async () => {
+  wasm = await createWasmKernels();
+});
 
 function compare(shape: AttentionShape, nTokens: number, firstPos: number, qScale: number): void {
-  const row = shape.nHead * shape.headDim, kvRow = shape.nHeadKv * shape.headDim, nKv = firstPos + nTokens;
+  const row = shape.nHead * shape.headDim,
+    kvRow = shape.nHeadKv * shape.headDim,
+    nKv = firstPos + nTokens;
   const q = randomArray(nTokens + firstPos, nTokens * row, qScale);
-  const k = randomArray(2 * nKv + 1, nKv * kvRow, 1), v = randomArray(3 * nKv, nKv * kvRow);
-  const want = new Float32Array(nTokens * row), got = new Float32Array(nTokens * row);
+  const k = randomArray(2 * nKv + 1, nKv * kvRow, 1),
+    v = randomArray(3 * nKv, nKv * kvRow);
+  const want = new Float32Array(nTokens * row),
+    got = new Float32Array(nTokens * row);
   referenceAttention(want, q, k, v, nTokens, firstPos, shape);
   wasm.attention(got, q, k, v, nTokens, firstPos, shape);
   // Outputs are convex combinations of v (|v| < 1): an absolute bound of a few hundred f32 ulps of 1.
@@ -42,6 +48,8 @@ describe('WASM attention equals the reference', () => {
 
   it('refuses buffers that are too small', () => {
     const shape = { nHead: 2, nHeadKv: 1, headDim: 4, scale: 0.5 };
-    expect(() => wasm.attention(new Float32Array(8), new Float32Array(8), new Float32Array(4), new Float32Array(4), 1, 1, shape)).toThrow(/need q\/out of 8 and K\/V of 8/);
+    expect(() => wasm.attention(new Float32Array(8), new Float32Array(8), new Float32Array(4), new Float32Array(4), 1, 1, shape)).toThrow(
+      /need q\/out of 8 and K\/V of 8/,
+    );
   });
 });

@@ -5,10 +5,20 @@ import type { AttentionShape } from '../types.ts';
 import type { KernelInstance } from './instance.ts';
 import type { ResidentKv } from './resident-kv.ts';
 
-export function wasmAttention(k: KernelInstance, resident: ResidentKv, out: Float32Array, q: Float32Array, kc: Float32Array, vc: Float32Array,
-  nTokens: number, firstPos: number, shape: AttentionShape): void {
+export function wasmAttention(
+  k: KernelInstance,
+  resident: ResidentKv,
+  out: Float32Array,
+  q: Float32Array,
+  kc: Float32Array,
+  vc: Float32Array,
+  nTokens: number,
+  firstPos: number,
+  shape: AttentionShape,
+): void {
   const { nHead, nHeadKv, headDim, scale } = shape;
-  const rowLen = nHead * headDim, kvLen = (firstPos + nTokens) * nHeadKv * headDim;
+  const rowLen = nHead * headDim,
+    kvLen = (firstPos + nTokens) * nHeadKv * headDim;
   if (nHead % nHeadKv !== 0) throw new MeshError('kernel_bad_shape', `attention: ${nHead} heads are not a multiple of ${nHeadKv} KV heads`);
   if (q.length < nTokens * rowLen || out.length < nTokens * rowLen || kc.length < kvLen || vc.length < kvLen) {
     throw new MeshError('kernel_bad_shape', `attention: ${nTokens} tokens at ${firstPos} need q/out of ${nTokens * rowLen} and K/V of ${kvLen} values`);

@@ -5,7 +5,8 @@ describe('WasmHeap', () => {
   it('hands out aligned, disjoint spans, grows the memory and reuses what was released', () => {
     const memory = new WebAssembly.Memory({ initial: 1 });
     const heap = new WasmHeap(memory, 1000);
-    const a = heap.alloc(10), b = heap.alloc(100_000);
+    const a = heap.alloc(10),
+      b = heap.alloc(100_000);
     expect(a % 16).toBe(0);
     expect(a).toBeGreaterThanOrEqual(1000);
     expect(b).toBeGreaterThanOrEqual(a + 16);

@@ -5,7 +5,10 @@ import { MeshError } from '../../protocol/errors.ts';
 const PAGE = 65536;
 const ALIGN = 16; // v128 loads are fastest aligned, and every kernel layout is a multiple of 16 bytes
 
-interface Span { ptr: number; size: number }
+interface Span {
+  ptr: number;
+  size: number;
+}
 
 export class WasmHeap {
   readonly memory: WebAssembly.Memory;
@@ -42,7 +45,10 @@ export class WasmHeap {
       const span = this.free[i];
       const ptr = span.ptr;
       if (span.size === size) this.free.splice(i, 1);
-      else { span.ptr += size; span.size -= size; }
+      else {
+        span.ptr += size;
+        span.size -= size;
+      }
       return ptr;
     }
     const ptr = this.top;
@@ -52,7 +58,11 @@ export class WasmHeap {
       try {
         this.memory.grow(Math.ceil((end - have) / PAGE));
       } catch (cause) {
-        throw new MeshError('kernel_out_of_memory', `WASM kernels could not grow their memory to ${Math.ceil(end / 2 ** 20)} MiB (the 32-bit WASM limit is 4 GiB): use a smaller model or layer range, or the WebGPU backend`, { cause });
+        throw new MeshError(
+          'kernel_out_of_memory',
+          `WASM kernels could not grow their memory to ${Math.ceil(end / 2 ** 20)} MiB (the 32-bit WASM limit is 4 GiB): use a smaller model or layer range, or the WebGPU backend`,
+          { cause },
+        );
       }
     }
     this.top = end;
@@ -61,7 +71,10 @@ export class WasmHeap {
 
   release(ptr: number, bytes: number): void {
     const size = align(Math.max(bytes, 1));
-    if (ptr + size === this.top) { this.top = ptr; return; }
+    if (ptr + size === this.top) {
+      this.top = ptr;
+      return;
+    }
     this.free.push({ ptr, size });
   }
 

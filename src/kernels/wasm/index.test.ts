@@ -10,7 +10,8 @@ describe('createWasmKernels', () => {
   it('keeps one resident copy per weight, even through fresh views of the same bytes', async () => {
     const k = await createWasmKernels();
     const w = quantizedWeight('w', GgmlType.Q8_0, 64, 512, randomArray(1, 64 * 512));
-    const x = randomArray(2, 512), out = new Float32Array(64);
+    const x = randomArray(2, 512),
+      out = new Float32Array(64);
     k.matmul(out, x, w, 1);
     const used = k.residentBytes;
     k.matmul(out, x, w, 1);
@@ -24,7 +25,9 @@ describe('createWasmKernels', () => {
     const k = await createWasmKernels();
     const small = quantizedWeight('small', GgmlType.Q4_K, 8, 256, randomArray(4, 8 * 256));
     const x = randomArray(5, 256);
-    const before = new Float32Array(8), after = new Float32Array(8), want = new Float32Array(8);
+    const before = new Float32Array(8),
+      after = new Float32Array(8),
+      want = new Float32Array(8);
     k.matmul(before, x, small, 1);
     const big = quantizedWeight('big', GgmlType.F32, 2048, 1024, randomArray(6, 2048 * 1024)); // 8 MiB
     k.matmul(new Float32Array(2048), randomArray(7, 1024), big, 1);

@@ -52,7 +52,9 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   return {
     name: 'wasm',
     threads: pool?.threads ?? 1,
-    get residentBytes() { return k.heap.used; },
+    get residentBytes() {
+      return k.heap.used;
+    },
     dispose: () => pool?.stop(),
     matmul: (out, x, w, n) => wasmMatmul(k, run, weights, out, x, w, n),
     attention: (out, q, kc, vc, nTokens, firstPos, shape) => wasmAttention(k, kv, out, q, kc, vc, nTokens, firstPos, shape),

@@ -8,11 +8,34 @@ export interface KernelExports {
   quantize_q8_k(x: number, n: number, cols: number, q: number, d: number, sums: number): void;
   round_f16(x: number, out: number, len: number): void;
   round_bf16(x: number, out: number, len: number): void;
-  matmul(type: number, out: number, outStride: number, w: number, rowBytes: number, r0: number, r1: number,
-    x: number, d: number, sums: number, n: number, cols: number): number;
+  matmul(
+    type: number,
+    out: number,
+    outStride: number,
+    w: number,
+    rowBytes: number,
+    r0: number,
+    r1: number,
+    x: number,
+    d: number,
+    sums: number,
+    n: number,
+    cols: number,
+  ): number;
   f16_finite(p: number, count: number): number;
-  attention(out: number, q: number, k: number, v: number, nTokens: number, firstPos: number,
-    nHead: number, nHeadKv: number, headDim: number, scale: number, scores: number): void;
+  attention(
+    out: number,
+    q: number,
+    k: number,
+    v: number,
+    nTokens: number,
+    firstPos: number,
+    nHead: number,
+    nHeadKv: number,
+    headDim: number,
+    scale: number,
+    scores: number,
+  ): void;
   readonly __heap_base: WebAssembly.Global;
   /** Only in the threads variant: each worker instance points it at a stack of its own. */
   readonly __stack_pointer?: WebAssembly.Global;
@@ -30,9 +53,7 @@ const MAX_PAGES = 65536;
 /** Instantiates the kernels over a fresh memory (shared for the threads variant). */
 export async function instantiateKernels(variant: KernelVariant = 'single'): Promise<KernelInstance> {
   const module = await kernelModule(variant);
-  const memory = variant === 'threads'
-    ? new WebAssembly.Memory({ initial: 32, maximum: MAX_PAGES, shared: true })
-    : new WebAssembly.Memory({ initial: 32 });
+  const memory = variant === 'threads' ? new WebAssembly.Memory({ initial: 32, maximum: MAX_PAGES, shared: true }) : new WebAssembly.Memory({ initial: 32 });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const exports = instance.exports as unknown as KernelExports;
   return { exports, heap: new WasmHeap(memory, exports.__heap_base.value as number), module };

@@ -29,10 +29,16 @@ export function kernelModule(variant: KernelVariant = 'single'): Promise<WebAsse
   let module = compiled.get(variant);
   if (!module) {
     const url = URLS[variant];
-    module = readBytes(url).then((bytes) => WebAssembly.compile(bytes)).catch((cause: unknown) => {
-      compiled.delete(variant);
-      throw new MeshError('kernel_wasm_unavailable', `could not load the WASM kernels from ${url.href}: ${String(cause)}. Check that the .wasm files beside src/kernels/wasm/index.ts are served (Vite copies them as assets), or use the reference backend`, { cause });
-    });
+    module = readBytes(url)
+      .then((bytes) => WebAssembly.compile(bytes))
+      .catch((cause: unknown) => {
+        compiled.delete(variant);
+        throw new MeshError(
+          'kernel_wasm_unavailable',
+          `could not load the WASM kernels from ${url.href}: ${String(cause)}. Check that the .wasm files beside src/kernels/wasm/index.ts are served (Vite copies them as assets), or use the reference backend`,
+          { cause },
+        );
+      });
     compiled.set(variant, module);
   }
   return module;
@@ -41,6 +47,8 @@ export function kernelModule(variant: KernelVariant = 'single'): Promise<WebAsse
 /** WebAssembly SIMD (128-bit) support: a module using one v128 instruction validates. */
 export function simdSupported(): boolean {
   // (module (func (result v128) (v128.const i32x4 0 0 0 0)))
-  const probe = Uint8Array.from([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11]);
+  const probe = Uint8Array.from([
+    0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
+  ]);
   return WebAssembly.validate(probe);
 }

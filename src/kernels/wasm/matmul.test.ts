@@ -18,7 +18,9 @@ const EPS = 2 ** -24;
 const TYPES = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
 
 let wasm: WasmKernels;
-beforeAll(async () => { wasm = await createWasmKernels(); });
+beforeAll(async () => {
+  wasm = await createWasmKernels();
+});
 
 /** Σ_c |w[r][c]·x[t][c]| with the activations as ggml rounds them: the scale of the summation error. */
 function magnitudes(w: WeightMatrix, x: Float32Array, n: number): Float64Array {
@@ -36,7 +38,8 @@ function magnitudes(w: WeightMatrix, x: Float32Array, n: number): Float64Array {
 }
 
 function expectClose(w: WeightMatrix, x: Float32Array, n: number): void {
-  const want = new Float32Array(n * w.rows), got = new Float32Array(n * w.rows);
+  const want = new Float32Array(n * w.rows),
+    got = new Float32Array(n * w.rows);
   referenceMatmul(want, x, w, n);
   wasm.matmul(got, x, w, n);
   const mag = magnitudes(w, x, n);
@@ -52,15 +55,20 @@ function expectClose(w: WeightMatrix, x: Float32Array, n: number): void {
 describe('WASM matmul equals the reference', () => {
   for (const type of TYPES) {
     it(`${ggmlTypeName(type)}: n = 1, 2, 7, 32; cols 256, 512, 1536; odd row counts`, () => {
-      for (const [rows, cols] of [[5, 256], [33, 512], [7, 1536]]) {
+      for (const [rows, cols] of [
+        [5, 256],
+        [33, 512],
+        [7, 1536],
+      ]) {
         const w = quantizedWeight('w', type, rows, cols, randomArray(rows * 7 + type, rows * cols, 0.5));
         for (const n of [1, 2, 7, 32]) expectClose(w, randomArray(n + cols + type, n * cols, 2), n);
       }
     });
   }
 
-  it('Q8_0: rows spanning several of the kernel\'s row blocks (128 KiB each), an odd row left in the last', () => {
-    const rows = 259, cols = 1536; // 1632-byte rows: blocks of 80 rows, then 19
+  it("Q8_0: rows spanning several of the kernel's row blocks (128 KiB each), an odd row left in the last", () => {
+    const rows = 259,
+      cols = 1536; // 1632-byte rows: blocks of 80 rows, then 19
     const w = quantizedWeight('w', GgmlType.Q8_0, rows, cols, randomArray(11, rows * cols, 0.5));
     for (const n of [4, 9]) expectClose(w, randomArray(n + 3, n * cols, 2), n);
   });
@@ -75,7 +83,8 @@ describe('WASM matmul equals the reference', () => {
   }
 
   it('activation rows with all-zero blocks, huge and tiny values', () => {
-    const cols = 512, n = 3;
+    const cols = 512,
+      n = 3;
     const x = randomArray(3, n * cols, 1);
     x.fill(0, 0, 256); // an all-zero Q8_K block and eight all-zero Q8_0 blocks
     for (let i = 600; i < 700; i++) x[i] *= 1e4;
@@ -84,13 +93,15 @@ describe('WASM matmul equals the reference', () => {
   });
 
   it('F16 weights holding inf or NaN give inf/NaN where the reference does', () => {
-    const cols = 64, rows = 3;
+    const cols = 64,
+      rows = 3;
     const w = quantizedWeight('w', GgmlType.F16, rows, cols, randomArray(5, rows * cols));
     const bits = new Uint16Array(w.data.buffer, w.data.byteOffset, rows * cols);
     bits[10] = 0x7c00; // +inf in row 0
     bits[cols + 3] = 0x7e00; // NaN in row 1
     const x = Float32Array.from(randomArray(6, cols), (v) => Math.abs(v) + 0.1);
-    const want = new Float32Array(rows), got = new Float32Array(rows);
+    const want = new Float32Array(rows),
+      got = new Float32Array(rows);
     referenceMatmul(want, x, w, 1);
     wasm.matmul(got, x, w, 1);
     expect(got[0]).toBe(Infinity);
@@ -100,9 +111,14 @@ describe('WASM matmul equals the reference', () => {
   });
 
   it('refuses a block-quantized weight whose scale is inf or NaN (a corrupt file), naming it', () => {
-    for (const [type, scaleAt] of [[GgmlType.Q8_0, 34 * 3], [GgmlType.Q4_K, 144 + 2], [GgmlType.Q6_K, 208]] as const) {
+    for (const [type, scaleAt] of [
+      [GgmlType.Q8_0, 34 * 3],
+      [GgmlType.Q4_K, 144 + 2],
+      [GgmlType.Q6_K, 208],
+    ] as const) {
       const w = quantizedWeight('blk.0.ffn_up.weight', type, 2, 256, randomArray(8, 512));
-      w.data[scaleAt] = 0x00; w.data[scaleAt + 1] = 0x7c; // +inf
+      w.data[scaleAt] = 0x00;
+      w.data[scaleAt + 1] = 0x7c; // +inf
       expect(() => wasm.matmul(new Float32Array(2), randomArray(9, 256), w, 1)).toThrow(/blk.0.ffn_up.weight has an infinite or NaN block scale/);
     }
   });

@@ -12,7 +12,11 @@ import type { ResidentWeights } from './resident-weights.ts';
  * Where the converted activations sit in WASM memory, in the layout matmul.c reads; `sums` is its
  * `extra` argument (Q8_K block sums, or Q8_0 scales per tile of 4 rows).
  */
-export interface PreparedActivations { x: number; d: number; sums: number }
+export interface PreparedActivations {
+  x: number;
+  d: number;
+  sums: number;
+}
 
 /** Copies n rows of x into WASM memory and converts them for weights of type `type`. */
 export function prepareActivations(k: KernelInstance, type: number, x: Float32Array, n: number, cols: number): PreparedActivations {
@@ -53,8 +57,19 @@ export function checkMatmul(out: Float32Array, x: Float32Array, w: WeightMatrix,
 }
 
 /** Runs matmul.c's matmul over all `rows` output rows: directly, or split across a thread pool. */
-export type MatmulRunner = (type: number, out: number, outStride: number, w: number, rowBytes: number, rows: number,
-  x: number, d: number, sums: number, n: number, cols: number) => void;
+export type MatmulRunner = (
+  type: number,
+  out: number,
+  outStride: number,
+  w: number,
+  rowBytes: number,
+  rows: number,
+  x: number,
+  d: number,
+  sums: number,
+  n: number,
+  cols: number,
+) => void;
 
 export function singleThreaded(k: KernelInstance): MatmulRunner {
   return (type, out, outStride, w, rowBytes, rows, x, d, sums, n, cols) => {
@@ -62,7 +77,15 @@ export function singleThreaded(k: KernelInstance): MatmulRunner {
   };
 }
 
-export function wasmMatmul(k: KernelInstance, run: MatmulRunner, weights: ResidentWeights, out: Float32Array, x: Float32Array, w: WeightMatrix, n: number): void {
+export function wasmMatmul(
+  k: KernelInstance,
+  run: MatmulRunner,
+  weights: ResidentWeights,
+  out: Float32Array,
+  x: Float32Array,
+  w: WeightMatrix,
+  n: number,
+): void {
   const stride = checkMatmul(out, x, w, n);
   if (n === 0 || w.rows === 0) return;
   const weight = weights.resident(w, w.rows * stride);

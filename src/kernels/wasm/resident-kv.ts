@@ -35,7 +35,10 @@ export class ResidentKv {
   sync(arr: Float32Array, length: number, changedFrom: number): number {
     let m = this.mirrors.get(arr);
     if (!m || m.capacity < length) {
-      if (m) { this.finalizer.unregister(m); this.heap.release(m.ptr, m.capacity * 4); }
+      if (m) {
+        this.finalizer.unregister(m);
+        this.heap.release(m.ptr, m.capacity * 4);
+      }
       const capacity = Math.max(length, arr.length);
       m = { ptr: this.heap.alloc(capacity * 4), capacity, synced: 0 };
       this.mirrors.set(arr, m);

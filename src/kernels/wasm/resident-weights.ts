@@ -12,8 +12,12 @@ const F16_FINITE = GgmlType.F16 | 0x100;
 
 /** Where each block of a block-quantized type keeps its fp16 scales: [block bytes, scale offsets]. */
 const SCALES: Record<number, [number, number[]]> = {
-  [GgmlType.Q8_0]: [34, [0]], [GgmlType.Q4_0]: [18, [0]], [GgmlType.Q5_0]: [22, [0]],
-  [GgmlType.Q4_K]: [144, [0, 2]], [GgmlType.Q5_K]: [176, [0, 2]], [GgmlType.Q6_K]: [210, [208]],
+  [GgmlType.Q8_0]: [34, [0]],
+  [GgmlType.Q4_0]: [18, [0]],
+  [GgmlType.Q5_0]: [22, [0]],
+  [GgmlType.Q4_K]: [144, [0, 2]],
+  [GgmlType.Q5_K]: [176, [0, 2]],
+  [GgmlType.Q6_K]: [210, [208]],
 };
 
 /**
@@ -28,7 +32,10 @@ function checkScales(w: WeightMatrix, bytes: number): void {
   for (let o = 0; o < bytes; o += blockBytes) {
     for (const s of offsets) {
       if ((d[o + s + 1] & 0x7c) === 0x7c) {
-        throw new MeshError('kernel_bad_weight', `weight ${w.name} has an infinite or NaN block scale at byte ${o + s}: the model file is corrupt; download it again`);
+        throw new MeshError(
+          'kernel_bad_weight',
+          `weight ${w.name} has an infinite or NaN block scale at byte ${o + s}: the model file is corrupt; download it again`,
+        );
       }
     }
   }

@@ -15,7 +15,12 @@ afterAll(() => three?.dispose());
 
 describe('threaded WASM matmul', () => {
   it('chunks cover every row once', () => {
-    for (const [rows, chunks] of [[1, 3], [2, 3], [301, 12], [4096, 8]]) {
+    for (const [rows, chunks] of [
+      [1, 3],
+      [2, 3],
+      [301, 12],
+      [4096, 8],
+    ]) {
       let next = 0;
       for (let i = 0; i < chunks; i++) {
         const [r0, r1] = chunkRows(rows, chunks, i);
@@ -27,11 +32,16 @@ describe('threaded WASM matmul', () => {
   });
 
   it('a job survives back-to-back calls of different shapes (no stale parameters)', () => {
-    const ws = [[GgmlType.Q8_0, 1536, 512], [GgmlType.F16, 256, 512], [GgmlType.Q4_K, 512, 1536]].map(([type, rows, cols], i) => quantizedWeight(`w${i}`, type, rows, cols, randomArray(i, rows * cols)));
+    const ws = [
+      [GgmlType.Q8_0, 1536, 512],
+      [GgmlType.F16, 256, 512],
+      [GgmlType.Q4_K, 512, 1536],
+    ].map(([type, rows, cols], i) => quantizedWeight(`w${i}`, type, rows, cols, randomArray(i, rows * cols)));
     for (let rep = 0; rep < 20; rep++) {
       for (const w of ws) {
         const x = randomArray(rep, w.cols);
-        const a = new Float32Array(w.rows), b = new Float32Array(w.rows).fill(NaN);
+        const a = new Float32Array(w.rows),
+          b = new Float32Array(w.rows).fill(NaN);
         single.matmul(a, x, w, 1);
         three.matmul(b, x, w, 1);
         expect(Array.from(b)).toEqual(Array.from(a));
@@ -46,11 +56,17 @@ describe('threaded WASM matmul', () => {
 
   for (const type of [GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K]) {
     it(`${ggmlTypeName(type)}: equals the single-threaded result bit for bit`, () => {
-      for (const [rows, n] of [[301, 1], [257, 7], [3, 1], [64, 32]]) {
+      for (const [rows, n] of [
+        [301, 1],
+        [257, 7],
+        [3, 1],
+        [64, 32],
+      ]) {
         const cols = 512;
         const w = quantizedWeight('w', type, rows, cols, randomArray(rows + type, rows * cols));
         const x = randomArray(n, n * cols);
-        const a = new Float32Array(n * rows), b = new Float32Array(n * rows).fill(NaN);
+        const a = new Float32Array(n * rows),
+          b = new Float32Array(n * rows).fill(NaN);
         single.matmul(a, x, w, n);
         three.matmul(b, x, w, n);
         expect(Array.from(b)).toEqual(Array.from(a));

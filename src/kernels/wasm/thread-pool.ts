@@ -9,7 +9,10 @@ const CHUNKS_PER_THREAD = 4;
 /** Rows below which a chunk is not worth a claim. */
 const MIN_CHUNK_ROWS = 16;
 
-interface AnyWorker { postMessage(m: unknown): void; terminate(): unknown }
+interface AnyWorker {
+  postMessage(m: unknown): void;
+  terminate(): unknown;
+}
 
 /** Starts the worker script in Node (worker_threads) or the browser (module Web Worker). */
 async function spawnWorker(init: WorkerInit): Promise<AnyWorker> {
@@ -71,14 +74,29 @@ export class ThreadPool {
       }
     } catch (cause) {
       for (const w of workers) void w.terminate();
-      throw new MeshError('kernel_threads_unavailable', `could not start WASM kernel workers: ${String(cause)}. The single-threaded WASM kernels still work (threads: 1)`, { cause });
+      throw new MeshError(
+        'kernel_threads_unavailable',
+        `could not start WASM kernel workers: ${String(cause)}. The single-threaded WASM kernels still work (threads: 1)`,
+        { cause },
+      );
     }
     return new ThreadPool(k, control, workers);
   }
 
   /** The same arguments as matmul.c's matmul over all rows; returns when every chunk is done. */
-  matmul(type: number, out: number, outStride: number, w: number, rowBytes: number, rows: number,
-    x: number, d: number, sums: number, n: number, cols: number): void {
+  matmul(
+    type: number,
+    out: number,
+    outStride: number,
+    w: number,
+    rowBytes: number,
+    rows: number,
+    x: number,
+    d: number,
+    sums: number,
+    n: number,
+    cols: number,
+  ): void {
     const c = this.control;
     const e = this.k.exports;
     // Small matmuls are not worth waking anyone: below ~64k multiply-adds the caller does it alone.
@@ -88,8 +106,17 @@ export class ThreadPool {
       return;
     }
     // Every earlier job is finished (done === chunks), so no thread reads these slots while they change.
-    c[Slot.type] = type; c[Slot.out] = out; c[Slot.outStride] = outStride; c[Slot.w] = w; c[Slot.rowBytes] = rowBytes;
-    c[Slot.rows] = rows; c[Slot.x] = x; c[Slot.d] = d; c[Slot.sums] = sums; c[Slot.n] = n; c[Slot.cols] = cols;
+    c[Slot.type] = type;
+    c[Slot.out] = out;
+    c[Slot.outStride] = outStride;
+    c[Slot.w] = w;
+    c[Slot.rowBytes] = rowBytes;
+    c[Slot.rows] = rows;
+    c[Slot.x] = x;
+    c[Slot.d] = d;
+    c[Slot.sums] = sums;
+    c[Slot.n] = n;
+    c[Slot.cols] = cols;
     c[Slot.chunks] = chunks;
     Atomics.store(c, Slot.done, 0);
     const generation = (Atomics.load(c, Slot.generation) + 1) | 0;

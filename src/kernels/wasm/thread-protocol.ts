@@ -6,8 +6,22 @@
 
 /** Int32 slots of the control block. */
 export const Slot = {
-  generation: 0, claim: 1, done: 2, stop: 3, chunks: 4,
-  type: 5, out: 6, outStride: 7, w: 8, rowBytes: 9, rows: 10, x: 11, d: 12, sums: 13, n: 14, cols: 15,
+  generation: 0,
+  claim: 1,
+  done: 2,
+  stop: 3,
+  chunks: 4,
+  type: 5,
+  out: 6,
+  outStride: 7,
+  w: 8,
+  rowBytes: 9,
+  rows: 10,
+  x: 11,
+  d: 12,
+  sums: 13,
+  n: 14,
+  cols: 15,
 } as const;
 export const CONTROL_INTS = 16;
 
@@ -35,8 +49,20 @@ export function chunkRows(rows: number, chunks: number, i: number): [number, num
   return [Math.floor((rows * i) / chunks), Math.floor((rows * (i + 1)) / chunks)];
 }
 
-type Matmul = (type: number, out: number, outStride: number, w: number, rowBytes: number, r0: number, r1: number,
-  x: number, d: number, sums: number, n: number, cols: number) => number;
+type Matmul = (
+  type: number,
+  out: number,
+  outStride: number,
+  w: number,
+  rowBytes: number,
+  r0: number,
+  r1: number,
+  x: number,
+  d: number,
+  sums: number,
+  n: number,
+  cols: number,
+) => number;
 
 /**
  * Takes chunks of the job published under `generation` and computes them until none are left or a
@@ -45,8 +71,17 @@ type Matmul = (type: number, out: number, outStride: number, w: number, rowBytes
  */
 export function workChunks(c: Int32Array, generation: number, matmul: Matmul): void {
   for (;;) {
-    const type = c[Slot.type], out = c[Slot.out], outStride = c[Slot.outStride], w = c[Slot.w], rowBytes = c[Slot.rowBytes];
-    const rows = c[Slot.rows], x = c[Slot.x], d = c[Slot.d], sums = c[Slot.sums], n = c[Slot.n], cols = c[Slot.cols];
+    const type = c[Slot.type],
+      out = c[Slot.out],
+      outStride = c[Slot.outStride],
+      w = c[Slot.w],
+      rowBytes = c[Slot.rowBytes];
+    const rows = c[Slot.rows],
+      x = c[Slot.x],
+      d = c[Slot.d],
+      sums = c[Slot.sums],
+      n = c[Slot.n],
+      cols = c[Slot.cols];
     const chunks = c[Slot.chunks];
     const claim = Atomics.load(c, Slot.claim);
     const next = claim & MAX_CHUNKS;

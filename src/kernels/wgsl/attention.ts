@@ -36,7 +36,8 @@ struct P { n_tokens: u32, pos0: u32, n_head: u32, n_head_kv: u32, head_dim: u32,
 @group(0) @binding(3) var<storage, read> V: array<${kv}>;
 @group(0) @binding(4) var<storage, read_write> O: array<f32>;
 var<workgroup> S: array<f32, 64>;`;
-  if (!f16Cache) return /* wgsl */ `${head}
+  if (!f16Cache)
+    return /* wgsl */ `${head}
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let h = wid.x;

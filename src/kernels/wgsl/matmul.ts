@@ -38,13 +38,12 @@ export function matmulSumsExactly(type: number): boolean {
  * (element offsets into X and Y).
  */
 export function matmulWgsl(type: number, threadsPerRow: number): string {
-  const TB = MATMUL_TOKENS_PER_GROUP, WG = MATMUL_GROUP_SIZE;
+  const TB = MATMUL_TOKENS_PER_GROUP,
+    WG = MATMUL_GROUP_SIZE;
   const exact = matmulSumsExactly(type);
   // acc[t] is an f32, or (hi, lo) when summing exactly.
   const accType = exact ? 'vec2<f32>' : 'f32';
-  const addTerm = exact
-    ? 'let u = two_sum(acc[t].x, w[i] * X[xo + i]); acc[t] = vec2<f32>(u.x, acc[t].y + u.y);'
-    : 's += w[i] * X[xo + i];';
+  const addTerm = exact ? 'let u = two_sum(acc[t].x, w[i] * X[xo + i]); acc[t] = vec2<f32>(u.x, acc[t].y + u.y);' : 's += w[i] * X[xo + i];';
   const merge = exact
     ? 'let a = red[lid * TB + t]; let b = red[(lid + s) * TB + t]; let u = two_sum(a.x, b.x); red[lid * TB + t] = vec2<f32>(u.x, a.y + b.y + u.y);'
     : 'red[lid * TB + t] += red[(lid + s) * TB + t];';
@@ -80,7 +79,10 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       }
     }
   }
-${threadsPerRow === 1 ? '' : /* wgsl */ `
+${
+  threadsPerRow === 1
+    ? ''
+    : /* wgsl */ `
   for (var t = 0u; t < TB; t++) { red[lid * TB + t] = acc[t]; }
   workgroupBarrier();
   for (var s = TPR / 2u; s > 0u; s >>= 1u) {
@@ -89,7 +91,8 @@ ${threadsPerRow === 1 ? '' : /* wgsl */ `
     }
     workgroupBarrier();
   }
-  for (var t = 0u; t < TB; t++) { acc[t] = red[lid * TB + t]; }`}
+  for (var t = 0u; t < TB; t++) { acc[t] = red[lid * TB + t]; }`
+}
   if (lane == 0u && row < p.rows) {
     for (var t = 0u; t < nt; t++) {
       let o = p.out_off + (t0 + t) * p.rows + row;

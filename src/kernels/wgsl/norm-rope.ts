@@ -52,9 +52,11 @@ export function rmsnormWgsl(inPlace: boolean): string {
 struct P { rows: u32, dim: u32, eps: f32, has_weight: u32, x_off: u32, y_off: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> G: array<f32>;
-${inPlace
+${
+  inPlace
     ? '@group(0) @binding(2) var<storage, read_write> X: array<f32>;'
-    : '@group(0) @binding(2) var<storage, read> X: array<f32>;\n@group(0) @binding(3) var<storage, read_write> Y: array<f32>;'}
+    : '@group(0) @binding(2) var<storage, read> X: array<f32>;\n@group(0) @binding(3) var<storage, read_write> Y: array<f32>;'
+}
 var<workgroup> red: array<vec2<f32>, 64>;
 ${EXACT_F32_WGSL}
 @compute @workgroup_size(64)

@@ -6,15 +6,24 @@ import { GgmlType } from '../../gguf/ggml-types.ts';
 import { vecDotType } from '../reference/activation-rounding.ts';
 
 /** The rounding mode ids the shader switches on; 0 means the activations are used as they are. */
-export const ROUND_NONE = 0, ROUND_F16 = 1, ROUND_BF16 = 2, ROUND_Q8_0 = 3, ROUND_Q8_K = 4;
+export const ROUND_NONE = 0,
+  ROUND_F16 = 1,
+  ROUND_BF16 = 2,
+  ROUND_Q8_0 = 3,
+  ROUND_Q8_K = 4;
 
 export function roundingMode(weightType: number): number {
   switch (vecDotType(weightType)) {
-    case GgmlType.F16: return ROUND_F16;
-    case GgmlType.BF16: return ROUND_BF16;
-    case GgmlType.Q8_0: return ROUND_Q8_0;
-    case GgmlType.Q8_K: return ROUND_Q8_K;
-    default: return ROUND_NONE;
+    case GgmlType.F16:
+      return ROUND_F16;
+    case GgmlType.BF16:
+      return ROUND_BF16;
+    case GgmlType.Q8_0:
+      return ROUND_Q8_0;
+    case GgmlType.Q8_K:
+      return ROUND_Q8_K;
+    default:
+      return ROUND_NONE;
   }
 }
 

@@ -6,8 +6,15 @@ import { MeshError } from '../../protocol/errors.ts';
 
 /** The weight types the WGSL matmul decodes. */
 export const WGSL_WEIGHT_TYPES: readonly number[] = [
-  GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0,
-  GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+  GgmlType.F32,
+  GgmlType.F16,
+  GgmlType.BF16,
+  GgmlType.Q8_0,
+  GgmlType.Q4_0,
+  GgmlType.Q5_0,
+  GgmlType.Q4_K,
+  GgmlType.Q5_K,
+  GgmlType.Q6_K,
 ];
 
 /** Byte and half-float helpers over `W: array<u32>`; shared by every decoder. */
@@ -50,14 +57,16 @@ fn scale_min_k4(j: u32, o: u32) -> vec2<f32> {
  */
 export function decodeChunkWgsl(type: number): string {
   switch (type) {
-    case GgmlType.F32: return `
+    case GgmlType.F32:
+      return `
 fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   var w: array<f32, 32>;
   let b = (rb >> 2u) + c * 32u;
   for (var i = 0u; i < 32u; i++) { w[i] = bitcast<f32>(W[b + i]); }
   return w;
 }`;
-    case GgmlType.F16: case GgmlType.BF16: {
+    case GgmlType.F16:
+    case GgmlType.BF16: {
       const lo = type === GgmlType.F16 ? 'half_to_f32(u & 0xffffu)' : 'bitcast<f32>(u << 16u)';
       const hi = type === GgmlType.F16 ? 'half_to_f32(u >> 16u)' : 'bitcast<f32>(u & 0xffff0000u)';
       return `
@@ -68,7 +77,8 @@ fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   return w;
 }`;
     }
-    case GgmlType.Q8_0: return `
+    case GgmlType.Q8_0:
+      return `
 fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   var w: array<f32, 32>;
   let o = rb + c * 34u;
@@ -79,7 +89,8 @@ fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   }
   return w;
 }`;
-    case GgmlType.Q4_0: return `
+    case GgmlType.Q4_0:
+      return `
 fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   var w: array<f32, 32>;
   let o = rb + c * 18u;
@@ -94,7 +105,8 @@ fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   }
   return w;
 }`;
-    case GgmlType.Q5_0: return `
+    case GgmlType.Q5_0:
+      return `
 fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   var w: array<f32, 32>;
   let o = rb + c * 22u;
@@ -113,7 +125,8 @@ fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   }
   return w;
 }`;
-    case GgmlType.Q4_K: return `${SCALE_MIN_K4}
+    case GgmlType.Q4_K:
+      return `${SCALE_MIN_K4}
 fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   var w: array<f32, 32>;
   let o = rb + (c >> 3u) * 144u;
@@ -131,7 +144,8 @@ fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   }
   return w;
 }`;
-    case GgmlType.Q5_K: return `${SCALE_MIN_K4}
+    case GgmlType.Q5_K:
+      return `${SCALE_MIN_K4}
 fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   var w: array<f32, 32>;
   let o = rb + (c >> 3u) * 176u;
@@ -153,7 +167,8 @@ fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   }
   return w;
 }`;
-    case GgmlType.Q6_K: return `
+    case GgmlType.Q6_K:
+      return `
 fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   var w: array<f32, 32>;
   let o = rb + (c >> 3u) * 210u;
@@ -178,6 +193,9 @@ fn decode_chunk(rb: u32, c: u32) -> array<f32, 32> {
   return w;
 }`;
     default:
-      throw new MeshError('kernel_unsupported_type', `the WebGPU matmul has no decoder for ${ggmlTypeName(type)} weights; supported: ${WGSL_WEIGHT_TYPES.map(ggmlTypeName).join(', ')}`);
+      throw new MeshError(
+        'kernel_unsupported_type',
+        `the WebGPU matmul has no decoder for ${ggmlTypeName(type)} weights; supported: ${WGSL_WEIGHT_TYPES.map(ggmlTypeName).join(', ')}`,
+      );
   }
 }

@@ -48,7 +48,12 @@ afterAll(async () => {
 });
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) =>
-  new Request(`http://app.invalid${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
+  new Request(`http://app.invalid${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
+  });
 const direct = (request: Request) => handleApiRequest(request, ctx, { clientKey: 'direct' });
 const chat = (stream: boolean, model = TEST_MODEL) => ({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 64, stream });
 
@@ -59,7 +64,10 @@ function sseText(raw: string): { text: string; events: number } {
   for (const line of raw.split('\n')) {
     if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
     const delta = (JSON.parse(line.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content;
-    if (delta) { text += delta; events++; }
+    if (delta) {
+      text += delta;
+      events++;
+    }
   }
   return { text, events };
 }
@@ -75,7 +83,9 @@ describe('the mesh API stream', () => {
     expect(a).toEqual(b);
     expect(clientKeys.at(-1)).toBe(client.snapshot().peerId);
 
-    const whole = await client.fetchApi(post('/v1/messages', { model: TEST_MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }, { 'anthropic-version': '2023-06-01' }));
+    const whole = await client.fetchApi(
+      post('/v1/messages', { model: TEST_MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }, { 'anthropic-version': '2023-06-01' }),
+    );
     expect(whole.status).toBe(200);
     expect(((await whole.json()) as { content: { text: string }[] }).content[0].text.trim()).toBe(REPLY);
   });
@@ -128,14 +138,27 @@ describe('the mesh API stream', () => {
   }
 
   it('refuses a peer that is not a member', async () => {
-    const plain = await createLibp2p({ transports: [webSockets()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } });
+    const plain = await createLibp2p({
+      transports: [webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() },
+    });
     try {
       const calls = provider.calls.length;
       const ask = async () => {
         const stream = await plain.dialProtocol(multiaddr(webSocketAddress(mesh.libp2p)), API_PROTOCOL);
         const frames = new FrameStream(stream, 1 << 20);
         const body = new TextEncoder().encode(JSON.stringify(chat(false)));
-        await frames.write(encodeApiFrame({ kind: 'request', method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, bodyBytes: body.length }));
+        await frames.write(
+          encodeApiFrame({
+            kind: 'request',
+            method: 'POST',
+            path: '/v1/chat/completions',
+            headers: { 'content-type': 'application/json' },
+            bodyBytes: body.length,
+          }),
+        );
         await frames.write(encodeApiFrame({ kind: 'body', bytes: body }));
         return frames.read(AbortSignal.timeout(5000));
       };
@@ -155,8 +178,10 @@ describe('the mesh API stream', () => {
       const frames = new FrameStream(stream, 1 << 20);
       return frames.read(AbortSignal.timeout(5000));
     };
-    const lp = (bytes: Uint8Array) => Uint8Array.of(bytes.length & 0x7f | (bytes.length > 127 ? 0x80 : 0), ...(bytes.length > 127 ? [bytes.length >> 7] : []), ...bytes);
-    const request = (bodyBytes: number) => encodeApiFrame({ kind: 'request', method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, bodyBytes });
+    const lp = (bytes: Uint8Array) =>
+      Uint8Array.of((bytes.length & 0x7f) | (bytes.length > 127 ? 0x80 : 0), ...(bytes.length > 127 ? [bytes.length >> 7] : []), ...bytes);
+    const request = (bodyBytes: number) =>
+      encodeApiFrame({ kind: 'request', method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, bodyBytes });
     const good = new TextEncoder().encode(JSON.stringify(chat(false)));
     // The same raw writes, well formed, are answered: what follows fails for its frames alone.
     expect((await raw(lp(request(good.length)), lp(encodeApiFrame({ kind: 'body', bytes: good }))))[0]).toBe(4);

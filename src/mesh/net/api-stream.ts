@@ -7,7 +7,14 @@
 import type { Stream } from '@libp2p/interface';
 import { MeshError } from '../../protocol/errors.ts';
 import {
-  CARRIED_REQUEST_HEADERS, encodeApiFrame, MAX_API_BODY_BYTES, MAX_API_CHUNK_BYTES, MAX_API_FRAME_BYTES, readApiFrame, type ApiMethod, type ApiStreamFrame,
+  CARRIED_REQUEST_HEADERS,
+  encodeApiFrame,
+  MAX_API_BODY_BYTES,
+  MAX_API_CHUNK_BYTES,
+  MAX_API_FRAME_BYTES,
+  readApiFrame,
+  type ApiMethod,
+  type ApiStreamFrame,
 } from '../../protocol/mesh-api.ts';
 import { FrameStream } from './frame-stream.ts';
 import type { MeshNode } from './mesh-node.ts';
@@ -49,14 +56,19 @@ async function answer(stream: Stream, peerId: string, serve: ApiServe, log?: (li
     response = await serve(request, { clientKey: peerId });
   } catch (error) {
     // handleApiRequest answers its own failures in the caller's protocol; this is a bug, said plainly.
-    response = Response.json({ error: { message: `internal error: ${(error as Error).message}`, type: 'server_error', param: null, code: null } }, { status: 500 });
+    response = Response.json(
+      { error: { message: `internal error: ${(error as Error).message}`, type: 'server_error', param: null, code: null } },
+      { status: 500 },
+    );
   }
   const reader = response.body?.getReader();
   const cancel = () => reader?.cancel().catch(() => {});
   gone.signal.addEventListener('abort', cancel, { once: true });
   try {
     const headers: Record<string, string> = {};
-    response.headers.forEach((value, name) => { if (!HOP_BY_HOP.has(name)) headers[name] = value; });
+    response.headers.forEach((value, name) => {
+      if (!HOP_BY_HOP.has(name)) headers[name] = value;
+    });
     await frames.write(encodeApiFrame({ kind: 'response', status: response.status, headers }), gone.signal);
     for (;;) {
       const chunk = reader ? await reader.read() : { done: true as const };
@@ -82,16 +94,22 @@ async function readRequest(frames: FrameStream, gone: AbortSignal): Promise<Requ
   const head = next(await frames.read(signal));
   if (head.kind !== 'request') throw new MeshError('mesh_api_bad_frame', `the first frame of an API stream is its request, got a ${head.kind} frame`);
   const body = head.bodyBytes > 0 ? new Uint8Array(head.bodyBytes) : null;
-  for (let got = 0; body && got < body.length;) {
+  for (let got = 0; body && got < body.length; ) {
     const frame = next(await frames.read(signal));
     if (frame.kind !== 'body') throw new MeshError('mesh_api_bad_frame', `a request body frame was expected, got a ${frame.kind} frame`);
-    if (got + frame.bytes.length > body.length) throw new MeshError('mesh_api_bad_frame', `the request body runs past the ${body.length} bytes its request declared`);
+    if (got + frame.bytes.length > body.length)
+      throw new MeshError('mesh_api_bad_frame', `the request body runs past the ${body.length} bytes its request declared`);
     body.set(frame.bytes, got);
     got += frame.bytes.length;
   }
   const headers = new Headers();
   for (const name of CARRIED_REQUEST_HEADERS) if (head.headers[name] !== undefined) headers.set(name, head.headers[name]);
-  return new Request(`http://mesh.invalid${head.path}`, { method: head.method, headers, body: head.method === 'POST' ? (body ?? new Uint8Array(0)) : null, signal: gone });
+  return new Request(`http://mesh.invalid${head.path}`, {
+    method: head.method,
+    headers,
+    body: head.method === 'POST' ? (body ?? new Uint8Array(0)) : null,
+    signal: gone,
+  });
 }
 
 function next(bytes: Uint8Array): ApiStreamFrame & { kind: 'request' | 'body' } {
@@ -109,9 +127,14 @@ function next(bytes: Uint8Array): ApiStreamFrame & { kind: 'request' | 'body' } 
 export async function meshApiFetch(open: (signal: AbortSignal) => Promise<Stream>, request: Request): Promise<Response> {
   const url = new URL(request.url);
   const method = request.method.toUpperCase() as ApiMethod;
-  if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') throw new MeshError('mesh_api_method', `${request.method} cannot be sent to the mesh; the API takes GET and POST`);
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'POST')
+    throw new MeshError('mesh_api_method', `${request.method} cannot be sent to the mesh; the API takes GET and POST`);
   const body = method === 'POST' ? new Uint8Array(await request.arrayBuffer()) : new Uint8Array(0);
-  if (body.length > MAX_API_BODY_BYTES) throw new MeshError('mesh_api_body_too_large', `the request body is ${body.length} bytes; the mesh carries at most ${MAX_API_BODY_BYTES}: shorten the conversation`);
+  if (body.length > MAX_API_BODY_BYTES)
+    throw new MeshError(
+      'mesh_api_body_too_large',
+      `the request body is ${body.length} bytes; the mesh carries at most ${MAX_API_BODY_BYTES}: shorten the conversation`,
+    );
   const headers: Record<string, string> = {};
   for (const name of CARRIED_REQUEST_HEADERS) {
     const value = request.headers.get(name);
@@ -124,7 +147,11 @@ export async function meshApiFetch(open: (signal: AbortSignal) => Promise<Stream
     stream = await open(signal);
   } catch (error) {
     signal.throwIfAborted();
-    throw new MeshError('mesh_head_unreachable', `the mesh's head did not open an API stream (${(error as Error).message}); it may be restarting: retry, or leave and join again`, { cause: error });
+    throw new MeshError(
+      'mesh_head_unreachable',
+      `the mesh's head did not open an API stream (${(error as Error).message}); it may be restarting: retry, or leave and join again`,
+      { cause: error },
+    );
   }
   const frames = new FrameStream(stream, MAX_API_FRAME_BYTES);
   const abort = () => stream.abort(new Error('the client aborted the request'));
@@ -143,31 +170,40 @@ export async function meshApiFetch(open: (signal: AbortSignal) => Promise<Stream
     signal.removeEventListener('abort', abort);
     stream.abort(error as Error);
     signal.throwIfAborted();
-    throw error instanceof MeshError ? error : new MeshError('mesh_api_cut', `the API stream to the head broke before its answer (${(error as Error).message}); retry`, { cause: error });
+    throw error instanceof MeshError
+      ? error
+      : new MeshError('mesh_api_cut', `the API stream to the head broke before its answer (${(error as Error).message}); retry`, { cause: error });
   }
 }
 
 function responseBody(frames: FrameStream, stream: Stream, signal: AbortSignal, abort: () => void): ReadableStream<Uint8Array> {
   const done = () => signal.removeEventListener('abort', abort);
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const frame = answerFrame(await frames.read(signal));
-        if (frame.kind === 'body') return controller.enqueue(frame.bytes);
-        if (frame.kind !== 'end') throw new MeshError('mesh_api_bad_frame', `a ${frame.kind} frame in the middle of the head's answer`);
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const frame = answerFrame(await frames.read(signal));
+          if (frame.kind === 'body') return controller.enqueue(frame.bytes);
+          if (frame.kind !== 'end') throw new MeshError('mesh_api_bad_frame', `a ${frame.kind} frame in the middle of the head's answer`);
+          done();
+          controller.close();
+        } catch (error) {
+          done();
+          stream.abort(error as Error);
+          controller.error(
+            signal.aborted
+              ? signal.reason
+              : new MeshError('mesh_api_cut', `the head's answer was cut off (${(error as Error).message}); retry`, { cause: error }),
+          );
+        }
+      },
+      cancel() {
         done();
-        controller.close();
-      } catch (error) {
-        done();
-        stream.abort(error as Error);
-        controller.error(signal.aborted ? signal.reason : new MeshError('mesh_api_cut', `the head's answer was cut off (${(error as Error).message}); retry`, { cause: error }));
-      }
+        stream.abort(new Error('the client stopped reading the answer'));
+      },
     },
-    cancel() {
-      done();
-      stream.abort(new Error('the client stopped reading the answer'));
-    },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
 }
 
 function answerFrame(bytes: Uint8Array): ApiStreamFrame {

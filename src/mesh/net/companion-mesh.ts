@@ -68,7 +68,11 @@ export async function startMeshHead(o: MeshHeadOptions, membership: PrivateMesh,
     models: (o.models ?? []).map((model) => ({ model })),
   });
   const node = new MeshNode({
-    libp2p: o.libp2p, mesh: membership, self, ...(o.log ? { log: o.log } : {}), ...(o.membershipTimeoutMs ? { membershipTimeoutMs: o.membershipTimeoutMs } : {}),
+    libp2p: o.libp2p,
+    mesh: membership,
+    self,
+    ...(o.log ? { log: o.log } : {}),
+    ...(o.membershipTimeoutMs ? { membershipTimeoutMs: o.membershipTimeoutMs } : {}),
   });
   await node.start();
   let relay: Relay;

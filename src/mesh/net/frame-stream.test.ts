@@ -14,7 +14,7 @@ function fakeStream(cut: () => number) {
     send(data: Uint8Array) {
       const bytes = data.subarray();
       target.sent.push(bytes);
-      for (let at = 0; at < bytes.length;) {
+      for (let at = 0; at < bytes.length; ) {
         const n = Math.max(1, Math.min(cut(), bytes.length - at));
         target.peer?.dispatchEvent(new StreamMessageEvent(bytes.slice(at, at + n)));
         at += n;
@@ -34,7 +34,7 @@ function fakeStream(cut: () => number) {
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 describe('FrameStream', () => {
@@ -76,7 +76,10 @@ describe('FrameStream', () => {
     expect(await r2.read()).toEqual(Uint8Array.of(9, 9));
     await expect(r2.read()).rejects.toThrow(/closed/);
     const aborted = new AbortController();
-    const r3 = new FrameStream(fakeStream(() => 1), 1000);
+    const r3 = new FrameStream(
+      fakeStream(() => 1),
+      1000,
+    );
     const waiting = r3.read(aborted.signal);
     aborted.abort(new Error('timed out'));
     await expect(waiting).rejects.toThrow(/timed out/);
@@ -86,7 +89,11 @@ describe('FrameStream', () => {
     const rand = rng(7);
     const sizes = [1, 127, 128, 300, 16_384, 70_000, 2088, 0];
     const messages = sizes.map((n, k) => Uint8Array.from({ length: n }, (_, i) => (i * 17 + k) & 255));
-    for (const [fromLp, toLp] of [[false, false], [true, false], [false, true]]) {
+    for (const [fromLp, toLp] of [
+      [false, false],
+      [true, false],
+      [false, true],
+    ]) {
       const a = fakeStream(() => 1 + Math.floor(rand() * 500));
       const b = fakeStream(() => 1 + Math.floor(rand() * 500));
       a.peer = b;

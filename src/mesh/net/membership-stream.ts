@@ -21,7 +21,12 @@ const MAX_FRAME = 64;
 export type MembershipOutcome = { ok: true } | { ok: false; reason: string; timedOut: boolean };
 
 /** Opens a membership stream on `connection` and checks the remote's answer. Never throws. */
-export async function challengePeer(connection: Connection, mesh: PrivateMesh, selfPeerId: string, timeoutMs = MEMBERSHIP_TIMEOUT_MS): Promise<MembershipOutcome> {
+export async function challengePeer(
+  connection: Connection,
+  mesh: PrivateMesh,
+  selfPeerId: string,
+  timeoutMs = MEMBERSHIP_TIMEOUT_MS,
+): Promise<MembershipOutcome> {
   const signal = AbortSignal.timeout(timeoutMs);
   let stream: Stream | undefined;
   try {
@@ -41,7 +46,13 @@ export async function challengePeer(connection: Connection, mesh: PrivateMesh, s
 }
 
 /** Stream handler: answers one challenge with this peer's proof. */
-export async function answerChallenge(stream: Stream, connection: Connection, mesh: PrivateMesh, selfPeerId: string, timeoutMs = MEMBERSHIP_TIMEOUT_MS): Promise<void> {
+export async function answerChallenge(
+  stream: Stream,
+  connection: Connection,
+  mesh: PrivateMesh,
+  selfPeerId: string,
+  timeoutMs = MEMBERSHIP_TIMEOUT_MS,
+): Promise<void> {
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME });

@@ -21,7 +21,10 @@ export async function loadOrCreateMeshSecret(dir: string | null): Promise<{ secr
   if (text !== undefined) {
     const secret = fromBase64Url(text);
     if (secret && secret.length === MESH_SECRET_BYTES) return { secret, created: false };
-    throw new MeshError('mesh_secret_corrupt', `the mesh secret in ${path} is damaged; delete the file to start a new private mesh (tabs must then join with the new invite)`);
+    throw new MeshError(
+      'mesh_secret_corrupt',
+      `the mesh secret in ${path} is damaged; delete the file to start a new private mesh (tabs must then join with the new invite)`,
+    );
   }
   const secret = newMeshSecret();
   await mkdir(dir, { recursive: true });

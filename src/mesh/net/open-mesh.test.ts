@@ -50,7 +50,12 @@ describe('open mesh keys', () => {
   it('make links the app reads', () => {
     expect(openMeshLink('http://127.0.0.1:8080/', 'demo mesh', 'named')).toBe('http://127.0.0.1:8080/#mesh=demo%20mesh');
     expect(openMeshLink('http://127.0.0.1:8080/', 'lab', 'public')).toBe('http://127.0.0.1:8080/#public=lab');
-    expect(readOpenMeshLink('http://127.0.0.1:8080/#mesh=demo%20mesh&role=client&auto=1')).toEqual({ name: 'demo mesh', visibility: 'named', role: 'client', auto: true });
+    expect(readOpenMeshLink('http://127.0.0.1:8080/#mesh=demo%20mesh&role=client&auto=1')).toEqual({
+      name: 'demo mesh',
+      visibility: 'named',
+      role: 'client',
+      auto: true,
+    });
     expect(readOpenMeshLink('http://127.0.0.1:8080/?public=lab')).toEqual({ name: 'lab', visibility: 'public', auto: false });
     expect(readOpenMeshLink('http://127.0.0.1:8080/#join=abc')).toBeUndefined();
     expect(readOpenMeshLink('http://127.0.0.1:8080/#mesh=%20%20')).toBeUndefined();
@@ -75,7 +80,16 @@ describe('a companion heading a public and a named mesh', () => {
   const head = async (name: string, visibility: 'public' | 'named', models: string[] = []): Promise<Head> => {
     const identity = await createIdentity();
     const libp2p = await startLibp2pNode({ host: '127.0.0.1', port: 0, keyDir: null, privateKey: identity.libp2pKey });
-    const mesh = await startOpenCompanionMesh({ libp2p, identity, name, visibility, appUrl: 'http://127.0.0.1:8080/', nostrUrl: url, libp2pAddress: webSocketAddress(libp2p), models });
+    const mesh = await startOpenCompanionMesh({
+      libp2p,
+      identity,
+      name,
+      visibility,
+      appUrl: 'http://127.0.0.1:8080/',
+      nostrUrl: url,
+      libp2pAddress: webSocketAddress(libp2p),
+      models,
+    });
     const h = { libp2p, mesh };
     heads.push(h);
     return h;
@@ -86,7 +100,14 @@ describe('a companion heading a public and a named mesh', () => {
     url = `ws://127.0.0.1:${nostr.port}`;
     const identity = await createIdentity();
     privateLibp2p = await startLibp2pNode({ host: '127.0.0.1', port: 0, keyDir: null, privateKey: identity.libp2pKey });
-    privateMesh = await startCompanionMesh({ libp2p: privateLibp2p, identity, cacheDir: null, appUrl: 'http://127.0.0.1:8080/', nostrUrl: url, libp2pAddress: webSocketAddress(privateLibp2p) });
+    privateMesh = await startCompanionMesh({
+      libp2p: privateLibp2p,
+      identity,
+      cacheDir: null,
+      appUrl: 'http://127.0.0.1:8080/',
+      nostrUrl: url,
+      libp2pAddress: webSocketAddress(privateLibp2p),
+    });
   });
 
   afterAll(async () => {
@@ -129,7 +150,9 @@ describe('a companion heading a public and a named mesh', () => {
     await peer.start();
     const peerId = peer.snapshot().peerId;
     await until('the head counts the peer as a member', () => named.mesh.node.isMember(peerId));
-    await until('the peer sees the head as its companion', () => peer.snapshot().peers.some((p) => p.companion && p.member && p.peerId === named.libp2p.peerId.toString()));
+    await until('the peer sees the head as its companion', () =>
+      peer.snapshot().peers.some((p) => p.companion && p.member && p.peerId === named.libp2p.peerId.toString()),
+    );
     expect(peer.snapshot().meshId).toBe(keys.access.meshId);
     // Its announcement is in clear on the relay: the public listing does not count it (the mesh is named).
     expect((await listPublicMeshes(url)).map((m) => m.name)).toEqual(['open lab']);
@@ -146,8 +169,15 @@ describe('a companion heading a public and a named mesh', () => {
     for (let i = 0; i < 2; i++) {
       const { invite, keys } = await resolveOpenMesh('open lab', 'public', [url]);
       const peer = new PeerNode({
-        identity: await createIdentity(), invite, open: keys, role: 'server', backend: 'wasm', webrtc: false, listen: ['/ip4/127.0.0.1/tcp/0/ws'],
-        memoryBudgetBytes: Math.floor(largest * 2.5), openModel: async () => openModel(memorySource(bytes)),
+        identity: await createIdentity(),
+        invite,
+        open: keys,
+        role: 'server',
+        backend: 'wasm',
+        webrtc: false,
+        listen: ['/ip4/127.0.0.1/tcp/0/ws'],
+        memoryBudgetBytes: Math.floor(largest * 2.5),
+        openModel: async () => openModel(memorySource(bytes)),
       });
       peers.push(peer);
       await peer.start();
@@ -160,7 +190,17 @@ describe('a companion heading a public and a named mesh', () => {
     const argmax = (logits: Float32Array) => logits.subarray(logits.length - nVocab).reduce((best, v, i, row) => (v > row[best] ? i : best), 0);
     const prompt = [1, 5, 9, 13];
     const solo = (await openPipeline(file)).createSession();
-    const session = createMeshSession({ node: pub.mesh.node, coordinator, head: await openHead(file), tail: await openTail(file), nEmbd: 32, nVocab, maxPositions: 256, plan: route.plan, stageTimeoutMs: 5000 });
+    const session = createMeshSession({
+      node: pub.mesh.node,
+      coordinator,
+      head: await openHead(file),
+      tail: await openTail(file),
+      nEmbd: 32,
+      nVocab,
+      maxPositions: 256,
+      plan: route.plan,
+      stageTimeoutMs: 5000,
+    });
     const soloTokens: number[] = [];
     const meshTokens: number[] = [];
     let [a, b] = [await solo.forward(prompt), await session.extend(prompt)];

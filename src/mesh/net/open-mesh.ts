@@ -66,7 +66,12 @@ export interface ResolveOptions {
  * Finds an open mesh's head on the relays (first that knows it) and returns what PeerNode joins
  * from: an invite-shaped bootstrap (the head's WebSockets address, the relay) and the mesh's keys.
  */
-export async function resolveOpenMesh(name: string, visibility: OpenVisibility, relays: readonly string[], options: ResolveOptions = {}): Promise<{ invite: Invite; keys: OpenMeshKeys; head: ValidAnnouncement }> {
+export async function resolveOpenMesh(
+  name: string,
+  visibility: OpenVisibility,
+  relays: readonly string[],
+  options: ResolveOptions = {},
+): Promise<{ invite: Invite; keys: OpenMeshKeys; head: ValidAnnouncement }> {
   const keys = await openMeshKeys(name, visibility);
   if (relays.length === 0) throw new OpenMeshError('mesh_no_relay', 'no Nostr relay to look the mesh up on: start the companion (npm start) or set a relay');
   const failures: string[] = [];
@@ -88,7 +93,10 @@ export async function resolveOpenMesh(name: string, visibility: OpenVisibility, 
       if (relay) await closeRelay(relay);
     }
   }
-  throw new OpenMeshError('mesh_no_head', `no companion heads the ${visibility} mesh “${keys.access.name}” on ${relays.join(', ')} (${failures.join('; ')}): check the name, or start one with npm start -- --mesh-name`);
+  throw new OpenMeshError(
+    'mesh_no_head',
+    `no companion heads the ${visibility} mesh “${keys.access.name}” on ${relays.join(', ')} (${failures.join('; ')}): check the name, or start one with npm start -- --mesh-name`,
+  );
 }
 
 function waitForHead(relay: Relay, access: OpenMeshAccess, timeoutMs: number): Promise<ValidAnnouncement | undefined> {
@@ -146,7 +154,10 @@ export function summarizeListing(announcements: Iterable<ValidAnnouncement>): Pu
 }
 
 /** The public meshes a relay lists (what it stored, validated), read once. */
-export async function listPublicMeshes(url: string, options: { connect?: (url: string) => Promise<Relay>; timeoutMs?: number } = {}): Promise<PublicMeshEntry[]> {
+export async function listPublicMeshes(
+  url: string,
+  options: { connect?: (url: string) => Promise<Relay>; timeoutMs?: number } = {},
+): Promise<PublicMeshEntry[]> {
   const relay = await (options.connect ?? connectRelay)(url);
   try {
     const watch = watchAnnouncements(relay);

@@ -96,7 +96,12 @@ describe('joining the companion’s private mesh', () => {
   }, 40_000);
 
   it('a libp2p peer that does not speak the membership protocol is hung up on', async () => {
-    const plain = await createLibp2p({ transports: [webSockets()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } });
+    const plain = await createLibp2p({
+      transports: [webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() },
+    });
     try {
       await plain.dial(multiaddr(webSocketAddress(libp2p)));
       const id = plain.peerId.toString();
@@ -111,22 +116,36 @@ describe('joining the companion’s private mesh', () => {
   it('a member that answers its challenge too late (a starved machine) is asked again and let in, not refused', async () => {
     const slowLibp2p = await startLibp2pNode({ host: '127.0.0.1', port: 0, keyDir: null, privateKey: (await createIdentity()).libp2pKey });
     const head = await startCompanionMesh({
-      libp2p: slowLibp2p, identity: await createIdentity(), cacheDir: null, appUrl: 'http://127.0.0.1:8080/', nostrUrl: `ws://127.0.0.1:${nostr.port}`,
-      libp2pAddress: webSocketAddress(slowLibp2p), membershipTimeoutMs: 400,
+      libp2p: slowLibp2p,
+      identity: await createIdentity(),
+      cacheDir: null,
+      appUrl: 'http://127.0.0.1:8080/',
+      nostrUrl: `ws://127.0.0.1:${nostr.port}`,
+      libp2pAddress: webSocketAddress(slowLibp2p),
+      membershipTimeoutMs: 400,
     });
     const invite = await decodeInvite(head.token);
     const mesh = (await openMesh({ visibility: 'private', secret: invite.secret })) as PrivateMesh;
-    const late = await createLibp2p({ transports: [webSockets()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } });
+    const late = await createLibp2p({
+      transports: [webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() },
+    });
     let challenges = 0;
-    await late.handle(MEMBERSHIP_PROTOCOL, async (stream, connection) => {
-      const lp = lpStream(stream);
-      const challenge = (await lp.read()).subarray();
-      // The first answer comes after the head stopped waiting; the second in time.
-      if (++challenges === 1) await new Promise((resolve) => setTimeout(resolve, 800));
-      const proof = await proveMembership(mesh, { proverPeerId: late.peerId.toString(), verifierPeerId: connection.remotePeer.toString(), challenge });
-      await lp.write(proof).catch(() => {});
-      await stream.close().catch(() => {});
-    }, { runOnLimitedConnection: true });
+    await late.handle(
+      MEMBERSHIP_PROTOCOL,
+      async (stream, connection) => {
+        const lp = lpStream(stream);
+        const challenge = (await lp.read()).subarray();
+        // The first answer comes after the head stopped waiting; the second in time.
+        if (++challenges === 1) await new Promise((resolve) => setTimeout(resolve, 800));
+        const proof = await proveMembership(mesh, { proverPeerId: late.peerId.toString(), verifierPeerId: connection.remotePeer.toString(), challenge });
+        await lp.write(proof).catch(() => {});
+        await stream.close().catch(() => {});
+      },
+      { runOnLimitedConnection: true },
+    );
     try {
       await late.dial(multiaddr(webSocketAddress(slowLibp2p)));
       const id = late.peerId.toString();
@@ -155,7 +174,12 @@ describe('joining the companion’s private mesh', () => {
       return [...(await lp.read({ signal: AbortSignal.timeout(5000) })).subarray()];
     };
     expect(await echo(member.node!)).toEqual([1, 2, 3]);
-    const plain = await createLibp2p({ transports: [webSockets()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } });
+    const plain = await createLibp2p({
+      transports: [webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() },
+    });
     try {
       await expect(echo(plain)).rejects.toThrow();
     } finally {

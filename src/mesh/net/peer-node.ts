@@ -195,7 +195,11 @@ export class PeerNode {
         });
         await this.stageServer.start();
       }
-      await Promise.all(this.o.invite.bootstrap.map((address) => libp2p.dial(multiaddr(address)).catch((e: unknown) => this.o.log?.(`mesh: bootstrap ${address} failed: ${(e as Error).message}`))));
+      await Promise.all(
+        this.o.invite.bootstrap.map((address) =>
+          libp2p.dial(multiaddr(address)).catch((e: unknown) => this.o.log?.(`mesh: bootstrap ${address} failed: ${(e as Error).message}`)),
+        ),
+      );
       await this.startDiscovery(mesh);
       this.status = 'joined';
     } catch (error) {
@@ -227,10 +231,14 @@ export class PeerNode {
     const relayed = addrs.filter((s) => linkType(s) === 'relay');
     const webrtc = addrs.filter((s) => linkType(s) === 'webrtc');
     const connected = libp2p.getConnections().filter((c) => c.remotePeer.toString() === peerId);
-    const dial = (address: string) => libp2p.dial(multiaddr(address)).then(() => true, (e: unknown) => {
-      this.o.log?.(`mesh: dial ${address} failed: ${(e as Error).message}`);
-      return false;
-    });
+    const dial = (address: string) =>
+      libp2p.dial(multiaddr(address)).then(
+        () => true,
+        (e: unknown) => {
+          this.o.log?.(`mesh: dial ${address} failed: ${(e as Error).message}`);
+          return false;
+        },
+      );
     void (async () => {
       if (connected.length === 0) {
         for (const address of [...direct, ...relayed]) if (await dial(address)) break;
@@ -292,7 +300,8 @@ export class PeerNode {
     const node = this.meshNode;
     if (!node || this.status !== 'joined') throw new MeshError('mesh_not_joined', 'this tab is not in a mesh yet: wait until it has joined, then retry');
     const head = [...this.heads].find((peerId) => node.isMember(peerId) && node.linksTo(peerId).length > 0);
-    if (!head) throw new MeshError('mesh_head_unreachable', 'no link to the mesh\'s head (the companion) right now; it may be restarting: retry in a few seconds');
+    if (!head)
+      throw new MeshError('mesh_head_unreachable', "no link to the mesh's head (the companion) right now; it may be restarting: retry in a few seconds");
     // A direct link: a relayed one is capped (2 min / 128 KiB), which a long answer would outlive.
     return meshApiFetch((signal) => node.openStream(head, API_PROTOCOL, signal, { direct: true }), request);
   }
@@ -349,7 +358,9 @@ export class PeerNode {
         if (!measured || measured.model !== model) throw new Error(`the stage of ${model} was unloaded before its speed was measured`);
         const speed = quantizeSpeed(measured.speed);
         this.speeds.set(model, speed);
-        this.o.log?.(`mesh: layer speed of ${model} layers ${layers.start}-${layers.end - 1} on ${stage.backend ?? 'its backend'}: ${speed} tokens/s per layer`);
+        this.o.log?.(
+          `mesh: layer speed of ${model} layers ${layers.start}-${layers.end - 1} on ${stage.backend ?? 'its backend'}: ${speed} tokens/s per layer`,
+        );
         this.changed();
         await this.meshNode?.publishState();
       } catch (error) {

@@ -16,7 +16,13 @@ const range = (p: LayerPlan) => p.stages.map((s) => `${s.peerId.slice(-6)}[${s.l
  * `recent`: this peer's own last few gossiped states (the head may have planned from any of them).
  * `memory`: the model's sizes as this peer reads them from the GGUF.
  */
-export function checkPlan(plan: LayerPlan, basis: PlanBasis | undefined, selfPeerId: string, recent: readonly PeerStateMessage[], memory: ModelMemory): PlanCheck {
+export function checkPlan(
+  plan: LayerPlan,
+  basis: PlanBasis | undefined,
+  selfPeerId: string,
+  recent: readonly PeerStateMessage[],
+  memory: ModelMemory,
+): PlanCheck {
   if (!basis) return { ok: false, reason: 'the head sent the plan without its basis, so it cannot be checked' };
   const mine = basis.peers.find((p) => p.peerId === selfPeerId);
   if (!mine) return { ok: false, reason: 'the head planned from a state without this peer in it' };
@@ -27,7 +33,9 @@ export function checkPlan(plan: LayerPlan, basis: PlanBasis | undefined, selfPee
     quantizeRtt(s.rttMs) === quantizeRtt(mine.rttMs);
   if (!recent.some(same)) {
     const last = recent[recent.length - 1];
-    const said = last ? `role ${last.role}, budget ${last.memoryBudgetBytes} B, ${quantizeSpeed(last.layerTokensPerSecond)} tokens/s per layer, round trip ${quantizeRtt(last.rttMs)} ms` : 'nothing yet';
+    const said = last
+      ? `role ${last.role}, budget ${last.memoryBudgetBytes} B, ${quantizeSpeed(last.layerTokensPerSecond)} tokens/s per layer, round trip ${quantizeRtt(last.rttMs)} ms`
+      : 'nothing yet';
     return {
       ok: false,
       reason: `the head's view of this peer (role ${mine.role}, budget ${mine.memoryBudgetBytes} B, ${quantizeSpeed(mine.layerTokensPerSecond)} tokens/s per layer, round trip ${quantizeRtt(mine.rttMs)} ms) differs from what it gossiped (${said})`,
@@ -38,7 +46,16 @@ export function checkPlan(plan: LayerPlan, basis: PlanBasis | undefined, selfPee
   const result = planLayers(model, basis.peers, basis.previous, { rttCapMs: basis.rttCapMs, perLayerExtraBytes: basis.perLayerExtraBytes });
   if (!result.ok) return { ok: false, reason: `the planner finds no plan in the head's basis (${result.message})` };
   const want = result.plan;
-  const agrees = want.epoch === plan.epoch && want.mode === plan.mode && want.head === plan.head && want.tail === plan.tail && JSON.stringify(want.stages) === JSON.stringify(plan.stages);
-  if (!agrees) return { ok: false, reason: `the plan (epoch ${plan.epoch}: ${range(plan)}) is not what the planner computes from its basis (epoch ${want.epoch}: ${range(want)})` };
+  const agrees =
+    want.epoch === plan.epoch &&
+    want.mode === plan.mode &&
+    want.head === plan.head &&
+    want.tail === plan.tail &&
+    JSON.stringify(want.stages) === JSON.stringify(plan.stages);
+  if (!agrees)
+    return {
+      ok: false,
+      reason: `the plan (epoch ${plan.epoch}: ${range(plan)}) is not what the planner computes from its basis (epoch ${want.epoch}: ${range(want)})`,
+    };
   return { ok: true };
 }

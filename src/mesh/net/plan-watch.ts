@@ -64,7 +64,10 @@ export class PlanWatch {
    * The plan with each stage's readiness; `members` (their peer states) and `selfReady` (this
    * tab's own stage, which does not hear its own gossip) fill in stages whose stage-ready was missed.
    */
-  view(members: readonly { peerId: string; state?: PeerStateMessage }[] = [], self?: { peerId: string; ready?: LayerRange; model?: string; backend?: PeerBackend }): PlanView | undefined {
+  view(
+    members: readonly { peerId: string; state?: PeerStateMessage }[] = [],
+    self?: { peerId: string; ready?: LayerRange; model?: string; backend?: PeerBackend },
+  ): PlanView | undefined {
     const plan = this.plan;
     if (!plan) return undefined;
     const held = new Set(this.ready);

@@ -10,9 +10,17 @@ describe('activation hello', () => {
 
   it('round-trips a chained hello, and still reads one without a chain', () => {
     const peerId = '12D3KooWCbVeT3CHKksbpzpFrF1fVWTYgfpD9M9MHUsYQqnSLLTd';
-    const hello = { model: 'm', layers: { start: 0, end: 2 }, planEpoch: 1, chain: { token: 'ab'.repeat(16), feed: true, next: [{ peerId, layers: { start: 2, end: 4 } }] } };
+    const hello = {
+      model: 'm',
+      layers: { start: 0, end: 2 },
+      planEpoch: 1,
+      chain: { token: 'ab'.repeat(16), feed: true, next: [{ peerId, layers: { start: 2, end: 4 } }] },
+    };
     expect(decodeHello(encodeHello(hello))).toEqual({ ok: true, value: hello });
-    expect(decodeHello(encodeHello({ model: 'm', layers: { start: 0, end: 2 }, planEpoch: 1 }))).toEqual({ ok: true, value: { model: 'm', layers: { start: 0, end: 2 }, planEpoch: 1 } });
+    expect(decodeHello(encodeHello({ model: 'm', layers: { start: 0, end: 2 }, planEpoch: 1 }))).toEqual({
+      ok: true,
+      value: { model: 'm', layers: { start: 0, end: 2 }, planEpoch: 1 },
+    });
   });
 
   it('refuses malformed chains', () => {

@@ -28,7 +28,6 @@ export interface ChainRouteOptions {
   readonly probeTimeoutMs?: number;
 }
 
-
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 
 export class ChainRoute {
@@ -58,10 +57,13 @@ export class ChainRoute {
     const token = hex(crypto.getRandomValues(new Uint8Array(16)));
     const { model, epoch, stages } = o.plan;
     const signal = AbortSignal.timeout(o.timeoutMs);
-    const hello = (i: number, feed: boolean) => encodeHello({
-      model, layers: stages[i].layers, planEpoch: epoch,
-      chain: { token, feed, next: feed ? stages.slice(i + 1).map((s) => ({ peerId: s.peerId, layers: s.layers })) : [] },
-    });
+    const hello = (i: number, feed: boolean) =>
+      encodeHello({
+        model,
+        layers: stages[i].layers,
+        planEpoch: epoch,
+        chain: { token, feed, next: feed ? stages.slice(i + 1).map((s) => ({ peerId: s.peerId, layers: s.layers })) : [] },
+      });
     const dial = async (i: number): Promise<FrameStream> => {
       try {
         const stream = await o.node.openStream(stages[i].peerId, ACTIVATION_PROTOCOL, signal);
@@ -73,18 +75,22 @@ export class ChainRoute {
       }
     };
     try {
-      await Promise.all(stages.map(async (s, i) => {
-        const lp = await dial(i);
-        route.controls[i] = lp;
-        try {
-          await lp.write(hello(i, false), signal);
-          // The probe's answer means the stage has registered this stream for the session's replies.
-          await lp.write(encodeProbe(), signal);
-          if (!decodeStatus(await lp.read(signal))) throw new Error('bad status answer');
-        } catch (error) {
-          throw new StageFailedError(s.peerId, signal.aborted ? `no answer within ${o.timeoutMs} ms` : `control stream failed: ${(error as Error).message}`, { cause: error });
-        }
-      }));
+      await Promise.all(
+        stages.map(async (s, i) => {
+          const lp = await dial(i);
+          route.controls[i] = lp;
+          try {
+            await lp.write(hello(i, false), signal);
+            // The probe's answer means the stage has registered this stream for the session's replies.
+            await lp.write(encodeProbe(), signal);
+            if (!decodeStatus(await lp.read(signal))) throw new Error('bad status answer');
+          } catch (error) {
+            throw new StageFailedError(s.peerId, signal.aborted ? `no answer within ${o.timeoutMs} ms` : `control stream failed: ${(error as Error).message}`, {
+              cause: error,
+            });
+          }
+        }),
+      );
       // Wired when the last stage says its feeding stream arrived; not when a stage has no direct link to the next.
       const wired = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new ChainUnavailableError(`the chain was not open within ${o.timeoutMs} ms`)), o.timeoutMs);
@@ -123,14 +129,25 @@ export class ChainRoute {
     try {
       const payload = new Uint8Array(hidden.buffer, hidden.byteOffset, hidden.byteLength);
       try {
-        await this.feed!.write(encodeActivationFrame({ dtype: 'f32', sessionId: this.o.sessionId, planEpoch: this.o.plan.epoch, position, tokenCount: nTokens, width: this.o.width, payload }));
+        await this.feed!.write(
+          encodeActivationFrame({
+            dtype: 'f32',
+            sessionId: this.o.sessionId,
+            planEpoch: this.o.plan.epoch,
+            position,
+            tokenCount: nTokens,
+            width: this.o.width,
+            payload,
+          }),
+        );
       } catch (error) {
         throw this.fail(0, `frame not sent: ${(error as Error).message}`, error);
       }
       const reply = decodeActivationFrame(await answered);
       if (!reply.ok) throw this.fail(this.peers.length - 1, `malformed reply: ${reply.reason}`);
       const r = reply.value;
-      if (r.position !== position || r.tokenCount !== nTokens || r.width !== this.o.width || r.dtype !== 'f32') throw this.fail(this.peers.length - 1, 'the reply does not answer the frame sent');
+      if (r.position !== position || r.tokenCount !== nTokens || r.width !== this.o.width || r.dtype !== 'f32')
+        throw this.fail(this.peers.length - 1, 'the reply does not answer the frame sent');
       this.frames++;
       this.waitedMs += performance.now() - started;
       return frameFloats(r);
@@ -172,14 +189,19 @@ export class ChainRoute {
   private async onLate(end: number): Promise<void> {
     const late = this.reply;
     const wait = this.o.probeTimeoutMs ?? Math.min(1000, Math.max(50, this.o.timeoutMs / 4));
-    const statuses = await Promise.all(this.controls.map((lp, i) => new Promise<ChainStatus | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), wait);
-      this.probes.set(i, (s) => {
-        clearTimeout(timer);
-        resolve(s);
-      });
-      lp.write(encodeProbe()).catch(() => resolve(undefined));
-    })));
+    const statuses = await Promise.all(
+      this.controls.map(
+        (lp, i) =>
+          new Promise<ChainStatus | undefined>((resolve) => {
+            const timer = setTimeout(() => resolve(undefined), wait);
+            this.probes.set(i, (s) => {
+              clearTimeout(timer);
+              resolve(s);
+            });
+            lp.write(encodeProbe()).catch(() => resolve(undefined));
+          }),
+      ),
+    );
     this.probes.clear();
     if (!late || this.reply !== late) return; // the reply came while the stages were probed
     let culprit = this.peers.length - 1;

@@ -4,14 +4,26 @@ import { decodeStatus, encodeProbe, encodeStatus, isProbe } from './chain-status
 
 describe('chain status messages', () => {
   it('round-trip, flags included', () => {
-    for (const s of [{ done: 0, forwardFailed: false, wired: false }, { done: 4_000_000_000, forwardFailed: true, wired: false }, { done: 7, forwardFailed: false, wired: true }]) {
+    for (const s of [
+      { done: 0, forwardFailed: false, wired: false },
+      { done: 4_000_000_000, forwardFailed: true, wired: false },
+      { done: 7, forwardFailed: false, wired: true },
+    ]) {
       expect(decodeStatus(encodeStatus(s))).toEqual(s);
     }
     expect(isProbe(encodeProbe())).toBe(true);
   });
 
   it('are never mistaken for each other or for an activation frame', () => {
-    const frame = encodeActivationFrame({ dtype: 'f32', sessionId: new Uint8Array(16), planEpoch: 0, position: 0, tokenCount: 1, width: 1, payload: new Uint8Array(4) });
+    const frame = encodeActivationFrame({
+      dtype: 'f32',
+      sessionId: new Uint8Array(16),
+      planEpoch: 0,
+      position: 0,
+      tokenCount: 1,
+      width: 1,
+      payload: new Uint8Array(4),
+    });
     expect(isProbe(frame)).toBe(false);
     expect(decodeStatus(frame)).toBeUndefined();
     expect(isProbe(encodeStatus({ done: 1, forwardFailed: false, wired: false }))).toBe(false);

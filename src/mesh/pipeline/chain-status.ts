@@ -41,5 +41,9 @@ export function encodeStatus(s: ChainStatus): Uint8Array {
 /** The status in `bytes`, or undefined when they are not a well-formed status message. */
 export function decodeStatus(bytes: Uint8Array): ChainStatus | undefined {
   if (bytes.length !== STATUS_BYTES || magicOf(bytes) !== STATUS_MAGIC || bytes[8] > 3) return undefined;
-  return { done: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true), forwardFailed: (bytes[8] & 1) !== 0, wired: (bytes[8] & 2) !== 0 };
+  return {
+    done: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true),
+    forwardFailed: (bytes[8] & 1) !== 0,
+    wired: (bytes[8] & 2) !== 0,
+  };
 }

@@ -58,7 +58,6 @@ export class PipelineCoordinator {
   /** The last gossiped state (seq) heard from each planned stage not ready yet (see replan). */
   private readonly heardFrom = new Map<string, number>();
 
-
   constructor(options: CoordinatorOptions) {
     this.o = options;
   }
@@ -71,9 +70,11 @@ export class PipelineCoordinator {
     this.unlisten.push(this.o.node.addGossipListener((m) => this.onGossip(m)));
     this.unlisten.push(this.o.node.addChangeListener(() => this.replan()));
     // A late joiner gets the plan at once, not at the next republish.
-    this.unlisten.push(this.o.node.addJoinListener(() => {
-      void this.publish();
-    }));
+    this.unlisten.push(
+      this.o.node.addJoinListener(() => {
+        void this.publish();
+      }),
+    );
     this.timer = setInterval(() => {
       this.replan();
       void this.publish();
@@ -100,7 +101,12 @@ export class PipelineCoordinator {
   route(): Route | undefined {
     const plan = this.plan;
     if (!plan) return undefined;
-    const linked = new Set(this.o.node.memberList().filter((m) => m.links.length > 0).map((m) => m.peerId));
+    const linked = new Set(
+      this.o.node
+        .memberList()
+        .filter((m) => m.links.length > 0)
+        .map((m) => m.peerId),
+    );
     const ok = plan.stages.every((s) => linked.has(s.peerId) && this.isReady(s.peerId, rangeKey(plan.model, s.layers.start, s.layers.end)));
     return ok ? { plan } : undefined;
   }
@@ -165,7 +171,13 @@ export class PipelineCoordinator {
     for (const m of members) if (m.links.length === 0) this.ready.delete(m.peerId);
     return members
       .filter((m) => m.state && m.links.length > 0 && !this.isOut(m.peerId))
-      .map((m) => ({ peerId: m.peerId, role: m.state!.role, memoryBudgetBytes: m.state!.memoryBudgetBytes, layerTokensPerSecond: m.state!.layerTokensPerSecond, rttMs: m.state!.rttMs }));
+      .map((m) => ({
+        peerId: m.peerId,
+        role: m.state!.role,
+        memoryBudgetBytes: m.state!.memoryBudgetBytes,
+        layerTokensPerSecond: m.state!.layerTokensPerSecond,
+        rttMs: m.state!.rttMs,
+      }));
   }
 
   private replan(): void {
@@ -185,7 +197,11 @@ export class PipelineCoordinator {
     };
     if (next) this.previous = next;
     if (changed) {
-      this.o.log?.(next ? `pipeline: plan ${next.epoch} for ${id}: ${next.stages.map((s) => `${s.peerId.slice(-6)}[${s.layers.start}-${s.layers.end - 1}]`).join(' → ')}` : `pipeline: no plan for ${id}${result.ok ? '' : ` (${result.message})`}`);
+      this.o.log?.(
+        next
+          ? `pipeline: plan ${next.epoch} for ${id}: ${next.stages.map((s) => `${s.peerId.slice(-6)}[${s.layers.start}-${s.layers.end - 1}]`).join(' → ')}`
+          : `pipeline: no plan for ${id}${result.ok ? '' : ` (${result.message})`}`,
+      );
       if (next) void this.publish();
     } else if (next && this.unreadyStateArrived(next)) {
       // A stage that has not loaded its range gossiped: it may have missed the plan (a tab coming

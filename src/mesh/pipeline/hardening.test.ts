@@ -45,11 +45,14 @@ function stallableCompute(peerOf: () => string): ComputeOptions {
       async openStage(model, first, end) {
         const stage = await openStage(model, first, end);
         return {
-          first, end,
+          first,
+          end,
           createSession(o) {
             const s = stage.createSession(o);
             return {
-              get length() { return s.length; },
+              get length() {
+                return s.length;
+              },
               truncate: (n) => s.truncate(n),
               free: () => s.free(),
               async extend(hidden, n) {
@@ -74,7 +77,12 @@ async function setUp(): Promise<void> {
   coordinator = startCoordinator(mesh, 'synth', file);
   for (let i = 0; i < 3; i++) {
     let self = '';
-    const peer = await startServerPeer(mesh, async () => openModel(memorySource(bytes)), budgetFor(file, 2), stallableCompute(() => self));
+    const peer = await startServerPeer(
+      mesh,
+      async () => openModel(memorySource(bytes)),
+      budgetFor(file, 2),
+      stallableCompute(() => self),
+    );
     self = peer.snapshot().peerId;
     peers.push(peer);
   }
@@ -94,9 +102,16 @@ async function soloLogits(tokens: number[]): Promise<Float32Array> {
 
 async function session(o: { stageTimeoutMs?: number; plan?: Route['plan']; topology?: Topology } = {}): Promise<MeshSession> {
   return createMeshSession({
-    node: mesh.companion.node, coordinator, head: await openHead(file), tail: await openTail(file),
+    node: mesh.companion.node,
+    coordinator,
+    head: await openHead(file),
+    tail: await openTail(file),
     // A ready three-stage plan: under load a stage's readiness can lag for a moment.
-    nEmbd: WIDTH, nVocab: VOCAB, maxPositions: 256, plan: o.plan ?? (await routeOf(coordinator, 3)).plan, stageTimeoutMs: o.stageTimeoutMs ?? 5000,
+    nEmbd: WIDTH,
+    nVocab: VOCAB,
+    maxPositions: 256,
+    plan: o.plan ?? (await routeOf(coordinator, 3)).plan,
+    stageTimeoutMs: o.stageTimeoutMs ?? 5000,
     topology: o.topology ?? 'star',
   });
 }
@@ -129,8 +144,17 @@ async function stall(topology: Topology): Promise<void> {
   const tokens = [1, 5, 9, 13, 2, 40, 7, 33, 21, 8];
   let recovered: { failed: string; ms: number } | undefined;
   const s = createMeshSession({
-    node: mesh.companion.node, coordinator, head: await openHead(file), tail: await openTail(file), nEmbd: WIDTH, nVocab: VOCAB, maxPositions: 256,
-    plan: (await routeOf(coordinator, 3)).plan, stageTimeoutMs: 800, topology, onRecovered: (info) => (recovered = info),
+    node: mesh.companion.node,
+    coordinator,
+    head: await openHead(file),
+    tail: await openTail(file),
+    nEmbd: WIDTH,
+    nVocab: VOCAB,
+    maxPositions: 256,
+    plan: (await routeOf(coordinator, 3)).plan,
+    stageTimeoutMs: 800,
+    topology,
+    onRecovered: (info) => (recovered = info),
   });
   const got = new Float32Array(tokens.length * VOCAB);
   got.set(await s.extend(tokens.slice(0, 5)), 0);
@@ -167,7 +191,7 @@ function expectClose(got: Float32Array, want: Float32Array): void {
 /** A small seeded generator, so a failing case can be reproduced. */
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Malformed activation messages of every kind the decoders check: garbage, bad headers, lying lengths, gaps. */
@@ -175,30 +199,50 @@ function badActivation(i: number, rand: () => number): { hello: Uint8Array; fram
   const stage = route.plan.stages[i % 3];
   const hello = encodeHello({ model: 'synth', layers: stage.layers, planEpoch: route.plan.epoch });
   const sessionId = new Uint8Array(16);
-  const good = () => encodeActivationFrame({ dtype: 'f32', sessionId, planEpoch: 0, position: 0, tokenCount: 1, width: WIDTH, payload: new Uint8Array(WIDTH * 4) });
+  const good = () =>
+    encodeActivationFrame({ dtype: 'f32', sessionId, planEpoch: 0, position: 0, tokenCount: 1, width: WIDTH, payload: new Uint8Array(WIDTH * 4) });
   const random = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rand() * 256));
   const patched = (offset: number, value: number, size: 8 | 16 | 32) => {
     const f = good();
     const v = new DataView(f.buffer);
-    if (size === 8) f[offset] = value; else if (size === 16) v.setUint16(offset, value, true); else v.setUint32(offset, value, true);
+    if (size === 8) f[offset] = value;
+    else if (size === 16) v.setUint16(offset, value, true);
+    else v.setUint32(offset, value, true);
     return f;
   };
   switch (i % 14) {
-    case 0: return { hello: random(1 + Math.floor(rand() * 200)) };
-    case 1: return { hello: utf8(JSON.stringify({ model: 'synth', layers: { start: 3, end: 1 }, planEpoch: 0 })) };
-    case 2: return { hello: encodeHello({ model: 'other-model', layers: stage.layers, planEpoch: 0 }) };
-    case 3: return { hello, frame: random(Math.floor(rand() * FRAME_HEADER_BYTES)) };
-    case 4: return { hello, frame: random(FRAME_HEADER_BYTES + WIDTH * 4) };
-    case 5: return { hello, frame: patched(4, MESH_PROTOCOL_VERSION + 1, 8) };
-    case 6: return { hello, frame: patched(5, 7, 8) };
-    case 7: return { hello, frame: patched(32, 1 + Math.floor(rand() * 1000), 32) }; // token count lies about the payload
-    case 8: return { hello, frame: patched(36, WIDTH * 2, 32) };
-    case 9: return { hello, frame: patched(28, 5, 32) }; // position past the cache: a gap
-    case 10: return { hello, frame: good().subarray(0, FRAME_HEADER_BYTES + 7) };
-    case 11: return { hello, frame: patched(6, 1, 16) };
+    case 0:
+      return { hello: random(1 + Math.floor(rand() * 200)) };
+    case 1:
+      return { hello: utf8(JSON.stringify({ model: 'synth', layers: { start: 3, end: 1 }, planEpoch: 0 })) };
+    case 2:
+      return { hello: encodeHello({ model: 'other-model', layers: stage.layers, planEpoch: 0 }) };
+    case 3:
+      return { hello, frame: random(Math.floor(rand() * FRAME_HEADER_BYTES)) };
+    case 4:
+      return { hello, frame: random(FRAME_HEADER_BYTES + WIDTH * 4) };
+    case 5:
+      return { hello, frame: patched(4, MESH_PROTOCOL_VERSION + 1, 8) };
+    case 6:
+      return { hello, frame: patched(5, 7, 8) };
+    case 7:
+      return { hello, frame: patched(32, 1 + Math.floor(rand() * 1000), 32) }; // token count lies about the payload
+    case 8:
+      return { hello, frame: patched(36, WIDTH * 2, 32) };
+    case 9:
+      return { hello, frame: patched(28, 5, 32) }; // position past the cache: a gap
+    case 10:
+      return { hello, frame: good().subarray(0, FRAME_HEADER_BYTES + 7) };
+    case 11:
+      return { hello, frame: patched(6, 1, 16) };
     // Chain mode: a token of the wrong shape; a control stream that is sent something other than a probe.
-    case 12: return { hello: utf8(JSON.stringify({ model: 'synth', layers: stage.layers, planEpoch: 0, chain: { token: 'x'.repeat(32), feed: true, next: [] } })) };
-    default: return { hello: encodeHello({ model: 'synth', layers: stage.layers, planEpoch: 0, chain: { token: i.toString(16).padStart(32, '0'), feed: false, next: [] } }), frame: good() };
+    case 12:
+      return { hello: utf8(JSON.stringify({ model: 'synth', layers: stage.layers, planEpoch: 0, chain: { token: 'x'.repeat(32), feed: true, next: [] } })) };
+    default:
+      return {
+        hello: encodeHello({ model: 'synth', layers: stage.layers, planEpoch: 0, chain: { token: i.toString(16).padStart(32, '0'), feed: false, next: [] } }),
+        frame: good(),
+      };
   }
 }
 
@@ -210,20 +254,22 @@ describe('a mesh pipeline under abuse', () => {
     const rand = rng(5);
     const sent = { hello: 0, frame: 0, refused: 0 };
     for (let batch = 0; batch < 1000; batch += 25) {
-      await Promise.all(Array.from({ length: 25 }, async (_, j) => {
-        const i = batch + j;
-        const m = badActivation(i, rand);
-        const stream = await mesh.companion.node.openStream(route.plan.stages[i % 3].peerId, ACTIVATION_PROTOCOL);
-        const lp = lpStream(stream);
-        try {
-          await lp.write(m.hello);
-          if (m.frame) await lp.write(m.frame);
-          m.frame ? sent.frame++ : sent.hello++;
-          await lp.read({ signal: AbortSignal.timeout(5000) });
-        } catch {
-          sent.refused++; // the stage reset the stream: the message was dropped
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: 25 }, async (_, j) => {
+          const i = batch + j;
+          const m = badActivation(i, rand);
+          const stream = await mesh.companion.node.openStream(route.plan.stages[i % 3].peerId, ACTIVATION_PROTOCOL);
+          const lp = lpStream(stream);
+          try {
+            await lp.write(m.hello);
+            if (m.frame) await lp.write(m.frame);
+            m.frame ? sent.frame++ : sent.hello++;
+            await lp.read({ signal: AbortSignal.timeout(5000) });
+          } catch {
+            sent.refused++; // the stage reset the stream: the message was dropped
+          }
+        }),
+      );
     }
     expect(sent.hello + sent.frame).toBe(1000);
     expect(sent.refused).toBe(1000);
@@ -234,18 +280,40 @@ describe('a mesh pipeline under abuse', () => {
     const grand = rng(9);
     const garbage = (i: number): Uint8Array => {
       switch (i % 5) {
-        case 0: return Uint8Array.from({ length: 1 + Math.floor(grand() * 300) }, () => Math.floor(grand() * 256));
-        case 1: return utf8('{"type":"layer-plan","plan":{"model":"synth","stages":"all of them"}}');
-        case 2: return utf8(JSON.stringify({ type: 'stage-ready', protocol: MESH_PROTOCOL_VERSION, peerId: 'someone-else', seq: i, sentAt: Date.now(), model: 'synth', planEpoch: 0, layers: { start: 0, end: 4 }, shard: { kind: 'dense' } }));
-        case 3: return utf8(JSON.stringify({ type: 'peer-state', protocol: 999, peerId: peers[0].snapshot().peerId, seq: i }));
-        default: return utf8('x'.repeat(70_000));
+        case 0:
+          return Uint8Array.from({ length: 1 + Math.floor(grand() * 300) }, () => Math.floor(grand() * 256));
+        case 1:
+          return utf8('{"type":"layer-plan","plan":{"model":"synth","stages":"all of them"}}');
+        case 2:
+          return utf8(
+            JSON.stringify({
+              type: 'stage-ready',
+              protocol: MESH_PROTOCOL_VERSION,
+              peerId: 'someone-else',
+              seq: i,
+              sentAt: Date.now(),
+              model: 'synth',
+              planEpoch: 0,
+              layers: { start: 0, end: 4 },
+              shard: { kind: 'dense' },
+            }),
+          );
+        case 3:
+          return utf8(JSON.stringify({ type: 'peer-state', protocol: 999, peerId: peers[0].snapshot().peerId, seq: i }));
+        default:
+          return utf8('x'.repeat(70_000));
       }
     };
     for (let i = 0; i < 1000; i++) await attacker.services.pubsub.publish(topic, garbage(i)).catch(() => {});
 
     // Every peer is up and still a member, the plan stands, and a session through all three stages still works.
     for (const p of peers) expect(p.snapshot().status).toBe('joined');
-    expect(mesh.companion.node.memberList().map((m) => m.peerId).sort()).toEqual(peers.map((p) => p.snapshot().peerId).sort());
+    expect(
+      mesh.companion.node
+        .memberList()
+        .map((m) => m.peerId)
+        .sort(),
+    ).toEqual(peers.map((p) => p.snapshot().peerId).sort());
     expect(coordinator.route()?.plan.epoch).toBe(route.plan.epoch);
     const tokens = [1, 5, 9, 13, 2, 40, 7, 33];
     const s = await session();
@@ -263,7 +331,14 @@ describe('a mesh pipeline under abuse', () => {
     await server.start();
     server.follow({ ...route.plan, stages: [{ peerId: mesh.companion.node.selfPeerId, layers: { start: 0, end: 4 }, shard: { kind: 'dense' } }] });
     await until('the companion stage loaded', () => server.state().status === 'ready');
-    const outsider = new PeerNode({ identity: await createIdentity(), invite: { ...mesh.invite, secret: newMeshSecret() }, role: 'server', backend: 'wasm', memoryBudgetBytes: 1 << 30, webrtc: false });
+    const outsider = new PeerNode({
+      identity: await createIdentity(),
+      invite: { ...mesh.invite, secret: newMeshSecret() },
+      role: 'server',
+      backend: 'wasm',
+      memoryBudgetBytes: 1 << 30,
+      webrtc: false,
+    });
     try {
       await outsider.start();
       const id = outsider.snapshot().peerId;
@@ -275,7 +350,17 @@ describe('a mesh pipeline under abuse', () => {
         const stream = await outsider.node!.dialProtocol(mesh.libp2p.getMultiaddrs()[0], ACTIVATION_PROTOCOL, { signal: AbortSignal.timeout(5000) });
         const lp = lpStream(stream);
         await lp.write(encodeHello({ model: 'synth', layers: { start: 0, end: 4 }, planEpoch: route.plan.epoch }));
-        await lp.write(encodeActivationFrame({ dtype: 'f32', sessionId: new Uint8Array(16), planEpoch: route.plan.epoch, position: 0, tokenCount: 1, width: WIDTH, payload: new Uint8Array(WIDTH * 4) }));
+        await lp.write(
+          encodeActivationFrame({
+            dtype: 'f32',
+            sessionId: new Uint8Array(16),
+            planEpoch: route.plan.epoch,
+            position: 0,
+            tokenCount: 1,
+            width: WIDTH,
+            payload: new Uint8Array(WIDTH * 4),
+          }),
+        );
         await lp.read({ signal: AbortSignal.timeout(5000) });
       } catch {
         refused = true;

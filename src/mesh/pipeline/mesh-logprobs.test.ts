@@ -36,8 +36,15 @@ beforeAll(async () => {
   const c = engine.config;
   meshCtx = createApiContext({
     provider: new MeshProvider({
-      node: mesh.companion.node, coordinator, fallback, head: await openHead(engine.model), tail: await openTail(engine.model),
-      tokenizer: engine.tokenizer, nEmbd: c.nEmbd, nVocab: c.nVocab, maxPositions: engine.maxPositions,
+      node: mesh.companion.node,
+      coordinator,
+      fallback,
+      head: await openHead(engine.model),
+      tail: await openTail(engine.model),
+      tokenizer: engine.tokenizer,
+      nEmbd: c.nEmbd,
+      nVocab: c.nVocab,
+      maxPositions: engine.maxPositions,
     }),
   });
   soloCtx = createApiContext({ provider: new EngineProvider([{ id: MODEL, engine }]) });
@@ -59,20 +66,24 @@ describe('log-probs through the mesh', () => {
   it('scores an echoed prompt as one machine does', async () => {
     const [m, s, res] = await both('/v1/completions', { model: MODEL, prompt: PROMPT, echo: true, max_tokens: 0, logprobs: 5 });
     expect(res.headers.get('x-mesh-served-by')).toMatch(/layers=0-1, .*layers=1-2/); // two peers, not the head alone
-    const a = m.choices[0].logprobs, b = s.choices[0].logprobs;
+    const a = m.choices[0].logprobs,
+      b = s.choices[0].logprobs;
     expect(a.tokens).toEqual(b.tokens);
     let worst = 0;
-    a.token_logprobs.forEach((x: number | null, i: number) => { if (x !== null) worst = Math.max(worst, Math.abs(x - b.token_logprobs[i])); });
+    a.token_logprobs.forEach((x: number | null, i: number) => {
+      if (x !== null) worst = Math.max(worst, Math.abs(x - b.token_logprobs[i]));
+    });
     console.log(`mesh echo: worst |Δ logprob| vs one machine ${worst.toExponential(2)} over ${a.tokens.length} tokens`);
     expect(worst).toBeLessThan(1e-4);
   }, 60_000);
 
-  it('reports the generated tokens\' log-probs as one machine does', async () => {
+  it("reports the generated tokens' log-probs as one machine does", async () => {
     const body = { model: MODEL, messages: [{ role: 'user', content: 'Hello, who are you?' }], max_tokens: 8, temperature: 0, logprobs: true, top_logprobs: 3 };
     const [m, s, res] = await both('/v1/chat/completions', body);
     expect(res.headers.get('x-mesh-served-by')).toMatch(/layers=0-1, .*layers=1-2/);
     expect(m.choices[0].message.content).toBe(s.choices[0].message.content);
-    const a = m.choices[0].logprobs.content, b = s.choices[0].logprobs.content;
+    const a = m.choices[0].logprobs.content,
+      b = s.choices[0].logprobs.content;
     expect(a.map((t: any) => t.token)).toEqual(b.map((t: any) => t.token));
     a.forEach((t: any, i: number) => expect(Math.abs(t.logprob - b[i].logprob)).toBeLessThan(1e-4));
   }, 60_000);

@@ -52,7 +52,9 @@ export async function meshLogprobs(o: MeshLogprobsOptions): Promise<TokenLogprob
     try {
       logits = await session.extend([...o.tokens], { logits: 'all' });
     } catch (error) {
-      throw failure ? new PipelineError('pipeline_no_route', `teacher-forced log-probs through plan ${o.plan.epoch} failed: ${failure}`, { cause: error }) : error;
+      throw failure
+        ? new PipelineError('pipeline_no_route', `teacher-forced log-probs through plan ${o.plan.epoch} failed: ${failure}`, { cause: error })
+        : error;
     }
     return o.tokens.map((_, i) => topLogprobs(logits.subarray(i * c.nVocab, (i + 1) * c.nVocab), o.topK));
   } finally {
@@ -66,6 +68,8 @@ function topLogprobs(logits: Float32Array, k: number): TokenLogprob[] {
   let sum = 0;
   for (const x of logits) sum += Math.exp(x - max);
   const logZ = max + Math.log(sum);
-  const ids = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b).slice(0, k);
+  const ids = Array.from(logits.keys())
+    .sort((a, b) => logits[b] - logits[a] || a - b)
+    .slice(0, k);
   return ids.map((id) => ({ id, logprob: logits[id] - logZ }));
 }

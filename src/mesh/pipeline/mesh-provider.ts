@@ -44,7 +44,11 @@ const RETRY_AFTER_S = 5;
  */
 function meshUnavailable(error: unknown): unknown {
   if (!(error instanceof PipelineError)) return error;
-  return new ApiError('unavailable', `the mesh cannot serve this model right now: ${error.message}`, { code: 'mesh_unavailable', retryAfter: RETRY_AFTER_S, cause: error });
+  return new ApiError('unavailable', `the mesh cannot serve this model right now: ${error.message}`, {
+    code: 'mesh_unavailable',
+    retryAfter: RETRY_AFTER_S,
+    cause: error,
+  });
 }
 
 export class MeshProvider implements ModelProvider {
@@ -89,7 +93,11 @@ export class MeshProvider implements ModelProvider {
   async promptLogprobs(request: PromptLogprobsRequest): Promise<PromptLogprobs> {
     const route = request.model === this.o.coordinator.modelId ? this.o.coordinator.route() : undefined;
     if (!route) {
-      if (!this.o.fallback.promptLogprobs) throw new ApiError('invalid_request', `this model's provider does not report log-probs; remove logprobs`, { param: 'logprobs', code: 'logprobs_not_supported' });
+      if (!this.o.fallback.promptLogprobs)
+        throw new ApiError('invalid_request', `this model's provider does not report log-probs; remove logprobs`, {
+          param: 'logprobs',
+          code: 'logprobs_not_supported',
+        });
       return this.o.fallback.promptLogprobs(request);
     }
     const { plan } = route;

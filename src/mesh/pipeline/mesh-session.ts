@@ -119,7 +119,11 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
     }
     if (!plan) {
       const route = await o.coordinator.waitForRoute(o.recoverTimeoutMs ?? 20_000, signal);
-      if (!route) throw new PipelineError('pipeline_no_route', 'no ready pipeline plan: not enough server peers hold the model\'s layers; wait for peers to join or raise their memory budgets');
+      if (!route)
+        throw new PipelineError(
+          'pipeline_no_route',
+          "no ready pipeline plan: not enough server peers hold the model's layers; wait for peers to join or raise their memory budgets",
+        );
       plan = route.plan;
     }
     const p = plan;
@@ -208,7 +212,10 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
       const want = opts.logits ?? 'all';
       if (tokens.length === 0) return new Float32Array(0);
       if (held.length + tokens.length > o.maxPositions) {
-        throw new EngineError('engine_context_overflow', `the context is full: ${held.length} tokens held, ${tokens.length} more requested, the limit is ${o.maxPositions}; shorten the prompt, lower max tokens, or start a new conversation`);
+        throw new EngineError(
+          'engine_context_overflow',
+          `the context is full: ${held.length} tokens held, ${tokens.length} more requested, the limit is ${o.maxPositions}; shorten the prompt, lower max tokens, or start a new conversation`,
+        );
       }
       const out = new Float32Array((want === 'all' ? tokens.length : want === 'last' ? 1 : 0) * o.nVocab);
       for (let start = 0; start < tokens.length; start += batchSize) {

@@ -56,9 +56,16 @@ afterEach(async () => {
 async function meshProvider(o: { holdsLayers: boolean; fallback?: ModelProvider }): Promise<MeshProvider> {
   const c = engine.config;
   return new MeshProvider({
-    node: mesh.companion.node, coordinator, fallback: o.fallback ?? new EngineProvider([{ id: MODEL, engine }]),
-    head: await openHead(engine.model), tail: await openTail(engine.model), tokenizer: engine.tokenizer,
-    nEmbd: c.nEmbd, nVocab: c.nVocab, maxPositions: engine.maxPositions, recoverTimeoutMs: 500,
+    node: mesh.companion.node,
+    coordinator,
+    fallback: o.fallback ?? new EngineProvider([{ id: MODEL, engine }]),
+    head: await openHead(engine.model),
+    tail: await openTail(engine.model),
+    tokenizer: engine.tokenizer,
+    nEmbd: c.nEmbd,
+    nVocab: c.nVocab,
+    maxPositions: engine.maxPositions,
+    recoverTimeoutMs: 500,
     ...(o.holdsLayers ? { localStages: engine.stages } : {}),
     onRecovered: ({ failed, ms, plan }) => recovered.push({ failed, ms, local: plan === undefined }),
   });
@@ -109,10 +116,9 @@ describe('a stage lost mid-answer', () => {
     const body = await res.json();
     expect(body.error).toMatchObject({ type: 'server_error', code: 'mesh_unavailable' });
     expect(body.error.message).toMatch(/the mesh cannot serve this model right now: .*no ready pipeline plan/);
-
   }, 120_000);
 
-  it('on a head without the layers, streamed: the protocol\'s own error event (Anthropic overloaded_error), never an internal error', async () => {
+  it("on a head without the layers, streamed: the protocol's own error event (Anthropic overloaded_error), never an internal error", async () => {
     const ctx = createApiContext({ provider: await meshProvider({ holdsLayers: false }) });
     const res = await handleApiRequest(post('/v1/messages', { ...CHAT, stream: true }, { 'anthropic-version': '2023-06-01' }), ctx);
     expect(res.status).toBe(200);
@@ -122,6 +128,9 @@ describe('a stage lost mid-answer', () => {
     await killed;
     const last = events.at(-1)!;
     expect(last.event).toBe('error');
-    expect(JSON.parse(last.data)).toMatchObject({ type: 'error', error: { type: 'overloaded_error', message: expect.stringMatching(/the mesh cannot serve this model right now/) } });
+    expect(JSON.parse(last.data)).toMatchObject({
+      type: 'error',
+      error: { type: 'overloaded_error', message: expect.stringMatching(/the mesh cannot serve this model right now/) },
+    });
   }, 120_000);
 });

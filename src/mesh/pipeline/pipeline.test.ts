@@ -51,10 +51,18 @@ describe.each(cases)('a model split across three peers ($topology, direct links 
     const opened: string[] = [];
     for (let i = 0; i < 3; i++) {
       // Two layers' worth each: no peer can hold all four.
-      peers.push(await startServerPeer(mesh, async (model) => {
-        opened.push(model);
-        return openModel(memorySource(bytes));
-      }, Math.floor(largest * 2.5), undefined, direct));
+      peers.push(
+        await startServerPeer(
+          mesh,
+          async (model) => {
+            opened.push(model);
+            return openModel(memorySource(bytes));
+          },
+          Math.floor(largest * 2.5),
+          undefined,
+          direct,
+        ),
+      );
     }
     const route = await routeOf(coordinator, 3);
     expect(route.plan.stages.map((s) => s.layers.end - s.layers.start).reduce((a, b) => a + b)).toBe(4);
@@ -67,8 +75,17 @@ describe.each(cases)('a model split across three peers ($topology, direct links 
     const nVocab = 48;
     let recovered: { failed: string; ms: number } | undefined;
     const session = createMeshSession({
-      node: mesh.companion.node, coordinator, head: await openHead(file), tail: await openTail(file), nEmbd: 32, nVocab, maxPositions: 256,
-      plan: route.plan, stageTimeoutMs: 3000, topology, onRecovered: (info) => (recovered = info),
+      node: mesh.companion.node,
+      coordinator,
+      head: await openHead(file),
+      tail: await openTail(file),
+      nEmbd: 32,
+      nVocab,
+      maxPositions: 256,
+      plan: route.plan,
+      stageTimeoutMs: 3000,
+      topology,
+      onRecovered: (info) => (recovered = info),
     });
     // Batched prefill of six tokens, then one at a time.
     const got = new Float32Array(tokens.length * nVocab);
@@ -141,7 +158,15 @@ describe('measured round trips and speeds reach the planner', () => {
     expect(slow.snapshot().stage?.status).toBe('idle');
 
     // A late joiner (a client: its joining changes no plan) hears the plan when it joins, long before the next republish.
-    const late = new PeerNode({ identity: await createIdentity(), invite: mesh.invite, role: 'client', backend: 'wasm', webrtc: false, memoryBudgetBytes: 0, openModel: open });
+    const late = new PeerNode({
+      identity: await createIdentity(),
+      invite: mesh.invite,
+      role: 'client',
+      backend: 'wasm',
+      webrtc: false,
+      memoryBudgetBytes: 0,
+      openModel: open,
+    });
     peers.push(late);
     await late.start();
     const heard = await until('the late joiner hears the plan', () => late.snapshot().plan, 10_000);
@@ -165,14 +190,18 @@ describe('measured round trips and speeds reach the planner', () => {
     const basis = coordinator.currentBasis()!;
     const [first, second] = real.stages.map((s) => peers.find((p) => p.snapshot().peerId === s.peerId)!);
     const held = first.snapshot().stage!.layers;
-    const refusal = async (peer: PeerNode, epoch: number) => (await until(`a refusal of plan ${epoch}`, () => peer.snapshot().planRefused?.epoch === epoch && peer.snapshot().planRefused)).reason;
+    const refusal = async (peer: PeerNode, epoch: number) =>
+      (await until(`a refusal of plan ${epoch}`, () => peer.snapshot().planRefused?.epoch === epoch && peer.snapshot().planRefused)).reason;
     // 1. A plan that is not what the planner computes from the basis sent with it.
     const moved = real.stages.map((s, i) => ({ ...s, layers: i === 0 ? { start: 0, end: 1 } : { start: 1, end: 4 } }));
     await mesh.companion.node.publish({ type: 'layer-plan', plan: { ...real, epoch: real.epoch + 1, stages: moved }, basis });
     expect(await refusal(first, real.epoch + 1)).toMatch(/is not what the planner computes from its basis/);
     expect(await refusal(second, real.epoch + 1)).toMatch(/is not what the planner computes from its basis/);
     // 2. A plan made from a wrong state of this peer (four times its budget): only that peer can tell.
-    const wrong = { ...basis, peers: basis.peers.map((p) => (p.peerId === first.snapshot().peerId ? { ...p, memoryBudgetBytes: p.memoryBudgetBytes * 4 } : p)) };
+    const wrong = {
+      ...basis,
+      peers: basis.peers.map((p) => (p.peerId === first.snapshot().peerId ? { ...p, memoryBudgetBytes: p.memoryBudgetBytes * 4 } : p)),
+    };
     await mesh.companion.node.publish({ type: 'layer-plan', plan: { ...real, epoch: real.epoch + 2 }, basis: wrong });
     expect(await refusal(first, real.epoch + 2)).toMatch(/the head's view of this peer .* differs from what it gossiped/);
     // Neither refused share was loaded; the real plan, sent again, is accepted.

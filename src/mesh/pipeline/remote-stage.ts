@@ -66,11 +66,23 @@ export class RemoteStage {
     const started = performance.now();
     try {
       const payload = new Uint8Array(hidden.buffer, hidden.byteOffset, hidden.byteLength);
-      await this.lp.write(encodeActivationFrame({ dtype: 'f32', sessionId: this.o.sessionId, planEpoch: this.o.planEpoch, position, tokenCount: nTokens, width: this.o.width, payload }), signal);
+      await this.lp.write(
+        encodeActivationFrame({
+          dtype: 'f32',
+          sessionId: this.o.sessionId,
+          planEpoch: this.o.planEpoch,
+          position,
+          tokenCount: nTokens,
+          width: this.o.width,
+          payload,
+        }),
+        signal,
+      );
       const reply = decodeActivationFrame(await this.lp.read(signal));
       if (!reply.ok) throw new Error(`malformed reply: ${reply.reason}`);
       const r = reply.value;
-      if (r.position !== position || r.tokenCount !== nTokens || r.width !== this.o.width || r.dtype !== 'f32') throw new Error('the reply does not answer the frame sent');
+      if (r.position !== position || r.tokenCount !== nTokens || r.width !== this.o.width || r.dtype !== 'f32')
+        throw new Error('the reply does not answer the frame sent');
       this.frames++;
       this.waitedMs += performance.now() - started;
       return frameFloats(r);

@@ -55,22 +55,27 @@ export interface InProcessRunnerOptions {
 /** The stage runs where its caller runs (the page's main thread, or Node). */
 export function inProcessStageRunner(o: InProcessRunnerOptions): StageRunner {
   let cpu: Promise<{ compute: ComputeOptions; backend: StageBackendName }> | undefined;
-  const wasm = () => (cpu ??= computeFor('cpu').then(
-    (compute) => ({ compute, backend: 'wasm' as const }),
-    async (error: unknown) => {
-      // The scalar reference kernels are ten times slower than WASM SIMD, which every current browser and Node has.
-      o.log?.(`pipeline: the WASM kernels did not load (${(error as Error).message}); running stages on the reference kernels`);
-      return { compute: await computeFor('ref'), backend: 'ref' as const };
-    },
-  ));
+  const wasm = () =>
+    (cpu ??= computeFor('cpu').then(
+      (compute) => ({ compute, backend: 'wasm' as const }),
+      async (error: unknown) => {
+        // The scalar reference kernels are ten times slower than WASM SIMD, which every current browser and Node has.
+        o.log?.(`pipeline: the WASM kernels did not load (${(error as Error).message}); running stages on the reference kernels`);
+        return { compute: await computeFor('ref'), backend: 'ref' as const };
+      },
+    ));
   const pick = async (choice: StageBackendChoice): Promise<{ compute: ComputeOptions; backend: StageBackendName }> => {
-    if (o.compute) return { compute: o.compute, backend: o.compute.stages ? 'webgpu' : o.compute.kernels && o.compute.kernels !== referenceKernels ? 'wasm' : 'ref' };
+    if (o.compute)
+      return { compute: o.compute, backend: o.compute.stages ? 'webgpu' : o.compute.kernels && o.compute.kernels !== referenceKernels ? 'wasm' : 'ref' };
     if (choice === 'wasm') return wasm();
     if (choice === 'webgpu') return { compute: await computeFor('webgpu'), backend: 'webgpu' };
     const { probeGpuAdapter } = await import('../../engine/webgpu/device.ts');
     const adapter = await probeGpuAdapter();
     if (!adapter || adapter.fallback) return wasm();
-    return computeFor('webgpu').then((compute) => ({ compute, backend: 'webgpu' as const }), () => wasm());
+    return computeFor('webgpu').then(
+      (compute) => ({ compute, backend: 'webgpu' as const }),
+      () => wasm(),
+    );
   };
   return {
     prepare(choice) {

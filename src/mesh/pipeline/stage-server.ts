@@ -17,7 +17,14 @@ import { decodeHello, encodeHello, type ChainHop } from './activation-hello.ts';
 import { encodeStatus, isProbe } from './chain-status.ts';
 import { measureLayerSpeed } from './layer-speed.ts';
 import { PipelineError } from './pipeline-errors.ts';
-import { inProcessStageRunner, type RunnerSession, type RunningStage, type StageBackendChoice, type StageBackendName, type StageRunner } from './stage-runner.ts';
+import {
+  inProcessStageRunner,
+  type RunnerSession,
+  type RunningStage,
+  type StageBackendChoice,
+  type StageBackendName,
+  type StageRunner,
+} from './stage-runner.ts';
 
 export interface StageServerOptions {
   readonly node: MeshNode;
@@ -95,11 +102,13 @@ export class StageServer {
   constructor(options: StageServerOptions) {
     this.o = options;
     const open = options.openModel;
-    this.runner = options.runner ?? inProcessStageRunner({
-      openModel: open ?? (() => Promise.reject(new PipelineError('pipeline_not_loaded', 'this stage server was given neither a runner nor openModel'))),
-      ...(options.compute ? { compute: options.compute } : {}),
-      ...(options.log ? { log: options.log } : {}),
-    });
+    this.runner =
+      options.runner ??
+      inProcessStageRunner({
+        openModel: open ?? (() => Promise.reject(new PipelineError('pipeline_not_loaded', 'this stage server was given neither a runner nor openModel'))),
+        ...(options.compute ? { compute: options.compute } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      });
   }
 
   async start(): Promise<void> {
@@ -256,14 +265,23 @@ export class StageServer {
         if (!frame.ok) throw new PipelineError('pipeline_bad_frame', `dropped a malformed activation frame: ${frame.reason}`);
         const f = frame.value;
         if (f.dtype !== 'f32' || f.width !== width) throw new PipelineError('pipeline_bad_frame', `frames for this stage are f32 of width ${width}`);
-        if (f.position > session.length) throw new PipelineError('pipeline_bad_frame', `frame at position ${f.position} but the cache holds ${session.length}: positions must be contiguous`);
+        if (f.position > session.length)
+          throw new PipelineError('pipeline_bad_frame', `frame at position ${f.position} but the cache holds ${session.length}: positions must be contiguous`);
         if (f.position < session.length) await session.truncate(f.position);
         if (chained) chained.done = f.position;
         const started = performance.now();
         const out = await session.extend(frameFloats(f), f.tokenCount);
         this.computeMs += performance.now() - started;
         this.frames++;
-        const reply = encodeActivationFrame({ dtype: f.dtype, sessionId: f.sessionId, planEpoch: f.planEpoch, position: f.position, tokenCount: f.tokenCount, width: f.width, payload: new Uint8Array(out.buffer, out.byteOffset, out.byteLength) });
+        const reply = encodeActivationFrame({
+          dtype: f.dtype,
+          sessionId: f.sessionId,
+          planEpoch: f.planEpoch,
+          position: f.position,
+          tokenCount: f.tokenCount,
+          width: f.width,
+          payload: new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+        });
         if (!chained) {
           await lp.write(reply);
           continue;

@@ -71,7 +71,9 @@ describe('the stage runner in the inference worker', () => {
   });
 
   it('refuses a forced WebGPU stage where there is none, with a code that says so', async () => {
-    const failure = await inWorker().open('synth', { start: 0, end: 1 }, 'webgpu').catch((e: unknown) => e);
+    const failure = await inWorker()
+      .open('synth', { start: 0, end: 1 }, 'webgpu')
+      .catch((e: unknown) => e);
     expect(failure).toMatchObject({ code: 'engine_backend_unavailable', message: expect.stringContaining('webgpu') });
   });
 });
@@ -92,15 +94,28 @@ describe('a mesh peer whose stage runs in the worker', () => {
       expect(workerPeer.stage).toMatchObject({ status: 'ready', backend: 'wasm', backendDetail: expect.stringMatching(/in a worker/) });
       expect(peers[1].snapshot().stage?.backendDetail).toBe('WebAssembly on this page');
       // The head hears which backend each held stage runs on.
-      await until('the worker peer gossips its stage backend', () => mesh.companion.node.memberList().find((m) => m.peerId === workerPeer.peerId)?.state?.models.some((h) => h.backend === 'wasm'));
+      await until('the worker peer gossips its stage backend', () =>
+        mesh.companion.node
+          .memberList()
+          .find((m) => m.peerId === workerPeer.peerId)
+          ?.state?.models.some((h) => h.backend === 'wasm'),
+      );
 
       const tokens = [1, 5, 9, 13, 2, 40, 7];
       // Unsplit on WASM; the session's own tail runs on the reference kernels, so rounding differs a little.
       const cpu = await computeFor('cpu');
       const expected = await (await openPipeline(file, [[0, 4]], cpu)).createSession().forward(tokens);
       const session = createMeshSession({
-        node: mesh.companion.node, coordinator, head: await openHead(file), tail: await openTail(file), nEmbd: 32, nVocab: 48, maxPositions: 256,
-        plan: route.plan, stageTimeoutMs: 5000, topology: 'star',
+        node: mesh.companion.node,
+        coordinator,
+        head: await openHead(file),
+        tail: await openTail(file),
+        nEmbd: 32,
+        nVocab: 48,
+        maxPositions: 256,
+        plan: route.plan,
+        stageTimeoutMs: 5000,
+        topology: 'star',
       });
       const got = new Float32Array(tokens.length * 48);
       got.set(await session.extend(tokens.slice(0, 5)), 0);

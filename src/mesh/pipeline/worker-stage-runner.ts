@@ -64,7 +64,13 @@ export function workerStageRunner(o: WorkerRunnerOptions): StageRunner {
   const probe = o.probeGpu ?? defaultProbe;
   const start = o.startWorker ?? defaultWorker;
 
-  const load = async (model: string, first: number, end: number, backend: 'webgpu' | 'cpu', shaderF16: boolean): Promise<{ engine: WorkerEngine; info: WorkerModelInfo }> => {
+  const load = async (
+    model: string,
+    first: number,
+    end: number,
+    backend: 'webgpu' | 'cpu',
+    shaderF16: boolean,
+  ): Promise<{ engine: WorkerEngine; info: WorkerModelInfo }> => {
     const engine = await start();
     try {
       // f16 KV only where the device stores it as f16 (half the memory); elsewhere f32, bit-identical to a whole run.

@@ -24,10 +24,20 @@ export async function startTestMesh(): Promise<TestMesh> {
   const nostr = await startNostrRelay({ host: '127.0.0.1', port: 0 });
   const identity = await createIdentity();
   const libp2p = await startLibp2pNode({ host: '127.0.0.1', port: 0, keyDir: null, privateKey: identity.libp2pKey });
-  const companion = await startCompanionMesh({ libp2p, identity, cacheDir: null, appUrl: 'http://127.0.0.1:8080/', nostrUrl: `ws://127.0.0.1:${nostr.port}`, libp2pAddress: webSocketAddress(libp2p) });
+  const companion = await startCompanionMesh({
+    libp2p,
+    identity,
+    cacheDir: null,
+    appUrl: 'http://127.0.0.1:8080/',
+    nostrUrl: `ws://127.0.0.1:${nostr.port}`,
+    libp2pAddress: webSocketAddress(libp2p),
+  });
   const invite = await decodeInvite(companion.token);
   return {
-    nostr, libp2p, companion, invite,
+    nostr,
+    libp2p,
+    companion,
+    invite,
     async stop() {
       await companion.stop();
       await libp2p.stop();
@@ -54,11 +64,24 @@ export function budgetFor(file: ModelFile, layers: number): number {
  * peers that do not listen either are relayed through the companion.
  */
 export async function startServerPeer(
-  mesh: TestMesh, openModel: (model: string) => Promise<ModelFile>, memoryBudgetBytes: number, compute?: ComputeOptions, listen = true, more: Partial<PeerNodeOptions> = {},
+  mesh: TestMesh,
+  openModel: (model: string) => Promise<ModelFile>,
+  memoryBudgetBytes: number,
+  compute?: ComputeOptions,
+  listen = true,
+  more: Partial<PeerNodeOptions> = {},
 ): Promise<PeerNode> {
   const peer = new PeerNode({
-    identity: await createIdentity(), invite: mesh.invite, role: 'server', backend: 'wasm', webrtc: false, listen: listen ? ['/ip4/127.0.0.1/tcp/0/ws'] : [],
-    memoryBudgetBytes, openModel, ...(compute ? { compute } : {}), ...more,
+    identity: await createIdentity(),
+    invite: mesh.invite,
+    role: 'server',
+    backend: 'wasm',
+    webrtc: false,
+    listen: listen ? ['/ip4/127.0.0.1/tcp/0/ws'] : [],
+    memoryBudgetBytes,
+    openModel,
+    ...(compute ? { compute } : {}),
+    ...more,
   });
   await peer.start();
   return peer;
@@ -76,8 +99,13 @@ export async function until<T>(what: string, probe: () => T | undefined | false,
 
 /** Waits for a ready plan of exactly `stages` stages. */
 export function routeOf(coordinator: PipelineCoordinator, stages: number, timeoutMs = 20_000): Promise<Route> {
-  return until(`a ready ${stages}-stage plan`, () => {
-    const r = coordinator.route();
-    return r && r.plan.stages.length === stages ? r : undefined;
-  }, timeoutMs, 5);
+  return until(
+    `a ready ${stages}-stage plan`,
+    () => {
+      const r = coordinator.route();
+      return r && r.plan.stages.length === stages ? r : undefined;
+    },
+    timeoutMs,
+    5,
+  );
 }

@@ -46,7 +46,7 @@ const playwrightJson = join(cache, 'playwright.json');
 
 step('typecheck', 'node_modules/typescript/bin/tsc', ['--noEmit', '-p', 'tsconfig.json']);
 // Lint and format (biome.jsonc): `npm run lint`; `npx biome check --write .` fixes the format.
-step('lint (biome)', 'node_modules/@biomejs/biome/bin/biome', ['lint', '.']);
+step('lint and format (biome)', 'node_modules/@biomejs/biome/bin/biome', ['check', '.']);
 step('unit tests (vitest)', 'node_modules/vitest/vitest.mjs', ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`], () => {
   const r = readJson(vitestJson);
   return r ? { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests } : { passed: 0, failed: 1, skipped: 0 };

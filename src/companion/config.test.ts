@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultConfig, displayHost, isLoopbackHost, parseCompanionArgs } from './config.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError, defaultConfig, displayHost, isLoopbackHost, OPTIONS, parseCompanionArgs } from './config.ts';
 import type { CompanionConfig } from './config.ts';
 
 const root = '/proj';
@@ -174,5 +175,16 @@ describe('displayHost', () => {
     expect(displayHost('::')).toBe('[::1]');
     expect(displayHost('::1')).toBe('[::1]');
     expect(displayHost('192.168.1.4')).toBe('192.168.1.4');
+  });
+});
+
+describe('README', () => {
+  it('documents every flag and environment variable of the companion in its options table', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const rows = readme.split('\n').filter((line) => line.startsWith('| `--'));
+    const missing = OPTIONS.filter((o) => !rows.some((row) => row.startsWith(`| \`${o.flag}\``) && (!o.env || row.includes(`\`${o.env}\``)))).map(
+      (o) => `${o.flag} ${o.env}`,
+    );
+    expect(missing).toEqual([]);
   });
 });

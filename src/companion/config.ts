@@ -69,7 +69,7 @@ export class ConfigError extends MeshError {
 type Kind = 'host' | 'publicHost' | 'port' | 'path' | 'origins' | 'flag' | 'model' | 'backend' | 'token' | 'meshName' | 'visibility';
 type Key = keyof CompanionConfig;
 
-interface Option {
+export interface Option {
   key: Key;
   flag: string;
   env: string;
@@ -77,7 +77,8 @@ interface Option {
   help: string;
 }
 
-const OPTIONS: Option[] = [
+/** Every flag the companion takes (README's table documents each: config.test.ts checks). */
+export const OPTIONS: readonly Option[] = [
   { key: 'host', flag: '--host', env: 'MESH_HOST', kind: 'host', help: 'bind address of every service' },
   {
     key: 'publicHost',
@@ -92,7 +93,13 @@ const OPTIONS: Option[] = [
   { key: 'libp2pPort', flag: '--libp2p-port', env: 'MESH_LIBP2P_PORT', kind: 'port', help: 'port of the libp2p WebSockets listener' },
   { key: 'distDir', flag: '--dist', env: 'MESH_DIST_DIR', kind: 'path', help: 'folder of the built PWA' },
   { key: 'modelsDir', flag: '--models-dir', env: 'MESH_MODELS_DIR', kind: 'path', help: 'folder served under /models/' },
-  { key: 'cacheDir', flag: '--cache-dir', env: 'MESH_CACHE_DIR', kind: 'path', help: 'folder for the persistent libp2p key' },
+  {
+    key: 'cacheDir',
+    flag: '--cache-dir',
+    env: 'MESH_CACHE_DIR',
+    kind: 'path',
+    help: 'folder for the companion state kept across restarts (libp2p key, mesh secret, certificate)',
+  },
   {
     key: 'corsOrigins',
     flag: '--cors-origin',

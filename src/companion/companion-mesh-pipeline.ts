@@ -6,12 +6,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineProvider } from '../provider/engine-provider.ts';
 import type { ModelProvider } from '../provider/provider.ts';
-import { openHead } from '../engine/head.ts';
-import { openTail } from '../engine/tail.ts';
 import { modelMemory } from '../mesh/layer-memory.ts';
 import type { MeshNode } from '../mesh/net/mesh-node.ts';
 import { PipelineCoordinator } from '../mesh/pipeline/coordinator.ts';
-import { MeshProvider } from '../mesh/pipeline/mesh-provider.ts';
+import { headProviderFor } from '../mesh/pipeline/mesh-provider.ts';
 import type { ServedModel } from './served-model.ts';
 
 export interface CompanionPipelineOptions {
@@ -46,19 +44,11 @@ export async function startCompanionPipeline(o: CompanionPipelineOptions): Promi
     model: { id: served.info.id, memory: modelMemory(engine.model.header) },
     ...(o.log ? { log: o.log } : {}),
   });
-  // The reference kernels, as on the tabs: the split run computes exactly what a solo ref run does.
-  const [head, tail] = [await openHead(engine.model), await openTail(engine.model)];
   coordinator.start();
-  const provider = new MeshProvider({
+  const provider = await headProviderFor(engine, {
     node: o.node,
     coordinator,
     fallback,
-    head,
-    tail,
-    tokenizer: engine.tokenizer,
-    nEmbd: engine.config.nEmbd,
-    nVocab: engine.config.nVocab,
-    maxPositions: engine.maxPositions,
     ...(o.stageTimeoutMs ? { stageTimeoutMs: o.stageTimeoutMs } : {}),
     // A stage lost mid-answer: the answer goes on on the companion's own stages at once.
     localStages: engine.stages,

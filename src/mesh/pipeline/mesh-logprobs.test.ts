@@ -8,12 +8,10 @@ import { handleApiRequest } from '../../api/handler.ts';
 import { post } from '../../api/testing/requests.ts';
 import { Engine } from '../../engine/engine.ts';
 import { fileSource } from '../../engine/file-source.ts';
-import { openHead } from '../../engine/head.ts';
 import { openModel } from '../../engine/model.ts';
-import { openTail } from '../../engine/tail.ts';
 import type { PeerNode } from '../net/peer-node.ts';
 import type { PipelineCoordinator } from './coordinator.ts';
-import { MeshProvider } from './mesh-provider.ts';
+import { headProviderFor } from './mesh-provider.ts';
 import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, type TestMesh } from '../testing/test-mesh.ts';
 
 const MODEL = 'tiny-llama-f32';
@@ -33,20 +31,7 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) peers.push(await startServerPeer(mesh, async () => openModel(await fileSource(path)), budgetFor(engine.model, 1)));
   await routeOf(coordinator, 2);
   const fallback = new EngineProvider([{ id: MODEL, engine }]);
-  const c = engine.config;
-  meshCtx = createApiContext({
-    provider: new MeshProvider({
-      node: mesh.companion.node,
-      coordinator,
-      fallback,
-      head: await openHead(engine.model),
-      tail: await openTail(engine.model),
-      tokenizer: engine.tokenizer,
-      nEmbd: c.nEmbd,
-      nVocab: c.nVocab,
-      maxPositions: engine.maxPositions,
-    }),
-  });
+  meshCtx = createApiContext({ provider: await headProviderFor(engine, { node: mesh.companion.node, coordinator, fallback }) });
   soloCtx = createApiContext({ provider: new EngineProvider([{ id: MODEL, engine }]) });
 }, 120_000);
 afterAll(async () => {

@@ -6,8 +6,9 @@ import { scorePrompt } from '../../provider/engine-provider.ts';
 import { sessionTokens } from '../../provider/session-tokens.ts';
 import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PromptLogprobs, PromptLogprobsRequest } from '../../provider/provider.ts';
 import { ApiError } from '../../protocol/api-error.ts';
-import type { Head } from '../../engine/head.ts';
-import type { Tail } from '../../engine/tail.ts';
+import type { Engine } from '../../engine/engine.ts';
+import { openHead, type Head } from '../../engine/head.ts';
+import { openTail, type Tail } from '../../engine/tail.ts';
 import type { Tokenizer } from '../../tokenizer/tokenizer.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
 import type { PipelineCoordinator } from './coordinator.ts';
@@ -111,4 +112,18 @@ export class MeshProvider implements ModelProvider {
       session.free();
     }
   }
+}
+
+/**
+ * The MeshProvider of a head that holds `engine` itself (the companion): it embeds, computes the
+ * logits and samples with the engine's own model, tokenizer and shape (the reference kernels, so
+ * a split run computes exactly what a solo run does); the rest of the options as given.
+ */
+export async function headProviderFor(
+  engine: Engine,
+  o: Omit<MeshProviderOptions, 'head' | 'tail' | 'tokenizer' | 'nEmbd' | 'nVocab' | 'maxPositions'>,
+): Promise<MeshProvider> {
+  const [head, tail] = [await openHead(engine.model), await openTail(engine.model)];
+  const c = engine.config;
+  return new MeshProvider({ ...o, head, tail, tokenizer: engine.tokenizer, nEmbd: c.nEmbd, nVocab: c.nVocab, maxPositions: engine.maxPositions });
 }

@@ -9,14 +9,12 @@ import { handleApiRequest } from '../../api/handler.ts';
 import { post, sseFrames } from '../../api/testing/requests.ts';
 import { Engine } from '../../engine/engine.ts';
 import { fileSource } from '../../engine/file-source.ts';
-import { openHead } from '../../engine/head.ts';
 import { openModel } from '../../engine/model.ts';
-import { openTail } from '../../engine/tail.ts';
 import { EngineProvider } from '../../provider/engine-provider.ts';
 import type { ModelProvider } from '../../provider/provider.ts';
 import type { PeerNode } from '../net/peer-node.ts';
 import type { PipelineCoordinator } from './coordinator.ts';
-import { MeshProvider } from './mesh-provider.ts';
+import { headProviderFor, type MeshProvider } from './mesh-provider.ts';
 import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from '../testing/test-mesh.ts';
 
 const MODEL = 'tiny-llama-f32';
@@ -53,18 +51,11 @@ afterEach(async () => {
   await mesh?.stop();
 });
 
-async function meshProvider(o: { holdsLayers: boolean; fallback?: ModelProvider }): Promise<MeshProvider> {
-  const c = engine.config;
-  return new MeshProvider({
+function meshProvider(o: { holdsLayers: boolean; fallback?: ModelProvider }): Promise<MeshProvider> {
+  return headProviderFor(engine, {
     node: mesh.companion.node,
     coordinator,
     fallback: o.fallback ?? new EngineProvider([{ id: MODEL, engine }]),
-    head: await openHead(engine.model),
-    tail: await openTail(engine.model),
-    tokenizer: engine.tokenizer,
-    nEmbd: c.nEmbd,
-    nVocab: c.nVocab,
-    maxPositions: engine.maxPositions,
     recoverTimeoutMs: 500,
     ...(o.holdsLayers ? { localStages: engine.stages } : {}),
     onRecovered: ({ failed, ms, plan }) => recovered.push({ failed, ms, local: plan === undefined }),

@@ -5,11 +5,10 @@
 // The fault cases run again on a fresh mesh in chain mode (stages forward to each other, chain-route.ts).
 import { lpStream } from '@libp2p/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
+import type { ModelFile } from '../../engine/model.ts';
 import { openHead } from '../../engine/head.ts';
 import { openModel } from '../../engine/model.ts';
 import { openPipeline } from '../../engine/pipeline.ts';
-import { openStage } from '../../engine/stage.ts';
 import { openTail } from '../../engine/tail.ts';
 import { synthModelBytes } from '../../engine/testing/synthetic-models.ts';
 import { memorySource } from '../../gguf/byte-source.ts';
@@ -24,7 +23,7 @@ import { encodeHello } from './activation-hello.ts';
 import type { PipelineCoordinator, Route } from './coordinator.ts';
 import { createMeshSession, type MeshSession } from './mesh-session.ts';
 import { StageServer } from './stage-server.ts';
-import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from '../testing/test-mesh.ts';
+import { budgetFor, routeOf, stallingCompute, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from '../testing/test-mesh.ts';
 
 const bytes = synthModelBytes({ nLayer: 4, nEmbd: 32, nFf: 64, nVocab: 48, seed: 11 });
 const WIDTH = 32;
@@ -38,35 +37,7 @@ const peers: PeerNode[] = [];
 const stalled = new Set<string>();
 
 /** Reference kernels whose stages hang, without closing anything, while their peer is in `stalled`. */
-function stallableCompute(peerOf: () => string): ComputeOptions {
-  return {
-    stages: {
-      name: 'stallable',
-      async openStage(model, first, end) {
-        const stage = await openStage(model, first, end);
-        return {
-          first,
-          end,
-          createSession(o) {
-            const s = stage.createSession(o);
-            return {
-              get length() {
-                return s.length;
-              },
-              truncate: (n) => s.truncate(n),
-              free: () => s.free(),
-              async extend(hidden, n) {
-                if (stalled.has(peerOf())) await new Promise(() => {});
-                return s.extend(hidden, n);
-              },
-            };
-          },
-        };
-      },
-      openTail: (model) => openTail(model),
-    },
-  };
-}
+const stallableCompute = (peerOf: () => string) => stallingCompute(() => stalled.has(peerOf()));
 
 /** A fresh mesh of three stallable stages for each describe block below. */
 async function setUp(): Promise<void> {

@@ -64,6 +64,24 @@ export interface MeshSession extends InferenceSession {
 
 const MAX_RECOVERIES = 4;
 
+/**
+ * With the head's own stages at hand, a remote batch that takes longer than this, and longer than
+ * SLOW_FACTOR times the route's recent pace, is let go: the answer goes on on the head's stages. A
+ * stage that hangs without closing its link (a killed laptop, a dead Wi-Fi) then costs about a
+ * second, not the stall timeout; the stage is not marked failed (it may only be slow).
+ */
+const SLOW_FLOOR_MS = 1000;
+const SLOW_FACTOR = 4;
+
+/** The remote route fell far behind its own pace while the head could go on alone. */
+class RouteSlowError extends Error {
+  readonly afterMs: number;
+  constructor(afterMs: number) {
+    super(`no answer from the stages within ${afterMs} ms`);
+    this.afterMs = afterMs;
+  }
+}
+
 export type Topology = 'star' | 'chain';
 /** Chain when every pair of adjacent stages has a direct link (checked per session), else star. */
 export const DEFAULT_TOPOLOGY: Topology = 'chain';
@@ -101,6 +119,8 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
   let recoveries = 0;
   let freed = false;
   let local = false;
+  /** ms per token of remote batches lately (EWMA), once one has run. */
+  let pace: number | undefined;
 
   const closeStages = () => {
     for (const s of stages ?? []) void s.close();
@@ -155,6 +175,35 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
     return hidden;
   };
 
+  /** runBatch on a remote route, let go when it falls far behind its pace and the head can go on alone. */
+  const runWatched = async (route: Leg[], batch: readonly number[], position: number): Promise<Float32Array> => {
+    const started = performance.now();
+    if (local || !o.localStages || pace === undefined) {
+      const hidden = await runBatch(route, batch, position);
+      if (!local) notePace(performance.now() - started, batch.length);
+      return hidden;
+    }
+    const limit = Math.round(Math.max(SLOW_FLOOR_MS, SLOW_FACTOR * pace * batch.length));
+    const work = runBatch(route, batch, position);
+    work.catch(() => {}); // when it loses the race its streams are closed: that rejection is expected
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const slow = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RouteSlowError(limit)), limit);
+    });
+    try {
+      const hidden = await Promise.race([work, slow]);
+      notePace(performance.now() - started, batch.length);
+      return hidden;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const notePace = (ms: number, tokens: number) => {
+    const perToken = ms / tokens;
+    pace = pace === undefined ? perToken : 0.8 * pace + 0.2 * perToken;
+  };
+
   /** Rebuilds the caches of a fresh route from the tokens held (prefill-sized batches, no logits). */
   const replay = async (route: Leg[], signal?: AbortSignal) => {
     for (let start = 0; start < held.length; start += batchSize) {
@@ -173,13 +222,21 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
           stages = await connect(signal);
           if (failedAt) await replay(stages, signal);
         }
-        const hidden = await runBatch(stages, batch, held.length);
+        const hidden = await runWatched(stages, batch, held.length);
         if (failedAt) {
           recoveries++;
           o.onRecovered?.({ failed: failedAt.peer, ms: Math.round(performance.now() - failedAt.at), plan: local ? undefined : plan });
         }
         return hidden;
       } catch (error) {
+        if (error instanceof RouteSlowError && !local) {
+          signal?.throwIfAborted();
+          o.log?.(`pipeline: ${error.message}; the head goes on on its own layers`);
+          failedAt ??= { peer: 'a slow stage', at: performance.now() - error.afterMs };
+          closeStages();
+          local = true; // connect() now gives the head's own stages, and the tokens held are replayed
+          continue;
+        }
         if (!(error instanceof StageFailedError) || local || ++failures > MAX_RECOVERIES) throw error;
         signal?.throwIfAborted();
         failedAt ??= { peer: error.peerId, at: performance.now() };

@@ -4,6 +4,8 @@
 import { startLibp2pNode, webSocketAddress, type CompanionLibp2p } from '../../companion/libp2p-node.ts';
 import { startNostrRelay, type RunningNostrRelay } from '../../companion/nostr-relay.ts';
 import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
+import { openStage } from '../../engine/stage.ts';
+import { openTail } from '../../engine/tail.ts';
 import { createIdentity } from '../identity.ts';
 import { decodeInvite, type Invite } from '../invite.ts';
 import { modelMemory } from '../layer-memory.ts';
@@ -108,4 +110,35 @@ export function routeOf(coordinator: PipelineCoordinator, stages: number, timeou
     timeoutMs,
     5,
   );
+}
+
+/** Reference kernels whose stage sessions hang, without closing anything, while `stalled()` is true. */
+export function stallingCompute(stalled: () => boolean): ComputeOptions {
+  return {
+    stages: {
+      name: 'stallable',
+      async openStage(model, first, end) {
+        const stage = await openStage(model, first, end);
+        return {
+          first,
+          end,
+          createSession(o) {
+            const s = stage.createSession(o);
+            return {
+              get length() {
+                return s.length;
+              },
+              truncate: (n) => s.truncate(n),
+              free: () => s.free(),
+              async extend(hidden, n) {
+                if (stalled()) await new Promise(() => {});
+                return s.extend(hidden, n);
+              },
+            };
+          },
+        };
+      },
+      openTail: (model) => openTail(model),
+    },
+  };
 }

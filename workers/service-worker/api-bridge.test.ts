@@ -109,6 +109,15 @@ describe('service worker ⇄ page /v1 bridge', () => {
     expect(await res.json()).toMatchObject({ error: { code: 'no_model_available', message: expect.stringContaining('has closed or stopped answering') } });
     expect(await gone.served()).toEqual([]);
 
+    // A model no page ever served is said as such, not as a tab that closed.
+    const other = bridgeWith([]);
+    other.onServer('a', { v: SW_PROTOCOL_VERSION, type: 'api-server', models: [{ id: 'another-model', priority: 50, from: 'tab' }] });
+    const unserved = await other.serve(chat(false));
+    expect(unserved.status).toBe(503);
+    expect(await unserved.json()).toMatchObject({
+      error: { code: 'no_model_available', message: expect.stringMatching(/no tab of this app serves "[^"]+" and no companion answered/) },
+    });
+
     const frozen = bridgeWith([page('f', { silent: true })], 50);
     frozen.onServer('f', { v: SW_PROTOCOL_VERSION, type: 'api-server', models: [{ id: TEST_MODEL, priority: 50, from: 'tab' }] });
     const anthropic = await frozen.serve(

@@ -81,6 +81,7 @@ export class ApiBridge implements LocalApi {
   async serve(request: Request): Promise<Response> {
     const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
     const model = body ? modelOf(body) : undefined;
+    const servedBefore = model === undefined || [...this.#servers.values()].some((s) => s.models.some((m) => m.id === model));
     for (const [id, s] of this.#byRecency()) {
       if (model !== undefined && !s.models.some((m) => m.id === model)) continue;
       const client = await this.#o.clients.get(id);
@@ -92,13 +93,10 @@ export class ApiBridge implements LocalApi {
       if (answer) return answer;
       this.#servers.delete(id); // did not acknowledge: frozen or gone
     }
-    return this.#o.errorResponse(
-      new ApiError('unavailable', 'the tab that ran this model has closed or stopped answering; open the app and choose "Use in this tab" again, then retry', {
-        code: 'no_model_available',
-        retryAfter: 5,
-      }),
-      request,
-    );
+    const why = servedBefore
+      ? 'the tab that ran this model has closed or stopped answering; open the app and choose "Use in this tab" again, then retry'
+      : `no tab of this app serves "${model}" and no companion answered; open Models and choose "Use in this tab" for it, or join a mesh that serves it, then retry`;
+    return this.#o.errorResponse(new ApiError('unavailable', why, { code: 'no_model_available', retryAfter: 5 }), request);
   }
 
   #byRecency(): [string, Server][] {

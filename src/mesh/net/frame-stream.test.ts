@@ -16,20 +16,32 @@ function fakeStream(cut: () => number) {
       target.sent.push(bytes);
       for (let at = 0; at < bytes.length; ) {
         const n = Math.max(1, Math.min(cut(), bytes.length - at));
-        target.peer?.dispatchEvent(new StreamMessageEvent(bytes.slice(at, at + n)));
+        const peer = target.peer as (EventTarget & { paused?: boolean; held?: Uint8Array[] }) | undefined;
+        // Like libp2p: a paused stream keeps what arrives and emits it on resume.
+        if (peer?.paused) peer.held!.push(bytes.slice(at, at + n));
+        else peer?.dispatchEvent(new StreamMessageEvent(bytes.slice(at, at + n)));
         at += n;
       }
       return true;
     },
     onDrain: async () => {},
     abort: () => {},
+    paused: false,
+    pause() {
+      stream.paused = true;
+    },
+    held: [] as Uint8Array[],
+    resume() {
+      stream.paused = false;
+      while (!stream.paused && stream.held.length) target.dispatchEvent(new StreamMessageEvent(stream.held.shift()!));
+    },
     // What lpStream checks for and reads (it takes this for a live stream).
     push: () => {},
     log: Object.assign(() => {}, { error: () => {}, trace: () => {}, newScope: () => ({}) }),
     remoteWriteStatus: 'writable',
     readBufferLength: 0,
   });
-  return stream as unknown as Stream & { peer?: EventTarget; sent: Uint8Array[] };
+  return stream as unknown as Stream & { peer?: EventTarget; sent: Uint8Array[]; paused: boolean };
 }
 
 function rng(seed: number) {
@@ -107,5 +119,20 @@ describe('FrameStream', () => {
         expect(got.subarray()).toEqual(m);
       }
     }
+  });
+
+  it('pauses a stream whose messages pile up unread, and resumes it once they are read down', async () => {
+    const [a, b] = [fakeStream(() => 1000), fakeStream(() => 1000)];
+    a.peer = b;
+    const reader = new FrameStream(b, 64);
+    const writer = new FrameStream(a, 64);
+    for (let i = 0; i < 40; i++) await writer.write(new Uint8Array([i]));
+    // 16 taken in, the other 24 left with the stream (and, on a real muxer, its window then stops the sender).
+    expect(b.paused).toBe(true);
+    expect((b as unknown as { held: Uint8Array[] }).held).toHaveLength(24);
+    const got: number[] = [];
+    for (let i = 0; i < 40; i++) got.push((await reader.read())[0]);
+    expect(b.paused).toBe(false);
+    expect(got).toEqual(Array.from({ length: 40 }, (_, i) => i));
   });
 });

@@ -10,6 +10,14 @@ import { MeshError } from '../../protocol/errors.ts';
 /** A varint of more bytes than this would be a length over 2^35: refused before the limit check. */
 const MAX_VARINT_BYTES = 5;
 
+/**
+ * Unread messages past which the stream is paused (libp2p then stops taking data, and the muxer's
+ * window stops the sender): a peer that sends faster than this side reads cannot fill its memory.
+ * Reading down to RESUME_AT lets it go on.
+ */
+const PAUSE_AT = 16;
+const RESUME_AT = 4;
+
 export class FrameStream {
   readonly stream: Stream;
   private readonly maxLength: number;
@@ -21,6 +29,7 @@ export class FrameStream {
   private need = 0;
   private waiter: { resolve: (m: Uint8Array) => void; reject: (e: Error) => void } | undefined;
   private ended: Error | undefined;
+  private paused = false;
 
   constructor(stream: Stream, maxLength: number) {
     this.stream = stream;
@@ -33,6 +42,10 @@ export class FrameStream {
   /** The next message; rejects when the stream ends first, or when `signal` aborts. */
   read(signal?: AbortSignal): Promise<Uint8Array> {
     const next = this.ready.shift();
+    if (this.paused && this.ready.length <= RESUME_AT) {
+      this.paused = false;
+      this.stream.resume();
+    }
     if (next) return Promise.resolve(next);
     if (this.ended) return Promise.reject(this.ended);
     if (this.waiter) return Promise.reject(new MeshError('stream_busy', 'one read at a time on a frame stream'));
@@ -129,6 +142,10 @@ export class FrameStream {
       w.resolve(message);
     } else {
       this.ready.push(message);
+      if (!this.paused && this.ready.length >= PAUSE_AT) {
+        this.paused = true;
+        this.stream.pause();
+      }
     }
   }
 

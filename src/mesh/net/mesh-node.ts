@@ -353,10 +353,23 @@ export class MeshNode {
    * long-lived stream; it throws when there is no direct link and none can be dialled.
    */
   async openStream(peerId: string, protocol: string, signal?: AbortSignal, options: { direct?: boolean } = {}) {
-    const connection = this.o.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open' && !c.limits);
-    if (connection) return connection.newStream(protocol, { signal });
-    const peer = this.o.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)?.remotePeer;
-    if (!peer) throw new Error(`no link to ${peerId}`);
+    const connections = this.o.libp2p.getConnections().filter((c) => c.remotePeer.toString() === peerId);
+    // Direct links first; one that says it is open may still fail a new stream (a WebRTC link
+    // dying under a busy page): the next link is tried before giving up.
+    const open = connections
+      .filter((c) => c.status === 'open' && (!c.limits || options.direct !== true))
+      .sort((a, b) => Number(!!a.limits) - Number(!!b.limits));
+    let lastError: unknown;
+    for (const connection of open) {
+      try {
+        return await connection.newStream(protocol, { signal, runOnLimitedConnection: options.direct !== true });
+      } catch (error) {
+        signal?.throwIfAborted();
+        lastError = error;
+      }
+    }
+    const peer = connections[0]?.remotePeer;
+    if (!peer) throw lastError ?? new Error(`no link to ${peerId}`);
     return this.o.libp2p.dialProtocol(peer, protocol, { signal, runOnLimitedConnection: options.direct !== true });
   }
 

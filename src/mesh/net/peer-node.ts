@@ -285,9 +285,9 @@ export class PeerNode {
       try {
         return await meshLogprobs({ node, plan, file, tokens, topK });
       } catch (error) {
-        if (attempt >= 3) throw error;
+        if (attempt >= 5) throw error;
         this.o.log?.(`pipeline: teacher-forced probe failed, trying again: ${(error as Error).message}`);
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await new Promise((resolve) => setTimeout(resolve, 1500));
       }
     }
   }

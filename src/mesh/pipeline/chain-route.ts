@@ -15,7 +15,7 @@ import { FrameStream } from '../net/frame-stream.ts';
 import { ACTIVATION_PROTOCOL } from '../net/protocols.ts';
 import { encodeHello } from './activation-hello.ts';
 import { decodeStatus, encodeProbe, type ChainStatus } from './chain-status.ts';
-import { ChainUnavailableError, StageFailedError } from './pipeline-errors.ts';
+import { ChainUnavailableError, reason, StageFailedError } from './pipeline-errors.ts';
 
 export interface ChainRouteOptions {
   readonly node: MeshNode;
@@ -71,7 +71,7 @@ export class ChainRoute {
         const lp = new FrameStream(stream, FRAME_HEADER_BYTES + MAX_FRAME_BYTES);
         return lp;
       } catch (error) {
-        throw new StageFailedError(stages[i].peerId, `no activation stream: ${(error as Error).message}`, { cause: error });
+        throw new StageFailedError(stages[i].peerId, `no activation stream: ${reason(error)}`, { cause: error });
       }
     };
     try {
@@ -85,7 +85,7 @@ export class ChainRoute {
             await lp.write(encodeProbe(), signal);
             if (!decodeStatus(await lp.read(signal))) throw new Error('bad status answer');
           } catch (error) {
-            throw new StageFailedError(s.peerId, signal.aborted ? `no answer within ${o.timeoutMs} ms` : `control stream failed: ${(error as Error).message}`, {
+            throw new StageFailedError(s.peerId, signal.aborted ? `no answer within ${o.timeoutMs} ms` : `control stream failed: ${reason(error)}`, {
               cause: error,
             });
           }
@@ -108,7 +108,7 @@ export class ChainRoute {
       try {
         await feed.write(hello(0, true), signal);
       } catch (error) {
-        throw new StageFailedError(stages[0].peerId, `hello not sent: ${(error as Error).message}`, { cause: error });
+        throw new StageFailedError(stages[0].peerId, `hello not sent: ${reason(error)}`, { cause: error });
       }
       route.feed = feed;
       await wired;
@@ -141,7 +141,7 @@ export class ChainRoute {
           }),
         );
       } catch (error) {
-        throw this.fail(0, `frame not sent: ${(error as Error).message}`, error);
+        throw this.fail(0, `frame not sent: ${reason(error)}`, error);
       }
       const reply = decodeActivationFrame(await answered);
       if (!reply.ok) throw this.fail(this.peers.length - 1, `malformed reply: ${reply.reason}`);
@@ -181,7 +181,7 @@ export class ChainRoute {
         else throw new Error('unexpected message on the control stream');
       }
     } catch (error) {
-      if (!this.closed) this.fail(i, `link lost: ${(error as Error).message}`, error);
+      if (!this.closed) this.fail(i, `link lost: ${reason(error)}`, error);
     }
   }
 

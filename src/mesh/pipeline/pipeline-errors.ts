@@ -33,3 +33,10 @@ export class ChainUnavailableError extends PipelineError {
     this.name = 'ChainUnavailableError';
   }
 }
+
+/** What went wrong, in words, whatever was thrown (a data channel's error event has no message). */
+export function reason(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  if (error && typeof error === 'object' && 'type' in error) return `${String((error as { type: unknown }).type)} event`;
+  return String(error);
+}

@@ -9,7 +9,7 @@ import type { MeshNode } from '../net/mesh-node.ts';
 import { FrameStream } from '../net/frame-stream.ts';
 import { ACTIVATION_PROTOCOL } from '../net/protocols.ts';
 import { encodeHello } from './activation-hello.ts';
-import { StageFailedError } from './pipeline-errors.ts';
+import { reason, StageFailedError } from './pipeline-errors.ts';
 
 export interface RemoteStageOptions {
   readonly node: MeshNode;
@@ -44,14 +44,14 @@ export class RemoteStage {
     try {
       stream = await o.node.openStream(o.stage.peerId, ACTIVATION_PROTOCOL, signal);
     } catch (error) {
-      throw new StageFailedError(o.stage.peerId, `no activation stream: ${(error as Error).message}`, { cause: error });
+      throw new StageFailedError(o.stage.peerId, `no activation stream: ${reason(error)}`, { cause: error });
     }
     const remote = new RemoteStage(o, stream);
     try {
       await remote.lp.write(encodeHello({ model: o.model, layers: o.stage.layers, planEpoch: o.planEpoch }), signal);
     } catch (error) {
       remote.abort(error);
-      throw new StageFailedError(o.stage.peerId, `hello not sent: ${(error as Error).message}`, { cause: error });
+      throw new StageFailedError(o.stage.peerId, `hello not sent: ${reason(error)}`, { cause: error });
     }
     return remote;
   }
@@ -88,7 +88,7 @@ export class RemoteStage {
       return frameFloats(r);
     } catch (error) {
       this.abort(error);
-      const why = signal.aborted ? `no reply within ${this.o.timeoutMs} ms` : (error as Error).message;
+      const why = signal.aborted ? `no reply within ${this.o.timeoutMs} ms` : reason(error);
       throw new StageFailedError(this.peerId, why, { cause: error });
     } finally {
       clearTimeout(timer);

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,18 @@ const quiet = ['--skip-build', '--skip-model', '--dist', dist, '--cache-dir', jo
 
 function start(args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function exit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -90,6 +103,43 @@ describe('scripts/start.ts', () => {
     expect(stopMs).toBeLessThan(3000);
     await expect(fetch(`${urls.api}/health`)).rejects.toThrow();
     await expect(fetch(`${urls.app}/`)).rejects.toThrow();
+  });
+
+  it('--static-only serves the app, /models/ and the relay, prints only those two lines, and runs no API, libp2p node or /companion.json', async () => {
+    const models = join(dir, 'models');
+    mkdirSync(models, { recursive: true });
+    writeFileSync(join(models, 'm.gguf'), Buffer.from('GGUF test bytes'));
+    // The API's and libp2p's ports, free now: nothing may listen on them once it runs.
+    const [apiPort, libp2pPort] = [await freePort(), await freePort()];
+    const child = start([...ephemeral, ...quiet, '--static-only', '--models-dir', models, '--api-port', String(apiPort), '--libp2p-port', String(libp2pPort)]);
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    await new Promise<void>((resolve, reject) => {
+      const check = () => stdout().includes('nostr: ') && stdout().endsWith('\n') && resolve();
+      child.stdout?.on('data', check);
+      child.once('exit', (code) => reject(new Error(`start.ts exited (${code}):\n${stdout()}\n${stderr()}`)));
+    });
+    const lines = stdout()
+      .split('\n')
+      .filter((l) => l !== '');
+    expect(lines.map((l) => l.slice(0, l.indexOf(':')))).toEqual(['app', 'nostr']);
+    const app = lines[0].slice(5);
+    const page = await fetch(`${app}/`);
+    expect(page.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    expect(page.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    const range = await fetch(`${app}/models/m.gguf`, { headers: { range: 'bytes=0-3' } });
+    expect(range.status).toBe(206);
+    expect(await range.text()).toBe('GGUF');
+    // No companion here: its info path falls through to the app (the single-page fallback), never JSON.
+    const info = await fetch(`${app}/companion.json`);
+    expect(info.headers.get('content-type') ?? '').not.toMatch(/json/);
+    const ws = new WebSocket(lines[1].slice(7));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.close();
+    await expect(fetch(`http://127.0.0.1:${apiPort}/health`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${libp2pPort}/`)).rejects.toThrow();
+    child.kill('SIGINT');
+    expect((await exit(child)).code, stderr()).toBe(0);
   });
 
   it('stops on SIGTERM too, and reads ports from the environment', async () => {

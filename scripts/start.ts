@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCompanion } from '../src/companion/companion.ts';
-import type { Companion } from '../src/companion/companion.ts';
+import { startStaticHost } from '../src/companion/static-host.ts';
 import { ConfigError, DEFAULT_MODEL, parseCompanionArgs } from '../src/companion/config.ts';
 import type { CompanionConfig } from '../src/companion/config.ts';
 import { isWildcardHost } from '../src/companion/lan-address.ts';
@@ -34,33 +34,35 @@ async function ensureBuilt(config: CompanionConfig): Promise<void> {
 }
 
 /**
- * The model of --model: a test model's name (generated on first use), a .gguf path, or a URL, which
+ * The file of --model: a test model's name (generated on first use), a .gguf path, or a URL, which
  * is downloaded once into the models folder (the app publishes it under /models/, so the mesh can
  * split it across tabs as it does a local model).
  */
-async function loadModel(config: CompanionConfig): Promise<ServedModel> {
-  const started = Date.now();
-  let input = config.model;
-  let id: string | undefined;
-  let source: string | undefined;
+async function modelFile(config: CompanionConfig): Promise<{ path: string; id?: string; source?: string }> {
+  const input = config.model;
   if (/^https?:\/\//i.test(input)) {
     const got = await downloadModel(input, {
       dir: config.modelsDir,
       onProgress: progressReporter(process.stderr, { prefix: 'start: ' }),
       log: (line) => console.error(`start: ${line}`),
     });
-    [source, input] = [input, got.path];
-  } else if (!/\.gguf$/i.test(input)) {
-    // Loaded only when needed: --skip-model starts without the model generator.
-    const { ensureModel, MODELS } = await import('../tools/models/registry.ts');
-    if (!MODELS.some((m) => m.name === input)) {
-      throw new ConfigError(
-        `--model ${input} is not a test model (known: ${MODELS.map((m) => m.name).join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`,
-      );
-    }
-    id = input;
-    input = await ensureModel(input);
+    return { path: got.path, source: input };
   }
+  if (/\.gguf$/i.test(input)) return { path: input };
+  // Loaded only when needed: --skip-model starts without the model generator.
+  const { ensureModel, MODELS } = await import('../tools/models/registry.ts');
+  if (!MODELS.some((m) => m.name === input)) {
+    throw new ConfigError(
+      `--model ${input} is not a test model (known: ${MODELS.map((m) => m.name).join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`,
+    );
+  }
+  return { path: await ensureModel(input), id: input };
+}
+
+/** The model the API serves: its file (made or downloaded when missing), loaded on the --backend kernels. */
+async function loadModel(config: CompanionConfig): Promise<ServedModel> {
+  const started = Date.now();
+  const { path: input, id, source } = await modelFile(config);
   const served = await loadServedModel(input, { id, backend: config.backend, source, log: (line) => console.error(`start: ${line}`) }).catch(
     (error: unknown) => {
       throw new Error(
@@ -90,12 +92,14 @@ async function main(): Promise<number> {
     throw error;
   }
 
-  let running: Companion | null = null;
+  let running: { stop(): Promise<void> } | null = null;
   const stopped = onStopSignal(() => running);
   if (!config.skipBuild) await ensureBuilt(config);
   let models: ServedModel[] = [];
   try {
-    if (!config.skipModel) models = [await loadModel(config)];
+    // --static-only serves the model's file under /models/ (made or downloaded when missing), not the model.
+    if (config.staticOnly && !config.skipModel) await modelFile(config);
+    else if (!config.skipModel) models = [await loadModel(config)];
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`start: ${error.message}`);
@@ -108,18 +112,26 @@ async function main(): Promise<number> {
     throw error;
   }
 
-  running = await startCompanion(config, { models });
-  const { urls } = running;
+  if (config.staticOnly) {
+    // A static host and a relay: no API, libp2p node, engine, invite or /companion.json.
+    const host = await startStaticHost(config);
+    running = host;
+    process.stdout.write(`app: ${host.urls.app}\nnostr: ${host.urls.nostr}\n`);
+    return stopped;
+  }
+  const companion = await startCompanion(config, { models });
+  running = companion;
+  const { urls } = companion;
   // Printed before the URLs, so whoever waits for the URL lines already has it.
-  if (running.apiTokenGenerated) process.stdout.write(`token: ${running.apiToken}\n`);
-  if (running.tls) {
+  if (companion.apiTokenGenerated) process.stdout.write(`token: ${companion.apiToken}\n`);
+  if (companion.tls) {
     console.error(
-      `start: serving the app, API, relay and libp2p over HTTPS/WSS with a self-signed certificate (${running.tls.certPath}${running.tls.created ? ', just made' : ''});`,
+      `start: serving the app, API, relay and libp2p over HTTPS/WSS with a self-signed certificate (${companion.tls.certPath}${companion.tls.created ? ', just made' : ''});`,
     );
-    console.error(`start: browsers warn once per device: check the fingerprint SHA-256 ${running.tls.fingerprint} and accept it`);
+    console.error(`start: browsers warn once per device: check the fingerprint SHA-256 ${companion.tls.fingerprint} and accept it`);
     // Clicking through the warning is not enough for service workers (README: "Another device on your network").
     console.error(
-      `start: for the service worker, trust it in the browser: e.g. chromium --user-data-dir=… --ignore-certificate-errors-spki-list=${running.tls.spki}`,
+      `start: for the service worker, trust it in the browser: e.g. chromium --user-data-dir=… --ignore-certificate-errors-spki-list=${companion.tls.spki}`,
     );
     // Chrome keeps the exception per host; Firefox per host and port, so each service's port needs one there.
     console.error(`start: in Firefox, also open ${urls.api}/health and the https:// form of the nostr and libp2p ports once to accept it for them`);
@@ -128,15 +140,15 @@ async function main(): Promise<number> {
     console.error('start: this machine has no default route, so the URLs name loopback; give --public-host with the address other devices reach it by');
   }
   // The invite to the companion's own private mesh, before the URL lines so whoever waits for those has it too.
-  process.stdout.write(`invite: ${running.mesh.link}\n`);
-  if (running.openMesh) process.stdout.write(`mesh: ${running.openMesh.link}\n`);
+  process.stdout.write(`invite: ${companion.mesh.link}\n`);
+  if (companion.openMesh) process.stdout.write(`mesh: ${companion.openMesh.link}\n`);
   // Printed only now that every service listens (and the signal handlers are in place): tests wait for these lines.
   process.stdout.write(`app: ${urls.app}\nnostr: ${urls.nostr}\napi: ${urls.api}\nlibp2p: ${urls.libp2p}\n`);
   return stopped;
 }
 
 /** Resolves with the exit code once a SIGINT/SIGTERM has stopped the companion. */
-function onStopSignal(current: () => Companion | null): Promise<number> {
+function onStopSignal(current: () => { stop(): Promise<void> } | null): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {

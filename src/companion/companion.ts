@@ -3,9 +3,8 @@
 // /health and, under /v1/, the OpenAI + Anthropic API (src/api) served by the companion's own engine.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import {
   createApiContext,
   EngineProvider,
@@ -35,6 +34,7 @@ import { TabRoutingProvider } from './tab-provider.ts';
 import { connectRelayTrusting } from './own-relay.ts';
 import { connectRelay } from '../mesh/discovery.ts';
 import { MeshError } from '../protocol/errors.ts';
+import { close, listen, portError } from './listen.ts';
 import { join } from 'node:path';
 import { createIdentity, loadOrCreateIdentity } from '../mesh/identity.ts';
 import { FileIdentityStore } from '../mesh/identity-store-file.ts';
@@ -318,32 +318,4 @@ function v1Mount(api: ApiContext, token: string | null): ApiMount {
       await sendFetchResponse(res, errorResponse(refused, speaks(head), { 'www-authenticate': 'Bearer realm="mesh-llm"' }));
     },
   };
-}
-
-function listen(server: Server | HttpsServer, host: string, port: number, name: string, flag: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (error) => reject(portError(error, name, port, flag)));
-    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function portError(error: unknown, name: string, port: number, flag: string): Error {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE' || /EADDRINUSE/.test(String((error as Error).message))) {
-    return new MeshError('port_in_use', `${name}: port ${port} is already in use (another npm start?); stop it or pick another port with ${flag}`, {
-      cause: error,
-    });
-  }
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
-    return new MeshError('bad_host', `${name}: cannot bind to this host (${(error as Error).message}); pick another with --host`, { cause: error });
-  }
-  return error as Error;
-}
-
-function close(server: Server | HttpsServer): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    // Keep-alive sockets and open streams would hold close() open; Ctrl-C must not wait for them.
-    server.closeAllConnections();
-  });
 }

@@ -44,6 +44,11 @@ export interface CompanionConfig {
   skipBuild: boolean;
   skipModel: boolean;
   /**
+   * Serve only the built app, /models/ and the Nostr relay: what a static host and a public relay
+   * give a mesh headed by a tab (no API, libp2p node, engine, invite or /companion.json).
+   */
+  staticOnly: boolean;
+  /**
    * Serve the app over HTTPS with a self-signed certificate kept in cacheDir (src/companion/tls.ts):
    * a page opened from another machine on the LAN is a secure context only over HTTPS.
    */
@@ -127,6 +132,13 @@ export const OPTIONS: readonly Option[] = [
   },
   { key: 'skipModel', flag: '--skip-model', env: 'MESH_SKIP_MODEL', kind: 'flag', help: 'load no model (the API answers 503 until a peer serves one)' },
   {
+    key: 'staticOnly',
+    flag: '--static-only',
+    env: 'MESH_STATIC_ONLY',
+    kind: 'flag',
+    help: 'serve only the app, /models/ and the Nostr relay (no API, libp2p node, engine or invite): a static host for meshes headed by a tab',
+  },
+  {
     key: 'meshName',
     flag: '--mesh-name',
     env: 'MESH_NAME',
@@ -163,6 +175,7 @@ export function defaultConfig(root: string): CompanionConfig {
     apiToken: '',
     skipBuild: false,
     skipModel: false,
+    staticOnly: false,
     https: false,
     meshName: '',
     meshVisibility: 'named',

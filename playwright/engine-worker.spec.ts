@@ -2,6 +2,7 @@
 // picks the threaded WASM backend and matches llama.cpp's teacher-forced log-probs and greedy tokens
 // on a tiny model; a corrupt file gives a coded error and the worker keeps serving; aborting works.
 // Without isolation the same page runs single-threaded.
+import { worstLogprobGap } from './support/logprobs.ts';
 import { expect, test } from '@playwright/test';
 import { ensureModel } from '../tools/models/registry.ts';
 import { disposeReferenceRuntime, referenceRun } from '../tools/reference/reference.ts';
@@ -40,14 +41,7 @@ test('the inference worker matches llama.cpp on a cross-origin isolated page, th
   expect(r.lastProgress.bytesLoaded).toBeGreaterThan(0);
 
   expect(r.promptTokens).toEqual(ref.promptTokens);
-  let worst = 0;
-  ref.positions.forEach((top, i) => {
-    const ours = new Map(r.positions[i].map((t) => [t.id, t.logprob]));
-    for (const t of top) {
-      expect(ours.has(t.id), `position ${i}: llama.cpp's token ${t.id} missing from our top 10`).toBe(true);
-      worst = Math.max(worst, Math.abs(ours.get(t.id)! - t.logprob));
-    }
-  });
+  const worst = worstLogprobGap(ref.positions, r.positions, 'our top 10');
   expect(worst).toBeLessThan(TOLERANCE);
   const clear = ref.greedy.findIndex((s) => s.margin < CLEAR_MARGIN);
   const n = clear < 0 ? STEPS : clear;

@@ -6,6 +6,7 @@
 // shows both). A client tab's teacher-forced top-10 log-probs through the two stages match
 // llama.cpp's within the engine's F32 tolerance. Runs in the test's own network namespace like
 // mesh-pipeline.spec.ts (WebRTC between the tabs).
+import { type TokenLogprob, worstLogprobGap } from './support/logprobs.ts';
 import { expect, test, type Page } from '@playwright/test';
 import { meshStackPerFile } from './support/mesh-stack.ts';
 import { gotoApp } from './support/app.ts';
@@ -30,11 +31,6 @@ interface MeshState {
   stage?: { status: string; layers?: { start: number; end: number }; backend?: string; backendDetail?: string; error?: string };
   plan?: { stages: { peerId: string; ready: boolean; backend?: string }[] };
 }
-interface TokenLogprob {
-  id: number;
-  logprob: number;
-}
-
 const meshState = (page: Page) => page.evaluate(() => (window as unknown as { meshApp: { mesh: { state(): unknown } } }).meshApp.mesh.state() as MeshState);
 
 test('a split across a WebGPU tab and a WASM tab runs each stage where it was asked, with llama.cpp’s log-probs', async () => {
@@ -97,14 +93,7 @@ test('a split across a WebGPU tab and a WASM tab runs each stage where it was as
   );
   const probeMs = Date.now() - probeStarted;
   expect(positions).toHaveLength(ref.promptTokens.length);
-  let worst = 0;
-  ref.positions.forEach((top, i) => {
-    const ours = new Map(positions[i].map((t) => [t.id, t.logprob]));
-    for (const t of top) {
-      expect(ours.has(t.id), `position ${i}: llama.cpp's token ${t.id} missing from the mesh's top 10`).toBe(true);
-      worst = Math.max(worst, Math.abs(ours.get(t.id)! - t.logprob));
-    }
-  });
+  const worst = worstLogprobGap(ref.positions, positions, "the mesh's top 10");
   expect(worst).toBeLessThan(TOLERANCE);
   console.log(
     `mesh-gpu-stage: ${MODEL} on ${states.map((s) => `${s.stage!.layers!.start}-${s.stage!.layers!.end - 1} ${s.stage!.backendDetail}`).join(' | ')}; ` +

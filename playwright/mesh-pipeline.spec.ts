@@ -6,6 +6,7 @@
 // mid-generation: the companion replans, a neighbour loads the layers, the tokens so far are
 // replayed, and the request completes with the same text. The recovery time is printed.
 // Runs in the test's own network namespace like mesh-net.spec.ts; API calls go from a page there.
+import { type TokenLogprob, worstLogprobGap } from './support/logprobs.ts';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { meshStackPerFile } from './support/mesh-stack.ts';
 import { gotoApp } from './support/app.ts';
@@ -33,10 +34,6 @@ interface MeshState {
   peerId: string;
   stage?: StageState;
   plan?: { stages: { peerId: string; ready: boolean }[] };
-}
-interface TokenLogprob {
-  id: number;
-  logprob: number;
 }
 interface Completion {
   status: number;
@@ -163,14 +160,7 @@ test('a model split across three tabs answers like the companion alone, and surv
     ref.promptTokens,
   );
   expect(positions).toHaveLength(ref.promptTokens.length);
-  let worst = 0;
-  ref.positions.forEach((top, i) => {
-    const ours = new Map(positions[i].map((t) => [t.id, t.logprob]));
-    for (const t of top) {
-      expect(ours.has(t.id), `position ${i}: llama.cpp's token ${t.id} missing from the mesh's top 10`).toBe(true);
-      worst = Math.max(worst, Math.abs(ours.get(t.id)! - t.logprob));
-    }
-  });
+  const worst = worstLogprobGap(ref.positions, positions, "the mesh's top 10");
   expect(worst).toBeLessThan(TOLERANCE);
   await prober.context().close();
   const probeMs = Date.now() - probeStarted;

@@ -9,6 +9,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { ensureModel } from '../tools/models/registry.ts';
 import { disposeReferenceRuntime, referenceRun } from '../tools/reference/reference.ts';
 import { gotoApp } from './support/app.ts';
+import { type TokenLogprob, worstLogprobGap } from './support/logprobs.ts';
 import { meshStackPerFile } from './support/mesh-stack.ts';
 import { modelMemory } from '../src/mesh/layer-memory.ts';
 import { openModel } from '../src/engine/model.ts';
@@ -31,23 +32,6 @@ test.describe.configure({ mode: 'serial' });
 
 const mesh = meshStackPerFile('real-shape', MODEL);
 test.afterAll(() => disposeReferenceRuntime());
-
-interface TokenLogprob {
-  id: number;
-  logprob: number;
-}
-
-function worstAgainst(reference: TokenLogprob[][], ours: TokenLogprob[][]): number {
-  let worst = 0;
-  reference.forEach((top, i) => {
-    const mine = new Map(ours[i].map((t) => [t.id, t.logprob]));
-    for (const t of top) {
-      expect(mine.has(t.id), `position ${i}: token ${t.id} missing from the top 10`).toBe(true);
-      worst = Math.max(worst, Math.abs(mine.get(t.id)! - t.logprob));
-    }
-  });
-  return worst;
-}
 
 /** The prompt's own tokens' log-probs (OpenAI completions echo with max_tokens 0), null first. */
 async function echoLogprobs(call: (body: unknown) => Promise<unknown>, model: string, tokens: number[]): Promise<(number | null)[]> {
@@ -143,7 +127,7 @@ test('split across two tabs: each loads only its half, and the mesh scores the p
     for (let i = 0; i < 600 && (mesh.state().plan?.stages.length ?? 0) !== 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
     return mesh.teacherForced(tokens, 10);
   }, ref.promptTokens);
-  const worst = worstAgainst(ref.positions, positions);
+  const worst = worstLogprobGap(ref.positions, positions, "the mesh's top 10");
   expect(worst).toBeLessThan(BOUND);
   console.log(`real-shape: ${MODEL} split 0-11 | 12-23 across two WASM tabs (budget ${budget} B each): within ${worst.toFixed(3)} of llama.cpp`);
 });

@@ -38,7 +38,10 @@ export function serveApiToWorker(local: LocalApi, container: WorkerContainer): A
   /** Resolves once the worker has the list (so a request made next finds it), or after a second. */
   const announce = async () => {
     const message: ApiServerMessage = { v: SW_PROTOCOL_VERSION, type: 'api-server', models: await local.served() };
-    const active = (await container.ready).active;
+    // No worker yet (still registering, or refused: a page behind an untrusted certificate has
+    // none): the page serves only itself, and whoever waits for this goes on after the second.
+    const ready = await Promise.race([container.ready, new Promise<undefined>((resolve) => setTimeout(resolve, 1000))]);
+    const active = ready?.active;
     if (!active) return;
     const channel = new MessageChannel();
     await new Promise<void>((resolve) => {

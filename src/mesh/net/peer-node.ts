@@ -34,6 +34,11 @@ import { MeshError } from '../../protocol/errors.ts';
 export interface PeerNodeOptions {
   readonly identity: MeshIdentity;
   readonly invite: Invite;
+  /**
+   * This peer heads the mesh (a tab that made it): the plans it follows are its own, it measures no
+   * round trip, and the invite's bootstrap names it only by peer id (`/p2p/<id>`, nothing to dial).
+   */
+  readonly head?: boolean;
   /** A public or named mesh (open-mesh.ts resolveOpenMesh): its keys replace the invite's secret, its announcements are in clear. */
   readonly open?: OpenMeshKeys;
   readonly role: PeerRole;
@@ -138,7 +143,14 @@ export class PeerNode {
 
   constructor(options: PeerNodeOptions) {
     this.o = options;
-    this.heads = new Set(options.invite.bootstrap.map((address) => address.split('/p2p/')[1]).filter((id): id is string => Boolean(id)));
+    this.heads = options.head
+      ? new Set([options.identity.peerId])
+      : new Set(options.invite.bootstrap.map((address) => address.split('/p2p/')[1]).filter((id): id is string => Boolean(id)));
+  }
+
+  /** The mesh layer on this peer's libp2p node (a head tab runs its coordinator and API on it); undefined until started. */
+  get meshLayer(): MeshNode | undefined {
+    return this.meshNode;
   }
 
   get node(): MeshLibp2p | undefined {
@@ -167,7 +179,7 @@ export class PeerNode {
         mesh,
         self: () => this.selfFacts(),
         // The round trip that matters is to the head (the one planning); a mesh without one measures none.
-        ...(this.heads.size > 0 ? { rttTargets: () => [...this.heads] } : {}),
+        ...(this.heads.size > 0 && !this.o.head ? { rttTargets: () => [...this.heads] } : {}),
         ...(this.o.rtt ? { rtt: this.o.rtt } : {}),
         onChange: () => this.changed(),
         ...(this.o.log ? { log: this.o.log } : {}),
@@ -195,8 +207,9 @@ export class PeerNode {
         });
         await this.stageServer.start();
       }
+      // A bare `/p2p/<id>` (a head tab) has nothing to dial: the link to it is made from its announcement.
       await Promise.all(
-        this.o.invite.bootstrap.map((address) =>
+        this.o.invite.bootstrap.filter((address) => !address.startsWith('/p2p/')).map((address) =>
           libp2p.dial(multiaddr(address)).catch((e: unknown) => this.o.log?.(`mesh: bootstrap ${address} failed: ${(e as Error).message}`)),
         ),
       );

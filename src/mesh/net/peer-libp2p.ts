@@ -14,6 +14,10 @@ import { createLibp2p } from 'libp2p';
 import type { MeshIdentity } from '../identity.ts';
 import { gossipService } from './gossip-service.ts';
 import type { MeshLibp2p } from './mesh-node.ts';
+import { nostrWebRtc, type NostrWebRtc } from './nostr-webrtc.ts';
+
+/** A peer's node: the mesh's services plus WebRTC signalled over Nostr (absent where no RTCPeerConnection exists). */
+export type PeerLibp2p = MeshLibp2p & { readonly services: { readonly rtc?: NostrWebRtc } };
 
 export interface PeerLibp2pOptions {
   /** Off in Node (no RTCPeerConnection); on in the page. */
@@ -25,6 +29,8 @@ export interface PeerLibp2pOptions {
    * /ip4/127.0.0.1/tcp/0/ws gives them direct links to each other, which chained stages forward on.
    */
   readonly listen?: readonly string[];
+  /** Node tests: an RTCPeerConnection (node-datachannel's) for WebRTC signalled over Nostr; the page uses its own. */
+  readonly peerConnection?: typeof RTCPeerConnection;
 }
 
 /**
@@ -35,21 +41,22 @@ export function openMeshGater(): ConnectionGater {
   return { denyDialMultiaddr: () => false };
 }
 
-export async function createPeerLibp2p(identity: MeshIdentity, options: PeerLibp2pOptions): Promise<MeshLibp2p> {
+export async function createPeerLibp2p(identity: MeshIdentity, options: PeerLibp2pOptions): Promise<PeerLibp2p> {
+  const rtcConfiguration = { iceServers: options.iceServers ?? [] };
+  const rtc =
+    options.webrtc || options.peerConnection
+      ? { rtc: nostrWebRtc({ rtcConfiguration, ...(options.peerConnection ? { peerConnection: options.peerConnection } : {}) }) }
+      : {};
   const node = await createLibp2p({
     privateKey: identity.libp2pKey,
     // '/p2p-circuit': take a reservation on a relay we connect to (the companion); '/webrtc': accept
     // WebRTC offers signalled over such relayed connections.
     addresses: { listen: [...(options.webrtc ? ['/p2p-circuit', '/webrtc'] : ['/p2p-circuit']), ...(options.listen ?? [])] },
-    transports: [
-      webSockets(),
-      circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
-      ...(options.webrtc ? [webRTC({ rtcConfiguration: { iceServers: options.iceServers ?? [] } })] : []),
-    ],
+    transports: [webSockets(), circuitRelayTransport({ reservationCompletionTimeout: 10_000 }), ...(options.webrtc ? [webRTC({ rtcConfiguration })] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: openMeshGater(),
-    services: { identify: identify(), ping: ping(), pubsub: gossipService() },
+    services: { identify: identify(), ping: ping(), pubsub: gossipService(), ...rtc },
   });
-  return node as unknown as MeshLibp2p;
+  return node as unknown as PeerLibp2p;
 }

@@ -15,7 +15,8 @@ import { Announcer } from './announcer.ts';
 import { linkType, type LinkType } from './link-type.ts';
 import type { PrivateMesh } from './membership-stream.ts';
 import { MeshNode, type MeshLibp2p, type RefusedPeer } from './mesh-node.ts';
-import { createPeerLibp2p } from './peer-libp2p.ts';
+import { createPeerLibp2p, type PeerLibp2p } from './peer-libp2p.ts';
+import { PeerLinks } from './peer-links.ts';
 import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
 import { StageServer, type StageState } from '../pipeline/stage-server.ts';
 import type { StageBackendChoice, StageRunner } from '../pipeline/stage-runner.ts';
@@ -60,6 +61,8 @@ export interface PeerNodeOptions {
   readonly stageBackend?: StageBackendChoice;
   /** Off in Node tests (no RTCPeerConnection). */
   readonly webrtc?: boolean;
+  /** Node tests: node-datachannel's RTCPeerConnection, for links signalled over Nostr (nostr-webrtc.ts). */
+  readonly peerConnection?: typeof RTCPeerConnection;
   /** Extra listen addresses (Node peers: a WebSockets listener, for direct links between them). */
   readonly listen?: readonly string[];
   /** How the round trip to the head is measured (tests add latency to simulate a slow link). */
@@ -112,12 +115,9 @@ export interface MeshSnapshot {
   readonly planRefused?: { readonly epoch: number; readonly reason: string };
 }
 
-/** How many times a tab offers a WebRTC upgrade to one peer before living with the relayed link. */
-const WEBRTC_OFFERS = 4;
-
 export class PeerNode {
   private readonly o: PeerNodeOptions;
-  private libp2p: MeshLibp2p | undefined;
+  private libp2p: PeerLibp2p | undefined;
   private meshNode: MeshNode | undefined;
   private relay: Relay | undefined;
   private watch: Watch | undefined;
@@ -128,8 +128,7 @@ export class PeerNode {
   private status: PeerNodeStatus = 'starting';
   private error: string | undefined;
   private readonly linkTypesSeen = new Set<LinkType>();
-  /** WebRTC upgrade offers made per peer (a failed offer is retried a few times, spaced out). */
-  private readonly webrtcAttempts = new Map<string, number>();
+  private links: PeerLinks | undefined;
   /** The invite's bootstrap peers: the head whose plans this peer follows. */
   private readonly heads: Set<string>;
   private readonly files = new Map<string, Promise<ModelFile>>();
@@ -162,14 +161,22 @@ export class PeerNode {
       const mesh = this.o.open?.membership ?? (await openMesh({ visibility: 'private', secret: this.o.invite.secret }));
       if (mesh.visibility !== 'private') throw new Error('unreachable: an invite opens a private mesh');
       this.mesh = mesh;
-      const libp2p = await createPeerLibp2p(this.o.identity, { webrtc: this.o.webrtc ?? true, ...(this.o.listen ? { listen: this.o.listen } : {}) });
+      const libp2p = await createPeerLibp2p(this.o.identity, {
+        webrtc: this.o.webrtc ?? true,
+        ...(this.o.listen ? { listen: this.o.listen } : {}),
+        ...(this.o.peerConnection ? { peerConnection: this.o.peerConnection } : {}),
+      });
       this.libp2p = libp2p;
       libp2p.addEventListener('connection:open', (event) => {
         this.linkTypesSeen.add(linkType(event.detail.remoteAddr.toString()));
         this.changed();
       });
-      // A peer that comes back (a tab reloading keeps its peer id) is offered WebRTC afresh.
-      libp2p.addEventListener('peer:disconnect', (event) => this.webrtcAttempts.delete(event.detail.toString()));
+      this.links = new PeerLinks({
+        libp2p,
+        webrtc: (this.o.webrtc ?? true) || this.o.peerConnection !== undefined,
+        stopped: () => this.status === 'stopped',
+        ...(this.o.log ? { log: this.o.log } : {}),
+      });
       libp2p.addEventListener('self:peer:update', () => {
         void this.announcer?.refresh();
         this.changed();
@@ -209,9 +216,9 @@ export class PeerNode {
       }
       // A bare `/p2p/<id>` (a head tab) has nothing to dial: the link to it is made from its announcement.
       await Promise.all(
-        this.o.invite.bootstrap.filter((address) => !address.startsWith('/p2p/')).map((address) =>
-          libp2p.dial(multiaddr(address)).catch((e: unknown) => this.o.log?.(`mesh: bootstrap ${address} failed: ${(e as Error).message}`)),
-        ),
+        this.o.invite.bootstrap
+          .filter((address) => !address.startsWith('/p2p/'))
+          .map((address) => libp2p.dial(multiaddr(address)).catch((e: unknown) => this.o.log?.(`mesh: bootstrap ${address} failed: ${(e as Error).message}`))),
       );
       await this.startDiscovery(mesh);
       this.status = 'joined';
@@ -228,6 +235,8 @@ export class PeerNode {
     const url = this.o.invite.relays[0];
     if (!url) return;
     this.relay = await connectRelay(url);
+    // Offers from members (a mesh of tabs has no relay node to signal WebRTC over) are answered from now on.
+    this.libp2p?.services.rtc?.attach({ relay: this.relay, identity: this.o.identity, mesh, ...(this.o.log ? { log: this.o.log } : {}) });
     const access = this.o.open?.access ?? mesh;
     this.watch = watchAnnouncements(this.relay, { mesh: access, onPeer: (a) => this.onAnnounced(a) });
     this.announcer = new Announcer({ relay: this.relay, identity: this.o.identity, mesh: access, facts: () => this.announcementFacts() });
@@ -236,43 +245,7 @@ export class PeerNode {
 
   private onAnnounced(a: ValidAnnouncement): void {
     this.changed();
-    const libp2p = this.libp2p;
-    const peerId = a.body.peerId;
-    if (!libp2p || peerId === libp2p.peerId.toString()) return;
-    const addrs = a.body.multiaddrs;
-    const direct = addrs.filter((s) => linkType(s) === 'websocket');
-    const relayed = addrs.filter((s) => linkType(s) === 'relay');
-    const webrtc = addrs.filter((s) => linkType(s) === 'webrtc');
-    const connected = libp2p.getConnections().filter((c) => c.remotePeer.toString() === peerId);
-    const dial = (address: string) =>
-      libp2p.dial(multiaddr(address)).then(
-        () => true,
-        (e: unknown) => {
-          this.o.log?.(`mesh: dial ${address} failed: ${(e as Error).message}`);
-          return false;
-        },
-      );
-    void (async () => {
-      if (connected.length === 0) {
-        for (const address of [...direct, ...relayed]) if (await dial(address)) break;
-      }
-      // Upgrade a relayed link to WebRTC; the lower peer id offers, so two tabs do not both try.
-      if ((this.o.webrtc ?? true) && webrtc.length > 0 && libp2p.peerId.toString() < peerId && !this.webrtcAttempts.has(peerId)) {
-        await this.offerWebRtc(peerId, webrtc, dial);
-      }
-    })();
-  }
-
-  /** An offer can fail on a busy machine (ICE or signalling timeout): try again, spaced out, a few times. */
-  private async offerWebRtc(peerId: string, addresses: string[], dial: (address: string) => Promise<boolean>): Promise<void> {
-    const attempts = (this.webrtcAttempts.get(peerId) ?? 0) + 1;
-    this.webrtcAttempts.set(peerId, attempts);
-    for (const address of addresses) if (await dial(address)) return;
-    if (attempts < WEBRTC_OFFERS && this.status !== 'stopped') {
-      setTimeout(() => {
-        if (this.status !== 'stopped') void this.offerWebRtc(peerId, addresses, dial);
-      }, 1500 * attempts);
-    }
+    this.links?.announced(a);
   }
 
   /**
@@ -466,6 +439,7 @@ export class PeerNode {
   async stop(): Promise<void> {
     this.status = 'stopped';
     this.stageServer?.stop();
+    this.libp2p?.services.rtc?.detach();
     this.announcer?.stop();
     this.watch?.close();
     this.relay?.close();

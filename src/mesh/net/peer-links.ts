@@ -1,0 +1,112 @@
+// How a peer links to the members it reads on the mesh's relay. Where a member announces a
+// WebSockets or relayed address (a mesh with a companion), dial it, then upgrade a relayed link to
+// WebRTC signalled over that link (@libp2p/webrtc). Where it announces nothing dialable (a mesh of
+// tabs headed by a tab), offer WebRTC signalled over Nostr (nostr-webrtc.ts). Either way the lower
+// peer id offers, so two tabs do not both try; a failed offer is retried a few times, spaced out,
+// and a Nostr-only link that drops is offered again while its peer still announces itself.
+import { multiaddr } from '@multiformats/multiaddr';
+import type { ValidAnnouncement } from '../announce.ts';
+import { linkType } from './link-type.ts';
+import type { PeerLibp2p } from './peer-libp2p.ts';
+
+/** How many times a peer offers WebRTC to one member before living with what it has. */
+const WEBRTC_OFFERS = 4;
+/** Wait before offering again to a member whose only (Nostr-signalled) link dropped. */
+const RELINK_DELAY_MS = 1000;
+
+export interface PeerLinksOptions {
+  readonly libp2p: PeerLibp2p;
+  /** WebRTC at all (off in Node peers without RTCPeerConnection). */
+  readonly webrtc: boolean;
+  readonly stopped: () => boolean;
+  readonly log?: (line: string) => void;
+}
+
+export class PeerLinks {
+  private readonly o: PeerLinksOptions;
+  /** Offers made per peer (reset when the peer disconnects, so one that comes back is offered afresh). */
+  private readonly attempts = new Map<string, number>();
+  /** The latest announcement of each peer reachable only over Nostr-signalled WebRTC: what a relink offers to. */
+  private readonly nostrOnly = new Map<string, ValidAnnouncement>();
+
+  constructor(options: PeerLinksOptions) {
+    this.o = options;
+    options.libp2p.addEventListener('peer:disconnect', (event) => this.onDisconnect(event.detail.toString()));
+  }
+
+  private get self(): string {
+    return this.o.libp2p.peerId.toString();
+  }
+
+  /** A valid announcement of a member arrived: link to it if not linked yet. */
+  announced(a: ValidAnnouncement): void {
+    const { libp2p } = this.o;
+    const peerId = a.body.peerId;
+    if (peerId === this.self) return;
+    const addrs = a.body.multiaddrs;
+    const direct = addrs.filter((s) => linkType(s) === 'websocket');
+    const relayed = addrs.filter((s) => linkType(s) === 'relay');
+    const webrtc = addrs.filter((s) => linkType(s) === 'webrtc');
+    const overNostr = direct.length === 0 && relayed.length === 0 && this.o.webrtc && libp2p.services.rtc !== undefined;
+    if (overNostr) this.nostrOnly.set(peerId, a);
+    else this.nostrOnly.delete(peerId);
+    void (async () => {
+      if (!this.linked(peerId)) for (const address of [...direct, ...relayed]) if (await this.dial(address)) break;
+      if (!this.o.webrtc || this.self > peerId || this.attempts.has(peerId)) return;
+      if (overNostr) {
+        if (!this.linked(peerId)) await this.offer(peerId, () => this.offerOverNostr(a));
+      } else if (webrtc.length > 0) {
+        await this.offer(peerId, async () => {
+          for (const address of webrtc) if (await this.dial(address)) return true;
+          return false;
+        });
+      }
+    })();
+  }
+
+  private linked(peerId: string): boolean {
+    return this.o.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId && c.status === 'open');
+  }
+
+  private dial(address: string): Promise<boolean> {
+    return this.o.libp2p.dial(multiaddr(address)).then(
+      () => true,
+      (e: unknown) => {
+        this.o.log?.(`mesh: dial ${address} failed: ${(e as Error).message}`);
+        return false;
+      },
+    );
+  }
+
+  private async offerOverNostr(a: ValidAnnouncement): Promise<boolean> {
+    const rtc = this.o.libp2p.services.rtc;
+    if (!rtc) return false;
+    try {
+      await rtc.connect({ peerId: a.body.peerId, nostrPubkey: a.nostrPubkey });
+      return true;
+    } catch (error) {
+      this.o.log?.(`mesh: WebRTC over Nostr to ${a.body.peerId} failed: ${(error as Error).message}`);
+      return false;
+    }
+  }
+
+  /** An offer can fail on a busy machine (ICE or signalling timeout): try again, spaced out, a few times. */
+  private async offer(peerId: string, once: () => Promise<boolean>): Promise<void> {
+    const attempts = (this.attempts.get(peerId) ?? 0) + 1;
+    this.attempts.set(peerId, attempts);
+    if (await once()) return;
+    if (attempts >= WEBRTC_OFFERS || this.o.stopped()) return;
+    setTimeout(() => {
+      if (!this.o.stopped() && !this.linked(peerId)) void this.offer(peerId, once);
+    }, 1500 * attempts);
+  }
+
+  private onDisconnect(peerId: string): void {
+    this.attempts.delete(peerId);
+    const a = this.nostrOnly.get(peerId);
+    if (!a || this.self > peerId) return;
+    setTimeout(() => {
+      if (!this.o.stopped() && !this.linked(peerId) && this.nostrOnly.get(peerId) === a) this.announced(a);
+    }, RELINK_DELAY_MS);
+  }
+}

@@ -139,7 +139,10 @@ export class NostrWebRtc implements Startable {
       if (waiting?.peerId === s.fromPeerId) waiting.resolve(s.sdp);
       return;
     }
-    if (this.answering >= MAX_ANSWERING) return this.log('too many WebRTC offers at once; dropped one from %s', s.fromPeerId);
+    if (this.answering >= MAX_ANSWERING) {
+      this.log('too many WebRTC offers at once; dropped one from %s', s.fromPeerId);
+      return;
+    }
     this.answering++;
     void this.answer(s)
       .catch((error: unknown) => this.log.error('answering %s failed: %e', s.fromPeerId, error))

@@ -6,12 +6,14 @@ const joined = (stage?: object): MeshJoinState =>
   ({
     status: 'joined',
     peerId: '12D3KooWabcdefghijk',
+    nostrPubkey: 'ab'.repeat(32),
     meshId: 'm',
     role: 'server',
     backend: 'wasm',
     multiaddrs: [],
     peers: [],
     refused: [],
+    signalsDropped: {},
     linkTypesSeen: [],
     ...(stage ? { stage } : {}),
   }) as MeshJoinState;

@@ -17,6 +17,7 @@ import type { PrivateMesh } from './membership-stream.ts';
 import { MeshNode, type MeshLibp2p, type RefusedPeer } from './mesh-node.ts';
 import { createPeerLibp2p, type PeerLibp2p } from './peer-libp2p.ts';
 import { PeerLinks } from './peer-links.ts';
+import type { DropReason, SignalChannel } from './nostr-signal.ts';
 import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
 import { StageServer, type StageState } from '../pipeline/stage-server.ts';
 import type { StageBackendChoice, StageRunner } from '../pipeline/stage-runner.ts';
@@ -94,6 +95,8 @@ export interface MeshSnapshot {
   readonly status: PeerNodeStatus;
   readonly error?: string;
   readonly peerId: string;
+  /** The Nostr key this peer announces and receives WebRTC signals under (bound to its peer id). */
+  readonly nostrPubkey: string;
   readonly meshId: string;
   readonly role: PeerRole;
   /** What this peer announces it runs on: its stage's backend once one is loaded. */
@@ -105,6 +108,8 @@ export interface MeshSnapshot {
   readonly multiaddrs: string[];
   readonly peers: PeerView[];
   readonly refused: RefusedPeer[];
+  /** WebRTC signals from the relay this peer dropped, by reason (forged, replayed, stale, not for it: nostr-signal.ts). */
+  readonly signalsDropped: Partial<Record<DropReason, number>>;
   /** Every link type ever established (a WebRTC link may be replaced later; the test reports it). */
   readonly linkTypesSeen: LinkType[];
   /** This peer's pipeline stage (servers that run one). */
@@ -129,6 +134,7 @@ export class PeerNode {
   private error: string | undefined;
   private readonly linkTypesSeen = new Set<LinkType>();
   private links: PeerLinks | undefined;
+  private signals: SignalChannel | undefined;
   /** The invite's bootstrap peers: the head whose plans this peer follows. */
   private readonly heads: Set<string>;
   private readonly files = new Map<string, Promise<ModelFile>>();
@@ -236,7 +242,7 @@ export class PeerNode {
     if (!url) return;
     this.relay = await connectRelay(url);
     // Offers from members (a mesh of tabs has no relay node to signal WebRTC over) are answered from now on.
-    this.libp2p?.services.rtc?.attach({ relay: this.relay, identity: this.o.identity, mesh, ...(this.o.log ? { log: this.o.log } : {}) });
+    this.signals = this.libp2p?.services.rtc?.attach({ relay: this.relay, identity: this.o.identity, mesh, ...(this.o.log ? { log: this.o.log } : {}) });
     const access = this.o.open?.access ?? mesh;
     this.watch = watchAnnouncements(this.relay, { mesh: access, onPeer: (a) => this.onAnnounced(a) });
     this.announcer = new Announcer({ relay: this.relay, identity: this.o.identity, mesh: access, facts: () => this.announcementFacts() });
@@ -421,6 +427,7 @@ export class PeerNode {
       status: this.status,
       ...(this.error ? { error: this.error } : {}),
       peerId: self,
+      nostrPubkey: this.o.identity.nostrPubkey,
       meshId: this.mesh?.meshId ?? this.o.invite.meshId,
       role: this.o.role,
       backend: this.backend(),
@@ -429,6 +436,7 @@ export class PeerNode {
       multiaddrs: this.multiaddrs(),
       peers,
       refused: this.meshNode?.refusedList() ?? [],
+      signalsDropped: this.signals?.dropped() ?? {},
       linkTypesSeen: [...this.linkTypesSeen].sort(),
       ...(stage ? { stage } : {}),
       ...(plan ? { plan } : {}),

@@ -10,6 +10,7 @@ const SERVICES = ['app', 'nostr', 'api', 'libp2p'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export interface Stack {
+  /** The URL of each service it printed (with `services`, only those). */
   urls: Record<ServiceName, string>;
   /** Every other `name: value` line printed before the URLs, e.g. `invite` (the private mesh's link). */
   printed: Record<string, string>;
@@ -26,6 +27,8 @@ export interface StackOptions {
   startTimeoutMs?: number;
   /** Runs the stack through this command line, e.g. inside a network namespace (support/netns.ts). */
   wrap?: (argv: string[]) => string[];
+  /** The URL lines to wait for (default all four; `--static-only` prints only app and nostr). */
+  services?: readonly ServiceName[];
 }
 
 export class StackError extends Error {
@@ -45,6 +48,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   const printed: Record<string, string> = {};
+  const services = options.services ?? SERVICES;
   const urls = await new Promise<Record<ServiceName, string>>((resolve, reject) => {
     const found: Partial<Record<ServiceName, string>> = {};
     const fail = (why: string) => {
@@ -62,7 +66,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       if (match && !SERVICES.includes(match[1] as ServiceName)) printed[match[1]] = match[2];
       if (!match || !SERVICES.includes(match[1] as ServiceName)) return;
       found[match[1] as ServiceName] = match[2];
-      if (SERVICES.every((name) => found[name])) {
+      if (services.every((name) => found[name])) {
         clearTimeout(timer);
         child.off('exit', onEarlyExit);
         resolve(found as Record<ServiceName, string>);

@@ -112,19 +112,42 @@ async function openTab(context: BrowserContext, link: string): Promise<Page> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
+/** A head tab (role=client, no companion) creates a private mesh of `model`: its invite link, from the page's data-invite field. */
+async function createInTab(browser: Browser, stack: Stack, model: string): Promise<string> {
+  const { app, nostr } = stack.urls;
+  const page = await openTab(
+    await browser.newContext(),
+    `${app}/#create=private&model=${encodeURIComponent(`${app}/models/${model}.gguf`)}&role=client&auto=1&relay=${encodeURIComponent(nostr)}`,
+  );
+  const field = page.locator('[data-invite]');
+  await field.waitFor({ state: 'attached', timeout: 60_000 });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const value = await field.inputValue();
+    if (value.includes('#join=')) return value;
+    if (Date.now() > deadline) throw new Error('the head tab showed no invite within 60 s');
+    await sleep(50);
+  }
+}
+
 /**
- * Measures `rejoins` joins of one tab as described at the top. `budgetBytes` must hold about half
+ * Measures `rejoins` joins of one tab as described at the top (head 'tab': the mesh is made and headed
+ * by a tab with role=client on a `--static-only` host, and every link is WebRTC signalled over Nostr). `budgetBytes` must hold about half
  * the model's layers, so the head plans it across the two tabs.
  */
-export async function measureBrowserJoins(model: string, budgetBytes: number, rejoins: number): Promise<JoinSummary> {
+export async function measureBrowserJoins(model: string, budgetBytes: number, rejoins: number, head: 'companion' | 'tab' = 'companion'): Promise<JoinSummary> {
   const made = await startNetns();
   const netns: Netns | null = made.netns;
   let stack: Stack | undefined;
   let browser: Browser | undefined;
   try {
-    stack = await startStack({ args: ['--model', model], ...(netns ? { wrap: netns.wrap } : {}) });
+    const wrap = netns ? { wrap: netns.wrap } : {};
+    stack =
+      head === 'tab'
+        ? await startStack({ args: ['--static-only', '--model', model], services: ['app', 'nostr'], ...wrap })
+        : await startStack({ args: ['--model', model], ...wrap });
     browser = await chromium.launch(netns ? { ...chromiumLaunchOptions(), executablePath: netns.chromiumPath } : chromiumLaunchOptions());
-    const invite = stack.printed.invite;
+    const invite = head === 'tab' ? await createInTab(browser, stack, model) : stack.printed.invite;
     if (!invite) throw new Error('npm start printed no invite: line');
     const link = `${invite}&auto=1&role=server&budget=${budgetBytes}`;
     const [a, b] = [await browser.newContext(), await browser.newContext()];

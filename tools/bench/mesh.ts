@@ -29,7 +29,10 @@
 // link over WebRTC: navigation start → the tab serves its planned layers, weights cached in its
 // profile; the median of --joins rejoins, with the WebRTC upgrade to the other tab beside it.
 //
-// Last line: mesh: 2way/solo=X 3way/solo=Y hop_overhead_ms=Z join_s=W cold3_s=C kill_delay_ms=K (NaN: not measured)
+// The same join in a mesh with no companion (tabhead_join_s): a `--static-only` host, the mesh made
+// and headed by a tab with role=client, every link WebRTC signalled over the Nostr relay.
+//
+// Last line: mesh: 2way/solo=X 3way/solo=Y hop_overhead_ms=Z join_s=W tabhead_join_s=T cold3_s=C kill_delay_ms=K (NaN: not measured)
 import { computeFor } from '../../src/engine/backend.ts';
 import { fileSource } from '../../src/engine/file-source.ts';
 import { openHead, type Head } from '../../src/engine/head.ts';
@@ -416,6 +419,16 @@ async function main(): Promise<void> {
     console.log(`join: not measured: ${(error as Error).message.split('\n')[0]}`);
   }
 
+  // The same join with no companion: the mesh made and headed by a tab on a --static-only host.
+  let tabJoin: JoinSummary | undefined;
+  try {
+    if (JOINS < 1) throw new Error('--joins 0');
+    tabJoin = await measureBrowserJoins(MODEL, budget, JOINS, 'tab');
+    for (const line of joinLines(tabJoin)) console.log(`tab head: ${line}`);
+  } catch (error) {
+    console.log(`tab head join: not measured: ${(error as Error).message.split('\n')[0]}`);
+  }
+
   // No slack: budgets for half, a quarter and a quarter of the layers (each with half a layer to spare).
   const largest = Math.max(...modelMemory(file.header).layerBytes);
   const quarter = Math.floor(c.nLayer / 4);
@@ -432,10 +445,11 @@ async function main(): Promise<void> {
   const hop = median(rows.map((r) => chain(r).overhead));
   const ratio = (r: Split) => (soloP50 / chain(r).p50).toFixed(2);
   const joinS = join ? (join.joinMs / 1000).toFixed(2) : 'NaN';
+  const tabJoinS = tabJoin ? (tabJoin.joinMs / 1000).toFixed(2) : 'NaN';
   const cold3 = churn && Number.isFinite(churn.cold3S) ? churn.cold3S.toFixed(2) : 'NaN';
   const killDelay = churn && Number.isFinite(churn.killDelayMs) ? String(Math.round(churn.killDelayMs)) : 'NaN';
   console.log(
-    `mesh: 2way/solo=${ratio(rows[0])} 3way/solo=${ratio(rows[1])} hop_overhead_ms=${hop.toFixed(2)} join_s=${joinS} cold3_s=${cold3} kill_delay_ms=${killDelay}`,
+    `mesh: 2way/solo=${ratio(rows[0])} 3way/solo=${ratio(rows[1])} hop_overhead_ms=${hop.toFixed(2)} join_s=${joinS} tabhead_join_s=${tabJoinS} cold3_s=${cold3} kill_delay_ms=${killDelay}`,
   );
   process.exit(0);
 }

@@ -19,7 +19,7 @@ import { PeerNode } from '../mesh/net/peer-node.ts';
 import { startPipelineHead } from '../mesh/pipeline/pipeline-head.ts';
 import { budgetFor, startServerPeer, startTestMesh, until, type TestMesh } from '../mesh/testing/test-mesh.ts';
 import { EngineProvider } from '../provider/engine-provider.ts';
-import { MeshError } from '../protocol/errors.ts';
+import type { MeshError } from '../protocol/errors.ts';
 import { startHeadPeer, type HeadPeer } from './head-peer.ts';
 
 const MODEL = 'tiny-llama-f32';
@@ -46,7 +46,9 @@ async function clientOf(invite: Invite): Promise<PeerNode> {
 }
 
 const ask = (client: PeerNode, body: unknown = CHAT) =>
-  client.fetchApi(new Request('http://app.invalid/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+  client.fetchApi(
+    new Request('http://app.invalid/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  );
 
 /** Two one-layer servers joined from `invite`; resolves once a two-stage plan of theirs is ready. */
 async function twoServers(invite: Invite, file: ModelFile, ready: () => boolean): Promise<PeerNode[]> {
@@ -101,7 +103,11 @@ describe('the pipeline head in a tab that made the mesh (role=client)', () => {
   beforeAll(async () => {
     nostr = await startNostrRelay({ host: '127.0.0.1', port: 0 });
     const identity = await createIdentity();
-    invite = await createInvite({ bootstrap: [`/p2p/${identity.peerId}`], relays: [`ws://127.0.0.1:${nostr.port}`], model: `http://127.0.0.1:1/models/${MODEL}.gguf` });
+    invite = await createInvite({
+      bootstrap: [`/p2p/${identity.peerId}`],
+      relays: [`ws://127.0.0.1:${nostr.port}`],
+      model: `http://127.0.0.1:1/models/${MODEL}.gguf`,
+    });
     head = await startHeadPeer({
       identity,
       invite,

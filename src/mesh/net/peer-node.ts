@@ -216,9 +216,9 @@ export class PeerNode {
       }
       // A bare `/p2p/<id>` (a head tab) has nothing to dial: the link to it is made from its announcement.
       await Promise.all(
-        this.o.invite.bootstrap.filter((address) => !address.startsWith('/p2p/')).map((address) =>
-          libp2p.dial(multiaddr(address)).catch((e: unknown) => this.o.log?.(`mesh: bootstrap ${address} failed: ${(e as Error).message}`)),
-        ),
+        this.o.invite.bootstrap
+          .filter((address) => !address.startsWith('/p2p/'))
+          .map((address) => libp2p.dial(multiaddr(address)).catch((e: unknown) => this.o.log?.(`mesh: bootstrap ${address} failed: ${(e as Error).message}`))),
       );
       await this.startDiscovery(mesh);
       this.status = 'joined';

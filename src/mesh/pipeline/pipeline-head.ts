@@ -68,7 +68,8 @@ export async function startPipelineHead(o: PipelineHeadOptions): Promise<Pipelin
   const provider = new MeshProvider({
     node: o.node,
     coordinator,
-    fallback: o.fallback ?? plansOnly({ id, ownedBy: 'mesh', contextLength: maxPositions }, { tokenizer, template: chatTemplateFor(file.header.metadata, tokenizer) }),
+    fallback:
+      o.fallback ?? plansOnly({ id, ownedBy: 'mesh', contextLength: maxPositions }, { tokenizer, template: chatTemplateFor(file.header.metadata, tokenizer) }),
     head,
     tail,
     tokenizer,
@@ -95,7 +96,8 @@ function plansOnly(model: ModelDescriptor, text: ModelText): ModelProvider {
       { code: 'mesh_unavailable', retryAfter: RETRY_AFTER_S },
     );
   const known = (id: string) => {
-    if (id !== model.id) throw new ApiError('not_found', `this mesh serves only "${model.id}"; GET /v1/models lists it`, { param: 'model', code: 'model_not_found' });
+    if (id !== model.id)
+      throw new ApiError('not_found', `this mesh serves only "${model.id}"; GET /v1/models lists it`, { param: 'model', code: 'model_not_found' });
   };
   return {
     listModels: () => [model],

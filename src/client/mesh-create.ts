@@ -10,7 +10,9 @@ import { IdbIdentityStore } from '../mesh/identity-store-idb.ts';
 import { loadOrCreateIdentity } from '../mesh/identity.ts';
 import { createInvite, encodeInvite, inviteLink } from '../mesh/invite.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
+import { WorkerEngine } from '../engine/worker-client.ts';
 import type { ModelProvider } from '../provider/provider.ts';
+import { WorkerProvider } from '../provider/worker-provider.ts';
 import { readCreateLink, type CreateRequest } from './create-link.ts';
 import { headModel, type HeadModel } from './head-model.ts';
 import type { HeadPeer } from './head-peer.ts';
@@ -167,8 +169,6 @@ export function createMeshHead(deps: MeshHeadDeps, href: string = location.href)
 
   /** A server head's whole model in the inference worker: what it answers with while no plan is ready. */
   const loadWholeModel = async (model: HeadModel, peerId: string): Promise<ModelProvider> => {
-    const { WorkerEngine } = await import('../engine/worker-client.ts');
-    const { WorkerProvider } = await import('../provider/worker-provider.ts');
     const engine = await WorkerEngine.create();
     fallbackEngine = engine;
     return WorkerProvider.load(engine, { id: model.id, url: model.url, ownedBy: 'mesh', peer: peerId });

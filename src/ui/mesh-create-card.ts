@@ -14,7 +14,7 @@ export function meshCreateCard(head: MeshHeadControl): HTMLElement {
   const body = h('div', { class: 'mesh-create-body' });
   const card = h(
     'section',
-    { class: 'card mesh-create home-wide', 'aria-labelledby': 'mesh-create-title', 'data-testid': 'mesh-create' },
+    { class: 'card mesh-create', 'aria-labelledby': 'mesh-create-title', 'data-testid': 'mesh-create' },
     h('h2', { id: 'mesh-create-title' }, 'Create a private mesh'),
     body,
   );

@@ -14,6 +14,7 @@ import { UpdatePrompt } from '../ui/update-prompt.ts';
 import { createApiFetch } from '../client/api-fetch.ts';
 import { probeCapabilities } from '../client/capabilities.ts';
 import { createMeshJoin, type MeshJoin } from '../client/mesh-join.ts';
+import { createMeshHead, type MeshHeadControl } from '../client/mesh-create.ts';
 import { companionApiResolver, saveCompanionApi, type CompanionApi } from '../client/companion-api.ts';
 import { registerShellWorker, type ShellWorker } from '../client/service-worker.ts';
 import { serveApiToWorker } from '../client/api-bridge.ts';
@@ -37,6 +38,8 @@ export interface MeshAppHandle {
   mesh: MeshJoin;
   /** The model this tab runs in its inference worker ("Use in this tab" in Models). */
   tabEngine: TabEngine;
+  /** The private mesh this tab created and heads (Home's Create, or #create=private&…&auto=1). */
+  meshHead: MeshHeadControl;
 }
 
 declare global {
@@ -65,7 +68,9 @@ if (navigator.serviceWorker) {
   // While in a mesh, the service worker sends /v1 for the head's models (from any page of the origin) here.
   serveMeshFromPage(mesh, providers);
 }
-const views = createViews(apiFetch, mesh, tabEngine);
+// A tab that creates a mesh heads it: its /v1 is a provider of this page, like the mesh's.
+const meshHead = createMeshHead({ providers });
+const views = createViews(apiFetch, mesh, tabEngine, meshHead);
 void tabEngine.restore(); // the model chosen with "Use in this tab" before a reload
 const shell = new AppShell(root, views.factories);
 shell.followMesh(mesh);
@@ -93,6 +98,7 @@ window.meshApp = {
   setCompanionApi: saveCompanionApi,
   mesh,
   tabEngine,
+  meshHead,
 };
 
 // `?serve-tab=<model>[,<model>]`: this tab serves those models to the companion's API (tab attach).

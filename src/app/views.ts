@@ -3,6 +3,8 @@ import { contributeCard } from '../ui/contribute-card.ts';
 import { SettingsStore } from '../ui/contribute-settings.ts';
 import { h } from '../ui/dom.ts';
 import { meshJoinCard } from '../ui/mesh-join-card.ts';
+import { meshCreateCard } from '../ui/mesh-create-card.ts';
+import type { MeshHeadControl } from '../client/mesh-create.ts';
 import { dashboardView } from '../ui/dashboard-view.ts';
 import { modelsView } from '../ui/models-view.ts';
 import { playgroundView, type PlaygroundDeps } from '../ui/playground-view.ts';
@@ -27,7 +29,7 @@ export interface AppViews {
   metrics: MetricsStore;
 }
 
-export function createViews(apiFetch: ApiFetch, mesh: MeshJoin, tab: TabEngine): AppViews {
+export function createViews(apiFetch: ApiFetch, mesh: MeshJoin, tab: TabEngine, meshHead: MeshHeadControl): AppViews {
   const settings = new SettingsStore(safeLocalStorage());
   const models = new ModelsManager({ cache: sharedWeightCache, origin: location.origin });
   void dropLegacyDownloads();
@@ -59,6 +61,7 @@ export function createViews(apiFetch: ApiFetch, mesh: MeshJoin, tab: TabEngine):
         contributeCard(settings, mesh, { background, machineInvite }),
         meshJoinCard(mesh, settings, { machineInvite }),
         shell.status.element,
+        meshCreateCard(meshHead),
       ),
     }),
     playground: () =>

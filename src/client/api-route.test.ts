@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createApiRoute } from './api-route.ts';
+import { MeshError } from '../protocol/errors.ts';
 import { PageProviders, PROVIDER_PRIORITY } from './page-api.ts';
 import type { ModelProvider } from '../provider/provider.ts';
 import { DEFAULT_COMPANION_API, normaliseCompanionApi, publishedCompanionApi, companionApiResolver } from './companion-api.ts';
@@ -221,6 +222,21 @@ describe('createApiRoute with page providers', () => {
     expect(res.headers.get('x-mesh-via')).toBe('page; companion');
     expect(calls).toEqual(['/v1/chat/completions']);
     expect(asked).toBe(0);
+  });
+
+  it("says the mesh's head left, in the caller's protocol, when nobody else answers", async () => {
+    const route = createApiRoute({
+      via: 'page',
+      companion: async () => ({ url: 'http://127.0.0.1:9999' }),
+      mesh: () => Promise.reject(new MeshError('mesh_head_left', "the mesh's head left (the tab that made this mesh closed)")),
+      fetch: refusing().fetch,
+    });
+    const openai = await route(post('/v1/chat/completions', JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'Hi' }] })));
+    expect(openai.status).toBe(503);
+    expect((await openai.json()).error).toMatchObject({ code: 'mesh_head_left', message: expect.stringMatching(/head left/) });
+    const anthropic = await route(post('/v1/messages', JSON.stringify({ model: 'm', max_tokens: 8, messages: [] }), { 'anthropic-version': '2023-06-01' }));
+    expect(anthropic.status).toBe(503);
+    expect(await anthropic.json()).toMatchObject({ type: 'error', error: { message: expect.stringMatching(/head left/) } });
   });
 
   it('answers from the tab alone when the companion is unreachable, and 503 once nothing serves', async () => {

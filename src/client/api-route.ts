@@ -4,7 +4,9 @@
 // ranked above the companion (the mesh), the companion's API over HTTP (streamed through), a page
 // provider below it (the tab's own engine), else an error in the client's protocol (a 503 "no peer
 // can serve"). GET /v1/models merges the lists and says where each model runs (`served_from`).
-import { createApiContext, handleApiRequest, type ApiContext, type ModelProvider } from '../api/index.ts';
+import { createApiContext, errorResponse, handleApiRequest, speaks, type ApiContext, type ModelProvider } from '../api/index.ts';
+import { ApiError } from '../protocol/api-error.ts';
+import { MeshError } from '../protocol/errors.ts';
 import type { ServedModel } from '../protocol/service-worker-messages.ts';
 import type { CompanionApi } from './companion-api.ts';
 import { COMPANION_PRIORITY, MESH_PROVIDER, type LocalApi } from './page-api.ts';
@@ -60,6 +62,7 @@ export function createApiRoute(options: ApiRouteOptions): (request: Request) => 
     const local = async (by: string) => relabel(await options.local!.serve(again()), options.via, by);
 
     const viaMesh = options.mesh?.(again());
+    let meshFailure: unknown;
     if (viaMesh) {
       try {
         const answer = await viaMesh;
@@ -69,6 +72,7 @@ export function createApiRoute(options: ApiRouteOptions): (request: Request) => 
       } catch (error) {
         if (request.signal.aborted) throw error;
         // The head is unreachable (restarting, link lost): the companion or the local API answers.
+        meshFailure = error;
       }
     }
 
@@ -88,6 +92,13 @@ export function createApiRoute(options: ApiRouteOptions): (request: Request) => 
       const response = await local(owner?.from ?? 'local');
       return isList ? annotateList(response, served) : response;
     }
+    // Nobody else answers: a head that left says so, rather than "no companion".
+    if (meshFailure instanceof MeshError && meshFailure.code === 'mesh_head_left')
+      return relabel(
+        errorResponse(new ApiError('unavailable', meshFailure.message, { code: 'mesh_head_left', cause: meshFailure }), speaks(request)),
+        options.via,
+        'mesh',
+      );
     return relabel(await handleApiRequest(again(), nobody(companion.url), { clientKey: options.via }), options.via, 'local');
   };
 }

@@ -13,7 +13,7 @@ import type { TokenLogprob } from '../mesh/pipeline/mesh-logprobs.ts';
 import type { StageBackendChoice } from '../mesh/pipeline/stage-runner.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
 import { openModelUrl } from '../storage/shared-cache.ts';
-import { publishedModelUrl } from './models-catalog.ts';
+import { modelUrlFor } from './head-model.ts';
 
 export type MeshJoinState =
   | { readonly status: 'none' }
@@ -137,6 +137,7 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
         open = found.keys;
       }
       if (!invite) throw new Error('unreachable: no mesh to join');
+      const joined = invite;
       // libp2p is most of the bundle: loaded only by tabs that join.
       const { PeerNode } = await import('../mesh/net/peer-node.ts');
       const { identity } = await loadOrCreateIdentity(new IdbIdentityStore(await (identitySlot ??= claimIdentitySlot())));
@@ -153,9 +154,10 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
         backend: 'wasm',
         memoryBudgetBytes: lentBytes,
         onChange: changed,
-        // A server runs the layers the companion plans for it, Range-reading only their tensors.
-        openModel: openPublishedModel,
-        stageRunner: workerStageRunner({ modelUrl: (model) => publishedModelUrl(model, location.origin), log: (line) => console.info(line) }),
+        // A server runs the layers the head plans for it, Range-reading only their tensors: from the
+        // invite's model URL when it names that model (a head tab's), else the app's /models/.
+        openModel: (model) => openModelAt(modelUrlFor(model, joined.model, location.origin)),
+        stageRunner: workerStageRunner({ modelUrl: (model) => modelUrlFor(model, joined.model, location.origin), log: (line) => console.info(line) }),
         stageBackend: askedBackend,
       });
       await node.start();
@@ -278,20 +280,19 @@ export function backendOf(href: string): StageBackendChoice | undefined {
 }
 
 /**
- * A model the companion publishes under /models/, opened with Range reads (only the tensors asked for
- * are fetched) through the weight cache: what the Models view downloaded is not fetched again, and
- * the layers read here show in the Models view.
+ * A model opened with Range reads (only the tensors asked for are fetched) through the weight cache:
+ * what the Models view downloaded is not fetched again, and the layers read here show in the Models view.
  */
-async function openPublishedModel(model: string) {
+export async function openModelAt(url: string) {
   const { openModel } = await import('../engine/model.ts');
-  return openModel(await openModelUrl(publishedModelUrl(model, location.origin)));
+  return openModel(await openModelUrl(url));
 }
 
 /**
  * The IndexedDB name of an identity no other open tab of this profile uses: a Web Lock per slot,
  * held for the tab's lifetime, so the first tab keeps slot 0's peer id across reloads.
  */
-async function claimIdentitySlot(): Promise<string> {
+export async function claimIdentitySlot(): Promise<string> {
   if (!('locks' in navigator)) return 'mesh-llm-web-identity';
   for (let slot = 0; slot < MAX_IDENTITY_SLOTS; slot++) {
     const name = slot === 0 ? 'mesh-llm-web-identity' : `mesh-llm-web-identity-${slot}`;

@@ -5,11 +5,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineProvider } from '../provider/engine-provider.ts';
-import type { ModelProvider } from '../provider/provider.ts';
-import { modelMemory } from '../mesh/layer-memory.ts';
 import type { MeshNode } from '../mesh/net/mesh-node.ts';
-import { PipelineCoordinator } from '../mesh/pipeline/coordinator.ts';
-import { headProviderFor } from '../mesh/pipeline/mesh-provider.ts';
+import { startPipelineHead, type PipelineHead } from '../mesh/pipeline/pipeline-head.ts';
 import type { ServedModel } from './served-model.ts';
 
 export interface CompanionPipelineOptions {
@@ -21,11 +18,7 @@ export interface CompanionPipelineOptions {
   readonly log?: (line: string) => void;
 }
 
-export interface CompanionPipeline {
-  readonly provider: ModelProvider;
-  readonly coordinator: PipelineCoordinator;
-  stop(): void;
-}
+export type CompanionPipeline = PipelineHead;
 
 export async function startCompanionPipeline(o: CompanionPipelineOptions): Promise<CompanionPipeline | undefined> {
   const fallback = new EngineProvider(o.models.map((m) => m.model));
@@ -39,21 +32,16 @@ export async function startCompanionPipeline(o: CompanionPipelineOptions): Promi
   }
   o.log?.(`the mesh plans ${served.info.id} across its server tabs (they read /models/${served.info.id}.gguf)`);
   const { engine } = served.model;
-  const coordinator = new PipelineCoordinator({
+  // The head a tab that makes a mesh runs too (pipeline-head.ts), here with the companion's engine behind it.
+  return startPipelineHead({
     node: o.node,
-    model: { id: served.info.id, memory: modelMemory(engine.model.header) },
-    ...(o.log ? { log: o.log } : {}),
-  });
-  coordinator.start();
-  const provider = await headProviderFor(engine, {
-    node: o.node,
-    coordinator,
+    model: { id: served.info.id, file: engine.model, tokenizer: engine.tokenizer, maxPositions: engine.maxPositions },
     fallback,
     ...(o.stageTimeoutMs ? { stageTimeoutMs: o.stageTimeoutMs } : {}),
     // A stage lost mid-answer: the answer goes on on the companion's own stages at once.
     localStages: engine.stages,
     onRecovered: ({ failed, ms, plan }) =>
       o.log?.(`pipeline: recovered from ${failed} in ${ms} ms ${plan ? `on plan ${plan.epoch}` : "on the companion's own layers"}`),
+    ...(o.log ? { log: o.log } : {}),
   });
-  return { provider, coordinator, stop: () => coordinator.stop() };
 }

@@ -1,7 +1,7 @@
 // Invite tokens and links for private meshes. A token is one URL-safe base64 string:
 //   byte 0      token version (1)
 //   bytes 1…n-5 UTF-8 JSON {"m": mesh id, "s": secret (base64url), "a": [multiaddrs],
-//               "r": [Nostr relay URLs], "model"?: model id}
+//               "r": [Nostr relay URLs], "model"?: model id, or a head tab's model URL}
 //   last 4      CRC-32 (big-endian) of the bytes before it, so a truncated or mistyped token is
 //               caught with a clear error instead of joining the wrong mesh.
 // The envelope (version byte first, CRC-32 last) stays the same in every version, so an old app
@@ -44,6 +44,7 @@ export interface Invite {
   readonly bootstrap: readonly string[];
   /** Nostr relays where the mesh announces itself. */
   readonly relays: readonly string[];
+  /** The model the mesh plans: its id, or (a head tab's invite) the absolute URL members read its layers from. */
   readonly model?: string;
 }
 

@@ -9,6 +9,8 @@ export interface InviteShareOptions {
   readonly label: string;
   /** Unique per page: the field's id. */
   readonly id: string;
+  /** Marks the field with `data-invite="<link>"`: the stable hook tests read a head tab's invite by. */
+  readonly markInvite?: boolean;
 }
 
 export function inviteShare(link: string, options: InviteShareOptions): HTMLElement {
@@ -19,6 +21,7 @@ export function inviteShare(link: string, options: InviteShareOptions): HTMLElem
     value: link,
     'data-focus-key': `${options.id}-field`,
     'data-testid': 'mesh-invite-link',
+    'data-invite': options.markInvite ? link : undefined,
   });
   const copy = h('button', { type: 'button', class: 'button', 'data-focus-key': `${options.id}-copy`, 'data-testid': 'mesh-invite-copy' }, 'Copy');
   const copied = h('span', { class: 'visually-hidden', role: 'status' });

@@ -118,7 +118,12 @@ export interface MeshSnapshot {
   readonly plan?: PlanView;
   /** The head's latest plan gave this peer a share it refused: the plan failed its check (net/plan-check.ts). */
   readonly planRefused?: { readonly epoch: number; readonly reason: string };
+  /** The mesh's head (a tab) left: no request reaches the mesh, this peer's share is unloaded (also in `error`). */
+  readonly headLeft?: string;
 }
+
+/** How long a head tab may be out of reach before its members say it left (a reload or a crash, not a blip). */
+const HEAD_LEFT_MS = 3000;
 
 export class PeerNode {
   private readonly o: PeerNodeOptions;
@@ -145,6 +150,8 @@ export class PeerNode {
   private planQueue: Promise<void> = Promise.resolve();
   private readonly memories = new Map<string, Promise<ModelMemory>>();
   private planRefused: { epoch: number; reason: string } | undefined;
+  /** A head tab's presence: linked once, then out of reach since `goneTimer` started, then `left`. */
+  private readonly headWatch: { linked: boolean; goneTimer?: ReturnType<typeof setTimeout>; left?: string } = { linked: false };
 
   constructor(options: PeerNodeOptions) {
     this.o = options;
@@ -292,6 +299,7 @@ export class PeerNode {
     const node = this.meshNode;
     if (!node || this.status !== 'joined') throw new MeshError('mesh_not_joined', 'this tab is not in a mesh yet: wait until it has joined, then retry');
     const head = [...this.heads].find((peerId) => node.isMember(peerId) && node.linksTo(peerId).length > 0);
+    if (this.headWatch.left) throw new MeshError('mesh_head_left', this.headWatch.left);
     if (!head)
       throw new MeshError('mesh_head_unreachable', "no link to the mesh's head (the companion) right now; it may be restarting: retry in a few seconds");
     // A direct link: a relayed one is capped (2 min / 128 KiB), which a long answer would outlive.
@@ -423,9 +431,11 @@ export class PeerNode {
       peerId: self,
       ...(stage?.status === 'ready' && stage.model && stage.layers ? { model: stage.model, ready: stage.layers, backend: this.backend() } : {}),
     });
+    const left = this.headWatch.left;
     return {
       status: this.status,
-      ...(this.error ? { error: this.error } : {}),
+      ...(this.error || left ? { error: this.error ?? left } : {}),
+      ...(left ? { headLeft: left } : {}),
       peerId: self,
       nostrPubkey: this.o.identity.nostrPubkey,
       meshId: this.mesh?.meshId ?? this.o.invite.meshId,
@@ -446,6 +456,7 @@ export class PeerNode {
 
   async stop(): Promise<void> {
     this.status = 'stopped';
+    clearTimeout(this.headWatch.goneTimer);
     this.stageServer?.stop();
     this.libp2p?.services.rtc?.detach();
     this.announcer?.stop();
@@ -458,6 +469,38 @@ export class PeerNode {
 
   private changed(): void {
     this.measureSpeedOnce();
+    this.watchHead();
     this.o.onChange?.();
+  }
+
+  /**
+   * A head tab (the invite names it by bare peer id) has no restart to wait for: out of reach for
+   * HEAD_LEFT_MS after this peer was linked to it, it left. Requests then fail at once with
+   * mesh_head_left and the stage's share is unloaded; the head coming back undoes it.
+   */
+  private watchHead(): void {
+    const w = this.headWatch;
+    const node = this.meshNode;
+    const { bootstrap } = this.o.invite;
+    if (this.o.head || !node || this.status !== 'joined' || bootstrap.length === 0 || !bootstrap.every((a) => a.startsWith('/p2p/'))) return;
+    if ([...this.heads].some((peerId) => node.linksTo(peerId).length > 0)) {
+      w.linked = true;
+      clearTimeout(w.goneTimer);
+      w.goneTimer = undefined;
+      if (w.left) {
+        w.left = undefined;
+        this.o.onChange?.();
+      }
+      return;
+    }
+    if (!w.linked || w.left || w.goneTimer) return;
+    w.goneTimer = setTimeout(() => {
+      w.goneTimer = undefined;
+      if (this.status !== 'joined' || [...this.heads].some((peerId) => node.linksTo(peerId).length > 0)) return;
+      w.left = `the mesh's head left (the tab that made this mesh closed or lost its link ${HEAD_LEFT_MS / 1000} s ago): this mesh serves no requests now; ask for a new invite`;
+      this.o.log?.(`mesh: ${w.left}`);
+      this.stageServer?.unload();
+      this.changed();
+    }, HEAD_LEFT_MS);
   }
 }

@@ -122,6 +122,17 @@ export class StageServer {
     for (const u of this.unlisten.splice(0)) u();
   }
 
+  /** Drops the loaded share and frees its memory (the head that planned it left); a later plan loads again. */
+  unload(): void {
+    const l = this.loaded;
+    this.loaded = undefined;
+    this.wanted = undefined;
+    this.announced = undefined;
+    this.status = 'idle';
+    void l?.close().catch(() => {});
+    this.changed();
+  }
+
   state(): StageState {
     return {
       status: this.status,
@@ -181,6 +192,13 @@ export class StageServer {
         const started = performance.now();
         try {
           const stage = await this.runner.open(want.model, want.layers, this.o.backend ?? 'wasm');
+          if (!this.wanted) {
+            // Unloaded while it loaded (the head left): nothing wants it any more.
+            void stage.close().catch(() => {});
+            this.status = 'idle';
+            this.changed();
+            return;
+          }
           // The stage replaced goes now: its streams belong to an older plan, which the head replays on the new one.
           const old = this.loaded;
           this.loaded = stage;

@@ -66,7 +66,7 @@ export function budgetFor(file: ModelFile, layers: number): number {
  * peers that do not listen either are relayed through the companion.
  */
 export async function startServerPeer(
-  mesh: TestMesh,
+  mesh: Pick<TestMesh, 'invite'>,
   openModel: (model: string) => Promise<ModelFile>,
   memoryBudgetBytes: number,
   compute?: ComputeOptions,

@@ -106,7 +106,9 @@ export class NostrWebRtc implements Startable {
     const pc = this.peerConnection();
     try {
       const channel = pc.createDataChannel('mesh-llm-web');
-      await pc.setLocalDescription(await pc.createOffer());
+      const offer = await pc.createOffer();
+      // node-datachannel (the Node tests) has set its offer already; setting it twice can reset its ICE transport.
+      if (!pc.localDescription) await pc.setLocalDescription(offer);
       await iceGathered(pc);
       const session = SignalChannel.newSession();
       const answer = new Promise<string>((resolve) => this.awaiting.set(session, { peerId: peer.peerId, resolve }));

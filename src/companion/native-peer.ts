@@ -76,14 +76,17 @@ export async function startNativePeer(o: NativePeerOptions): Promise<NativePeer>
   const log = o.log ?? (() => {});
   const modelsUrl = new URL('/models/', app).href;
   const dir = join(o.cacheDir, new URL(app).host.replace(/[^A-Za-z0-9.-]/g, '_'));
-  const files = new Map<string, Promise<ModelFile>>();
-  const model = (id: string) => {
-    let file = files.get(id);
-    if (!file) {
-      files.set(id, (file = fetchModel(new URL(`${encodeURIComponent(id)}.gguf`, modelsUrl).href, dir, o, log)));
-      file.catch(() => files.delete(id));
+  const files = new Map<string, Promise<{ file: ModelFile; close(): Promise<void> }>>();
+  const model = async (id: string) => {
+    let opened = files.get(id);
+    if (!opened) {
+      files.set(id, (opened = fetchModel(new URL(`${encodeURIComponent(id)}.gguf`, modelsUrl).href, dir, o, log)));
+      opened.catch(() => files.delete(id));
     }
-    return file;
+    return (await opened).file;
+  };
+  const closeFiles = async () => {
+    for (const opened of files.values()) await opened.then((f) => f.close()).catch(() => {});
   };
   const ip = isIP(o.host) !== 0 ? o.host : (await lookup(o.host)).address;
   const node = new PeerNode({
@@ -100,30 +103,40 @@ export async function startNativePeer(o: NativePeerOptions): Promise<NativePeer>
     log,
     onChange: planLogger(() => node, log),
   });
+  const stop = async () => {
+    await node.stop();
+    await closeFiles();
+  };
   try {
     await node.start();
   } catch (error) {
-    await node.stop().catch(() => {});
+    await stop().catch(() => {});
     throw quicPortError(error, o.quicPort) ?? error;
   }
   const joined = await headLinked(node, o.joinTimeoutMs ?? 30_000);
   if (!joined) {
-    await node.stop();
+    await stop();
     throw new NativePeerError(
       'native_peer_head_unreachable',
       `the mesh's head did not answer at ${invite.bootstrap.join(' or ')} within ${Math.round((o.joinTimeoutMs ?? 30_000) / 1000)} s: is its npm start running, and is this machine allowed to reach it?`,
     );
   }
   const snapshot = node.snapshot();
-  return { node, peerId: snapshot.peerId, meshId: snapshot.meshId, modelsUrl, stop: () => node.stop() };
+  return { node, peerId: snapshot.peerId, meshId: snapshot.meshId, modelsUrl, stop };
 }
 
 /** Downloaded once (a later start sends only a HEAD, model-download.ts), then read by range from the file. */
-async function fetchModel(url: string, dir: string, o: NativePeerOptions, log: (line: string) => void): Promise<ModelFile> {
+async function fetchModel(url: string, dir: string, o: NativePeerOptions, log: (line: string) => void) {
   const started = Date.now();
   const got = await downloadModel(url, { dir, log, ...o.download });
   log(`${got.fetched > 0 ? `downloaded ${got.fetched} bytes of` : 'using the cached'} ${url} (${got.path}, ${Date.now() - started} ms)`);
-  return openModel(await fileSource(got.path));
+  const source = await fileSource(got.path);
+  try {
+    return { file: await openModel(source), close: () => source.close() };
+  } catch (error) {
+    await source.close();
+    throw error;
+  }
 }
 
 /** One set of kernels for every stage it runs: WASM threads over worker_threads, the reference kernels where WASM is missing. */
@@ -131,7 +144,11 @@ async function stageCompute(o: NativePeerOptions, log: (line: string) => void): 
   if (o.backend === 'ref') return computeFor('ref');
   const threads = o.threads ?? Math.min(8, availableParallelism());
   try {
-    return await computeFor('cpu', { threads });
+    const compute = await computeFor('cpu', { threads });
+    // Fewer than asked where the threads variant is missing (no SharedArrayBuffer).
+    const running = (compute.kernels as { readonly threads?: number }).threads ?? 1;
+    log(`stages run on the WASM kernels, ${running} thread${running === 1 ? '' : 's'}`);
+    return compute;
   } catch (error) {
     log(`the WASM kernels did not load (${(error as Error).message}); running stages on the slower reference kernels`);
     return computeFor('ref');

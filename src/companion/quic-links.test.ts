@@ -3,6 +3,7 @@
 // alone, prove membership both ways, gossip their state, and a /v1 request travels on the API stream
 // over QUIC as it does over WebSockets. A peer without QUIC (a tab) takes WebSockets from the same
 // invite without a failed dial. Activation streams over QUIC: native-peer.test.ts.
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiContext, handleApiRequest, type ApiContext } from '../api/index.ts';
 import { loadModelText, ScriptedProvider, TEST_MODEL } from '../api/testing/scripted-provider.ts';
@@ -114,5 +115,13 @@ describe('native nodes over QUIC', () => {
     } finally {
       await tab.stop();
     }
+  });
+
+  it('stays out of the page: only Node code (src/companion) imports the native QUIC module', () => {
+    const src = new URL('../', import.meta.url);
+    const importers = (readdirSync(src, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.includes('testing/'))
+      .filter((f) => /from '@chainsafe\/libp2p-quic'|import\('@chainsafe\/libp2p-quic'\)/.test(readFileSync(new URL(f, src), 'utf8')));
+    expect(importers).toEqual(['companion/native-transports.ts']);
   });
 });

@@ -99,7 +99,7 @@ test('the companion prints its LAN address; a device trusting its certificate jo
   expect(new URL(printed.invite).origin).toBe(urls.app);
   const invite = await decodeInvite(readJoinLink(printed.invite)!.token);
   expect(invite.relays).toEqual([urls.nostr]);
-  expect(invite.bootstrap).toEqual([urls.libp2p]);
+  expect(invite.bootstrap).toEqual([urls.libp2p, printed.quic]); // native peers dial the QUIC one
   const companionId = urls.libp2p.split('/p2p/')[1];
   expect(printed.token).toMatch(/^mesh-/); // bound beyond loopback: the API wants the printed token
   const cert = readFileSync(join(cache, 'tls-cert.pem'), 'utf8');

@@ -12,6 +12,8 @@ import { isWildcardHost } from '../src/companion/lan-address.ts';
 import { progressReporter } from '../src/companion/download-progress.ts';
 import { downloadModel, ModelDownloadError } from '../src/companion/model-download.ts';
 import { loadServedModel, type ServedModel } from '../src/companion/served-model.ts';
+import { NativePeerError, startNativePeer } from '../src/companion/native-peer.ts';
+import { InviteError } from '../src/mesh/invite.ts';
 import { appBuildState, buildApp } from './app-build.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -94,6 +96,28 @@ async function main(): Promise<number> {
 
   let running: { stop(): Promise<void> } | null = null;
   const stopped = onStopSignal(() => running);
+  if (config.join) {
+    // A headless native peer: no app to build, no model to load up front (the head's plan says which).
+    try {
+      const peer = await startNativePeer({
+        join: config.join,
+        host: config.host,
+        quicPort: config.quicPort,
+        budgetBytes: config.budgetBytes,
+        cacheDir: join(config.cacheDir, 'peer-models'),
+        backend: config.backend,
+        download: { onProgress: progressReporter(process.stderr, { prefix: 'peer: ' }) },
+        log: (line) => console.error(`peer: ${line}`),
+      });
+      running = peer;
+      process.stdout.write(`peer: ${peer.peerId} joined ${peer.meshId}\n`);
+      return stopped;
+    } catch (error) {
+      if (!(error instanceof InviteError || error instanceof NativePeerError || (error as { code?: string }).code === 'port_in_use')) throw error;
+      console.error(`start: --join: ${(error as Error).message}`);
+      return error instanceof InviteError ? 2 : 1;
+    }
+  }
   if (!config.skipBuild) await ensureBuilt(config);
   let models: ServedModel[] = [];
   try {
@@ -143,7 +167,7 @@ async function main(): Promise<number> {
   process.stdout.write(`invite: ${companion.mesh.link}\n`);
   if (companion.openMesh) process.stdout.write(`mesh: ${companion.openMesh.link}\n`);
   // Printed only now that every service listens (and the signal handlers are in place): tests wait for these lines.
-  process.stdout.write(`app: ${urls.app}\nnostr: ${urls.nostr}\napi: ${urls.api}\nlibp2p: ${urls.libp2p}\n`);
+  process.stdout.write(`app: ${urls.app}\nnostr: ${urls.nostr}\napi: ${urls.api}\nlibp2p: ${urls.libp2p}\n${urls.quic ? `quic: ${urls.quic}\n` : ''}`);
   return stopped;
 }
 

@@ -40,7 +40,20 @@ export class StackError extends Error {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const args = ['scripts/start.ts', '--app-port', '0', '--nostr-port', '0', '--api-port', '0', '--libp2p-port', '0', ...(options.args ?? [])];
+  const args = [
+    'scripts/start.ts',
+    '--app-port',
+    '0',
+    '--nostr-port',
+    '0',
+    '--api-port',
+    '0',
+    '--libp2p-port',
+    '0',
+    '--quic-port',
+    '0',
+    ...(options.args ?? []),
+  ];
   const argv = (options.wrap ?? ((a: string[]) => a))([join(root, 'node_modules', '.bin', 'node'), ...args]);
   const child = spawn(argv[0], argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

@@ -24,6 +24,7 @@ import { advertisedHost, isWildcardHost, lanAddress } from './lan-address.ts';
 import type { CompanionConfig } from './config.ts';
 import { startLibp2pNode, webSocketAddress } from './libp2p-node.ts';
 import type { CompanionLibp2p } from './libp2p-node.ts';
+import { quicAddress, quicPortError } from './native-transports.ts';
 import { startNostrRelay } from './nostr-relay.ts';
 import type { RunningNostrRelay } from './nostr-relay.ts';
 import type { ServedModel } from './served-model.ts';
@@ -49,6 +50,8 @@ export interface CompanionUrls {
   nostr: string;
   api: string;
   libp2p: string;
+  /** The libp2p QUIC address native peers dial ('' when it listens on none). */
+  quic: string;
 }
 
 export interface Companion {
@@ -89,7 +92,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 
 export async function startCompanion(config: CompanionConfig, options: CompanionOptions = {}): Promise<Companion> {
   const startedAt = Date.now();
-  let urls: CompanionUrls = { app: '', nostr: '', api: '', libp2p: '' };
+  let urls: CompanionUrls = { app: '', nostr: '', api: '', libp2p: '', quic: '' };
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     // Reverse order of start; keep going past a failure so nothing is left listening.
@@ -152,14 +155,21 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       keyDir: persist ? config.cacheDir : null,
       privateKey: identity.libp2pKey,
       tls: keyPair,
+      quicPort: config.quicPort,
     }).catch((error: unknown) => {
-      throw portError(error, 'libp2p', config.libp2pPort, '--libp2p-port');
+      throw quicPortError(error, config.quicPort) ?? portError(error, 'libp2p', config.libp2pPort, '--libp2p-port');
     });
     stops.push(async () => {
       await libp2p.stop();
     });
 
-    urls = { app, nostr: `${tls ? 'wss' : 'ws'}://${host}:${nostr.port}`, api: '', libp2p: webSocketAddress(libp2p, host) };
+    urls = {
+      app,
+      nostr: `${tls ? 'wss' : 'ws'}://${host}:${nostr.port}`,
+      api: '',
+      libp2p: webSocketAddress(libp2p, host),
+      quic: quicAddress(libp2p, host) ?? '',
+    };
     // Its announcements go to its own relay, whatever URL the invite names for it (over wss trusting its certificate).
     const ownRelay = `${tls ? 'wss' : 'ws'}://${localHost}:${nostr.port}`;
     const connectOwnRelay = () => (tls ? connectRelayTrusting(ownRelay, tls.cert) : connectRelay(ownRelay));
@@ -170,6 +180,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       appUrl: app,
       nostrUrl: urls.nostr,
       libp2pAddress: urls.libp2p,
+      ...(urls.quic ? { quicAddress: urls.quic } : {}),
       models: (options.models ?? []).map((m) => m.info.id),
       connectRelay: connectOwnRelay,
     });

@@ -178,6 +178,35 @@ describe('displayHost', () => {
   });
 });
 
+describe('native peers and QUIC', () => {
+  it('listens for QUIC on UDP 9091 by default, and takes --quic-port and MESH_QUIC_PORT', () => {
+    expect(parse([]).quicPort).toBe(9091);
+    expect(parse(['--quic-port', '0']).quicPort).toBe(0);
+    expect(parse([], { MESH_QUIC_PORT: '19091' }).quicPort).toBe(19091);
+    expect(errorOf(['--quic-port', '70000']).message).toMatch(/--quic-port.*0 to 65535/);
+  });
+
+  it('runs a native peer with --join and --serve: any free QUIC port unless given, a budget with a unit', () => {
+    const link = 'http://127.0.0.1:8080/#join=AbC';
+    expect(parse(['--join', link, '--serve'])).toMatchObject({ join: link, serve: true, quicPort: 0, budgetBytes: 0 });
+    expect(parse(['--join', link, '--serve', '--quic-port', '9191']).quicPort).toBe(9191);
+    expect(parse(['--serve'], { MESH_JOIN: link, MESH_QUIC_PORT: '9292' }).quicPort).toBe(9292);
+    expect(parse(['--join', link, '--serve', '--budget', '512MiB']).budgetBytes).toBe(512 * 2 ** 20);
+    expect(parse(['--join', link, '--serve', '--budget=2GiB']).budgetBytes).toBe(2 * 2 ** 30);
+    expect(parse(['--join', link, '--serve', '--budget', '1000000']).budgetBytes).toBe(1_000_000);
+  });
+
+  it('refuses --join without --serve, --serve without --join, empty invites and bad budgets, saying what to do', () => {
+    expect(errorOf(['--join', 'x']).message).toMatch(/--join needs --serve/);
+    expect(errorOf(['--serve']).message).toMatch(/--serve needs --join/);
+    expect(errorOf(['--join', 'x', '--serve', '--static-only']).message).toMatch(/--join and --static-only/);
+    expect(errorOf(['--join=', '--serve']).message).toMatch(/--join is empty.*invite link/);
+    expect(errorOf(['--join', 'x', '--serve', '--budget', 'lots']).message).toMatch(/--budget must be a size.*512MiB.*"lots"/);
+    expect(errorOf(['--join', 'x', '--serve', '--budget', '0']).message).toMatch(/--budget must be a size/);
+    expect(errorOf(['--join', 'x', '--serve'], { MESH_BUDGET: '3 parsecs' }).message).toMatch(/MESH_BUDGET/);
+  });
+});
+
 describe('README', () => {
   it('documents every flag and environment variable of the companion in its options table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');

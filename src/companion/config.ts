@@ -18,6 +18,8 @@ export interface CompanionConfig {
   nostrPort: number;
   apiPort: number;
   libp2pPort: number;
+  /** UDP port of libp2p over QUIC (native peers' links); a native peer (--join) takes any free one unless told. */
+  quicPort: number;
   /** The built PWA (`npm run build`). */
   distDir: string;
   /** Generated GGUF test models, also served by the app server under /models/. */
@@ -60,6 +62,15 @@ export interface CompanionConfig {
   meshName: string;
   /** 'public': listed on the relay for anyone; 'named': found only by its name. */
   meshVisibility: 'public' | 'named';
+  /**
+   * An invite link (`<app>#join=…`) or bare token ('' = none): with `serve`, run a headless native
+   * peer of that mesh instead of a companion (src/companion/native-peer.ts).
+   */
+  join: string;
+  /** With `join`: lend this machine's compute (run the stages the head plans for it). */
+  serve: boolean;
+  /** A native peer's memory budget in bytes for the layers it holds (0 = half of this machine's memory). */
+  budgetBytes: number;
 }
 
 export type ParsedArgs = { kind: 'help'; text: string } | { kind: 'config'; config: CompanionConfig };
@@ -71,7 +82,7 @@ export class ConfigError extends MeshError {
   }
 }
 
-type Kind = 'host' | 'publicHost' | 'port' | 'path' | 'origins' | 'flag' | 'model' | 'backend' | 'token' | 'meshName' | 'visibility';
+type Kind = 'host' | 'publicHost' | 'port' | 'path' | 'origins' | 'flag' | 'model' | 'backend' | 'token' | 'meshName' | 'visibility' | 'invite' | 'bytes';
 type Key = keyof CompanionConfig;
 
 export interface Option {
@@ -96,6 +107,13 @@ export const OPTIONS: readonly Option[] = [
   { key: 'nostrPort', flag: '--nostr-port', env: 'MESH_NOSTR_PORT', kind: 'port', help: 'port of the local Nostr relay' },
   { key: 'apiPort', flag: '--api-port', env: 'MESH_API_PORT', kind: 'port', help: 'port of the HTTP API (/health, /v1/…)' },
   { key: 'libp2pPort', flag: '--libp2p-port', env: 'MESH_LIBP2P_PORT', kind: 'port', help: 'port of the libp2p WebSockets listener' },
+  {
+    key: 'quicPort',
+    flag: '--quic-port',
+    env: 'MESH_QUIC_PORT',
+    kind: 'port',
+    help: 'UDP port of libp2p over QUIC, for native peers (a --join peer: any free port unless given)',
+  },
   { key: 'distDir', flag: '--dist', env: 'MESH_DIST_DIR', kind: 'path', help: 'folder of the built PWA' },
   { key: 'modelsDir', flag: '--models-dir', env: 'MESH_MODELS_DIR', kind: 'path', help: 'folder served under /models/' },
   {
@@ -152,6 +170,21 @@ export const OPTIONS: readonly Option[] = [
     kind: 'visibility',
     help: 'of the --mesh-name mesh: public (listed on the relay) or named (found by its name only)',
   },
+  {
+    key: 'join',
+    flag: '--join',
+    env: 'MESH_JOIN',
+    kind: 'invite',
+    help: 'with --serve: run a headless native peer of the mesh of this invite link (or token) instead of a companion',
+  },
+  { key: 'serve', flag: '--serve', env: 'MESH_SERVE', kind: 'flag', help: 'with --join: run the layers the mesh head plans for this machine' },
+  {
+    key: 'budgetBytes',
+    flag: '--budget',
+    env: 'MESH_BUDGET',
+    kind: 'bytes',
+    help: 'with --join: memory for the layers this peer holds, in bytes or with a unit (512MiB, 2GiB)',
+  },
 ];
 
 /** Small enough to generate in a moment on first start (see tools/models/registry.ts). */
@@ -165,6 +198,7 @@ export function defaultConfig(root: string): CompanionConfig {
     nostrPort: 7777,
     apiPort: 9337,
     libp2pPort: 9090,
+    quicPort: 9091,
     distDir: join(root, 'dist'),
     modelsDir: join(root, '.cache', 'models'),
     cacheDir: join(root, '.cache', 'companion'),
@@ -179,6 +213,9 @@ export function defaultConfig(root: string): CompanionConfig {
     https: false,
     meshName: '',
     meshVisibility: 'named',
+    join: '',
+    serve: false,
+    budgetBytes: 0,
   };
 }
 
@@ -194,6 +231,8 @@ const VALUE_NAME: Record<Kind, string> = {
   token: 'token',
   meshName: 'name',
   visibility: 'public|named',
+  invite: 'link',
+  bytes: 'size',
 };
 
 export function helpText(root: string): string {
@@ -206,16 +245,19 @@ export function helpText(root: string): string {
         ? relative(root, String(value0))
         : o.kind === 'publicHost'
           ? "the bind host; for 0.0.0.0 or :: the default route's address"
-          : o.kind === 'origins' || o.kind === 'token' || o.kind === 'meshName'
+          : o.kind === 'origins' || o.kind === 'token' || o.kind === 'meshName' || o.kind === 'invite'
             ? 'none'
-            : String(value0);
+            : o.kind === 'bytes'
+              ? "half of this machine's memory"
+              : String(value0);
     const shown = o.kind === 'flag' ? '' : ` (default ${text})`;
     return `  ${(o.flag + value).padEnd(26)} ${o.env.padEnd(18)} ${o.help}${shown}`;
   });
   return [
     'usage: npm start -- [options]',
     '',
-    'Starts the PWA server, a local Nostr relay, the HTTP API and the libp2p node.',
+    'Starts the PWA server, a local Nostr relay, the HTTP API and the libp2p node;',
+    'with --join <invite link> --serve, a headless native peer of that mesh instead.',
     'Every option can also be given as an environment variable; a flag wins over the variable.',
     'Port 0 picks a free port; the printed URLs carry the real one.',
     '',
@@ -267,7 +309,17 @@ export function parseCompanionArgs(argv: readonly string[], env: Record<string, 
     set[option.key] = option.kind === 'origins' && seen.has(option.key) ? [...(set[option.key] as string[]), ...(value as string[])] : value;
     seen.add(option.key);
   }
-  return { kind: 'config', config };
+  return { kind: 'config', config: nativePeerRules(config, seen, env) };
+}
+
+/** --join and --serve go together; a native peer on the companion's machine must not fight it for UDP 9091. */
+function nativePeerRules(config: CompanionConfig, flags: ReadonlySet<Key>, env: Record<string, string | undefined>): CompanionConfig {
+  if (config.join && !config.serve)
+    throw new ConfigError('--join needs --serve: a native peer has no app or API of its own, it only lends compute (add --serve)');
+  if (config.serve && !config.join) throw new ConfigError('--serve needs --join <invite link>: the mesh whose head plans what this machine runs');
+  if (config.join && config.staticOnly) throw new ConfigError('--join and --static-only do not go together: a native peer serves no app; drop one');
+  const quicGiven = flags.has('quicPort') || (env.MESH_QUIC_PORT ?? '') !== '';
+  return config.join && !quicGiven ? { ...config, quicPort: 0 } : config;
 }
 
 function example(option: Option): string {
@@ -283,6 +335,8 @@ function example(option: Option): string {
     flag: 'true',
     meshName: 'my-mesh',
     visibility: 'public',
+    invite: 'http://127.0.0.1:8080/#join=…',
+    bytes: '2GiB',
   };
   return examples[option.kind];
 }
@@ -322,7 +376,24 @@ function convert(option: Option, raw: string, where: string, root: string): unkn
     case 'visibility':
       if (raw.trim() !== 'public' && raw.trim() !== 'named') throw new ConfigError(`${where} must be public or named, got ${JSON.stringify(raw)}`);
       return raw.trim();
+    case 'invite':
+      // Only its shape here: the token's checksum and mesh id are checked when the peer starts (decodeInvite).
+      if (raw.trim() === '') throw new ConfigError(`${where} is empty; give the invite link npm start printed (invite: …), or its token`);
+      return raw.trim();
+    case 'bytes':
+      return parseBytes(raw, where);
   }
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 2 ** 10, m: 1e6, mb: 1e6, mib: 2 ** 20, g: 1e9, gb: 1e9, gib: 2 ** 30 };
+
+/** `1073741824`, `512MiB`, `2GiB`, `1.5g`: a positive whole number of bytes. */
+export function parseBytes(raw: string, where: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = match ? UNITS[match[2].toLowerCase()] : undefined;
+  const bytes = match && unit ? Math.floor(Number(match[1]) * unit) : Number.NaN;
+  if (!(bytes >= 1)) throw new ConfigError(`${where} must be a size in bytes or with a unit, such as 536870912, 512MiB or 2GiB; got ${JSON.stringify(raw)}`);
+  return bytes;
 }
 
 /** Same rules as the mesh's own (src/mesh/mesh-keys.ts normalizeMeshName): 1 to 128 printable characters. */

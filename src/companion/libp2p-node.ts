@@ -1,5 +1,6 @@
-// The companion's libp2p node: a WebSockets listener browser tabs can dial, and a circuit relay v2
-// server so tabs can reserve a slot, reach each other through it, then upgrade to direct WebRTC.
+// The companion's libp2p node: a WebSockets listener browser tabs can dial, a QUIC listener native
+// peers dial (native-transports.ts), and a circuit relay v2 server so tabs can reserve a slot, reach
+// each other through it, then upgrade to direct WebRTC.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -20,6 +21,7 @@ import { createLibp2p } from 'libp2p';
 import { gossipService } from '../mesh/net/gossip-service.ts';
 import { MeshError } from '../protocol/errors.ts';
 import { multiaddrHost } from './lan-address.ts';
+import { quicListenAddress, quicTransport } from './native-transports.ts';
 
 export type CompanionLibp2p = Libp2p<{ identify: Identify; ping: Ping; relay: CircuitRelayService; pubsub: GossipSub }>;
 
@@ -37,6 +39,8 @@ export interface Libp2pNodeOptions {
    * HTTPS may not open ws:// to another host (mixed content), so `--https` needs this to join.
    */
   tls?: { cert: string; key: string };
+  /** Also listen for QUIC on this UDP port (0 = any free one): native peers' links. Absent: WebSockets only. */
+  quicPort?: number;
 }
 
 /**
@@ -52,10 +56,11 @@ export async function startLibp2pNode(options: Libp2pNodeOptions): Promise<Compa
   // The WebSockets listener needs an IP address; a host name (localhost) is resolved once here.
   const ip = isIP(options.host) !== 0 ? options.host : (await lookup(options.host)).address;
   const host = isIP(ip) === 6 ? `/ip6/${ip}` : `/ip4/${ip}`;
+  const quic = options.quicPort === undefined ? [] : [quicListenAddress(ip, options.quicPort)];
   const node = await createLibp2p({
     privateKey,
-    addresses: { listen: [`${host}/tcp/${options.port}/${options.tls ? 'tls/ws' : 'ws'}`] },
-    transports: [webSockets(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {})],
+    addresses: { listen: [`${host}/tcp/${options.port}/${options.tls ? 'tls/ws' : 'ws'}`, ...quic] },
+    transports: [webSockets(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}), ...(quic.length > 0 ? [quicTransport()] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: localMeshGater(),

@@ -93,6 +93,8 @@ describe('npm start -- --https', () => {
         '0',
         '--libp2p-port',
         '0',
+        '--quic-port',
+        '0',
       ],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -107,7 +109,7 @@ describe('npm start -- --https', () => {
         createInterface({ input: child.stdout }).on('line', (line) => {
           const m = /^(\w+): (\S+)$/.exec(line.trim());
           if (m) printed[m[1]] = m[2];
-          if (printed.libp2p) {
+          if (printed.quic) {
             clearTimeout(timer);
             resolve();
           }
@@ -152,10 +154,10 @@ describe('npm start -- --https', () => {
       // The relay over wss: a REQ gets its stored events' end (EOSE), refused without the certificate.
       expect(await nostrReq(printed.nostr, ca)).toEqual(['EOSE', 'tls-test']);
       await expect(nostrReq(printed.nostr, '')).rejects.toThrow(/self-signed|certificate/i);
-      // The invite points at the secure relay and libp2p listener only.
+      // The invite points at the secure relay and libp2p listeners only (QUIC is always TLS 1.3).
       const invite = await decodeInvite(readJoinLink(printed.invite)!.token);
       expect(invite.relays).toEqual([printed.nostr]);
-      expect(invite.bootstrap).toEqual([printed.libp2p]);
+      expect(invite.bootstrap).toEqual([printed.libp2p, printed.quic]);
       // A libp2p peer dials /tls/ws (libp2p's WebSockets dialler uses the global WebSocket, which trusts the
       // process's default CAs: add this certificate to them for the dial only) and pings the companion.
       const defaults = getCACertificates('default');

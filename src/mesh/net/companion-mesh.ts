@@ -1,5 +1,6 @@
 // The companion as a member of its own private mesh: the secret (persisted), the invite `npm start`
-// prints (bootstrap = its libp2p WebSockets address, relay = its Nostr relay), membership checks and
+// prints (bootstrap = its libp2p WebSockets address, and its QUIC one for native peers; relay = its
+// Nostr relay), membership checks and
 // gossip on its libp2p node, and its announcement kept current on its own relay.
 import type { MeshIdentity } from '../identity.ts';
 import { encodeInvite, inviteLink, type Invite } from '../invite.ts';
@@ -19,6 +20,8 @@ export interface CompanionMeshOptions {
   readonly appUrl: string;
   readonly nostrUrl: string;
   readonly libp2pAddress: string;
+  /** Its QUIC address (native peers prefer it; a tab, which cannot dial it, ignores it). */
+  readonly quicAddress?: string;
   readonly memoryBudgetBytes?: number;
   readonly models?: readonly string[];
   readonly announceTtlS?: number;
@@ -39,10 +42,15 @@ export interface CompanionMesh extends MeshHead {
 export async function startCompanionMesh(o: CompanionMeshOptions): Promise<CompanionMesh> {
   const { secret } = await loadOrCreateMeshSecret(o.cacheDir);
   const mesh = (await openMesh({ visibility: 'private', secret })) as PrivateMesh;
-  const invite: Invite = { meshId: mesh.meshId, secret, bootstrap: [o.libp2pAddress], relays: [o.nostrUrl] };
+  const invite: Invite = { meshId: mesh.meshId, secret, bootstrap: addressesOf(o), relays: [o.nostrUrl] };
   const token = encodeInvite(invite);
   const head = await startMeshHead(o, mesh, mesh, 'announcing failed');
   return { invite, token, link: inviteLink(o.appUrl, token), ...head };
+}
+
+/** WebSockets first: a tab of an older version dials every bootstrap address and fails on QUIC. */
+function addressesOf(o: { readonly libp2pAddress: string; readonly quicAddress?: string }): string[] {
+  return o.quicAddress ? [o.libp2pAddress, o.quicAddress] : [o.libp2pAddress];
 }
 
 /** What heading a mesh needs, whatever its access. */
@@ -86,7 +94,7 @@ export async function startMeshHead(o: MeshHeadOptions, membership: PrivateMesh,
     relay,
     identity: o.identity,
     mesh: access,
-    facts: () => ({ ...self(), multiaddrs: [o.libp2pAddress] }),
+    facts: () => ({ ...self(), multiaddrs: addressesOf(o) }),
     ...(o.announceTtlS ? { ttlS: o.announceTtlS } : {}),
     onError: (error) => o.log?.(`mesh: ${failure}: ${(error as Error).message}`),
   });

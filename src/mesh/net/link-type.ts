@@ -1,7 +1,8 @@
 // What kind of link a libp2p connection is, read from its remote multiaddr: the dashboard and tests
 // show it, and the pipeline prefers direct links (relayed ones are capped at 2 min / 128 KiB).
 
-export type LinkType = 'webrtc' | 'relay' | 'websocket' | 'webtransport' | 'other';
+/** 'quic': raw QUIC between native nodes (@chainsafe/libp2p-quic); a browser speaks QUIC only as WebTransport. */
+export type LinkType = 'webrtc' | 'relay' | 'websocket' | 'webtransport' | 'quic' | 'other';
 
 export function linkType(remoteAddr: string): LinkType {
   const parts = remoteAddr.split('/');
@@ -9,6 +10,7 @@ export function linkType(remoteAddr: string): LinkType {
   if (parts.includes('webrtc') || parts.includes('webrtc-direct')) return 'webrtc';
   if (parts.includes('p2p-circuit')) return 'relay';
   if (parts.includes('webtransport')) return 'webtransport';
+  if (parts.includes('quic-v1')) return 'quic';
   if (parts.includes('ws') || parts.includes('wss') || parts.includes('tls')) return 'websocket';
   return 'other';
 }

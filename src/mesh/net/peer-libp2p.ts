@@ -1,18 +1,21 @@
 // The libp2p node of a mesh peer: WebSockets (to the companion), circuit relay v2 (to reach tabs
 // through the companion and set up WebRTC), WebRTC between tabs (no STUN: local meshes and tests
 // run offline), Noise, yamux, identify, ping and gossipsub. One factory for the page and for Node
-// tests; Node has no RTCPeerConnection, so WebRTC is optional.
+// peers; Node has no RTCPeerConnection, so WebRTC is optional, and only Node passes QUIC in (a native
+// module the page's bundle must not import: src/companion/native-transports.ts).
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { identify } from '@libp2p/identify';
-import type { ConnectionGater } from '@libp2p/interface';
+import type { Address, ConnectionGater, Transport } from '@libp2p/interface';
+import { circuitRelayAddressesLast, loopbackAddressLast, publicAddressesFirst, reliableTransportsFirst } from '@libp2p/utils';
 import { ping } from '@libp2p/ping';
 import { webRTC } from '@libp2p/webrtc';
 import { webSockets } from '@libp2p/websockets';
 import { createLibp2p } from 'libp2p';
 import type { MeshIdentity } from '../identity.ts';
 import { gossipService } from './gossip-service.ts';
+import { linkType } from './link-type.ts';
 import type { MeshLibp2p } from './mesh-node.ts';
 import { nostrWebRtc, type NostrWebRtc } from './nostr-webrtc.ts';
 
@@ -31,6 +34,31 @@ export interface PeerLibp2pOptions {
   readonly listen?: readonly string[];
   /** Node tests: an RTCPeerConnection (node-datachannel's) for WebRTC signalled over Nostr; the page uses its own. */
   readonly peerConnection?: typeof RTCPeerConnection;
+  /** More transports (Node peers: QUIC), tried before WebSockets where a peer offers both. */
+  readonly transports?: readonly PeerTransport[];
+}
+
+/** A libp2p transport factory as `createLibp2p` takes it (what `quic()` returns). */
+// biome-ignore lint/suspicious/noExplicitAny: each transport declares the components it needs; libp2p passes them all.
+export type PeerTransport = (components: any) => Transport;
+
+/**
+ * libp2p's default order (public before private, loopback and relayed last, then TCP, WebSockets,
+ * WebRTC, WebTransport), except that a QUIC address goes before any other of the same standing:
+ * one round trip to set up where WebSockets takes four (TCP, HTTP upgrade, Noise, yamux), and no
+ * head-of-line blocking between streams. An address this node has no transport for was already
+ * dropped by the dialler, so the page never tries one.
+ */
+export function quicFirst(a: Address, b: Address): -1 | 0 | 1 {
+  const quic = (x: Address) => linkType(x.multiaddr.toString()) === 'quic';
+  return (
+    loopbackAddressLast(a.multiaddr, b.multiaddr) ||
+    publicAddressesFirst(a.multiaddr, b.multiaddr) ||
+    circuitRelayAddressesLast(a.multiaddr, b.multiaddr) ||
+    (quic(a) === quic(b) ? 0 : quic(a) ? -1 : 1) ||
+    (a.isCertified === b.isCertified ? 0 : a.isCertified ? -1 : 1) ||
+    reliableTransportsFirst(a.multiaddr, b.multiaddr)
+  );
 }
 
 /**
@@ -52,7 +80,13 @@ export async function createPeerLibp2p(identity: MeshIdentity, options: PeerLibp
     // '/p2p-circuit': take a reservation on a relay we connect to (the companion); '/webrtc': accept
     // WebRTC offers signalled over such relayed connections.
     addresses: { listen: [...(options.webrtc ? ['/p2p-circuit', '/webrtc'] : ['/p2p-circuit']), ...(options.listen ?? [])] },
-    transports: [webSockets(), circuitRelayTransport({ reservationCompletionTimeout: 10_000 }), ...(options.webrtc ? [webRTC({ rtcConfiguration })] : [])],
+    transports: [
+      ...(options.transports ?? []),
+      webSockets(),
+      circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
+      ...(options.webrtc ? [webRTC({ rtcConfiguration })] : []),
+    ],
+    connectionManager: { addressSorter: quicFirst },
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: openMeshGater(),

@@ -44,20 +44,22 @@ export class PeerLinks {
     const peerId = a.body.peerId;
     if (peerId === this.self) return;
     const addrs = a.body.multiaddrs;
-    const direct = addrs.filter((s) => linkType(s) === 'websocket');
+    // QUIC (native peers) and WebSockets: dialled together below, so libp2p keeps what this node can dial.
+    const direct = addrs.filter((s) => linkType(s) === 'websocket' || linkType(s) === 'quic');
     const relayed = addrs.filter((s) => linkType(s) === 'relay');
     const webrtc = addrs.filter((s) => linkType(s) === 'webrtc');
     const overNostr = direct.length === 0 && relayed.length === 0 && this.o.webrtc && libp2p.services.rtc !== undefined;
     if (overNostr) this.nostrOnly.set(peerId, a);
     else this.nostrOnly.delete(peerId);
     void (async () => {
-      if (!this.linked(peerId)) for (const address of [...direct, ...relayed]) if (await this.dial(address)) break;
+      if (!this.linked(peerId) && !((await this.dialable(direct)) && (await this.dial(direct))))
+        for (const address of relayed) if (await this.dial([address])) break;
       if (!this.o.webrtc || this.self > peerId || this.attempts.has(peerId)) return;
       if (overNostr) {
         if (!this.linked(peerId)) await this.offer(peerId, () => this.offerOverNostr(a));
       } else if (webrtc.length > 0) {
         await this.offer(peerId, async () => {
-          for (const address of webrtc) if (await this.dial(address)) return true;
+          for (const address of webrtc) if (await this.dial([address])) return true;
           return false;
         });
       }
@@ -68,11 +70,16 @@ export class PeerLinks {
     return this.o.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId && c.status === 'open');
   }
 
-  private dial(address: string): Promise<boolean> {
-    return this.o.libp2p.dial(multiaddr(address)).then(
+  /** A tab has no QUIC: a native peer's QUIC-only listener is reached through the relay instead, with no failed dial. */
+  private async dialable(addresses: readonly string[]): Promise<boolean> {
+    return addresses.length > 0 && (await this.o.libp2p.isDialable(addresses.map((a) => multiaddr(a))).catch(() => false));
+  }
+
+  private dial(addresses: readonly string[]): Promise<boolean> {
+    return this.o.libp2p.dial(addresses.map((a) => multiaddr(a))).then(
       () => true,
       (e: unknown) => {
-        this.o.log?.(`mesh: dial ${address} failed: ${(e as Error).message}`);
+        this.o.log?.(`mesh: dial ${addresses.join(' or ')} failed: ${(e as Error).message}`);
         return false;
       },
     );

@@ -2,7 +2,6 @@
 // bootstrap (the companion), proves membership to every peer it meets (mesh-node.ts), announces
 // itself on the invite's Nostr relay and dials the members it reads there: through the companion's
 // relay first, then (lower peer id dials, so two tabs do not race) a direct WebRTC link.
-import { multiaddr } from '@multiformats/multiaddr';
 import type { Relay } from 'nostr-tools/relay';
 import type { PeerBackend, PeerRole } from '../../protocol/mesh-version.ts';
 import type { HeldModel } from '../../protocol/mesh-announcement.ts';
@@ -15,7 +14,8 @@ import { Announcer } from './announcer.ts';
 import { linkType, type LinkType } from './link-type.ts';
 import type { PrivateMesh } from './membership-stream.ts';
 import { MeshNode, type MeshLibp2p, type RefusedPeer } from './mesh-node.ts';
-import { createPeerLibp2p, type PeerLibp2p } from './peer-libp2p.ts';
+import { createPeerLibp2p, type PeerLibp2p, type PeerTransport } from './peer-libp2p.ts';
+import { dialBootstrap } from './bootstrap-dial.ts';
 import { PeerLinks } from './peer-links.ts';
 import type { DropReason, SignalChannel } from './nostr-signal.ts';
 import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
@@ -64,8 +64,10 @@ export interface PeerNodeOptions {
   readonly webrtc?: boolean;
   /** Node tests: node-datachannel's RTCPeerConnection, for links signalled over Nostr (nostr-webrtc.ts). */
   readonly peerConnection?: typeof RTCPeerConnection;
-  /** Extra listen addresses (Node peers: a WebSockets listener, for direct links between them). */
+  /** Extra listen addresses (Node peers: a WebSockets or QUIC listener, for direct links between them). */
   readonly listen?: readonly string[];
+  /** More libp2p transports (native peers: QUIC, src/companion/native-transports.ts), preferred where offered. */
+  readonly transports?: readonly PeerTransport[];
   /** How the round trip to the head is measured (tests add latency to simulate a slow link). */
   readonly rtt?: RttOptions;
   readonly onChange?: () => void;
@@ -177,6 +179,7 @@ export class PeerNode {
       const libp2p = await createPeerLibp2p(this.o.identity, {
         webrtc: this.o.webrtc ?? true,
         ...(this.o.listen ? { listen: this.o.listen } : {}),
+        ...(this.o.transports ? { transports: this.o.transports } : {}),
         ...(this.o.peerConnection ? { peerConnection: this.o.peerConnection } : {}),
       });
       this.libp2p = libp2p;
@@ -228,10 +231,10 @@ export class PeerNode {
         await this.stageServer.start();
       }
       // A bare `/p2p/<id>` (a head tab) has nothing to dial: the link to it is made from its announcement.
-      await Promise.all(
-        this.o.invite.bootstrap
-          .filter((address) => !address.startsWith('/p2p/'))
-          .map((address) => libp2p.dial(multiaddr(address)).catch((e: unknown) => this.o.log?.(`mesh: bootstrap ${address} failed: ${(e as Error).message}`))),
+      await dialBootstrap(
+        libp2p,
+        this.o.invite.bootstrap.filter((address) => !address.startsWith('/p2p/')),
+        this.o.log,
       );
       await this.startDiscovery(mesh);
       this.status = 'joined';

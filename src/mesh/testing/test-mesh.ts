@@ -2,6 +2,7 @@
 // relay, the companion's libp2p node and mesh membership, a coordinator planning one model, and
 // server peers joining from the companion's invite (WebSockets links: Node has no WebRTC).
 import { startLibp2pNode, webSocketAddress, type CompanionLibp2p } from '../../companion/libp2p-node.ts';
+import { quicAddress } from '../../companion/native-transports.ts';
 import { startNostrRelay, type RunningNostrRelay } from '../../companion/nostr-relay.ts';
 import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
 import { openStage } from '../../engine/stage.ts';
@@ -22,10 +23,12 @@ export interface TestMesh {
   stop(): Promise<void>;
 }
 
-export async function startTestMesh(): Promise<TestMesh> {
+/** `quic`: the companion listens on QUIC too and its invite carries that address (native peers' links). */
+export async function startTestMesh(o: { quic?: boolean } = {}): Promise<TestMesh> {
   const nostr = await startNostrRelay({ host: '127.0.0.1', port: 0 });
   const identity = await createIdentity();
-  const libp2p = await startLibp2pNode({ host: '127.0.0.1', port: 0, keyDir: null, privateKey: identity.libp2pKey });
+  const libp2p = await startLibp2pNode({ host: '127.0.0.1', port: 0, keyDir: null, privateKey: identity.libp2pKey, ...(o.quic ? { quicPort: 0 } : {}) });
+  const quic = o.quic ? quicAddress(libp2p) : undefined;
   const companion = await startCompanionMesh({
     libp2p,
     identity,
@@ -33,6 +36,7 @@ export async function startTestMesh(): Promise<TestMesh> {
     appUrl: 'http://127.0.0.1:8080/',
     nostrUrl: `ws://127.0.0.1:${nostr.port}`,
     libp2pAddress: webSocketAddress(libp2p),
+    ...(quic ? { quicAddress: quic } : {}),
   });
   const invite = await decodeInvite(companion.token);
   return {

@@ -1,7 +1,7 @@
 // Issue 11: a mesh with no companion. `npm start -- --static-only` serves only the app, /models/ and
 // a Nostr relay. Tab A creates a private mesh from a link (role=client: it coordinates, serves no
-// layers) and shows its invite; three tabs join it as servers (one on WebGPU) with budgets of two of
-// the model's four layers; a fourth joins as a client and asks with a plain fetch('/v1/…'). Every
+// layers) and shows its invite; three tabs join it as servers with budgets for one, one and two
+// (on WebGPU) of the model's four layers; a fourth joins as a client and asks with a plain fetch('/v1/…'). Every
 // link is WebRTC signalled over the relay. The answer names the server tabs' layers and has the solo
 // text; prompt scoring through the mesh equals one machine's within 1e-4; a serving tab closed
 // mid-answer costs a replay, not the answer; forged signals on the relay are dropped; and closing
@@ -25,8 +25,9 @@ import { startNetns, type Netns } from './support/netns.ts';
 import { startStack, type Stack } from './support/stack.ts';
 
 const MODEL = 'tiny-llama-4l-f32';
-/** Two of its ~197 KB layers per tab: no tab holds the whole model, any two of them do. */
-const BUDGET = 450_000;
+/** One and two of its ~197 KB layers: the two WASM tabs hold one each, the WebGPU tab two, so the plan needs all three. */
+const ONE_LAYER = 250_000;
+const TWO_LAYERS = 450_000;
 const PROMPT = 'The quick brown fox jumps over the lazy dog. Once upon a time';
 const CHAT = { model: MODEL, messages: [{ role: 'user', content: 'Tell me a story.' }], max_tokens: 24, temperature: 0 };
 
@@ -80,6 +81,12 @@ interface Snapshot {
 }
 const state = (page: Page) => page.evaluate(() => (window as unknown as { meshApp: { mesh: { state(): unknown } } }).meshApp.mesh.state()) as Promise<Snapshot>;
 
+/** The tab's peer id once it has joined (before, its state is only 'invited'). */
+async function joinedId(page: Page): Promise<string> {
+  await expect.poll(async () => (await state(page)).status, { timeout: 30_000 }).toBe('joined');
+  return (await state(page)).peerId;
+}
+
 /** A /v1 request from the page, as any script would make it; the body read whole. */
 async function ask(page: Page, path: string, body: unknown): Promise<{ status: number; servedBy: string; json: any }> {
   return page.evaluate(
@@ -116,11 +123,13 @@ test('a tab heads a mesh with nothing but a static host and a Nostr relay', asyn
   await expect.poll(() => field.inputValue(), { timeout: 30_000 }).toMatch(/#join=/);
   const invite = await field.inputValue();
 
-  const servers = await Promise.all(
-    ['wasm', 'wasm', 'webgpu'].map((backend) => tab(`${invite}&role=server&auto=1&budget=${BUDGET}${backend === 'webgpu' ? '&backend=webgpu' : ''}`)),
-  );
+  const servers = await Promise.all([
+    tab(`${invite}&role=server&auto=1&budget=${ONE_LAYER}`),
+    tab(`${invite}&role=server&auto=1&budget=${ONE_LAYER}`),
+    tab(`${invite}&role=server&auto=1&budget=${TWO_LAYERS}&backend=webgpu`),
+  ]);
   const client = await tab(`${invite}&role=client&auto=1`);
-  const serverIds = await Promise.all(servers.map(async (s) => (await state(s)).peerId));
+  const serverIds = await Promise.all(servers.map(joinedId));
 
   // Ready plan from the head, every stage on a server tab, every link WebRTC.
   await expect
@@ -128,7 +137,7 @@ test('a tab heads a mesh with nothing but a static host and a Nostr relay', asyn
       timeout: 90_000,
       message: 'a ready plan across the server tabs',
     })
-    .toBeGreaterThanOrEqual(2);
+    .toBe(3);
   const snap = await state(client);
   expect(snap.plan!.stages.every((s) => serverIds.includes(s.peerId))).toBe(true);
   expect(snap.peers.filter((p) => p.member).every((p) => p.links.every((l) => l === 'webrtc'))).toBe(true);
@@ -146,6 +155,8 @@ test('a tab heads a mesh with nothing but a static host and a Nostr relay', asyn
     answer.servedBy,
   ).toBe(true);
   expect(served.map((m) => `${m![2]}-${m![3]}`).join(' ')).toMatch(/^0-\d.* \d+-4$/);
+  expect(served.map((m) => m![1]).sort()).toEqual([...serverIds].sort());
+  expect((await state(servers[2]!)).stage).toMatchObject({ status: 'ready', backend: 'webgpu' });
 
   const echo = await ask(client, '/v1/completions', { model: MODEL, prompt: PROMPT, echo: true, max_tokens: 0, logprobs: 5 });
   expect(echo.status).toBe(200);
@@ -159,8 +170,15 @@ test('a tab heads a mesh with nothing but a static host and a Nostr relay', asyn
 
   await forgeSignals(client, nostr, invite, servers[0]!);
 
-  // A serving tab closed mid-answer: the head replans onto the other two and replays.
-  const victim = servers[serverIds.indexOf(snap.plan!.stages[0]!.peerId)]!;
+  // A spare server joins, then a one-layer tab is closed mid-answer: the head replans and replays.
+  const spare = await tab(`${invite}&role=server&auto=1&budget=${TWO_LAYERS}`);
+  const spareId = await joinedId(spare);
+  await expect.poll(async () => (await state(client)).peers.some((p) => p.peerId === spareId && p.member), { timeout: 30_000 }).toBe(true);
+  const planNow = async () => (await state(client)).plan;
+  await expect.poll(async () => (await planNow())?.stages.every((s) => s.ready) ?? false, { timeout: 30_000 }).toBe(true);
+  const victimId =
+    (await planNow())!.stages.map((s) => s.peerId).find((id) => id === serverIds[0] || id === serverIds[1]) ?? (await planNow())!.stages[0]!.peerId;
+  const victim = [...servers, spare][[...serverIds, spareId].indexOf(victimId)]!;
   const streamed = client.evaluate(async (body) => {
     const res = await fetch('/v1/chat/completions', {
       method: 'POST',
@@ -211,11 +229,12 @@ async function forgeSignals(from: Page, relayUrl: string, invite: string, target
   const request = readJoinLink(invite);
   const mesh = (await openMesh({ visibility: 'private', secret: (await decodeInvite(request!.token)).secret })) as PrivateMesh;
   const other = (await openMesh({ visibility: 'private', secret: newMeshSecret() })) as PrivateMesh;
+  const author = await createIdentity();
   const sealed = async (keys: PrivateMesh) => {
     const published: Event[] = [];
     const channel = new SignalChannel({
       relay: { publish: async (e: Event) => void published.push(e) } as never,
-      identity: await createIdentity(),
+      identity: author,
       mesh: keys,
       onSignal: () => {},
     });
@@ -235,7 +254,9 @@ async function forgeSignals(from: Page, relayUrl: string, invite: string, target
   // The forgeries first, so the unbound copy is judged on its own (after the valid one it would count as a replay).
   await publish(from, relayUrl, [wrongKey, nonMember, unbound]);
   await expect.poll(async () => [await grew('wrong-key'), await grew('non-member'), await grew('unbound-sender')]).toEqual([1, 1, 1]);
-  await publish(from, relayUrl, [valid, valid]);
+  // A relay drops the same event id twice itself; a replaying relay (or the author) sends it again under a new id.
+  const again = finalizeEvent({ kind: valid.kind, created_at: valid.created_at + 1, tags: valid.tags, content: valid.content }, author.nostrSecretKey);
+  await publish(from, relayUrl, [valid, again]);
   await expect.poll(() => grew('replayed')).toBe(1);
   const members = (await state(target)).peers.filter((p) => p.member).map((p) => p.peerId);
   expect(members.every((id) => peers.some((p) => p.peerId === id))).toBe(true);

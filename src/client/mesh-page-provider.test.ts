@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { MeshJoin, MeshJoinState } from './mesh-join.ts';
 import { serveMeshFromPage } from './mesh-page-provider.ts';
 import { PageProviders } from './page-api.ts';
+import { MeshError } from '../protocol/errors.ts';
 
 const ORIGIN = 'http://127.0.0.1:8080';
 const joined = (epoch: number): MeshJoinState => ({ status: 'joined', meshId: 'mesh-1', plan: { model: 'm', epoch } }) as unknown as MeshJoinState;
@@ -13,6 +14,7 @@ function fakeMesh() {
   let listeners: (() => void)[] = [];
   let models = ['m'];
   let reachable = true;
+  let headLeft = false;
   const asked: string[] = [];
   const mesh: Pick<MeshJoin, 'state' | 'meshFetch' | 'onChange'> = {
     state: () => state,
@@ -25,6 +27,7 @@ function fakeMesh() {
     meshFetch: (r) => {
       if (state.status !== 'joined') return undefined;
       asked.push(`${r.method} ${new URL(r.url).pathname}`);
+      if (headLeft) return Promise.reject(new MeshError('mesh_head_left', "the mesh's head left"));
       if (!reachable) return Promise.reject(new Error('no link to the head'));
       return Promise.resolve(
         new URL(r.url).pathname === '/v1/models'
@@ -45,6 +48,11 @@ function fakeMesh() {
     },
     down: () => {
       reachable = false;
+    },
+    headLeaves: () => {
+      headLeft = true;
+      state = { ...(state as object), headLeft: "the mesh's head left" } as unknown as MeshJoinState;
+      for (const l of listeners) l();
     },
   };
 }
@@ -89,5 +97,24 @@ describe('serveMeshFromPage', () => {
     stop();
     await vi.advanceTimersByTimeAsync(30_000);
     expect(f.asked).toHaveLength(2);
+  });
+
+  it("keeps a head tab's models listed once it left, so their requests say the head left (503 mesh_head_left)", async () => {
+    const f = fakeMesh();
+    const providers = new PageProviders();
+    serveMeshFromPage(f.mesh, providers, { origin: ORIGIN, refreshMs: 20 });
+    f.set(joined(1));
+    await settle();
+    f.headLeaves();
+    const asks = f.asked.length;
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the list is asked again (and fails) meanwhile
+    expect(f.asked.length).toBeGreaterThan(asks);
+    expect((await providers.served()).map((m) => m.id)).toEqual(['m']);
+    const res = await providers.serve(new Request(`${ORIGIN}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'm', messages: [] }) }));
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'mesh_head_left',
+      message: expect.stringMatching(/head left/),
+    });
   });
 });

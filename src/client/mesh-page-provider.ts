@@ -52,6 +52,10 @@ export function serveMeshFromPage(
       if (withdraw) providers.changed();
       else withdraw = providers.registerFetch(MESH_PROVIDER, fetcher, PROVIDER_PRIORITY.mesh);
     } catch {
+      // A head tab that left: its models stay listed here, so a request for one gets "the head left"
+      // (503, mesh_head_left) rather than a search for some other server that misleads.
+      const s = mesh.state();
+      if (s.status === 'joined' && 'headLeft' in s && s.headLeft && withdraw) return;
       drop(); // the head is out of reach: the service worker falls back to the companion until it is back
     }
   };

@@ -3,6 +3,7 @@
 // the provider of highest priority that lists the model; the companion, reached over HTTP by
 // api-route.ts, sits between them at COMPANION_PRIORITY. Other parts plug in with registerPageProvider
 // (a ModelProvider, run here by handleApiRequest) or registerFetchProvider (answers raw HTTP).
+import { MeshError } from '../protocol/errors.ts';
 import { createApiContext, errorResponse, handleApiRequest, speaks, type ApiContext } from '../api/index.ts';
 import { ApiError } from '../protocol/api-error.ts';
 import type { ServedModel } from '../protocol/service-worker-messages.ts';
@@ -116,7 +117,11 @@ export class PageProviders implements LocalApi {
       if (request.signal.aborted) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       return errorResponse(
-        new ApiError('unavailable', `the ${name} cannot answer now: ${reason}`, { code: 'no_model_available', retryAfter: 5, cause: error }),
+        new ApiError('unavailable', `the ${name} cannot answer now: ${reason}`, {
+          code: error instanceof MeshError ? error.code : 'no_model_available',
+          retryAfter: 5,
+          cause: error,
+        }),
         speaks(request),
       );
     }

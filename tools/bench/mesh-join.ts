@@ -38,6 +38,8 @@ export interface JoinSummary {
   readonly runs: JoinRun[];
   /** The warm-up join of the same profile (nothing cached yet). */
   readonly coldMs: number;
+  /** Its steps, in ms after navigation start. */
+  readonly coldMarks: JoinMarks;
   /** How the stack and Chromium were networked. */
   readonly where: string;
 }
@@ -194,6 +196,7 @@ export async function measureBrowserJoins(model: string, budgetBytes: number, re
       median: runs.find((r) => r.joinMs === joinMs)!,
       runs,
       coldMs: cold.serving,
+      coldMarks: cold,
       where: netns ? 'in its own network namespace, WebRTC between tabs' : `on loopback, no WebRTC: ${made.netns === null ? made.reason : ''}`,
     };
   } finally {

@@ -22,7 +22,12 @@ const MAX_SDP_CHARS = 32 * 1024;
 /** Event ids remembered against replays (each for SIGNAL_MAX_AGE_MS, which the age check covers after). */
 const MAX_REMEMBERED = 4096;
 
-export type SignalType = 'offer' | 'answer';
+/**
+ * offer/answer: one handshake. ring: "I have no link to you, offer me one" (empty sdp), sent by the
+ * higher peer id, which never offers itself: a tab that came back finds its lower-id members still
+ * holding its old, dead link, which no announcement of its own would make them replace.
+ */
+export type SignalType = 'offer' | 'answer' | 'ring';
 
 export interface Signal {
   readonly type: SignalType;
@@ -71,7 +76,7 @@ function isBody(value: unknown): value is SignalBody {
     typeof b === 'object' &&
     b !== null &&
     b.v === 1 &&
-    (b.type === 'offer' || b.type === 'answer') &&
+    (b.type === 'offer' || b.type === 'answer' || b.type === 'ring') &&
     typeof b.session === 'string' &&
     /^[0-9a-f]{32}$/.test(b.session) &&
     typeof b.to === 'string' &&

@@ -68,6 +68,7 @@ export class NostrWebRtc implements Startable {
   private readonly awaiting = new Map<string, { peerId: string; resolve: (sdp: string) => void }>();
   private readonly live = new Set<RTCPeerConnection>();
   private answering = 0;
+  private readonly ringListeners = new Set<(peer: NostrPeer) => void>();
 
   constructor(components: Components, init: NostrWebRtcInit = {}) {
     this.components = components;
@@ -97,6 +98,19 @@ export class NostrWebRtc implements Startable {
   detach(): void {
     this.signals?.stop();
     this.signals = undefined;
+  }
+
+  /** Asks a member (a lower peer id: the one that offers) for a link. */
+  async ring(peer: NostrPeer): Promise<void> {
+    const signals = this.signals;
+    if (!signals) throw new MeshError('webrtc_no_signalling', 'no Nostr relay to signal WebRTC over: join a mesh first');
+    await signals.send(peer, 'ring', SignalChannel.newSession(), '');
+  }
+
+  /** Hears members asking this node for a link (peer-links.ts decides whether to offer). */
+  onRing(listener: (peer: NostrPeer) => void): () => void {
+    this.ringListeners.add(listener);
+    return () => this.ringListeners.delete(listener);
   }
 
   /** Opens a direct link to a member: offer over the relay, answer back, then Noise and yamux on the data channel. */
@@ -135,6 +149,10 @@ export class NostrWebRtc implements Startable {
   }
 
   private onSignal(s: Signal): void {
+    if (s.type === 'ring') {
+      for (const listener of this.ringListeners) listener({ peerId: s.fromPeerId, nostrPubkey: s.fromNostrPubkey });
+      return;
+    }
     if (s.type === 'answer') {
       const waiting = this.awaiting.get(s.session);
       // An answer to no offer of ours, or from another peer than the one offered to: ignored.

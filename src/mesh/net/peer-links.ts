@@ -3,16 +3,27 @@
 // WebRTC signalled over that link (@libp2p/webrtc). Where it announces nothing dialable (a mesh of
 // tabs headed by a tab), offer WebRTC signalled over Nostr (nostr-webrtc.ts). Either way the lower
 // peer id offers, so two tabs do not both try; a failed offer is retried a few times, spaced out,
-// and a Nostr-only link that drops is offered again while its peer still announces itself.
+// and a Nostr-only link that drops is offered again while its peer still announces itself. The
+// higher id rings the lower one for a link (a tab that came back: the other side may still hold its
+// dead link, which ICE takes seconds to notice); a new Nostr-signalled link replaces an older one.
 import { multiaddr } from '@multiformats/multiaddr';
 import type { ValidAnnouncement } from '../announce.ts';
 import { linkType } from './link-type.ts';
 import type { PeerLibp2p } from './peer-libp2p.ts';
+import type { Connection } from '@libp2p/interface';
+
+/** A link made by nostr-webrtc.ts (its remote address is exactly /webrtc/p2p/<id>; @libp2p/webrtc's go through a circuit). */
+const isNostrLink = (c: Connection) => c.remoteAddr.toString().startsWith('/webrtc/p2p/');
 
 /** How many times a peer offers WebRTC to one member before living with what it has. */
 const WEBRTC_OFFERS = 4;
 /** Wait before offering again to a member whose only (Nostr-signalled) link dropped. */
 const RELINK_DELAY_MS = 1000;
+/** A higher peer id rings a member for a link at most this often, and this many times while unlinked. */
+const RING_EVERY_MS = 2000;
+const RINGS = 4;
+/** A ring is not answered over a link younger than this: it crossed the link's set-up, it is not about a dead one. */
+const FRESH_LINK_MS = 3000;
 
 export interface PeerLinksOptions {
   readonly libp2p: PeerLibp2p;
@@ -28,10 +39,51 @@ export class PeerLinks {
   private readonly attempts = new Map<string, number>();
   /** The latest announcement of each peer reachable only over Nostr-signalled WebRTC: what a relink offers to. */
   private readonly nostrOnly = new Map<string, ValidAnnouncement>();
+  /** Rings sent per peer while unlinked, and when the last went. */
+  private readonly rings = new Map<string, { count: number; at: number }>();
+  /** Peers an offer is in flight to. */
+  private readonly offering = new Set<string>();
 
   constructor(options: PeerLinksOptions) {
     this.o = options;
-    options.libp2p.addEventListener('peer:disconnect', (event) => this.onDisconnect(event.detail.toString()));
+    const { libp2p } = options;
+    libp2p.addEventListener('peer:disconnect', (event) => this.onDisconnect(event.detail.toString()));
+    libp2p.addEventListener('connection:open', (event) => this.replaceStale(event.detail));
+    libp2p.services.rtc?.onRing((peer) => this.onRing(peer.peerId));
+  }
+
+  /**
+   * A new Nostr-signalled link to a peer that still has an older one: the peer asked for it (it
+   * offered or rang), so it has no link to us, and the old one is a dead link of a closed tab that
+   * ICE has not noticed yet. Closing it now lets the mesh see the peer's fresh start at once.
+   */
+  private replaceStale(fresh: Connection): void {
+    if (!isNostrLink(fresh)) return;
+    this.rings.delete(fresh.remotePeer.toString());
+    for (const c of this.o.libp2p.getConnections(fresh.remotePeer))
+      if (c !== fresh && isNostrLink(c) && c.timeline.open < fresh.timeline.open) void c.close().catch(() => c.abort(new Error('replaced by a new link')));
+  }
+
+  /** A member (higher peer id) says it has no link to us: offer one, whatever (older) link we think we hold. */
+  private onRing(peerId: string): void {
+    const a = this.nostrOnly.get(peerId);
+    if (!a || this.self > peerId || this.o.stopped() || this.offering.has(peerId)) return;
+    const fresh = this.o.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId && Date.now() - c.timeline.open < FRESH_LINK_MS);
+    if (fresh) return;
+    this.attempts.delete(peerId);
+    void this.offer(peerId, () => this.offerOverNostr(a));
+  }
+
+  /** As the higher peer id (which never offers), ask the member for a link, spaced out. */
+  private ring(a: ValidAnnouncement): void {
+    const peerId = a.body.peerId;
+    const rtc = this.o.libp2p.services.rtc;
+    const last = this.rings.get(peerId) ?? { count: 0, at: 0 };
+    if (!rtc || this.linked(peerId) || last.count >= RINGS || Date.now() - last.at < RING_EVERY_MS || this.o.stopped()) return;
+    this.rings.set(peerId, { count: last.count + 1, at: Date.now() });
+    rtc.ring({ peerId, nostrPubkey: a.nostrPubkey }).catch((e: unknown) => this.o.log?.(`mesh: asking ${peerId} for a link failed: ${(e as Error).message}`));
+    // No link within the wait (the ring or its offer lost): ring again.
+    setTimeout(() => this.ring(a), RING_EVERY_MS + 100);
   }
 
   private get self(): string {
@@ -54,7 +106,13 @@ export class PeerLinks {
     void (async () => {
       if (!this.linked(peerId) && !((await this.dialable(direct)) && (await this.dial(direct))))
         for (const address of relayed) if (await this.dial([address])) break;
-      if (!this.o.webrtc || this.self > peerId || this.attempts.has(peerId)) return;
+      if (!this.o.webrtc) return;
+      if (this.self > peerId) {
+        // The lower id offers; a tab that came back asks it to, since it may still hold our old link.
+        if (overNostr && !this.linked(peerId)) this.ring(a);
+        return;
+      }
+      if (this.attempts.has(peerId)) return;
       if (overNostr) {
         if (!this.linked(peerId)) await this.offer(peerId, () => this.offerOverNostr(a));
       } else if (webrtc.length > 0) {
@@ -101,7 +159,9 @@ export class PeerLinks {
   private async offer(peerId: string, once: () => Promise<boolean>): Promise<void> {
     const attempts = (this.attempts.get(peerId) ?? 0) + 1;
     this.attempts.set(peerId, attempts);
-    if (await once()) return;
+    this.offering.add(peerId);
+    const linked = await once().finally(() => this.offering.delete(peerId));
+    if (linked) return;
     if (attempts >= WEBRTC_OFFERS || this.o.stopped()) return;
     setTimeout(() => {
       if (!this.o.stopped() && !this.linked(peerId)) void this.offer(peerId, once);
@@ -110,8 +170,9 @@ export class PeerLinks {
 
   private onDisconnect(peerId: string): void {
     this.attempts.delete(peerId);
+    this.rings.delete(peerId);
     const a = this.nostrOnly.get(peerId);
-    if (!a || this.self > peerId) return;
+    if (!a) return;
     setTimeout(() => {
       if (!this.o.stopped() && !this.linked(peerId) && this.nostrOnly.get(peerId) === a) this.announced(a);
     }, RELINK_DELAY_MS);

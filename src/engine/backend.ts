@@ -43,3 +43,13 @@ export async function computeFor(name: BackendName, options: BackendOptions = {}
   const { sharedWebGpuBackend } = await import('./webgpu/index.ts');
   return { kernels, stages: await sharedWebGpuBackend() };
 }
+
+/**
+ * The largest batch whose logits rows equal one-token runs' bit for bit on `name` (measured; see
+ * InferenceSession.exactBatch). 'ref' runs each row alike at any batch. The WASM matmul dots tiles of
+ * 4 activation rows in another float order than the 1-3 rows of decode (kernels/wasm/c/matmul.c), so
+ * a Q8_0 model's rows drift apart from 4 rows up. WebGPU is unchecked, so it verifies token by token.
+ */
+export function exactBatchOf(name: BackendName): number {
+  return name === 'ref' ? Number.POSITIVE_INFINITY : name === 'cpu' ? 3 : 1;
+}

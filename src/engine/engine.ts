@@ -4,7 +4,7 @@
 import { blobSource, memorySource, urlSource } from '../gguf/byte-source.ts';
 import type { ByteSource } from '../gguf/reader.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { computeFor, type BackendName } from './backend.ts';
+import { computeFor, exactBatchOf, type BackendName } from './backend.ts';
 import type { ModelConfig } from './config.ts';
 import { EngineError } from './errors.ts';
 import { generateTokens, type GenerateEvent, type GenerateRequest } from './generate.ts';
@@ -138,6 +138,7 @@ export class Engine {
       maxPositions: this.maxPositions,
       kvPrecision: this.options.kvPrecision,
       batchSize: this.options.batchSize,
+      exactBatch: exactBatchOf(this.backend),
     });
   }
 

@@ -4,6 +4,7 @@
 import { referenceKernels } from '../kernels/reference/index.ts';
 import type { Kernels } from '../kernels/types.ts';
 import { EngineError } from './errors.ts';
+export { exactBatchOf } from './exact-batch.ts';
 import type { ComputeOptions } from './model.ts';
 
 export type BackendName = 'ref' | 'cpu' | 'webgpu';
@@ -42,14 +43,4 @@ export async function computeFor(name: BackendName, options: BackendOptions = {}
   // Loaded on demand: only pages that ask for WebGPU fetch its shaders. Throws engine_backend_unavailable without navigator.gpu.
   const { sharedWebGpuBackend } = await import('./webgpu/index.ts');
   return { kernels, stages: await sharedWebGpuBackend() };
-}
-
-/**
- * The largest batch whose logits rows equal one-token runs' bit for bit on `name` (measured; see
- * InferenceSession.exactBatch). 'ref' runs each row alike at any batch. The WASM matmul dots tiles of
- * 4 activation rows in another float order than the 1-3 rows of decode (kernels/wasm/c/matmul.c), so
- * a Q8_0 model's rows drift apart from 4 rows up. WebGPU is unchecked, so it verifies token by token.
- */
-export function exactBatchOf(name: BackendName): number {
-  return name === 'ref' ? Number.POSITIVE_INFINITY : name === 'cpu' ? 3 : 1;
 }

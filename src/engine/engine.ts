@@ -4,9 +4,10 @@
 import { blobSource, memorySource, urlSource } from '../gguf/byte-source.ts';
 import type { ByteSource } from '../gguf/reader.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { computeFor, exactBatchOf, type BackendName } from './backend.ts';
+import { computeFor, type BackendName } from './backend.ts';
 import type { ModelConfig } from './config.ts';
 import { EngineError } from './errors.ts';
+import { exactBatchOf } from './exact-batch.ts';
 import { generateTokens, type GenerateEvent, type GenerateRequest } from './generate.ts';
 import type { KvPrecision } from './kv-cache.ts';
 import type { TokenLogprob } from './logprobs.ts';

@@ -106,8 +106,12 @@ async function main(): Promise<void> {
   if (draftFor !== MODEL) console.log(`note: ${DRAFT} is a draft for ${draftFor}, not ${MODEL}`);
   const target = await Engine.load(await ensureModel(MODEL), { backend: BACKEND, threads: THREADS });
   const draft = await Engine.load(await ensureModel(DRAFT), { backend: BACKEND, threads: THREADS });
-  const exact = target.createSession().exactBatch ?? Number.POSITIVE_INFINITY;
-  console.log(`bench:spec ${MODEL} with draft ${DRAFT}, ${BACKEND} backend, ${THREADS} threads, ${GEN} tokens, ${ROUNDS} rounds, k from ${K}, verified ${exact} rows per extend()`);
+  const probe = target.createSession();
+  const exact = probe.exactBatch ?? Number.POSITIVE_INFINITY;
+  probe.free();
+  console.log(
+    `bench:spec ${MODEL} with draft ${DRAFT}, ${BACKEND} backend, ${THREADS} threads, ${GEN} tokens, ${ROUNDS} rounds, k from ${K}, verified ${exact} rows per extend()`,
+  );
   const drafters = {
     ngram: () => new NgramDrafter(),
     model: () => new ModelDrafter(draft.createSession()),

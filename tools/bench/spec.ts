@@ -1,8 +1,9 @@
 // `npm run bench:spec`: greedy decode tokens/s of plain and speculative decoding on one machine (Node,
 // the engine's 'cpu' backend), with the n-gram drafter and the draft-model drafter, on a fixed prompt
 // set: repetitive or code-like prompts (a list to continue, code with repeated identifiers) and free
-// text. Plain and speculative runs alternate within each round, so load hits them alike; figures are
-// medians over rounds. Every speculative run's tokens are compared with the plain run's.
+// text. Each prompt's plain and speculative runs go back to back after a wait for a quiet moment, so
+// load hits them alike; tok/s are medians over rounds and prompts, spec/plain the median of the
+// back-to-back ratios. Every speculative run's tokens are compared with the plain run's.
 // The last line (spec/plain over the repetitive prompts; accept = mean accepted draft tokens per
 // verification pass; the drafter with the better spec/plain):
 //   spec: plain_tok_s=… spec_tok_s=… spec/plain=… accept=… greedy_equal=true|false
@@ -15,6 +16,7 @@ import { ModelDrafter } from '../../src/engine/model-drafter.ts';
 import { NgramDrafter } from '../../src/engine/ngram-drafter.ts';
 import { isBackendName } from '../../src/engine/backend.ts';
 import { ensureModel, modelSpec } from '../models/registry.ts';
+import { waitForQuiet } from './measure.ts';
 import { median } from './stats.ts';
 
 const args = process.argv.slice(2);
@@ -29,6 +31,9 @@ const ROUNDS = Number(opt('rounds', '3'));
 const THREADS = Number(opt('threads', '2'));
 const BACKEND = opt('backend', 'cpu');
 const K = Number(opt('k', '4'));
+/** Each prompt's runs wait (up to QUIET_WAIT_MS) for other processes to use fewer cores than this. */
+const QUIET_CORES = 0.3;
+const QUIET_WAIT_MS = 3000;
 
 const REPETITIVE = [
   'Count with me: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,',
@@ -70,6 +75,8 @@ async function decode(engine: Engine, prompt: number[], drafter?: Drafter): Prom
 interface Tally {
   plain: number[];
   spec: number[];
+  /** spec/plain of each (round, prompt) pair, run back to back. */
+  ratios: number[];
   accepted: number;
   passes: number;
   equal: boolean;
@@ -119,7 +126,7 @@ async function main(): Promise<void> {
   const tallies = new Map<string, Tally>();
   const tally = (key: string) => {
     let t = tallies.get(key);
-    if (!t) tallies.set(key, (t = { plain: [], spec: [], accepted: 0, passes: 0, equal: true }));
+    if (!t) tallies.set(key, (t = { plain: [], spec: [], ratios: [], accepted: 0, passes: 0, equal: true }));
     return t;
   };
   const prompts = [...REPETITIVE.map((p) => ['repetitive', p] as const), ...FREE.map((p) => ['free', p] as const)];
@@ -127,12 +134,14 @@ async function main(): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     for (const [set, text] of prompts) {
       const prompt = target.tokenize(text);
+      await waitForQuiet(QUIET_CORES, QUIET_WAIT_MS);
       const plain = await decode(target, prompt);
       for (const [name, make] of Object.entries(drafters)) {
         const spec = await decode(target, prompt, make());
         const t = tally(`${name}/${set}`);
         t.plain.push(plain.tokS);
         t.spec.push(spec.tokS);
+        t.ratios.push(spec.tokS / plain.tokS);
         t.accepted += spec.stats.accepted;
         t.passes += spec.stats.passes;
         t.equal &&= spec.tokens.length === plain.tokens.length && spec.tokens.every((x, i) => x === plain.tokens[i]);
@@ -144,7 +153,7 @@ async function main(): Promise<void> {
   console.log(`verification cost: ${(await passCosts(target)).map(([n, x]) => `${n} rows=${fmt(x, 2)}x`).join(' ')} of a one-token step`);
   let best: { name: string; t: Tally; ratio: number } | undefined;
   for (const [key, t] of tallies) {
-    const ratio = median(t.spec) / median(t.plain);
+    const ratio = median(t.ratios);
     console.log(
       `spec-${key.replace('/', '-')}: plain_tok_s=${fmt(median(t.plain))} spec_tok_s=${fmt(median(t.spec))} spec/plain=${fmt(ratio, 2)} accept=${fmt(perPass(t), 2)} greedy_equal=${t.equal}`,
     );

@@ -88,7 +88,7 @@ describe('speculative decoding, greedy', () => {
     }
   });
 
-  it('stops exactly at max tokens and at stop strings, whatever k', async () => {
+  it('stops exactly at max tokens and at stop strings, whatever k, and reports the same log-probs', async () => {
     const plainLong = await run(target, { prompt: PROMPTS[0], maxTokens: 40 });
     const text = plainLong.events.map((e) => e.text).join('');
     const stops = [text.slice(10, 14), text.slice(25, 27)].filter((s) => s.trim().length > 0);
@@ -101,6 +101,10 @@ describe('speculative decoding, greedy', () => {
         expect(spec.tokens.length).toBeLessThanOrEqual(maxTokens);
       }
     }
+    const plainLogprobs = await run(target, { prompt: PROMPTS[0], maxTokens: 12, logprobs: 3 });
+    const specLogprobs = await run(target, { prompt: PROMPTS[0], maxTokens: 12, logprobs: 3 }, model, 4);
+    expect(specLogprobs.stats.drafted).toBeGreaterThan(0);
+    expect(specLogprobs.events).toEqual(plainLogprobs.events); // log-probs from the batch's rows included
     for (const stop of stops) {
       const plain = await run(target, { prompt: PROMPTS[0], stop: [stop] });
       const spec = await run(target, { prompt: PROMPTS[0], stop: [stop] }, ngram, 16);

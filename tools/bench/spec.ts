@@ -105,21 +105,20 @@ async function passCosts(engine: Engine): Promise<[number, number][]> {
   const session = engine.createSession();
   const prompt = engine.tokenize(FREE[0]);
   await session.extend(prompt, { logits: 'none' });
-  const time = async (n: number) => {
-    const runs: number[] = [];
-    for (let r = 0; r < 15; r++) {
+  const sizes = [1, 2, 3, 4, 8];
+  const runs = new Map<number, number[]>(sizes.map((n) => [n, []]));
+  // sizes interleaved within each repetition, so a change of load hits them alike
+  for (let rep = 0; rep < 30; rep++) {
+    for (const n of sizes) {
       const t0 = performance.now();
       await session.extend(prompt.slice(1, 1 + n), { logits: 'all' });
-      runs.push(performance.now() - t0);
+      runs.get(n)!.push(performance.now() - t0);
       session.truncate(prompt.length);
     }
-    return median(runs);
-  };
-  const one = await time(1);
-  const out: [number, number][] = [];
-  for (const n of [2, 3, 4, 8]) out.push([n, (await time(n)) / one]);
+  }
   session.free();
-  return out;
+  const one = median(runs.get(1)!);
+  return sizes.slice(1).map((n) => [n, median(runs.get(n)!) / one]);
 }
 
 async function main(): Promise<void> {

@@ -48,6 +48,15 @@ describe('speculative decoding on a small vocabulary', () => {
     expect(spec.stats.passes).toBeLessThan(spec.stats.accepted);
   });
 
+  it('consults a drafter that keeps missing less and less often, with the same tokens', async () => {
+    const plain = await tokens(120, { temperature: 0 });
+    const wrong: Drafter = { kind: 'wrong', draft: async (_c, k) => ({ tokens: Array(k).fill(N_VOCAB - 1 - plain.out[0]) }), free() {} };
+    const spec = await tokens(120, { temperature: 0 }, { drafter: wrong, k: 4 });
+    expect(spec.out).toEqual(plain.out);
+    // k halves to 1 in 3 passes, then the pauses double: 1 + 2 + 4 + 8 + 16 + 32 + 32 … steps
+    expect(spec.stats.passes).toBeLessThan(15);
+  });
+
   it('greedy with penalties: the draft model’s tokens are the plain loop’s', async () => {
     const sampling = { temperature: 0, repeatPenalty: 1.3, penaltyLastN: 16 };
     const plain = await tokens(60, sampling);

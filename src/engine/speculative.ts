@@ -2,10 +2,14 @@
 // in one multi-token extend() and so gets the logits of all k+1 positions at once, keeps the longest
 // prefix its own sampler agrees with plus one token of its own, and truncates its KV cache back over
 // the rest. Greedy output is the plain loop's token for token; with sampling the draws are standard
-// rejection sampling, so the tokens follow the target's distribution. k adapts to the acceptance rate.
+// rejection sampling, so the tokens follow the target's distribution. k adapts to the acceptance rate,
+// and a drafter that keeps missing is consulted less and less often.
 import type { Draft, Drafter, SpeculativeStats } from './drafter.ts';
 import type { Sampler } from './sampler.ts';
 import type { InferenceSession } from './session.ts';
+
+/** The most plain steps drafting is skipped for after drafts keep missing. */
+const MAX_BACKOFF = 32;
 
 export interface SpeculativeOptions {
   readonly drafter: Drafter;
@@ -55,6 +59,10 @@ export async function* speculativeSteps(
   // Rows of one extend() equal a one-token extend()'s bit for bit only up to this batch on some
   // backends; verifying in such chunks keeps greedy output identical to the plain loop's.
   const chunk = Math.max(1, session.exactBatch ?? Number.POSITIVE_INFINITY);
+  // A drafter that keeps missing at k = 1 costs a draft per token for nothing: skip drafting for
+  // `pause` steps, doubling while it keeps missing (up to MAX_BACKOFF), until a draft lands again.
+  let backoff = 0;
+  let pause = 0;
   signal?.throwIfAborted();
   let last = sampler.sample(first);
   sampler.accept(last);
@@ -64,7 +72,8 @@ export async function* speculativeSteps(
     for (;;) {
       signal?.throwIfAborted();
       const base = session.length;
-      const want = Math.min(k, room() - 1, session.maxPositions - base - 1);
+      const want = pause > 0 ? 0 : Math.min(k, room() - 1, session.maxPositions - base - 1);
+      if (pause > 0) pause--;
       const draft: Draft = want > 0 ? await o.drafter.draft([...session.tokens, last], want, signal) : { tokens: [] };
       const d = draft.tokens.slice(0, Math.max(0, want));
       if (o.stats && d.length > 0) {
@@ -95,7 +104,11 @@ export async function* speculativeSteps(
           if (rejected) break;
         }
       }
-      if (d.length > 0) k = accepted === d.length ? Math.min(maxK, k + 2) : Math.max(1, Math.floor((k + accepted) / 2));
+      if (d.length > 0) {
+        if (accepted > 0) backoff = 0;
+        else if (k === 1) pause = backoff = Math.min(MAX_BACKOFF, Math.max(1, backoff * 2));
+        k = accepted === d.length ? Math.min(maxK, k + 2) : Math.max(1, Math.floor((k + accepted) / 2));
+      }
     }
   } finally {
     // The consumer stopped (or something threw) inside a pass: forget the rows past what it took.

@@ -68,7 +68,11 @@ export async function messages(request: Request, ctx: ApiContext, info: RequestI
     content,
     stop_reason: outcome ? stopReason(outcome, (reply?.toolCalls.length ?? 0) > 0) : null,
     stop_sequence: outcome?.stopSequence ?? null,
-    usage: { input_tokens: p.promptTokens.length, output_tokens: outcome?.completionTokens ?? 0 },
+    usage: {
+      input_tokens: p.promptTokens.length,
+      output_tokens: outcome?.completionTokens ?? 0,
+      ...(outcome?.speculative ? { speculative: outcome.speculative } : {}),
+    },
     mesh: meshInfo(run.servedBy, reply?.rejected),
   });
 
@@ -118,7 +122,7 @@ export async function messages(request: Request, ctx: ApiContext, info: RequestI
     yield send({
       type: 'message_delta',
       delta: { stop_reason: stopReason(outcome, hasCalls), stop_sequence: outcome.stopSequence },
-      usage: { output_tokens: outcome.completionTokens },
+      usage: { output_tokens: outcome.completionTokens, ...(outcome.speculative ? { speculative: outcome.speculative } : {}) },
       ...(rejected ? { mesh: meshInfo(run.servedBy, rejected) } : {}),
     });
     yield send({ type: 'message_stop' });

@@ -2,7 +2,7 @@
 // UTF-8 characters only), stops at an end-of-generation token, a stop sequence or max tokens, and
 // makes sure the provider is told to stop (abort + return()) however the run ends.
 import { ApiError } from '../protocol/api-error.ts';
-import type { SamplingParams } from '../protocol/generation.ts';
+import type { SamplingParams, SpeculativeUsage } from '../protocol/generation.ts';
 import { TokenTextStream } from '../tokenizer/index.ts';
 import type { Generation, ModelProvider, ModelText, PositionLogprobs, ServedBy } from '../provider/provider.ts';
 import { StopMatcher } from './stop-matcher.ts';
@@ -15,6 +15,8 @@ export interface Outcome {
   stopSequence: string | null;
   /** Tokens the model produced, including an end-of-generation token (as llama.cpp's server counts). */
   completionTokens: number;
+  /** Draft tokens verified and accepted, when the provider decoded speculatively. */
+  speculative?: SpeculativeUsage;
 }
 
 export interface RunOptions {
@@ -161,7 +163,8 @@ export async function startRun(o: RunOptions): Promise<Run> {
     } finally {
       release();
     }
-    return { finish, stopSequence, completionTokens: produced };
+    const spec = generation.speculative;
+    return { finish, stopSequence, completionTokens: produced, ...(spec ? { speculative: { drafted: spec.drafted, accepted: spec.accepted } } : {}) };
   }
 
   const cancel = () => {

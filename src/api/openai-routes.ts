@@ -61,6 +61,7 @@ export function usage(p: Prepared, o: Outcome, cached: number): OpenAiUsage {
     total_tokens: p.promptTokens.length + o.completionTokens,
   };
   if (cached > 0) u.prompt_tokens_details = { cached_tokens: cached };
+  if (o.speculative) u.speculative = o.speculative;
   return u;
 }
 

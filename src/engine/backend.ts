@@ -4,6 +4,7 @@
 import { referenceKernels } from '../kernels/reference/index.ts';
 import type { Kernels } from '../kernels/types.ts';
 import { EngineError } from './errors.ts';
+export { exactBatchOf } from './exact-batch.ts';
 import type { ComputeOptions } from './model.ts';
 
 export type BackendName = 'ref' | 'cpu' | 'webgpu';

@@ -7,6 +7,7 @@ import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { computeFor, type BackendName } from './backend.ts';
 import type { ModelConfig } from './config.ts';
 import { EngineError } from './errors.ts';
+import { exactBatchOf } from './exact-batch.ts';
 import { generateTokens, type GenerateEvent, type GenerateRequest } from './generate.ts';
 import type { KvPrecision } from './kv-cache.ts';
 import type { TokenLogprob } from './logprobs.ts';
@@ -138,6 +139,7 @@ export class Engine {
       maxPositions: this.maxPositions,
       kvPrecision: this.options.kvPrecision,
       batchSize: this.options.batchSize,
+      exactBatch: exactBatchOf(this.backend),
     });
   }
 

@@ -5,6 +5,7 @@ import { TokenTextStream } from '../tokenizer/text-stream.ts';
 import { EngineError } from './errors.ts';
 import type { TokenLogprob } from './logprobs.ts';
 import { Sampler, type SamplingOptions } from './sampler.ts';
+import { plainSteps, speculativeSteps, type SpeculativeOptions } from './speculative.ts';
 import type { InferenceSession } from './session.ts';
 import { StopMatcher } from './stop-strings.ts';
 import { topKIndices } from './top-k.ts';
@@ -24,6 +25,8 @@ export interface GenerateRequest {
    * model's own distribution, as llama.cpp's server reports by default. Undefined: off.
    */
   readonly logprobs?: number;
+  /** Decode speculatively with this drafter (speculative.ts); the tokens are the same as without. */
+  readonly speculative?: SpeculativeOptions;
 }
 
 /** One step's log-probabilities: the chosen token's and the `k` most likely (float64 log-softmax). */
@@ -63,7 +66,7 @@ export async function* generateTokens(session: InferenceSession, tokenizer: Toke
   const text = new TokenTextStream(tokenizer);
   const stops = new StopMatcher(req.stop);
   signal?.throwIfAborted();
-  let logits = await session.extend(promptTokens, { logits: 'last', signal });
+  const first = await session.extend(promptTokens, { logits: 'last', signal });
   for (const t of promptTokens) sampler.accept(t); // penalties see the prompt, as llama-server's do
   let produced = 0;
   const done = (finishReason: FinishReason, tail: string): GenerateEvent => ({
@@ -77,12 +80,15 @@ export async function* generateTokens(session: InferenceSession, tokenizer: Toke
     yield done('length', '');
     return;
   }
-  for (;;) {
-    signal?.throwIfAborted();
-    const token = sampler.sample(logits);
-    sampler.accept(token);
+  const nVocab = first.length;
+  const held = session.length; // the prompt, after whatever the session held before it
+  const steps = req.speculative
+    ? speculativeSteps(session, sampler, first, req.speculative, () => maxTokens - produced, signal)
+    : plainSteps(session, sampler, first, signal);
+  // Leaving this loop (return, a throw, or the caller's return()) also closes `steps`.
+  for await (const { token, logits, offset } of steps) {
     produced++;
-    const lp = req.logprobs === undefined ? {} : { logprobs: rowLogprobs(logits, 0, logits.length, token, req.logprobs) };
+    const lp = req.logprobs === undefined ? {} : { logprobs: rowLogprobs(logits, offset, nVocab, token, req.logprobs) };
     if (tokenizer.isEog(token)) {
       yield { type: 'token', token, text: '', ...lp };
       yield done('stop', stops.push(text.flush()).text + stops.flush());
@@ -94,12 +100,12 @@ export async function* generateTokens(session: InferenceSession, tokenizer: Toke
       yield done('stop', '');
       return;
     }
-    if (produced >= maxTokens || session.length >= session.maxPositions) {
+    // the token just produced would sit at position held + produced - 1
+    if (produced >= maxTokens || held + produced - 1 >= session.maxPositions) {
       const last = stops.push(text.flush());
       yield done(last.stopped ? 'stop' : 'length', last.text + stops.flush());
       return;
     }
-    logits = await session.extend([token], { logits: 'last', signal });
   }
 }
 

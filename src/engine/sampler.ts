@@ -71,14 +71,64 @@ export class Sampler {
     let l = logits.subarray(offset, offset + n);
     if (this.penalize && this.counts.size > 0) l = this.applyPenalties(l);
     if (this.greedy) return argmax(l);
+    const ids = this.candidates(l);
+    const temp = this.options.temperature ?? 1;
+    return ids ? this.draw(l, ids, temp) : this.drawAll(l, temp);
+  }
+
+  /**
+   * The distribution sample() draws from for this row, over the whole vocabulary (float64): what
+   * speculative rejection sampling compares a draft's proposal with. Greedy: all mass on the argmax.
+   */
+  probabilities(logits: Float32Array, offset = 0, n = logits.length - offset): Float64Array {
+    let l = logits.subarray(offset, offset + n);
+    if (this.penalize && this.counts.size > 0) l = this.applyPenalties(l);
+    const p = new Float64Array(n);
+    if (this.greedy) {
+      p[argmax(l)] = 1;
+      return p;
+    }
+    const temp = this.options.temperature ?? 1;
+    const ids = this.candidates(l);
+    let max = -Infinity;
+    if (ids) for (const i of ids) max = Math.max(max, l[i]);
+    else max = l[argmax(l)];
+    let sum = 0;
+    if (ids) for (const i of ids) sum += p[i] = Math.exp((l[i] - max) / temp);
+    else for (let i = 0; i < n; i++) sum += p[i] = Math.exp((l[i] - max) / temp);
+    for (let i = 0; i < n; i++) p[i] /= sum;
+    return p;
+  }
+
+  /** A uniform draw in [0, 1) from this sampler's seeded stream. */
+  uniform(): number {
+    return this.rng.nextFloat();
+  }
+
+  /** Draws an index from unnormalised non-negative weights, with this sampler's seeded stream. */
+  drawFrom(weights: Float64Array): number {
+    let sum = 0;
+    for (let i = 0; i < weights.length; i++) sum += weights[i];
+    let u = this.rng.nextFloat() * sum;
+    let last = 0;
+    for (let i = 0; i < weights.length; i++) {
+      if (weights[i] > 0) last = i;
+      u -= weights[i];
+      if (u < 0) return i;
+    }
+    return last;
+  }
+
+  /**
+   * Candidates: the top-k (partial selection), or enough of the head of the distribution to cover
+   * top-p, then min-p; null for every token when none is set (no sort needed then).
+   */
+  private candidates(l: Float32Array): number[] | null {
     const o = this.options;
-    const temp = o.temperature ?? 1;
+    const n = l.length;
     const topK = o.topK ?? 0,
       topP = o.topP ?? 1,
       minP = o.minP ?? 0;
-
-    // Candidates: the top-k (partial selection), or enough of the head of the distribution to
-    // cover top-p, or every token when neither is set (no sort needed then).
     let ids: number[] | null = topK > 0 && topK < n ? topKIndices(l, topK) : null;
     if (topP < 1) ids = nucleus(l, ids, topP);
     if (minP > 0) {
@@ -87,7 +137,7 @@ export class Sampler {
       const floor = max + Math.log(minP);
       ids = ids ? ids.filter((i) => l[i] >= floor) : indicesWhere(l, (x) => x >= floor);
     }
-    return ids ? this.draw(l, ids, temp) : this.drawAll(l, temp);
+    return ids;
   }
 
   private applyPenalties(l: Float32Array): Float32Array {

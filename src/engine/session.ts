@@ -21,6 +21,12 @@ export interface InferenceSession {
   readonly length: number;
   readonly maxPositions: number;
   /**
+   * The largest batch whose rows' logits equal one-token extend()s' bit for bit (kernels may sum in
+   * another order for bigger batches). Speculative verification runs in batches of at most this
+   * many, so greedy output equals plain decoding. Absent: any batch.
+   */
+  readonly exactBatch?: number;
+  /**
    * Runs `tokens` at the next positions. Returns [rows][nVocab] logits: one row per token ('all',
    * default), the last token's only ('last'), or none. A batch that would not fit the context is
    * refused before anything runs, so the session is unchanged.
@@ -36,6 +42,8 @@ export interface SessionConfig {
   readonly kvPrecision?: KvPrecision;
   /** Prefill runs in batches of at most this many tokens, bounding activation memory. */
   readonly batchSize?: number;
+  /** See InferenceSession.exactBatch. */
+  readonly exactBatch?: number;
 }
 
 export function createInferenceSession(p: Pipeline, nEmbd: number, nVocab: number, cfg: SessionConfig): InferenceSession {
@@ -54,6 +62,7 @@ export function createInferenceSession(p: Pipeline, nEmbd: number, nVocab: numbe
       return held.length;
     },
     maxPositions: cfg.maxPositions,
+    exactBatch: cfg.exactBatch,
     async extend(tokens, opts = {}) {
       alive();
       const want = opts.logits ?? 'all';

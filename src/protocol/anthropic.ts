@@ -6,6 +6,7 @@ import {
   readSampling,
   type ChatGeneration,
   type ChatTurn,
+  type SpeculativeUsage,
   type ToolCall,
   type ToolChoice,
   type ToolSpec,
@@ -37,6 +38,7 @@ export type AnthropicStopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 
 export interface AnthropicUsage {
   input_tokens: number;
   output_tokens: number;
+  speculative?: SpeculativeUsage;
 }
 
 export type AnthropicContentBlock = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: JsonObject };
@@ -59,7 +61,12 @@ export type AnthropicStreamEvent =
   | { type: 'ping' }
   | { type: 'content_block_delta'; index: number; delta: { type: 'text_delta'; text: string } | { type: 'input_json_delta'; partial_json: string } }
   | { type: 'content_block_stop'; index: number }
-  | { type: 'message_delta'; delta: { stop_reason: AnthropicStopReason; stop_sequence: string | null }; usage: { output_tokens: number }; mesh?: MeshInfo }
+  | {
+      type: 'message_delta';
+      delta: { stop_reason: AnthropicStopReason; stop_sequence: string | null };
+      usage: { output_tokens: number; speculative?: SpeculativeUsage };
+      mesh?: MeshInfo;
+    }
   | { type: 'message_stop' };
 
 export interface AnthropicModel {

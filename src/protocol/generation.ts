@@ -20,6 +20,15 @@ export interface SamplingParams {
   seed?: number;
 }
 
+/**
+ * A usage extension (OpenAI's and Anthropic's `usage.speculative`), present only when the answer was
+ * decoded speculatively: draft tokens the model verified, and how many of them it accepted.
+ */
+export interface SpeculativeUsage {
+  drafted: number;
+  accepted: number;
+}
+
 export const DEFAULT_SAMPLING: Readonly<SamplingParams> = {
   temperature: 1,
   topP: 1,

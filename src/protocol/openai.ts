@@ -6,6 +6,7 @@ import {
   type ChatGeneration,
   type ChatTurn,
   type GenerationSpec,
+  type SpeculativeUsage,
   type ToolCall,
   type ToolChoice,
   type ToolSpec,
@@ -42,6 +43,7 @@ export interface OpenAiUsage {
   total_tokens: number;
   /** Present when part of the prompt's KV cache was reused from an earlier request (a subset of prompt_tokens). */
   prompt_tokens_details?: { cached_tokens: number };
+  speculative?: SpeculativeUsage;
 }
 
 /** Which peers computed which layers; a field the SDKs ignore, mirrored in the x-mesh-served-by header. */

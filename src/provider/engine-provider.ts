@@ -9,6 +9,8 @@ import type { Tokenizer } from '../tokenizer/index.ts';
 import { rowLogprobs } from '../engine/generate.ts';
 import { resumeSession, SessionCache, type SessionCacheOptions } from './session-cache.ts';
 import { macrotask, sessionTokens } from './session-tokens.ts';
+import { speculativeMode, type SpeculativeConfig, type SpeculativeMode } from './speculative-mode.ts';
+import { emptySpeculativeStats } from '../engine/drafter.ts';
 import { chatTemplateFor } from '../tokenizer/index.ts';
 import type {
   GenerateRequest,
@@ -88,12 +90,19 @@ export async function scorePrompt(session: InferenceSession, nVocab: number, req
 export interface EngineProviderOptions {
   /** Sessions kept per model for prefix reuse; `{ maxSessions: 0 }` turns it off. */
   sessions?: SessionCacheOptions;
+  /**
+   * Decode every model's generations speculatively (greedy output unchanged, sampling keeps the
+   * model's distribution); responses then carry usage.speculative. A draft model applies to every
+   * model served and must share each one's vocabulary.
+   */
+  speculative?: SpeculativeConfig;
 }
 
 export class EngineProvider implements ModelProvider {
   private readonly models = new Map<string, ProviderModel>();
   private readonly texts = new Map<string, ModelText>();
   private readonly caches = new Map<string, SessionCache>();
+  private readonly speculative = new Map<string, SpeculativeMode>();
   readonly prefill: PrefillStats = { promptTokens: 0, evaluated: 0, reused: 0 };
 
   constructor(models: readonly ProviderModel[], options: EngineProviderOptions = {}) {
@@ -103,6 +112,7 @@ export class EngineProvider implements ModelProvider {
       // f32 keys and values for every layer (f16 caches still store f32 here)
       const bytesPerToken = c.nLayer * 2 * c.nHeadKv * c.headDim * 4;
       this.caches.set(m.id, new SessionCache(() => m.engine.createSession(), bytesPerToken, options.sessions));
+      if (options.speculative) this.speculative.set(m.id, speculativeMode(options.speculative, c.nVocab, m.id));
     }
   }
 
@@ -136,10 +146,12 @@ export class EngineProvider implements ModelProvider {
     const view = resumeSession(session, reused, (n) => {
       stats.evaluated += n;
     });
+    const mode = this.speculative.get(m.id);
+    const speculative = mode ? { mode, stats: emptySpeculativeStats() } : undefined;
     async function* tokens(): AsyncGenerator<number> {
       let broken = false;
       try {
-        yield* sessionTokens(view, m.engine.tokenizer, request);
+        yield* sessionTokens(view, m.engine.tokenizer, request, speculative);
       } catch (e) {
         // Aborts are checked between batches, and return() (stop sequence, client gone) lands between
         // steps: the session then still holds exactly session.tokens. Anything else may leave it half-run.
@@ -154,6 +166,7 @@ export class EngineProvider implements ModelProvider {
       servedBy: this.servedBy(m),
       tokens: tokens(),
       cachedPromptTokens: reused,
+      ...(speculative ? { speculative: speculative.stats } : {}),
     };
   }
 

@@ -1,7 +1,7 @@
 // What the API needs from whoever runs the model (the Node engine in the companion, a worker engine
 // or the mesh in the service worker): a model list, each model's tokenizer and chat template, and
 // a token generator. The API does the rest: prompts, stop sequences, EOG, usage, protocols, streaming.
-import type { SamplingParams } from '../protocol/generation.ts';
+import type { SamplingParams, SpeculativeUsage } from '../protocol/generation.ts';
 import type { ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
 
 export interface ModelDescriptor {
@@ -88,6 +88,8 @@ export interface Generation {
   tokens: AsyncIterable<number>;
   /** Prompt tokens whose KV cache was reused from an earlier generation (not evaluated again). */
   cachedPromptTokens?: number;
+  /** Present when the tokens are decoded speculatively: counts that grow as `tokens` is read. */
+  speculative?: SpeculativeUsage;
 }
 
 export interface ModelProvider {

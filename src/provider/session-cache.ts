@@ -101,6 +101,9 @@ export function resumeSession(session: InferenceSession, reused: number, onPrefi
     get maxPositions() {
       return session.maxPositions;
     },
+    get exactBatch() {
+      return session.exactBatch;
+    },
     async extend(tokens, opts) {
       if (!first) return session.extend(tokens, opts);
       first = false;

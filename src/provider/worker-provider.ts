@@ -4,6 +4,7 @@
 // exactly as an in-process engine would (log-probs and prefix reuse included). One token costs one
 // round trip to the worker, carrying one row of logits by transfer.
 import { modelConfig, type ModelConfig } from '../engine/config.ts';
+import { exactBatchOf } from '../engine/exact-batch.ts';
 import type { ExtendOptions, InferenceSession } from '../engine/session.ts';
 import type { WorkerEngine, WorkerLoadCallOptions, WorkerSession } from '../engine/worker-client.ts';
 import { openGguf } from '../gguf/split.ts';
@@ -44,7 +45,7 @@ async function headerThroughCache(url: string): Promise<Pick<GgufHeader, 'metada
  * the provider's synchronous reads (length, tokens) need no round trip; calls queue on the worker's
  * channel in the order they are made.
  */
-function workerSession(engine: WorkerEngine, maxPositions: number): InferenceSession {
+function workerSession(engine: WorkerEngine, maxPositions: number, exactBatch: number): InferenceSession {
   const remote: Promise<WorkerSession> = engine.createSession();
   remote.catch(() => {}); // surfaced by the first extend
   const held: number[] = [];
@@ -57,6 +58,7 @@ function workerSession(engine: WorkerEngine, maxPositions: number): InferenceSes
       return held.length;
     },
     maxPositions,
+    exactBatch,
     async extend(tokens: readonly number[], opts: ExtendOptions = {}): Promise<Float32Array> {
       const s = await remote;
       try {
@@ -114,7 +116,7 @@ export class WorkerProvider implements ModelProvider {
       ranges: info.ranges,
       tokenizer,
       model: { header: { metadata: header.metadata } },
-      createSession: () => workerSession(engine, info.maxPositions),
+      createSession: () => workerSession(engine, info.maxPositions, exactBatchOf(info.backend)),
     };
     const inner = new EngineProvider([{ id: spec.id, engine: view, peer: spec.peer ?? 'tab', ownedBy: spec.ownedBy ?? 'tab' }], providerOptions);
     return new WorkerProvider(engine, spec, info, config, inner);

@@ -17,6 +17,7 @@ import { MeshNode, type MeshLibp2p, type RefusedPeer } from './mesh-node.ts';
 import { createPeerLibp2p, type PeerLibp2p, type PeerTransport } from './peer-libp2p.ts';
 import { dialBootstrap } from './bootstrap-dial.ts';
 import { PeerLinks } from './peer-links.ts';
+import { HeadWatch } from './head-watch.ts';
 import type { DropReason, SignalChannel } from './nostr-signal.ts';
 import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
 import { StageServer, type StageState } from '../pipeline/stage-server.ts';
@@ -24,7 +25,7 @@ import type { StageBackendChoice, StageRunner } from '../pipeline/stage-runner.t
 import { quantizeSpeed } from '../planner.ts';
 import type { RttOptions } from './rtt-stream.ts';
 import { checkPlan } from './plan-check.ts';
-import { meshLogprobs, type TokenLogprob } from '../pipeline/mesh-logprobs.ts';
+import { probeThroughPlan, type TokenLogprob } from '../pipeline/mesh-logprobs.ts';
 import { modelMemory, type ModelMemory } from '../layer-memory.ts';
 import type { LayerPlanMessage } from '../../protocol/mesh-messages.ts';
 import { PlanWatch, type PlanView } from './plan-watch.ts';
@@ -124,9 +125,6 @@ export interface MeshSnapshot {
   readonly headLeft?: string;
 }
 
-/** How long a head tab may be out of reach before its members say it left (a reload or a crash, not a blip). */
-const HEAD_LEFT_MS = 3000;
-
 export class PeerNode {
   private readonly o: PeerNodeOptions;
   private libp2p: PeerLibp2p | undefined;
@@ -153,7 +151,7 @@ export class PeerNode {
   private readonly memories = new Map<string, Promise<ModelMemory>>();
   private planRefused: { epoch: number; reason: string } | undefined;
   /** A head tab's presence: linked once, then out of reach since `goneTimer` started, then `left`. */
-  private readonly headWatch: { linked: boolean; goneTimer?: ReturnType<typeof setTimeout>; left?: string } = { linked: false };
+  private headWatch: HeadWatch | undefined;
 
   constructor(options: PeerNodeOptions) {
     this.o = options;
@@ -272,26 +270,7 @@ export class PeerNode {
     const plan = this.planWatch?.latest();
     const node = this.meshNode;
     if (!node || !plan) throw new Error('no plan from the head yet: wait until the dashboard shows one');
-    // A peer that just joined has not linked to every stage yet (it dials the members it reads on
-    // Nostr, through the companion's relay, then upgrades to WebRTC): wait for direct links, which
-    // the upgrade does not replace under the probe's streams; after 15 s, go with what there is.
-    const linked = (direct: boolean) => plan.stages.every((s) => node.isMember(s.peerId) && node.linksTo(s.peerId).some((t) => !direct || t !== 'relay'));
-    const deadline = Date.now() + 20_000;
-    while (!linked(Date.now() < deadline - 5000)) {
-      if (Date.now() > deadline) throw new Error('no link to every stage of the plan after 20 s');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const file = await this.openModel(plan.model);
-    // A link can be replaced under the probe's streams (a relayed one upgraded to WebRTC): try again on a fresh session.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await meshLogprobs({ node, plan, file, tokens, topK });
-      } catch (error) {
-        if (attempt >= 5) throw error;
-        this.o.log?.(`pipeline: teacher-forced probe failed, trying again: ${(error as Error).message}`);
-        await new Promise((resolve) => setTimeout(resolve, 1500));
-      }
-    }
+    return probeThroughPlan({ node, plan, tokens, topK, openFile: (model) => this.openModel(model), ...(this.o.log ? { log: this.o.log } : {}) });
   }
 
   /**
@@ -302,7 +281,7 @@ export class PeerNode {
     const node = this.meshNode;
     if (!node || this.status !== 'joined') throw new MeshError('mesh_not_joined', 'this tab is not in a mesh yet: wait until it has joined, then retry');
     const head = [...this.heads].find((peerId) => node.isMember(peerId) && node.linksTo(peerId).length > 0);
-    if (this.headWatch.left) throw new MeshError('mesh_head_left', this.headWatch.left);
+    if (this.headWatch?.left) throw new MeshError('mesh_head_left', this.headWatch?.left);
     if (!head)
       throw new MeshError('mesh_head_unreachable', "no link to the mesh's head (the companion) right now; it may be restarting: retry in a few seconds");
     // A direct link: a relayed one is capped (2 min / 128 KiB), which a long answer would outlive.
@@ -434,7 +413,7 @@ export class PeerNode {
       peerId: self,
       ...(stage?.status === 'ready' && stage.model && stage.layers ? { model: stage.model, ready: stage.layers, backend: this.backend() } : {}),
     });
-    const left = this.headWatch.left;
+    const left = this.headWatch?.left;
     return {
       status: this.status,
       ...(this.error || left ? { error: this.error ?? left } : {}),
@@ -459,7 +438,7 @@ export class PeerNode {
 
   async stop(): Promise<void> {
     this.status = 'stopped';
-    clearTimeout(this.headWatch.goneTimer);
+    this.headWatch?.stop();
     this.stageServer?.stop();
     this.libp2p?.services.rtc?.detach();
     this.announcer?.stop();
@@ -476,34 +455,20 @@ export class PeerNode {
     this.o.onChange?.();
   }
 
-  /**
-   * A head tab (the invite names it by bare peer id) has no restart to wait for: out of reach for
-   * HEAD_LEFT_MS after this peer was linked to it, it left. Requests then fail at once with
-   * mesh_head_left and the stage's share is unloaded; the head coming back undoes it.
-   */
+  /** A head tab's members watch it (head-watch.ts); a companion's do not: it restarts and comes back. */
   private watchHead(): void {
-    const w = this.headWatch;
     const node = this.meshNode;
     const { bootstrap } = this.o.invite;
     if (this.o.head || !node || this.status !== 'joined' || bootstrap.length === 0 || !bootstrap.every((a) => a.startsWith('/p2p/'))) return;
-    if ([...this.heads].some((peerId) => node.linksTo(peerId).length > 0)) {
-      w.linked = true;
-      clearTimeout(w.goneTimer);
-      w.goneTimer = undefined;
-      if (w.left) {
-        w.left = undefined;
-        this.o.onChange?.();
-      }
-      return;
-    }
-    if (!w.linked || w.left || w.goneTimer) return;
-    w.goneTimer = setTimeout(() => {
-      w.goneTimer = undefined;
-      if (this.status !== 'joined' || [...this.heads].some((peerId) => node.linksTo(peerId).length > 0)) return;
-      w.left = `the mesh's head left (the tab that made this mesh closed or lost its link ${HEAD_LEFT_MS / 1000} s ago): this mesh serves no requests now; ask for a new invite`;
-      this.o.log?.(`mesh: ${w.left}`);
-      this.stageServer?.unload();
-      this.changed();
-    }, HEAD_LEFT_MS);
+    this.headWatch ??= new HeadWatch({
+      linked: () => [...this.heads].some((peerId) => node.linksTo(peerId).length > 0),
+      onLeft: (reason) => {
+        this.o.log?.(`mesh: ${reason}`);
+        this.stageServer?.unload();
+        this.changed();
+      },
+      onBack: () => this.o.onChange?.(),
+    });
+    this.headWatch.check();
   }
 }

@@ -73,3 +73,34 @@ function topLogprobs(logits: Float32Array, k: number): TokenLogprob[] {
     .slice(0, k);
   return ids.map((id) => ({ id, logprob: logits[id] - logZ }));
 }
+
+export interface ProbeOptions extends Omit<MeshLogprobsOptions, 'file'> {
+  readonly openFile: (model: string) => Promise<ModelFile>;
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * meshLogprobs from a member that may have just joined: it waits (20 s at most) until it links to
+ * every stage of the plan, directly where it can (a relayed link may be upgraded to WebRTC under
+ * the probe's streams; after 15 s it goes with what there is), and tries a fresh session again when
+ * a link is replaced mid-probe.
+ */
+export async function probeThroughPlan(o: ProbeOptions): Promise<TokenLogprob[][]> {
+  const { node, plan } = o;
+  const linked = (direct: boolean) => plan.stages.every((s) => node.isMember(s.peerId) && node.linksTo(s.peerId).some((t) => !direct || t !== 'relay'));
+  const deadline = Date.now() + 20_000;
+  while (!linked(Date.now() < deadline - 5000)) {
+    if (Date.now() > deadline) throw new Error('no link to every stage of the plan after 20 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const file = await o.openFile(plan.model);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await meshLogprobs({ ...o, file });
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      o.log?.(`pipeline: teacher-forced probe failed, trying again: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    }
+  }
+}

@@ -78,13 +78,25 @@ export class NostrWebRtc implements Startable {
 
   readonly [Symbol.toStringTag] = 'mesh-llm-web/nostr-webrtc';
 
-  start(): void {}
+  start(): void {
+    globalThis.addEventListener?.('pagehide', this.onPageHide);
+  }
 
   stop(): void {
+    globalThis.removeEventListener?.('pagehide', this.onPageHide);
     this.detach();
     for (const pc of this.live) pc.close();
     this.live.clear();
   }
+
+  /**
+   * A closing tab hangs up its peer connections itself, at once: the browser's own teardown does not
+   * tell the other side, which then notices only when ICE or libp2p's ping gives up (over 10 s).
+   */
+  private readonly onPageHide = (event: PageTransitionEvent): void => {
+    if (event.persisted) return; // into the back/forward cache: it may come back
+    for (const pc of this.live) pc.close();
+  };
 
   /** Starts signalling on a mesh's relay (a node joins one mesh); offers from its members are answered from now on. */
   attach(options: Omit<SignalChannelOptions, 'onSignal'>): SignalChannel {

@@ -144,7 +144,10 @@ function renderPeers(el: HTMLElement, mesh: MeshJoinState, companions: ReadonlyS
         'td',
         {},
         h('code', { title: p.peerId }, short(p.peerId)),
-        companion ? h('span', { class: 'badge badge-companion', 'data-testid': 'peer-companion' }, 'companion') : null,
+        // The head is the companion (a Node peer) or, in a mesh made in a browser, a tab.
+        companion
+          ? h('span', { class: 'badge badge-companion', 'data-testid': 'peer-companion' }, p.backend === 'node' || !p.backend ? 'companion' : 'head tab')
+          : null,
       ),
       h('td', { 'data-cell': 'role' }, companion ? 'head' : (p.role ?? 'unknown')),
       h('td', {}, p.backend ?? 'unknown'),
@@ -168,9 +171,24 @@ function renderPeers(el: HTMLElement, mesh: MeshJoinState, companions: ReadonlyS
     h(
       'p',
       { class: 'note' },
-      `${mesh.plan ? `Layers are those of the companion’s plan (epoch ${mesh.plan.epoch}).` : 'Layers appear once the companion plans a model across the mesh.'} Round trip: each peer’s measured ping to the companion, as the peer reports it; “–” means not measured yet.`,
+      `${mesh.plan ? `Layers are those of the head’s plan (epoch ${mesh.plan.epoch}).` : 'Layers appear once the head (the companion, or the tab that made the mesh) plans a model across the mesh.'} Round trip: each peer’s measured ping to the head, as the peer reports it; “–” means not measured yet.`,
     ),
+    ...droppedNote(mesh.signalsDropped),
   );
+}
+
+/** Forged, replayed or stale WebRTC signals this tab dropped (nostr-signal.ts): said, not hidden. */
+function droppedNote(dropped: Partial<Record<string, number>> | undefined): HTMLElement[] {
+  const entries = Object.entries(dropped ?? {}).filter(([, n]) => (n ?? 0) > 0);
+  if (entries.length === 0) return [];
+  const total = entries.reduce((sum, [, n]) => sum + (n ?? 0), 0);
+  return [
+    h(
+      'p',
+      { class: 'note', 'data-testid': 'dash-signals-dropped' },
+      `Dropped ${total} WebRTC signal${total === 1 ? '' : 's'} from the relay that no member sent to this tab just now (${entries.map(([why, n]) => `${why}: ${n}`).join(', ')}).`,
+    ),
+  ];
 }
 
 function renderPlan(el: HTMLElement, mesh: MeshJoinState, health: CompanionHealth | null, healthError: string): void {

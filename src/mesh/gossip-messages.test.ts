@@ -182,6 +182,16 @@ describe('activation frames', () => {
     expect(unaligned.ok && [...frameFloats(unaligned.value)]).toEqual([1, 2, 3, 4, 5, -6]);
   });
 
+  it('carries the exact-rows flag of a verification batch, and only that flag', () => {
+    const exact = decodeActivationFrame(encodeActivationFrame({ ...frame(), exact: true }));
+    expect(exact).toMatchObject({ ok: true, value: { exact: true } });
+    const plain = decodeActivationFrame(encodeActivationFrame(frame()));
+    expect(plain.ok && plain.value.exact).toBeFalsy();
+    const unknown = encodeActivationFrame(frame());
+    unknown[6] = 3;
+    expect(decodeActivationFrame(unknown)).toMatchObject({ ok: false, reason: 'unknown frame flags' });
+  });
+
   it('rejects 1,000 malformed frames cleanly', () => {
     const random = mulberry32(7);
     const good = encodeActivationFrame(frame());
@@ -204,7 +214,9 @@ describe('activation frames', () => {
       () => set32(28, 0xfffffffe),
       () => {
         const b = good.slice();
-        b[1 + Math.floor(random() * 7)] ^= 1 + Math.floor(random() * 255);
+        const at = 1 + Math.floor(random() * 7);
+        // flag bit 0 alone is a valid frame (exact rows): flip at least one other bit of the flags
+        b[at] ^= at === 6 ? 2 + Math.floor(random() * 254) : 1 + Math.floor(random() * 255);
         return b;
       },
       () => pick([null, 'frame', [1, 2, 3], new ArrayBuffer(64), { length: 64 }]),

@@ -1,9 +1,12 @@
 // The binary frame that carries hidden states between pipeline stages over a libp2p stream.
 // Little-endian, 40-byte header then the payload:
 //   0  "MLWA" magic          4  version u8 (MESH_PROTOCOL_VERSION)   5  dtype u8 (0 f32, 1 f16)
-//   6  flags u16 (0)         8  inference session id, 16 bytes      24 plan epoch u32
+//   6  flags u16             8  inference session id, 16 bytes      24 plan epoch u32
 //   28 first position u32    32 token count u32                     36 width u32 (hidden size)
 //   40 payload: tokenCount × width values of dtype, nothing after it
+// Flags: bit 0 "exact rows" (a speculative verification batch: every row must equal what a one-token
+// frame gives, bit for bit, so a stage whose kernels sum bigger batches in another order runs it in
+// smaller chunks); the other bits are 0.
 // The decoder checks every field against the payload length and never throws.
 import { rejected, type Checked } from './mesh-checks.ts';
 import { MESH_PROTOCOL_VERSION, versionMismatchReason } from './mesh-version.ts';
@@ -13,6 +16,7 @@ export const FRAME_HEADER_BYTES = 40;
 export const MAX_FRAME_TOKENS = 65_536;
 export const MAX_FRAME_WIDTH = 65_536;
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+const FLAG_EXACT_ROWS = 1;
 
 export type FrameDtype = 'f32' | 'f16';
 const DTYPES: readonly FrameDtype[] = ['f32', 'f16'];
@@ -28,6 +32,8 @@ export interface ActivationFrame {
   readonly width: number;
   /** tokenCount × width values, row per token. */
   readonly payload: Uint8Array;
+  /** Rows must equal one-token frames' bit for bit (speculative verification); absent: false. */
+  readonly exact?: boolean;
 }
 
 export function encodeActivationFrame(f: ActivationFrame): Uint8Array<ArrayBuffer> {
@@ -36,6 +42,7 @@ export function encodeActivationFrame(f: ActivationFrame): Uint8Array<ArrayBuffe
   view.setUint32(0, FRAME_MAGIC, true);
   out[4] = MESH_PROTOCOL_VERSION;
   out[5] = DTYPES.indexOf(f.dtype);
+  view.setUint16(6, f.exact ? FLAG_EXACT_ROWS : 0, true);
   out.set(f.sessionId.subarray(0, 16), 8);
   view.setUint32(24, f.planEpoch, true);
   view.setUint32(28, f.position, true);
@@ -54,7 +61,8 @@ export function decodeActivationFrame(bytes: unknown): Checked<ActivationFrame> 
   if (bytes[4] !== MESH_PROTOCOL_VERSION) return rejected('unsupported_version', versionMismatchReason(bytes[4]));
   const dtype = DTYPES[bytes[5]];
   if (!dtype) return rejected('malformed', `unknown dtype ${bytes[5]}`);
-  if (view.getUint16(6, true) !== 0) return rejected('malformed', 'unknown frame flags');
+  const flags = view.getUint16(6, true);
+  if ((flags & ~FLAG_EXACT_ROWS) !== 0) return rejected('malformed', 'unknown frame flags');
   const tokenCount = view.getUint32(32, true);
   const width = view.getUint32(36, true);
   if (tokenCount < 1 || tokenCount > MAX_FRAME_TOKENS) return rejected('malformed', `token count ${tokenCount} is outside 1…${MAX_FRAME_TOKENS}`);
@@ -74,6 +82,7 @@ export function decodeActivationFrame(bytes: unknown): Checked<ActivationFrame> 
       tokenCount,
       width,
       payload: bytes.subarray(FRAME_HEADER_BYTES),
+      ...((flags & FLAG_EXACT_ROWS) !== 0 ? { exact: true } : {}),
     },
   };
 }

@@ -8,6 +8,8 @@
 // verification pass; the drafter with the better spec/plain):
 //   spec: plain_tok_s=… spec_tok_s=… spec/plain=… accept=… greedy_equal=true|false
 // The oracle lines (drafts that are the plain run's own tokens) give the ceiling verification allows.
+// Then the same prompts through a 2-way split (spec-mesh.ts: head and two Node stages, 10 ms added
+// each way on every link); the last line is the split's (--no-mesh: the solo lines only).
 // Options: --model bench-llama-q8_0 --draft bench-llama-draft-q8_0 --gen 64 --rounds 3 --threads 2 --backend cpu --k 4
 // --verify-batch N (verify N rows per extend() whatever the backend's exactBatch: the gain
 // batch-invariant kernels would give; greedy_equal says whether the output still held)
@@ -21,6 +23,7 @@ import { NgramDrafter } from '../../src/engine/ngram-drafter.ts';
 import { isBackendName } from '../../src/engine/backend.ts';
 import { ensureModel, modelSpec } from '../models/registry.ts';
 import { waitForQuiet } from './measure.ts';
+import { startMeshSpecBench } from './spec-mesh.ts';
 import { median } from './stats.ts';
 
 const args = process.argv.slice(2);
@@ -177,11 +180,55 @@ async function main(): Promise<void> {
   const allEqual = [...tallies.values()].every((t) => t.equal);
   const b = best!;
   console.log(`best drafter on the repetitive prompts: ${b.name.split('/')[0]}`);
-  console.log(
-    `spec: plain_tok_s=${fmt(median(b.t.plain))} spec_tok_s=${fmt(median(b.t.spec))} spec/plain=${fmt(b.ratio, 2)} accept=${fmt(perPass(b.t), 2)} greedy_equal=${allEqual}`,
-  );
+  const solo = `plain_tok_s=${fmt(median(b.t.plain))} spec_tok_s=${fmt(median(b.t.spec))} spec/plain=${fmt(b.ratio, 2)} accept=${fmt(perPass(b.t), 2)} greedy_equal=${allEqual}`;
+  if (args.includes('--no-mesh')) console.log(`spec: ${solo}`);
+  else {
+    console.log(`spec-solo: ${solo}`);
+    await meshSplit(target, prompts, draft, fmt);
+  }
   await target.close();
   await draft.close();
+}
+
+/** The 2-way split at 20 ms round trip: plain and each drafter per prompt, back to back, ROUNDS rounds. */
+async function meshSplit(target: Engine, prompts: (readonly [string, string])[], draft: Engine, fmt: (x: number, d?: number) => string): Promise<void> {
+  const bench = await startMeshSpecBench(MODEL, await ensureModel(MODEL), target);
+  try {
+    console.log(`mesh split: head→s1, s1→s2, head→s2 echo round trips ${bench.rtts.map((x) => fmt(x, 1)).join(', ')} ms (10 ms added each way)`);
+    const drafters = { ngram: { drafter: 'ngram' as const, k: K }, model: { drafter: 'model' as const, draftModel: draft, k: K } };
+    const tallies = new Map<string, Tally>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [set, text] of prompts) {
+        const prompt = target.tokenize(text);
+        const plain = await bench.run(prompt, GEN);
+        for (const [name, cfg] of Object.entries(drafters)) {
+          const spec = await bench.run(prompt, GEN, cfg);
+          const key = `${name}/${set}`;
+          let t = tallies.get(key);
+          if (!t) tallies.set(key, (t = { plain: [], spec: [], ratios: [], accepted: 0, passes: 0, equal: true }));
+          t.plain.push(plain.tokS);
+          t.spec.push(spec.tokS);
+          t.ratios.push(spec.tokS / plain.tokS);
+          t.accepted += spec.accepted;
+          t.passes += spec.passes;
+          t.equal &&= spec.tokens.length === plain.tokens.length && spec.tokens.every((x, i) => x === plain.tokens[i]);
+        }
+      }
+    }
+    const perPass = (t: Tally) => (t.passes > 0 ? t.accepted / t.passes : 0);
+    const line = (t: Tally) =>
+      `plain_tok_s=${fmt(median(t.plain))} spec_tok_s=${fmt(median(t.spec))} spec/plain=${fmt(median(t.ratios), 2)} accept=${fmt(perPass(t), 2)} greedy_equal=${t.equal}`;
+    let best: [string, Tally] | undefined;
+    for (const [key, t] of tallies) {
+      console.log(`spec-mesh-${key.replace('/', '-')}: ${line(t)}`);
+      if (key.endsWith('/repetitive') && (!best || median(t.ratios) > median(best[1].ratios))) best = [key, t];
+    }
+    const allEqual = [...tallies.values()].every((t) => t.equal);
+    console.log(`best drafter through the split on the repetitive prompts: ${best![0].split('/')[0]}`);
+    console.log(`spec: ${line(best![1]).replace(/greedy_equal=\w+/, `greedy_equal=${allEqual}`)}`);
+  } finally {
+    await bench.stop();
+  }
 }
 
 await main();

@@ -32,6 +32,8 @@ export interface PeerLibp2pOptions {
    * /ip4/127.0.0.1/tcp/0/ws gives them direct links to each other, which chained stages forward on.
    */
   readonly listen?: readonly string[];
+  /** The addresses other peers are told to dial instead of the listen addresses (the spec bench's delaying forwarders). */
+  readonly announce?: readonly string[];
   /** Node tests: an RTCPeerConnection (node-datachannel's) for WebRTC signalled over Nostr; the page uses its own. */
   readonly peerConnection?: typeof RTCPeerConnection;
   /** More transports (Node peers: QUIC), tried before WebSockets where a peer offers both. */
@@ -79,7 +81,10 @@ export async function createPeerLibp2p(identity: MeshIdentity, options: PeerLibp
     privateKey: identity.libp2pKey,
     // '/p2p-circuit': take a reservation on a relay we connect to (the companion); '/webrtc': accept
     // WebRTC offers signalled over such relayed connections.
-    addresses: { listen: [...(options.webrtc ? ['/p2p-circuit', '/webrtc'] : ['/p2p-circuit']), ...(options.listen ?? [])] },
+    addresses: {
+      listen: [...(options.webrtc ? ['/p2p-circuit', '/webrtc'] : ['/p2p-circuit']), ...(options.listen ?? [])],
+      ...(options.announce ? { announce: [...options.announce] } : {}),
+    },
     transports: [
       ...(options.transports ?? []),
       webSockets(),

@@ -67,6 +67,8 @@ export interface PeerNodeOptions {
   readonly peerConnection?: typeof RTCPeerConnection;
   /** Extra listen addresses (Node peers: a WebSockets or QUIC listener, for direct links between them). */
   readonly listen?: readonly string[];
+  /** Dial these instead of the listen addresses (see peer-libp2p.ts). */
+  readonly announce?: readonly string[];
   /** More libp2p transports (native peers: QUIC, src/companion/native-transports.ts), preferred where offered. */
   readonly transports?: readonly PeerTransport[];
   /** How the round trip to the head is measured (tests add latency to simulate a slow link). */
@@ -177,6 +179,7 @@ export class PeerNode {
       const libp2p = await createPeerLibp2p(this.o.identity, {
         webrtc: this.o.webrtc ?? true,
         ...(this.o.listen ? { listen: this.o.listen } : {}),
+        ...(this.o.announce ? { announce: this.o.announce } : {}),
         ...(this.o.transports ? { transports: this.o.transports } : {}),
         ...(this.o.peerConnection ? { peerConnection: this.o.peerConnection } : {}),
       });

@@ -119,8 +119,8 @@ export class ChainRoute {
     return route;
   }
 
-  /** Runs nTokens hidden states at `position` through every stage; the last stage's output. */
-  async extend(hidden: Float32Array, nTokens: number, position: number): Promise<Float32Array> {
+  /** Runs nTokens hidden states at `position` through every stage (`exact`: rows as one-token frames give); the last stage's output. */
+  async extend(hidden: Float32Array, nTokens: number, position: number, exact = false): Promise<Float32Array> {
     if (this.broken) throw this.broken;
     const started = performance.now();
     const answered = new Promise<Uint8Array>((resolve, reject) => (this.reply = { resolve, reject }));
@@ -138,6 +138,7 @@ export class ChainRoute {
             tokenCount: nTokens,
             width: this.o.width,
             payload,
+            ...(exact ? { exact } : {}),
           }),
         );
       } catch (error) {

@@ -1,9 +1,13 @@
 // A ModelProvider that serves the coordinator's model through the mesh when a ready plan exists,
 // and from the fallback (the head's own engine) otherwise. Tokenizer, template and sampling stay
 // with the head: the mesh only moves hidden states. x-mesh-served-by names each stage's peer and
-// layers.
+// layers. With `speculative`, the head drafts and the stages verify each draft in one pass
+// (mesh-session.ts): the answer is plain decoding's, in fewer round trips.
+import { emptySpeculativeStats } from '../../engine/drafter.ts';
+import { exactBatchOf } from '../../engine/exact-batch.ts';
 import { scorePrompt } from '../../provider/engine-provider.ts';
 import { sessionTokens } from '../../provider/session-tokens.ts';
+import { speculativeMode, type SpeculativeConfig, type SpeculativeMode } from '../../provider/speculative-mode.ts';
 import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PromptLogprobs, PromptLogprobsRequest } from '../../provider/provider.ts';
 import { ApiError } from '../../protocol/api-error.ts';
 import type { Engine } from '../../engine/engine.ts';
@@ -34,6 +38,9 @@ export interface MeshProviderOptions {
   readonly onRecovered?: MeshSessionOptions['onRecovered'];
   /** The head's own stages when it holds the whole model (mesh-session.ts): no wait for a replan. */
   readonly localStages?: MeshSessionOptions['localStages'];
+  readonly localExactBatch?: MeshSessionOptions['localExactBatch'];
+  /** Decode the coordinator's model speculatively through the mesh; responses carry usage.speculative. */
+  readonly speculative?: SpeculativeConfig;
 }
 
 /** Seconds a client is asked to wait when the mesh has no ready plan: about one replan. */
@@ -54,9 +61,11 @@ function meshUnavailable(error: unknown): unknown {
 
 export class MeshProvider implements ModelProvider {
   private readonly o: MeshProviderOptions;
+  private readonly speculative: SpeculativeMode | undefined;
 
   constructor(options: MeshProviderOptions) {
     this.o = options;
+    this.speculative = options.speculative ? speculativeMode(options.speculative, options.nVocab, options.coordinator.modelId) : undefined;
   }
 
   listModels(): ModelDescriptor[] | Promise<ModelDescriptor[]> {
@@ -73,16 +82,20 @@ export class MeshProvider implements ModelProvider {
     const { plan } = route;
     const o = this.o;
     const session = createMeshSession({ ...o, plan });
+    const speculative = this.speculative ? { mode: this.speculative, stats: emptySpeculativeStats() } : undefined;
     async function* tokens(): AsyncGenerator<number> {
       try {
-        yield* sessionTokens(session, o.tokenizer, request);
+        yield* sessionTokens(session, o.tokenizer, request, speculative);
       } catch (error) {
         throw meshUnavailable(error);
       } finally {
         session.free();
       }
     }
-    return { servedBy: plan.stages.map((s) => ({ peer: s.peerId, layers: [s.layers.start, s.layers.end] as [number, number] })), tokens: tokens() };
+    return { servedBy: plan.stages.map((s) => ({ peer: s.peerId, layers: [s.layers.start, s.layers.end] as [number, number] })),
+      tokens: tokens(),
+      ...(speculative ? { speculative: speculative.stats } : {}),
+    };
   }
 
   /** The head samples (generateTokens runs here), so the mesh reports log-probs as one machine does. */
@@ -121,9 +134,18 @@ export class MeshProvider implements ModelProvider {
  */
 export async function headProviderFor(
   engine: Engine,
-  o: Omit<MeshProviderOptions, 'head' | 'tail' | 'tokenizer' | 'nEmbd' | 'nVocab' | 'maxPositions'>,
+  o: Omit<MeshProviderOptions, 'head' | 'tail' | 'tokenizer' | 'nEmbd' | 'nVocab' | 'maxPositions' | 'localExactBatch'>,
 ): Promise<MeshProvider> {
   const [head, tail] = [await openHead(engine.model), await openTail(engine.model)];
   const c = engine.config;
-  return new MeshProvider({ ...o, head, tail, tokenizer: engine.tokenizer, nEmbd: c.nEmbd, nVocab: c.nVocab, maxPositions: engine.maxPositions });
+  return new MeshProvider({
+    ...o,
+    head,
+    tail,
+    tokenizer: engine.tokenizer,
+    nEmbd: c.nEmbd,
+    nVocab: c.nVocab,
+    maxPositions: engine.maxPositions,
+    localExactBatch: exactBatchOf(engine.backend),
+  });
 }

@@ -6,6 +6,10 @@
 // the batch: the logits, and so the generated text, are those of a run without the fault. A head
 // that holds the layers itself (the companion) does not wait for a new plan: it replays onto its
 // own stages at once and finishes the answer there, so a stage lost mid-answer costs a replay.
+// Speculative verification batches (up to EXACT_ROWS tokens) go out flagged exact: each stage runs
+// them in chunks its kernels sum like one-token frames, so a draft is checked in one round trip and
+// greedy output is plain decoding's token for token; a rejected draft rolls the stages back when the
+// next frame comes at the earlier position.
 import type { Head } from '../../engine/head.ts';
 import type { Stage } from '../../engine/stage.ts';
 import type { ExtendOptions, InferenceSession } from '../../engine/session.ts';
@@ -39,6 +43,8 @@ export interface MeshSessionOptions {
    * and no other ready plan exists, the session goes on on these instead of waiting for a replan.
    */
   readonly localStages?: readonly Stage[];
+  /** The batch the head's own stages run exactly (engine/exact-batch.ts); default 1. */
+  readonly localExactBatch?: number;
   /**
    * 'chain' (default): the head sends each batch to the first stage, each stage forwards to the
    * next, the last answers the head (k + 1 one-way hops for k stages); it needs direct links between
@@ -65,6 +71,12 @@ export interface MeshSession extends InferenceSession {
 const MAX_RECOVERIES = 4;
 
 /**
+ * Batches of at most this many tokens (a pending token and up to 16 drafts, speculative.ts) are sent
+ * as exact frames, and the session says its rows equal one-token runs' up to this batch.
+ */
+export const EXACT_ROWS = 17;
+
+/**
  * With the head's own stages at hand, a remote batch that takes longer than this, and longer than
  * SLOW_FACTOR times the route's recent pace, is let go: the answer goes on on the head's stages. A
  * stage that hangs without closing its link (a killed laptop, a dead Wi-Fi) then costs about a
@@ -88,19 +100,31 @@ export const DEFAULT_TOPOLOGY: Topology = 'chain';
 
 /** One leg of a route: a stage (star mode) or the whole chain of stages (chain mode). */
 interface Leg {
-  extend(hidden: Float32Array, nTokens: number, position: number): Promise<Float32Array>;
+  /** `exact`: every row as a one-token batch would give it (see EXACT_ROWS). */
+  extend(hidden: Float32Array, nTokens: number, position: number, exact: boolean): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
 /** The head's own stages as one leg: hidden states in and out, a KV cache per stage for this session. */
-function localLeg(stages: readonly Stage[], maxPositions: number): Leg {
+function localLeg(stages: readonly Stage[], maxPositions: number, exactBatch: number): Leg {
   const sessions = stages.map((s) => s.createSession({ maxPositions }));
   return {
-    async extend(hidden, nTokens, position) {
+    async extend(hidden, nTokens, position, exact) {
+      const width = hidden.length / nTokens;
+      const chunk = exact ? Math.max(1, exactBatch) : nTokens;
       let h = hidden;
       for (const session of sessions) {
         if (session.length > position) session.truncate(position); // a rollback, as remote stages do on an earlier frame
-        h = await session.extend(h, nTokens);
+        if (chunk >= nTokens) {
+          h = await session.extend(h, nTokens);
+          continue;
+        }
+        const out = new Float32Array(h.length);
+        for (let at = 0; at < nTokens; at += chunk) {
+          const n = Math.min(chunk, nTokens - at);
+          out.set(await session.extend(h.subarray(at * width, (at + n) * width), n), at * width);
+        }
+        h = out;
       }
       return h;
     },
@@ -133,7 +157,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
       const route = local ? undefined : await o.coordinator.waitForRoute(0, signal);
       if (!route) {
         local = true;
-        return [localLeg(o.localStages!, o.maxPositions)];
+        return [localLeg(o.localStages!, o.maxPositions, o.localExactBatch ?? 1)];
       }
       plan = route.plan;
     }
@@ -171,7 +195,8 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
   /** Runs one batch at `position` through every stage; logits of the rows wanted. */
   const runBatch = async (route: Leg[], batch: readonly number[], position: number): Promise<Float32Array> => {
     let hidden = await o.head.embed(batch);
-    for (const stage of route) hidden = await stage.extend(hidden, batch.length, position);
+    const exact = batch.length > 1 && batch.length <= EXACT_ROWS;
+    for (const stage of route) hidden = await stage.extend(hidden, batch.length, position, exact);
     return hidden;
   };
 
@@ -264,6 +289,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
       return recoveries;
     },
     maxPositions: o.maxPositions,
+    exactBatch: EXACT_ROWS,
     async extend(tokens, opts: ExtendOptions = {}) {
       if (freed) throw new EngineError('engine_session_freed', 'this inference session was freed; create a new one');
       const want = opts.logits ?? 'all';

@@ -34,6 +34,10 @@ export interface PipelineHeadOptions {
   readonly fallback?: ModelProvider;
   /** The head's own stages when it holds the whole model: a failed stage is replayed on them at once. */
   readonly localStages?: readonly Stage[];
+  /** The batch those stages run exactly (engine/exact-batch.ts exactBatchOf of their backend); default 1. */
+  readonly localExactBatch?: number;
+  /** Decode through the mesh speculatively: the head drafts, the stages verify each draft in one pass. */
+  readonly speculative?: MeshProviderOptions['speculative'];
   readonly stageTimeoutMs?: number;
   readonly recoverTimeoutMs?: number;
   readonly republishMs?: number;
@@ -79,6 +83,8 @@ export async function startPipelineHead(o: PipelineHeadOptions): Promise<Pipelin
     ...(o.stageTimeoutMs ? { stageTimeoutMs: o.stageTimeoutMs } : {}),
     ...(o.recoverTimeoutMs ? { recoverTimeoutMs: o.recoverTimeoutMs } : {}),
     ...(o.localStages ? { localStages: o.localStages } : {}),
+    ...(o.localExactBatch ? { localExactBatch: o.localExactBatch } : {}),
+    ...(o.speculative ? { speculative: o.speculative } : {}),
     ...(o.onRecovered ? { onRecovered: o.onRecovered } : {}),
   });
   return { provider, coordinator, stop: () => coordinator.stop() };

@@ -56,8 +56,8 @@ export class RemoteStage {
     return remote;
   }
 
-  /** Runs nTokens hidden states at `position` (earlier than the stage's cache: it rolls back first). */
-  async extend(hidden: Float32Array, nTokens: number, position: number): Promise<Float32Array> {
+  /** Runs nTokens hidden states at `position` (earlier than the stage's cache: it rolls back first); `exact`: rows as one-token frames give. */
+  async extend(hidden: Float32Array, nTokens: number, position: number, exact = false): Promise<Float32Array> {
     // A timer cleared on the reply, not AbortSignal.timeout: that one stays armed for the whole
     // timeout after every frame (thousands of live timers at decode speed, each weakly held).
     const timeout = new AbortController();
@@ -75,6 +75,7 @@ export class RemoteStage {
           tokenCount: nTokens,
           width: this.o.width,
           payload,
+          ...(exact ? { exact } : {}),
         }),
         signal,
       );

@@ -2,9 +2,11 @@
 // own layer range's tensors through a stage runner (stage-runner.ts: in this process, or in the
 // inference worker on WebGPU or WASM), says so (a stage-ready message and its peer state), and runs
 // activation streams: each stream is one inference session with its own KV cache; a frame at an
-// earlier position than the cache holds rolls the cache back first (truncate), and the stream's
-// end frees it.
+// earlier position than the cache holds rolls the cache back first (truncate: a rejected speculative
+// draft), and the stream's end frees it. A frame flagged exact (a verification batch) runs in chunks
+// small enough that each row equals a one-token frame's on this backend: one round trip, same bits.
 import type { Stream } from '@libp2p/interface';
+import { exactBatchOf } from '../../engine/exact-batch.ts';
 import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
 import type { HeldModel } from '../../protocol/mesh-announcement.ts';
 import { decodeActivationFrame, encodeActivationFrame, frameFloats, FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from '../../protocol/mesh-activation-frame.ts';
@@ -76,6 +78,18 @@ interface ChainSession {
   wired: boolean;
   control?: FrameStream;
   forward?: Promise<FrameStream>;
+}
+
+/** `nTokens` rows through `session` in chunks of at most `chunk` rows; the rows out in one array. */
+async function extendRows(session: RunnerSession, hidden: Float32Array, nTokens: number, width: number, chunk: number): Promise<Float32Array> {
+  if (chunk >= nTokens) return session.extend(hidden, nTokens);
+  const out = new Float32Array(nTokens * width);
+  for (let at = 0; at < nTokens; at += chunk) {
+    const n = Math.min(chunk, nTokens - at);
+    // a copy: a worker runner may transfer (detach) what it is given
+    out.set(await session.extend(hidden.slice(at * width, (at + n) * width), n), at * width);
+  }
+  return out;
 }
 
 const sameRange = (a: LayerRange | undefined, b: LayerRange) => a !== undefined && a.start === b.start && a.end === b.end;
@@ -269,6 +283,7 @@ export class StageServer {
         }
       }
       const width = l.nEmbd;
+      const exactRows = exactBatchOf(l.backend === 'wasm' ? 'cpu' : l.backend);
       session = await l.createSession();
       this.sessions++;
       this.changed();
@@ -288,7 +303,7 @@ export class StageServer {
         if (f.position < session.length) await session.truncate(f.position);
         if (chained) chained.done = f.position;
         const started = performance.now();
-        const out = await session.extend(frameFloats(f), f.tokenCount);
+        const out = await extendRows(session, frameFloats(f), f.tokenCount, width, f.exact ? exactRows : f.tokenCount);
         this.computeMs += performance.now() - started;
         this.frames++;
         const reply = encodeActivationFrame({
@@ -299,6 +314,7 @@ export class StageServer {
           tokenCount: f.tokenCount,
           width: f.width,
           payload: new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+          ...(f.exact ? { exact: true } : {}), // chained: the next stage keeps the rows exact too
         });
         if (!chained) {
           await lp.write(reply);

@@ -24,7 +24,8 @@ export interface TestMesh {
 }
 
 /** `quic`: the companion listens on QUIC too and its invite carries that address (native peers' links). */
-export async function startTestMesh(o: { quic?: boolean } = {}): Promise<TestMesh> {
+/** `dialAt`: the address the invite gives instead of the companion's own (a delaying forwarder's, given the real one). */
+export async function startTestMesh(o: { quic?: boolean; dialAt?: (address: string) => Promise<string> } = {}): Promise<TestMesh> {
   const nostr = await startNostrRelay({ host: '127.0.0.1', port: 0 });
   const identity = await createIdentity();
   const libp2p = await startLibp2pNode({ host: '127.0.0.1', port: 0, keyDir: null, privateKey: identity.libp2pKey, ...(o.quic ? { quicPort: 0 } : {}) });
@@ -35,7 +36,7 @@ export async function startTestMesh(o: { quic?: boolean } = {}): Promise<TestMes
     cacheDir: null,
     appUrl: 'http://127.0.0.1:8080/',
     nostrUrl: `ws://127.0.0.1:${nostr.port}`,
-    libp2pAddress: webSocketAddress(libp2p),
+    libp2pAddress: o.dialAt ? await o.dialAt(webSocketAddress(libp2p)) : webSocketAddress(libp2p),
     ...(quic ? { quicAddress: quic } : {}),
   });
   const invite = await decodeInvite(companion.token);

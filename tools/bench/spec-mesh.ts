@@ -109,7 +109,13 @@ export async function startMeshSpecBench(modelId: string, path: string, engine: 
   };
   const run = async (prompt: number[], gen: number, speculative?: SpeculativeConfig): Promise<MeshSpecRun> => {
     const provider = await providerFor(speculative);
-    const g = await provider.generate({ model: modelId, promptTokens: prompt, sampling: { ...DEFAULT_SAMPLING, temperature: 0 }, maxTokens: gen, signal: new AbortController().signal });
+    const g = await provider.generate({
+      model: modelId,
+      promptTokens: prompt,
+      sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
+      maxTokens: gen,
+      signal: new AbortController().signal,
+    });
     const tokens: number[] = [];
     let firstAt = 0;
     for await (const t of g.tokens) {
@@ -117,7 +123,12 @@ export async function startMeshSpecBench(modelId: string, path: string, engine: 
       if (tokens.length === 1) firstAt = performance.now();
     }
     const s = g.speculative;
-    return { tokens, tokS: (tokens.length - 1) / ((performance.now() - firstAt) / 1000), accepted: s?.accepted ?? 0, passes: (s as { passes?: number } | undefined)?.passes ?? 0 };
+    return {
+      tokens,
+      tokS: (tokens.length - 1) / ((performance.now() - firstAt) / 1000),
+      accepted: s?.accepted ?? 0,
+      passes: (s as { passes?: number } | undefined)?.passes ?? 0,
+    };
   };
   await run(prompt0(engine), 4); // opens the chain's links
   const rtts = [await echoRtt(head, s1.snapshot().peerId), await echoRtt(s1.node!, s2.snapshot().peerId), await echoRtt(head, s2.snapshot().peerId)];

@@ -92,7 +92,8 @@ export class MeshProvider implements ModelProvider {
         session.free();
       }
     }
-    return { servedBy: plan.stages.map((s) => ({ peer: s.peerId, layers: [s.layers.start, s.layers.end] as [number, number] })),
+    return {
+      servedBy: plan.stages.map((s) => ({ peer: s.peerId, layers: [s.layers.start, s.layers.end] as [number, number] })),
       tokens: tokens(),
       ...(speculative ? { speculative: speculative.stats } : {}),
     };

@@ -30,7 +30,7 @@ let engine: Engine;
 let draft: Engine;
 let mesh: TestMesh;
 let coordinator: PipelineCoordinator;
-let peers: PeerNode[] = [];
+const peers: PeerNode[] = [];
 let prompt: number[];
 
 beforeAll(async () => {
@@ -61,7 +61,13 @@ async function generate(speculative?: SpeculativeConfig, holdsLayers = false): P
     ...(holdsLayers ? { localStages: engine.stages } : {}),
     ...(speculative ? { speculative } : {}),
   });
-  const gen = await provider.generate({ model: MODEL, promptTokens: prompt, sampling: { ...DEFAULT_SAMPLING, temperature: 0 }, maxTokens: GEN, signal: new AbortController().signal });
+  const gen = await provider.generate({
+    model: MODEL,
+    promptTokens: prompt,
+    sampling: { ...DEFAULT_SAMPLING, temperature: 0 },
+    maxTokens: GEN,
+    signal: new AbortController().signal,
+  });
   const tokens: number[] = [];
   for await (const t of gen.tokens) tokens.push(t);
   return { tokens, gen };

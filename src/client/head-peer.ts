@@ -3,7 +3,7 @@
 // mesh layer, and /v1 is served to the members over the API stream with the handleApiRequest the
 // companion uses. No DOM here: Node tests run it as the tab does (mesh-create.ts).
 import { createApiContext, handleApiRequest, type ApiContext } from '../api/index.ts';
-import type { ModelFile } from '../engine/model.ts';
+import type { ComputeOptions, ModelFile } from '../engine/model.ts';
 import type { MeshIdentity } from '../mesh/identity.ts';
 import type { Invite } from '../mesh/invite.ts';
 import { serveMeshApi } from '../mesh/net/api-stream.ts';
@@ -20,7 +20,7 @@ export interface HeadPeerOptions {
   readonly role: PeerRole;
   readonly memoryBudgetBytes: number;
   /** The model as requests name it, and its GGUF (Range-read: the head reads its embedding, output and tokenizer). */
-  readonly model: { readonly id: string; readonly file: ModelFile };
+  readonly model: { readonly id: string; readonly file: ModelFile; readonly compute?: ComputeOptions };
   readonly fallback?: ModelProvider;
   /** PeerNode options of the transport (webrtc, listen: Node tests listen on WebSockets). */
   readonly peer?: Partial<Pick<PeerNodeOptions, 'webrtc' | 'listen' | 'backend'>>;

@@ -5,6 +5,7 @@
 // server head also loads the whole model in its inference worker and answers with it while no plan
 // is ready; a client head answers 503 until one is. From Home's form, or a link (create-link.ts).
 // The state is published as window.meshApp.meshHead for the UI and for tests.
+import type { ComputeOptions } from '../engine/model.ts';
 import { handleApiRequest } from '../api/index.ts';
 import { IdbIdentityStore } from '../mesh/identity-store-idb.ts';
 import { loadOrCreateIdentity } from '../mesh/identity.ts';
@@ -148,7 +149,7 @@ export function createMeshHead(deps: MeshHeadDeps, href: string = location.href)
       invite,
       role: o.role,
       memoryBudgetBytes: o.budgetBytes,
-      model: { id: model.id, file },
+      model: { id: model.id, file, compute: await pageKernels() },
       ...(fallback ? { fallback } : {}),
       onChange: changed,
       log: (line) => console.info(line),
@@ -226,4 +227,19 @@ export function createDefaults(state: MeshHeadState, origin: string): { modelUrl
     role: r?.role ?? 'server',
     budgetBytes: r?.budgetBytes ?? DEFAULT_BUDGET_BYTES,
   };
+}
+
+/**
+ * The head's embedding and output head run on this page's main thread: the WASM kernels on one
+ * thread (a page may not block on Atomics.wait, which their thread pool needs), else the reference
+ * kernels. The output head is a vocabulary-wide matmul every token, several times faster on WASM.
+ */
+async function pageKernels(): Promise<ComputeOptions | undefined> {
+  try {
+    const { computeFor } = await import('../engine/backend.ts');
+    return await computeFor('cpu', { threads: 1 });
+  } catch (error) {
+    console.warn(`the head's output layer runs on the reference kernels: ${(error as Error).message}`);
+    return undefined;
+  }
 }

@@ -35,7 +35,7 @@ export async function startCompanionPipeline(o: CompanionPipelineOptions): Promi
   // The head a tab that makes a mesh runs too (pipeline-head.ts), here with the companion's engine behind it.
   return startPipelineHead({
     node: o.node,
-    model: { id: served.info.id, file: engine.model, tokenizer: engine.tokenizer, maxPositions: engine.maxPositions },
+    model: { id: served.info.id, file: engine.model, tokenizer: engine.tokenizer, maxPositions: engine.maxPositions, headAndTail: engine.headAndTail },
     fallback,
     ...(o.stageTimeoutMs ? { stageTimeoutMs: o.stageTimeoutMs } : {}),
     // A stage lost mid-answer: the answer goes on on the companion's own stages at once.

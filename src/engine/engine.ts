@@ -1,6 +1,8 @@
 // The engine facade the API, the worker and the CLI all use: open a model (whole or as layer-range
 // stages), tokenize with its own rules, generate, score prompts, and hand out sessions with cheap
 // rollback for callers that drive decoding themselves (speculative decoding).
+import type { Head } from './head.ts';
+import type { Tail } from './tail.ts';
 import { blobSource, memorySource, urlSource } from '../gguf/byte-source.ts';
 import type { ByteSource } from '../gguf/reader.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -115,6 +117,11 @@ export class Engine {
   /** The loaded layer ranges' stages, in order (hidden states in and out): a head that holds the model runs them itself. */
   get stages(): readonly Stage[] {
     return this.pipeline.stages;
+  }
+
+  /** The embedding and output head on this engine's kernels (a mesh head that holds the model uses them). */
+  get headAndTail(): { readonly head: Head; readonly tail: Tail } {
+    return { head: this.pipeline.head, tail: this.pipeline.tail };
   }
 
   /** The model's tokenizer, built from its GGUF metadata on first use. */

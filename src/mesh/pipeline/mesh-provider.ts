@@ -11,8 +11,8 @@ import { speculativeMode, type SpeculativeConfig, type SpeculativeMode } from '.
 import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PromptLogprobs, PromptLogprobsRequest } from '../../provider/provider.ts';
 import { ApiError } from '../../protocol/api-error.ts';
 import type { Engine } from '../../engine/engine.ts';
-import { openHead, type Head } from '../../engine/head.ts';
-import { openTail, type Tail } from '../../engine/tail.ts';
+import type { Head } from '../../engine/head.ts';
+import type { Tail } from '../../engine/tail.ts';
 import type { Tokenizer } from '../../tokenizer/tokenizer.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
 import type { PipelineCoordinator } from './coordinator.ts';
@@ -130,14 +130,15 @@ export class MeshProvider implements ModelProvider {
 
 /**
  * The MeshProvider of a head that holds `engine` itself (the companion): it embeds, computes the
- * logits and samples with the engine's own model, tokenizer and shape (the reference kernels, so
- * a split run computes exactly what a solo run does); the rest of the options as given.
+ * logits and samples with the engine's own model, tokenizer, shape and kernels (so a split run
+ * computes what the engine alone does); the rest of the options as given.
  */
 export async function headProviderFor(
   engine: Engine,
   o: Omit<MeshProviderOptions, 'head' | 'tail' | 'tokenizer' | 'nEmbd' | 'nVocab' | 'maxPositions' | 'localExactBatch'>,
 ): Promise<MeshProvider> {
-  const [head, tail] = [await openHead(engine.model), await openTail(engine.model)];
+  // The engine's own embedding and output head, on its kernels: the split computes what the engine alone does.
+  const { head, tail } = engine.headAndTail;
   const c = engine.config;
   return new MeshProvider({
     ...o,

@@ -4,8 +4,9 @@
 // own engine) while no plan is ready. A head with no engine of its own answers 503 mesh_unavailable.
 import type { ModelFile } from '../../engine/model.ts';
 import type { Stage } from '../../engine/stage.ts';
-import { openHead } from '../../engine/head.ts';
-import { openTail } from '../../engine/tail.ts';
+import { openHead, type Head } from '../../engine/head.ts';
+import type { ComputeOptions } from '../../engine/model.ts';
+import { openTail, type Tail } from '../../engine/tail.ts';
 import { ApiError } from '../../protocol/api-error.ts';
 import type { ModelDescriptor, ModelProvider, ModelText } from '../../provider/provider.ts';
 import { chatTemplateFor, Tokenizer } from '../../tokenizer/index.ts';
@@ -26,6 +27,14 @@ export interface PipelineHeadOptions {
     readonly tokenizer?: Tokenizer;
     /** Context per session; default the model's training context. */
     readonly maxPositions?: number;
+    /**
+     * Embedding and output head already open on the holder's kernels (the companion's engine: WASM);
+     * default: opened here on `compute`. The output head is a vocabulary-wide matmul every token: on
+     * the scalar reference kernels it cost the bench model's split about 200 ms a token.
+     */
+    readonly headAndTail?: { readonly head: Head; readonly tail: Tail };
+    /** Kernels to open them on when not given; default the reference kernels. */
+    readonly compute?: ComputeOptions;
   };
   /**
    * Serves the model whole while no plan is ready (the companion's engine, a server tab's worker),
@@ -60,7 +69,7 @@ export async function startPipelineHead(o: PipelineHeadOptions): Promise<Pipelin
   const { id, file } = o.model;
   const tokenizer = o.model.tokenizer ?? Tokenizer.fromMetadata(file.header.metadata);
   const maxPositions = o.model.maxPositions ?? file.config.nCtxTrain;
-  const [head, tail] = [await openHead(file), await openTail(file)];
+  const { head, tail } = o.model.headAndTail ?? { head: await openHead(file, o.model.compute), tail: await openTail(file, o.model.compute) };
   const coordinator = new PipelineCoordinator({
     node: o.node,
     model: { id, memory: modelMemory(file.header) },

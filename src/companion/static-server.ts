@@ -72,7 +72,7 @@ function transfer(req: IncomingMessage, res: ServerResponse, path: string, root:
   send(req, path, { root, cacheControl: false, index: ['index.html'] })
     .on('headers', (_res: ServerResponse, file: string) => res.setHeader('Cache-Control', cacheControl(file)))
     .on('directory', () => transfer(req, res, `${path}/`, root, onError))
-    .on('error', (error: { status?: number }) => void onError(error.status ?? 500))
+    .on('error', (error: { status?: number }) => onError(error.status ?? 500))
     .pipe(res);
 }
 

@@ -124,7 +124,7 @@ export class MeshNode {
     pubsub.subscribe(this.topic);
     await this.handleForMembers(RTT_PROTOCOL, (stream) => echoPings(stream), { runOnLimitedConnection: true });
     for (const connection of libp2p.getConnections()) this.onConnection(connection);
-    this.timer = setInterval(() => void this.tick(), this.o.stateIntervalMs ?? 5000);
+    this.timer = setInterval(() => void this.tick().catch((error: unknown) => this.o.log?.(`mesh: gossiping this peer's state failed: ${(error as Error).message}`)), this.o.stateIntervalMs ?? 5000);
   }
 
   async stop(): Promise<void> {
@@ -271,6 +271,10 @@ export class MeshNode {
       this.o.log?.(`mesh: refused ${peerId}: ${outcome.reason}`);
       await this.o.libp2p.hangUp(connection.remotePeer).catch(() => {});
       this.changed();
+    }).catch((error: unknown) => {
+      // Awaited by the pubsub validator too: it must settle, and an error here must not end the process.
+      this.pending.delete(peerId);
+      this.o.log?.(`mesh: checking ${peerId} failed: ${(error as Error).message}`);
     });
     this.pending.set(peerId, check);
   }
@@ -288,7 +292,7 @@ export class MeshNode {
   private greet(peerId: string): void {
     if (!this.running || !this.members.has(peerId)) return;
     if (!this.o.libp2p.services.pubsub.getSubscribers(this.topic).some((p) => p.toString() === peerId)) return;
-    void this.publishState();
+    void this.publishState().catch(() => {});
     for (const listener of this.joinListeners) listener(peerId);
   }
 
@@ -344,7 +348,19 @@ export class MeshNode {
   async publish(body: GossipBody): Promise<void> {
     if (!this.running) return;
     const message = { ...body, protocol: MESH_PROTOCOL_VERSION, peerId: this.selfPeerId, seq: ++this.seq, sentAt: Date.now() } as GossipMessage;
-    await this.o.libp2p.services.pubsub.publish(this.topic, encodeGossip(message)).catch(() => {});
+    await this.send(message);
+  }
+
+  /** Never rejects: callers publish without waiting, and gossip is best effort anyway. */
+  private async send(message: GossipMessage): Promise<void> {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeGossip(message);
+    } catch (error) {
+      this.o.log?.(`mesh: not gossiping a ${message.type}: ${(error as Error).message}`);
+      return;
+    }
+    await this.o.libp2p.services.pubsub.publish(this.topic, bytes).catch(() => {});
   }
 
   /**
@@ -393,7 +409,7 @@ export class MeshNode {
     };
     this.published.push(message);
     if (this.published.length > 4) this.published.shift();
-    await this.o.libp2p.services.pubsub.publish(this.topic, encodeGossip(message)).catch(() => {});
+    await this.send(message);
   }
 
   private changed(): void {

@@ -173,10 +173,10 @@ export class StageServer {
     this.epoch = plan.epoch;
     this.wanted = { model: plan.model, layers: mine.layers, epoch: plan.epoch };
     if (this.loaded?.model === plan.model && sameRange(this.loaded.layers, mine.layers)) {
-      void this.announceReady();
+      void this.announceReady().catch(this.failed);
       return;
     }
-    void this.loadWanted();
+    void this.loadWanted().catch(this.failed);
   }
 
   private async loadWanted(): Promise<void> {
@@ -373,6 +373,8 @@ export class StageServer {
       if (!c.fed) this.chains.delete(c.token);
     }
   }
+
+  private readonly failed = (error: unknown): void => this.o.log?.(`pipeline: ${(error as Error).message}`);
 
   private changed(): void {
     this.o.onChange?.();

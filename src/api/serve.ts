@@ -133,14 +133,14 @@ export function streamResponse(
   });
 }
 
-/** `x-mesh-served-by: peerA;layers=0-16, peerB;layers=16-32` (layer ranges are [start, end)). */
+/** `x-mesh-served-by: peerA;layers=0-16, peerB;layers=16-32;mesh=open` (layer ranges are [start, end)). */
 export function servedByHeader(servedBy: readonly ServedBy[]): Record<string, string> {
   if (!servedBy.length) return {};
-  return { 'x-mesh-served-by': servedBy.map((s) => `${s.peer};layers=${s.layers[0]}-${s.layers[1]}`).join(', ') };
+  return { 'x-mesh-served-by': servedBy.map((s) => `${s.peer};layers=${s.layers[0]}-${s.layers[1]}${s.mesh ? `;mesh=${s.mesh}` : ''}`).join(', ') };
 }
 
 export function meshInfo(servedBy: readonly ServedBy[], rejected?: MeshInfo['rejected_tool_calls']): MeshInfo {
-  const info: MeshInfo = { served_by: servedBy.map((s) => ({ peer: s.peer, layers: [s.layers[0], s.layers[1]] })) };
+  const info: MeshInfo = { served_by: servedBy.map((s) => ({ peer: s.peer, layers: [s.layers[0], s.layers[1]], ...(s.mesh ? { mesh: s.mesh } : {}) })) };
   if (rejected?.length) info.rejected_tool_calls = rejected;
   return info;
 }

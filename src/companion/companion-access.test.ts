@@ -57,7 +57,7 @@ describe('companion bound to 0.0.0.0', () => {
     await models.body?.cancel();
   });
 
-  it('serves both SDKs that send the token (Bearer or x-api-key); /health stays open', async () => {
+  it('serves both SDKs that send the token (Bearer or x-api-key); /health asks for it too off loopback', async () => {
     const token = t.companion.apiToken!;
     const chat = await new OpenAI({ baseURL: `${base}/v1`, apiKey: token, maxRetries: 0 }).chat.completions.create({
       model: MODEL,
@@ -73,7 +73,8 @@ describe('companion bound to 0.0.0.0', () => {
       messages: user,
     });
     expect(viaBearer.type).toBe('message');
-    expect((await fetch(`${base}/health`)).status).toBe(200);
+    expect((await fetch(`${base}/health`)).status).toBe(401);
+    expect((await fetch(`${base}/health`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
   });
 });
 

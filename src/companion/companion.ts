@@ -110,10 +110,13 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     const host = advertisedHost(config.host, config.publicHost, lan);
     // How the companion reaches its own services: a public name may resolve elsewhere, or not at all, here.
     const localHost = displayHost(config.host);
-    const serveStatic = createStaticHandler([
-      { prefix: '/', dir: config.distDir, spa: true },
-      { prefix: '/models/', dir: config.modelsDir },
-    ]);
+    const serveStatic = createStaticHandler(
+      [
+        { prefix: '/', dir: config.distDir, spa: true },
+        { prefix: '/models/', dir: config.modelsDir },
+      ],
+      config.embedOrigins,
+    );
     // The private mesh's invite link, for the app's Home to share (QR code) and join: set once the mesh is up.
     let meshInvite: string | undefined;
     const appHandler = (req: IncomingMessage, res: ServerResponse) => {

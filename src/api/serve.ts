@@ -43,9 +43,40 @@ export interface Prepared {
   maxTokens: number;
 }
 
-export async function prepare(ctx: ApiContext, id: string, promptOf: (text: ModelText) => number[], requested: number | undefined): Promise<Prepared> {
+/** The longest token text (in UTF-16 units) of each tokenizer: no token covers more of a prompt. */
+const longest = new WeakMap<object, number>();
+function longestToken(tokenizer: ModelText['tokenizer']): number {
+  let n = longest.get(tokenizer);
+  if (n === undefined) {
+    n = 1;
+    for (const t of tokenizer.vocab.texts) if (t.length > n) n = t.length;
+    longest.set(tokenizer, n);
+  }
+  return n;
+}
+
+/**
+ * `promptChars`: characters the rendered prompt surely holds (its messages' text). Over what the
+ * context could hold even in the longest tokens, the prompt is refused before it is tokenized: a
+ * 4 MiB prompt would otherwise hold the event loop for seconds only to be refused after.
+ */
+export async function prepare(
+  ctx: ApiContext,
+  id: string,
+  promptOf: (text: ModelText) => number[],
+  requested: number | undefined,
+  promptChars = 0,
+): Promise<Prepared> {
   const model = await findModel(ctx, id);
   const text = await ctx.provider.modelText(id);
+  const most = model.contextLength * longestToken(text.tokenizer);
+  if (promptChars > most) {
+    throw new ApiError(
+      'invalid_request',
+      `the prompt is ${promptChars} characters, more than a context of ${model.contextLength} tokens of ${id} can hold; shorten the conversation`,
+      { param: 'messages', code: 'context_length_exceeded' },
+    );
+  }
   const promptTokens = promptOf(text);
   const room = model.contextLength - promptTokens.length;
   if (room < 1) {

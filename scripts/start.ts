@@ -15,6 +15,7 @@ import { loadServedModel, type ServedModel } from '../src/companion/served-model
 import { NativePeerError, startNativePeer } from '../src/companion/native-peer.ts';
 import { InviteError } from '../src/mesh/invite.ts';
 import { appBuildState, buildApp } from './app-build.ts';
+import { guardProcess } from '../src/companion/process-guard.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -94,6 +95,8 @@ async function main(): Promise<number> {
     throw error;
   }
 
+  // One peer's bad message must not end the process and every answer in flight with it.
+  guardProcess((line) => console.error(`start: ${line}`));
   let running: { stop(): Promise<void> } | null = null;
   const stopped = onStopSignal(() => running);
   if (config.join) {

@@ -21,7 +21,8 @@ export async function beginChat(ctx: ApiContext, request: Request, info: Request
   const toolsOn = req.tools.length > 0 && req.toolChoice !== 'none';
   const known = new Set(req.tools.map((t) => t.name));
   const check = toolArgumentsCheck(req.tools);
-  const p = await prepare(ctx, req.model, (t) => chatPromptTokens(t, req.messages, req.tools, req.toolChoice), req.maxTokens);
+  const chars = req.messages.reduce((n, m) => n + m.content.length, 0);
+  const p = await prepare(ctx, req.model, (t) => chatPromptTokens(t, req.messages, req.tools, req.toolChoice), req.maxTokens, chars);
   const { run, release } = await begin(ctx, request, info, p, req);
   const reply = (text: string): ParsedReply => (toolsOn ? parseToolCalls(text, known, () => newId(toolIdPrefix), check) : { content: text, toolCalls: [] });
   return { p, run, release, toolsOn, reply };

@@ -27,7 +27,7 @@ export async function completions(request: Request, ctx: ApiContext, info: Reque
   const v = validateCompletion(body, await validationLimits(ctx));
   if (!v.ok) throw v.error;
   const req = v.value;
-  const p = await prepare(ctx, req.model, (t) => completionPromptTokens(t, req.prompt), req.maxTokens);
+  const p = await prepare(ctx, req.model, (t) => completionPromptTokens(t, req.prompt), req.maxTokens, typeof req.prompt === 'string' ? req.prompt.length : 0);
   const scorePrompt = req.echo && req.logprobs !== undefined;
   if (scorePrompt) await requireLogprobs(ctx, req.model, 'logprobs', true);
   const echoText = !req.echo ? '' : typeof req.prompt === 'string' ? req.prompt : p.text.tokenizer.detokenize(p.promptTokens);

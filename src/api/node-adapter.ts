@@ -57,9 +57,15 @@ export async function sendFetchResponse(res: ServerResponse, response: Response)
 }
 
 /**
- * `(req, res) => …` for node:http. The client key for fair queueing is the x-mesh-client header
- * when a client sets one, else its address.
+ * The client key for fair queueing: the connection's address, never a header the client chose (one
+ * that names itself anew on every request would take a turn per name and starve the others).
+ * Mesh members are keyed by their peer id (src/mesh/net/api-stream.ts).
  */
+export function queueKey(req: Pick<IncomingMessage, 'socket'>): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+/** `(req, res) => …` for node:http. */
 export function nodeApiHandler(ctx: ApiContext): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const controller = new AbortController();
@@ -67,8 +73,7 @@ export function nodeApiHandler(ctx: ApiContext): (req: IncomingMessage, res: Ser
       if (!res.writableFinished) controller.abort();
     });
     const request = toFetchRequest(req, controller.signal);
-    const client = req.headers['x-mesh-client'];
-    const clientKey = (typeof client === 'string' && client) || req.socket.remoteAddress || 'unknown';
+    const clientKey = queueKey(req);
     try {
       const response = await handleApiRequest(request, ctx, { clientKey });
       if (res.destroyed) {

@@ -43,9 +43,40 @@ export interface Prepared {
   maxTokens: number;
 }
 
-export async function prepare(ctx: ApiContext, id: string, promptOf: (text: ModelText) => number[], requested: number | undefined): Promise<Prepared> {
+/** The longest token text (in UTF-16 units) of each tokenizer: no token covers more of a prompt. */
+const longest = new WeakMap<object, number>();
+function longestToken(tokenizer: ModelText['tokenizer']): number {
+  let n = longest.get(tokenizer);
+  if (n === undefined) {
+    n = 1;
+    for (const t of tokenizer.vocab.texts) if (t.length > n) n = t.length;
+    longest.set(tokenizer, n);
+  }
+  return n;
+}
+
+/**
+ * `promptChars`: characters the rendered prompt surely holds (its messages' text). Over what the
+ * context could hold even in the longest tokens, the prompt is refused before it is tokenized: a
+ * 4 MiB prompt would otherwise hold the event loop for seconds only to be refused after.
+ */
+export async function prepare(
+  ctx: ApiContext,
+  id: string,
+  promptOf: (text: ModelText) => number[],
+  requested: number | undefined,
+  promptChars = 0,
+): Promise<Prepared> {
   const model = await findModel(ctx, id);
   const text = await ctx.provider.modelText(id);
+  const most = model.contextLength * longestToken(text.tokenizer);
+  if (promptChars > most) {
+    throw new ApiError(
+      'invalid_request',
+      `the prompt is ${promptChars} characters, more than a context of ${model.contextLength} tokens of ${id} can hold; shorten the conversation`,
+      { param: 'messages', code: 'context_length_exceeded' },
+    );
+  }
   const promptTokens = promptOf(text);
   const room = model.contextLength - promptTokens.length;
   if (room < 1) {
@@ -133,14 +164,14 @@ export function streamResponse(
   });
 }
 
-/** `x-mesh-served-by: peerA;layers=0-16, peerB;layers=16-32` (layer ranges are [start, end)). */
+/** `x-mesh-served-by: peerA;layers=0-16, peerB;layers=16-32;mesh=open` (layer ranges are [start, end)). */
 export function servedByHeader(servedBy: readonly ServedBy[]): Record<string, string> {
   if (!servedBy.length) return {};
-  return { 'x-mesh-served-by': servedBy.map((s) => `${s.peer};layers=${s.layers[0]}-${s.layers[1]}`).join(', ') };
+  return { 'x-mesh-served-by': servedBy.map((s) => `${s.peer};layers=${s.layers[0]}-${s.layers[1]}${s.mesh ? `;mesh=${s.mesh}` : ''}`).join(', ') };
 }
 
 export function meshInfo(servedBy: readonly ServedBy[], rejected?: MeshInfo['rejected_tool_calls']): MeshInfo {
-  const info: MeshInfo = { served_by: servedBy.map((s) => ({ peer: s.peer, layers: [s.layers[0], s.layers[1]] })) };
+  const info: MeshInfo = { served_by: servedBy.map((s) => ({ peer: s.peer, layers: [s.layers[0], s.layers[1]], ...(s.mesh ? { mesh: s.mesh } : {}) })) };
   if (rejected?.length) info.rejected_tool_calls = rejected;
   return info;
 }

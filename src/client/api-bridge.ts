@@ -35,6 +35,8 @@ export interface ApiBridgePage {
 
 /** Serves `local` to the service worker for as long as the page lives (or until stop()). */
 export function serveApiToWorker(local: LocalApi, container: WorkerContainer): ApiBridgePage {
+  // The worker keeps its last list: one that could not be sent is sent at the next query.
+  const announceFailed = () => {};
   /** Resolves once the worker has the list (so a request made next finds it), or after a second. */
   const announce = async () => {
     const message: ApiServerMessage = { v: SW_PROTOCOL_VERSION, type: 'api-server', models: await local.served() };
@@ -57,13 +59,13 @@ export function serveApiToWorker(local: LocalApi, container: WorkerContainer): A
     channel.port1.close();
   };
   const onMessage = (event: MessageEvent) => {
-    if (isApiServerQuery(event.data)) void announce();
-    else if (isApiRequestMessage(event.data) && event.ports[0]) void answer(local, event.data, event.ports[0]);
+    if (isApiServerQuery(event.data)) void announce().catch(announceFailed);
+    else if (isApiRequestMessage(event.data) && event.ports[0]) void answer(local, event.data, event.ports[0]).catch(() => {}); // it answers its errors on the port
   };
-  const onControllerChange = () => void announce(); // a new worker version has an empty table
+  const onControllerChange = () => void announce().catch(announceFailed); // a new worker version has an empty table
   container.addEventListener('message', onMessage);
   container.addEventListener('controllerchange', onControllerChange);
-  void announce();
+  void announce().catch(announceFailed);
   const withdraw = () => container.controller?.postMessage({ v: SW_PROTOCOL_VERSION, type: 'api-server', models: [] } satisfies ApiServerMessage);
   return {
     announce,
@@ -71,7 +73,9 @@ export function serveApiToWorker(local: LocalApi, container: WorkerContainer): A
     stop() {
       container.removeEventListener('message', onMessage);
       container.removeEventListener('controllerchange', onControllerChange);
-      void container.ready.then((r) => r.active?.postMessage({ v: SW_PROTOCOL_VERSION, type: 'api-server', models: [] } satisfies ApiServerMessage, []));
+      void container.ready
+        .then((r) => r.active?.postMessage({ v: SW_PROTOCOL_VERSION, type: 'api-server', models: [] } satisfies ApiServerMessage, []))
+        .catch(() => {});
     },
   };
 }

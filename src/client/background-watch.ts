@@ -92,7 +92,9 @@ function browserDeps(): BackgroundWatchDeps {
     now: () => performance.now(),
     isHidden: () => document.visibilityState === 'hidden',
     onVisibilityChange: (listener) => document.addEventListener('visibilitychange', listener),
-    every: (ms, tick) => void setInterval(tick, ms),
+    every: (ms, tick) => {
+      setInterval(tick, ms);
+    },
   };
 }
 

@@ -297,11 +297,13 @@ export async function claimIdentitySlot(): Promise<string> {
   for (let slot = 0; slot < MAX_IDENTITY_SLOTS; slot++) {
     const name = slot === 0 ? 'mesh-llm-web-identity' : `mesh-llm-web-identity-${slot}`;
     const claimed = await new Promise<boolean>((resolve) => {
-      void navigator.locks.request(name, { ifAvailable: true }, (lock) => {
-        resolve(lock !== null);
-        // Held until the tab closes.
-        return lock ? new Promise<void>(() => {}) : undefined;
-      });
+      void navigator.locks
+        .request(name, { ifAvailable: true }, (lock) => {
+          resolve(lock !== null);
+          // Held until the tab closes.
+          return lock ? new Promise<void>(() => {}) : undefined;
+        })
+        .catch(() => resolve(false));
     });
     if (claimed) return name;
   }

@@ -264,7 +264,7 @@ export class ModelsManager {
   #refreshSoon(): void {
     this.#refreshTimer ??= setTimeout(() => {
       this.#refreshTimer = undefined;
-      void this.refresh();
+      void this.refresh().catch(() => {}); // the next change refreshes again
     }, 500);
   }
 }

@@ -41,7 +41,10 @@ export function registerShellWorker(onChange: (status: ServiceWorkerStatus) => v
       if (!registration) return;
       const state = registration.active ? 'active' : 'installing';
       set({ state, controlled: container.controller !== null, updateWaiting: Boolean(registration.waiting && registration.active) });
-      if (state === 'active' && !status.version) void askVersion(registration.active!).then((version) => version && set({ version }));
+      if (state === 'active' && !status.version)
+        void askVersion(registration.active!)
+          .then((version) => version && set({ version }))
+          .catch(() => {});
     };
     const adopt = (reg: ServiceWorkerRegistration) => {
       if (registration === reg) return refresh();
@@ -58,7 +61,10 @@ export function registerShellWorker(onChange: (status: ServiceWorkerStatus) => v
     const scope = import.meta.env.BASE_URL;
     // register() waits for an update check of sw.js, which hangs or fails offline: show the worker
     // that already serves this page at once, and treat a failed check as "still the cached version".
-    void container.getRegistration(scope).then((reg) => reg && adopt(reg));
+    void container
+      .getRegistration(scope)
+      .then((reg) => reg && adopt(reg))
+      .catch(() => {});
     container
       .register(`${scope}sw.js`, { scope, updateViaCache: 'none' })
       .then(adopt)

@@ -31,7 +31,7 @@ export function scheduleUpdateChecks(check: () => Promise<unknown>, doc: Visibil
     await check().catch(() => undefined);
   };
   const maybe = () => {
-    if (doc.visibilityState === 'visible' && Date.now() - last >= minGapMs) void checkNow();
+    if (doc.visibilityState === 'visible' && Date.now() - last >= minGapMs) void checkNow().catch(() => {});
   };
   const timer = setInterval(maybe, everyMs);
   doc.addEventListener('visibilitychange', maybe);

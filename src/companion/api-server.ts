@@ -2,6 +2,7 @@
 // by src/api), OpenAI-shaped errors, and CORS limited to the app's own origin so other sites cannot use it.
 // Hand-written rather than on Hono: measured no faster and hardly shorter (ARCHITECTURE.md, Libraries).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkApiToken } from './api-auth.ts';
 
 export interface ApiContext {
   req: IncomingMessage;
@@ -29,6 +30,24 @@ export interface ApiHandlerOptions {
   mounts?: readonly ApiMount[];
   /** Origins whose pages may call the API ('*' = any); asked per request because ports may be chosen late. */
   allowedOrigins: () => readonly string[];
+  /**
+   * Bound to loopback: refuse a request whose Host is not a loopback name. A site whose name is
+   * made to resolve to 127.0.0.1 (DNS rebinding) is then same-origin with this API for the browser,
+   * and only the Host it sends gives it away.
+   */
+  loopbackOnly?: boolean;
+}
+
+/** True when the Host header names this machine by a loopback name (any port). */
+export function isLoopbackHostHeader(host: string | undefined): boolean {
+  if (!host) return false;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  return name === 'localhost' || name === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -64,6 +83,16 @@ export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMess
 }
 
 async function handle(options: ApiHandlerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (options.loopbackOnly && !isLoopbackHostHeader(req.headers.host)) {
+    req.resume();
+    return sendOpenAiError(
+      res,
+      403,
+      `this API is bound to loopback and answers only requests for 127.0.0.1, localhost or [::1], not ${JSON.stringify(req.headers.host ?? '')}; to reach it by another name, start the companion with --host`,
+      'invalid_request_error',
+      'host_not_allowed',
+    );
+  }
   const origin = req.headers.origin;
   if (origin !== undefined) {
     // A browser page of another site: refuse before any handler runs (CORS alone would only hide the answer).
@@ -122,6 +151,8 @@ export interface HealthInfo {
   services: () => Record<string, string>;
   /** The models the API serves itself (without any tab), with how. */
   models?: () => readonly unknown[];
+  /** Bound off loopback: the API token /health asks for too (its URLs and models are not for strangers). */
+  token?: string | null;
 }
 
 /** `GET /health`: liveness for scripts and tests, and the URLs of the other services. */
@@ -129,13 +160,16 @@ export function healthRoute(info: HealthInfo): ApiRoute {
   return {
     method: 'GET',
     path: '/health',
-    handle: ({ res }) =>
+    handle: ({ req, res }) => {
+      const refused = info.token ? checkApiToken(req, info.token) : null;
+      if (refused) return sendOpenAiError(res, 401, refused.message, 'authentication_error', refused.code ?? null);
       sendJson(res, 200, {
         status: 'ok',
         version: info.version,
         uptime_s: Math.round((Date.now() - info.startedAt) / 1000),
         services: info.services(),
         ...(info.models ? { models: info.models() } : {}),
-      }),
+      });
+    },
   };
 }

@@ -57,7 +57,7 @@ describe('companion bound to 0.0.0.0', () => {
     await models.body?.cancel();
   });
 
-  it('serves both SDKs that send the token (Bearer or x-api-key); /health stays open', async () => {
+  it('serves both SDKs that send the token (Bearer or x-api-key); /health asks for it too off loopback', async () => {
     const token = t.companion.apiToken!;
     const chat = await new OpenAI({ baseURL: `${base}/v1`, apiKey: token, maxRetries: 0 }).chat.completions.create({
       model: MODEL,
@@ -73,7 +73,8 @@ describe('companion bound to 0.0.0.0', () => {
       messages: user,
     });
     expect(viaBearer.type).toBe('message');
-    expect((await fetch(`${base}/health`)).status).toBe(200);
+    expect((await fetch(`${base}/health`)).status).toBe(401);
+    expect((await fetch(`${base}/health`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
   });
 });
 
@@ -102,7 +103,7 @@ describe('companion on loopback', () => {
   it('answers 429 with Retry-After once the queue is full, and serves the others', async () => {
     const openai = new OpenAI({ baseURL: `${t.companion.urls.api}/v1`, apiKey: 'a-chosen-secret', maxRetries: 0 });
     const ask = (i: number) =>
-      openai.chat.completions.create({ model: MODEL, messages: user, max_tokens: 100 }, { headers: { 'x-mesh-client': `c${i}` } }).then(
+      openai.chat.completions.create({ model: MODEL, messages: user, max_tokens: 100 }).then(
         (r) => ({ ok: true as const, r }),
         (e: unknown) => ({ ok: false as const, e }),
       );

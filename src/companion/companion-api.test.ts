@@ -224,17 +224,14 @@ describe('companion API over HTTP', () => {
     for (const p of prompts) alone.push(await greedyChat(t, p, 8));
     const results = await Promise.all(
       prompts.map(async (messages, i) => {
-        // half through each SDK, each from its own client key, as 32 different agents would
+        // half through each SDK (one queue key: the key is the connection's address, not a header)
         if (i % 2 === 0) {
-          const stream = await openai.chat.completions.create(
-            { model: MODEL, messages, max_tokens: 8, temperature: 0, stream: true },
-            { headers: { 'x-mesh-client': `agent-${i}` } },
-          );
+          const stream = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 8, temperature: 0, stream: true });
           let text = '';
           for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
           return text;
         }
-        const stream = anthropic.messages.stream({ model: MODEL, max_tokens: 8, temperature: 0, messages }, { headers: { 'x-mesh-client': `agent-${i}` } });
+        const stream = anthropic.messages.stream({ model: MODEL, max_tokens: 8, temperature: 0, messages });
         let text = '';
         stream.on('text', (delta) => {
           text += delta;

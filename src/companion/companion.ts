@@ -44,6 +44,7 @@ import { startCompanionMesh, type CompanionMesh } from '../mesh/net/companion-me
 import { startOpenCompanionMesh, type OpenCompanionMesh } from '../mesh/net/open-companion-mesh.ts';
 import { startCompanionPipeline } from './companion-mesh-pipeline.ts';
 import { serveMeshApi } from '../mesh/net/api-stream.ts';
+import { onOpenMesh } from './open-mesh-provider.ts';
 
 export interface CompanionUrls {
   app: string;
@@ -109,10 +110,13 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     const host = advertisedHost(config.host, config.publicHost, lan);
     // How the companion reaches its own services: a public name may resolve elsewhere, or not at all, here.
     const localHost = displayHost(config.host);
-    const serveStatic = createStaticHandler([
-      { prefix: '/', dir: config.distDir, spa: true },
-      { prefix: '/models/', dir: config.modelsDir },
-    ]);
+    const serveStatic = createStaticHandler(
+      [
+        { prefix: '/', dir: config.distDir, spa: true },
+        { prefix: '/models/', dir: config.modelsDir },
+      ],
+      config.embedOrigins,
+    );
     // The private mesh's invite link, for the app's Home to share (QR code) and join: set once the mesh is up.
     let meshInvite: string | undefined;
     const appHandler = (req: IncomingMessage, res: ServerResponse) => {
@@ -216,7 +220,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     const pipeline = options.provider
       ? undefined
       : await startCompanionPipeline({
-          node: openMesh?.node ?? mesh.node,
+          node: apiMesh<{ node: CompanionMesh['node'] }>(config, mesh, openMesh).node,
           models: options.models ?? [],
           modelsDir: config.modelsDir,
           log: (line) => console.error(`start: ${line}`),
@@ -225,7 +229,11 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     const allowedOrigins = () => [...appOrigins, ...config.corsOrigins];
     // Tabs attach on the API port (/attach) and serve models the companion may not have itself.
     const tabs = new TabHub({ allowedOrigins, token: apiToken, log: (line) => console.error(`companion: ${line}`) });
-    const local = options.provider ?? pipeline?.provider ?? new EngineProvider((options.models ?? []).map((m) => m.model));
+    const onOpen = openMesh !== undefined && apiMesh<{ node: unknown }>(config, mesh, openMesh) === openMesh;
+    const local =
+      options.provider ??
+      (pipeline && onOpen ? onOpenMesh(pipeline.provider) : pipeline?.provider) ??
+      new EngineProvider((options.models ?? []).map((m) => m.model));
     const provider = new TabRoutingProvider(local, tabs, { preferTabs: options.preferTabs });
     // One context, so HTTP clients and mesh members share the model queues (fair by client: a member by its peer id).
     const apiContext = createApiContext({ ...options.api, provider });
@@ -239,11 +247,18 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     }
     const apiHandler = createApiHandler({
       routes: [
-        healthRoute({ version: VERSION, startedAt, services: () => ({ ...urls }), models: () => (options.models ?? []).map((m) => m.info) }),
+        healthRoute({
+          version: VERSION,
+          startedAt,
+          services: () => ({ ...urls }),
+          models: () => (options.models ?? []).map((m) => m.info),
+          token: isLoopbackHost(config.host) ? null : apiToken,
+        }),
         ...(options.routes ?? []),
       ],
       mounts: [v1Mount(apiContext, apiToken)],
       allowedOrigins,
+      loopbackOnly: isLoopbackHost(config.host),
     });
     const apiServer = tls ? createHttpsServer({ ...keyPair }, apiHandler) : createServer(apiHandler);
     apiServer.on('upgrade', (req, socket, head) => {
@@ -314,6 +329,11 @@ function fromThisMachine(req: IncomingMessage): boolean {
 }
 
 /** /v1/…: the OpenAI + Anthropic API, behind the bearer token when there is one. */
+/** The mesh whose peers run the API's pipeline: never strangers' (they would see every prompt) unless asked. */
+export function apiMesh<M>(config: Pick<CompanionConfig, 'serveApiOnOpenMesh'>, mesh: M, openMesh: M | undefined): M {
+  return config.serveApiOnOpenMesh && openMesh ? openMesh : mesh;
+}
+
 function v1Mount(api: ApiContext, token: string | null): ApiMount {
   const serve = nodeApiHandler(api);
   return {

@@ -63,6 +63,11 @@ export interface CompanionConfig {
   /** 'public': listed on the relay for anyone; 'named': found only by its name. */
   meshVisibility: 'public' | 'named';
   /**
+   * Run the API's pipeline on the --mesh-name mesh's peers (strangers, who see the prompts) rather
+   * than the private mesh's; answers then say so in served-by.
+   */
+  serveApiOnOpenMesh: boolean;
+  /**
    * An invite link (`<app>#join=…`) or bare token ('' = none): with `serve`, run a headless native
    * peer of that mesh instead of a companion (src/companion/native-peer.ts).
    */
@@ -171,6 +176,13 @@ export const OPTIONS: readonly Option[] = [
     help: 'of the --mesh-name mesh: public (listed on the relay) or named (found by its name only)',
   },
   {
+    key: 'serveApiOnOpenMesh',
+    flag: '--serve-api-on-open-mesh',
+    env: 'MESH_SERVE_API_ON_OPEN_MESH',
+    kind: 'flag',
+    help: "run the API's requests on the --mesh-name mesh's peers (strangers who see the prompts) instead of the private mesh's; served-by then says mesh=open",
+  },
+  {
     key: 'join',
     flag: '--join',
     env: 'MESH_JOIN',
@@ -213,6 +225,7 @@ export function defaultConfig(root: string): CompanionConfig {
     https: false,
     meshName: '',
     meshVisibility: 'named',
+    serveApiOnOpenMesh: false,
     join: '',
     serve: false,
     budgetBytes: 0,

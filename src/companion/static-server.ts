@@ -26,7 +26,19 @@ export interface StaticMount {
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function createStaticHandler(mounts: readonly StaticMount[]): RequestHandler {
+/**
+ * `frame-ancestors` for a request: the app may be framed only by itself, except as the widget's
+ * frame (`?embed=widget`), which the sites given with --embed-origin may frame too. Without it any
+ * site could frame the app (its Join and Serve buttons included) under its own page.
+ */
+export function frameAncestors(url: string, embedOrigins: readonly string[]): string {
+  const query = new URLSearchParams(url.split('?')[1] ?? '');
+  if (query.get('embed') !== 'widget' || embedOrigins.length === 0) return "frame-ancestors 'self'";
+  return embedOrigins.includes('*') ? 'frame-ancestors *' : `frame-ancestors 'self' ${embedOrigins.join(' ')}`;
+}
+
+/** `embedOrigins`: the sites that may frame the widget (--embed-origin); none by default. */
+export function createStaticHandler(mounts: readonly StaticMount[], embedOrigins: readonly string[] = []): RequestHandler {
   // Longest prefix first so /models/ wins over /.
   const sorted = [...mounts].sort((a, b) => b.prefix.length - a.prefix.length);
   return (req, res) => {
@@ -35,6 +47,7 @@ export function createStaticHandler(mounts: readonly StaticMount[]): RequestHand
     // The embeddable widget is loaded by <script src> from other sites' pages: CORP same-origin would block it.
     if (pathname === CROSS_ORIGIN_SCRIPT) res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', frameAncestors(req.url ?? '/', embedOrigins));
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return sendText(res, 405, 'only GET and HEAD are served here\n');
@@ -72,7 +85,7 @@ function transfer(req: IncomingMessage, res: ServerResponse, path: string, root:
   send(req, path, { root, cacheControl: false, index: ['index.html'] })
     .on('headers', (_res: ServerResponse, file: string) => res.setHeader('Cache-Control', cacheControl(file)))
     .on('directory', () => transfer(req, res, `${path}/`, root, onError))
-    .on('error', (error: { status?: number }) => void onError(error.status ?? 500))
+    .on('error', (error: { status?: number }) => onError(error.status ?? 500))
     .pipe(res);
 }
 

@@ -50,7 +50,7 @@ export function watchAnnouncements(relay: Relay, options: WatchOptions = {}): Wa
       });
     },
     oneose() {
-      void queue.then(resolveSynced);
+      void queue.then(resolveSynced, resolveSynced);
     },
   });
   return {

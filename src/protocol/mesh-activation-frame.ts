@@ -7,13 +7,15 @@
 // Flags: bit 0 "exact rows" (a speculative verification batch: every row must equal what a one-token
 // frame gives, bit for bit, so a stage whose kernels sum bigger batches in another order runs it in
 // smaller chunks); the other bits are 0.
-// The decoder checks every field against the payload length and never throws.
+// The decoder checks every field against the payload length, refuses NaN and infinite values (a
+// stage that sends them is broken or lying: they would reach the sampler as token 0), and never throws.
 import { rejected, type Checked } from './mesh-checks.ts';
 import { MESH_PROTOCOL_VERSION, versionMismatchReason } from './mesh-version.ts';
 
 export const FRAME_MAGIC = 0x41574c4d; // "MLWA" read as little-endian u32
 export const FRAME_HEADER_BYTES = 40;
-export const MAX_FRAME_TOKENS = 65_536;
+/** Four times the head's batch (mesh-session.ts): a stage computes a frame in one go, so this bounds its work and memory per frame. */
+export const MAX_FRAME_TOKENS = 1024;
 export const MAX_FRAME_WIDTH = 65_536;
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 const FLAG_EXACT_ROWS = 1;
@@ -72,6 +74,8 @@ export function decodeActivationFrame(bytes: unknown): Checked<ActivationFrame> 
     return rejected('malformed', `payload is ${bytes.length - FRAME_HEADER_BYTES} bytes, the header says ${expected}`);
   const position = view.getUint32(28, true);
   if (position + tokenCount > 2 ** 31) return rejected('malformed', 'positions run past 2^31');
+  const bad = firstNonFinite(bytes.subarray(FRAME_HEADER_BYTES), dtype);
+  if (bad >= 0) return rejected('malformed', `value ${bad} (token ${Math.floor(bad / width)}) is NaN or infinite: hidden states must be finite`);
   return {
     ok: true,
     value: {
@@ -85,6 +89,16 @@ export function decodeActivationFrame(bytes: unknown): Checked<ActivationFrame> 
       ...((flags & FLAG_EXACT_ROWS) !== 0 ? { exact: true } : {}),
     },
   };
+}
+
+/** The index of the first NaN or infinite value (all exponent bits set), or -1. Little-endian. */
+export function firstNonFinite(payload: Uint8Array, dtype: FrameDtype): number {
+  if (dtype === 'f16') {
+    for (let i = 1; i < payload.length; i += 2) if ((payload[i] & 0x7c) === 0x7c) return (i - 1) / 2;
+    return -1;
+  }
+  for (let i = 3; i < payload.length; i += 4) if ((payload[i] & 0x7f) === 0x7f && (payload[i - 1] & 0x80) === 0x80) return (i - 3) / 4;
+  return -1;
 }
 
 /** The payload as f32 values (copied when unaligned); f16 payloads need the engine's converter. */

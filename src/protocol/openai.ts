@@ -48,7 +48,8 @@ export interface OpenAiUsage {
 
 /** Which peers computed which layers; a field the SDKs ignore, mirrored in the x-mesh-served-by header. */
 export interface MeshInfo {
-  served_by: { peer: string; layers: [number, number] }[];
+  /** mesh 'open': computed on a public or named mesh (its peers are strangers who see the prompt). */
+  served_by: { peer: string; layers: [number, number]; mesh?: 'open' }[];
   /** Calls the model wrote whose arguments failed the tool's schema, so the reply stayed text. */
   rejected_tool_calls?: { name: string; error: string }[];
 }

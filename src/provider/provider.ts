@@ -24,6 +24,8 @@ export interface ModelText {
 export interface ServedBy {
   peer: string;
   layers: [number, number];
+  /** 'open': computed on a public or named mesh, whose peers are strangers who see the prompt. */
+  mesh?: 'open';
 }
 
 export interface GenerateRequest {

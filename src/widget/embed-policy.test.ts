@@ -18,9 +18,12 @@ describe('embedDecision', () => {
     expect(embedDecision('https://a.example', APP, { embed_origins: '*' }).ok).toBe(true);
     expect(embedDecision('https://a.example', APP, { embed_origins: ['*'] }).ok).toBe(true);
   });
-  it('stays open when the companion publishes no list', () => {
-    expect(embedDecision('https://a.example', APP, {}).ok).toBe(true);
-    expect(embedDecision('https://a.example', APP, null).ok).toBe(true);
+  it('fails closed when no list is published (no /companion.json, or one without embed_origins)', () => {
+    const refused = embedDecision('https://a.example', APP, null);
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.reason).toContain('no embed policy');
+    expect(embedDecision('https://a.example', APP, {}).ok).toBe(false);
+    expect(embedDecision(APP, APP, null).ok).toBe(true);
   });
   it('refuses opaque and non-http parents', () => {
     expect(embedDecision('null', APP, null).ok).toBe(false);

@@ -10,8 +10,9 @@ export interface EmbedPolicySource {
 }
 
 /**
- * The app's own origin may always embed. A published list is enforced; a companion that publishes
- * none (older builds) leaves embedding open, which the README states as the default to tighten.
+ * The app's own origin may always embed. A published list is enforced; no list (no /companion.json,
+ * as on a static host, or one that cannot be read) refuses every other site: failing open would let
+ * any page use a visitor's mesh through the frame whenever the policy could not be fetched.
  */
 export function embedDecision(parentOrigin: string, appOrigin: string, published: EmbedPolicySource | null): EmbedDecision {
   if (parentOrigin === appOrigin) return { ok: true };
@@ -19,7 +20,12 @@ export function embedDecision(parentOrigin: string, appOrigin: string, published
     return { ok: false, reason: `pages of origin ${parentOrigin} cannot embed the chat: serve the page over http(s)` };
   }
   const list = published?.embed_origins;
-  if (list === undefined) return { ok: true };
+  if (list === undefined) {
+    return {
+      ok: false,
+      reason: `this app publishes no embed policy (no /companion.json), so no other site may embed its chat; serve it from a companion started with --embed-origin ${parentOrigin}`,
+    };
+  }
   if (list === '*' || (Array.isArray(list) && (list.includes('*') || list.includes(parentOrigin)))) return { ok: true };
   return {
     ok: false,

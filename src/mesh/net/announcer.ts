@@ -78,7 +78,7 @@ export class Announcer {
       this.options.onError?.(error);
     } finally {
       // Re-announce at half the lifetime (sooner after a failure), so the announcement never lapses.
-      if (this.running) this.timer = setTimeout(() => void this.announce(), (this.ttlS * 1000) / 2);
+      if (this.running) this.timer = setTimeout(() => void this.announce().catch(() => {}), (this.ttlS * 1000) / 2);
     }
   }
 }

@@ -21,6 +21,9 @@ const RESUME_AT = 4;
 export class FrameStream {
   readonly stream: Stream;
   private readonly maxLength: number;
+  private readonly firstMaxLength: number;
+  /** Messages cut out so far: the first is held to firstMaxLength. */
+  private count = 0;
   /** Complete messages not read yet. */
   private readonly ready: Uint8Array[] = [];
   /** Chunks of a message still arriving (prefix included), their total size, and the size it needs (once its prefix is in). */
@@ -31,9 +34,14 @@ export class FrameStream {
   private ended: Error | undefined;
   private paused = false;
 
-  constructor(stream: Stream, maxLength: number) {
+  /**
+   * `firstMaxLength`: a smaller limit for the first message (a hello), so a peer cannot make this
+   * side take in a frame's worth of bytes before the hello is even checked.
+   */
+  constructor(stream: Stream, maxLength: number, firstMaxLength = maxLength) {
     this.stream = stream;
     this.maxLength = maxLength;
+    this.firstMaxLength = firstMaxLength;
     stream.addEventListener('message', (event) => this.onData(event.data.subarray()));
     stream.addEventListener('close', (event) => this.end(event.error ?? new MeshError('stream_closed', 'the stream closed')));
     stream.addEventListener('remoteCloseWrite', () => this.end(new MeshError('stream_closed', 'the remote end closed the stream')));
@@ -119,8 +127,9 @@ export class FrameStream {
         this.fail(`a message length prefix runs past ${MAX_VARINT_BYTES} bytes`);
         return;
       }
-      if (done && length > this.maxLength) {
-        this.fail(`a message of ${length} bytes is over the ${this.maxLength}-byte limit`);
+      const limit = this.count === 0 ? this.firstMaxLength : this.maxLength;
+      if (done && length > limit) {
+        this.fail(`a message of ${length} bytes is over the ${limit}-byte limit`);
         return;
       }
       if (!done || bytes.length - i < length) {
@@ -136,6 +145,7 @@ export class FrameStream {
   }
 
   private deliver(message: Uint8Array): void {
+    this.count++;
     const w = this.waiter;
     if (w) {
       this.waiter = undefined;

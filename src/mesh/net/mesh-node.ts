@@ -124,7 +124,10 @@ export class MeshNode {
     pubsub.subscribe(this.topic);
     await this.handleForMembers(RTT_PROTOCOL, (stream) => echoPings(stream), { runOnLimitedConnection: true });
     for (const connection of libp2p.getConnections()) this.onConnection(connection);
-    this.timer = setInterval(() => void this.tick(), this.o.stateIntervalMs ?? 5000);
+    this.timer = setInterval(
+      () => void this.tick().catch((error: unknown) => this.o.log?.(`mesh: gossiping this peer's state failed: ${(error as Error).message}`)),
+      this.o.stateIntervalMs ?? 5000,
+    );
   }
 
   async stop(): Promise<void> {
@@ -244,34 +247,40 @@ export class MeshNode {
       return;
     }
     if (this.pending.has(peerId)) return;
-    const check = this.verify(connection).then(async (outcome) => {
-      this.pending.delete(peerId);
-      if (!this.running) return;
-      if (outcome.ok) {
-        this.members.set(peerId, {});
-        this.o.log?.(`mesh: ${peerId} proved membership`);
-        this.changed();
-        if (this.o.rttTargets?.().includes(peerId)) {
-          await this.measureRtt();
-          // One already in flight may have started before this target was a member.
-          if (this.rtt === undefined) await this.measureRtt();
+    const check = this.verify(connection)
+      .then(async (outcome) => {
+        this.pending.delete(peerId);
+        if (!this.running) return;
+        if (outcome.ok) {
+          this.members.set(peerId, {});
+          this.o.log?.(`mesh: ${peerId} proved membership`);
+          this.changed();
+          if (this.o.rttTargets?.().includes(peerId)) {
+            await this.measureRtt();
+            // One already in flight may have started before this target was a member.
+            if (this.rtt === undefined) await this.measureRtt();
+          }
+          await this.publishState();
+          this.greet(peerId);
+          return;
         }
-        await this.publishState();
-        this.greet(peerId);
-        return;
-      }
-      // A closed connection before an answer is no verdict: the next connection tries again. Nor is
-      // a peer that kept timing out on an open one (a starved machine): it is dropped, not refused.
-      if (outcome.timedOut || (connection.status !== 'open' && !/wrong membership proof/.test(outcome.reason))) {
-        this.o.log?.(`mesh: ${peerId} gave no membership proof in time; it is checked again on its next connection`);
-        await connection.close().catch(() => {});
-        return;
-      }
-      this.refused.set(peerId, outcome.reason);
-      this.o.log?.(`mesh: refused ${peerId}: ${outcome.reason}`);
-      await this.o.libp2p.hangUp(connection.remotePeer).catch(() => {});
-      this.changed();
-    });
+        // A closed connection before an answer is no verdict: the next connection tries again. Nor is
+        // a peer that kept timing out on an open one (a starved machine): it is dropped, not refused.
+        if (outcome.timedOut || (connection.status !== 'open' && !/wrong membership proof/.test(outcome.reason))) {
+          this.o.log?.(`mesh: ${peerId} gave no membership proof in time; it is checked again on its next connection`);
+          await connection.close().catch(() => {});
+          return;
+        }
+        this.refused.set(peerId, outcome.reason);
+        this.o.log?.(`mesh: refused ${peerId}: ${outcome.reason}`);
+        await this.o.libp2p.hangUp(connection.remotePeer).catch(() => {});
+        this.changed();
+      })
+      .catch((error: unknown) => {
+        // Awaited by the pubsub validator too: it must settle, and an error here must not end the process.
+        this.pending.delete(peerId);
+        this.o.log?.(`mesh: checking ${peerId} failed: ${(error as Error).message}`);
+      });
     this.pending.set(peerId, check);
   }
 
@@ -288,7 +297,7 @@ export class MeshNode {
   private greet(peerId: string): void {
     if (!this.running || !this.members.has(peerId)) return;
     if (!this.o.libp2p.services.pubsub.getSubscribers(this.topic).some((p) => p.toString() === peerId)) return;
-    void this.publishState();
+    void this.publishState().catch(() => {});
     for (const listener of this.joinListeners) listener(peerId);
   }
 
@@ -344,7 +353,19 @@ export class MeshNode {
   async publish(body: GossipBody): Promise<void> {
     if (!this.running) return;
     const message = { ...body, protocol: MESH_PROTOCOL_VERSION, peerId: this.selfPeerId, seq: ++this.seq, sentAt: Date.now() } as GossipMessage;
-    await this.o.libp2p.services.pubsub.publish(this.topic, encodeGossip(message)).catch(() => {});
+    await this.send(message);
+  }
+
+  /** Never rejects: callers publish without waiting, and gossip is best effort anyway. */
+  private async send(message: GossipMessage): Promise<void> {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeGossip(message);
+    } catch (error) {
+      this.o.log?.(`mesh: not gossiping a ${message.type}: ${(error as Error).message}`);
+      return;
+    }
+    await this.o.libp2p.services.pubsub.publish(this.topic, bytes).catch(() => {});
   }
 
   /**
@@ -393,7 +414,7 @@ export class MeshNode {
     };
     this.published.push(message);
     if (this.published.length > 4) this.published.shift();
-    await this.o.libp2p.services.pubsub.publish(this.topic, encodeGossip(message)).catch(() => {});
+    await this.send(message);
   }
 
   private changed(): void {

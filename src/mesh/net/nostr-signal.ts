@@ -110,7 +110,7 @@ export class SignalChannel {
   start(): void {
     const since = Math.floor((this.now() - SIGNAL_MAX_AGE_MS) / 1000);
     this.sub = this.o.relay.subscribe([{ kinds: [SIGNAL_KIND], '#p': [this.o.identity.nostrPubkey], since }], {
-      onevent: (event) => void this.receive(event),
+      onevent: (event) => void this.receive(event).catch(() => {}), // a bad signal is dropped, as one never received
     });
   }
 

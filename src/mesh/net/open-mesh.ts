@@ -114,11 +114,13 @@ function waitForHead(relay: Relay, access: OpenMeshAccess, timeoutMs: number): P
       watch.close();
       resolve(head);
     };
-    void watch.synced.then(() => {
-      const head = pickHead(watch.table.list());
-      if (head) finish(head);
-      else timer = setTimeout(() => finish(undefined), timeoutMs);
-    });
+    void watch.synced
+      .then(() => {
+        const head = pickHead(watch.table.list());
+        if (head) finish(head);
+        else timer = setTimeout(() => finish(undefined), timeoutMs);
+      })
+      .catch(() => finish(undefined));
   });
 }
 

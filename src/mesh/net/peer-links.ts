@@ -71,7 +71,7 @@ export class PeerLinks {
     const fresh = this.o.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId && Date.now() - c.timeline.open < FRESH_LINK_MS);
     if (fresh) return;
     this.attempts.delete(peerId);
-    void this.offer(peerId, () => this.offerOverNostr(a));
+    void this.offer(peerId, () => this.offerOverNostr(a)).catch(this.offerFailed(peerId));
   }
 
   /** As the higher peer id (which never offers), ask the member for a link, spaced out. */
@@ -121,8 +121,13 @@ export class PeerLinks {
           return false;
         });
       }
-    })();
+    })().catch(this.offerFailed(peerId));
   }
+
+  private readonly offerFailed =
+    (peerId: string) =>
+    (error: unknown): void =>
+      this.o.log?.(`mesh: linking to ${peerId} failed: ${(error as Error).message}`);
 
   private linked(peerId: string): boolean {
     return this.o.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId && c.status === 'open');
@@ -164,7 +169,7 @@ export class PeerLinks {
     if (linked) return;
     if (attempts >= WEBRTC_OFFERS || this.o.stopped()) return;
     setTimeout(() => {
-      if (!this.o.stopped() && !this.linked(peerId)) void this.offer(peerId, once);
+      if (!this.o.stopped() && !this.linked(peerId)) void this.offer(peerId, once).catch(this.offerFailed(peerId));
     }, 1500 * attempts);
   }
 

@@ -103,7 +103,7 @@ export class ChainRoute {
         };
       });
       wired.catch(() => {}); // awaited below, once the feeding stream is open
-      for (let i = 0; i < stages.length; i++) void route.listen(i);
+      for (let i = 0; i < stages.length; i++) void route.listen(i).catch(() => {}); // its failure fails the reply awaited below
       const feed = await dial(0);
       try {
         await feed.write(hello(0, true), signal);
@@ -125,7 +125,7 @@ export class ChainRoute {
     const started = performance.now();
     const answered = new Promise<Uint8Array>((resolve, reject) => (this.reply = { resolve, reject }));
     answered.catch(() => {}); // it may fail while the frame is still being written; awaited below
-    const timer = setTimeout(() => void this.onLate(position + nTokens), this.o.timeoutMs);
+    const timer = setTimeout(() => void this.onLate(position + nTokens).catch(() => {}), this.o.timeoutMs);
     try {
       const payload = new Uint8Array(hidden.buffer, hidden.byteOffset, hidden.byteLength);
       try {

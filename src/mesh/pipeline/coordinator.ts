@@ -31,6 +31,14 @@ export interface Route {
 
 const rangeKey = (model: string, start: number, end: number) => `${model}:${start}-${end}`;
 
+/**
+ * Peers the planner is fed at most. The plan's basis (every peer fed to it, and the plan before)
+ * travels in one gossip message (MAX_GOSSIP_BYTES): about 200 peers would overflow it. Past this,
+ * peers of the previous plan come first, then servers, so strangers flooding a mesh cannot push
+ * the stages already serving out of the plan.
+ */
+export const MAX_PLANNED_PEERS = 64;
+
 const DEFAULT_FAILED_FOR_MS = 5000;
 const MAX_FAILED_FOR_MS = 60_000;
 
@@ -72,12 +80,12 @@ export class PipelineCoordinator {
     // A late joiner gets the plan at once, not at the next republish.
     this.unlisten.push(
       this.o.node.addJoinListener(() => {
-        void this.publish();
+        void this.publish().catch(this.publishFailed);
       }),
     );
     this.timer = setInterval(() => {
       this.replan();
-      void this.publish();
+      void this.publish().catch(this.publishFailed);
     }, this.o.republishMs ?? 2000);
     this.replan();
   }
@@ -169,8 +177,12 @@ export class PipelineCoordinator {
     // A peer that left holds nothing any more: should it come back (a tab reloading keeps its peer
     // id), its earlier stage-ready must not make a stage it has not loaded yet look ready.
     for (const m of members) if (m.links.length === 0) this.ready.delete(m.peerId);
+    const planned = new Set(this.previous?.stages.map((s) => s.peerId));
+    const rank = (m: (typeof members)[number]) => (planned.has(m.peerId) ? 0 : m.state?.role === 'server' ? 1 : 2);
     return members
       .filter((m) => m.state && m.links.length > 0 && !this.isOut(m.peerId))
+      .sort((a, b) => rank(a) - rank(b))
+      .slice(0, MAX_PLANNED_PEERS)
       .map((m) => ({
         peerId: m.peerId,
         role: m.state!.role,
@@ -202,12 +214,12 @@ export class PipelineCoordinator {
           ? `pipeline: plan ${next.epoch} for ${id}: ${next.stages.map((s) => `${s.peerId.slice(-6)}[${s.layers.start}-${s.layers.end - 1}]`).join(' → ')}`
           : `pipeline: no plan for ${id}${result.ok ? '' : ` (${result.message})`}`,
       );
-      if (next) void this.publish();
+      if (next) void this.publish().catch(this.publishFailed);
     } else if (next && this.unreadyStateArrived(next)) {
       // A stage that has not loaded its range gossiped: it may have missed the plan (a tab coming
       // back under its old peer id is planned from its last state before it hears the topic), so
       // it gets the plan now rather than at the next republish.
-      void this.publish();
+      void this.publish().catch(this.publishFailed);
     }
     this.wake();
   }
@@ -229,6 +241,10 @@ export class PipelineCoordinator {
     const { plan, basis } = this;
     if (plan) await this.o.node.publish({ type: 'layer-plan', plan, ...(basis ? { basis } : {}) });
   }
+
+  private readonly publishFailed = (error: unknown): void => {
+    this.o.log?.(`pipeline: gossiping plan ${this.plan?.epoch} failed: ${(error as Error).message}`);
+  };
 
   private wake(): void {
     for (const w of [...this.waiters]) w();

@@ -22,6 +22,7 @@ import { ACTIVATION_PROTOCOL, meshTopic } from '../net/protocols.ts';
 import { encodeHello } from './activation-hello.ts';
 import type { PipelineCoordinator, Route } from './coordinator.ts';
 import { createMeshSession, type MeshSession } from './mesh-session.ts';
+import { decodeRefusal } from './stage-limits.ts';
 import { StageServer } from './stage-server.ts';
 import { budgetFor, routeOf, stallingCompute, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from '../testing/test-mesh.ts';
 
@@ -231,11 +232,12 @@ describe('a mesh pipeline under abuse', () => {
           const m = badActivation(i, rand);
           const stream = await mesh.companion.node.openStream(route.plan.stages[i % 3].peerId, ACTIVATION_PROTOCOL);
           const lp = lpStream(stream);
+          m.frame ? sent.frame++ : sent.hello++;
           try {
             await lp.write(m.hello);
             if (m.frame) await lp.write(m.frame);
-            m.frame ? sent.frame++ : sent.hello++;
-            await lp.read({ signal: AbortSignal.timeout(5000) });
+            // A refusal (the stage's reason) or a reset: either way the message was dropped.
+            if (decodeRefusal((await lp.read({ signal: AbortSignal.timeout(5000) })).subarray()) !== undefined) sent.refused++;
           } catch {
             sent.refused++; // the stage reset the stream: the message was dropped
           }

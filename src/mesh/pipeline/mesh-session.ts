@@ -147,7 +147,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
   let pace: number | undefined;
 
   const closeStages = () => {
-    for (const s of stages ?? []) void s.close();
+    for (const s of stages ?? []) void s.close().catch(() => {});
     stages = undefined;
   };
 
@@ -186,7 +186,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
         opened.push(await RemoteStage.open({ node: o.node, stage, model: p.model, planEpoch: p.epoch, sessionId, width: o.nEmbd, timeoutMs }));
       }
     } catch (error) {
-      for (const s of opened) void s.close();
+      for (const s of opened) void s.close().catch(() => {});
       throw error;
     }
     return opened;

@@ -7,6 +7,8 @@ export type PipelineErrorCode =
   | 'pipeline_bad_hello'
   | 'pipeline_bad_frame'
   | 'pipeline_not_loaded'
+  | 'pipeline_idle'
+  | 'pipeline_too_many_streams'
   | 'pipeline_chain_unavailable';
 
 export class PipelineError extends MeshError {

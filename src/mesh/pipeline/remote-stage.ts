@@ -10,6 +10,7 @@ import { FrameStream } from '../net/frame-stream.ts';
 import { ACTIVATION_PROTOCOL } from '../net/protocols.ts';
 import { encodeHello } from './activation-hello.ts';
 import { reason, StageFailedError } from './pipeline-errors.ts';
+import { decodeRefusal } from './stage-limits.ts';
 
 export interface RemoteStageOptions {
   readonly node: MeshNode;
@@ -79,7 +80,10 @@ export class RemoteStage {
         }),
         signal,
       );
-      const reply = decodeActivationFrame(await this.lp.read(signal));
+      const bytes = await this.lp.read(signal);
+      const refused = decodeRefusal(bytes);
+      if (refused !== undefined) throw new Error(`the stage refused the frame: ${refused}`);
+      const reply = decodeActivationFrame(bytes);
       if (!reply.ok) throw new Error(`malformed reply: ${reply.reason}`);
       const r = reply.value;
       if (r.position !== position || r.tokenCount !== nTokens || r.width !== this.o.width || r.dtype !== 'f32')

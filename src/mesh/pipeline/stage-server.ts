@@ -15,10 +15,11 @@ import type { LayerPlan, LayerRange } from '../../protocol/mesh-plan.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
 import { FrameStream } from '../net/frame-stream.ts';
 import { ACTIVATION_PROTOCOL } from '../net/protocols.ts';
-import { decodeHello, encodeHello, type ChainHop } from './activation-hello.ts';
+import { decodeHello, encodeHello, MAX_HELLO_BYTES, type ChainHop } from './activation-hello.ts';
 import { encodeStatus, isProbe } from './chain-status.ts';
 import { measureLayerSpeed } from './layer-speed.ts';
 import { PipelineError } from './pipeline-errors.ts';
+import { encodeRefusal, MAX_STREAMS_PER_PEER, STAGE_IDLE_MS } from './stage-limits.ts';
 import {
   inProcessStageRunner,
   type RunnerSession,
@@ -42,6 +43,8 @@ export interface StageServerOptions {
   readonly compute?: ComputeOptions;
   readonly onChange?: () => void;
   readonly log?: (line: string) => void;
+  /** Hard limits (stage-limits.ts); smaller in tests. */
+  readonly limits?: { readonly streamsPerPeer?: number; readonly idleMs?: number };
 }
 
 export type StageStatus = 'idle' | 'loading' | 'ready' | 'failed';
@@ -112,6 +115,8 @@ export class StageServer {
   private forwarded = 0;
   private readonly unlisten: Array<() => void> = [];
   private readonly chains = new Map<string, ChainSession>();
+  /** Activation streams open per peer (capped: stage-limits.ts). */
+  private readonly streams = new Map<string, number>();
 
   constructor(options: StageServerOptions) {
     this.o = options;
@@ -128,7 +133,9 @@ export class StageServer {
   async start(): Promise<void> {
     // Compiled while the peer joins, so a plan's load waits only for the weights.
     this.runner.prepare?.(this.o.backend ?? 'wasm');
-    await this.o.node.handleForMembers(ACTIVATION_PROTOCOL, (stream) => this.serve(stream), { runOnLimitedConnection: true });
+    await this.o.node.handleForMembers(ACTIVATION_PROTOCOL, (stream, connection) => this.serveCapped(stream, connection.remotePeer.toString()), {
+      runOnLimitedConnection: true,
+    });
     this.unlisten.push(this.o.node.addGossipListener((m) => this.onGossip(m)));
   }
 
@@ -187,10 +194,10 @@ export class StageServer {
     this.epoch = plan.epoch;
     this.wanted = { model: plan.model, layers: mine.layers, epoch: plan.epoch };
     if (this.loaded?.model === plan.model && sameRange(this.loaded.layers, mine.layers)) {
-      void this.announceReady();
+      void this.announceReady().catch(this.failed);
       return;
     }
-    void this.loadWanted();
+    void this.loadWanted().catch(this.failed);
   }
 
   private async loadWanted(): Promise<void> {
@@ -249,9 +256,50 @@ export class StageServer {
     await this.o.node.publishState();
   }
 
+  /** serve(), within the cap on streams per peer, and closed after the idle time without a frame. */
+  private async serveCapped(stream: Stream, from: string): Promise<void> {
+    const open = (this.streams.get(from) ?? 0) + 1;
+    this.streams.set(from, open);
+    const idleMs = this.o.limits?.idleMs ?? STAGE_IDLE_MS;
+    const activity = { at: performance.now() };
+    const idle = setInterval(() => {
+      if (performance.now() - activity.at > idleMs) stream.abort(new PipelineError('pipeline_idle', `no frame for ${idleMs} ms: the stage closed the session`));
+    }, idleMs / 4);
+    try {
+      const cap = this.o.limits?.streamsPerPeer ?? MAX_STREAMS_PER_PEER;
+      if (open > cap) {
+        const error = new PipelineError('pipeline_too_many_streams', `${from} already holds ${cap} activation streams on this stage: close one first`);
+        this.o.log?.(`pipeline: ${error.message}`);
+        await this.refuse(new FrameStream(stream, MAX_HELLO_BYTES), stream, error);
+        return;
+      }
+      await this.serve(stream, activity);
+    } finally {
+      clearInterval(idle);
+      const left = (this.streams.get(from) ?? 1) - 1;
+      if (left > 0) this.streams.set(from, left);
+      else this.streams.delete(from);
+    }
+  }
+
+  /** Tells the sender why (stage-limits.ts) before closing: the head logs the stage's reason, not a bare reset. */
+  private async refuse(lp: FrameStream, stream: Stream, error: Error): Promise<void> {
+    await lp.write(encodeRefusal(error.message), AbortSignal.timeout(1000)).catch(() => {});
+    await stream.close({ signal: AbortSignal.timeout(1000) }).catch(() => {});
+    // The head reads the refusal and closes its end; a sender that does not is reset after a
+    // moment, so half-open streams cannot pile up against libp2p's per-protocol stream limit.
+    if (stream.status === 'open' || stream.status === 'closing') {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        stream.addEventListener('close', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+    if (stream.status === 'open' || stream.status === 'closing') stream.abort(error);
+  }
+
   /** One activation stream: a hello naming the layers, then frames until the head (or, chained, the previous stage) closes it. */
-  private async serve(stream: Stream): Promise<void> {
-    const lp = new FrameStream(stream, FRAME_HEADER_BYTES + MAX_FRAME_BYTES);
+  private async serve(stream: Stream, activity: { at: number }): Promise<void> {
+    const lp = new FrameStream(stream, FRAME_HEADER_BYTES + MAX_FRAME_BYTES, MAX_HELLO_BYTES);
     let session: RunnerSession | undefined;
     let chained: ChainSession | undefined;
     try {
@@ -294,6 +342,7 @@ export class StageServer {
         } catch {
           break; // the head closed the stream (session over) or the link went away
         }
+        activity.at = performance.now();
         const frame = decodeActivationFrame(bytes);
         if (!frame.ok) throw new PipelineError('pipeline_bad_frame', `dropped a malformed activation frame: ${frame.reason}`);
         const f = frame.value;
@@ -340,7 +389,8 @@ export class StageServer {
       await stream.close().catch(() => {});
     } catch (error) {
       this.o.log?.(`pipeline: activation stream ended: ${(error as Error).message}`);
-      stream.abort(error instanceof Error ? error : new Error(String(error)));
+      if (error instanceof PipelineError) await this.refuse(lp, stream, error);
+      else stream.abort(error instanceof Error ? error : new Error(String(error)));
     } finally {
       if (session) {
         void session.free().catch(() => {}); // a closed stage (replaced, or its worker gone) has freed it already
@@ -389,6 +439,8 @@ export class StageServer {
       if (!c.fed) this.chains.delete(c.token);
     }
   }
+
+  private readonly failed = (error: unknown): void => this.o.log?.(`pipeline: ${(error as Error).message}`);
 
   private changed(): void {
     this.o.onChange?.();

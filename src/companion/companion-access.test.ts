@@ -102,7 +102,7 @@ describe('companion on loopback', () => {
 
   it('answers 429 with Retry-After once the queue is full, and serves the others', async () => {
     const openai = new OpenAI({ baseURL: `${t.companion.urls.api}/v1`, apiKey: 'a-chosen-secret', maxRetries: 0 });
-    const ask = (i: number) =>
+    const ask = () =>
       openai.chat.completions.create({ model: MODEL, messages: user, max_tokens: 100 }).then(
         (r) => ({ ok: true as const, r }),
         (e: unknown) => ({ ok: false as const, e }),

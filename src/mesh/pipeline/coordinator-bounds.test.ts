@@ -34,7 +34,10 @@ function fakeNode(members: MemberView[]) {
     memberList: () => members,
     addGossipListener: () => () => {},
     addJoinListener: () => () => {},
-    addChangeListener: (l: () => void) => (changes.add(l), () => changes.delete(l)),
+    addChangeListener: (l: () => void) => {
+      changes.add(l);
+      return () => changes.delete(l);
+    },
     async publish(body: Record<string, unknown>) {
       const message = { ...body, protocol: 1, peerId: node.selfPeerId, seq: published.length + 1, sentAt: Date.now() } as GossipMessage;
       published.push(message);

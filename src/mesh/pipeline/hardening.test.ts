@@ -206,7 +206,7 @@ function badActivation(i: number, rand: () => number): { hello: Uint8Array; fram
     case 10:
       return { hello, frame: good().subarray(0, FRAME_HEADER_BYTES + 7) };
     case 11:
-      return { hello, frame: patched(6, 1, 16) };
+      return { hello, frame: patched(6, 2, 16) }; // a flag bit no version defines (bit 0 is "exact rows")
     // Chain mode: a token of the wrong shape; a control stream that is sent something other than a probe.
     case 12:
       return { hello: utf8(JSON.stringify({ model: 'synth', layers: stage.layers, planEpoch: 0, chain: { token: 'x'.repeat(32), feed: true, next: [] } })) };

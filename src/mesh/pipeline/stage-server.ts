@@ -291,7 +291,14 @@ export class StageServer {
     if (stream.status === 'open' || stream.status === 'closing') {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 1000);
-        stream.addEventListener('close', () => (clearTimeout(timer), resolve()), { once: true });
+        stream.addEventListener(
+          'close',
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
       });
     }
     if (stream.status === 'open' || stream.status === 'closing') stream.abort(error);

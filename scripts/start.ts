@@ -12,6 +12,8 @@ import { isWildcardHost } from '../src/companion/lan-address.ts';
 import { progressReporter } from '../src/companion/download-progress.ts';
 import { downloadModel, ModelDownloadError } from '../src/companion/model-download.ts';
 import { loadServedModel, type ServedModel } from '../src/companion/served-model.ts';
+import { Engine } from '../src/engine/engine.ts';
+import type { SpeculativeConfig } from '../src/provider/speculative-mode.ts';
 import { NativePeerError, startNativePeer } from '../src/companion/native-peer.ts';
 import { InviteError } from '../src/mesh/invite.ts';
 import { appBuildState, buildApp } from './app-build.ts';
@@ -41,8 +43,7 @@ async function ensureBuilt(config: CompanionConfig): Promise<void> {
  * is downloaded once into the models folder (the app publishes it under /models/, so the mesh can
  * split it across tabs as it does a local model).
  */
-async function modelFile(config: CompanionConfig): Promise<{ path: string; id?: string; source?: string }> {
-  const input = config.model;
+async function modelFile(config: CompanionConfig, input = config.model): Promise<{ path: string; id?: string; source?: string }> {
   if (/^https?:\/\//i.test(input)) {
     const got = await downloadModel(input, {
       dir: config.modelsDir,
@@ -56,10 +57,23 @@ async function modelFile(config: CompanionConfig): Promise<{ path: string; id?: 
   const { ensureModel, MODELS } = await import('../tools/models/registry.ts');
   if (!MODELS.some((m) => m.name === input)) {
     throw new ConfigError(
-      `--model ${input} is not a test model (known: ${MODELS.map((m) => m.name).join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`,
+      `${input === config.model ? '--model' : '--draft'} ${input} is not a test model (known: ${MODELS.map((m) => m.name).join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`,
     );
   }
   return { path: await ensureModel(input), id: input };
+}
+
+/** --draft: how the served model decodes speculatively (a draft model is loaded on the --backend kernels). */
+async function loadDraft(config: CompanionConfig): Promise<SpeculativeConfig | undefined> {
+  if (config.draft === '') return undefined;
+  if (config.draft === 'ngram') {
+    console.error('start: speculative decoding with the n-gram (prompt lookup) drafter');
+    return { drafter: 'ngram' };
+  }
+  const { path } = await modelFile(config, config.draft);
+  const draftModel = await Engine.load(path, { backend: config.backend });
+  console.error(`start: speculative decoding with the draft model ${config.draft} (${draftModel.config.nLayer} layers, ${config.backend})`);
+  return { drafter: 'model', draftModel };
 }
 
 /** The model the API serves: its file (made or downloaded when missing), loaded on the --backend kernels. */
@@ -146,7 +160,14 @@ async function main(): Promise<number> {
     process.stdout.write(`app: ${host.urls.app}\nnostr: ${host.urls.nostr}\n`);
     return stopped;
   }
-  const companion = await startCompanion(config, { models });
+  let speculative: SpeculativeConfig | undefined;
+  try {
+    speculative = models.length > 0 ? await loadDraft(config) : undefined;
+  } catch (error) {
+    console.error(`start: ${(error as Error).message}`);
+    return error instanceof ConfigError ? 2 : 1;
+  }
+  const companion = await startCompanion(config, { models, ...(speculative ? { speculative } : {}) });
   running = companion;
   const { urls } = companion;
   // Printed before the URLs, so whoever waits for the URL lines already has it.

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { EngineProvider } from '../provider/engine-provider.ts';
 import type { MeshNode } from '../mesh/net/mesh-node.ts';
 import { startPipelineHead, type PipelineHead } from '../mesh/pipeline/pipeline-head.ts';
+import type { SpeculativeConfig } from '../provider/speculative-mode.ts';
 import type { ServedModel } from './served-model.ts';
 
 export interface CompanionPipelineOptions {
@@ -15,13 +16,18 @@ export interface CompanionPipelineOptions {
   /** The folder the app server publishes under /models/. */
   readonly modelsDir: string;
   readonly stageTimeoutMs?: number;
+  /** --draft: the served model decodes speculatively, solo (its fallback) and through the plan. */
+  readonly speculative?: SpeculativeConfig;
   readonly log?: (line: string) => void;
 }
 
 export type CompanionPipeline = PipelineHead;
 
 export async function startCompanionPipeline(o: CompanionPipelineOptions): Promise<CompanionPipeline | undefined> {
-  const fallback = new EngineProvider(o.models.map((m) => m.model));
+  const fallback = new EngineProvider(
+    o.models.map((m) => m.model),
+    o.speculative ? { speculative: o.speculative } : {},
+  );
   const served = o.models.find((m) => existsSync(join(o.modelsDir, `${m.info.id}.gguf`)));
   if (!served) {
     for (const m of o.models)
@@ -37,6 +43,7 @@ export async function startCompanionPipeline(o: CompanionPipelineOptions): Promi
     node: o.node,
     model: { id: served.info.id, file: engine.model, tokenizer: engine.tokenizer, maxPositions: engine.maxPositions, headAndTail: engine.headAndTail },
     fallback,
+    ...(o.speculative ? { speculative: o.speculative } : {}),
     ...(o.stageTimeoutMs ? { stageTimeoutMs: o.stageTimeoutMs } : {}),
     // A stage lost mid-answer: the answer goes on on the companion's own stages at once.
     localStages: engine.stages,

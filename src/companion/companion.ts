@@ -1,6 +1,7 @@
 // Wires the companion's four services (app, nostr, api, libp2p): starts them in order, reports
 // their real URLs, and stops them all, each even if another fails to stop. The api service answers
 // /health and, under /v1/, the OpenAI + Anthropic API (src/api) served by the companion's own engine.
+import type { SpeculativeConfig } from '../provider/speculative-mode.ts';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -79,6 +80,8 @@ export interface CompanionOptions {
   routes?: readonly ApiRoute[];
   /** Models the API serves with no tab open (see served-model.ts); closed on stop. */
   models?: readonly ServedModel[];
+  /** Speculative decoding of `models`, solo and through the mesh (--draft). */
+  speculative?: SpeculativeConfig;
   /** Serves /v1 from this provider instead of one made of `models` (tests wrap the engine). */
   provider?: ModelProvider;
   /** Body limit and queue sizes of the /v1 API. */
@@ -223,6 +226,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
           node: apiMesh<{ node: CompanionMesh['node'] }>(config, mesh, openMesh).node,
           models: options.models ?? [],
           modelsDir: config.modelsDir,
+          ...(options.speculative ? { speculative: options.speculative } : {}),
           log: (line) => console.error(`start: ${line}`),
         });
     if (pipeline) stops.push(async () => pipeline.stop());
@@ -233,7 +237,10 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     const local =
       options.provider ??
       (pipeline && onOpen ? onOpenMesh(pipeline.provider) : pipeline?.provider) ??
-      new EngineProvider((options.models ?? []).map((m) => m.model));
+      new EngineProvider(
+        (options.models ?? []).map((m) => m.model),
+        options.speculative ? { speculative: options.speculative } : {},
+      );
     const provider = new TabRoutingProvider(local, tabs, { preferTabs: options.preferTabs });
     // One context, so HTTP clients and mesh members share the model queues (fair by client: a member by its peer id).
     const apiContext = createApiContext({ ...options.api, provider });

@@ -60,6 +60,11 @@ export interface CompanionConfig {
    * clear on its relay, open to anyone who knows the name (src/mesh/net/open-companion-mesh.ts).
    */
   meshName: string;
+  /**
+   * Speculative decoding of the served model: '' off, 'ngram' (prompt lookup, no model), or a draft
+   * model (a test model's name, a .gguf path or a URL) sharing the model's vocabulary.
+   */
+  draft: string;
   /** 'public': listed on the relay for anyone; 'named': found only by its name. */
   meshVisibility: 'public' | 'named';
   /**
@@ -87,7 +92,21 @@ export class ConfigError extends MeshError {
   }
 }
 
-type Kind = 'host' | 'publicHost' | 'port' | 'path' | 'origins' | 'flag' | 'model' | 'backend' | 'token' | 'meshName' | 'visibility' | 'invite' | 'bytes';
+type Kind =
+  | 'host'
+  | 'publicHost'
+  | 'port'
+  | 'path'
+  | 'origins'
+  | 'flag'
+  | 'model'
+  | 'draft'
+  | 'backend'
+  | 'token'
+  | 'meshName'
+  | 'visibility'
+  | 'invite'
+  | 'bytes';
 type Key = keyof CompanionConfig;
 
 export interface Option {
@@ -162,6 +181,13 @@ export const OPTIONS: readonly Option[] = [
     help: 'serve only the app, /models/ and the Nostr relay (no API, libp2p node, engine or invite): a static host for meshes headed by a tab',
   },
   {
+    key: 'draft',
+    flag: '--draft',
+    env: 'MESH_DRAFT',
+    kind: 'draft',
+    help: "speculative decoding of the served model: 'ngram' (prompt lookup), or a draft model (test model name, .gguf path or URL) sharing its vocabulary",
+  },
+  {
     key: 'meshName',
     flag: '--mesh-name',
     env: 'MESH_NAME',
@@ -217,6 +243,7 @@ export function defaultConfig(root: string): CompanionConfig {
     corsOrigins: [],
     embedOrigins: [],
     model: DEFAULT_MODEL,
+    draft: '',
     backend: 'cpu',
     apiToken: '',
     skipBuild: false,
@@ -240,6 +267,7 @@ const VALUE_NAME: Record<Kind, string> = {
   origins: 'origins',
   flag: '',
   model: 'model',
+  draft: 'ngram|model',
   backend: 'name',
   token: 'token',
   meshName: 'name',
@@ -342,6 +370,7 @@ function example(option: Option): string {
     publicHost: 'mybox.lan',
     origins: 'http://localhost:5173',
     model: DEFAULT_MODEL,
+    draft: 'ngram',
     backend: 'cpu',
     token: 'some-secret',
     path: 'path',
@@ -376,6 +405,8 @@ function convert(option: Option, raw: string, where: string, root: string): unkn
       return parseBoolean(raw, where);
     case 'model':
       return parseModel(raw, where, root);
+    case 'draft':
+      return raw.trim() === 'ngram' ? 'ngram' : parseModel(raw, where, root);
     case 'backend':
       if (raw.trim() !== 'cpu' && raw.trim() !== 'ref') throw new ConfigError(`${where} must be cpu or ref, got ${JSON.stringify(raw)}`);
       return raw.trim();

@@ -13,6 +13,7 @@ import {
   TAB_ATTACH_VERSION,
   type CompanionMessage,
   type TabMessage,
+  attachProtocols,
 } from '../protocol/tab-attach.ts';
 import { openModelUrl } from '../storage/shared-cache.ts';
 
@@ -36,7 +37,7 @@ export interface TabServeOptions {
   /** Kernels for models loaded here. Default 'cpu' (WASM). */
   backend?: BackendName;
   /** Opens the socket; default `new WebSocket(url)`. */
-  connect?: (url: string) => TabSocket;
+  connect?: (url: string, protocols: string[]) => TabSocket;
   log?: (line: string) => void;
 }
 
@@ -91,10 +92,9 @@ export async function startTabServe(o: TabServeOptions): Promise<TabServe> {
   }
   const wsUrl = new URL(TAB_ATTACH_PATH, o.api);
   wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
-  if (o.token) wsUrl.searchParams.set('token', o.token);
   // yields to the event loop between tokens, so an abort frame is seen within one token
   const provider = new EngineProvider([...engines].map(([id, engine]) => ({ id, engine })));
-  const socket = (o.connect ?? ((url) => new WebSocket(url) as unknown as TabSocket))(String(wsUrl));
+  const socket = (o.connect ?? ((url, protocols) => new WebSocket(url, protocols) as unknown as TabSocket))(String(wsUrl), attachProtocols(o.token));
   const send = (m: TabMessage) => {
     if (socket.readyState === 1) socket.send(JSON.stringify(m));
   };

@@ -2,6 +2,7 @@
 // browser run is playwright/api-tab.spec.ts): listed in /v1/models, served to the official SDKs with
 // the engine's greedy text, aborts reach the tab, a tab leaving mid-request gives a clean error, and
 // bad origins and frames are refused without hurting the companion.
+import { attachProtocols, TAB_ATTACH_SUBPROTOCOL } from '../protocol/tab-attach.ts';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,22 +184,25 @@ describe('tabs attached to the companion', () => {
 });
 
 describe('attaching to a companion that requires its API token', () => {
-  it('refuses a tab without ?token= and accepts one with it', async () => {
+  it('refuses a tab without its token, or with it only in the URL, and accepts it as a subprotocol', async () => {
     const locked = await startTestCompanion({ apiToken: 'sesame' });
     try {
       const url = `${locked.companion.urls.api.replace('http', 'ws')}/attach`;
-      const open = (suffix: string) =>
-        new Promise<void>((resolve, reject) => {
-          const ws = new WebSocket(url + suffix, { origin: locked.companion.urls.app });
+      const open = (suffix: string, token?: string) =>
+        new Promise<string>((resolve, reject) => {
+          const ws = new WebSocket(url + suffix, attachProtocols(token), { origin: locked.companion.urls.app });
           ws.once('open', () => {
             ws.close();
-            resolve();
+            resolve(ws.protocol);
           });
           ws.once('error', reject);
         });
       await expect(open('')).rejects.toThrow(/401/);
-      await expect(open('?token=wrong')).rejects.toThrow(/401/);
-      await open('?token=sesame');
+      await expect(open('?token=sesame')).rejects.toThrow(/401/);
+      await expect(open('', 'wrong')).rejects.toThrow(/401/);
+      await expect(open('', 'sesame-')).rejects.toThrow(/401/);
+      // Accepted, and the answer names the protocol only: the token is not echoed back.
+      expect(await open('', 'sesame')).toBe(TAB_ATTACH_SUBPROTOCOL);
     } finally {
       await locked.stop();
     }

@@ -1,20 +1,29 @@
 // The companion's /attach WebSocket endpoint (on the API port) and the tabs attached through it, as
 // a ModelProvider: the models tabs announce are listed and served by forwarding generations to the
 // least busy tab that holds them. Only pages of the allowed origins may attach (and, when the API
-// needs a bearer token, with ?token=); a bad frame gets an error frame, a bad hello closes the socket.
+// needs a bearer token, offered as a WebSocket subprotocol, never in the URL); a bad frame gets an error frame, a bad hello closes the socket.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText } from '../provider/provider.ts';
 import { ApiError } from '../protocol/api-error.ts';
-import { MAX_TAB_FRAME_BYTES, readTabMessage, TAB_ATTACH_PATH, TAB_ATTACH_VERSION, type CompanionMessage } from '../protocol/tab-attach.ts';
+import {
+  MAX_TAB_FRAME_BYTES,
+  readTabMessage,
+  TAB_ATTACH_PATH,
+  TAB_ATTACH_SUBPROTOCOL,
+  TAB_ATTACH_VERSION,
+  tokenFromProtocols,
+  type CompanionMessage,
+} from '../protocol/tab-attach.ts';
+import { sameToken } from './api-auth.ts';
 import { isAllowedOrigin } from './api-server.ts';
 import { TabConnection } from './tab-connection.ts';
 
 export interface TabHubOptions {
   /** Origins whose pages may attach (the app's own, plus --cors-origin ones). */
   allowedOrigins: () => readonly string[];
-  /** The API's bearer token, required as ?token= when set. */
+  /** The API's bearer token, required (as the subprotocol token.<hex>) when set. */
   token: string | null;
   /** How long a tab may go without answering a ping before it counts as gone. Default 15 s. */
   heartbeatMs?: number;
@@ -26,7 +35,12 @@ const HELLO_TIMEOUT_MS = 10_000;
 
 export class TabHub implements ModelProvider {
   private readonly options: TabHubOptions;
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_TAB_FRAME_BYTES });
+  // Answers with the protocol's name, never echoing the token entry.
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_TAB_FRAME_BYTES,
+    handleProtocols: (protocols) => (protocols.has(TAB_ATTACH_SUBPROTOCOL) ? TAB_ATTACH_SUBPROTOCOL : false),
+  });
   private readonly tabs = new Set<TabConnection>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private readonly alive = new WeakMap<WebSocket, boolean>();
@@ -54,8 +68,13 @@ export class TabHub implements ModelProvider {
       refuse(403, `only pages of the app's origin may attach (got ${origin ?? 'no Origin'}); start the companion with --cors-origin <origin> to allow another`);
       return true;
     }
-    if (this.options.token !== null && url.searchParams.get('token') !== this.options.token) {
-      refuse(401, 'this companion requires its API token: attach with ?token=<token>');
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    const given = tokenFromProtocols(offered);
+    if (this.options.token !== null && (given === undefined || !sameToken(given, this.options.token))) {
+      refuse(401, `this companion requires its API token: offer it as the subprotocol token.<hex> beside ${TAB_ATTACH_SUBPROTOCOL} (never in the URL)`);
       return true;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));

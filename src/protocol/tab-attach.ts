@@ -8,6 +8,27 @@ import type { SamplingParams } from './generation.ts';
 
 export const TAB_ATTACH_VERSION = 1;
 export const TAB_ATTACH_PATH = '/attach';
+/**
+ * The /attach socket's subprotocols: the first names the protocol (the companion answers with it);
+ * the token, when the companion needs one, travels as a second, `token.<hex of its UTF-8>`. A
+ * header, not the URL: URLs end up in logs, history and Referer.
+ */
+export const TAB_ATTACH_SUBPROTOCOL = 'mesh-llm-attach';
+
+export function attachProtocols(token: string | undefined): string[] {
+  if (!token) return [TAB_ATTACH_SUBPROTOCOL];
+  const hex = [...new TextEncoder().encode(token)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return [TAB_ATTACH_SUBPROTOCOL, `token.${hex}`];
+}
+
+/** The token a client offered in its subprotocols (attachProtocols), or undefined. */
+export function tokenFromProtocols(offered: readonly string[]): string | undefined {
+  const entry = offered.find((p) => p.startsWith('token.'));
+  const hex = entry?.slice('token.'.length) ?? '';
+  if (!entry || hex.length % 2 !== 0 || !/^[0-9a-f]*$/.test(hex)) return undefined;
+  const bytes = new Uint8Array(hex.length / 2).map((_, i) => Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16));
+  return new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+}
 /** Largest frame: a hello carries whole vocabularies (a 150k-token BPE vocabulary is a few MiB). */
 export const MAX_TAB_FRAME_BYTES = 32 * 1024 * 1024;
 export const MAX_TAB_MODELS = 8;

@@ -125,7 +125,10 @@ export class NostrWebRtc implements Startable {
     return () => this.ringListeners.delete(listener);
   }
 
-  /** Opens a direct link to a member: offer over the relay, answer back, then Noise and yamux on the data channel. */
+  /**
+   * Opens a direct link to a member: offer over the relay, answer back, then Noise and yamux on the
+   * data channel. `signal` abandons it (also while waiting for the answer).
+   */
   async connect(peer: NostrPeer, signal?: AbortSignal): Promise<Connection> {
     const signals = this.signals;
     if (!signals) throw new MeshError('webrtc_no_signalling', 'no Nostr relay to signal WebRTC over: join a mesh first');
@@ -137,8 +140,12 @@ export class NostrWebRtc implements Startable {
       if (!pc.localDescription) await pc.setLocalDescription(offer);
       await iceGathered(pc);
       const session = SignalChannel.newSession();
-      const answer = new Promise<string>((resolve) => this.awaiting.set(session, { peerId: peer.peerId, resolve }));
+      const answer = new Promise<string>((resolve, reject) => {
+        this.awaiting.set(session, { peerId: peer.peerId, resolve });
+        signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
       try {
+        signal?.throwIfAborted();
         await signals.send(peer, 'offer', session, this.description(pc));
         const sdp = await timeout(answer, STEP_TIMEOUT_MS, `waiting for ${peer.peerId}'s WebRTC answer`);
         await pc.setRemoteDescription({ type: 'answer', sdp });
@@ -153,7 +160,8 @@ export class NostrWebRtc implements Startable {
         direction: 'outbound',
         log: this.log,
       });
-      return await this.components.upgrader.upgradeOutbound(maConn, { signal: signal ?? AbortSignal.timeout(STEP_TIMEOUT_MS) });
+      const upgrade = AbortSignal.timeout(STEP_TIMEOUT_MS);
+      return await this.components.upgrader.upgradeOutbound(maConn, { signal: signal ? AbortSignal.any([signal, upgrade]) : upgrade });
     } catch (error) {
       this.drop(pc);
       throw error;

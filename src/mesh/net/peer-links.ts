@@ -41,8 +41,8 @@ export class PeerLinks {
   private readonly nostrOnly = new Map<string, ValidAnnouncement>();
   /** Rings sent per peer while unlinked, and when the last went. */
   private readonly rings = new Map<string, { count: number; at: number }>();
-  /** Peers an offer is in flight to. */
-  private readonly offering = new Set<string>();
+  /** Offers in flight, by peer: a ring from that peer abandons its offer (see onRing). */
+  private readonly inflight = new Map<string, AbortController>();
 
   constructor(options: PeerLinksOptions) {
     this.o = options;
@@ -64,12 +64,19 @@ export class PeerLinks {
       if (c !== fresh && isNostrLink(c) && c.timeline.open < fresh.timeline.open) void c.close().catch(() => c.abort(new Error('replaced by a new link')));
   }
 
-  /** A member (higher peer id) says it has no link to us: offer one, whatever (older) link we think we hold. */
+  /**
+   * A member (higher peer id) says it has no link to us: offer one, whatever (older) link we think we
+   * hold. An offer still waiting for its answer is abandoned and made again: the ringer may have come
+   * back after it was sent (a reload), and signals are not stored, so it never saw it and would
+   * leave us waiting out the whole answer timeout. A second link that results is closed as stale.
+   */
   private onRing(peerId: string): void {
     const a = this.nostrOnly.get(peerId);
-    if (!a || this.self > peerId || this.o.stopped() || this.offering.has(peerId)) return;
+    if (!a || this.self > peerId || this.o.stopped()) return;
+    const waiting = this.inflight.get(peerId);
+    if (waiting) waiting.abort(new Error(`${peerId} asked for a link again: it did not get this offer`));
     const fresh = this.o.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId && Date.now() - c.timeline.open < FRESH_LINK_MS);
-    if (fresh) return;
+    if (fresh && !waiting) return;
     this.attempts.delete(peerId);
     void this.offer(peerId, () => this.offerOverNostr(a)).catch(this.offerFailed(peerId));
   }
@@ -150,13 +157,20 @@ export class PeerLinks {
 
   private async offerOverNostr(a: ValidAnnouncement): Promise<boolean> {
     const rtc = this.o.libp2p.services.rtc;
+    const peerId = a.body.peerId;
     if (!rtc) return false;
+    this.inflight.get(peerId)?.abort(new Error('a newer offer replaces it'));
+    const controller = new AbortController();
+    this.inflight.set(peerId, controller);
     try {
-      await rtc.connect({ peerId: a.body.peerId, nostrPubkey: a.nostrPubkey });
+      await rtc.connect({ peerId, nostrPubkey: a.nostrPubkey }, controller.signal);
       return true;
     } catch (error) {
-      this.o.log?.(`mesh: WebRTC over Nostr to ${a.body.peerId} failed: ${(error as Error).message}`);
-      return false;
+      this.o.log?.(`mesh: WebRTC over Nostr to ${peerId} failed: ${(error as Error).message}`);
+      // Abandoned for a new offer (onRing): that one carries on, this one is not retried.
+      return controller.signal.aborted;
+    } finally {
+      if (this.inflight.get(peerId) === controller) this.inflight.delete(peerId);
     }
   }
 
@@ -164,8 +178,7 @@ export class PeerLinks {
   private async offer(peerId: string, once: () => Promise<boolean>): Promise<void> {
     const attempts = (this.attempts.get(peerId) ?? 0) + 1;
     this.attempts.set(peerId, attempts);
-    this.offering.add(peerId);
-    const linked = await once().finally(() => this.offering.delete(peerId));
+    const linked = await once();
     if (linked) return;
     if (attempts >= WEBRTC_OFFERS || this.o.stopped()) return;
     setTimeout(() => {

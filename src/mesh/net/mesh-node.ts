@@ -22,6 +22,9 @@ import { echoPings, measureRtt, type RttOptions } from './rtt-stream.ts';
 /** Membership challenges a peer gets while it only times out (each MEMBERSHIP_TIMEOUT_MS long). */
 const MEMBERSHIP_ATTEMPTS = 3;
 
+/** Tries at the first round trip to a head that just proved membership, 300 ms apart (a state is gossiped only once one succeeds). */
+const RTT_FIRST_TRIES = 6;
+
 /** Measurements the gossiped round trip is the smallest of (every 2 ticks: about 30 s of them). */
 const RTT_WINDOW = 3;
 
@@ -256,9 +259,12 @@ export class MeshNode {
           this.o.log?.(`mesh: ${peerId} proved membership`);
           this.changed();
           if (this.o.rttTargets?.().includes(peerId)) {
-            await this.measureRtt();
-            // One already in flight may have started before this target was a member.
-            if (this.rtt === undefined) await this.measureRtt();
+            // One already in flight may have started before this target was a member; a fresh link
+            // may refuse its first streams for a moment: a few quick tries, not a wait for the next tick.
+            for (let attempt = 0; attempt < RTT_FIRST_TRIES && this.rtt === undefined && this.running; attempt++) {
+              if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 300));
+              await this.measureRtt();
+            }
           }
           await this.publishState();
           this.greet(peerId);

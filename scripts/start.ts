@@ -52,10 +52,10 @@ async function modelFile(config: CompanionConfig): Promise<{ path: string; id?: 
   }
   if (/\.gguf$/i.test(input)) return { path: input };
   // Loaded only when needed: --skip-model starts without the model generator.
-  const { ensureModel, MODELS } = await import('../tools/models/registry.ts');
-  if (!MODELS.some((m) => m.name === input)) {
+  const { ensureModel, modelNames } = await import('../tools/models/registry.ts');
+  if (!modelNames().includes(input)) {
     throw new ConfigError(
-      `--model ${input} is not a test model (known: ${MODELS.map((m) => m.name).join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`,
+      `--model ${input} is not a test model (known: ${modelNames().join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`,
     );
   }
   return { path: await ensureModel(input), id: input };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { DEFAULT_MODEL } from '../src/companion/config.ts';
 
 const script = fileURLToPath(new URL('./start.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'start-'));
@@ -153,7 +154,7 @@ describe('scripts/start.ts', () => {
     expect(await exit(child)).toEqual({ code: 0, signal: null });
   });
 
-  it('serves the default model on /v1 right after start, with no tab open', async () => {
+  it('serves the default model (the trained one) on /v1 right after start, with no tab open', async () => {
     const child = start([...ephemeral, '--skip-build', '--dist', dist, '--cache-dir', join(dir, 'cache')]);
     const stdout = collect(child.stdout);
     const stderr = collect(child.stderr);
@@ -163,14 +164,16 @@ describe('scripts/start.ts', () => {
       const res = await fetch(`${urls.api}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'tiny-llama-q8_0', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 }),
+        body: JSON.stringify({ model: DEFAULT_MODEL, messages: [{ role: 'user', content: 'In the beginning God created' }], max_tokens: 12, temperature: 0 }),
       });
       expect(res.status, stderr()).toBe(200);
       const body = (await res.json()) as { choices: { message: { content: string } }[]; usage: { completion_tokens: number } };
       expect(body.usage.completion_tokens).toBeGreaterThan(0);
+      // trained weights: the reply is English words in the style of its text, not random tokens
+      expect(body.choices[0].message.content).toMatch(/\b(the|and|of|LORD|God|heaven|earth)\b/);
       const health = (await (await fetch(`${urls.api}/health`)).json()) as { models: { id: string }[] };
-      expect(health.models.map((m) => m.id)).toEqual(['tiny-llama-q8_0']);
-      expect(stderr()).toMatch(/serving tiny-llama-q8_0 .* kernels \(\d+ ms\)/);
+      expect(health.models.map((m) => m.id)).toEqual([DEFAULT_MODEL]);
+      expect(stderr()).toMatch(new RegExp(`serving ${DEFAULT_MODEL} .* kernels \\(\\d+ ms\\)`));
     } finally {
       child.kill('SIGINT');
       await exit(child);

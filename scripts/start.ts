@@ -54,10 +54,10 @@ async function modelFile(config: CompanionConfig, input = config.model): Promise
   }
   if (/\.gguf$/i.test(input)) return { path: input };
   // Loaded only when needed: --skip-model starts without the model generator.
-  const { ensureModel, MODELS } = await import('../tools/models/registry.ts');
-  if (!MODELS.some((m) => m.name === input)) {
+  const { ensureModel, modelNames } = await import('../tools/models/registry.ts');
+  if (!modelNames().includes(input)) {
     throw new ConfigError(
-      `${input === config.model ? '--model' : '--draft'} ${input} is not a test model (known: ${MODELS.map((m) => m.name).join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`,
+      `${input === config.model ? '--model' : '--draft'} ${input} is not a test model (known: ${modelNames().join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`,
     );
   }
   return { path: await ensureModel(input), id: input };

@@ -23,7 +23,7 @@ export interface Stack {
 export interface StackOptions {
   /** Extra flags for scripts/start.ts, e.g. ['--skip-model']. Ports are always 0 (free ones). */
   args?: string[];
-  /** How long a first start may take: it builds the app and may generate the default model. */
+  /** How long a first start may take: it builds the app and may generate the model. */
   startTimeoutMs?: number;
   /** Runs the stack through this command line, e.g. inside a network namespace (support/netns.ts). */
   wrap?: (argv: string[]) => string[];
@@ -39,6 +39,9 @@ export class StackError extends Error {
   }
 }
 
+/** The model a stack serves unless its args name another. */
+export const STACK_MODEL = 'tiny-llama-q8_0';
+
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const args = [
     'scripts/start.ts',
@@ -52,6 +55,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     '0',
     '--quic-port',
     '0',
+    // The specs name the model they talk to (tiny-llama-q8_0), not npm start's default (the trained one).
+    ...(options.args?.includes('--model') ? [] : ['--model', STACK_MODEL]),
     ...(options.args ?? []),
   ];
   const argv = (options.wrap ?? ((a: string[]) => a))([join(root, 'node_modules', '.bin', 'node'), ...args]);

@@ -22,15 +22,26 @@ export function publishedModelUrl(id: string, origin: string): string {
   return new URL(`/models/${encodeURIComponent(id)}.gguf`, origin).href;
 }
 
-/** Bundled test models (random weights: they produce gibberish, they test the machinery). */
+/**
+ * Models the companion serves: the trained default (real weights, tools/train/MODEL_CARD.md) and test
+ * models (random weights: they produce gibberish, they test the machinery).
+ */
 export const BUNDLED_MODELS: readonly CatalogModel[] = [
+  {
+    id: 'kjv-llama-16m-q8_0',
+    title: 'KJV Llama 16M Q8_0',
+    url: '/models/kjv-llama-16m-q8_0.gguf',
+    approxBytes: 16_836_896,
+    source: 'bundled',
+    note: 'Served by npm start: trained on the King James Version, continues text in its style.',
+  },
   {
     id: 'tiny-llama-q8_0',
     title: 'Tiny Llama Q8_0',
     url: '/models/tiny-llama-q8_0.gguf',
     approxBytes: 5_183_072,
     source: 'bundled',
-    note: 'Test model served by npm start; random weights.',
+    note: 'Test model; random weights.',
   },
   {
     id: 'tiny-llama-f16',

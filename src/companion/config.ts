@@ -225,8 +225,11 @@ export const OPTIONS: readonly Option[] = [
   },
 ];
 
-/** Small enough to generate in a moment on first start (see tools/models/registry.ts). */
-export const DEFAULT_MODEL = 'tiny-llama-q8_0';
+/**
+ * The trained target (tools/train/MODEL_CARD.md), committed under models/: it answers in words, so a
+ * Playground reply can be judged. Tests name their own models.
+ */
+export const DEFAULT_MODEL = 'kjv-llama-16m-q8_0';
 
 export function defaultConfig(root: string): CompanionConfig {
   return {

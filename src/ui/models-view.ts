@@ -105,7 +105,7 @@ export function modelsView({ manager, servedModels, tab }: ModelsViewDeps): View
     section(
       'models-bundled',
       'Test models',
-      'Served by npm start from this machine. Random weights: they test the machinery and write gibberish.',
+      'Served by npm start from this machine: a small model trained on the King James Bible (the default), and test models with random weights that test the machinery and write gibberish.',
       bundledList,
     ),
     section('models-curated', 'Small instruct models', 'Real models from Hugging Face, 4-bit unless noted. Downloading needs internet access.', curatedList),

@@ -64,7 +64,11 @@ export function playgroundView(deps: PlaygroundDeps): ViewContent {
     'div',
     { class: 'transcript-empty' },
     h('p', {}, 'Send a message to start. Replies stream in as the model writes them.'),
-    h('p', { class: 'note' }, 'The test model served by npm start has random weights: its replies are gibberish, and that is expected.'),
+    h(
+      'p',
+      { class: 'note' },
+      'npm start serves a small model trained on the King James Bible: it continues your words in that style (try “And God said”). The tiny test models have random weights and reply with gibberish.',
+    ),
   );
   const announce = h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
   const errorBox = h('div', { class: 'alert', role: 'alert', hidden: true, 'data-testid': 'playground-error' });

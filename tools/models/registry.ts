@@ -1,9 +1,11 @@
 // The project's deterministic test models (no weights can be downloaded here): what each one is for,
 // and ensureModel(name), which returns .cache/models/<name>.gguf, generating it on first use.
 import { ensureModelFile } from './cache.ts';
+import { ensureTrainedModel, TRAINED_MODELS, trainedModel } from './trained.ts';
 import { countParams, FILE_TYPE_ID, type ModelArch, type ModelFileType, type ModelShape, type ModelSpec, type ModelTag, type VocabName } from './spec.ts';
 
 export type { ModelSpec, ModelTag } from './spec.ts';
+export { TRAINED_MODELS, type TrainedModel } from './trained.ts';
 
 interface Entry {
   name: string;
@@ -168,7 +170,16 @@ export function modelSpec(name: string): ModelSpec {
   return found;
 }
 
-/** Path of .cache/models/<name>.gguf, generated (atomically) if missing or made by an older generator. */
+/** Every name ensureModel knows: the generated test models, then the trained ones. */
+export function modelNames(): string[] {
+  return [...MODELS.map((m) => m.name), ...TRAINED_MODELS.map((m) => m.name)];
+}
+
+/**
+ * Path of .cache/models/<name>.gguf: a trained model copied from models/, or a test model generated
+ * (atomically) if missing or made by an older generator.
+ */
 export async function ensureModel(name: string): Promise<string> {
-  return ensureModelFile(modelSpec(name));
+  const trained = trainedModel(name);
+  return trained ? ensureTrainedModel(trained) : ensureModelFile(modelSpec(name));
 }

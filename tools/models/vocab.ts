@@ -12,7 +12,7 @@ export interface Vocab {
   readonly metadata: ReadonlyArray<readonly [string, GgufMetaValue]>;
 }
 
-function toMeta(key: string, v: GgufValue): GgufMetaValue {
+export function toMeta(key: string, v: GgufValue): GgufMetaValue {
   if (typeof v === 'string') return gguf.string(v);
   if (typeof v === 'boolean') return gguf.bool(v);
   if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? gguf.u32(v) : gguf.f32(v);

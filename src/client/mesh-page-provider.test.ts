@@ -117,4 +117,19 @@ describe('serveMeshFromPage', () => {
       message: expect.stringMatching(/head left/),
     });
   });
+
+  it("keeps a head tab's models listed while it is out of reach, before it is declared gone", async () => {
+    const f = fakeMesh();
+    const providers = new PageProviders();
+    serveMeshFromPage(f.mesh, providers, { origin: ORIGIN, refreshMs: 20 });
+    f.set({ ...(joined(1) as object), headIsTab: true } as unknown as MeshJoinState);
+    await settle();
+    f.down();
+    const asks = f.asked.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(f.asked.length).toBeGreaterThan(asks);
+    expect((await providers.served()).map((m) => m.id)).toEqual(['m']);
+    const res = await providers.serve(new Request(`${ORIGIN}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'm', messages: [] }) }));
+    expect(res.status).toBe(503);
+  });
 });

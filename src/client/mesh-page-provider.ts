@@ -52,10 +52,12 @@ export function serveMeshFromPage(
       if (withdraw) providers.changed();
       else withdraw = providers.registerFetch(MESH_PROVIDER, fetcher, PROVIDER_PRIORITY.mesh);
     } catch {
-      // A head tab that left: its models stay listed here, so a request for one gets "the head left"
-      // (503, mesh_head_left) rather than a search for some other server that misleads.
+      // A head tab out of reach (gone, or about to be declared so): its models stay listed here, so a
+      // request for one gets "the head left" or "no link to the head" (503) rather than a search for
+      // a companion that does not exist. A companion's mesh falls back to the companion's HTTP API.
       const s = mesh.state();
-      if (s.status === 'joined' && 'headLeft' in s && s.headLeft && withdraw) return;
+      const headTab = s.status === 'joined' && (('headIsTab' in s && s.headIsTab) || ('headLeft' in s && s.headLeft !== undefined));
+      if (headTab && withdraw) return;
       drop(); // the head is out of reach: the service worker falls back to the companion until it is back
     }
   };

@@ -14,6 +14,7 @@ const joined = (stage?: object): MeshJoinState =>
     peers: [],
     refused: [],
     signalsDropped: {},
+    headIsTab: false,
     linkTypesSeen: [],
     ...(stage ? { stage } : {}),
   }) as MeshJoinState;

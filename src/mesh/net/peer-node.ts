@@ -125,6 +125,8 @@ export interface MeshSnapshot {
   readonly planRefused?: { readonly epoch: number; readonly reason: string };
   /** The mesh's head (a tab) left: no request reaches the mesh, this peer's share is unloaded (also in `error`). */
   readonly headLeft?: string;
+  /** The mesh's head is a tab (the invite names it by bare peer id), not a companion. */
+  readonly headIsTab: boolean;
 }
 
 export class PeerNode {
@@ -286,7 +288,12 @@ export class PeerNode {
     const head = [...this.heads].find((peerId) => node.isMember(peerId) && node.linksTo(peerId).length > 0);
     if (this.headWatch?.left) throw new MeshError('mesh_head_left', this.headWatch?.left);
     if (!head)
-      throw new MeshError('mesh_head_unreachable', "no link to the mesh's head (the companion) right now; it may be restarting: retry in a few seconds");
+      throw new MeshError(
+        'mesh_head_unreachable',
+        this.headIsTab()
+          ? "no link to the mesh's head (the tab that made it) right now: it may have closed; retry in a few seconds"
+          : "no link to the mesh's head (the companion) right now; it may be restarting: retry in a few seconds",
+      );
     // A direct link: a relayed one is capped (2 min / 128 KiB), which a long answer would outlive.
     return meshApiFetch((signal) => node.openStream(head, API_PROTOCOL, signal, { direct: true }), request);
   }
@@ -421,6 +428,7 @@ export class PeerNode {
       status: this.status,
       ...(this.error || left ? { error: this.error ?? left } : {}),
       ...(left ? { headLeft: left } : {}),
+      headIsTab: this.headIsTab(),
       peerId: self,
       nostrPubkey: this.o.identity.nostrPubkey,
       meshId: this.mesh?.meshId ?? this.o.invite.meshId,
@@ -458,11 +466,15 @@ export class PeerNode {
     this.o.onChange?.();
   }
 
+  private headIsTab(): boolean {
+    const { bootstrap } = this.o.invite;
+    return this.o.head === true || (bootstrap.length > 0 && bootstrap.every((a) => a.startsWith('/p2p/')));
+  }
+
   /** A head tab's members watch it (head-watch.ts); a companion's do not: it restarts and comes back. */
   private watchHead(): void {
     const node = this.meshNode;
-    const { bootstrap } = this.o.invite;
-    if (this.o.head || !node || this.status !== 'joined' || bootstrap.length === 0 || !bootstrap.every((a) => a.startsWith('/p2p/'))) return;
+    if (this.o.head || !node || this.status !== 'joined' || !this.headIsTab()) return;
     this.headWatch ??= new HeadWatch({
       linked: () => [...this.heads].some((peerId) => node.linksTo(peerId).length > 0),
       onLeft: (reason) => {

@@ -144,6 +144,8 @@ export class NostrWebRtc implements Startable {
         this.awaiting.set(session, { peerId: peer.peerId, resolve });
         signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
       });
+      // Abandoned while the offer is still being sent, or after the answer came: awaited below or not at all.
+      answer.catch(() => {});
       try {
         signal?.throwIfAborted();
         await signals.send(peer, 'offer', session, this.description(pc));

@@ -41,7 +41,7 @@ import { openPipeline } from '../../src/engine/pipeline.ts';
 import { createInferenceSession, type InferenceSession } from '../../src/engine/session.ts';
 import { openTail, type Tail } from '../../src/engine/tail.ts';
 import { modelMemory } from '../../src/mesh/layer-memory.ts';
-import { FrameStream } from '../../src/mesh/net/frame-stream.ts';
+import type { FrameStream } from '../../src/mesh/net/frame-stream.ts';
 import type { PeerNode } from '../../src/mesh/net/peer-node.ts';
 import { createMeshSession } from '../../src/mesh/pipeline/mesh-session.ts';
 import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from '../../src/mesh/testing/test-mesh.ts';
@@ -49,6 +49,7 @@ import { ensureModel } from '../models/registry.ts';
 import { measureBrowserJoins, type JoinSummary } from './mesh-join.ts';
 import { measureChurn, type Churn } from './mesh-churn.ts';
 import { median } from './stats.ts';
+import { ECHO, openEchoStream, ping, serveEcho, type Libp2pNode } from './echo.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
@@ -62,7 +63,6 @@ const hopsOf = (topology: Topology, ways: number) => (topology === 'chain' ? way
 const GEN = Number(opt('gen', '200'));
 const PINGS = Number(opt('pings', '200'));
 const JOINS = Number(opt('joins', '3'));
-const ECHO = '/mesh-llm-web/bench-echo/1.0.0';
 const PROMPT = [1, 450, 2030, 3578, 16497, 4696, 10784, 278, 13844, 380, 1466, 1432, 1269, 11005, 29892];
 
 function argmax(xs: Float32Array): number {
@@ -142,34 +142,11 @@ async function decode(
   return { perToken, tokens, agree, headPerToken };
 }
 
-type Libp2pNode = NonNullable<PeerNode['node']>;
-
-/** An echo stream over an open direct connection of `from` to `to` (same framing as activations). */
+/** An echo stream to `to`, warmed up (same framing as activations). */
 async function openEcho(from: Libp2pNode, to: string): Promise<FrameStream> {
-  const connection = from.getConnections().find((c) => c.remotePeer.toString() === to && c.status === 'open' && !c.limits);
-  if (!connection) throw new Error(`no direct connection to ${to} to measure`);
-  const lp = new FrameStream(await connection.newStream(ECHO), 1 << 20);
+  const lp = await openEchoStream(from, to);
   for (let i = 0; i < 10; i++) await ping(lp, 32); // warm-up
   return lp;
-}
-
-async function ping(lp: FrameStream, size: number): Promise<number> {
-  const payload = new Uint8Array(size);
-  const started = performance.now();
-  await lp.write(payload);
-  await lp.read();
-  return performance.now() - started;
-}
-
-async function serveEcho(node: Libp2pNode): Promise<void> {
-  await node.handle(ECHO, async (stream) => {
-    const lp = new FrameStream(stream, 1 << 20);
-    try {
-      for (;;) await lp.write((await lp.read()).subarray());
-    } catch {
-      // the bench closed the stream
-    }
-  });
 }
 
 /**

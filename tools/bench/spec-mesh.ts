@@ -7,7 +7,6 @@ import type { PeerNode } from '../../src/mesh/net/peer-node.ts';
 import type { Engine } from '../../src/engine/engine.ts';
 import { fileSource } from '../../src/engine/file-source.ts';
 import { openModel } from '../../src/engine/model.ts';
-import { FrameStream } from '../../src/mesh/net/frame-stream.ts';
 import { headProviderFor } from '../../src/mesh/pipeline/mesh-provider.ts';
 import { startDelayForwarder, freePort, type DelayForwarder } from '../../src/mesh/testing/delay-forwarder.ts';
 import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh } from '../../src/mesh/testing/test-mesh.ts';
@@ -15,11 +14,9 @@ import { DEFAULT_SAMPLING } from '../../src/protocol/generation.ts';
 import { EngineProvider } from '../../src/provider/engine-provider.ts';
 import type { SpeculativeConfig } from '../../src/provider/speculative-mode.ts';
 import { median } from './stats.ts';
+import { openEchoStream, ping, serveEcho, type Libp2pNode } from './echo.ts';
 
 const DELAY_MS = 10;
-const ECHO = '/mesh-llm-web/bench-echo/1.0.0';
-
-type Libp2pNode = NonNullable<PeerNode['node']>;
 
 export interface MeshSpecRun {
   tokens: number[];
@@ -37,29 +34,11 @@ export interface MeshSpecBench {
 }
 
 async function echoRtt(from: Libp2pNode, to: string): Promise<number> {
-  const connection = from.getConnections().find((c) => c.remotePeer.toString() === to && c.status === 'open' && !c.limits);
-  if (!connection) throw new Error(`no direct connection to ${to} to measure`);
-  const lp = new FrameStream(await connection.newStream(ECHO), 1 << 20);
+  const lp = await openEchoStream(from, to);
   const times: number[] = [];
-  for (let i = 0; i < 20; i++) {
-    const started = performance.now();
-    await lp.write(new Uint8Array(32));
-    await lp.read();
-    times.push(performance.now() - started);
-  }
+  for (let i = 0; i < 20; i++) times.push(await ping(lp, 32));
   await lp.stream.close().catch(() => {});
   return median(times.slice(5));
-}
-
-async function serveEcho(node: Libp2pNode): Promise<void> {
-  await node.handle(ECHO, async (stream) => {
-    const lp = new FrameStream(stream, 1 << 20);
-    try {
-      for (;;) await lp.write((await lp.read()).subarray());
-    } catch {
-      // the bench closed the stream
-    }
-  });
 }
 
 export async function startMeshSpecBench(modelId: string, path: string, engine: Engine): Promise<MeshSpecBench> {

@@ -38,7 +38,7 @@ import { connectRelay } from '../mesh/discovery.ts';
 import { MeshError } from '../protocol/errors.ts';
 import { close, listen, portError } from './listen.ts';
 import { join } from 'node:path';
-import { createIdentity, loadOrCreateIdentity } from '../mesh/identity.ts';
+import { loadOrCreateIdentity } from '../mesh/identity.ts';
 import { FileIdentityStore } from '../mesh/identity-store-file.ts';
 import { MemoryIdentityStore } from '../mesh/identity-store-memory.ts';
 import { startCompanionMesh, type CompanionMesh } from '../mesh/net/companion-mesh.ts';
@@ -194,10 +194,13 @@ export async function startCompanion(config: CompanionConfig, options: Companion
     stops.push(() => mesh.stop());
     meshInvite = mesh.link;
     // A public or named mesh: its own libp2p node (one node answers membership for one mesh) on a
-    // free port, and an identity of its own, since joiners find it by its announcement, not its id.
+    // free port, and an identity of its own (kept, like the private one: its key is the `head=` of the
+    // mesh's link, which must stay valid across restarts).
     let openMesh: OpenCompanionMesh | undefined;
     if (config.meshName) {
-      const openIdentity = await createIdentity();
+      const { identity: openIdentity } = await loadOrCreateIdentity(
+        persist ? new FileIdentityStore(join(config.cacheDir, 'open-mesh-identity.json')) : new MemoryIdentityStore(),
+      );
       const openLibp2p = await startLibp2pNode({ host: config.host, port: 0, keyDir: null, privateKey: openIdentity.libp2pKey, tls: keyPair });
       stops.push(async () => {
         await openLibp2p.stop();

@@ -22,6 +22,8 @@ export interface CoordinatorOptions {
    * costs a few seconds; a peer that keeps failing stays out.
    */
   readonly failedForMs?: number;
+  /** Bounds gossiped claims by what the head observed before they are planned on (capacity.ts); default: claims as gossiped. */
+  readonly capacity?: { bound(peers: readonly PlannerPeer[]): PlannerPeer[] };
   readonly log?: (line: string) => void;
 }
 
@@ -179,7 +181,7 @@ export class PipelineCoordinator {
     for (const m of members) if (m.links.length === 0) this.ready.delete(m.peerId);
     const planned = new Set(this.previous?.stages.map((s) => s.peerId));
     const rank = (m: (typeof members)[number]) => (planned.has(m.peerId) ? 0 : m.state?.role === 'server' ? 1 : 2);
-    return members
+    const candidates = members
       .filter((m) => m.state && m.links.length > 0 && !this.isOut(m.peerId))
       .sort((a, b) => rank(a) - rank(b))
       .slice(0, MAX_PLANNED_PEERS)
@@ -190,6 +192,7 @@ export class PipelineCoordinator {
         layerTokensPerSecond: m.state!.layerTokensPerSecond,
         rttMs: m.state!.rttMs,
       }));
+    return this.o.capacity ? this.o.capacity.bound(candidates) : candidates;
   }
 
   private replan(): void {

@@ -15,7 +15,7 @@ import { MESH_PROTOCOL_VERSION, type PeerBackend, type PeerRole } from '../../pr
 import { decodeGossip, encodeGossip, SequenceFilter } from '../gossip-messages.ts';
 import { quantizeRtt } from '../planner.ts';
 import { linkType, type LinkType } from './link-type.ts';
-import { answerChallenge, challengePeer, type MembershipOutcome, type PrivateMesh } from './membership-stream.ts';
+import { answerChallenge, challengePeer, CREDENTIAL_REFUSED, type Admission, type MembershipOutcome, type PrivateMesh } from './membership-stream.ts';
 import { MEMBERSHIP_PROTOCOL, meshTopic, RTT_PROTOCOL } from './protocols.ts';
 import { echoPings, measureRtt, type RttOptions } from './rtt-stream.ts';
 
@@ -54,6 +54,10 @@ export interface MeshNodeOptions {
   readonly rtt?: RttOptions;
   /** Re-measure the round trip every this many state ticks (default 2: every 10 s). */
   readonly rttEveryTicks?: number;
+  /** The member credential this peer shows after its proof (credentials.ts; from its invite). */
+  readonly credential?: unknown;
+  /** What it asks of others besides the proof: a credential from the head, not revoked (revocation.ts). */
+  readonly admission?: Admission;
   /** Called whenever members, links or gossiped state change. */
   readonly onChange?: () => void;
   readonly log?: (line: string) => void;
@@ -115,9 +119,13 @@ export class MeshNode {
   async start(): Promise<void> {
     const { libp2p } = this.o;
     this.running = true;
-    await libp2p.handle(MEMBERSHIP_PROTOCOL, (stream, connection) => answerChallenge(stream, connection, this.o.mesh, this.selfPeerId), {
-      runOnLimitedConnection: true,
-    });
+    await libp2p.handle(
+      MEMBERSHIP_PROTOCOL,
+      (stream, connection) => answerChallenge(stream, connection, this.o.mesh, this.selfPeerId, undefined, this.o.credential),
+      {
+        runOnLimitedConnection: true,
+      },
+    );
     libp2p.addEventListener('connection:open', this.onConnectionOpen);
     libp2p.addEventListener('connection:close', this.onConnectionClose);
     const pubsub = libp2p.services.pubsub;
@@ -218,6 +226,17 @@ export class MeshNode {
       .map(([peerId, m]) => ({ peerId, links: this.linksTo(peerId), ...(m.state ? { state: m.state } : {}) }));
   }
 
+  /** Refuses a member from now on (the head revoked it): it is no member, its links are hung up. */
+  async refuse(peerId: string, reason: string): Promise<void> {
+    if (peerId === this.selfPeerId || this.refused.get(peerId) === reason) return;
+    this.refused.set(peerId, reason);
+    this.members.delete(peerId);
+    this.o.log?.(`mesh: refused ${peerId}: ${reason}`);
+    this.changed();
+    const peer = this.o.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)?.remotePeer;
+    if (peer) await this.o.libp2p.hangUp(peer).catch(() => {});
+  }
+
   refusedList(): RefusedPeer[] {
     return [...this.refused.entries()].map(([peerId, reason]) => ({ peerId, reason }));
   }
@@ -232,7 +251,7 @@ export class MeshNode {
    * loaded machine answers late, not wrongly): MEMBERSHIP_ATTEMPTS tries in all.
    */
   private async verify(connection: Connection): Promise<MembershipOutcome> {
-    const challenge = () => challengePeer(connection, this.o.mesh, this.selfPeerId, this.o.membershipTimeoutMs);
+    const challenge = () => challengePeer(connection, this.o.mesh, this.selfPeerId, this.o.membershipTimeoutMs, this.o.admission);
     let outcome = await challenge();
     for (let attempt = 1; attempt < MEMBERSHIP_ATTEMPTS && !outcome.ok && outcome.timedOut && this.running && connection.status === 'open'; attempt++) {
       this.o.log?.(`mesh: ${connection.remotePeer.toString()} gave no membership proof in time (${outcome.reason}); asking again`);
@@ -272,7 +291,10 @@ export class MeshNode {
         }
         // A closed connection before an answer is no verdict: the next connection tries again. Nor is
         // a peer that kept timing out on an open one (a starved machine): it is dropped, not refused.
-        if (outcome.timedOut || (connection.status !== 'open' && !/wrong membership proof/.test(outcome.reason))) {
+        if (
+          outcome.timedOut ||
+          (connection.status !== 'open' && !/wrong membership proof/.test(outcome.reason) && !outcome.reason.startsWith(CREDENTIAL_REFUSED))
+        ) {
           this.o.log?.(`mesh: ${peerId} gave no membership proof in time; it is checked again on its next connection`);
           await connection.close().catch(() => {});
           return;

@@ -33,6 +33,7 @@ import type { OpenMeshKeys } from './open-mesh.ts';
 import { meshApiFetch } from './api-stream.ts';
 import { API_PROTOCOL } from './protocols.ts';
 import { MeshError } from '../../protocol/errors.ts';
+import { memberAccess } from './revocation.ts';
 
 export interface PeerNodeOptions {
   readonly identity: MeshIdentity;
@@ -200,9 +201,11 @@ export class PeerNode {
         void this.announcer?.refresh();
         this.changed();
       });
+      const access = memberAccess(this.o.invite, mesh.meshId);
       this.meshNode = new MeshNode({
         libp2p,
         mesh,
+        ...access.nodeOptions,
         self: () => this.selfFacts(),
         // The round trip that matters is to the head (the one planning); a mesh without one measures none.
         ...(this.heads.size > 0 && !this.o.head ? { rttTargets: () => [...this.heads] } : {}),
@@ -214,6 +217,7 @@ export class PeerNode {
       // The head is the invite's bootstrap (the companion): its plans are the ones requests run on.
       const heads = this.heads;
       const planWatch = new PlanWatch({ isHead: (peerId) => heads.has(peerId) });
+      access.follow(this.meshNode, (peerId) => heads.has(peerId));
       this.planWatch = planWatch;
       this.meshNode.addGossipListener((m) => {
         if (planWatch.onGossip(m)) this.changed();

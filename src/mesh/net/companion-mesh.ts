@@ -14,6 +14,7 @@ import { MeshNode, type MeshLibp2p } from './mesh-node.ts';
 import type { Event } from 'nostr-tools/pure';
 import { issueCredential } from '../credentials.ts';
 import { credentialAdmission, DenyList, revoke } from './revocation.ts';
+import { rotateSecret, type Rotation } from './rekey.ts';
 
 export interface CompanionMeshOptions {
   readonly libp2p: MeshLibp2p;
@@ -47,6 +48,11 @@ export interface CompanionMesh extends MeshHead {
   readonly link: string;
   /** An invite of its own for one member: this invite plus a credential valid `ttlS` seconds (revocable by its id). */
   issueInvite(o: { ttlS: number }): { invite: Invite; token: string; link: string; credentialId: string };
+  /**
+   * A new secret (rekey.ts): its invite is handed to each of `keep` with a credential valid `ttlS`.
+   * The head then starts over on the new secret (not done here yet: restart it with that secret).
+   */
+  rotate(o: { keep: readonly string[]; ttlS: number }): Promise<Rotation>;
 }
 
 export async function startCompanionMesh(o: CompanionMeshOptions): Promise<CompanionMesh> {
@@ -62,7 +68,9 @@ export async function startCompanionMesh(o: CompanionMeshOptions): Promise<Compa
     const ownToken = encodeInvite(own);
     return { invite: own, token: ownToken, link: inviteLink(o.appUrl, ownToken), credentialId: (JSON.parse(credential.content) as { id: string }).id };
   };
-  return { invite, token, link: inviteLink(o.appUrl, token), issueInvite, ...head };
+  const rotate = ({ keep, ttlS }: { keep: readonly string[]; ttlS: number }) =>
+    rotateSecret({ node: head.node, head: o.identity, current: invite, keep, ttlS });
+  return { invite, token, link: inviteLink(o.appUrl, token), issueInvite, rotate, ...head };
 }
 
 /** WebSockets first: a tab of an older version dials every bootstrap address and fails on QUIC. */

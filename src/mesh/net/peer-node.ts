@@ -34,6 +34,7 @@ import { meshApiFetch } from './api-stream.ts';
 import { API_PROTOCOL } from './protocols.ts';
 import { MeshError } from '../../protocol/errors.ts';
 import { memberAccess } from './revocation.ts';
+import { acceptRekey } from './rekey.ts';
 
 export interface PeerNodeOptions {
   readonly identity: MeshIdentity;
@@ -75,6 +76,8 @@ export interface PeerNodeOptions {
   /** How the round trip to the head is measured (tests add latency to simulate a slow link). */
   readonly rtt?: RttOptions;
   readonly onChange?: () => void;
+  /** The head rotated the mesh's secret and kept this peer: the new mesh's invite (rekey.ts), to join it with. */
+  readonly onRekey?: (invite: Invite) => void;
   readonly log?: (line: string) => void;
 }
 
@@ -218,6 +221,13 @@ export class PeerNode {
       const heads = this.heads;
       const planWatch = new PlanWatch({ isHead: (peerId) => heads.has(peerId) });
       access.follow(this.meshNode, (peerId) => heads.has(peerId));
+      if (this.o.onRekey)
+        await acceptRekey({
+          node: this.meshNode,
+          isHead: (p) => heads.has(p),
+          ...(this.o.invite.head ? { headKey: this.o.invite.head } : {}),
+          onInvite: this.o.onRekey,
+        });
       this.planWatch = planWatch;
       this.meshNode.addGossipListener((m) => {
         if (planWatch.onGossip(m)) this.changed();

@@ -5,7 +5,7 @@
 // UI to call join(). The state is published as window.meshApp.mesh for the UI and for tests.
 import { IdbIdentityStore } from '../mesh/identity-store-idb.ts';
 import { loadOrCreateIdentity } from '../mesh/identity.ts';
-import { decodeInvite, inviteLink, linkParams, readJoinLink, type Invite, type JoinRequest } from '../mesh/invite.ts';
+import { decodeInvite, encodeInvite, inviteLink, linkParams, readJoinLink, type Invite, type JoinRequest } from '../mesh/invite.ts';
 import type { MeshSnapshot, PeerNode } from '../mesh/net/peer-node.ts';
 import type { OpenMeshKeys, PublicMeshEntry } from '../mesh/net/open-mesh.ts';
 import { openMeshLink, readOpenMeshLink, type OpenMeshRequest, type OpenVisibility } from '../mesh/net/open-mesh-link.ts';
@@ -154,11 +154,21 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
       // The stage runs in the inference worker (WebGPU or WASM threads); libp2p stays here, since
       // RTCPeerConnection does not exist in workers.
       const { workerStageRunner } = await import('../mesh/pipeline/worker-stage-runner.ts');
+      const joinedAs = role ?? request?.role ?? openRequest?.role ?? 'server';
       node = new PeerNode({
         identity,
         invite,
         ...(open ? { open } : {}),
-        role: role ?? request?.role ?? openRequest?.role ?? 'server',
+        // The head rotated the secret and kept this tab: join the new mesh with the invite it handed over.
+        onRekey: (next) => {
+          request = { token: encodeInvite(next), auto: false, role: joinedAs };
+          openRequest = undefined;
+          mesh
+            .leave()
+            .then(() => mesh.join(joinedAs, options))
+            .catch(() => {}); // the failure is in state()
+        },
+        role: joinedAs,
         backend: 'wasm',
         memoryBudgetBytes: lentBytes,
         onChange: changed,

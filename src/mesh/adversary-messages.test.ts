@@ -25,6 +25,7 @@ const HONEST_EVERY = 20;
 const rand = mulberry32(13);
 const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)];
 const junk = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rand() * 256));
+const envelopeOf = (m: PeerStateMessage) => ({ protocol: m.protocol, peerId: m.peerId, seq: m.seq, sentAt: m.sentAt });
 const privateMesh = async () => (await openMesh({ visibility: 'private', secret: newMeshSecret() })) as PrivateMesh;
 
 /** Forged messages sent and refused; honest ones sent between them and accepted. */
@@ -58,6 +59,9 @@ describe('1,000 forged or malformed messages', () => {
       () => [utf8(`${JSON.stringify(honest).slice(0, -1)},"x":"${'y'.repeat(70_000)}"}`), a.peerId],
       () => [utf8(JSON.stringify({ ...honest, models: new Array(100).fill({ model: 'm' }) })), a.peerId],
       () => [utf8('{"type":"layer-plan","plan":{"stages":"all"}}'), a.peerId],
+      // A deny list with a malformed credential id, and one over the size bound.
+      () => [utf8(JSON.stringify({ ...envelopeOf(honest), type: 'revocations', credentials: ['xyz'], peers: [] })), a.peerId],
+      () => [utf8(JSON.stringify({ ...envelopeOf(honest), type: 'revocations', credentials: [], peers: new Array(600).fill(b.peerId) })), a.peerId],
     ];
     const t = tally();
     for (let i = 0; i < EACH; i++) {

@@ -9,7 +9,7 @@ import type { Relay } from 'nostr-tools/relay';
 import { connectRelay } from '../discovery.ts';
 import { Announcer } from './announcer.ts';
 import type { PrivateMesh } from './membership-stream.ts';
-import { loadOrCreateMeshSecret } from './mesh-secret-file.ts';
+import { loadOrCreateMeshSecret, saveMeshSecret } from './mesh-secret-file.ts';
 import { MeshNode, type MeshLibp2p } from './mesh-node.ts';
 import type { Event } from 'nostr-tools/pure';
 import { issueCredential } from '../credentials.ts';
@@ -49,8 +49,9 @@ export interface CompanionMesh extends MeshHead {
   /** An invite of its own for one member: this invite plus a credential valid `ttlS` seconds (revocable by its id). */
   issueInvite(o: { ttlS: number }): { invite: Invite; token: string; link: string; credentialId: string };
   /**
-   * A new secret (rekey.ts): its invite is handed to each of `keep` with a credential valid `ttlS`.
-   * The head then starts over on the new secret (not done here yet: restart it with that secret).
+   * A new secret (rekey.ts): its invite is handed to each of `keep` with a credential valid `ttlS`,
+   * and saved as the companion's secret: it heads the new mesh from its next start (it does not
+   * switch while running yet).
    */
   rotate(o: { keep: readonly string[]; ttlS: number }): Promise<Rotation>;
 }
@@ -68,8 +69,11 @@ export async function startCompanionMesh(o: CompanionMeshOptions): Promise<Compa
     const ownToken = encodeInvite(own);
     return { invite: own, token: ownToken, link: inviteLink(o.appUrl, ownToken), credentialId: (JSON.parse(credential.content) as { id: string }).id };
   };
-  const rotate = ({ keep, ttlS }: { keep: readonly string[]; ttlS: number }) =>
-    rotateSecret({ node: head.node, head: o.identity, current: invite, keep, ttlS });
+  const rotate = async ({ keep, ttlS }: { keep: readonly string[]; ttlS: number }) => {
+    const rotation = await rotateSecret({ node: head.node, head: o.identity, current: invite, keep, ttlS });
+    if (o.cacheDir !== null) await saveMeshSecret(o.cacheDir, rotation.invite.secret);
+    return rotation;
+  };
   return { invite, token, link: inviteLink(o.appUrl, token), issueInvite, rotate, ...head };
 }
 

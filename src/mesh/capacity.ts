@@ -1,12 +1,13 @@
 // What the head believes of a peer's capacity: gossiped claims (memory budget, layer speed, round
 // trip) bounded to physical ranges and held to what the head itself observed. A peer's own word
 // decides nothing it could win by lying: a speed counts at most the median claim until the head
-// has timed the peer's layers, then at most what it timed (with a margin for noise); a round
-// trip counts at least what the head measured. Memory cannot be measured from outside: a budget
-// counts at most the median claim, or twice the largest stage the head has seen the peer run, so a
-// claim of 2^50 bytes does not make it the one peer that holds the whole model; a peer that really
-// has the memory earns it a doubling at a time. Honest peers within the margins keep their own
-// numbers, so the plan each server recomputes (plan-check.ts) still matches bit for bit.
+// has timed the peer's layers, then at most three times what it timed (the head's timing carries
+// framing the peer's own does not); a round trip counts at least what the head measured. Memory
+// cannot be measured from outside: a budget counts at most the median claim, or twice the largest
+// stage the head has seen the peer run, so a claim of 2^50 bytes does not make it the one peer
+// that holds the whole model; a peer that really has the memory earns it a doubling at a time.
+// Honest peers within the margins keep their own numbers, so the plan each server recomputes
+// (plan-check.ts) still matches bit for bit.
 import type { PlannerPeer } from './planner.ts';
 import { quantizeRtt, quantizeSpeed } from './planner.ts';
 
@@ -14,8 +15,12 @@ import { quantizeRtt, quantizeSpeed } from './planner.ts';
 export const MAX_BUDGET_BYTES = 2 ** 40;
 /** Decode tokens/s through one layer: far above any device today (a tiny test layer on a CPU runs ~10^5). */
 export const MAX_LAYER_SPEED = 1e7;
-/** A claimed speed may exceed what the head timed by this factor before it is held to the timing. */
-export const SPEED_MARGIN = 1.5;
+/**
+ * A claimed speed may exceed what the head timed by this factor before it is held to the timing:
+ * the head's timing carries framing and a worker hop the peer's own measurement does not, and
+ * holding an honest peer down moves layers (a replan); a liar's 10^9 is held all the same.
+ */
+export const SPEED_MARGIN = 3;
 /** A claimed round trip may undercut the measured one by this factor (and RTT_SLACK_MS) before it is held to it. */
 export const RTT_MARGIN = 1.5;
 export const RTT_SLACK_MS = 2;

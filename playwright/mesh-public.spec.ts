@@ -36,7 +36,8 @@ test.afterEach(async ({}, testInfo) => {
 test('Home lists the public mesh (not the private one), joins it as a server in one click, and the tab is a peer of it', async () => {
   const { meshId } = (await openMeshKeys(NAME, 'public')).access;
   const privateId = (await decodeInvite(new URL(stack.printed.invite).hash.slice('#join='.length))).meshId;
-  expect(stack.printed.mesh, 'npm start prints a mesh: line').toBe(`${stack.urls.app}/#public=playwright%20open%20mesh`);
+  // The printed link names the head's key (head=): a tab opened from it follows only that head.
+  expect(stack.printed.mesh, 'npm start prints a mesh: line').toMatch(new RegExp(`^${stack.urls.app}/#public=playwright%20open%20mesh&head=[0-9a-f]{64}$`));
 
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 1000 } })).newPage();
   const errors: string[] = [];

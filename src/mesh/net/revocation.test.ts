@@ -3,8 +3,10 @@
 // that showed it.
 import { describe, expect, it } from 'vitest';
 import type { GossipMessage, RevocationsMessage } from '../../protocol/mesh-messages.ts';
+import { issueCredential } from '../credentials.ts';
+import { createIdentity } from '../identity.ts';
 import type { MeshNode } from './mesh-node.ts';
-import { DenyList, followRevocations } from './revocation.ts';
+import { credentialAdmission, DenyList, followRevocations } from './revocation.ts';
 
 const HEAD = `12D3KooW${'h'.repeat(44)}`;
 const message = (from: string, o: Partial<RevocationsMessage>): RevocationsMessage => ({
@@ -45,5 +47,23 @@ describe('following the deny list', () => {
     // The next list replaces it: un-revoked ids are let in again.
     hear(message(HEAD, { credentials: [], peers: [] }));
     expect(deny.isRevoked('a'.repeat(32), 'x')).toBe(false);
+  });
+
+  it('a member is never stricter than its head: only revocations refuse, expiry and junk are the head’s to judge', async () => {
+    const head = await createIdentity();
+    const meshId = 'ab'.repeat(32);
+    const deny = new DenyList();
+    const member = credentialAdmission({ meshId, head: head.nostrPubkey, deny, required: false });
+    const strict = credentialAdmission({ meshId, head: head.nostrPubkey, deny, required: true });
+    const expired = issueCredential(head, meshId, { ttlS: 1, now: 1_000 });
+    expect(member.check(expired, 'p1')).toBeUndefined();
+    expect(strict.check(expired, 'p1')).toMatch(/expired/);
+    expect(member.check('junk', 'p2')).toBeUndefined();
+    expect(member.check(undefined, 'p3')).toBeUndefined();
+    expect(strict.check(undefined, 'p3')).toMatch(/no member credential/);
+    const id = (JSON.parse(expired.content) as { id: string }).id;
+    deny.add({ credentials: [id], peers: ['p4'] });
+    expect(member.check(expired, 'p5')).toMatch(/revoked/);
+    expect(member.check(undefined, 'p4')).toMatch(/revoked/);
   });
 });

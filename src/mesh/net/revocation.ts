@@ -55,24 +55,25 @@ export class DenyList {
 
 /**
  * The membership check's credential step. `required` (a head that issues credentials): no valid
- * credential, no entry. Not required (a member that knows its head's key): a credential shown must
- * be valid and unrevoked, and a revoked peer is refused whatever it shows.
+ * credential, no entry. Not required (a member that knows its head's key, not whether the head
+ * requires credentials): only the deny list counts, so a member is never stricter than its head: a
+ * revoked peer, or one showing a revoked credential the head signed, is refused; anything else is
+ * the head's to judge.
  */
 export function credentialAdmission(o: { meshId: string; head: string; deny: DenyList; required: boolean; now?: () => number }): Admission {
   return {
     check(credential, peerId) {
       if (o.deny.isRevoked('', peerId)) return 'the head revoked this member';
       if (credential === undefined && !o.required) return undefined;
-      const checked = verifyCredential(credential, {
-        meshId: o.meshId,
-        head: o.head,
-        peerId,
-        revoked: (id, peer) => o.deny.isRevoked(id, peer),
-        ...(o.now ? { now: o.now() } : {}),
-      });
-      if (!checked.ok) return checked.reason;
-      o.deny.noteShown(checked.credential.id, peerId);
-      return undefined;
+      const revoked = (id: string, peer: string) => o.deny.isRevoked(id, peer);
+      // Not required: expiry is the head's to enforce (time 0: never expired here).
+      const now = o.required ? (o.now?.() ?? Math.floor(Date.now() / 1000)) : 0;
+      const checked = verifyCredential(credential, { meshId: o.meshId, head: o.head, peerId, revoked, now });
+      if (checked.ok) {
+        o.deny.noteShown(checked.credential.id, peerId);
+        return undefined;
+      }
+      return o.required || /revoked/.test(checked.reason) ? checked.reason : undefined;
     },
   };
 }

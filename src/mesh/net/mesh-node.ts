@@ -22,6 +22,9 @@ import { echoPings, measureRtt, type RttOptions } from './rtt-stream.ts';
 /** Membership challenges a peer gets while it only times out (each MEMBERSHIP_TIMEOUT_MS long). */
 const MEMBERSHIP_ATTEMPTS = 3;
 
+/** Refused peers remembered at most (a forgotten one is refused again by its proof on its next connection). */
+export const MAX_REFUSED = 1024;
+
 /** Tries at the first round trip to a head that just proved membership, 300 ms apart (a state is gossiped only once one succeeds). */
 const RTT_FIRST_TRIES = 6;
 
@@ -229,12 +232,22 @@ export class MeshNode {
   /** Refuses a member from now on (the head revoked it): it is no member, its links are hung up. */
   async refuse(peerId: string, reason: string): Promise<void> {
     if (peerId === this.selfPeerId || this.refused.get(peerId) === reason) return;
-    this.refused.set(peerId, reason);
+    this.remember(peerId, reason);
     this.members.delete(peerId);
     this.o.log?.(`mesh: refused ${peerId}: ${reason}`);
     this.changed();
     const peer = this.o.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)?.remotePeer;
     if (peer) await this.o.libp2p.hangUp(peer).catch(() => {});
+  }
+
+  /** Notes a refused peer; the oldest are forgotten past MAX_REFUSED (fresh identities cost an attacker nothing). */
+  private remember(peerId: string, reason: string): void {
+    this.refused.delete(peerId);
+    this.refused.set(peerId, reason);
+    for (const oldest of this.refused.keys()) {
+      if (this.refused.size <= MAX_REFUSED) break;
+      this.refused.delete(oldest);
+    }
   }
 
   refusedList(): RefusedPeer[] {
@@ -299,7 +312,7 @@ export class MeshNode {
           await connection.close().catch(() => {});
           return;
         }
-        this.refused.set(peerId, outcome.reason);
+        this.remember(peerId, outcome.reason);
         this.o.log?.(`mesh: refused ${peerId}: ${outcome.reason}`);
         await this.o.libp2p.hangUp(connection.remotePeer).catch(() => {});
         this.changed();

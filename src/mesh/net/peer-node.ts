@@ -33,8 +33,8 @@ import type { OpenMeshKeys } from './open-mesh.ts';
 import { meshApiFetch } from './api-stream.ts';
 import { API_PROTOCOL } from './protocols.ts';
 import { MeshError } from '../../protocol/errors.ts';
-import { memberAccess } from './revocation.ts';
-import { acceptRekey } from './rekey.ts';
+import { memberAccess } from './member-access.ts';
+import { sharedOpener } from './model-files.ts';
 
 export interface PeerNodeOptions {
   readonly identity: MeshIdentity;
@@ -150,7 +150,8 @@ export class PeerNode {
   private signals: SignalChannel | undefined;
   /** The invite's bootstrap peers: the head whose plans this peer follows. */
   private readonly heads: Set<string>;
-  private readonly files = new Map<string, Promise<ModelFile>>();
+  /** The model files this peer opened, shared by its stage, its plan checks and its speed measurement. */
+  private readonly openModel: (model: string) => Promise<ModelFile>;
   /** Layer speed measured on the loaded stage, by model. */
   private readonly speeds = new Map<string, number>();
   private measuringSpeed = false;
@@ -163,6 +164,7 @@ export class PeerNode {
 
   constructor(options: PeerNodeOptions) {
     this.o = options;
+    this.openModel = sharedOpener(options.openModel);
     this.heads = options.head
       ? new Set([options.identity.peerId])
       : new Set(options.invite.bootstrap.map((address) => address.split('/p2p/')[1]).filter((id): id is string => Boolean(id)));
@@ -220,14 +222,7 @@ export class PeerNode {
       // The head is the invite's bootstrap (the companion): its plans are the ones requests run on.
       const heads = this.heads;
       const planWatch = new PlanWatch({ isHead: (peerId) => heads.has(peerId) });
-      access.follow(this.meshNode, (peerId) => heads.has(peerId));
-      if (this.o.onRekey)
-        await acceptRekey({
-          node: this.meshNode,
-          isHead: (p) => heads.has(p),
-          ...(this.o.invite.head ? { headKey: this.o.invite.head } : {}),
-          onInvite: this.o.onRekey,
-        });
+      await access.attach(this.meshNode, (peerId) => heads.has(peerId), this.o.onRekey);
       this.planWatch = planWatch;
       this.meshNode.addGossipListener((m) => {
         if (planWatch.onGossip(m)) this.changed();
@@ -337,18 +332,6 @@ export class PeerNode {
       this.planRefused = { epoch: m.plan.epoch, reason };
       this.changed();
     });
-  }
-
-  /** The model files this peer opened, shared by its stage and its speed measurement. */
-  private openModel(model: string): Promise<ModelFile> {
-    const open = this.o.openModel;
-    if (!open) return Promise.reject(new Error('this peer serves no models'));
-    let file = this.files.get(model);
-    if (!file) {
-      this.files.set(model, (file = open(model)));
-      file.catch(() => this.files.delete(model));
-    }
-    return file;
   }
 
   /** Once a stage is loaded, measures its layer speed (once per model) and gossips it. */

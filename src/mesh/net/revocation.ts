@@ -94,20 +94,3 @@ export async function revoke(node: MeshNode, deny: DenyList, o: { credentials?: 
   for (const peer of deny.revokedPeers()) await node.refuse(peer, 'revoked');
   await node.publish(deny.body());
 }
-
-/**
- * What a member's mesh node takes from its invite: the credential it shows, and (when the invite
- * names its head's key) the check of others' credentials against the head's deny list, which it
- * then follows.
- */
-export function memberAccess(invite: { readonly head?: string; readonly credential?: unknown }, meshId: string) {
-  const deny = new DenyList();
-  const head = invite.head;
-  return {
-    nodeOptions: {
-      ...(invite.credential !== undefined ? { credential: invite.credential } : {}),
-      ...(head ? { admission: credentialAdmission({ meshId, head, deny, required: false }) } : {}),
-    },
-    follow: (node: MeshNode, isHead: (peerId: string) => boolean): (() => void) => (head ? followRevocations(node, isHead, deny) : () => {}),
-  };
-}

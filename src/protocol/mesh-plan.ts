@@ -50,6 +50,8 @@ export interface PlanBasisPeer {
   readonly memoryBudgetBytes: number;
   readonly layerTokensPerSecond: number;
   readonly rttMs: number;
+  /** Its link's measured throughput to the head, bytes/s (absent: not measured). */
+  readonly linkBytesPerSecond?: number;
 }
 
 /**
@@ -104,6 +106,7 @@ export function readPlanBasis(value: unknown, path: string): PlanBasis {
       memoryBudgetBytes: num(e, 'memoryBudgetBytes', p, { min: 0, max: 2 ** 50, integer: true }),
       layerTokensPerSecond: num(e, 'layerTokensPerSecond', p, { min: 0, max: 1e9 }),
       rttMs: num(e, 'rttMs', p, { min: 0, max: 3.6e6 }),
+      ...(e.linkBytesPerSecond === undefined ? {} : { linkBytesPerSecond: num(e, 'linkBytesPerSecond', p, { min: 0, max: 1e12 }) }),
     };
   });
   const previous = o.previous === undefined ? undefined : readLayerPlan(o.previous, `${path}.previous`);

@@ -195,6 +195,7 @@ export class PipelineCoordinator {
         memoryBudgetBytes: m.state!.memoryBudgetBytes,
         layerTokensPerSecond: m.state!.layerTokensPerSecond,
         rttMs: m.state!.rttMs,
+        ...(m.state!.linkBytesPerSecond ? { linkBytesPerSecond: m.state!.linkBytesPerSecond } : {}),
       }));
     return (this.o.peerFilter ? this.o.peerFilter(candidates) : candidates).slice(0, MAX_PLANNED_PEERS);
   }

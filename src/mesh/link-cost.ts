@@ -17,8 +17,11 @@ export interface LinkPeer {
  */
 export const LINK_FRAME_BYTES = 16 * 1024;
 
-/** A link is slow when it costs a token at least this much… */
-export const SLOW_LINK_MS = 20;
+/**
+ * A link is slow when it costs a token at least this much (a relayed link across the internet: tens
+ * to hundreds of ms; loopback and LAN links under load stay well below it)…
+ */
+export const SLOW_LINK_MS = 50;
 /** …and at least this many times the median link of the peers taking part. */
 export const SLOW_LINK_FACTOR = 4;
 

@@ -280,7 +280,7 @@ describe('planner: measured links', () => {
     const half = 6 * 100 + 60 + 10;
     const split = plan(model(), [peer('A', half, 100, relayed), peer('M', half, 100, quic), peer('N', half, 100, quic)]);
     expect(split.stages.map((s) => s.peerId)).toEqual([pid('M'), pid('N')]);
-    expect(split.excluded).toEqual([{ peerId: pid('A'), reason: 'no_share' }]);
+    expect(split.excluded).toEqual([{ peerId: pid('A'), reason: 'slow_link' }]);
     const flipped = plan(model(), [peer('A', half, 100, quic), peer('M', half, 100, relayed), peer('N', half, 100, quic)]);
     expect(flipped.stages.map((s) => s.peerId)).toEqual([pid('A'), pid('N')]);
     // A pipeline of native peers beats a relayed tab that could hold the whole model alone.
@@ -293,6 +293,10 @@ describe('planner: measured links', () => {
     const before = plan(model(), [peer('M', third + 400, 100, quic), peer('N', third + 400, 100, quic)]);
     const joined = plan(model(), [peer('A', third, 100, relayed), peer('M', third + 400, 100, quic), peer('N', third + 400, 100, quic)], before);
     expect(joined.stages).toEqual(before.stages);
+    expect(joined.excluded).toEqual([{ peerId: pid('A'), reason: 'slow_link' }]);
+    // Not for good (as no_share is): once its link measures fast, it joins.
+    const faster = plan(model(), [peer('A', third, 100, quic), peer('M', third + 400, 100, quic), peer('N', third + 400, 100, quic)], joined);
+    expect(faster.stages.map((s) => s.peerId)).toContain(pid('A'));
   });
 
   it('counts an unmeasured link at the median throughput and stays the same whatever the order', () => {

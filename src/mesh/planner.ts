@@ -17,7 +17,8 @@
 // per-token cost. The solo peer is the one with the lowest estimated token time (compute plus link);
 // a peer whose link is slow beside the others' (a tab on a relayed link among native peers on QUIC)
 // is left out of a fresh plan, or replaced as the solo peer, whenever a plan without it fits and is
-// estimated faster; a joiner on a slow link takes no slice.
+// estimated faster; a joiner on a slow link takes no slice. Such a peer is excluded as slow_link,
+// which (unlike no_share) it leaves as soon as its link measures better.
 // Inputs are quantized first (speeds to the E12 series, round trips to whole milliseconds), so
 // measurement jitter between two gossiped states rarely changes a fresh plan; quantizing uses only
 // IEEE-exact operations (no Math.log), so every JavaScript engine gets the same numbers.
@@ -145,7 +146,8 @@ export function planLayers(model: PlannerModel, peers: readonly PlannerPeer[], p
       message: `the taking-part peers cannot hold all ${model.layerCount} layers of ${model.id} within their memory budgets: add peers or raise budgets`,
       excluded: excludedList(),
     };
-  for (const p of eligible) if (!slots.some((s) => s.peer === p)) reasons.set(p.peerId, 'no_share');
+  // A slow link is left out for as long as it is slow (not sticky as no_share is): it joins once it measures better.
+  for (const p of eligible) if (!slots.some((s) => s.peer === p)) reasons.set(p.peerId, cost.slow.has(p) ? 'slow_link' : 'no_share');
   const stages: PlanStage[] = slots.map((s) => ({ peerId: s.peer.peerId, layers: { start: s.start, end: s.end }, shard: { kind: 'dense' } }));
   const same = usable !== undefined && sameStages(usable.stages, stages);
   return {

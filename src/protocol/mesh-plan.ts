@@ -21,7 +21,8 @@ export interface PlanStage {
   readonly shard: StageShard;
 }
 
-export type ExclusionReason = 'client_role' | 'rtt_above_cap' | 'below_one_layer' | 'no_share';
+/** slow_link: its measured link costs a token far more than the others' (src/mesh/link-cost.ts), and the plan fits without it. */
+export type ExclusionReason = 'client_role' | 'rtt_above_cap' | 'below_one_layer' | 'no_share' | 'slow_link';
 
 export interface PlanExclusion {
   readonly peerId: string;
@@ -70,7 +71,7 @@ export interface PlanBasis {
 export const MAX_PLAN_STAGES = 256;
 export const MAX_LAYERS = 4096;
 export const MAX_EXPERTS = 1024;
-const EXCLUSION_REASONS: readonly ExclusionReason[] = ['client_role', 'rtt_above_cap', 'below_one_layer', 'no_share'];
+const EXCLUSION_REASONS: readonly ExclusionReason[] = ['client_role', 'rtt_above_cap', 'below_one_layer', 'no_share', 'slow_link'];
 
 export function validateLayerPlan(value: unknown): Checked<LayerPlan> {
   return checked(() => readLayerPlan(value, 'plan'));

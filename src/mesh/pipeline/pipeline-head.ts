@@ -13,7 +13,7 @@ import { chatTemplateFor, Tokenizer } from '../../tokenizer/index.ts';
 import { modelMemory } from '../layer-memory.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
 import type { PlannerOptions } from '../planner.ts';
-import { PipelineCoordinator } from './coordinator.ts';
+import { PipelineCoordinator, type CoordinatorOptions } from './coordinator.ts';
 import { MeshProvider, type MeshProviderOptions } from './mesh-provider.ts';
 
 export interface PipelineHeadOptions {
@@ -51,6 +51,8 @@ export interface PipelineHeadOptions {
   readonly recoverTimeoutMs?: number;
   readonly republishMs?: number;
   readonly planner?: PlannerOptions;
+  /** The servers this model may be planned on, where a head serves several models (model-shares.ts); default all. */
+  readonly peerFilter?: CoordinatorOptions['peerFilter'];
   readonly onRecovered?: MeshProviderOptions['onRecovered'];
   readonly log?: (line: string) => void;
 }
@@ -75,6 +77,7 @@ export async function startPipelineHead(o: PipelineHeadOptions): Promise<Pipelin
     model: { id, memory: modelMemory(file.header) },
     ...(o.republishMs ? { republishMs: o.republishMs } : {}),
     ...(o.planner ? { planner: o.planner } : {}),
+    ...(o.peerFilter ? { peerFilter: o.peerFilter } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
   coordinator.start();

@@ -39,6 +39,11 @@ export interface PeerStateMessage extends Envelope {
   readonly layerTokensPerSecond: number;
   /** Round trip the sender measured to the head (net/rtt-stream.ts; what planners compare to the cap), ms; 0 for the head itself. */
   readonly rttMs: number;
+  /**
+   * Throughput the sender measured on its link to the head (net/rtt-stream.ts, a timed echo of a
+   * 16 KiB frame on a direct link), bytes/s; absent until measured (the planner counts the median).
+   */
+  readonly linkBytesPerSecond?: number;
   readonly models: readonly HeldModel[];
   readonly activeSessions: number;
 }
@@ -124,6 +129,7 @@ function readGossipMessage(value: unknown): GossipMessage {
         memoryBudgetBytes: num(o, 'memoryBudgetBytes', p, { min: 0, max: 2 ** 50, integer: true }),
         layerTokensPerSecond: num(o, 'layerTokensPerSecond', p, { min: 0, max: 1e9 }),
         rttMs: num(o, 'rttMs', p, { min: 0, max: 3.6e6 }),
+        ...(o.linkBytesPerSecond === undefined ? {} : { linkBytesPerSecond: num(o, 'linkBytesPerSecond', p, { min: 0, max: 1e12 }) }),
         models: list(o, 'models', p, MAX_MODELS, readHeldModel),
         activeSessions: num(o, 'activeSessions', p, COUNT),
       };

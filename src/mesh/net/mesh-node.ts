@@ -13,11 +13,11 @@ import type { HeldModel } from '../../protocol/mesh-announcement.ts';
 import type { GossipMessage, PeerStateMessage } from '../../protocol/mesh-messages.ts';
 import { MESH_PROTOCOL_VERSION, type PeerBackend, type PeerRole } from '../../protocol/mesh-version.ts';
 import { decodeGossip, encodeGossip, SequenceFilter } from '../gossip-messages.ts';
-import { quantizeRtt } from '../planner.ts';
+import { quantizeRtt, quantizeSpeed } from '../planner.ts';
 import { linkType, type LinkType } from './link-type.ts';
 import { answerChallenge, challengePeer, CREDENTIAL_REFUSED, type Admission, type MembershipOutcome, type PrivateMesh } from './membership-stream.ts';
 import { MEMBERSHIP_PROTOCOL, meshTopic, RTT_PROTOCOL } from './protocols.ts';
-import { echoPings, measureRtt, type RttOptions } from './rtt-stream.ts';
+import { echoPings, measureLink, type RttOptions } from './rtt-stream.ts';
 
 /** Membership challenges a peer gets while it only times out (each MEMBERSHIP_TIMEOUT_MS long). */
 const MEMBERSHIP_ATTEMPTS = 3;
@@ -99,6 +99,9 @@ export class MeshNode {
   private rtt: number | undefined;
   /** The last few measurements: the gossiped round trip is their smallest, so a busy spell (a flood, a page loading) does not drop a peer from plans. */
   private readonly rttWindow: number[] = [];
+  /** Throughput to the targets (the slowest of them, bytes/s, quantized): the fastest of the last few measurements; undefined until measured. */
+  private linkRate: number | undefined;
+  private readonly rateWindow: number[] = [];
   /** This node's last few gossiped states (a plan may have been computed from any of them). */
   private readonly published: PeerStateMessage[] = [];
   private measuring: Promise<void> | undefined;
@@ -160,6 +163,11 @@ export class MeshNode {
     this.memberProtocols.clear();
   }
 
+  /** This peer's gossiped link throughput to its targets (bytes/s, quantized): undefined until measured on a direct link. */
+  get linkBytesPerSecond(): number | undefined {
+    return this.linkRate;
+  }
+
   /** This peer's gossiped round trip (ms, quantized): undefined until measured, 0 for a peer that measures none. */
   get rttMs(): number | undefined {
     return this.o.rttTargets ? this.rtt : 0;
@@ -180,10 +188,15 @@ export class MeshNode {
     this.measuring ??= (async () => {
       const targets = (this.o.rttTargets?.() ?? []).filter((id) => this.members.has(id) && this.linksTo(id).length > 0);
       let worst: number | undefined;
+      let slowest: number | undefined;
       for (const peerId of targets) {
         try {
-          const ms = await measureRtt(await this.openStream(peerId, RTT_PROTOCOL, AbortSignal.timeout(10_000)), this.o.rtt);
-          worst = Math.max(worst ?? 0, ms);
+          // Throughput only on a direct link (a relayed one is capped at 128 KiB in all).
+          const direct = this.o.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId && c.status === 'open' && !c.limits);
+          const signal = AbortSignal.timeout(10_000);
+          const link = await measureLink(await this.openStream(peerId, RTT_PROTOCOL, signal, { direct }), { ...this.o.rtt, bulk: direct });
+          worst = Math.max(worst ?? 0, link.rttMs);
+          if (link.bytesPerSecond !== undefined) slowest = Math.min(slowest ?? Infinity, link.bytesPerSecond);
         } catch (error) {
           this.o.log?.(`mesh: measuring the round trip to ${peerId} failed: ${(error as Error).message}`);
         }
@@ -194,6 +207,14 @@ export class MeshNode {
         const rtt = quantizeRtt(Math.min(...this.rttWindow));
         const changed = rtt !== this.rtt;
         this.rtt = rtt;
+        if (changed) this.changed();
+      }
+      if (slowest !== undefined) {
+        this.rateWindow.push(slowest);
+        if (this.rateWindow.length > RTT_WINDOW) this.rateWindow.shift();
+        const rate = quantizeSpeed(Math.max(...this.rateWindow));
+        const changed = rate !== this.linkRate;
+        this.linkRate = rate;
         if (changed) this.changed();
       }
     })().finally(() => (this.measuring = undefined));
@@ -450,6 +471,7 @@ export class MeshNode {
       memoryBudgetBytes: self.memoryBudgetBytes,
       layerTokensPerSecond: self.layerTokensPerSecond,
       rttMs,
+      ...(this.linkRate ? { linkBytesPerSecond: this.linkRate } : {}),
       models: [...self.models],
       activeSessions: 0,
     };

@@ -66,6 +66,15 @@ describe("a server checks the head's plan before loading its share", () => {
     });
     // A head that credits this peer with more speed than it said would overload it.
     expect(checkPlan(plan, basis, pid('B'), [said({ layerTokensPerSecond: 100 })], memory)).toMatchObject({ ok: false });
+    // Its link's throughput too: gossiped but missing from the basis, or another step of it.
+    expect(checkPlan(plan, basis, pid('B'), [said({ linkBytesPerSecond: 5e6 })], memory)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/link 0 B\/s.*differs.*link 4700000 B\/s/),
+    });
+    const measured: PlanBasis = { ...basis, peers: peers.map((p) => (p.peerId === pid('B') ? { ...p, linkBytesPerSecond: 4.7e6 } : p)) };
+    const planned = planLayers({ id: 'm', ...memory, headBytes: 0, tailBytes: 0 }, measured.peers);
+    if (!planned.ok) throw new Error(planned.message);
+    expect(checkPlan(planned.plan, measured, pid('B'), [said({ linkBytesPerSecond: 4.9e6 })], memory)).toEqual({ ok: true });
     expect(checkPlan(plan, basis, pid('D'), [said({ peerId: pid('D') })], memory)).toMatchObject({
       ok: false,
       reason: expect.stringMatching(/without this peer/),

@@ -32,15 +32,16 @@ export function checkPlan(
     s.role === mine.role &&
     mine.memoryBudgetBytes <= s.memoryBudgetBytes &&
     quantizeSpeed(mine.layerTokensPerSecond) <= quantizeSpeed(s.layerTokensPerSecond) &&
-    quantizeRtt(mine.rttMs) >= quantizeRtt(s.rttMs);
+    quantizeRtt(mine.rttMs) >= quantizeRtt(s.rttMs) &&
+    quantizeSpeed(s.linkBytesPerSecond ?? 0) === quantizeSpeed(mine.linkBytesPerSecond ?? 0);
   if (!recent.some(same)) {
     const last = recent[recent.length - 1];
     const said = last
-      ? `role ${last.role}, budget ${last.memoryBudgetBytes} B, ${quantizeSpeed(last.layerTokensPerSecond)} tokens/s per layer, round trip ${quantizeRtt(last.rttMs)} ms`
+      ? `role ${last.role}, budget ${last.memoryBudgetBytes} B, ${quantizeSpeed(last.layerTokensPerSecond)} tokens/s per layer, round trip ${quantizeRtt(last.rttMs)} ms, link ${quantizeSpeed(last.linkBytesPerSecond ?? 0)} B/s`
       : 'nothing yet';
     return {
       ok: false,
-      reason: `the head's view of this peer (role ${mine.role}, budget ${mine.memoryBudgetBytes} B, ${quantizeSpeed(mine.layerTokensPerSecond)} tokens/s per layer, round trip ${quantizeRtt(mine.rttMs)} ms) differs from what it gossiped (${said})`,
+      reason: `the head's view of this peer (role ${mine.role}, budget ${mine.memoryBudgetBytes} B, ${quantizeSpeed(mine.layerTokensPerSecond)} tokens/s per layer, round trip ${quantizeRtt(mine.rttMs)} ms, link ${quantizeSpeed(mine.linkBytesPerSecond ?? 0)} B/s) differs from what it gossiped (${said})`,
     };
   }
   const model = { id: plan.model, ...memory, ...(basis.countsHeadTail ? {} : { headBytes: 0, tailBytes: 0 }) };

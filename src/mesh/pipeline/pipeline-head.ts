@@ -15,7 +15,7 @@ import type { MeshNode } from '../net/mesh-node.ts';
 import type { PlannerOptions } from '../planner.ts';
 import { CapacityLedger } from '../capacity.ts';
 import { CapacityProbe, type CapacityProbeOptions } from './capacity-probe.ts';
-import { PipelineCoordinator } from './coordinator.ts';
+import { PipelineCoordinator, type CoordinatorOptions } from './coordinator.ts';
 import { MeshProvider, type MeshProviderOptions } from './mesh-provider.ts';
 
 export interface PipelineHeadOptions {
@@ -59,6 +59,8 @@ export interface PipelineHeadOptions {
    * that count a stage's frames).
    */
   readonly capacityProbe?: false | Pick<CapacityProbeOptions, 'everyMs' | 'retimeMs' | 'frames' | 'perRound'>;
+  /** The servers this model may be planned on, where a head serves several models (model-shares.ts); default all. */
+  readonly peerFilter?: CoordinatorOptions['peerFilter'];
   readonly onRecovered?: MeshProviderOptions['onRecovered'];
   readonly log?: (line: string) => void;
 }
@@ -85,6 +87,7 @@ export async function startPipelineHead(o: PipelineHeadOptions): Promise<Pipelin
     capacity: ledger,
     ...(o.republishMs ? { republishMs: o.republishMs } : {}),
     ...(o.planner ? { planner: o.planner } : {}),
+    ...(o.peerFilter ? { peerFilter: o.peerFilter } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
   coordinator.start();

@@ -204,7 +204,7 @@ async function main(): Promise<number> {
     console.error('start: this machine has no default route, so the URLs name loopback; give --public-host with the address other devices reach it by');
   }
   // The invite to the companion's own private mesh, before the URL lines so whoever waits for those has it too.
-  process.stdout.write(`invite: ${companion.mesh.link}\n`);
+  process.stdout.write(`invite: ${companion.invite}\n`);
   if (companion.openMesh) process.stdout.write(`mesh: ${companion.openMesh.link}\n`);
   // Printed only now that every service listens (and the signal handlers are in place): tests wait for these lines.
   process.stdout.write(`app: ${urls.app}\nnostr: ${urls.nostr}\napi: ${urls.api}\nlibp2p: ${urls.libp2p}\n${urls.quic ? `quic: ${urls.quic}\n` : ''}`);

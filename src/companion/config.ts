@@ -77,6 +77,7 @@ export interface CompanionConfig {
    * than the private mesh's; answers then say so in served-by.
    */
   serveApiOnOpenMesh: boolean;
+  requireCredentials: boolean;
   /**
    * An invite link (`<app>#join=…`) or bare token ('' = none): with `serve`, run a headless native
    * peer of that mesh instead of a companion (src/companion/native-peer.ts).
@@ -206,6 +207,13 @@ export const OPTIONS: readonly Option[] = [
     help: 'of the --mesh-name mesh: public (listed on the relay) or named (found by its name only)',
   },
   {
+    key: 'requireCredentials',
+    flag: '--require-credentials',
+    env: 'MESH_REQUIRE_CREDENTIALS',
+    kind: 'flag',
+    help: 'admit to the private mesh only peers whose invite carries a member credential this companion signed, unexpired and not revoked (the printed invite carries one valid 7 days; POST /mesh/invites makes more)',
+  },
+  {
     key: 'serveApiOnOpenMesh',
     flag: '--serve-api-on-open-mesh',
     env: 'MESH_SERVE_API_ON_OPEN_MESH',
@@ -254,6 +262,7 @@ export function defaultConfig(root: string): CompanionConfig {
     meshName: '',
     meshVisibility: 'named',
     serveApiOnOpenMesh: false,
+    requireCredentials: false,
     join: '',
     serve: false,
     budgetBytes: 0,

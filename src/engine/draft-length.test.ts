@@ -30,4 +30,13 @@ describe('DraftLength', () => {
     expect(measured(1, 0.6, 0.3).best(16)).toBe(1);
     expect(measured(40, 1, 0.8, 30).best(16)).toBeLessThan(measured(40, 1, 0.8).best(16)!);
   });
+
+  it('drafts one token where drafts are never right, even when the timer sees no cost per row', () => {
+    const d = new DraftLength();
+    for (let i = 0; i < 20; i++) {
+      d.pass(1 + (i % 5), 2);
+      d.accepted(0, 4);
+    }
+    expect(d.best(16)).toBe(1);
+  });
 });

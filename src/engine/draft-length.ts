@@ -7,6 +7,8 @@
 
 /** How fast old observations fade (per pass). */
 const DECAY = 0.9;
+/** The least a row is taken to cost, as a share of a pass's fixed cost. */
+const MIN_ROW_SHARE = 0.02;
 
 export class DraftLength {
   // acceptance: drafted positions accepted (s) and rejected (f), fading
@@ -47,8 +49,10 @@ export class DraftLength {
     const meanN = this.sn / this.w;
     const varN = this.snn / this.w - meanN * meanN;
     if (!(this.w >= 3 && varN >= 0.25)) return undefined;
-    const b = Math.max(0, (this.snt / this.w - meanN * (this.st / this.w)) / varN);
-    const a = Math.max(1e-3, this.st / this.w - b * meanN);
+    const fitted = (this.snt / this.w - meanN * (this.st / this.w)) / varN;
+    const a = Math.max(1e-3, this.st / this.w - Math.max(0, fitted) * meanN);
+    // Every row costs something: a fit that says nothing (timer noise) must not make drafts free.
+    const b = Math.max(fitted, MIN_ROW_SHARE * a);
     const c = this.drafted > 0 ? this.draftMs / this.drafted : 0;
     const alpha = Math.min(0.99, (this.s + 0.5) / (this.s + this.f + 1));
     let best = 1;
@@ -56,7 +60,7 @@ export class DraftLength {
     for (let k = 1; k <= maxK; k++) {
       const tokens = (1 - alpha ** (k + 1)) / (1 - alpha);
       const rate = tokens / (a + b * (k + 1) + c * k);
-      if (rate > bestRate) [best, bestRate] = [k, rate];
+      if (rate > bestRate * (1 + 1e-3)) [best, bestRate] = [k, rate];
     }
     return best;
   }

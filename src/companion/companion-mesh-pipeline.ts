@@ -4,6 +4,9 @@
 // engine until then (and whenever no plan fits).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { computeFor } from '../engine/backend.ts';
+import type { ComputeOptions } from '../engine/model.ts';
+import { openStage } from '../engine/stage.ts';
 import { EngineProvider } from '../provider/engine-provider.ts';
 import type { MeshNode } from '../mesh/net/mesh-node.ts';
 import { startPipelineHead, type PipelineHead } from '../mesh/pipeline/pipeline-head.ts';
@@ -38,6 +41,12 @@ export async function startCompanionPipeline(o: CompanionPipelineOptions): Promi
   }
   o.log?.(`the mesh plans ${served.info.id} across its server tabs (they read /models/${served.info.id}.gguf)`);
   const { engine } = served.model;
+  // Stage checks re-compute any planned range on kernels of the engine's kind (a pool of their own).
+  let kernels: Promise<ComputeOptions> | undefined;
+  const stageCheck = {
+    openRange: async (first: number, end: number) => openStage(engine.model, first, end, await (kernels ??= computeFor(engine.backend))),
+    backend: engine.backend === 'cpu' ? ('wasm' as const) : engine.backend,
+  };
   // The head a tab that makes a mesh runs too (pipeline-head.ts), here with the companion's engine behind it.
   return startPipelineHead({
     node: o.node,
@@ -47,6 +56,7 @@ export async function startCompanionPipeline(o: CompanionPipelineOptions): Promi
     ...(o.stageTimeoutMs ? { stageTimeoutMs: o.stageTimeoutMs } : {}),
     // A stage lost mid-answer: the answer goes on on the companion's own stages at once.
     localStages: engine.stages,
+    stageCheck,
     onRecovered: ({ failed, ms, plan }) =>
       o.log?.(`pipeline: recovered from ${failed} in ${ms} ms ${plan ? `on plan ${plan.epoch}` : "on the companion's own layers"}`),
     ...(o.log ? { log: o.log } : {}),

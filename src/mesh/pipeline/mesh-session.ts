@@ -231,7 +231,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
       hidden = await stage.extend(hidden, batch.length, position, exact);
       outputs.push(hidden);
     }
-    recording?.record({ position, nTokens: batch.length, input, outputs });
+    recording?.record({ position, nTokens: batch.length, input, outputs, ...(exact ? { exact } : {}) });
     return hidden;
   };
 
@@ -248,7 +248,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
         width: o.nEmbd,
         timeoutMs: o.stageTimeoutMs ?? 5000,
       });
-      return { extend: (hidden, n, position) => stage.extend(hidden, n, position), close: () => stage.close() };
+      return { extend: (hidden, n, position, exact) => stage.extend(hidden, n, position, exact), close: () => stage.close() };
     };
 
   /** Runs the check of the route in use; a stage found off leaves the plan for the quarantine time. */

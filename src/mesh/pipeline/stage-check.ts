@@ -1,15 +1,17 @@
 // Stage checks: the head re-computes what its stages computed and quarantines a stage whose hidden
 // states are off. A layer's output at a position depends on its KV cache, i.e. on every earlier
 // position, so the head keeps a shadow session per stage of the plan on its own kernels (weights it
-// holds: the companion, a head tab that serves) and runs it lazily: at a check, every row the stage
-// answered since the last check goes through the shadow in one batch (cheaper per row than decode),
-// and every row is compared, so no position or layer range is left for a stage to guess. A check
-// comes at most `everyTokens` (16) tokens after the last, after a gap drawn with the CSPRNG once the
-// stage's answer is in. Star mode compares each stage's output; chain mode sees only the last
-// stage's, so a mismatch there is pinned on a stage by re-running the held rows through each stage
-// alone (star) on the shadow's honest inputs. Tolerance: the relative L2 distance of a row, within a
-// multiple of the spread measured once per layer range on a probe (the same rows batched and one by
-// one on the head's kernels), wider against a stage on another backend.
+// holds: the companion, a head tab that serves) and runs it lazily: at a check, every row the stages
+// answered since the last check goes through the shadow, in chunks its kernels sum exactly as the
+// stages summed their frames (decode steps three at a time on WASM), and every row is compared, so
+// no position or layer range is left for a stage to guess. A check comes at most `everyTokens` (16)
+// tokens after the last, after a gap drawn with the CSPRNG once the stage's answer is in. Star mode
+// compares each stage's output; chain mode sees only the last stage's, so a mismatch there is pinned
+// on a stage by re-running the held rows through each stage alone, in the frames the session used.
+// Tolerance: a row's relative L2 distance; a stage on the head's own kind of kernels must give the
+// same bits (1e-4 floor); one on another backend is allowed a multiple of the spread measured once
+// per layer range on a probe (the same rows batched and one by one on the head's kernels).
+import { exactBatchOf } from '../../engine/exact-batch.ts';
 import type { Stage, StageSession } from '../../engine/stage.ts';
 import type { LayerPlan } from '../../protocol/mesh-plan.ts';
 import { StageCheckFailedError } from './pipeline-errors.ts';
@@ -108,6 +110,11 @@ export class StageChecker {
     this.o = options;
   }
 
+  /** The largest batch the head's kernels sum exactly as one-token steps (engine/exact-batch.ts). */
+  get exactBatch(): number {
+    return exactBatchOf(this.o.backend === 'wasm' ? 'cpu' : this.o.backend);
+  }
+
   /** Tokens until the next check: 1..everyTokens, drawn after the stage's answer arrived. */
   nextGap(): number {
     const every = this.o.everyTokens ?? CHECK_EVERY_TOKENS;
@@ -127,6 +134,8 @@ export class StageChecker {
 
   /** The tolerance for layers [first, end) against a stage on `backend`. */
   async tolerance(first: number, end: number, backend: string | undefined): Promise<number> {
+    // The same kernels summing the same chunks give the same bits: only the floor.
+    if (backend === this.o.backend) return TOLERANCE_FLOOR;
     const k = key(first, end);
     let t = this.tolerances.get(k);
     if (!t) {
@@ -135,7 +144,7 @@ export class StageChecker {
       this.tolerances.set(k, t);
     }
     const spread = await t;
-    const cross = backend !== undefined && (backend === 'webgpu') !== (this.o.backend === 'webgpu');
+    const cross = (backend === 'webgpu') !== (this.o.backend === 'webgpu');
     return Math.max(TOLERANCE_FLOOR, SPREAD_MARGIN * spread) * (cross ? CROSS_BACKEND_FACTOR : 1);
   }
 
@@ -209,11 +218,13 @@ export interface RecordedBatch {
   readonly nTokens: number;
   readonly input: Float32Array;
   readonly outputs: readonly Float32Array[];
+  /** Sent flagged exact (a speculative verification batch): the stage ran it in chunks of its exact batch. */
+  readonly exact?: boolean;
 }
 
 /** Runs rows through one stage alone (star), for pinning a chain's mismatch on a stage. */
 export type OpenAlone = (stageIndex: number) => Promise<{
-  extend(hidden: Float32Array, nTokens: number, position: number): Promise<Float32Array>;
+  extend(hidden: Float32Array, nTokens: number, position: number, exact: boolean): Promise<Float32Array>;
   close(): Promise<void>;
 }>;
 
@@ -232,7 +243,7 @@ export class CheckSession {
   /** Honest inputs of every stage (index nStages: the last stage's honest output) for positions [0, checked). */
   private history: Float32Array[][] = [];
   /** The frames those positions came in (chain mode): a stage alone is replayed in the same shapes, like a real session. */
-  private shapes: number[] = [];
+  private shapes: { n: number; exact: boolean }[] = [];
   private checked = 0;
   private since = 0;
   private gap: number;
@@ -263,11 +274,11 @@ export class CheckSession {
       for (const s of this.shadows ?? []) s.truncate(length);
       for (const h of this.history) trimRows(h, length, this.rowWidth, this.checked);
       let rows = 0;
-      const kept: number[] = [];
+      const kept: { n: number; exact: boolean }[] = [];
       for (const shape of this.shapes) {
         if (rows >= length) break;
-        kept.push(Math.min(shape, length - rows));
-        rows += shape;
+        kept.push({ ...shape, n: Math.min(shape.n, length - rows) });
+        rows += shape.n;
       }
       this.shapes = kept;
       this.checked = length;
@@ -293,26 +304,31 @@ export class CheckSession {
     const start = batches[0].position;
     if (start !== this.checked) throw new Error(`stage check: rows from ${start} but ${this.checked} checked (positions must be contiguous)`);
     const rows = batches.reduce((n, b) => n + b.nTokens, 0);
-    // The shadow: one batch through every stage, each stage's honest input kept.
-    let x = concat(batches.map((b) => b.input));
-    const honest: Float32Array[] = [x];
-    for (const s of this.shadows) {
-      x = await s.extend(x, rows);
-      honest.push(x);
+    // The shadow, in chunks its kernels sum exactly as the stages summed their frames: each stage's honest input kept.
+    const honest: Float32Array[][] = stages.map(() => []);
+    const inputs: Float32Array[] = [];
+    for (const chunk of exactChunks(batches, this.checker.exactBatch, w)) {
+      let x = chunk;
+      inputs.push(x);
+      for (let i = 0; i < stages.length; i++) {
+        x = await this.shadows[i].extend(x, x.length / w);
+        honest[i].push(x);
+      }
     }
+    const flat = [concat(inputs), ...honest.map(concat)];
     this.checker.noteCheck(rows);
     const legs = this.chained ? [stages.length - 1] : stages.map((_, i) => i);
     for (let j = 0; j < legs.length; j++) {
       const i = legs[j];
       const got = concat(batches.map((b) => b.outputs[j]));
       const tolerance = await this.checker.tolerance(stages[i].layers.start, stages[i].layers.end, this.backends[i]);
-      const { distance, row, first } = rowDistance(got, honest[i + 1], w, tolerance);
+      const { distance, row, first } = rowDistance(got, flat[i + 1], w, tolerance);
       if (first < 0) continue;
       const steps = batches.filter((b) => b.position + b.nTokens > start + first).length;
       const what = `hidden states up to ${distance.toPrecision(3)} off (tolerance ${tolerance.toPrecision(3)}), at position ${start + row}, from position ${start + first} on`;
       this.checker.noteMismatch(steps);
       if (!this.chained) throw this.fail([stages[i].peerId], [], `stage ${stages[i].layers.start}-${stages[i].layers.end - 1}: ${what}`, steps);
-      this.keep(honest, batches);
+      this.keep(flat, batches);
       const culprit = await this.pin(openAlone, start + rows);
       if (culprit) throw this.fail([culprit], [], `the chain's output: ${what}; that stage alone too`, steps);
       throw this.fail(
@@ -322,7 +338,7 @@ export class CheckSession {
         steps,
       );
     }
-    this.keep(honest, batches);
+    this.keep(flat, batches);
     this.checked = start + rows;
   }
 
@@ -330,7 +346,7 @@ export class CheckSession {
   private keep(honest: readonly Float32Array[], batches: readonly RecordedBatch[]): void {
     if (!this.chained) return;
     for (let k = 0; k < honest.length; k++) (this.history[k] ??= []).push(honest[k]);
-    this.shapes.push(...batches.map((b) => b.nTokens));
+    this.shapes.push(...batches.map((b) => ({ n: b.nTokens, exact: b.exact ?? false })));
   }
 
   private fail(peers: string[], suspects: string[], reason: string, steps: number): StageCheckFailedError {
@@ -352,9 +368,9 @@ export class CheckSession {
         alone = await openAlone(i);
         let at = 0;
         for (const shape of this.shapes) {
-          for (let done = 0; done < shape && at < end; ) {
-            const n = Math.min(PIN_ROWS, shape - done, end - at);
-            const got = await alone.extend(input.slice(at * w, (at + n) * w), n, at);
+          for (let done = 0; done < shape.n && at < end; ) {
+            const n = Math.min(PIN_ROWS, shape.n - done, end - at);
+            const got = await alone.extend(input.slice(at * w, (at + n) * w), n, at, shape.exact);
             if (rowDistance(got, want.subarray(at * w, (at + n) * w), w, tolerance).first >= 0) return stages[i].peerId;
             at += n;
             done += n;
@@ -376,6 +392,35 @@ export class CheckSession {
     this.history = [];
     this.shapes = [];
   }
+}
+
+/**
+ * The batches' input rows regrouped in chunks whose rows the kernels compute bit for bit as the stage
+ * did: rows the stage ran in batches of at most `exactBatch` (decode steps, exact frames) in chunks of
+ * up to `exactBatch` (on WASM three one-token steps cost less as one chunk), any other frame (a
+ * prefill) whole, as it came.
+ */
+export function exactChunks(batches: readonly RecordedBatch[], exactBatch: number, width: number): Float32Array[] {
+  const out: Float32Array[] = [];
+  let loose: Float32Array[] = [];
+  let looseRows = 0;
+  const flush = () => {
+    const rows = concat(loose);
+    for (let at = 0; at < looseRows; at += exactBatch) out.push(rows.subarray(at * width, Math.min(looseRows, at + exactBatch) * width));
+    loose = [];
+    looseRows = 0;
+  };
+  for (const b of batches) {
+    if (b.exact || b.nTokens <= exactBatch) {
+      loose.push(b.input);
+      looseRows += b.nTokens;
+    } else {
+      if (looseRows) flush();
+      out.push(b.input);
+    }
+  }
+  if (looseRows) flush();
+  return out;
 }
 
 function concat(parts: readonly Float32Array[]): Float32Array {

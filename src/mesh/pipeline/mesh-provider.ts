@@ -183,6 +183,7 @@ export class MeshProvider implements ModelProvider {
         mismatches: 0,
         refused: 0,
         detectStepsMax: 0,
+        computeMs: 0,
         quarantined: [],
       }
     );

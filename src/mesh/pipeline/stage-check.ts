@@ -51,6 +51,8 @@ export interface StageCheckStatus {
   readonly refused: number;
   /** Most steps between a stage's first wrong row and its detection (decode: tokens). */
   readonly detectStepsMax: number;
+  /** Time the head spent re-computing (its shadow sessions), in ms. */
+  readonly computeMs: number;
   readonly quarantined: readonly QuarantinedPeer[];
 }
 
@@ -104,7 +106,7 @@ export class StageChecker {
   private readonly tolerances = new Map<string, Promise<number>>();
   private readonly out = new Map<string, QuarantinedPeer>();
   private readonly suspects = new Map<string, number>();
-  private counts = { checks: 0, rowsChecked: 0, mismatches: 0, refused: 0, detectStepsMax: 0 };
+  private counts = { checks: 0, rowsChecked: 0, mismatches: 0, refused: 0, detectStepsMax: 0, computeMs: 0 };
 
   constructor(options: StageCheckerOptions) {
     this.o = options;
@@ -167,9 +169,10 @@ export class StageChecker {
     }
   }
 
-  noteCheck(rows: number): void {
+  noteCheck(rows: number, ms: number): void {
     this.counts.checks++;
     this.counts.rowsChecked += rows;
+    this.counts.computeMs += ms;
   }
 
   /** A check found wrong rows, `steps` after the first of them. */
@@ -305,6 +308,7 @@ export class CheckSession {
     if (start !== this.checked) throw new Error(`stage check: rows from ${start} but ${this.checked} checked (positions must be contiguous)`);
     const rows = batches.reduce((n, b) => n + b.nTokens, 0);
     // The shadow, in chunks its kernels sum exactly as the stages summed their frames: each stage's honest input kept.
+    const started = performance.now();
     const honest: Float32Array[][] = stages.map(() => []);
     const inputs: Float32Array[] = [];
     for (const chunk of exactChunks(batches, this.checker.exactBatch, w)) {
@@ -316,7 +320,7 @@ export class CheckSession {
       }
     }
     const flat = [concat(inputs), ...honest.map(concat)];
-    this.checker.noteCheck(rows);
+    this.checker.noteCheck(rows, performance.now() - started);
     const legs = this.chained ? [stages.length - 1] : stages.map((_, i) => i);
     for (let j = 0; j < legs.length; j++) {
       const i = legs[j];

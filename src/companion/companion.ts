@@ -260,6 +260,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
           services: () => ({ ...urls }),
           models: () => (options.models ?? []).map((m) => m.info),
           token: isLoopbackHost(config.host) ? null : apiToken,
+          ...(pipeline ? { stageChecks: () => pipeline.provider.checks() } : {}),
         }),
         ...(options.routes ?? []),
       ],

@@ -46,10 +46,11 @@ const MODEL = 'tiny-llama-4l-f32';
 const KILLS = Number(opt('kills', '20'));
 const FAKES = Number(opt('fakes', '200'));
 const LIAR_EVERY = Number(opt('liar-every', '5'));
+const KILL_EVERY_MS = Number(opt('kill-every-s', '6')) * 1000;
 const LIMIT_MS = Math.min(10 * 60_000, Number(opt('limit-s', '540')) * 1000);
 const PROMPTS = ['Tell me a story about a fox.', 'What is a mesh?', 'Name three rivers.', 'Why is the sky blue?', 'Count to ten.', 'Write a haiku.'];
 
-const counts = { requests: 0, failed: 0, wrong: 0, kills: 0, fakePeers: 0, refused: 0, crashes: 0, tokens: 0 };
+const counts = { requests: 0, failed: 0, wrong: 0, kills: 0, fakePeers: 0, refused: 0, crashes: 0, tokens: 0, viaMesh: 0 };
 process.on('uncaughtException', (error) => {
   counts.crashes++;
   console.error(`soak: uncaught exception: ${error.stack ?? error.message}`);
@@ -78,7 +79,11 @@ for (const p of PROMPTS) {
 }
 
 const mesh = await startTestMesh();
-const coordinator = startCoordinator(mesh, MODEL, engine.model);
+// A killed peer comes back fresh: a second's cool-off (doubling while it keeps failing), not five.
+const coordinator = startCoordinator(mesh, MODEL, engine.model, {
+  failedForMs: 1000,
+  ...(args.includes('--verbose') ? { log: (line: string) => console.log(`${Math.round((Date.now() - started) / 1000)} s ${line}`) } : {}),
+});
 const honest: { identity: MeshIdentity; peer: PeerNode | undefined }[] = [];
 for (let i = 0; i < 3; i++) {
   const identity = await createIdentity();
@@ -118,6 +123,8 @@ async function requests(): Promise<void> {
       }
       const body = await res.json();
       counts.tokens += body.usage.completion_tokens;
+      // Through a plan's peers (checked), or by the head alone while no plan was ready.
+      if (body.mesh?.served_by?.some((s: { check?: string }) => s.check === 'checked')) counts.viaMesh++;
       if (body.choices[0].message.content !== solo.get(prompt)) {
         counts.wrong++;
         console.error(`soak: request ${i} differs from one machine's answer (served by ${res.headers.get('x-mesh-served-by')})`);
@@ -131,7 +138,7 @@ async function requests(): Promise<void> {
 
 async function churn(): Promise<void> {
   for (let k = 0; k < KILLS && timeLeft() > 30_000; k++) {
-    await sleep(2500);
+    await sleep(KILL_EVERY_MS - 1000);
     const h = honest[k % honest.length];
     await h.peer?.stop();
     h.peer = undefined;
@@ -211,7 +218,7 @@ try {
 const s = checker.status();
 const falseAlarms = s.quarantined.filter((q) => honestIds.has(q.peerId)).length;
 console.log(
-  `soak: ${counts.tokens} tokens answered, ${s.checks} checks, ${s.mismatches} mismatches, quarantined: ${s.quarantined.map((q) => q.peerId.slice(-6)).join(', ') || 'none'}; strangers refused with a reason: ${counts.refused}/${counts.fakePeers}`,
+  `soak: ${counts.tokens} tokens answered, ${counts.viaMesh} of ${counts.requests} requests through the mesh's peers, ${s.checks} checks, ${s.mismatches} mismatches, quarantined: ${s.quarantined.map((q) => q.peerId.slice(-6)).join(', ') || 'none'}; strangers refused with a reason: ${counts.refused}/${counts.fakePeers}`,
 );
 console.log(
   `soak: requests=${counts.requests} failed=${counts.failed} wrong=${counts.wrong} kills=${counts.kills} detect_tokens_max=${s.detectStepsMax} false_alarms=${falseAlarms} fake_peers=${counts.fakePeers} crashes=${counts.crashes}`,

@@ -103,6 +103,17 @@ describe('an honest mesh under stage checks', () => {
     );
   }, 300_000);
 
+  it('checks speculative verification batches and their rollbacks without a false alarm', async () => {
+    const provider = await headProviderFor(engine, { node: mesh.companion.node, coordinator, fallback: solo, checker, speculative: { drafter: 'ngram' } });
+    const ctx = createApiContext({ provider });
+    const b = body('And the LORD said unto Moses, And the LORD said unto Moses, And the LORD said', 150);
+    const res = await handleApiRequest(post('/v1/completions', b), ctx);
+    const json = await res.json();
+    expect(json.choices[0].text).toBe((await alone(b)).text);
+    expect(json.usage.speculative.drafted).toBeGreaterThan(0);
+    expect(checker.status()).toMatchObject({ mismatches: 0, refused: 0, quarantined: [] });
+  }, 120_000);
+
   it('counts a stage that leaves mid-answer as a failover, not a failed check', async () => {
     const spare = await startServerPeer(mesh, async () => openModel(await fileSource(path)), budgetFor(engine.model, 2));
     peers.push(spare);

@@ -4,12 +4,13 @@
 // alternately, --runs times each, in chain topology. Decode time is first token to last (the prefill
 // left out); the head's shadow compute is counted apart (the checker's own clock).
 //
-// Everything shares this machine's cores, so the shadow's compute lands on the decode time in full;
-// on a real mesh the stages run elsewhere and the head's shadow competes only with the head's own
-// work (embedding, output head, sampling) while it waits for the stages.
+// By default everything runs on this process's main thread, so the shadow's compute lands on the
+// decode time in full; with --peers-thread the stages run in a worker thread of their own, beside
+// the head, as on a real mesh (on this 2-core machine they still share its cores).
 //
 // Last line: stage-check: unchecked_ms=U checked_ms=C ratio=R shadow_ms=S checks=K false_alarms=A
 // (ms per decoded token, medians; ratio = checked / unchecked).
+import { Worker } from 'node:worker_threads';
 import { computeFor } from '../../src/engine/backend.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { fileSource } from '../../src/engine/file-source.ts';
@@ -34,6 +35,8 @@ const MODEL = opt('model', 'bench-llama-q8_0');
 const GEN = Number(opt('gen', '64'));
 const RUNS = Number(opt('runs', '3'));
 const TOPOLOGY = opt('topology', 'chain') as 'chain' | 'star';
+/** The stages in a worker thread of their own, computing beside the head (as on a real mesh). */
+const PEERS_THREAD = args.includes('--peers-thread');
 
 const path = await ensureModel(MODEL);
 const engine = await Engine.load(path, { backend: 'cpu' });
@@ -41,12 +44,20 @@ const c = engine.model.config;
 const mesh = await startTestMesh();
 const coordinator = startCoordinator(mesh, MODEL, engine.model);
 const peers: PeerNode[] = [];
+let worker: Worker | undefined;
 try {
-  for (let i = 0; i < 2; i++)
-    peers.push(await startServerPeer(mesh, async () => openModel(await fileSource(path)), budgetFor(engine.model, Math.ceil(c.nLayer / 2))));
+  const budget = budgetFor(engine.model, Math.ceil(c.nLayer / 2));
+  if (PEERS_THREAD) {
+    const w = new Worker(new URL('./stage-peers-worker.ts', import.meta.url), { workerData: { token: mesh.companion.token, path, budget, count: 2 } });
+    worker = w;
+    await new Promise<void>((resolve, reject) => {
+      w.once('message', () => resolve());
+      w.once('error', reject);
+    });
+  } else for (let i = 0; i < 2; i++) peers.push(await startServerPeer(mesh, async () => openModel(await fileSource(path)), budget));
   const route = await routeOf(coordinator, 2, 120_000);
   console.log(
-    `plan: ${route.plan.stages.map((s) => `[${s.layers.start}-${s.layers.end - 1}]`).join(' → ')} (${TOPOLOGY}), ${GEN} tokens a run, ${RUNS} runs each`,
+    `plan: ${route.plan.stages.map((s) => `[${s.layers.start}-${s.layers.end - 1}]`).join(' → ')} (${TOPOLOGY}${PEERS_THREAD ? ', stages in a worker thread' : ''}), ${GEN} tokens a run, ${RUNS} runs each`,
   );
   let kernels: Promise<ComputeOptions> | undefined;
   const checker = new StageChecker({
@@ -105,6 +116,12 @@ try {
 } finally {
   coordinator.stop();
   for (const p of peers) await p.stop().catch(() => {});
+  if (worker) {
+    const w = worker;
+    w.postMessage('stop');
+    await new Promise((resolve) => w.once('message', resolve));
+    await w.terminate();
+  }
   await mesh.stop();
   await engine.close();
 }

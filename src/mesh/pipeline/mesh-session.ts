@@ -171,7 +171,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
     const members = new Map(o.node.memberList().map((m) => [m.peerId, m.state]));
     return p.stages.map((s) => members.get(s.peerId)?.models.find((h) => h.model === p.model)?.backend);
   };
-  const checking = (p: LayerPlan, chained: boolean) => {
+  const checkRoute = (p: LayerPlan, chained: boolean) => {
     if (o.checker) check = new CheckSession(o.checker, p, chained, backendsOf(p), o.maxPositions);
   };
 
@@ -200,7 +200,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
     if ((o.topology ?? DEFAULT_TOPOLOGY) === 'chain' && !p.stages.some((s) => o.checker?.isSuspect(s.peerId))) {
       try {
         const chain = await ChainRoute.open({ node: o.node, plan: p, sessionId, width: o.nEmbd, timeoutMs });
-        checking(p, true);
+        checkRoute(p, true);
         return [chain];
       } catch (error) {
         if (!(error instanceof ChainUnavailableError)) throw error;
@@ -216,7 +216,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
       for (const s of opened) void s.close().catch(() => {});
       throw error;
     }
-    checking(p, false);
+    checkRoute(p, false);
     return opened;
   };
 
@@ -252,21 +252,58 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
     };
 
   /** Runs the check of the route in use; a stage found off leaves the plan for the quarantine time. */
+  /** The check under way beside the decoding, what it found, and the steps decoded since it began. */
+  let checking: Promise<void> | undefined;
+  let found: unknown;
+  let lag = 0;
+  /** Steps the check under way covers. */
+  let inFlight = 0;
+
+  /** Starts a check of the rows so far and goes on decoding: the head re-computes while it waits for the stages. */
+  const startCheck = () => {
+    const c = check;
+    const p = plan;
+    if (!c || !p || local || checking || found !== undefined) return;
+    lag = 0;
+    inFlight = c.pendingSteps;
+    const run: Promise<void> = c
+      .check(openAlone(p))
+      .catch((error: unknown) => {
+        if (c === check) found = error; // else the route was let go meanwhile
+      })
+      .finally(() => {
+        if (checking === run) checking = undefined;
+      });
+    checking = run;
+  };
+
+  /** A check found a stage off: it leaves the plan for the quarantine time, and the session's route closes. */
+  const surface = () => {
+    if (found === undefined) return;
+    const error = found;
+    found = undefined;
+    if (error instanceof StageCheckFailedError) {
+      o.checker?.noteMismatch((error.detectSteps ?? 0) + lag);
+      o.log?.(`pipeline: ${error.message}`);
+      for (const peer of error.peerIds) o.coordinator.markFailed(peer, `failed a stage check: ${error.reason}`, o.checker?.quarantineMs);
+      closeStages();
+      plan = undefined;
+    }
+    throw error;
+  };
+
+  /** Waits for the check under way, then checks every row left; throws what either found. */
   const runCheck = async () => {
+    await checking;
+    surface();
     const c = check;
     const p = plan;
     if (!c || !p || local) return;
-    try {
-      await c.check(openAlone(p));
-    } catch (error) {
-      if (error instanceof StageCheckFailedError) {
-        o.log?.(`pipeline: ${error.message}`);
-        for (const peer of error.peerIds) o.coordinator.markFailed(peer, `failed a stage check: ${error.reason}`, o.checker?.quarantineMs);
-        closeStages();
-        plan = undefined;
-      }
-      throw error;
-    }
+    lag = 0;
+    await c.check(openAlone(p)).catch((error: unknown) => {
+      found = error;
+    });
+    surface();
   };
 
   /** runBatch on a remote route, let go when it falls far behind its pace and the head can go on alone. */
@@ -368,6 +405,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
     exactBatch: EXACT_ROWS,
     async extend(tokens, opts: ExtendOptions = {}) {
       if (freed) throw new EngineError('engine_session_freed', 'this inference session was freed; create a new one');
+      surface();
       const want = opts.logits ?? 'all';
       if (tokens.length === 0) return new Float32Array(0);
       if (held.length + tokens.length > o.maxPositions) {
@@ -382,7 +420,13 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
         const batch = tokens.slice(start, start + batchSize);
         const hidden = await forward(batch, opts.signal);
         held.push(...batch);
-        if (check?.due) await runCheck();
+        if (checking) {
+          // A wrong row goes unseen for at most everyTokens steps: past that, decoding waits for the check.
+          if (inFlight + ++lag >= (o.checker?.everyTokens ?? 16)) {
+            await checking;
+            surface();
+          }
+        } else if (check?.due) startCheck();
         if (want === 'all') out.set(await o.tail.logits(hidden, batch.length), start * o.nVocab);
         else if (want === 'last' && start + batch.length === tokens.length) out.set(await o.tail.logits(hidden.subarray((batch.length - 1) * o.nEmbd), 1));
       }

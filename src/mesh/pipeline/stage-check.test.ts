@@ -126,6 +126,20 @@ describe('a check session', () => {
     session.free();
   });
 
+  it('rolls the shadow back once a check that was under way when a draft was taken back is done', async () => {
+    const c = checker();
+    const session = new CheckSession(c, plan([[0, 3]]), false, ['wasm'], 256);
+    const s = await stages([[0, 3]]);
+    await runFrame(s, session, [1, 50, 60], 0);
+    await runFrame(s, session, [7, 8, 9], 3); // a draft of three
+    const running = session.check(() => Promise.reject(new Error('unused')));
+    session.truncate(4); // two of its rows taken back while the check runs
+    await running;
+    for (let t = 4; t < 10; t++) await runFrame(s, session, [t + 20], t);
+    await session.check(() => Promise.reject(new Error('unused')));
+    expect(c.status()).toMatchObject({ checks: 2, rowsChecked: 12, mismatches: 0, quarantined: [] });
+  });
+
   it('pins a stage that scales its rows by 1.01 from the tenth step on, within 16 steps', async () => {
     const c = checker();
     const session = new CheckSession(

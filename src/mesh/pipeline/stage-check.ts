@@ -117,9 +117,14 @@ export class StageChecker {
     return exactBatchOf(this.o.backend === 'wasm' ? 'cpu' : this.o.backend);
   }
 
+  /** The most steps (decode: tokens) a wrong row may go unseen. */
+  get everyTokens(): number {
+    return this.o.everyTokens ?? CHECK_EVERY_TOKENS;
+  }
+
   /** Tokens until the next check: 1..everyTokens, drawn after the stage's answer arrived. */
   nextGap(): number {
-    const every = this.o.everyTokens ?? CHECK_EVERY_TOKENS;
+    const every = this.everyTokens;
     return 1 + Math.min(every - 1, Math.floor((this.o.random ?? cryptoRandom)() * every));
   }
 
@@ -247,6 +252,10 @@ export class CheckSession {
   private history: Float32Array[][] = [];
   /** The frames those positions came in (chain mode): a stage alone is replayed in the same shapes, like a real session. */
   private shapes: { n: number; exact: boolean }[] = [];
+  /** A check is under way (it runs beside the decoding); a rollback asked meanwhile waits for it. */
+  private busy = false;
+  private rollback: number | undefined;
+  private freed = false;
   private checked = 0;
   private since = 0;
   private gap: number;
@@ -265,6 +274,11 @@ export class CheckSession {
     this.since += batch.nTokens;
   }
 
+  /** Batches (decode steps) recorded and not checked yet. */
+  get pendingSteps(): number {
+    return this.pending.length;
+  }
+
   /** True once the tokens since the last check reach the gap drawn for it. */
   get due(): boolean {
     return this.since >= this.gap && this.pending.length > 0;
@@ -273,6 +287,12 @@ export class CheckSession {
   /** Positions from `length` on are gone (a rejected draft): forget their rows, roll the shadow back. */
   truncate(length: number): void {
     this.pending = this.pending.filter((b) => b.position < length).map((b) => (b.position + b.nTokens <= length ? b : cut(b, length, this.rowWidth)));
+    // A check under way holds the shadow: it rolls back once the check is done.
+    if (this.busy) this.rollback = Math.min(this.rollback ?? length, length);
+    else this.rollBack(length);
+  }
+
+  private rollBack(length: number): void {
     if (length < this.checked) {
       for (const s of this.shadows ?? []) s.truncate(length);
       for (const h of this.history) trimRows(h, length, this.rowWidth, this.checked);
@@ -292,9 +312,24 @@ export class CheckSession {
     return this.checker.o.width;
   }
 
-  /** Re-computes every row since the last check; throws StageCheckFailedError naming the stage that is off. */
+  /**
+   * Re-computes every row since the last check; throws StageCheckFailedError naming the stage that is
+   * off. One at a time; rows recorded, rolled back or freed meanwhile are taken in when it is done.
+   */
   async check(openAlone: OpenAlone): Promise<void> {
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 || this.busy || this.freed) return;
+    this.busy = true;
+    try {
+      await this.checkPending(openAlone);
+    } finally {
+      this.busy = false;
+      if (this.rollback !== undefined) this.rollBack(this.rollback);
+      this.rollback = undefined;
+      if (this.freed) this.release();
+    }
+  }
+
+  private async checkPending(openAlone: OpenAlone): Promise<void> {
     const batches = this.pending;
     this.pending = [];
     this.since = 0;
@@ -330,7 +365,6 @@ export class CheckSession {
       if (first < 0) continue;
       const steps = batches.filter((b) => b.position + b.nTokens > start + first).length;
       const what = `hidden states up to ${distance.toPrecision(3)} off (tolerance ${tolerance.toPrecision(3)}), at position ${start + row}, from position ${start + first} on`;
-      this.checker.noteMismatch(steps);
       if (!this.chained) throw this.fail([stages[i].peerId], [], `stage ${stages[i].layers.start}-${stages[i].layers.end - 1}: ${what}`, steps);
       this.keep(flat, batches);
       const culprit = await this.pin(openAlone, start + rows);
@@ -390,6 +424,11 @@ export class CheckSession {
   }
 
   free(): void {
+    this.freed = true;
+    if (!this.busy) this.release();
+  }
+
+  private release(): void {
     for (const s of this.shadows ?? []) s.free();
     this.shadows = undefined;
     this.pending = [];

@@ -490,3 +490,21 @@ function trimRows(chunks: Float32Array[], length: number, width: number, held: n
   if (chunks.length && rows > length)
     chunks[chunks.length - 1] = chunks[chunks.length - 1].subarray(0, chunks[chunks.length - 1].length - (rows - length) * width);
 }
+
+/** One status for several heads (a companion planning several models): counts summed, the worst detection, every quarantined peer. */
+export function mergeCheckStatus(all: readonly StageCheckStatus[]): StageCheckStatus {
+  const checked = all.filter((s) => s.mode === 'checked');
+  if (checked.length === 0)
+    return all[0] ?? { mode: 'unchecked', checks: 0, rowsChecked: 0, mismatches: 0, refused: 0, detectStepsMax: 0, computeMs: 0, quarantined: [] };
+  const sum = (k: 'checks' | 'rowsChecked' | 'mismatches' | 'refused' | 'computeMs') => checked.reduce((n, s) => n + s[k], 0);
+  return {
+    mode: 'checked',
+    checks: sum('checks'),
+    rowsChecked: sum('rowsChecked'),
+    mismatches: sum('mismatches'),
+    refused: sum('refused'),
+    computeMs: sum('computeMs'),
+    detectStepsMax: Math.max(...checked.map((s) => s.detectStepsMax)),
+    quarantined: checked.flatMap((s) => s.quarantined),
+  };
+}

@@ -19,7 +19,8 @@ import type { LayerPlan } from '../../protocol/mesh-plan.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
 import type { PipelineCoordinator } from './coordinator.ts';
 import { ChainUnavailableError, PipelineError, StageCheckFailedError, StageFailedError } from './pipeline-errors.ts';
-import { CheckSession, QUARANTINE_MS, type OpenAlone, type StageChecker } from './stage-check.ts';
+import { CheckSession, type OpenAlone } from './check-session.ts';
+import { QUARANTINE_MS, type StageChecker } from './stage-check.ts';
 import { ChainRoute } from './chain-route.ts';
 import { RemoteStage } from './remote-stage.ts';
 

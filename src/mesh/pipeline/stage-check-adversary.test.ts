@@ -126,7 +126,7 @@ describe.each(cases)('a stage that lies ($mode, $topology)', ({ mode, liarAt, to
     const again = await (await handleApiRequest(post('/v1/chat/completions', CHAT), ctx)).json();
     expect(again.choices[0].message.content).toBe(solo);
     console.log(
-      `stage-check-adversary (${mode}, ${topology}, liar at stage ${liarAt}): detect_tokens=${status.detectStepsMax} checks=${status.checks} mismatches=${status.mismatches} refused=${status.refused} reason: ${status.quarantined[0]?.reason}`,
+      `stage-check-adversary (${mode}, ${topology}, liar: peer ${liarAt}): detect_tokens=${status.detectStepsMax} checks=${status.checks} mismatches=${status.mismatches} refused=${status.refused} reason: ${status.quarantined[0]?.reason}`,
     );
   }, 120_000);
 });

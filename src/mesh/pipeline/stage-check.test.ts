@@ -10,7 +10,8 @@ import { openModel, type ModelFile } from '../../engine/model.ts';
 import { openStage, type StageSession } from '../../engine/stage.ts';
 import type { LayerPlan } from '../../protocol/mesh-plan.ts';
 import { StageCheckFailedError } from './pipeline-errors.ts';
-import { CheckSession, CROSS_BACKEND_FACTOR, exactChunks, rowDistance, StageChecker, TOLERANCE_FLOOR } from './stage-check.ts';
+import { CheckSession, exactChunks } from './check-session.ts';
+import { CROSS_BACKEND_FACTOR, rowDistance, StageChecker, TOLERANCE_FLOOR } from './stage-check.ts';
 
 let file: ModelFile;
 let head: Head;

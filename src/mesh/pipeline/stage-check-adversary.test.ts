@@ -6,7 +6,7 @@
 // again without it and equals one machine's, served-by names it with the reason, and a streamed
 // answer the liar touched ends with an error event in the caller's protocol. Chain topology by
 // default (the head sees only the last stage's output, so a mismatch is pinned by running each
-// stage alone), star for one mode; the liar is the first stage in one case, the last in another.
+// stage alone), star for one mode; the liar joins first or second (the planner decides its stage).
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../../../tools/models/registry.ts';
 import { createApiContext } from '../../api/context.ts';

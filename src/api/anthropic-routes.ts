@@ -79,7 +79,7 @@ export async function messages(request: Request, ctx: ApiContext, info: RequestI
   if (!req.stream) {
     const result = await collectReleased(started);
     const parsed = reply(result.text);
-    return jsonResponse(message(blocks(parsed.content, parsed.toolCalls), result.outcome, parsed), 200, headers);
+    return jsonResponse(message(blocks(parsed.content, parsed.toolCalls), result.outcome, parsed), 200, { ...servedByHeader(run.servedBy), 'request-id': id });
   }
 
   async function* frames(): AsyncGenerator<string, void, void> {

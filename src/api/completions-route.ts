@@ -71,7 +71,7 @@ export async function completions(request: Request, ctx: ApiContext, info: Reque
       usage: usage(p, result.outcome, run.cachedPromptTokens),
       mesh: meshInfo(run.servedBy),
     };
-    return jsonResponse(completion, 200, headers);
+    return jsonResponse(completion, 200, servedByHeader(run.servedBy)); // read again: a checked mesh may have redone the answer
   }
 
   const chunk = (text: string, finish: OpenAiFinishReason | null, logprobs: CompletionLogprobs | null = null): TextCompletion => ({

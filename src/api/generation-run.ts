@@ -36,6 +36,8 @@ export interface RunOptions {
   request: Request;
   /** Collect each generated token's log-prob and this many alternatives (the provider must support it). */
   logprobs?: number;
+  /** The tokens go out as they come (SSE); told to the provider (GenerateRequest.stream). */
+  stream?: boolean;
 }
 
 export interface Run {
@@ -92,6 +94,7 @@ export async function startRun(o: RunOptions): Promise<Run> {
       sampling: o.sampling,
       maxTokens: o.maxTokens,
       signal: controller.signal,
+      ...(o.stream ? { stream: true } : {}),
       ...(logprobs ? { logprobs } : {}),
     });
   } catch (e) {

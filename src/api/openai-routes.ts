@@ -94,7 +94,7 @@ export async function chatCompletions(request: Request, ctx: ApiContext, info: R
       system_fingerprint: null,
       mesh: meshInfo(run.servedBy, rejected),
     };
-    return jsonResponse(completion, 200, headers);
+    return jsonResponse(completion, 200, servedByHeader(run.servedBy)); // read again: a checked mesh may have redone the answer
   }
 
   const chunk = (

@@ -104,7 +104,7 @@ export async function begin(
   request: Request,
   info: RequestInfo,
   p: Prepared,
-  spec: { sampling: SamplingParams; stop: readonly string[]; logprobs?: number },
+  spec: { sampling: SamplingParams; stop: readonly string[]; logprobs?: number; stream?: boolean },
   first?: () => Promise<void>,
 ): Promise<Started> {
   if (spec.logprobs !== undefined) await requireLogprobs(ctx, p.model.id, 'logprobs');
@@ -120,6 +120,7 @@ export async function begin(
       maxTokens: p.maxTokens,
       stop: spec.stop,
       request,
+      ...(spec.stream ? { stream: true } : {}),
       ...(spec.logprobs === undefined ? {} : { logprobs: spec.logprobs }),
     });
     return { run, release };
@@ -164,10 +165,17 @@ export function streamResponse(
   });
 }
 
-/** `x-mesh-served-by: peerA;layers=0-16, peerB;layers=16-32;mesh=open` (layer ranges are [start, end)). */
+/**
+ * `x-mesh-served-by: peerA;layers=0-16, peerB;layers=16-32;mesh=open` (layer ranges are [start, end));
+ * `;check=failed` marks a stage quarantined during the answer (mesh.served_by in the body says why).
+ */
 export function servedByHeader(servedBy: readonly ServedBy[]): Record<string, string> {
   if (!servedBy.length) return {};
-  return { 'x-mesh-served-by': servedBy.map((s) => `${s.peer};layers=${s.layers[0]}-${s.layers[1]}${s.mesh ? `;mesh=${s.mesh}` : ''}`).join(', ') };
+  return {
+    'x-mesh-served-by': servedBy
+      .map((s) => `${s.peer};layers=${s.layers[0]}-${s.layers[1]}${s.mesh ? `;mesh=${s.mesh}` : ''}${s.check?.startsWith('failed') ? ';check=failed' : ''}`)
+      .join(', '),
+  };
 }
 
 /** /v1/models' `mesh` of a model whose provider says who would compute it now (absent otherwise). */
@@ -176,7 +184,14 @@ export function modelMesh(m: ModelDescriptor): { mesh?: MeshInfo['served_by'] } 
 }
 
 export function meshInfo(servedBy: readonly ServedBy[], rejected?: MeshInfo['rejected_tool_calls']): MeshInfo {
-  const info: MeshInfo = { served_by: servedBy.map((s) => ({ peer: s.peer, layers: [s.layers[0], s.layers[1]], ...(s.mesh ? { mesh: s.mesh } : {}) })) };
+  const info: MeshInfo = {
+    served_by: servedBy.map((s) => ({
+      peer: s.peer,
+      layers: [s.layers[0], s.layers[1]],
+      ...(s.mesh ? { mesh: s.mesh } : {}),
+      ...(s.check ? { check: s.check } : {}),
+    })),
+  };
   if (rejected?.length) info.rejected_tool_calls = rejected;
   return info;
 }

@@ -11,6 +11,14 @@ describe('companion health', () => {
     expect(health).toEqual({ url: 'http://x', version: '0.1.0', uptimeS: 12, models: [{ id: 'tiny', backend: 'cpu', layers: 4, contextLength: 512 }] });
     expect(parseHealth('http://x', null).models).toEqual([]);
   });
+  it('parses what the stage checks found, for the Dashboard', () => {
+    const health = parseHealth('http://x', {
+      models: [],
+      stage_checks: { mode: 'checked', checks: 9, mismatches: 1, refused: 0, quarantined: [{ peerId: 'p', reason: 'off', until: 5 }, { bad: true }] },
+    });
+    expect(health.stageChecks).toEqual({ mode: 'checked', checks: 9, mismatches: 1, refused: 0, quarantined: [{ peerId: 'p', reason: 'off', until: 5 }] });
+    expect(parseHealth('http://x', {}).stageChecks).toBeUndefined();
+  });
   it('sends the token and reports a failing status', async () => {
     let auth: string | null = null;
     const ok = (async (_url: string, init: RequestInit) => {

@@ -8,11 +8,23 @@ export interface HealthModel {
   contextLength: number;
 }
 
+/** What the companion's stage checks found (mesh/pipeline/stage-check.ts StageCheckStatus). */
+export interface HealthStageChecks {
+  mode: string;
+  note?: string;
+  checks: number;
+  mismatches: number;
+  refused: number;
+  quarantined: { peerId: string; reason: string; until: number }[];
+}
+
 export interface CompanionHealth {
   url: string;
   version: string;
   uptimeS: number;
   models: HealthModel[];
+  /** Absent: this companion plans no model across the mesh (or predates stage checks). */
+  stageChecks?: HealthStageChecks;
 }
 
 export async function fetchCompanionHealth(api: CompanionApi, fetchFn: typeof fetch = fetch): Promise<CompanionHealth> {
@@ -26,7 +38,9 @@ export async function fetchCompanionHealth(api: CompanionApi, fetchFn: typeof fe
 export function parseHealth(url: string, body: unknown): CompanionHealth {
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const models = Array.isArray(b.models) ? b.models : [];
+  const checks = parseStageChecks(b.stage_checks);
   return {
+    ...(checks ? { stageChecks: checks } : {}),
     url,
     version: typeof b.version === 'string' ? b.version : '',
     uptimeS: typeof b.uptime_s === 'number' ? b.uptime_s : 0,
@@ -41,6 +55,24 @@ export function parseHealth(url: string, body: unknown): CompanionHealth {
           contextLength: typeof r.context_length === 'number' ? r.context_length : 0,
         },
       ];
+    }),
+  };
+}
+
+function parseStageChecks(body: unknown): HealthStageChecks | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const b = body as Record<string, unknown>;
+  const n = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+  const out = Array.isArray(b.quarantined) ? b.quarantined : [];
+  return {
+    mode: typeof b.mode === 'string' ? b.mode : 'unknown',
+    ...(typeof b.note === 'string' ? { note: b.note } : {}),
+    checks: n(b.checks),
+    mismatches: n(b.mismatches),
+    refused: n(b.refused),
+    quarantined: out.flatMap((q) => {
+      const r = (typeof q === 'object' && q !== null ? q : {}) as Record<string, unknown>;
+      return typeof r.peerId === 'string' ? [{ peerId: r.peerId, reason: typeof r.reason === 'string' ? r.reason : '', until: n(r.until) }] : [];
     }),
   };
 }

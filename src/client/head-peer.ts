@@ -8,7 +8,10 @@ import type { MeshIdentity } from '../mesh/identity.ts';
 import type { Invite } from '../mesh/invite.ts';
 import { serveMeshApi } from '../mesh/net/api-stream.ts';
 import { PeerNode, type PeerNodeOptions } from '../mesh/net/peer-node.ts';
-import { startPipelineHead, type PipelineHead } from '../mesh/pipeline/pipeline-head.ts';
+import { startPipelineHead, type PipelineHead, type StageCheckSource } from '../mesh/pipeline/pipeline-head.ts';
+import { computeFor } from '../engine/backend.ts';
+import { withLayersRead } from '../engine/layer-span.ts';
+import { openStage } from '../engine/stage.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
 import type { ModelProvider } from '../provider/provider.ts';
 
@@ -37,6 +40,19 @@ export interface HeadPeer {
   stop(): Promise<void>;
 }
 
+/**
+ * A server head tab re-computes its stages' work (stage-check.ts) on WASM on this page, reading the
+ * planned ranges' weights by Range (from the origin's weight cache once stored). A client head holds
+ * none: its answers say the stages were unchecked.
+ */
+function serverHeadChecks(file: ModelFile): StageCheckSource {
+  let kernels: Promise<ComputeOptions> | undefined;
+  return {
+    openRange: async (first, end) => openStage(await withLayersRead(file, first, end), first, end, await (kernels ??= computeFor('cpu'))),
+    backend: 'wasm',
+  };
+}
+
 export async function startHeadPeer(o: HeadPeerOptions): Promise<HeadPeer> {
   const peer = new PeerNode({
     identity: o.identity,
@@ -58,6 +74,7 @@ export async function startHeadPeer(o: HeadPeerOptions): Promise<HeadPeer> {
     pipeline = await startPipelineHead({
       node,
       model: o.model,
+      ...(o.role === 'server' ? { stageCheck: serverHeadChecks(o.model.file) } : {}),
       ...(o.fallback ? { fallback: o.fallback } : {}),
       ...(o.republishMs ? { republishMs: o.republishMs } : {}),
       ...(o.log ? { log: o.log } : {}),

@@ -123,6 +123,11 @@ describe('helpers', () => {
       { peer: 'b', layers: [16, 32] },
     ]);
     expect(parseServedByHeader(null)).toEqual([]);
+    // Parameters after the layers (an open mesh, a stage quarantined by the head's checks) are skipped.
+    expect(parseServedByHeader('a;layers=0-2;mesh=open, b;layers=0-2;check=failed')).toEqual([
+      { peer: 'a', layers: [0, 2] },
+      { peer: 'b', layers: [0, 2] },
+    ]);
   });
 
   it('omits the seed when none is set', () => {

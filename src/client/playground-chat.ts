@@ -65,12 +65,12 @@ export function chatBody(model: string, messages: ChatMessage[], sampling: Sampl
   };
 }
 
-/** `peerA;layers=0-16, peerB;layers=16-32` → [{peer, layers}], the header form of mesh.served_by. */
+/** `peerA;layers=0-16, peerB;layers=16-32;check=failed` → [{peer, layers}], the header form of mesh.served_by (other parameters skipped). */
 export function parseServedByHeader(header: string | null): ServedBy[] {
   if (!header) return [];
   const out: ServedBy[] = [];
   for (const part of header.split(',')) {
-    const match = /^\s*([^;]+);\s*layers=(\d+)-(\d+)\s*$/.exec(part);
+    const match = /^\s*([^;]+);\s*layers=(\d+)-(\d+)(?:;[^;,]*)*\s*$/.exec(part);
     if (match) out.push({ peer: match[1].trim(), layers: [Number(match[2]), Number(match[3])] });
   }
   return out;

@@ -153,6 +153,8 @@ export interface HealthInfo {
   models?: () => readonly unknown[];
   /** Bound off loopback: the API token /health asks for too (its URLs and models are not for strangers). */
   token?: string | null;
+  /** What the pipeline head's stage checks found (mesh/pipeline/stage-check.ts), for the Dashboard. */
+  stageChecks?: () => unknown;
 }
 
 /** `GET /health`: liveness for scripts and tests, and the URLs of the other services. */
@@ -169,6 +171,7 @@ export function healthRoute(info: HealthInfo): ApiRoute {
         uptime_s: Math.round((Date.now() - info.startedAt) / 1000),
         services: info.services(),
         ...(info.models ? { models: info.models() } : {}),
+        ...(info.stageChecks ? { stage_checks: info.stageChecks() } : {}),
       });
     },
   };

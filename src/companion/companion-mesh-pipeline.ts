@@ -5,6 +5,9 @@
 // runs one model at a time) and requests go by their `model` to that model's head (model-router.ts).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { computeFor } from '../engine/backend.ts';
+import type { ComputeOptions } from '../engine/model.ts';
+import { openStage } from '../engine/stage.ts';
 import { EngineProvider } from '../provider/engine-provider.ts';
 import type { ModelProvider } from '../provider/provider.ts';
 import { modelMemory } from '../mesh/layer-memory.ts';
@@ -63,6 +66,12 @@ export async function startCompanionPipeline(o: CompanionPipelineOptions): Promi
       const id = served.info.id;
       o.log?.(`the mesh plans ${id} across its server peers (they read /models/${id}.gguf)`);
       const { engine } = served.model;
+      // Stage checks re-compute any planned range on kernels of the engine's kind (a pool of their own).
+      let kernels: Promise<ComputeOptions> | undefined;
+      const stageCheck = {
+        openRange: async (first: number, end: number) => openStage(engine.model, first, end, await (kernels ??= computeFor(engine.backend))),
+        backend: engine.backend === 'cpu' ? ('wasm' as const) : engine.backend,
+      };
       // The head a tab that makes a mesh runs too (pipeline-head.ts), here with the companion's engine behind it.
       heads.push(
         await startPipelineHead({
@@ -74,6 +83,7 @@ export async function startCompanionPipeline(o: CompanionPipelineOptions): Promi
           ...(o.stageTimeoutMs ? { stageTimeoutMs: o.stageTimeoutMs } : {}),
           // A stage lost mid-answer: the answer goes on on the companion's own stages at once.
           localStages: engine.stages,
+          stageCheck,
           onRecovered: ({ failed, ms, plan }) =>
             o.log?.(`pipeline: recovered from ${failed} in ${ms} ms ${plan ? `on plan ${plan.epoch} of ${id}` : "on the companion's own layers"}`),
           ...(o.log ? { log: o.log } : {}),

@@ -44,6 +44,7 @@ import { MemoryIdentityStore } from '../mesh/identity-store-memory.ts';
 import { startCompanionMesh, type CompanionMesh } from '../mesh/net/companion-mesh.ts';
 import { startOpenCompanionMesh, type OpenCompanionMesh } from '../mesh/net/open-companion-mesh.ts';
 import { startCompanionPipeline } from './companion-mesh-pipeline.ts';
+import { mergeCheckStatus } from '../mesh/pipeline/stage-check.ts';
 import { serveMeshApi } from '../mesh/net/api-stream.ts';
 import { onOpenMesh } from './open-mesh-provider.ts';
 import { meshAdminRoutes } from './mesh-admin.ts';
@@ -270,6 +271,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
           services: () => ({ ...urls }),
           models: () => (options.models ?? []).map((m) => m.info),
           token: isLoopbackHost(config.host) ? null : apiToken,
+          ...(pipeline ? { stageChecks: () => mergeCheckStatus(pipeline.heads.map((h) => h.provider.checks())) } : {}),
         }),
         ...meshAdminRoutes(mesh, apiToken),
         ...(options.routes ?? []),

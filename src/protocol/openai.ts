@@ -49,7 +49,8 @@ export interface OpenAiUsage {
 /** Which peers computed which layers; a field the SDKs ignore, mirrored in the x-mesh-served-by header. */
 export interface MeshInfo {
   /** mesh 'open': computed on a public or named mesh (its peers are strangers who see the prompt). */
-  served_by: { peer: string; layers: [number, number]; mesh?: 'open' }[];
+  /** check: whether the head re-computed the stage's work ('checked', 'unchecked', 'failed: <why>' for a quarantined stage). */
+  served_by: { peer: string; layers: [number, number]; mesh?: 'open'; check?: string }[];
   /** Calls the model wrote whose arguments failed the tool's schema, so the reply stayed text. */
   rejected_tool_calls?: { name: string; error: string }[];
 }

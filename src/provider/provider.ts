@@ -28,6 +28,12 @@ export interface ServedBy {
   layers: [number, number];
   /** 'open': computed on a public or named mesh, whose peers are strangers who see the prompt. */
   mesh?: 'open';
+  /**
+   * Whether the head re-computed this stage's work (mesh/pipeline/stage-check.ts): 'checked',
+   * 'unchecked' (nobody could), or 'failed: <why>' for a stage quarantined during this answer
+   * (listed beside the stages that computed it instead).
+   */
+  check?: string;
 }
 
 export interface GenerateRequest {
@@ -40,6 +46,11 @@ export interface GenerateRequest {
   signal: AbortSignal;
   /** Asked only of a provider whose supportsLogprobs(model) is true. */
   logprobs?: LogprobRequest;
+  /**
+   * The caller sends tokens on as they come (SSE). Absent: it collects the whole answer first, so a
+   * provider may hold tokens back until it has checked them (the mesh's stage checks).
+   */
+  stream?: boolean;
 }
 
 /** A token id and its natural-log probability. */

@@ -31,6 +31,7 @@ export function dashboardView(deps: DashboardDeps): ViewContent {
   const models = h('div', { 'data-testid': 'dash-models' });
   const plot = h('div', { 'data-testid': 'dash-throughput' });
   const errors = h('div', { 'data-testid': 'dash-errors' });
+  const checks = h('div', { 'data-testid': 'dash-checks' });
   const card = (id: string, title: string, body: HTMLElement, extra = '') =>
     h('section', { class: `card dash-card ${extra}`, 'aria-labelledby': id }, h('h2', { id }, title), body);
 
@@ -42,6 +43,7 @@ export function dashboardView(deps: DashboardDeps): ViewContent {
     renderModels(models, health, healthError);
     renderPlot(plot, deps.metrics);
     renderErrors(errors, deps.metrics);
+    renderChecks(checks, health);
   };
   const refreshHealth = async () => {
     try {
@@ -68,10 +70,45 @@ export function dashboardView(deps: DashboardDeps): ViewContent {
       card('dash-peers-title', 'Peers', peers, 'wide'),
       card('dash-models-title', 'Models the companion serves', models),
       card('dash-errors-title', 'Recent errors', errors),
+      card('dash-checks-title', 'Stage checks', checks),
     ),
   );
   render();
   return { element, shown: () => void refreshHealth() };
+}
+
+/** What the head found re-computing its stages' work: counts, and each quarantined peer with its reason. */
+function renderChecks(el: HTMLElement, health: CompanionHealth | null): void {
+  const c = health?.stageChecks;
+  if (!c) {
+    el.replaceChildren(
+      empty(
+        'No stage checks to show.',
+        'The companion checks the stages of its mesh plan once one is ready: it re-computes their layers and quarantines a peer whose hidden states are off.',
+      ),
+    );
+    return;
+  }
+  if (c.mode === 'unchecked') {
+    el.replaceChildren(h('p', { class: 'note' }, `Unchecked: ${c.note ?? 'nobody re-computes the stages’ work'}.`));
+    return;
+  }
+  el.replaceChildren(
+    h(
+      'p',
+      {},
+      `${c.checks} checks, ${c.mismatches} mismatch${c.mismatches === 1 ? '' : 'es'}, ${c.refused} refused repl${c.refused === 1 ? 'y' : 'ies'} (NaN or infinite).`,
+    ),
+    c.quarantined.length
+      ? h(
+          'ul',
+          { class: 'dash-quarantined' },
+          ...c.quarantined.map((q) =>
+            h('li', { 'data-peer': q.peerId }, h('code', {}, short(q.peerId)), ` quarantined until ${new Date(q.until).toLocaleTimeString()}: ${q.reason}`),
+          ),
+        )
+      : h('p', { class: 'note' }, 'No peer is quarantined.'),
+  );
 }
 
 function empty(text: string, hint?: string): HTMLElement {

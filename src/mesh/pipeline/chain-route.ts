@@ -15,7 +15,7 @@ import { FrameStream } from '../net/frame-stream.ts';
 import { ACTIVATION_PROTOCOL } from '../net/protocols.ts';
 import { encodeHello } from './activation-hello.ts';
 import { decodeStatus, encodeProbe, type ChainStatus } from './chain-status.ts';
-import { ChainUnavailableError, reason, StageFailedError } from './pipeline-errors.ts';
+import { ChainUnavailableError, hasNonFinite, reason, StageFailedError } from './pipeline-errors.ts';
 
 export interface ChainRouteOptions {
   readonly node: MeshNode;
@@ -144,8 +144,9 @@ export class ChainRoute {
       } catch (error) {
         throw this.fail(0, `frame not sent: ${reason(error)}`, error);
       }
-      const reply = decodeActivationFrame(await answered);
-      if (!reply.ok) throw this.fail(this.peers.length - 1, `malformed reply: ${reply.reason}`);
+      const bytes = await answered;
+      const reply = decodeActivationFrame(bytes);
+      if (!reply.ok) throw this.fail(this.peers.length - 1, `malformed reply: ${reply.reason}`, undefined, hasNonFinite(bytes, FRAME_HEADER_BYTES));
       const r = reply.value;
       if (r.position !== position || r.tokenCount !== nTokens || r.width !== this.o.width || r.dtype !== 'f32')
         throw this.fail(this.peers.length - 1, 'the reply does not answer the frame sent');
@@ -177,7 +178,8 @@ export class ChainRoute {
       for (;;) {
         const bytes = await lp.read();
         const status = decodeStatus(bytes);
-        if (status) (this.wiring ?? ((j, st) => this.probes.get(j)?.(st)))(i, status);
+        if (status?.fedNonFinite && i > 0) this.fail(i - 1, 'sent NaN or infinite hidden states on to the next stage', undefined, true);
+        else if (status) (this.wiring ?? ((j, st) => this.probes.get(j)?.(st)))(i, status);
         else if (last && this.reply) this.reply.resolve(bytes);
         else throw new Error('unexpected message on the control stream');
       }
@@ -221,8 +223,8 @@ export class ChainRoute {
   }
 
   /** Marks the route broken by stage i (the first failure wins), rejects the batch in flight and resets every stream. */
-  private fail(i: number, why: string, cause?: unknown): StageFailedError {
-    const error = this.broken ?? new StageFailedError(this.peers[i], why, cause === undefined ? undefined : { cause });
+  private fail(i: number, why: string, cause?: unknown, nonFinite = false): StageFailedError {
+    const error = this.broken ?? new StageFailedError(this.peers[i], why, { ...(cause === undefined ? {} : { cause }), nonFinite });
     this.broken = error;
     this.reply?.reject(error);
     this.abort(error);

@@ -29,8 +29,10 @@ describe('chain status messages', () => {
     expect(isProbe(encodeStatus({ done: 1, forwardFailed: false, wired: false }))).toBe(false);
     expect(decodeStatus(encodeProbe())).toBeUndefined();
     const badFlags = encodeStatus({ done: 1, forwardFailed: true, wired: true });
-    badFlags[8] = 4;
+    badFlags[8] = 8;
     expect(decodeStatus(badFlags)).toBeUndefined();
+    badFlags[8] = 4;
+    expect(decodeStatus(badFlags)).toEqual({ done: 1, forwardFailed: false, wired: false, fedNonFinite: true });
     expect(decodeStatus(new Uint8Array(0))).toBeUndefined();
     expect(isProbe(new Uint8Array(0))).toBe(false);
   });

@@ -148,11 +148,12 @@ export class PipelineCoordinator {
   }
 
   /** A stage failed mid-session: plan without it (it comes back when it reconnects after the cool-off). */
-  markFailed(peerId: string, why = 'failed'): void {
+  /** `forMs`: a fixed time out (a stage that failed a check is quarantined, not cooled off). */
+  markFailed(peerId: string, why = 'failed', forMs?: number): void {
     const now = Date.now();
     const last = this.failed.get(peerId);
     const strikes = last && now - last.at < MAX_FAILED_FOR_MS ? last.strikes + 1 : 1;
-    const outMs = Math.min(MAX_FAILED_FOR_MS, (this.o.failedForMs ?? DEFAULT_FAILED_FOR_MS) * 2 ** (strikes - 1));
+    const outMs = forMs ?? Math.min(MAX_FAILED_FOR_MS, (this.o.failedForMs ?? DEFAULT_FAILED_FOR_MS) * 2 ** (strikes - 1));
     this.failed.set(peerId, { until: now + outMs, strikes, at: now });
     this.ready.delete(peerId);
     this.o.log?.(`pipeline: ${peerId} left the plan for ${Math.round(outMs / 1000)} s (${why}); replanning without it`);

@@ -8,7 +8,17 @@ import { exactBatchOf } from '../../engine/exact-batch.ts';
 import { scorePrompt } from '../../provider/engine-provider.ts';
 import { sessionTokens } from '../../provider/session-tokens.ts';
 import { speculativeMode, type SpeculativeConfig, type SpeculativeMode } from '../../provider/speculative-mode.ts';
-import type { GenerateRequest, Generation, ModelDescriptor, ModelProvider, ModelText, PromptLogprobs, PromptLogprobsRequest } from '../../provider/provider.ts';
+import type {
+  GenerateRequest,
+  Generation,
+  ModelDescriptor,
+  ModelProvider,
+  ModelText,
+  PromptLogprobs,
+  PromptLogprobsRequest,
+  ServedBy,
+} from '../../provider/provider.ts';
+import type { LayerPlan } from '../../protocol/mesh-plan.ts';
 import { ApiError } from '../../protocol/api-error.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { Head } from '../../engine/head.ts';
@@ -17,7 +27,9 @@ import type { Tokenizer } from '../../tokenizer/tokenizer.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
 import type { PipelineCoordinator } from './coordinator.ts';
 import { createMeshSession, type MeshSessionOptions } from './mesh-session.ts';
-import { PipelineError } from './pipeline-errors.ts';
+import { PipelineError, StageCheckFailedError } from './pipeline-errors.ts';
+import { checkedTokens } from './checked-tokens.ts';
+import type { StageChecker, StageCheckStatus } from './stage-check.ts';
 
 export interface MeshProviderOptions {
   readonly node: MeshNode;
@@ -41,6 +53,9 @@ export interface MeshProviderOptions {
   readonly localExactBatch?: MeshSessionOptions['localExactBatch'];
   /** Decode the coordinator's model speculatively through the mesh; responses carry usage.speculative. */
   readonly speculative?: SpeculativeConfig;
+  /** Re-computes the stages' work (stage-check.ts); absent: answers say their stages were unchecked. */
+  readonly checker?: StageChecker;
+  readonly log?: (line: string) => void;
 }
 
 /** Seconds a client is asked to wait when the mesh has no ready plan: about one replan. */
@@ -57,6 +72,26 @@ function meshUnavailable(error: unknown): unknown {
     retryAfter: RETRY_AFTER_S,
     cause: error,
   });
+}
+
+function servedByOf(plan: LayerPlan, check: string): ServedBy[] {
+  return plan.stages.map((s) => ({ peer: s.peerId, layers: [s.layers.start, s.layers.end] as [number, number], check }));
+}
+
+/** The stages of `plan` run by `peers`, with `check` said of them. */
+function stagesOf(plan: LayerPlan, peers: readonly string[], check: string): ServedBy[] {
+  return plan.stages
+    .filter((s) => peers.includes(s.peerId))
+    .map((s) => ({ peer: s.peerId, layers: [s.layers.start, s.layers.end] as [number, number], check }));
+}
+
+/** A streamed answer that a stage corrupted: the tokens sent cannot be taken back, so it ends with this error. */
+function stageCheckFailed(error: StageCheckFailedError): ApiError {
+  return new ApiError(
+    'unavailable',
+    `a mesh stage computed wrong hidden states, so the text streamed so far is wrong from about ${error.detectSteps ?? 0} tokens back (${error.reason}); ${error.peerIds.length ? `the stage on ${error.peerIds.join(', ')} is quarantined` : `the stages on ${error.suspects.join(', ')} are checked one by one from now on`}: send the request again`,
+    { code: 'mesh_stage_check_failed', retryAfter: 1, cause: error },
+  );
 }
 
 export class MeshProvider implements ModelProvider {
@@ -79,24 +114,79 @@ export class MeshProvider implements ModelProvider {
   async generate(request: GenerateRequest): Promise<Generation> {
     const route = request.model === this.o.coordinator.modelId ? this.o.coordinator.route() : undefined;
     if (!route) return this.o.fallback.generate(request);
-    const { plan } = route;
     const o = this.o;
-    const session = createMeshSession({ ...o, plan });
     const speculative = this.speculative ? { mode: this.speculative, stats: emptySpeculativeStats() } : undefined;
-    async function* tokens(): AsyncGenerator<number> {
-      try {
-        yield* sessionTokens(session, o.tokenizer, request, speculative);
-      } catch (error) {
-        throw meshUnavailable(error);
-      } finally {
-        session.free();
-      }
-    }
-    return {
-      servedBy: plan.stages.map((s) => ({ peer: s.peerId, layers: [s.layers.start, s.layers.end] as [number, number] })),
-      tokens: tokens(),
-      ...(speculative ? { speculative: speculative.stats } : {}),
+    const check = o.checker ? 'checked' : 'unchecked';
+    const servedBy: ServedBy[] = servedByOf(route.plan, check);
+    /** Stages quarantined during this answer, and the plan in use now. */
+    const caught: ServedBy[] = [];
+    let current = route.plan;
+    const moveTo = (plan: LayerPlan | 'local') => {
+      const now =
+        plan === 'local'
+          ? [{ peer: o.node.selfPeerId, layers: [0, o.localStages?.at(-1)?.end ?? 0] as [number, number], check: 'head' }]
+          : servedByOf(plan, check);
+      if (plan !== 'local') current = plan;
+      servedBy.splice(0, servedBy.length, ...now, ...caught);
     };
+    if (!o.checker) {
+      const session = createMeshSession({ ...o, plan: route.plan });
+      async function* tokens(): AsyncGenerator<number> {
+        try {
+          yield* sessionTokens(session, o.tokenizer, request, speculative);
+        } catch (error) {
+          throw meshUnavailable(error);
+        } finally {
+          session.free();
+        }
+      }
+      return { servedBy, tokens: tokens(), ...(speculative ? { speculative: speculative.stats } : {}) };
+    }
+    const tokens = checkedTokens({
+      request,
+      plan: route.plan,
+      // A head that holds the layers goes on on its own when no other plan is ready at once.
+      waitForPlan: async () =>
+        o.localStages ? (o.coordinator.route()?.plan ?? 'local') : (await o.coordinator.waitForRoute(o.recoverTimeoutMs ?? 20_000, request.signal))?.plan,
+      open: (plan) =>
+        createMeshSession({
+          ...o,
+          ...(plan === 'local' ? {} : { plan }),
+          onRecovered: (info) => {
+            o.onRecovered?.(info);
+            // A stage refused mid-answer (NaN) and quarantined: the answer went on without it.
+            const out = o.checker?.status().quarantined.find((q) => q.peerId === info.failed);
+            if (out) caught.push(...stagesOf(current, [out.peerId], `failed: ${out.reason}`));
+            moveTo(info.plan ?? 'local');
+          },
+        }),
+      run: (session, req) => sessionTokens(session, o.tokenizer, req, speculative),
+      isEog: (token) => o.tokenizer.isEog(token),
+      onRedo: (plan, failed) => {
+        // The answer is computed again on `plan`: served-by names its stages, and the quarantined one with its reason.
+        caught.push(...stagesOf(current, failed.peerIds, `failed: ${failed.reason}`));
+        moveTo(plan);
+      },
+      failed: (error) => (error instanceof StageCheckFailedError ? stageCheckFailed(error) : meshUnavailable(error)),
+    });
+    return { servedBy, tokens, ...(speculative ? { speculative: speculative.stats } : {}) };
+  }
+
+  /** What the stage checks found so far (the dashboard's and the tests' view). */
+  checks(): StageCheckStatus {
+    return (
+      this.o.checker?.status() ?? {
+        mode: 'unchecked',
+        note: "this head holds none of the model's layers and no other peer holds the same range: the stages' work is not re-computed",
+        checks: 0,
+        rowsChecked: 0,
+        mismatches: 0,
+        refused: 0,
+        detectStepsMax: 0,
+        computeMs: 0,
+        quarantined: [],
+      }
+    );
   }
 
   /** The head samples (generateTokens runs here), so the mesh reports log-probs as one machine does. */
@@ -121,7 +211,10 @@ export class MeshProvider implements ModelProvider {
       const positions = await scorePrompt(session, this.o.nVocab, request).catch((error: unknown) => {
         throw meshUnavailable(error);
       });
-      return { servedBy: plan.stages.map((s) => ({ peer: s.peerId, layers: [s.layers.start, s.layers.end] as [number, number] })), positions };
+      await session.verify().catch((error: unknown) => {
+        throw error instanceof StageCheckFailedError ? stageCheckFailed(error) : meshUnavailable(error);
+      });
+      return { servedBy: servedByOf(plan, this.o.checker ? 'checked' : 'unchecked'), positions };
     } finally {
       session.free();
     }

@@ -18,7 +18,9 @@ import { EngineError } from '../../engine/errors.ts';
 import type { LayerPlan } from '../../protocol/mesh-plan.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
 import type { PipelineCoordinator } from './coordinator.ts';
-import { ChainUnavailableError, PipelineError, StageFailedError } from './pipeline-errors.ts';
+import { ChainUnavailableError, PipelineError, StageCheckFailedError, StageFailedError } from './pipeline-errors.ts';
+import { CheckSession, type OpenAlone } from './check-session.ts';
+import { QUARANTINE_MS, type StageChecker } from './stage-check.ts';
 import { ChainRoute } from './chain-route.ts';
 import { RemoteStage } from './remote-stage.ts';
 
@@ -58,6 +60,11 @@ export interface MeshSessionOptions {
    * plan now in use (undefined: the head's own stages).
    */
   readonly onRecovered?: (info: { failed: string; ms: number; plan: LayerPlan | undefined }) => void;
+  /**
+   * Re-computes the stages' work on the head's own kernels (stage-check.ts): a stage that is off is
+   * quarantined and extend() throws StageCheckFailedError. Absent: the stages are trusted (unchecked).
+   */
+  readonly checker?: StageChecker;
 }
 
 export interface MeshSession extends InferenceSession {
@@ -66,6 +73,11 @@ export interface MeshSession extends InferenceSession {
   /** True once the session runs on the head's own stages. */
   readonly local: boolean;
   readonly recoveries: number;
+  /**
+   * Checks every row not checked yet (the end of an answer); throws StageCheckFailedError when a
+   * stage was off. A no-op without a checker or on the head's own stages.
+   */
+  verify(): Promise<void>;
 }
 
 const MAX_RECOVERIES = 4;
@@ -145,10 +157,23 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
   let local = false;
   /** ms per token of remote batches lately (EWMA), once one has run. */
   let pace: number | undefined;
+  /** The checks of the route in use (a remote one, with a checker). */
+  let check: CheckSession | undefined;
 
   const closeStages = () => {
     for (const s of stages ?? []) void s.close().catch(() => {});
     stages = undefined;
+    check?.free();
+    check = undefined;
+  };
+
+  /** What each stage of `p` runs on, as it gossips (the tolerance is wider across backends). */
+  const backendsOf = (p: LayerPlan) => {
+    const members = new Map(o.node.memberList().map((m) => [m.peerId, m.state]));
+    return p.stages.map((s) => members.get(s.peerId)?.models.find((h) => h.model === p.model)?.backend);
+  };
+  const checkRoute = (p: LayerPlan, chained: boolean) => {
+    if (o.checker) check = new CheckSession(o.checker, p, chained, backendsOf(p), o.maxPositions);
   };
 
   const connect = async (signal?: AbortSignal): Promise<Leg[]> => {
@@ -172,9 +197,12 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
     }
     const p = plan;
     const timeoutMs = o.stageTimeoutMs ?? 5000;
-    if ((o.topology ?? DEFAULT_TOPOLOGY) === 'chain') {
+    // A stage under suspicion (stage-check.ts) runs in star mode, where the head sees its own output.
+    if ((o.topology ?? DEFAULT_TOPOLOGY) === 'chain' && !p.stages.some((s) => o.checker?.isSuspect(s.peerId))) {
       try {
-        return [await ChainRoute.open({ node: o.node, plan: p, sessionId, width: o.nEmbd, timeoutMs })];
+        const chain = await ChainRoute.open({ node: o.node, plan: p, sessionId, width: o.nEmbd, timeoutMs });
+        checkRoute(p, true);
+        return [chain];
       } catch (error) {
         if (!(error instanceof ChainUnavailableError)) throw error;
         o.log?.(`pipeline: ${error.message}`);
@@ -189,15 +217,94 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
       for (const s of opened) void s.close().catch(() => {});
       throw error;
     }
+    checkRoute(p, false);
     return opened;
   };
 
   /** Runs one batch at `position` through every stage; logits of the rows wanted. */
   const runBatch = async (route: Leg[], batch: readonly number[], position: number): Promise<Float32Array> => {
-    let hidden = await o.head.embed(batch);
+    const recording = local ? undefined : check;
+    const input = await o.head.embed(batch);
+    let hidden = input;
     const exact = batch.length > 1 && batch.length <= EXACT_ROWS;
-    for (const stage of route) hidden = await stage.extend(hidden, batch.length, position, exact);
+    const outputs: Float32Array[] = [];
+    for (const stage of route) {
+      hidden = await stage.extend(hidden, batch.length, position, exact);
+      outputs.push(hidden);
+    }
+    recording?.record({ position, nTokens: batch.length, input, outputs, ...(exact ? { exact } : {}) });
     return hidden;
+  };
+
+  /** One stage of the plan alone (star), for a chain's mismatch to be pinned on a stage. */
+  const openAlone =
+    (p: LayerPlan): OpenAlone =>
+    async (i) => {
+      const stage = await RemoteStage.open({
+        node: o.node,
+        stage: p.stages[i],
+        model: p.model,
+        planEpoch: p.epoch,
+        sessionId: crypto.getRandomValues(new Uint8Array(16)),
+        width: o.nEmbd,
+        timeoutMs: o.stageTimeoutMs ?? 5000,
+      });
+      return { extend: (hidden, n, position, exact) => stage.extend(hidden, n, position, exact), close: () => stage.close() };
+    };
+
+  /** Runs the check of the route in use; a stage found off leaves the plan for the quarantine time. */
+  /** The check under way beside the decoding, what it found, and the steps decoded since it began. */
+  let checking: Promise<void> | undefined;
+  let found: unknown;
+  let lag = 0;
+  /** Steps the check under way covers. */
+  let inFlight = 0;
+
+  /** Starts a check of the rows so far and goes on decoding: the head re-computes while it waits for the stages. */
+  const startCheck = () => {
+    const c = check;
+    const p = plan;
+    if (!c || !p || local || checking || found !== undefined) return;
+    lag = 0;
+    inFlight = c.pendingSteps;
+    const run: Promise<void> = c
+      .check(openAlone(p))
+      .catch((error: unknown) => {
+        if (c === check) found = error; // else the route was let go meanwhile
+      })
+      .finally(() => {
+        if (checking === run) checking = undefined;
+      });
+    checking = run;
+  };
+
+  /** A check found a stage off: it leaves the plan for the quarantine time, and the session's route closes. */
+  const surface = () => {
+    if (found === undefined) return;
+    const error = found;
+    found = undefined;
+    if (error instanceof StageCheckFailedError) {
+      o.checker?.noteMismatch((error.detectSteps ?? 0) + lag);
+      o.log?.(`pipeline: ${error.message}`);
+      for (const peer of error.peerIds) o.coordinator.markFailed(peer, `failed a stage check: ${error.reason}`, o.checker?.quarantineMs);
+      closeStages();
+      plan = undefined;
+    }
+    throw error;
+  };
+
+  /** Waits for the check under way, then checks every row left; throws what either found. */
+  const runCheck = async () => {
+    await checking;
+    surface();
+    const c = check;
+    const p = plan;
+    if (!c || !p || local) return;
+    lag = 0;
+    await c.check(openAlone(p)).catch((error: unknown) => {
+      found = error;
+    });
+    surface();
   };
 
   /** runBatch on a remote route, let go when it falls far behind its pace and the head can go on alone. */
@@ -258,6 +365,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
           signal?.throwIfAborted();
           o.log?.(`pipeline: ${error.message}; the head goes on on its own layers`);
           failedAt ??= { peer: 'a slow stage', at: performance.now() - error.afterMs };
+          await runCheck(); // tokens were sampled from the rows not checked yet: a stage cannot stall its way out of a check
           closeStages();
           local = true; // connect() now gives the head's own stages, and the tokens held are replayed
           continue;
@@ -265,7 +373,12 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
         if (!(error instanceof StageFailedError) || local || ++failures > MAX_RECOVERIES) throw error;
         signal?.throwIfAborted();
         failedAt ??= { peer: error.peerId, at: performance.now() };
-        o.coordinator.markFailed(error.peerId, error.message);
+        if (error.nonFinite) {
+          // Refused before use, so the answer is still right; the stage lied (or is broken): quarantined.
+          o.checker?.quarantine(error.peerId, 'sent NaN or infinite hidden states', true);
+          o.coordinator.markFailed(error.peerId, error.message, o.checker?.quarantineMs ?? QUARANTINE_MS);
+        } else o.coordinator.markFailed(error.peerId, error.message);
+        await runCheck();
         closeStages();
         plan = undefined;
       }
@@ -288,10 +401,12 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
     get recoveries() {
       return recoveries;
     },
+    verify: runCheck,
     maxPositions: o.maxPositions,
     exactBatch: EXACT_ROWS,
     async extend(tokens, opts: ExtendOptions = {}) {
       if (freed) throw new EngineError('engine_session_freed', 'this inference session was freed; create a new one');
+      surface();
       const want = opts.logits ?? 'all';
       if (tokens.length === 0) return new Float32Array(0);
       if (held.length + tokens.length > o.maxPositions) {
@@ -306,6 +421,13 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
         const batch = tokens.slice(start, start + batchSize);
         const hidden = await forward(batch, opts.signal);
         held.push(...batch);
+        if (checking) {
+          // A wrong row goes unseen for at most everyTokens steps: past that, decoding waits for the check.
+          if (inFlight + ++lag >= (o.checker?.everyTokens ?? 16)) {
+            await checking;
+            surface();
+          }
+        } else if (check?.due) startCheck();
         if (want === 'all') out.set(await o.tail.logits(hidden, batch.length), start * o.nVocab);
         else if (want === 'last' && start + batch.length === tokens.length) out.set(await o.tail.logits(hidden.subarray((batch.length - 1) * o.nEmbd), 1));
       }
@@ -317,6 +439,7 @@ export function createMeshSession(o: MeshSessionOptions): MeshSession {
       }
       // The stages roll back when the next frame arrives at this earlier position.
       held.length = length;
+      check?.truncate(length);
     },
     free() {
       if (freed) return;

@@ -17,6 +17,7 @@ import { CapacityLedger } from '../capacity.ts';
 import { CapacityProbe, type CapacityProbeOptions } from './capacity-probe.ts';
 import { PipelineCoordinator, type CoordinatorOptions } from './coordinator.ts';
 import { MeshProvider, type MeshProviderOptions } from './mesh-provider.ts';
+import { StageChecker, type StageCheckerOptions } from './stage-check.ts';
 
 export interface PipelineHeadOptions {
   /** The mesh layer the head plans on (the companion's, or a head tab's PeerNode.meshLayer). */
@@ -62,8 +63,27 @@ export interface PipelineHeadOptions {
   /** The servers this model may be planned on, where a head serves several models (model-shares.ts); default all. */
   readonly peerFilter?: CoordinatorOptions['peerFilter'];
   readonly onRecovered?: MeshProviderOptions['onRecovered'];
+  /**
+   * Stage checks (stage-check.ts): how the head opens any layer range on its own kernels, when it
+   * holds the weights (the companion; a head tab that serves). Absent: the stages are unchecked and
+   * answers say so.
+   */
+  readonly stageCheck?: StageCheckSource;
+  /** How hidden states travel (mesh-session.ts); default chain. */
+  readonly topology?: MeshProviderOptions['topology'];
   readonly log?: (line: string) => void;
 }
+
+export interface StageCheckSource {
+  readonly openRange: (first: number, end: number) => Promise<Stage>;
+  readonly backend: StageCheckerOptions['backend'];
+  /** Smaller in tests. */
+  readonly everyTokens?: number;
+  readonly quarantineMs?: number;
+}
+
+/** Tokens the tolerance of each layer range is measured on (embedded by the head). */
+const PROBE_TOKENS = 32;
 
 export interface PipelineHead {
   /** What /v1 runs on: handleApiRequest over it, for HTTP clients and members alike. */
@@ -104,6 +124,17 @@ export async function startPipelineHead(o: PipelineHeadOptions): Promise<Pipelin
           ...(o.log ? { log: o.log } : {}),
         });
   probe?.start();
+  const c = o.stageCheck;
+  const checker =
+    c &&
+    new StageChecker({
+      openRange: c.openRange,
+      backend: c.backend,
+      width: file.config.nEmbd,
+      probe: () => head.embed(Array.from({ length: PROBE_TOKENS }, (_, i) => (i * 7919 + 13) % file.config.nVocab)),
+      ...(c.everyTokens ? { everyTokens: c.everyTokens } : {}),
+      ...(c.quarantineMs ? { quarantineMs: c.quarantineMs } : {}),
+    });
   const provider = new MeshProvider({
     node: o.node,
     coordinator,
@@ -121,6 +152,9 @@ export async function startPipelineHead(o: PipelineHeadOptions): Promise<Pipelin
     ...(o.localExactBatch ? { localExactBatch: o.localExactBatch } : {}),
     ...(o.speculative ? { speculative: o.speculative } : {}),
     ...(o.onRecovered ? { onRecovered: o.onRecovered } : {}),
+    ...(checker ? { checker } : {}),
+    ...(o.topology ? { topology: o.topology } : {}),
+    ...(o.log ? { log: o.log } : {}),
   });
   return {
     provider,

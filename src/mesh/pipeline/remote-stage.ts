@@ -9,7 +9,7 @@ import type { MeshNode } from '../net/mesh-node.ts';
 import { FrameStream } from '../net/frame-stream.ts';
 import { ACTIVATION_PROTOCOL } from '../net/protocols.ts';
 import { encodeHello } from './activation-hello.ts';
-import { reason, StageFailedError } from './pipeline-errors.ts';
+import { hasNonFinite, reason, StageFailedError } from './pipeline-errors.ts';
 import { decodeRefusal } from './stage-limits.ts';
 
 export interface RemoteStageOptions {
@@ -65,6 +65,7 @@ export class RemoteStage {
     const timer = setTimeout(() => timeout.abort(new Error('stage timeout')), this.o.timeoutMs);
     const signal = timeout.signal;
     const started = performance.now();
+    let nonFinite = false;
     try {
       const payload = new Uint8Array(hidden.buffer, hidden.byteOffset, hidden.byteLength);
       await this.lp.write(
@@ -84,7 +85,10 @@ export class RemoteStage {
       const refused = decodeRefusal(bytes);
       if (refused !== undefined) throw new Error(`the stage refused the frame: ${refused}`);
       const reply = decodeActivationFrame(bytes);
-      if (!reply.ok) throw new Error(`malformed reply: ${reply.reason}`);
+      if (!reply.ok) {
+        if (hasNonFinite(bytes, FRAME_HEADER_BYTES)) nonFinite = true;
+        throw new Error(`malformed reply: ${reply.reason}`);
+      }
       const r = reply.value;
       if (r.position !== position || r.tokenCount !== nTokens || r.width !== this.o.width || r.dtype !== 'f32')
         throw new Error('the reply does not answer the frame sent');
@@ -94,7 +98,7 @@ export class RemoteStage {
     } catch (error) {
       this.abort(error);
       const why = signal.aborted ? `no reply within ${this.o.timeoutMs} ms` : reason(error);
-      throw new StageFailedError(this.peerId, why, { cause: error });
+      throw new StageFailedError(this.peerId, why, { cause: error, nonFinite });
     } finally {
       clearTimeout(timer);
     }

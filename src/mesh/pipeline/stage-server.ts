@@ -18,7 +18,7 @@ import { ACTIVATION_PROTOCOL } from '../net/protocols.ts';
 import { decodeHello, encodeHello, MAX_HELLO_BYTES, type ChainHop } from './activation-hello.ts';
 import { encodeStatus, isProbe } from './chain-status.ts';
 import { measureLayerSpeed } from './layer-speed.ts';
-import { PipelineError } from './pipeline-errors.ts';
+import { hasNonFinite, PipelineError } from './pipeline-errors.ts';
 import { encodeRefusal, MAX_STREAMS_PER_PEER, STAGE_IDLE_MS } from './stage-limits.ts';
 import {
   inProcessStageRunner,
@@ -79,6 +79,8 @@ interface ChainSession {
   forwardFailed: boolean;
   /** Last stage only: its feeding stream arrived, so the whole chain is open. */
   wired: boolean;
+  /** The previous stage fed a frame with NaN or infinite values. */
+  fedNonFinite?: boolean;
   control?: FrameStream;
   forward?: Promise<FrameStream>;
 }
@@ -351,7 +353,14 @@ export class StageServer {
         }
         activity.at = performance.now();
         const frame = decodeActivationFrame(bytes);
-        if (!frame.ok) throw new PipelineError('pipeline_bad_frame', `dropped a malformed activation frame: ${frame.reason}`);
+        if (!frame.ok) {
+          if (chained && hasNonFinite(bytes, FRAME_HEADER_BYTES)) {
+            // Said to the head unasked: the stage before this one is the liar, not this one.
+            chained.fedNonFinite = true;
+            await chained.control?.write(encodeStatus(chained)).catch(() => {});
+          }
+          throw new PipelineError('pipeline_bad_frame', `dropped a malformed activation frame: ${frame.reason}`);
+        }
         const f = frame.value;
         if (f.dtype !== 'f32' || f.width !== width) throw new PipelineError('pipeline_bad_frame', `frames for this stage are f32 of width ${width}`);
         if (f.position > session.length)

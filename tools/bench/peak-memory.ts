@@ -1,12 +1,14 @@
-// Peak memory of our engine on one model, in a fresh Node process (so its peak RSS is this model's
-// alone): load, a prefill of the bench prompt, then greedy decode. Prints one JSON line:
-//   { peakRssBytes, weightBytes, kvBytes, loadMs, fileBytes, ratio }
-// where ratio = (peak − 100 MB) ÷ (weights + KV cache), issue 14's peak_mem/weights (goal ≤ 1.25).
-// Usage: node tools/bench/peak-memory.ts <model name or path> [--backend cpu] [--threads 1] [--positions 1024] [--gen 16]
+// Peak memory of our engine (or of native llama.cpp, --engine native) on one model, in a fresh Node
+// process so its peak RSS is this model's alone: load, a 96-token prefill, then greedy decode. The
+// child prints one JSON line (PeakMemory); ratio = (peak − 100 MB) ÷ (weights + KV cache) is issue
+// 14's peak_mem/weights (goal ≤ 1.25).
+// Usage: node tools/bench/peak-memory.ts <model name or path> [--engine ours|native] [--backend cpu] [--threads 1] [--positions 1024] [--gen 16]
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Engine, type BackendName } from '../../src/engine/engine.ts';
+import { fileSource } from '../../src/engine/file-source.ts';
+import { openModel } from '../../src/engine/model.ts';
 import { ensureModel } from '../models/registry.ts';
 
 export interface PeakMemory {
@@ -28,14 +30,24 @@ export interface PeakMemory {
 }
 
 export interface PeakMemoryOptions {
+  /** Ours (the Engine) or native llama.cpp through node-llama-cpp (its F16 KV cache of `positions`, as the bench runs it). */
+  readonly engine?: 'ours' | 'native';
   readonly backend?: BackendName;
   readonly threads?: number;
   readonly positions?: number;
   readonly gen?: number;
 }
 
-/** The bench's ~100-token prompt is not needed here: a fixed prompt of `prompt` tokens is. */
 const PROMPT_TOKENS = 96;
+
+/**
+ * This process's peak RSS (VmHWM), reset when it started. Not getrusage's maxRSS: Linux carries that
+ * over from the parent across fork and exec, so a child of a big bench process reports the parent's.
+ */
+function peakRssOfSelf(): number {
+  const m = /VmHWM:\s*(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
+}
 
 export const MB = 1e6;
 
@@ -58,8 +70,56 @@ export function measurePeakMemory(model: string, o: PeakMemoryOptions = {}): Pro
   });
 }
 
+/** A fixed prompt of ids every vocabulary has. */
+const promptIds = (nVocab: number) => Array.from({ length: PROMPT_TOKENS }, (_, i) => (i * 7919 + 13) % Math.min(nVocab, 1000));
+
+/** Weight bytes of the file and its KV cache at `positions` (`bytesPerValue` 4: ours, f32; 2: llama.cpp's f16). */
+async function sizesOf(path: string, positions: number, bytesPerValue: number): Promise<{ weightBytes: number; kvBytes: number }> {
+  const source = await fileSource(path);
+  try {
+    const { header, config: c } = await openModel(source);
+    return {
+      weightBytes: header.tensors.reduce((s, t) => s + t.byteSize, 0),
+      kvBytes: c.nLayer * 2 * c.nHeadKv * c.headDim * positions * bytesPerValue,
+    };
+  } finally {
+    await source.close();
+  }
+}
+
+async function nativeChild(path: string, o: Required<PeakMemoryOptions>): Promise<PeakMemory> {
+  const { weightBytes, kvBytes } = await sizesOf(path, o.positions, 2);
+  // Imported here: node-llama-cpp's own memory must not count against ours.
+  const { LlamaRuntime } = await import('../reference/llama-runtime.ts');
+  const { nativeSetup } = await import('./native.ts');
+  const runtime = new LlamaRuntime({ cpuVariant: 'best' });
+  await runtime.instance();
+  const baseRssBytes = process.memoryUsage().rss;
+  const t0 = performance.now();
+  await runtime.model(path);
+  const loadMs = performance.now() - t0;
+  const loadedRssBytes = process.memoryUsage().rss;
+  // One context of `threads` threads (nativeSetup adds a 1-thread one when threads > 1, as the bench does).
+  const native = await nativeSetup(runtime, path, promptIds(1000), o.gen, o.threads);
+  await native.round();
+  const peakRssBytes = peakRssOfSelf();
+  await native.dispose();
+  await runtime.dispose();
+  return {
+    peakRssBytes,
+    baseRssBytes,
+    loadedRssBytes,
+    weightBytes,
+    kvBytes,
+    fileBytes: statSync(path).size,
+    loadMs,
+    ratio: (peakRssBytes - 100 * MB) / (weightBytes + kvBytes),
+  };
+}
+
 async function child(model: string, o: Required<PeakMemoryOptions>): Promise<PeakMemory> {
   const path = existsSync(model) ? model : await ensureModel(model);
+  if (o.engine === 'native') return nativeChild(path, o);
   await import('../../src/kernels/wasm/index.ts').then((m) => m.createWasmKernels()).then((k) => k.dispose());
   const baseRssBytes = process.memoryUsage().rss;
   const t0 = performance.now();
@@ -70,8 +130,7 @@ async function child(model: string, o: Required<PeakMemoryOptions>): Promise<Pea
     const c = engine.config;
     const weightBytes = engine.model.header.tensors.reduce((s, t) => s + t.byteSize, 0);
     const kvBytes = c.nLayer * 2 * c.nHeadKv * c.headDim * o.positions * 4;
-    const vocab = Math.min(c.nVocab, 1000);
-    const prompt = Array.from({ length: PROMPT_TOKENS }, (_, i) => (i * 7919 + 13) % vocab);
+    const prompt = promptIds(c.nVocab);
     const session = engine.createSession();
     let logits = await session.extend(prompt, { logits: 'last' });
     for (let i = 0; i < o.gen; i++) {
@@ -80,7 +139,7 @@ async function child(model: string, o: Required<PeakMemoryOptions>): Promise<Pea
       logits = await session.extend([best], { logits: 'last' });
     }
     session.free();
-    const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+    const peakRssBytes = peakRssOfSelf();
     return {
       peakRssBytes,
       baseRssBytes,
@@ -108,6 +167,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.exit(2);
   }
   const o = {
+    engine: opt('engine', 'ours') as 'ours' | 'native',
     backend: opt('backend', 'cpu') as BackendName,
     threads: Number(opt('threads', '1')),
     positions: Number(opt('positions', '1024')),

@@ -28,6 +28,16 @@ export async function fileSource(path: string): Promise<FileSource> {
     });
   }
   const siblings: FileSource[] = []; // a split model's other shards, closed with this one
+  const readInto = async (offset: number, into: Uint8Array): Promise<number> => {
+    const n = Math.max(0, Math.min(into.byteLength, size - offset));
+    let got = 0;
+    while (got < n) {
+      const { bytesRead } = await fh.read(into, got, n - got, offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got;
+  };
   return {
     size,
     fileName: basename(path),
@@ -37,16 +47,11 @@ export async function fileSource(path: string): Promise<FileSource> {
       return s;
     },
     async read(offset, length) {
-      const n = Math.max(0, Math.min(length, size - offset));
-      const buf = new Uint8Array(n);
-      let got = 0;
-      while (got < n) {
-        const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return got === n ? buf : buf.subarray(0, got);
+      const buf = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+      const got = await readInto(offset, buf);
+      return got === buf.byteLength ? buf : buf.subarray(0, got);
     },
+    readInto,
     async close() {
       await Promise.all(siblings.splice(0).map((s) => s.close()));
       await fh.close();

@@ -11,7 +11,7 @@ export interface Head {
 export async function openHead(model: ModelFile, opts?: ComputeOptions): Promise<Head> {
   const k = kernelsOf(opts);
   const { config: c } = model;
-  const w = await loadHeadWeights(model.store, c);
+  const w = await loadHeadWeights(model.store, c, k.weightHome);
   return {
     async embed(ids) {
       const tokens = Int32Array.from(ids);

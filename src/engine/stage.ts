@@ -45,7 +45,7 @@ export async function openStage(model: ModelFile, first: number, end: number, op
   if (opts?.stages) return opts.stages.openStage(model, first, end);
   const k = kernelsOf(opts);
   const layers: LayerWeights[] = [];
-  for (let il = first; il < end; il++) layers.push(await loadLayerWeights(model.store, c, il));
+  for (let il = first; il < end; il++) layers.push(await loadLayerWeights(model.store, c, il, k.weightHome));
 
   return {
     first,

@@ -12,7 +12,7 @@ export async function openTail(model: ModelFile, opts?: ComputeOptions): Promise
   if (opts?.stages) return opts.stages.openTail(model);
   const k = kernelsOf(opts);
   const { config: c } = model;
-  const w = await loadTailWeights(model.store, c);
+  const w = await loadTailWeights(model.store, c, k.weightHome);
   return {
     async logits(hidden, nTokens) {
       if (hidden.length !== nTokens * c.nEmbd) {

@@ -1,9 +1,11 @@
 // Loads the tensors a part of the model needs (the head, a layer range, the tail) from a ByteSource,
-// so a peer running layers 8..16 of a remote model fetches only those layers' bytes.
+// so a peer running layers 8..16 of a remote model fetches only those layers' bytes. Matrices go
+// straight to the backend's weight home where it has one (WASM memory), a chunk at a time, and a
+// matrix asked for twice (a tied model's embedding, by the head and the output) is read once.
 import { ggmlTypeName, SUPPORTED_TYPES } from '../gguf/ggml-types.ts';
 import { dequantizeRow } from '../gguf/quant/index.ts';
 import type { ByteSource, GgufHeader, GgufTensorInfo } from '../gguf/reader.ts';
-import type { WeightMatrix } from '../kernels/types.ts';
+import type { WeightHome, WeightMatrix } from '../kernels/types.ts';
 import { hasQkNorm, type ModelConfig } from './config.ts';
 import { EngineError } from './errors.ts';
 
@@ -62,11 +64,17 @@ export interface TailWeights {
   readonly output: WeightMatrix;
 }
 
+/** Bytes read per request when a weight goes to a weight home: the most JavaScript memory a read holds. */
+const HOME_CHUNK = 8 << 20;
+
 /** Reads tensors by name from one GGUF, checking shapes against what the engine expects. */
 export class WeightStore {
   readonly header: GgufHeader;
   readonly source: ByteSource;
   private readonly byName: Map<string, GgufTensorInfo>;
+  /** Matrices already loaded, per weight home ('' for the JavaScript heap), while something holds them. */
+  private readonly loaded = new Map<WeightHome | '', Map<string, WeakRef<WeightMatrix>>>();
+  private chunk: Uint8Array | undefined;
 
   constructor(header: GgufHeader, source: ByteSource) {
     this.header = header;
@@ -106,24 +114,68 @@ export class WeightStore {
     return t;
   }
 
-  /** A 2-D weight with its expected [cols, rows] (ggml order). */
-  async matrix(name: string, cols: number, rows: number): Promise<WeightMatrix> {
+  /** A 2-D weight with its expected [cols, rows] (ggml order), in `home` when given. */
+  async matrix(name: string, cols: number, rows: number, home?: WeightHome): Promise<WeightMatrix> {
     const t = this.shaped(name, [cols, rows]);
-    return { name, type: t.type, rows, cols, data: await this.bytes(t) };
+    return this.place({ name, type: t.type, rows, cols }, t, 0, t.byteSize, home);
   }
 
   /** A 1-D weight used as a one-row matrix (qwen2moe's shared-expert gate, a dot product per token). */
-  async rowMatrix(name: string, cols: number): Promise<WeightMatrix> {
+  async rowMatrix(name: string, cols: number, home?: WeightHome): Promise<WeightMatrix> {
     const t = this.shaped(name, [cols]);
-    return { name, type: t.type, rows: 1, cols, data: await this.bytes(t) };
+    return this.place({ name, type: t.type, rows: 1, cols }, t, 0, t.byteSize, home);
   }
 
-  /** A 3-D expert tensor [cols, rows, count], read once and split into one matrix per expert. */
-  async experts(name: string, cols: number, rows: number, count: number): Promise<WeightMatrix[]> {
+  /** A 3-D expert tensor [cols, rows, count] as one matrix per expert. */
+  async experts(name: string, cols: number, rows: number, count: number, home?: WeightHome): Promise<WeightMatrix[]> {
     const t = this.shaped(name, [cols, rows, count]);
-    const data = await this.bytes(t);
     const per = t.byteSize / count;
-    return Array.from({ length: count }, (_, e) => ({ name: `${name}[${e}]`, type: t.type, rows, cols, data: data.subarray(e * per, (e + 1) * per) }));
+    if (!home) {
+      const data = await this.bytes(t); // one read, split
+      return Array.from({ length: count }, (_, e) => ({ name: `${name}[${e}]`, type: t.type, rows, cols, data: data.subarray(e * per, (e + 1) * per) }));
+    }
+    const out: WeightMatrix[] = [];
+    for (let e = 0; e < count; e++) out.push(await this.place({ name: `${name}[${e}]`, type: t.type, rows, cols }, t, e * per, per, home));
+    return out;
+  }
+
+  /** Up to HOME_CHUNK bytes, into one reused buffer where the source can (no garbage per chunk). */
+  private async readChunk(offset: number, length: number): Promise<Uint8Array> {
+    if (!this.source.readInto) return this.source.read(offset, length);
+    this.chunk ??= new Uint8Array(HOME_CHUNK);
+    const n = await this.source.readInto(offset, this.chunk.subarray(0, length));
+    return this.chunk.subarray(0, n);
+  }
+
+  /** Bytes [from, from+size) of tensor t as a matrix: in `home`, read a chunk at a time, else one read. */
+  private async place(shape: Omit<WeightMatrix, 'data'>, t: GgufTensorInfo, from: number, size: number, home: WeightHome | undefined): Promise<WeightMatrix> {
+    let cache = this.loaded.get(home ?? '');
+    if (!cache) this.loaded.set(home ?? '', (cache = new Map()));
+    const known = cache.get(shape.name)?.deref();
+    if (known && known.rows === shape.rows && known.cols === shape.cols) return known;
+    let w: WeightMatrix;
+    if (!home) {
+      const all = from === 0 && size === t.byteSize ? await this.bytes(t) : (await this.bytes(t)).subarray(from, from + size);
+      w = { ...shape, data: all };
+    } else {
+      const slot = home.reserve(shape, size);
+      try {
+        for (let off = 0; off < size; off += HOME_CHUNK) {
+          const want = Math.min(HOME_CHUNK, size - off);
+          const b = await this.readChunk(t.fileOffset + from + off, want);
+          if (b.byteLength !== want) {
+            throw new EngineError('engine_bad_model', `tensor ${t.name}: read ${from + off + b.byteLength} of ${t.byteSize} bytes; the file is truncated`);
+          }
+          slot.write(b, off);
+        }
+        w = slot.seal();
+      } catch (e) {
+        slot.abandon();
+        throw e;
+      }
+    }
+    cache.set(shape.name, new WeakRef(w));
+    return w;
   }
 
   /** A 1-D tensor (norm weights, biases) decoded to f32. */
@@ -140,19 +192,20 @@ export class WeightStore {
   }
 }
 
-export async function loadHeadWeights(store: WeightStore, c: ModelConfig): Promise<HeadWeights> {
-  return { tokenEmbd: await store.matrix('token_embd.weight', c.nEmbd, c.nVocab) };
+/** The token embedding stays in its file's type (quantized stays quantized); rows are decoded on lookup. */
+export async function loadHeadWeights(store: WeightStore, c: ModelConfig, home?: WeightHome): Promise<HeadWeights> {
+  return { tokenEmbd: await store.matrix('token_embd.weight', c.nEmbd, c.nVocab, home) };
 }
 
-export async function loadTailWeights(store: WeightStore, c: ModelConfig): Promise<TailWeights> {
-  const outputName = store.has('output.weight') ? 'output.weight' : 'token_embd.weight'; // tied embeddings
+export async function loadTailWeights(store: WeightStore, c: ModelConfig, home?: WeightHome): Promise<TailWeights> {
+  const outputName = store.has('output.weight') ? 'output.weight' : 'token_embd.weight'; // tied embeddings: the head's own matrix
   return {
     outputNorm: await store.vector('output_norm.weight', c.nEmbd),
-    output: await store.matrix(outputName, c.nEmbd, c.nVocab),
+    output: await store.matrix(outputName, c.nEmbd, c.nVocab, home),
   };
 }
 
-export async function loadLayerWeights(store: WeightStore, c: ModelConfig, il: number): Promise<LayerWeights> {
+export async function loadLayerWeights(store: WeightStore, c: ModelConfig, il: number, home?: WeightHome): Promise<LayerWeights> {
   const n = (s: string) => `blk.${il}.${s}`;
   const qDim = c.nHead * c.headDim,
     kvDim = c.nHeadKv * c.headDim;
@@ -162,10 +215,10 @@ export async function loadLayerWeights(store: WeightStore, c: ModelConfig, il: n
   return {
     index: il,
     attnNorm: await store.vector(n('attn_norm.weight'), c.nEmbd),
-    wq: await store.matrix(n('attn_q.weight'), c.nEmbd, qDim),
-    wk: await store.matrix(n('attn_k.weight'), c.nEmbd, kvDim),
-    wv: await store.matrix(n('attn_v.weight'), c.nEmbd, kvDim),
-    wo: await store.matrix(n('attn_output.weight'), qDim, c.nEmbd),
+    wq: await store.matrix(n('attn_q.weight'), c.nEmbd, qDim, home),
+    wk: await store.matrix(n('attn_k.weight'), c.nEmbd, kvDim, home),
+    wv: await store.matrix(n('attn_v.weight'), c.nEmbd, kvDim, home),
+    wo: await store.matrix(n('attn_output.weight'), qDim, c.nEmbd, home),
     bq: await store.optionalVector(n('attn_q.bias'), qDim),
     bk: await store.optionalVector(n('attn_k.bias'), kvDim),
     bv: await store.optionalVector(n('attn_v.bias'), kvDim),
@@ -176,34 +229,34 @@ export async function loadLayerWeights(store: WeightStore, c: ModelConfig, il: n
     ffnNorm: await store.vector(n('ffn_norm.weight'), c.nEmbd),
     ffn:
       c.nExpert > 0
-        ? await loadMoe(store, c, il)
+        ? await loadMoe(store, c, il, home)
         : {
             kind: 'dense',
-            gate: await store.matrix(n('ffn_gate.weight'), c.nEmbd, c.nFf),
-            up: await store.matrix(n('ffn_up.weight'), c.nEmbd, c.nFf),
-            down: await store.matrix(n('ffn_down.weight'), c.nFf, c.nEmbd),
+            gate: await store.matrix(n('ffn_gate.weight'), c.nEmbd, c.nFf, home),
+            up: await store.matrix(n('ffn_up.weight'), c.nEmbd, c.nFf, home),
+            down: await store.matrix(n('ffn_down.weight'), c.nFf, c.nEmbd, home),
           },
   };
 }
 
-async function loadMoe(store: WeightStore, c: ModelConfig, il: number): Promise<MoeFfn> {
+async function loadMoe(store: WeightStore, c: ModelConfig, il: number, home?: WeightHome): Promise<MoeFfn> {
   const n = (s: string) => `blk.${il}.${s}`;
-  const each = (name: string, cols: number, rows: number) => store.experts(n(name), cols, rows, c.nExpert);
+  const each = (name: string, cols: number, rows: number) => store.experts(n(name), cols, rows, c.nExpert, home);
   const shared =
     c.nFfShexp > 0
       ? {
-          gate: await store.rowMatrix(n('ffn_gate_inp_shexp.weight'), c.nEmbd),
+          gate: await store.rowMatrix(n('ffn_gate_inp_shexp.weight'), c.nEmbd, home),
           ffn: {
             kind: 'dense' as const,
-            gate: await store.matrix(n('ffn_gate_shexp.weight'), c.nEmbd, c.nFfShexp),
-            up: await store.matrix(n('ffn_up_shexp.weight'), c.nEmbd, c.nFfShexp),
-            down: await store.matrix(n('ffn_down_shexp.weight'), c.nFfShexp, c.nEmbd),
+            gate: await store.matrix(n('ffn_gate_shexp.weight'), c.nEmbd, c.nFfShexp, home),
+            up: await store.matrix(n('ffn_up_shexp.weight'), c.nEmbd, c.nFfShexp, home),
+            down: await store.matrix(n('ffn_down_shexp.weight'), c.nFfShexp, c.nEmbd, home),
           },
         }
       : undefined;
   return {
     kind: 'moe',
-    router: await store.matrix(n('ffn_gate_inp.weight'), c.nEmbd, c.nExpert),
+    router: await store.matrix(n('ffn_gate_inp.weight'), c.nEmbd, c.nExpert, home),
     gate: await each('ffn_gate_exps.weight', c.nEmbd, c.nFfExp),
     up: await each('ffn_up_exps.weight', c.nEmbd, c.nFfExp),
     down: await each('ffn_down_exps.weight', c.nFfExp, c.nEmbd),

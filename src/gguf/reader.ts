@@ -337,6 +337,8 @@ export interface ByteSource {
   /** Total size, when known. */
   readonly size: number | undefined;
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Reads into the caller's buffer and returns the bytes read: a loader reusing one buffer makes no garbage. */
+  readInto?(offset: number, into: Uint8Array): Promise<number>;
 }
 
 export function parseGgufHeader(bytes: Uint8Array): GgufHeader {

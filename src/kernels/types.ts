@@ -14,6 +14,24 @@ export interface WeightMatrix {
   readonly data: Uint8Array;
 }
 
+/**
+ * Where a backend keeps the weights it computes from when that is not the JavaScript heap (WASM: its
+ * linear memory). A weight read straight into its home has no second copy (issue 14: two copies put
+ * peak memory at 2.4x the file).
+ */
+export interface WeightHome {
+  /** Room for one weight of `bytes` bytes, filled chunk by chunk. */
+  reserve(shape: Omit<WeightMatrix, 'data'>, bytes: number): WeightSlot;
+}
+
+export interface WeightSlot {
+  write(chunk: Uint8Array, offset: number): void;
+  /** The weight, its `data` a view of the home; once every byte was written. */
+  seal(): WeightMatrix;
+  /** Gives the room back (the read failed). */
+  abandon(): void;
+}
+
 /** RoPE as llama.cpp's ggml_rope_ext computes it (YaRN and llama3 frequency factors included). */
 export interface RopeParams {
   /** 'normal' rotates adjacent pairs (llama); 'neox' rotates the halves (qwen2, qwen3). */
@@ -70,4 +88,6 @@ export interface Kernels {
   softmax(x: Float32Array, offset: number, len: number): void;
   /** out[t*cols ..] = row ids[t] of the table, decoded to f32 (the token embedding lookup). */
   embed(out: Float32Array, table: WeightMatrix, ids: Int32Array): void;
+  /** Where weights should be read to, when the backend computes from memory of its own. */
+  readonly weightHome?: WeightHome;
 }

@@ -2,6 +2,7 @@
 // threads: the engine users would otherwise run in a browser. Speeds come from llama-server's own
 // timings (no page overhead counted), so the comparison leans in wllama's favour.
 import type { Page } from 'playwright-core';
+import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 
 interface Timings {
   prompt_n: number;
@@ -26,15 +27,37 @@ export async function wllamaSetup(page: Page, modelUrl: string, threads: number)
   );
 }
 
-/** One completion: prompt processing and generation speed from llama-server's own timings. */
-export async function wllamaRound(page: Page, prompt: string, genTokens: number): Promise<{ prefill: number; decode: number; promptTokens: number }> {
+/**
+ * Tokens whose bytes are not valid UTF-8 on their own: llama-spm's byte tokens <0x80>..<0xFF>, a
+ * byte-level BPE vocabulary's (qwen2's) partial characters. Random-weight models emit them, and wllama
+ * 3.8 fails to pass back a completion whose text is not valid UTF-8 ("Invalid typed array length");
+ * text made only of the other tokens always is.
+ */
+export function partialUtf8Tokens(tokenizer: Tokenizer): number[] {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  const out: number[] = [];
+  for (let id = 0; id < tokenizer.size; id++) {
+    try {
+      strict.decode(tokenizer.tokenToPiece(id));
+    } catch {
+      out.push(id);
+    }
+  }
+  return out;
+}
+
+/** One completion: prompt processing and generation speed from llama-server's own timings. `banned`: partialUtf8Tokens(). */
+export async function wllamaRound(
+  page: Page,
+  prompt: string,
+  genTokens: number,
+  banned: readonly number[],
+): Promise<{ prefill: number; decode: number; promptTokens: number }> {
   const t = await page.evaluate(
     async (o) => {
       const wllama = (globalThis as { benchWllama?: { createCompletion(x: object): Promise<{ timings: unknown }> } }).benchWllama!;
-      // The random-weight models emit byte-fallback tokens; wllama 3.8 fails to pass back a completion
-      // whose text is not valid UTF-8 ("Invalid typed array length"), so those 256 tokens are banned.
       const logit_bias: Record<string, number> = {};
-      for (let id = 3; id < 259; id++) logit_bias[id] = -100;
+      for (const id of o.banned) logit_bias[id] = -100;
       const res = await wllama.createCompletion({
         prompt: o.prompt,
         max_tokens: o.genTokens + 1,
@@ -45,7 +68,7 @@ export async function wllamaRound(page: Page, prompt: string, genTokens: number)
       });
       return res.timings as Timings;
     },
-    { prompt, genTokens },
+    { prompt, genTokens, banned },
   );
   return { prefill: t.prompt_per_second, decode: t.predicted_per_second, promptTokens: t.prompt_n };
 }

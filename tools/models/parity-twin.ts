@@ -35,3 +35,34 @@ export function ensureQwenShapeTwoLayerModel(): string {
     description: 'first two layers of qwen2.5-0.5b-shape-q4_k_m, for real-shape-parity.test.ts',
   });
 }
+
+export const TIED_HD48_F32 = 'tied-llama-hd48-f32';
+
+/** tied-llama-hd48-f16's tensors (same seed) in F32: the same shape with no f16 rounding anywhere. */
+export function ensureTiedHd48F32Model(): string {
+  const f16 = modelSpec('tied-llama-hd48-f16');
+  return ensureModelFile({
+    ...f16,
+    name: TIED_HD48_F32,
+    type: 'F32',
+    fileType: FILE_TYPE_ID.F32,
+    description: 'tied-llama-hd48-f16 in F32, for f16-tied-parity.test.ts',
+  });
+}
+
+export const QWEN_SHAPE_F32 = 'qwen2.5-0.5b-shape-f32';
+
+/**
+ * qwen2.5-0.5b-shape-q4_k_m's tensors (same seed) in F32: Qwen2.5-0.5B's shapes with no activation
+ * rounding, held to 5e-3 of llama.cpp. About 2 GB, made on first use (test:full).
+ */
+export function ensureQwenShapeF32Model(): string {
+  const q = modelSpec('qwen2.5-0.5b-shape-q4_k_m');
+  return ensureModelFile({
+    ...q,
+    name: QWEN_SHAPE_F32,
+    type: 'F32',
+    fileType: FILE_TYPE_ID.F32,
+    description: 'qwen2.5-0.5b-shape-q4_k_m in F32, for real-shape-parity.test.ts',
+  });
+}

@@ -124,6 +124,15 @@ export const MODELS: ModelSpec[] = [
     description: 'tiny llama with four layers, so the mesh tests can split it across three tabs',
   }),
   spec({
+    // The shape of issue 14's F16 fidelity gap: every other test model's head dim is 16 or 64.
+    name: 'tied-llama-hd48-f16',
+    type: 'F16',
+    shape: { embd: 384, layers: 2, heads: 8, kvHeads: 4, ff: 1024, ctx: 2048, tiedOutput: true },
+    seed: 'tied-llama-hd48',
+    tags: ['types'],
+    description: 'llama with tied output embeddings, head dim 48 and the 32k llama vocabulary, F16',
+  }),
+  spec({
     name: 'bench-llama-q8_0',
     type: 'Q8_0',
     shape: BENCH,

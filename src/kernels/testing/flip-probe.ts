@@ -7,6 +7,7 @@
 import { f32Bits, f32FromBits } from '../../gguf/quant/half.ts';
 import { GgmlType, ggmlTypeInfo } from '../../gguf/ggml-types.ts';
 import { roundActivations, vecDotType } from '../reference/activation-rounding.ts';
+import { mulberry32 } from '../../testing/mulberry32.ts';
 
 /** One activation that rounds differently when moved by `ulps` units in the last place. */
 export interface LastBitFlip {
@@ -109,4 +110,27 @@ export class FlipProbe<K extends { matmul(out: Float32Array, x: Float32Array, w:
   reset(): void {
     this.calls = 0;
   }
+}
+
+/**
+ * A kernel set whose matmul first moves every activation by one ulp of its row's largest magnitude,
+ * up or down at random (seeded): the error another, equally correct summation order leaves (float
+ * error is relative to the magnitudes summed, not to a small result; see lastBitFlips). How far that
+ * moves a model's output is the spread of correct implementations; an F16 model's f16 activation
+ * rounding turns some of those ulps into f16 flips (frequent, so lastBitFlips does not list them).
+ */
+export function jitteredKernels<K extends { matmul(out: Float32Array, x: Float32Array, w: { cols: number }, n: number): void }>(base: K, seed: number): K {
+  const random = mulberry32(seed);
+  const matmul: K['matmul'] = (out, x, w, n) => {
+    const moved = Float32Array.from(x.subarray(0, n * w.cols));
+    for (let t = 0; t < n; t++) {
+      const row = moved.subarray(t * w.cols, (t + 1) * w.cols);
+      let amax = 0;
+      for (const v of row) amax = Math.max(amax, Math.abs(v));
+      const quantum = Math.abs(stepFloat32(amax, 1) - amax);
+      for (let i = 0; i < row.length; i++) row[i] = Math.fround(row[i] + (random() < 0.5 ? -quantum : quantum));
+    }
+    base.matmul(out, moved, w, n);
+  };
+  return { ...base, matmul };
 }

@@ -3,6 +3,8 @@
 import { MeshError } from '../../protocol/errors.ts';
 
 const PAGE = 65536;
+/** The least the memory grows by: a model's weights arrive one tensor at a time, and each grow costs. */
+const MIN_GROW = 32 << 20;
 const ALIGN = 16; // v128 loads are fastest aligned, and every kernel layout is a multiple of 16 bytes
 
 interface Span {
@@ -56,7 +58,12 @@ export class WasmHeap {
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       try {
-        this.memory.grow(Math.ceil((end - have) / PAGE));
+        const need = Math.ceil((end - have) / PAGE);
+        try {
+          this.memory.grow(Math.max(need, MIN_GROW / PAGE)); // untouched pages cost no memory
+        } catch {
+          this.memory.grow(need); // near the memory's maximum
+        }
       } catch (cause) {
         throw new MeshError(
           'kernel_out_of_memory',

@@ -65,5 +65,6 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     addBias: ref.addBias,
     softmax: ref.softmax,
     embed: ref.embed,
+    weightHome: weights,
   };
 }

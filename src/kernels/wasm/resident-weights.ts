@@ -1,9 +1,10 @@
-// Weights must sit in WASM memory to be read by the kernels. Each weight's bytes are copied in once,
-// on first use, and stay there while the buffer holding them lives: decode streams every weight
-// once per token, so copying per call would double the memory traffic that bounds its speed.
+// Weights must sit in WASM memory to be read by the kernels. A model's loader reads them straight in
+// (reserve(): this is the kernels' weightHome, so no JavaScript copy stays behind); a weight made
+// elsewhere is copied in once, on first use, and stays there while the buffer holding it lives:
+// decode streams every weight once per token, so copying per call would double its memory traffic.
 import { GgmlType } from '../../gguf/ggml-types.ts';
 import { MeshError } from '../../protocol/errors.ts';
-import type { WeightMatrix } from '../types.ts';
+import type { WeightHome, WeightMatrix, WeightSlot } from '../types.ts';
 import type { WasmHeap } from './heap.ts';
 import type { KernelInstance } from './instance.ts';
 
@@ -48,13 +49,15 @@ export interface Resident {
   readonly kernelType: number;
 }
 
-export class ResidentWeights {
+export class ResidentWeights implements WeightHome {
   private readonly heap: WasmHeap;
   private readonly kernels: KernelInstance;
   // Keyed by the ArrayBuffer, then by byte range: fresh subarray views of the same tensor still hit.
   private readonly byBuffer = new WeakMap<ArrayBufferLike, { ranges: Map<string, Resident>; spans: Resident[] }>();
   private readonly finalizer: FinalizationRegistry<Resident[]>;
   private readonly byMatrix = new WeakMap<WeightMatrix, { size: number; data: Uint8Array; resident: Resident }>();
+  /** Weights read straight into WASM memory by reserve(). */
+  private readonly placed = new WeakMap<WeightMatrix, Resident>();
 
   constructor(kernels: KernelInstance) {
     const heap = kernels.heap;
@@ -66,8 +69,49 @@ export class ResidentWeights {
     });
   }
 
+  /**
+   * Room in WASM memory for one weight, written chunk by chunk as it is read from the model. The
+   * sealed matrix's `data` is a view of that room (renewed when the memory grows), and the room is
+   * released when the matrix is collected.
+   */
+  reserve(shape: Omit<WeightMatrix, 'data'>, bytes: number): WeightSlot {
+    const heap = this.heap;
+    const ptr = heap.alloc(bytes);
+    let view: Uint8Array | undefined;
+    const viewOf = () => {
+      const u8 = heap.u8();
+      if (view?.buffer !== u8.buffer) view = u8.subarray(ptr, ptr + bytes);
+      return view;
+    };
+    return {
+      write: (chunk, offset) => {
+        if (offset < 0 || offset + chunk.byteLength > bytes) {
+          throw new MeshError('kernel_bad_weight', `weight ${shape.name}: bytes ${offset}..${offset + chunk.byteLength} lie outside its ${bytes}`);
+        }
+        heap.u8().set(chunk, ptr + offset);
+      },
+      seal: () => {
+        const w: WeightMatrix = {
+          ...shape,
+          get data() {
+            return viewOf();
+          },
+        };
+        checkScales(w, bytes);
+        const finite = w.type === GgmlType.F16 && this.kernels.exports.f16_finite(ptr, bytes / 2) === 1;
+        const resident = { ptr, size: bytes, kernelType: finite ? F16_FINITE : w.type };
+        this.placed.set(w, resident);
+        this.finalizer.register(w, [resident]);
+        return w;
+      },
+      abandon: () => heap.release(ptr, bytes),
+    };
+  }
+
   /** Where the first `bytes` bytes of `w.data` sit in WASM memory (weights are treated as read-only). */
   resident(w: WeightMatrix, bytes: number): Resident {
+    const placed = this.placed.get(w);
+    if (placed && placed.size >= bytes) return placed;
     // Fast path: the same WeightMatrix object again (every call of a loaded model), no key to build.
     const known = this.byMatrix.get(w);
     if (known && known.size === bytes && known.data === w.data) return known.resident;

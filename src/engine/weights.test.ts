@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../../tools/models/registry.ts';
 import { memorySource } from '../gguf/byte-source.ts';
 import { createWasmKernels, type WasmKernels } from '../kernels/wasm/index.ts';
+import { fileSource } from './file-source.ts';
 import { openModel } from './model.ts';
 import { loadHeadWeights, loadLayerWeights, loadTailWeights } from './weights.ts';
 
@@ -45,5 +46,23 @@ describe('WeightStore', () => {
       read: (offset, length) => (offset < 1 << 20 ? memorySource(bytes).read(offset, length) : cut.read(offset, length)),
     });
     await expect(loadLayerWeights(lying.store, lying.config, 1, wasm.weightHome)).rejects.toMatchObject({ code: 'engine_bad_model' });
+  });
+
+  it('reads several weights into a home at once, each with its own bytes (two stages opened together)', async () => {
+    const model = await openModel(await fileSource(await ensureModel('tiny-qwen2-f16'))); // reads into a buffer of the store's
+    const c = model.config;
+    const other = await createWasmKernels();
+    try {
+      const [a, b] = await Promise.all([loadLayerWeights(model.store, c, 0, other.weightHome), loadLayerWeights(model.store, c, 1, other.weightHome)]);
+      const [ja, jb] = [await loadLayerWeights(model.store, c, 0), await loadLayerWeights(model.store, c, 1)];
+      for (const [home, js] of [
+        [a, ja],
+        [b, jb],
+      ] as const) {
+        for (const k of ['wq', 'wk', 'wv', 'wo'] as const) expect(Buffer.compare(home[k].data, js[k].data), `layer ${home.index} ${k}`).toBe(0);
+      }
+    } finally {
+      other.dispose();
+    }
   });
 });

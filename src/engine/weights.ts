@@ -74,7 +74,8 @@ export class WeightStore {
   private readonly byName: Map<string, GgufTensorInfo>;
   /** Matrices already loaded, per weight home ('' for the JavaScript heap), while something holds them. */
   private readonly loaded = new Map<WeightHome | '', Map<string, WeakRef<WeightMatrix>>>();
-  private chunk: Uint8Array | undefined;
+  /** Read buffers for loads into a home: one per load under way (stages load side by side), reused after. */
+  private readonly chunks: Uint8Array[] = [];
 
   constructor(header: GgufHeader, source: ByteSource) {
     this.header = header;
@@ -139,12 +140,11 @@ export class WeightStore {
     return out;
   }
 
-  /** Up to HOME_CHUNK bytes, into one reused buffer where the source can (no garbage per chunk). */
-  private async readChunk(offset: number, length: number): Promise<Uint8Array> {
-    if (!this.source.readInto) return this.source.read(offset, length);
-    this.chunk ??= new Uint8Array(HOME_CHUNK);
-    const n = await this.source.readInto(offset, this.chunk.subarray(0, length));
-    return this.chunk.subarray(0, n);
+  /** Up to HOME_CHUNK bytes, into `buffer` where the source can (no garbage per chunk). */
+  private async readChunk(offset: number, length: number, buffer: Uint8Array | undefined): Promise<Uint8Array> {
+    if (!(this.source.readInto && buffer)) return this.source.read(offset, length);
+    const n = await this.source.readInto(offset, buffer.subarray(0, length));
+    return buffer.subarray(0, n);
   }
 
   /** Bytes [from, from+size) of tensor t as a matrix: in `home`, read a chunk at a time, else one read. */
@@ -159,10 +159,12 @@ export class WeightStore {
       w = { ...shape, data: all };
     } else {
       const slot = home.reserve(shape, size);
+      // This load's own buffer: another load under way meanwhile must not write into the chunk before it is copied.
+      const buffer = this.source.readInto ? (this.chunks.pop() ?? new Uint8Array(HOME_CHUNK)) : undefined;
       try {
         for (let off = 0; off < size; off += HOME_CHUNK) {
           const want = Math.min(HOME_CHUNK, size - off);
-          const b = await this.readChunk(t.fileOffset + from + off, want);
+          const b = await this.readChunk(t.fileOffset + from + off, want, buffer);
           if (b.byteLength !== want) {
             throw new EngineError('engine_bad_model', `tensor ${t.name}: read ${from + off + b.byteLength} of ${t.byteSize} bytes; the file is truncated`);
           }
@@ -172,6 +174,8 @@ export class WeightStore {
       } catch (e) {
         slot.abandon();
         throw e;
+      } finally {
+        if (buffer) this.chunks.push(buffer);
       }
     }
     cache.set(shape.name, new WeakRef(w));

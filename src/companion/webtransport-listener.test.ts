@@ -2,17 +2,18 @@
 // binding, over a Node WebTransport client: vitest.config.ts) dials a Node libp2p node that listens
 // with webTransportListener. Noise with certificate hashes, then one WebTransport stream per libp2p
 // stream, both ways; a certificate hash the node does not serve is refused.
+import './testing/webtransport-global.ts';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
 import type { Libp2p } from '@libp2p/interface';
 import { ping, type Ping } from '@libp2p/ping';
+import { webTransport } from '@libp2p/webtransport';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explainDialError } from '../mesh/net/bootstrap-dial.ts';
 import { linkType } from '../mesh/net/link-type.ts';
-import { NodeWebTransport } from './testing/webtransport-client.ts';
 import { webTransportListenAddress, webTransportListener } from './webtransport-listener.ts';
 
 type Node = Libp2p<{ ping: Ping }>;
@@ -21,9 +22,6 @@ let tab: Node;
 const gater = { denyDialMultiaddr: () => false };
 
 beforeAll(async () => {
-  // Set before @libp2p/webtransport loads: its browser binding reads the global once.
-  (globalThis as { WebTransport?: unknown }).WebTransport = NodeWebTransport;
-  const { webTransport } = await import('@libp2p/webtransport');
   server = (await createLibp2p({
     addresses: { listen: [webTransportListenAddress('127.0.0.1', 0)] },
     transports: [webTransportListener({ rotateMs: 1_500 })],

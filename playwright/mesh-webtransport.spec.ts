@@ -134,3 +134,26 @@ test('a tab on another machine joins by WebTransport alone and serves layers', a
   expect(through.content).toBe(alone.content);
   console.log(`mesh-webtransport: tab at 198.18.0.2 joined over WebTransport and served layers 0-4 in ${servingMs} ms; answer equal to the companion's alone`);
 });
+
+test('a tab given an unknown certificate hash is refused, and told to ask for a new invite', async () => {
+  test.skip(pair === null, `no network namespaces here (${skipped})`);
+  const { printed } = stack;
+  const invite = await decodeInvite(readJoinLink(printed.invite)!.token);
+  // Both hashes replaced by one the companion never served (as an invite long past its rotation).
+  const stale = printed.webtransport.replace(
+    /(\/certhash\/u[\w-]+)+/,
+    `/certhash/u${Buffer.from([0x12, 0x20, ...new Uint8Array(32).fill(9)]).toString('base64url')}`,
+  );
+  const link = inviteLink(appBase, encodeInvite({ ...invite, bootstrap: [stale], relays: [] }));
+  browser ??= await chromium.launch({ ...chromiumLaunchOptions(), executablePath: pair!.device.chromiumPath });
+  const page = await (await browser.newContext()).newPage();
+  const lines: string[] = [];
+  page.on('console', (message) => lines.push(message.text()));
+  await gotoApp(page, `${link}&role=server&auto=1`);
+  await expect
+    .poll(() => lines.find((l) => l.includes('bootstrap')) ?? '', { timeout: 30_000, message: 'the failed dial should be said on the console' })
+    .toMatch(/failed: .*WebTransport: the node's certificate is not one the address names.*ask the mesh's owner for a new invite/);
+  const said = lines.find((l) => l.includes('bootstrap'))!;
+  console.log(`mesh-webtransport: a stale certificate hash: ${said.slice(said.indexOf('failed: '))}`);
+  expect((await meshState(page)).peers?.some((p) => p.links.includes('webtransport')) ?? false).toBe(false);
+});

@@ -32,7 +32,14 @@
 // The same join in a mesh with no companion (tabhead_join_s): a `--static-only` host, the mesh made
 // and headed by a tab with role=client, every link WebRTC signalled over the Nostr relay.
 //
-// Last line: mesh: 2way/solo=X 3way/solo=Y hop_overhead_ms=Z join_s=W tabhead_join_s=T cold3_s=C kill_delay_ms=K (NaN: not measured)
+// WebTransport (webtransport_hop_ms): the same hop overhead, the chain's o, for one stage on a Node
+// peer that reaches the companion only over its WebTransport bridge (the invite names nothing else;
+// @libp2p/webtransport's dialer over the Node client). The dialer picks its WebTransport binding when
+// it loads, so this runs in a child process started with webtransport-node.ts preloaded.
+//
+// Last line: mesh: 2way/solo=X 3way/solo=Y hop_overhead_ms=Z join_s=W tabhead_join_s=T cold3_s=C kill_delay_ms=K webtransport_hop_ms=V (NaN: not measured)
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { computeFor } from '../../src/engine/backend.ts';
 import { fileSource } from '../../src/engine/file-source.ts';
 import { openHead, type Head } from '../../src/engine/head.ts';
@@ -42,6 +49,7 @@ import { createInferenceSession, type InferenceSession } from '../../src/engine/
 import { openTail, type Tail } from '../../src/engine/tail.ts';
 import { modelMemory } from '../../src/mesh/layer-memory.ts';
 import type { FrameStream } from '../../src/mesh/net/frame-stream.ts';
+import { linkType } from '../../src/mesh/net/link-type.ts';
 import type { PeerNode } from '../../src/mesh/net/peer-node.ts';
 import { createMeshSession } from '../../src/mesh/pipeline/mesh-session.ts';
 import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from '../../src/mesh/testing/test-mesh.ts';
@@ -318,6 +326,46 @@ async function split(mesh: TestMesh, file: ModelFile, path: string, ways: number
   }
 }
 
+const WEBTRANSPORT_CHILD = 'BENCH_WEBTRANSPORT_HOP';
+
+/** webtransport_hop_ms, from a child process of this bench (see the header); NaN where it fails. */
+async function webTransportHop(): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    ['--import', fileURLToPath(new URL('./webtransport-node.ts', import.meta.url)), fileURLToPath(import.meta.url), ...args],
+    {
+      env: { ...process.env, [WEBTRANSPORT_CHILD]: '1' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  await new Promise((resolve) => child.once('exit', resolve));
+  for (const line of out.split('\n').filter((l) => l.startsWith('webtransport'))) console.log(line);
+  return Number(/webtransport_hop_ms=(\S+)/.exec(out)?.[1] ?? Number.NaN);
+}
+
+/** In the child: the chain's hop overhead for one stage on a peer linked to the companion by WebTransport alone. */
+async function measureWebTransportHop(file: ModelFile, path: string, forced: readonly number[], head: Head, tail: Tail): Promise<number> {
+  const mesh = await startTestMesh({ webTransport: true });
+  const seen = new Set<string>();
+  mesh.libp2p.addEventListener('connection:open', (e) => seen.add(linkType(e.detail.remoteAddr.toString())));
+  try {
+    const only = mesh.invite.bootstrap.filter((a) => a.includes('/webtransport/'));
+    const r = await split({ ...mesh, invite: { ...mesh.invite, bootstrap: only } }, file, path, 1, forced, head, tail);
+    const run = r.runs.find((x) => x.topology === 'chain')!;
+    console.log(
+      `webtransport 1-way: links the head took ${[...seen].join(', ')}, RTT p50 ${ms(r.links.rtt)} ms (32 B); chain decode p50 ${ms(run.p50)} ms/token, the rest ${ms(run.transportP50)} ms over 2 hops, of which one-way latencies ${ms(run.latencyP50)} ms; hop overhead ${ms(run.overhead)} ms`,
+    );
+    return run.overhead;
+  } catch (error) {
+    console.log(`webtransport hop: not measured: ${(error as Error).message.split('\n')[0]}`);
+    return Number.NaN;
+  } finally {
+    await mesh.stop();
+  }
+}
+
 function joinLines(j: JoinSummary): string[] {
   const m = j.median.marks;
   const at = (k: string) => (m[k] === undefined ? 'never' : `${Math.round(m[k])}`);
@@ -355,6 +403,11 @@ async function main(): Promise<void> {
   const soloP50 = median(soloRun.perToken);
   console.log(`solo    decode p50 ${ms(soloP50)} ms/token (${(1000 / soloP50).toFixed(1)} tok/s)`);
 
+  if (process.env[WEBTRANSPORT_CHILD]) {
+    const hop = await measureWebTransportHop(file, path, soloRun.tokens, await openHead(file, compute), await openTail(file, compute));
+    console.log(`webtransport_hop_ms=${hop.toFixed(3)}`);
+    process.exit(0);
+  }
   const mesh = await startTestMesh();
   const [head, tail] = [await openHead(file, compute), await openTail(file, compute)];
   const rows: Split[] = [];
@@ -384,6 +437,7 @@ async function main(): Promise<void> {
   } finally {
     await mesh.stop();
   }
+  const webTransportHopMs = await webTransportHop();
 
   // Half the model's layers (and a half layer to spare) per tab: the head plans it across two tabs.
   const budget = Math.floor(Math.max(...modelMemory(file.header).layerBytes) * (Math.ceil(c.nLayer / 2) + 0.5));
@@ -426,7 +480,7 @@ async function main(): Promise<void> {
   const cold3 = churn && Number.isFinite(churn.cold3S) ? churn.cold3S.toFixed(2) : 'NaN';
   const killDelay = churn && Number.isFinite(churn.killDelayMs) ? String(Math.round(churn.killDelayMs)) : 'NaN';
   console.log(
-    `mesh: 2way/solo=${ratio(rows[0])} 3way/solo=${ratio(rows[1])} hop_overhead_ms=${hop.toFixed(2)} join_s=${joinS} tabhead_join_s=${tabJoinS} cold3_s=${cold3} kill_delay_ms=${killDelay}`,
+    `mesh: 2way/solo=${ratio(rows[0])} 3way/solo=${ratio(rows[1])} hop_overhead_ms=${hop.toFixed(2)} join_s=${joinS} tabhead_join_s=${tabJoinS} cold3_s=${cold3} kill_delay_ms=${killDelay} webtransport_hop_ms=${webTransportHopMs.toFixed(2)}`,
   );
   process.exit(0);
 }

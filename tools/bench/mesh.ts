@@ -341,7 +341,7 @@ async function webTransportHop(): Promise<number> {
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   await new Promise((resolve) => child.once('exit', resolve));
-  for (const line of out.split('\n').filter((l) => l.startsWith('webtransport'))) console.log(line);
+  for (const line of out.split('\n').filter((l) => l.startsWith('webtransport '))) console.log(line);
   return Number(/webtransport_hop_ms=(\S+)/.exec(out)?.[1] ?? Number.NaN);
 }
 

@@ -46,9 +46,14 @@ export function webTransportAddress(node: Libp2p, host?: string): string | undef
   return address.replace(/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+/, multiaddrHost(host));
 }
 
-/** The WebTransport listener's UDP port was taken: say which flag moves it. */
+/**
+ * The WebTransport listener's UDP port was taken (its own error names the flag that moves it); libp2p
+ * reports a failed listen in one message, so that message is read as quicPortError reads its own.
+ */
 export function webTransportPortError(error: unknown): MeshError | undefined {
-  return error instanceof MeshError && error.code === 'port_in_use' && /WebTransport/.test(error.message) ? error : undefined;
+  const message = String((error as Error)?.message ?? '');
+  const own = /WebTransport: UDP port \d+ is already in use[^\n]*/.exec(message);
+  return own ? new MeshError('port_in_use', own[0], { cause: error }) : undefined;
 }
 
 /** libp2p names a listen address it could not take in one message; a busy UDP port gets the flag that moves it. */

@@ -13,7 +13,11 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explainDialError } from '../mesh/net/bootstrap-dial.ts';
+import { createSocket } from 'node:dgram';
 import { linkType } from '../mesh/net/link-type.ts';
+import { startLibp2pNode } from './libp2p-node.ts';
+import { webTransportPortError } from './native-transports.ts';
+import { connectRequest, H3Client } from './testing/webtransport-client.ts';
 import { webTransportListenAddress, webTransportListener } from './webtransport-listener.ts';
 
 type Node = Libp2p<{ ping: Ping }>;
@@ -94,5 +98,47 @@ describe('WebTransport bridge (libp2p)', () => {
     const connection = await tab.dial(multiaddr(address()));
     expect(linkType(connection.remoteAddr.toString())).toBe('webtransport');
     await tab.hangUp(server.peerId);
+  });
+
+  it('closes sessions whose Noise handshake is garbage or never comes, and keeps taking good ones', async () => {
+    const [, , host, , port] = address().split('/');
+    const sessions = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const client = await H3Client.connect({ host, port: Number(port) });
+        const { stream } = await client.request(connectRequest(new URL(`https://${host}:${port}/.well-known/libp2p-webtransport?type=noise`)));
+        // Half send noise where Noise's first message goes; half open nothing at all.
+        if (i % 2 === 0) {
+          const bidi = await client.openStream(stream.streamId);
+          const writer = bidi.writable.getWriter();
+          await writer.write(Uint8Array.from({ length: 200 }, (_, k) => (k * 37 + i) % 256));
+          writer.releaseLock();
+        }
+        return client;
+      }),
+    );
+    // The server gives up on each (a bad message at once, a silent one at the handshake timeout) by closing the connection.
+    await Promise.all(sessions.map((client) => client.connection.closedP));
+    const connection = await tab.dial(multiaddr(address()));
+    expect(linkType(connection.remoteAddr.toString())).toBe('webtransport');
+    await tab.hangUp(server.peerId);
+  }, 60_000);
+
+  it('names --webtransport-port when its UDP port is taken', async () => {
+    const busy = createSocket('udp4');
+    await new Promise<void>((resolve) => busy.bind(0, '127.0.0.1', () => resolve()));
+    try {
+      const error = await startLibp2pNode({ host: '127.0.0.1', port: 0, keyDir: null, webTransportPort: busy.address().port }).then(
+        async (node) => {
+          await node.stop();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(webTransportPortError(error)?.message).toBe(
+        `WebTransport: UDP port ${busy.address().port} is already in use (another npm start?); stop it or pick another port with --webtransport-port`,
+      );
+    } finally {
+      busy.close();
+    }
   });
 });

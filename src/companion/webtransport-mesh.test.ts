@@ -67,4 +67,15 @@ describe('a tab on the WebTransport bridge', () => {
     await until('the head verified the tab', () => mesh.companion.node.isMember(id));
     expect(mesh.companion.node.linksTo(id)).toEqual(['webtransport']);
   });
+
+  it('falls back to WebSockets when the WebTransport address names a certificate the node no longer serves', async () => {
+    const stale = mesh.invite.bootstrap[2].replace(
+      /(\/certhash\/u[\w-]+)+/,
+      `/certhash/u${Buffer.from([0x12, 0x20, ...new Uint8Array(32).fill(5)]).toString('base64url')}`,
+    );
+    const peer = await tab({ ...mesh.invite, bootstrap: [mesh.invite.bootstrap[0], stale] });
+    const id = peer.snapshot().peerId;
+    await until('the head verified the tab', () => mesh.companion.node.isMember(id));
+    expect(mesh.companion.node.linksTo(id)).toEqual(['websocket']);
+  });
 });

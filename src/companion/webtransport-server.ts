@@ -57,7 +57,6 @@ export const WEBTRANSPORT_SETTINGS: ReadonlyMap<number, number> = new Map([
 export class WebTransportServer {
   private readonly server: QUICServer;
   private readonly options: WebTransportServerOptions;
-  private readonly connections = new Set<QUICConnection>();
 
   constructor(options: WebTransportServerOptions) {
     acceptEarlyStreams();
@@ -103,7 +102,8 @@ export class WebTransportServer {
     try {
       await this.server.start({ host: this.options.host, port: this.options.port });
     } catch (error) {
-      if (/EADDRINUSE|in use/i.test(String((error as Error).message))) {
+      // js-quic says only that it could not bind; the reason is in its cause.
+      if (causes(error).some((e) => (e as NodeJS.ErrnoException).code === 'EADDRINUSE')) {
         throw new MeshError(
           'port_in_use',
           `WebTransport: UDP port ${this.options.port} is already in use (another npm start?); stop it or pick another port with --webtransport-port`,
@@ -128,9 +128,7 @@ export class WebTransportServer {
   }
 
   private accept(connection: QUICConnection): void {
-    this.connections.add(connection);
     new H3Connection(connection, this.options);
-    connection.addEventListener(events.EventQUICConnectionStopped.name, () => this.connections.delete(connection), { once: true });
   }
 }
 
@@ -241,6 +239,12 @@ class H3Connection {
       });
     });
   }
+}
+
+function causes(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e = error; e !== undefined && e !== null && chain.length < 8; e = (e as { cause?: unknown }).cause) chain.push(e);
+  return chain;
 }
 
 /** js-quic rejects some reads with null or a bare code: a message for the log either way. */

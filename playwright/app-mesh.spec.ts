@@ -61,6 +61,9 @@ test('a playground reply streams through three tabs, and the dashboard shows the
       { timeout: 45_000, message: 'the tabs should hold a three-stage plan, all ready' },
     )
     .toBe('3 stages, ready 3');
+  // Joined by the link's auto=1, with no click: each tab says so plainly, beside Leave.
+  await expect(tabs[0].getByTestId('mesh-auto-joined')).toContainText('joined by itself');
+  await expect(tabs[0].getByTestId('mesh-leave')).toBeVisible();
   const states = await Promise.all(tabs.map(meshState));
   const ids = states.map((s) => s.peerId);
   const plan = states[0].plan!;

@@ -36,7 +36,8 @@ test.afterEach(async ({}, testInfo) => {
 test('Home lists the public mesh (not the private one), joins it as a server in one click, and the tab is a peer of it', async () => {
   const { meshId } = (await openMeshKeys(NAME, 'public')).access;
   const privateId = (await decodeInvite(new URL(stack.printed.invite).hash.slice('#join='.length))).meshId;
-  expect(stack.printed.mesh, 'npm start prints a mesh: line').toBe(`${stack.urls.app}/#public=playwright%20open%20mesh`);
+  // The printed link names the head's key (head=): a tab opened from it follows only that head.
+  expect(stack.printed.mesh, 'npm start prints a mesh: line').toMatch(new RegExp(`^${stack.urls.app}/#public=playwright%20open%20mesh&head=[0-9a-f]{64}$`));
 
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 1000 } })).newPage();
   const errors: string[] = [];
@@ -61,6 +62,9 @@ test('Home lists the public mesh (not the private one), joins it as a server in 
   await expect(card).toHaveAttribute('data-state', 'joined', { timeout: 20_000 });
   await expect(page.getByTestId('mesh-joined-title')).toHaveText('Joined the public mesh “playwright open mesh”.');
   await expect(page.getByTestId('mesh-role')).toHaveText(/Server/);
+  // Joined from the listing, which names no head key: the card says the head is unauthenticated.
+  await expect(page.getByTestId('mesh-head-key')).toContainText('unauthenticated head');
+  await expect(page.getByTestId('mesh-auto-joined')).toHaveCount(0);
   const joined = await page.evaluate(() => window.meshApp.mesh.state());
   if (joined.status !== 'joined') throw new Error(`expected joined, got ${joined.status}`);
   expect(joined.meshId).toBe(meshId);
@@ -72,6 +76,8 @@ test('Home lists the public mesh (not the private one), joins it as a server in 
   await gotoApp(second, stack.printed.mesh);
   await expect(second.getByTestId('mesh-join')).toHaveAttribute('data-state', 'invited');
   await expect(second.getByTestId('mesh-join-terms')).toContainText('its peers are strangers');
+  // The printed link names the companion's key (head=): only that head is followed.
+  await expect(second.getByTestId('mesh-head-key')).toContainText('whose key the link named');
   await expect(second.getByRole('button', { name: 'Join the mesh' })).toBeVisible();
   // Back to the list: the first tab now counts as the mesh's second peer.
   await second.getByRole('button', { name: 'Choose another mesh' }).click();

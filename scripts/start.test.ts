@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { DEFAULT_MODEL } from '../src/companion/config.ts';
+import { ensureModel } from '../tools/models/registry.ts';
 
 const script = fileURLToPath(new URL('./start.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'start-'));
@@ -194,6 +195,38 @@ describe('scripts/start.ts', () => {
       child.kill('SIGINT');
       await exit(child);
     }
+  });
+
+  it('serves every model of MESH_MODEL (comma-separated), each planned on the mesh, and refuses two models of one name', async () => {
+    const child = start([...ephemeral, '--skip-build', '--dist', dist, '--cache-dir', join(dir, 'cache')], { MESH_MODEL: 'tiny-llama-q8_0,tiny-qwen3-q8_0' });
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    try {
+      const urls = await serviceLines(child, stdout, stderr);
+      const health = (await (await fetch(`${urls.api}/health`)).json()) as { models: { id: string }[] };
+      expect(health.models.map((m) => m.id)).toEqual(['tiny-llama-q8_0', 'tiny-qwen3-q8_0']);
+      // No server peer yet: each model's mesh is the companion's own layers.
+      const list = (await (await fetch(`${urls.api}/v1/models`)).json()) as { data: { id: string; mesh: unknown }[] };
+      expect(list.data.map((m) => [m.id, m.mesh])).toEqual([
+        ['tiny-llama-q8_0', [{ peer: 'companion', layers: [0, 2] }]],
+        ['tiny-qwen3-q8_0', [{ peer: 'companion', layers: [0, 2] }]],
+      ]);
+      expect(stderr()).toMatch(/the mesh plans tiny-qwen3-q8_0 across its server peers/);
+    } finally {
+      child.kill('SIGINT');
+      await exit(child);
+    }
+    const same = start([
+      ...ephemeral,
+      ...quiet.filter((a) => a !== '--skip-model'),
+      '--model',
+      'tiny-llama-q8_0',
+      '--model',
+      await ensureModel('tiny-llama-q8_0'),
+    ]);
+    const said = collect(same.stderr);
+    expect(await exit(same)).toEqual({ code: 2, signal: null });
+    expect(said()).toMatch(/two --model entries are both named tiny-llama-q8_0/);
   });
 
   it('prints a generated token on a non-loopback bind and the API requires it', async () => {

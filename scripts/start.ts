@@ -43,7 +43,7 @@ async function ensureBuilt(config: CompanionConfig): Promise<void> {
  * is downloaded once into the models folder (the app publishes it under /models/, so the mesh can
  * split it across tabs as it does a local model).
  */
-async function modelFile(config: CompanionConfig, input = config.model): Promise<{ path: string; id?: string; source?: string }> {
+async function modelFile(config: CompanionConfig, input: string): Promise<{ path: string; id?: string; source?: string }> {
   if (/^https?:\/\//i.test(input)) {
     const got = await downloadModel(input, {
       dir: config.modelsDir,
@@ -57,7 +57,7 @@ async function modelFile(config: CompanionConfig, input = config.model): Promise
   const { ensureModel, modelNames } = await import('../tools/models/registry.ts');
   if (!modelNames().includes(input)) {
     throw new ConfigError(
-      `${input === config.model ? '--model' : '--draft'} ${input} is not a test model (known: ${modelNames().join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`,
+      `${config.models.includes(input) ? '--model' : '--draft'} ${input} is not a test model (known: ${modelNames().join(', ')}); give one of those, a .gguf path or an http(s) URL, e.g. --model ${DEFAULT_MODEL}`,
     );
   }
   return { path: await ensureModel(input), id: input };
@@ -76,20 +76,36 @@ async function loadDraft(config: CompanionConfig): Promise<SpeculativeConfig | u
   return { drafter: 'model', draftModel };
 }
 
-/** The model the API serves: its file (made or downloaded when missing), loaded on the --backend kernels. */
-async function loadModel(config: CompanionConfig): Promise<ServedModel> {
+/** A model the API serves: its file (made or downloaded when missing), loaded on the --backend kernels. */
+async function loadModel(config: CompanionConfig, model: string): Promise<ServedModel> {
   const started = Date.now();
-  const { path: input, id, source } = await modelFile(config);
+  const { path: input, id, source } = await modelFile(config, model);
   const served = await loadServedModel(input, { id, backend: config.backend, source, log: (line) => console.error(`start: ${line}`) }).catch(
     (error: unknown) => {
-      throw new Error(
-        `cannot load the model ${config.model} (${(error as Error).message}); pick another with --model, or start without one with --skip-model`,
-        { cause: error },
-      );
+      throw new Error(`cannot load the model ${model} (${(error as Error).message}); pick another with --model, or start without one with --skip-model`, {
+        cause: error,
+      });
     },
   );
   console.error(`start: serving ${served.info.id} from ${input} on the ${served.info.backend} kernels (${Date.now() - started} ms)`);
   return served;
+}
+
+/** Every --model, one after the other (each is a whole engine); two files of one name would be one model to clients. */
+async function loadModels(config: CompanionConfig): Promise<ServedModel[]> {
+  const models: ServedModel[] = [];
+  try {
+    for (const model of config.models) {
+      const served = await loadModel(config, model);
+      models.push(served);
+      if (models.some((m) => m !== served && m.info.id === served.info.id))
+        throw new ConfigError(`two --model entries are both named ${served.info.id}; clients tell models apart by name: rename one file`);
+    }
+    return models;
+  } catch (error) {
+    for (const m of models) await m.close().catch(() => {});
+    throw error;
+  }
 }
 
 async function main(): Promise<number> {
@@ -140,8 +156,8 @@ async function main(): Promise<number> {
   let models: ServedModel[] = [];
   try {
     // --static-only serves the model's file under /models/ (made or downloaded when missing), not the model.
-    if (config.staticOnly && !config.skipModel) await modelFile(config);
-    else if (!config.skipModel) models = [await loadModel(config)];
+    if (config.staticOnly && !config.skipModel) for (const model of config.models) await modelFile(config, model);
+    else if (!config.skipModel) models = await loadModels(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`start: ${error.message}`);
@@ -189,7 +205,7 @@ async function main(): Promise<number> {
     console.error('start: this machine has no default route, so the URLs name loopback; give --public-host with the address other devices reach it by');
   }
   // The invite to the companion's own private mesh, before the URL lines so whoever waits for those has it too.
-  process.stdout.write(`invite: ${companion.mesh.link}\n`);
+  process.stdout.write(`invite: ${companion.invite}\n`);
   if (companion.openMesh) process.stdout.write(`mesh: ${companion.openMesh.link}\n`);
   // Printed only now that every service listens (and the signal handlers are in place): tests wait for these lines.
   process.stdout.write(

@@ -20,11 +20,11 @@ import type { Outcome } from './generation-run.ts';
 import { chatPromptTokens } from './prompt.ts';
 import type { ParsedReply } from './tool-calls.ts';
 import type { ModelDescriptor } from '../provider/provider.ts';
-import { collectReleased, findModel, jsonResponse, meshInfo, newId, servedByHeader, streamResponse, validationLimits } from './serve.ts';
+import { collectReleased, findModel, jsonResponse, meshInfo, modelMesh, newId, servedByHeader, streamResponse, validationLimits } from './serve.ts';
 import { sseEvent } from './sse.ts';
 
 function modelObject(m: ModelDescriptor): AnthropicModel {
-  return { type: 'model', id: m.id, display_name: m.id, created_at: new Date((m.created ?? 0) * 1000).toISOString() };
+  return { type: 'model', id: m.id, display_name: m.id, created_at: new Date((m.created ?? 0) * 1000).toISOString(), ...modelMesh(m) };
 }
 
 export async function listModelsAnthropic(ctx: ApiContext): Promise<Response> {

@@ -1,6 +1,8 @@
 // Serves handleApiRequest from Node's http server: IncomingMessage -> Request (body streamed,
 // signal aborted when the client disconnects), Response -> ServerResponse (streamed with
-// backpressure, the body cancelled when the socket closes, which stops the generation).
+// backpressure, the body cancelled when the socket closes, which stops the generation). A client
+// that stops reading holds its queue slot only as long as the write-stall deadline: then its
+// connection is closed, which cancels the body, stops its generation and frees the slot.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ApiContext } from './context.ts';
@@ -24,7 +26,15 @@ export function toFetchRequest(req: IncomingMessage, signal: AbortSignal): Reque
   });
 }
 
-export async function sendFetchResponse(res: ServerResponse, response: Response): Promise<void> {
+/** A write that cannot drain for this long means the client stopped reading (default; tests shorten it). */
+export const WRITE_STALL_MS = 30_000;
+
+export interface SendOptions {
+  /** Close the connection when a write has not drained after this many ms (default WRITE_STALL_MS). */
+  readonly stallMs?: number;
+}
+
+export async function sendFetchResponse(res: ServerResponse, response: Response, options: SendOptions = {}): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
     headers[name] = value;
@@ -42,11 +52,12 @@ export async function sendFetchResponse(res: ServerResponse, response: Response)
       const { done, value } = await reader.read();
       if (done) break;
       if (res.destroyed) return;
-      if (!res.write(value))
-        await new Promise<void>((resolve) => {
-          res.once('drain', resolve);
-          res.once('close', resolve);
-        });
+      if (!res.write(value) && !(await drained(res, options.stallMs ?? WRITE_STALL_MS))) {
+        // Cancelled here: 'close' comes after this returns, when onClose is no longer listening.
+        await reader.cancel().catch(() => {});
+        res.destroy(new Error('the client stopped reading the response'));
+        return;
+      }
     }
     res.end();
   } catch {
@@ -54,6 +65,22 @@ export async function sendFetchResponse(res: ServerResponse, response: Response)
   } finally {
     res.off('close', onClose);
   }
+}
+
+/** True once `res` drained (or closed); false when it did not within `stallMs`. */
+function drained(res: ServerResponse, stallMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onDrain);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const timer = setTimeout(() => done(false), stallMs);
+    res.once('drain', onDrain);
+    res.once('close', onDrain);
+  });
 }
 
 /**
@@ -66,7 +93,7 @@ export function queueKey(req: Pick<IncomingMessage, 'socket'>): string {
 }
 
 /** `(req, res) => …` for node:http. */
-export function nodeApiHandler(ctx: ApiContext): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function nodeApiHandler(ctx: ApiContext, send: SendOptions = {}): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const controller = new AbortController();
     res.on('close', () => {
@@ -80,7 +107,7 @@ export function nodeApiHandler(ctx: ApiContext): (req: IncomingMessage, res: Ser
         await response.body?.cancel().catch(() => {});
         return;
       }
-      await sendFetchResponse(res, response);
+      await sendFetchResponse(res, response, send);
     } catch (e) {
       if (!res.headersSent) {
         res.writeHead(500, { 'content-type': 'application/json' });

@@ -23,6 +23,7 @@ import {
   findModel,
   jsonResponse,
   meshInfo,
+  modelMesh,
   newId,
   nowSeconds,
   servedByHeader,
@@ -34,7 +35,7 @@ import { sseData } from './sse.ts';
 import type { ModelDescriptor } from '../provider/provider.ts';
 
 function modelObject(m: ModelDescriptor): OpenAiModel {
-  return { id: m.id, object: 'model', created: m.created ?? 0, owned_by: m.ownedBy, context_length: m.contextLength };
+  return { id: m.id, object: 'model', created: m.created ?? 0, owned_by: m.ownedBy, context_length: m.contextLength, ...modelMesh(m) };
 }
 
 export async function listModels(ctx: ApiContext): Promise<Response> {

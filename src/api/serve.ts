@@ -170,6 +170,11 @@ export function servedByHeader(servedBy: readonly ServedBy[]): Record<string, st
   return { 'x-mesh-served-by': servedBy.map((s) => `${s.peer};layers=${s.layers[0]}-${s.layers[1]}${s.mesh ? `;mesh=${s.mesh}` : ''}`).join(', ') };
 }
 
+/** /v1/models' `mesh` of a model whose provider says who would compute it now (absent otherwise). */
+export function modelMesh(m: ModelDescriptor): { mesh?: MeshInfo['served_by'] } {
+  return m.mesh ? { mesh: meshInfo(m.mesh).served_by } : {};
+}
+
 export function meshInfo(servedBy: readonly ServedBy[], rejected?: MeshInfo['rejected_tool_calls']): MeshInfo {
   const info: MeshInfo = { served_by: servedBy.map((s) => ({ peer: s.peer, layers: [s.layers[0], s.layers[1]], ...(s.mesh ? { mesh: s.mesh } : {}) })) };
   if (rejected?.length) info.rejected_tool_calls = rejected;

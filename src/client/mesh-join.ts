@@ -5,7 +5,7 @@
 // UI to call join(). The state is published as window.meshApp.mesh for the UI and for tests.
 import { IdbIdentityStore } from '../mesh/identity-store-idb.ts';
 import { loadOrCreateIdentity } from '../mesh/identity.ts';
-import { decodeInvite, inviteLink, linkParams, readJoinLink, type Invite, type JoinRequest } from '../mesh/invite.ts';
+import { decodeInvite, encodeInvite, inviteLink, linkParams, readJoinLink, type Invite, type JoinRequest } from '../mesh/invite.ts';
 import type { MeshSnapshot, PeerNode } from '../mesh/net/peer-node.ts';
 import type { OpenMeshKeys, PublicMeshEntry } from '../mesh/net/open-mesh.ts';
 import { openMeshLink, readOpenMeshLink, type OpenMeshRequest, type OpenVisibility } from '../mesh/net/open-mesh-link.ts';
@@ -25,6 +25,8 @@ export type MeshJoinState =
 export interface OpenMeshName {
   readonly name: string;
   readonly visibility: OpenVisibility;
+  /** The head's Nostr key (hex) the link named: only that head is followed. Absent: the head is unauthenticated. */
+  readonly head?: string;
 }
 
 export interface JoinOptions {
@@ -66,6 +68,8 @@ export interface MeshJoin {
   /** The public or named mesh this tab was opened for or is in (undefined: an invite's private mesh, or none). */
   openMesh(): OpenMeshName | undefined;
   leave(): Promise<void>;
+  /** This tab joined by itself, from a link's `auto=1` (no click): Home says so beside Leave, so a link cannot make a tab serve unnoticed. */
+  autoJoined(): boolean;
   /**
    * Sends a /v1 request to the mesh's head (over libp2p, src/mesh/net/api-stream.ts) once this tab
    * has joined, as a server or a client; undefined while it is in no mesh. The promise rejects with
@@ -114,11 +118,13 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
   let askedBackend: StageBackendChoice | undefined;
   /** Claimed once: leaving and joining again keeps this tab's peer id. */
   let identitySlot: Promise<string> | undefined;
+  /** The current join came from the link's auto=1, not a click. */
+  let autoJoined = false;
   const current = (): MeshJoinState => {
     if (node) return node.snapshot();
     if (failure !== undefined) return { status: 'failed', error: failure };
     if (request) return { status: 'invited', role: request.role ?? 'server' };
-    if (openRequest) return { status: 'invited', role: openRequest.role ?? 'server', open: { name: openRequest.name, visibility: openRequest.visibility } };
+    if (openRequest) return { status: 'invited', role: openRequest.role ?? 'server', open: openName(openRequest) };
     return { status: 'none' };
   };
 
@@ -132,7 +138,9 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
       } else if (openRequest) {
         // An open mesh's head is whoever announces it on the relay: found there, then joined as from an invite.
         const { resolveOpenMesh } = await import('../mesh/net/open-mesh.ts');
-        const found = await resolveOpenMesh(openRequest.name, openRequest.visibility, await relays());
+        if (openRequest.badHead !== undefined)
+          throw new Error(`the link's head key “${openRequest.badHead}” is neither an npub nor 64 hex characters: ask for the link again`);
+        const found = await resolveOpenMesh(openRequest.name, openRequest.visibility, await relays(), openRequest.head ? { head: openRequest.head } : {});
         invite = found.invite;
         open = found.keys;
       }
@@ -146,11 +154,21 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
       // The stage runs in the inference worker (WebGPU or WASM threads); libp2p stays here, since
       // RTCPeerConnection does not exist in workers.
       const { workerStageRunner } = await import('../mesh/pipeline/worker-stage-runner.ts');
+      const joinedAs = role ?? request?.role ?? openRequest?.role ?? 'server';
       node = new PeerNode({
         identity,
         invite,
         ...(open ? { open } : {}),
-        role: role ?? request?.role ?? openRequest?.role ?? 'server',
+        // The head rotated the secret and kept this tab: join the new mesh with the invite it handed over.
+        onRekey: (next) => {
+          request = { token: encodeInvite(next), auto: false, role: joinedAs };
+          openRequest = undefined;
+          mesh
+            .leave()
+            .then(() => mesh.join(joinedAs, options))
+            .catch(() => {}); // the failure is in state()
+        },
+        role: joinedAs,
         backend: 'wasm',
         memoryBudgetBytes: lentBytes,
         onChange: changed,
@@ -176,9 +194,9 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
     inviteLink: () => {
       const app = new URL(href).origin + new URL(href).pathname;
       if (request) return inviteLink(app, request.token);
-      return openRequest ? openMeshLink(app, openRequest.name, openRequest.visibility) : undefined;
+      return openRequest ? openMeshLink(app, openRequest.name, openRequest.visibility, openRequest.head) : undefined;
     },
-    openMesh: () => (openRequest && !request ? { name: openRequest.name, visibility: openRequest.visibility } : undefined),
+    openMesh: () => (openRequest && !request ? openName(openRequest) : undefined),
     budgetBytes: () => lentBytes ?? budgetOf(href),
     backendChoice: () => askedBackend ?? backendOf(href),
     async adopt(linkOrToken) {
@@ -210,7 +228,7 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
       const name = open.name.trim();
       if (!name) throw new Error('type the mesh’s name');
       if (name.length > 128) throw new Error('a mesh name has at most 128 characters');
-      openRequest = { name, visibility: open.visibility, auto: false };
+      openRequest = { name, visibility: open.visibility, auto: false, ...(open.head ? { head: open.head } : {}) };
       request = undefined;
       failure = undefined;
       changed();
@@ -235,10 +253,12 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
       if (!node) throw new Error('join a mesh first');
       return node.teacherForced(tokens, topK);
     },
+    autoJoined: () => autoJoined && node !== undefined,
     async leave() {
       await joining?.catch(() => {});
       const stopping = node;
       node = undefined;
+      autoJoined = false;
       lentBytes = undefined;
       askedBackend = undefined;
       await stopping?.stop();
@@ -250,8 +270,15 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
     },
   };
   changed();
-  if (request?.auto || openRequest?.auto) mesh.join().catch(() => {}); // the failure is in state()
+  if (request?.auto || openRequest?.auto) {
+    autoJoined = true;
+    mesh.join().catch(() => {}); // the failure is in state()
+  }
   return mesh;
+}
+
+function openName(r: OpenMeshRequest): OpenMeshName {
+  return { name: r.name, visibility: r.visibility, ...(r.head ? { head: r.head } : {}) };
 }
 
 /**

@@ -39,12 +39,14 @@ afterAll(async () => {
 describe('a companion started with --mesh-name', () => {
   it('heads the public mesh on its own libp2p node, listed on its relay, besides its private mesh', async () => {
     const open = companion.openMesh;
-    expect(open?.link).toBe(`${companion.urls.app}/#public=open%20lab`);
+    // The link names the head's Nostr key: tabs follow only that head (heads are keys).
+    expect(open?.link).toMatch(new RegExp(`^${companion.urls.app}/#public=open%20lab&head=[0-9a-f]{64}$`));
     expect(open!.node.selfPeerId).not.toBe(companion.libp2p.peerId.toString());
     const listing = await listPublicMeshes(companion.urls.nostr);
     expect(listing).toEqual([{ meshId: open!.keys.access.meshId, name: 'open lab', peers: 1, models: [], headed: true }]);
     const { head, invite } = await resolveOpenMesh('open lab', 'public', [companion.urls.nostr]);
     expect(head.body.peerId).toBe(open!.node.selfPeerId);
+    expect(open?.link.endsWith(`&head=${head.nostrPubkey}`)).toBe(true);
     expect(invite.bootstrap[0]).toContain(`/p2p/${open!.node.selfPeerId}`);
     // The private mesh is still there, with its invite.
     expect(companion.mesh.link).toMatch(/#join=/);

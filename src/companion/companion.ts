@@ -38,7 +38,7 @@ import { connectRelay } from '../mesh/discovery.ts';
 import { MeshError } from '../protocol/errors.ts';
 import { close, listen, portError } from './listen.ts';
 import { join } from 'node:path';
-import { createIdentity, loadOrCreateIdentity } from '../mesh/identity.ts';
+import { loadOrCreateIdentity } from '../mesh/identity.ts';
 import { FileIdentityStore } from '../mesh/identity-store-file.ts';
 import { MemoryIdentityStore } from '../mesh/identity-store-memory.ts';
 import { startCompanionMesh, type CompanionMesh } from '../mesh/net/companion-mesh.ts';
@@ -46,6 +46,7 @@ import { startOpenCompanionMesh, type OpenCompanionMesh } from '../mesh/net/open
 import { startCompanionPipeline } from './companion-mesh-pipeline.ts';
 import { serveMeshApi } from '../mesh/net/api-stream.ts';
 import { onOpenMesh } from './open-mesh-provider.ts';
+import { meshAdminRoutes } from './mesh-admin.ts';
 
 export interface CompanionUrls {
   app: string;
@@ -70,6 +71,8 @@ export interface Companion {
   tls: TlsFiles | null;
   /** The companion's own private mesh: its invite link, members and announcement. */
   mesh: CompanionMesh;
+  /** The invite link `npm start` prints: the mesh's, or with --require-credentials one with a credential (PRINTED_INVITE_TTL_S). */
+  invite: string;
   /** The public or named mesh it heads too (--mesh-name), on a libp2p node of its own; its pipeline runs there. */
   openMesh?: OpenCompanionMesh;
   /** Browser tabs attached over /attach (src/companion/tab-hub.ts) and the models they serve. */
@@ -94,6 +97,8 @@ export interface CompanionOptions {
   preferTabs?: boolean;
 }
 
+/** How long the invite `npm start` prints stays valid when members need a credential (--require-credentials). */
+export const PRINTED_INVITE_TTL_S = 7 * 24 * 3600;
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export async function startCompanion(config: CompanionConfig, options: CompanionOptions = {}): Promise<Companion> {
@@ -196,14 +201,19 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       webTransportAddress: () => webTransportAddress(libp2p, host),
       models: (options.models ?? []).map((m) => m.info.id),
       connectRelay: connectOwnRelay,
+      requireCredentials: config.requireCredentials,
     });
     stops.push(() => mesh.stop());
-    meshInvite = mesh.link;
+    // Where members need a credential, the invite printed and given to this machine's pages carries one.
+    meshInvite = config.requireCredentials ? mesh.issueInvite({ ttlS: PRINTED_INVITE_TTL_S }).link : mesh.link;
     // A public or named mesh: its own libp2p node (one node answers membership for one mesh) on a
-    // free port, and an identity of its own, since joiners find it by its announcement, not its id.
+    // free port, and an identity of its own (kept, like the private one: its key is the `head=` of the
+    // mesh's link, which must stay valid across restarts).
     let openMesh: OpenCompanionMesh | undefined;
     if (config.meshName) {
-      const openIdentity = await createIdentity();
+      const { identity: openIdentity } = await loadOrCreateIdentity(
+        persist ? new FileIdentityStore(join(config.cacheDir, 'open-mesh-identity.json')) : new MemoryIdentityStore(),
+      );
       const openLibp2p = await startLibp2pNode({ host: config.host, port: 0, keyDir: null, privateKey: openIdentity.libp2pKey, tls: keyPair });
       stops.push(async () => {
         await openLibp2p.stop();
@@ -267,6 +277,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
           models: () => (options.models ?? []).map((m) => m.info),
           token: isLoopbackHost(config.host) ? null : apiToken,
         }),
+        ...meshAdminRoutes(mesh, apiToken),
         ...(options.routes ?? []),
       ],
       mounts: [v1Mount(apiContext, apiToken)],
@@ -287,6 +298,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
 
     return {
       urls,
+      invite: meshInvite,
       apiToken,
       apiTokenGenerated: apiToken !== null && !config.apiToken,
       tls,

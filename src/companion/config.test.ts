@@ -101,14 +101,26 @@ describe('parseCompanionArgs', () => {
   });
 
   it('validates the model name', () => {
-    expect(parse(['--model', 'tiny-qwen2-f16']).model).toBe('tiny-qwen2-f16');
+    expect(parse(['--model', 'tiny-qwen2-f16']).models).toEqual(['tiny-qwen2-f16']);
     expect(errorOf(['--model', '../x']).message).toMatch(/model name/);
   });
 
+  it('serves several models: --model repeated, or MESH_MODEL comma-separated (a flag replaces the variable)', () => {
+    expect(parse([]).models).toEqual(['kjv-llama-16m-q8_0']);
+    expect(parse(['--model', 'tiny-llama-q8_0', '--model=m.gguf']).models).toEqual(['tiny-llama-q8_0', '/proj/m.gguf']);
+    expect(parse([], { MESH_MODEL: 'tiny-llama-q8_0, tiny-qwen3-q8_0' }).models).toEqual(['tiny-llama-q8_0', 'tiny-qwen3-q8_0']);
+    expect(parse(['--model', 'a'], { MESH_MODEL: 'b,c' }).models).toEqual(['a']);
+    // The same model twice is served once.
+    expect(parse(['--model', 'a', '--model', 'a,b']).models).toEqual(['a', 'b']);
+    expect(errorOf([], { MESH_MODEL: 'a,,b' }).message).toMatch(/MESH_MODEL has an empty model name/);
+    expect(errorOf(['--model', 'a', '--model', 'b c']).message).toMatch(/--model must be a model name/);
+    expect(errorOf(['--model', 'a,b,c,d,e,f,g,h,i']).message).toMatch(/at most 8 models, got 9/);
+  });
+
   it('takes a .gguf path (made absolute) or an http(s) URL as the model', () => {
-    expect(parse(['--model', 'models/my.gguf']).model).toBe('/proj/models/my.gguf');
-    expect(parse([], { MESH_MODEL: '/abs/m.GGUF' }).model).toBe('/abs/m.GGUF');
-    expect(parse(['--model', 'http://127.0.0.1:8080/models/tiny.gguf']).model).toBe('http://127.0.0.1:8080/models/tiny.gguf');
+    expect(parse(['--model', 'models/my.gguf']).models).toEqual(['/proj/models/my.gguf']);
+    expect(parse([], { MESH_MODEL: '/abs/m.GGUF' }).models).toEqual(['/abs/m.GGUF']);
+    expect(parse(['--model', 'http://127.0.0.1:8080/models/tiny.gguf']).models).toEqual(['http://127.0.0.1:8080/models/tiny.gguf']);
     expect(errorOf(['--model', 'https://']).message).toMatch(/not a valid URL/);
     expect(errorOf(['--model', 'my model']).message).toMatch(/\.gguf file, or an http\(s\) URL/);
   });

@@ -3,7 +3,11 @@
 import { isIP } from 'node:net';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MeshError } from '../protocol/errors.ts';
+import { ConfigError } from './config-error.ts';
+import { DEFAULT_MODEL, joinModels, parseModel, parseModels } from './model-args.ts';
+
+export { ConfigError } from './config-error.ts';
+export { DEFAULT_MODEL, parseModel } from './model-args.ts';
 
 export interface CompanionConfig {
   /** Address every service binds to. */
@@ -32,10 +36,11 @@ export interface CompanionConfig {
   /** Sites allowed to embed the chat widget (its frame uses this companion); '*' for any. */
   embedOrigins: string[];
   /**
-   * `scripts/start.ts` only: the model served by the API with no tab open: a test model's name from
-   * tools/models/registry.ts (generated on first use), a .gguf path, or an http(s) URL of one.
+   * `scripts/start.ts` only: the models served by the API with no tab open (model-args.ts), each a
+   * test model's name from tools/models/registry.ts (generated on first use), a .gguf path, or an
+   * http(s) URL of one; the mesh plans each across its server peers.
    */
-  model: string;
+  models: string[];
   /** Kernels of the companion's engine: 'cpu' (WASM, falls back to 'ref' when it cannot load) or 'ref'. */
   backend: 'cpu' | 'ref';
   /**
@@ -73,6 +78,7 @@ export interface CompanionConfig {
    * than the private mesh's; answers then say so in served-by.
    */
   serveApiOnOpenMesh: boolean;
+  requireCredentials: boolean;
   /**
    * An invite link (`<app>#join=…`) or bare token ('' = none): with `serve`, run a headless native
    * peer of that mesh instead of a companion (src/companion/native-peer.ts).
@@ -85,13 +91,6 @@ export interface CompanionConfig {
 }
 
 export type ParsedArgs = { kind: 'help'; text: string } | { kind: 'config'; config: CompanionConfig };
-
-export class ConfigError extends MeshError {
-  constructor(message: string) {
-    super('config_invalid', message);
-    this.name = 'ConfigError';
-  }
-}
 
 type Kind =
   | 'host'
@@ -169,7 +168,13 @@ export const OPTIONS: readonly Option[] = [
     kind: 'origins',
     help: 'site(s) allowed to embed the chat widget, comma-separated; * for any (default: none)',
   },
-  { key: 'model', flag: '--model', env: 'MESH_MODEL', kind: 'model', help: 'model the API serves: a test model name, a .gguf path or URL' },
+  {
+    key: 'models',
+    flag: '--model',
+    env: 'MESH_MODEL',
+    kind: 'model',
+    help: 'model the API serves: a test model name, a .gguf path or URL; repeat the flag (or comma-separate the variable) for several',
+  },
   { key: 'backend', flag: '--backend', env: 'MESH_BACKEND', kind: 'backend', help: 'kernels of the API engine: cpu (WASM) or ref (scalar)' },
   { key: 'apiToken', flag: '--api-token', env: 'MESH_API_TOKEN', kind: 'token', help: 'bearer token the API requires (generated on a non-loopback --host)' },
   { key: 'skipBuild', flag: '--skip-build', env: 'MESH_SKIP_BUILD', kind: 'flag', help: 'do not (re)build dist/ before serving' },
@@ -210,6 +215,13 @@ export const OPTIONS: readonly Option[] = [
     help: 'of the --mesh-name mesh: public (listed on the relay) or named (found by its name only)',
   },
   {
+    key: 'requireCredentials',
+    flag: '--require-credentials',
+    env: 'MESH_REQUIRE_CREDENTIALS',
+    kind: 'flag',
+    help: 'admit to the private mesh only peers whose invite carries a member credential this companion signed, unexpired and not revoked (the printed invite carries one valid 7 days; POST /mesh/invites makes more)',
+  },
+  {
     key: 'serveApiOnOpenMesh',
     flag: '--serve-api-on-open-mesh',
     env: 'MESH_SERVE_API_ON_OPEN_MESH',
@@ -233,12 +245,6 @@ export const OPTIONS: readonly Option[] = [
   },
 ];
 
-/**
- * The trained target (tools/train/MODEL_CARD.md), committed under models/: it answers in words, so a
- * Playground reply can be judged. Tests name their own models.
- */
-export const DEFAULT_MODEL = 'kjv-llama-16m-q8_0';
-
 export function defaultConfig(root: string): CompanionConfig {
   return {
     host: '127.0.0.1',
@@ -254,7 +260,7 @@ export function defaultConfig(root: string): CompanionConfig {
     cacheDir: join(root, '.cache', 'companion'),
     corsOrigins: [],
     embedOrigins: [],
-    model: DEFAULT_MODEL,
+    models: [DEFAULT_MODEL],
     draft: '',
     backend: 'cpu',
     apiToken: '',
@@ -265,6 +271,7 @@ export function defaultConfig(root: string): CompanionConfig {
     meshName: '',
     meshVisibility: 'named',
     serveApiOnOpenMesh: false,
+    requireCredentials: false,
     join: '',
     serve: false,
     budgetBytes: 0,
@@ -359,7 +366,12 @@ export function parseCompanionArgs(argv: readonly string[], env: Record<string, 
       throw new ConfigError(`option ${name} needs a value, e.g. ${name}=${example(option)}`);
     const value = convert(option, raw, `option ${name}`, root);
     // A repeated --cors-origin or --embed-origin adds up; the first flag replaces what the environment said.
-    set[option.key] = option.kind === 'origins' && seen.has(option.key) ? [...(set[option.key] as string[]), ...(value as string[])] : value;
+    set[option.key] =
+      option.kind === 'model' && seen.has(option.key)
+        ? joinModels(set[option.key] as string[], value as string[], `option ${name}`)
+        : option.kind === 'origins' && seen.has(option.key)
+          ? [...(set[option.key] as string[]), ...(value as string[])]
+          : value;
     seen.add(option.key);
   }
   return { kind: 'config', config: nativePeerRules(config, seen, env) };
@@ -418,7 +430,7 @@ function convert(option: Option, raw: string, where: string, root: string): unkn
     case 'flag':
       return parseBoolean(raw, where);
     case 'model':
-      return parseModel(raw, where, root);
+      return joinModels([], parseModels(raw, where, root), where);
     case 'draft':
       return raw.trim() === 'ngram' ? 'ngram' : parseModel(raw, where, root);
     case 'backend':
@@ -461,25 +473,6 @@ export function parseMeshName(raw: string, where: string): string {
     throw new ConfigError(`${where} must be a mesh name of 1 to 128 printable characters, got ${JSON.stringify(raw)}`);
   }
   return name;
-}
-
-/** A registry name stays a name; a .gguf path becomes absolute; an http(s) URL stays as given. */
-export function parseModel(raw: string, where: string, root: string): string {
-  const text = raw.trim();
-  if (/^https?:\/\//i.test(text)) {
-    try {
-      return new URL(text).href;
-    } catch {
-      throw new ConfigError(`${where}: ${JSON.stringify(raw)} is not a valid URL`);
-    }
-  }
-  if (/\.gguf$/i.test(text)) return text.startsWith('/') ? text : join(root, text);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(text)) {
-    throw new ConfigError(
-      `${where} must be a model name such as ${DEFAULT_MODEL}, a path to a .gguf file, or an http(s) URL of one; got ${JSON.stringify(raw)}`,
-    );
-  }
-  return text;
 }
 
 export function parsePort(raw: string, where: string): number {

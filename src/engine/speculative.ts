@@ -5,6 +5,7 @@
 // rejection sampling, so the tokens follow the target's distribution. k adapts to the acceptance rate,
 // and a drafter that keeps missing is consulted less and less often.
 import type { Draft, Drafter, SpeculativeStats } from './drafter.ts';
+import { DraftLength } from './draft-length.ts';
 import type { Sampler } from './sampler.ts';
 import type { InferenceSession } from './session.ts';
 
@@ -63,6 +64,7 @@ export async function* speculativeSteps(
   // `pause` steps, doubling while it keeps missing (up to MAX_BACKOFF), until a draft lands again.
   let backoff = 0;
   let pause = 0;
+  const length = new DraftLength();
   signal?.throwIfAborted();
   let last = sampler.sample(first);
   sampler.accept(last);
@@ -74,7 +76,9 @@ export async function* speculativeSteps(
       const base = session.length;
       const want = pause > 0 ? 0 : Math.min(k, room() - 1, session.maxPositions - base - 1);
       if (pause > 0) pause--;
+      const draftStart = performance.now();
       const draft: Draft = want > 0 ? await o.drafter.draft([...session.tokens, last], want, signal) : { tokens: [] };
+      if (want > 0) length.draft(want, performance.now() - draftStart);
       const d = draft.tokens.slice(0, Math.max(0, want));
       if (o.stats && d.length > 0) {
         o.stats.drafted += d.length;
@@ -85,7 +89,9 @@ export async function* speculativeSteps(
       let rejected = false;
       for (let pos = 0; pos < input.length && !rejected; pos += chunk) {
         const part = input.slice(pos, pos + chunk);
+        const passStart = performance.now();
         const rows = await session.extend(part, { logits: 'all', signal });
+        length.pass(part.length, performance.now() - passStart);
         for (let j = 0; j < part.length; j++) {
           // row i holds the target's distribution for input[i + 1]: draft token d[i], or its own token after the last
           const i = pos + j;
@@ -107,7 +113,8 @@ export async function* speculativeSteps(
       if (d.length > 0) {
         if (accepted > 0) backoff = 0;
         else if (k === 1) pause = backoff = Math.min(MAX_BACKOFF, Math.max(1, backoff * 2));
-        k = accepted === d.length ? Math.min(maxK, k + 2) : Math.max(1, Math.floor((k + accepted) / 2));
+        length.accepted(accepted, d.length);
+        k = length.best(maxK) ?? (accepted === d.length ? Math.min(maxK, k + 2) : Math.max(1, Math.floor((k + accepted) / 2)));
       }
     }
   } finally {

@@ -42,6 +42,9 @@ describe('public and named announcements', () => {
     expect((await openMesh({ visibility: 'named', name: 'team alpha' })).meshId).toBe(mesh.meshId);
     const event = await createAnnouncement(id, mesh, facts, { now: NOW });
     expect(event.tags.some((t) => t[1] === PUBLIC_MESH_TAG)).toBe(false);
+    // On the relay the name appears only as its hash (the d tag): not in the tags, not in the body.
+    expect(JSON.stringify(event).toLowerCase()).not.toContain('alpha');
+    expect(event.tags.find((t) => t[0] === 'd')?.[1]).toBe(mesh.meshId);
     expect((await validateAnnouncement(event, mesh, { now: NOW })).ok).toBe(true);
     expect(await validateAnnouncement(event, undefined, { now: NOW })).toMatchObject({ ok: false, code: 'wrong_mesh' });
     const other = await openMesh({ visibility: 'named', name: 'team beta' });

@@ -40,7 +40,8 @@ export async function createAnnouncement(identity: MeshIdentity, mesh: MeshAcces
   const body: MeshAnnouncementBody = {
     protocol: MESH_PROTOCOL_VERSION,
     meshId: mesh.meshId,
-    ...(mesh.visibility === 'private' ? {} : { meshName: mesh.name }),
+    // A named mesh is found by whoever knows its name: on the relay it is only the hash (the d tag).
+    ...(mesh.visibility === 'public' ? { meshName: mesh.name } : {}),
     ...(await signBinding(identity)),
     ...facts,
   };
@@ -157,9 +158,12 @@ async function validate(value: unknown, mesh: MeshAccess | undefined, now: numbe
   if (visibility === 'private' && b.meshName !== undefined) return rejected('malformed', 'a private mesh announcement must not carry a name');
   if (visibility !== 'private') {
     // The name shown in listings must be the one the id comes from, or a listing could lie about it.
-    if (b.meshName === undefined) return rejected('malformed', `a ${visibility} mesh announcement carries its name`);
-    const named = await openMesh({ visibility: isPublic ? 'public' : 'named', name: b.meshName });
-    if (named.meshId !== meshId) return rejected('wrong_mesh', 'the mesh name does not match the mesh id');
+    // A named mesh's announcement carries none (older peers' did; it must then match too).
+    if (b.meshName === undefined && visibility === 'public') return rejected('malformed', 'a public mesh announcement carries its name');
+    if (b.meshName !== undefined) {
+      const named = await openMesh({ visibility: isPublic ? 'public' : 'named', name: b.meshName });
+      if (named.meshId !== meshId) return rejected('wrong_mesh', 'the mesh name does not match the mesh id');
+    }
   }
   const binding = await verifyBinding(e.pubkey, b);
   if (!binding.ok) return rejected('binding_mismatch', binding.reason);

@@ -62,6 +62,20 @@ describe('gossip messages', () => {
     expect(decodeGossip(newer, A)).toMatchObject({ ok: false, code: 'unsupported_version', reason: expect.stringContaining('update') });
   });
 
+  it('carries the measured link throughput of a peer and of a basis peer, optional for peers that predate it', () => {
+    const state = { ...valid[0], linkBytesPerSecond: 4.7e6 } as GossipMessage;
+    expect(decodeGossip(encodeGossip(state), A)).toEqual({ ok: true, value: state });
+    const bytes = (m: object) => new TextEncoder().encode(JSON.stringify(m));
+    expect(decodeGossip(bytes({ ...state, linkBytesPerSecond: -1 }), A)).toMatchObject({ ok: false, reason: expect.stringMatching(/linkBytesPerSecond/) });
+    expect(decodeGossip(bytes({ ...state, linkBytesPerSecond: 'fast' }), A)).toMatchObject({ ok: false });
+    const withBasis = valid[5] as Extract<GossipMessage, { type: 'layer-plan' }>;
+    const basis = { ...withBasis.basis!, peers: [{ ...withBasis.basis!.peers[0], linkBytesPerSecond: 4.7e6 }] };
+    expect(decodeGossip(encodeGossip({ ...withBasis, basis }), A)).toEqual({ ok: true, value: { ...withBasis, basis } });
+    expect(decodeGossip(bytes({ ...withBasis, basis: { ...basis, peers: [{ ...basis.peers[0], linkBytesPerSecond: Infinity }] } }), A)).toMatchObject({
+      ok: false,
+    });
+  });
+
   it('carries the backend each held stage runs on, optional for peers that predate it', () => {
     const state = valid[0] as Extract<GossipMessage, { type: 'peer-state' }>;
     const held = (models: unknown) => decodeGossip(new TextEncoder().encode(JSON.stringify({ ...state, models })), A);

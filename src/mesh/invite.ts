@@ -1,11 +1,14 @@
 // Invite tokens and links for private meshes. A token is one URL-safe base64 string:
 //   byte 0      token version (1)
 //   bytes 1…n-5 UTF-8 JSON {"m": mesh id, "s": secret (base64url), "a": [multiaddrs],
-//               "r": [Nostr relay URLs], "model"?: model id, or a head tab's model URL}
+//               "r": [Nostr relay URLs], "model"?: model id, or a head tab's model URL,
+//               "h"?: the head's Nostr key (hex), "c"?: a member credential it signed (credentials.ts)}
 //   last 4      CRC-32 (big-endian) of the bytes before it, so a truncated or mistyped token is
 //               caught with a clear error instead of joining the wrong mesh.
 // The envelope (version byte first, CRC-32 last) stays the same in every version, so an old app
-// can tell a newer token from a damaged one.
+// can tell a newer token from a damaged one. Fields an older app may ignore (`h`, `c`: without them
+// it joins as before, and a head that requires credentials refuses it) keep the version; a change
+// an older app must not misread bumps it.
 // The link puts the token in the URL fragment (`#join=…`), which browsers never send to servers,
 // so the secret stays out of server logs and Referer headers. Link parameters (in the fragment,
 // or in the query string for tools that drop fragments):
@@ -15,6 +18,8 @@
 import { MeshError } from '../protocol/errors.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
 import { crc32, fromBase64Url, fromUtf8, toBase64Url, utf8 } from './bytes.ts';
+import type { Event } from 'nostr-tools/pure';
+import { CREDENTIAL_KIND, MAX_CREDENTIAL_BYTES } from './credential-format.ts';
 import { MESH_SECRET_BYTES, newMeshSecret, openMesh } from './mesh-keys.ts';
 
 export const INVITE_VERSION = 1;
@@ -46,6 +51,10 @@ export interface Invite {
   readonly relays: readonly string[];
   /** The model the mesh plans: its id, or (a head tab's invite) the absolute URL members read its layers from. */
   readonly model?: string;
+  /** The head's Nostr key (hex): whose credentials and deny lists count. */
+  readonly head?: string;
+  /** A member credential the head signed for whoever holds this invite (credentials.ts), with its expiry. */
+  readonly credential?: Event;
 }
 
 /** A new private mesh: a fresh secret and the id derived from it. */
@@ -58,6 +67,8 @@ export async function createInvite(where: Omit<Invite, 'meshId' | 'secret'>): Pr
 export function encodeInvite(invite: Invite): string {
   const payload: Record<string, unknown> = { m: invite.meshId, s: toBase64Url(invite.secret), a: invite.bootstrap, r: invite.relays };
   if (invite.model !== undefined) payload.model = invite.model;
+  if (invite.head !== undefined) payload.h = invite.head;
+  if (invite.credential !== undefined) payload.c = invite.credential;
   const json = utf8(JSON.stringify(payload));
   const bytes = new Uint8Array(1 + json.length + 4);
   bytes[0] = INVITE_VERSION;
@@ -112,8 +123,19 @@ function parsePayload(json: string | undefined): Invite {
   const bootstrap = strings(o.a, 'bootstrap address list', (s) => /^\/[\x21-\x7e]+$/.test(s));
   const relays = strings(o.r, 'relay list', (s) => /^wss?:\/\/[\x21-\x7e]+$/.test(s));
   if (o.model !== undefined && (typeof o.model !== 'string' || o.model.length === 0 || o.model.length > 512)) throw bad('model');
-  const invite: Invite = { meshId: o.m, secret, bootstrap, relays };
-  return typeof o.model === 'string' ? { ...invite, model: o.model } : invite;
+  if (o.h !== undefined && (typeof o.h !== 'string' || !/^[0-9a-f]{64}$/.test(o.h))) throw bad('head key');
+  const c = o.c as Event | undefined;
+  if (c !== undefined && (typeof c !== 'object' || c === null || c.kind !== CREDENTIAL_KIND || JSON.stringify(c).length > MAX_CREDENTIAL_BYTES))
+    throw bad('member credential');
+  return {
+    meshId: o.m,
+    secret,
+    bootstrap,
+    relays,
+    ...(typeof o.model === 'string' ? { model: o.model } : {}),
+    ...(typeof o.h === 'string' ? { head: o.h } : {}),
+    ...(c ? { credential: c } : {}),
+  };
 }
 
 export interface JoinLinkOptions {

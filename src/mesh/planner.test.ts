@@ -259,3 +259,54 @@ describe('planner: measured inputs with jitter', () => {
     expect(planLayers(model(), [peer('A', 5000, 100, { rttMs: Infinity })])).toMatchObject({ ok: false, code: 'no_servers' });
   });
 });
+
+describe('planner: measured links', () => {
+  const whole = 12 * 100 + 50 + 60 + 10;
+  // A native peer on QUIC (2 ms, 50 MB/s) and a tab on a relayed link (60 ms, 200 kB/s); the tab sorts first by id.
+  const quic = { rttMs: 2, linkBytesPerSecond: 50e6 };
+  const relayed = { rttMs: 60, linkBytesPerSecond: 200e3 };
+
+  it('runs solo on the native peer on QUIC rather than the tab on a relayed link, and on the tab when the numbers flip', () => {
+    const native = plan(model(), [peer('A', whole, 100, relayed), peer('N', whole, 100, quic)]);
+    expect(native.stages.map((s) => s.peerId)).toEqual([pid('N')]);
+    const tab = plan(model(), [peer('A', whole, 100, quic), peer('N', whole, 100, relayed)]);
+    expect(tab.stages.map((s) => s.peerId)).toEqual([pid('A')]);
+    // Throughput alone decides too: the same round trip, one link 100 times slower.
+    const thin = plan(model(), [peer('A', whole, 100, { rttMs: 5, linkBytesPerSecond: 100e3 }), peer('N', whole, 100, { rttMs: 5, linkBytesPerSecond: 10e6 })]);
+    expect(thin.stages.map((s) => s.peerId)).toEqual([pid('N')]);
+  });
+
+  it('splits over native peers and leaves the relayed tab out when they hold the model without it, and the reverse', () => {
+    const half = 6 * 100 + 60 + 10;
+    const split = plan(model(), [peer('A', half, 100, relayed), peer('M', half, 100, quic), peer('N', half, 100, quic)]);
+    expect(split.stages.map((s) => s.peerId)).toEqual([pid('M'), pid('N')]);
+    expect(split.excluded).toEqual([{ peerId: pid('A'), reason: 'slow_link' }]);
+    const flipped = plan(model(), [peer('A', half, 100, quic), peer('M', half, 100, relayed), peer('N', half, 100, quic)]);
+    expect(flipped.stages.map((s) => s.peerId)).toEqual([pid('A'), pid('N')]);
+    // A pipeline of native peers beats a relayed tab that could hold the whole model alone.
+    const overSolo = plan(model(), [peer('A', whole, 100, relayed), peer('M', half, 100, quic), peer('N', half, 100, quic)]);
+    expect(overSolo.stages.map((s) => s.peerId)).toEqual([pid('M'), pid('N')]);
+    // Needed for memory, the slow link takes part; as a joiner of a working plan, it takes no slice.
+    const needed = plan(model(), [peer('A', half, 100, relayed), peer('M', half, 100, quic)]);
+    expect(needed.stages.map((s) => s.peerId)).toEqual([pid('A'), pid('M')]);
+    const third = 4 * 100 + 60 + 10;
+    const before = plan(model(), [peer('M', third + 400, 100, quic), peer('N', third + 400, 100, quic)]);
+    const joined = plan(model(), [peer('A', third, 100, relayed), peer('M', third + 400, 100, quic), peer('N', third + 400, 100, quic)], before);
+    expect(joined.stages).toEqual(before.stages);
+    expect(joined.excluded).toEqual([{ peerId: pid('A'), reason: 'slow_link' }]);
+    // Not for good (as no_share is): once its link measures fast, it joins.
+    const faster = plan(model(), [peer('A', third, 100, quic), peer('M', third + 400, 100, quic), peer('N', third + 400, 100, quic)], joined);
+    expect(faster.stages.map((s) => s.peerId)).toContain(pid('A'));
+  });
+
+  it('counts an unmeasured link at the median throughput and stays the same whatever the order', () => {
+    const peers = [peer('A', whole, 100, { rttMs: 2 }), peer('B', whole, 100, quic), peer('C', whole, 100, relayed), peer('D', whole, 100, quic)];
+    // A counts at 50 MB/s: a tie with B and D, broken by peer id.
+    const p = plan(model(), peers);
+    expect(p.stages.map((s) => s.peerId)).toEqual([pid('A')]);
+    expect(plan(model(), [...peers].reverse())).toEqual(p);
+    // Where the median is the relayed tab's 200 kB/s, the unmeasured link counts as slow as that.
+    const slowMedian = plan(model(), [peer('A', whole, 100, { rttMs: 2 }), peer('B', whole, 100, quic), peer('C', whole, 100, relayed)]);
+    expect(slowMedian.stages.map((s) => s.peerId)).toEqual([pid('B')]);
+  });
+});

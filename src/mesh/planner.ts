@@ -13,6 +13,12 @@
 //     the most loaded stage (so a join changes one existing range).
 //  4. Otherwise (or when that does not fit), a fresh plan: contiguous ranges in peer-id order,
 //     sizes proportional to measured speed and capped by each budget.
+// Links count too (link-cost.ts): each peer's measured round trip and throughput to the head make a
+// per-token cost. The solo peer is the one with the lowest estimated token time (compute plus link);
+// a peer whose link is slow beside the others' (a tab on a relayed link among native peers on QUIC)
+// is left out of a fresh plan, or replaced as the solo peer, whenever a plan without it fits and is
+// estimated faster; a joiner on a slow link takes no slice. Such a peer is excluded as slow_link,
+// which (unlike no_share) it leaves as soon as its link measures better.
 // Inputs are quantized first (speeds to the E12 series, round trips to whole milliseconds), so
 // measurement jitter between two gossiped states rarely changes a fresh plan; quantizing uses only
 // IEEE-exact operations (no Math.log), so every JavaScript engine gets the same numbers.
@@ -21,6 +27,7 @@ import { MeshError } from '../protocol/errors.ts';
 import type { ExclusionReason, LayerPlan, PlanExclusion, PlanStage } from '../protocol/mesh-plan.ts';
 import type { PeerRole } from '../protocol/mesh-version.ts';
 import { stageBytes, type ModelMemory } from './layer-memory.ts';
+import { linkCosts, slowLinks } from './link-cost.ts';
 
 export interface PlannerPeer {
   readonly peerId: string;
@@ -30,6 +37,8 @@ export interface PlannerPeer {
   readonly layerTokensPerSecond: number;
   /** Round trip to the head as the peer measured and gossiped it (the same number for every planner); Infinity: unknown, never planned. */
   readonly rttMs: number;
+  /** Throughput of its link to the head (bytes/s, net/rtt-stream.ts) as gossiped; 0 or absent: not measured (counts as the median). */
+  readonly linkBytesPerSecond?: number;
 }
 
 export interface PlannerModel extends ModelMemory {
@@ -106,7 +115,12 @@ export function planLayers(model: PlannerModel, peers: readonly PlannerPeer[], p
   const reasons = new Map<string, ExclusionReason>();
   const eligible: PlannerPeer[] = [];
   for (const raw of [...peers].sort(byId)) {
-    const p: PlannerPeer = { ...raw, layerTokensPerSecond: quantizeSpeed(raw.layerTokensPerSecond), rttMs: quantizeRtt(raw.rttMs) };
+    const p: PlannerPeer = {
+      ...raw,
+      layerTokensPerSecond: quantizeSpeed(raw.layerTokensPerSecond),
+      rttMs: quantizeRtt(raw.rttMs),
+      linkBytesPerSecond: quantizeSpeed(raw.linkBytesPerSecond ?? 0),
+    };
     if (p.role !== 'server') reasons.set(p.peerId, 'client_role');
     else if (!(p.rttMs <= (planned.has(p.peerId) ? cap * RTT_HYSTERESIS : cap))) reasons.set(p.peerId, 'rtt_above_cap');
     else if (fit.layers(p, false, false) < 1) reasons.set(p.peerId, 'below_one_layer');
@@ -122,8 +136,9 @@ export function planLayers(model: PlannerModel, peers: readonly PlannerPeer[], p
     };
   const speed = speeds(eligible);
   const usable = previous && previous.model === model.id && previous.layerCount === model.layerCount ? previous : undefined;
+  const cost = new Cost(speed, eligible);
 
-  const slots = solo(model, fit, eligible, speed, usable) ?? (usable && incremental(model, fit, eligible, speed, usable)) ?? fresh(model, fit, eligible, speed);
+  const slots = choose(model, fit, eligible, cost, usable);
   if (!slots)
     return {
       ok: false,
@@ -131,7 +146,8 @@ export function planLayers(model: PlannerModel, peers: readonly PlannerPeer[], p
       message: `the taking-part peers cannot hold all ${model.layerCount} layers of ${model.id} within their memory budgets: add peers or raise budgets`,
       excluded: excludedList(),
     };
-  for (const p of eligible) if (!slots.some((s) => s.peer === p)) reasons.set(p.peerId, 'no_share');
+  // A slow link is left out for as long as it is slow (not sticky as no_share is): it joins once it measures better.
+  for (const p of eligible) if (!slots.some((s) => s.peer === p)) reasons.set(p.peerId, cost.slow.has(p) ? 'slow_link' : 'no_share');
   const stages: PlanStage[] = slots.map((s) => ({ peerId: s.peer.peerId, layers: { start: s.start, end: s.end }, shard: { kind: 'dense' } }));
   const same = usable !== undefined && sameStages(usable.stages, stages);
   return {
@@ -183,12 +199,51 @@ function speeds(peers: readonly PlannerPeer[]): Map<PlannerPeer, number> {
   return new Map(peers.map((p) => [p, p.layerTokensPerSecond > 0 && Number.isFinite(p.layerTokensPerSecond) ? p.layerTokensPerSecond : median]));
 }
 
-function solo(model: PlannerModel, fit: Fit, eligible: readonly PlannerPeer[], speed: Map<PlannerPeer, number>, previous?: LayerPlan): Slot[] | undefined {
+/** Solo, else the previous plan changed as little as possible, else fresh; a slow link only where nothing faster fits. */
+function choose(model: PlannerModel, fit: Fit, eligible: readonly PlannerPeer[], cost: Cost, usable: LayerPlan | undefined): Slot[] | undefined {
+  const fast = eligible.filter((p) => !cost.slow.has(p));
+  const one = solo(model, fit, eligible, cost, usable);
+  if (one) {
+    if (!cost.slow.has(one[0].peer) || fast.length === eligible.length) return one;
+    const without = solo(model, fit, fast, cost, usable) ?? fresh(model, fit, fast, cost.speed);
+    return without && cost.planMs(without) <= cost.planMs(one) ? without : one;
+  }
+  const kept = usable && incremental(model, fit, eligible, cost, usable);
+  if (kept) return kept;
+  const all = fresh(model, fit, eligible, cost.speed);
+  if (fast.length === eligible.length || !all) return all;
+  const without = fresh(model, fit, fast, cost.speed);
+  return without && cost.planMs(without) <= cost.planMs(all) ? without : all;
+}
+
+/** Estimated token times: compute (layers over speed) plus each stage's link, compared on E12 steps so near-ties stay ties. */
+class Cost {
+  readonly speed: Map<PlannerPeer, number>;
+  readonly slow: Set<PlannerPeer>;
+  private readonly links: Map<PlannerPeer, number>;
+
+  constructor(speed: Map<PlannerPeer, number>, eligible: readonly PlannerPeer[]) {
+    this.speed = speed;
+    this.links = linkCosts(eligible);
+    this.slow = slowLinks(this.links);
+  }
+
+  stageMs(p: PlannerPeer, layers: number): number {
+    return (layers * 1000) / this.speed.get(p)! + this.links.get(p)!;
+  }
+
+  planMs(slots: readonly Slot[]): number {
+    return quantizeSpeed(slots.reduce((ms, s) => ms + this.stageMs(s.peer, s.end - s.start), 0));
+  }
+}
+
+function solo(model: PlannerModel, fit: Fit, eligible: readonly PlannerPeer[], cost: Cost, previous?: LayerPlan): Slot[] | undefined {
   const n = model.layerCount;
   const able = eligible.filter((p) => fit.range(p, 0, n, true, true));
   if (able.length === 0) return undefined;
   const held = (p: PlannerPeer) => (previous?.stages ?? []).filter((s) => s.peerId === p.peerId).reduce((k, s) => k + s.layers.end - s.layers.start, 0);
-  const best = [...able].sort((a, b) => held(b) - held(a) || speed.get(b)! - speed.get(a)! || byId(a, b))[0];
+  const time = (p: PlannerPeer) => quantizeSpeed(cost.stageMs(p, n));
+  const best = [...able].sort((a, b) => held(b) - held(a) || time(a) - time(b) || byId(a, b))[0];
   return [{ peer: best, start: 0, end: n }];
 }
 
@@ -257,13 +312,8 @@ export function shares(total: number, weights: readonly number[], caps: readonly
   return rest === 0 ? counts : undefined;
 }
 
-function incremental(
-  model: PlannerModel,
-  fit: Fit,
-  eligible: readonly PlannerPeer[],
-  speed: Map<PlannerPeer, number>,
-  previous: LayerPlan,
-): Slot[] | undefined {
+function incremental(model: PlannerModel, fit: Fit, eligible: readonly PlannerPeer[], cost: Cost, previous: LayerPlan): Slot[] | undefined {
+  const { speed } = cost;
   if (previous.mode !== 'pipeline' || previous.stages.some((s) => s.shard.kind !== 'dense')) return undefined;
   const byPeer = new Map(eligible.map((p) => [p.peerId, p]));
   const slots: Slot[] = [];
@@ -287,7 +337,10 @@ function incremental(
   // Peers the previous plan left out for too small a share stay out, or every replan would move
   // layers to them; a joiner that gets no slice now is left out the same way.
   const joiners = eligible.filter(
-    (p) => !previous.stages.some((s) => s.peerId === p.peerId) && !previous.excluded.some((e) => e.peerId === p.peerId && e.reason === 'no_share'),
+    (p) =>
+      !cost.slow.has(p) &&
+      !previous.stages.some((s) => s.peerId === p.peerId) &&
+      !previous.excluded.some((e) => e.peerId === p.peerId && e.reason === 'no_share'),
   );
   for (const joiner of joiners) join(fit, speed, slots, joiner);
   return slots.length >= 2 ? slots : undefined;

@@ -74,6 +74,8 @@ export interface AnthropicModel {
   id: string;
   display_name: string;
   created_at: string;
+  /** Our extra, as in OpenAI's shape: the peers that would compute it now and their layers. */
+  mesh?: MeshInfo['served_by'];
 }
 
 export interface AnthropicModelList {

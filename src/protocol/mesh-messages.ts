@@ -2,7 +2,7 @@
 // plan they computed, and the stage activation handshake (load these layers / loaded them).
 // Every message names its sender, a per-sender sequence number (to drop stale or replayed ones)
 // and the protocol version; the validator checks each field and never throws.
-import { PEER_ID_RULE, MODEL_ID_RULE, checked, field, list, num, object, oneOf, reject, str, type Checked, type Json } from './mesh-checks.ts';
+import { PEER_ID_RULE, MODEL_ID_RULE, checked, field, list, num, object, oneOf, reject, str, stringValue, type Checked, type Json } from './mesh-checks.ts';
 import { MAX_MODELS, readHeldModel, type HeldModel } from './mesh-announcement.ts';
 import {
   MAX_LAYERS,
@@ -39,6 +39,11 @@ export interface PeerStateMessage extends Envelope {
   readonly layerTokensPerSecond: number;
   /** Round trip the sender measured to the head (net/rtt-stream.ts; what planners compare to the cap), ms; 0 for the head itself. */
   readonly rttMs: number;
+  /**
+   * Throughput the sender measured on its link to the head (net/rtt-stream.ts, a timed echo of a
+   * 16 KiB frame on a direct link), bytes/s; absent until measured (the planner counts the median).
+   */
+  readonly linkBytesPerSecond?: number;
   readonly models: readonly HeldModel[];
   readonly activeSessions: number;
 }
@@ -77,9 +82,23 @@ export interface StageReadyMessage extends Envelope {
   readonly shard: StageShard;
 }
 
-export type GossipMessage = PeerStateMessage | DemandMessage | LayerPlanMessage | StageActivateMessage | StageReadyMessage;
+/**
+ * The head's deny list (src/mesh/net/revocation.ts): credentials and peers it revoked. Members
+ * take it only from the head (as plans), refuse those peers and drop their links; the whole list
+ * each time, so a member that missed one has it from the next.
+ */
+export interface RevocationsMessage extends Envelope {
+  readonly type: 'revocations';
+  /** Ids of revoked member credentials (32 hex characters each). */
+  readonly credentials: readonly string[];
+  readonly peers: readonly string[];
+}
+
+export const MAX_REVOCATIONS = 512;
+
+export type GossipMessage = PeerStateMessage | DemandMessage | LayerPlanMessage | StageActivateMessage | StageReadyMessage | RevocationsMessage;
 export type GossipType = GossipMessage['type'];
-export const GOSSIP_TYPES: readonly GossipType[] = ['peer-state', 'demand', 'layer-plan', 'stage-activate', 'stage-ready'];
+export const GOSSIP_TYPES: readonly GossipType[] = ['peer-state', 'demand', 'layer-plan', 'stage-activate', 'stage-ready', 'revocations'];
 
 const COUNT = { min: 0, max: 1e9, integer: true } as const;
 
@@ -110,6 +129,7 @@ function readGossipMessage(value: unknown): GossipMessage {
         memoryBudgetBytes: num(o, 'memoryBudgetBytes', p, { min: 0, max: 2 ** 50, integer: true }),
         layerTokensPerSecond: num(o, 'layerTokensPerSecond', p, { min: 0, max: 1e9 }),
         rttMs: num(o, 'rttMs', p, { min: 0, max: 3.6e6 }),
+        ...(o.linkBytesPerSecond === undefined ? {} : { linkBytesPerSecond: num(o, 'linkBytesPerSecond', p, { min: 0, max: 1e12 }) }),
         models: list(o, 'models', p, MAX_MODELS, readHeldModel),
         activeSessions: num(o, 'activeSessions', p, COUNT),
       };
@@ -133,8 +153,17 @@ function readGossipMessage(value: unknown): GossipMessage {
       return { type, ...envelope, target: str(o, 'target', p, PEER_ID_RULE), ...stageFields(o, p) };
     case 'stage-ready':
       return { type, ...envelope, ...stageFields(o, p) };
+    case 'revocations':
+      return {
+        type,
+        ...envelope,
+        credentials: list(o, 'credentials', p, MAX_REVOCATIONS, (v, q) => stringValue(v, q, CREDENTIAL_ID_RULE)),
+        peers: list(o, 'peers', p, MAX_REVOCATIONS, (v, q) => stringValue(v, q, PEER_ID_RULE)),
+      };
   }
 }
+
+const CREDENTIAL_ID_RULE = { max: 32, min: 32, pattern: /^[0-9a-f]{32}$/, shape: '32 lowercase hex characters' };
 
 function stageFields(o: Json, p: string): { model: string; planEpoch: number; layers: LayerRange; shard: StageShard } {
   return {

@@ -21,7 +21,8 @@ export interface PlanStage {
   readonly shard: StageShard;
 }
 
-export type ExclusionReason = 'client_role' | 'rtt_above_cap' | 'below_one_layer' | 'no_share';
+/** slow_link: its measured link costs a token far more than the others' (src/mesh/link-cost.ts), and the plan fits without it. */
+export type ExclusionReason = 'client_role' | 'rtt_above_cap' | 'below_one_layer' | 'no_share' | 'slow_link';
 
 export interface PlanExclusion {
   readonly peerId: string;
@@ -50,6 +51,8 @@ export interface PlanBasisPeer {
   readonly memoryBudgetBytes: number;
   readonly layerTokensPerSecond: number;
   readonly rttMs: number;
+  /** Its link's measured throughput to the head, bytes/s (absent: not measured). */
+  readonly linkBytesPerSecond?: number;
 }
 
 /**
@@ -68,7 +71,7 @@ export interface PlanBasis {
 export const MAX_PLAN_STAGES = 256;
 export const MAX_LAYERS = 4096;
 export const MAX_EXPERTS = 1024;
-const EXCLUSION_REASONS: readonly ExclusionReason[] = ['client_role', 'rtt_above_cap', 'below_one_layer', 'no_share'];
+const EXCLUSION_REASONS: readonly ExclusionReason[] = ['client_role', 'rtt_above_cap', 'below_one_layer', 'no_share', 'slow_link'];
 
 export function validateLayerPlan(value: unknown): Checked<LayerPlan> {
   return checked(() => readLayerPlan(value, 'plan'));
@@ -104,6 +107,7 @@ export function readPlanBasis(value: unknown, path: string): PlanBasis {
       memoryBudgetBytes: num(e, 'memoryBudgetBytes', p, { min: 0, max: 2 ** 50, integer: true }),
       layerTokensPerSecond: num(e, 'layerTokensPerSecond', p, { min: 0, max: 1e9 }),
       rttMs: num(e, 'rttMs', p, { min: 0, max: 3.6e6 }),
+      ...(e.linkBytesPerSecond === undefined ? {} : { linkBytesPerSecond: num(e, 'linkBytesPerSecond', p, { min: 0, max: 1e12 }) }),
     };
   });
   const previous = o.previous === undefined ? undefined : readLayerPlan(o.previous, `${path}.previous`);

@@ -61,6 +61,8 @@ export interface OpenAiModel {
   owned_by: string;
   /** Our extra: the context length the mesh serves it with. */
   context_length?: number;
+  /** Our extra: the peers that would compute it now and their layers (as served_by). */
+  mesh?: MeshInfo['served_by'];
 }
 
 export interface OpenAiModelList {

@@ -13,6 +13,8 @@ export interface ModelDescriptor {
   contextLength: number;
   /** Unix seconds; 0 when unknown. */
   created?: number;
+  /** Who would compute it now: each peer and its layers (a mesh head's ready plan, or the head alone); /v1/models' `mesh`. */
+  mesh?: ServedBy[];
 }
 
 export interface ModelText {

@@ -3,6 +3,7 @@
 // model's tail here: the local engine's, or the mesh head's.
 import type { Drafter } from '../engine/drafter.ts';
 import { EngineError } from '../engine/errors.ts';
+import { LookupFirstDrafter } from '../engine/lookup-first-drafter.ts';
 import { checkDraftVocabulary, ModelDrafter } from '../engine/model-drafter.ts';
 import { NgramDrafter } from '../engine/ngram-drafter.ts';
 import type { SamplingOptions } from '../engine/sampler.ts';
@@ -15,7 +16,10 @@ export interface DraftEngine {
 }
 
 export interface SpeculativeConfig {
-  /** 'ngram': prompt lookup, no model; 'model': a small model sharing the target's vocabulary. */
+  /**
+   * 'ngram': prompt lookup, no model; 'model': a small model sharing the target's vocabulary, asked
+   * where prompt lookup finds nothing (lookup-first-drafter.ts).
+   */
   drafter: 'ngram' | 'model';
   /** For 'model'. */
   draftModel?: DraftEngine;
@@ -44,5 +48,5 @@ export function speculativeMode(config: SpeculativeConfig, targetVocab: number, 
     );
   }
   checkDraftVocabulary(targetVocab, draft.config.nVocab, `for ${model}`);
-  return { kind: 'model', k: config.k, createDrafter: (sampling) => new ModelDrafter(draft.createSession(), sampling) };
+  return { kind: 'model', k: config.k, createDrafter: (sampling) => new LookupFirstDrafter(new ModelDrafter(draft.createSession(), sampling)) };
 }

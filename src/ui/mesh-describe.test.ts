@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { MeshJoinState } from '../client/mesh-join.ts';
-import { contributeStatus, layerRangeText, lendBackendText, runsOnText, meshPill, servedText, shortPeerId, stageText } from './mesh-describe.ts';
+import {
+  autoJoinedText,
+  contributeStatus,
+  layerRangeText,
+  lendBackendText,
+  openHeadText,
+  runsOnText,
+  meshPill,
+  servedText,
+  shortPeerId,
+  stageText,
+} from './mesh-describe.ts';
 
 const joined = (stage?: object): MeshJoinState =>
   ({
@@ -85,5 +96,15 @@ describe('mesh-describe', () => {
     expect(meshPill(joined(stage('ready', 2, 4)), true)).toEqual({ state: 'active', text: 'Serving layers 2–3 · 0 peers' });
     expect(meshPill(joined(stage('loading', 0, 1)), true)).toEqual({ state: 'pending', text: 'Loading layer 0 · 0 peers' });
     expect(meshPill(joined(), true).text).toBe('Joined · 0 peers');
+  });
+});
+
+describe('trust lines', () => {
+  it('say plainly that a tab joined by itself, and whether an open mesh’s head is authenticated', () => {
+    expect(autoJoinedText('server')).toMatch(/joined by itself.*auto=1.*lends compute/);
+    expect(autoJoinedText('client')).toMatch(/joined by itself.*Leave/);
+    expect(openHeadText(undefined)).toBeUndefined();
+    expect(openHeadText({})).toMatch(/unauthenticated head/);
+    expect(openHeadText({ head: 'ab'.repeat(32) })).toMatch(/^Its head is the peer whose key the link named \(abababab…\)/);
   });
 });

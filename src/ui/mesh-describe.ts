@@ -105,3 +105,18 @@ export function meshPill(state: MeshJoinState, online: boolean): { state: MeshPi
     }
   }
 }
+
+/** The joined card's line for a tab that joined by itself (a link's `auto=1`): plain, beside Leave. */
+export function autoJoinedText(role: 'server' | 'client'): string {
+  return role === 'server'
+    ? 'This tab joined by itself: the link it was opened with said auto=1. It lends compute to this mesh until you leave.'
+    : 'This tab joined by itself: the link it was opened with said auto=1. Leave if you did not mean to join.';
+}
+
+/** Who heads an open mesh as far as this tab can tell: the key its link named, or nobody authenticated. */
+export function openHeadText(open: { readonly head?: string } | undefined): string | undefined {
+  if (!open) return undefined;
+  return open.head
+    ? `Its head is the peer whose key the link named (${open.head.slice(0, 8)}…); plans from anyone else are ignored.`
+    : 'The link names no head key: whoever announces this name on the relay can head the mesh (unauthenticated head). Ask for a link with head=.';
+}

@@ -11,7 +11,7 @@ import { lendOptions, type SettingsStore } from './contribute-settings.ts';
 import { h } from './dom.ts';
 import { inviteShare } from './invite-share.ts';
 import { formatBytes } from './format.ts';
-import { lendBackendText, runsOnText, servedText, shortPeerId, stageText } from './mesh-describe.ts';
+import { autoJoinedText, lendBackendText, openHeadText, runsOnText, servedText, shortPeerId, stageText } from './mesh-describe.ts';
 import { publicMeshSection } from './public-mesh-section.ts';
 
 export interface MeshJoinCardOptions {
@@ -155,12 +155,16 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
           ),
           ...(link ? [share(link)] : []),
         ];
-      case 'joined':
+      case 'joined': {
+        const head = openHeadText(mesh.openMesh());
         return [
+          ...(mesh.autoJoined() ? [h('p', { class: 'mesh-auto-joined', 'data-testid': 'mesh-auto-joined' }, autoJoinedText(state.role))] : []),
           joinedStatus(state, new Set(mesh.companionPeerIds()), meshTitle()),
+          ...(head ? [h('p', { class: 'note', 'data-testid': 'mesh-head-key' }, head)] : []),
           h('div', { class: 'actions' }, button('Leave the mesh', 'leave', leave, 'mesh-leave')),
           ...(link ? [share(link)] : []),
         ];
+      }
     }
   };
 
@@ -248,6 +252,7 @@ export function meshJoinCard(mesh: MeshJoin, settings: SettingsStore, options: M
               `Anyone who knows the name “${open.name}” can join this mesh: its peers are strangers. Send nothing private through it.`,
             )
           : null,
+        open ? h('li', { 'data-testid': 'mesh-head-key' }, openHeadText(open)) : null,
         h(
           'li',
           {},

@@ -32,12 +32,15 @@
 // The same join in a mesh with no companion (tabhead_join_s): a `--static-only` host, the mesh made
 // and headed by a tab with role=client, every link WebRTC signalled over the Nostr relay.
 //
+// quic_hop_ms: the same hop overhead on QUIC, the native peers' transport: the 2-way chain split
+// again in a mesh whose head and stages link over libp2p QUIC (@chainsafe/libp2p-quic) on 127.0.0.1.
+//
 // WebTransport (webtransport_hop_ms): the same hop overhead, the chain's o, for one stage on a Node
 // peer that reaches the companion only over its WebTransport bridge (the invite names nothing else;
 // @libp2p/webtransport's dialer over the Node client). The dialer picks its WebTransport binding when
 // it loads, so this runs in a child process started with webtransport-node.ts preloaded.
 //
-// Last line: mesh: 2way/solo=X 3way/solo=Y hop_overhead_ms=Z join_s=W tabhead_join_s=T cold3_s=C kill_delay_ms=K webtransport_hop_ms=V (NaN: not measured)
+// Last line: mesh: 2way/solo=X 3way/solo=Y hop_overhead_ms=Z join_s=W tabhead_join_s=T cold3_s=C kill_delay_ms=K quic_hop_ms=Q webtransport_hop_ms=V (NaN: not measured)
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { computeFor } from '../../src/engine/backend.ts';
@@ -49,8 +52,9 @@ import { createInferenceSession, type InferenceSession } from '../../src/engine/
 import { openTail, type Tail } from '../../src/engine/tail.ts';
 import { modelMemory } from '../../src/mesh/layer-memory.ts';
 import type { FrameStream } from '../../src/mesh/net/frame-stream.ts';
+import type { PeerNode, PeerNodeOptions } from '../../src/mesh/net/peer-node.ts';
+import { quicListenAddress, quicTransport } from '../../src/companion/native-transports.ts';
 import { linkType } from '../../src/mesh/net/link-type.ts';
-import type { PeerNode } from '../../src/mesh/net/peer-node.ts';
 import { createMeshSession } from '../../src/mesh/pipeline/mesh-session.ts';
 import { budgetFor, routeOf, startCoordinator, startServerPeer, startTestMesh, until, type TestMesh } from '../../src/mesh/testing/test-mesh.ts';
 import { ensureModel } from '../models/registry.ts';
@@ -234,10 +238,19 @@ interface Split {
 async function peerLinks(peers: PeerNode[]): Promise<void> {
   const ids = peers.map((p) => p.snapshot().peerId);
   const kinds = () => peers.flatMap((p, i) => ids.filter((_, j) => j !== i).map((id) => p.snapshot().peers.find((v) => v.peerId === id)?.links ?? []));
-  await until('direct links between the stages', () => kinds().every((k) => k.includes('websocket')), 15_000).catch(() => {});
+  await until('direct links between the stages', () => kinds().every((k) => k.includes('websocket') || k.includes('quic')), 15_000).catch(() => {});
 }
 
-async function split(mesh: TestMesh, file: ModelFile, path: string, ways: number, forced: readonly number[], head: Head, tail: Tail): Promise<Split> {
+async function split(
+  mesh: TestMesh,
+  file: ModelFile,
+  path: string,
+  ways: number,
+  forced: readonly number[],
+  head: Head,
+  tail: Tail,
+  peerOptions: Partial<PeerNodeOptions> = {},
+): Promise<Split> {
   const coordinator = startCoordinator(mesh, MODEL, file);
   const peers: PeerNode[] = [];
   const sources: Array<{ close(): Promise<void> }> = [];
@@ -250,7 +263,7 @@ async function split(mesh: TestMesh, file: ModelFile, path: string, ways: number
       return openModel(source);
     };
     const started = performance.now();
-    peers.push(...(await Promise.all(Array.from({ length: ways }, () => startServerPeer(mesh, open, budget)))));
+    peers.push(...(await Promise.all(Array.from({ length: ways }, () => startServerPeer(mesh, open, budget, undefined, true, peerOptions)))));
     const route = await routeOf(coordinator, ways, 60_000);
     const joinMs = performance.now() - started;
     await peerLinks(peers);
@@ -366,6 +379,28 @@ async function measureWebTransportHop(file: ModelFile, path: string, forced: rea
   }
 }
 
+/** The 2-way chain's hop overhead with the head and both stages on QUIC (native peers' links); NaN when a link is not QUIC. */
+async function quicHop(file: ModelFile, path: string, forced: readonly number[], head: Head, tail: Tail): Promise<number> {
+  const mesh = await startTestMesh({ quic: true });
+  const headLinks = new Set<string>();
+  mesh.libp2p.addEventListener('connection:open', (event) => headLinks.add(linkType(event.detail.remoteAddr.toString())));
+  try {
+    const quic = { transports: [quicTransport()], listen: [quicListenAddress('127.0.0.1', 0)] };
+    const r = await split(mesh, file, path, 2, forced, head, tail, quic);
+    const chain = r.runs.find((run) => run.topology === 'chain')!;
+    console.log(
+      `quic    2-way chain over ${r.links.names.join(', ')} (head: ${[...headLinks].join(', ')}; stages: ${r.links.kinds}): RTT p50 ${ms(r.links.rtt)} ms (32 B), ${ms(r.links.rttFrame)} ms (frame); decode p50 ${ms(chain.p50)} ms/token, greedy agreement with solo ${chain.agree}/${GEN}`,
+    );
+    console.log(
+      `        p50 per token: head embed+logits ${ms(chain.headP50)} ms, stages' compute ${ms(chain.stageP50)} ms, the rest ${ms(chain.transportP50)} ms over 3 hops, of which one-way latencies ${ms(chain.latencyP50)} ms; hop overhead beyond the one-way latency ${ms(chain.overhead)} ms`,
+    );
+    // Stage to stage (r.links.kinds) and head to each stage: QUIC alone, or the figure is not QUIC's.
+    return r.links.kinds === 'quic' && [...headLinks].join() === 'quic' ? chain.overhead : Number.NaN;
+  } finally {
+    await mesh.stop();
+  }
+}
+
 function joinLines(j: JoinSummary): string[] {
   const m = j.median.marks;
   const at = (k: string) => (m[k] === undefined ? 'never' : `${Math.round(m[k])}`);
@@ -437,6 +472,10 @@ async function main(): Promise<void> {
   } finally {
     await mesh.stop();
   }
+  const quicHopMs = await quicHop(file, path, soloRun.tokens, head, tail).catch((error: unknown) => {
+    console.log(`quic: not measured: ${(error as Error).message.split('\n')[0]}`);
+    return Number.NaN;
+  });
   const webTransportHopMs = await webTransportHop();
 
   // Half the model's layers (and a half layer to spare) per tab: the head plans it across two tabs.
@@ -480,7 +519,7 @@ async function main(): Promise<void> {
   const cold3 = churn && Number.isFinite(churn.cold3S) ? churn.cold3S.toFixed(2) : 'NaN';
   const killDelay = churn && Number.isFinite(churn.killDelayMs) ? String(Math.round(churn.killDelayMs)) : 'NaN';
   console.log(
-    `mesh: 2way/solo=${ratio(rows[0])} 3way/solo=${ratio(rows[1])} hop_overhead_ms=${hop.toFixed(2)} join_s=${joinS} tabhead_join_s=${tabJoinS} cold3_s=${cold3} kill_delay_ms=${killDelay} webtransport_hop_ms=${webTransportHopMs.toFixed(2)}`,
+    `mesh: 2way/solo=${ratio(rows[0])} 3way/solo=${ratio(rows[1])} hop_overhead_ms=${hop.toFixed(2)} join_s=${joinS} tabhead_join_s=${tabJoinS} cold3_s=${cold3} kill_delay_ms=${killDelay} quic_hop_ms=${quicHopMs.toFixed(2)} webtransport_hop_ms=${webTransportHopMs.toFixed(2)}`,
   );
   process.exit(0);
 }

@@ -10,7 +10,11 @@
 // The oracle lines (drafts that are the plain run's own tokens) give the ceiling verification allows.
 // Then the same prompts through a 2-way split (spec-mesh.ts: head and two Node stages, 10 ms added
 // each way on every link); the last line is the split's (--no-mesh: the solo lines only).
-// Options: --model bench-llama-q8_0 --draft bench-llama-draft-q8_0 --gen 64 --rounds 3 --threads 2 --backend cpu --k 4
+// The models are the trained pair (tools/train/MODEL_CARD.md); every run generates --gen tokens past
+// an end-of-text token, as llama-bench's --ignore-eos does (the trained target ends a verse after a
+// few words, and a run of 3 tokens measures nothing): the tokenizer is told no token ends generation,
+// so the model reads its end-of-text token and goes on, plain and speculative alike (--stop-at-eos: off).
+// Options: --model kjv-llama-16m-q8_0 --draft kjv-llama-3m-q8_0 --gen 64 --rounds 3 --threads 2 --backend cpu --k 4
 // --verify-batch N (verify N rows per extend() whatever the backend's exactBatch: the gain
 // batch-invariant kernels would give; greedy_equal says whether the output still held)
 import type { Drafter } from '../../src/engine/drafter.ts';
@@ -18,10 +22,12 @@ import type { InferenceSession } from '../../src/engine/session.ts';
 import { emptySpeculativeStats, type SpeculativeStats } from '../../src/engine/drafter.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { generateTokens } from '../../src/engine/generate.ts';
+import { LookupFirstDrafter } from '../../src/engine/lookup-first-drafter.ts';
 import { ModelDrafter } from '../../src/engine/model-drafter.ts';
 import { NgramDrafter } from '../../src/engine/ngram-drafter.ts';
 import { isBackendName } from '../../src/engine/backend.ts';
 import { ensureModel, modelSpec } from '../models/registry.ts';
+import { trainedModel } from '../models/trained.ts';
 import { waitForQuiet } from './measure.ts';
 import { startMeshSpecBench } from './spec-mesh.ts';
 import { median } from './stats.ts';
@@ -31,8 +37,9 @@ const opt = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const MODEL = opt('model', 'bench-llama-q8_0');
-const DRAFT = opt('draft', 'bench-llama-draft-q8_0');
+const MODEL = opt('model', 'kjv-llama-16m-q8_0');
+const DRAFT = opt('draft', 'kjv-llama-3m-q8_0');
+const STOP_AT_EOS = args.includes('--stop-at-eos');
 const GEN = Number(opt('gen', '64'));
 const ROUNDS = Number(opt('rounds', '3'));
 const THREADS = Number(opt('threads', '2'));
@@ -126,9 +133,11 @@ async function passCosts(engine: Engine): Promise<[number, number][]> {
 
 async function main(): Promise<void> {
   if (!isBackendName(BACKEND)) throw new Error(`--backend must be ref, cpu or webgpu, got ${BACKEND}`);
-  const draftFor = modelSpec(DRAFT).draftFor;
+  const draftFor = trainedModel(DRAFT)?.draftFor ?? modelSpec(DRAFT).draftFor;
   if (draftFor !== MODEL) console.log(`note: ${DRAFT} is a draft for ${draftFor}, not ${MODEL}`);
   const target = await Engine.load(await ensureModel(MODEL), { backend: BACKEND, threads: THREADS });
+  // The one tokenizer the solo runs and the split's head both ask whether a token ends generation.
+  if (!STOP_AT_EOS) Object.defineProperty(target.tokenizer, 'isEog', { value: () => false });
   const draft = await Engine.load(await ensureModel(DRAFT), { backend: BACKEND, threads: THREADS });
   const probe = target.createSession();
   const exact = VERIFY_BATCH > 0 ? VERIFY_BATCH : (probe.exactBatch ?? Number.POSITIVE_INFINITY);
@@ -138,7 +147,7 @@ async function main(): Promise<void> {
   );
   const drafters: Record<string, (plain: readonly number[]) => Drafter> = {
     ngram: () => new NgramDrafter(),
-    model: () => new ModelDrafter(draft.createSession()),
+    model: () => new LookupFirstDrafter(new ModelDrafter(draft.createSession())),
     oracle: (sequence) => oracle(sequence),
   };
   const tallies = new Map<string, Tally>();

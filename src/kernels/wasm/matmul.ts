@@ -31,13 +31,16 @@ export function prepareActivations(k: KernelInstance, type: number, x: Float32Ar
     (dot === GgmlType.F16 ? e.round_f16 : e.round_bf16)(xPtr, r, len);
     return { x: r, d: 0, sums: 0 };
   }
-  const q = heap.region('xq', len * 2);
   if (dot === GgmlType.Q8_0) {
+    // room for a last tile of 4 rows: the kernels run a batch in whole tiles, padded with zero rows
+    const tiled = Math.ceil(n / 4) * 4 * cols;
+    const q = heap.region('xq', tiled * 2);
     const d = heap.region('xd', (len / 32) * 4);
-    const d4 = heap.region('xd4', (len / 32) * 4); // the same scales regrouped per tile of 4 rows
+    const d4 = heap.region('xd4', (tiled / 32) * 4); // the same scales regrouped per tile of 4 rows
     e.quantize_q8_0(xPtr, n, cols, q, d, d4);
     return { x: q, d, sums: d4 };
   }
+  const q = heap.region('xq', len * 2);
   const d = heap.region('xd', (len / 256) * 4);
   const sums = heap.region('xsums', (len / 32) * 4);
   e.quantize_q8_k(xPtr, n, cols, q, d, sums);

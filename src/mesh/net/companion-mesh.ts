@@ -9,8 +9,12 @@ import type { Relay } from 'nostr-tools/relay';
 import { connectRelay } from '../discovery.ts';
 import { Announcer } from './announcer.ts';
 import type { PrivateMesh } from './membership-stream.ts';
-import { loadOrCreateMeshSecret } from './mesh-secret-file.ts';
+import { loadOrCreateMeshSecret, saveMeshSecret } from './mesh-secret-file.ts';
 import { MeshNode, type MeshLibp2p } from './mesh-node.ts';
+import type { Event } from 'nostr-tools/pure';
+import { issueCredential } from '../credentials.ts';
+import { credentialAdmission, DenyList, revoke } from './revocation.ts';
+import { rotateSecret, type Rotation } from './rekey.ts';
 
 export interface CompanionMeshOptions {
   readonly libp2p: MeshLibp2p;
@@ -32,6 +36,11 @@ export interface CompanionMeshOptions {
   readonly announceTtlS?: number;
   /** One membership challenge's wait (tests shorten it). */
   readonly membershipTimeoutMs?: number;
+  /**
+   * Admit only peers showing a member credential this head signed (issueInvite), unexpired and not
+   * revoked. Off by default: the printed invite (no credential) then keeps working as before.
+   */
+  readonly requireCredentials?: boolean;
   readonly log?: (line: string) => void;
   /** How the companion reaches its own relay (over wss it must trust its self-signed certificate); default connectRelay. */
   readonly connectRelay?: (url: string) => Promise<Relay>;
@@ -42,15 +51,35 @@ export interface CompanionMesh extends MeshHead {
   readonly token: string;
   /** `<app>#join=<token>`: what `npm start` prints as `invite:`. */
   readonly link: string;
+  /** An invite of its own for one member: this invite plus a credential valid `ttlS` seconds (revocable by its id). */
+  issueInvite(o: { ttlS: number }): { invite: Invite; token: string; link: string; credentialId: string };
+  /**
+   * A new secret (rekey.ts): its invite is handed to each of `keep` with a credential valid `ttlS`,
+   * and saved as the companion's secret: it heads the new mesh from its next start (it does not
+   * switch while running yet).
+   */
+  rotate(o: { keep: readonly string[]; ttlS: number }): Promise<Rotation>;
 }
 
 export async function startCompanionMesh(o: CompanionMeshOptions): Promise<CompanionMesh> {
   const { secret } = await loadOrCreateMeshSecret(o.cacheDir);
   const mesh = (await openMesh({ visibility: 'private', secret })) as PrivateMesh;
-  const invite: Invite = { meshId: mesh.meshId, secret, bootstrap: addressesOf(o), relays: [o.nostrUrl] };
+  // The head's key travels in the invite: members take the deny list only from it.
+  const invite: Invite = { meshId: mesh.meshId, secret, bootstrap: addressesOf(o), relays: [o.nostrUrl], head: o.identity.nostrPubkey };
   const token = encodeInvite(invite);
   const head = await startMeshHead(o, mesh, mesh, 'announcing failed');
-  return { invite, token, link: inviteLink(o.appUrl, token), ...head };
+  const issueInvite = ({ ttlS }: { ttlS: number }) => {
+    const credential = head.issueCredential({ ttlS });
+    const own: Invite = { ...invite, credential };
+    const ownToken = encodeInvite(own);
+    return { invite: own, token: ownToken, link: inviteLink(o.appUrl, ownToken), credentialId: (JSON.parse(credential.content) as { id: string }).id };
+  };
+  const rotate = async ({ keep, ttlS }: { keep: readonly string[]; ttlS: number }) => {
+    const rotation = await rotateSecret({ node: head.node, head: o.identity, current: invite, keep, ttlS });
+    if (o.cacheDir !== null) await saveMeshSecret(o.cacheDir, rotation.invite.secret);
+    return rotation;
+  };
+  return { invite, token, link: inviteLink(o.appUrl, token), issueInvite, rotate, ...head };
 }
 
 /** WebSockets first: a tab of an older version dials every bootstrap address and fails on QUIC. */
@@ -65,6 +94,10 @@ export type MeshHeadOptions = Omit<CompanionMeshOptions, 'cacheDir'>;
 export interface MeshHead {
   readonly node: MeshNode;
   readonly announcer: Announcer;
+  /** A member credential signed by this head (credentials.ts), valid `ttlS` seconds, to `member` only when given. */
+  issueCredential(o: { ttlS: number; member?: string }): Event;
+  /** Revokes credentials (by id) or peers: refused here at once, and by every member once it hears the gossiped list. */
+  revoke(o: { credentials?: readonly string[]; peers?: readonly string[] }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,14 +114,21 @@ export async function startMeshHead(o: MeshHeadOptions, membership: PrivateMesh,
     layerTokensPerSecond: 0,
     models: (o.models ?? []).map((model) => ({ model })),
   });
+  const deny = new DenyList();
   const node = new MeshNode({
     libp2p: o.libp2p,
     mesh: membership,
     self,
+    admission: credentialAdmission({ meshId: membership.meshId, head: o.identity.nostrPubkey, deny, required: o.requireCredentials ?? false }),
     ...(o.log ? { log: o.log } : {}),
     ...(o.membershipTimeoutMs ? { membershipTimeoutMs: o.membershipTimeoutMs } : {}),
   });
   await node.start();
+  // A member that joins late hears the deny list at once.
+  const unlisten = node.addJoinListener(() => {
+    const body = deny.body();
+    if (body.credentials.length + body.peers.length > 0) void node.publish(body).catch(() => {});
+  });
   let relay: Relay;
   try {
     relay = await (o.connectRelay ?? connectRelay)(o.nostrUrl);
@@ -108,7 +148,10 @@ export async function startMeshHead(o: MeshHeadOptions, membership: PrivateMesh,
   return {
     node,
     announcer,
+    issueCredential: ({ ttlS, member }) => issueCredential(o.identity, membership.meshId, { ttlS, ...(member ? { member } : {}) }),
+    revoke: (what) => revoke(node, deny, what),
     async stop() {
+      unlisten();
       announcer.stop();
       relay.close();
       await node.stop();

@@ -13,14 +13,17 @@ import type { HeldModel } from '../../protocol/mesh-announcement.ts';
 import type { GossipMessage, PeerStateMessage } from '../../protocol/mesh-messages.ts';
 import { MESH_PROTOCOL_VERSION, type PeerBackend, type PeerRole } from '../../protocol/mesh-version.ts';
 import { decodeGossip, encodeGossip, SequenceFilter } from '../gossip-messages.ts';
-import { quantizeRtt } from '../planner.ts';
+import { quantizeRtt, quantizeSpeed } from '../planner.ts';
 import { linkType, type LinkType } from './link-type.ts';
-import { answerChallenge, challengePeer, type MembershipOutcome, type PrivateMesh } from './membership-stream.ts';
+import { answerChallenge, challengePeer, CREDENTIAL_REFUSED, type Admission, type MembershipOutcome, type PrivateMesh } from './membership-stream.ts';
 import { MEMBERSHIP_PROTOCOL, meshTopic, RTT_PROTOCOL } from './protocols.ts';
-import { echoPings, measureRtt, type RttOptions } from './rtt-stream.ts';
+import { echoPings, measureLink, type RttOptions } from './rtt-stream.ts';
 
 /** Membership challenges a peer gets while it only times out (each MEMBERSHIP_TIMEOUT_MS long). */
 const MEMBERSHIP_ATTEMPTS = 3;
+
+/** Refused peers remembered at most (a forgotten one is refused again by its proof on its next connection). */
+export const MAX_REFUSED = 1024;
 
 /** Tries at the first round trip to a head that just proved membership, 300 ms apart (a state is gossiped only once one succeeds). */
 const RTT_FIRST_TRIES = 6;
@@ -54,6 +57,10 @@ export interface MeshNodeOptions {
   readonly rtt?: RttOptions;
   /** Re-measure the round trip every this many state ticks (default 2: every 10 s). */
   readonly rttEveryTicks?: number;
+  /** The member credential this peer shows after its proof (credentials.ts; from its invite). */
+  readonly credential?: unknown;
+  /** What it asks of others besides the proof: a credential from the head, not revoked (revocation.ts). */
+  readonly admission?: Admission;
   /** Called whenever members, links or gossiped state change. */
   readonly onChange?: () => void;
   readonly log?: (line: string) => void;
@@ -92,6 +99,9 @@ export class MeshNode {
   private rtt: number | undefined;
   /** The last few measurements: the gossiped round trip is their smallest, so a busy spell (a flood, a page loading) does not drop a peer from plans. */
   private readonly rttWindow: number[] = [];
+  /** Throughput to the targets (the slowest of them, bytes/s, quantized): the fastest of the last few measurements; undefined until measured. */
+  private linkRate: number | undefined;
+  private readonly rateWindow: number[] = [];
   /** This node's last few gossiped states (a plan may have been computed from any of them). */
   private readonly published: PeerStateMessage[] = [];
   private measuring: Promise<void> | undefined;
@@ -115,9 +125,13 @@ export class MeshNode {
   async start(): Promise<void> {
     const { libp2p } = this.o;
     this.running = true;
-    await libp2p.handle(MEMBERSHIP_PROTOCOL, (stream, connection) => answerChallenge(stream, connection, this.o.mesh, this.selfPeerId), {
-      runOnLimitedConnection: true,
-    });
+    await libp2p.handle(
+      MEMBERSHIP_PROTOCOL,
+      (stream, connection) => answerChallenge(stream, connection, this.o.mesh, this.selfPeerId, undefined, this.o.credential),
+      {
+        runOnLimitedConnection: true,
+      },
+    );
     libp2p.addEventListener('connection:open', this.onConnectionOpen);
     libp2p.addEventListener('connection:close', this.onConnectionClose);
     const pubsub = libp2p.services.pubsub;
@@ -149,6 +163,11 @@ export class MeshNode {
     this.memberProtocols.clear();
   }
 
+  /** This peer's gossiped link throughput to its targets (bytes/s, quantized): undefined until measured on a direct link. */
+  get linkBytesPerSecond(): number | undefined {
+    return this.linkRate;
+  }
+
   /** This peer's gossiped round trip (ms, quantized): undefined until measured, 0 for a peer that measures none. */
   get rttMs(): number | undefined {
     return this.o.rttTargets ? this.rtt : 0;
@@ -169,10 +188,15 @@ export class MeshNode {
     this.measuring ??= (async () => {
       const targets = (this.o.rttTargets?.() ?? []).filter((id) => this.members.has(id) && this.linksTo(id).length > 0);
       let worst: number | undefined;
+      let slowest: number | undefined;
       for (const peerId of targets) {
         try {
-          const ms = await measureRtt(await this.openStream(peerId, RTT_PROTOCOL, AbortSignal.timeout(10_000)), this.o.rtt);
-          worst = Math.max(worst ?? 0, ms);
+          // Throughput only on a direct link (a relayed one is capped at 128 KiB in all).
+          const direct = this.o.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId && c.status === 'open' && !c.limits);
+          const signal = AbortSignal.timeout(10_000);
+          const link = await measureLink(await this.openStream(peerId, RTT_PROTOCOL, signal, { direct }), { ...this.o.rtt, bulk: direct });
+          worst = Math.max(worst ?? 0, link.rttMs);
+          if (link.bytesPerSecond !== undefined) slowest = Math.min(slowest ?? Infinity, link.bytesPerSecond);
         } catch (error) {
           this.o.log?.(`mesh: measuring the round trip to ${peerId} failed: ${(error as Error).message}`);
         }
@@ -183,6 +207,14 @@ export class MeshNode {
         const rtt = quantizeRtt(Math.min(...this.rttWindow));
         const changed = rtt !== this.rtt;
         this.rtt = rtt;
+        if (changed) this.changed();
+      }
+      if (slowest !== undefined) {
+        this.rateWindow.push(slowest);
+        if (this.rateWindow.length > RTT_WINDOW) this.rateWindow.shift();
+        const rate = quantizeSpeed(Math.max(...this.rateWindow));
+        const changed = rate !== this.linkRate;
+        this.linkRate = rate;
         if (changed) this.changed();
       }
     })().finally(() => (this.measuring = undefined));
@@ -218,6 +250,27 @@ export class MeshNode {
       .map(([peerId, m]) => ({ peerId, links: this.linksTo(peerId), ...(m.state ? { state: m.state } : {}) }));
   }
 
+  /** Refuses a member from now on (the head revoked it): it is no member, its links are hung up. */
+  async refuse(peerId: string, reason: string): Promise<void> {
+    if (peerId === this.selfPeerId || this.refused.get(peerId) === reason) return;
+    this.remember(peerId, reason);
+    this.members.delete(peerId);
+    this.o.log?.(`mesh: refused ${peerId}: ${reason}`);
+    this.changed();
+    const peer = this.o.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)?.remotePeer;
+    if (peer) await this.o.libp2p.hangUp(peer).catch(() => {});
+  }
+
+  /** Notes a refused peer; the oldest are forgotten past MAX_REFUSED (fresh identities cost an attacker nothing). */
+  private remember(peerId: string, reason: string): void {
+    this.refused.delete(peerId);
+    this.refused.set(peerId, reason);
+    for (const oldest of this.refused.keys()) {
+      if (this.refused.size <= MAX_REFUSED) break;
+      this.refused.delete(oldest);
+    }
+  }
+
   refusedList(): RefusedPeer[] {
     return [...this.refused.entries()].map(([peerId, reason]) => ({ peerId, reason }));
   }
@@ -232,7 +285,7 @@ export class MeshNode {
    * loaded machine answers late, not wrongly): MEMBERSHIP_ATTEMPTS tries in all.
    */
   private async verify(connection: Connection): Promise<MembershipOutcome> {
-    const challenge = () => challengePeer(connection, this.o.mesh, this.selfPeerId, this.o.membershipTimeoutMs);
+    const challenge = () => challengePeer(connection, this.o.mesh, this.selfPeerId, this.o.membershipTimeoutMs, this.o.admission);
     let outcome = await challenge();
     for (let attempt = 1; attempt < MEMBERSHIP_ATTEMPTS && !outcome.ok && outcome.timedOut && this.running && connection.status === 'open'; attempt++) {
       this.o.log?.(`mesh: ${connection.remotePeer.toString()} gave no membership proof in time (${outcome.reason}); asking again`);
@@ -272,12 +325,15 @@ export class MeshNode {
         }
         // A closed connection before an answer is no verdict: the next connection tries again. Nor is
         // a peer that kept timing out on an open one (a starved machine): it is dropped, not refused.
-        if (outcome.timedOut || (connection.status !== 'open' && !/wrong membership proof/.test(outcome.reason))) {
+        if (
+          outcome.timedOut ||
+          (connection.status !== 'open' && !/wrong membership proof/.test(outcome.reason) && !outcome.reason.startsWith(CREDENTIAL_REFUSED))
+        ) {
           this.o.log?.(`mesh: ${peerId} gave no membership proof in time; it is checked again on its next connection`);
           await connection.close().catch(() => {});
           return;
         }
-        this.refused.set(peerId, outcome.reason);
+        this.remember(peerId, outcome.reason);
         this.o.log?.(`mesh: refused ${peerId}: ${outcome.reason}`);
         await this.o.libp2p.hangUp(connection.remotePeer).catch(() => {});
         this.changed();
@@ -415,6 +471,7 @@ export class MeshNode {
       memoryBudgetBytes: self.memoryBudgetBytes,
       layerTokensPerSecond: self.layerTokensPerSecond,
       rttMs,
+      ...(this.linkRate ? { linkBytesPerSecond: this.linkRate } : {}),
       models: [...self.models],
       activeSessions: 0,
     };

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadOrCreateMeshSecret, MESH_SECRET_FILE } from './mesh-secret-file.ts';
+import { newMeshSecret } from '../mesh-keys.ts';
+import { loadOrCreateMeshSecret, MESH_SECRET_FILE, saveMeshSecret } from './mesh-secret-file.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mesh-secret-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,5 +25,15 @@ describe('loadOrCreateMeshSecret', () => {
     expect(readFileSync(join(damaged, MESH_SECRET_FILE), 'utf8')).toBe('not-a-secret\n');
     const [a, b] = [await loadOrCreateMeshSecret(null), await loadOrCreateMeshSecret(null)];
     expect(a.secret).not.toEqual(b.secret);
+  });
+
+  it('keeps a rotated secret: the next start loads it', async () => {
+    const rotated = mkdtempSync(join(dir, 'rotated-'));
+    const first = await loadOrCreateMeshSecret(rotated);
+    const next = newMeshSecret();
+    await saveMeshSecret(rotated, next);
+    expect(await loadOrCreateMeshSecret(rotated)).toEqual({ secret: next, created: false });
+    expect(next).not.toEqual(first.secret);
+    expect(statSync(join(rotated, MESH_SECRET_FILE)).mode & 0o777).toBe(0o600);
   });
 });

@@ -27,8 +27,14 @@ export async function loadOrCreateMeshSecret(dir: string | null): Promise<{ secr
     );
   }
   const secret = newMeshSecret();
+  await saveMeshSecret(dir, secret);
+  return { secret, created: true };
+}
+
+/** Replaces the stored secret (a rotation, rekey.ts): the next start heads the new mesh. */
+export async function saveMeshSecret(dir: string, secret: Uint8Array): Promise<void> {
+  const path = join(dir, MESH_SECRET_FILE);
   await mkdir(dir, { recursive: true });
   await writeFile(`${path}.tmp`, `${toBase64Url(secret)}\n`, { mode: 0o600 });
   await rename(`${path}.tmp`, path);
-  return { secret, created: true };
 }

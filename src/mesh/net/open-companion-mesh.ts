@@ -13,12 +13,12 @@ export interface OpenCompanionMeshOptions extends MeshHeadOptions {
 
 export interface OpenCompanionMesh extends MeshHead {
   readonly keys: OpenMeshKeys;
-  /** `<app>#mesh=<name>` (named) or `<app>#public=<name>`: opens the app's Join for this mesh. */
+  /** `<app>#mesh=<name>&head=<key>` (named) or `<app>#public=<name>&head=<key>`: opens the app's Join for this mesh, following only this head. */
   readonly link: string;
 }
 
 export async function startOpenCompanionMesh(o: OpenCompanionMeshOptions): Promise<OpenCompanionMesh> {
   const keys = await openMeshKeys(o.name, o.visibility);
   const head = await startMeshHead(o, keys.membership, keys.access, `announcing the ${o.visibility} mesh failed`);
-  return { keys, link: openMeshLink(o.appUrl, keys.access.name, o.visibility), ...head };
+  return { keys, link: openMeshLink(o.appUrl, keys.access.name, o.visibility, o.identity.nostrPubkey), ...head };
 }

@@ -4,7 +4,11 @@
 // instead of a secret. What still holds: Noise authenticates each peer id, every announcement is
 // signed and bound to its libp2p key (announce.ts), and gossip checks the protocol version.
 // A joiner finds the head (the companion, the one Node peer that coordinates) in the mesh's
-// announcements on a relay and dials it, as an invite's bootstrap would be dialled.
+// announcements on a relay and dials it, as an invite's bootstrap would be dialled. Anyone can
+// announce a name, so a link that names the head's key (`head=`, open-mesh-link.ts) is followed
+// only to that key's announcement, whose binding gives the one peer id whose signed plans count;
+// without one the head is unauthenticated (said in the UI), picked by a rule that at least refuses
+// announcements dated ahead of now (a stranger's way to always be "the newest").
 import type { Relay } from 'nostr-tools/relay';
 import { MeshError } from '../../protocol/errors.ts';
 import type { ValidAnnouncement } from '../announce.ts';
@@ -36,14 +40,32 @@ export async function openMeshKeys(name: string, visibility: OpenVisibility): Pr
   return { access, membership: { visibility: 'private', meshId: access.meshId, announceKey, memberKey } };
 }
 
+/** How far ahead of this clock an unauthenticated head's announcement may be dated and still count. */
+export const HEAD_CLOCK_SKEW_S = 30;
+
+export interface PickHeadOptions {
+  /** The head's Nostr key (hex) from the link: only its own announcement counts. */
+  readonly head?: string;
+  /** Unix seconds (tests). */
+  readonly now?: number;
+}
+
+/** The head's own WebSockets addresses in its announcement: only those naming its bound peer id. */
+function headAddresses(a: ValidAnnouncement): string[] {
+  return a.body.multiaddrs.filter((m) => linkType(m) === 'websocket' && m.endsWith(`/p2p/${a.body.peerId}`));
+}
+
 /**
  * The head of an open mesh in its announcements: a Node peer (the companion's backend) with a
- * WebSockets address a tab can dial. Of several, the most recently announced.
+ * WebSockets address a tab can dial. With `head`, only the announcement that key signed. Without,
+ * of several the most recently announced, ignoring any dated more than HEAD_CLOCK_SKEW_S ahead.
  */
-export function pickHead(announcements: Iterable<ValidAnnouncement>): ValidAnnouncement | undefined {
+export function pickHead(announcements: Iterable<ValidAnnouncement>, options: PickHeadOptions = {}): ValidAnnouncement | undefined {
+  const now = options.now ?? Math.floor(Date.now() / 1000);
   let best: ValidAnnouncement | undefined;
   for (const a of announcements) {
-    if (a.body.backend !== 'node' || !a.body.multiaddrs.some((m) => linkType(m) === 'websocket' && m.includes('/p2p/'))) continue;
+    if (a.body.backend !== 'node' || headAddresses(a).length === 0) continue;
+    if (options.head !== undefined ? a.nostrPubkey !== options.head : a.createdAt > now + HEAD_CLOCK_SKEW_S) continue;
     if (!best || a.createdAt > best.createdAt) best = a;
   }
   return best;
@@ -59,6 +81,8 @@ export class OpenMeshError extends MeshError {
 export interface ResolveOptions {
   /** How long to wait for the head's announcement after the relay sent what it stored. */
   readonly timeoutMs?: number;
+  /** The head's Nostr key (hex) the link names; without it the head found is unauthenticated. */
+  readonly head?: string;
   readonly connect?: (url: string) => Promise<Relay>;
 }
 
@@ -71,7 +95,7 @@ export async function resolveOpenMesh(
   visibility: OpenVisibility,
   relays: readonly string[],
   options: ResolveOptions = {},
-): Promise<{ invite: Invite; keys: OpenMeshKeys; head: ValidAnnouncement }> {
+): Promise<{ invite: Invite; keys: OpenMeshKeys; head: ValidAnnouncement; authenticated: boolean }> {
   const keys = await openMeshKeys(name, visibility);
   if (relays.length === 0) throw new OpenMeshError('mesh_no_relay', 'no Nostr relay to look the mesh up on: start the companion (npm start) or set a relay');
   const failures: string[] = [];
@@ -79,14 +103,16 @@ export async function resolveOpenMesh(
     let relay: Relay | undefined;
     try {
       relay = await (options.connect ?? connectRelay)(url);
-      const head = await waitForHead(relay, keys.access, options.timeoutMs ?? 5000);
+      const head = await waitForHead(relay, keys.access, options.timeoutMs ?? 5000, options.head);
       if (!head) {
-        failures.push(`${url}: no head announced`);
+        failures.push(`${url}: ${options.head ? `no head with key ${options.head.slice(0, 12)}… announced` : 'no head announced'}`);
         continue;
       }
-      const bootstrap = head.body.multiaddrs.filter((m) => linkType(m) === 'websocket' && m.includes('/p2p/'));
+      // Only addresses naming the head's bound peer id: that id is the one whose plans are followed.
+      const bootstrap = headAddresses(head);
       // The secret is never read for an open mesh (PeerNode takes `keys` instead).
-      return { invite: { meshId: keys.access.meshId, secret: new Uint8Array(0), bootstrap, relays: [url] }, keys, head };
+      const invite = { meshId: keys.access.meshId, secret: new Uint8Array(0), bootstrap, relays: [url] };
+      return { invite, keys, head, authenticated: options.head !== undefined };
     } catch (error) {
       failures.push(`${url}: ${(error as Error).message}`);
     } finally {
@@ -99,13 +125,14 @@ export async function resolveOpenMesh(
   );
 }
 
-function waitForHead(relay: Relay, access: OpenMeshAccess, timeoutMs: number): Promise<ValidAnnouncement | undefined> {
+function waitForHead(relay: Relay, access: OpenMeshAccess, timeoutMs: number, key: string | undefined): Promise<ValidAnnouncement | undefined> {
+  const pick = (list: Iterable<ValidAnnouncement>) => pickHead(list, key ? { head: key } : {});
   return new Promise((resolve) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const watch = watchAnnouncements(relay, {
       mesh: access,
       onPeer: (_a, table) => {
-        const head = pickHead(table.list());
+        const head = pick(table.list());
         if (head) finish(head);
       },
     });
@@ -116,7 +143,7 @@ function waitForHead(relay: Relay, access: OpenMeshAccess, timeoutMs: number): P
     };
     void watch.synced
       .then(() => {
-        const head = pickHead(watch.table.list());
+        const head = pick(watch.table.list());
         if (head) finish(head);
         else timer = setTimeout(() => finish(undefined), timeoutMs);
       })

@@ -33,6 +33,8 @@ import type { OpenMeshKeys } from './open-mesh.ts';
 import { meshApiFetch } from './api-stream.ts';
 import { API_PROTOCOL } from './protocols.ts';
 import { MeshError } from '../../protocol/errors.ts';
+import { memberAccess } from './member-access.ts';
+import { sharedOpener } from './model-files.ts';
 
 export interface PeerNodeOptions {
   readonly identity: MeshIdentity;
@@ -74,6 +76,8 @@ export interface PeerNodeOptions {
   /** How the round trip to the head is measured (tests add latency to simulate a slow link). */
   readonly rtt?: RttOptions;
   readonly onChange?: () => void;
+  /** The head rotated the mesh's secret and kept this peer: the new mesh's invite (rekey.ts), to join it with. */
+  readonly onRekey?: (invite: Invite) => void;
   readonly log?: (line: string) => void;
 }
 
@@ -146,7 +150,8 @@ export class PeerNode {
   private signals: SignalChannel | undefined;
   /** The invite's bootstrap peers: the head whose plans this peer follows. */
   private readonly heads: Set<string>;
-  private readonly files = new Map<string, Promise<ModelFile>>();
+  /** The model files this peer opened, shared by its stage, its plan checks and its speed measurement. */
+  private readonly openModel: (model: string) => Promise<ModelFile>;
   /** Layer speed measured on the loaded stage, by model. */
   private readonly speeds = new Map<string, number>();
   private measuringSpeed = false;
@@ -159,6 +164,7 @@ export class PeerNode {
 
   constructor(options: PeerNodeOptions) {
     this.o = options;
+    this.openModel = sharedOpener(options.openModel);
     this.heads = options.head
       ? new Set([options.identity.peerId])
       : new Set(options.invite.bootstrap.map((address) => address.split('/p2p/')[1]).filter((id): id is string => Boolean(id)));
@@ -200,9 +206,11 @@ export class PeerNode {
         void this.announcer?.refresh();
         this.changed();
       });
+      const access = memberAccess(this.o.invite, mesh.meshId);
       this.meshNode = new MeshNode({
         libp2p,
         mesh,
+        ...access.nodeOptions,
         self: () => this.selfFacts(),
         // The round trip that matters is to the head (the one planning); a mesh without one measures none.
         ...(this.heads.size > 0 && !this.o.head ? { rttTargets: () => [...this.heads] } : {}),
@@ -214,6 +222,7 @@ export class PeerNode {
       // The head is the invite's bootstrap (the companion): its plans are the ones requests run on.
       const heads = this.heads;
       const planWatch = new PlanWatch({ isHead: (peerId) => heads.has(peerId) });
+      await access.attach(this.meshNode, (peerId) => heads.has(peerId), this.o.onRekey);
       this.planWatch = planWatch;
       this.meshNode.addGossipListener((m) => {
         if (planWatch.onGossip(m)) this.changed();
@@ -323,18 +332,6 @@ export class PeerNode {
       this.planRefused = { epoch: m.plan.epoch, reason };
       this.changed();
     });
-  }
-
-  /** The model files this peer opened, shared by its stage and its speed measurement. */
-  private openModel(model: string): Promise<ModelFile> {
-    const open = this.o.openModel;
-    if (!open) return Promise.reject(new Error('this peer serves no models'));
-    let file = this.files.get(model);
-    if (!file) {
-      this.files.set(model, (file = open(model)));
-      file.catch(() => this.files.delete(model));
-    }
-    return file;
   }
 
   /** Once a stage is loaded, measures its layer speed (once per model) and gossips it. */

@@ -64,11 +64,27 @@ describe("a server checks the head's plan before loading its share", () => {
       ok: false,
       reason: expect.stringMatching(/round trip 4 ms.*round trip 40 ms/),
     });
-    expect(checkPlan(plan, basis, pid('B'), [said({ layerTokensPerSecond: 400 })], memory)).toMatchObject({ ok: false });
+    // A head that credits this peer with more speed than it said would overload it.
+    expect(checkPlan(plan, basis, pid('B'), [said({ layerTokensPerSecond: 100 })], memory)).toMatchObject({ ok: false });
+    // Its link's throughput too: gossiped but missing from the basis, or another step of it.
+    expect(checkPlan(plan, basis, pid('B'), [said({ linkBytesPerSecond: 5e6 })], memory)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/link 0 B\/s.*differs.*link 4700000 B\/s/),
+    });
+    const measured: PlanBasis = { ...basis, peers: peers.map((p) => (p.peerId === pid('B') ? { ...p, linkBytesPerSecond: 4.7e6 } : p)) };
+    const planned = planLayers({ id: 'm', ...memory, headBytes: 0, tailBytes: 0 }, measured.peers);
+    if (!planned.ok) throw new Error(planned.message);
+    expect(checkPlan(planned.plan, measured, pid('B'), [said({ linkBytesPerSecond: 4.9e6 })], memory)).toEqual({ ok: true });
     expect(checkPlan(plan, basis, pid('D'), [said({ peerId: pid('D') })], memory)).toMatchObject({
       ok: false,
       reason: expect.stringMatching(/without this peer/),
     });
     expect(checkPlan(plan, undefined, pid('B'), [said()], memory)).toMatchObject({ ok: false, reason: expect.stringMatching(/without its basis/) });
+  });
+
+  it('accepts a head that held this peer below its claim (capacity.ts: to what the head observed)', () => {
+    // B said it is faster, lends more and is closer than the head's basis has it: held down, not refused.
+    const bragged = said({ layerTokensPerSecond: 400, memoryBudgetBytes: 2 ** 50, rttMs: 0 });
+    expect(checkPlan(plan, basis, pid('B'), [bragged], memory)).toEqual({ ok: true });
   });
 });

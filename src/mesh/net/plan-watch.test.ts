@@ -94,4 +94,20 @@ describe('PlanWatch', () => {
     expect(w.view(members)?.stages.map((s) => s.ready)).toEqual([true, false, true]);
     expect(w.view(members, { peerId: 'b', model: 'm', ready: { start: 1, end: 3 } })?.stages.map((s) => s.ready)).toEqual([true, true, true]);
   });
+
+  it("keeps a plan per model (a head serving several): the view shows this peer's model, else the one that changed last", () => {
+    const w = new PlanWatch();
+    const of = (model: string, epoch: number, peerId: string): LayerPlan => ({ ...plan(epoch, [[peerId, 0, 4]]), model });
+    expect(w.onGossip(planMsg('head', of('m1', 3, 'a')))).toBe(true);
+    expect(w.onGossip(planMsg('head', of('m2', 0, 'b')))).toBe(true);
+    // Republished plans of either model change nothing: no flipping between them.
+    expect(w.onGossip(planMsg('head', of('m1', 3, 'a')))).toBe(false);
+    expect(w.onGossip(planMsg('head', of('m2', 0, 'b')))).toBe(false);
+    expect(w.view()?.model).toBe('m2');
+    expect(w.view([], { peerId: 'a' })?.model).toBe('m1');
+    expect(w.latest('b')?.model).toBe('m2');
+    expect(w.onGossip(planMsg('head', of('m1', 4, 'c')))).toBe(true);
+    expect(w.latest()?.model).toBe('m1');
+    expect(w.latest('c')?.epoch).toBe(4);
+  });
 });

@@ -1,6 +1,8 @@
 // What a tab knows of the layer plan its head gossips, for the UI: the latest plan (highest epoch)
 // from a head, and which of its stages said they are ready (stage-ready gossip, or the held layers
-// in a member's peer state). Plain data, so it travels in the mesh snapshot.
+// in a member's peer state). Plain data, so it travels in the mesh snapshot. A head serving several
+// models gossips a plan for each: the one kept per model, and the view shows the plan this peer
+// has a stage in, else the one that changed last.
 import type { GossipMessage, PeerStateMessage } from '../../protocol/mesh-messages.ts';
 import type { LayerPlan, LayerRange } from '../../protocol/mesh-plan.ts';
 import type { PeerBackend } from '../../protocol/mesh-version.ts';
@@ -30,7 +32,8 @@ const key = (peerId: string, model: string, layers: LayerRange) => `${peerId}|${
 
 export class PlanWatch {
   private readonly o: PlanWatchOptions;
-  private plan: LayerPlan | undefined;
+  /** The latest plan of each model, the one that changed last at the end. */
+  private readonly plans = new Map<string, LayerPlan>();
   /** Stages that announced themselves ready, by peer, model and range (a replan keeping a range keeps it ready). */
   private readonly ready = new Set<string>();
 
@@ -42,8 +45,10 @@ export class PlanWatch {
   onGossip(m: GossipMessage): boolean {
     if (m.type === 'layer-plan') {
       if (this.o.isHead && !this.o.isHead(m.peerId)) return false;
-      if (this.plan && this.plan.model === m.plan.model && m.plan.epoch <= this.plan.epoch) return false;
-      this.plan = m.plan;
+      const known = this.plans.get(m.plan.model);
+      if (known && m.plan.epoch <= known.epoch) return false;
+      this.plans.delete(m.plan.model);
+      this.plans.set(m.plan.model, m.plan);
       return true;
     }
     if (m.type === 'stage-ready') {
@@ -55,9 +60,10 @@ export class PlanWatch {
     return false;
   }
 
-  /** The head's latest plan itself. */
-  latest(): LayerPlan | undefined {
-    return this.plan;
+  /** The head's latest plan itself: the one with a stage on `peerId` when given and there is one. */
+  latest(peerId?: string): LayerPlan | undefined {
+    const plans = [...this.plans.values()];
+    return plans.find((p) => peerId !== undefined && p.stages.some((s) => s.peerId === peerId)) ?? plans.at(-1);
   }
 
   /**
@@ -68,7 +74,7 @@ export class PlanWatch {
     members: readonly { peerId: string; state?: PeerStateMessage }[] = [],
     self?: { peerId: string; ready?: LayerRange; model?: string; backend?: PeerBackend },
   ): PlanView | undefined {
-    const plan = this.plan;
+    const plan = this.latest(self?.peerId);
     if (!plan) return undefined;
     const held = new Set(this.ready);
     const backends = new Map<string, PeerBackend>();

@@ -15,3 +15,5 @@ export function meshTopic(meshId: string): string {
 export const RTT_PROTOCOL = '/mesh-llm-web/rtt/1.0.0';
 /** A member's /v1 requests to the head and its streamed answers (api-stream.ts, frames of src/protocol/mesh-api.ts). Members only. */
 export const API_PROTOCOL = '/mesh-llm-web/api/1.0.0';
+/** The head hands a member the invite of the mesh's new secret when it rotates it (rekey.ts). Members only, from the head only. */
+export const REKEY_PROTOCOL = '/mesh-llm-web/rekey/1.0.0';

@@ -22,6 +22,10 @@ export interface CoordinatorOptions {
    * costs a few seconds; a peer that keeps failing stays out.
    */
   readonly failedForMs?: number;
+  /** Bounds gossiped claims by what the head observed before they are planned on (capacity.ts); default: claims as gossiped. */
+  readonly capacity?: { bound(peers: readonly PlannerPeer[]): PlannerPeer[] };
+  /** Of the servers, those this model may be planned on (a head serving several models shares them out: model-shares.ts). */
+  readonly peerFilter?: (peers: readonly PlannerPeer[]) => readonly PlannerPeer[];
   readonly log?: (line: string) => void;
 }
 
@@ -98,6 +102,11 @@ export class PipelineCoordinator {
 
   currentPlan(): LayerPlan | undefined {
     return this.plan;
+  }
+
+  /** The last plan there was (kept while no plan fits): its stages stay with this model when peers are shared out. */
+  lastPlan(): LayerPlan | undefined {
+    return this.previous;
   }
 
   /** What the current plan was computed from (gossiped with it). */
@@ -179,17 +188,20 @@ export class PipelineCoordinator {
     for (const m of members) if (m.links.length === 0) this.ready.delete(m.peerId);
     const planned = new Set(this.previous?.stages.map((s) => s.peerId));
     const rank = (m: (typeof members)[number]) => (planned.has(m.peerId) ? 0 : m.state?.role === 'server' ? 1 : 2);
-    return members
+    const candidates = members
       .filter((m) => m.state && m.links.length > 0 && !this.isOut(m.peerId))
       .sort((a, b) => rank(a) - rank(b))
-      .slice(0, MAX_PLANNED_PEERS)
       .map((m) => ({
         peerId: m.peerId,
         role: m.state!.role,
         memoryBudgetBytes: m.state!.memoryBudgetBytes,
         layerTokensPerSecond: m.state!.layerTokensPerSecond,
         rttMs: m.state!.rttMs,
+        ...(m.state!.linkBytesPerSecond ? { linkBytesPerSecond: m.state!.linkBytesPerSecond } : {}),
       }));
+    // Claims bounded before models share the servers out: a liar's 2^50 bytes must not win a share either.
+    const bounded = this.o.capacity ? this.o.capacity.bound(candidates) : candidates;
+    return (this.o.peerFilter ? this.o.peerFilter(bounded) : bounded).slice(0, MAX_PLANNED_PEERS);
   }
 
   private replan(): void {

@@ -13,7 +13,9 @@ import { chatTemplateFor, Tokenizer } from '../../tokenizer/index.ts';
 import { modelMemory } from '../layer-memory.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
 import type { PlannerOptions } from '../planner.ts';
-import { PipelineCoordinator } from './coordinator.ts';
+import { CapacityLedger } from '../capacity.ts';
+import { CapacityProbe, type CapacityProbeOptions } from './capacity-probe.ts';
+import { PipelineCoordinator, type CoordinatorOptions } from './coordinator.ts';
 import { MeshProvider, type MeshProviderOptions } from './mesh-provider.ts';
 
 export interface PipelineHeadOptions {
@@ -51,6 +53,14 @@ export interface PipelineHeadOptions {
   readonly recoverTimeoutMs?: number;
   readonly republishMs?: number;
   readonly planner?: PlannerOptions;
+  /**
+   * How the head observes its servers (capacity-probe.ts: its own round trips, timed layers) to
+   * hold their gossiped claims to (capacity.ts). Default on; false: bounds only, no probing (tests
+   * that count a stage's frames).
+   */
+  readonly capacityProbe?: false | Pick<CapacityProbeOptions, 'everyMs' | 'retimeMs' | 'frames' | 'perRound'>;
+  /** The servers this model may be planned on, where a head serves several models (model-shares.ts); default all. */
+  readonly peerFilter?: CoordinatorOptions['peerFilter'];
   readonly onRecovered?: MeshProviderOptions['onRecovered'];
   readonly log?: (line: string) => void;
 }
@@ -70,14 +80,30 @@ export async function startPipelineHead(o: PipelineHeadOptions): Promise<Pipelin
   const tokenizer = o.model.tokenizer ?? Tokenizer.fromMetadata(file.header.metadata);
   const maxPositions = o.model.maxPositions ?? file.config.nCtxTrain;
   const { head, tail } = o.model.headAndTail ?? { head: await openHead(file, o.model.compute), tail: await openTail(file, o.model.compute) };
+  const ledger = new CapacityLedger();
   const coordinator = new PipelineCoordinator({
     node: o.node,
     model: { id, memory: modelMemory(file.header) },
+    capacity: ledger,
     ...(o.republishMs ? { republishMs: o.republishMs } : {}),
     ...(o.planner ? { planner: o.planner } : {}),
+    ...(o.peerFilter ? { peerFilter: o.peerFilter } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
   coordinator.start();
+  const probe =
+    o.capacityProbe === false
+      ? undefined
+      : new CapacityProbe({
+          node: o.node,
+          route: () => coordinator.route(),
+          ledger,
+          width: file.config.nEmbd,
+          memory: modelMemory(file.header),
+          ...(o.capacityProbe ?? {}),
+          ...(o.log ? { log: o.log } : {}),
+        });
+  probe?.start();
   const provider = new MeshProvider({
     node: o.node,
     coordinator,
@@ -96,7 +122,14 @@ export async function startPipelineHead(o: PipelineHeadOptions): Promise<Pipelin
     ...(o.speculative ? { speculative: o.speculative } : {}),
     ...(o.onRecovered ? { onRecovered: o.onRecovered } : {}),
   });
-  return { provider, coordinator, stop: () => coordinator.stop() };
+  return {
+    provider,
+    coordinator,
+    stop: () => {
+      probe?.stop();
+      coordinator.stop();
+    },
+  };
 }
 
 /**

@@ -149,6 +149,9 @@ describe('measured round trips and speeds reach the planner', () => {
       const rtt = states().get(s.peerId)!.rttMs;
       expect(rtt).toBeGreaterThanOrEqual(0);
       expect(rtt).toBeLessThan(cap);
+      // The throughput of its direct link to the head too, and the planner was fed it.
+      expect(states().get(s.peerId)!.linkBytesPerSecond).toBeGreaterThan(0);
+      expect(coordinator.currentBasis()?.peers.find((p) => p.peerId === s.peerId)?.linkBytesPerSecond).toBe(states().get(s.peerId)!.linkBytesPerSecond);
     }
     await until('the stages gossip a measured layer speed', () => route.plan.stages.every((s) => (states().get(s.peerId)?.layerTokensPerSecond ?? 0) > 0));
     const self = peers[1].snapshot();

@@ -5,7 +5,7 @@
 
 /**
  * n rows of cols values → Q8_0: q as int16, one fp16-rounded scale per 32 values in d (row-major)
- * and again in d4, grouped per tile of 4 rows (see Act in common.h).
+ * and again in d4, grouped per tile of 4 rows (see Act in common.h), the last tile padded.
  */
 EXPORT(quantize_q8_0)
 void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float* d4) {
@@ -25,10 +25,13 @@ void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float*
       wasm_v128_store(q + b * 32 + j, wasm_i16x8_narrow_i32x4(lo, hi));
     }
   }
-  int rowBlocks = cols / 32;
-  for (int t = 0; t < n / 4 * 4; t++) {
-    for (int b = 0; b < rowBlocks; b++) d4[(t / 4) * rowBlocks * 4 + b * 4 + t % 4] = d[t * rowBlocks + b];
+  // d4, and a last tile padded to 4 rows with zero rows (scale 0, quants 0), which the matmul's tiles
+  // read and never write out; q and d4 have room for them (matmul.ts).
+  int rowBlocks = cols / 32, padded = (n + 3) / 4 * 4;
+  for (int t = 0; t < padded; t++) {
+    for (int b = 0; b < rowBlocks; b++) d4[(t / 4) * rowBlocks * 4 + b * 4 + t % 4] = t < n ? d[t * rowBlocks + b] : 0.0f;
   }
+  for (int i = n * cols; i < padded * cols; i++) q[i] = 0;
 }
 
 /** n rows of cols values → Q8_K: q as int16, an f32 scale per 256 values, Σq per 32 values. */

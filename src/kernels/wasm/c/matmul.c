@@ -40,46 +40,80 @@ enum { F32 = 0, F16 = 1, Q4_0 = 2, Q5_0 = 6, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_
 #define ROW_BLOCK_BYTES 131072
 
 /**
- * Q8_0: full tiles of 4 activation rows run against pairs of weight rows (tile2x4), a block of rows
- * at a time, so the block stays in L2 while each tile's activations stay in L1; the 1-3 activation
- * rows left over (all of decode) go one weight row at a time, as before.
+ * The block formats (Q8_0, Q4_0, Q5_0; rows-legacy.h), whose outputs must not depend on how many rows
+ * run together: one activation row (decode) goes four weight rows at a time (quad), the 1-3 weight
+ * rows left over one at a time (row1); a batch goes in tiles of 4 activation rows, and the rows left
+ * over as decode does, or (3 of them) as a tile padded with a zero row (matmul.ts reserves and
+ * quantize_q8_0 zeroes it) whose outputs are not written.
+ * Tiles run over a block of weight rows at a time, so the block stays in L2 while each tile's
+ * activations stay in L1; Q8_0 pairs weight rows (tile2x4), so each activation vector loaded serves two.
  */
-#define PAIRED(NAME)                                                                                             \
+/** Activation row t against weight rows r0..r1: quads, then the rows left over one at a time. */
+#define QUADS(NAME, t)                                                                                           \
+  {                                                                                                              \
+    float q4[TILE];                                                                                              \
+    float* o = out + (size_t)(t) * outStride;                                                                    \
+    int r = r0;                                                                                                  \
+    for (; r + 4 <= r1; r += 4) {                                                                                \
+      quad_##NAME(w + (size_t)r * rowBytes, rowBytes, a, t, q4);                                                 \
+      for (int i = 0; i < 4; i++) o[r + i] = q4[i];                                                              \
+    }                                                                                                            \
+    for (; r < r1; r++) o[r] = row1_##NAME(w + (size_t)r * rowBytes, a, t);                                      \
+  }
+
+/**
+ * The rows a batch's whole tiles leave: up to ROWWISE of them go row by row as decode does (cheaper
+ * than a tile where decoding a block is cheap: Q8_0), more as a tile padded with zero rows; `tiled`
+ * is then how many rows the tiles cover.
+ */
+#define LEFTOVER(NAME, ROWWISE)                                                                                  \
+  int tiled = n % TILE > (ROWWISE) ? (n + TILE - 1) / TILE * TILE : n / TILE * TILE;                             \
+  for (int t = tiled; t < n; t++) QUADS(NAME, t)
+
+#define STORE_TILE(o, res, r)                                                                                   \
+  for (int t = 0; t < TILE && t0 + t < n; t++) (o)[(size_t)t * outStride + (r)] = (res)[t];
+
+#define PAIRED(NAME, ROWWISE)                                                                                             \
   static __attribute__((noinline)) void matmul_##NAME(float* out, int outStride, const uint8_t* w, int rowBytes, int r0, int r1, const Act* a, \
                           int n) {                                                                                 \
-    int full = n / TILE * TILE;                                                                                    \
+    LEFTOVER(NAME, ROWWISE)                                                                                               \
     int rb = (ROW_BLOCK_BYTES / rowBytes) & ~1;                                                                    \
     if (rb < 2) rb = 2;                                                                                            \
     float res[TILE], res1[TILE];                                                                                   \
-    for (int rs = r0; rs < r1 && full > 0; rs += rb) {                                                             \
+    for (int rs = r0; rs < r1 && tiled > 0; rs += rb) {                                                            \
       int re = r1 - rs > rb ? rs + rb : r1;                                                                        \
-      for (int t0 = 0; t0 < full; t0 += TILE) {                                                                    \
+      for (int t0 = 0; t0 < tiled; t0 += TILE) {                                                                       \
         float* o = out + (size_t)t0 * outStride;                                                                   \
         int r = rs;                                                                                                \
         for (; r + 2 <= re; r += 2) {                                                                              \
           const uint8_t* wr = w + (size_t)r * rowBytes;                                                            \
           tile2x4_##NAME(wr, wr + rowBytes, a, t0, res, res1);                                                     \
-          for (int t = 0; t < TILE; t++) { o[(size_t)t * outStride + r] = res[t]; o[(size_t)t * outStride + r + 1] = res1[t]; } \
+          STORE_TILE(o, res, r)                                                                                    \
+          STORE_TILE(o, res1, r + 1)                                                                               \
         }                                                                                                          \
         if (r < re) {                                                                                              \
           tile4_##NAME(w + (size_t)r * rowBytes, a, t0, res);                                                      \
-          for (int t = 0; t < TILE; t++) o[(size_t)t * outStride + r] = res[t];                                    \
+          STORE_TILE(o, res, r)                                                                                    \
         }                                                                                                          \
       }                                                                                                            \
     }                                                                                                              \
-    int left = n - full, t0 = full;                                                                                \
-    for (int r = r0; r < r1 && left > 0; r++) {                                                                    \
+  }
+
+#define TILES(NAME, ROWWISE)                                                                                              \
+  static __attribute__((noinline)) void matmul_##NAME(float* out, int outStride, const uint8_t* w, int rowBytes, int r0, int r1, const Act* a, \
+                          int n) {                                                                                 \
+    LEFTOVER(NAME, ROWWISE)                                                                                               \
+    float res[TILE];                                                                                               \
+    for (int r = r0; r < r1 && tiled > 0; r++) {                                                                   \
       const uint8_t* wr = w + (size_t)r * rowBytes;                                                                \
-      if (left == 3) CALL_##NAME(3);                                                                               \
-      else if (left == 2) CALL_##NAME(2);                                                                          \
-      else CALL_##NAME(1);                                                                                         \
-      for (int t = 0; t < left; t++) out[(size_t)(t0 + t) * outStride + r] = res[t];                              \
+      for (int t0 = 0; t0 < tiled; t0 += TILE) {                                                                       \
+        float* o = out + (size_t)t0 * outStride;                                                                   \
+        tile4_##NAME(wr, a, t0, res);                                                                              \
+        STORE_TILE(o, res, r)                                                                                      \
+      }                                                                                                            \
     }                                                                                                              \
   }
 
-#define CALL_q8_0(T) rows_q8_0(wr, a, t0, T, res)
-#define CALL_q4_0(T) rows_q4_0(wr, a, t0, T, res)
-#define CALL_q5_0(T) rows_q5_0(wr, a, t0, T, res)
 #define CALL_q4_k(T) rows_q4_k(wr, a, t0, T, res)
 #define CALL_q5_k(T) rows_q5_k(wr, a, t0, T, res)
 #define CALL_q6_k(T) rows_q6_k(wr, a, t0, T, res)
@@ -87,9 +121,9 @@ enum { F32 = 0, F16 = 1, Q4_0 = 2, Q5_0 = 6, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_
 #define CALL_f16_finite(T) rows_float(wr, (const float*)a->q, a->cols, t0, T, AS_F16_FINITE, res)
 #define CALL_f16(T) rows_float(wr, (const float*)a->q, a->cols, t0, T, AS_F16, res)
 #define CALL_bf16(T) rows_float(wr, (const float*)a->q, a->cols, t0, T, AS_BF16, res)
-PAIRED(q8_0)
-ROWS(q4_0)
-ROWS(q5_0)
+PAIRED(q8_0, 2)
+TILES(q4_0, 1)
+TILES(q5_0, 1)
 ROWS(q4_k)
 ROWS(q5_k)
 ROWS(q6_k)

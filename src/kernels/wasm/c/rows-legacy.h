@@ -1,23 +1,12 @@
-// Dot products of one weight row in a 32-value block format (Q8_0, Q4_0, Q5_0) with T activation rows
-// in Q8_0 form: integer dots per block, then scaled by d_w*d_x and summed in f32, as ggml does.
+// Dot products of weight rows in a 32-value block format (Q8_0, Q4_0, Q5_0) with activation rows in
+// Q8_0 form: integer dots per block, then scaled by d_w*d_x and summed in f32, as ggml does.
+// Every path sums an output in one order, whatever the number of rows it runs with: per block the
+// exact integer dot, times d_w*d_x, added to that output's running f32 sum, block after block. A
+// batch runs in tiles of 4 activation rows (the last tile padded with zero rows), decode in quads of
+// 4 weight rows, so the output of a 16-row batch is the one-row run's bit for bit, and speculative
+// verification and a pipeline's exact frames can batch as many rows as they like (engine/exact-batch.ts).
 #pragma once
 #include "common.h"
-
-/** Sums, per activation row, one block's i32x4 dot times d_w*d_x into f32x4 accumulators. */
-ALWAYS void accumulate_block(v128_t* acc, const Act* a, int t0, const int T, int b, float dw,
-                             v128_t w0, v128_t w1, v128_t w2, v128_t w3) {
-  int nb = a->cols / 32;
-  for (int t = 0; t < T; t++) {
-    const int16_t* q = a->q + (size_t)(t0 + t) * a->cols + b * 32;
-    v128_t s = dot32(w0, w1, w2, w3, q);
-    v128_t scale = wasm_f32x4_splat(dw * a->d[(t0 + t) * nb + b]);
-    acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));
-  }
-}
-
-ALWAYS void finish(const v128_t* acc, const int T, float* res) {
-  for (int t = 0; t < T; t++) res[t] = hsum_f32x4(acc[t]);
-}
 
 /** A block's 32 weights widened to int16 (w0: values 0..7, ... w3: 24..31). */
 typedef struct { v128_t w0, w1, w2, w3; } Block16;
@@ -137,24 +126,63 @@ ALWAYS v128_t chunk_q8_0(const uint8_t* blk, int k) { return wasm_i16x8_load8x8(
     wasm_v128_store(res1, acc1);                                                                  \
   }
 
-/** One weight row against T activation rows. */
-#define DEFINE_ROWS(NAME, BYTES)                                                                  \
-  DEFINE_TILE4(NAME, BYTES)                                                                       \
-  ALWAYS void rows_##NAME(const uint8_t* w, const Act* a, int t0, const int T, float* res) {       \
-    if (T == 4) {                                                                                 \
-      tile4_##NAME(w, a, t0, res);                                                                \
-      return;                                                                                     \
-    }                                                                                             \
-    v128_t acc[TILE];                                                                             \
-    for (int t = 0; t < T; t++) acc[t] = wasm_f32x4_splat(0);                                     \
+/** A block's integer dot with 32 activation values in x0..x3: decoded whole, or (Q8_0) loaded 8 at a time. */
+ALWAYS v128_t dot_block4(Block16 v, v128_t x0, v128_t x1, v128_t x2, v128_t x3) {
+  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(v.w0, x0), wasm_i32x4_dot_i16x8(v.w1, x1)),
+                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(v.w2, x2), wasm_i32x4_dot_i16x8(v.w3, x3)));
+}
+#define QUAD_DOT_q4_0(blk, x0, x1, x2, x3) dot_block4(decode_q4_0(blk), x0, x1, x2, x3)
+#define QUAD_DOT_q5_0(blk, x0, x1, x2, x3) dot_block4(decode_q5_0(blk), x0, x1, x2, x3)
+#define QUAD_DOT_q8_0(blk, x0, x1, x2, x3)                                                                  \
+  wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(chunk_q8_0(blk, 0), x0), wasm_i32x4_dot_i16x8(chunk_q8_0(blk, 8), x1)), \
+                 wasm_i32x4_add(wasm_i32x4_dot_i16x8(chunk_q8_0(blk, 16), x2), wasm_i32x4_dot_i16x8(chunk_q8_0(blk, 24), x3)))
+
+/**
+ * Four weight rows (rowBytes apart) against one activation row: decode. The lanes are the weight rows,
+ * so each output is summed as tile4 sums it; the activation row's 32 values of a block are loaded once
+ * for all four weight rows.
+ */
+#define DEFINE_QUAD(NAME, BYTES)                                                                  \
+  ALWAYS void quad_##NAME(const uint8_t* w, int rowBytes, const Act* a, int t0, float* res) {     \
+    v128_t acc = wasm_f32x4_splat(0);                                                             \
     int nb = a->cols / 32;                                                                        \
+    const int16_t* q = a->q + (size_t)t0 * a->cols;                                               \
+    const float* dx = a->d + (size_t)t0 * nb;                                                     \
+    for (int b = 0; b < nb; b++) {                                                                \
+      const int16_t* x = q + b * 32;                                                              \
+      v128_t x0 = wasm_v128_load(x), x1 = wasm_v128_load(x + 8), x2 = wasm_v128_load(x + 16), x3 = wasm_v128_load(x + 24); \
+      v128_t s[4];                                                                                \
+      float dw[4];                                                                                \
+      for (int i = 0; i < 4; i++) {                                                               \
+        const uint8_t* blk = w + (size_t)i * rowBytes + b * BYTES;                                \
+        s[i] = QUAD_DOT_##NAME(blk, x0, x1, x2, x3);                                              \
+        dw[i] = load_fp16(blk);                                                                   \
+      }                                                                                           \
+      v128_t scale = wasm_f32x4_mul(wasm_f32x4_make(dw[0], dw[1], dw[2], dw[3]), wasm_f32x4_splat(dx[b])); \
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(hsum4_i32x4(s[0], s[1], s[2], s[3])), scale)); \
+    }                                                                                             \
+    wasm_v128_store(res, acc);                                                                    \
+  }
+
+/** One weight row against one activation row in the same order: the 1-3 rows a quad leaves over. */
+#define DEFINE_ROW1(NAME, BYTES)                                                                  \
+  ALWAYS float row1_##NAME(const uint8_t* w, const Act* a, int t0) {                              \
+    float acc = 0;                                                                                \
+    int nb = a->cols / 32;                                                                        \
+    const int16_t* q = a->q + (size_t)t0 * a->cols;                                               \
     for (int b = 0; b < nb; b++) {                                                                \
       const uint8_t* blk = w + b * BYTES;                                                         \
       Block16 v = decode_##NAME(blk);                                                             \
-      accumulate_block(acc, a, t0, T, b, load_fp16(blk), v.w0, v.w1, v.w2, v.w3);                 \
+      int32_t s = hsum_i32x4(dot32(v.w0, v.w1, v.w2, v.w3, q + b * 32));                         \
+      acc += (float)s * (load_fp16(blk) * a->d[(size_t)t0 * nb + b]);                             \
     }                                                                                             \
-    finish(acc, T, res);                                                                          \
+    return acc;                                                                                   \
   }
+
+#define DEFINE_ROWS(NAME, BYTES) \
+  DEFINE_TILE4(NAME, BYTES)      \
+  DEFINE_QUAD(NAME, BYTES)       \
+  DEFINE_ROW1(NAME, BYTES)
 
 DEFINE_ROWS(q8_0, Q8_0_BYTES)
 DEFINE_TILE2X4(q8_0, Q8_0_BYTES)

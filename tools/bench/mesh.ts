@@ -408,7 +408,7 @@ function joinLines(j: JoinSummary): string[] {
   return [
     `join (Chromium page load, ${j.where}): navigation start → serving its planned layers, weights cached: p50 ${(j.joinMs / 1000).toFixed(2)} s over ${j.runs.length} rejoins (${j.runs.map((r) => (r.joinMs / 1000).toFixed(2)).join(', ')} s); first join with nothing cached ${(j.coldMs / 1000).toFixed(2)} s`,
     `        WebRTC upgrade to the other tab: ${j.webrtcMs === undefined ? 'none within the wait' : `p50 ${(j.webrtcMs / 1000).toFixed(2)} s after navigation start`} (${j.runs.filter((r) => r.webrtcMs !== undefined).length} of ${j.runs.length} rejoins upgraded within 10 s of serving)`,
-    `        the median rejoin, ms after navigation start: app ${at('app')}, mesh starting ${at('mesh starting')}, linked to the companion ${at('link websocket')}, member ${at('head member')}, round trip measured ${at('rtt measured')}, ` +
+    `        the median rejoin, ms after navigation start: app ${at('app')}, mesh starting ${at('mesh starting')}, linked to the companion ${m['link webtransport'] === undefined ? at('link websocket') : `${at('link webtransport')} (WebTransport)`}, member ${at('head member')}, round trip measured ${at('rtt measured')}, ` +
       `planned ${at('planned')}, layers loaded ${at('stage ready')}${steps ? ` (model opened +${steps.openMs}, kernels +${steps.kernelsMs}, weights +${steps.weightsMs})` : ''}, serving ${at('serving')}; relayed link ${at('link relay')}, WebRTC ${at('link webrtc')}`,
   ];
 }

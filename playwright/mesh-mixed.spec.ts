@@ -5,6 +5,8 @@
 // model is split between B and C; teacher-forced log-probs through the mesh are within 1e-4 of A's
 // alone, and an answer during which B is killed is the answer A gives alone.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
@@ -31,6 +33,7 @@ let skipped = '';
 let stack: Stack;
 const children: ChildProcess[] = [];
 let browser: Browser | undefined;
+const peerCache = mkdtempSync(join(tmpdir(), 'mesh-mixed-'));
 
 /** Runs `argv` in `netns`; resolves with the process and the first stdout line matching `ready`. */
 function startIn(netns: Netns, argv: string[], ready: RegExp, log: string[]): Promise<{ child: ChildProcess; line: string }> {
@@ -131,6 +134,7 @@ test.afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
   await stack?.stop();
   for (const n of [trio?.host, trio?.second, trio?.third]) await n?.close();
+  rmSync(peerCache, { recursive: true, force: true });
 });
 
 test('A heads, B (native, QUIC) and C (Chromium, WebTransport) run the stages: log-probs as A alone, and B killed mid-answer changes nothing', async () => {
@@ -149,19 +153,7 @@ test('A heads, B (native, QUIC) and C (Chromium, WebTransport) run the stages: l
   const bLog: string[] = [];
   const b = await startIn(
     trio!.second,
-    [
-      NODE,
-      'scripts/start.ts',
-      '--join',
-      stack.printed.invite,
-      '--serve',
-      '--host',
-      '0.0.0.0',
-      '--budget',
-      String(budget),
-      '--cache-dir',
-      join(ROOT, '.cache', 'mixed-peer'),
-    ],
+    [NODE, 'scripts/start.ts', '--join', stack.printed.invite, '--serve', '--host', '0.0.0.0', '--budget', String(budget), '--cache-dir', peerCache],
     /^peer: \S+ joined/,
     bLog,
   );

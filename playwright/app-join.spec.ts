@@ -62,7 +62,8 @@ test('an invite link explains joining, joins as a server on click, shows the liv
   const companionId = mesh.stack().urls.libp2p.split('/p2p/')[1];
   const companionRow = page.locator(`[data-testid="mesh-peers"] li[data-peer="${companionId}"]`);
   await expect(companionRow).toBeVisible({ timeout: 20_000 });
-  await expect(companionRow).toContainText('websocket');
+  // A page on http://127.0.0.1 is a secure context: it takes the companion's WebTransport bridge.
+  await expect(companionRow).toContainText('webtransport');
   await expect(companionRow).toContainText('the companion, which heads the mesh');
   // The plan gives this tab layers of the companion's model, and the card says which.
   await expect(page.getByTestId('mesh-layers')).toHaveText(new RegExp(`^serving layers? \\d+(–\\d+)? of ${MODEL}$`), { timeout: 30_000 });

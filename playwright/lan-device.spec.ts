@@ -77,7 +77,7 @@ const pageFacts = (page: Page) =>
     };
   });
 
-/** Joined as a server, linked to the companion over its /tls/ws listener, holding every layer. */
+/** Joined as a server, linked to the companion over its WebTransport bridge (preferred to /tls/ws), holding every layer. */
 async function expectServing(page: Page, companionId: string): Promise<MeshState> {
   await expect
     .poll(async () => (await meshState(page)).stage?.status, { timeout: 30_000, message: 'the device should join and load its layers' })
@@ -85,7 +85,7 @@ async function expectServing(page: Page, companionId: string): Promise<MeshState
   const state = await meshState(page);
   expect(state.status).toBe('joined');
   expect(state.stage?.layers).toEqual({ start: 0, end: 4 });
-  expect(state.peers?.find((p) => p.peerId === companionId)?.links).toContain('websocket');
+  expect(state.peers?.find((p) => p.peerId === companionId)?.links).toContain('webtransport');
   return state;
 }
 
@@ -99,7 +99,7 @@ test('the companion prints its LAN address; a device trusting its certificate jo
   expect(new URL(printed.invite).origin).toBe(urls.app);
   const invite = await decodeInvite(readJoinLink(printed.invite)!.token);
   expect(invite.relays).toEqual([urls.nostr]);
-  expect(invite.bootstrap).toEqual([urls.libp2p, printed.quic]); // native peers dial the QUIC one
+  expect(invite.bootstrap).toEqual([urls.libp2p, printed.quic, printed.webtransport]); // native peers dial the QUIC one, tabs WebTransport
   const companionId = urls.libp2p.split('/p2p/')[1];
   expect(printed.token).toMatch(/^mesh-/); // bound beyond loopback: the API wants the printed token
   const cert = readFileSync(join(cache, 'tls-cert.pem'), 'utf8');
@@ -163,14 +163,15 @@ test('a device that only clicks through the certificate warning gets all but the
   await page.click('#details-button');
   await Promise.all([page.waitForNavigation(), page.click('#proceed-link')]);
   await page.waitForFunction(() => 'meshApp' in window, undefined, { timeout: 30_000 });
-  // The exception covers the host's other ports for WebSockets: wss to the relay and /tls/ws work, so
-  // it joins and links to the companion (the first device still holds every layer: nothing to serve).
+  // The exception covers the host's other ports for WebSockets: wss to the relay works, and the link
+  // to the companion is WebTransport, checked by the certificate hash in the invite, not by the CA
+  // (the first device still holds every layer: nothing to serve).
   const companionId = stack.urls.libp2p.split('/p2p/')[1];
   await expect
     .poll(async () => ((s: MeshState) => `${s.status} ${s.peers?.find((p) => p.peerId === companionId)?.links.join('+')}`)(await meshState(page)), {
       timeout: 30_000,
     })
-    .toBe('joined websocket');
+    .toBe('joined webtransport');
   await expect.poll(async () => (await pageFacts(page)).serviceWorker, { timeout: 15_000 }).toBe('error');
   expect(await pageFacts(page)).toMatchObject({
     secureContext: true,

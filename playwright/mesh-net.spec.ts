@@ -107,7 +107,8 @@ test('three tabs and the companion form a private mesh from the invite; a wrong 
   const formedMs = Date.now() - started;
   const states = await Promise.all(tabs.map(meshState));
   for (const [i, s] of states.entries()) {
-    expect(s.peers.find((p) => p.peerId === companionId)!.links).toContain('websocket');
+    // Tabs on http://127.0.0.1 (a secure context) reach the companion over its WebTransport bridge.
+    expect(s.peers.find((p) => p.peerId === companionId)!.links).toContain('webtransport');
     for (const id of ids.filter((_, j) => j !== i)) expect(s.peers.find((p) => p.peerId === id)!.announced).toBe(true);
   }
   const links = [...new Set(states.flatMap((s) => s.linkTypesSeen))].sort();

@@ -18,7 +18,22 @@ mkdirSync(dist);
 writeFileSync(join(dist, 'index.html'), '<!doctype html><title>mesh</title>');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const ephemeral = ['--host', '127.0.0.1', '--app-port', '0', '--nostr-port', '0', '--api-port', '0', '--libp2p-port', '0', '--quic-port', '0'];
+const ephemeral = [
+  '--host',
+  '127.0.0.1',
+  '--app-port',
+  '0',
+  '--nostr-port',
+  '0',
+  '--api-port',
+  '0',
+  '--libp2p-port',
+  '0',
+  '--quic-port',
+  '0',
+  '--webtransport-port',
+  '0',
+];
 const quiet = ['--skip-build', '--skip-model', '--dist', dist, '--cache-dir', join(dir, 'cache')];
 
 function start(args: string[], env: Record<string, string> = {}): ChildProcess {
@@ -55,7 +70,7 @@ function serviceLines(child: ChildProcess, stdout: () => string, stderr: () => s
       const lines = stdout()
         .split('\n')
         .filter((l) => l !== '');
-      if (!lines.some((l) => l.startsWith('quic: '))) return; // the last line printed
+      if (!lines.some((l) => l.startsWith('webtransport: '))) return; // the last line printed
       child.stdout?.off('data', check);
       resolve(Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)])));
     };
@@ -71,12 +86,12 @@ describe('scripts/start.ts', () => {
     const stderr = collect(child.stderr);
     const urls = await serviceLines(child, stdout, stderr);
 
-    expect(Object.keys(urls)).toEqual(['invite', 'app', 'nostr', 'api', 'libp2p', 'quic']);
+    expect(Object.keys(urls)).toEqual(['invite', 'app', 'nostr', 'api', 'libp2p', 'quic', 'webtransport']);
     expect(
       stdout()
         .split('\n')
         .filter((l) => l !== ''),
-    ).toHaveLength(6);
+    ).toHaveLength(7);
     const { invite, ...services } = urls;
     expect(invite.startsWith(`${urls.app}/#join=`)).toBe(true);
     expect(urls.app).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
@@ -84,6 +99,7 @@ describe('scripts/start.ts', () => {
     expect(urls.api).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
     expect(urls.libp2p).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/[1-9]\d*\/ws\/p2p\/12D3Koo\w+$/);
     expect(urls.quic).toMatch(/^\/ip4\/127\.0\.0\.1\/udp\/[1-9]\d*\/quic-v1\/p2p\/12D3Koo\w+$/);
+    expect(urls.webtransport).toMatch(/^\/ip4\/127\.0\.0\.1\/udp\/[1-9]\d*\/quic-v1\/webtransport\/certhash\/u[\w-]+\/certhash\/u[\w-]+\/p2p\/12D3Koo\w+$/);
 
     const health = await fetch(`${urls.api}/health`);
     expect(health.status).toBe(200);
@@ -214,7 +230,23 @@ describe('scripts/start.ts', () => {
   });
 
   it('prints a generated token on a non-loopback bind and the API requires it', async () => {
-    const child = start(['--host', '0.0.0.0', '--app-port', '0', '--nostr-port', '0', '--api-port', '0', '--libp2p-port', '0', '--quic-port', '0', ...quiet]);
+    const child = start([
+      '--host',
+      '0.0.0.0',
+      '--app-port',
+      '0',
+      '--nostr-port',
+      '0',
+      '--api-port',
+      '0',
+      '--libp2p-port',
+      '0',
+      '--quic-port',
+      '0',
+      '--webtransport-port',
+      '0',
+      ...quiet,
+    ]);
     const stdout = collect(child.stdout);
     const stderr = collect(child.stderr);
     try {

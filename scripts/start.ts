@@ -136,6 +136,7 @@ async function main(): Promise<number> {
         join: config.join,
         host: config.host,
         quicPort: config.quicPort,
+        webTransportPort: config.webTransportPort,
         budgetBytes: config.budgetBytes,
         cacheDir: join(config.cacheDir, 'peer-models'),
         backend: config.backend,
@@ -207,7 +208,9 @@ async function main(): Promise<number> {
   process.stdout.write(`invite: ${companion.invite}\n`);
   if (companion.openMesh) process.stdout.write(`mesh: ${companion.openMesh.link}\n`);
   // Printed only now that every service listens (and the signal handlers are in place): tests wait for these lines.
-  process.stdout.write(`app: ${urls.app}\nnostr: ${urls.nostr}\napi: ${urls.api}\nlibp2p: ${urls.libp2p}\n${urls.quic ? `quic: ${urls.quic}\n` : ''}`);
+  process.stdout.write(
+    `app: ${urls.app}\nnostr: ${urls.nostr}\napi: ${urls.api}\nlibp2p: ${urls.libp2p}\n${urls.quic ? `quic: ${urls.quic}\n` : ''}${urls.webtransport ? `webtransport: ${urls.webtransport}\n` : ''}`,
+  );
   return stopped;
 }
 

@@ -64,6 +64,47 @@ export async function startNetnsPair(): Promise<Made<{ host: Netns; device: Netn
   return { netns: both };
 }
 
+/** The third namespace's address in startNetnsTrio(). */
+export const NETNS_THIRD_ADDRESS = '198.18.0.3';
+
+/**
+ * Three namespaces on one switched segment: `host` (198.18.0.1, a bridge with a veth to each other),
+ * `second` (198.18.0.2) and `third` (198.18.0.3), each with its default route there, as three
+ * machines on one LAN.
+ */
+export async function startNetnsTrio(): Promise<Made<{ host: Netns; second: Netns; third: Netns }>> {
+  const bridge = [
+    'ip link set lo up',
+    'ip link add br0 type bridge',
+    ...veth(NETNS_ADDRESS, 'br0'),
+    'ip link add veth0 type veth peer name veth1',
+    'ip link add veth2 type veth peer name veth3',
+    'ip link set veth0 master br0',
+    'ip link set veth2 master br0',
+    'ip link set veth0 up',
+    'ip link set veth2 up',
+  ];
+  const host = await hold([...bridge, ...HOLD]);
+  if (!host.netns) return host;
+  const others: Netns[] = [];
+  for (const [end, address] of [
+    ['veth1', NETNS_PEER_ADDRESS],
+    ['veth3', NETNS_THIRD_ADDRESS],
+  ] as const) {
+    const made = await hold(['ip link set lo up', ...HOLD]);
+    const ok =
+      made.netns &&
+      (await run(host.netns.wrap(['ip', 'link', 'set', end, 'netns', String(pidOf(made.netns))]))) &&
+      (await run(made.netns.wrap(['sh', '-c', veth(address, end).join(' && ')])));
+    if (made.netns) others.push(made.netns);
+    if (!ok) {
+      await Promise.all([host.netns, ...others].map((n) => n.close()));
+      return { netns: null, reason: made.netns ? `could not move ${end} into its namespace` : made.reason };
+    }
+  }
+  return { netns: { host: host.netns, second: others[0], third: others[1] } };
+}
+
 const pids = new WeakMap<Netns, number>();
 const pidOf = (netns: Netns) => pids.get(netns)!;
 

@@ -55,6 +55,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     '0',
     '--quic-port',
     '0',
+    '--webtransport-port',
+    '0',
     // The specs name the model they talk to (tiny-llama-q8_0), not npm start's default (the trained one).
     ...(options.args?.includes('--model') ? [] : ['--model', STACK_MODEL]),
     ...(options.args ?? []),

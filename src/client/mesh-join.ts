@@ -177,6 +177,8 @@ export function createMeshJoin(href: string = location.href, deps: MeshJoinDeps 
         openModel: (model) => openModelAt(modelUrlFor(model, joined.model, location.origin)),
         stageRunner: workerStageRunner({ modelUrl: (model) => modelUrlFor(model, joined.model, location.origin), log: (line) => console.info(line) }),
         stageBackend: askedBackend,
+        // What goes wrong on the way in (a bootstrap dial refused, a plan refused) is said on the console.
+        log: (line) => console.info(line),
       });
       await node.start();
     } catch (error) {

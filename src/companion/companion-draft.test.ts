@@ -27,7 +27,7 @@ beforeAll(async () => {
   const served = await loadServedModel(await ensureModel(MODEL), { id: MODEL, backend: 'ref' });
   draft = await Engine.load(await ensureModel('tiny-llama-draft-f32'), { backend: 'ref' });
   companion = await startCompanion(
-    { ...defaultConfig(dir), distDir: dir, modelsDir: dir, appPort: 0, nostrPort: 0, apiPort: 0, libp2pPort: 0, quicPort: 0 },
+    { ...defaultConfig(dir), distDir: dir, modelsDir: dir, appPort: 0, nostrPort: 0, apiPort: 0, libp2pPort: 0, quicPort: 0, webTransportPort: 0 },
     { persistKey: false, models: [served], speculative: { drafter: 'model', draftModel: draft } },
   );
 }, 120_000);

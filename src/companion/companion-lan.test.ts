@@ -40,10 +40,13 @@ describe('a companion for other devices', () => {
     expect(urls.nostr).toMatch(new RegExp(`^wss://${host.replaceAll('.', '\\.')}:\\d+$`));
     expect(urls.libp2p).toMatch(new RegExp(`^/ip4/${host.replaceAll('.', '\\.')}/tcp/\\d+/tls/ws/p2p/\\w+$`));
     expect(urls.quic).toMatch(new RegExp(`^/ip4/${host.replaceAll('.', '\\.')}/udp/\\d+/quic-v1/p2p/\\w+$`));
+    expect(urls.webtransport).toMatch(
+      new RegExp(`^/ip4/${host.replaceAll('.', '\\.')}/udp/\\d+/quic-v1/webtransport/certhash/u[\\w-]+/certhash/u[\\w-]+/p2p/\\w+$`),
+    );
     const invite = await decodeInvite(readJoinLink(t.companion.mesh.link)!.token);
     expect(new URL(t.companion.mesh.link).origin).toBe(urls.app);
     expect(invite.relays).toEqual([urls.nostr]);
-    expect(invite.bootstrap).toEqual([urls.libp2p, urls.quic]);
+    expect(invite.bootstrap).toEqual([urls.libp2p, urls.quic, urls.webtransport]);
     expect(new X509Certificate(t.companion.tls!.cert).checkIP(host)).toBe(host);
     // Reached on this machine through loopback too, by the same certificate.
     expect(new X509Certificate(t.companion.tls!.cert).checkIP('127.0.0.1')).toBe('127.0.0.1');
@@ -57,7 +60,7 @@ describe('a companion for other devices', () => {
     expect(urls.nostr).toMatch(/^wss:\/\/mybox\.test:\d+$/);
     expect(urls.libp2p).toMatch(/^\/dns\/mybox\.test\/tcp\/\d+\/tls\/ws\/p2p\/\w+$/);
     expect(new URL(t.companion.mesh.link).origin).toBe(urls.app);
-    expect((await decodeInvite(readJoinLink(t.companion.mesh.link)!.token)).bootstrap).toEqual([urls.libp2p, urls.quic]);
+    expect((await decodeInvite(readJoinLink(t.companion.mesh.link)!.token)).bootstrap).toEqual([urls.libp2p, urls.quic, urls.webtransport]);
     expect(new X509Certificate(t.companion.tls!.cert).checkHost('mybox.test')).toBe('mybox.test');
     // The companion announced itself on its own relay through loopback (the name resolves nowhere here),
     // and its API answers pages of the public origin (CORS) over the same certificate.

@@ -15,7 +15,18 @@ let companion: Companion;
 beforeAll(async () => {
   writeFileSync(join(dir, 'index.html'), '<!doctype html><title>app</title>');
   companion = await startCompanion(
-    { ...defaultConfig(dir), distDir: dir, appPort: 0, nostrPort: 0, apiPort: 0, libp2pPort: 0, quicPort: 0, meshName: 'Open Lab', meshVisibility: 'public' },
+    {
+      ...defaultConfig(dir),
+      distDir: dir,
+      appPort: 0,
+      nostrPort: 0,
+      apiPort: 0,
+      libp2pPort: 0,
+      quicPort: 0,
+      webTransportPort: 0,
+      meshName: 'Open Lab',
+      meshVisibility: 'public',
+    },
     { persistKey: false },
   );
 });

@@ -12,7 +12,17 @@ let companion: Companion;
 beforeAll(async () => {
   writeFileSync(join(dir, 'index.html'), '<!doctype html><title>app</title>');
   companion = await startCompanion(
-    { ...defaultConfig(dir), distDir: dir, appPort: 0, nostrPort: 0, apiPort: 0, libp2pPort: 0, quicPort: 0, corsOrigins: ['http://localhost:5173'] },
+    {
+      ...defaultConfig(dir),
+      distDir: dir,
+      appPort: 0,
+      nostrPort: 0,
+      apiPort: 0,
+      libp2pPort: 0,
+      quicPort: 0,
+      webTransportPort: 0,
+      corsOrigins: ['http://localhost:5173'],
+    },
     { persistKey: false },
   );
 });
@@ -47,7 +57,7 @@ describe('startCompanion', () => {
 
   it('frees every port on stop, and a second stop is harmless', async () => {
     const second = await startCompanion(
-      { ...defaultConfig(dir), distDir: dir, appPort: 0, nostrPort: 0, apiPort: 0, libp2pPort: 0, quicPort: 0 },
+      { ...defaultConfig(dir), distDir: dir, appPort: 0, nostrPort: 0, apiPort: 0, libp2pPort: 0, quicPort: 0, webTransportPort: 0 },
       { persistKey: false },
     );
     await second.stop();

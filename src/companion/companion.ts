@@ -25,7 +25,7 @@ import { advertisedHost, isWildcardHost, lanAddress } from './lan-address.ts';
 import type { CompanionConfig } from './config.ts';
 import { startLibp2pNode, webSocketAddress } from './libp2p-node.ts';
 import type { CompanionLibp2p } from './libp2p-node.ts';
-import { quicAddress, quicPortError } from './native-transports.ts';
+import { quicAddress, quicPortError, webTransportAddress, webTransportPortError } from './native-transports.ts';
 import { startNostrRelay } from './nostr-relay.ts';
 import type { RunningNostrRelay } from './nostr-relay.ts';
 import type { ServedModel } from './served-model.ts';
@@ -56,6 +56,8 @@ export interface CompanionUrls {
   libp2p: string;
   /** The libp2p QUIC address native peers dial ('' when it listens on none). */
   quic: string;
+  /** The WebTransport bridge's address when the companion started (its certificate hashes change every 6 days). */
+  webtransport: string;
 }
 
 export interface Companion {
@@ -102,7 +104,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 
 export async function startCompanion(config: CompanionConfig, options: CompanionOptions = {}): Promise<Companion> {
   const startedAt = Date.now();
-  let urls: CompanionUrls = { app: '', nostr: '', api: '', libp2p: '', quic: '' };
+  let urls: CompanionUrls = { app: '', nostr: '', api: '', libp2p: '', quic: '', webtransport: '' };
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     // Reverse order of start; keep going past a failure so nothing is left listening.
@@ -169,8 +171,10 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       privateKey: identity.libp2pKey,
       tls: keyPair,
       quicPort: config.quicPort,
+      webTransportPort: config.webTransportPort,
+      hosts: [config.publicHost, lan ?? ''].filter((h) => h !== ''),
     }).catch((error: unknown) => {
-      throw quicPortError(error, config.quicPort) ?? portError(error, 'libp2p', config.libp2pPort, '--libp2p-port');
+      throw webTransportPortError(error) ?? quicPortError(error, config.quicPort) ?? portError(error, 'libp2p', config.libp2pPort, '--libp2p-port');
     });
     stops.push(async () => {
       await libp2p.stop();
@@ -182,6 +186,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       api: '',
       libp2p: webSocketAddress(libp2p, host),
       quic: quicAddress(libp2p, host) ?? '',
+      webtransport: webTransportAddress(libp2p, host) ?? '',
     };
     // Its announcements go to its own relay, whatever URL the invite names for it (over wss trusting its certificate).
     const ownRelay = `${tls ? 'wss' : 'ws'}://${localHost}:${nostr.port}`;
@@ -194,6 +199,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       nostrUrl: urls.nostr,
       libp2pAddress: urls.libp2p,
       ...(urls.quic ? { quicAddress: urls.quic } : {}),
+      webTransportAddress: () => webTransportAddress(libp2p, host),
       models: (options.models ?? []).map((m) => m.info.id),
       connectRelay: connectOwnRelay,
       requireCredentials: config.requireCredentials,

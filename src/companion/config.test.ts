@@ -198,6 +198,16 @@ describe('native peers and QUIC', () => {
     expect(errorOf(['--quic-port', '70000']).message).toMatch(/--quic-port.*0 to 65535/);
   });
 
+  it('serves WebTransport on UDP 9092 by default, and takes --webtransport-port and MESH_WEBTRANSPORT_PORT', () => {
+    expect(parse([]).webTransportPort).toBe(9092);
+    expect(parse(['--webtransport-port', '0']).webTransportPort).toBe(0);
+    expect(parse([], { MESH_WEBTRANSPORT_PORT: '19092' }).webTransportPort).toBe(19092);
+    expect(errorOf(['--webtransport-port', '-1']).message).toMatch(/--webtransport-port.*0 to 65535/);
+    const link = 'http://127.0.0.1:8080/#join=AbC';
+    expect(parse(['--join', link, '--serve']).webTransportPort).toBe(0);
+    expect(parse(['--join', link, '--serve', '--webtransport-port', '9393']).webTransportPort).toBe(9393);
+  });
+
   it('runs a native peer with --join and --serve: any free QUIC port unless given, a budget with a unit', () => {
     const link = 'http://127.0.0.1:8080/#join=AbC';
     expect(parse(['--join', link, '--serve'])).toMatchObject({ join: link, serve: true, quicPort: 0, budgetBytes: 0 });

@@ -24,6 +24,7 @@ export interface CompanionConfig {
   libp2pPort: number;
   /** UDP port of libp2p over QUIC (native peers' links); a native peer (--join) takes any free one unless told. */
   quicPort: number;
+  webTransportPort: number;
   /** The built PWA (`npm run build`). */
   distDir: string;
   /** Generated GGUF test models, also served by the app server under /models/. */
@@ -137,6 +138,13 @@ export const OPTIONS: readonly Option[] = [
     kind: 'port',
     help: 'UDP port of libp2p over QUIC, for native peers (a --join peer: any free port unless given)',
   },
+  {
+    key: 'webTransportPort',
+    flag: '--webtransport-port',
+    env: 'MESH_WEBTRANSPORT_PORT',
+    kind: 'port',
+    help: 'UDP port of the WebTransport bridge tabs dial (HTTP/3; a --join peer: any free port unless given)',
+  },
   { key: 'distDir', flag: '--dist', env: 'MESH_DIST_DIR', kind: 'path', help: 'folder of the built PWA' },
   { key: 'modelsDir', flag: '--models-dir', env: 'MESH_MODELS_DIR', kind: 'path', help: 'folder served under /models/' },
   {
@@ -246,6 +254,7 @@ export function defaultConfig(root: string): CompanionConfig {
     apiPort: 9337,
     libp2pPort: 9090,
     quicPort: 9091,
+    webTransportPort: 9092,
     distDir: join(root, 'dist'),
     modelsDir: join(root, '.cache', 'models'),
     cacheDir: join(root, '.cache', 'companion'),
@@ -374,8 +383,10 @@ function nativePeerRules(config: CompanionConfig, flags: ReadonlySet<Key>, env: 
     throw new ConfigError('--join needs --serve: a native peer has no app or API of its own, it only lends compute (add --serve)');
   if (config.serve && !config.join) throw new ConfigError('--serve needs --join <invite link>: the mesh whose head plans what this machine runs');
   if (config.join && config.staticOnly) throw new ConfigError('--join and --static-only do not go together: a native peer serves no app; drop one');
+  if (!config.join) return config;
   const quicGiven = flags.has('quicPort') || (env.MESH_QUIC_PORT ?? '') !== '';
-  return config.join && !quicGiven ? { ...config, quicPort: 0 } : config;
+  const webTransportGiven = flags.has('webTransportPort') || (env.MESH_WEBTRANSPORT_PORT ?? '') !== '';
+  return { ...config, ...(quicGiven ? {} : { quicPort: 0 }), ...(webTransportGiven ? {} : { webTransportPort: 0 }) };
 }
 
 function example(option: Option): string {

@@ -1,5 +1,5 @@
 // The companion's libp2p node: a WebSockets listener browser tabs can dial, a QUIC listener native
-// peers dial (native-transports.ts), and a circuit relay v2 server so tabs can reserve a slot, reach
+// peers dial (native-transports.ts), a WebTransport bridge tabs prefer (webtransport-listener.ts), and a circuit relay v2 server so tabs can reserve a slot, reach
 // each other through it, then upgrade to direct WebRTC.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
@@ -22,6 +22,7 @@ import { gossipService } from '../mesh/net/gossip-service.ts';
 import { MeshError } from '../protocol/errors.ts';
 import { multiaddrHost } from './lan-address.ts';
 import { quicListenAddress, quicTransport } from './native-transports.ts';
+import { webTransportListenAddress, webTransportListener } from './webtransport-listener.ts';
 
 export type CompanionLibp2p = Libp2p<{ identify: Identify; ping: Ping; relay: CircuitRelayService; pubsub: GossipSub }>;
 
@@ -41,6 +42,10 @@ export interface Libp2pNodeOptions {
   tls?: { cert: string; key: string };
   /** Also listen for QUIC on this UDP port (0 = any free one): native peers' links. Absent: WebSockets only. */
   quicPort?: number;
+  /** Also serve WebTransport to tabs on this UDP port (0 = any free one). Absent: no WebTransport. */
+  webTransportPort?: number;
+  /** Names its WebTransport certificate carries besides loopback (the LAN and public host). */
+  hosts?: readonly string[];
 }
 
 /**
@@ -57,10 +62,15 @@ export async function startLibp2pNode(options: Libp2pNodeOptions): Promise<Compa
   const ip = isIP(options.host) !== 0 ? options.host : (await lookup(options.host)).address;
   const host = isIP(ip) === 6 ? `/ip6/${ip}` : `/ip4/${ip}`;
   const quic = options.quicPort === undefined ? [] : [quicListenAddress(ip, options.quicPort)];
+  const webTransport = options.webTransportPort === undefined ? [] : [webTransportListenAddress(ip, options.webTransportPort)];
   const node = await createLibp2p({
     privateKey,
-    addresses: { listen: [`${host}/tcp/${options.port}/${options.tls ? 'tls/ws' : 'ws'}`, ...quic] },
-    transports: [webSockets(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}), ...(quic.length > 0 ? [quicTransport()] : [])],
+    addresses: { listen: [`${host}/tcp/${options.port}/${options.tls ? 'tls/ws' : 'ws'}`, ...quic, ...webTransport] },
+    transports: [
+      webSockets(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+      ...(quic.length > 0 ? [quicTransport()] : []),
+      ...(webTransport.length > 0 ? [webTransportListener({ hosts: [options.host, ...(options.hosts ?? [])] })] : []),
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: localMeshGater(),

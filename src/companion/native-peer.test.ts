@@ -96,7 +96,7 @@ beforeAll(async () => {
   budget = budgetFor(await openModel(source), 1);
   await source.close();
   companion = await startCompanion(
-    { ...defaultConfig(dir), distDir: dir, modelsDir: dirname(path), appPort: 0, nostrPort: 0, apiPort: 0, libp2pPort: 0, quicPort: 0 },
+    { ...defaultConfig(dir), distDir: dir, modelsDir: dirname(path), appPort: 0, nostrPort: 0, apiPort: 0, libp2pPort: 0, quicPort: 0, webTransportPort: 0 },
     { persistKey: false, models: [served] },
   );
   // With no server peer yet, the companion answers alone: what one machine gives.

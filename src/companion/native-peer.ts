@@ -14,7 +14,8 @@ import { decodeInvite, readJoinLink, type Invite } from '../mesh/invite.ts';
 import { PeerNode } from '../mesh/net/peer-node.ts';
 import { MeshError } from '../protocol/errors.ts';
 import { downloadModel, type DownloadOptions } from './model-download.ts';
-import { quicListenAddress, quicPortError, quicTransport } from './native-transports.ts';
+import { quicListenAddress, quicPortError, quicTransport, webTransportPortError } from './native-transports.ts';
+import { webTransportListenAddress, webTransportListener } from './webtransport-listener.ts';
 
 export interface NativePeerOptions {
   /** The invite link `npm start` printed (`<app>/#join=<token>`); a bare token cannot say where the weights are. */
@@ -22,6 +23,8 @@ export interface NativePeerOptions {
   /** Address the QUIC listener binds to, and its UDP port (0 = any free one). */
   readonly host: string;
   readonly quicPort: number;
+  /** UDP port of its WebTransport bridge, which tabs of the mesh dial (0 = any free one; absent: none). */
+  readonly webTransportPort?: number;
   /** Memory for the layers it holds; 0 = half of this machine's memory. */
   readonly budgetBytes: number;
   /** Downloaded models go under `<cacheDir>/<app host_port>/`, so two heads' models of one name never mix. */
@@ -98,8 +101,8 @@ export async function startNativePeer(o: NativePeerOptions): Promise<NativePeer>
     openModel: model,
     compute: await stageCompute(o, log),
     webrtc: false,
-    transports: [quicTransport()],
-    listen: [quicListenAddress(ip, o.quicPort)],
+    transports: [quicTransport(), ...(o.webTransportPort === undefined ? [] : [webTransportListener({ hosts: [ip] })])],
+    listen: [quicListenAddress(ip, o.quicPort), ...(o.webTransportPort === undefined ? [] : [webTransportListenAddress(ip, o.webTransportPort)])],
     log,
     onChange: planLogger(() => node, log),
   });
@@ -111,7 +114,7 @@ export async function startNativePeer(o: NativePeerOptions): Promise<NativePeer>
     await node.start();
   } catch (error) {
     await stop().catch(() => {});
-    throw quicPortError(error, o.quicPort) ?? error;
+    throw webTransportPortError(error) ?? quicPortError(error, o.quicPort) ?? error;
   }
   const joined = await headLinked(node, o.joinTimeoutMs ?? 30_000);
   if (!joined) {

@@ -1,5 +1,5 @@
-// QUIC for native nodes (the companion and headless peers): @chainsafe/libp2p-quic is a native
-// module, so only Node code imports this file; the page's libp2p (src/mesh/net/peer-libp2p.ts) takes
+// QUIC for native nodes (the companion and headless peers), raw between them and as WebTransport for
+// tabs (webtransport-listener.ts): @chainsafe/libp2p-quic and @matrixai/quic are native modules, so only Node code imports this file; the page's libp2p (src/mesh/net/peer-libp2p.ts) takes
 // transports from its caller and never names it, which keeps it out of the browser bundle.
 import { quic } from '@chainsafe/libp2p-quic';
 import type { Libp2p } from '@libp2p/interface';
@@ -30,6 +30,30 @@ export function quicAddress(node: Libp2p, host?: string): string | undefined {
   const address = addresses.find((a) => a.startsWith('/ip4/127.') || a.startsWith('/ip6/::1/')) ?? addresses[0];
   if (address === undefined || host === undefined) return address;
   return address.replace(/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+/, multiaddrHost(host));
+}
+
+/**
+ * The full WebTransport address, e.g. /ip4/127.0.0.1/udp/9092/quic-v1/webtransport/certhash/…/certhash/…/p2p/12D3…,
+ * naming `host` when given; undefined when the node serves no WebTransport. It changes when the certificate does.
+ */
+export function webTransportAddress(node: Libp2p, host?: string): string | undefined {
+  const addresses = node
+    .getMultiaddrs()
+    .map(String)
+    .filter((a) => linkType(a) === 'webtransport');
+  const address = addresses.find((a) => a.startsWith('/ip4/127.') || a.startsWith('/ip6/::1/')) ?? addresses[0];
+  if (address === undefined || host === undefined) return address;
+  return address.replace(/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+/, multiaddrHost(host));
+}
+
+/**
+ * The WebTransport listener's UDP port was taken (its own error names the flag that moves it); libp2p
+ * reports a failed listen in one message, so that message is read as quicPortError reads its own.
+ */
+export function webTransportPortError(error: unknown): MeshError | undefined {
+  const message = String((error as Error)?.message ?? '');
+  const own = /WebTransport: UDP port \d+ is already in use[^\n]*/.exec(message);
+  return own ? new MeshError('port_in_use', own[0], { cause: error }) : undefined;
 }
 
 /** libp2p names a listen address it could not take in one message; a busy UDP port gets the flag that moves it. */

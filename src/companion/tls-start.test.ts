@@ -93,6 +93,8 @@ describe('npm start -- --https', () => {
         '0',
         '--libp2p-port',
         '0',
+        '--webtransport-port',
+        '0',
         '--quic-port',
         '0',
       ],
@@ -109,7 +111,7 @@ describe('npm start -- --https', () => {
         createInterface({ input: child.stdout }).on('line', (line) => {
           const m = /^(\w+): (\S+)$/.exec(line.trim());
           if (m) printed[m[1]] = m[2];
-          if (printed.quic) {
+          if (printed.webtransport) {
             clearTimeout(timer);
             resolve();
           }
@@ -157,7 +159,7 @@ describe('npm start -- --https', () => {
       // The invite points at the secure relay and libp2p listeners only (QUIC is always TLS 1.3).
       const invite = await decodeInvite(readJoinLink(printed.invite)!.token);
       expect(invite.relays).toEqual([printed.nostr]);
-      expect(invite.bootstrap).toEqual([printed.libp2p, printed.quic]);
+      expect(invite.bootstrap).toEqual([printed.libp2p, printed.quic, printed.webtransport]);
       // A libp2p peer dials /tls/ws (libp2p's WebSockets dialler uses the global WebSocket, which trusts the
       // process's default CAs: add this certificate to them for the dial only) and pings the companion.
       const defaults = getCACertificates('default');

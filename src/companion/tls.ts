@@ -70,22 +70,7 @@ export async function ensureCertificate(dir: string, hosts: readonly string[]): 
   const existing = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]).catch(() => null);
   if (existing && certificateCovers(existing[0], hosts)) return files(existing[0], existing[1], certPath, keyPath, false);
 
-  // Loaded only when a certificate is made: the library and its X.509 stack take ~150 ms to import.
-  const { generate } = await import('selfsigned');
-  const notBeforeDate = new Date();
-  const made = await generate([{ name: 'commonName', value: 'Mesh LLM companion (self-signed)' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate,
-    notAfterDate: new Date(notBeforeDate.getTime() + VALID_DAYS * 24 * 3600_000),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: certificateNames(hosts).map((h) => (isIP(h) ? { type: 7 as const, ip: h } : { type: 2 as const, value: h })) },
-    ],
-  });
+  const made = await selfSigned(hosts, Date.now(), VALID_DAYS);
   // Written beside the final paths and renamed over them, so a crash never leaves half a pair.
   const tmpCert = `${certPath}.${process.pid}.tmp`;
   const tmpKey = `${keyPath}.${process.pid}.tmp`;
@@ -104,6 +89,47 @@ export async function ensureCertificate(dir: string, hosts: readonly string[]): 
     );
   }
   return files(made.cert, made.private, certPath, keyPath, true);
+}
+
+/** A self-signed ECDSA P-256 server certificate naming `hosts`, valid `days` from `notBefore`. */
+async function selfSigned(hosts: readonly string[], notBefore: number, days: number): Promise<{ cert: string; private: string }> {
+  // Loaded only when a certificate is made: the library and its X.509 stack take ~150 ms to import.
+  const { generate } = await import('selfsigned');
+  const notBeforeDate = new Date(notBefore);
+  return generate([{ name: 'commonName', value: 'Mesh LLM companion (self-signed)' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate,
+    notAfterDate: new Date(notBefore + days * 24 * 3600_000),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: certificateNames(hosts).map((h) => (isIP(h) ? { type: 7 as const, ip: h } : { type: 2 as const, value: h })) },
+    ],
+  });
+}
+
+/** A WebTransport certificate: browsers take one by hash only when it is ECDSA and valid under 14 days. */
+export interface WebTransportCertificate {
+  readonly cert: string;
+  readonly key: string;
+  /** SHA-256 of the DER certificate: what `serverCertificateHashes` and a multiaddr's /certhash carry. */
+  readonly hash: Uint8Array;
+  readonly notAfter: number;
+}
+
+/** Days a WebTransport certificate is valid (browsers refuse 14 or more). */
+export const WEBTRANSPORT_VALID_DAYS = 12;
+
+/** A WebTransport certificate for `hosts`, valid WEBTRANSPORT_VALID_DAYS from `notBefore`; kept in memory only. */
+export async function webTransportCertificate(hosts: readonly string[], notBefore = Date.now()): Promise<WebTransportCertificate> {
+  // An hour back, so a peer whose clock runs a little behind still finds it valid.
+  const start = notBefore - 3600_000;
+  const made = await selfSigned(hosts, start, WEBTRANSPORT_VALID_DAYS);
+  const x509 = new X509Certificate(made.cert);
+  return { cert: made.cert, key: made.private, hash: new Uint8Array(createHash('sha256').update(x509.raw).digest()), notAfter: Date.parse(x509.validTo) };
 }
 
 function files(cert: string, key: string, certPath: string, keyPath: string, created: boolean): TlsFiles {

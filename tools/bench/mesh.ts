@@ -35,7 +35,14 @@
 // quic_hop_ms: the same hop overhead on QUIC, the native peers' transport: the 2-way chain split
 // again in a mesh whose head and stages link over libp2p QUIC (@chainsafe/libp2p-quic) on 127.0.0.1.
 //
-// Last line: mesh: 2way/solo=X 3way/solo=Y hop_overhead_ms=Z join_s=W tabhead_join_s=T cold3_s=C kill_delay_ms=K quic_hop_ms=Q (NaN: not measured)
+// WebTransport (webtransport_hop_ms): the same hop overhead, the chain's o, for one stage on a Node
+// peer that reaches the companion only over its WebTransport bridge (the invite names nothing else;
+// @libp2p/webtransport's dialer over the Node client). The dialer picks its WebTransport binding when
+// it loads, so this runs in a child process started with webtransport-node.ts preloaded.
+//
+// Last line: mesh: 2way/solo=X 3way/solo=Y hop_overhead_ms=Z join_s=W tabhead_join_s=T cold3_s=C kill_delay_ms=K quic_hop_ms=Q webtransport_hop_ms=V (NaN: not measured)
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { computeFor } from '../../src/engine/backend.ts';
 import { fileSource } from '../../src/engine/file-source.ts';
 import { openHead, type Head } from '../../src/engine/head.ts';
@@ -332,6 +339,46 @@ async function split(
   }
 }
 
+const WEBTRANSPORT_CHILD = 'BENCH_WEBTRANSPORT_HOP';
+
+/** webtransport_hop_ms, from a child process of this bench (see the header); NaN where it fails. */
+async function webTransportHop(): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    ['--import', fileURLToPath(new URL('./webtransport-node.ts', import.meta.url)), fileURLToPath(import.meta.url), ...args],
+    {
+      env: { ...process.env, [WEBTRANSPORT_CHILD]: '1' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  await new Promise((resolve) => child.once('exit', resolve));
+  for (const line of out.split('\n').filter((l) => l.startsWith('webtransport '))) console.log(line);
+  return Number(/webtransport_hop_ms=(\S+)/.exec(out)?.[1] ?? Number.NaN);
+}
+
+/** In the child: the chain's hop overhead for one stage on a peer linked to the companion by WebTransport alone. */
+async function measureWebTransportHop(file: ModelFile, path: string, forced: readonly number[], head: Head, tail: Tail): Promise<number> {
+  const mesh = await startTestMesh({ webTransport: true });
+  const seen = new Set<string>();
+  mesh.libp2p.addEventListener('connection:open', (e) => seen.add(linkType(e.detail.remoteAddr.toString())));
+  try {
+    const only = mesh.invite.bootstrap.filter((a) => a.includes('/webtransport/'));
+    const r = await split({ ...mesh, invite: { ...mesh.invite, bootstrap: only } }, file, path, 1, forced, head, tail);
+    const run = r.runs.find((x) => x.topology === 'chain')!;
+    console.log(
+      `webtransport 1-way: links the head took ${[...seen].join(', ')}, RTT p50 ${ms(r.links.rtt)} ms (32 B); chain decode p50 ${ms(run.p50)} ms/token, the rest ${ms(run.transportP50)} ms over 2 hops, of which one-way latencies ${ms(run.latencyP50)} ms; hop overhead ${ms(run.overhead)} ms`,
+    );
+    return run.overhead;
+  } catch (error) {
+    console.log(`webtransport hop: not measured: ${(error as Error).message.split('\n')[0]}`);
+    return Number.NaN;
+  } finally {
+    await mesh.stop();
+  }
+}
+
 /** The 2-way chain's hop overhead with the head and both stages on QUIC (native peers' links); NaN when a link is not QUIC. */
 async function quicHop(file: ModelFile, path: string, forced: readonly number[], head: Head, tail: Tail): Promise<number> {
   const mesh = await startTestMesh({ quic: true });
@@ -361,7 +408,7 @@ function joinLines(j: JoinSummary): string[] {
   return [
     `join (Chromium page load, ${j.where}): navigation start → serving its planned layers, weights cached: p50 ${(j.joinMs / 1000).toFixed(2)} s over ${j.runs.length} rejoins (${j.runs.map((r) => (r.joinMs / 1000).toFixed(2)).join(', ')} s); first join with nothing cached ${(j.coldMs / 1000).toFixed(2)} s`,
     `        WebRTC upgrade to the other tab: ${j.webrtcMs === undefined ? 'none within the wait' : `p50 ${(j.webrtcMs / 1000).toFixed(2)} s after navigation start`} (${j.runs.filter((r) => r.webrtcMs !== undefined).length} of ${j.runs.length} rejoins upgraded within 10 s of serving)`,
-    `        the median rejoin, ms after navigation start: app ${at('app')}, mesh starting ${at('mesh starting')}, linked to the companion ${at('link websocket')}, member ${at('head member')}, round trip measured ${at('rtt measured')}, ` +
+    `        the median rejoin, ms after navigation start: app ${at('app')}, mesh starting ${at('mesh starting')}, linked to the companion ${m['link webtransport'] === undefined ? at('link websocket') : `${at('link webtransport')} (WebTransport)`}, member ${at('head member')}, round trip measured ${at('rtt measured')}, ` +
       `planned ${at('planned')}, layers loaded ${at('stage ready')}${steps ? ` (model opened +${steps.openMs}, kernels +${steps.kernelsMs}, weights +${steps.weightsMs})` : ''}, serving ${at('serving')}; relayed link ${at('link relay')}, WebRTC ${at('link webrtc')}`,
   ];
 }
@@ -391,6 +438,11 @@ async function main(): Promise<void> {
   const soloP50 = median(soloRun.perToken);
   console.log(`solo    decode p50 ${ms(soloP50)} ms/token (${(1000 / soloP50).toFixed(1)} tok/s)`);
 
+  if (process.env[WEBTRANSPORT_CHILD]) {
+    const hop = await measureWebTransportHop(file, path, soloRun.tokens, await openHead(file, compute), await openTail(file, compute));
+    console.log(`webtransport_hop_ms=${hop.toFixed(3)}`);
+    process.exit(0);
+  }
   const mesh = await startTestMesh();
   const [head, tail] = [await openHead(file, compute), await openTail(file, compute)];
   const rows: Split[] = [];
@@ -424,6 +476,7 @@ async function main(): Promise<void> {
     console.log(`quic: not measured: ${(error as Error).message.split('\n')[0]}`);
     return Number.NaN;
   });
+  const webTransportHopMs = await webTransportHop();
 
   // Half the model's layers (and a half layer to spare) per tab: the head plans it across two tabs.
   const budget = Math.floor(Math.max(...modelMemory(file.header).layerBytes) * (Math.ceil(c.nLayer / 2) + 0.5));
@@ -466,7 +519,7 @@ async function main(): Promise<void> {
   const cold3 = churn && Number.isFinite(churn.cold3S) ? churn.cold3S.toFixed(2) : 'NaN';
   const killDelay = churn && Number.isFinite(churn.killDelayMs) ? String(Math.round(churn.killDelayMs)) : 'NaN';
   console.log(
-    `mesh: 2way/solo=${ratio(rows[0])} 3way/solo=${ratio(rows[1])} hop_overhead_ms=${hop.toFixed(2)} join_s=${joinS} tabhead_join_s=${tabJoinS} cold3_s=${cold3} kill_delay_ms=${killDelay} quic_hop_ms=${quicHopMs.toFixed(2)}`,
+    `mesh: 2way/solo=${ratio(rows[0])} 3way/solo=${ratio(rows[1])} hop_overhead_ms=${hop.toFixed(2)} join_s=${joinS} tabhead_join_s=${tabJoinS} cold3_s=${cold3} kill_delay_ms=${killDelay} quic_hop_ms=${quicHopMs.toFixed(2)} webtransport_hop_ms=${webTransportHopMs.toFixed(2)}`,
   );
   process.exit(0);
 }

@@ -77,7 +77,7 @@ export async function startTestCompanion(config: Partial<CompanionConfig> = {}, 
   const served = await loadServedModel(await ensureModel(COMPANION_TEST_MODEL), { id: COMPANION_TEST_MODEL, backend: 'cpu' });
   const provider = new RecordingProvider(new EngineProvider([served.model]));
   const companion = await startCompanion(
-    { ...defaultConfig(dir), distDir: dir, appPort: 0, nostrPort: 0, apiPort: 0, libp2pPort: 0, quicPort: 0, ...config },
+    { ...defaultConfig(dir), distDir: dir, appPort: 0, nostrPort: 0, apiPort: 0, libp2pPort: 0, quicPort: 0, webTransportPort: 0, ...config },
     { persistKey: false, models: [served], provider, ...options },
   );
   return {

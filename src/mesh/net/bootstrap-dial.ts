@@ -21,7 +21,19 @@ export async function dialBootstrap(libp2p: Pick<Libp2p, 'dial'>, addresses: rea
       const targets: Multiaddr[] = group.map((a) => multiaddr(a));
       return libp2p
         .dial(targets.length === 1 ? targets[0] : targets)
-        .catch((e: unknown) => log?.(`mesh: bootstrap ${group.join(' or ')} failed: ${(e as Error).message}`));
+        .catch((e: unknown) => log?.(`mesh: bootstrap ${group.join(' or ')} failed: ${explainDialError(group, e)}`));
     }),
   );
+}
+
+/**
+ * A failed dial's message. A browser says only "Opening handshake failed" when a WebTransport
+ * server's certificate is not one the address names (an invite older than the certificate's
+ * rotation) or its UDP port is closed, so where a WebTransport address was tried, say what to do.
+ */
+export function explainDialError(addresses: readonly string[], error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const webTransport = addresses.filter((a) => a.includes('/webtransport/'));
+  if (webTransport.length === 0) return message;
+  return `${message} (WebTransport: the node's certificate is not one the address names, as in an invite older than 6 days, or its UDP port is closed: ask the mesh's owner for a new invite)`;
 }

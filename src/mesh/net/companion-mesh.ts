@@ -26,6 +26,11 @@ export interface CompanionMeshOptions {
   readonly libp2pAddress: string;
   /** Its QUIC address (native peers prefer it; a tab, which cannot dial it, ignores it). */
   readonly quicAddress?: string;
+  /**
+   * Its WebTransport address now (tabs prefer it; native peers ignore it). Read at each announcement,
+   * since its certificate hashes change every 6 days; the invite keeps the one at start.
+   */
+  readonly webTransportAddress?: () => string | undefined;
   readonly memoryBudgetBytes?: number;
   readonly models?: readonly string[];
   readonly announceTtlS?: number;
@@ -78,8 +83,9 @@ export async function startCompanionMesh(o: CompanionMeshOptions): Promise<Compa
 }
 
 /** WebSockets first: a tab of an older version dials every bootstrap address and fails on QUIC. */
-function addressesOf(o: { readonly libp2pAddress: string; readonly quicAddress?: string }): string[] {
-  return o.quicAddress ? [o.libp2pAddress, o.quicAddress] : [o.libp2pAddress];
+function addressesOf(o: Pick<CompanionMeshOptions, 'libp2pAddress' | 'quicAddress' | 'webTransportAddress'>): string[] {
+  const webTransport = o.webTransportAddress?.();
+  return [o.libp2pAddress, ...(o.quicAddress ? [o.quicAddress] : []), ...(webTransport ? [webTransport] : [])];
 }
 
 /** What heading a mesh needs, whatever its access. */

@@ -1,6 +1,7 @@
-// The libp2p node of a mesh peer: WebSockets (to the companion), circuit relay v2 (to reach tabs
-// through the companion and set up WebRTC), WebRTC between tabs (no STUN: local meshes and tests
-// run offline), Noise, yamux, identify, ping and gossipsub. One factory for the page and for Node
+// The libp2p node of a mesh peer: WebSockets (to the companion), WebTransport (to native nodes'
+// bridges, where the page has WebTransport), circuit relay v2 (to reach tabs through the companion
+// and set up WebRTC), WebRTC between tabs (no STUN: local meshes and tests run offline), Noise,
+// yamux, identify, ping and gossipsub. One factory for the page and for Node
 // peers; Node has no RTCPeerConnection, so WebRTC is optional, and only Node passes QUIC in (a native
 // module the page's bundle must not import: src/companion/native-transports.ts).
 import { noise } from '@chainsafe/libp2p-noise';
@@ -12,6 +13,7 @@ import { circuitRelayAddressesLast, loopbackAddressLast, publicAddressesFirst, r
 import { ping } from '@libp2p/ping';
 import { webRTC } from '@libp2p/webrtc';
 import { webSockets } from '@libp2p/websockets';
+import { webTransport } from '@libp2p/webtransport';
 import { createLibp2p } from 'libp2p';
 import type { MeshIdentity } from '../identity.ts';
 import { gossipService } from './gossip-service.ts';
@@ -46,13 +48,14 @@ export type PeerTransport = (components: any) => Transport;
 
 /**
  * libp2p's default order (public before private, loopback and relayed last, then TCP, WebSockets,
- * WebRTC, WebTransport), except that a QUIC address goes before any other of the same standing:
- * one round trip to set up where WebSockets takes four (TCP, HTTP upgrade, Noise, yamux), and no
- * head-of-line blocking between streams. An address this node has no transport for was already
- * dropped by the dialler, so the page never tries one.
+ * WebRTC, WebTransport), except that a QUIC address (raw, or as WebTransport) goes before any other
+ * of the same standing: one round trip to set up where WebSockets takes four (TCP, HTTP upgrade,
+ * Noise, yamux), and no head-of-line blocking between streams. An address this node has no
+ * transport for was already dropped by the dialler: the page never tries raw QUIC, Node peers never
+ * try WebTransport, and a page without WebTransport (not a secure context) takes WebSockets.
  */
 export function quicFirst(a: Address, b: Address): -1 | 0 | 1 {
-  const quic = (x: Address) => linkType(x.multiaddr.toString()) === 'quic';
+  const quic = (x: Address) => ['quic', 'webtransport'].includes(linkType(x.multiaddr.toString()));
   return (
     loopbackAddressLast(a.multiaddr, b.multiaddr) ||
     publicAddressesFirst(a.multiaddr, b.multiaddr) ||
@@ -88,6 +91,8 @@ export async function createPeerLibp2p(identity: MeshIdentity, options: PeerLibp
     transports: [
       ...(options.transports ?? []),
       webSockets(),
+      // Dials only where globalThis.WebTransport exists (a page in a secure context): Node peers skip it.
+      webTransport(),
       circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
       ...(options.webrtc ? [webRTC({ rtcConfiguration })] : []),
     ],

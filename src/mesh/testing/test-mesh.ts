@@ -2,7 +2,7 @@
 // relay, the companion's libp2p node and mesh membership, a coordinator planning one model, and
 // server peers joining from the companion's invite (WebSockets links: Node has no WebRTC).
 import { startLibp2pNode, webSocketAddress, type CompanionLibp2p } from '../../companion/libp2p-node.ts';
-import { quicAddress } from '../../companion/native-transports.ts';
+import { quicAddress, webTransportAddress } from '../../companion/native-transports.ts';
 import { startNostrRelay, type RunningNostrRelay } from '../../companion/nostr-relay.ts';
 import type { ComputeOptions, ModelFile } from '../../engine/model.ts';
 import { openStage } from '../../engine/stage.ts';
@@ -25,10 +25,18 @@ export interface TestMesh {
 
 /** `quic`: the companion listens on QUIC too and its invite carries that address (native peers' links). */
 /** `dialAt`: the address the invite gives instead of the companion's own (a delaying forwarder's, given the real one). */
-export async function startTestMesh(o: { quic?: boolean; dialAt?: (address: string) => Promise<string> } = {}): Promise<TestMesh> {
+/** `webTransport`: the companion serves WebTransport too and its invite carries that address (tabs' links). */
+export async function startTestMesh(o: { quic?: boolean; webTransport?: boolean; dialAt?: (address: string) => Promise<string> } = {}): Promise<TestMesh> {
   const nostr = await startNostrRelay({ host: '127.0.0.1', port: 0 });
   const identity = await createIdentity();
-  const libp2p = await startLibp2pNode({ host: '127.0.0.1', port: 0, keyDir: null, privateKey: identity.libp2pKey, ...(o.quic ? { quicPort: 0 } : {}) });
+  const libp2p = await startLibp2pNode({
+    host: '127.0.0.1',
+    port: 0,
+    keyDir: null,
+    privateKey: identity.libp2pKey,
+    ...(o.quic ? { quicPort: 0 } : {}),
+    ...(o.webTransport ? { webTransportPort: 0 } : {}),
+  });
   const quic = o.quic ? quicAddress(libp2p) : undefined;
   const companion = await startCompanionMesh({
     libp2p,
@@ -38,6 +46,7 @@ export async function startTestMesh(o: { quic?: boolean; dialAt?: (address: stri
     nostrUrl: `ws://127.0.0.1:${nostr.port}`,
     libp2pAddress: o.dialAt ? await o.dialAt(webSocketAddress(libp2p)) : webSocketAddress(libp2p),
     ...(quic ? { quicAddress: quic } : {}),
+    ...(o.webTransport ? { webTransportAddress: () => webTransportAddress(libp2p) } : {}),
   });
   const invite = await decodeInvite(companion.token);
   return {

@@ -77,9 +77,10 @@ describe('joining the companion’s private mesh', () => {
       }),
     );
     await until('the companion verified both', () => ids.every((id) => companion.node.isMember(id)));
-    const viewOfB = a.snapshot().peers.find((v) => v.peerId === ids[1])!;
-    expect(viewOfB.announced).toBe(true); // found through the encrypted Nostr announcement
-    expect(viewOfB.links).toContain('relay'); // linked through the companion's circuit relay
+    const viewOfB = () => a.snapshot().peers.find((v) => v.peerId === ids[1])!;
+    expect(viewOfB().announced).toBe(true); // found through the encrypted Nostr announcement
+    await until('a linked to b through the companion', () => viewOfB().links.length > 0);
+    expect(viewOfB().links).toContain('relay'); // linked through the companion's circuit relay
     expect(a.snapshot().peers.find((v) => v.peerId === companionId)!.links).toEqual(['websocket']);
     // Gossiped peer state reached the companion (validated on receipt).
     await until('peer state gossiped to the companion', () => companion.node.memberList().some((m) => m.peerId === ids[0] && m.state?.backend === 'wasm'));

@@ -79,4 +79,21 @@ describe('capacity claims', () => {
     const all = ['A', 'B', 'C'].map((n) => ({ ...honest(n), memoryBudgetBytes: 2 ** 50 }));
     expect(ledger.bound(all).map((p) => p.memoryBudgetBytes)).toEqual([MAX_BUDGET_BYTES, MAX_BUDGET_BYTES, MAX_BUDGET_BYTES]);
   });
+
+  it('held budgets that cannot hold the model at all are released (peers of unequal memory, none proven)', () => {
+    // 3, 3 and 6 layers' worth: held to the median (3 layers each) they hold 9 of the 12 layers, so
+    // the coordinator plans on the claims (budgets: false).
+    const peers = [
+      { ...honest('A'), memoryBudgetBytes: 3 * 100 + 10 },
+      { ...honest('B'), memoryBudgetBytes: 3 * 100 + 10 },
+      { ...honest('C'), memoryBudgetBytes: 6 * 100 + 10 },
+    ];
+    const ledger = new CapacityLedger();
+    const held = ledger.bound(peers);
+    expect(held[2].memoryBudgetBytes).toBe(3 * 100 + 10);
+    expect(planLayers({ id: 'm', ...memory }, held, undefined, { rttCapMs: 250 }).ok).toBe(false);
+    const claimed = ledger.bound(peers, { budgets: false });
+    expect(claimed.map((p) => p.memoryBudgetBytes)).toEqual(peers.map((p) => p.memoryBudgetBytes));
+    expect(layersOf(claimed, pid('C'))).toBe(6);
+  });
 });

@@ -6,6 +6,8 @@
 // cannot be measured from outside: a budget counts at most the median claim, or twice the largest
 // stage the head has seen the peer run, so a claim of 2^50 bytes does not make it the one peer
 // that holds the whole model; a peer that really has the memory earns it a doubling at a time.
+// Where the held budgets cannot hold the model at all (peers of unequal memory, none proven yet),
+// the coordinator plans on the claims (up to the 1 TiB bound) rather than leave the mesh unplanned.
 // Honest peers within the margins keep their own numbers, so the plan each server recomputes
 // (plan-check.ts) still matches bit for bit.
 import type { PlannerPeer } from './planner.ts';
@@ -74,7 +76,8 @@ export class CapacityLedger {
   }
 
   /** The planner's input with every claim bounded: quantized the planner's way, so a recomputation agrees. */
-  bound(peers: readonly PlannerPeer[]): PlannerPeer[] {
+  bound(peers: readonly PlannerPeer[], options: { readonly budgets?: boolean } = {}): PlannerPeer[] {
+    const holdBudgets = options.budgets ?? true;
     const claims = peers.filter((p) => p.role === 'server' && p.layerTokensPerSecond > 0).map((p) => Math.min(p.layerTokensPerSecond, MAX_LAYER_SPEED));
     const median = medianOf(claims);
     const budgetMedian = medianOf(peers.filter((p) => p.role === 'server').map((p) => Math.min(p.memoryBudgetBytes, MAX_BUDGET_BYTES)));
@@ -88,7 +91,7 @@ export class CapacityLedger {
       let budget = p.memoryBudgetBytes;
       const timed = this.speed.get(p.peerId);
       const earned = Math.max(budgetMedian ?? 0, 2 * (this.proven.get(p.peerId) ?? 0));
-      if (budget > earned && earned > 0 && earned < MAX_BUDGET_BYTES)
+      if (holdBudgets && budget > earned && earned > 0 && earned < MAX_BUDGET_BYTES)
         budget = hold('memoryBudgetBytes', budget, earned, 'more than the median budget or twice the largest stage it ran');
       else if (budget > MAX_BUDGET_BYTES) budget = hold('memoryBudgetBytes', budget, MAX_BUDGET_BYTES, `over the ${MAX_BUDGET_BYTES}-byte bound`);
       let speed = p.layerTokensPerSecond;

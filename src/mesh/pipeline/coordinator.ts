@@ -23,7 +23,7 @@ export interface CoordinatorOptions {
    */
   readonly failedForMs?: number;
   /** Bounds gossiped claims by what the head observed before they are planned on (capacity.ts); default: claims as gossiped. */
-  readonly capacity?: { bound(peers: readonly PlannerPeer[]): PlannerPeer[] };
+  readonly capacity?: { bound(peers: readonly PlannerPeer[], options?: { readonly budgets?: boolean }): PlannerPeer[] };
   /** Of the servers, those this model may be planned on (a head serving several models shares them out: model-shares.ts). */
   readonly peerFilter?: (peers: readonly PlannerPeer[]) => readonly PlannerPeer[];
   readonly log?: (line: string) => void;
@@ -179,7 +179,7 @@ export class PipelineCoordinator {
   }
 
   /** The planner's input: linked server members with gossiped state, minus recent failures. */
-  private peers(): PlannerPeer[] {
+  private peers(holdBudgets = true): PlannerPeer[] {
     const now = Date.now();
     // A failure is forgotten a while after its cool-off, so the next one starts from the base again.
     for (const [peerId, f] of this.failed) if (now - f.at >= MAX_FAILED_FOR_MS && f.until <= now) this.failed.delete(peerId);
@@ -201,15 +201,24 @@ export class PipelineCoordinator {
         ...(m.state!.linkBytesPerSecond ? { linkBytesPerSecond: m.state!.linkBytesPerSecond } : {}),
       }));
     // Claims bounded before models share the servers out: a liar's 2^50 bytes must not win a share either.
-    const bounded = this.o.capacity ? this.o.capacity.bound(candidates) : candidates;
+    const bounded = this.o.capacity ? this.o.capacity.bound(candidates, { budgets: holdBudgets }) : candidates;
     return (this.o.peerFilter ? this.o.peerFilter(bounded) : bounded).slice(0, MAX_PLANNED_PEERS);
   }
 
   private replan(): void {
     const { id, memory } = this.o.model;
-    const peers = this.peers();
     const previous = this.previous;
-    const result = planLayers({ id, ...memory, headBytes: 0, tailBytes: 0 }, peers, previous, this.o.planner);
+    const model = { id, ...memory, headBytes: 0, tailBytes: 0 };
+    let peers = this.peers();
+    let result = planLayers(model, peers, previous, this.o.planner);
+    if (!result.ok && result.code === 'insufficient_memory' && this.o.capacity) {
+      // Budgets held down to the median must not leave the memory of a mesh of unequal peers idle:
+      // where the held budgets cannot hold the model, the claims are planned on (a liar then gets
+      // layers it must load, and its work is checked like anyone's: stage-check.ts).
+      const claimed = this.peers(false);
+      const retry = planLayers(model, claimed, previous, this.o.planner);
+      if (retry.ok) [peers, result] = [claimed, retry];
+    }
     const next = result.ok ? result.plan : undefined;
     const changed = JSON.stringify(next?.stages) !== JSON.stringify(this.plan?.stages);
     this.plan = next;

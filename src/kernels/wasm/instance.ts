@@ -8,6 +8,7 @@ export interface KernelExports {
   quantize_q8_k(x: number, n: number, cols: number, q: number, d: number, sums: number): void;
   round_f16(x: number, out: number, len: number): void;
   round_bf16(x: number, out: number, len: number): void;
+  swiglu(gate: number, up: number, out: number, len: number): void;
   matmul(
     type: number,
     out: number,

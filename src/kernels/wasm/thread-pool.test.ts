@@ -73,4 +73,26 @@ describe('threaded WASM matmul', () => {
       }
     });
   }
+
+  it('jobs of alternating chunk counts, back to back, all finish with the right results', () => {
+    // 64 rows go in 4 chunks, 256 in 12: a worker still in the previous job must not take a chunk
+    // of a finished one when the next job has more chunks (its `done` count would overshoot). The
+    // race is rare: this stress did not hit it before the fix; engine runs alternating 4- and 8-chunk
+    // jobs hung within ~25k jobs.
+    const small = quantizedWeight('s', GgmlType.Q8_0, 64, 1024, randomArray(11, 64 * 1024));
+    const big = quantizedWeight('b', GgmlType.Q8_0, 256, 1024, randomArray(12, 256 * 1024));
+    const x = randomArray(13, 1024);
+    const wantSmall = new Float32Array(64),
+      wantBig = new Float32Array(256);
+    single.matmul(wantSmall, x, small, 1);
+    single.matmul(wantBig, x, big, 1);
+    const gotSmall = new Float32Array(64),
+      gotBig = new Float32Array(256);
+    for (let i = 0; i < 1000; i++) {
+      three.matmul(gotSmall, x, small, 1);
+      three.matmul(gotBig, x, big, 1);
+    }
+    expect(Array.from(gotSmall)).toEqual(Array.from(wantSmall));
+    expect(Array.from(gotBig)).toEqual(Array.from(wantBig));
+  }, 60_000);
 });

@@ -105,7 +105,12 @@ export class ThreadPool {
       e.matmul(type, out, outStride, w, rowBytes, 0, rows, x, d, sums, n, cols);
       return;
     }
-    // Every earlier job is finished (done === chunks), so no thread reads these slots while they change.
+    // Every earlier job is finished (done === chunks). Its claim word is closed first: a worker still
+    // looping in it reads these slots while they change, and with a larger new `chunks` it would
+    // otherwise claim a chunk of the finished job, run it with mixed parameters and count it in this
+    // job's `done` (which then overshoots, and this loop waits forever).
+    const generation = (Atomics.load(c, Slot.generation) + 1) | 0;
+    Atomics.store(c, Slot.claim, claimWord(generation, MAX_CHUNKS));
     c[Slot.type] = type;
     c[Slot.out] = out;
     c[Slot.outStride] = outStride;
@@ -119,7 +124,6 @@ export class ThreadPool {
     c[Slot.cols] = cols;
     c[Slot.chunks] = chunks;
     Atomics.store(c, Slot.done, 0);
-    const generation = (Atomics.load(c, Slot.generation) + 1) | 0;
     Atomics.store(c, Slot.claim, claimWord(generation, 0));
     Atomics.store(c, Slot.generation, generation);
     Atomics.notify(c, Slot.generation);

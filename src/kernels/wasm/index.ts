@@ -24,7 +24,7 @@ export interface WasmKernelOptions {
 export interface WasmKernels extends Kernels {
   /** Bytes of WASM memory in use (resident weights and scratch). */
   readonly residentBytes: number;
-  /** Threads matmul actually runs on (1 where SharedArrayBuffer is unavailable). */
+  /** Threads matmul and attention actually run on (1 where SharedArrayBuffer is unavailable). */
   readonly threads: number;
   /** Stops the worker threads; the kernels must not be used afterwards. */
   dispose(): void;
@@ -58,7 +58,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     },
     dispose: () => pool?.stop(),
     matmul: (out, x, w, n) => wasmMatmul(k, run, weights, out, x, w, n),
-    attention: (out, q, kc, vc, nTokens, firstPos, shape) => wasmAttention(k, kv, out, q, kc, vc, nTokens, firstPos, shape),
+    attention: (out, q, kc, vc, nTokens, firstPos, shape) => wasmAttention(k, pool, kv, out, q, kc, vc, nTokens, firstPos, shape),
     rmsnorm: ref.rmsnorm,
     rope: ref.rope,
     swiglu: (out, gate, up, len) => wasmSwiglu(k, out, gate, up, len),

@@ -36,6 +36,8 @@ export interface KernelExports {
     headDim: number,
     scale: number,
     scores: number,
+    h0: number,
+    h1: number,
   ): void;
   readonly __heap_base: WebAssembly.Global;
   /** Only in the threads variant: each worker instance points it at a stack of its own. */

@@ -1,5 +1,6 @@
-// Multi-threaded matmul (Node worker_threads over a shared WASM memory): every slice of output rows
-// is computed, by the same kernels, so the results equal the single-threaded ones bit for bit.
+// Multi-threaded matmul and attention (Node worker_threads over a shared WASM memory): every slice of
+// output rows or heads is computed by the same kernels, so the results equal the single-threaded ones
+// bit for bit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GgmlType, ggmlTypeName } from '../../gguf/ggml-types.ts';
 import { quantizedWeight, randomArray } from '../testing/data.ts';
@@ -95,4 +96,32 @@ describe('threaded WASM matmul', () => {
     expect(Array.from(gotSmall)).toEqual(Array.from(wantSmall));
     expect(Array.from(gotBig)).toEqual(Array.from(wantBig));
   }, 60_000);
+
+  it('attention split over heads equals the single-threaded result bit for bit, interleaved with matmuls', () => {
+    const shape = { nHead: 8, nHeadKv: 2, headDim: 64, scale: 0.125 };
+    const w = quantizedWeight('w', GgmlType.Q8_0, 64, 512, randomArray(5, 64 * 512));
+    for (const [nTokens, firstPos] of [
+      [1, 120],
+      [1, 0],
+      [7, 30],
+      [40, 0],
+    ]) {
+      const nKv = nTokens + firstPos;
+      const q = randomArray(nTokens, nTokens * 512, 2),
+        k = randomArray(nKv + 1, nKv * 128),
+        v = randomArray(nKv + 2, nKv * 128);
+      const a = new Float32Array(nTokens * 512),
+        b = new Float32Array(nTokens * 512).fill(NaN);
+      single.attention(a, q, k, v, nTokens, firstPos, shape);
+      three.attention(b, q, k, v, nTokens, firstPos, shape);
+      expect(Array.from(b)).toEqual(Array.from(a));
+      // a matmul job right after an attention job reads its own parameters, not the attention's
+      const x = randomArray(3, 512),
+        m1 = new Float32Array(64),
+        m3 = new Float32Array(64).fill(NaN);
+      single.matmul(m1, x, w, 1);
+      three.matmul(m3, x, w, 1);
+      expect(Array.from(m3)).toEqual(Array.from(m1));
+    }
+  });
 });

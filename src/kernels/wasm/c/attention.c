@@ -66,16 +66,20 @@ ALWAYS v128_t dot4_f32(const float* q, const float* k0, const float* k1, const f
 WEIGHTED_SUM(16)
 WEIGHTED_SUM(4)
 
-/** q, out: [nTokens][nHead][headDim]; k, v: [position][nHeadKv][headDim]; scores: firstPos+nTokens floats. */
+/**
+ * Heads h0..h1 of every token (threads split the heads; each head is computed alike whatever the
+ * split). q, out: [nTokens][nHead][headDim]; k, v: [position][nHeadKv][headDim]; scores:
+ * firstPos+nTokens floats of the caller's own.
+ */
 EXPORT(attention)
 void attention(float* out, const float* q, const float* k, const float* v, int nTokens, int firstPos,
-               int nHead, int nHeadKv, int headDim, float scale, float* scores) {
+               int nHead, int nHeadKv, int headDim, float scale, float* scores, int h0, int h1) {
   int group = nHead / nHeadKv;
   int kvStride = nHeadKv * headDim;
   v128_t vscale = wasm_f32x4_splat(scale);
   for (int t = 0; t < nTokens; t++) {
     int visible = firstPos + t + 1;
-    for (int h = 0; h < nHead; h++) {
+    for (int h = h0; h < h1; h++) {
       const float* qh = q + (size_t)(t * nHead + h) * headDim;
       int kvo = (h / group) * headDim;
       const float* kh = k + kvo;

@@ -3,6 +3,7 @@
 import type { Kernels } from '../kernels/types.ts';
 import type { ModelConfig } from './config.ts';
 import type { KvCache } from './kv-cache.ts';
+import { Scratch } from './scratch.ts';
 import type { DenseFfn, LayerWeights, MoeFfn } from './weights.ts';
 
 export interface BlockInput {
@@ -12,19 +13,22 @@ export interface BlockInput {
   readonly pos0: number;
   /** Index of this layer's slot in the cache (layers are numbered from the stage's first). */
   readonly cacheLayer: number;
+  /** Where the block's intermediate arrays live (one per stage, reused by every layer and step). */
+  readonly scratch?: Scratch;
 }
 
 export function blockForward(k: Kernels, c: ModelConfig, w: LayerWeights, cache: KvCache, input: BlockInput): void {
   const { x, nTokens: n, pos0, cacheLayer } = input;
+  const s = input.scratch ?? new Scratch();
   const qDim = c.nHead * c.headDim,
     kvDim = c.nHeadKv * c.headDim;
-  const xn = new Float32Array(n * c.nEmbd);
+  const xn = s.get('xn', n * c.nEmbd);
 
   // Attention: norm, project, (qwen3) per-head norm, rotate, cache, attend, project back.
   k.rmsnorm(xn, x, w.attnNorm, n, c.nEmbd, c.normEps);
-  const q = new Float32Array(n * qDim),
-    kk = new Float32Array(n * kvDim),
-    v = new Float32Array(n * kvDim);
+  const q = s.get('q', n * qDim),
+    kk = s.get('k', n * kvDim),
+    v = s.get('v', n * kvDim);
   k.matmul(q, xn, w.wq, n);
   k.matmul(kk, xn, w.wk, n);
   k.matmul(v, xn, w.wv, n);
@@ -33,33 +37,35 @@ export function blockForward(k: Kernels, c: ModelConfig, w: LayerWeights, cache:
   if (w.bv) k.addBias(v, w.bv, n, kvDim);
   if (w.qNorm) k.rmsnorm(q, q, w.qNorm, n * c.nHead, c.headDim, c.normEps);
   if (w.kNorm) k.rmsnorm(kk, kk, w.kNorm, n * c.nHeadKv, c.headDim, c.normEps);
-  const positions = Int32Array.from({ length: n }, (_, t) => pos0 + t);
+  const positions = new Int32Array(n);
+  for (let t = 0; t < n; t++) positions[t] = pos0 + t;
   const rope = w.ropeFreqs ? { ...c.rope, freqFactors: w.ropeFreqs } : c.rope;
   k.rope(q, n, c.nHead, c.headDim, positions, rope);
   k.rope(kk, n, c.nHeadKv, c.headDim, positions, rope);
   cache.write(cacheLayer, pos0, kk, v, n);
   const kv = cache.layers[cacheLayer];
-  const attn = new Float32Array(n * qDim);
+  const attn = s.get('attn', n * qDim);
   k.attention(attn, q, kv.k, kv.v, n, pos0, { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, scale: c.attnScale });
-  const o = new Float32Array(n * c.nEmbd);
+  const o = s.get('o', n * c.nEmbd);
   k.matmul(o, attn, w.wo, n);
   if (w.bo) k.addBias(o, w.bo, n, c.nEmbd);
   k.add(x, x, o, n * c.nEmbd);
 
   // Feed-forward: norm, SwiGLU (dense or routed to experts), add back.
   k.rmsnorm(xn, x, w.ffnNorm, n, c.nEmbd, c.normEps);
-  const out = w.ffn.kind === 'dense' ? denseFfn(k, c, w.ffn, xn, n) : moeFfn(k, c, w.ffn, xn, n);
+  const out = w.ffn.kind === 'dense' ? denseFfn(k, c, w.ffn, xn, n, s) : moeFfn(k, c, w.ffn, xn, n);
   k.add(x, x, out, n * c.nEmbd);
 }
 
-function denseFfn(k: Kernels, c: ModelConfig, f: DenseFfn, xn: Float32Array, n: number): Float32Array {
+/** The output lives in `s` (when given) until the next denseFfn with the same scratch. */
+function denseFfn(k: Kernels, c: ModelConfig, f: DenseFfn, xn: Float32Array, n: number, s?: Scratch): Float32Array {
   const width = f.gate.rows; // nFf, an expert's nFfExp, or the shared expert's nFfShexp
-  const gate = new Float32Array(n * width),
-    up = new Float32Array(n * width);
+  const gate = s ? s.get('gate', n * width) : new Float32Array(n * width),
+    up = s ? s.get('up', n * width) : new Float32Array(n * width);
   k.matmul(gate, xn, f.gate, n);
   k.matmul(up, xn, f.up, n);
   k.swiglu(gate, gate, up, n * width);
-  const out = new Float32Array(n * c.nEmbd);
+  const out = s ? s.get('ffn', n * c.nEmbd) : new Float32Array(n * c.nEmbd);
   k.matmul(out, gate, f.down, n);
   return out;
 }

@@ -73,7 +73,8 @@ export function createInferenceSession(p: Pipeline, nEmbd: number, nVocab: numbe
           `the context is full: ${held.length} tokens held, ${tokens.length} more requested, the limit is ${cfg.maxPositions}; shorten the prompt, lower max tokens, or start a new conversation`,
         );
       }
-      const out = new Float32Array((want === 'all' ? tokens.length : want === 'last' ? 1 : 0) * nVocab);
+      const whole = tokens.length <= batchSize; // one batch: the tail's fresh array is the answer, no copy
+      let out: Float32Array = new Float32Array(whole ? 0 : (want === 'all' ? tokens.length : want === 'last' ? 1 : 0) * nVocab);
       for (let start = 0; start < tokens.length; start += batchSize) {
         opts.signal?.throwIfAborted();
         const batch = tokens.slice(start, start + batchSize);
@@ -82,9 +83,13 @@ export function createInferenceSession(p: Pipeline, nEmbd: number, nVocab: numbe
         for (const s of stages) hidden = await s.extend(hidden, batch.length);
         held.push(...batch);
         if (want === 'all') {
-          out.set(await p.tail.logits(hidden, batch.length), start * nVocab);
+          const rows = await p.tail.logits(hidden, batch.length);
+          if (whole) out = rows;
+          else out.set(rows, start * nVocab);
         } else if (want === 'last' && start + batch.length === tokens.length) {
-          out.set(await p.tail.logits(hidden.subarray((batch.length - 1) * nEmbd), 1));
+          const row = await p.tail.logits(hidden.subarray((batch.length - 1) * nEmbd), 1);
+          if (whole) out = row;
+          else out.set(row);
         }
       }
       return out;

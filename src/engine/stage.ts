@@ -5,6 +5,7 @@ import { blockForward } from './layer.ts';
 import { EngineError } from './errors.ts';
 import { KvCache, type KvPrecision } from './kv-cache.ts';
 import { kernelsOf, type ComputeOptions, type ModelFile } from './model.ts';
+import { Scratch } from './scratch.ts';
 import { loadLayerWeights, type LayerWeights } from './weights.ts';
 
 export interface SessionOptions {
@@ -46,6 +47,7 @@ export async function openStage(model: ModelFile, first: number, end: number, op
   const k = kernelsOf(opts);
   const layers: LayerWeights[] = [];
   for (let il = first; il < end; il++) layers.push(await loadLayerWeights(model.store, c, il, k.weightHome));
+  const scratch = new Scratch(); // shared by the stage's sessions: a forward pass runs to its end before the next starts
 
   return {
     first,
@@ -64,7 +66,7 @@ export async function openStage(model: ModelFile, first: number, end: number, op
           cache.reserve(nTokens);
           const x = Float32Array.from(hidden);
           const pos0 = cache.length;
-          for (let i = 0; i < layers.length; i++) blockForward(k, c, layers[i], cache, { x, nTokens, pos0, cacheLayer: i });
+          for (let i = 0; i < layers.length; i++) blockForward(k, c, layers[i], cache, { x, nTokens, pos0, cacheLayer: i, scratch });
           cache.commit(nTokens);
           return x;
         },

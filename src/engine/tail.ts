@@ -4,7 +4,7 @@ import { kernelsOf, type ComputeOptions, type ModelFile } from './model.ts';
 import { loadTailWeights } from './weights.ts';
 
 export interface Tail {
-  /** [nTokens][nVocab] logits for [nTokens][nEmbd] hidden states. */
+  /** [nTokens][nVocab] logits for [nTokens][nEmbd] hidden states, in a fresh array the caller keeps. */
   logits(hidden: Float32Array, nTokens: number): Promise<Float32Array>;
 }
 

@@ -4,9 +4,12 @@ import { MeshError } from '../../protocol/errors.ts';
 import type { AttentionShape } from '../types.ts';
 import type { KernelInstance } from './instance.ts';
 import type { ResidentKv } from './resident-kv.ts';
+import type { ThreadPool } from './thread-pool.ts';
 
+/** Runs on the pool's threads (split by heads) where one is given and the job is big enough. */
 export function wasmAttention(
   k: KernelInstance,
+  pool: ThreadPool | undefined,
   resident: ResidentKv,
   out: Float32Array,
   q: Float32Array,
@@ -29,9 +32,12 @@ export function wasmAttention(
   const changedFrom = firstPos * nHeadKv * headDim;
   const kPtr = resident.sync(kc, kvLen, changedFrom);
   const vPtr = resident.sync(vc, kvLen, changedFrom);
-  const sPtr = heap.region('att.scores', (firstPos + nTokens) * 4);
+  const chunks = pool ? pool.attentionChunks(nHead, firstPos + nTokens, nTokens, headDim) : 1;
+  const scoresBytes = Math.ceil((firstPos + nTokens) / 4) * 16; // one row per chunk, each 16-byte aligned
+  const sPtr = heap.region('att.scores', chunks * scoresBytes);
   const oPtr = heap.region('att.out', nTokens * rowLen * 4);
   heap.f32(qPtr, nTokens * rowLen).set(q.subarray(0, nTokens * rowLen));
-  e.attention(oPtr, qPtr, kPtr, vPtr, nTokens, firstPos, nHead, nHeadKv, headDim, scale, sPtr);
+  if (pool) pool.attention(oPtr, qPtr, kPtr, vPtr, nTokens, firstPos, nHead, nHeadKv, headDim, scale, sPtr, scoresBytes, chunks);
+  else e.attention(oPtr, qPtr, kPtr, vPtr, nTokens, firstPos, nHead, nHeadKv, headDim, scale, sPtr, 0, nHead);
   out.set(heap.f32(oPtr, nTokens * rowLen));
 }

@@ -1,9 +1,10 @@
-// The fast CPU backend: matmul and attention run in WebAssembly SIMD (kernels.wasm, built from c/);
-// the light elementwise ops (a few thousand values per token) stay in the reference TypeScript,
-// where they are as fast as a copy into WASM memory and back would be.
+// The fast CPU backend: matmul, attention and SwiGLU run in WebAssembly SIMD (kernels.wasm, built
+// from c/); the light elementwise ops (a few thousand values per token, no transcendental) stay in
+// the reference TypeScript, where they are as fast as a copy into WASM memory and back would be.
 import { referenceKernels } from '../reference/index.ts';
 import type { Kernels } from '../types.ts';
 import { wasmAttention } from './attention.ts';
+import { wasmSwiglu } from './elementwise.ts';
 import { instantiateKernels, type KernelInstance } from './instance.ts';
 import { simdSupported } from './load-module.ts';
 import { singleThreaded, wasmMatmul } from './matmul.ts';
@@ -23,7 +24,7 @@ export interface WasmKernelOptions {
 export interface WasmKernels extends Kernels {
   /** Bytes of WASM memory in use (resident weights and scratch). */
   readonly residentBytes: number;
-  /** Threads matmul actually runs on (1 where SharedArrayBuffer is unavailable). */
+  /** Threads matmul and attention actually run on (1 where SharedArrayBuffer is unavailable). */
   readonly threads: number;
   /** Stops the worker threads; the kernels must not be used afterwards. */
   dispose(): void;
@@ -57,10 +58,10 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     },
     dispose: () => pool?.stop(),
     matmul: (out, x, w, n) => wasmMatmul(k, run, weights, out, x, w, n),
-    attention: (out, q, kc, vc, nTokens, firstPos, shape) => wasmAttention(k, kv, out, q, kc, vc, nTokens, firstPos, shape),
+    attention: (out, q, kc, vc, nTokens, firstPos, shape) => wasmAttention(k, pool, kv, out, q, kc, vc, nTokens, firstPos, shape),
     rmsnorm: ref.rmsnorm,
     rope: ref.rope,
-    swiglu: ref.swiglu,
+    swiglu: (out, gate, up, len) => wasmSwiglu(k, out, gate, up, len),
     add: ref.add,
     addBias: ref.addBias,
     softmax: ref.softmax,

@@ -8,6 +8,7 @@ export interface KernelExports {
   quantize_q8_k(x: number, n: number, cols: number, q: number, d: number, sums: number): void;
   round_f16(x: number, out: number, len: number): void;
   round_bf16(x: number, out: number, len: number): void;
+  swiglu(gate: number, up: number, out: number, len: number): void;
   matmul(
     type: number,
     out: number,
@@ -35,6 +36,8 @@ export interface KernelExports {
     headDim: number,
     scale: number,
     scores: number,
+    h0: number,
+    h1: number,
   ): void;
   readonly __heap_base: WebAssembly.Global;
   /** Only in the threads variant: each worker instance points it at a stack of its own. */

@@ -1,5 +1,6 @@
-// Multi-threaded matmul (Node worker_threads over a shared WASM memory): every slice of output rows
-// is computed, by the same kernels, so the results equal the single-threaded ones bit for bit.
+// Multi-threaded matmul and attention (Node worker_threads over a shared WASM memory): every slice of
+// output rows or heads is computed by the same kernels, so the results equal the single-threaded ones
+// bit for bit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GgmlType, ggmlTypeName } from '../../gguf/ggml-types.ts';
 import { quantizedWeight, randomArray } from '../testing/data.ts';
@@ -73,4 +74,54 @@ describe('threaded WASM matmul', () => {
       }
     });
   }
+
+  it('jobs of alternating chunk counts, back to back, all finish with the right results', () => {
+    // 64 rows go in 4 chunks, 256 in 12: a worker still in the previous job must not take a chunk
+    // of a finished one when the next job has more chunks (its `done` count would overshoot). The
+    // race is rare: this stress did not hit it before the fix; engine runs alternating 4- and 8-chunk
+    // jobs hung within ~25k jobs.
+    const small = quantizedWeight('s', GgmlType.Q8_0, 64, 1024, randomArray(11, 64 * 1024));
+    const big = quantizedWeight('b', GgmlType.Q8_0, 256, 1024, randomArray(12, 256 * 1024));
+    const x = randomArray(13, 1024);
+    const wantSmall = new Float32Array(64),
+      wantBig = new Float32Array(256);
+    single.matmul(wantSmall, x, small, 1);
+    single.matmul(wantBig, x, big, 1);
+    const gotSmall = new Float32Array(64),
+      gotBig = new Float32Array(256);
+    for (let i = 0; i < 1000; i++) {
+      three.matmul(gotSmall, x, small, 1);
+      three.matmul(gotBig, x, big, 1);
+    }
+    expect(Array.from(gotSmall)).toEqual(Array.from(wantSmall));
+    expect(Array.from(gotBig)).toEqual(Array.from(wantBig));
+  }, 60_000);
+
+  it('attention split over heads equals the single-threaded result bit for bit, interleaved with matmuls', () => {
+    const shape = { nHead: 8, nHeadKv: 2, headDim: 64, scale: 0.125 };
+    const w = quantizedWeight('w', GgmlType.Q8_0, 64, 512, randomArray(5, 64 * 512));
+    for (const [nTokens, firstPos] of [
+      [1, 120],
+      [1, 0],
+      [7, 30],
+      [40, 0],
+    ]) {
+      const nKv = nTokens + firstPos;
+      const q = randomArray(nTokens, nTokens * 512, 2),
+        k = randomArray(nKv + 1, nKv * 128),
+        v = randomArray(nKv + 2, nKv * 128);
+      const a = new Float32Array(nTokens * 512),
+        b = new Float32Array(nTokens * 512).fill(NaN);
+      single.attention(a, q, k, v, nTokens, firstPos, shape);
+      three.attention(b, q, k, v, nTokens, firstPos, shape);
+      expect(Array.from(b)).toEqual(Array.from(a));
+      // a matmul job right after an attention job reads its own parameters, not the attention's
+      const x = randomArray(3, 512),
+        m1 = new Float32Array(64),
+        m3 = new Float32Array(64).fill(NaN);
+      single.matmul(m1, x, w, 1);
+      three.matmul(m3, x, w, 1);
+      expect(Array.from(m3)).toEqual(Array.from(m1));
+    }
+  });
 });

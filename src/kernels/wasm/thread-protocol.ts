@@ -4,26 +4,23 @@
 // late (or is descheduled on a busy machine) simply finds nothing left, so the caller never waits
 // for a thread that has not started, and the job starts in microseconds, not a postMessage per call.
 
-/** Int32 slots of the control block. */
+/** Int32 slots of the control block: the job's kind, how many units (matmul rows, attention heads) it splits, and its arguments. */
 export const Slot = {
   generation: 0,
   claim: 1,
   done: 2,
   stop: 3,
   chunks: 4,
-  type: 5,
-  out: 6,
-  outStride: 7,
-  w: 8,
-  rowBytes: 9,
-  rows: 10,
-  x: 11,
-  d: 12,
-  sums: 13,
-  n: 14,
-  cols: 15,
+  kind: 5,
+  units: 6,
+  /** The first of ARGS argument slots. */
+  args: 7,
 } as const;
-export const CONTROL_INTS = 16;
+export const ARGS = 12;
+export const CONTROL_INTS = Slot.args + ARGS;
+
+/** What a job runs: matmul.c's matmul over rows r0..r1, or attention.c's attention over heads h0..h1. */
+export const JobKind = { matmul: 0, attention: 1 } as const;
 
 /** claim = (generation & 0x7fff) << 16 | next chunk: a stale worker's compare-exchange always fails. */
 export const CHUNK_BITS = 16;
@@ -64,31 +61,68 @@ type Matmul = (
   cols: number,
 ) => number;
 
+type Attention = (
+  out: number,
+  q: number,
+  k: number,
+  v: number,
+  nTokens: number,
+  firstPos: number,
+  nHead: number,
+  nHeadKv: number,
+  headDim: number,
+  scale: number,
+  scores: number,
+  h0: number,
+  h1: number,
+) => void;
+
+/** The kernel exports a job calls. */
+export interface JobExports {
+  readonly matmul: Matmul;
+  readonly attention: Attention;
+}
+
+/** A thread's copy of a job's arguments, as ints and (the same bytes) as floats. */
+export interface JobArgs {
+  readonly ints: Int32Array;
+  readonly floats: Float32Array;
+}
+
+export function jobArgs(): JobArgs {
+  const ints = new Int32Array(ARGS);
+  return { ints, floats: new Float32Array(ints.buffer) };
+}
+
+/**
+ * Arguments of a matmul job: type, out, outStride, w, rowBytes, x, d, sums, n, cols (units: rows).
+ * Of an attention job: out, q, k, v, nTokens, firstPos, nHead, nHeadKv, headDim, scale (f32 bits),
+ * scores, scores bytes per chunk (units: heads; each chunk its own scores row).
+ */
+function runChunk(kind: number, a: Int32Array, f: Float32Array, next: number, u0: number, u1: number, e: JobExports): void {
+  if (kind === JobKind.matmul) e.matmul(a[0], a[1], a[2], a[3], a[4], u0, u1, a[5], a[6], a[7], a[8], a[9]);
+  else e.attention(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], f[9], a[10] + next * a[11], u0, u1);
+}
+
 /**
  * Takes chunks of the job published under `generation` and computes them until none are left or a
- * newer job replaced it. Parameters are read before each claim: a successful compare-exchange
- * proves the job was still unfinished, so the caller had not yet overwritten them.
+ * newer job replaced it. Parameters are copied before each claim: a successful compare-exchange
+ * proves the job was still unfinished, so the caller had not yet overwritten them into `a`, this
+ * thread's own copy (jobArgs()).
  */
-export function workChunks(c: Int32Array, generation: number, matmul: Matmul): void {
+export function workChunks(c: Int32Array, generation: number, e: JobExports, a: JobArgs): void {
+  const { ints: args, floats: f } = a;
   for (;;) {
-    const type = c[Slot.type],
-      out = c[Slot.out],
-      outStride = c[Slot.outStride],
-      w = c[Slot.w],
-      rowBytes = c[Slot.rowBytes];
-    const rows = c[Slot.rows],
-      x = c[Slot.x],
-      d = c[Slot.d],
-      sums = c[Slot.sums],
-      n = c[Slot.n],
-      cols = c[Slot.cols];
-    const chunks = c[Slot.chunks];
+    const kind = c[Slot.kind],
+      units = c[Slot.units],
+      chunks = c[Slot.chunks];
+    for (let i = 0; i < ARGS; i++) args[i] = c[Slot.args + i];
     const claim = Atomics.load(c, Slot.claim);
     const next = claim & MAX_CHUNKS;
     if (claim >>> CHUNK_BITS !== (generation & 0x7fff) || next >= chunks) return;
     if (Atomics.compareExchange(c, Slot.claim, claim, claim + 1) !== claim) continue;
-    const [r0, r1] = chunkRows(rows, chunks, next);
-    if (r1 > r0) matmul(type, out, outStride, w, rowBytes, r0, r1, x, d, sums, n, cols);
+    const [u0, u1] = chunkRows(units, chunks, next);
+    if (u1 > u0) runChunk(kind, args, f, next, u0, u1, e);
     if (Atomics.add(c, Slot.done, 1) + 1 === chunks) Atomics.notify(c, Slot.done);
   }
 }

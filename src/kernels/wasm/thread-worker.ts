@@ -1,16 +1,18 @@
-// A matmul worker (Web Worker or Node worker_thread): instantiates the threads variant over the
+// A kernel worker (Web Worker or Node worker_thread): instantiates the threads variant over the
 // shared memory, then loops forever on the control block: wait for a new generation, take chunks of
-// output rows until none are left. It spins briefly before sleeping, because matmuls come back to
-// back during a forward pass and waking from Atomics.wait costs tens of microseconds.
-import { Slot, workChunks, type WorkerInit } from './thread-protocol.ts';
+// the job (matmul rows or attention heads) until none are left. It spins briefly before sleeping,
+// because jobs come back to back during a forward pass and waking from Atomics.wait costs tens of
+// microseconds.
+import { CONTROL_INTS, jobArgs, Slot, workChunks, type JobExports, type WorkerInit } from './thread-protocol.ts';
 
 const SPIN_MS = 1;
 
 function serve(init: WorkerInit, ready: () => void): void {
   const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
-  const exports = instance.exports as unknown as { matmul: Parameters<typeof workChunks>[2]; __stack_pointer: WebAssembly.Global };
+  const exports = instance.exports as unknown as JobExports & { __stack_pointer: WebAssembly.Global };
   exports.__stack_pointer.value = init.stackTop;
-  const c = new Int32Array(init.memory.buffer, init.control, 16);
+  const c = new Int32Array(init.memory.buffer, init.control, CONTROL_INTS);
+  const args = jobArgs();
   let seen = Atomics.load(c, Slot.generation);
   ready();
   for (;;) {
@@ -21,7 +23,7 @@ function serve(init: WorkerInit, ready: () => void): void {
     }
     seen = Atomics.load(c, Slot.generation);
     if (Atomics.load(c, Slot.stop)) return;
-    workChunks(c, seen, exports.matmul);
+    workChunks(c, seen, exports, args);
   }
 }
 

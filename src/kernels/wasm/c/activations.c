@@ -84,3 +84,23 @@ void round_bf16(const float* x, float* out, int len) {
     out[i] = as_f32(h << 16);
   }
 }
+
+/**
+ * out = silu(gate) · up over len values, in f32 as ggml's vectorised swiglu computes it:
+ * g / (1 + e^-g), then times up. out may alias gate or up.
+ */
+EXPORT(swiglu)
+void swiglu(const float* gate, const float* up, float* out, int len) {
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  int i = 0;
+  for (; i + 4 <= len; i += 4) {
+    v128_t g = wasm_v128_load(gate + i);
+    v128_t silu = wasm_f32x4_div(g, wasm_f32x4_add(one, exp_f32x4(wasm_f32x4_neg(g))));
+    wasm_v128_store(out + i, wasm_f32x4_mul(silu, wasm_v128_load(up + i)));
+  }
+  for (; i < len; i++) {
+    float g = gate[i];
+    float e = wasm_f32x4_extract_lane(exp_f32x4(wasm_f32x4_splat(-g)), 0);
+    out[i] = g / (1.0f + e) * up[i];
+  }
+}

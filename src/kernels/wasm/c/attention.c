@@ -2,26 +2,6 @@
 // scores = q·k * scale for the visible positions, max-subtracted softmax, then Σ p·v, in f32 SIMD.
 #include "common.h"
 
-/** e^x for x <= 0 (softmax arguments), within about 2 ulp: 2^n · p(r) with |r| <= ln2/2. */
-ALWAYS v128_t exp_f32x4(v128_t x) {
-  v128_t tiny = wasm_f32x4_lt(x, wasm_f32x4_splat(-87.0f)); // e^-87 is near FLT_MIN: flush to 0
-  x = wasm_f32x4_max(x, wasm_f32x4_splat(-87.0f));
-  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
-  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
-  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
-  // Taylor coefficients to r^7: the truncation error (r^8/8! < 1e-8 for |r| < 0.35) is below f32's ulp.
-  v128_t p = wasm_f32x4_splat(1.0f / 5040);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 720));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 120));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 24));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 6));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
-  v128_t pow2n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-  return wasm_v128_andnot(wasm_f32x4_mul(p, pow2n), tiny);
-}
-
 ALWAYS float dot_f32(const float* a, const float* b, int len) {
   v128_t acc0 = wasm_f32x4_splat(0), acc1 = wasm_f32x4_splat(0);
   int i = 0;
@@ -86,16 +66,20 @@ ALWAYS v128_t dot4_f32(const float* q, const float* k0, const float* k1, const f
 WEIGHTED_SUM(16)
 WEIGHTED_SUM(4)
 
-/** q, out: [nTokens][nHead][headDim]; k, v: [position][nHeadKv][headDim]; scores: firstPos+nTokens floats. */
+/**
+ * Heads h0..h1 of every token (threads split the heads; each head is computed alike whatever the
+ * split). q, out: [nTokens][nHead][headDim]; k, v: [position][nHeadKv][headDim]; scores:
+ * firstPos+nTokens floats of the caller's own.
+ */
 EXPORT(attention)
 void attention(float* out, const float* q, const float* k, const float* v, int nTokens, int firstPos,
-               int nHead, int nHeadKv, int headDim, float scale, float* scores) {
+               int nHead, int nHeadKv, int headDim, float scale, float* scores, int h0, int h1) {
   int group = nHead / nHeadKv;
   int kvStride = nHeadKv * headDim;
   v128_t vscale = wasm_f32x4_splat(scale);
   for (int t = 0; t < nTokens; t++) {
     int visible = firstPos + t + 1;
-    for (int h = 0; h < nHead; h++) {
+    for (int h = h0; h < h1; h++) {
       const float* qh = q + (size_t)(t * nHead + h) * headDim;
       int kvo = (h / group) * headDim;
       const float* kh = k + kvo;

@@ -97,3 +97,26 @@ typedef struct {
 
 /** Activation tile size: each decoded weight block is dotted with up to this many activation rows. */
 #define TILE 4
+
+/**
+ * e^x within about 2 ulp: 2^n · p(r) with |r| <= ln2/2. Arguments below -87 give 0 (softmax
+ * arguments), above 88 they are taken as 88 (about 1.7e38; SiLU only needs 1 + e^x to dwarf x).
+ */
+ALWAYS v128_t exp_f32x4(v128_t x) {
+  v128_t tiny = wasm_f32x4_lt(x, wasm_f32x4_splat(-87.0f)); // e^-87 is near FLT_MIN: flush to 0
+  x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-87.0f)), wasm_f32x4_splat(88.0f));
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  // Taylor coefficients to r^7: the truncation error (r^8/8! < 1e-8 for |r| < 0.35) is below f32's ulp.
+  v128_t p = wasm_f32x4_splat(1.0f / 5040);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 720));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 120));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 24));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 6));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  v128_t pow2n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_v128_andnot(wasm_f32x4_mul(p, pow2n), tiny);
+}

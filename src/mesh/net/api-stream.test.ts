@@ -125,8 +125,12 @@ describe('the mesh API stream', () => {
         const { value } = await reader.read();
         received += sseText(new TextDecoder().decode(value)).events;
       }
-      if (how === 'abort') controller.abort();
-      else await reader.cancel();
+      if (how === 'abort') {
+        // Waited for frames to arrive first: an aborted request still reads none of them, as fetch does.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        controller.abort();
+        await expect(reader.read()).rejects.toMatchObject({ name: 'AbortError' });
+      } else await reader.cancel();
       const log = provider.calls[calls];
       const handedOut = log.yielded;
       await log.finished;

@@ -182,6 +182,8 @@ function responseBody(frames: FrameStream, stream: Stream, signal: AbortSignal, 
     {
       async pull(controller) {
         try {
+          // An aborted request reads nothing more, even frames that had already arrived (as fetch does).
+          signal.throwIfAborted();
           const frame = answerFrame(await frames.read(signal));
           if (frame.kind === 'body') return controller.enqueue(frame.bytes);
           if (frame.kind !== 'end') throw new MeshError('mesh_api_bad_frame', `a ${frame.kind} frame in the middle of the head's answer`);

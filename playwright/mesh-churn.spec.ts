@@ -58,13 +58,14 @@ test('three processes started at once: no failed request while the plan settles,
     expect(kill.clean).toMatchObject({ status: 200, text: solo.text });
     expect(kill.clean.servedBy.split(', ')).toHaveLength(3);
     expect(kill.faulted).toMatchObject({ status: 200, text: solo.text });
-    // It was mid-answer: the companion recovered the session onto its own layers.
-    const recovered = /pipeline: recovered from \S+ in (\d+) ms on the companion's own layers/.exec(mesh.stack().log());
+    // It was mid-answer: the companion recovered the session (onto its own layers, or, where the
+    // killed tab's link goes silent rather than closing, as WebTransport's does, after the stage timed out).
+    const recovered = /pipeline: recovered from .+? in (\d+) ms/.exec(mesh.stack().log());
     expect(recovered, 'the companion should log the recovery').not.toBeNull();
     console.log(
       `mesh-churn: ${MODEL}, 3 Chromium processes launched at once, budgets ${BUDGETS.join('/')}: first answer split across all three ${start.cold3S.toFixed(1)} s after launch; ` +
         `${start.answers.length} answers while they joined (${split} split), 0 failed (s after launch: ${stepsText(start.steps)}); one process killed mid-answer: ${Math.round(kill.clean.ms)} ms clean, ${Math.round(kill.faulted.ms)} ms faulted, ` +
-        `kill_delay_ms=${Math.round(kill.killDelayMs)} (recovery on the companion's layers ${recovered![1]} ms)`,
+        `kill_delay_ms=${Math.round(kill.killDelayMs)} (recovered in ${recovered![1]} ms)`,
     );
   } finally {
     await Promise.all(start.tabs.map((t) => t.close().catch(() => {})));

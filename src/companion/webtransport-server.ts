@@ -81,11 +81,13 @@ export class WebTransportServer {
         // Datagrams on (Chrome refuses a WebTransport server without them); nothing reads them, and
         // quiche drops what overflows these short queues.
         enableDgram: [true, 16, 16],
-        maxIdleTimeout: 30_000,
-        keepAliveIntervalTime: 10_000,
+        // A tab whose process died sends nothing (no TCP reset over UDP): the session ends when it
+        // has been silent this long, while the server's keep-alives keep a live tab's session open.
+        maxIdleTimeout: 8_000,
+        keepAliveIntervalTime: 2_000,
         verifyPeer: false,
       },
-      minIdleTimeout: 10_000,
+      minIdleTimeout: 8_000,
       reasonToCode: (_type, reason) => (reason instanceof H3Error ? reason.h3Code : H3.internalError),
       logger: new Logger('webtransport', LogLevel.SILENT),
     });

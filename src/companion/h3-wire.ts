@@ -1,5 +1,6 @@
 // HTTP/3's framing as WebTransport (draft-02) uses it: QUIC variable-length integers, frames, SETTINGS,
 // and a reader that takes them one at a time off a stream's bytes and hands the rest on as a stream.
+import { concatBytes } from '../mesh/bytes.ts';
 import { MeshError } from '../protocol/errors.ts';
 
 /** HTTP/3 error codes (RFC 9114 §8.1) this endpoint sends. */
@@ -70,15 +71,7 @@ function decodeVarint(bytes: Uint8Array): number {
   }
 }
 
-export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export { concatBytes };
 
 export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
   return concatBytes(encodeVarint(type), encodeVarint(payload.length), payload);

@@ -1,5 +1,6 @@
 // One instance of the kernel module: its exports, typed, and the heap over its memory.
 import { WasmHeap } from './heap.ts';
+import type { Attention } from './thread-protocol.ts';
 import { kernelModule, type KernelVariant } from './load-module.ts';
 
 /** The C functions (src/kernels/wasm/c/*.c); pointers are byte offsets into the module's memory. */
@@ -24,21 +25,7 @@ export interface KernelExports {
     cols: number,
   ): number;
   f16_finite(p: number, count: number): number;
-  attention(
-    out: number,
-    q: number,
-    k: number,
-    v: number,
-    nTokens: number,
-    firstPos: number,
-    nHead: number,
-    nHeadKv: number,
-    headDim: number,
-    scale: number,
-    scores: number,
-    h0: number,
-    h1: number,
-  ): void;
+  attention: Attention;
   readonly __heap_base: WebAssembly.Global;
   /** Only in the threads variant: each worker instance points it at a stack of its own. */
   readonly __stack_pointer?: WebAssembly.Global;

@@ -61,7 +61,8 @@ type Matmul = (
   cols: number,
 ) => number;
 
-type Attention = (
+/** attention.c's attention over heads h0..h1 (the export a job calls). */
+export type Attention = (
   out: number,
   q: number,
   k: number,

@@ -61,6 +61,19 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/**
+ * Answers 401 (OpenAI's shape) and returns true when `token` is set and the request does not carry
+ * it; the body, never read, drains so the connection stays usable. The exact routes' check (/v1 answers
+ * in the caller's protocol instead).
+ */
+export function refuseWithoutToken(req: IncomingMessage, res: ServerResponse, token: string | null | undefined): boolean {
+  const refused = token ? checkApiToken(req, token) : null;
+  if (!refused) return false;
+  req.resume();
+  sendOpenAiError(res, 401, refused.message, 'authentication_error', refused.code ?? null);
+  return true;
+}
+
 /** OpenAI's error shape, which its SDK turns into a typed APIError. */
 export function sendOpenAiError(
   res: ServerResponse,
@@ -163,8 +176,7 @@ export function healthRoute(info: HealthInfo): ApiRoute {
     method: 'GET',
     path: '/health',
     handle: ({ req, res }) => {
-      const refused = info.token ? checkApiToken(req, info.token) : null;
-      if (refused) return sendOpenAiError(res, 401, refused.message, 'authentication_error', refused.code ?? null);
+      if (refuseWithoutToken(req, res, info.token)) return;
       sendJson(res, 200, {
         status: 'ok',
         version: info.version,

@@ -97,7 +97,7 @@ describe('mesh admin routes', () => {
       },
       end() {},
     };
-    const req = Object.assign((async function* () {})(), { headers: {} });
+    const req = Object.assign((async function* () {})(), { headers: {}, resume() {} });
     await invites.handle({ req, res, url: new URL('http://x/mesh/invites') } as unknown as ApiContext);
     expect(answers).toEqual([401]);
   });

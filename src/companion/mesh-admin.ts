@@ -9,8 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import { encodeInvite } from '../mesh/invite.ts';
 import type { CompanionMesh } from '../mesh/net/companion-mesh.ts';
-import { checkApiToken } from './api-auth.ts';
-import { type ApiContext, type ApiRoute, sendJson, sendOpenAiError } from './api-server.ts';
+import { type ApiContext, type ApiRoute, refuseWithoutToken, sendJson, sendOpenAiError } from './api-server.ts';
 
 /** A body larger than this is refused before it is read whole. */
 const MAX_BODY_BYTES = 16 * 1024;
@@ -60,8 +59,7 @@ function route(path: string, token: string | null, act: (body: Record<string, un
     method: 'POST',
     path,
     handle: async ({ req, res }: ApiContext) => {
-      const refused = token ? checkApiToken(req, token) : null;
-      if (refused) return sendOpenAiError(res, 401, refused.message, 'authentication_error', refused.code ?? null);
+      if (refuseWithoutToken(req, res, token)) return;
       try {
         sendJson(res, 200, await act(await readJsonObject(req)));
       } catch (error) {

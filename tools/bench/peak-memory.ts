@@ -105,16 +105,12 @@ async function nativeChild(path: string, o: Required<PeakMemoryOptions>): Promis
   const peakRssBytes = peakRssOfSelf();
   await native.dispose();
   await runtime.dispose();
-  return {
-    peakRssBytes,
-    baseRssBytes,
-    loadedRssBytes,
-    weightBytes,
-    kvBytes,
-    fileBytes: statSync(path).size,
-    loadMs,
-    ratio: (peakRssBytes - 100 * MB) / (weightBytes + kvBytes),
-  };
+  return measured(path, { peakRssBytes, baseRssBytes, loadedRssBytes, weightBytes, kvBytes, loadMs });
+}
+
+/** A run's figures, with the file's size and the ratio the bench line reports: (peak − 100 MB) ÷ (weights + KV cache). */
+function measured(path: string, m: Omit<PeakMemory, 'fileBytes' | 'ratio'>): PeakMemory {
+  return { ...m, fileBytes: statSync(path).size, ratio: (m.peakRssBytes - 100 * MB) / (m.weightBytes + m.kvBytes) };
 }
 
 async function child(model: string, o: Required<PeakMemoryOptions>): Promise<PeakMemory> {
@@ -140,16 +136,7 @@ async function child(model: string, o: Required<PeakMemoryOptions>): Promise<Pea
     }
     session.free();
     const peakRssBytes = peakRssOfSelf();
-    return {
-      peakRssBytes,
-      baseRssBytes,
-      loadedRssBytes,
-      weightBytes,
-      kvBytes,
-      fileBytes: statSync(path).size,
-      loadMs,
-      ratio: (peakRssBytes - 100 * MB) / (weightBytes + kvBytes),
-    };
+    return measured(path, { peakRssBytes, baseRssBytes, loadedRssBytes, weightBytes, kvBytes, loadMs });
   } finally {
     await engine.close();
   }

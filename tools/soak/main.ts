@@ -79,15 +79,15 @@ for (const p of PROMPTS) {
 }
 
 const mesh = await startTestMesh();
+// --verbose: the head's and every peer's log lines, stamped with the soak's clock and who said it.
+const logAs = (who: string) =>
+  args.includes('--verbose') ? { log: (line: string) => console.log(`${((Date.now() - started) / 1000).toFixed(2)} s ${who} ${line}`) } : {};
 // A killed peer comes back fresh: a second's cool-off (doubling while it keeps failing), not five.
-const coordinator = startCoordinator(mesh, MODEL, engine.model, {
-  failedForMs: 1000,
-  ...(args.includes('--verbose') ? { log: (line: string) => console.log(`${Math.round((Date.now() - started) / 1000)} s ${line}`) } : {}),
-});
+const coordinator = startCoordinator(mesh, MODEL, engine.model, { failedForMs: 1000, ...logAs('head') });
 const honest: { identity: MeshIdentity; peer: PeerNode | undefined }[] = [];
 for (let i = 0; i < 3; i++) {
   const identity = await createIdentity();
-  honest.push({ identity, peer: await startServerPeer(mesh, open, budget, undefined, true, { identity }) });
+  honest.push({ identity, peer: await startServerPeer(mesh, open, budget, undefined, true, { identity, ...logAs(identity.peerId.slice(-6)) }) });
 }
 await routeOf(coordinator, 2, 60_000);
 let kernels: Promise<ComputeOptions> | undefined;
@@ -104,6 +104,7 @@ const provider = await headProviderFor(engine, {
   localStages: engine.stages,
   recoverTimeoutMs: 500,
   checker,
+  ...logAs('head'),
 });
 const ctx = createApiContext({ provider });
 const honestIds = new Set(honest.map((h) => h.identity.peerId));
@@ -144,7 +145,7 @@ async function churn(): Promise<void> {
     h.peer = undefined;
     counts.kills++;
     await sleep(1000);
-    h.peer = await startServerPeer(mesh, open, budget, undefined, true, { identity: h.identity });
+    h.peer = await startServerPeer(mesh, open, budget, undefined, true, { identity: h.identity, ...logAs(h.identity.peerId.slice(-6)) });
     if (k % LIAR_EVERY === LIAR_EVERY - 1) {
       // A fresh identity each time: a quarantined liar comes back as someone new.
       for (const l of liars.splice(0)) await l.stop().catch(() => {});

@@ -450,6 +450,10 @@ export class StageServer {
       }
     } catch (error) {
       if (error instanceof PipelineError) stream.abort(error);
+      // The head closed its side (session over): close this one too. A half-closed stream stays in
+      // the connection's list, and libp2p refuses a 33rd inbound activation stream on it: every
+      // request left one behind, so after about 30 the stage looked dead (a reset hello) to the head.
+      else await stream.close({ signal: AbortSignal.timeout(1000) }).catch(() => stream.abort(new Error('the control stream did not close')));
     } finally {
       if (c.control === lp) c.control = undefined;
       if (!c.fed) this.chains.delete(c.token);

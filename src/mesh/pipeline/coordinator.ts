@@ -61,8 +61,19 @@ export class PipelineCoordinator {
   private basis: PlanBasis | undefined;
   /** The last plan that existed, kept as `previous` so the next one moves as few layers as possible. */
   private previous: LayerPlan | undefined;
-  /** Each peer's latest stage-ready report: a peer holds one stage at a time, so older reports are void. */
-  private readonly ready = new Map<string, string>();
+  /**
+   * Each peer's latest stage-ready report (range key, plan epoch): a peer holds one stage at a time,
+   * so older reports are void, and one from before the plan last moved the peer's range says
+   * nothing of what it holds now (it may have loaded the range between).
+   */
+  private readonly ready = new Map<string, { readonly key: string; readonly epoch: number }>();
+  /** Per peer, its range in the plans and the epoch since which every plan that placed it gave it that range. */
+  private readonly assigned = new Map<string, { readonly key: string; readonly since: number }>();
+  /**
+   * Per peer that joined again (a reloaded tab keeps its peer id, and its member entry keeps the last
+   * state gossiped before): the seq of that state. The held layers it names were the old page's.
+   */
+  private readonly staleSeq = new Map<string, number>();
   private readonly failed = new Map<string, Failure>();
   private readonly waiters = new Set<() => void>();
   private readonly unlisten: Array<() => void> = [];
@@ -83,7 +94,8 @@ export class PipelineCoordinator {
     this.unlisten.push(this.o.node.addChangeListener(() => this.replan()));
     // A late joiner gets the plan at once, not at the next republish.
     this.unlisten.push(
-      this.o.node.addJoinListener(() => {
+      this.o.node.addJoinListener((peerId) => {
+        this.joined(peerId);
         void this.publish().catch(this.publishFailed);
       }),
     );
@@ -167,14 +179,28 @@ export class PipelineCoordinator {
 
   private isReady(peerId: string, key: string): boolean {
     const reported = this.ready.get(peerId);
-    if (reported !== undefined) return reported === key;
+    if (reported !== undefined && reported.epoch >= (this.assigned.get(peerId)?.since ?? 0)) return reported.key === key;
     const state = this.o.node.memberList().find((m) => m.peerId === peerId)?.state;
-    return state?.models.some((h) => h.layers && rangeKey(h.model, h.layers.start, h.layers.end) === key) ?? false;
+    if (!state || state.seq <= (this.staleSeq.get(peerId) ?? -1)) return false;
+    return state.models.some((h) => h.layers && rangeKey(h.model, h.layers.start, h.layers.end) === key);
+  }
+
+  /**
+   * A member (re)joined the topic: what it reported ready before, and the layers its last state
+   * named, belong to its previous page (a tab reloading keeps its peer id) until it says so again.
+   */
+  private joined(peerId: string): void {
+    this.ready.delete(peerId);
+    const seq = this.o.node.memberList().find((m) => m.peerId === peerId)?.state?.seq;
+    if (seq !== undefined) this.staleSeq.set(peerId, seq);
+    this.wake();
   }
 
   private onGossip(m: GossipMessage): void {
     if (m.type !== 'stage-ready' || this.isOut(m.peerId)) return;
-    this.ready.set(m.peerId, rangeKey(m.model, m.layers.start, m.layers.end));
+    // Gossip can arrive out of order: a report for an older plan does not replace a newer one.
+    if (m.planEpoch < (this.ready.get(m.peerId)?.epoch ?? -1)) return;
+    this.ready.set(m.peerId, { key: rangeKey(m.model, m.layers.start, m.layers.end), epoch: m.planEpoch });
     this.wake();
   }
 
@@ -229,7 +255,13 @@ export class PipelineCoordinator {
       perLayerExtraBytes: this.o.planner?.perLayerExtraBytes ?? 0,
       countsHeadTail: false,
     };
-    if (next) this.previous = next;
+    if (next) {
+      this.previous = next;
+      for (const s of next.stages) {
+        const key = rangeKey(next.model, s.layers.start, s.layers.end);
+        if (this.assigned.get(s.peerId)?.key !== key) this.assigned.set(s.peerId, { key, since: next.epoch });
+      }
+    }
     if (changed) {
       this.o.log?.(
         next

@@ -222,8 +222,16 @@ export class StageServer {
             this.changed();
             return;
           }
-          // The stage replaced goes now: its streams belong to an older plan, which the head replays on the new one.
           const old = this.loaded;
+          const now = this.wanted;
+          if (old && old.model === now.model && sameRange(old.layers, now.layers)) {
+            // A plan moved this range and the next moved it back while it loaded: the stage held
+            // all along stays (its sessions too), and the one just loaded goes.
+            void stage.close().catch(() => {});
+            this.status = 'ready';
+            continue;
+          }
+          // The stage replaced goes now: its streams belong to an older plan, which the head replays on the new one.
           this.loaded = stage;
           void old?.close().catch(() => {});
           this.loadMs = Math.round(performance.now() - started);

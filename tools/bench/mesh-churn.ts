@@ -18,13 +18,24 @@ export interface Churn {
   readonly lines: string[];
 }
 
-export async function measureChurn(model: string, budgets: readonly number[]): Promise<Churn> {
+/** `log`: the companion's log lines as they come, stamped with seconds since the measured launch (negative: before it). */
+export async function measureChurn(model: string, budgets: readonly number[], o: { readonly log?: (line: string) => void } = {}): Promise<Churn> {
   const made = await startNetns();
   const netns = made.netns;
   const options = netns ? { ...chromiumLaunchOptions(), executablePath: netns.chromiumPath } : chromiumLaunchOptions();
   const profiles = budgets.map((_, i) => mkdtempSync(join(tmpdir(), `mesh-churn-${i}-`)));
   const stack = await startStack({ args: ['--model', model], ...(netns ? { wrap: netns.wrap } : {}) });
   const browser = await chromium.launch(options);
+  let launchedAt = Date.now();
+  let seen = 0;
+  const follow = setInterval(() => {
+    const text = stack.log();
+    const end = text.lastIndexOf('\n') + 1;
+    if (!o.log || end <= seen) return;
+    const stamp = ((Date.now() - launchedAt) / 1000).toFixed(1);
+    for (const line of text.slice(seen, end).split('\n').filter(Boolean)) o.log(`${stamp} s ${line}`);
+    seen = end;
+  }, 100);
   try {
     const client = await (await browser.newContext()).newPage();
     await client.goto(stack.urls.app);
@@ -38,6 +49,8 @@ export async function measureChurn(model: string, budgets: readonly number[]): P
     const warm = await coldStart(run);
     await Promise.all(warm.tabs.map((t) => t.close()));
     await client.waitForTimeout(3000); // the companion sees them leave and serves alone again
+    launchedAt = Date.now();
+    o.log?.('0.0 s --- the measured launch');
     const start = await coldStart(run);
     try {
       const failed = start.answers.filter((a) => a.status !== 200).length;
@@ -56,6 +69,7 @@ export async function measureChurn(model: string, budgets: readonly number[]): P
       await Promise.all(start.tabs.map((t) => t.close().catch(() => {})));
     }
   } finally {
+    clearInterval(follow);
     await browser.close().catch(() => {});
     await stack.stop().catch(() => {});
     await netns?.close().catch(() => {});

@@ -413,11 +413,28 @@ function joinLines(j: JoinSummary): string[] {
   ];
 }
 
+/** No slack: budgets for half, a quarter and a quarter of the layers (each with half a layer to spare). */
+function churnBudgets(file: ModelFile): number[] {
+  const n = file.config.nLayer;
+  const largest = Math.max(...modelMemory(file.header).layerBytes);
+  const quarter = Math.floor(n / 4);
+  return [n - 2 * quarter, quarter, quarter].map((k) => Math.floor(largest * (k + 0.5)));
+}
+
+/** `--churn-only` (`--verbose`: with the companion's log, stamped): the churn figures alone, for chasing cold3_s. */
+async function churnOnly(file: ModelFile): Promise<void> {
+  const churn = await measureChurn(MODEL, churnBudgets(file), args.includes('--verbose') ? { log: (line) => console.log(`companion ${line}`) } : {});
+  for (const line of churn.lines) console.log(line);
+  console.log(`mesh churn: cold3_s=${churn.cold3S.toFixed(2)} kill_delay_ms=${Math.round(churn.killDelayMs)}`);
+  process.exit(0);
+}
+
 async function main(): Promise<void> {
   const path = await ensureModel(MODEL);
   const compute = await computeFor('cpu');
   const file = await openModel(await fileSource(path));
   const c = file.config;
+  if (args.includes('--churn-only')) return churnOnly(file);
   console.log(
     `mesh benchmark: ${MODEL} (${c.nLayer} layers, width ${c.nEmbd}, vocab ${c.nVocab}), ${GEN} decoded tokens per run, WASM CPU kernels (1 thread) on every peer`,
   );
@@ -499,13 +516,9 @@ async function main(): Promise<void> {
     console.log(`tab head join: not measured: ${(error as Error).message.split('\n')[0]}`);
   }
 
-  // No slack: budgets for half, a quarter and a quarter of the layers (each with half a layer to spare).
-  const largest = Math.max(...modelMemory(file.header).layerBytes);
-  const quarter = Math.floor(c.nLayer / 4);
-  const churnBudgets = [c.nLayer - 2 * quarter, quarter, quarter].map((n) => Math.floor(largest * (n + 0.5)));
   let churn: Churn | undefined;
   try {
-    churn = await measureChurn(MODEL, churnBudgets);
+    churn = await measureChurn(MODEL, churnBudgets(file));
     for (const line of churn.lines) console.log(line);
   } catch (error) {
     console.log(`churn: not measured: ${(error as Error).message.split('\n')[0]}`);

@@ -39,9 +39,12 @@ describe('capacity claims', () => {
   it('held to what the head observed: its timing of the layers and its own round trip', () => {
     const ledger = new CapacityLedger();
     ledger.observeSpeed(liar.peerId, 95, 400); // it ran a 4-layer stage
+    // Its round trip measured twice (one measurement alone holds nothing: it may be a busy moment).
     ledger.observeRtt(liar.peerId, 40);
+    ledger.observeRtt(liar.peerId, 41);
     for (const name of ['A', 'B']) {
       ledger.observeSpeed(pid(name), 90); // honest peers timed a little under their claim: within the margin
+      ledger.observeRtt(pid(name), 6);
       ledger.observeRtt(pid(name), 6);
     }
     const bounded = ledger.bound([honest('A'), honest('B'), liar]);
@@ -58,12 +61,27 @@ describe('capacity claims', () => {
   it('a round trip claimed just under the measured one is noise, not a lie', () => {
     const ledger = new CapacityLedger();
     ledger.observeRtt(pid('A'), 6.5);
+    ledger.observeRtt(pid('A'), 6.5);
     expect(ledger.bound([honest('A')])[0].rttMs).toBe(5);
+    // One slow measurement among fast ones is a busy moment; measured slow again, the link is slow.
     ledger.observeRtt(pid('A'), 30);
+    expect(ledger.bound([honest('A')])[0].rttMs).toBe(5);
+    ledger.observeRtt(pid('A'), 31);
     expect(ledger.bound([honest('A')])[0].rttMs).toBe(30);
     // Forgotten on leaving: a returning peer is bounded afresh.
     ledger.forget(pid('A'));
     expect(ledger.bound([honest('A')])[0].rttMs).toBe(5);
+  });
+
+  it("a peer's first round trip alone holds nothing (measured while three browsers start on two cores)", () => {
+    const ledger = new CapacityLedger();
+    ledger.observeRtt(pid('A'), 400);
+    expect(ledger.observedRtt(pid('A'))).toBeUndefined();
+    expect(ledger.bound([honest('A')])[0].rttMs).toBe(5);
+    ledger.observeRtt(pid('A'), 4);
+    ledger.observeRtt(pid('A'), 5);
+    expect(ledger.bound([honest('A')])[0].rttMs).toBe(5);
+    expect(ledger.observedRtt(pid('A'))).toBe(5);
   });
 
   it('a peer that really has the memory earns it a doubling at a time', () => {

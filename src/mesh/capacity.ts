@@ -2,7 +2,8 @@
 // trip) bounded to physical ranges and held to what the head itself observed. A peer's own word
 // decides nothing it could win by lying: a speed counts at most the median claim until the head
 // has timed the peer's layers, then at most three times what it timed (the head's timing carries
-// framing the peer's own does not); a round trip counts at least what the head measured. Memory
+// framing the peer's own does not); a round trip counts at least what the head measured (the
+// lower median of its last three measurements, once it has two: one busy moment is not a slow link). Memory
 // cannot be measured from outside: a budget counts at most the median claim, or twice the largest
 // stage the head has seen the peer run, so a claim of 2^50 bytes does not make it the one peer
 // that holds the whole model; a peer that really has the memory earns it a doubling at a time.
@@ -26,6 +27,15 @@ export const SPEED_MARGIN = 3;
 /** A claimed round trip may undercut the measured one by this factor (and RTT_SLACK_MS) before it is held to it. */
 export const RTT_MARGIN = 1.5;
 export const RTT_SLACK_MS = 2;
+/**
+ * The head's last few round trips to a peer: it holds a claim to their lower median, and only once
+ * it has two. One measurement taken while a tab loads its weights, or three browsers start at once
+ * on two cores, can be hundreds of ms: held to it, the peer left the plan (above the round-trip
+ * cap, or as a slow link) until the next round, 10 s later. A link that really is slow measures
+ * slow twice in a row.
+ */
+export const RTT_WINDOW = 3;
+export const RTT_MIN_SAMPLES = 2;
 /** Until timed, a peer's speed counts at most this many times the median claim of the servers planned (1: it outranks nobody). */
 export const UNTIMED_SPEED_FACTOR = 1;
 
@@ -38,7 +48,7 @@ export interface Held {
 }
 
 export class CapacityLedger {
-  private readonly rtt = new Map<string, number>();
+  private readonly rtt = new Map<string, number[]>();
   private readonly speed = new Map<string, number>();
   /** The largest stage (bytes) the head timed each peer running. */
   private readonly proven = new Map<string, number>();
@@ -46,7 +56,9 @@ export class CapacityLedger {
 
   /** The head's own round-trip measurement to a peer (ms). */
   observeRtt(peerId: string, ms: number): void {
-    if (Number.isFinite(ms) && ms >= 0) this.rtt.set(peerId, ms);
+    if (!Number.isFinite(ms) || ms < 0) return;
+    const window = [...(this.rtt.get(peerId) ?? []), ms].slice(-RTT_WINDOW);
+    this.rtt.set(peerId, window);
   }
 
   /** Layer speed the head timed through the peer's stage (decode tokens/s per layer, link time taken out), and that stage's bytes. */
@@ -55,8 +67,10 @@ export class CapacityLedger {
     if (Number.isFinite(stageBytes) && stageBytes > (this.proven.get(peerId) ?? 0)) this.proven.set(peerId, stageBytes);
   }
 
+  /** The round trip the head holds the peer to: the lower median of its last RTT_WINDOW measurements, once it has RTT_MIN_SAMPLES. */
   observedRtt(peerId: string): number | undefined {
-    return this.rtt.get(peerId);
+    const window = this.rtt.get(peerId) ?? [];
+    return window.length >= RTT_MIN_SAMPLES ? medianOf(window) : undefined;
   }
 
   observedSpeed(peerId: string): number | undefined {
@@ -102,7 +116,7 @@ export class CapacityLedger {
         speed = hold('layerTokensPerSecond', speed, quantizeSpeed(median * UNTIMED_SPEED_FACTOR), 'not timed yet: at most the median claim');
       else if (speed > MAX_LAYER_SPEED) speed = hold('layerTokensPerSecond', speed, quantizeSpeed(MAX_LAYER_SPEED), 'over the physical bound');
       let rtt = p.rttMs;
-      const measured = this.rtt.get(p.peerId);
+      const measured = this.observedRtt(p.peerId);
       if (measured !== undefined && rtt < measured / RTT_MARGIN - RTT_SLACK_MS)
         rtt = hold('rttMs', rtt, quantizeRtt(measured), 'shorter than the head measured it');
       if (held.length > 0) this.heldNow.set(p.peerId, held);

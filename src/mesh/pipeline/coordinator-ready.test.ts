@@ -4,74 +4,12 @@
 // page. Routing a session to either got a refused hello, a strike and a replan without the peer:
 // seconds of the head answering alone (bench:mesh's cold3_s, where the same profiles join twice).
 import { describe, expect, it } from 'vitest';
-import type { GossipMessage, PeerStateMessage, StageReadyMessage } from '../../protocol/mesh-messages.ts';
-import type { MemberView, MeshNode } from '../net/mesh-node.ts';
+import { fakeMeshNode as fakeNode, pid, serverState } from '../testing/fake-mesh-node.ts';
 import { PipelineCoordinator } from './coordinator.ts';
 
-const pid = (c: string) => `12D3KooW${c}`.padEnd(52, 'x');
 const [A, B, C] = ['A', 'B', 'C'].map(pid);
 /** Four layers of 100 bytes; budgets of 250 hold two. */
 const memory = { layerCount: 4, layerBytes: [100, 100, 100, 100], layerExpertBytes: [0, 0, 0, 0], headBytes: 0, tailBytes: 0, sharedBytes: 0 };
-
-const state = (peerId: string, seq: number, layers?: { start: number; end: number }): PeerStateMessage => ({
-  type: 'peer-state',
-  protocol: 1,
-  peerId,
-  seq,
-  sentAt: 0,
-  role: 'server',
-  backend: 'wasm',
-  memoryBudgetBytes: 250,
-  layerTokensPerSecond: 100,
-  rttMs: 5,
-  models: layers ? [{ model: 'm', layers, backend: 'wasm' }] : [],
-  activeSessions: 0,
-});
-
-/** A mesh layer with members the test sets, and gossip and joins it delivers. */
-function fakeNode() {
-  const members = new Map<string, MemberView>();
-  const listeners = { gossip: new Set<(m: GossipMessage) => void>(), join: new Set<(p: string) => void>(), change: new Set<() => void>() };
-  const on =
-    <T>(set: Set<T>) =>
-    (l: T) => {
-      set.add(l);
-      return () => set.delete(l);
-    };
-  const node = {
-    selfPeerId: pid('HEAD'),
-    memberList: () => [...members.values()].sort((a, b) => (a.peerId < b.peerId ? -1 : 1)),
-    addGossipListener: on(listeners.gossip),
-    addJoinListener: on(listeners.join),
-    addChangeListener: on(listeners.change),
-    publish: async () => {},
-  } as unknown as MeshNode;
-  return {
-    node,
-    /** Sets a member's links and last state, as gossip and connections would. */
-    member(peerId: string, s: PeerStateMessage, links: string[] = ['websocket']) {
-      members.set(peerId, { peerId, links: links as MemberView['links'], state: s });
-      for (const l of listeners.change) l();
-    },
-    ready(peerId: string, epoch: number, start: number, end: number) {
-      const m: StageReadyMessage = {
-        type: 'stage-ready',
-        protocol: 1,
-        peerId,
-        seq: 0,
-        sentAt: 0,
-        model: 'm',
-        planEpoch: epoch,
-        layers: { start, end },
-        shard: { kind: 'dense' },
-      };
-      for (const l of listeners.gossip) l(m);
-    },
-    join(peerId: string) {
-      for (const l of listeners.join) l(peerId);
-    },
-  };
-}
 
 const stages = (c: PipelineCoordinator) => c.currentPlan()?.stages.map((s) => `${s.peerId.slice(8, 9)}${s.layers.start}-${s.layers.end - 1}`);
 
@@ -81,8 +19,8 @@ describe('a stage counts as ready only for what it holds now', () => {
     const coordinator = new PipelineCoordinator({ node: mesh.node, model: { id: 'm', memory }, republishMs: 60_000 });
     coordinator.start();
     try {
-      mesh.member(A, state(A, 1));
-      mesh.member(B, state(B, 1));
+      mesh.member(A, serverState(A, 1));
+      mesh.member(B, serverState(B, 1));
       expect(stages(coordinator)).toEqual(['A0-1', 'B2-3']);
       const first = coordinator.currentPlan()!.epoch;
       mesh.ready(A, first, 0, 2);
@@ -90,10 +28,10 @@ describe('a stage counts as ready only for what it holds now', () => {
       expect(coordinator.route()).toBeDefined();
 
       // C joins and takes a layer of A's; A hears that plan and starts loading layer 0 alone.
-      mesh.member(C, state(C, 1));
+      mesh.member(C, serverState(C, 1));
       expect(stages(coordinator)).toEqual(['A0-0', 'C1-1', 'B2-3']);
       // C leaves before anyone loaded: A gets 0-1 back. A's report of 0-1 predates the move.
-      mesh.member(C, state(C, 1), []);
+      mesh.member(C, serverState(C, 1), []);
       expect(stages(coordinator)).toEqual(['A0-1', 'B2-3']);
       const back = coordinator.currentPlan()!.epoch;
       expect(back).toBeGreaterThan(first);
@@ -114,12 +52,12 @@ describe('a stage counts as ready only for what it holds now', () => {
     const coordinator = new PipelineCoordinator({ node: mesh.node, model: { id: 'm', memory }, republishMs: 60_000 });
     coordinator.start();
     try {
-      mesh.member(A, state(A, 1));
-      mesh.member(B, state(B, 1));
+      mesh.member(A, serverState(A, 1));
+      mesh.member(B, serverState(B, 1));
       const first = coordinator.currentPlan()!.epoch;
       mesh.ready(A, first, 0, 2);
       mesh.ready(B, first, 2, 4);
-      mesh.member(C, state(C, 1));
+      mesh.member(C, serverState(C, 1));
       expect(stages(coordinator)).toEqual(['A0-0', 'C1-1', 'B2-3']);
       const next = coordinator.currentPlan()!.epoch;
       mesh.ready(A, next, 0, 1);
@@ -138,14 +76,14 @@ describe('a stage counts as ready only for what it holds now', () => {
     const coordinator = new PipelineCoordinator({ node: mesh.node, model: { id: 'm', memory }, republishMs: 60_000 });
     coordinator.start();
     try {
-      mesh.member(A, state(A, 1));
-      mesh.member(B, state(B, 1));
+      mesh.member(A, serverState(A, 1));
+      mesh.member(B, serverState(B, 1));
       const epoch = coordinator.currentPlan()!.epoch;
       mesh.ready(A, epoch, 0, 2);
       mesh.ready(B, epoch, 2, 4);
       // Their states name the layers held, as states gossiped after loading do.
-      mesh.member(A, state(A, 2, { start: 0, end: 2 }));
-      mesh.member(B, state(B, 2, { start: 2, end: 4 }));
+      mesh.member(A, serverState(A, 2, { start: 0, end: 2 }));
+      mesh.member(B, serverState(B, 2, { start: 2, end: 4 }));
       expect(coordinator.route()).toBeDefined();
 
       // A's page reloads: the new page joins before the head saw the old links go, under the same
@@ -154,9 +92,9 @@ describe('a stage counts as ready only for what it holds now', () => {
       expect(stages(coordinator)).toEqual(['A0-1', 'B2-3']);
       expect(coordinator.route()).toBeUndefined();
       // The new page's first state holds nothing yet; once loaded, its state (or its report) says so.
-      mesh.member(A, state(A, 3));
+      mesh.member(A, serverState(A, 3));
       expect(coordinator.route()).toBeUndefined();
-      mesh.member(A, state(A, 4, { start: 0, end: 2 }));
+      mesh.member(A, serverState(A, 4, { start: 0, end: 2 }));
       expect(coordinator.route()).toBeDefined();
     } finally {
       coordinator.stop();

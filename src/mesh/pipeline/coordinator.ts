@@ -5,7 +5,8 @@
 // The head itself embeds and computes logits (it holds the whole model to serve alone), so the
 // planner counts no head or tail tensors against the servers' budgets.
 import type { GossipMessage } from '../../protocol/mesh-messages.ts';
-import type { LayerPlan, PlanBasis } from '../../protocol/mesh-plan.ts';
+import type { LayerPlan, PlanBasis, PlanExclusion } from '../../protocol/mesh-plan.ts';
+import type { Held } from '../capacity.ts';
 import type { ModelMemory } from '../layer-memory.ts';
 import type { MeshNode } from '../net/mesh-node.ts';
 import { DEFAULT_RTT_CAP_MS, planLayers, type PlannerOptions, type PlannerPeer } from '../planner.ts';
@@ -23,7 +24,11 @@ export interface CoordinatorOptions {
    */
   readonly failedForMs?: number;
   /** Bounds gossiped claims by what the head observed before they are planned on (capacity.ts); default: claims as gossiped. */
-  readonly capacity?: { bound(peers: readonly PlannerPeer[], options?: { readonly budgets?: boolean }): PlannerPeer[] };
+  readonly capacity?: {
+    bound(peers: readonly PlannerPeer[], options?: { readonly budgets?: boolean }): PlannerPeer[];
+    /** Where the last bound held a peer below its claim (said in the log when no plan fits). */
+    held?(): readonly Held[];
+  };
   /** Of the servers, those this model may be planned on (a head serving several models shares them out: model-shares.ts). */
   readonly peerFilter?: (peers: readonly PlannerPeer[]) => readonly PlannerPeer[];
   readonly log?: (line: string) => void;
@@ -34,6 +39,17 @@ export interface Route {
 }
 
 const rangeKey = (model: string, start: number, end: number) => `${model}:${start}-${end}`;
+
+/** `; left out: …` for the log: each peer the planner excluded and why, with the claims the head held it below. */
+function whyOut(excluded: readonly PlanExclusion[], fed: readonly PlannerPeer[], held: readonly Held[] = []): string {
+  const out = excluded.map((e) => {
+    const p = fed.find((x) => x.peerId === e.peerId);
+    const facts = p ? [`round trip ${p.rttMs} ms`, `budget ${p.memoryBudgetBytes} B`] : [];
+    const h = held.filter((x) => x.peerId === e.peerId).map((x) => `${x.field} ${x.claimed} held at ${x.held}: ${x.why}`);
+    return `${e.peerId.slice(-6)} ${e.reason} (${[...facts, ...h].join('; ')})`;
+  });
+  return out.length > 0 ? `; left out: ${out.join(', ')}` : '';
+}
 
 /**
  * Peers the planner is fed at most. The plan's basis (every peer fed to it, and the plan before)
@@ -266,7 +282,7 @@ export class PipelineCoordinator {
       this.o.log?.(
         next
           ? `pipeline: plan ${next.epoch} for ${id}: ${next.stages.map((s) => `${s.peerId.slice(-6)}[${s.layers.start}-${s.layers.end - 1}]`).join(' → ')}`
-          : `pipeline: no plan for ${id}${result.ok ? '' : ` (${result.message})`}`,
+          : `pipeline: no plan for ${id}${result.ok ? '' : ` (${result.message}${whyOut(result.excluded, peers, this.o.capacity?.held?.())}${this.unplannable()})`}`,
       );
       if (next) void this.publish().catch(this.publishFailed);
     } else if (next && this.unreadyStateArrived(next)) {
@@ -276,6 +292,15 @@ export class PipelineCoordinator {
       void this.publish().catch(this.publishFailed);
     }
     this.wake();
+  }
+
+  /** `; not planned: …` for the log: servers the planner was not fed (no link now, or cooling off after a failure). */
+  private unplannable(): string {
+    const out = this.o.node
+      .memberList()
+      .filter((m) => m.state?.role === 'server' && (m.links.length === 0 || this.isOut(m.peerId)))
+      .map((m) => `${m.peerId.slice(-6)} ${m.links.length === 0 ? 'unlinked' : 'cooling off'}`);
+    return out.length > 0 ? `; not planned: ${out.join(', ')}` : '';
   }
 
   /** True when a stage of `plan` that has not reported ready gossiped a state not seen before. */

@@ -31,6 +31,16 @@ const RTT_FIRST_TRIES = 6;
 /** Measurements the gossiped round trip is the smallest of (every 2 ticks: about 30 s of them). */
 const RTT_WINDOW = 3;
 
+/**
+ * A round trip at least this long, on a first measurement or at least twice the window's best, is
+ * measured again RTT_RECHECKS times a second apart and the best kept: a page loading its weights,
+ * or three browsers starting at once on two cores, answers echoes hundreds of ms late for a moment,
+ * and gossiped, that moment left the tab above the planner's cap until the next round, 10 s later.
+ */
+export const RTT_RECHECK_MS = 100;
+const RTT_RECHECKS = 2;
+const RTT_RECHECK_GAP_MS = 1000;
+
 export type MeshLibp2p = Libp2p<{ pubsub: GossipSub }>;
 
 export interface SelfFacts {
@@ -193,9 +203,18 @@ export class MeshNode {
         try {
           // Throughput only on a direct link (a relayed one is capped at 128 KiB in all).
           const direct = this.o.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId && c.status === 'open' && !c.limits);
-          const signal = AbortSignal.timeout(10_000);
-          const link = await measureLink(await this.openStream(peerId, RTT_PROTOCOL, signal, { direct }), { ...this.o.rtt, bulk: direct });
-          worst = Math.max(worst ?? 0, link.rttMs);
+          const measure = async () => {
+            const signal = AbortSignal.timeout(10_000);
+            return measureLink(await this.openStream(peerId, RTT_PROTOCOL, signal, { direct }), { ...this.o.rtt, bulk: direct });
+          };
+          const link = await measure();
+          let rttMs = link.rttMs;
+          const best = this.rttWindow.length > 0 ? Math.min(...this.rttWindow) : undefined;
+          for (let i = 0; i < RTT_RECHECKS && this.running && rttMs >= RTT_RECHECK_MS && (best === undefined || rttMs >= 2 * best); i++) {
+            await new Promise((resolve) => setTimeout(resolve, RTT_RECHECK_GAP_MS));
+            rttMs = Math.min(rttMs, (await measure().catch(() => undefined))?.rttMs ?? rttMs);
+          }
+          worst = Math.max(worst ?? 0, rttMs);
           if (link.bytesPerSecond !== undefined) slowest = Math.min(slowest ?? Infinity, link.bytesPerSecond);
         } catch (error) {
           this.o.log?.(`mesh: measuring the round trip to ${peerId} failed: ${(error as Error).message}`);

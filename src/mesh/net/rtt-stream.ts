@@ -44,9 +44,9 @@ export interface RttOptions {
   readonly samples?: number;
   /**
    * Delay added before each echo is read: a simulated slow link (tests of the planner's round-trip
-   * cap). The measured time includes it, as it would a real link's latency.
+   * cap; a function: asked at each echo, a link slow for a moment). The measured time includes it, as it would a real link's latency.
    */
-  readonly addedLatencyMs?: number;
+  readonly addedLatencyMs?: number | (() => number);
 }
 
 export interface LinkMeasure {
@@ -69,7 +69,8 @@ export async function measureLink(stream: Stream, o: RttOptions & { readonly bul
     const ping = crypto.getRandomValues(new Uint8Array(bytes));
     const started = performance.now();
     await lp.write(ping, { signal });
-    if (o.addedLatencyMs) await new Promise((resolve) => setTimeout(resolve, o.addedLatencyMs));
+    const added = typeof o.addedLatencyMs === 'function' ? o.addedLatencyMs() : o.addedLatencyMs;
+    if (added) await new Promise((resolve) => setTimeout(resolve, added));
     const pong = (await lp.read({ signal })).subarray();
     if (pong.length !== bytes || pong.some((b, j) => b !== ping[j])) throw new Error('the echo differs from the ping');
     return performance.now() - started;

@@ -206,6 +206,7 @@ export class PipelineCoordinator {
    * named, belong to its previous page (a tab reloading keeps its peer id) until it says so again.
    */
   private joined(peerId: string): void {
+    if (this.ready.has(peerId)) this.o.log?.(`pipeline: ${peerId.slice(-6)} joined the topic again: its earlier stage-ready no longer counts`);
     this.ready.delete(peerId);
     const seq = this.o.node.memberList().find((m) => m.peerId === peerId)?.state?.seq;
     if (seq !== undefined) this.staleSeq.set(peerId, seq);
@@ -217,6 +218,7 @@ export class PipelineCoordinator {
     // Gossip can arrive out of order: a report for an older plan does not replace a newer one.
     if (m.planEpoch < (this.ready.get(m.peerId)?.epoch ?? -1)) return;
     this.ready.set(m.peerId, { key: rangeKey(m.model, m.layers.start, m.layers.end), epoch: m.planEpoch });
+    this.o.log?.(`pipeline: ${m.peerId.slice(-6)} ready with ${m.model} layers ${m.layers.start}-${m.layers.end - 1} (plan ${m.planEpoch})`);
     this.wake();
   }
 

@@ -203,16 +203,16 @@ export class MeshNode {
         try {
           // Throughput only on a direct link (a relayed one is capped at 128 KiB in all).
           const direct = this.o.libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId && c.status === 'open' && !c.limits);
-          const measure = async () => {
+          const measure = async (bulk: boolean) => {
             const signal = AbortSignal.timeout(10_000);
-            return measureLink(await this.openStream(peerId, RTT_PROTOCOL, signal, { direct }), { ...this.o.rtt, bulk: direct });
+            return measureLink(await this.openStream(peerId, RTT_PROTOCOL, signal, { direct }), { ...this.o.rtt, bulk });
           };
-          const link = await measure();
+          const link = await measure(direct);
           let rttMs = link.rttMs;
           const best = this.rttWindow.length > 0 ? Math.min(...this.rttWindow) : undefined;
           for (let i = 0; i < RTT_RECHECKS && this.running && rttMs >= RTT_RECHECK_MS && (best === undefined || rttMs >= 2 * best); i++) {
             await new Promise((resolve) => setTimeout(resolve, RTT_RECHECK_GAP_MS));
-            rttMs = Math.min(rttMs, (await measure().catch(() => undefined))?.rttMs ?? rttMs);
+            rttMs = Math.min(rttMs, (await measure(false).catch(() => undefined))?.rttMs ?? rttMs);
           }
           worst = Math.max(worst ?? 0, rttMs);
           if (link.bytesPerSecond !== undefined) slowest = Math.min(slowest ?? Infinity, link.bytesPerSecond);

@@ -13,7 +13,7 @@ import { loadOrCreateMeshSecret, saveMeshSecret } from './mesh-secret-file.ts';
 import { MeshNode, type MeshLibp2p } from './mesh-node.ts';
 import type { Event } from 'nostr-tools/pure';
 import { issueCredential } from '../credentials.ts';
-import { credentialAdmission, DenyList, revoke } from './revocation.ts';
+import { credentialAdmission, DenyList, dropExpiredMembers, revoke } from './revocation.ts';
 import { rotateSecret, type Rotation } from './rekey.ts';
 
 export interface CompanionMeshOptions {
@@ -124,6 +124,7 @@ export async function startMeshHead(o: MeshHeadOptions, membership: PrivateMesh,
     ...(o.membershipTimeoutMs ? { membershipTimeoutMs: o.membershipTimeoutMs } : {}),
   });
   await node.start();
+  const stopExpiry = o.requireCredentials ? dropExpiredMembers(node, deny) : () => {};
   // A member that joins late hears the deny list at once.
   const unlisten = node.addJoinListener(() => {
     const body = deny.body();
@@ -133,6 +134,7 @@ export async function startMeshHead(o: MeshHeadOptions, membership: PrivateMesh,
   try {
     relay = await (o.connectRelay ?? connectRelay)(o.nostrUrl);
   } catch (error) {
+    stopExpiry();
     await node.stop();
     throw error;
   }
@@ -152,6 +154,7 @@ export async function startMeshHead(o: MeshHeadOptions, membership: PrivateMesh,
     revoke: (what) => revoke(node, deny, what),
     async stop() {
       unlisten();
+      stopExpiry();
       announcer.stop();
       relay.close();
       await node.stop();

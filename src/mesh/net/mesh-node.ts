@@ -81,10 +81,18 @@ export interface RefusedPeer {
   readonly reason: string;
 }
 
+/**
+ * A refusal that a peer can mend (no credential, an expired or foreign one: a new invite fixes it)
+ * does not shut it out: its next connection is checked again. A wrong proof or a revocation does.
+ */
+function curable(reason: string): boolean {
+  return reason.startsWith(CREDENTIAL_REFUSED) && !/revoked/.test(reason);
+}
+
 export class MeshNode {
   private readonly o: MeshNodeOptions;
   private readonly members = new Map<string, { state?: PeerStateMessage }>();
-  private readonly refused = new Map<string, string>();
+  private readonly refused = new Map<string, { reason: string; final: boolean }>();
   private readonly pending = new Map<string, Promise<void>>();
   private readonly sequences = new SequenceFilter();
   private readonly topic: string;
@@ -250,9 +258,12 @@ export class MeshNode {
       .map(([peerId, m]) => ({ peerId, links: this.linksTo(peerId), ...(m.state ? { state: m.state } : {}) }));
   }
 
-  /** Refuses a member from now on (the head revoked it): it is no member, its links are hung up. */
+  /**
+   * Refuses a member: it is no member, its links are hung up. From now on (the head revoked it), or,
+   * for a reason it can mend (credential refused: expired), until its next connection proves otherwise.
+   */
   async refuse(peerId: string, reason: string): Promise<void> {
-    if (peerId === this.selfPeerId || this.refused.get(peerId) === reason) return;
+    if (peerId === this.selfPeerId || this.refused.get(peerId)?.reason === reason) return;
     this.remember(peerId, reason);
     this.members.delete(peerId);
     this.o.log?.(`mesh: refused ${peerId}: ${reason}`);
@@ -264,7 +275,7 @@ export class MeshNode {
   /** Notes a refused peer; the oldest are forgotten past MAX_REFUSED (fresh identities cost an attacker nothing). */
   private remember(peerId: string, reason: string): void {
     this.refused.delete(peerId);
-    this.refused.set(peerId, reason);
+    this.refused.set(peerId, { reason, final: !curable(reason) });
     for (const oldest of this.refused.keys()) {
       if (this.refused.size <= MAX_REFUSED) break;
       this.refused.delete(oldest);
@@ -272,7 +283,7 @@ export class MeshNode {
   }
 
   refusedList(): RefusedPeer[] {
-    return [...this.refused.entries()].map(([peerId, reason]) => ({ peerId, reason }));
+    return [...this.refused.entries()].map(([peerId, { reason }]) => ({ peerId, reason }));
   }
 
   linksTo(peerId: string): LinkType[] {
@@ -297,7 +308,7 @@ export class MeshNode {
   /** Verifies the peer behind `connection` once per peer id (Noise authenticates the id on each new link). */
   private onConnection(connection: Connection): void {
     const peerId = connection.remotePeer.toString();
-    if (this.refused.has(peerId)) return void connection.close().catch(() => {});
+    if (this.refused.get(peerId)?.final) return void connection.close().catch(() => {});
     if (this.members.has(peerId)) {
       this.changed();
       return;
@@ -308,6 +319,7 @@ export class MeshNode {
         this.pending.delete(peerId);
         if (!this.running) return;
         if (outcome.ok) {
+          this.refused.delete(peerId);
           this.members.set(peerId, {});
           this.o.log?.(`mesh: ${peerId} proved membership`);
           this.changed();

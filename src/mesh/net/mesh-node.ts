@@ -95,7 +95,11 @@ export class MeshNode {
   private readonly refused = new Map<string, { reason: string; final: boolean }>();
   private readonly pending = new Map<string, Promise<void>>();
   private readonly sequences = new SequenceFilter();
-  private readonly topic: string;
+  /** The mesh membership is proved on, and its gossip topic: a head's secret rotation switches both (switchMesh). */
+  private mesh: PrivateMesh;
+  private topic: string;
+  /** Counts switches: a membership check that started on the mesh before one has no verdict. */
+  private generation = 0;
   /**
    * Starts at the clock, not 0: a tab that reloads keeps its peer id, and members drop gossip whose
    * seq is not above the last they saw from it (SequenceFilter), which for a count restarted at 0
@@ -123,6 +127,7 @@ export class MeshNode {
 
   constructor(options: MeshNodeOptions) {
     this.o = options;
+    this.mesh = options.mesh;
     this.topic = meshTopic(options.mesh.meshId);
   }
 
@@ -135,7 +140,7 @@ export class MeshNode {
     this.running = true;
     await libp2p.handle(
       MEMBERSHIP_PROTOCOL,
-      (stream, connection) => answerChallenge(stream, connection, this.o.mesh, this.selfPeerId, undefined, this.o.credential),
+      (stream, connection) => answerChallenge(stream, connection, this.mesh, this.selfPeerId, undefined, this.o.credential),
       {
         runOnLimitedConnection: true,
       },
@@ -272,6 +277,31 @@ export class MeshNode {
     if (peer) await this.o.libp2p.hangUp(peer).catch(() => {});
   }
 
+  /**
+   * The head rotated the mesh's secret: from now on membership is proved on `mesh` and gossip goes to
+   * its topic. Every member is hung up on and checked again when it comes back: the kept ones hold the
+   * new invite (rekey.ts), the others only the old secret, which no longer proves anything here.
+   */
+  async switchMesh(mesh: PrivateMesh): Promise<void> {
+    const pubsub = this.o.libp2p.services.pubsub;
+    pubsub.topicValidators.delete(this.topic);
+    if (pubsub.getTopics().includes(this.topic)) pubsub.unsubscribe(this.topic);
+    this.mesh = mesh;
+    this.topic = meshTopic(mesh.meshId);
+    this.generation++;
+    pubsub.topicValidators.set(this.topic, this.validate);
+    pubsub.subscribe(this.topic);
+    const former = [...this.members.keys(), ...this.pending.keys()];
+    this.members.clear();
+    this.pending.clear();
+    this.o.log?.(`mesh: switched to mesh ${mesh.meshId.slice(0, 8)}; ${former.length} members to check again`);
+    this.changed();
+    for (const peerId of former) {
+      const peer = this.o.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)?.remotePeer;
+      if (peer) await this.o.libp2p.hangUp(peer).catch(() => {});
+    }
+  }
+
   /** Notes a refused peer; the oldest are forgotten past MAX_REFUSED (fresh identities cost an attacker nothing). */
   private remember(peerId: string, reason: string): void {
     this.refused.delete(peerId);
@@ -296,7 +326,7 @@ export class MeshNode {
    * loaded machine answers late, not wrongly): MEMBERSHIP_ATTEMPTS tries in all.
    */
   private async verify(connection: Connection): Promise<MembershipOutcome> {
-    const challenge = () => challengePeer(connection, this.o.mesh, this.selfPeerId, this.o.membershipTimeoutMs, this.o.admission);
+    const challenge = () => challengePeer(connection, this.mesh, this.selfPeerId, this.o.membershipTimeoutMs, this.o.admission);
     let outcome = await challenge();
     for (let attempt = 1; attempt < MEMBERSHIP_ATTEMPTS && !outcome.ok && outcome.timedOut && this.running && connection.status === 'open'; attempt++) {
       this.o.log?.(`mesh: ${connection.remotePeer.toString()} gave no membership proof in time (${outcome.reason}); asking again`);
@@ -314,10 +344,11 @@ export class MeshNode {
       return;
     }
     if (this.pending.has(peerId)) return;
+    const generation = this.generation;
     const check = this.verify(connection)
       .then(async (outcome) => {
-        this.pending.delete(peerId);
-        if (!this.running) return;
+        if (this.pending.get(peerId) === check) this.pending.delete(peerId);
+        if (!this.running || generation !== this.generation) return;
         if (outcome.ok) {
           this.refused.delete(peerId);
           this.members.set(peerId, {});
@@ -352,7 +383,7 @@ export class MeshNode {
       })
       .catch((error: unknown) => {
         // Awaited by the pubsub validator too: it must settle, and an error here must not end the process.
-        this.pending.delete(peerId);
+        if (this.pending.get(peerId) === check) this.pending.delete(peerId);
         this.o.log?.(`mesh: checking ${peerId} failed: ${(error as Error).message}`);
       });
     this.pending.set(peerId, check);

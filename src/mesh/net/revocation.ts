@@ -70,7 +70,7 @@ export class DenyList {
  * revoked peer, or one showing a revoked credential the head signed, is refused; anything else is
  * the head's to judge.
  */
-export function credentialAdmission(o: { meshId: string; head: string; deny: DenyList; required: boolean; now?: () => number }): Admission {
+export function credentialAdmission(o: { meshId: string | (() => string); head: string; deny: DenyList; required: boolean; now?: () => number }): Admission {
   return {
     check(credential, peerId) {
       if (o.deny.isRevoked('', peerId)) return 'the head revoked this member';
@@ -78,7 +78,8 @@ export function credentialAdmission(o: { meshId: string; head: string; deny: Den
       const revoked = (id: string, peer: string) => o.deny.isRevoked(id, peer);
       // Not required: expiry is the head's to enforce (time 0: never expired here).
       const now = o.required ? (o.now?.() ?? Math.floor(Date.now() / 1000)) : 0;
-      const checked = verifyCredential(credential, { meshId: o.meshId, head: o.head, peerId, revoked, now });
+      const meshId = typeof o.meshId === 'string' ? o.meshId : o.meshId();
+      const checked = verifyCredential(credential, { meshId, head: o.head, peerId, revoked, now });
       if (checked.ok) {
         o.deny.noteShown(checked.credential.id, peerId, checked.credential.expiresAt);
         return undefined;

@@ -203,6 +203,7 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       models: (options.models ?? []).map((m) => m.info.id),
       connectRelay: connectOwnRelay,
       requireCredentials: config.requireCredentials,
+      iceServers: config.iceServers,
     });
     stops.push(() => mesh.stop());
     // Where members need a credential, the invite printed and given to this machine's pages carries one.

@@ -8,6 +8,7 @@ import { openMesh, type MeshAccess } from '../mesh-keys.ts';
 import type { Relay } from 'nostr-tools/relay';
 import { connectRelay } from '../discovery.ts';
 import { Announcer } from './announcer.ts';
+import type { IceServer } from '../ice-servers.ts';
 import type { PrivateMesh } from './membership-stream.ts';
 import { loadOrCreateMeshSecret, saveMeshSecret } from './mesh-secret-file.ts';
 import { MeshNode, type MeshLibp2p } from './mesh-node.ts';
@@ -36,6 +37,8 @@ export interface CompanionMeshOptions {
   readonly announceTtlS?: number;
   /** One membership challenge's wait (tests shorten it). */
   readonly membershipTimeoutMs?: number;
+  /** STUN/TURN servers the private mesh's invites name (ice-servers.ts). */
+  readonly iceServers?: readonly IceServer[];
   /**
    * Admit only peers showing a member credential this head signed (issueInvite), unexpired and not
    * revoked. Off by default: the printed invite (no credential) then keeps working as before.
@@ -65,7 +68,14 @@ export async function startCompanionMesh(o: CompanionMeshOptions): Promise<Compa
   const { secret } = await loadOrCreateMeshSecret(o.cacheDir);
   const mesh = (await openMesh({ visibility: 'private', secret })) as PrivateMesh;
   // The head's key travels in the invite: members take the deny list only from it.
-  let invite: Invite = { meshId: mesh.meshId, secret, bootstrap: addressesOf(o), relays: [o.nostrUrl], head: o.identity.nostrPubkey };
+  let invite: Invite = {
+    meshId: mesh.meshId,
+    secret,
+    bootstrap: addressesOf(o),
+    relays: [o.nostrUrl],
+    head: o.identity.nostrPubkey,
+    ...(o.iceServers && o.iceServers.length > 0 ? { iceServers: o.iceServers } : {}),
+  };
   const head = await startMeshHead(o, mesh, mesh, 'announcing failed');
   const issueInvite = ({ ttlS }: { ttlS: number }) => {
     const credential = head.issueCredential({ ttlS });

@@ -21,6 +21,8 @@ async function until(what: string, probe: () => boolean, timeoutMs = 20_000): Pr
   }
 }
 
+/** The head's STUN server: its invites carry it, the rotated one too. */
+const ICE = [{ urls: 'stun:stun.example.org:3478' }];
 let nostr: RunningNostrRelay;
 let url: string;
 let headIdentity: MeshIdentity;
@@ -49,6 +51,7 @@ beforeAll(async () => {
     appUrl: 'http://127.0.0.1:8080/',
     nostrUrl: url,
     libp2pAddress: webSocketAddress(libp2p),
+    iceServers: ICE,
   });
 });
 
@@ -75,6 +78,8 @@ describe('rotating the mesh secret', () => {
     expect(rotation.missed).toEqual([]);
     expect(rotation.invite.meshId).not.toBe(formerInvite.meshId);
     expect(rotation.invite.secret).not.toBe(formerSecret);
+    expect(formerInvite.iceServers).toEqual(ICE);
+    expect(rotation.invite.iceServers).toEqual(ICE);
     await until('the kept members received the new invite', () => keep.every((id) => received.has(id)));
     expect(received.has(ids[2].peerId)).toBe(false);
     for (const id of keep) {

@@ -53,6 +53,18 @@ describe('readCreateLink', () => {
     expect(() => readCreateLink(link(`create=private&model=${same}&relay=https://relay.example`), APP)).toThrow(
       expect.objectContaining({ code: 'create_bad_relay' }),
     );
+    expect(() => readCreateLink(link(`create=private&model=${same}&ice=${encodeURIComponent('http://stun.example')}`), APP)).toThrow(
+      expect.objectContaining({ code: 'create_bad_ice', message: expect.stringMatching(/not an ICE server/) }),
+    );
+  });
+
+  it('carries the STUN/TURN servers its mesh’s invite is to name', () => {
+    const ice = encodeURIComponent('stun:stun.example:3478,u:p@turn:turn.example:3478');
+    expect(readCreateLink(link(`create=private&model=${same}&ice=${ice}`), APP)?.iceServers).toEqual([
+      { urls: 'stun:stun.example:3478' },
+      { urls: 'turn:turn.example:3478', username: 'u', credential: 'p' },
+    ]);
+    expect(readCreateLink(link(`create=private&model=${same}`), APP)?.iceServers).toBeUndefined();
   });
 
   it('is absent from links that create nothing', () => {

@@ -3,7 +3,7 @@
 import { MeshError } from '../protocol/errors.ts';
 import { publishedModelUrl } from './models-catalog.ts';
 
-export type CreateLinkErrorCode = 'create_bad_model_url' | 'create_not_gguf' | 'create_bad_visibility' | 'create_bad_relay';
+export type CreateLinkErrorCode = 'create_bad_model_url' | 'create_not_gguf' | 'create_bad_visibility' | 'create_bad_relay' | 'create_bad_ice';
 
 export class CreateLinkError extends MeshError {
   constructor(code: CreateLinkErrorCode, message: string) {

@@ -14,6 +14,7 @@ import type { PeerRole } from '../protocol/mesh-version.ts';
 import { WorkerEngine } from '../engine/worker-client.ts';
 import type { ModelProvider } from '../provider/provider.ts';
 import { WorkerProvider } from '../provider/worker-provider.ts';
+import type { IceServer } from '../mesh/ice-servers.ts';
 import { readCreateLink, type CreateRequest } from './create-link.ts';
 import { headModel, type HeadModel } from './head-model.ts';
 import type { HeadPeer } from './head-peer.ts';
@@ -55,6 +56,8 @@ export interface CreateOptions {
   readonly budgetBytes: number;
   /** The Nostr relay the mesh announces on; default the link's, else the ones this app knows. */
   readonly relay?: string;
+  /** STUN/TURN servers its invite names for the members' WebRTC links; default the link's (`ice=`). */
+  readonly iceServers?: readonly IceServer[];
 }
 
 export interface MeshHeadControl {
@@ -137,7 +140,13 @@ export function createMeshHead(deps: MeshHeadDeps, href: string = location.href)
         'no Nostr relay is known to announce the mesh on: add one under Relays on Home, or add &relay=ws://host:port to the link (npm start -- --static-only runs one)',
       );
     const { identity } = await loadOrCreateIdentity(new IdbIdentityStore(await claimIdentitySlot()));
-    const invite = await createInvite({ bootstrap: [`/p2p/${identity.peerId}`], relays: [relay], model: model.url });
+    const iceServers = o.iceServers ?? request?.iceServers ?? [];
+    const invite = await createInvite({
+      bootstrap: [`/p2p/${identity.peerId}`],
+      relays: [relay],
+      model: model.url,
+      ...(iceServers.length > 0 ? { iceServers } : {}),
+    });
     const app = new URL(location.href);
     const link = inviteLink(app.origin + app.pathname, encodeInvite(invite));
     // The head embeds, computes logits and tokenizes itself: only those tensors are read from the URL.

@@ -203,10 +203,12 @@ export async function startCompanion(config: CompanionConfig, options: Companion
       models: (options.models ?? []).map((m) => m.info.id),
       connectRelay: connectOwnRelay,
       requireCredentials: config.requireCredentials,
+      iceServers: config.iceServers,
     });
     stops.push(() => mesh.stop());
     // Where members need a credential, the invite printed and given to this machine's pages carries one.
-    meshInvite = config.requireCredentials ? mesh.issueInvite({ ttlS: PRINTED_INVITE_TTL_S }).link : mesh.link;
+    const printedInvite = () => (config.requireCredentials ? mesh.issueInvite({ ttlS: PRINTED_INVITE_TTL_S }).link : mesh.link);
+    meshInvite = printedInvite();
     // A public or named mesh: its own libp2p node (one node answers membership for one mesh) on a
     // free port, and an identity of its own (kept, like the private one: its key is the `head=` of the
     // mesh's link, which must stay valid across restarts).
@@ -279,7 +281,19 @@ export async function startCompanion(config: CompanionConfig, options: Companion
           token: isLoopbackHost(config.host) ? null : apiToken,
           ...(pipeline ? { stageChecks: () => mergeCheckStatus(pipeline.heads.map((h) => h.provider.checks())) } : {}),
         }),
-        ...meshAdminRoutes(mesh, apiToken),
+        ...meshAdminRoutes(
+          {
+            issueInvite: (o) => mesh.issueInvite(o),
+            revoke: (o) => mesh.revoke(o),
+            // After a rotation this machine's pages are handed the new mesh's invite.
+            rotate: async (o) => {
+              const rotation = await mesh.rotate(o);
+              meshInvite = printedInvite();
+              return rotation;
+            },
+          },
+          apiToken,
+        ),
         ...(options.routes ?? []),
       ],
       mounts: [v1Mount(apiContext, apiToken)],

@@ -90,6 +90,20 @@ describe('parseCompanionArgs', () => {
     expect(errorOf(['--cors-origin', 'nope']).message).toMatch(/not an origin/);
   });
 
+  it('collects STUN/TURN servers from repeated flags or the variable, and refuses what is not one', () => {
+    expect(parse([], {}).iceServers).toEqual([]);
+    expect(parse([], { MESH_ICE_SERVERS: 'stun:a.test:3478, u:p@turn:b.test:3478' }).iceServers).toEqual([
+      { urls: 'stun:a.test:3478' },
+      { urls: 'turn:b.test:3478', username: 'u', credential: 'p' },
+    ]);
+    expect(parse(['--ice-server', 'stun:a.test', '--ice-server=turns:b.test:5349'], { MESH_ICE_SERVERS: 'stun:env.test' }).iceServers).toEqual([
+      { urls: 'stun:a.test' },
+      { urls: 'turns:b.test:5349' },
+    ]);
+    expect(errorOf(['--ice-server', 'https://stun.test']).message).toMatch(/--ice-server: "https:\/\/stun.test" is not an ICE server/);
+    expect(errorOf(Array.from({ length: 5 }, (_, i) => `--ice-server=stun:h${i}.test`)).message).toMatch(/at most 4/);
+  });
+
   it('resolves relative paths against the project root and reads boolean switches', () => {
     const config = parse(['--dist', 'build/out', '--cache-dir=/abs', '--skip-build', '--skip-model=false']);
     expect(config.distDir).toBe('/proj/build/out');

@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config-error.ts';
 import { DEFAULT_MODEL, joinModels, parseModel, parseModels } from './model-args.ts';
+import { type IceServer, MAX_ICE_SERVERS, parseIceServer } from '../mesh/ice-servers.ts';
 
 export { ConfigError } from './config-error.ts';
 export { DEFAULT_MODEL, parseModel } from './model-args.ts';
@@ -79,6 +80,8 @@ export interface CompanionConfig {
    */
   serveApiOnOpenMesh: boolean;
   requireCredentials: boolean;
+  /** STUN/TURN servers the private mesh's invites name for WebRTC links between tabs (src/mesh/ice-servers.ts). */
+  iceServers: IceServer[];
   /**
    * An invite link (`<app>#join=…`) or bare token ('' = none): with `serve`, run a headless native
    * peer of that mesh instead of a companion (src/companion/native-peer.ts).
@@ -106,7 +109,8 @@ type Kind =
   | 'meshName'
   | 'visibility'
   | 'invite'
-  | 'bytes';
+  | 'bytes'
+  | 'iceServers';
 type Key = keyof CompanionConfig;
 
 export interface Option {
@@ -222,6 +226,13 @@ export const OPTIONS: readonly Option[] = [
     help: 'admit to the private mesh only peers whose invite carries a member credential this companion signed, unexpired and not revoked (the printed invite carries one valid 7 days; POST /mesh/invites makes more)',
   },
   {
+    key: 'iceServers',
+    flag: '--ice-server',
+    env: 'MESH_ICE_SERVERS',
+    kind: 'iceServers',
+    help: "STUN or TURN server the private mesh's invites name for WebRTC links between tabs (stun:host:3478, or user:password@turn:host:3478); repeat the flag (or comma-separate the variable) for up to 4",
+  },
+  {
     key: 'serveApiOnOpenMesh',
     flag: '--serve-api-on-open-mesh',
     env: 'MESH_SERVE_API_ON_OPEN_MESH',
@@ -272,6 +283,7 @@ export function defaultConfig(root: string): CompanionConfig {
     meshVisibility: 'named',
     serveApiOnOpenMesh: false,
     requireCredentials: false,
+    iceServers: [],
     join: '',
     serve: false,
     budgetBytes: 0,
@@ -293,6 +305,7 @@ const VALUE_NAME: Record<Kind, string> = {
   visibility: 'public|named',
   invite: 'link',
   bytes: 'size',
+  iceServers: 'url',
 };
 
 export function helpText(root: string): string {
@@ -305,7 +318,7 @@ export function helpText(root: string): string {
         ? relative(root, String(value0))
         : o.kind === 'publicHost'
           ? "the bind host; for 0.0.0.0 or :: the default route's address"
-          : o.kind === 'origins' || o.kind === 'token' || o.kind === 'meshName' || o.kind === 'invite'
+          : o.kind === 'origins' || o.kind === 'token' || o.kind === 'meshName' || o.kind === 'invite' || o.kind === 'iceServers'
             ? 'none'
             : o.kind === 'bytes'
               ? "half of this machine's memory"
@@ -369,11 +382,13 @@ export function parseCompanionArgs(argv: readonly string[], env: Record<string, 
     set[option.key] =
       option.kind === 'model' && seen.has(option.key)
         ? joinModels(set[option.key] as string[], value as string[], `option ${name}`)
-        : option.kind === 'origins' && seen.has(option.key)
-          ? [...(set[option.key] as string[]), ...(value as string[])]
+        : (option.kind === 'origins' || option.kind === 'iceServers') && seen.has(option.key)
+          ? [...(set[option.key] as unknown[]), ...(value as unknown[])]
           : value;
     seen.add(option.key);
   }
+  if (config.iceServers.length > MAX_ICE_SERVERS)
+    throw new ConfigError(`--ice-server is given ${config.iceServers.length} times; an invite carries at most ${MAX_ICE_SERVERS} servers`);
   return { kind: 'config', config: nativePeerRules(config, seen, env) };
 }
 
@@ -405,6 +420,7 @@ function example(option: Option): string {
     visibility: 'public',
     invite: 'http://127.0.0.1:8080/#join=…',
     bytes: '2GiB',
+    iceServers: 'stun:stun.example.org:3478',
   };
   return examples[option.kind];
 }
@@ -452,6 +468,8 @@ function convert(option: Option, raw: string, where: string, root: string): unkn
       return raw.trim();
     case 'bytes':
       return parseBytes(raw, where);
+    case 'iceServers':
+      return parseIceServers(raw, where);
   }
 }
 
@@ -531,4 +549,20 @@ export function displayHost(host: string): string {
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** Comma-separated STUN/TURN servers (src/mesh/ice-servers.ts), at most MAX_ICE_SERVERS. */
+function parseIceServers(raw: string, where: string): IceServer[] {
+  const servers = raw
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map((s) => {
+      try {
+        return parseIceServer(s);
+      } catch (error) {
+        throw new ConfigError(`${where}: ${(error as Error).message}`);
+      }
+    });
+  if (servers.length > MAX_ICE_SERVERS) throw new ConfigError(`${where} names ${servers.length} servers; an invite carries at most ${MAX_ICE_SERVERS}`);
+  return servers;
 }

@@ -24,6 +24,9 @@ import { multiaddrHost } from './lan-address.ts';
 import { quicListenAddress, quicTransport } from './native-transports.ts';
 import { webTransportListenAddress, webTransportListener } from './webtransport-listener.ts';
 
+/** Beside `libp2p-key`: the WebTransport certificates (webtransport-certificates.ts). */
+export const WEBTRANSPORT_STATE_FILE = 'webtransport-certificates.json';
+
 export type CompanionLibp2p = Libp2p<{ identify: Identify; ping: Ping; relay: CircuitRelayService; pubsub: GossipSub }>;
 
 export interface Libp2pNodeOptions {
@@ -69,7 +72,15 @@ export async function startLibp2pNode(options: Libp2pNodeOptions): Promise<Compa
     transports: [
       webSockets(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
       ...(quic.length > 0 ? [quicTransport()] : []),
-      ...(webTransport.length > 0 ? [webTransportListener({ hosts: [options.host, ...(options.hosts ?? [])] })] : []),
+      ...(webTransport.length > 0
+        ? [
+            webTransportListener({
+              hosts: [options.host, ...(options.hosts ?? [])],
+              // Kept with the key: a restart serves the certificate hashes its invites carry.
+              ...(options.keyDir !== null ? { stateFile: join(options.keyDir, WEBTRANSPORT_STATE_FILE) } : {}),
+            }),
+          ]
+        : []),
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -71,7 +71,7 @@ function route(path: string, token: string | null, act: (body: Record<string, un
 }
 
 /** The three routes over `mesh`; `token` as /health takes it (null on a loopback bind with no --api-token). */
-export function meshAdminRoutes(mesh: CompanionMesh, token: string | null): ApiRoute[] {
+export function meshAdminRoutes(mesh: Pick<CompanionMesh, 'issueInvite' | 'revoke' | 'rotate'>, token: string | null): ApiRoute[] {
   return [
     route('/mesh/invites', token, async (body) => {
       const ttlS = ttlOf(body);
@@ -92,7 +92,7 @@ export function meshAdminRoutes(mesh: CompanionMesh, token: string | null): ApiR
         token: encodeInvite(rotation.invite),
         delivered: rotation.delivered,
         missed: rotation.missed,
-        note: 'the new secret is saved: this companion heads the new mesh from its next start; members not kept need a new invite',
+        note: 'this companion heads the new mesh now (the secret is saved for its next start too); kept members were handed its invite, the others need a new one',
       };
     }),
   ];

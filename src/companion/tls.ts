@@ -123,7 +123,7 @@ export interface WebTransportCertificate {
 /** Days a WebTransport certificate is valid (browsers refuse 14 or more). */
 export const WEBTRANSPORT_VALID_DAYS = 12;
 
-/** A WebTransport certificate for `hosts`, valid WEBTRANSPORT_VALID_DAYS from `notBefore`; kept in memory only. */
+/** A WebTransport certificate for `hosts`, valid WEBTRANSPORT_VALID_DAYS from `notBefore` (webtransport-certificates.ts keeps a companion's pair). */
 export async function webTransportCertificate(hosts: readonly string[], notBefore = Date.now()): Promise<WebTransportCertificate> {
   // An hour back, so a peer whose clock runs a little behind still finds it valid.
   const start = notBefore - 3600_000;

@@ -1,8 +1,9 @@
 // The WebTransport bridge: a libp2p transport that only listens, so browser tabs reach a native node
 // over QUIC. Each WebTransport session becomes one libp2p connection as @libp2p/webtransport's dialer
 // expects: Noise on the first bidirectional stream (the certificate hashes in its extensions), then
-// one WebTransport stream per libp2p stream. Its certificate lasts 12 days and is replaced every 6;
-// the address names the one in use and the one after it, so an invite stays good for 6 days at least.
+// one WebTransport stream per libp2p stream. Its certificate lasts 12 days and is replaced every 6 by
+// the next, whose 12 days start when it goes into use; the address names both, so an invite stays good
+// for 6 days at least, across restarts too where `stateFile` keeps them.
 import { noise } from '@chainsafe/libp2p-noise';
 import {
   type ComponentLogger,
@@ -21,6 +22,7 @@ import {
 import { getThinWaistAddresses } from '@libp2p/utils';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { MeshError } from '../protocol/errors.ts';
+import { loadCertificates, saveCertificates } from './webtransport-certificates.ts';
 import { type WebTransportCertificate, webTransportCertificate } from './tls.ts';
 import { HandshakeStream, SessionConnection, sessionMuxer } from './webtransport-streams.ts';
 import { WebTransportServer, type WebTransportSession } from './webtransport-server.ts';
@@ -44,6 +46,11 @@ export interface WebTransportListenerInit {
   readonly certificate?: (notBefore: number) => Promise<WebTransportCertificate>;
   /** Milliseconds between certificate changes (default 6 days). */
   readonly rotateMs?: number;
+  /**
+   * Where the two certificates are kept across restarts (certificates.ts), so the addresses in
+   * invites already given out stay good after one. Absent: in memory only.
+   */
+  readonly stateFile?: string;
 }
 
 /** `/certhash/<multibase base64url of the sha2-256 multihash>`, as @libp2p/webtransport parses it. */
@@ -118,8 +125,13 @@ class WebTransportListener extends TypedEventEmitter<ListenerEvents> implements 
   async listen(ma: Multiaddr): Promise<void> {
     const [, , host, , port] = ma.toString().split('/');
     const now = Date.now();
-    const certificates: [WebTransportCertificate, WebTransportCertificate] = [await this.makeCertificate(now), await this.makeCertificate(now)];
+    const rotateMs = this.init.rotateMs ?? ROTATE_MS;
+    const kept = this.init.stateFile ? await loadCertificates(this.init.stateFile, now, rotateMs) : undefined;
+    if (kept) this.log('WebTransport certificates kept from %s', this.init.stateFile);
+    // The next one's validity starts when it goes into use, so it is served its whole period.
+    const certificates = kept?.certificates ?? [await this.makeCertificate(now), await this.makeCertificate(now + rotateMs)];
     this.certificates = certificates;
+    if (!kept) await this.save(now);
     const server = new WebTransportServer({
       host,
       port: Number(port),
@@ -133,26 +145,35 @@ class WebTransportListener extends TypedEventEmitter<ListenerEvents> implements 
     this.server = server;
     this.listenAddr = multiaddr(webTransportListenAddress(host, server.port));
     this.port = server.port;
-    this.scheduleRotation();
+    this.scheduleRotation(kept ? Math.max(0, kept.rotatedAt + rotateMs - now) : rotateMs);
     this.safeDispatchEvent('listening');
   }
 
   /** Every rotateMs the next certificate goes into use and a new one is made after it; addresses are announced again. */
-  private scheduleRotation(): void {
+  private scheduleRotation(inMs: number): void {
     this.rotation = setTimeout(() => {
       this.rotate().catch((error: unknown) => this.log.error('WebTransport certificate rotation failed - %e', error));
-    }, this.init.rotateMs ?? ROTATE_MS);
+    }, inMs);
     this.rotation.unref?.();
   }
 
   /** Public for tests: moves to the next certificate now. */
   async rotate(): Promise<void> {
     if (!this.certificates || !this.server) return;
-    const next = await this.makeCertificate(Date.now());
+    const now = Date.now();
+    const next = await this.makeCertificate(now + (this.init.rotateMs ?? ROTATE_MS));
     this.certificates = [this.certificates[1], next];
     this.server.updateCertificate(this.certificates[0].cert, this.certificates[0].key);
-    this.scheduleRotation();
+    await this.save(now);
+    this.scheduleRotation(this.init.rotateMs ?? ROTATE_MS);
     this.safeDispatchEvent('listening');
+  }
+
+  private async save(rotatedAt: number): Promise<void> {
+    if (!this.init.stateFile || !this.certificates) return;
+    await saveCertificates(this.init.stateFile, this.certificates, rotatedAt).catch((error: unknown) =>
+      this.log.error('keeping the WebTransport certificates in %s failed - %e', this.init.stateFile, error),
+    );
   }
 
   /** The multihashes of both announced certificates, as the Noise extension carries them. */

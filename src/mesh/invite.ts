@@ -2,11 +2,12 @@
 //   byte 0      token version (1)
 //   bytes 1…n-5 UTF-8 JSON {"m": mesh id, "s": secret (base64url), "a": [multiaddrs],
 //               "r": [Nostr relay URLs], "model"?: model id, or a head tab's model URL,
-//               "h"?: the head's Nostr key (hex), "c"?: a member credential it signed (credentials.ts)}
+//               "h"?: the head's Nostr key (hex), "c"?: a member credential it signed (credentials.ts),
+//               "i"?: STUN/TURN servers for WebRTC links (ice-servers.ts)}
 //   last 4      CRC-32 (big-endian) of the bytes before it, so a truncated or mistyped token is
 //               caught with a clear error instead of joining the wrong mesh.
 // The envelope (version byte first, CRC-32 last) stays the same in every version, so an old app
-// can tell a newer token from a damaged one. Fields an older app may ignore (`h`, `c`: without them
+// can tell a newer token from a damaged one. Fields an older app may ignore (`h`, `c`, `i`: without them
 // it joins as before, and a head that requires credentials refuses it) keep the version; a change
 // an older app must not misread bumps it.
 // The link puts the token in the URL fragment (`#join=…`), which browsers never send to servers,
@@ -20,6 +21,7 @@ import type { PeerRole } from '../protocol/mesh-version.ts';
 import { crc32, fromBase64Url, fromUtf8, toBase64Url, utf8 } from './bytes.ts';
 import type { Event } from 'nostr-tools/pure';
 import { CREDENTIAL_KIND, MAX_CREDENTIAL_BYTES } from './credential-format.ts';
+import { type IceServer, iceServersProblem } from './ice-servers.ts';
 import { MESH_SECRET_BYTES, newMeshSecret, openMesh } from './mesh-keys.ts';
 
 export const INVITE_VERSION = 1;
@@ -55,6 +57,8 @@ export interface Invite {
   readonly head?: string;
   /** A member credential the head signed for whoever holds this invite (credentials.ts), with its expiry. */
   readonly credential?: Event;
+  /** STUN/TURN servers the head names for WebRTC links between members (ice-servers.ts). */
+  readonly iceServers?: readonly IceServer[];
 }
 
 /** A new private mesh: a fresh secret and the id derived from it. */
@@ -69,6 +73,7 @@ export function encodeInvite(invite: Invite): string {
   if (invite.model !== undefined) payload.model = invite.model;
   if (invite.head !== undefined) payload.h = invite.head;
   if (invite.credential !== undefined) payload.c = invite.credential;
+  if (invite.iceServers !== undefined && invite.iceServers.length > 0) payload.i = invite.iceServers;
   const json = utf8(JSON.stringify(payload));
   const bytes = new Uint8Array(1 + json.length + 4);
   bytes[0] = INVITE_VERSION;
@@ -127,6 +132,7 @@ function parsePayload(json: string | undefined): Invite {
   const c = o.c as Event | undefined;
   if (c !== undefined && (typeof c !== 'object' || c === null || c.kind !== CREDENTIAL_KIND || JSON.stringify(c).length > MAX_CREDENTIAL_BYTES))
     throw bad('member credential');
+  if (o.i !== undefined && iceServersProblem(o.i) !== undefined) throw bad(`STUN/TURN server list (${iceServersProblem(o.i)})`);
   return {
     meshId: o.m,
     secret,
@@ -135,6 +141,7 @@ function parsePayload(json: string | undefined): Invite {
     ...(typeof o.model === 'string' ? { model: o.model } : {}),
     ...(typeof o.h === 'string' ? { head: o.h } : {}),
     ...(c ? { credential: c } : {}),
+    ...(o.i !== undefined ? { iceServers: o.i as IceServer[] } : {}),
   };
 }
 

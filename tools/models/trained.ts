@@ -4,7 +4,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GgmlType } from '../../src/gguf/ggml-types.ts';
-import { parseGgufHeader } from '../../src/gguf/reader.ts';
+import { type GgufHeader, parseGgufHeader } from '../../src/gguf/reader.ts';
 import { dequantizeRow } from '../../src/gguf/quant/index.ts';
 import { gguf, type GgufMetaValue } from '../../src/gguf/writer.ts';
 import { projectRoot } from '../llama-source.ts';
@@ -69,11 +69,7 @@ export function ensureTrainedF32Twin(model: TrainedModel): string {
   if (existsSync(path) && statSync(path).mtimeMs >= statSync(source).mtimeMs) return path;
   const bytes = new Uint8Array(readFileSync(source));
   const h = parseGgufHeader(bytes);
-  // The reader drops value types; these keys are floats even when their value is a whole number.
-  const float = (key: string) => key.endsWith('.freq_base') || key.endsWith('_epsilon');
-  const metadata: [string, GgufMetaValue][] = [...h.metadata]
-    .filter(([key]) => key !== 'general.file_type')
-    .map(([key, v]) => [key, typeof v === 'number' && float(key) ? gguf.f32(v) : toMeta(key, v)]);
+  const metadata = typedMetadata(h).filter(([key]) => key !== 'general.file_type');
   metadata.push(['general.file_type', gguf.u32(0)]);
   const tensors = h.tensors.map((t) => {
     const raw = bytes.subarray(t.fileOffset, t.fileOffset + t.byteSize);
@@ -83,4 +79,11 @@ export function ensureTrainedF32Twin(model: TrainedModel): string {
   mkdirSync(modelsDir, { recursive: true });
   writeGgufAtomic(path, { metadata, tensors });
   return path;
+}
+
+/** A trained model's metadata as read, with the GGUF types the reader drops put back (for rewriting it). */
+export function typedMetadata(h: GgufHeader): [string, GgufMetaValue][] {
+  // These keys are floats even when their value is a whole number.
+  const float = (key: string) => key.endsWith('.freq_base') || key.endsWith('_epsilon');
+  return [...h.metadata].map(([key, v]) => [key, typeof v === 'number' && float(key) ? gguf.f32(v) : toMeta(key, v)]);
 }

@@ -13,11 +13,12 @@ import { trainDir } from './paths.ts';
 import { spmMetadata, type SpmVocab } from './spm-vocab.ts';
 
 /**
- * The models continue text; they were never trained on a chat format. The Playground's conversation
- * is rendered as the text so far (system messages dropped), so an answer continues the user's words.
+ * The models continue text; they were never trained on a chat format, only on verses, each one
+ * document `<s> verse </s>`, windows of them in the Bible's order. So each message of a conversation
+ * (system messages dropped) is rendered as a verse, and the answer is the verse that follows: the
+ * user's words get a verse back, not a continuation that mostly ends at once with `</s>`.
  */
-export const COMPLETION_TEMPLATE =
-  "{%- for message in messages if message.role != 'system' -%}{{- message.content -}}{%- if not loop.last %} {% endif -%}{%- endfor -%}";
+export const VERSE_TEMPLATE = "{%- for message in messages if message.role != 'system' -%}{{- message.content -}}</s><s>{%- endfor -%}";
 
 interface Manifest {
   shape: string;
@@ -63,7 +64,7 @@ function exportModel(model: TrainedModel, vocab: SpmVocab): void {
     [`${a}.rope.dimension_count`, gguf.u32(m.embd / m.heads)],
     [`${a}.rope.freq_base`, gguf.f32(10000)],
     [`${a}.attention.layer_norm_rms_epsilon`, gguf.f32(1e-5)],
-    ...spmMetadata(vocab, COMPLETION_TEMPLATE),
+    ...spmMetadata(vocab, VERSE_TEMPLATE),
   ];
   const path = join(projectRoot, model.file);
   mkdirSync(join(path, '..'), { recursive: true });
@@ -78,4 +79,4 @@ function main(): void {
   for (const model of TRAINED_MODELS) if (only.length === 0 || only.includes(model.name)) exportModel(model, vocab);
 }
 
-main();
+if (import.meta.main) main();

@@ -8,12 +8,13 @@ import { openMesh, type MeshAccess } from '../mesh-keys.ts';
 import type { Relay } from 'nostr-tools/relay';
 import { connectRelay } from '../discovery.ts';
 import { Announcer } from './announcer.ts';
+import type { IceServer } from '../ice-servers.ts';
 import type { PrivateMesh } from './membership-stream.ts';
 import { loadOrCreateMeshSecret, saveMeshSecret } from './mesh-secret-file.ts';
 import { MeshNode, type MeshLibp2p } from './mesh-node.ts';
 import type { Event } from 'nostr-tools/pure';
 import { issueCredential } from '../credentials.ts';
-import { credentialAdmission, DenyList, revoke } from './revocation.ts';
+import { credentialAdmission, DenyList, dropExpiredMembers, revoke } from './revocation.ts';
 import { rotateSecret, type Rotation } from './rekey.ts';
 
 export interface CompanionMeshOptions {
@@ -36,6 +37,8 @@ export interface CompanionMeshOptions {
   readonly announceTtlS?: number;
   /** One membership challenge's wait (tests shorten it). */
   readonly membershipTimeoutMs?: number;
+  /** STUN/TURN servers the private mesh's invites name (ice-servers.ts). */
+  readonly iceServers?: readonly IceServer[];
   /**
    * Admit only peers showing a member credential this head signed (issueInvite), unexpired and not
    * revoked. Off by default: the printed invite (no credential) then keeps working as before.
@@ -55,8 +58,8 @@ export interface CompanionMesh extends MeshHead {
   issueInvite(o: { ttlS: number }): { invite: Invite; token: string; link: string; credentialId: string };
   /**
    * A new secret (rekey.ts): its invite is handed to each of `keep` with a credential valid `ttlS`,
-   * and saved as the companion's secret: it heads the new mesh from its next start (it does not
-   * switch while running yet).
+   * saved as the companion's secret, and headed from now on (`invite`, `token` and `link` are the
+   * new mesh's; every member is checked again, and only those holding the new invite get in).
    */
   rotate(o: { keep: readonly string[]; ttlS: number }): Promise<Rotation>;
 }
@@ -65,8 +68,14 @@ export async function startCompanionMesh(o: CompanionMeshOptions): Promise<Compa
   const { secret } = await loadOrCreateMeshSecret(o.cacheDir);
   const mesh = (await openMesh({ visibility: 'private', secret })) as PrivateMesh;
   // The head's key travels in the invite: members take the deny list only from it.
-  const invite: Invite = { meshId: mesh.meshId, secret, bootstrap: addressesOf(o), relays: [o.nostrUrl], head: o.identity.nostrPubkey };
-  const token = encodeInvite(invite);
+  let invite: Invite = {
+    meshId: mesh.meshId,
+    secret,
+    bootstrap: addressesOf(o),
+    relays: [o.nostrUrl],
+    head: o.identity.nostrPubkey,
+    ...(o.iceServers && o.iceServers.length > 0 ? { iceServers: o.iceServers } : {}),
+  };
   const head = await startMeshHead(o, mesh, mesh, 'announcing failed');
   const issueInvite = ({ ttlS }: { ttlS: number }) => {
     const credential = head.issueCredential({ ttlS });
@@ -77,9 +86,32 @@ export async function startCompanionMesh(o: CompanionMeshOptions): Promise<Compa
   const rotate = async ({ keep, ttlS }: { keep: readonly string[]; ttlS: number }) => {
     const rotation = await rotateSecret({ node: head.node, head: o.identity, current: invite, keep, ttlS });
     if (o.cacheDir !== null) await saveMeshSecret(o.cacheDir, rotation.invite.secret);
+    // Heads the new mesh at once: the kept members join it with the invites they were just handed.
+    await head.switchMesh((await openMesh({ visibility: 'private', secret: rotation.invite.secret })) as PrivateMesh);
+    invite = { ...rotation.invite, bootstrap: addressesOf(o) };
     return rotation;
   };
-  return { invite, token, link: inviteLink(o.appUrl, token), issueInvite, rotate, ...head };
+  return {
+    get invite() {
+      return invite;
+    },
+    get token() {
+      return encodeInvite(invite);
+    },
+    get link() {
+      return inviteLink(o.appUrl, encodeInvite(invite));
+    },
+    issueInvite,
+    rotate,
+    node: head.node,
+    get announcer() {
+      return head.announcer;
+    },
+    issueCredential: head.issueCredential,
+    revoke: head.revoke,
+    switchMesh: head.switchMesh,
+    stop: head.stop,
+  };
 }
 
 /** WebSockets first: a tab of an older version dials every bootstrap address and fails on QUIC. */
@@ -98,6 +130,8 @@ export interface MeshHead {
   issueCredential(o: { ttlS: number; member?: string }): Event;
   /** Revokes credentials (by id) or peers: refused here at once, and by every member once it hears the gossiped list. */
   revoke(o: { credentials?: readonly string[]; peers?: readonly string[] }): Promise<void>;
+  /** A private mesh's head after rotating its secret: membership, gossip, credentials and the announcement on `next`. */
+  switchMesh(next: PrivateMesh): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -115,15 +149,17 @@ export async function startMeshHead(o: MeshHeadOptions, membership: PrivateMesh,
     models: (o.models ?? []).map((model) => ({ model })),
   });
   const deny = new DenyList();
+  let meshId = membership.meshId;
   const node = new MeshNode({
     libp2p: o.libp2p,
     mesh: membership,
     self,
-    admission: credentialAdmission({ meshId: membership.meshId, head: o.identity.nostrPubkey, deny, required: o.requireCredentials ?? false }),
+    admission: credentialAdmission({ meshId: () => meshId, head: o.identity.nostrPubkey, deny, required: o.requireCredentials ?? false }),
     ...(o.log ? { log: o.log } : {}),
     ...(o.membershipTimeoutMs ? { membershipTimeoutMs: o.membershipTimeoutMs } : {}),
   });
   await node.start();
+  const stopExpiry = o.requireCredentials ? dropExpiredMembers(node, deny) : () => {};
   // A member that joins late hears the deny list at once.
   const unlisten = node.addJoinListener(() => {
     const body = deny.body();
@@ -133,25 +169,40 @@ export async function startMeshHead(o: MeshHeadOptions, membership: PrivateMesh,
   try {
     relay = await (o.connectRelay ?? connectRelay)(o.nostrUrl);
   } catch (error) {
+    stopExpiry();
     await node.stop();
     throw error;
   }
-  const announcer = new Announcer({
-    relay,
-    identity: o.identity,
-    mesh: access,
-    facts: () => ({ ...self(), multiaddrs: addressesOf(o) }),
-    ...(o.announceTtlS ? { ttlS: o.announceTtlS } : {}),
-    onError: (error) => o.log?.(`mesh: ${failure}: ${(error as Error).message}`),
-  });
+  const announce = (mesh: MeshAccess) =>
+    new Announcer({
+      relay,
+      identity: o.identity,
+      mesh,
+      facts: () => ({ ...self(), multiaddrs: addressesOf(o) }),
+      ...(o.announceTtlS ? { ttlS: o.announceTtlS } : {}),
+      onError: (error) => o.log?.(`mesh: ${failure}: ${(error as Error).message}`),
+    });
+  let announcer = announce(access);
   await announcer.start();
   return {
     node,
-    announcer,
-    issueCredential: ({ ttlS, member }) => issueCredential(o.identity, membership.meshId, { ttlS, ...(member ? { member } : {}) }),
+    get announcer() {
+      return announcer;
+    },
+    issueCredential: ({ ttlS, member }) => issueCredential(o.identity, meshId, { ttlS, ...(member ? { member } : {}) }),
     revoke: (what) => revoke(node, deny, what),
+    async switchMesh(next) {
+      if (access !== membership) throw new Error('only a private mesh switches its secret');
+      meshId = next.meshId;
+      await node.switchMesh(next);
+      // The old mesh's announcement expires on its own; the new one is announced now.
+      announcer.stop();
+      announcer = announce(next);
+      await announcer.start();
+    },
     async stop() {
       unlisten();
+      stopExpiry();
       announcer.stop();
       relay.close();
       await node.stop();

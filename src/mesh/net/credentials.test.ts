@@ -63,9 +63,9 @@ describe('a head that requires credentials', () => {
   let headIdentity: MeshIdentity;
   const peers: PeerNode[] = [];
 
-  const join = async (invite: Invite) => {
+  const join = async (invite: Invite, identity?: MeshIdentity) => {
     const peer = new PeerNode({
-      identity: await createIdentity(),
+      identity: identity ?? (await createIdentity()),
       invite,
       role: 'client',
       backend: 'wasm',
@@ -134,4 +134,21 @@ describe('a head that requires credentials', () => {
     // a is untouched.
     expect(head.node.isMember(idOf(a))).toBe(true);
   }, 90_000);
+
+  it('drops a member once its credential expires, and lets it back in with a new invite', async () => {
+    const identity = await createIdentity();
+    // Valid for 6 s: long enough for a loaded machine's handshake, short enough to watch it end.
+    const first = await join(head.issueInvite({ ttlS: 6 }).invite, identity);
+    const id = first.snapshot().peerId;
+    await until('admitted', () => head.node.isMember(id), 6_000);
+    const reason = () => head.node.refusedList().find((r) => r.peerId === id)?.reason ?? '';
+    await until('dropped at expiry', () => !head.node.isMember(id) && /credential expired/.test(reason()), 15_000);
+    await until('its links hung up', () => head.node.linksTo(id).length === 0, 10_000);
+    await first.stop();
+    // The same peer with a fresh invite is checked again, not shut out.
+    const again = await join(head.issueInvite({ ttlS: 600 }).invite, identity);
+    expect(again.snapshot().peerId).toBe(id);
+    await until('admitted again', () => head.node.isMember(id), 20_000);
+    expect(reason()).toBe('');
+  }, 60_000);
 });

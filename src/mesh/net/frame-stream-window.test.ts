@@ -49,10 +49,13 @@ describe('FrameStream on a real muxer', () => {
         await writer.write(m);
       }
     })();
-    await new Promise((r) => setTimeout(r, 1500));
     // 800 × 64 KiB = 50 MiB offered; the receiver holds what arrived before its pause took (at most
-    // one yamux window, 16 MiB) and its unread messages: the rest waits with the sender.
-    const held = (reader as unknown as { ready: Uint8Array[] }).ready.length * size + stream.readBufferLength;
+    // one yamux window, 16 MiB) and its unread messages: the rest waits with the sender. Held is
+    // measured once more than 16 messages arrived (a loaded machine takes longer) and a moment later.
+    const heldNow = () => (reader as unknown as { ready: Uint8Array[] }).ready.length * size + stream.readBufferLength;
+    for (let waited = 0; waited < 20_000 && heldNow() <= 16 * size; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1500));
+    const held = heldNow();
     expect(held).toBeGreaterThan(16 * size);
     expect(held).toBeLessThanOrEqual(16 * size + 16 * 1024 * 1024 + size);
     for (let i = 0; i < 800; i++) expect((await reader.read())[0]).toBe(i & 0xff);

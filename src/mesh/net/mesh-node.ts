@@ -91,13 +91,25 @@ export interface RefusedPeer {
   readonly reason: string;
 }
 
+/**
+ * A refusal that a peer can mend (no credential, an expired or foreign one: a new invite fixes it)
+ * does not shut it out: its next connection is checked again. A wrong proof or a revocation does.
+ */
+function curable(reason: string): boolean {
+  return reason.startsWith(CREDENTIAL_REFUSED) && !/revoked/.test(reason);
+}
+
 export class MeshNode {
   private readonly o: MeshNodeOptions;
   private readonly members = new Map<string, { state?: PeerStateMessage }>();
-  private readonly refused = new Map<string, string>();
+  private readonly refused = new Map<string, { reason: string; final: boolean }>();
   private readonly pending = new Map<string, Promise<void>>();
   private readonly sequences = new SequenceFilter();
-  private readonly topic: string;
+  /** The mesh membership is proved on, and its gossip topic: a head's secret rotation switches both (switchMesh). */
+  private mesh: PrivateMesh;
+  private topic: string;
+  /** Counts switches: a membership check that started on the mesh before one has no verdict. */
+  private generation = 0;
   /**
    * Starts at the clock, not 0: a tab that reloads keeps its peer id, and members drop gossip whose
    * seq is not above the last they saw from it (SequenceFilter), which for a count restarted at 0
@@ -125,6 +137,7 @@ export class MeshNode {
 
   constructor(options: MeshNodeOptions) {
     this.o = options;
+    this.mesh = options.mesh;
     this.topic = meshTopic(options.mesh.meshId);
   }
 
@@ -137,7 +150,7 @@ export class MeshNode {
     this.running = true;
     await libp2p.handle(
       MEMBERSHIP_PROTOCOL,
-      (stream, connection) => answerChallenge(stream, connection, this.o.mesh, this.selfPeerId, undefined, this.o.credential),
+      (stream, connection) => answerChallenge(stream, connection, this.mesh, this.selfPeerId, undefined, this.o.credential),
       {
         runOnLimitedConnection: true,
       },
@@ -269,9 +282,12 @@ export class MeshNode {
       .map(([peerId, m]) => ({ peerId, links: this.linksTo(peerId), ...(m.state ? { state: m.state } : {}) }));
   }
 
-  /** Refuses a member from now on (the head revoked it): it is no member, its links are hung up. */
+  /**
+   * Refuses a member: it is no member, its links are hung up. From now on (the head revoked it), or,
+   * for a reason it can mend (credential refused: expired), until its next connection proves otherwise.
+   */
   async refuse(peerId: string, reason: string): Promise<void> {
-    if (peerId === this.selfPeerId || this.refused.get(peerId) === reason) return;
+    if (peerId === this.selfPeerId || this.refused.get(peerId)?.reason === reason) return;
     this.remember(peerId, reason);
     this.members.delete(peerId);
     this.o.log?.(`mesh: refused ${peerId}: ${reason}`);
@@ -280,10 +296,35 @@ export class MeshNode {
     if (peer) await this.o.libp2p.hangUp(peer).catch(() => {});
   }
 
+  /**
+   * The head rotated the mesh's secret: from now on membership is proved on `mesh` and gossip goes to
+   * its topic. Every member is hung up on and checked again when it comes back: the kept ones hold the
+   * new invite (rekey.ts), the others only the old secret, which no longer proves anything here.
+   */
+  async switchMesh(mesh: PrivateMesh): Promise<void> {
+    const pubsub = this.o.libp2p.services.pubsub;
+    pubsub.topicValidators.delete(this.topic);
+    if (pubsub.getTopics().includes(this.topic)) pubsub.unsubscribe(this.topic);
+    this.mesh = mesh;
+    this.topic = meshTopic(mesh.meshId);
+    this.generation++;
+    pubsub.topicValidators.set(this.topic, this.validate);
+    pubsub.subscribe(this.topic);
+    const former = [...this.members.keys(), ...this.pending.keys()];
+    this.members.clear();
+    this.pending.clear();
+    this.o.log?.(`mesh: switched to mesh ${mesh.meshId.slice(0, 8)}; ${former.length} members to check again`);
+    this.changed();
+    for (const peerId of former) {
+      const peer = this.o.libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId)?.remotePeer;
+      if (peer) await this.o.libp2p.hangUp(peer).catch(() => {});
+    }
+  }
+
   /** Notes a refused peer; the oldest are forgotten past MAX_REFUSED (fresh identities cost an attacker nothing). */
   private remember(peerId: string, reason: string): void {
     this.refused.delete(peerId);
-    this.refused.set(peerId, reason);
+    this.refused.set(peerId, { reason, final: !curable(reason) });
     for (const oldest of this.refused.keys()) {
       if (this.refused.size <= MAX_REFUSED) break;
       this.refused.delete(oldest);
@@ -291,7 +332,7 @@ export class MeshNode {
   }
 
   refusedList(): RefusedPeer[] {
-    return [...this.refused.entries()].map(([peerId, reason]) => ({ peerId, reason }));
+    return [...this.refused.entries()].map(([peerId, { reason }]) => ({ peerId, reason }));
   }
 
   linksTo(peerId: string): LinkType[] {
@@ -304,7 +345,7 @@ export class MeshNode {
    * loaded machine answers late, not wrongly): MEMBERSHIP_ATTEMPTS tries in all.
    */
   private async verify(connection: Connection): Promise<MembershipOutcome> {
-    const challenge = () => challengePeer(connection, this.o.mesh, this.selfPeerId, this.o.membershipTimeoutMs, this.o.admission);
+    const challenge = () => challengePeer(connection, this.mesh, this.selfPeerId, this.o.membershipTimeoutMs, this.o.admission);
     let outcome = await challenge();
     for (let attempt = 1; attempt < MEMBERSHIP_ATTEMPTS && !outcome.ok && outcome.timedOut && this.running && connection.status === 'open'; attempt++) {
       this.o.log?.(`mesh: ${connection.remotePeer.toString()} gave no membership proof in time (${outcome.reason}); asking again`);
@@ -316,17 +357,19 @@ export class MeshNode {
   /** Verifies the peer behind `connection` once per peer id (Noise authenticates the id on each new link). */
   private onConnection(connection: Connection): void {
     const peerId = connection.remotePeer.toString();
-    if (this.refused.has(peerId)) return void connection.close().catch(() => {});
+    if (this.refused.get(peerId)?.final) return void connection.close().catch(() => {});
     if (this.members.has(peerId)) {
       this.changed();
       return;
     }
     if (this.pending.has(peerId)) return;
+    const generation = this.generation;
     const check = this.verify(connection)
       .then(async (outcome) => {
-        this.pending.delete(peerId);
-        if (!this.running) return;
+        if (this.pending.get(peerId) === check) this.pending.delete(peerId);
+        if (!this.running || generation !== this.generation) return;
         if (outcome.ok) {
+          this.refused.delete(peerId);
           this.members.set(peerId, {});
           this.o.log?.(`mesh: ${peerId} proved membership`);
           this.changed();
@@ -359,7 +402,7 @@ export class MeshNode {
       })
       .catch((error: unknown) => {
         // Awaited by the pubsub validator too: it must settle, and an error here must not end the process.
-        this.pending.delete(peerId);
+        if (this.pending.get(peerId) === check) this.pending.delete(peerId);
         this.o.log?.(`mesh: checking ${peerId} failed: ${(error as Error).message}`);
       });
     this.pending.set(peerId, check);

@@ -9,6 +9,7 @@ import { startNostrRelay, type RunningNostrRelay } from '../../companion/nostr-r
 import { createIdentity, type MeshIdentity } from '../identity.ts';
 import { newMeshSecret, openMesh } from '../mesh-keys.ts';
 import type { PrivateMesh } from './membership-stream.ts';
+import type { IceServer } from '../ice-servers.ts';
 import { MeshNode } from './mesh-node.ts';
 import { createPeerLibp2p, type PeerLibp2p } from './peer-libp2p.ts';
 
@@ -18,9 +19,17 @@ afterEach(async () => {
   stops.length = 0;
 });
 
-async function peer(url: string, mesh: PrivateMesh): Promise<{ identity: MeshIdentity; libp2p: PeerLibp2p; rtc: NonNullable<PeerLibp2p['services']['rtc']> }> {
+async function peer(
+  url: string,
+  mesh: PrivateMesh,
+  o: { peerConnection?: typeof RTCPeerConnection; iceServers?: IceServer[] } = {},
+): Promise<{ identity: MeshIdentity; libp2p: PeerLibp2p; rtc: NonNullable<PeerLibp2p['services']['rtc']> }> {
   const identity = await createIdentity();
-  const libp2p = await createPeerLibp2p(identity, { webrtc: false, peerConnection: RTCPeerConnection as unknown as typeof globalThis.RTCPeerConnection });
+  const libp2p = await createPeerLibp2p(identity, {
+    webrtc: false,
+    peerConnection: (o.peerConnection ?? RTCPeerConnection) as unknown as typeof globalThis.RTCPeerConnection,
+    ...(o.iceServers ? { iceServers: o.iceServers } : {}),
+  });
   stops.push(() => libp2p.stop());
   const relay = await Relay.connect(url);
   stops.push(() => relay.close());
@@ -108,5 +117,25 @@ describe('WebRTC signalled over the mesh’s Nostr relay', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(nodes[0]?.memberList().map((m) => [m.peerId, m.links])).toEqual([[b.identity.peerId, ['webrtc']]]);
+  });
+
+  it('hands each RTCPeerConnection the STUN/TURN servers it was given', async () => {
+    nostr = await startNostrRelay({ host: '127.0.0.1', port: 0 });
+    stops.push(() => nostr.stop());
+    const url = `ws://127.0.0.1:${nostr.port}`;
+    const mesh = (await openMesh({ visibility: 'private', secret: newMeshSecret() })) as PrivateMesh;
+    const given: RTCConfiguration[] = [];
+    // Records the configuration, and links over host candidates only (nothing answers STUN here).
+    class Recording extends RTCPeerConnection {
+      constructor(config?: RTCConfiguration) {
+        given.push(config ?? {});
+        super({ ...config, iceServers: [] });
+      }
+    }
+    const iceServers = [{ urls: 'stun:stun.example.org:3478' }, { urls: 'turn:turn.example.org:3478', username: 'u', credential: 'p' }];
+    const [a, b] = [await peer(url, mesh, { peerConnection: Recording, iceServers }), await peer(url, mesh, { peerConnection: Recording, iceServers })];
+    await connect(a, b);
+    expect(given.length).toBeGreaterThanOrEqual(2);
+    for (const config of given) expect(config.iceServers).toEqual(iceServers);
   });
 });

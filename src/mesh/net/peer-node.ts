@@ -14,6 +14,7 @@ import { Announcer } from './announcer.ts';
 import { linkType, type LinkType } from './link-type.ts';
 import type { PrivateMesh } from './membership-stream.ts';
 import { MeshNode, type MeshLibp2p, type RefusedPeer } from './mesh-node.ts';
+import type { IceServer } from '../ice-servers.ts';
 import { createPeerLibp2p, type PeerLibp2p, type PeerTransport } from './peer-libp2p.ts';
 import { dialBootstrap } from './bootstrap-dial.ts';
 import { PeerLinks } from './peer-links.ts';
@@ -67,6 +68,8 @@ export interface PeerNodeOptions {
   readonly webrtc?: boolean;
   /** Node tests: node-datachannel's RTCPeerConnection, for links signalled over Nostr (nostr-webrtc.ts). */
   readonly peerConnection?: typeof RTCPeerConnection;
+  /** STUN/TURN servers for WebRTC links (ice-servers.ts); default: the ones the invite names. */
+  readonly iceServers?: readonly IceServer[];
   /** Extra listen addresses (Node peers: a WebSockets or QUIC listener, for direct links between them). */
   readonly listen?: readonly string[];
   /** Dial these instead of the listen addresses (see peer-libp2p.ts). */
@@ -190,6 +193,7 @@ export class PeerNode {
         ...(this.o.announce ? { announce: this.o.announce } : {}),
         ...(this.o.transports ? { transports: this.o.transports } : {}),
         ...(this.o.peerConnection ? { peerConnection: this.o.peerConnection } : {}),
+        iceServers: [...(this.o.iceServers ?? this.o.invite.iceServers ?? [])],
       });
       this.libp2p = libp2p;
       libp2p.addEventListener('connection:open', (event) => {

@@ -1,7 +1,8 @@
 // Rotating the mesh secret keeps the members the head chooses: kept members receive the new mesh's
 // invite (a credential bound to their peer id in it) from their head, a member left out receives
-// nothing, and on the new secret the kept members are admitted while the left-out one, holding only
-// the old invite, is refused.
+// nothing; the running head switches to the new secret at once, and on it (running, or restarted on
+// the saved secret) the kept members are admitted while the left-out one, holding only the old
+// invite, is refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLibp2pNode, webSocketAddress, type CompanionLibp2p } from '../../companion/libp2p-node.ts';
 import { startNostrRelay, type RunningNostrRelay } from '../../companion/nostr-relay.ts';
@@ -20,6 +21,8 @@ async function until(what: string, probe: () => boolean, timeoutMs = 20_000): Pr
   }
 }
 
+/** The head's STUN server: its invites carry it, the rotated one too. */
+const ICE = [{ urls: 'stun:stun.example.org:3478' }];
 let nostr: RunningNostrRelay;
 let url: string;
 let headIdentity: MeshIdentity;
@@ -48,6 +51,7 @@ beforeAll(async () => {
     appUrl: 'http://127.0.0.1:8080/',
     nostrUrl: url,
     libp2pAddress: webSocketAddress(libp2p),
+    iceServers: ICE,
   });
 });
 
@@ -67,10 +71,15 @@ describe('rotating the mesh secret', () => {
     await until('three members', () => ids.every((id) => head.node.isMember(id.peerId)));
 
     const keep = [ids[0].peerId, ids[1].peerId];
+    const formerSecret = head.invite.secret;
+    const formerInvite = head.invite;
     const rotation = await head.rotate({ keep, ttlS: 600 });
     expect(rotation.delivered).toEqual(keep);
     expect(rotation.missed).toEqual([]);
-    expect(rotation.invite.meshId).not.toBe(head.invite.meshId);
+    expect(rotation.invite.meshId).not.toBe(formerInvite.meshId);
+    expect(rotation.invite.secret).not.toBe(formerSecret);
+    expect(formerInvite.iceServers).toEqual(ICE);
+    expect(rotation.invite.iceServers).toEqual(ICE);
     await until('the kept members received the new invite', () => keep.every((id) => received.has(id)));
     expect(received.has(ids[2].peerId)).toBe(false);
     for (const id of keep) {
@@ -80,6 +89,24 @@ describe('rotating the mesh secret', () => {
       expect(JSON.parse(invite.credential!.content).member).toBe(id);
     }
     for (const p of old) await p.stop();
+
+    // The head switched at once: the kept members get in with their new invites, the left-out one,
+    // holding only the old secret, does not, and the head's own invite is the new mesh's.
+    expect(head.invite.meshId).toBe(rotation.invite.meshId);
+    expect(head.invite.secret).toBe(rotation.invite.secret);
+    const joined: PeerNode[] = [];
+    for (const id of ids.slice(0, 2)) joined.push(await member(id, received.get(id.peerId)!));
+    joined.push(await member(ids[2], formerInvite));
+    await until('kept members admitted by the running head', () => keep.every((id) => head.node.isMember(id)));
+    await until('the left-out member refused', () => head.node.refusedList().some((r) => r.peerId === ids[2].peerId));
+    expect(head.node.isMember(ids[2].peerId)).toBe(false);
+    // Gossip runs on the new mesh's topic: the kept members hear the head and each other.
+    await until(
+      'kept members are members of each other',
+      () => joined[0].meshLayer!.isMember(ids[1].peerId) && joined[1].meshLayer!.isMember(ids[0].peerId),
+      30_000,
+    );
+    for (const p of joined) await p.stop();
 
     // The head on the new secret, requiring credentials (its address is new in this test: a restart).
     const libp2p = await startLibp2pNode({ host: '127.0.0.1', port: 0, keyDir: null, privateKey: headIdentity.libp2pKey });
@@ -97,7 +124,7 @@ describe('rotating the mesh secret', () => {
     const at = (invite: Invite): Invite => ({ ...invite, bootstrap: [webSocketAddress(libp2p)] });
     for (const id of ids.slice(0, 2)) await member(id, at(received.get(id.peerId)!));
     // Left out: it has only the old invite (the old secret).
-    await member(ids[2], at(head.invite));
+    await member(ids[2], at(formerInvite));
     await until('kept members admitted', () => keep.every((id) => next!.node.isMember(id)));
     await until('the left-out member refused', () => next!.node.refusedList().some((r) => r.peerId === ids[2].peerId));
     expect(next.node.isMember(ids[2].peerId)).toBe(false);

@@ -24,7 +24,12 @@ export interface Rotation {
 
 /** The head: a new secret, and its invite handed to each of `keep` (members now) with a credential valid `ttlS`. */
 export async function rotateSecret(o: { node: MeshNode; head: MeshIdentity; current: Invite; keep: readonly string[]; ttlS: number }): Promise<Rotation> {
-  const fresh = await createInvite({ bootstrap: o.current.bootstrap, relays: o.current.relays, ...(o.current.model ? { model: o.current.model } : {}) });
+  const fresh = await createInvite({
+    bootstrap: o.current.bootstrap,
+    relays: o.current.relays,
+    ...(o.current.model ? { model: o.current.model } : {}),
+    ...(o.current.iceServers ? { iceServers: o.current.iceServers } : {}),
+  });
   const invite: Invite = { ...fresh, head: o.head.nostrPubkey };
   const delivered: string[] = [];
   const missed: string[] = [];

@@ -38,7 +38,7 @@ describe('following the deny list', () => {
     const deny = new DenyList();
     const { node, refused, hear } = fakeNode();
     followRevocations(node, (p) => p === HEAD, deny);
-    deny.noteShown('a'.repeat(32), 'peer-with-a');
+    deny.noteShown('a'.repeat(32), 'peer-with-a', Number.MAX_SAFE_INTEGER);
     hear(message(`12D3KooW${'s'.repeat(44)}`, { peers: ['victim'], credentials: ['a'.repeat(32)] }));
     expect(refused).toEqual([]);
     expect(deny.isRevoked('a'.repeat(32), 'victim')).toBe(false);

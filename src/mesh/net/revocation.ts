@@ -7,7 +7,7 @@
 import type { RevocationsMessage } from '../../protocol/mesh-messages.ts';
 import { MAX_REVOCATIONS } from '../../protocol/mesh-messages.ts';
 import { verifyCredential } from '../credentials.ts';
-import type { Admission } from './membership-stream.ts';
+import { CREDENTIAL_REFUSED, type Admission } from './membership-stream.ts';
 import type { MeshNode } from './mesh-node.ts';
 
 export class DenyList {
@@ -15,16 +15,26 @@ export class DenyList {
   private readonly peers = new Set<string>();
   /** Which peers showed which credential (so revoking a credential finds them). */
   private readonly shown = new Map<string, Set<string>>();
+  /** When the credential each admitted peer showed last expires (seconds). */
+  private readonly expiries = new Map<string, number>();
 
   isRevoked(credentialId: string, peerId: string): boolean {
     return this.credentials.has(credentialId) || this.peers.has(peerId);
   }
 
-  /** A peer showed this credential and was let in. */
-  noteShown(credentialId: string, peerId: string): void {
+  /** A peer showed this credential, valid until `expiresAt` (seconds), and was let in. */
+  noteShown(credentialId: string, peerId: string, expiresAt: number): void {
     const holders = this.shown.get(credentialId) ?? new Set<string>();
     holders.add(peerId);
     this.shown.set(credentialId, holders);
+    this.expiries.set(peerId, expiresAt);
+  }
+
+  /** Peers whose last shown credential has expired by `now` (seconds); each is forgotten once returned. */
+  takeExpired(now: number): string[] {
+    const out = [...this.expiries].filter(([, at]) => at <= now).map(([peer]) => peer);
+    for (const peer of out) this.expiries.delete(peer);
+    return out;
   }
 
   /** Adds to the list (the head); false when it is full. */
@@ -60,7 +70,7 @@ export class DenyList {
  * revoked peer, or one showing a revoked credential the head signed, is refused; anything else is
  * the head's to judge.
  */
-export function credentialAdmission(o: { meshId: string; head: string; deny: DenyList; required: boolean; now?: () => number }): Admission {
+export function credentialAdmission(o: { meshId: string | (() => string); head: string; deny: DenyList; required: boolean; now?: () => number }): Admission {
   return {
     check(credential, peerId) {
       if (o.deny.isRevoked('', peerId)) return 'the head revoked this member';
@@ -68,9 +78,10 @@ export function credentialAdmission(o: { meshId: string; head: string; deny: Den
       const revoked = (id: string, peer: string) => o.deny.isRevoked(id, peer);
       // Not required: expiry is the head's to enforce (time 0: never expired here).
       const now = o.required ? (o.now?.() ?? Math.floor(Date.now() / 1000)) : 0;
-      const checked = verifyCredential(credential, { meshId: o.meshId, head: o.head, peerId, revoked, now });
+      const meshId = typeof o.meshId === 'string' ? o.meshId : o.meshId();
+      const checked = verifyCredential(credential, { meshId, head: o.head, peerId, revoked, now });
       if (checked.ok) {
-        o.deny.noteShown(checked.credential.id, peerId);
+        o.deny.noteShown(checked.credential.id, peerId, checked.credential.expiresAt);
         return undefined;
       }
       return o.required || /revoked/.test(checked.reason) ? checked.reason : undefined;
@@ -85,6 +96,23 @@ export function followRevocations(node: MeshNode, isHead: (peerId: string) => bo
     deny.replace(m);
     for (const peer of deny.revokedPeers()) void node.refuse(peer, 'the head revoked this member').catch(() => {});
   });
+}
+
+/** How often a head that requires credentials looks for members whose credential expired. */
+export const EXPIRY_SWEEP_MS = 1000;
+
+/**
+ * A head that requires credentials: a member stays only while the credential it was let in with is
+ * valid. Once it expires the member is dropped (its links hung up, the plan goes on without it); a
+ * new invite lets it back in. Returns the stop.
+ */
+export function dropExpiredMembers(node: MeshNode, deny: DenyList, now = () => Math.floor(Date.now() / 1000)): () => void {
+  const timer = setInterval(() => {
+    for (const peer of deny.takeExpired(now()))
+      if (node.isMember(peer)) node.refuse(peer, `${CREDENTIAL_REFUSED}: its member credential expired: ask the mesh’s head for a new invite`).catch(() => {});
+  }, EXPIRY_SWEEP_MS);
+  (timer as { unref?: () => void }).unref?.();
+  return () => clearInterval(timer);
 }
 
 /** The head revoking: adds to its list, refuses those peers itself, and gossips the whole list. */

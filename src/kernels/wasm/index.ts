@@ -6,7 +6,7 @@ import type { Kernels } from '../types.ts';
 import { wasmAttention } from './attention.ts';
 import { wasmSwiglu } from './elementwise.ts';
 import { instantiateKernels, type KernelInstance } from './instance.ts';
-import { simdSupported } from './load-module.ts';
+import { kernelVariant, relaxedSimdSupported, type SimdBuild, simdSupported } from './load-module.ts';
 import { singleThreaded, wasmMatmul } from './matmul.ts';
 import { ThreadPool } from './thread-pool.ts';
 import { ResidentKv } from './resident-kv.ts';
@@ -19,6 +19,12 @@ export interface WasmKernelOptions {
    * or a cross-origin isolated page; elsewhere the kernels quietly stay single-threaded.
    */
   readonly threads?: number;
+  /**
+   * Which build of the kernels (bit-identical results): 'relaxed' (int8 dot products, about twice
+   * the multiply-adds per instruction) or 'plain'. Default: relaxed where the engine has relaxed SIMD,
+   * unless the environment variable MESH_WASM_SIMD=plain asks for the plain one (for A/B runs in Node).
+   */
+  readonly simd?: SimdBuild;
 }
 
 export interface WasmKernels extends Kernels {
@@ -26,6 +32,8 @@ export interface WasmKernels extends Kernels {
   readonly residentBytes: number;
   /** Threads matmul and attention actually run on (1 where SharedArrayBuffer is unavailable). */
   readonly threads: number;
+  /** The build running: 'relaxed' or 'plain' (see WasmKernelOptions.simd). */
+  readonly simd: SimdBuild;
   /** Stops the worker threads; the kernels must not be used afterwards. */
   dispose(): void;
 }
@@ -37,6 +45,19 @@ export function threadsAvailable(): boolean {
   return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
 }
 
+/** The build asked for, or the default: relaxed where supported, unless MESH_WASM_SIMD=plain. */
+function simdBuild(asked: SimdBuild | undefined): SimdBuild {
+  const env = typeof process !== 'undefined' ? process.env?.MESH_WASM_SIMD : undefined;
+  if (env !== undefined && env !== 'relaxed' && env !== 'plain') {
+    throw new MeshError('kernel_wasm_unavailable', `MESH_WASM_SIMD is "${env}"; set it to relaxed or plain, or unset it`);
+  }
+  const want = asked ?? env;
+  if (want === 'relaxed' && !relaxedSimdSupported()) {
+    throw new MeshError('kernel_wasm_unavailable', 'this JavaScript engine has no WebAssembly relaxed SIMD; ask for the plain WASM build (simd: plain)');
+  }
+  return want ?? (relaxedSimdSupported() ? 'relaxed' : 'plain');
+}
+
 /** WASM SIMD kernels, multi-threaded when asked and possible, single-threaded otherwise. */
 export async function createWasmKernels(options: WasmKernelOptions = {}): Promise<WasmKernels> {
   if (!simdSupported()) {
@@ -44,7 +65,8 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   }
   const wantThreads = Math.max(1, Math.floor(options.threads ?? 1));
   const threaded = wantThreads > 1 && threadsAvailable();
-  const k: KernelInstance = await instantiateKernels(threaded ? 'threads' : 'single');
+  const simd = simdBuild(options.simd);
+  const k: KernelInstance = await instantiateKernels(kernelVariant(simd, threaded));
   const pool = threaded ? await ThreadPool.start(k, wantThreads) : undefined;
   const run = pool ? pool.matmul.bind(pool) : singleThreaded(k);
   const weights = new ResidentWeights(k);
@@ -53,6 +75,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   return {
     name: 'wasm',
     threads: pool?.threads ?? 1,
+    simd,
     get residentBytes() {
       return k.heap.used;
     },

@@ -25,6 +25,7 @@ export interface KernelExports {
     cols: number,
   ): number;
   f16_finite(p: number, count: number): number;
+  q8_0_has_min(p: number, blocks: number): number;
   attention: Attention;
   readonly __heap_base: WebAssembly.Global;
   /** Only in the threads variant: each worker instance points it at a stack of its own. */
@@ -43,7 +44,9 @@ const MAX_PAGES = 65536;
 /** Instantiates the kernels over a fresh memory (shared for the threads variant). */
 export async function instantiateKernels(variant: KernelVariant = 'single'): Promise<KernelInstance> {
   const module = await kernelModule(variant);
-  const memory = variant === 'threads' ? new WebAssembly.Memory({ initial: 32, maximum: MAX_PAGES, shared: true }) : new WebAssembly.Memory({ initial: 32 });
+  const memory = variant.endsWith('threads')
+    ? new WebAssembly.Memory({ initial: 32, maximum: MAX_PAGES, shared: true })
+    : new WebAssembly.Memory({ initial: 32 });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const exports = instance.exports as unknown as KernelExports;
   return { exports, heap: new WasmHeap(memory, exports.__heap_base.value as number), module };

@@ -10,6 +10,15 @@ import type { KernelInstance } from './instance.ts';
 
 /** matmul.c's type code for F16 weights without inf/NaN (checked once, here): a cheaper widening. */
 const F16_FINITE = GgmlType.F16 | 0x100;
+/** matmul.c's type code for Q8_0 weights holding the quant -128, which the relaxed build's int8 dots cannot negate. */
+const Q8_0_WIDE = GgmlType.Q8_0 | 0x100;
+
+/** The type code matmul.c runs a weight of `type` at ptr with, after checking its values once. */
+function kernelType(k: KernelInstance, type: number, ptr: number, bytes: number): number {
+  if (type === GgmlType.F16) return k.exports.f16_finite(ptr, bytes / 2) === 1 ? F16_FINITE : type;
+  if (type === GgmlType.Q8_0) return k.exports.q8_0_has_min(ptr, Math.floor(bytes / 34)) === 1 ? Q8_0_WIDE : type;
+  return type;
+}
 
 /** Where each block of a block-quantized type keeps its fp16 scales: [block bytes, scale offsets]. */
 const SCALES: Record<number, [number, number[]]> = {
@@ -98,8 +107,7 @@ export class ResidentWeights implements WeightHome {
           },
         };
         checkScales(w, bytes);
-        const finite = w.type === GgmlType.F16 && this.kernels.exports.f16_finite(ptr, bytes / 2) === 1;
-        const resident = { ptr, size: bytes, kernelType: finite ? F16_FINITE : w.type };
+        const resident = { ptr, size: bytes, kernelType: kernelType(this.kernels, w.type, ptr, bytes) };
         this.placed.set(w, resident);
         this.finalizer.register(w, [resident]);
         return w;
@@ -134,8 +142,7 @@ export class ResidentWeights implements WeightHome {
       checkScales(w, bytes);
       const ptr = this.heap.alloc(bytes);
       this.heap.u8().set(data.subarray(0, bytes), ptr);
-      const finite = w.type === GgmlType.F16 && this.kernels.exports.f16_finite(ptr, bytes / 2) === 1;
-      hit = { ptr, size: bytes, kernelType: finite ? F16_FINITE : w.type };
+      hit = { ptr, size: bytes, kernelType: kernelType(this.kernels, w.type, ptr, bytes) };
       entry.ranges.set(key, hit);
       entry.spans.push(hit);
     }

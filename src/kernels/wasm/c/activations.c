@@ -6,7 +6,29 @@
 /**
  * n rows of cols values → Q8_0: q as int16, one fp16-rounded scale per 32 values in d (row-major)
  * and again in d4, grouped per tile of 4 rows (see Act in common.h), the last tile padded.
+ * The relaxed build writes each block's 64 bytes of q as 32 bytes |x| then 32 bytes of x<0 masks
+ * (block-dot.h); quants are in [-127, 127] either way.
  */
+#ifdef RELAXED
+/**
+ * A block's 32 quants as |x| and sign masks. Finite activations round to [-127, 127]; the clamp only
+ * keeps a magnitude of 128 (from inf, or a scale overflowing for a block of denormals) out of the
+ * dot instruction's [0, 127] range.
+ */
+ALWAYS void store_block(int16_t* q, const v128_t* x16) {
+  int8_t* p = (int8_t*)q;
+  for (int h = 0; h < 2; h++) {
+    v128_t x = wasm_i8x16_max(wasm_i8x16_narrow_i16x8(x16[2 * h], x16[2 * h + 1]), wasm_i8x16_splat(-127));
+    wasm_v128_store(p + 16 * h, wasm_i8x16_abs(x));
+    wasm_v128_store(p + 32 + 16 * h, wasm_i8x16_shr(x, 7));
+  }
+}
+#else
+ALWAYS void store_block(int16_t* q, const v128_t* x16) {
+  for (int i = 0; i < 4; i++) wasm_v128_store(q + 8 * i, x16[i]);
+}
+#endif
+
 EXPORT(quantize_q8_0)
 void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float* d4) {
   int nb = n * cols / 32;
@@ -19,11 +41,13 @@ void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float*
     float amax = wasm_f32x4_extract_lane(m, 0);
     d[b] = round_fp16(amax / 127.0f);
     v128_t id = wasm_f32x4_splat(amax != 0 ? 127.0f / amax : 0.0f);
+    v128_t x16[4];
     for (int j = 0; j < 32; j += 8) {
       v128_t lo = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j), id)));
       v128_t hi = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j + 4), id)));
-      wasm_v128_store(q + b * 32 + j, wasm_i16x8_narrow_i32x4(lo, hi));
+      x16[j / 8] = wasm_i16x8_narrow_i32x4(lo, hi);
     }
+    store_block(q + b * 32, x16);
   }
   // d4, and a last tile padded to 4 rows with zero rows (scale 0, quants 0), which the matmul's tiles
   // read and never write out; q and d4 have room for them (matmul.ts).

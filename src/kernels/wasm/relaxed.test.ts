@@ -1,0 +1,92 @@
+// The relaxed-SIMD build (int8 dot products) against the plain build: every output bit for bit, for
+// every weight type, batches of 1..17 rows, on 1 and 2 threads, and for Q8_0 weights holding -128.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GgmlType, ggmlTypeName } from '../../gguf/ggml-types.ts';
+import { quantizedWeight, randomArray } from '../testing/data.ts';
+import type { WeightMatrix } from '../types.ts';
+import { createWasmKernels, type WasmKernels } from './index.ts';
+import { relaxedSimdSupported } from './load-module.ts';
+
+const TYPES = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.F32, GgmlType.F16, GgmlType.BF16];
+const BATCHES = Array.from({ length: 17 }, (_, i) => i + 1);
+
+const builds: Record<string, WasmKernels> = {};
+beforeAll(async () => {
+  for (const threads of [1, 2]) {
+    builds[`plain${threads}`] = await createWasmKernels({ threads, simd: 'plain' });
+    builds[`relaxed${threads}`] = await createWasmKernels({ threads, simd: 'relaxed' });
+  }
+});
+afterAll(() => {
+  for (const k of Object.values(builds)) k.dispose();
+});
+
+/** The first output where the two builds differ in any bit, or undefined. */
+function firstDifference(w: WeightMatrix, x: Float32Array, n: number, threads: number): string | undefined {
+  const plain = new Float32Array(n * w.rows),
+    relaxed = new Float32Array(n * w.rows);
+  builds[`plain${threads}`].matmul(plain, x, w, n);
+  builds[`relaxed${threads}`].matmul(relaxed, x, w, n);
+  const a = new Uint32Array(plain.buffer),
+    b = new Uint32Array(relaxed.buffer);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return `${ggmlTypeName(w.type)} ${w.rows}x${w.cols} n=${n} threads=${threads}: out[${i}] plain ${plain[i]}, relaxed ${relaxed[i]}`;
+  }
+  return undefined;
+}
+
+describe('relaxed SIMD build', () => {
+  it('is detected in Node 22 and picked by default', async () => {
+    expect(relaxedSimdSupported()).toBe(true);
+    const k = await createWasmKernels();
+    expect(k.simd).toBe(process.env.MESH_WASM_SIMD === 'plain' ? 'plain' : 'relaxed');
+    expect(builds.plain2.simd).toBe('plain');
+    expect(builds.relaxed2.simd).toBe('relaxed');
+    expect(builds.relaxed2.threads).toBe(2);
+  });
+
+  for (const type of TYPES) {
+    it(`${ggmlTypeName(type)}: the same bits as the plain build for batches of 1..17 rows, 1 and 2 threads`, () => {
+      // 70 rows: quads, pairs and a row left over; 1024 columns: enough work per call for 2 threads to split it.
+      const rows = 70,
+        cols = 1024;
+      const w = quantizedWeight('w', type, rows, cols, randomArray(type + 5, rows * cols, 0.5));
+      for (const threads of [1, 2]) {
+        for (const n of BATCHES) {
+          const diff = firstDifference(w, randomArray(n * 31 + type, n * cols, 2), n, threads);
+          if (diff) expect.fail(diff);
+        }
+      }
+    });
+  }
+
+  it('Q8_0 weights holding the quant -128 still give the same bits (dotted widened)', () => {
+    const rows = 37,
+      cols = 512;
+    const w = quantizedWeight('w', GgmlType.Q8_0, rows, cols, randomArray(3, rows * cols, 0.5));
+    // A -128 in every fourth block of every row, at varying positions, against activations of both signs.
+    let placed = 0;
+    for (let b = 0; b < (rows * cols) / 32; b += 4) {
+      w.data[b * 34 + 2 + (b % 32)] = 0x80;
+      placed++;
+    }
+    expect(placed).toBeGreaterThan(100);
+    for (const threads of [1, 2]) {
+      for (const n of [1, 2, 3, 4, 5, 8, 9]) {
+        const diff = firstDifference(w, randomArray(n + 40, n * cols, 2), n, threads);
+        if (diff) expect.fail(diff);
+      }
+    }
+  });
+
+  it('an unknown MESH_WASM_SIMD is refused with the values it takes', async () => {
+    const saved = process.env.MESH_WASM_SIMD;
+    process.env.MESH_WASM_SIMD = 'fast';
+    try {
+      await expect(createWasmKernels()).rejects.toThrow(/MESH_WASM_SIMD is "fast"; set it to relaxed or plain/);
+    } finally {
+      if (saved === undefined) delete process.env.MESH_WASM_SIMD;
+      else process.env.MESH_WASM_SIMD = saved;
+    }
+  });
+});

@@ -1,7 +1,7 @@
 // Converts f32 activation rows to what ggml dots them in for each weight type (see
 // src/kernels/reference/activation-rounding.ts): Q8_0 blocks the x86 way (id = 127/amax, ties to
 // even, fp16 scale), Q8_K blocks (scale max/-127 kept in f32), or f32 values rounded to f16/bf16.
-#include "common.h"
+#include "rows-k.h" // K_ORDER and the relaxed Q8_K layout
 
 /**
  * n rows of cols values → Q8_0: q as int16, one fp16-rounded scale per 32 values in d (row-major)
@@ -58,13 +58,33 @@ void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float*
   for (int i = n * cols; i < padded * cols; i++) q[i] = 0;
 }
 
+#ifdef RELAXED
+/**
+ * A block of 256 Q8_K quants in the relaxed build's layout (rows-k.h): 256 bytes of int8 quants, each
+ * 16 in K_ORDER, then per 16 the i32x4 -32·Σ of the quants each lane of a dot sums. Same room as 256 int16.
+ */
+ALWAYS void store_q8_k(int16_t* q, const int16_t* qb) {
+  int8_t* p = (int8_t*)q;
+  for (int k = 0; k < 16; k++) {
+    v128_t v = wasm_i8x16_narrow_i16x8(wasm_v128_load(qb + 16 * k), wasm_v128_load(qb + 16 * k + 8));
+    v128_t ordered = wasm_i8x16_swizzle(v, K_ORDER);
+    wasm_v128_store(p + 16 * k, ordered);
+    wasm_v128_store(p + 256 + 16 * k, wasm_i32x4_neg(dot_i8_add(ordered, wasm_i8x16_splat(32), wasm_i32x4_splat(0))));
+  }
+}
+#else
+ALWAYS void store_q8_k(int16_t* q, const int16_t* qb) {
+  for (int j = 0; j < 256; j += 8) wasm_v128_store(q + j, wasm_v128_load(qb + j));
+}
+#endif
+
 /** n rows of cols values → Q8_K: q as int16, an f32 scale per 256 values, Σq per 32 values. */
 EXPORT(quantize_q8_k)
 void quantize_q8_k(const float* x, int n, int cols, int16_t* q, float* d, int32_t* sums) {
   int nb = n * cols / 256;
+  int16_t qb[256];
   for (int b = 0; b < nb; b++) {
     const float* xb = x + b * 256;
-    int16_t* qb = q + b * 256;
     float amax = 0, max = 0;
     for (int j = 0; j < 256; j++) {
       float ax = __builtin_fabsf(xb[j]);
@@ -72,7 +92,7 @@ void quantize_q8_k(const float* x, int n, int cols, int16_t* q, float* d, int32_
     }
     if (amax == 0) {
       d[b] = 0;
-      for (int j = 0; j < 256; j++) qb[j] = 0;
+      for (int j = 0; j < 256; j++) q[b * 256 + j] = 0;
       for (int j = 0; j < 8; j++) sums[b * 8 + j] = 0;
       continue;
     }
@@ -90,6 +110,7 @@ void quantize_q8_k(const float* x, int n, int cols, int16_t* q, float* d, int32_
       for (int k = 0; k < 32; k += 8) s = wasm_i32x4_add(s, wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(qb + j * 32 + k)));
       sums[b * 8 + j] = hsum_i32x4(s);
     }
+    store_q8_k(q + b * 256, qb);
   }
 }
 

@@ -5,7 +5,8 @@ import { kernelModule, type KernelVariant } from './load-module.ts';
 
 /** The C functions (src/kernels/wasm/c/*.c); pointers are byte offsets into the module's memory. */
 export interface KernelExports {
-  quantize_q8_0(x: number, n: number, cols: number, q: number, d: number, d4: number): void;
+  /** plainInt8: 1 for Q4_0/Q5_0 weights (the relaxed build stores their activations otherwise; see activations.c). */
+  quantize_q8_0(x: number, n: number, cols: number, q: number, d: number, d4: number, plainInt8: number): void;
   quantize_q8_k(x: number, n: number, cols: number, q: number, d: number, sums: number): void;
   round_f16(x: number, out: number, len: number): void;
   round_bf16(x: number, out: number, len: number): void;

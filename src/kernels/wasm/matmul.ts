@@ -36,8 +36,9 @@ export function prepareActivations(k: KernelInstance, type: number, x: Float32Ar
     const tiled = Math.ceil(n / 4) * 4 * cols;
     const q = heap.region('xq', tiled * 2);
     const d = heap.region('xd', (len / 32) * 4);
-    const d4 = heap.region('xd4', (tiled / 32) * 4); // the same scales regrouped per tile of 4 rows
-    e.quantize_q8_0(xPtr, n, cols, q, d, d4);
+    // the same scales regrouped per tile of 4 rows, then (relaxed build, Q4_0/Q5_0) Σq per block
+    const d4 = heap.region('xd4', (tiled / 32) * 8);
+    e.quantize_q8_0(xPtr, n, cols, q, d, d4, type === GgmlType.Q4_0 || type === GgmlType.Q5_0 ? 1 : 0);
     return { x: q, d, sums: d4 };
   }
   const q = heap.region('xq', len * 2);

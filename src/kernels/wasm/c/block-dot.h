@@ -17,7 +17,10 @@
 typedef struct { v128_t lo, hi; } Block;
 ALWAYS Block make_block(v128_t lo, v128_t hi) { return (Block){lo, hi}; }
 
-/** An activation block as quantize_q8_0 stores it in this build: 32 bytes |x|, then 32 bytes of x<0 masks. */
+/**
+ * An activation block as quantize_q8_0 stores it in this build: for Q8_0 weights 32 bytes |x|, then
+ * 32 bytes of x<0 masks; for Q4_0/Q5_0 weights the 32 int8 quants (read as a0, a1), then unused room.
+ */
 typedef struct { v128_t a0, a1, m0, m1; } XBlock;
 ALWAYS XBlock load_xblock(const int16_t* q) {
   const int8_t* p = (const int8_t*)q;
@@ -40,6 +43,12 @@ ALWAYS v128_t dot16_add(v128_t w, v128_t a, v128_t m, v128_t c) { return dot_i8_
 ALWAYS v128_t block_dot(Block v, XBlock x) {
   return dot16_add(v.hi, x.a1, x.m1, dot16_add(v.lo, x.a0, x.m0, wasm_i32x4_splat(0)));
 }
+
+/**
+ * Σ v·x for weights v in [0, 127] (Q4_0/Q5_0 before their offset) against an activation block stored
+ * signed (quantize_q8_0's layout for them: 32 int8 quants in a0, a1; m0, m1 unused).
+ */
+ALWAYS v128_t block_dot_u(Block v, XBlock x) { return dot_i8_add(x.a1, v.hi, dot_i8_add(x.a0, v.lo, wasm_i32x4_splat(0))); }
 
 /** The same integer for weights that may hold -128: both sides widened to int16. */
 ALWAYS v128_t dot_wide(v128_t w, v128_t a, v128_t m) {

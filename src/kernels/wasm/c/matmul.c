@@ -148,7 +148,8 @@ ROWS(bf16)
 EXPORT(matmul)
 int matmul(int type, float* out, int outStride, const uint8_t* w, int rowBytes, int r0, int r1,
            const void* x, const float* d, const void* extra, int n, int cols) {
-  Act a = {(const int16_t*)x, d, (const int32_t*)extra, (const float*)extra, cols};
+  const float* d4 = (const float*)extra;
+  Act a = {(const int16_t*)x, d, (const int32_t*)extra, d4, (const int32_t*)(d4 + (size_t)(n + 3) / 4 * 4 * (cols / 32)), cols};
   switch (type) {
     case Q8_0: matmul_q8_0(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
     case Q8_0_WIDE: matmul_q8_0w(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;

@@ -12,10 +12,27 @@
 #define Q8_0_BYTES 34
 ALWAYS Block decode_q8_0(const uint8_t* blk) { return make_block(wasm_v128_load(blk + 2), wasm_v128_load(blk + 18)); }
 
+/**
+ * What the dots of Q4_0 and Q5_0 subtract from each decoded value: the plain build subtracts it in
+ * decoding; the relaxed one dots the unsigned values (the instruction's second operand must be in
+ * [0, 127]) and subtracts OFFSET·Σx per block (Σx from quantize_q8_0: a->s4).
+ */
+#ifdef RELAXED
+#define OFFSET_q4_0 8
+#define OFFSET_q5_0 16
+#define DECODE_SUB(k) 0
+#else
+#define OFFSET_q4_0 0
+#define OFFSET_q5_0 0
+#define DECODE_SUB(k) (k)
+#endif
+#define OFFSET_q8_0 0
+#define OFFSET_q8_0w 0
+
 /** Q4_0: fp16 d, 16 bytes of nibbles (low = values 0..15, high = 16..31), value = nibble - 8. */
 #define Q4_0_BYTES 18
 ALWAYS Block decode_q4_0(const uint8_t* blk) {
-  const v128_t low4 = wasm_i8x16_splat(0x0f), eight = wasm_i8x16_splat(8);
+  const v128_t low4 = wasm_i8x16_splat(0x0f), eight = wasm_i8x16_splat(DECODE_SUB(8));
   v128_t x = wasm_v128_load(blk + 2);
   return make_block(wasm_i8x16_sub(wasm_v128_and(x, low4), eight), wasm_i8x16_sub(wasm_u8x16_shr(x, 4), eight));
 }
@@ -31,7 +48,7 @@ ALWAYS v128_t bits_to_0x10(v128_t splatBits, v128_t pick) {
 /** Q5_0: fp16 d, u32 of fifth bits, 16 bytes of nibbles; value = (nibble | bit << 4) - 16. */
 #define Q5_0_BYTES 22
 ALWAYS Block decode_q5_0(const uint8_t* blk) {
-  const v128_t low4 = wasm_i8x16_splat(0x0f), sixteen = wasm_i8x16_splat(16);
+  const v128_t low4 = wasm_i8x16_splat(0x0f), sixteen = wasm_i8x16_splat(DECODE_SUB(16));
   const v128_t pickLo = wasm_i8x16_const(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   const v128_t pickHi = wasm_i8x16_const(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
   v128_t qh = wasm_v128_load32_splat(blk + 2);
@@ -56,6 +73,7 @@ ALWAYS v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
     v128_t acc = wasm_f32x4_splat(0);                                                             \
     int nb = a->cols / 32;                                                                        \
     const float* d4 = a->d4 + (size_t)(t0 / 4) * nb * 4;                                          \
+    const int32_t* sx4 = a->s4 + (size_t)(t0 / 4) * nb * 4;                                       \
     const int16_t* q = a->q + (size_t)t0 * a->cols;                                               \
     for (int b = 0; b < nb; b++) {                                                                \
       const uint8_t* blk = w + b * BYTES;                                                         \
@@ -63,6 +81,7 @@ ALWAYS v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
       const int16_t* qb = q + b * 32;                                                             \
       v128_t s = hsum4_i32x4(DOT_##NAME(v, load_xblock(qb)), DOT_##NAME(v, load_xblock(qb + a->cols)),           \
                              DOT_##NAME(v, load_xblock(qb + 2 * a->cols)), DOT_##NAME(v, load_xblock(qb + 3 * a->cols))); \
+      if (OFFSET_##NAME) s = wasm_i32x4_sub(s, wasm_i32x4_mul(wasm_v128_load(sx4 + b * 4), wasm_i32x4_splat(OFFSET_##NAME))); \
       v128_t scale = wasm_f32x4_mul(wasm_f32x4_splat(load_fp16(blk)), wasm_v128_load(d4 + b * 4)); \
       acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));              \
     }                                                                                             \
@@ -132,11 +151,16 @@ ALWAYS v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
 
 /** How each format dots a decoded block with an activation block (block-dot.h). */
 #define DOT_q8_0 block_dot
+#ifdef RELAXED
+#define DOT_q4_0 block_dot_u
+#define DOT_q5_0 block_dot_u
+#else
 #define DOT_q4_0 block_dot
 #define DOT_q5_0 block_dot
+#endif
 /** A block's dot in decode, where the activation block is loaded once for four weight rows. */
-#define QUAD_DOT_q4_0(blk, xb) block_dot(decode_q4_0(blk), xb)
-#define QUAD_DOT_q5_0(blk, xb) block_dot(decode_q5_0(blk), xb)
+#define QUAD_DOT_q4_0(blk, xb) DOT_q4_0(decode_q4_0(blk), xb)
+#define QUAD_DOT_q5_0(blk, xb) DOT_q5_0(decode_q5_0(blk), xb)
 #ifdef RELAXED
 #define QUAD_DOT_q8_0(blk, xb) block_dot(decode_q8_0(blk), xb)
 /** Q8_0 weights holding -128 (ResidentWeights checks each tensor): the same blocks, dotted widened. */
@@ -149,6 +173,9 @@ ALWAYS v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
   wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(blk + 2), xb.x0), wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(blk + 10), xb.x1)), \
                  wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(blk + 18), xb.x2), wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(blk + 26), xb.x3)))
 #endif
+
+/** Σx of activation row t's block b (the relaxed build's Q4_0/Q5_0 layout; see OFFSET_q4_0). */
+ALWAYS int32_t sum_x(const Act* a, int t, int b) { return a->s4[(size_t)(t / 4) * (a->cols / 32) * 4 + b * 4 + t % 4]; }
 
 /**
  * Four weight rows (rowBytes apart) against one activation row: decode. The lanes are the weight rows,
@@ -171,7 +198,9 @@ ALWAYS v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
         dw[i] = load_fp16(blk);                                                                   \
       }                                                                                           \
       v128_t scale = wasm_f32x4_mul(wasm_f32x4_make(dw[0], dw[1], dw[2], dw[3]), wasm_f32x4_splat(dx[b])); \
-      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(hsum4_i32x4(s[0], s[1], s[2], s[3])), scale)); \
+      v128_t si = hsum4_i32x4(s[0], s[1], s[2], s[3]);                                            \
+      if (OFFSET_##NAME) si = wasm_i32x4_sub(si, wasm_i32x4_splat(OFFSET_##NAME * sum_x(a, t0, b)));                   \
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(si), scale));            \
     }                                                                                             \
     wasm_v128_store(res, acc);                                                                    \
   }
@@ -185,6 +214,7 @@ ALWAYS v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
     for (int b = 0; b < nb; b++) {                                                                \
       const uint8_t* blk = w + b * BYTES;                                                         \
       int32_t s = hsum_i32x4(DOT_##NAME(decode_##NAME(blk), load_xblock(q + b * 32)));            \
+      if (OFFSET_##NAME) s -= OFFSET_##NAME * sum_x(a, t0, b);                                   \
       acc += (float)s * (load_fp16(blk) * a->d[(size_t)t0 * nb + b]);                             \
     }                                                                                             \
     return acc;                                                                                   \

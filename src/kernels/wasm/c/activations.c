@@ -82,7 +82,7 @@ void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float*
 #ifdef RELAXED
 /**
  * A block of 256 Q8_K quants in the relaxed build's layout (rows-k.h): 256 bytes of int8 quants, each
- * 16 in K_ORDER, then per 16 the i32x4 -32·Σ of the quants each lane of a dot sums. Same room as 256 int16.
+ * 16 in K_ORDER, then per 16 the i16x8 -32·(sum of each pair of quants). Same room as 256 int16.
  */
 ALWAYS void store_q8_k(int16_t* q, const int16_t* qb) {
   int8_t* p = (int8_t*)q;
@@ -90,7 +90,7 @@ ALWAYS void store_q8_k(int16_t* q, const int16_t* qb) {
     v128_t v = wasm_i8x16_narrow_i16x8(wasm_v128_load(qb + 16 * k), wasm_v128_load(qb + 16 * k + 8));
     v128_t ordered = wasm_i8x16_swizzle(v, K_ORDER);
     wasm_v128_store(p + 16 * k, ordered);
-    wasm_v128_store(p + 256 + 16 * k, wasm_i32x4_neg(dot_i8_add(ordered, wasm_i8x16_splat(32), wasm_i32x4_splat(0))));
+    wasm_v128_store(p + 256 + 16 * k, wasm_i16x8_mul(wasm_i16x8_extadd_pairwise_i8x16(ordered), wasm_i16x8_splat(-32)));
   }
 }
 #else

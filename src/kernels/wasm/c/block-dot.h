@@ -34,6 +34,17 @@ ALWAYS v128_t dot_i8_add(v128_t a, v128_t b, v128_t c) {
   return (v128_t)__builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4((i8x16)a, (i8x16)b, (i32x4)c);
 }
 
+/**
+ * Σ a·b over each pair of bytes, as i16x8 (one pmaddubsw on x86): exact while b's bytes are in [0, 127]
+ * and every pair sum fits int16 (|a| ≤ 127 and b ≤ 63 here). Without AVX-VNNI, V8 lowers dot_i8_add
+ * to this plus a pmaddwd by ones and an add, so where a pmaddwd follows anyway (a scale, or the
+ * widening of a block's sum) the pairs are summed in int16 first.
+ */
+ALWAYS v128_t dot_i8_pairs(v128_t a, v128_t b) {
+  typedef signed char i8x16 __attribute__((vector_size(16)));
+  return (v128_t)__builtin_wasm_relaxed_dot_i8x16_i7x16_s_i16x8((i8x16)a, (i8x16)b);
+}
+
 /** w negated where the mask m is all ones: (w ^ m) - m. */
 ALWAYS v128_t signed_by(v128_t w, v128_t m) { return wasm_i8x16_sub(wasm_v128_xor(w, m), m); }
 
@@ -45,10 +56,12 @@ ALWAYS v128_t block_dot(Block v, XBlock x) {
 }
 
 /**
- * Σ v·x for weights v in [0, 127] (Q4_0/Q5_0 before their offset) against an activation block stored
+ * Σ v·x for weights v in [0, 31] (Q4_0/Q5_0 before their offset) against an activation block stored
  * signed (quantize_q8_0's layout for them: 32 int8 quants in a0, a1; m0, m1 unused).
  */
-ALWAYS v128_t block_dot_u(Block v, XBlock x) { return dot_i8_add(x.a1, v.hi, dot_i8_add(x.a0, v.lo, wasm_i32x4_splat(0))); }
+ALWAYS v128_t block_dot_u(Block v, XBlock x) {
+  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(dot_i8_pairs(x.a0, v.lo), dot_i8_pairs(x.a1, v.hi))); // pairs ≤ 2·31·127, two fit int16
+}
 
 /** The same integer for weights that may hold -128: both sides widened to int16. */
 ALWAYS v128_t dot_wide(v128_t w, v128_t a, v128_t m) {

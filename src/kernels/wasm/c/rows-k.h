@@ -20,10 +20,10 @@ ALWAYS void scale_min_k4(const uint8_t* s, int16_t* sc, int32_t* m) {
 #ifdef RELAXED
 /**
  * The relaxed build's Q8_K activations (quantize_q8_k): per 256 values, 256 int8 quants, each 16 in
- * K_ORDER, then per 16 an i32x4 of -32·Σ of the quants each lane of a dot sums (Q6_K's offset).
- * Weights are put in K_ORDER too, so lane l of an int8 dot sums values 2l, 2l+1, 8+2l and 9+2l, the
- * values lane l of the plain build's int16 dots sums: every lane's integer is the plain build's, and
- * so is each f32 step that follows (the lanes are converted and summed in f32 separately).
+ * K_ORDER, then per 16 an i16x8 of -32·(sum of each pair of quants) (Q6_K's offset). Weights are put
+ * in K_ORDER too, so lane l of the i32 sums (pairs 2l and 2l+1) holds values 2l, 2l+1, 8+2l and 9+2l,
+ * the values lane l of the plain build's int16 dots sums: every lane's integer is the plain build's,
+ * and so is each f32 step that follows (the lanes are converted and summed in f32 separately).
  */
 #define K_ORDER wasm_i8x16_const(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15)
 
@@ -32,14 +32,17 @@ ALWAYS const int8_t* k_quants(const Act* a, int t, int offset) {
   return (const int8_t*)(a->q + (size_t)t * a->cols) + (offset >> 8) * 512 + (offset & 255);
 }
 
-/** isum[t] += Σ (w times sc) · activation over 32 values whose unsigned bytes (at most 127) are v0, v1. */
+/**
+ * isum[t] += Σ (w times sc) · activation over 32 values whose unsigned bytes (at most 31) are v0, v1:
+ * pair sums in int16 (two of them at most 2·2·31·127), then one multiply-add by sc into the i32 lanes.
+ */
 ALWAYS void dot_sub32_u8(v128_t* isum, const Act* a, int t0, const int T, int offset, v128_t v0, v128_t v1, int16_t sc) {
-  v128_t s = wasm_i32x4_splat(sc);
+  v128_t s = wasm_i16x8_splat(sc);
   v128_t w0 = wasm_i8x16_swizzle(v0, K_ORDER), w1 = wasm_i8x16_swizzle(v1, K_ORDER);
   for (int t = 0; t < T; t++) {
     const int8_t* x = k_quants(a, t0 + t, offset);
-    v128_t d = dot_i8_add(wasm_v128_load(x + 16), w1, dot_i8_add(wasm_v128_load(x), w0, wasm_i32x4_splat(0)));
-    isum[t] = wasm_i32x4_add(isum[t], wasm_i32x4_mul(d, s));
+    v128_t pairs = wasm_i16x8_add(dot_i8_pairs(wasm_v128_load(x), w0), dot_i8_pairs(wasm_v128_load(x + 16), w1));
+    isum[t] = wasm_i32x4_add(isum[t], wasm_i32x4_dot_i16x8(pairs, s));
   }
 }
 #else
@@ -127,13 +130,14 @@ ALWAYS void rows_q5_k(const uint8_t* w, const Act* a, int t0, const int T, float
 }
 
 #ifdef RELAXED
-/** isum[t] += Σ ((q - 32) times sc) · activation over the 16 values at `offset`: q·x, plus the stored -32·Σx. */
+/** isum[t] += Σ ((q - 32) times sc) · activation over the 16 values at `offset`: q·x plus the stored -32·x, per pair. */
 ALWAYS void dot_sub16_q6(v128_t* isum, const Act* a, int t0, const int T, int offset, v128_t q, int8_t sc) {
-  v128_t s = wasm_i32x4_splat(sc);
+  v128_t s = wasm_i16x8_splat(sc);
   v128_t w = wasm_i8x16_swizzle(q, K_ORDER);
   for (int t = 0; t < T; t++) {
     const int8_t* x = k_quants(a, t0 + t, offset);
-    isum[t] = wasm_i32x4_add(isum[t], wasm_i32x4_mul(dot_i8_add(wasm_v128_load(x), w, wasm_v128_load(x + 256)), s));
+    v128_t pairs = wasm_i16x8_add(dot_i8_pairs(wasm_v128_load(x), w), wasm_v128_load(x + 256)); // |Σ x·(q-32)| ≤ 2·32·127
+    isum[t] = wasm_i32x4_add(isum[t], wasm_i32x4_dot_i16x8(pairs, s));
   }
 }
 #else

@@ -1,7 +1,8 @@
 // A/B of the plain and relaxed-SIMD kernel builds (not a test): one matmul per weight shape, decode
 // (n=1) and prefill (n=--prefill), single-threaded, timed in this process's CPU time (process.cpuUsage,
 // little moved by other processes' load), best of --runs rounds with the two builds interleaved.
-//   node tools/wasm/simd-ab.ts [--types Q8_0,Q5_0,Q4_K,Q6_K] [--prefill 64] [--runs 7] [--shapes bench,qwen0.5b]
+//   node tools/wasm/simd-ab.ts [--types Q8_0,Q5_0,Q4_K,Q6_K] [--prefill 64] [--runs 7] [--shapes bench,qwen0.5b] [--q8_0 int8|int16]
+// (--q8_0: how the relaxed build dots Q8_0; by default as its dot_probe decides for this CPU.)
 import { loadavg } from 'node:os';
 import { GgmlType, ggmlTypeInfo, ggmlTypeName } from '../../src/gguf/ggml-types.ts';
 import { quantizedWeight, randomArray } from '../../src/kernels/testing/data.ts';
@@ -54,7 +55,8 @@ function best(k: WasmKernels, w: WeightMatrix, x: Float32Array, out: Float32Arra
 }
 
 const plain = await createWasmKernels({ simd: 'plain' });
-const relaxed = await createWasmKernels({ simd: 'relaxed' });
+const q8 = opt('q8_0', '');
+const relaxed = await createWasmKernels({ simd: 'relaxed', q8_0Int16: q8 ? q8 === 'int16' : undefined });
 console.log(
   `load average ${loadavg()
     .map((l) => l.toFixed(2))

@@ -5,8 +5,8 @@ import { kernelModule, type KernelVariant } from './load-module.ts';
 
 /** The C functions (src/kernels/wasm/c/*.c); pointers are byte offsets into the module's memory. */
 export interface KernelExports {
-  /** plainInt8: 1 for Q4_0/Q5_0 weights (the relaxed build stores their activations otherwise; see activations.c). */
-  quantize_q8_0(x: number, n: number, cols: number, q: number, d: number, d4: number, plainInt8: number): void;
+  /** layout (relaxed build; see activations.c): 0 for Q8_0 weights, 1 for Q4_0/Q5_0, 2 for Q8_0_I16. */
+  quantize_q8_0(x: number, n: number, cols: number, q: number, d: number, d4: number, layout: number): void;
   quantize_q8_k(x: number, n: number, cols: number, q: number, d: number, sums: number): void;
   round_f16(x: number, out: number, len: number): void;
   round_bf16(x: number, out: number, len: number): void;
@@ -27,6 +27,7 @@ export interface KernelExports {
   ): number;
   f16_finite(p: number, count: number): number;
   q8_0_has_min(p: number, blocks: number): number;
+  dot_probe(n: number, relaxed: number): number;
   attention: Attention;
   readonly __heap_base: WebAssembly.Global;
   /** Only in the threads variant: each worker instance points it at a stack of its own. */

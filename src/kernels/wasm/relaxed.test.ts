@@ -1,5 +1,6 @@
 // The relaxed-SIMD build (int8 dot products) against the plain build: every output bit for bit, for
-// every weight type, batches of 1..17 rows, on 1 and 2 threads, and for Q8_0 weights holding -128.
+// every weight type, batches of 1..17 rows, on 1 and 2 threads, for Q8_0 weights holding -128, and
+// with Q8_0 dotted in int8 or (where int8 dots are slow) in int16.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GgmlType, ggmlTypeName } from '../../gguf/ggml-types.ts';
 import { quantizedWeight, randomArray } from '../testing/data.ts';
@@ -14,23 +15,30 @@ const builds: Record<string, WasmKernels> = {};
 beforeAll(async () => {
   for (const threads of [1, 2]) {
     builds[`plain${threads}`] = await createWasmKernels({ threads, simd: 'plain' });
-    builds[`relaxed${threads}`] = await createWasmKernels({ threads, simd: 'relaxed' });
+    builds[`relaxed${threads}`] = await createWasmKernels({ threads, simd: 'relaxed', q8_0Int16: false });
+    builds[`relaxedI16${threads}`] = await createWasmKernels({ threads, simd: 'relaxed', q8_0Int16: true });
   }
 });
 afterAll(() => {
   for (const k of Object.values(builds)) k.dispose();
 });
 
-/** The first output where the two builds differ in any bit, or undefined. */
+/** The first output where a relaxed build differs from the plain build in any bit, or undefined. */
 function firstDifference(w: WeightMatrix, x: Float32Array, n: number, threads: number): string | undefined {
-  const plain = new Float32Array(n * w.rows),
-    relaxed = new Float32Array(n * w.rows);
-  builds[`plain${threads}`].matmul(plain, x, w, n);
-  builds[`relaxed${threads}`].matmul(relaxed, x, w, n);
-  const a = new Uint32Array(plain.buffer),
-    b = new Uint32Array(relaxed.buffer);
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) return `${ggmlTypeName(w.type)} ${w.rows}x${w.cols} n=${n} threads=${threads}: out[${i}] plain ${plain[i]}, relaxed ${relaxed[i]}`;
+  const run = (k: WasmKernels) => {
+    const out = new Float32Array(n * w.rows);
+    k.matmul(out, x, w, n);
+    return out;
+  };
+  const plain = run(builds[`plain${threads}`]);
+  for (const name of ['relaxed', 'relaxedI16']) {
+    const relaxed = run(builds[`${name}${threads}`]);
+    const a = new Uint32Array(plain.buffer),
+      b = new Uint32Array(relaxed.buffer);
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] !== b[i])
+        return `${ggmlTypeName(w.type)} ${w.rows}x${w.cols} n=${n} threads=${threads} ${name}: out[${i}] plain ${plain[i]}, relaxed ${relaxed[i]}`;
+    }
   }
   return undefined;
 }
@@ -43,6 +51,7 @@ describe('relaxed SIMD build', () => {
     expect(builds.plain2.simd).toBe('plain');
     expect(builds.relaxed2.simd).toBe('relaxed');
     expect(builds.relaxed2.threads).toBe(2);
+    expect([builds.plain1.q8_0Dot, builds.relaxed1.q8_0Dot, builds.relaxedI161.q8_0Dot]).toEqual(['int16', 'int8', 'int16']);
   });
 
   for (const type of TYPES) {
@@ -79,7 +88,7 @@ describe('relaxed SIMD build', () => {
 
   it('a Q8_0 weight holding -128 read straight into WASM memory (weightHome) is flagged as well', () => {
     const js = withMin128(37, 512);
-    const outs = [builds.plain1, builds.relaxed1].map((k) => {
+    const outs = [builds.plain1, builds.relaxed1, builds.relaxedI161].map((k) => {
       const slot = k.weightHome!.reserve({ name: js.name, type: js.type, rows: js.rows, cols: js.cols }, js.data.byteLength);
       slot.write(js.data, 0);
       const out = new Float32Array(3 * js.rows);
@@ -87,6 +96,7 @@ describe('relaxed SIMD build', () => {
       return new Uint32Array(out.buffer);
     });
     expect(outs[1]).toEqual(outs[0]);
+    expect(outs[2]).toEqual(outs[0]);
   });
 
   it('an unknown MESH_WASM_SIMD is refused with the values it takes', async () => {

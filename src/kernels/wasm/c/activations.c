@@ -7,20 +7,25 @@
  * n rows of cols values → Q8_0: q as int16, one fp16-rounded scale per 32 values in d (row-major)
  * and again in d4, grouped per tile of 4 rows (see Act in common.h), the last tile padded.
  * The relaxed build writes each block's 64 bytes of q as 32 bytes |x| then 32 bytes of x<0 masks
- * for Q8_0 weights (block-dot.h), or (`plainInt8`, for Q4_0/Q5_0 weights) the 32 quants as int8 and
- * Σq per block after d4, in d4's layout (s4 in Act). Quants are in [-127, 127] either way.
+ * for Q8_0 weights (block-dot.h, layout 0), or (layout 1, for Q4_0/Q5_0 weights) the 32 quants as
+ * int8 and Σq per block after d4, in d4's layout (s4 in Act), or (layout 2) int16 as the plain build.
+ * Quants are in [-127, 127] either way.
  */
 #ifdef RELAXED
 /**
- * A block's 32 quants as |x| and sign masks (for Q8_0 weights), or as they are (`plainInt8`: for
- * Q4_0/Q5_0). Finite activations round to [-127, 127]; the clamp only keeps a magnitude of 128 (from
+ * A block's 32 quants (layout 0) as |x| and sign masks, for Q8_0 weights; (1) as int8, for Q4_0/Q5_0;
+ * (2) as int16, for Q8_0 where int8 dots are slow (Q8_0_I16 in matmul.c). Finite activations round to [-127, 127]; the clamp only keeps a magnitude of 128 (from
  * inf, or a scale overflowing for a block of denormals) out of the dot instruction's [0, 127] range.
  */
-ALWAYS void store_block(int16_t* q, const v128_t* x16, int plainInt8) {
+ALWAYS void store_block(int16_t* q, const v128_t* x16, int layout) {
+  if (layout == 2) {
+    for (int i = 0; i < 4; i++) wasm_v128_store(q + 8 * i, x16[i]);
+    return;
+  }
   int8_t* p = (int8_t*)q;
   for (int h = 0; h < 2; h++) {
     v128_t x = wasm_i8x16_max(wasm_i8x16_narrow_i16x8(x16[2 * h], x16[2 * h + 1]), wasm_i8x16_splat(-127));
-    if (plainInt8) {
+    if (layout == 1) {
       wasm_v128_store(p + 16 * h, x);
     } else {
       wasm_v128_store(p + 16 * h, wasm_i8x16_abs(x));
@@ -36,14 +41,14 @@ ALWAYS int32_t sum_block(const int16_t* q) {
   return hsum_i32x4(wasm_i32x4_extadd_pairwise_i16x8(s));
 }
 #else
-ALWAYS void store_block(int16_t* q, const v128_t* x16, int plainInt8) {
-  (void)plainInt8;
+ALWAYS void store_block(int16_t* q, const v128_t* x16, int layout) {
+  (void)layout;
   for (int i = 0; i < 4; i++) wasm_v128_store(q + 8 * i, x16[i]);
 }
 #endif
 
 EXPORT(quantize_q8_0)
-void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float* d4, int plainInt8) {
+void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float* d4, int layout) {
   int nb = n * cols / 32;
   for (int b = 0; b < nb; b++) {
     const float* xb = x + b * 32;
@@ -60,7 +65,7 @@ void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float*
       v128_t hi = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j + 4), id)));
       x16[j / 8] = wasm_i16x8_narrow_i32x4(lo, hi);
     }
-    store_block(q + b * 32, x16, plainInt8);
+    store_block(q + b * 32, x16, layout);
   }
   // d4, and a last tile padded to 4 rows with zero rows (scale 0, quants 0), which the matmul's tiles
   // read and never write out; q and d4 have room for them (matmul.ts).
@@ -70,7 +75,7 @@ void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float*
   }
   for (int i = n * cols; i < padded * cols; i++) q[i] = 0;
 #ifdef RELAXED
-  if (plainInt8) {
+  if (layout == 1) {
     int32_t* s4 = (int32_t*)(d4 + padded * rowBlocks);
     for (int t = 0; t < padded; t++) {
       for (int b = 0; b < rowBlocks; b++) s4[(t / 4) * rowBlocks * 4 + b * 4 + t % 4] = t < n ? sum_block(q + (t * rowBlocks + b) * 32) : 0;

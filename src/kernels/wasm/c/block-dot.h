@@ -6,10 +6,30 @@
 //    activations are stored as |x| with a sign mask beside them, and each weight byte takes x's sign
 //    (w·x = (±w)·|x|, llama.cpp's trick): the mask is computed once per activation block and the
 //    magnitude is what the instruction reads. A weight of -128 cannot be negated in int8, so Q8_0
-//    weights holding one take the exact widening path (dot_wide; ResidentWeights flags them).
+//    weights holding one take the exact widening path (dot_wide; ResidentWeights flags them). Where
+//    V8 lowers the int8 dot-add to three instructions (no AVX-VNNI), Q8_0 keeps the int16 path
+//    (index.ts times dot_probe once).
 // Either way the block's integer dot is exact, so both builds give every output bit for bit.
 #pragma once
 #include "common.h"
+
+/** A block's 32 weights widened to int16 (w0: values 0..7, ... w3: 24..31). */
+typedef struct { v128_t w0, w1, w2, w3; } Block16;
+ALWAYS Block16 make_block16(v128_t lo, v128_t hi) {
+  return (Block16){wasm_i16x8_extend_low_i8x16(lo), wasm_i16x8_extend_high_i8x16(lo), wasm_i16x8_extend_low_i8x16(hi),
+                   wasm_i16x8_extend_high_i8x16(hi)};
+}
+
+/** An activation block of 32 int16 quants (the plain build's layout; the relaxed one's for Q8_0 where int8 dots are slow). */
+typedef struct { v128_t x0, x1, x2, x3; } XBlock16;
+ALWAYS XBlock16 load_xblock16(const int16_t* q) {
+  return (XBlock16){wasm_v128_load(q), wasm_v128_load(q + 8), wasm_v128_load(q + 16), wasm_v128_load(q + 24)};
+}
+
+ALWAYS v128_t block_dot16(Block16 v, XBlock16 x) {
+  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(v.w0, x.x0), wasm_i32x4_dot_i16x8(v.w1, x.x1)),
+                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(v.w2, x.x2), wasm_i32x4_dot_i16x8(v.w3, x.x3)));
+}
 
 #ifdef RELAXED
 
@@ -75,22 +95,10 @@ ALWAYS v128_t block_dot_wide(Block v, XBlock x) {
 
 #else
 
-/** A block's 32 weights widened to int16 (w0: values 0..7, ... w3: 24..31). */
-typedef struct { v128_t w0, w1, w2, w3; } Block;
-ALWAYS Block make_block(v128_t lo, v128_t hi) {
-  return (Block){wasm_i16x8_extend_low_i8x16(lo), wasm_i16x8_extend_high_i8x16(lo), wasm_i16x8_extend_low_i8x16(hi),
-                 wasm_i16x8_extend_high_i8x16(hi)};
-}
-
-/** An activation block: 32 int16 quants. */
-typedef struct { v128_t x0, x1, x2, x3; } XBlock;
-ALWAYS XBlock load_xblock(const int16_t* q) {
-  return (XBlock){wasm_v128_load(q), wasm_v128_load(q + 8), wasm_v128_load(q + 16), wasm_v128_load(q + 24)};
-}
-
-ALWAYS v128_t block_dot(Block v, XBlock x) {
-  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(v.w0, x.x0), wasm_i32x4_dot_i16x8(v.w1, x.x1)),
-                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(v.w2, x.x2), wasm_i32x4_dot_i16x8(v.w3, x.x3)));
-}
+typedef Block16 Block;
+typedef XBlock16 XBlock;
+#define make_block make_block16
+#define load_xblock load_xblock16
+#define block_dot block_dot16
 
 #endif

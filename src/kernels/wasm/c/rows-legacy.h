@@ -77,10 +77,10 @@ ALWAYS v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
     const int16_t* q = a->q + (size_t)t0 * a->cols;                                               \
     for (int b = 0; b < nb; b++) {                                                                \
       const uint8_t* blk = w + b * BYTES;                                                         \
-      Block v = decode_##NAME(blk);                                                               \
+      __auto_type v = decode_##NAME(blk);                                                         \
       const int16_t* qb = q + b * 32;                                                             \
-      v128_t s = hsum4_i32x4(DOT_##NAME(v, load_xblock(qb)), DOT_##NAME(v, load_xblock(qb + a->cols)),           \
-                             DOT_##NAME(v, load_xblock(qb + 2 * a->cols)), DOT_##NAME(v, load_xblock(qb + 3 * a->cols))); \
+      v128_t s = hsum4_i32x4(DOT_##NAME(v, LOADX_##NAME(qb)), DOT_##NAME(v, LOADX_##NAME(qb + a->cols)),         \
+                             DOT_##NAME(v, LOADX_##NAME(qb + 2 * a->cols)), DOT_##NAME(v, LOADX_##NAME(qb + 3 * a->cols))); \
       if (OFFSET_##NAME) s = wasm_i32x4_sub(s, wasm_i32x4_mul(wasm_v128_load(sx4 + b * 4), wasm_i32x4_splat(OFFSET_##NAME))); \
       v128_t scale = wasm_f32x4_mul(wasm_f32x4_splat(load_fp16(blk)), wasm_v128_load(d4 + b * 4)); \
       acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), scale));              \
@@ -96,30 +96,27 @@ ALWAYS v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
  * The integer sums and the f32 steps per weight row are tile4's, so the results are identical.
  * (Q8_0 only: for Q4_0 and Q5_0 the nibble unpacking per step cost what the pairing saved.)
  */
-#ifdef RELAXED
-/** A step is 16 values: both rows' int8 weights against each row's |x| and sign mask. */
-#define STEP 16
-#define STEP_WEIGHTS(blk0, blk1, k) v128_t u = wasm_v128_load(blk0 + 2 + k), v = wasm_v128_load(blk1 + 2 + k);
-#define PAIR_DOT(su, sv, xr, k)                                                                   \
+/** The int16 step is 8 values, widened to int16 as they load. */
+#define STEP_I16 8
+#define STEP_WEIGHTS_I16(blk0, blk1, k) v128_t u = wasm_i16x8_load8x8(blk0 + 2 + k), v = wasm_i16x8_load8x8(blk1 + 2 + k);
+#define PAIR_DOT_I16(su, sv, xr, k)                                                               \
+  {                                                                                               \
+    v128_t xv = wasm_v128_load((xr) + (k));                                                       \
+    su = wasm_i32x4_add(su, wasm_i32x4_dot_i16x8(u, xv));                                         \
+    sv = wasm_i32x4_add(sv, wasm_i32x4_dot_i16x8(v, xv));                                         \
+  }
+/** The int8 step (relaxed build) is 16 values: both rows' weights against each row's |x| and sign mask. */
+#define STEP_I8 16
+#define STEP_WEIGHTS_I8(blk0, blk1, k) v128_t u = wasm_v128_load(blk0 + 2 + k), v = wasm_v128_load(blk1 + 2 + k);
+#define PAIR_DOT_I8(su, sv, xr, k)                                                                \
   {                                                                                               \
     const int8_t* p = (const int8_t*)(xr) + (k);                                                  \
     v128_t mag = wasm_v128_load(p), m = wasm_v128_load(p + 32);                                   \
     su = dot16_add(u, mag, m, su);                                                                \
     sv = dot16_add(v, mag, m, sv);                                                                \
   }
-#else
-/** A step is 8 values, widened to int16 as they load. */
-#define STEP 8
-#define STEP_WEIGHTS(blk0, blk1, k) v128_t u = wasm_i16x8_load8x8(blk0 + 2 + k), v = wasm_i16x8_load8x8(blk1 + 2 + k);
-#define PAIR_DOT(su, sv, xr, k)                                                                   \
-  {                                                                                               \
-    v128_t xv = wasm_v128_load((xr) + (k));                                                       \
-    su = wasm_i32x4_add(su, wasm_i32x4_dot_i16x8(u, xv));                                         \
-    sv = wasm_i32x4_add(sv, wasm_i32x4_dot_i16x8(v, xv));                                         \
-  }
-#endif
 
-#define DEFINE_TILE2X4(NAME, BYTES)                                                               \
+#define DEFINE_TILE2X4(NAME, BYTES, KIND)                                                         \
   ALWAYS void tile2x4_##NAME(const uint8_t* w0, const uint8_t* w1, const Act* a, int t0, float* res0, float* res1) { \
     v128_t acc0 = wasm_f32x4_splat(0), acc1 = wasm_f32x4_splat(0);                               \
     int cols = a->cols, nb = cols / 32;                                                           \
@@ -132,12 +129,12 @@ ALWAYS v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
       v128_t z = wasm_i32x4_splat(0);                                                             \
       v128_t s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;              \
       _Pragma("clang loop unroll(disable)")                                                       \
-      for (int k = 0; k < 32; k += STEP) {                                                        \
-        STEP_WEIGHTS(blk0, blk1, k)                                                               \
-        PAIR_DOT(s00, s10, x, k)                                                                  \
-        PAIR_DOT(s01, s11, x + cols, k)                                                           \
-        PAIR_DOT(s02, s12, x + 2 * cols, k)                                                       \
-        PAIR_DOT(s03, s13, x + 3 * cols, k)                                                       \
+      for (int k = 0; k < 32; k += STEP_##KIND) {                                                 \
+        STEP_WEIGHTS_##KIND(blk0, blk1, k)                                                        \
+        PAIR_DOT_##KIND(s00, s10, x, k)                                                           \
+        PAIR_DOT_##KIND(s01, s11, x + cols, k)                                                    \
+        PAIR_DOT_##KIND(s02, s12, x + 2 * cols, k)                                                \
+        PAIR_DOT_##KIND(s03, s13, x + 3 * cols, k)                                                \
       }                                                                                           \
       v128_t dx = wasm_v128_load(d4 + b * 4);                                                     \
       v128_t c0 = wasm_f32x4_convert_i32x4(hsum4_i32x4(s00, s01, s02, s03));                      \
@@ -161,17 +158,30 @@ ALWAYS v128_t hsum4_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
 /** A block's dot in decode, where the activation block is loaded once for four weight rows. */
 #define QUAD_DOT_q4_0(blk, xb) DOT_q4_0(decode_q4_0(blk), xb)
 #define QUAD_DOT_q5_0(blk, xb) DOT_q5_0(decode_q5_0(blk), xb)
+/** Q8_0 against int16 activations: values widened 8 at a time as they load. */
+#define QUAD_DOT_I16(blk, xb)                                                                                              \
+  wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(blk + 2), xb.x0), wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(blk + 10), xb.x1)), \
+                 wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(blk + 18), xb.x2), wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(blk + 26), xb.x3)))
+#define LOADX_q8_0 load_xblock
+#define LOADX_q4_0 load_xblock
+#define LOADX_q5_0 load_xblock
 #ifdef RELAXED
 #define QUAD_DOT_q8_0(blk, xb) block_dot(decode_q8_0(blk), xb)
+#define Q8_0_STEP I8
 /** Q8_0 weights holding -128 (ResidentWeights checks each tensor): the same blocks, dotted widened. */
 #define decode_q8_0w decode_q8_0
 #define DOT_q8_0w block_dot_wide
+#define LOADX_q8_0w load_xblock
 #define QUAD_DOT_q8_0w(blk, xb) block_dot_wide(decode_q8_0(blk), xb)
+/** Q8_0 as the plain build runs it, against int16 activations: where int8 dots are slow (see Q8_0_I16). */
+#define decode_q8_0i(blk) make_block16(wasm_v128_load(blk + 2), wasm_v128_load(blk + 18))
+#define DOT_q8_0i block_dot16
+#define LOADX_q8_0i load_xblock16
+#define QUAD_DOT_q8_0i QUAD_DOT_I16
+#define OFFSET_q8_0i 0
 #else
-/** Q8_0 in the plain build: values widened 8 at a time as they load. */
-#define QUAD_DOT_q8_0(blk, xb)                                                                                             \
-  wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(blk + 2), xb.x0), wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(blk + 10), xb.x1)), \
-                 wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(blk + 18), xb.x2), wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(blk + 26), xb.x3)))
+#define QUAD_DOT_q8_0 QUAD_DOT_I16
+#define Q8_0_STEP I16
 #endif
 
 /** Σx of activation row t's block b (the relaxed build's Q4_0/Q5_0 layout; see OFFSET_q4_0). */
@@ -189,7 +199,7 @@ ALWAYS int32_t sum_x(const Act* a, int t, int b) { return a->s4[(size_t)(t / 4) 
     const int16_t* q = a->q + (size_t)t0 * a->cols;                                               \
     const float* dx = a->d + (size_t)t0 * nb;                                                     \
     for (int b = 0; b < nb; b++) {                                                                \
-      XBlock xb = load_xblock(q + b * 32);                                                        \
+      __auto_type xb = LOADX_##NAME(q + b * 32);                                                  \
       v128_t s[4];                                                                                \
       float dw[4];                                                                                \
       for (int i = 0; i < 4; i++) {                                                               \
@@ -213,7 +223,7 @@ ALWAYS int32_t sum_x(const Act* a, int t, int b) { return a->s4[(size_t)(t / 4) 
     const int16_t* q = a->q + (size_t)t0 * a->cols;                                               \
     for (int b = 0; b < nb; b++) {                                                                \
       const uint8_t* blk = w + b * BYTES;                                                         \
-      int32_t s = hsum_i32x4(DOT_##NAME(decode_##NAME(blk), load_xblock(q + b * 32)));            \
+      int32_t s = hsum_i32x4(DOT_##NAME(decode_##NAME(blk), LOADX_##NAME(q + b * 32)));           \
       if (OFFSET_##NAME) s -= OFFSET_##NAME * sum_x(a, t0, b);                                   \
       acc += (float)s * (load_fp16(blk) * a->d[(size_t)t0 * nb + b]);                             \
     }                                                                                             \
@@ -226,9 +236,12 @@ ALWAYS int32_t sum_x(const Act* a, int t, int b) { return a->s4[(size_t)(t / 4) 
   DEFINE_ROW1(NAME, BYTES)
 
 DEFINE_ROWS(q8_0, Q8_0_BYTES)
-DEFINE_TILE2X4(q8_0, Q8_0_BYTES)
+#define DEFINE_TILE2X4_(NAME, BYTES, KIND) DEFINE_TILE2X4(NAME, BYTES, KIND)
+DEFINE_TILE2X4_(q8_0, Q8_0_BYTES, Q8_0_STEP)
 DEFINE_ROWS(q4_0, Q4_0_BYTES)
 DEFINE_ROWS(q5_0, Q5_0_BYTES)
 #ifdef RELAXED
 DEFINE_ROWS(q8_0w, Q8_0_BYTES)
+DEFINE_ROWS(q8_0i, Q8_0_BYTES)
+DEFINE_TILE2X4(q8_0i, Q8_0_BYTES, I16)
 #endif

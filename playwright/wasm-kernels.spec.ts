@@ -1,5 +1,5 @@
-// The WASM kernels load and compute in Chromium through Vite (kernels.wasm as an asset), and agree
-// with the reference kernels there as they do in Node.
+// The WASM kernels load and compute in Chromium through Vite (kernels*.wasm as assets), and agree
+// with the reference kernels there as they do in Node; the relaxed-SIMD build is the plain one's bit for bit.
 import { expect, test } from '@playwright/test';
 import { createServer, type ViteDevServer } from 'vite';
 
@@ -102,4 +102,56 @@ test('on a page that is not cross-origin isolated, asking for threads gives work
   expect(result.isolated).toBe(false);
   expect(result.threads).toBe(1);
   expect(result.err).toBeLessThan(1e-3);
+});
+
+test('the relaxed-SIMD build is picked here, in workers too, and gives the plain build’s bits on 1 and 2 threads', async ({ page }) => {
+  await page.goto(`${base}/playwright/support/wasm-kernels.html`);
+  const result = await page.evaluate(async () => {
+    const { createWasmKernels } = await import('/src/kernels/wasm/index.ts' as string);
+    const { quantizedWeight, randomArray } = await import('/src/kernels/testing/data.ts' as string);
+    // Detection inside a module worker, where the inference worker creates its kernels.
+    const probe = `import('${location.origin}/src/kernels/wasm/load-module.ts').then((m) => postMessage(m.relaxedSimdSupported()))`;
+    const worker = new Worker(URL.createObjectURL(new Blob([probe], { type: 'text/javascript' })), { type: 'module' });
+    const inWorker = await new Promise((resolve) => {
+      worker.onmessage = (e) => resolve(e.data);
+    });
+    worker.terminate();
+    const builds = [
+      await createWasmKernels(),
+      await createWasmKernels({ simd: 'plain' }),
+      await createWasmKernels({ threads: 2, q8_0Int16: false }),
+      await createWasmKernels({ threads: 2, simd: 'plain' }),
+      await createWasmKernels({ threads: 2, q8_0Int16: true }),
+    ];
+    const differing: string[] = [];
+    for (const type of [8, 2, 6, 12, 13, 14]) {
+      const rows = 517,
+        cols = 512;
+      const w = quantizedWeight('w', type, rows, cols, randomArray(type, rows * cols));
+      for (const n of [1, 3, 6]) {
+        const x = randomArray(type + n, n * cols);
+        const outs = builds.map((k) => {
+          const out = new Float32Array(n * rows);
+          k.matmul(out, x, w, n);
+          return new Uint32Array(out.buffer);
+        });
+        for (const [a, b] of [
+          [0, 1],
+          [2, 3],
+          [4, 3],
+        ]) {
+          if (!outs[a].every((v, i) => v === outs[b][i])) differing.push(`type ${type} n=${n} build ${a}`);
+        }
+      }
+    }
+    const simd = builds.map((k) => `${k.simd}/${k.threads}/${k.q8_0Dot}`);
+    for (const k of builds) k.dispose();
+    return { inWorker, simd, differing };
+  });
+  expect(result.inWorker).toBe(true);
+  // The default build's Q8_0 path depends on the CPU (dot_probe); both relaxed paths are checked.
+  console.log(`Chromium picks ${result.simd[0]}`);
+  expect(result.simd.slice(1)).toEqual(['plain/1/int16', 'relaxed/2/int8', 'plain/2/int16', 'relaxed/2/int16']);
+  expect(result.simd[0]).toMatch(/^relaxed\/1\/int(8|16)$/);
+  expect(result.differing).toEqual([]);
 });

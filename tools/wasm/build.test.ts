@@ -1,5 +1,5 @@
 // The committed kernels.wasm must be what its C sources compile to, so nobody ships a stale binary.
-// Needs clang + lld (apt-get install clang lld); skipped where they are missing (users never need them).
+// Needs clang 16 + lld 16 (apt-get install clang-16 lld-16); skipped where they are missing (users never need them).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { binaryPath, buildKernels, toolchainAvailable, VARIANTS, type Variant } from './build.ts';

@@ -6,7 +6,7 @@ import type { Kernels } from '../types.ts';
 import { wasmAttention } from './attention.ts';
 import { wasmSwiglu } from './elementwise.ts';
 import { instantiateKernels, type KernelInstance } from './instance.ts';
-import { simdSupported } from './load-module.ts';
+import { kernelVariant, relaxedSimdSupported, type SimdBuild, simdSupported } from './load-module.ts';
 import { singleThreaded, wasmMatmul } from './matmul.ts';
 import { ThreadPool } from './thread-pool.ts';
 import { ResidentKv } from './resident-kv.ts';
@@ -19,6 +19,18 @@ export interface WasmKernelOptions {
    * or a cross-origin isolated page; elsewhere the kernels quietly stay single-threaded.
    */
   readonly threads?: number;
+  /**
+   * Which build of the kernels (bit-identical results): 'relaxed' (int8 dot products, about twice
+   * the multiply-adds per instruction) or 'plain'. Default: relaxed where the engine has relaxed SIMD,
+   * unless the environment variable MESH_WASM_SIMD=plain asks for the plain one (for A/B runs in Node).
+   */
+  readonly simd?: SimdBuild;
+  /**
+   * Relaxed build only: run Q8_0 in int16 as the plain build does (true) or in int8 (false). Default:
+   * int16 where the int8 dot-add is slow here (x86 without AVX-VNNI: V8 lowers it to three
+   * instructions), timed once by dot_probe. The results are the same bits either way.
+   */
+  readonly q8_0Int16?: boolean;
 }
 
 export interface WasmKernels extends Kernels {
@@ -26,6 +38,10 @@ export interface WasmKernels extends Kernels {
   readonly residentBytes: number;
   /** Threads matmul and attention actually run on (1 where SharedArrayBuffer is unavailable). */
   readonly threads: number;
+  /** The build running: 'relaxed' or 'plain' (see WasmKernelOptions.simd). */
+  readonly simd: SimdBuild;
+  /** How Q8_0 weights are dotted: 'int8' (relaxed build, fast int8 dots) or 'int16'. */
+  readonly q8_0Dot: 'int8' | 'int16';
   /** Stops the worker threads; the kernels must not be used afterwards. */
   dispose(): void;
 }
@@ -37,6 +53,39 @@ export function threadsAvailable(): boolean {
   return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
 }
 
+/** The build asked for, or the default: relaxed where supported, unless MESH_WASM_SIMD=plain. */
+function simdBuild(asked: SimdBuild | undefined): SimdBuild {
+  const env = typeof process !== 'undefined' ? process.env?.MESH_WASM_SIMD : undefined;
+  if (env !== undefined && env !== 'relaxed' && env !== 'plain') {
+    throw new MeshError('kernel_wasm_unavailable', `MESH_WASM_SIMD is "${env}"; set it to relaxed or plain, or unset it`);
+  }
+  const want = asked ?? env;
+  if (want === 'relaxed' && !relaxedSimdSupported()) {
+    throw new MeshError('kernel_wasm_unavailable', 'this JavaScript engine has no WebAssembly relaxed SIMD; ask for the plain WASM build (simd: plain)');
+  }
+  return want ?? (relaxedSimdSupported() ? 'relaxed' : 'plain');
+}
+
+/**
+ * Whether the int8 dot-add is fast here: dot_probe's int8 rounds against the same rounds of int16
+ * dots, best of 3 (5-10 ms in all; long enough for a browser's 0.1 ms timer). With AVX-VNNI they take
+ * about 1.3 times as long (Chromium 156 here), lowered to pmaddubsw + pmaddwd + add about 4 times.
+ */
+function int8DotFast(k: KernelInstance): boolean {
+  const rounds = 600000;
+  const time = (relaxed: number) => {
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      k.exports.dot_probe(rounds, relaxed);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return best;
+  };
+  k.exports.dot_probe(rounds / 10, 1); // compiled before it is timed
+  return time(1) < 2 * time(0);
+}
+
 /** WASM SIMD kernels, multi-threaded when asked and possible, single-threaded otherwise. */
 export async function createWasmKernels(options: WasmKernelOptions = {}): Promise<WasmKernels> {
   if (!simdSupported()) {
@@ -44,15 +93,19 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   }
   const wantThreads = Math.max(1, Math.floor(options.threads ?? 1));
   const threaded = wantThreads > 1 && threadsAvailable();
-  const k: KernelInstance = await instantiateKernels(threaded ? 'threads' : 'single');
+  const simd = simdBuild(options.simd);
+  const k: KernelInstance = await instantiateKernels(kernelVariant(simd, threaded));
   const pool = threaded ? await ThreadPool.start(k, wantThreads) : undefined;
   const run = pool ? pool.matmul.bind(pool) : singleThreaded(k);
-  const weights = new ResidentWeights(k);
+  const q8_0Int16 = simd === 'plain' || (options.q8_0Int16 ?? !int8DotFast(k));
+  const weights = new ResidentWeights(k, { q8_0Int16: simd === 'relaxed' && q8_0Int16 });
   const kv = new ResidentKv(k.heap);
   const ref = referenceKernels;
   return {
     name: 'wasm',
     threads: pool?.threads ?? 1,
+    simd,
+    q8_0Dot: q8_0Int16 ? 'int16' : 'int8',
     get residentBytes() {
       return k.heap.used;
     },

@@ -1,14 +1,27 @@
-// Loads the compiled kernels (kernels.wasm, committed beside this file) in Node and in the browser:
+// Loads the compiled kernels (kernels*.wasm, committed beside this file) in Node and in the browser:
 // Vite turns `new URL('./kernels.wasm', import.meta.url)` into an asset URL; Node reads the file.
 import { MeshError } from '../../protocol/errors.ts';
 
-// Literal URLs, so Vite sees and copies both files.
+// Literal URLs, so Vite sees and copies every file.
 const URLS = {
   single: new URL('./kernels.wasm', import.meta.url),
   threads: new URL('./kernels-threads.wasm', import.meta.url),
+  'relaxed-single': new URL('./kernels-relaxed.wasm', import.meta.url),
+  'relaxed-threads': new URL('./kernels-relaxed-threads.wasm', import.meta.url),
 };
-/** 'threads' imports a shared memory (SharedArrayBuffer: cross-origin isolated pages and Node only). */
+/**
+ * 'threads' imports a shared memory (SharedArrayBuffer: cross-origin isolated pages and Node only);
+ * the 'relaxed-' builds need relaxed SIMD (relaxedSimdSupported) and give the same results, faster.
+ */
 export type KernelVariant = keyof typeof URLS;
+
+/** Which SIMD build: 'relaxed' (int8 dot products) or 'plain' (the SIMD every WebAssembly engine with SIMD has). */
+export type SimdBuild = 'relaxed' | 'plain';
+
+export function kernelVariant(simd: SimdBuild, threads: boolean): KernelVariant {
+  if (simd === 'relaxed') return threads ? 'relaxed-threads' : 'relaxed-single';
+  return threads ? 'threads' : 'single';
+}
 
 async function readBytes(url: URL): Promise<ArrayBuffer> {
   if (url.protocol === 'file:') {
@@ -51,4 +64,17 @@ export function simdSupported(): boolean {
     0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
   ]);
   return WebAssembly.validate(probe);
+}
+
+/** A module of one function: three v128.const zeros, then `op` (a SIMD opcode, LEB128 bytes after 0xfd). */
+function simdProbe(op: number[]): Uint8Array<ArrayBuffer> {
+  const zero = [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
+  const body = [0, ...zero, ...zero, ...zero, 0xfd, ...op, 0x0b];
+  const code = [1, body.length, ...body];
+  return Uint8Array.from([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, code.length, ...code]);
+}
+
+/** Relaxed SIMD (Chromium 114+ and Node 22 have it, Safari not): i32x4.relaxed_dot_i8x16_i7x16_add_s validates. */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(simdProbe([0x93, 0x02])); // opcode 0x113
 }

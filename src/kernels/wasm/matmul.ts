@@ -6,7 +6,7 @@ import { vecDotType } from '../reference/activation-rounding.ts';
 import { rowBytes } from '../reference/matmul.ts';
 import type { WeightMatrix } from '../types.ts';
 import type { KernelInstance } from './instance.ts';
-import type { ResidentWeights } from './resident-weights.ts';
+import { Q8_0_I16, type ResidentWeights } from './resident-weights.ts';
 
 /**
  * Where the converted activations sit in WASM memory, in the layout matmul.c reads; `sums` is its
@@ -18,8 +18,11 @@ export interface PreparedActivations {
   sums: number;
 }
 
-/** Copies n rows of x into WASM memory and converts them for weights of type `type`. */
-export function prepareActivations(k: KernelInstance, type: number, x: Float32Array, n: number, cols: number): PreparedActivations {
+/**
+ * Copies n rows of x into WASM memory and converts them for weights of type `type`, in the layout the
+ * kernel for `kernelType` (ResidentWeights' code for the weight) reads.
+ */
+export function prepareActivations(k: KernelInstance, type: number, x: Float32Array, n: number, cols: number, kernelType = type): PreparedActivations {
   const { exports: e, heap } = k;
   const len = n * cols;
   const xPtr = heap.region('x', len * 4);
@@ -36,8 +39,10 @@ export function prepareActivations(k: KernelInstance, type: number, x: Float32Ar
     const tiled = Math.ceil(n / 4) * 4 * cols;
     const q = heap.region('xq', tiled * 2);
     const d = heap.region('xd', (len / 32) * 4);
-    const d4 = heap.region('xd4', (tiled / 32) * 4); // the same scales regrouped per tile of 4 rows
-    e.quantize_q8_0(xPtr, n, cols, q, d, d4);
+    // the same scales regrouped per tile of 4 rows, then (relaxed build, Q4_0/Q5_0) Σq per block
+    const d4 = heap.region('xd4', (tiled / 32) * 8);
+    const layout = kernelType === Q8_0_I16 ? 2 : type === GgmlType.Q4_0 || type === GgmlType.Q5_0 ? 1 : 0;
+    e.quantize_q8_0(xPtr, n, cols, q, d, d4, layout);
     return { x: q, d, sums: d4 };
   }
   const q = heap.region('xq', len * 2);
@@ -92,7 +97,7 @@ export function wasmMatmul(
   const stride = checkMatmul(out, x, w, n);
   if (n === 0 || w.rows === 0) return;
   const weight = weights.resident(w, w.rows * stride);
-  const act = prepareActivations(k, w.type, x, n, w.cols);
+  const act = prepareActivations(k, w.type, x, n, w.cols, weight.kernelType);
   const outPtr = k.heap.region('out', n * w.rows * 4);
   run(weight.kernelType, outPtr, w.rows, weight.ptr, stride, w.rows, act.x, act.d, act.sums, n, w.cols);
   out.set(k.heap.f32(outPtr, n * w.rows));

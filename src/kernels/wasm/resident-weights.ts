@@ -10,6 +10,23 @@ import type { KernelInstance } from './instance.ts';
 
 /** matmul.c's type code for F16 weights without inf/NaN (checked once, here): a cheaper widening. */
 const F16_FINITE = GgmlType.F16 | 0x100;
+/** matmul.c's type code for Q8_0 weights holding the quant -128, which the relaxed build's int8 dots cannot negate. */
+const Q8_0_WIDE = GgmlType.Q8_0 | 0x100;
+/** matmul.c's type code for Q8_0 dotted in int16 (activations in quantize_q8_0's layout 2): where int8 dots are slow. */
+export const Q8_0_I16 = GgmlType.Q8_0 | 0x200;
+
+export interface ResidentOptions {
+  /** Run Q8_0 weights as Q8_0_I16 (the relaxed build where its int8 dot-add is slow; see index.ts). */
+  readonly q8_0Int16?: boolean;
+}
+
+/** The type code matmul.c runs a weight of `type` at ptr with, after checking its values once. */
+function kernelType(k: KernelInstance, options: ResidentOptions, type: number, ptr: number, bytes: number): number {
+  if (type === GgmlType.F16) return k.exports.f16_finite(ptr, bytes / 2) === 1 ? F16_FINITE : type;
+  if (type === GgmlType.Q8_0 && options.q8_0Int16) return Q8_0_I16; // int16 dots take -128 as any other value
+  if (type === GgmlType.Q8_0) return k.exports.q8_0_has_min(ptr, Math.floor(bytes / 34)) === 1 ? Q8_0_WIDE : type;
+  return type;
+}
 
 /** Where each block of a block-quantized type keeps its fp16 scales: [block bytes, scale offsets]. */
 const SCALES: Record<number, [number, number[]]> = {
@@ -59,9 +76,12 @@ export class ResidentWeights implements WeightHome {
   /** Weights read straight into WASM memory by reserve(). */
   private readonly placed = new WeakMap<WeightMatrix, Resident>();
 
-  constructor(kernels: KernelInstance) {
+  private readonly options: ResidentOptions;
+
+  constructor(kernels: KernelInstance, options: ResidentOptions = {}) {
     const heap = kernels.heap;
     this.kernels = kernels;
+    this.options = options;
     this.heap = heap;
     // When a model's buffers are collected, their copies in WASM memory are released.
     this.finalizer = new FinalizationRegistry((spans) => {
@@ -98,8 +118,7 @@ export class ResidentWeights implements WeightHome {
           },
         };
         checkScales(w, bytes);
-        const finite = w.type === GgmlType.F16 && this.kernels.exports.f16_finite(ptr, bytes / 2) === 1;
-        const resident = { ptr, size: bytes, kernelType: finite ? F16_FINITE : w.type };
+        const resident = { ptr, size: bytes, kernelType: kernelType(this.kernels, this.options, w.type, ptr, bytes) };
         this.placed.set(w, resident);
         this.finalizer.register(w, [resident]);
         return w;
@@ -134,8 +153,7 @@ export class ResidentWeights implements WeightHome {
       checkScales(w, bytes);
       const ptr = this.heap.alloc(bytes);
       this.heap.u8().set(data.subarray(0, bytes), ptr);
-      const finite = w.type === GgmlType.F16 && this.kernels.exports.f16_finite(ptr, bytes / 2) === 1;
-      hit = { ptr, size: bytes, kernelType: finite ? F16_FINITE : w.type };
+      hit = { ptr, size: bytes, kernelType: kernelType(this.kernels, this.options, w.type, ptr, bytes) };
       entry.ranges.set(key, hit);
       entry.spans.push(hit);
     }

@@ -1,14 +1,54 @@
 // Converts f32 activation rows to what ggml dots them in for each weight type (see
 // src/kernels/reference/activation-rounding.ts): Q8_0 blocks the x86 way (id = 127/amax, ties to
 // even, fp16 scale), Q8_K blocks (scale max/-127 kept in f32), or f32 values rounded to f16/bf16.
-#include "common.h"
+#include "rows-k.h" // K_ORDER and the relaxed Q8_K layout
 
 /**
  * n rows of cols values → Q8_0: q as int16, one fp16-rounded scale per 32 values in d (row-major)
  * and again in d4, grouped per tile of 4 rows (see Act in common.h), the last tile padded.
+ * The relaxed build writes each block's 64 bytes of q as 32 bytes |x| then 32 bytes of x<0 masks
+ * for Q8_0 weights (block-dot.h, layout 0), or (layout 1, for Q4_0/Q5_0 weights) the 32 quants as
+ * int8 and Σq per block after d4, in d4's layout (s4 in Act), or (layout 2) int16 as the plain build.
+ * Quants are in [-127, 127] either way.
  */
+#ifdef RELAXED
+/**
+ * A block's 32 quants (layout 0) as |x| and sign masks, for Q8_0 weights; (1) as int8, for Q4_0/Q5_0;
+ * (2) as int16, for Q8_0 where int8 dots are slow (Q8_0_I16 in matmul.c). Finite activations round to [-127, 127]; the clamp only keeps a magnitude of 128 (from
+ * inf, or a scale overflowing for a block of denormals) out of the dot instruction's [0, 127] range.
+ */
+ALWAYS void store_block(int16_t* q, const v128_t* x16, int layout) {
+  if (layout == 2) {
+    for (int i = 0; i < 4; i++) wasm_v128_store(q + 8 * i, x16[i]);
+    return;
+  }
+  int8_t* p = (int8_t*)q;
+  for (int h = 0; h < 2; h++) {
+    v128_t x = wasm_i8x16_max(wasm_i8x16_narrow_i16x8(x16[2 * h], x16[2 * h + 1]), wasm_i8x16_splat(-127));
+    if (layout == 1) {
+      wasm_v128_store(p + 16 * h, x);
+    } else {
+      wasm_v128_store(p + 16 * h, wasm_i8x16_abs(x));
+      wasm_v128_store(p + 32 + 16 * h, wasm_i8x16_shr(x, 7));
+    }
+  }
+}
+
+/** Σ of the 32 int8 quants at p. */
+ALWAYS int32_t sum_block(const int16_t* q) {
+  const int8_t* p = (const int8_t*)q;
+  v128_t s = wasm_i16x8_add(wasm_i16x8_extadd_pairwise_i8x16(wasm_v128_load(p)), wasm_i16x8_extadd_pairwise_i8x16(wasm_v128_load(p + 16)));
+  return hsum_i32x4(wasm_i32x4_extadd_pairwise_i16x8(s));
+}
+#else
+ALWAYS void store_block(int16_t* q, const v128_t* x16, int layout) {
+  (void)layout;
+  for (int i = 0; i < 4; i++) wasm_v128_store(q + 8 * i, x16[i]);
+}
+#endif
+
 EXPORT(quantize_q8_0)
-void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float* d4) {
+void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float* d4, int layout) {
   int nb = n * cols / 32;
   for (int b = 0; b < nb; b++) {
     const float* xb = x + b * 32;
@@ -19,11 +59,13 @@ void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float*
     float amax = wasm_f32x4_extract_lane(m, 0);
     d[b] = round_fp16(amax / 127.0f);
     v128_t id = wasm_f32x4_splat(amax != 0 ? 127.0f / amax : 0.0f);
+    v128_t x16[4];
     for (int j = 0; j < 32; j += 8) {
       v128_t lo = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j), id)));
       v128_t hi = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(xb + j + 4), id)));
-      wasm_v128_store(q + b * 32 + j, wasm_i16x8_narrow_i32x4(lo, hi));
+      x16[j / 8] = wasm_i16x8_narrow_i32x4(lo, hi);
     }
+    store_block(q + b * 32, x16, layout);
   }
   // d4, and a last tile padded to 4 rows with zero rows (scale 0, quants 0), which the matmul's tiles
   // read and never write out; q and d4 have room for them (matmul.ts).
@@ -32,15 +74,43 @@ void quantize_q8_0(const float* x, int n, int cols, int16_t* q, float* d, float*
     for (int b = 0; b < rowBlocks; b++) d4[(t / 4) * rowBlocks * 4 + b * 4 + t % 4] = t < n ? d[t * rowBlocks + b] : 0.0f;
   }
   for (int i = n * cols; i < padded * cols; i++) q[i] = 0;
+#ifdef RELAXED
+  if (layout == 1) {
+    int32_t* s4 = (int32_t*)(d4 + padded * rowBlocks);
+    for (int t = 0; t < padded; t++) {
+      for (int b = 0; b < rowBlocks; b++) s4[(t / 4) * rowBlocks * 4 + b * 4 + t % 4] = t < n ? sum_block(q + (t * rowBlocks + b) * 32) : 0;
+    }
+  }
+#endif
 }
+
+#ifdef RELAXED
+/**
+ * A block of 256 Q8_K quants in the relaxed build's layout (rows-k.h): 256 bytes of int8 quants, each
+ * 16 in K_ORDER, then per 16 the i16x8 -32·(sum of each pair of quants). Same room as 256 int16.
+ */
+ALWAYS void store_q8_k(int16_t* q, const int16_t* qb) {
+  int8_t* p = (int8_t*)q;
+  for (int k = 0; k < 16; k++) {
+    v128_t v = wasm_i8x16_narrow_i16x8(wasm_v128_load(qb + 16 * k), wasm_v128_load(qb + 16 * k + 8));
+    v128_t ordered = wasm_i8x16_swizzle(v, K_ORDER);
+    wasm_v128_store(p + 16 * k, ordered);
+    wasm_v128_store(p + 256 + 16 * k, wasm_i16x8_mul(wasm_i16x8_extadd_pairwise_i8x16(ordered), wasm_i16x8_splat(-32)));
+  }
+}
+#else
+ALWAYS void store_q8_k(int16_t* q, const int16_t* qb) {
+  for (int j = 0; j < 256; j += 8) wasm_v128_store(q + j, wasm_v128_load(qb + j));
+}
+#endif
 
 /** n rows of cols values → Q8_K: q as int16, an f32 scale per 256 values, Σq per 32 values. */
 EXPORT(quantize_q8_k)
 void quantize_q8_k(const float* x, int n, int cols, int16_t* q, float* d, int32_t* sums) {
   int nb = n * cols / 256;
+  int16_t qb[256];
   for (int b = 0; b < nb; b++) {
     const float* xb = x + b * 256;
-    int16_t* qb = q + b * 256;
     float amax = 0, max = 0;
     for (int j = 0; j < 256; j++) {
       float ax = __builtin_fabsf(xb[j]);
@@ -48,7 +118,7 @@ void quantize_q8_k(const float* x, int n, int cols, int16_t* q, float* d, int32_
     }
     if (amax == 0) {
       d[b] = 0;
-      for (int j = 0; j < 256; j++) qb[j] = 0;
+      for (int j = 0; j < 256; j++) q[b * 256 + j] = 0;
       for (int j = 0; j < 8; j++) sums[b * 8 + j] = 0;
       continue;
     }
@@ -66,6 +136,7 @@ void quantize_q8_k(const float* x, int n, int cols, int16_t* q, float* d, int32_
       for (int k = 0; k < 32; k += 8) s = wasm_i32x4_add(s, wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(qb + j * 32 + k)));
       sums[b * 8 + j] = hsum_i32x4(s);
     }
+    store_q8_k(q + b * 256, qb);
   }
 }
 

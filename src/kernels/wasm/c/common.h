@@ -84,7 +84,7 @@ ALWAYS v128_t dot32(v128_t w0, v128_t w1, v128_t w2, v128_t w3, const int16_t* a
  *  - d: f32 scale per block (32 for Q8_0, 256 for Q8_K), row t at d + t*(cols/block);
  *  - sums (Q8_K): int32 Σq per 32 values (the K-quant mins need them), row t at sums + t*(cols/32);
  *  - d4 (Q8_0): the scales regrouped per tile of 4 rows, [tile][block][4], so a tile's four scales
- *    for one block are one f32x4 load.
+ *    for one block are one f32x4 load; s4 (relaxed build) follows it with Σq per block in that layout.
  * Float weights read f32 activations (already rounded to f16/bf16 where ggml does that).
  */
 typedef struct {
@@ -92,6 +92,7 @@ typedef struct {
   const float* d;
   const int32_t* sums;
   const float* d4;
+  const int32_t* s4; // relaxed build, Q4_0/Q5_0: Σq per block, laid out as d4
   int cols;
 } Act;
 

@@ -11,6 +11,10 @@
 enum { F32 = 0, F16 = 1, Q4_0 = 2, Q5_0 = 6, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30 };
 /** F16 with no inf/NaN anywhere in the weight (see f16_finite): a cheaper conversion. */
 #define F16_FINITE (F16 | 0x100)
+/** Q8_0 with a quant of -128 somewhere (see q8_0_has_min): the relaxed build dots it widened. */
+#define Q8_0_WIDE (Q8_0 | 0x100)
+/** Q8_0 against int16 activations (quantize_q8_0 layout 2): the relaxed build where int8 dots are slow (dot_probe). */
+#define Q8_0_I16 (Q8_0 | 0x200)
 
 #define TILED(CALL)                                                   \
   for (int r = r0; r < r1; r++) {                                     \
@@ -124,6 +128,13 @@ enum { F32 = 0, F16 = 1, Q4_0 = 2, Q5_0 = 6, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_
 PAIRED(q8_0, 2)
 TILES(q4_0, 1)
 TILES(q5_0, 1)
+#ifdef RELAXED
+TILES(q8_0w, 2)
+PAIRED(q8_0i, 2)
+#else
+#define matmul_q8_0w matmul_q8_0 // the plain build's int16 dots take -128 as any other value
+#define matmul_q8_0i matmul_q8_0 // and int16 activations are its only layout
+#endif
 ROWS(q4_k)
 ROWS(q5_k)
 ROWS(q6_k)
@@ -134,15 +145,19 @@ ROWS(bf16)
 
 /**
  * x: for quantized types the int16 quants, d their scales, and `extra` the Q8_K sums (K-quants) or
- * the Q8_0 scales per tile of 4 rows (Q8_0, Q4_0, Q5_0); see Act in common.h. For float types x is
+ * the Q8_0 scales per tile of 4 rows (Q8_0, Q4_0, Q5_0); see Act in common.h (the relaxed build
+ * stores Q8_0 activations as int8 magnitudes and signs in the same room: block-dot.h). For float types x is
  * the f32 activations. Returns 0, or -1 for a type it has no kernel for.
  */
 EXPORT(matmul)
 int matmul(int type, float* out, int outStride, const uint8_t* w, int rowBytes, int r0, int r1,
            const void* x, const float* d, const void* extra, int n, int cols) {
-  Act a = {(const int16_t*)x, d, (const int32_t*)extra, (const float*)extra, cols};
+  const float* d4 = (const float*)extra;
+  Act a = {(const int16_t*)x, d, (const int32_t*)extra, d4, (const int32_t*)(d4 + (size_t)(n + 3) / 4 * 4 * (cols / 32)), cols};
   switch (type) {
     case Q8_0: matmul_q8_0(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
+    case Q8_0_WIDE: matmul_q8_0w(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
+    case Q8_0_I16: matmul_q8_0i(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
     case Q4_0: matmul_q4_0(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
     case Q5_0: matmul_q5_0(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
     case Q4_K: matmul_q4_k(out, outStride, w, rowBytes, r0, r1, &a, n); return 0;
@@ -165,4 +180,49 @@ int f16_finite(const uint16_t* p, int count) {
   for (; i + 8 <= count; i += 8) special = wasm_v128_or(special, wasm_i16x8_eq(wasm_v128_and(wasm_v128_load(p + i), mask), mask));
   for (; i < count; i++) if ((p[i] & 0x7c00) == 0x7c00) return 0;
   return !wasm_v128_any_true(special);
+}
+
+/** 1 when one of the `blocks` Q8_0 blocks at p holds the quant -128 (llama.cpp never writes it; a file may). */
+EXPORT(q8_0_has_min)
+int q8_0_has_min(const uint8_t* p, int blocks) {
+  const v128_t min = wasm_i8x16_splat(-128);
+  v128_t found = wasm_i32x4_splat(0);
+  for (int b = 0; b < blocks; b++) {
+    const uint8_t* q = p + (size_t)b * 34 + 2;
+    found = wasm_v128_or(found, wasm_v128_or(wasm_i8x16_eq(wasm_v128_load(q), min), wasm_i8x16_eq(wasm_v128_load(q + 16), min)));
+  }
+  return wasm_v128_any_true(found);
+}
+
+/**
+ * A throughput probe, timed once by index.ts: n rounds of 8 independent integer dot-adds of 16 bytes,
+ * as int8 dots (`relaxed`, the relaxed build only) or as int16 dots of the same bytes. Where V8 has no
+ * single instruction for the int8 dot-add (x86 without AVX-VNNI) it takes about 4 times as long.
+ */
+EXPORT(dot_probe)
+int dot_probe(int n, int relaxed) {
+  v128_t a = wasm_i32x4_splat(n), b = wasm_i8x16_splat(3);
+  v128_t s0 = a, s1 = b, s2 = a, s3 = b, s4 = a, s5 = b, s6 = a, s7 = b;
+#ifdef RELAXED
+  if (relaxed) {
+    for (int i = 0; i < n; i++) {
+      s0 = dot_i8_add(a, b, s0), s1 = dot_i8_add(a, b, s1), s2 = dot_i8_add(a, b, s2), s3 = dot_i8_add(a, b, s3);
+      s4 = dot_i8_add(a, b, s4), s5 = dot_i8_add(a, b, s5), s6 = dot_i8_add(a, b, s6), s7 = dot_i8_add(a, b, s7);
+      a = wasm_i8x16_add(a, b);
+    }
+  }
+#else
+  (void)relaxed;
+#endif
+  if (!relaxed) {
+    for (int i = 0; i < n; i++) {
+      s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(a, b)), s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(a, b));
+      s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(a, b)), s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(a, b));
+      s4 = wasm_i32x4_add(s4, wasm_i32x4_dot_i16x8(a, b)), s5 = wasm_i32x4_add(s5, wasm_i32x4_dot_i16x8(a, b));
+      s6 = wasm_i32x4_add(s6, wasm_i32x4_dot_i16x8(a, b)), s7 = wasm_i32x4_add(s7, wasm_i32x4_dot_i16x8(a, b));
+      a = wasm_i8x16_add(a, b);
+    }
+  }
+  v128_t s = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_add(s0, s1), wasm_i32x4_add(s2, s3)), wasm_i32x4_add(wasm_i32x4_add(s4, s5), wasm_i32x4_add(s6, s7)));
+  return wasm_i32x4_extract_lane(s, 0);
 }

@@ -1,8 +1,9 @@
 // Dot products of one weight row in a K-quant format (Q4_K, Q5_K, Q6_K: super-blocks of 256) with T
 // activation rows in Q8_K form. Sub-block scales are folded into the int16 weights (|q*scale| stays
-// within int16), so each super-block is one i32 dot per activation row, then scaled in f32.
+// within int16), so each super-block is one i32 dot per activation row, then scaled in f32. The
+// relaxed build dots the unsigned quants with int8 activations and scales the i32 lanes instead.
 #pragma once
-#include "common.h"
+#include "block-dot.h"
 
 /** get_scale_min_k4 for all 8 sub-blocks: 6-bit scales and mins packed in 12 bytes. */
 ALWAYS void scale_min_k4(const uint8_t* s, int16_t* sc, int32_t* m) {
@@ -16,6 +17,35 @@ ALWAYS void scale_min_k4(const uint8_t* s, int16_t* sc, int32_t* m) {
   }
 }
 
+#ifdef RELAXED
+/**
+ * The relaxed build's Q8_K activations (quantize_q8_k): per 256 values, 256 int8 quants, each 16 in
+ * K_ORDER, then per 16 an i16x8 of -32·(sum of each pair of quants) (Q6_K's offset). Weights are put
+ * in K_ORDER too, so lane l of the i32 sums (pairs 2l and 2l+1) holds values 2l, 2l+1, 8+2l and 9+2l,
+ * the values lane l of the plain build's int16 dots sums: every lane's integer is the plain build's,
+ * and so is each f32 step that follows (the lanes are converted and summed in f32 separately).
+ */
+#define K_ORDER wasm_i8x16_const(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15)
+
+/** Activation row t's quants from value `offset` on (a multiple of 16). */
+ALWAYS const int8_t* k_quants(const Act* a, int t, int offset) {
+  return (const int8_t*)(a->q + (size_t)t * a->cols) + (offset >> 8) * 512 + (offset & 255);
+}
+
+/**
+ * isum[t] += Σ (w times sc) · activation over 32 values whose unsigned bytes (at most 31) are v0, v1:
+ * pair sums in int16 (two of them at most 2·2·31·127), then one multiply-add by sc into the i32 lanes.
+ */
+ALWAYS void dot_sub32_u8(v128_t* isum, const Act* a, int t0, const int T, int offset, v128_t v0, v128_t v1, int16_t sc) {
+  v128_t s = wasm_i16x8_splat(sc);
+  v128_t w0 = wasm_i8x16_swizzle(v0, K_ORDER), w1 = wasm_i8x16_swizzle(v1, K_ORDER);
+  for (int t = 0; t < T; t++) {
+    const int8_t* x = k_quants(a, t0 + t, offset);
+    v128_t pairs = wasm_i16x8_add(dot_i8_pairs(wasm_v128_load(x), w0), dot_i8_pairs(wasm_v128_load(x + 16), w1));
+    isum[t] = wasm_i32x4_add(isum[t], wasm_i32x4_dot_i16x8(pairs, s));
+  }
+}
+#else
 /** isum[t] += Σ (w scaled by sc) · activation over 32 values whose unsigned bytes are v0, v1. */
 ALWAYS void dot_sub32_u8(v128_t* isum, const Act* a, int t0, const int T, int offset, v128_t v0, v128_t v1, int16_t sc) {
   v128_t s = wasm_i16x8_splat(sc);
@@ -26,6 +56,7 @@ ALWAYS void dot_sub32_u8(v128_t* isum, const Act* a, int t0, const int T, int of
     isum[t] = wasm_i32x4_add(isum[t], dot32(w0, w1, w2, w3, q));
   }
 }
+#endif
 
 /** Shared tail of Q4_K/Q5_K: scale the super-block's integer dot and subtract the mins term. */
 ALWAYS void finish_k_block(v128_t* facc, float* fmin, const v128_t* isum, const Act* a, int t0, const int T, int b,
@@ -98,6 +129,18 @@ ALWAYS void rows_q5_k(const uint8_t* w, const Act* a, int t0, const int T, float
   for (int t = 0; t < T; t++) res[t] = hsum_f32x4(facc[t]) - fmin[t];
 }
 
+#ifdef RELAXED
+/** isum[t] += Σ ((q - 32) times sc) · activation over the 16 values at `offset`: q·x plus the stored -32·x, per pair. */
+ALWAYS void dot_sub16_q6(v128_t* isum, const Act* a, int t0, const int T, int offset, v128_t q, int8_t sc) {
+  v128_t s = wasm_i16x8_splat(sc);
+  v128_t w = wasm_i8x16_swizzle(q, K_ORDER);
+  for (int t = 0; t < T; t++) {
+    const int8_t* x = k_quants(a, t0 + t, offset);
+    v128_t pairs = wasm_i16x8_add(dot_i8_pairs(wasm_v128_load(x), w), wasm_v128_load(x + 256)); // |Σ x·(q-32)| ≤ 2·32·127
+    isum[t] = wasm_i32x4_add(isum[t], wasm_i32x4_dot_i16x8(pairs, s));
+  }
+}
+#else
 /** isum[t] += Σ (signed 6-bit q times sc) · activation over the 16 values at `offset`. */
 ALWAYS void dot_sub16_q6(v128_t* isum, const Act* a, int t0, const int T, int offset, v128_t q, int8_t sc) {
   v128_t s = wasm_i16x8_splat(sc);
@@ -108,6 +151,7 @@ ALWAYS void dot_sub16_q6(v128_t* isum, const Act* a, int t0, const int T, int of
     isum[t] = wasm_i32x4_add(isum[t], dot16(w0, w1, x));
   }
 }
+#endif
 
 /** Q6_K (210 bytes): 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales, fp16 d. */
 ALWAYS void rows_q6_k(const uint8_t* w, const Act* a, int t0, const int T, float* res) {

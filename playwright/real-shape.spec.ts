@@ -4,8 +4,8 @@
 // log-probs are held to the spread between llama.cpp's own builds on this file, measured here: wllama
 // (llama.cpp in WASM, in Chromium) against native llama.cpp (node-llama-cpp), by one measure for every
 // run (playwright/support/logprobs.ts logprobGap). Whole, the tab's log-probs are also the Node engine's.
-// Load time, the split's layout and every gap are printed. In `npm test`: about 3 minutes on 2 cores
-// with the model made, 5.5 with making it (its F32 twin stays in test:full: src/engine/real-shape-parity.test.ts).
+// Load time, the split's layout and every gap are printed. In `npm test`: 3 to 4.5 minutes on a busy
+// 2-core machine with the model made, 5.5 with making it (its F32 twin stays in test:full: src/engine/real-shape-parity.test.ts).
 import { expect, test, type Page } from '@playwright/test';
 import { ensureModel } from '../tools/models/registry.ts';
 import { disposeReferenceRuntime, promptPrefixes, referenceRun, type ReferenceResult } from '../tools/reference/reference.ts';

@@ -8,7 +8,7 @@ import { cacheDir } from '../llama-source.ts';
 import type { ReferenceResult } from './types.ts';
 
 /** Bump when the harness changes what it records. */
-const FORMAT = 1;
+const FORMAT = 2; // 2: promptLogprobs
 
 export const referenceCacheDir = join(cacheDir, 'reference');
 

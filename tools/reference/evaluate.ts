@@ -2,7 +2,7 @@
 // at every position, then a separate greedy pass the way a generation runs (logits at the end only).
 import type { ControlledEvaluateInputItem, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { ReferenceHarnessError } from './errors.ts';
-import { denseLogits, topKLogprobs } from './log-softmax.ts';
+import { denseLogits, logSumExp, topKLogprobs } from './log-softmax.ts';
 import type { GreedyStep, KvCacheType, ReferenceResult, TokenLogprob } from './types.ts';
 
 export interface EvaluateSettings {
@@ -80,12 +80,19 @@ export async function evaluateReference(model: LlamaModel, prompt: string, s: Ev
     const forced = await sequence.controlledEvaluate(promptTokens.map(withLogits));
     const first = readNext(forced[0], undefined);
     const nVocab = first.logits.length;
-    const positions: TokenLogprob[][] = forced.map((out, i) => topKLogprobs(i === 0 ? first.logits : readNext(out, nVocab).logits, s.topK));
+    const positions: TokenLogprob[][] = [];
+    const promptLogprobs: number[] = [];
+    forced.forEach((out, i) => {
+      const logits = i === 0 ? first.logits : readNext(out, nVocab).logits;
+      positions.push(topKLogprobs(logits, s.topK));
+      if (i + 1 < promptTokens.length) promptLogprobs.push(logits[promptTokens[i + 1]] - logSumExp(logits));
+    });
 
     const greedy = await greedyContinuation(model, sequence, promptTokens, s, nVocab);
     return {
       promptTokens,
       positions,
+      promptLogprobs,
       greedy,
       settings: {
         topK: s.topK,

@@ -34,7 +34,7 @@ describe('referenceRun on tiny-llama-f32', () => {
     for (const top of result.positions) expect(top).toHaveLength(8);
   });
 
-  it('matches the probabilities llama.cpp computes itself, which sum to 1 over the whole vocabulary', async () => {
+  it('matches the probabilities llama.cpp computes itself (the top-K and the forced prompt tokens), which sum to 1 over the whole vocabulary', async () => {
     const model = await runtime.model(modelPath);
     const context = await model.createContext({
       contextSize: 64,
@@ -57,7 +57,13 @@ describe('referenceRun on tiny-llama-f32', () => {
           const p = probs!.get(id as Token)! / sum;
           expect(Math.abs(Math.exp(logprob) - p) / p).toBeLessThan(1e-5);
         }
+        // The forced token (the prompt's next one), wherever it ranks.
+        if (i + 1 < result.promptTokens.length) {
+          const p = probs!.get(result.promptTokens[i + 1] as Token)! / sum;
+          expect(Math.abs(Math.exp(result.promptLogprobs[i]) - p) / p).toBeLessThan(1e-5);
+        }
       });
+      expect(result.promptLogprobs).toHaveLength(result.promptTokens.length - 1);
     } finally {
       await context.dispose();
     }

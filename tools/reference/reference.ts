@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { ReferenceHarnessError } from './errors.ts';
 import { cacheKey, readCached, writeCached } from './cache.ts';
-import { evaluateReference, type EvaluateSettings } from './evaluate.ts';
+import { evaluateReference, tokenizePrompt, type EvaluateSettings } from './evaluate.ts';
 import { LlamaRuntime, nodeLlamaCppVersion, VARIANTS_LEFT_OUT } from './llama-runtime.ts';
 import type { ReferenceOptions, ReferenceResult } from './types.ts';
 
@@ -52,6 +52,29 @@ export async function referenceRun(options: ReferenceOptions, runtime?: LlamaRun
   const result = await evaluateReference(model, options.prompt, settings, version);
   if (key) writeCached(key, result);
   return result;
+}
+
+/**
+ * The prompt's text up to each of its tokens: prefixes[i] is the longest start of `prompt` that
+ * tokenizes as the reference does (BOS rule, special tokens parsed) to promptTokens[0..i]. For an engine
+ * that takes only text (wllama), scored one position at a time; a prompt without such starts is refused.
+ */
+export async function promptPrefixes(modelPath: string, prompt: string, promptTokens: readonly number[], runtime?: LlamaRuntime): Promise<string[]> {
+  const model = await (runtime ?? (shared ??= new LlamaRuntime())).model(modelPath);
+  const prefixes: (string | undefined)[] = promptTokens.map(() => undefined);
+  for (let cut = 0; cut <= prompt.length; cut++) {
+    const text = prompt.slice(0, cut);
+    const got = tokenizePrompt(model, text, true);
+    if (got.length > 0 && got.length <= promptTokens.length && got.every((t, j) => t === promptTokens[j])) prefixes[got.length - 1] = text;
+  }
+  const missing = prefixes.indexOf(undefined);
+  if (missing >= 0) {
+    throw new ReferenceHarnessError(
+      'reference_bad_options',
+      `no start of ${JSON.stringify(prompt)} tokenizes to its first ${missing + 1} tokens: pick a prompt whose tokens each end where a start of its text does`,
+    );
+  }
+  return prefixes as string[];
 }
 
 /** Frees the shared runtime (models and llama.cpp) so a CLI or test process can exit promptly. */

@@ -55,6 +55,8 @@ export interface ReferenceResult {
   readonly promptTokens: number[];
   /** positions[i]: top-K of the next token after prompt position i (teacher-forced), one per prompt token. */
   readonly positions: TokenLogprob[][];
+  /** promptLogprobs[i]: the log-prob of promptTokens[i + 1] at position i (the forced token), one fewer than positions. */
+  readonly promptLogprobs: number[];
   readonly greedy: GreedyStep[];
   readonly settings: ReferenceSettings;
 }

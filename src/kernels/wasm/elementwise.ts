@@ -3,7 +3,7 @@
 import { MeshError } from '../../protocol/errors.ts';
 import type { KernelInstance } from './instance.ts';
 
-/** out = silu(gate) · up over len values, in f32 SIMD (as ggml's vectorised swiglu; within a few ulp of the reference's). */
+/** out = silu(gate) · up over len values, silu in double rounded once to f32: the reference's bit for bit. */
 export function wasmSwiglu(k: KernelInstance, out: Float32Array, gate: Float32Array, up: Float32Array, len: number): void {
   if (gate.length < len || up.length < len || out.length < len) {
     throw new MeshError('kernel_bad_shape', `swiglu over ${len} values, but buffers hold ${gate.length}, ${up.length} and ${out.length}`);

@@ -17,7 +17,10 @@ function setTemplate(file: string, template: string): void {
   const path = join(projectRoot, file);
   const bytes = new Uint8Array(readFileSync(path));
   const h = parseGgufHeader(bytes);
-  if (h.metadata.get(KEY) === template) return console.log(`${file}: already has it`);
+  if (h.metadata.get(KEY) === template) {
+    console.log(`${file}: already has it`);
+    return;
+  }
   const metadata = typedMetadata(h).map(([key, v]) => [key, key === KEY ? gguf.string(template) : v] as const);
   const tensors = h.tensors.map((t) => ({ name: t.name, shape: t.shape, type: t.type, data: bytes.subarray(t.fileOffset, t.fileOffset + t.byteSize) }));
   writeGgufAtomic(path, { metadata: [...metadata], tensors });

@@ -62,7 +62,7 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}; best of ${RUNS} interleaved rounds, CPU ms per matmul`,
 );
-console.log('type  shape               rows x cols   | decode plain relaxed  speedup | prefill n=' + PREFILL + ' plain relaxed speedup');
+console.log(`type  shape               rows x cols   | decode plain relaxed  speedup | prefill n=${PREFILL} plain relaxed speedup`);
 for (const type of TYPES) {
   for (const set of opt('shapes', 'bench,qwen0.5b').split(',')) {
     for (const [name, rows, cols] of SHAPES[set]) {

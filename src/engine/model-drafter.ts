@@ -3,7 +3,7 @@
 // prefix (rolling back whatever the target rejected) and runs only the tokens it has not seen.
 import type { Draft, Drafter } from './drafter.ts';
 import { EngineError } from './errors.ts';
-import { Sampler, type SamplingOptions } from './sampler.ts';
+import { GREEDY, Sampler, type SamplingOptions } from './sampler.ts';
 import type { InferenceSession } from './session.ts';
 
 /** Seeds the drafter's own stream apart from the target's, so the two draws stay independent. */
@@ -16,10 +16,11 @@ export class ModelDrafter implements Drafter {
 
   /**
    * `session` is a fresh session of the draft model (it is freed with the drafter). With greedy
-   * `sampling` the draft is the draft model's argmax; otherwise it is drawn from the draft model's
+   * `sampling` (the default: the request's sampling is what makes drafts random, never the lack of
+   * it) the draft is the draft model's argmax; otherwise it is drawn from the draft model's
    * distribution under the same temperature and truncation (penalties left out: the target applies them).
    */
-  constructor(session: InferenceSession, sampling: SamplingOptions = {}) {
+  constructor(session: InferenceSession, sampling: SamplingOptions = GREEDY) {
     this.session = session;
     const { repeatPenalty: _r, presencePenalty: _p, frequencyPenalty: _f, ...rest } = sampling;
     this.sampler = new Sampler({ ...rest, seed: sampling.seed === undefined ? undefined : (sampling.seed + SEED_OFFSET) % 0x100000000 });

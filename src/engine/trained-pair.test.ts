@@ -122,5 +122,8 @@ describe('the trained draft model', () => {
       `trained pair: mean accepted tokens per verification ${(total.accepted / total.passes).toFixed(2)} (${total.accepted}/${total.drafted} drafted accepted, ${total.passes} passes)`,
     );
     expect(total.accepted).toBeLessThanOrEqual(total.drafted);
+    // Greedy drafts of the distilled draft (top-1 agreement 76% on held-out verses, MODEL_CARD.md):
+    // 1.29 here. Drafts drawn at temperature 1 (ModelDrafter's old default) gave 0.15-0.29.
+    expect(total.accepted / total.passes).toBeGreaterThan(0.8);
   }, 120_000);
 });

@@ -114,6 +114,17 @@ def save(model, out, meta):
         json.dump(dict(meta, tensors=tensors), f, indent=1)
 
 
+def load(model, directory):
+    # Weights this script saved (or tools/train/from-gguf.ts wrote); returns the tokens they were trained on.
+    m = json.load(open(os.path.join(directory, 'manifest.json')))
+    raw = np.fromfile(os.path.join(directory, 'weights.bin'), dtype=np.float32)
+    with torch.no_grad():
+        for (name, p), t in zip(model.gguf_tensors(), m['tensors']):
+            assert name == t['name'], (name, t['name'])
+            p.copy_(torch.from_numpy(raw[t['offset'] // 4:t['offset'] // 4 + p.numel()].reshape(p.shape)))
+    return m['tokens']
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--shape', choices=SHAPES, required=True)
@@ -127,6 +138,10 @@ def main():
     ap.add_argument('--seed', type=int, default=1611)
     ap.add_argument('--bench', type=int, default=0, help='time this many steps and exit')
     ap.add_argument('--init', help='start from the weights this script saved in that directory (a second stage)')
+    ap.add_argument('--teacher', help='distil from the model whose weights this script (or from-gguf.ts) saved in that directory')
+    ap.add_argument('--teacher-shape', choices=SHAPES, default='target')
+    ap.add_argument('--distill', type=float, default=0.9, help='weight of the KL to the teacher (the rest: cross-entropy on the text)')
+    ap.add_argument('--agreement', action='store_true', help='print how often --init\'s top token is --teacher\'s on the held-out text, and exit')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -138,15 +153,16 @@ def main():
     s = SHAPES[a.shape]
     model = Llama(s, vocab, a.ctx)
     params = sum(p.numel() for p in model.parameters())
-    tokens_before = 0
-    if a.init:
-        m = json.load(open(os.path.join(a.init, 'manifest.json')))
-        raw = np.fromfile(os.path.join(a.init, 'weights.bin'), dtype=np.float32)
-        with torch.no_grad():
-            for (name, p), t in zip(model.gguf_tensors(), m['tensors']):
-                assert name == t['name'], (name, t['name'])
-                p.copy_(torch.from_numpy(raw[t['offset'] // 4:t['offset'] // 4 + p.numel()].reshape(p.shape)))
-        tokens_before = m['tokens']
+    tokens_before = load(model, a.init) if a.init else 0
+    teacher = None
+    if a.teacher:
+        # Distillation: the draft learns the target's whole next-token distribution, which is what
+        # speculative decoding accepts against, not only the text's next token.
+        teacher = Llama(SHAPES[a.teacher_shape], vocab, a.ctx)
+        load(teacher, a.teacher)
+        teacher.eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
     decay = [p for p in model.parameters() if p.dim() == 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=0.1), dict(params=no_decay, weight_decay=0.0)], lr=a.lr, betas=(0.9, 0.95))
@@ -167,8 +183,20 @@ def main():
         model.train()
         return sum(losses) / len(losses)
 
+    if a.agreement:
+        # The draft's top-1 agreement with the target, teacher-forced on the held-out verses: greedy
+        # speculative decoding accepts a drafted token exactly when the two agree.
+        agree = n = 0
+        model.eval()
+        with torch.no_grad():
+            for i in range(0, len(val) - a.ctx - 1, a.ctx):
+                x = val[i:i + a.ctx][None]
+                agree += (model(x).argmax(-1) == teacher(x).argmax(-1)).sum().item()
+                n += x.numel()
+        print(json.dumps(dict(init=a.init, teacher=a.teacher, positions=n, top1_agreement=round(agree / n, 4))))
+        return
     log = open(os.path.join(a.out, 'log.jsonl'), 'w')
-    print(json.dumps(dict(shape=a.shape, params=params, **s, vocab=vocab, ctx=a.ctx, batch=a.batch, steps=a.steps, lr=a.lr, threads=a.threads, init=a.init, tokens_before=tokens_before)), file=log, flush=True)
+    print(json.dumps(dict(shape=a.shape, params=params, **s, vocab=vocab, ctx=a.ctx, batch=a.batch, steps=a.steps, lr=a.lr, threads=a.threads, init=a.init, teacher=a.teacher, distill=a.distill if a.teacher else None, tokens_before=tokens_before)), file=log, flush=True)
     steps = a.bench or a.steps
     t0 = time.time()
     tokens = 0
@@ -177,7 +205,13 @@ def main():
         for g in opt.param_groups:
             g['lr'] = lr
         x, y = batch(train, a.batch)
-        loss = F.cross_entropy(model(x).view(-1, vocab), y.reshape(-1))
+        logits = model(x).view(-1, vocab)
+        loss = F.cross_entropy(logits, y.reshape(-1))
+        if teacher is not None:
+            with torch.no_grad():
+                target = F.log_softmax(teacher(x).view(-1, vocab), -1)
+            kl = F.kl_div(F.log_softmax(logits, -1), target, log_target=True, reduction='batchmean')
+            loss = a.distill * kl + (1 - a.distill) * loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

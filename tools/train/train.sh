@@ -14,3 +14,9 @@ $RUN /usr/bin/python3 tools/train/train.py --shape target --out .cache/train/tar
 # loss stopped falling, and this took what was left of the hour.
 $RUN /usr/bin/python3 tools/train/train.py --shape target --init .cache/train/target-stage1 --out .cache/train/target --steps 150 --lr 1e-3
 $RUN $NODE tools/train/export.ts
+# Distillation: the draft learns the served (Q8_0) target's next-token distribution, which is what
+# speculative decoding accepts against. Both start from the exported files, as they are served.
+$RUN $NODE tools/train/from-gguf.ts kjv-llama-16m-q8_0 .cache/train/target-q8
+$RUN $NODE tools/train/from-gguf.ts kjv-llama-3m-q8_0 .cache/train/draft-q8
+$RUN /usr/bin/python3 tools/train/train.py --shape draft --init .cache/train/draft-q8 --teacher .cache/train/target-q8 --out .cache/train/draft --steps 120 --lr 1e-3
+$RUN $NODE tools/train/export.ts kjv-llama-3m-q8_0

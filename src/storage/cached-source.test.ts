@@ -1,11 +1,13 @@
 // Reading a model back from the weight cache: a load reads each stored chunk about once (not once per
-// tensor in it), readInto agrees with read, and a failed IndexedDB read is not remembered.
+// tensor in it), readInto agrees with read, chunks are Blobs (older byte records still read), and a
+// failed IndexedDB read is not remembered.
 import 'fake-indexeddb/auto';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ensureModel } from '../../tools/models/registry.ts';
 import { Engine } from '../engine/engine.ts';
 import { cachedUrlSource } from './cached-source.ts';
+import { chunkLength } from './chunk-bytes.ts';
 import { WeightCache } from './weight-cache.ts';
 
 const URL_ = 'http://models.test/m.gguf';
@@ -45,7 +47,7 @@ async function filledCache(
   const chunks = cache.chunks.bind(cache);
   cache.chunks = async (key, a, b) => {
     const m = await chunks(key, a, b);
-    for (const d of m.values()) read += d.byteLength;
+    for (const d of m.values()) read += chunkLength(d);
     return m;
   };
   return { cache, chunkBytesRead: () => read, server };
@@ -83,10 +85,24 @@ describe('cached source', () => {
       const n = await source.readInto!(offset, into);
       const read = await source.read(offset, length);
       expect(n).toBe(Math.min(length, body.byteLength - offset));
-      expect(into.subarray(0, n)).toEqual(body.subarray(offset, offset + n));
-      expect(read).toEqual(body.subarray(offset, offset + n));
+      expect(Buffer.compare(into.subarray(0, n), body.subarray(offset, offset + n))).toBe(0);
+      expect(Buffer.compare(read, body.subarray(offset, offset + n))).toBe(0);
     }
     expect(await source.readInto!(body.byteLength, new Uint8Array(4))).toBe(0);
+  });
+
+  it('keeps chunks as Blobs, and still reads chunks stored as bytes before', async () => {
+    const body = new Uint8Array(200_000).map((_, i) => (i * 13) & 255);
+    const { cache, server } = await filledCache(body, 64 << 10);
+    const source = await cachedUrlSource(cache, URL_, { fetch: server.fetch });
+    const stored = await cache.chunks(source.record.key, 0, 3);
+    expect([...stored.values()].every((c) => c instanceof Blob)).toBe(true);
+    // An older cache's records: the same chunks as Uint8Arrays.
+    const asBytes = new Map(await Promise.all([...stored].map(async ([i, c]) => [i, new Uint8Array(await (c as Blob).arrayBuffer())] as const)));
+    cache.chunks = async (_key, a, b) => new Map([...asBytes].filter(([i]) => i >= a && i <= b));
+    const again = await cachedUrlSource(cache, URL_, { fetch: server.fetch });
+    expect(Buffer.compare(await again.read(60_000, 100_000), body.subarray(60_000, 160_000))).toBe(0);
+    expect(server.sent()).toBe(body.byteLength); // only the first fill
   });
 
   it('asks IndexedDB again after a failed read instead of keeping the failure', async () => {

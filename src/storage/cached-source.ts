@@ -6,7 +6,8 @@ import { siblingUrl, urlSource, type UrlSourceInit } from '../gguf/byte-source.t
 import type { LocatedSource } from '../gguf/split.ts';
 import { GgufError } from '../protocol/errors.ts';
 import { StorageError } from './errors.ts';
-import type { ModelRecord, WeightCache } from './weight-cache.ts';
+import { chunkLength, copyChunk } from './chunk-bytes.ts';
+import type { ModelRecord, StoredChunk, WeightCache } from './weight-cache.ts';
 
 export interface CachedSourceStats {
   /** Bytes fetched over the network by this source. */
@@ -263,11 +264,11 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
   const lastChunk = Math.ceil(size / cs) - 1;
   const ahead = Math.max(1, Math.round(READ_AHEAD_BYTES / cs));
   /**
-   * Chunks read lately or asked for ahead of the reader (index → bytes; undefined where not stored).
-   * A loader reads tensor after tensor, several to a chunk: without it each read fetched its chunks
-   * from IndexedDB again (4.3× the file for the 0.5B model), and nothing overlapped the reads.
+   * Stored chunks read lately or asked for ahead of the reader (index → its Blob, or undefined where
+   * not stored). A loader reads tensor after tensor, several to a chunk: without it each read asked
+   * IndexedDB for its chunks again (4.3× the file for the 0.5B model), one request after another.
    */
-  const recent = new Map<number, Promise<Uint8Array | undefined>>();
+  const recent = new Map<number, Promise<StoredChunk | undefined>>();
   let idle: ReturnType<typeof setTimeout> | undefined;
 
   /** Asks IndexedDB for the chunks in [a, b] not held yet, one request per run, not awaited. */
@@ -288,11 +289,11 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
   }
 
   /** The chunks [first, last], from those held, IndexedDB or the network; the next few are asked for meanwhile. */
-  async function chunksFor(first: number, last: number): Promise<{ have: Map<number, Uint8Array>; fetched: Set<number> }> {
+  async function chunksFor(first: number, last: number): Promise<{ have: Map<number, StoredChunk>; fetched: Set<number> }> {
     for (const i of recent.keys()) if (i < first || i > last + ahead) recent.delete(i);
     ask(first, last);
     ask(last + 1, Math.min(lastChunk, last + ahead));
-    const have = new Map<number, Uint8Array>();
+    const have = new Map<number, StoredChunk>();
     const fetched = new Set<number>();
     try {
       for (let i = first; i <= last; i++) {
@@ -305,10 +306,9 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
       throw e;
     }
     if (fetched.size > 0) {
-      for (const [i, d] of await fetchChunks([...fetched])) {
-        have.set(i, d);
-        recent.set(i, Promise.resolve(d));
-      }
+      // Not held: the next read asks IndexedDB, which keeps them now unless the cache could not.
+      for (const i of fetched) recent.delete(i);
+      for (const [i, d] of await fetchChunks([...fetched])) have.set(i, d);
     }
     // The chunks held are for a load under way: once reads stop, its chunks go.
     clearTimeout(idle);
@@ -327,11 +327,12 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
       const chunk = have.get(i);
       if (!chunk) return Math.max(0, i * cs - offset); // the server ended early
       const start = i * cs;
+      const length = chunkLength(chunk);
       const from = Math.max(offset, start),
-        to = Math.min(end, start + chunk.byteLength);
-      if (to > from) out.set(chunk.subarray(from - start, to - start), from - offset);
+        to = Math.min(end, start + length);
+      if (to > from) await copyChunk(chunk, from - start, out.subarray(from - offset, to - offset));
       if (!fetched.has(i)) stats.cachedBytes += to - from;
-      if (start + chunk.byteLength < Math.min(end, start + cs)) return to - offset; // short read
+      if (start + length < Math.min(end, start + cs)) return to - offset; // short read
     }
     return end - offset;
   }

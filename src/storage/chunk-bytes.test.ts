@@ -1,5 +1,6 @@
 // Copying stored chunks into a reader's buffer: Blobs (read as a byte stream, in pieces smaller and
-// larger than the stream's) and Uint8Arrays (chunks stored before Blobs) give the same bytes.
+// larger than the stream's, front to back, backwards, two readers at once) and Uint8Arrays (chunks
+// stored before Blobs) give the same bytes.
 import { describe, expect, it } from 'vitest';
 import { chunkLength, copyChunk } from './chunk-bytes.ts';
 
@@ -23,6 +24,22 @@ describe('stored chunk bytes', () => {
         expect(Buffer.compare(into.subarray(1, 1 + length), bytes.subarray(from, from + length))).toBe(0);
       }
     }
+  });
+
+  it('reads a Blob front to back with gaps, and side by side, on streams that give the right bytes', async () => {
+    const blob = new Blob([bytes]);
+    const ranges = Array.from({ length: 40 }, (_, i) => [i * 70_000 + (i % 3) * 32, 50_000 + (i % 5) * 4000] as const);
+    const got = await Promise.all(
+      [ranges.filter((_, i) => i % 2 === 0), ranges.filter((_, i) => i % 2 === 1)].map(async (list) => {
+        for (const [from, length] of list) {
+          const into = new Uint8Array(length);
+          await copyChunk(blob, from, into);
+          if (Buffer.compare(into, bytes.subarray(from, from + length)) !== 0) return `wrong bytes at ${from}`;
+        }
+        return 'ok';
+      }),
+    );
+    expect(got).toEqual(['ok', 'ok']);
   });
 
   it('refuses a Blob shorter than the range asked for (a damaged cache) with a clear error', async () => {

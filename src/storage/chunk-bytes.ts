@@ -20,8 +20,10 @@ interface Cursor {
   busy: boolean;
 }
 
-/** The stream last read on each Blob, positioned where that read stopped. */
-const cursors = new WeakMap<Blob, Cursor>();
+/** Open streams on each Blob, positioned where their last reads stopped (a few: a layer's tensors are read out of file order). */
+const cursors = new WeakMap<Blob, Cursor[]>();
+/** Streams kept open per Blob. */
+const MAX_CURSORS = 4;
 
 const damaged = () =>
   new StorageError(
@@ -31,6 +33,12 @@ const damaged = () =>
 
 export function chunkLength(chunk: StoredChunk): number {
   return chunk instanceof Blob ? chunk.size : chunk.byteLength;
+}
+
+function drop(open: Cursor[], i: number): void {
+  if (i < 0) return;
+  void open[i].reader.cancel().catch(() => {});
+  open.splice(i, 1);
 }
 
 function openAt(blob: Blob, from: number): Cursor | undefined {
@@ -47,15 +55,24 @@ export async function copyChunk(chunk: StoredChunk, from: number, into: Uint8Arr
     into.set(chunk.subarray(from, from + into.byteLength));
     return;
   }
-  const open = cursors.get(chunk);
-  const reuse = open && !open.busy && open.at <= from && from - open.at <= MAX_SKIP;
-  if (open && !reuse && !open.busy) void open.reader.cancel().catch(() => {});
-  const cursor = reuse ? open : openAt(chunk, from);
+  const open = cursors.get(chunk) ?? [];
+  let cursor = open.filter((c) => !c.busy && c.at <= from && from - c.at <= MAX_SKIP).sort((a, b) => b.at - a.at)[0];
   if (!cursor) {
-    into.set(new Uint8Array(await chunk.slice(from, from + into.byteLength).arrayBuffer()));
-    return;
+    const fresh = openAt(chunk, from);
+    if (!fresh) {
+      into.set(new Uint8Array(await chunk.slice(from, from + into.byteLength).arrayBuffer()));
+      return;
+    }
+    cursor = fresh;
+    cursor.busy = true; // not the one dropped below
+    open.push(cursor);
+    if (open.length > MAX_CURSORS)
+      drop(
+        open,
+        open.findIndex((c) => !c.busy),
+      );
+    cursors.set(chunk, open);
   }
-  if (!open?.busy) cursors.set(chunk, cursor); // a read beside a busy one keeps its own stream
   cursor.busy = true;
   // A BYOB read transfers the buffer it is given and hands it back in the result.
   let buffer = pieces.pop() ?? new ArrayBuffer(PIECE);
@@ -71,9 +88,9 @@ export async function copyChunk(chunk: StoredChunk, from: number, into: Uint8Arr
       cursor.at += value.byteLength;
       if (done && cursor.at < end) throw damaged();
     }
+    if (cursor.at >= chunk.size) drop(open, open.indexOf(cursor)); // read to its end
   } catch (e) {
-    cursors.delete(chunk);
-    void cursor.reader.cancel().catch(() => {});
+    drop(open, open.indexOf(cursor));
     throw e;
   } finally {
     cursor.busy = false;

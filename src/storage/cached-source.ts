@@ -6,7 +6,7 @@ import { siblingUrl, urlSource, type UrlSourceInit } from '../gguf/byte-source.t
 import type { LocatedSource } from '../gguf/split.ts';
 import { GgufError } from '../protocol/errors.ts';
 import { StorageError } from './errors.ts';
-import { chunkLength, copyChunk } from './chunk-bytes.ts';
+import { chunkLength, closeChunk, copyChunk } from './chunk-bytes.ts';
 import type { ModelRecord, StoredChunk, WeightCache } from './weight-cache.ts';
 
 export interface CachedSourceStats {
@@ -271,6 +271,15 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
   const recent = new Map<number, Promise<StoredChunk | undefined>>();
   let idle: ReturnType<typeof setTimeout> | undefined;
 
+  /** Drops a chunk held, closing the streams open on it. */
+  function forget(i: number): void {
+    recent
+      .get(i)
+      ?.then(closeChunk)
+      .catch(() => {});
+    recent.delete(i);
+  }
+
   /** Asks IndexedDB for the chunks in [a, b] not held yet, one request per run, not awaited. */
   function ask(a: number, b: number): void {
     let run = -1;
@@ -290,7 +299,7 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
 
   /** The chunks [first, last], from those held, IndexedDB or the network; the next few are asked for meanwhile. */
   async function chunksFor(first: number, last: number): Promise<{ have: Map<number, StoredChunk>; fetched: Set<number> }> {
-    for (const i of recent.keys()) if (i < first || i > last + ahead) recent.delete(i);
+    for (const i of recent.keys()) if (i < first || i > last + ahead) forget(i);
     ask(first, last);
     ask(last + 1, Math.min(lastChunk, last + ahead));
     const have = new Map<number, StoredChunk>();
@@ -312,7 +321,9 @@ export async function cachedUrlSource(cache: WeightCache, url: string, init: Cac
     }
     // The chunks held are for a load under way: once reads stop, its chunks go.
     clearTimeout(idle);
-    idle = setTimeout(() => recent.clear(), WINDOW_IDLE_MS);
+    idle = setTimeout(() => {
+      for (const i of recent.keys()) forget(i);
+    }, WINDOW_IDLE_MS);
     (idle as { unref?: () => void }).unref?.();
     return { have, fetched };
   }

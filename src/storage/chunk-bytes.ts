@@ -35,6 +35,14 @@ export function chunkLength(chunk: StoredChunk): number {
   return chunk instanceof Blob ? chunk.size : chunk.byteLength;
 }
 
+/** Closes the streams open on a chunk a reader has moved past (each holds a pipe's worth of bytes read ahead). */
+export function closeChunk(chunk: StoredChunk | undefined): void {
+  if (!(chunk instanceof Blob)) return;
+  const open = cursors.get(chunk);
+  if (!open) return;
+  for (let i = open.length - 1; i >= 0; i--) if (!open[i].busy) drop(open, i);
+}
+
 function drop(open: Cursor[], i: number): void {
   if (i < 0) return;
   void open[i].reader.cancel().catch(() => {});

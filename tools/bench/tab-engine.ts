@@ -87,13 +87,15 @@ async function main(): Promise<void> {
     const paged: number[] = [];
     for (let r = 0; r < RUNS + 1; r++) {
       const w = (await benchRound(page, prompt, GEN)).decode;
-      const p = await pageSampledDecode(page, prompt, GEN);
-      if (r === 0) continue; // warm-up
-      worker.push(w);
-      paged.push(p);
+      if (r > 0) worker.push(w); // round 0 warms up
     }
+    // The peak as bench:engine takes it (load and worker-sampled rounds), before the page-sampled rounds' logits.
     const peak = peakRss(renderers);
     console.log(`VmRSS kB after decoding ${rss()}`);
+    for (let r = 0; r < RUNS + 1; r++) {
+      const p = await pageSampledDecode(page, prompt, GEN);
+      if (r > 0) paged.push(p);
+    }
     await benchTeardown(page);
     const fileBytes = statSync(path).size;
     const ratio = (b: number | undefined) => (b === undefined ? Number.NaN : (b - 100 * MB) / (weightBytes + kvBytes));

@@ -13,6 +13,11 @@ export interface ExtendOptions {
   readonly logits?: LogitsWanted;
   /** Checked between prefill batches. */
   readonly signal?: AbortSignal;
+  /**
+   * Where a 'last' row of logits may be written (a decode loop handing back the row it is done with,
+   * so a step allocates no vocabulary-wide array): use the array returned, which is `into` or fresh.
+   */
+  readonly into?: Float32Array;
 }
 
 export interface InferenceSession {
@@ -87,7 +92,7 @@ export function createInferenceSession(p: Pipeline, nEmbd: number, nVocab: numbe
           if (whole) out = rows;
           else out.set(rows, start * nVocab);
         } else if (want === 'last' && start + batch.length === tokens.length) {
-          const row = await p.tail.logits(hidden.subarray((batch.length - 1) * nEmbd), 1);
+          const row = await p.tail.logits(hidden.subarray((batch.length - 1) * nEmbd), 1, whole ? opts.into : undefined);
           if (whole) out = row;
           else out.set(row);
         }

@@ -64,8 +64,12 @@ export interface TailWeights {
   readonly output: WeightMatrix;
 }
 
-/** Bytes read per request when a weight goes to a weight home: the most JavaScript memory a read holds. */
-const HOME_CHUNK = 8 << 20;
+/**
+ * Bytes read per request when a weight goes to a weight home: the most JavaScript memory a read holds
+ * (its buffer stays with the store for the next load). Sources that can readInto answer a read this
+ * size as cheaply as a larger one (a file, the weight cache's streams).
+ */
+const HOME_CHUNK = 2 << 20;
 
 /** Reads tensors by name from one GGUF, checking shapes against what the engine expects. */
 export class WeightStore {

@@ -1,5 +1,6 @@
 // Parses a GGUF (v2/v3) header: metadata and tensor directory. Knows nothing of compute; the tensor
 // bytes are read separately by offset, so a URL source fetches only the ranges a layer range needs.
+import { SHORT_STRING, shortUtf8 } from './short-utf8.ts';
 import { GgufError } from '../protocol/errors.ts';
 import { ggmlTypeInfo, ggmlTypeName, tensorByteSize } from './ggml-types.ts';
 
@@ -153,16 +154,21 @@ class Cursor {
   }
   /** A u64 that must fit a JS number and stay below `limit` (a count, size or offset). */
   count(what: string, limit = Number.MAX_SAFE_INTEGER): number {
-    const v = this.u64();
-    if (v > BigInt(limit)) throw corrupt(`${what} is ${v}, which is impossible here`);
-    return Number(v);
+    // Two u32 halves, not a BigInt: a vocabulary's header holds hundreds of thousands of counts.
+    this.ensure(8);
+    const lo = this.view.getUint32(this.pos, true),
+      hi = this.view.getUint32(this.pos + 4, true);
+    this.pos += 8;
+    const v = hi * 2 ** 32 + lo;
+    if (hi >= 2 ** 21 || v > limit) throw corrupt(`${what} is ${(BigInt(hi) << 32n) | BigInt(lo)}, which is impossible here`);
+    return v;
   }
   string(): string {
     const len = this.count('string length', MAX_STRING);
     this.ensure(len);
-    const s = this.decoder.decode(this.bytes.subarray(this.pos, this.pos + len));
+    const at = this.pos;
     this.pos += len;
-    return s;
+    return (len <= SHORT_STRING ? shortUtf8(this.bytes, at, at + len) : undefined) ?? this.decoder.decode(this.bytes.subarray(at, at + len));
   }
   typed<T>(ctor: { new (buf: ArrayBuffer): T }, n: number, size: number): T {
     this.ensure(n * size);

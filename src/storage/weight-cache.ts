@@ -7,6 +7,9 @@
 // transaction (a crash never leaves the two disagreeing), and runs under fake-indexeddb in Node tests.
 // Chunks of a few MiB keep per-record overhead negligible; OPFS would only be worth it for reading
 // multi-GiB files without copies, which the engine does not do (it decodes tensors as they arrive).
+// A chunk is stored as a Blob: read back as a byte stream into the reader's own buffer, it is neither
+// deserialized nor left behind as garbage (Chromium, 384 MiB read in a worker: 1.1 s and +10 MB of
+// peak memory, against 2.0 s and +150 MB for chunks stored as Uint8Array, which are still read).
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import { StorageError } from './errors.ts';
 
@@ -38,10 +41,13 @@ export interface ModelRecord {
   readonly lastUsed: number;
 }
 
+/** A stored chunk's bytes: a Blob, or a Uint8Array as chunks were stored before. */
+export type StoredChunk = Blob | Uint8Array;
+
 interface ChunkRecord {
   readonly model: string;
   readonly index: number;
-  readonly data: Uint8Array;
+  readonly data: StoredChunk;
 }
 
 interface Schema extends DBSchema {
@@ -142,7 +148,7 @@ export class WeightCache {
   }
 
   /** Stored chunks of a model with index in [first, last]. */
-  async chunks(key: string, first: number, last: number): Promise<Map<number, Uint8Array>> {
+  async chunks(key: string, first: number, last: number): Promise<Map<number, StoredChunk>> {
     const rows = await this.db.getAll('chunks', IDBKeyRange.bound([key, first], [key, last]));
     return new Map(rows.map((r) => [r.index, r.data]));
   }
@@ -173,7 +179,7 @@ export class WeightCache {
       count = 0;
     for (const c of chunks) {
       if ((await store.getKey([key, c.index])) !== undefined) continue;
-      await store.put({ model: key, index: c.index, data: c.data });
+      await store.put({ model: key, index: c.index, data: typeof Blob === 'function' ? new Blob([c.data as Uint8Array<ArrayBuffer>]) : c.data });
       bytes += c.data.byteLength;
       count++;
     }

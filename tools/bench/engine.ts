@@ -207,7 +207,7 @@ async function main(): Promise<void> {
       type Rounds = { ours: Round; wllama: Round; native: Round & NativeRound }[];
       const allRounds: Rounds = [];
       let wllamaPrompt = 0;
-      let cached: { loadMs: number; peak: number | undefined } = { loadMs: Number.NaN, peak: undefined };
+      let cached: { startMs: number; loadMs: number; peak: number | undefined } = { startMs: Number.NaN, loadMs: Number.NaN, peak: undefined };
       // Each measurement waits a little for a quiet moment and records the cores other processes kept busy meanwhile.
       const watched = async <T extends object>(f: () => Promise<T>): Promise<T & { other: number }> => {
         await waitForQuiet(BUSY_WARN, QUIET_WAIT_MS);
@@ -254,7 +254,7 @@ async function main(): Promise<void> {
           name: 'ours CPU (worker, Chromium)',
           speed: speedFor('ours'),
           threads: ours.threads,
-          note: `load ${ours.loadMs.toFixed(0)} ms over HTTP into the weight cache, ${cached.loadMs.toFixed(0)} ms from it`,
+          note: `load ${ours.loadMs.toFixed(0)} ms over HTTP into the weight cache, ${cached.loadMs.toFixed(0)} ms from it (after the worker's start, ${cached.startMs.toFixed(0)} ms)`,
         },
         { name: 'wllama (Chromium)', speed: speedFor('wllama'), threads: wl.threads, note: `${wllamaPrompt} prompt tokens; llama-server's own timings` },
         {
@@ -315,8 +315,10 @@ async function main(): Promise<void> {
 
 /**
  * Ours from the weight cache: a fresh page in the context whose first page filled the cache loads the
- * model (the load time is cache to ready) and runs one round; its renderer's peak (VmHWM) is what our
- * engine needs in a tab. undefined where Chromium gave the page an existing renderer.
+ * model (the load time is cache to ready: load() in a started worker, the kernels' start included; the
+ * worker's own start, its script's modules served one by one by the Vite dev server, is reported apart)
+ * and runs one round; its renderer's peak (VmHWM) is what our engine needs in a tab. undefined where
+ * Chromium gave the page an existing renderer.
  */
 async function fromCache(
   context: BrowserContext,
@@ -324,16 +326,16 @@ async function fromCache(
   modelUrl: string,
   tokens: number[],
   gen: number,
-): Promise<{ loadMs: number; peak: number | undefined }> {
+): Promise<{ startMs: number; loadMs: number; peak: number | undefined }> {
   const before = rendererPids();
   const fresh = await context.newPage();
   try {
     await fresh.goto(`${base}/playwright/support/engine-blank.html`);
-    const { loadMs } = await benchSetup(fresh, { modelUrl, threads: THREADS });
+    const { startMs, loadMs } = await benchSetup(fresh, { modelUrl, threads: THREADS });
     await benchRound(fresh, tokens, gen);
     const peak = peakRss(newRenderers(before));
     await benchTeardown(fresh);
-    return { loadMs, peak };
+    return { startMs, loadMs, peak };
   } finally {
     await fresh.close();
   }

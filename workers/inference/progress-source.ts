@@ -36,6 +36,14 @@ export async function openWorkerSource(input: WorkerModelInput, signal: AbortSig
 export function countingSource(inner: ByteSource, onProgress: (p: LoadProgress) => void, everyMs = 50): ByteSource & { readonly bytesLoaded: number } {
   let loaded = 0;
   let last = -Infinity;
+  const count = (n: number) => {
+    loaded += n;
+    const now = Date.now();
+    if (now - last >= everyMs) {
+      last = now;
+      onProgress({ phase: 'reading', bytesLoaded: Math.min(loaded, inner.size ?? Infinity), bytesTotal: inner.size });
+    }
+  };
   return {
     size: inner.size,
     get bytesLoaded() {
@@ -43,13 +51,18 @@ export function countingSource(inner: ByteSource, onProgress: (p: LoadProgress) 
     },
     async read(offset, length) {
       const bytes = await inner.read(offset, length);
-      loaded += bytes.byteLength;
-      const now = Date.now();
-      if (now - last >= everyMs) {
-        last = now;
-        onProgress({ phase: 'reading', bytesLoaded: Math.min(loaded, inner.size ?? Infinity), bytesTotal: inner.size });
-      }
+      count(bytes.byteLength);
       return bytes;
     },
+    // Passed on where the inner source has it: the loader then reads into one reused buffer, not a fresh one per chunk.
+    ...(inner.readInto
+      ? {
+          readInto: async (offset: number, into: Uint8Array) => {
+            const n = await inner.readInto!(offset, into);
+            count(n);
+            return n;
+          },
+        }
+      : {}),
   };
 }

@@ -92,11 +92,14 @@ export interface RefusedPeer {
 }
 
 /**
- * A refusal that a peer can mend (no credential, an expired or foreign one: a new invite fixes it)
- * does not shut it out: its next connection is checked again. A wrong proof or a revocation does.
+ * Only a revocation shuts a peer out for good (it knows the secret, so its proof would pass). Any
+ * other refusal is one it can mend, and its next connection is checked again: no credential or an
+ * expired one (a new invite fixes it), or a wrong proof, which is also what a member still on the
+ * old secret gives for a moment after the head rotated it (rekey.ts), before it joins the new mesh
+ * with the invite it was handed. Checking again costs a handshake, as a fresh identity would.
  */
 function curable(reason: string): boolean {
-  return reason.startsWith(CREDENTIAL_REFUSED) && !/revoked/.test(reason);
+  return !/revoked/.test(reason);
 }
 
 export class MeshNode {
@@ -450,7 +453,10 @@ export class MeshNode {
       return;
     }
     const known = this.members.get(m.peerId);
-    // Members learned through gossip alone (no direct link yet) are vouched for by the forwarding member.
+    // Members learned through gossip alone (no direct link yet) are vouched for by the forwarding
+    // member, but not one this node refused: a member that does not know of the refusal (an expired
+    // credential is the head's to judge) still forwards its state.
+    if (!known && this.refused.has(m.peerId)) return;
     this.members.set(m.peerId, { ...known, state: m });
     this.changed();
   };

@@ -13,7 +13,7 @@ import { startCompanionMesh, startMeshHead, type CompanionMesh, type MeshHead } 
 import type { PrivateMesh } from './membership-stream.ts';
 import { PeerNode } from './peer-node.ts';
 
-async function until(what: string, probe: () => boolean, timeoutMs = 20_000): Promise<void> {
+async function until(what: string, probe: () => boolean, timeoutMs = 40_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!probe()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
@@ -98,8 +98,14 @@ describe('rotating the mesh secret', () => {
     for (const id of ids.slice(0, 2)) joined.push(await member(id, received.get(id.peerId)!));
     joined.push(await member(ids[2], formerInvite));
     await until('kept members admitted by the running head', () => keep.every((id) => head.node.isMember(id)));
-    await until('the left-out member refused', () => head.node.refusedList().some((r) => r.peerId === ids[2].peerId));
+    // Each end checks the other: whichever finds the wrong proof first refuses and hangs up.
+    const headId = headIdentity.peerId;
+    await until(
+      'the left-out member and the head refused each other',
+      () => head.node.refusedList().some((r) => r.peerId === ids[2].peerId) || joined[2].snapshot().refused.some((r) => r.peerId === headId),
+    );
     expect(head.node.isMember(ids[2].peerId)).toBe(false);
+    expect(joined[2].meshLayer!.isMember(headId)).toBe(false);
     // Gossip runs on the new mesh's topic: the kept members hear the head and each other.
     await until(
       'kept members are members of each other',
@@ -132,5 +138,5 @@ describe('rotating the mesh secret', () => {
     const thief = await createIdentity();
     await member(thief, at(received.get(ids[0].peerId)!));
     await until('a stolen credential refused', () => next!.node.refusedList().some((r) => r.peerId === thief.peerId && /another peer/.test(r.reason)));
-  }, 90_000);
+  }, 180_000);
 });

@@ -92,14 +92,15 @@ export interface RefusedPeer {
 }
 
 /**
- * Only a revocation shuts a peer out for good (it knows the secret, so its proof would pass). Any
- * other refusal is one it can mend, and its next connection is checked again: no credential or an
- * expired one (a new invite fixes it), or a wrong proof, which is also what a member still on the
- * old secret gives for a moment after the head rotated it (rekey.ts), before it joins the new mesh
- * with the invite it was handed. Checking again costs a handshake, as a fresh identity would.
+ * A refusal a peer can mend does not shut it out: its next connection is checked again. That is a
+ * credential refused for any reason but a revocation (none, an expired or a foreign one: a new invite
+ * fixes it), and a wrong proof from a member of the mesh before the head rotated its secret (for a
+ * moment it still proves the old one, before it joins the new mesh with the invite it was handed). A
+ * stranger's wrong proof and a revocation shut the peer out (while it is remembered).
  */
-function curable(reason: string): boolean {
-  return !/revoked/.test(reason);
+function curable(reason: string, formerMember: boolean): boolean {
+  if (/revoked/.test(reason)) return false;
+  return reason.startsWith(CREDENTIAL_REFUSED) || formerMember;
 }
 
 export class MeshNode {
@@ -113,6 +114,8 @@ export class MeshNode {
   private topic: string;
   /** Counts switches: a membership check that started on the mesh before one has no verdict. */
   private generation = 0;
+  /** Members before the last switch that have not proved the new mesh yet (their wrong proofs are curable). */
+  private readonly formerMembers = new Set<string>();
   /**
    * Starts at the clock, not 0: a tab that reloads keeps its peer id, and members drop gossip whose
    * seq is not above the last they saw from it (SequenceFilter), which for a count restarted at 0
@@ -314,6 +317,8 @@ export class MeshNode {
     pubsub.topicValidators.set(this.topic, this.validate);
     pubsub.subscribe(this.topic);
     const former = [...this.members.keys(), ...this.pending.keys()];
+    this.formerMembers.clear();
+    for (const peerId of former) this.formerMembers.add(peerId);
     this.members.clear();
     this.pending.clear();
     this.o.log?.(`mesh: switched to mesh ${mesh.meshId.slice(0, 8)}; ${former.length} members to check again`);
@@ -327,7 +332,7 @@ export class MeshNode {
   /** Notes a refused peer; the oldest are forgotten past MAX_REFUSED (fresh identities cost an attacker nothing). */
   private remember(peerId: string, reason: string): void {
     this.refused.delete(peerId);
-    this.refused.set(peerId, { reason, final: !curable(reason) });
+    this.refused.set(peerId, { reason, final: !curable(reason, this.formerMembers.has(peerId)) });
     for (const oldest of this.refused.keys()) {
       if (this.refused.size <= MAX_REFUSED) break;
       this.refused.delete(oldest);
@@ -373,6 +378,7 @@ export class MeshNode {
         if (!this.running || generation !== this.generation) return;
         if (outcome.ok) {
           this.refused.delete(peerId);
+          this.formerMembers.delete(peerId);
           this.members.set(peerId, {});
           this.o.log?.(`mesh: ${peerId} proved membership`);
           this.changed();

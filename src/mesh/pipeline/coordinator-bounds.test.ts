@@ -7,24 +7,13 @@ import { MAX_GOSSIP_BYTES, type GossipMessage, type PeerStateMessage } from '../
 import { encodeGossip } from '../gossip-messages.ts';
 import type { MemberView, MeshNode } from '../net/mesh-node.ts';
 import { checkPlan } from '../net/plan-check.ts';
+import { serverState } from '../testing/fake-mesh-node.ts';
 import { MAX_PLANNED_PEERS, PipelineCoordinator } from './coordinator.ts';
 
 const pid = (i: number) => `12D3KooW${i.toString(36).padStart(4, '0')}`.padEnd(52, 'x');
 const memory = { layerCount: 8, layerBytes: new Array(8).fill(100), layerExpertBytes: new Array(8).fill(0), headBytes: 50, tailBytes: 60, sharedBytes: 10 };
-const state = (peerId: string, seq = 1): PeerStateMessage => ({
-  type: 'peer-state',
-  protocol: 1,
-  peerId,
-  seq,
-  sentAt: 0,
-  role: 'server',
-  backend: 'wasm',
-  memoryBudgetBytes: 450,
-  layerTokensPerSecond: 100,
-  rttMs: 5,
-  models: [],
-  activeSessions: 0,
-});
+/** A server's state with a 450-byte budget and no layers held. */
+const state = (peerId: string, seq = 1): PeerStateMessage => serverState(peerId, seq, undefined, 450);
 
 function fakeNode(members: MemberView[]) {
   const published: GossipMessage[] = [];

@@ -98,14 +98,14 @@ describe('rotating the mesh secret', () => {
     for (const id of ids.slice(0, 2)) joined.push(await member(id, received.get(id.peerId)!));
     joined.push(await member(ids[2], formerInvite));
     await until('kept members admitted by the running head', () => keep.every((id) => head.node.isMember(id)));
-    // Each end checks the other: whichever finds the wrong proof first refuses and hangs up.
+    // Each end checks the other, and whichever finds the wrong proof first hangs up (a former member's
+    // wrong proof is checked again on its next connection): over 5 s neither ever holds the other as a member.
     const headId = headIdentity.peerId;
-    await until(
-      'the left-out member and the head refused each other',
-      () => head.node.refusedList().some((r) => r.peerId === ids[2].peerId) || joined[2].snapshot().refused.some((r) => r.peerId === headId),
-    );
-    expect(head.node.isMember(ids[2].peerId)).toBe(false);
-    expect(joined[2].meshLayer!.isMember(headId)).toBe(false);
+    for (let waited = 0; waited < 5000; waited += 100) {
+      expect(head.node.isMember(ids[2].peerId)).toBe(false);
+      expect(joined[2].meshLayer!.isMember(headId)).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     // Gossip runs on the new mesh's topic: the kept members hear the head and each other.
     await until(
       'kept members are members of each other',

@@ -370,7 +370,17 @@ export class MeshNode {
       this.changed();
       return;
     }
-    if (this.pending.has(peerId)) return;
+    const inFlight = this.pending.get(peerId);
+    if (inFlight) {
+      // A check of an earlier connection (one that may be dead: a peer restarted under the same id,
+      // a member rejoining after a rotation) must not leave this one unchecked once it ends.
+      inFlight
+        .then(() => {
+          if (this.running && !this.members.has(peerId) && connection.status === 'open') this.onConnection(connection);
+        })
+        .catch(() => {});
+      return;
+    }
     const generation = this.generation;
     const check = this.verify(connection)
       .then(async (outcome) => {

@@ -145,7 +145,8 @@ describe('measured round trips and speeds reach the planner', () => {
     expect(route.plan.excluded).toContainEqual({ peerId: slowId, reason: 'rtt_above_cap' });
 
     // What the head planned from: each server's gossiped round trip (measured, quantized) and, once its stage loaded, its layer speed.
-    expect(states().get(slowId)!.rttMs).toBeGreaterThanOrEqual(2 * cap);
+    // (2 × cap added; a timer a millisecond early measured 1999 for 2000 under load: above 1.5 × cap is what leaves it out.)
+    expect(states().get(slowId)!.rttMs).toBeGreaterThan(1.5 * cap);
     for (const s of route.plan.stages) {
       const rtt = states().get(s.peerId)!.rttMs;
       expect(rtt).toBeGreaterThanOrEqual(0);

@@ -88,7 +88,7 @@ test("a fresh page's first load: fetch(/v1) answers from the tab engine of anoth
 
     const fresh = await context.newPage();
     await fresh.goto(server.base); // no wait for the app: the service worker controls the page from its first load
-    const body = { model: MODEL, messages: [{ role: 'user', content: 'Tell me about the sea.' }], max_tokens: 48, temperature: 0, stream: true };
+    const body = { model: MODEL, messages: [{ role: 'user', content: 'Tell me about the sea.' }], max_tokens: 128, temperature: 0, stream: true };
     const stream = (b: typeof body) =>
       fresh.evaluate(async (b) => {
         const t0 = performance.now();

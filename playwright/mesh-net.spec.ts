@@ -99,7 +99,7 @@ test('three tabs and the companion form a private mesh from the invite; a wrong 
             const s = await meshState(tab);
             return ids.filter((id, j) => j !== i && s.peers.some((p) => p.peerId === id && p.links.includes('webrtc'))).length;
           },
-          { timeout: 45_000, message: `tab ${i} should have WebRTC links to both other tabs` },
+          { timeout: 90_000, message: `tab ${i} should have WebRTC links to both other tabs` },
         )
         .toBe(2);
     }
@@ -118,7 +118,7 @@ test('three tabs and the companion form a private mesh from the invite; a wrong 
   console.log(
     `mesh-net: 3 tabs + companion formed in ${formedMs} ms (${netns ? 'network namespace' : 'loopback'}); link types seen: ${links.join(', ')}; ${pairs.join(' ')}`,
   );
-  expect(formedMs).toBeLessThan(60_000); // typically 5–10 s; a loaded machine retries WebRTC offers
+  expect(formedMs).toBeLessThan(120_000); // typically 5–10 s; a loaded machine retries WebRTC offers (a fresh-clone run needed over 45 s)
 
   // Another mesh's invite with the same bootstrap and relay: well formed, but the wrong secret.
   const wrong = encodeInvite(await createInvite({ bootstrap: decoded.bootstrap, relays: decoded.relays }));
